@@ -1,0 +1,257 @@
+import { describe, expect, it } from 'vitest';
+import { defaultHotfixConfig, defaultHotfixConfigXml } from '../../lambdas/core/default-config.js';
+import {
+  findExtensionRule,
+  findFolderRule,
+  HotfixConfigError,
+  HotfixConfigSyntaxError,
+  HotfixConfigValidationError,
+  parseHotfixConfig,
+} from '../../lambdas/core/hotfix-config.js';
+
+/** A configuration in the shape seed 003 shows, with a folder rule that always reboots. */
+const SAMPLE = `<?xml version="1.0" encoding="utf-8"?>
+<HotfixConfig xmlns="http://schemas.microsoft.com/clusterawareupdating/hotfixconfig">
+  <DefaultRules>
+    <ExtensionRules>
+      <Extension name="MSU">
+        <Template path="%systemroot%\\System32\\wusa.exe" parameters="$update$ /quiet /norestart"/>
+        <ExitConditions>
+          <Success><ExitCode Code="0"/></Success>
+          <Success_RebootRequired><ExitCode Code="3010"/></Success_RebootRequired>
+          <NotApplicable><ExitCode Code="0x80240017"/></NotApplicable>
+        </ExitConditions>
+      </Extension>
+    </ExtensionRules>
+  </DefaultRules>
+  <FolderRules>
+    <Folder name="FolderRule1" alwaysReboot="true">
+      <Template path="$update$" parameters="/q"/>
+      <ExitConditions>
+        <Success><ExitCode>0</ExitCode></Success>
+        <Fail_RebootRequired><ExitCode>1</ExitCode></Fail_RebootRequired>
+        <AlreadyInstalled><ExitCode Code="2"/></AlreadyInstalled>
+      </ExitConditions>
+    </Folder>
+  </FolderRules>
+</HotfixConfig>`;
+
+/** Wraps one extension rule's inner XML in a complete configuration. */
+function withExtension(inner: string, attrs = 'name="MSU"'): string {
+  return `<Cfg><DefaultRules><ExtensionRules><Extension ${attrs}>${inner}</Extension></ExtensionRules></DefaultRules></Cfg>`;
+}
+const TEMPLATE = '<Template path="wusa.exe" parameters="$update$"/>';
+
+function problemsOf(xml: string): string[] {
+  try {
+    parseHotfixConfig(xml, 'test.xml');
+  } catch (error) {
+    if (error instanceof HotfixConfigValidationError) {
+      return error.problems.map((p) =>
+        p.value === undefined ? `${p.field}: ${p.message}` : `${p.field} = ${String(p.value)}: ${p.message}`,
+      );
+    }
+    throw error;
+  }
+  throw new Error('expected a validation error');
+}
+
+describe('parseHotfixConfig: the documented shape (seed 003)', () => {
+  const config = parseHotfixConfig(SAMPLE);
+
+  it('reads extension rules with template and exit conditions', () => {
+    const msu = findExtensionRule(config, 'Windows6.1-KB123-x64.MSU');
+    expect(msu).toMatchObject({
+      kind: 'extension',
+      name: 'MSU',
+      template: { path: '%systemroot%\\System32\\wusa.exe', parameters: '$update$ /quiet /norestart' },
+      alwaysReboot: false,
+      exitConditions: {
+        Success: [0],
+        Success_RebootRequired: [3010],
+        Fail_RebootRequired: [],
+        AlreadyInstalled: [],
+        NotApplicable: [-2145124329],
+      },
+    });
+  });
+
+  it('reads folder rules, alwaysReboot, and both ExitCode forms (DOMAIN.md §2 accepted form)', () => {
+    const folder = findFolderRule(config, 'folderrule1');
+    expect(folder).toMatchObject({
+      kind: 'folder',
+      name: 'FolderRule1',
+      alwaysReboot: true,
+      exitConditions: { Success: [0], Fail_RebootRequired: [1], AlreadyInstalled: [2] },
+    });
+  });
+
+  it('does not depend on the root element name or namespaces (DOMAIN.md §2)', () => {
+    const renamed = SAMPLE.replace(/HotfixConfig/g, 'x:Whatever').replace(
+      'xmlns=',
+      'xmlns:x="urn:x" xmlns:y=',
+    );
+    const other = parseHotfixConfig(renamed);
+    expect(other.extensionRules.map((r) => r.name)).toEqual(['MSU']);
+    expect(other.folderRules.map((r) => r.name)).toEqual(['FolderRule1']);
+  });
+
+  it('matches extension names case-insensitively, as Windows paths do', () => {
+    expect(findExtensionRule(config, 'a.msu')?.name).toBe('MSU');
+    expect(findExtensionRule(config, 'a.MsU')?.name).toBe('MSU');
+    expect(findExtensionRule(config, 'a.msi')).toBeUndefined();
+    expect(findExtensionRule(config, 'msu')).toBeUndefined();
+    expect(findExtensionRule(config, 'a.')).toBeUndefined();
+  });
+
+  it('accepts a byte-order mark and comments', () => {
+    expect(() => parseHotfixConfig(`\uFEFF<!-- hi -->${SAMPLE.replace(/^<\?xml[^>]*\?>/, '')}`)).not.toThrow();
+  });
+
+  it('warns when a template never uses $update$', () => {
+    const config = parseHotfixConfig(
+      withExtension('<Template path="setup.exe" parameters="/q"/><ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>'),
+    );
+    expect(config.warnings).toEqual([expect.stringContaining('neither Template path nor parameters uses $update$')]);
+  });
+});
+
+describe('our shipped default configuration', () => {
+  it('parses without warnings and covers .msu, .msi and .msp (seed 003 default extensions)', () => {
+    const config = defaultHotfixConfig();
+    expect(config.warnings).toEqual([]);
+    expect(config.extensionRules.map((r) => r.name)).toEqual(['MSU', 'MSI', 'MSP']);
+    expect(config.folderRules).toEqual([]);
+  });
+
+  it('comments every exit code with its source', () => {
+    const xml = defaultHotfixConfigXml();
+    const codes = [...xml.matchAll(/^\s*<ExitCode Code="[^"]+"\/>/gm)];
+    expect(codes.length).toBeGreaterThanOrEqual(9);
+    for (const match of codes) {
+      const before = xml.slice(0, match.index).trimEnd();
+      expect(before.endsWith('-->'), `no source comment before ${match[0].trim()}`).toBe(true);
+    }
+  });
+});
+
+describe('parseHotfixConfig: validation errors name element, attribute and value', () => {
+  it.each([
+    {
+      name: 'missing <Success>',
+      xml: withExtension(`${TEMPLATE}<ExitConditions><NotApplicable><ExitCode Code="1"/></NotApplicable></ExitConditions>`),
+      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions: has no <Success> element; it is required',
+    },
+    {
+      name: 'a code under two conditions (same code, different forms)',
+      xml: withExtension(`${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/><ExitCode Code="3010"/></Success><Success_RebootRequired><ExitCode Code="0xBC2"/></Success_RebootRequired></ExitConditions>`),
+      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions/Success_RebootRequired/ExitCode[1] = 0xBC2: code 3010 is also listed under <Success>; a code may have only one meaning',
+    },
+    {
+      name: 'a non-integer code',
+      xml: withExtension(`${TEMPLATE}<ExitConditions><Success><ExitCode Code="zero"/></Success></ExitConditions>`),
+      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions/Success/ExitCode[1] = zero: expected an integer exit code (decimal, or hex such as 0x80240017)',
+    },
+    {
+      name: 'a fractional code',
+      xml: withExtension(`${TEMPLATE}<ExitConditions><Success><ExitCode>1.5</ExitCode></Success></ExitConditions>`),
+      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions/Success/ExitCode[1] = 1.5: expected an integer exit code (decimal, or hex such as 0x80240017)',
+    },
+    {
+      name: 'an unknown element (names are case-sensitive)',
+      xml: withExtension(`${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/></Success><success_rebootrequired/></ExitConditions>`),
+      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions/success_rebootrequired: unknown element; expected <Success>, <Success_RebootRequired>, <Fail_RebootRequired>, <AlreadyInstalled>, <NotApplicable> (names are case-sensitive)',
+    },
+    {
+      name: 'an empty template path',
+      xml: withExtension('<Template path=" " parameters="$update$"/><ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>'),
+      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/Template@path = : is missing or empty; expected the installer path',
+    },
+    {
+      name: 'a missing template',
+      xml: withExtension('<ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>'),
+      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/Template: is missing; each rule needs one <Template>',
+    },
+    {
+      name: 'an unknown attribute (a typo that would otherwise be ignored)',
+      xml: withExtension(`${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>`, 'name="MSU" alwaysreboot="true"'),
+      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1]@alwaysreboot = true: unknown attribute; expected name (names are case-sensitive)',
+    },
+    {
+      name: 'an extension written with its dot',
+      xml: withExtension(`${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>`, 'name=".msu"'),
+      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1]@name = .msu: expected an extension without the dot, e.g. "MSU"',
+    },
+    {
+      name: 'a code given as text directly in the condition',
+      xml: withExtension(`${TEMPLATE}<ExitConditions><Success>0</Success></ExitConditions>`),
+      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions/Success = 0: expected <ExitCode Code="..."/> children, not text',
+    },
+    {
+      name: 'a bad alwaysReboot value',
+      xml: '<C><FolderRules><Folder name="F" alwaysReboot="yes"><Template path="$update$"/><ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions></Folder></FolderRules></C>',
+      expected: 'C/FolderRules/Folder[1][@name="F"]@alwaysReboot = yes: expected true or false',
+    },
+    {
+      name: 'a folder rule name that is not a folder name',
+      xml: '<C><FolderRules><Folder name="a\\b"><Template path="$update$"/><ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions></Folder></FolderRules></C>',
+      expected: 'C/FolderRules/Folder[1]@name = a\\b: expected a folder name without \\ / : * ? " < > | or surrounding spaces',
+    },
+    {
+      name: 'no rules at all',
+      xml: '<C/>',
+      expected: 'C: has neither <DefaultRules> nor <FolderRules>; a hotfix configuration needs rules',
+    },
+    {
+      name: 'an unknown element at the top',
+      xml: '<C><DefaultRule/></C>',
+      expected: 'C/DefaultRule: unknown element; expected <DefaultRules>, <FolderRules> (names are case-sensitive)',
+    },
+  ])('$name', ({ xml, expected }) => {
+    expect(problemsOf(xml)).toContain(expected);
+  });
+
+  it('reports duplicate rule names case-insensitively', () => {
+    const rule = `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>`;
+    const xml = `<C><DefaultRules><ExtensionRules><Extension name="MSU">${rule}</Extension><Extension name="msu">${rule}</Extension></ExtensionRules></DefaultRules></C>`;
+    expect(problemsOf(xml)).toEqual([
+      'C/DefaultRules/ExtensionRules/Extension@name = msu: is defined twice (names compare case-insensitively)',
+    ]);
+  });
+
+  it('lists every problem in one error, not just the first', () => {
+    const xml = withExtension('<Template path=""/><ExitConditions><Bogus/></ExitConditions>', 'name="MSU" extra="1"');
+    const problems = problemsOf(xml);
+    expect(problems).toHaveLength(4);
+    const error = (() => {
+      try {
+        parseHotfixConfig(xml, 'root/DefaultHotfixConfig.xml');
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(error).toBeInstanceOf(HotfixConfigError);
+    expect(error?.message).toMatch(/^root\/DefaultHotfixConfig\.xml: not a valid hotfix configuration \(4 problems\):/);
+  });
+
+  it.each([
+    { xml: '<C>\n<DefaultRules>\n</C>', line: 3 },
+    { xml: '<C>\n<A x="1" x="2"/></C>', line: 2 },
+    { xml: 'not xml at all', line: 1 },
+    { xml: '<C></C><D></D>', line: 1 },
+  ])('malformed XML reports its line ($line)', ({ xml, line }) => {
+    try {
+      parseHotfixConfig(xml, 'f.xml');
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(HotfixConfigSyntaxError);
+      expect((error as HotfixConfigSyntaxError).line).toBe(line);
+      expect((error as Error).message).toContain(`f.xml: malformed XML at line ${line}`);
+    }
+  });
+
+  it('refuses a DOCTYPE (entity expansion is never needed)', () => {
+    const xml = '<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY a "aaaa">]>\n<C/>';
+    expect(() => parseHotfixConfig(xml)).toThrow(/line 2.*DOCTYPE is not allowed/);
+  });
+});
