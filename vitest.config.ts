@@ -1,9 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
+// CI sets VITEST_JSON_REPORT so .ci/run can print a plain "N passed, N failed" line.
+const jsonReport = process.env.VITEST_JSON_REPORT;
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    reporters: jsonReport ? ['default', 'json'] : ['default'],
+    ...(jsonReport ? { outputFile: { json: jsonReport } } : {}),
   },
 });

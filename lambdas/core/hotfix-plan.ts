@@ -189,19 +189,21 @@ export function planHotfixRoot(input: HotfixPlanInput): HotfixPlan {
 
   const warnings: string[] = [];
   const all = sortCandidates(byScope.get(ALL_NODES_FOLDER) ?? []);
+  // Updates from CAUHotfix_All are the same for every node: build them once and share them.
+  const shared = all.map((c) => toPlannedUpdate(c, updateRoot));
+  const allNames = new Map(all.map((c) => [lastSegment(c).toLowerCase(), c.file]));
   const nodes: Record<string, PlannedUpdate[]> = {};
   for (const node of input.nodes) {
     const own = sortCandidates(byScope.get(nodeKey(node)) ?? []);
-    const names = new Map(all.map((c) => [lastSegment(c).toLowerCase(), c.file]));
     for (const c of own) {
-      const same = names.get(lastSegment(c).toLowerCase());
+      const same = allNames.get(lastSegment(c).toLowerCase());
       if (same) {
         warnings.push(
           `${node}: ${c.file} has the same file name as ${same}; both are planned and the second will likely report AlreadyInstalled`,
         );
       }
     }
-    nodes[node] = [...all, ...own].map((c) => toPlannedUpdate(c, updateRoot));
+    nodes[node] = [...shared, ...own.map((c) => toPlannedUpdate(c, updateRoot))];
   }
   return { nodes, ignored, warnings };
 }

@@ -15,8 +15,16 @@ describe('normaliseExitCode', () => {
     { input: '3010', expected: 3010, source: 'issue 2: decimal form' },
     { input: '0xBC2', expected: 3010, source: 'DOMAIN.md §3: 3010 is 0xBC2' },
     { input: '0xbc2', expected: 3010, source: 'hex is case-insensitive' },
-    { input: '2149842967', expected: -2145124329, source: 'DOMAIN.md §3: WU_E_NOT_APPLICABLE unsigned' },
-    { input: '-2145124329', expected: -2145124329, source: 'DOMAIN.md §3: WU_E_NOT_APPLICABLE signed' },
+    {
+      input: '2149842967',
+      expected: -2145124329,
+      source: 'DOMAIN.md §3: WU_E_NOT_APPLICABLE unsigned',
+    },
+    {
+      input: '-2145124329',
+      expected: -2145124329,
+      source: 'DOMAIN.md §3: WU_E_NOT_APPLICABLE signed',
+    },
     { input: '0x80240017', expected: -2145124329, source: 'DOMAIN.md §3: WU_E_NOT_APPLICABLE hex' },
     { input: '0x240006', expected: 2359302, source: 'DOMAIN.md §3: WU_S_ALREADY_INSTALLED' },
     { input: '0x80070422', expected: -2147023838, source: 'DOMAIN.md §3: service disabled' },
@@ -26,7 +34,11 @@ describe('normaliseExitCode', () => {
     { input: '-2147483648', expected: -2147483648, source: 'smallest signed 32-bit value' },
     { input: '0xFFFFFFFF', expected: -1, source: 'largest hex value' },
     { input: 2149842967, expected: -2145124329, source: 'numbers arrive unsigned from some APIs' },
-    { input: -2145124329, expected: -2145124329, source: 'numbers arrive signed from $LASTEXITCODE' },
+    {
+      input: -2145124329,
+      expected: -2145124329,
+      source: 'numbers arrive signed from $LASTEXITCODE',
+    },
   ])('$input → $expected ($source)', ({ input, expected }) => {
     expect(normaliseExitCode(input)).toBe(expected);
   });
@@ -92,11 +104,36 @@ const conditions: ExitConditions = {
 describe('classifyExitCode', () => {
   it.each([
     { code: '0', outcome: 'Success', reboot: false, source: 'seed 003: <Success>' },
-    { code: '3010', outcome: 'Success_RebootRequired', reboot: true, source: 'seed 003: <Success_RebootRequired>' },
-    { code: '2641', outcome: 'Fail_RebootRequired', reboot: true, source: 'seed 003: <Fail_RebootRequired>' },
-    { code: '0x240006', outcome: 'AlreadyInstalled', reboot: false, source: 'seed 003: <AlreadyInstalled>' },
-    { code: '2149842967', outcome: 'NotApplicable', reboot: false, source: 'seed 003: <NotApplicable>, unsigned form' },
-    { code: '1603', outcome: 'Failed', reboot: false, source: 'seed 003: any code not listed is a failure, no restart' },
+    {
+      code: '3010',
+      outcome: 'Success_RebootRequired',
+      reboot: true,
+      source: 'seed 003: <Success_RebootRequired>',
+    },
+    {
+      code: '2641',
+      outcome: 'Fail_RebootRequired',
+      reboot: true,
+      source: 'seed 003: <Fail_RebootRequired>',
+    },
+    {
+      code: '0x240006',
+      outcome: 'AlreadyInstalled',
+      reboot: false,
+      source: 'seed 003: <AlreadyInstalled>',
+    },
+    {
+      code: '2149842967',
+      outcome: 'NotApplicable',
+      reboot: false,
+      source: 'seed 003: <NotApplicable>, unsigned form',
+    },
+    {
+      code: '1603',
+      outcome: 'Failed',
+      reboot: false,
+      source: 'seed 003: any code not listed is a failure, no restart',
+    },
     { code: '-1', outcome: 'Failed', reboot: false, source: 'seed 003: unlisted code' },
   ] as const)('$code → $outcome ($source)', ({ code, outcome, reboot }) => {
     const result = classifyExitCode(code, conditions);
@@ -116,14 +153,14 @@ describe('classifyExitCode', () => {
     { code: 2359302, outcome: 'AlreadyInstalled' },
     { code: -2145124329, outcome: 'NotApplicable' },
     { code: 1603, outcome: 'Failed' },
-  ] as const)('alwaysReboot leaves $outcome alone (seed 003: it converts <Success> only)', ({
-    code,
-    outcome,
-  }) => {
-    const result = classifyExitCode(code, conditions, { alwaysReboot: true });
-    expect(result.outcome).toBe(outcome);
-    expect(result.rebootRequired).toBe(false);
-  });
+  ] as const)(
+    'alwaysReboot leaves $outcome alone (seed 003: it converts <Success> only)',
+    ({ code, outcome }) => {
+      const result = classifyExitCode(code, conditions, { alwaysReboot: true });
+      expect(result.outcome).toBe(outcome);
+      expect(result.rebootRequired).toBe(false);
+    },
+  );
 
   it('flags 1618 as transient while it stays Failed (DOMAIN.md §3)', () => {
     expect(classifyExitCode('0x652', conditions)).toMatchObject({
@@ -150,20 +187,75 @@ describe('our default hotfix configuration (DOMAIN.md §3 codes)', () => {
   it.each([
     { ext: 'msu', code: '0', outcome: 'Success', source: 'KB897341: 0 ERROR_SUCCESS' },
     { ext: 'msu', code: '3010', outcome: 'Success_RebootRequired', source: 'KB897341: 3010' },
-    { ext: 'msu', code: '0x240006', outcome: 'AlreadyInstalled', source: 'WUA: WU_S_ALREADY_INSTALLED' },
-    { ext: 'msu', code: '0x80240017', outcome: 'NotApplicable', source: 'WUA: WU_E_NOT_APPLICABLE' },
-    { ext: 'msu', code: '2149842967', outcome: 'NotApplicable', source: 'DOMAIN.md §3: also seen unsigned' },
+    {
+      ext: 'msu',
+      code: '0x240006',
+      outcome: 'AlreadyInstalled',
+      source: 'WUA: WU_S_ALREADY_INSTALLED',
+    },
+    {
+      ext: 'msu',
+      code: '0x80240017',
+      outcome: 'NotApplicable',
+      source: 'WUA: WU_E_NOT_APPLICABLE',
+    },
+    {
+      ext: 'msu',
+      code: '2149842967',
+      outcome: 'NotApplicable',
+      source: 'DOMAIN.md §3: also seen unsigned',
+    },
     { ext: 'msu', code: '1603', outcome: 'Failed', source: 'KB897341: 1603 not installed' },
     { ext: 'msu', code: '0x80070422', outcome: 'Failed', source: 'DOMAIN.md §3: service disabled' },
     { ext: 'msi', code: '0', outcome: 'Success', source: 'Windows Installer: ERROR_SUCCESS' },
-    { ext: 'msi', code: '3010', outcome: 'Success_RebootRequired', source: 'Windows Installer: 3010' },
-    { ext: 'msi', code: '1641', outcome: 'Success_RebootRequired', source: 'Windows Installer: 1641 reboot initiated' },
-    { ext: 'msi', code: '1618', outcome: 'Failed', source: 'Windows Installer: 1618 already running' },
-    { ext: 'msi', code: '1642', outcome: 'Failed', source: 'Windows Installer: 1642 is a patch code, not for .msi' },
-    { ext: 'msp', code: '1642', outcome: 'NotApplicable', source: 'Windows Installer: ERROR_PATCH_TARGET_NOT_FOUND' },
-    { ext: 'msp', code: '0xBC2', outcome: 'Success_RebootRequired', source: 'Windows Installer: 3010 as hex' },
-    { ext: 'msp', code: '1641', outcome: 'Success_RebootRequired', source: 'Windows Installer: 1641' },
-    { ext: 'msp', code: '1603', outcome: 'Failed', source: 'Windows Installer: ERROR_INSTALL_FAILURE' },
+    {
+      ext: 'msi',
+      code: '3010',
+      outcome: 'Success_RebootRequired',
+      source: 'Windows Installer: 3010',
+    },
+    {
+      ext: 'msi',
+      code: '1641',
+      outcome: 'Success_RebootRequired',
+      source: 'Windows Installer: 1641 reboot initiated',
+    },
+    {
+      ext: 'msi',
+      code: '1618',
+      outcome: 'Failed',
+      source: 'Windows Installer: 1618 already running',
+    },
+    {
+      ext: 'msi',
+      code: '1642',
+      outcome: 'Failed',
+      source: 'Windows Installer: 1642 is a patch code, not for .msi',
+    },
+    {
+      ext: 'msp',
+      code: '1642',
+      outcome: 'NotApplicable',
+      source: 'Windows Installer: ERROR_PATCH_TARGET_NOT_FOUND',
+    },
+    {
+      ext: 'msp',
+      code: '0xBC2',
+      outcome: 'Success_RebootRequired',
+      source: 'Windows Installer: 3010 as hex',
+    },
+    {
+      ext: 'msp',
+      code: '1641',
+      outcome: 'Success_RebootRequired',
+      source: 'Windows Installer: 1641',
+    },
+    {
+      ext: 'msp',
+      code: '1603',
+      outcome: 'Failed',
+      source: 'Windows Installer: ERROR_INSTALL_FAILURE',
+    },
   ])('.$ext $code → $outcome ($source)', ({ ext, code, outcome }) => {
     const rule = findExtensionRule(config, `KB1.${ext}`);
     expect(rule).toBeDefined();
@@ -172,7 +264,11 @@ describe('our default hotfix configuration (DOMAIN.md §3 codes)', () => {
 
   it('marks 1641 as a restart the installer started itself', () => {
     const rule = findExtensionRule(config, 'x.msi');
-    expect(classifyExitCode(1641, rule?.exitConditions as ExitConditions).rebootInitiated).toBe(true);
-    expect(classifyExitCode(3010, rule?.exitConditions as ExitConditions).rebootInitiated).toBe(false);
+    expect(classifyExitCode(1641, rule?.exitConditions as ExitConditions).rebootInitiated).toBe(
+      true,
+    );
+    expect(classifyExitCode(3010, rule?.exitConditions as ExitConditions).rebootInitiated).toBe(
+      false,
+    );
   });
 });

@@ -48,7 +48,9 @@ function problemsOf(xml: string): string[] {
   } catch (error) {
     if (error instanceof HotfixConfigValidationError) {
       return error.problems.map((p) =>
-        p.value === undefined ? `${p.field}: ${p.message}` : `${p.field} = ${String(p.value)}: ${p.message}`,
+        p.value === undefined
+          ? `${p.field}: ${p.message}`
+          : `${p.field} = ${String(p.value)}: ${p.message}`,
       );
     }
     throw error;
@@ -64,7 +66,10 @@ describe('parseHotfixConfig: the documented shape (seed 003)', () => {
     expect(msu).toMatchObject({
       kind: 'extension',
       name: 'MSU',
-      template: { path: '%systemroot%\\System32\\wusa.exe', parameters: '$update$ /quiet /norestart' },
+      template: {
+        path: '%systemroot%\\System32\\wusa.exe',
+        parameters: '$update$ /quiet /norestart',
+      },
       alwaysReboot: false,
       exitConditions: {
         Success: [0],
@@ -105,14 +110,20 @@ describe('parseHotfixConfig: the documented shape (seed 003)', () => {
   });
 
   it('accepts a byte-order mark and comments', () => {
-    expect(() => parseHotfixConfig(`\uFEFF<!-- hi -->${SAMPLE.replace(/^<\?xml[^>]*\?>/, '')}`)).not.toThrow();
+    expect(() =>
+      parseHotfixConfig(`\uFEFF<!-- hi -->${SAMPLE.replace(/^<\?xml[^>]*\?>/, '')}`),
+    ).not.toThrow();
   });
 
   it('warns when a template never uses $update$', () => {
     const config = parseHotfixConfig(
-      withExtension('<Template path="setup.exe" parameters="/q"/><ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>'),
+      withExtension(
+        '<Template path="setup.exe" parameters="/q"/><ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>',
+      ),
     );
-    expect(config.warnings).toEqual([expect.stringContaining('neither Template path nor parameters uses $update$')]);
+    expect(config.warnings).toEqual([
+      expect.stringContaining('neither Template path nor parameters uses $update$'),
+    ]);
   });
 });
 
@@ -139,53 +150,83 @@ describe('parseHotfixConfig: validation errors name element, attribute and value
   it.each([
     {
       name: 'missing <Success>',
-      xml: withExtension(`${TEMPLATE}<ExitConditions><NotApplicable><ExitCode Code="1"/></NotApplicable></ExitConditions>`),
-      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions: has no <Success> element; it is required',
+      xml: withExtension(
+        `${TEMPLATE}<ExitConditions><NotApplicable><ExitCode Code="1"/></NotApplicable></ExitConditions>`,
+      ),
+      expected:
+        'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions: has no <Success> element; it is required',
     },
     {
       name: 'a code under two conditions (same code, different forms)',
-      xml: withExtension(`${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/><ExitCode Code="3010"/></Success><Success_RebootRequired><ExitCode Code="0xBC2"/></Success_RebootRequired></ExitConditions>`),
-      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions/Success_RebootRequired/ExitCode[1] = 0xBC2: code 3010 is also listed under <Success>; a code may have only one meaning',
+      xml: withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/><ExitCode Code="3010"/></Success><Success_RebootRequired><ExitCode Code="0xBC2"/></Success_RebootRequired></ExitConditions>`,
+      ),
+      expected:
+        'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions/Success_RebootRequired/ExitCode[1] = 0xBC2: code 3010 is also listed under <Success>; a code may have only one meaning',
     },
     {
       name: 'a non-integer code',
-      xml: withExtension(`${TEMPLATE}<ExitConditions><Success><ExitCode Code="zero"/></Success></ExitConditions>`),
-      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions/Success/ExitCode[1] = zero: expected an integer exit code (decimal, or hex such as 0x80240017)',
+      xml: withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="zero"/></Success></ExitConditions>`,
+      ),
+      expected:
+        'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions/Success/ExitCode[1] = zero: expected an integer exit code (decimal, or hex such as 0x80240017)',
     },
     {
       name: 'a fractional code',
-      xml: withExtension(`${TEMPLATE}<ExitConditions><Success><ExitCode>1.5</ExitCode></Success></ExitConditions>`),
-      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions/Success/ExitCode[1] = 1.5: expected an integer exit code (decimal, or hex such as 0x80240017)',
+      xml: withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode>1.5</ExitCode></Success></ExitConditions>`,
+      ),
+      expected:
+        'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions/Success/ExitCode[1] = 1.5: expected an integer exit code (decimal, or hex such as 0x80240017)',
     },
     {
       name: 'an unknown element (names are case-sensitive)',
-      xml: withExtension(`${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/></Success><success_rebootrequired/></ExitConditions>`),
-      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions/success_rebootrequired: unknown element; expected <Success>, <Success_RebootRequired>, <Fail_RebootRequired>, <AlreadyInstalled>, <NotApplicable> (names are case-sensitive)',
+      xml: withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/></Success><success_rebootrequired/></ExitConditions>`,
+      ),
+      expected:
+        'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions/success_rebootrequired: unknown element; expected <Success>, <Success_RebootRequired>, <Fail_RebootRequired>, <AlreadyInstalled>, <NotApplicable> (names are case-sensitive)',
     },
     {
       name: 'an empty template path',
-      xml: withExtension('<Template path=" " parameters="$update$"/><ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>'),
-      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/Template@path = : is missing or empty; expected the installer path',
+      xml: withExtension(
+        '<Template path=" " parameters="$update$"/><ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>',
+      ),
+      expected:
+        'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/Template@path = : is missing or empty; expected the installer path',
     },
     {
       name: 'a missing template',
-      xml: withExtension('<ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>'),
-      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/Template: is missing; each rule needs one <Template>',
+      xml: withExtension(
+        '<ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>',
+      ),
+      expected:
+        'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/Template: is missing; each rule needs one <Template>',
     },
     {
       name: 'an unknown attribute (a typo that would otherwise be ignored)',
-      xml: withExtension(`${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>`, 'name="MSU" alwaysreboot="true"'),
-      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1]@alwaysreboot = true: unknown attribute; expected name (names are case-sensitive)',
+      xml: withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>`,
+        'name="MSU" alwaysreboot="true"',
+      ),
+      expected:
+        'Cfg/DefaultRules/ExtensionRules/Extension[1]@alwaysreboot = true: unknown attribute; expected name (names are case-sensitive)',
     },
     {
       name: 'an extension written with its dot',
-      xml: withExtension(`${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>`, 'name=".msu"'),
-      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1]@name = .msu: expected an extension without the dot, e.g. "MSU"',
+      xml: withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>`,
+        'name=".msu"',
+      ),
+      expected:
+        'Cfg/DefaultRules/ExtensionRules/Extension[1]@name = .msu: expected an extension without the dot, e.g. "MSU"',
     },
     {
       name: 'a code given as text directly in the condition',
       xml: withExtension(`${TEMPLATE}<ExitConditions><Success>0</Success></ExitConditions>`),
-      expected: 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions/Success = 0: expected <ExitCode Code="..."/> children, not text',
+      expected:
+        'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]/ExitConditions/Success = 0: expected <ExitCode Code="..."/> children, not text',
     },
     {
       name: 'a bad alwaysReboot value',
@@ -195,17 +236,20 @@ describe('parseHotfixConfig: validation errors name element, attribute and value
     {
       name: 'a folder rule name that is not a folder name',
       xml: '<C><FolderRules><Folder name="a\\b"><Template path="$update$"/><ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions></Folder></FolderRules></C>',
-      expected: 'C/FolderRules/Folder[1]@name = a\\b: expected a folder name without \\ / : * ? " < > | or surrounding spaces',
+      expected:
+        'C/FolderRules/Folder[1]@name = a\\b: expected a folder name without \\ / : * ? " < > | or surrounding spaces',
     },
     {
       name: 'no rules at all',
       xml: '<C/>',
-      expected: 'C: has neither <DefaultRules> nor <FolderRules>; a hotfix configuration needs rules',
+      expected:
+        'C: has neither <DefaultRules> nor <FolderRules>; a hotfix configuration needs rules',
     },
     {
       name: 'an unknown element at the top',
       xml: '<C><DefaultRule/></C>',
-      expected: 'C/DefaultRule: unknown element; expected <DefaultRules>, <FolderRules> (names are case-sensitive)',
+      expected:
+        'C/DefaultRule: unknown element; expected <DefaultRules>, <FolderRules> (names are case-sensitive)',
     },
   ])('$name', ({ xml, expected }) => {
     expect(problemsOf(xml)).toContain(expected);
@@ -220,7 +264,10 @@ describe('parseHotfixConfig: validation errors name element, attribute and value
   });
 
   it('lists every problem in one error, not just the first', () => {
-    const xml = withExtension('<Template path=""/><ExitConditions><Bogus/></ExitConditions>', 'name="MSU" extra="1"');
+    const xml = withExtension(
+      '<Template path=""/><ExitConditions><Bogus/></ExitConditions>',
+      'name="MSU" extra="1"',
+    );
     const problems = problemsOf(xml);
     expect(problems).toHaveLength(4);
     const error = (() => {
@@ -231,7 +278,9 @@ describe('parseHotfixConfig: validation errors name element, attribute and value
       }
     })();
     expect(error).toBeInstanceOf(HotfixConfigError);
-    expect(error?.message).toMatch(/^root\/DefaultHotfixConfig\.xml: not a valid hotfix configuration \(4 problems\):/);
+    expect(error?.message).toMatch(
+      /^root\/DefaultHotfixConfig\.xml: not a valid hotfix configuration \(4 problems\):/,
+    );
   });
 
   it.each([

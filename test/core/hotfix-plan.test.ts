@@ -34,7 +34,10 @@ describe('planHotfixRoot: the hotfix root structure (seed 003)', () => {
     const p = plan(['CAUHotfix_All/KB1.msu']);
     expect(filesOf(p, 'NODE1')).toEqual(['CAUHotfix_All/KB1.msu']);
     expect(filesOf(p, 'NODE2')).toEqual(['CAUHotfix_All/KB1.msu']);
-    expect(p.nodes.NODE1?.[0]).toMatchObject({ scope: 'all', rule: { kind: 'extension', name: 'MSU' } });
+    expect(p.nodes.NODE1?.[0]).toMatchObject({
+      scope: 'all',
+      rule: { kind: 'extension', name: 'MSU' },
+    });
   });
 
   it('<NodeName> folders apply to that node only, matched case-insensitively (NetBIOS)', () => {
@@ -53,17 +56,62 @@ describe('planHotfixRoot: the hotfix root structure (seed 003)', () => {
   });
 
   it.each([
-    { file: 'KB9.msu', reason: 'outside the structure: updates belong in CAUHotfix_All\\ or a <NodeName>\\ folder', source: 'seed 003: files outside the structure are ignored' },
-    { file: 'DefaultHotfixConfig.xml', reason: 'the hotfix configuration file', source: 'seed 003: the config file sits in the root' },
-    { file: 'NODE9/KB9.msu', reason: 'folder "NODE9" is neither CAUHotfix_All nor a node of this run', source: 'seed 003: <NodeName> folders' },
-    { file: 'CAUHotfix_All/setup.exe', reason: 'no extension rule for "setup.exe" (extension rules: .msu, .msi)', source: 'seed 003: default extensions only' },
-    { file: 'CAUHotfix_All/README', reason: 'no extension rule for "README" (extension rules: .msu, .msi)', source: 'seed 003: default extensions only' },
-    { file: 'CAUHotfix_All/Other/KB9.msu', reason: 'subfolder "Other" is not the name of a <Folder> rule', source: 'seed 003: folders outside the structure are ignored' },
-    { file: 'CAUHotfix_All/Alpha/deep/KB9.msu', reason: 'nested too deep: only <scope>\\<file> and <scope>\\<FolderRule>\\<file> are installed', source: 'seed 003: structure has two levels' },
-    { file: 'CAUHotfix_All/', reason: 'a folder marker, not a file', source: 'S3 console folder objects' },
-    { file: 'CAUHotfix_All/../KB9.msu', reason: 'a path with . or .. segments, which could leave the hotfix root', source: 'our safety rule' },
-    { file: 'CAUHotfix_All/a"b.msu', reason: '"a\\"b.msu" is not a valid Windows file or folder name', source: 'Windows naming rules' },
-    { file: 'CAUHotfix_All/KB9.msu.', reason: '"KB9.msu." is not a valid Windows file or folder name', source: 'Windows naming rules: no trailing dot' },
+    {
+      file: 'KB9.msu',
+      reason: 'outside the structure: updates belong in CAUHotfix_All\\ or a <NodeName>\\ folder',
+      source: 'seed 003: files outside the structure are ignored',
+    },
+    {
+      file: 'DefaultHotfixConfig.xml',
+      reason: 'the hotfix configuration file',
+      source: 'seed 003: the config file sits in the root',
+    },
+    {
+      file: 'NODE9/KB9.msu',
+      reason: 'folder "NODE9" is neither CAUHotfix_All nor a node of this run',
+      source: 'seed 003: <NodeName> folders',
+    },
+    {
+      file: 'CAUHotfix_All/setup.exe',
+      reason: 'no extension rule for "setup.exe" (extension rules: .msu, .msi)',
+      source: 'seed 003: default extensions only',
+    },
+    {
+      file: 'CAUHotfix_All/README',
+      reason: 'no extension rule for "README" (extension rules: .msu, .msi)',
+      source: 'seed 003: default extensions only',
+    },
+    {
+      file: 'CAUHotfix_All/Other/KB9.msu',
+      reason: 'subfolder "Other" is not the name of a <Folder> rule',
+      source: 'seed 003: folders outside the structure are ignored',
+    },
+    {
+      file: 'CAUHotfix_All/Alpha/deep/KB9.msu',
+      reason:
+        'nested too deep: only <scope>\\<file> and <scope>\\<FolderRule>\\<file> are installed',
+      source: 'seed 003: structure has two levels',
+    },
+    {
+      file: 'CAUHotfix_All/',
+      reason: 'a folder marker, not a file',
+      source: 'S3 console folder objects',
+    },
+    {
+      file: 'CAUHotfix_All/../KB9.msu',
+      reason: 'a path with . or .. segments, which could leave the hotfix root',
+      source: 'our safety rule',
+    },
+    {
+      file: 'CAUHotfix_All/a"b.msu',
+      reason: '"a\\"b.msu" is not a valid Windows file or folder name',
+      source: 'Windows naming rules',
+    },
+    {
+      file: 'CAUHotfix_All/KB9.msu.',
+      reason: '"KB9.msu." is not a valid Windows file or folder name',
+      source: 'Windows naming rules: no trailing dot',
+    },
   ])('ignores $file ($source)', ({ file, reason }) => {
     const p = plan([file]);
     expect(reasonOf(p, file)).toBe(reason);
@@ -71,7 +119,9 @@ describe('planHotfixRoot: the hotfix root structure (seed 003)', () => {
   });
 
   it('honours HotfixConfigFileName for the configuration file', () => {
-    const p = plan(['Custom.xml', 'DefaultHotfixConfig.xml'], ['NODE1'], { configFileName: 'custom.XML' });
+    const p = plan(['Custom.xml', 'DefaultHotfixConfig.xml'], ['NODE1'], {
+      configFileName: 'custom.XML',
+    });
     expect(reasonOf(p, 'Custom.xml')).toBe('the hotfix configuration file');
     expect(reasonOf(p, 'DefaultHotfixConfig.xml')).toMatch(/^outside the structure/);
   });
@@ -79,13 +129,17 @@ describe('planHotfixRoot: the hotfix root structure (seed 003)', () => {
   it('reports a path listed twice (case-insensitively) once', () => {
     const p = plan(['CAUHotfix_All/KB1.msu', 'cauhotfix_all\\kb1.MSU']);
     expect(filesOf(p, 'NODE1')).toEqual(['CAUHotfix_All/KB1.msu']);
-    expect(reasonOf(p, 'cauhotfix_all\\kb1.MSU')).toBe('listed twice (paths compare case-insensitively)');
+    expect(reasonOf(p, 'cauhotfix_all\\kb1.MSU')).toBe(
+      'listed twice (paths compare case-insensitively)',
+    );
   });
 
   it('warns when a node folder repeats a file name from CAUHotfix_All', () => {
     const p = plan(['CAUHotfix_All/KB1.msu', 'NODE1/kb1.msu']);
     expect(filesOf(p, 'NODE1')).toEqual(['CAUHotfix_All/KB1.msu', 'NODE1/kb1.msu']);
-    expect(p.warnings).toEqual([expect.stringMatching(/^NODE1: NODE1\/kb1\.msu has the same file name/)]);
+    expect(p.warnings).toEqual([
+      expect.stringMatching(/^NODE1: NODE1\/kb1\.msu has the same file name/),
+    ]);
   });
 });
 
@@ -94,7 +148,8 @@ describe('planHotfixRoot: commands', () => {
     const p = plan(['CAUHotfix_All/KB1.msu', 'NODE1/Alpha/tool.exe'], ['NODE1']);
     expect(p.nodes.NODE1?.[0]).toMatchObject({
       path: '%systemroot%\\System32\\wusa.exe',
-      parameters: '"%ProgramData%\\WindowsRollout\\Hotfixes\\CAUHotfix_All\\KB1.msu" /quiet /norestart',
+      parameters:
+        '"%ProgramData%\\WindowsRollout\\Hotfixes\\CAUHotfix_All\\KB1.msu" /quiet /norestart',
       localPath: '%ProgramData%\\WindowsRollout\\Hotfixes\\CAUHotfix_All\\KB1.msu',
     });
     expect(p.nodes.NODE1?.[1]).toMatchObject({
@@ -109,11 +164,17 @@ describe('planHotfixRoot: commands', () => {
   });
 
   it('keeps $ sequences in file names literal', () => {
-    expect(substituteUpdate('$UPDATE$ /x $update$', "C:\\$&$1$$'.msu")).toBe("C:\\$&$1$$'.msu /x C:\\$&$1$$'.msu");
+    expect(substituteUpdate('$UPDATE$ /x $update$', "C:\\$&$1$$'.msu")).toBe(
+      "C:\\$&$1$$'.msu /x C:\\$&$1$$'.msu",
+    );
   });
 
   it('carries the rule exit conditions for the interpreter', () => {
-    const p = planHotfixRoot({ files: ['CAUHotfix_All/KB1.msp'], nodes: ['N1'], config: defaultHotfixConfig() });
+    const p = planHotfixRoot({
+      files: ['CAUHotfix_All/KB1.msp'],
+      nodes: ['N1'],
+      config: defaultHotfixConfig(),
+    });
     expect(p.nodes.N1?.[0]?.exitConditions.NotApplicable).toEqual([1642]);
   });
 });
@@ -144,7 +205,12 @@ describe('planHotfixRoot: order (documented in hotfix-plan.ts)', () => {
   });
 
   it('does not depend on the listing order', () => {
-    const files = ['CAUHotfix_All/c.msu', 'CAUHotfix_All/A.msu', 'NODE1/Zeta/q.bat', 'CAUHotfix_All/b.msi'];
+    const files = [
+      'CAUHotfix_All/c.msu',
+      'CAUHotfix_All/A.msu',
+      'NODE1/Zeta/q.bat',
+      'CAUHotfix_All/b.msi',
+    ];
     const forward = plan(files, ['NODE1']);
     const backward = plan([...files].reverse(), ['NODE1']);
     expect(filesOf(backward, 'NODE1')).toEqual(filesOf(forward, 'NODE1'));
@@ -159,8 +225,14 @@ describe('planHotfixRoot: bad input', () => {
   it.each([
     { nodes: [], message: 'nodes: expected at least one node' },
     { nodes: ['NODE1', 'node1'], message: 'nodes[1] ("node1"): is the same node as nodes[0]' },
-    { nodes: ['A-VERY-LONG-NAME-16'], message: 'nodes[0] ("A-VERY-LONG-NAME-16"): expected a NetBIOS name of at most 15 characters' },
-    { nodes: ['bad name'], message: 'nodes[0] ("bad name"): expected a NetBIOS name without spaces' },
+    {
+      nodes: ['A-VERY-LONG-NAME-16'],
+      message: 'nodes[0] ("A-VERY-LONG-NAME-16"): expected a NetBIOS name of at most 15 characters',
+    },
+    {
+      nodes: ['bad name'],
+      message: 'nodes[0] ("bad name"): expected a NetBIOS name without spaces',
+    },
   ])('refuses nodes $nodes', ({ nodes, message }) => {
     expect(() => plan([], nodes)).toThrow(HotfixPlanError);
     expect(() => plan([], nodes)).toThrow(message);
