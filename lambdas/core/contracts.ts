@@ -1,0 +1,216 @@
+/**
+ * The contracts between the state machines, the Lambda handlers and the SSM documents: the
+ * shapes that cross each boundary. Pure types and constants (no AWS SDK), so the sandbox, the
+ * handlers and the simulated fleet share one definition.
+ */
+import type { ExitConditions, ExitOutcome } from './exit-codes.js';
+import type { FailbackMode } from './run-policy.js';
+
+// ---------------------------------------------------------------------------------------------
+// SSM documents
+
+/** The Command documents we own, by logical name. Deployed names are prefixed per stack. */
+export const DOCUMENTS = {
+  inventory: 'Inventory',
+  drain: 'DrainNode',
+  resume: 'ResumeNode',
+  installHotfixes: 'InstallHotfixes',
+  windowsUpdate: 'InstallWindowsUpdates',
+  runScript: 'RunUpdateScript',
+  restart: 'RestartNode',
+} as const;
+export type DocumentKey = keyof typeof DOCUMENTS;
+
+/**
+ * Every document takes exactly one parameter, `Payload`: base64 of UTF-8 JSON. Its
+ * allowedPattern admits base64 characters only, and the script reads it from the environment
+ * (interpolationType ENV_VAR), so no value of a request or a file name is ever script text.
+ */
+export const PAYLOAD_PARAMETER = 'Payload';
+export const PAYLOAD_ALLOWED_PATTERN = '^[A-Za-z0-9+/]*={0,2}$';
+
+/** Scripts print each result as one line: this prefix, a space, then one JSON object. */
+export const RESULT_LINE_PREFIX = 'ROLLOUT-RESULT';
+
+export interface InventoryPayload {
+  /** Binaries whose file version strings to report (e.g. `%windir%\system32\authz.dll`). */
+  readonly binaries: readonly string[];
+}
+
+export interface InventoryResult {
+  readonly computerName: string;
+  readonly os: {
+    readonly caption: string;
+    readonly version: string;
+    readonly build: string;
+    readonly servicePack: number;
+    readonly architecture: string;
+    readonly editionId: string;
+  };
+  readonly binaries: readonly { readonly path: string; readonly fileVersion: string | null }[];
+  readonly pendingReboot: boolean;
+  readonly lastBootTime: string;
+  readonly cluster: { readonly name: string; readonly nodeState: string } | null;
+  readonly hotpatch: {
+    readonly enrolled: boolean;
+    readonly vbsEnabled: boolean;
+    readonly secureBoot: boolean;
+    readonly azureArcConnected: boolean;
+  };
+  readonly installedUpdates: readonly string[];
+}
+
+export interface DrainPayload {
+  /** Minutes to wait for roles to move off before the drain counts as failed. */
+  readonly timeoutMinutes: number;
+}
+
+export interface ResumePayload {
+  readonly failbackMode: FailbackMode;
+}
+
+/** One update the node downloads, verifies and installs. */
+export interface InstallItem {
+  /** Position in the node's plan, from 0. */
+  readonly index: number;
+  /** Path relative to the hotfix root, e.g. `CAUHotfix_All/KB1.msu`. */
+  readonly file: string;
+  /** The S3 key of the file. */
+  readonly key: string;
+  /** Hex SHA-256 the node verifies before running anything. */
+  readonly sha256: string;
+  readonly localPath: string;
+  /** Installer path and parameters with `$update$` already substituted. */
+  readonly path: string;
+  readonly parameters: string;
+}
+
+export interface InstallHotfixesPayload {
+  readonly bucket: string;
+  readonly timeoutMinutes: number;
+  readonly updates: readonly InstallItem[];
+}
+
+/** What the install script prints for each update. */
+export interface InstallResultLine {
+  readonly index: number;
+  readonly file: string;
+  /** The installer's exit code, or null when it never ran (checksum mismatch, timeout). */
+  readonly exitCode: number | null;
+  readonly checksumOk: boolean;
+  readonly timedOut: boolean;
+  readonly durationSeconds: number;
+  readonly logTail: string;
+  readonly error?: string;
+}
+
+export interface WindowsUpdatePayload {
+  readonly queryString: string;
+  readonly includeRecommendedUpdates: boolean;
+  readonly timeoutMinutes: number;
+}
+
+/** WUA OperationResultCode: 2 succeeded, 3 succeeded with errors, 4 failed, 5 aborted. */
+export interface WindowsUpdateResultLine {
+  readonly updateId: string;
+  readonly title: string;
+  readonly kb: string | null;
+  readonly resultCode: number;
+  readonly hResult: number;
+  readonly rebootRequired: boolean;
+}
+
+export interface ScriptPayload {
+  readonly phase: 'pre' | 'post';
+  /** The script's path on the node (`PreUpdateScript` / `PostUpdateScript`). */
+  readonly script: string;
+}
+
+export interface RestartPayload {
+  readonly runId: string;
+  readonly reason: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waiting on SSM: the task-token handshake
+
+/** Input of the send-command task (invoked with `.waitForTaskToken`). */
+export interface SendCommandInput {
+  readonly taskToken: string;
+  readonly runId: string;
+  readonly node: string;
+  readonly instanceId: string;
+  readonly document: DocumentKey;
+  readonly payload: unknown;
+  /** Execution timeout of the command on the node. */
+  readonly timeoutSeconds: number;
+}
+
+/** Terminal invocation statuses; Pending, InProgress and Delayed mean still running. */
+export const TERMINAL_STATUSES = [
+  'Success',
+  'Failed',
+  'TimedOut',
+  'Cancelled',
+  'DeliveryTimedOut',
+  'ExecutionTimedOut',
+  'Undeliverable',
+  'Terminated',
+  'InvalidPlatform',
+  'AccessDenied',
+] as const;
+export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
+
+/** What the state machine receives when the command ends (the task's output). */
+export interface CommandOutcome {
+  readonly commandId: string;
+  readonly instanceId: string;
+  readonly document: DocumentKey;
+  readonly status: TerminalStatus;
+  readonly responseCode: number;
+  /** Every `ROLLOUT-RESULT` line of standard output, parsed. */
+  readonly results: readonly unknown[];
+  /** The last lines of output, for the report. */
+  readonly outputTail: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+/** One update's interpreted result, as stored in run history and shown in reports. */
+export interface UpdateResult {
+  readonly index: number;
+  readonly plugin: 'Microsoft.HotfixPlugin' | 'Microsoft.WindowsUpdatePlugin';
+  /** The file (hotfix plug-in) or the update title / KB (Windows Update plug-in). */
+  readonly update: string;
+  readonly command?: string;
+  readonly exitCode: number | null;
+  readonly outcome: ExitOutcome;
+  readonly rebootRequired: boolean;
+  readonly rebootInitiated: boolean;
+  readonly transient: boolean;
+  readonly durationSeconds: number;
+  readonly logTail: string;
+  readonly detail?: string;
+}
+
+/** What the plan-node task returns for the hotfix plug-in. */
+export interface PlannedInstall extends InstallItem {
+  readonly rule: { readonly kind: 'extension' | 'folder'; readonly name: string };
+  readonly exitConditions: ExitConditions;
+  readonly alwaysReboot: boolean;
+}
+
+/** The final state of a node in a run. */
+export const NODE_STATUSES = [
+  'Succeeded',
+  'NothingToInstall',
+  'Failed',
+  'NotStarted',
+  'Skipped',
+] as const;
+export type NodeStatus = (typeof NODE_STATUSES)[number];
+
+/** The final state of a run. */
+export const RUN_STATUSES = ['Running', 'Succeeded', 'Failed', 'Stopped', 'Cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];

@@ -1,0 +1,224 @@
+/**
+ * Interpreting what a node reported after installing: each update's exit code against its
+ * rule (hotfix plug-in) or its WUA result code (Windows Update plug-in), and what the node needs
+ * next: a restart, a retry, or nothing.
+ */
+import type {
+  CommandOutcome,
+  InstallResultLine,
+  PlannedInstall,
+  UpdateResult,
+  WindowsUpdateResultLine,
+} from './contracts.js';
+import { RolloutRuleError } from './errors.js';
+import { classifyExitCode, type ExitOutcome, isSuccessfulOutcome, toHex } from './exit-codes.js';
+
+/** Raised when a node's report cannot be read; names the line and the field. */
+export class InstallReportError extends RolloutRuleError {}
+
+/** The verdict for one plug-in's installs on one node. */
+export interface InstallVerdict {
+  readonly results: readonly UpdateResult[];
+  /** Some update needs a restart (Success_RebootRequired or Fail_RebootRequired). */
+  readonly rebootRequired: boolean;
+  /** An installer already started the restart (1641): wait for the node instead of restarting. */
+  readonly rebootInitiated: boolean;
+  /** Some update failed (Failed or Fail_RebootRequired), or the command itself did not complete. */
+  readonly failed: boolean;
+  /** Every failure is of a kind a retry may fix (1618, a timed-out command). */
+  readonly transientOnly: boolean;
+  /** Count of results per outcome. */
+  readonly outcomes: Readonly<Record<ExitOutcome, number>>;
+}
+
+const tail = (text: string, max = 2000) => (text.length > max ? text.slice(-max) : text);
+
+function isInstallLine(value: unknown): value is InstallResultLine {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    Number.isInteger(v.index) &&
+    typeof v.file === 'string' &&
+    (v.exitCode === null || Number.isInteger(v.exitCode)) &&
+    typeof v.checksumOk === 'boolean' &&
+    typeof v.timedOut === 'boolean'
+  );
+}
+
+/**
+ * Interprets the install command of the hotfix plug-in. Updates the node did not report (the
+ * command died midway) are `Failed` with a reason, never silently dropped.
+ */
+export function interpretHotfixInstall(
+  planned: readonly PlannedInstall[],
+  command: Pick<CommandOutcome, 'status' | 'results' | 'outputTail'>,
+): InstallVerdict {
+  const lines = new Map<number, InstallResultLine>();
+  command.results.forEach((line, i) => {
+    if (!isInstallLine(line)) {
+      throw new InstallReportError(
+        `install result line ${i + 1} (${JSON.stringify(line)?.slice(0, 200)}): expected { index, file, exitCode, checksumOk, timedOut }`,
+      );
+    }
+    lines.set(line.index, line);
+  });
+  const results: UpdateResult[] = planned.map((update) => {
+    const line = lines.get(update.index);
+    const base = {
+      index: update.index,
+      plugin: 'Microsoft.HotfixPlugin' as const,
+      update: update.file,
+      command: `${update.path} ${update.parameters}`.trim(),
+    };
+    if (!line) {
+      return {
+        ...base,
+        exitCode: null,
+        outcome: 'Failed' as const,
+        rebootRequired: false,
+        rebootInitiated: false,
+        transient: command.status !== 'Success',
+        durationSeconds: 0,
+        logTail: tail(command.outputTail),
+        detail: `the node reported no result for this update (command ${command.status})`,
+      };
+    }
+    const common = {
+      ...base,
+      durationSeconds: line.durationSeconds ?? 0,
+      logTail: tail(line.logTail ?? ''),
+    };
+    if (!line.checksumOk) {
+      return {
+        ...common,
+        exitCode: null,
+        outcome: 'Failed' as const,
+        rebootRequired: false,
+        rebootInitiated: false,
+        transient: false,
+        detail: `SHA-256 of the downloaded file does not match the plan (${update.sha256}); not run`,
+      };
+    }
+    if (line.timedOut || line.exitCode === null) {
+      return {
+        ...common,
+        exitCode: null,
+        outcome: 'Failed' as const,
+        rebootRequired: false,
+        rebootInitiated: false,
+        transient: true,
+        detail: line.timedOut
+          ? 'the installer ran past HotfixInstallerTimeoutMinutes and was stopped'
+          : (line.error ?? 'the installer did not run'),
+      };
+    }
+    const c = classifyExitCode(line.exitCode, update.exitConditions, {
+      alwaysReboot: update.alwaysReboot,
+    });
+    return {
+      ...common,
+      exitCode: c.code,
+      outcome: c.outcome,
+      rebootRequired: c.rebootRequired,
+      rebootInitiated: c.rebootInitiated,
+      transient: c.transient,
+      detail: `${c.hex}${c.name ? ` ${c.name}` : ''}`,
+    };
+  });
+  return summarise(results);
+}
+
+/** WUA OperationResultCode values (IUpdateInstallationResult.ResultCode). */
+const WUA_RESULT = {
+  notStarted: 0,
+  inProgress: 1,
+  succeeded: 2,
+  succeededWithErrors: 3,
+  failed: 4,
+  aborted: 5,
+};
+
+function isWuLine(value: unknown): value is WindowsUpdateResultLine {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.updateId === 'string' &&
+    typeof v.title === 'string' &&
+    Number.isInteger(v.resultCode) &&
+    typeof v.rebootRequired === 'boolean'
+  );
+}
+
+/**
+ * Interprets the Windows Update plug-in's per-update results: WUA result code 2 is success
+ * (with its reboot flag), 3 (succeeded with errors), 4 (failed) and 5 (aborted) are failures.
+ */
+export function interpretWindowsUpdate(
+  command: Pick<CommandOutcome, 'status' | 'results' | 'outputTail'>,
+): InstallVerdict {
+  const results: UpdateResult[] = command.results.map((line, i) => {
+    if (!isWuLine(line)) {
+      throw new InstallReportError(
+        `Windows Update result line ${i + 1} (${JSON.stringify(line)?.slice(0, 200)}): expected { updateId, title, resultCode, rebootRequired }`,
+      );
+    }
+    const succeeded = line.resultCode === WUA_RESULT.succeeded;
+    const outcome: ExitOutcome = succeeded
+      ? line.rebootRequired
+        ? 'Success_RebootRequired'
+        : 'Success'
+      : line.rebootRequired
+        ? 'Fail_RebootRequired'
+        : 'Failed';
+    return {
+      index: i,
+      plugin: 'Microsoft.WindowsUpdatePlugin' as const,
+      update: line.kb ? `${line.kb} ${line.title}` : line.title,
+      exitCode: line.hResult ?? null,
+      outcome,
+      rebootRequired: line.rebootRequired,
+      rebootInitiated: false,
+      transient: false,
+      durationSeconds: 0,
+      logTail: '',
+      detail: `WUA result code ${line.resultCode}, HRESULT ${toHex(line.hResult ?? 0)}`,
+    };
+  });
+  if (command.status !== 'Success' && results.length === 0) {
+    results.push({
+      index: 0,
+      plugin: 'Microsoft.WindowsUpdatePlugin',
+      update: 'Windows Update scan and install',
+      exitCode: null,
+      outcome: 'Failed',
+      rebootRequired: false,
+      rebootInitiated: false,
+      transient: command.status === 'TimedOut' || command.status === 'ExecutionTimedOut',
+      durationSeconds: 0,
+      logTail: tail(command.outputTail),
+      detail: `the command ended ${command.status} without reporting results`,
+    });
+  }
+  return summarise(results);
+}
+
+function summarise(results: UpdateResult[]): InstallVerdict {
+  const outcomes = {
+    Success: 0,
+    Success_RebootRequired: 0,
+    Fail_RebootRequired: 0,
+    AlreadyInstalled: 0,
+    NotApplicable: 0,
+    Failed: 0,
+  } satisfies Record<ExitOutcome, number>;
+  for (const r of results) outcomes[r.outcome]++;
+  const failures = results.filter((r) => !isSuccessfulOutcome(r.outcome));
+  return {
+    results,
+    rebootRequired: results.some((r) => r.rebootRequired),
+    rebootInitiated: results.some((r) => r.rebootInitiated),
+    failed: failures.length > 0,
+    transientOnly: failures.length > 0 && failures.every((r) => r.transient),
+    outcomes,
+  };
+}

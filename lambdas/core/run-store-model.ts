@@ -1,0 +1,80 @@
+/**
+ * The run store's single-table model: every item kind, its keys, and the access pattern each key
+ * or index serves. No access pattern needs a Scan.
+ *
+ * | access pattern                                   | how                                          |
+ * |--------------------------------------------------|----------------------------------------------|
+ * | a run, its nodes and their updates               | Query pk = RUN#<runId>                       |
+ * | one node's result in a run                       | GetItem RUN#<runId> / NODE#<node>            |
+ * | runs of a target (cluster or group), newest first| Query GSI1 gsi1pk = TARGET#<target>, desc    |
+ * | what ran on a node, newest first                 | Query GSI1 gsi1pk = NODE#<node>, desc        |
+ * | a node's install ledger in install order         | Query pk = LEDGER#<node>, sk begins SEQ#     |
+ * | the active run of a target (the lock)            | GetItem / conditional Put LOCK#<target>      |
+ * | the task token waiting on an SSM invocation      | GetItem TASK#<commandId>#<instanceId>        |
+ * | a request already seen (idempotency)             | GetItem IDEMPOTENCY#<key>                    |
+ *
+ * Node names are stored under their NetBIOS key (upper case) so any spelling finds them.
+ */
+import { nodeKey } from './node-names.js';
+
+/** Attribute names of the table and its index. */
+export const KEYS = {
+  partition: 'pk',
+  sort: 'sk',
+  gsi1Name: 'gsi1',
+  gsi1Partition: 'gsi1pk',
+  gsi1Sort: 'gsi1sk',
+  /** Epoch seconds after which DynamoDB TTL may delete the item (task tokens, idempotency). */
+  ttl: 'expiresAt',
+} as const;
+
+/** Item kinds, stored in the `kind` attribute. */
+export type ItemKind =
+  | 'run'
+  | 'nodeResult'
+  | 'updateResult'
+  | 'ledgerEntry'
+  | 'lock'
+  | 'taskToken'
+  | 'idempotency';
+
+const pad = (n: number, width: number) => String(n).padStart(width, '0');
+
+/** Key builders: the only place key strings are spelled. */
+export const keys = {
+  run: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'RUN' }),
+  nodeResult: (runId: string, node: string) => ({
+    pk: `RUN#${runId}`,
+    sk: `NODE#${nodeKey(node)}`,
+  }),
+  /** One update's result: per node, per attempt, in install order. */
+  updateResult: (runId: string, node: string, attempt: number, index: number) => ({
+    pk: `RUN#${runId}`,
+    sk: `NODE#${nodeKey(node)}#ATTEMPT#${pad(attempt, 2)}#UPDATE#${pad(index, 4)}`,
+  }),
+  ledgerEntry: (node: string, sequence: number) => ({
+    pk: `LEDGER#${nodeKey(node)}`,
+    sk: `SEQ#${pad(sequence, 8)}`,
+  }),
+  lock: (target: string) => ({ pk: `LOCK#${target.toUpperCase()}`, sk: 'LOCK' }),
+  taskToken: (commandId: string, instanceId: string) => ({
+    pk: `TASK#${commandId}#${instanceId}`,
+    sk: 'TOKEN',
+  }),
+  idempotency: (key: string) => ({ pk: `IDEMPOTENCY#${key}`, sk: 'REQUEST' }),
+  /** GSI1 keys of a run item: history per target, newest first by start time. */
+  runByTarget: (target: string, startedAt: string, runId: string) => ({
+    gsi1pk: `TARGET#${target.toUpperCase()}`,
+    gsi1sk: `${startedAt}#${runId}`,
+  }),
+  /** GSI1 keys of a node result item: what ran on a node, newest first. */
+  nodeHistory: (node: string, startedAt: string, runId: string) => ({
+    gsi1pk: `NODE#${nodeKey(node)}`,
+    gsi1sk: `${startedAt}#${runId}`,
+  }),
+} as const;
+
+/** Prefix of a node's items within a run (for begins_with). */
+export const nodeResultPrefix = (node: string) => `NODE#${nodeKey(node)}`;
+/** Prefix of ledger entries (for begins_with). */
+export const LEDGER_SORT_PREFIX = 'SEQ#';
