@@ -40,6 +40,12 @@ export type ItemKind =
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
+/** Short, stable sort-key segments for the plug-ins. */
+const PLUGIN_KEY: Record<string, string> = {
+  'Microsoft.HotfixPlugin': 'HOTFIX',
+  'Microsoft.WindowsUpdatePlugin': 'WU',
+};
+
 /** Key builders: the only place key strings are spelled. */
 export const keys = {
   run: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'RUN' }),
@@ -47,10 +53,10 @@ export const keys = {
     pk: `RUN#${runId}`,
     sk: `NODE#${nodeKey(node)}`,
   }),
-  /** One update's result: per node, per attempt, in install order. */
-  updateResult: (runId: string, node: string, attempt: number, index: number) => ({
+  /** One update's result: per node, per attempt, per plug-in, in install order. */
+  updateResult: (runId: string, node: string, attempt: number, plugin: string, index: number) => ({
     pk: `RUN#${runId}`,
-    sk: `NODE#${nodeKey(node)}#ATTEMPT#${pad(attempt, 2)}#UPDATE#${pad(index, 4)}`,
+    sk: `NODE#${nodeKey(node)}#ATTEMPT#${pad(attempt, 2)}#${PLUGIN_KEY[plugin] ?? plugin}#UPDATE#${pad(index, 4)}`,
   }),
   ledgerEntry: (node: string, sequence: number) => ({
     pk: `LEDGER#${nodeKey(node)}`,

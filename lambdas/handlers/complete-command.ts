@@ -1,0 +1,248 @@
+/**
+ * Answers the workflow waiting on an SSM command: on EventBridge's "EC2 Command Invocation
+ * Status-change Notification" for a terminal status, reads the invocation's output, parses its
+ * `ROLLOUT-RESULT` lines and sends the CommandOutcome with SendTaskSuccess. Always success: the
+ * workflow decides on `status`.
+ *
+ * Errors: `InvalidEvent`; `TokenNotYetStored` (the event beat send-command's write: redeliver);
+ * `CommandNotFound` (SSM never showed the invocation). Throttling propagates; Lambda's async
+ * retries redeliver the event.
+ */
+
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { GetCommandInvocationCommand, SSMClient } from '@aws-sdk/client-ssm';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import {
+  type CommandOutcome,
+  RESULT_LINE_PREFIX,
+  TERMINAL_STATUSES,
+  type TerminalStatus,
+} from '../core/contracts.js';
+import { InvalidEventError, parseEvent } from '../core/rollout-input.js';
+import { createRunStore, type RunStore } from '../shared/run-store.js';
+import { logContext, logger, metrics, requiredEnv, tracer } from '../shared/runtime.js';
+import { parseCommandComment } from './send-command.js';
+
+/** Statuses of an invocation still under way. */
+const RUNNING_STATUSES = ['Pending', 'InProgress', 'Delayed', 'Cancelling'];
+/** Characters of output kept in the outcome. */
+export const OUTPUT_TAIL_LENGTH = 4000;
+/** GetCommandInvocation tries while SSM says InvocationDoesNotExist, and the waits between. */
+const INVOCATION_TRIES = 5;
+const INVOCATION_FIRST_DELAY_MS = 200;
+const INVOCATION_MAX_DELAY_MS = 3000;
+
+/** The token is not stored yet: send-command may still be writing it. Redeliver. */
+export class TokenNotYetStoredError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TokenNotYetStored';
+  }
+}
+
+/** SSM keeps saying the invocation does not exist. */
+export class CommandNotFoundError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CommandNotFound';
+  }
+}
+
+const eventSchema = z.object({
+  source: z.literal('aws.ssm', { error: 'expected "aws.ssm"' }),
+  'detail-type': z.literal('EC2 Command Invocation Status-change Notification', {
+    error: 'expected "EC2 Command Invocation Status-change Notification"',
+  }),
+  detail: z.object({
+    'command-id': z.string().min(1, { error: 'expected the command id' }),
+    'instance-id': z.string().min(1, { error: 'expected the instance id' }),
+    status: z.string().min(1, { error: 'expected the invocation status' }),
+    'document-name': z.string().optional(),
+  }),
+});
+
+export type CompleteCommandEvent = z.input<typeof eventSchema>;
+
+export type CompleteCommandResult =
+  | { readonly handled: 'completed'; readonly outcome: CommandOutcome }
+  | { readonly handled: 'ignored'; readonly reason: string }
+  | { readonly handled: 'workflowGone'; readonly reason: string };
+
+export interface CompleteCommandDeps {
+  readonly ssm: SSMClient;
+  readonly sfn: SFNClient;
+  readonly store: RunStore;
+  /** `DOCUMENT_PREFIX`: only commands of our documents are answered. */
+  readonly documentPrefix: string;
+  readonly now: () => Date;
+  /** Waits between GetCommandInvocation tries. @default - setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * Every `ROLLOUT-RESULT <json>` line of the output, parsed. A line that is not JSON becomes
+ * `{ error, line }`, which the interpreter refuses loudly, so no result is lost silently.
+ */
+export function parseResultLines(output: string): unknown[] {
+  const results: unknown[] = [];
+  const marker = new RegExp(`^${RESULT_LINE_PREFIX}(?:\\s|$)`);
+  output.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (!marker.test(line)) return;
+    try {
+      results.push(JSON.parse(line.slice(RESULT_LINE_PREFIX.length)));
+    } catch (error) {
+      results.push({
+        error: `output line ${i + 1}: ${RESULT_LINE_PREFIX} line is not valid JSON (${(error as Error).message})`,
+        line: line.slice(0, 500),
+      });
+    }
+  });
+  return results;
+}
+
+const isTerminal = (status: string | undefined): status is TerminalStatus =>
+  (TERMINAL_STATUSES as readonly string[]).includes(status ?? '');
+
+const isNamed = (error: unknown, ...names: string[]) =>
+  names.includes(String((error as { name?: unknown } | null)?.name));
+
+const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
+  const sleep = deps.sleep ?? sleepFor;
+
+  /**
+   * GetCommandInvocation, retried while SSM answers InvocationDoesNotExist. This is not polling
+   * for completion (EventBridge already said the invocation ended): the invocation can be
+   * unreadable for a moment after its status-change event, and a few short tries bridge that.
+   */
+  async function getInvocation(commandId: string, instanceId: string) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await deps.ssm.send(
+          new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
+        );
+      } catch (error) {
+        if (!isNamed(error, 'InvocationDoesNotExist')) throw error;
+        if (attempt >= INVOCATION_TRIES) {
+          throw new CommandNotFoundError(
+            `SSM has no invocation of command ${commandId} on ${instanceId} after ${attempt} tries`,
+            { cause: error },
+          );
+        }
+        await sleep(
+          Math.min(INVOCATION_MAX_DELAY_MS, INVOCATION_FIRST_DELAY_MS * 2.5 ** (attempt - 1)),
+        );
+      }
+    }
+  }
+
+  return async (event: unknown): Promise<CompleteCommandResult> => {
+    const { detail } = parseEvent('complete-command', eventSchema, event);
+    const commandId = detail['command-id'];
+    const instanceId = detail['instance-id'];
+    const ignore = (reason: string): CompleteCommandResult => {
+      logger.info('event ignored', { commandId, instanceId, reason });
+      return { handled: 'ignored', reason };
+    };
+
+    if (RUNNING_STATUSES.includes(detail.status)) return ignore(`status ${detail.status}`);
+    if (!isTerminal(detail.status)) {
+      throw new InvalidEventError('complete-command', [
+        {
+          field: 'detail.status',
+          value: detail.status,
+          message: `expected one of ${[...RUNNING_STATUSES, ...TERMINAL_STATUSES].join(', ')}`,
+        },
+      ]);
+    }
+    const documentName = detail['document-name'];
+    if (documentName !== undefined && !documentName.startsWith(`${deps.documentPrefix}-`)) {
+      return ignore(`document ${documentName} is not ours`);
+    }
+
+    const token = await deps.store.getTaskToken(commandId, instanceId);
+    if (token === undefined) {
+      const invocation = await getInvocation(commandId, instanceId);
+      if (parseCommandComment(invocation.Comment) === undefined) {
+        return ignore(`comment ${JSON.stringify(invocation.Comment ?? '')} is not one of ours`);
+      }
+      // send-command stores the token right after SendCommand returns; a fast command's event
+      // can arrive first. Throwing makes Lambda's async retry redeliver the event a minute
+      // later, when the token is there. (Ignoring it would leave the workflow waiting forever.)
+      throw new TokenNotYetStoredError(
+        `no task token stored yet for command ${commandId} on ${instanceId}; the event will be redelivered`,
+      );
+    }
+    logContext({ runId: token.runId, node: token.node });
+
+    const invocation = await getInvocation(commandId, instanceId);
+    // StatusDetails is finer (DeliveryTimedOut, ExecutionTimedOut) where it names a terminal status.
+    const status = isTerminal(invocation.StatusDetails) ? invocation.StatusDetails : detail.status;
+    // GetCommandInvocation returns at most 24,000 characters of output: results past that are
+    // lost (a cut last line becomes an error entry; the hotfix interpreter fails unreported updates).
+    const output = invocation.StandardOutputContent ?? '';
+    const errors = invocation.StandardErrorContent ?? '';
+    const combined = errors ? `${output}\n[stderr]\n${errors}` : output;
+    const outcome: CommandOutcome = {
+      commandId,
+      instanceId,
+      document: token.document,
+      status,
+      responseCode: invocation.ResponseCode ?? -1,
+      results: parseResultLines(output),
+      outputTail: combined.slice(-OUTPUT_TAIL_LENGTH),
+    };
+
+    try {
+      await deps.sfn.send(
+        new SendTaskSuccessCommand({ taskToken: token.taskToken, output: JSON.stringify(outcome) }),
+      );
+    } catch (error) {
+      if (!isNamed(error, 'TaskTimedOut', 'TaskDoesNotExist')) throw error;
+      // The workflow gave up on this command already (its timeout fired); nothing waits.
+      logger.warn('the workflow no longer waits for this command', {
+        commandId,
+        instanceId,
+        status,
+        error: (error as Error).name,
+      });
+      await deps.store.deleteTaskToken(commandId, instanceId);
+      return { handled: 'workflowGone', reason: (error as Error).name };
+    }
+    await deps.store.deleteTaskToken(commandId, instanceId);
+
+    const metric = metrics.singleMetric();
+    metric.addDimension('status', status);
+    metric.addMetric('CommandCompleted', MetricUnit.Count, 1);
+    logger.info('command completed', {
+      commandId,
+      instanceId,
+      status,
+      responseCode: outcome.responseCode,
+      results: outcome.results.length,
+    });
+    return { handled: 'completed', outcome };
+  };
+}
+
+function productionDeps(): CompleteCommandDeps {
+  return {
+    ssm: tracer.captureAWSv3Client(new SSMClient({})),
+    sfn: tracer.captureAWSv3Client(new SFNClient({})),
+    store: createRunStore(),
+    documentPrefix: requiredEnv('DOCUMENT_PREFIX'),
+    now: () => new Date(),
+  };
+}
+
+let cached: ReturnType<typeof makeCompleteCommandHandler> | undefined;
+
+export const handler = async (event: unknown, context: Context): Promise<CompleteCommandResult> => {
+  logger.addContext(context);
+  cached ??= makeCompleteCommandHandler(productionDeps());
+  return cached(event);
+};

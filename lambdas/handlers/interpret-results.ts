@@ -1,0 +1,208 @@
+/**
+ * Interprets what a node reported after an install command: each update's outcome (core
+ * interpret rules), stored as update results of this attempt; installs that succeeded recorded
+ * in the node's install ledger; and the planned updates to try again.
+ *
+ * Errors: `InvalidEvent`; `InstallReportError` (the node's result lines are malformed);
+ * `LedgerConflict` (another writer took a ledger sequence: retry re-reads the ledger);
+ * `UnprocessedItems`. Throttling propagates for Retry.
+ */
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import {
+  type CommandOutcome,
+  DOCUMENTS,
+  type DocumentKey,
+  type PlannedInstall,
+  TERMINAL_STATUSES,
+} from '../core/contracts.js';
+import { EXIT_CONDITIONS, isSuccessfulOutcome } from '../core/exit-codes.js';
+import {
+  type InstallLedger,
+  type LedgerEntry,
+  LedgerError,
+  recordInstall,
+} from '../core/install-ledger.js';
+import {
+  type InstallVerdict,
+  interpretHotfixInstall,
+  interpretWindowsUpdate,
+} from '../core/interpret.js';
+import { nodeNameProblem } from '../core/node-names.js';
+import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
+import { createRunStore, type RunStore } from '../shared/run-store.js';
+import { logContext, logger } from '../shared/runtime.js';
+
+const RUN_ID_ACCEPTED = 'expected a run id: 1 to 64 letters, digits, - and _';
+
+const PLUGINS = ['Microsoft.HotfixPlugin', 'Microsoft.WindowsUpdatePlugin'] as const;
+const DOCUMENT_KEYS = Object.keys(DOCUMENTS) as [DocumentKey, ...DocumentKey[]];
+/** A KB number in a file name or title, as the ledger accepts it (KB + 4 to 8 digits). */
+const KB_IN_NAME = /(?:^|[^A-Za-z0-9])(KB[1-9][0-9]{3,7})(?![0-9])/i;
+
+const codes = z.array(z.number().int());
+const plannedSchema = z.looseObject({
+  index: z.number().int().min(0),
+  file: z.string().min(1),
+  key: z.string(),
+  sha256: z.string(),
+  localPath: z.string(),
+  path: z.string(),
+  parameters: z.string(),
+  rule: z.object({ kind: z.enum(['extension', 'folder']), name: z.string() }),
+  exitConditions: z.object(
+    Object.fromEntries(EXIT_CONDITIONS.map((condition) => [condition, codes])) as Record<
+      (typeof EXIT_CONDITIONS)[number],
+      typeof codes
+    >,
+  ),
+  alwaysReboot: z.boolean(),
+});
+
+const commandSchema = z.object({
+  commandId: z.string().min(1),
+  instanceId: z.string().min(1),
+  document: z.enum(DOCUMENT_KEYS),
+  status: z.enum(TERMINAL_STATUSES, {
+    error: `expected a terminal status: ${TERMINAL_STATUSES.join(', ')}`,
+  }),
+  responseCode: z.number().int(),
+  results: z.array(z.unknown()),
+  outputTail: z.string(),
+});
+
+const eventSchema = z
+  .object({
+    runId: z.string().regex(RUN_ID_PATTERN, { error: RUN_ID_ACCEPTED }),
+    node: z.string().refine((name) => nodeNameProblem(name) === undefined, {
+      error: (issue) => nodeNameProblem(issue.input) ?? 'expected a node name',
+    }),
+    attempt: z.number().int().min(1, { error: 'expected the attempt number, from 1' }),
+    plugin: z.enum(PLUGINS, { error: `expected ${PLUGINS.join(' or ')}` }),
+    planned: z.array(plannedSchema).optional(),
+    command: commandSchema,
+    recordLedger: z.boolean({ error: 'expected true or false' }),
+    /** The node installs hotfixes with hotpatching (`/hotpatch:enable`). */
+    hotpatch: z.boolean().optional(),
+  })
+  .refine((event) => event.plugin !== 'Microsoft.HotfixPlugin' || event.planned !== undefined, {
+    path: ['planned'],
+    error: 'expected the planned installs: the hotfix plug-in interprets results against its plan',
+  });
+
+export type InterpretResultsEvent = z.input<typeof eventSchema>;
+
+/** An update that succeeded but was not written to the ledger, and why. */
+export interface LedgerSkip {
+  readonly update: string;
+  readonly reason: string;
+}
+
+export interface InterpretResultsResult extends InstallVerdict {
+  /** Planned updates whose outcome was not successful, for the next attempt. */
+  readonly retryItems: readonly PlannedInstall[];
+  /** KB ids written to the ledger by this call. */
+  readonly ledgerRecorded: readonly string[];
+  readonly ledgerSkipped: readonly LedgerSkip[];
+}
+
+export interface InterpretResultsDeps {
+  readonly store: RunStore;
+  readonly now: () => Date;
+}
+
+/** The KB id in an update's file name or title, upper-cased; undefined when it has none. */
+export function kbFromName(name: string): string | undefined {
+  return KB_IN_NAME.exec(name)?.[1]?.toUpperCase();
+}
+
+export function makeInterpretResultsHandler(deps: InterpretResultsDeps) {
+  return async (event: unknown): Promise<InterpretResultsResult> => {
+    const input = parseEvent('interpret-results', eventSchema, event);
+    const { runId, node, attempt, plugin } = input;
+    logContext({ runId, node });
+    const command: CommandOutcome = input.command;
+    const planned: readonly PlannedInstall[] = input.planned ?? [];
+
+    const verdict =
+      plugin === 'Microsoft.HotfixPlugin'
+        ? interpretHotfixInstall(planned, command)
+        : interpretWindowsUpdate(command);
+    await deps.store.putUpdateResults(runId, node, attempt, verdict.results);
+
+    const failedIndexes = new Set(
+      verdict.results.filter((r) => !isSuccessfulOutcome(r.outcome)).map((r) => r.index),
+    );
+    const retryItems = planned.filter((item) => failedIndexes.has(item.index));
+
+    const ledgerRecorded: string[] = [];
+    const ledgerSkipped: LedgerSkip[] = [];
+    if (input.recordLedger) {
+      const installed = verdict.results.filter(
+        (r) => r.outcome === 'Success' || r.outcome === 'Success_RebootRequired',
+      );
+      if (installed.length > 0) {
+        let ledger: InstallLedger = await deps.store.getLedger(node);
+        const before = ledger.entries.length;
+        const installedAt = deps.now().toISOString();
+        for (const result of installed) {
+          const updateId = kbFromName(result.update);
+          if (updateId === undefined) {
+            ledgerSkipped.push({
+              update: result.update,
+              reason: 'no KB number (KB followed by 4 to 8 digits) in its name',
+            });
+            continue;
+          }
+          // A retried invocation finds what its first try recorded: that is not a conflict.
+          const already = ledger.entries.find(
+            (e) => e.removedAt === undefined && e.updateId === updateId && e.runId === runId,
+          );
+          if (already) continue;
+          try {
+            ledger = recordInstall(ledger, {
+              updateId,
+              installedAt,
+              runId,
+              hotpatched: result.outcome === 'Success' && input.hotpatch === true,
+              replacedFiles: [],
+            });
+            ledgerRecorded.push(updateId);
+          } catch (error) {
+            if (!(error instanceof LedgerError)) throw error;
+            ledgerSkipped.push({ update: result.update, reason: error.message });
+          }
+        }
+        const added: LedgerEntry[] = ledger.entries.slice(before);
+        await deps.store.appendLedgerEntries(node, added);
+      }
+      for (const skip of ledgerSkipped) {
+        logger.warn('install not recorded in the ledger', { ...skip });
+      }
+    }
+
+    logger.info('results interpreted', {
+      plugin,
+      attempt,
+      failed: verdict.failed,
+      outcomes: verdict.outcomes,
+      retry: retryItems.length,
+    });
+    return { ...verdict, retryItems, ledgerRecorded, ledgerSkipped };
+  };
+}
+
+function productionDeps(): InterpretResultsDeps {
+  return { store: createRunStore(), now: () => new Date() };
+}
+
+let cached: ReturnType<typeof makeInterpretResultsHandler> | undefined;
+
+export const handler = async (
+  event: unknown,
+  context: Context,
+): Promise<InterpretResultsResult> => {
+  logger.addContext(context);
+  cached ??= makeInterpretResultsHandler(productionDeps());
+  return cached(event);
+};

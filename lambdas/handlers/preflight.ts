@@ -1,0 +1,126 @@
+/**
+ * Preflight of one node, before anything touches it: is the run still the lock holder (renewing
+ * the lease), is the node online in SSM, has the run passed WarnAfter or StopAfter, and the
+ * timeouts the node workflow waits with.
+ */
+
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { invalidEvent } from '../shared/events.js';
+import { RunStore } from '../shared/run-store.js';
+import { logContext, logger, metrics, requiredEnv, tracer } from '../shared/runtime.js';
+
+/** Seconds SSM may take to deliver a command to a node (SendCommand TimeoutSeconds). */
+export const COMMAND_DELIVERY_SECONDS = 600;
+/** Minutes a drain may take to move the roles off a node. */
+export const DRAIN_MINUTES = 30;
+
+const eventSchema = z.object({
+  runId: z.string().min(1),
+  target: z.object({ kind: z.enum(['cluster', 'group']), name: z.string().min(1) }),
+  node: z.object({ name: z.string().min(1), instanceId: z.string().min(1) }),
+  policy: z.object({ rebootTimeoutMinutes: z.number().int().positive() }).passthrough(),
+  deadlines: z
+    .object({ warnAt: z.string().datetime().optional(), stopAt: z.string().datetime().optional() })
+    .default({}),
+  leaseSeconds: z.number().int().positive(),
+});
+export type PreflightEvent = z.input<typeof eventSchema>;
+
+export interface PreflightResult {
+  readonly online: boolean;
+  readonly pingStatus: string;
+  readonly pastWarnAfter: boolean;
+  readonly pastStopAfter: boolean;
+  readonly notStartedReason?: string;
+  readonly leaseExpiresAt: string;
+  readonly timeouts: {
+    readonly commandSeconds: number;
+    readonly drainMinutes: number;
+    readonly rebootSeconds: number;
+  };
+}
+
+export interface PreflightDeps {
+  readonly ssm: Pick<SSMClient, 'send'>;
+  readonly store: Pick<RunStore, 'renewLock'>;
+  readonly now: () => Date;
+}
+
+export function makePreflightHandler(deps: PreflightDeps) {
+  return async (raw: unknown): Promise<PreflightResult> => {
+    const parsed = eventSchema.safeParse(raw);
+    if (!parsed.success) throw invalidEvent(parsed.error, raw);
+    const event = parsed.data;
+    logContext({ runId: event.runId, target: event.target.name, node: event.node.name });
+    const now = deps.now();
+
+    // Throws LockLost when another run holds the target: this node must not be touched.
+    const lease = await deps.store.renewLock(
+      event.target.name,
+      event.runId,
+      event.leaseSeconds,
+      now,
+    );
+
+    const info = await deps.ssm.send(
+      new DescribeInstanceInformationCommand({
+        Filters: [{ Key: 'InstanceIds', Values: [event.node.instanceId] }],
+      }),
+    );
+    const pingStatus = info.InstanceInformationList?.[0]?.PingStatus ?? 'NotRegistered';
+
+    const past = (iso?: string) => iso !== undefined && now.getTime() >= Date.parse(iso);
+    const pastWarnAfter = past(event.deadlines.warnAt);
+    const pastStopAfter = past(event.deadlines.stopAt);
+    if (pastWarnAfter) {
+      logger.warn('the run has passed WarnAfter', { warnAt: event.deadlines.warnAt });
+      metrics.addMetric('RunPastWarnAfter', MetricUnit.Count, 1);
+    }
+    return {
+      online: pingStatus === 'Online',
+      pingStatus,
+      pastWarnAfter,
+      pastStopAfter,
+      ...(pastStopAfter
+        ? {
+            notStartedReason: `StopAfter reached at ${event.deadlines.stopAt} before this node started`,
+          }
+        : {}),
+      leaseExpiresAt: lease.leaseExpiresAt,
+      timeouts: {
+        commandSeconds: COMMAND_DELIVERY_SECONDS,
+        drainMinutes: DRAIN_MINUTES,
+        rebootSeconds: event.policy.rebootTimeoutMinutes * 60,
+      },
+    };
+  };
+}
+
+function productionDeps(): PreflightDeps {
+  const ssm = tracer.captureAWSv3Client(new SSMClient({}));
+  const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
+  return {
+    ssm,
+    store: new RunStore({
+      client: DynamoDBDocumentClient.from(dynamo, {
+        marshallOptions: { removeUndefinedValues: true },
+      }),
+      tableName: requiredEnv('TABLE_NAME'),
+    }),
+    now: () => new Date(),
+  };
+}
+
+let cached: ReturnType<typeof makePreflightHandler> | undefined;
+export const handler = async (event: unknown): Promise<PreflightResult> => {
+  cached ??= makePreflightHandler(productionDeps());
+  try {
+    return await cached(event);
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};

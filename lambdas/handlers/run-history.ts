@@ -1,0 +1,306 @@
+/**
+ * Run history: records a run when it starts, each node's result, and the run's final status.
+ *
+ * Events: `{ action: 'startRun', run }`, `{ action: 'recordNode', runId, node, result }`,
+ * `{ action: 'finishRun', runId }`. Errors: `InvalidEvent`, `RunExists` (the run id was used by
+ * another run), `RunNotFound`. Throttling propagates for Retry.
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { NODE_STATUSES, type NodeStatus, type RunStatus } from '../core/contracts.js';
+import { nodeKey, nodeNameProblem } from '../core/node-names.js';
+import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
+import {
+  createRunStore,
+  type NodeResultRecord,
+  RunExistsError,
+  RunNotFoundError,
+  type RunRecord,
+  type RunStore,
+} from '../shared/run-store.js';
+import { logContext, logger, metrics } from '../shared/runtime.js';
+
+const RUN_ID_ACCEPTED = 'expected a run id: 1 to 64 letters, digits, - and _';
+
+const timestamp = z.iso.datetime({
+  offset: true,
+  error: 'expected an ISO 8601 timestamp with a time zone, e.g. 2025-01-31T22:00:00Z',
+});
+const nodeName = z.string().refine((name) => nodeNameProblem(name) === undefined, {
+  error: (issue) => nodeNameProblem(issue.input) ?? 'expected a node name',
+});
+const runId = z.string().regex(RUN_ID_PATTERN, { error: RUN_ID_ACCEPTED });
+
+const startRunSchema = z.object({
+  action: z.literal('startRun'),
+  run: z.object({
+    runId,
+    target: z.string().min(1, { error: 'expected the cluster or group name' }),
+    targetKind: z.enum(['cluster', 'group']).optional(),
+    nodes: z.array(nodeName).min(1, { error: 'expected at least one node' }),
+    maxFailedNodes: z.number().int().min(0, { error: 'expected a whole number, 0 or more' }),
+    startedAt: timestamp.optional(),
+    stopAfterMinutes: z
+      .number()
+      .int()
+      .min(1, { error: 'expected whole minutes, 1 or more' })
+      .optional(),
+    /** The run's deadlines as the rollout input resolved them; stopAt wins over stopAfterMinutes. */
+    deadlines: z.object({ warnAt: timestamp.optional(), stopAt: timestamp.optional() }).optional(),
+    execution: z.string().optional(),
+    changeTicket: z
+      .object({ system: z.string(), id: z.string(), url: z.string().optional() })
+      .nullish(),
+    requestedBy: z.string().nullish(),
+  }),
+});
+
+const recordNodeSchema = z.object({
+  action: z.literal('recordNode'),
+  runId,
+  node: nodeName,
+  result: z.object({
+    status: z.enum(NODE_STATUSES, { error: `expected one of ${NODE_STATUSES.join(', ')}` }),
+    startedAt: timestamp.optional(),
+    finishedAt: timestamp.optional(),
+    attempts: z.number().int().min(0).optional(),
+    detail: z.string().max(4000).optional(),
+    /** Why the node ended so (a failure reason, or the status itself); stored as `detail`. */
+    reason: z.string().max(4000).optional(),
+    instanceId: z.string().optional(),
+    /** The node was drained at some point of its update (and so resumed). */
+    drained: z.boolean().optional(),
+    restarts: z.number().int().min(0).optional(),
+    execution: z.string().optional(),
+  }),
+});
+
+const finishRunSchema = z.object({
+  action: z.literal('finishRun'),
+  runId,
+  /** The error that ended the run early (a Step Functions Catch's `Error` and `Cause`). */
+  error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
+});
+
+const eventSchema = z.discriminatedUnion(
+  'action',
+  [startRunSchema, recordNodeSchema, finishRunSchema],
+  {
+    error: 'expected action "startRun", "recordNode" or "finishRun"',
+  },
+);
+
+export type RunHistoryEvent = z.input<typeof eventSchema>;
+
+/** Node counts of a finished run. */
+export interface NodeCounts {
+  readonly total: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly notStarted: number;
+  readonly nothingToInstall: number;
+  readonly skipped: number;
+}
+
+/** What finishRun returns and stores on the run. */
+export interface RunSummary {
+  readonly runId: string;
+  readonly status: Exclude<RunStatus, 'Running'>;
+  readonly nodes: NodeCounts;
+  /** Failed nodes, in the run's node order. */
+  readonly failedNodes: readonly string[];
+  /** Why the run ended with this status. */
+  readonly reason: string;
+}
+
+export type RunHistoryResult =
+  | { readonly runId: string; readonly status: 'Running'; readonly startedAt: string }
+  | { readonly runId: string; readonly node: string; readonly status: NodeStatus }
+  | RunSummary;
+
+/**
+ * The final status of a run from its node results, first rule that applies:
+ * 1. `Cancelled` when a cancel was requested.
+ * 2. `Failed` when the run was marked failed, or more nodes failed than maxFailedNodes.
+ * 3. `Stopped` when some nodes never started and StopAfter has passed.
+ * 4. `Succeeded` when every node is Succeeded or NothingToInstall.
+ * 5. `Failed` otherwise: a node failed within maxFailedNodes, was skipped, or never started
+ *    with no StopAfter to explain it. The run went on, but not every node got its updates.
+ * A node of the run with no result counts as NotStarted.
+ */
+export function summariseRun(
+  run: RunRecord,
+  results: readonly NodeResultRecord[],
+  now: Date,
+): RunSummary {
+  const byNode = new Map<string, { node: string; status: NodeStatus }>();
+  for (const node of run.nodes) byNode.set(nodeKey(node), { node, status: 'NotStarted' });
+  for (const result of results) {
+    const known = byNode.get(nodeKey(result.node));
+    byNode.set(nodeKey(result.node), { node: known?.node ?? result.node, status: result.status });
+  }
+  const all = [...byNode.values()];
+  const count = (status: NodeStatus) => all.filter((n) => n.status === status).length;
+  const nodes: NodeCounts = {
+    total: all.length,
+    succeeded: count('Succeeded'),
+    failed: count('Failed'),
+    notStarted: count('NotStarted'),
+    nothingToInstall: count('NothingToInstall'),
+    skipped: count('Skipped'),
+  };
+  const failedNodes = all.filter((n) => n.status === 'Failed').map((n) => n.node);
+  const base = { runId: run.runId, nodes, failedNodes };
+  const stopped = run.stopAt !== undefined && now.getTime() >= Date.parse(run.stopAt);
+
+  if (run.cancelRequested === true) {
+    return { ...base, status: 'Cancelled', reason: 'a cancel was requested' };
+  }
+  if (run.status === 'Failed') {
+    return { ...base, status: 'Failed', reason: run.failureReason ?? 'the run was marked failed' };
+  }
+  if (nodes.failed > run.maxFailedNodes) {
+    return {
+      ...base,
+      status: 'Failed',
+      reason: `${nodes.failed} node(s) failed, more than maxFailedNodes (${run.maxFailedNodes})`,
+    };
+  }
+  if (nodes.notStarted > 0 && stopped) {
+    return {
+      ...base,
+      status: 'Stopped',
+      reason: `StopAfter passed (${run.stopAt}) before ${nodes.notStarted} node(s) started`,
+    };
+  }
+  if (nodes.succeeded + nodes.nothingToInstall === nodes.total) {
+    return {
+      ...base,
+      status: 'Succeeded',
+      reason: 'every node succeeded or had nothing to install',
+    };
+  }
+  const left = [
+    nodes.failed > 0
+      ? `${nodes.failed} node(s) failed (within maxFailedNodes ${run.maxFailedNodes})`
+      : '',
+    nodes.skipped > 0 ? `${nodes.skipped} node(s) skipped` : '',
+    nodes.notStarted > 0 ? `${nodes.notStarted} node(s) never started` : '',
+  ].filter(Boolean);
+  return { ...base, status: 'Failed', reason: `not every node was updated: ${left.join(', ')}` };
+}
+
+export interface RunHistoryDeps {
+  readonly store: RunStore;
+  readonly now: () => Date;
+}
+
+export function makeRunHistoryHandler(deps: RunHistoryDeps) {
+  return async (event: unknown): Promise<RunHistoryResult> => {
+    const parsed = parseEvent('run-history', eventSchema, event);
+    switch (parsed.action) {
+      case 'startRun': {
+        const { run } = parsed;
+        logContext({ runId: run.runId, target: run.target });
+        const startedAt = run.startedAt ?? deps.now().toISOString();
+        const record: RunRecord = {
+          runId: run.runId,
+          target: run.target,
+          ...(run.targetKind === undefined ? {} : { targetKind: run.targetKind }),
+          nodes: run.nodes,
+          maxFailedNodes: run.maxFailedNodes,
+          status: 'Running',
+          startedAt,
+          ...(run.deadlines?.stopAt !== undefined
+            ? { stopAt: run.deadlines.stopAt }
+            : run.stopAfterMinutes === undefined
+              ? {}
+              : {
+                  stopAt: new Date(
+                    Date.parse(startedAt) + run.stopAfterMinutes * 60_000,
+                  ).toISOString(),
+                }),
+          ...(run.execution ? { execution: run.execution } : {}),
+          ...(run.changeTicket ? { changeTicket: run.changeTicket } : {}),
+          ...(run.requestedBy ? { requestedBy: run.requestedBy } : {}),
+        };
+        try {
+          await deps.store.putRun(record);
+        } catch (error) {
+          if (!(error instanceof RunExistsError)) throw error;
+          // A retried startRun finds its own run: carry on. Any other run with this id is an error.
+          const existing = await deps.store.getRun(run.runId);
+          if (existing?.status !== 'Running' || existing.target !== run.target) throw error;
+          logger.info('run already started', { startedAt: existing.startedAt });
+          return { runId: run.runId, status: 'Running', startedAt: existing.startedAt };
+        }
+        logger.info('run started', { nodes: run.nodes.length });
+        return { runId: run.runId, status: 'Running', startedAt };
+      }
+      case 'recordNode': {
+        const { runId: id, node, result } = parsed;
+        logContext({ runId: id, node });
+        const { reason, ...rest } = result;
+        const detail =
+          result.detail ?? (reason !== undefined && reason !== result.status ? reason : undefined);
+        await deps.store.putNodeResult(id, node, {
+          ...rest,
+          ...(detail === undefined ? {} : { detail }),
+          startedAt: result.startedAt ?? deps.now().toISOString(),
+          finishedAt: result.finishedAt ?? deps.now().toISOString(),
+        });
+        logger.info('node result recorded', { status: result.status });
+        return { runId: id, node, status: result.status };
+      }
+      case 'finishRun': {
+        const { runId: id } = parsed;
+        logContext({ runId: id });
+        const items = await deps.store.getRunItems(id);
+        if (items.run === undefined) throw new RunNotFoundError(id);
+        logContext({ runId: id, target: items.run.target });
+        const now = deps.now();
+        const error = parsed.error;
+        const run: RunRecord = error
+          ? {
+              ...items.run,
+              status: 'Failed',
+              failureReason: `${error.Error ?? 'error'}: ${error.Cause ?? 'no cause given'}`.slice(
+                0,
+                4000,
+              ),
+            }
+          : items.run;
+        const summary = summariseRun(run, items.nodes, now);
+        await deps.store.updateRunStatus(id, summary.status, {
+          finishedAt: now.toISOString(),
+          ...(run.failureReason ? { failureReason: run.failureReason } : {}),
+          summary: {
+            nodes: summary.nodes,
+            failedNodes: summary.failedNodes,
+            reason: summary.reason,
+          },
+        });
+        if (summary.status === 'Failed') {
+          metrics.singleMetric().addMetric('RolloutFailed', MetricUnit.Count, 1);
+        } else if (summary.status === 'Succeeded') {
+          metrics.singleMetric().addMetric('RolloutSucceeded', MetricUnit.Count, 1);
+        }
+        logger.info('run finished', { status: summary.status, reason: summary.reason });
+        return summary;
+      }
+    }
+  };
+}
+
+function productionDeps(): RunHistoryDeps {
+  return { store: createRunStore(), now: () => new Date() };
+}
+
+let cached: ReturnType<typeof makeRunHistoryHandler> | undefined;
+
+export const handler = async (event: unknown, context: Context): Promise<RunHistoryResult> => {
+  logger.addContext(context);
+  cached ??= makeRunHistoryHandler(productionDeps());
+  return cached(event);
+};

@@ -1,0 +1,822 @@
+/**
+ * The run store: locks, run history, install ledgers and task tokens in one DynamoDB table, on the
+ * model of `core/run-store-model.ts` (keys come only from its `keys` builders). Every read is a
+ * GetItem or a fully paginated Query; nothing scans. Writes that two callers could race on are
+ * conditional, and a lost race surfaces as an error with a stable `name` the state machine can
+ * match. Throttling and other transient SDK errors propagate unchanged, for the caller's Retry.
+ *
+ * The DynamoDB client is passed in (powertools style), so tests hand in a mocked client.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { DocumentKey, NodeStatus, RunStatus, UpdateResult } from '../core/contracts.js';
+import { type InstallLedger, type LedgerEntry, validateLedger } from '../core/install-ledger.js';
+import { sameNode } from '../core/node-names.js';
+import { type ItemKind, KEYS, keys, LEDGER_SORT_PREFIX } from '../core/run-store-model.js';
+import { requiredEnv, tracer } from './runtime.js';
+
+// ---------------------------------------------------------------------------------------------
+// Domain records (what the store returns: no key attributes, no `kind`)
+
+/** The lock that makes one run at a time the active run of a target. */
+export interface LockRecord {
+  readonly target: string;
+  /** The run holding the lock. */
+  readonly holder: string;
+  readonly acquiredAt: string;
+  /** ISO 8601 UTC; after it another run may take the lock over. */
+  readonly leaseExpiresAt: string;
+}
+
+/** A run, as stored in run history. */
+export interface RunRecord {
+  readonly runId: string;
+  /** The cluster or group the run updates. */
+  readonly target: string;
+  readonly targetKind?: 'cluster' | 'group';
+  /** The nodes of the run, in update order. */
+  readonly nodes: readonly string[];
+  /** How many nodes may fail before the run counts as failed (the resolved run policy). */
+  readonly maxFailedNodes: number;
+  readonly status: RunStatus;
+  readonly startedAt: string;
+  /** When StopAfter ends the run (startedAt + stopAfter); absent without StopAfter. */
+  readonly stopAt?: string;
+  readonly finishedAt?: string;
+  /** Set by a cancel request; the run finishes as `Cancelled`. */
+  readonly cancelRequested?: boolean;
+  /** Why the run was marked failed, when it was. */
+  readonly failureReason?: string;
+  /** The final summary, written when the run finishes. */
+  readonly summary?: unknown;
+  /** The Step Functions execution that runs it. */
+  readonly execution?: string;
+  /** The change ticket the run was requested under. */
+  readonly changeTicket?: { readonly system: string; readonly id: string; readonly url?: string };
+  readonly requestedBy?: string;
+}
+
+/** Fields {@link RunStore.updateRunStatus} may set besides the status. */
+export interface RunStatusFields {
+  readonly finishedAt?: string;
+  readonly failureReason?: string;
+  readonly cancelRequested?: boolean;
+  readonly summary?: unknown;
+}
+
+/** One node's result in a run. */
+export interface NodeResultRecord {
+  readonly runId: string;
+  readonly node: string;
+  readonly status: NodeStatus;
+  readonly startedAt: string;
+  readonly finishedAt?: string;
+  /** Attempts made on the node, the first included. */
+  readonly attempts?: number;
+  readonly detail?: string;
+  readonly instanceId?: string;
+  /** The node was drained during its update (and so resumed). */
+  readonly drained?: boolean;
+  readonly restarts?: number;
+  readonly execution?: string;
+}
+
+/** What {@link RunStore.putNodeResult} takes: the record without the run and node it is keyed by. */
+export type NodeResultInput = Omit<NodeResultRecord, 'runId' | 'node'>;
+
+/** One update's result in a run, per node and attempt. */
+export interface StoredUpdateResult extends UpdateResult {
+  readonly runId: string;
+  readonly node: string;
+  readonly attempt: number;
+}
+
+/** Everything stored under a run: the run, its node results and its update results. */
+export interface RunItems {
+  readonly run?: RunRecord;
+  readonly nodes: readonly NodeResultRecord[];
+  readonly updates: readonly StoredUpdateResult[];
+}
+
+/** A page of a target's runs, newest first. */
+export interface RunPage {
+  readonly runs: readonly RunRecord[];
+  /** Pass back to get the next page; absent on the last page. */
+  readonly cursor?: string;
+}
+
+/** The task token a workflow waits on until an SSM command invocation ends. */
+export interface TaskTokenRecord {
+  readonly commandId: string;
+  readonly instanceId: string;
+  readonly taskToken: string;
+  readonly runId: string;
+  readonly node: string;
+  readonly document: DocumentKey;
+  /** Epoch seconds; the table's TTL attribute, so a token nobody completed is deleted. */
+  readonly expiresAt: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors: `name` is what Step Functions' Catch and Retry match on, so it is stable.
+
+/** Base of the run store's errors. */
+export class RunStoreError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RunStoreError';
+  }
+}
+
+/** Another run holds the target's lock and its lease has not expired. */
+export class LockHeldError extends RunStoreError {
+  constructor(
+    readonly target: string,
+    readonly holder: string | undefined,
+    readonly leaseExpiresAt: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `target ${JSON.stringify(target)} is locked by run ${holder ?? '(unknown)'} until ${leaseExpiresAt ?? '(unknown)'}; a run may start when that run releases the lock or the lease expires`,
+      options,
+    );
+    this.name = 'LockHeld';
+  }
+}
+
+/** The run no longer holds the lock it tries to renew (it expired and another run took it). */
+export class LockLostError extends RunStoreError {
+  constructor(
+    readonly target: string,
+    readonly runId: string,
+    readonly holder: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `run ${runId} no longer holds the lock of target ${JSON.stringify(target)}: ${
+        holder === undefined ? 'the lock was released' : `run ${holder} holds it now`
+      }; stop changing the target's nodes`,
+      options,
+    );
+    this.name = 'LockLost';
+  }
+}
+
+/** Another writer took a ledger sequence first, or the entry to mark removed is not installed. */
+export class LedgerConflictError extends RunStoreError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LedgerConflict';
+  }
+}
+
+/** BatchWrite left items unprocessed after every retry. */
+export class UnprocessedItemsError extends RunStoreError {
+  constructor(
+    readonly unprocessed: number,
+    attempts: number,
+  ) {
+    super(
+      `${unprocessed} item(s) still unprocessed after ${attempts} BatchWriteItem attempts; the table is throttled, retry later`,
+    );
+    this.name = 'UnprocessedItems';
+  }
+}
+
+/** A run with this id is already stored. */
+export class RunExistsError extends RunStoreError {
+  constructor(
+    readonly runId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`run ${runId} already exists; a run id is used once`, options);
+    this.name = 'RunExists';
+  }
+}
+
+/** No run with this id is stored. */
+export class RunNotFoundError extends RunStoreError {
+  constructor(
+    readonly runId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`run ${runId} does not exist; start it (startRun) before updating it`, options);
+    this.name = 'RunNotFound';
+  }
+}
+
+/** A list cursor that this store did not hand out for this target. */
+export class InvalidCursorError extends RunStoreError {
+  constructor(cursor: string, reason: string) {
+    super(
+      `cursor ${JSON.stringify(cursor.slice(0, 60))}: ${reason}; pass back the cursor of the previous page unchanged`,
+    );
+    this.name = 'InvalidCursor';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Store
+
+type Item = Record<string, unknown>;
+
+/** Options of {@link RunStore}. */
+export interface RunStoreOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /**
+   * BatchWriteItem calls per batch before unprocessed items become an error.
+   * @default 5
+   */
+  readonly batchWriteAttempts?: number;
+  /** Waits between BatchWriteItem retries. @default - setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+const BATCH_SIZE = 25;
+const BATCH_BASE_DELAY_MS = 100;
+const BATCH_MAX_DELAY_MS = 2_000;
+const DEFAULT_PAGE_SIZE = 20;
+const KEY_ATTRIBUTES: ReadonlySet<string> = new Set([
+  KEYS.partition,
+  KEYS.sort,
+  KEYS.gsi1Partition,
+  KEYS.gsi1Sort,
+  'kind',
+]);
+
+const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The table's repository. One instance per container; it holds no state between calls. */
+export class RunStore {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly batchWriteAttempts: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(options: RunStoreOptions) {
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.batchWriteAttempts = options.batchWriteAttempts ?? 5;
+    this.sleep = options.sleep ?? sleepFor;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Lock. Lease times are ISO 8601 UTC strings from toISOString(), which sort as they compare,
+  // so DynamoDB's string `<` is a time comparison.
+
+  /**
+   * Takes the target's lock for `runId`: when nobody holds it, when the holder's lease has
+   * expired, or when `runId` already holds it (then the lease is renewed).
+   * @throws LockHeldError naming the holder and its lease when another run holds it.
+   */
+  async acquireLock(
+    target: string,
+    runId: string,
+    leaseSeconds: number,
+    now: Date,
+  ): Promise<LockRecord> {
+    const lock: LockRecord = {
+      target,
+      holder: runId,
+      acquiredAt: now.toISOString(),
+      leaseExpiresAt: leaseEnd(now, leaseSeconds),
+    };
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...keys.lock(target), kind: kind('lock'), ...lock },
+          ConditionExpression:
+            'attribute_not_exists(#pk) OR #leaseExpiresAt < :now OR #holder = :runId',
+          ExpressionAttributeNames: {
+            '#pk': KEYS.partition,
+            '#leaseExpiresAt': 'leaseExpiresAt',
+            '#holder': 'holder',
+          },
+          ExpressionAttributeValues: { ':now': now.toISOString(), ':runId': runId },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      throw new LockHeldError(
+        target,
+        oldAttribute(error, 'holder'),
+        oldAttribute(error, 'leaseExpiresAt'),
+        { cause: error },
+      );
+    }
+    return lock;
+  }
+
+  /**
+   * Extends the lease of a lock `runId` holds.
+   * @throws LockLostError when `runId` does not hold the lock (any more).
+   */
+  async renewLock(
+    target: string,
+    runId: string,
+    leaseSeconds: number,
+    now: Date,
+  ): Promise<LockRecord> {
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.lock(target),
+          UpdateExpression: 'SET #leaseExpiresAt = :lease, #renewedAt = :now',
+          ConditionExpression: '#holder = :runId',
+          ExpressionAttributeNames: {
+            '#leaseExpiresAt': 'leaseExpiresAt',
+            '#renewedAt': 'renewedAt',
+            '#holder': 'holder',
+          },
+          ExpressionAttributeValues: {
+            ':lease': leaseEnd(now, leaseSeconds),
+            ':now': now.toISOString(),
+            ':runId': runId,
+          },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return toLock(out.Attributes ?? {});
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      throw new LockLostError(target, runId, oldAttribute(error, 'holder'), { cause: error });
+    }
+  }
+
+  /**
+   * Releases the lock if `runId` holds it. Returns false, and deletes nothing, when another run
+   * holds it or nobody does: a run never frees a lock it lost.
+   */
+  async releaseLock(target: string, runId: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: keys.lock(target),
+          ConditionExpression: '#holder = :runId',
+          ExpressionAttributeNames: { '#holder': 'holder' },
+          ExpressionAttributeValues: { ':runId': runId },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** The target's lock, expired or not; undefined when nobody holds it. */
+  async getLock(target: string): Promise<LockRecord | undefined> {
+    const item = await this.get(keys.lock(target));
+    return item && toLock(item);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Run history
+
+  /**
+   * Stores a new run (with its GSI1 keys, so the target's history lists it).
+   * @throws RunExistsError when the run id is taken.
+   */
+  async putRun(run: RunRecord): Promise<void> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item(
+            {
+              ...keys.run(run.runId),
+              ...keys.runByTarget(run.target, run.startedAt, run.runId),
+              kind: kind('run'),
+            },
+            run,
+          ),
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': KEYS.partition },
+        }),
+      );
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) throw new RunExistsError(run.runId, { cause: error });
+      throw error;
+    }
+  }
+
+  /**
+   * Sets a run's status and the given fields; returns the run as stored after the update.
+   * @throws RunNotFoundError when the run does not exist (it never creates a partial run).
+   */
+  async updateRunStatus(
+    runId: string,
+    status: RunStatus,
+    fields: RunStatusFields = {},
+  ): Promise<RunRecord> {
+    const names: Record<string, string> = { '#pk': KEYS.partition, '#status': 'status' };
+    const values: Record<string, unknown> = { ':status': status };
+    const sets = ['#status = :status'];
+    Object.entries(withoutUndefined(fields)).forEach(([name, value], i) => {
+      names[`#f${i}`] = name;
+      values[`:f${i}`] = value;
+      sets.push(`#f${i} = :f${i}`);
+    });
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.run(runId),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toDomain<RunRecord>(out.Attributes ?? {});
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) throw new RunNotFoundError(runId, { cause: error });
+      throw error;
+    }
+  }
+
+  /** A run, read consistently; undefined when it does not exist. */
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const found = await this.get(keys.run(runId));
+    return found && toDomain<RunRecord>(found);
+  }
+
+  /**
+   * A page of the target's runs, newest first. `cursor` is the previous page's cursor; it is
+   * opaque (base64url of the last key) and checked to belong to this target.
+   */
+  async listRunsByTarget(
+    target: string,
+    options: { limit?: number; cursor?: string } = {},
+  ): Promise<RunPage> {
+    const limit = options.limit ?? DEFAULT_PAGE_SIZE;
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new RangeError(`limit ${limit}: expected a whole number of runs, 1 or more`);
+    }
+    const partition = keys.runByTarget(target, '', '').gsi1pk;
+    let startKey =
+      options.cursor === undefined ? undefined : decodeCursor(options.cursor, partition);
+    const runs: RunRecord[] = [];
+    // A page can hold fewer items than asked (1 MB per Query): keep reading until it is full.
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: KEYS.gsi1Name,
+          KeyConditionExpression: '#gsi1pk = :gsi1pk',
+          ExpressionAttributeNames: { '#gsi1pk': KEYS.gsi1Partition },
+          ExpressionAttributeValues: { ':gsi1pk': partition },
+          ScanIndexForward: false,
+          Limit: limit - runs.length,
+          ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+        }),
+      );
+      runs.push(...(page.Items ?? []).map((found) => toDomain<RunRecord>(found)));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined && runs.length < limit);
+    return { runs, ...(startKey === undefined ? {} : { cursor: encodeCursor(startKey) }) };
+  }
+
+  /** Stores (or replaces) a node's result in a run, with the node-history GSI1 keys. */
+  async putNodeResult(runId: string, node: string, result: NodeResultInput): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: item(
+          {
+            ...keys.nodeResult(runId, node),
+            ...keys.nodeHistory(node, result.startedAt, runId),
+            kind: kind('nodeResult'),
+          },
+          { ...result, runId, node },
+        ),
+      }),
+    );
+  }
+
+  /**
+   * Stores the update results of one attempt on one node: BatchWriteItem in chunks of 25,
+   * retrying unprocessed items with backoff.
+   * @throws UnprocessedItemsError when items stay unprocessed after every attempt.
+   */
+  async putUpdateResults(
+    runId: string,
+    node: string,
+    attempt: number,
+    results: readonly UpdateResult[],
+  ): Promise<void> {
+    const items = results.map((result) =>
+      item(
+        {
+          ...keys.updateResult(runId, node, attempt, result.plugin, result.index),
+          kind: kind('updateResult'),
+        },
+        { ...result, runId, node, attempt },
+      ),
+    );
+    for (let start = 0; start < items.length; start += BATCH_SIZE) {
+      await this.batchPut(items.slice(start, start + BATCH_SIZE));
+    }
+  }
+
+  /** The run, its node results and its update results (one fully paginated, consistent Query). */
+  async getRunItems(runId: string): Promise<RunItems> {
+    const found = await this.queryAll({
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': KEYS.partition },
+      ExpressionAttributeValues: { ':pk': keys.run(runId).pk },
+      ConsistentRead: true,
+    });
+    let run: RunRecord | undefined;
+    const nodes: NodeResultRecord[] = [];
+    const updates: StoredUpdateResult[] = [];
+    for (const each of found) {
+      if (each.kind === 'run') run = toDomain<RunRecord>(each);
+      else if (each.kind === 'nodeResult') nodes.push(toDomain<NodeResultRecord>(each));
+      else if (each.kind === 'updateResult') updates.push(toDomain<StoredUpdateResult>(each));
+    }
+    return { ...(run === undefined ? {} : { run }), nodes, updates };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Install ledger
+
+  /**
+   * A node's install ledger in install order, validated.
+   * @throws LedgerError (core) when the stored entries do not form a valid ledger.
+   */
+  async getLedger(node: string): Promise<InstallLedger> {
+    const found = await this.queryAll({
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': KEYS.partition, '#sk': KEYS.sort },
+      ExpressionAttributeValues: {
+        ':pk': keys.ledgerEntry(node, 0).pk,
+        ':prefix': LEDGER_SORT_PREFIX,
+      },
+      ConsistentRead: true,
+    });
+    const entries = found.map((each) => toDomain<LedgerEntry>(each));
+    // The first entry's spelling of the node is the ledger's, so recordInstall keeps it.
+    return validateLedger({ node: entries[0]?.node ?? node, entries });
+  }
+
+  /**
+   * Writes new ledger entries, each only if its sequence is free, so two writers can never both
+   * take a sequence. Entries are written in order; a conflict stops at that entry.
+   * @throws LedgerConflictError when a sequence is already taken: re-read the ledger and retry.
+   */
+  async appendLedgerEntries(node: string, entries: readonly LedgerEntry[]): Promise<void> {
+    for (const entry of entries) {
+      if (!sameNode(entry.node, node)) {
+        throw new RunStoreError(
+          `ledger entry ${entry.sequence} (${entry.updateId}) is for node ${JSON.stringify(entry.node)}, not ${JSON.stringify(node)}`,
+        );
+      }
+      try {
+        await this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: item(
+              { ...keys.ledgerEntry(node, entry.sequence), kind: kind('ledgerEntry') },
+              entry,
+            ),
+            ConditionExpression: 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: { '#pk': KEYS.partition },
+          }),
+        );
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+        throw new LedgerConflictError(
+          `cannot record ${entry.updateId} on node ${JSON.stringify(node)}: ledger sequence ${entry.sequence} is already taken, another writer recorded an install at the same time; re-read the ledger and record again`,
+          { cause: error },
+        );
+      }
+    }
+  }
+
+  /**
+   * Marks an installed ledger entry removed; returns the entry as stored.
+   * @throws LedgerConflictError when the entry does not exist or is already removed.
+   */
+  async markRemoved(
+    node: string,
+    sequence: number,
+    removal: { readonly removedAt: string; readonly removedByRunId?: string },
+  ): Promise<LedgerEntry> {
+    const byRun = removal.removedByRunId !== undefined;
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.ledgerEntry(node, sequence),
+          UpdateExpression: `SET #removedAt = :removedAt${byRun ? ', #removedByRunId = :runId' : ''}`,
+          ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#removedAt)',
+          ExpressionAttributeNames: {
+            '#pk': KEYS.partition,
+            '#removedAt': 'removedAt',
+            ...(byRun ? { '#removedByRunId': 'removedByRunId' } : {}),
+          },
+          ExpressionAttributeValues: {
+            ':removedAt': removal.removedAt,
+            ...(byRun ? { ':runId': removal.removedByRunId } : {}),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toDomain<LedgerEntry>(out.Attributes ?? {});
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      throw new LedgerConflictError(
+        `cannot mark ledger sequence ${sequence} of node ${JSON.stringify(node)} removed: it does not exist or is already removed`,
+        { cause: error },
+      );
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Task tokens
+
+  /** Stores the token a workflow waits on until the invocation (commandId, instanceId) ends. */
+  async putTaskToken(
+    commandId: string,
+    instanceId: string,
+    token: Omit<TaskTokenRecord, 'commandId' | 'instanceId'>,
+  ): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: item(
+          { ...keys.taskToken(commandId, instanceId), kind: kind('taskToken') },
+          { ...token, commandId, instanceId, [KEYS.ttl]: token.expiresAt },
+        ),
+      }),
+    );
+  }
+
+  /** The token of an invocation, read consistently (send-command may have stored it just now). */
+  async getTaskToken(commandId: string, instanceId: string): Promise<TaskTokenRecord | undefined> {
+    const found = await this.get(keys.taskToken(commandId, instanceId));
+    return found && toDomain<TaskTokenRecord>(found);
+  }
+
+  async deleteTaskToken(commandId: string, instanceId: string): Promise<void> {
+    await this.client.send(
+      new DeleteCommand({ TableName: this.tableName, Key: keys.taskToken(commandId, instanceId) }),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private async get(key: { pk: string; sk: string }): Promise<Item | undefined> {
+    const out = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+    );
+    return out.Item;
+  }
+
+  private async queryAll(
+    input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
+  ): Promise<Item[]> {
+    const items: Item[] = [];
+    let startKey: Item | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          ...input,
+          TableName: this.tableName,
+          ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return items;
+  }
+
+  private async batchPut(items: readonly Item[]): Promise<void> {
+    let pending: { PutRequest?: { Item: Item | undefined } }[] = items.map((Item) => ({
+      PutRequest: { Item },
+    }));
+    for (let attempt = 1; ; attempt++) {
+      const out = await this.client.send(
+        new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }),
+      );
+      const unprocessed = out.UnprocessedItems?.[this.tableName] ?? [];
+      if (unprocessed.length === 0) return;
+      if (attempt >= this.batchWriteAttempts) {
+        throw new UnprocessedItemsError(unprocessed.length, attempt);
+      }
+      // Exponential backoff with jitter: unprocessed items mean the partition is throttled.
+      const ceiling = Math.min(BATCH_MAX_DELAY_MS, BATCH_BASE_DELAY_MS * 2 ** (attempt - 1));
+      await this.sleep(Math.round(ceiling / 2 + (Math.random() * ceiling) / 2));
+      pending = unprocessed;
+    }
+  }
+}
+
+/**
+ * The store of a deployed function: table from `TABLE_NAME`, client traced by X-Ray. Builds
+ * nothing until called, so importing this module in a test creates no client.
+ */
+export function createRunStore(): RunStore {
+  const client = DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({})), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  return new RunStore({ client, tableName: requiredEnv('TABLE_NAME') });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const kind = (value: ItemKind): ItemKind => value;
+
+const leaseEnd = (now: Date, leaseSeconds: number) =>
+  new Date(now.getTime() + leaseSeconds * 1000).toISOString();
+
+/** An item: its keys and kind, then the record without undefined values (DynamoDB refuses them). */
+function item(keyAttributes: Item, record: object): Item {
+  return { ...withoutUndefined(record as Item), ...keyAttributes };
+}
+
+function withoutUndefined<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutUndefined) as T;
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, withoutUndefined(v)]),
+    ) as T;
+  }
+  return value;
+}
+
+/** The record in an item: the item without its key attributes and `kind`. */
+function toDomain<T>(found: Item): T {
+  return Object.fromEntries(
+    Object.entries(found).filter(([name]) => !KEY_ATTRIBUTES.has(name)),
+  ) as T;
+}
+
+function toLock(found: Item): LockRecord {
+  const { target, holder, acquiredAt, leaseExpiresAt } = found as unknown as LockRecord;
+  return { target, holder, acquiredAt, leaseExpiresAt };
+}
+
+function isConditionalCheckFailed(error: unknown): boolean {
+  // By name, not instanceof: the document client may come from another copy of the SDK.
+  return (error as { name?: unknown } | null)?.name === 'ConditionalCheckFailedException';
+}
+
+/** A string attribute of the item returned with a failed condition (ALL_OLD), still marshalled. */
+function oldAttribute(error: unknown, name: string): string | undefined {
+  const value = (error as { Item?: Record<string, unknown> }).Item?.[name];
+  if (typeof value === 'string') return value;
+  const s = (value as { S?: unknown } | undefined)?.S;
+  return typeof s === 'string' ? s : undefined;
+}
+
+function encodeCursor(key: Item): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string, partition: string): Item {
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidCursorError(cursor, 'not a cursor this service returned');
+  }
+  const expected = [KEYS.partition, KEYS.sort, KEYS.gsi1Partition, KEYS.gsi1Sort];
+  if (
+    typeof key !== 'object' ||
+    key === null ||
+    Array.isArray(key) ||
+    Object.keys(key).length !== expected.length ||
+    !expected.every((name) => typeof (key as Item)[name] === 'string')
+  ) {
+    throw new InvalidCursorError(cursor, 'not a cursor this service returned');
+  }
+  if ((key as Item)[KEYS.gsi1Partition] !== partition) {
+    throw new InvalidCursorError(cursor, 'it belongs to another target');
+  }
+  return key as Item;
+}

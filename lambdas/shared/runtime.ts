@@ -1,0 +1,37 @@
+/**
+ * What every handler shares: Powertools logger, metrics and tracer, and reading configuration
+ * from the environment with a clear error. Handlers build their SDK clients once per container
+ * (in a `productionDeps()` function) and take them as parameters, so tests pass fakes.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+
+/** The metrics namespace of the control plane. */
+export const METRICS_NAMESPACE = 'WindowsRollout';
+
+export const logger = new Logger({ serviceName: 'windows-rollout' });
+export const metrics = new Metrics({
+  namespace: METRICS_NAMESPACE,
+  serviceName: 'windows-rollout',
+});
+export const tracer = new Tracer({ serviceName: 'windows-rollout' });
+
+/** Reads a required environment variable, naming it when it is missing. */
+export function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === '') {
+    throw new Error(`environment variable ${name} is not set; the stack sets it on every function`);
+  }
+  return value;
+}
+
+/** Adds run id, cluster or group, and node to every log line of this invocation. */
+export function logContext(context: { runId?: string; target?: string; node?: string }): void {
+  const keys: Record<string, string> = {};
+  if (context.runId) keys.runId = context.runId;
+  if (context.target) keys.target = context.target;
+  if (context.node) keys.node = context.node;
+  logger.resetKeys();
+  logger.appendKeys(keys);
+}

@@ -1,0 +1,121 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { acknowledge, arnToken, wildcardResource } from './nag.js';
+
+/** Props of {@link HotfixRoot}. */
+export interface HotfixRootProps {
+  /**
+   * The role allowed to publish updates (write, delete). Nobody else can write to the bucket.
+   * @default - a new role, `releaseRole`, assumable by principals of this account that IAM allows
+   */
+  readonly releaseRole?: iam.IRole;
+  /**
+   * Roles of the Windows nodes' instance profiles: they may read (download) updates.
+   * More can be added with {@link HotfixRoot.grantNodeRead}.
+   * @default - none
+   */
+  readonly nodeRoles?: readonly iam.IRole[];
+  /**
+   * Bucket for S3 server access logs.
+   * @default - a new bucket, retained, encrypted, with a 365-day expiry
+   */
+  readonly accessLogsBucket?: s3.IBucket;
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The hotfix root of CAU's hotfix plug-in, on S3: `CAUHotfix_All/`, `<NodeName>/`, folder rule
+ * subfolders and `DefaultHotfixConfig.xml` under a prefix. CAU requires that only administrators
+ * can write the root and that data arrives intact; here only the release role can write, access
+ * is TLS only, objects are encrypted and versioned, and every planned update carries its SHA-256,
+ * which the node verifies before running it.
+ */
+export class HotfixRoot extends Construct {
+  public readonly bucket: s3.Bucket;
+  public readonly releaseRole: iam.IRole;
+  public readonly accessLogsBucket: s3.IBucket;
+
+  constructor(scope: Construct, id: string, props: HotfixRootProps = {}) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.accessLogsBucket =
+      props.accessLogsBucket ??
+      new s3.Bucket(this, 'AccessLogs', {
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        enforceSSL: true,
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+        lifecycleRules: [{ expiration: Duration.days(365) }],
+        removalPolicy,
+      });
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'hotfix-root/',
+      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(90) }],
+      removalPolicy,
+    });
+
+    this.releaseRole =
+      props.releaseRole ??
+      new iam.Role(this, 'ReleaseRole', {
+        assumedBy: new iam.AccountRootPrincipal(),
+        description: 'Publishes updates to the hotfix root (the only writer)',
+      });
+    this.releaseRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket', 's3:ListBucketVersions'],
+        resources: [this.bucket.bucketArn],
+      }),
+    );
+    this.releaseRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject', 's3:GetObjectAttributes', 's3:DeleteObject'],
+        resources: [this.bucket.arnForObjects('*')],
+      }),
+    );
+    if (!props.releaseRole) {
+      acknowledge(
+        this.releaseRole,
+        wildcardResource(`${arnToken(this.bucket)}/*`),
+        'the release role publishes any update under the hotfix root: every object key is its to write',
+      );
+    }
+
+    // Only the release role may write or delete, whatever other IAM policies say.
+    const releaseRoleArn = this.releaseRole.roleArn;
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyTheReleaseRoleWrites',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectAcl'],
+        resources: [this.bucket.arnForObjects('*')],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': releaseRoleArn } },
+      }),
+    );
+    for (const role of props.nodeRoles ?? []) this.grantNodeRead(role);
+  }
+
+  /** Lets a node role download updates (the install document reads with the instance role). */
+  public grantNodeRead(role: iam.IRole): void {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject', 's3:GetObjectAttributes'],
+        resources: [this.bucket.arnForObjects('*')],
+      }),
+    );
+    acknowledge(
+      role,
+      wildcardResource(`${arnToken(this.bucket)}/*`),
+      'nodes download whichever updates their plan names from the hotfix root',
+    );
+  }
+}

@@ -1,0 +1,281 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { KEYS } from '../lambdas/core/run-store-model.js';
+import { acknowledge, arnToken, wildcardResource, XRAY_REASON } from './nag.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+const HANDLERS = fileURLToPath(new URL('../lambdas/handlers/', import.meta.url));
+
+/** The Lambda functions of the control plane, by role. */
+export const FUNCTION_NAMES = [
+  'validateInput',
+  'scan',
+  'preflight',
+  'planNode',
+  'hotpatchEligibility',
+  'sendCommand',
+  'completeCommand',
+  'interpretResults',
+  'runLock',
+  'runHistory',
+] as const;
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+const ENTRY: Record<FunctionName, string> = {
+  validateInput: 'validate-input.ts',
+  scan: 'scan.ts',
+  preflight: 'preflight.ts',
+  planNode: 'plan-node.ts',
+  hotpatchEligibility: 'hotpatch-eligibility.ts',
+  sendCommand: 'send-command.ts',
+  completeCommand: 'complete-command.ts',
+  interpretResults: 'interpret-results.ts',
+  runLock: 'run-lock.ts',
+  runHistory: 'run-history.ts',
+};
+
+/** Functions that read the hotfix configuration and may fall back to our default file. */
+const NEEDS_DEFAULT_CONFIG: readonly FunctionName[] = ['scan', 'planNode'];
+
+/** Props of {@link RolloutFunctions}. */
+export interface RolloutFunctionsProps {
+  readonly table: dynamodb.ITable;
+  readonly hotfixBucket: s3.IBucket;
+  /** Prefix of our SSM document names (`<prefix>-Inventory`, ...). */
+  readonly documentPrefix: string;
+  /** The tag every target instance carries: SendCommand is allowed only on those. */
+  readonly targetTag: { readonly key: string; readonly value: string };
+  /** @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
+  /** Where SSM writes command output. @default - not written to CloudWatch Logs */
+  readonly commandLogGroup?: logs.ILogGroup;
+  /** Where the scan writes a fleet's node list for the Distributed Map. */
+  readonly artifactsBucket: s3.IBucket;
+}
+
+/**
+ * Every Lambda of the control plane: ARM64, the newest Node.js runtime, bundled by local esbuild,
+ * Powertools logging and tracing, and only the permissions each one uses.
+ */
+export class RolloutFunctions extends Construct {
+  public readonly functions: Readonly<Record<FunctionName, nodejs.NodejsFunction>>;
+
+  constructor(scope: Construct, id: string, props: RolloutFunctionsProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const make = (name: FunctionName, environment: Record<string, string> = {}) => {
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, {
+        retention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      const role = new iam.Role(this, `${name}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `Runs the ${name} function of the rollout control plane`,
+      });
+      // Our own log group only (instead of AWSLambdaBasicExecutionRole on every log group).
+      logGroup.grantWrite(role);
+      const copyConfig = NEEDS_DEFAULT_CONFIG.includes(name);
+      return new nodejs.NodejsFunction(this, name, {
+        entry: `${HANDLERS}${ENTRY[name]}`,
+        handler: 'handler',
+        projectRoot: REPO_ROOT,
+        depsLockFilePath: `${REPO_ROOT}package-lock.json`,
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: 512,
+        timeout: Duration.seconds(60),
+        tracing: lambda.Tracing.ACTIVE,
+        role,
+        logGroup,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        environment: {
+          POWERTOOLS_SERVICE_NAME: 'windows-rollout',
+          POWERTOOLS_METRICS_NAMESPACE: 'WindowsRollout',
+          ...environment,
+        },
+        bundling: {
+          format: nodejs.OutputFormat.ESM,
+          target: 'node24',
+          minify: true,
+          sourceMap: true,
+          mainFields: ['module', 'main'],
+          // Some dependencies still call require(); give ESM bundles one.
+          banner:
+            "import { createRequire as __rolloutRequire } from 'node:module'; const require = __rolloutRequire(import.meta.url);",
+          externalModules: ['@aws-sdk/*'],
+          ...(copyConfig
+            ? {
+                commandHooks: {
+                  beforeBundling: () => [],
+                  beforeInstall: () => [],
+                  afterBundling: (inputDir: string, outputDir: string) => [
+                    `cp "${inputDir}/lambdas/core/default-hotfix-config.xml" "${outputDir}/default-hotfix-config.xml"`,
+                  ],
+                },
+              }
+            : {}),
+        },
+      });
+    };
+
+    const table = { TABLE_NAME: props.table.tableName };
+    this.functions = {
+      validateInput: make('validateInput'),
+      scan: make('scan', { ARTIFACTS_BUCKET: props.artifactsBucket.bucketName }),
+      preflight: make('preflight', table),
+      planNode: make('planNode'),
+      hotpatchEligibility: make('hotpatchEligibility'),
+      sendCommand: make('sendCommand', {
+        ...table,
+        DOCUMENT_PREFIX: props.documentPrefix,
+        ...(props.commandLogGroup ? { COMMAND_LOG_GROUP: props.commandLogGroup.logGroupName } : {}),
+      }),
+      completeCommand: make('completeCommand', table),
+      interpretResults: make('interpretResults', table),
+      runLock: make('runLock', table),
+      runHistory: make('runHistory', table),
+    };
+    const f = this.functions;
+
+    // DynamoDB: each function gets only the actions it performs.
+    const tableActions: Partial<Record<FunctionName, string[]>> = {
+      preflight: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      sendCommand: ['dynamodb:PutItem'],
+      completeCommand: ['dynamodb:GetItem', 'dynamodb:DeleteItem'],
+      interpretResults: [
+        'dynamodb:BatchWriteItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:GetItem',
+      ],
+      runLock: [
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+      ],
+      runHistory: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:Query'],
+    };
+    for (const [name, actions] of Object.entries(tableActions) as [FunctionName, string[]][]) {
+      f[name].addToRolePolicy(
+        new iam.PolicyStatement({
+          actions,
+          resources: [props.table.tableArn, `${props.table.tableArn}/index/${KEYS.gsi1Name}`],
+        }),
+      );
+    }
+
+    // The hotfix root: read only.
+    for (const name of ['scan', 'planNode', 'hotpatchEligibility'] as const) {
+      f[name].addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [props.hotfixBucket.bucketArn],
+        }),
+      );
+      f[name].addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject', 's3:GetObjectAttributes', 's3:GetObjectVersion'],
+          resources: [props.hotfixBucket.arnForObjects('*')],
+        }),
+      );
+    }
+
+    f.scan.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [props.artifactsBucket.arnForObjects('runs/*')],
+      }),
+    );
+
+    // SSM: node status, and commands only with our documents on tagged instances.
+    for (const name of ['scan', 'preflight'] as const) {
+      f[name].addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['ssm:DescribeInstanceInformation'],
+          // DescribeInstanceInformation supports no resource-level permissions.
+          resources: ['*'],
+        }),
+      );
+    }
+    const region = stack.region;
+    const account = stack.account;
+    f.sendCommand.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'OurDocumentsOnly',
+        actions: ['ssm:SendCommand'],
+        resources: [
+          `arn:${stack.partition}:ssm:${region}:${account}:document/${props.documentPrefix}-*`,
+        ],
+      }),
+    );
+    f.sendCommand.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'TaggedTargetsOnly',
+        actions: ['ssm:SendCommand'],
+        resources: [
+          `arn:${stack.partition}:ec2:${region}:${account}:instance/*`,
+          `arn:${stack.partition}:ssm:${region}:${account}:managed-instance/*`,
+        ],
+        conditions: {
+          StringEquals: { [`ssm:resourceTag/${props.targetTag.key}`]: props.targetTag.value },
+        },
+      }),
+    );
+    f.completeCommand.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:GetCommandInvocation'],
+        // GetCommandInvocation supports no resource-level permissions.
+        resources: ['*'],
+      }),
+    );
+
+    // cdk-nag: the wildcards that remain, and why each is as narrow as IAM allows.
+    for (const name of FUNCTION_NAMES) {
+      const reasons = [XRAY_REASON];
+      if (name === 'scan' || name === 'preflight') {
+        reasons.push('ssm:DescribeInstanceInformation supports only Resource "*"');
+      }
+      if (name === 'completeCommand')
+        reasons.push('ssm:GetCommandInvocation supports only Resource "*"');
+      acknowledge(f[name].role as iam.IRole, wildcardResource('*'), reasons.join('; '));
+    }
+    for (const name of ['scan', 'planNode', 'hotpatchEligibility'] as const) {
+      acknowledge(
+        f[name].role as iam.IRole,
+        wildcardResource(`${arnToken(props.hotfixBucket)}/*`),
+        'reads any update under the hotfix root (read-only: GetObject, GetObjectAttributes)',
+      );
+    }
+    acknowledge(
+      f.scan.role as iam.IRole,
+      wildcardResource(`${arnToken(props.artifactsBucket)}/runs/*`),
+      "writes each run's node list under runs/ of the artifacts bucket",
+    );
+    // cdk-nag prints unresolved pseudo parameters as <AWS::Region>; resolved ones literally.
+    const nagRegion = Token.isUnresolved(region) ? '<AWS::Region>' : region;
+    const nagAccount = Token.isUnresolved(account) ? '<AWS::AccountId>' : account;
+    const arn = (service: string, rest: string) =>
+      `arn:<AWS::Partition>:${service}:${nagRegion}:${nagAccount}:${rest}`;
+    acknowledge(
+      f.sendCommand.role as iam.IRole,
+      wildcardResource(arn('ssm', `document/${props.documentPrefix}-*`)),
+      'only the SSM documents of this deployment, which all carry its name prefix',
+    );
+    for (const resource of [arn('ec2', 'instance/*'), arn('ssm', 'managed-instance/*')]) {
+      acknowledge(
+        f.sendCommand.role as iam.IRole,
+        wildcardResource(resource),
+        `only instances tagged ${props.targetTag.key}=${props.targetTag.value} (ssm:resourceTag condition); the nodes of a rollout are not known at deploy time`,
+      );
+    }
+  }
+}

@@ -1,0 +1,144 @@
+import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { RolloutControlPlane } from './rollout-control-plane.js';
+
+/** The settings of the stack, read from `cdk.json` context (or `-c key=value`). */
+export interface RolloutSettings {
+  readonly namePrefix: string;
+  readonly targetTagKey: string;
+  readonly targetTagValue: string;
+  readonly logRetentionDays: number;
+  readonly lockLeaseHours: number;
+  readonly nodeRoleArns: readonly string[];
+  readonly releaseRoleArn?: string;
+  readonly retainData: boolean;
+}
+
+/** Defaults of every context setting; the README lists them. */
+export const DEFAULT_SETTINGS: RolloutSettings = {
+  namePrefix: 'WindowsRollout',
+  targetTagKey: 'WindowsRollout',
+  targetTagValue: 'managed',
+  logRetentionDays: 365,
+  lockLeaseHours: 6,
+  nodeRoleArns: [],
+  retainData: true,
+};
+
+const RETENTION_DAYS = new Set(
+  Object.values(logs.RetentionDays).filter((v): v is number => typeof v === 'number'),
+);
+
+/**
+ * Reads the settings from context values (strings from `-c`, or JSON values from cdk.json),
+ * applying defaults, and throws one error listing every bad value.
+ */
+export function readSettings(get: (key: string) => unknown): RolloutSettings {
+  const problems: string[] = [];
+  const str = (key: keyof RolloutSettings, fallback: string) => {
+    const v = get(key);
+    if (v === undefined) return fallback;
+    if (typeof v !== 'string' || v.trim() === '') {
+      problems.push(`${key} (${JSON.stringify(v)}): expected a non-empty string`);
+      return fallback;
+    }
+    return v;
+  };
+  const num = (
+    key: keyof RolloutSettings,
+    fallback: number,
+    ok: (n: number) => boolean,
+    what: string,
+  ) => {
+    const v = get(key);
+    if (v === undefined) return fallback;
+    const n = typeof v === 'string' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isInteger(n) || !ok(n)) {
+      problems.push(`${key} (${JSON.stringify(v)}): expected ${what}`);
+      return fallback;
+    }
+    return n;
+  };
+  const arns = (() => {
+    const v = get('nodeRoleArns');
+    if (v === undefined) return [];
+    const list =
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : v;
+    if (!Array.isArray(list) || list.some((x) => typeof x !== 'string' || !x.startsWith('arn:'))) {
+      problems.push(`nodeRoleArns (${JSON.stringify(v)}): expected a list of IAM role ARNs`);
+      return [];
+    }
+    return list as string[];
+  })();
+  const retain = get('retainData');
+  const retainData = retain === undefined ? true : retain === true || retain === 'true';
+  if (retain !== undefined && ![true, false, 'true', 'false'].includes(retain as never)) {
+    problems.push(`retainData (${JSON.stringify(retain)}): expected true or false`);
+  }
+  const releaseRoleArn = get('releaseRoleArn');
+  if (
+    releaseRoleArn !== undefined &&
+    (typeof releaseRoleArn !== 'string' || !releaseRoleArn.startsWith('arn:'))
+  ) {
+    problems.push(`releaseRoleArn (${JSON.stringify(releaseRoleArn)}): expected an IAM role ARN`);
+  }
+  const settings: RolloutSettings = {
+    namePrefix: str('namePrefix', DEFAULT_SETTINGS.namePrefix),
+    targetTagKey: str('targetTagKey', DEFAULT_SETTINGS.targetTagKey),
+    targetTagValue: str('targetTagValue', DEFAULT_SETTINGS.targetTagValue),
+    logRetentionDays: num(
+      'logRetentionDays',
+      DEFAULT_SETTINGS.logRetentionDays,
+      (n) => RETENTION_DAYS.has(n),
+      `one of CloudWatch Logs' retention periods (${[...RETENTION_DAYS].sort((a, b) => a - b).join(', ')})`,
+    ),
+    lockLeaseHours: num(
+      'lockLeaseHours',
+      DEFAULT_SETTINGS.lockLeaseHours,
+      (n) => n >= 1 && n <= 72,
+      'whole hours from 1 to 72',
+    ),
+    nodeRoleArns: arns,
+    ...(typeof releaseRoleArn === 'string' && releaseRoleArn.startsWith('arn:')
+      ? { releaseRoleArn }
+      : {}),
+    retainData,
+  };
+  if (problems.length > 0) {
+    throw new Error(`cdk.json context is invalid:\n  - ${problems.join('\n  - ')}`);
+  }
+  return settings;
+}
+
+/** The deployable stack: one {@link RolloutControlPlane} configured from context. */
+export class RolloutStack extends Stack {
+  public readonly controlPlane: RolloutControlPlane;
+
+  constructor(scope: Construct, id: string, settings: RolloutSettings, props?: StackProps) {
+    super(scope, id, props);
+    this.controlPlane = new RolloutControlPlane(this, 'ControlPlane', {
+      namePrefix: settings.namePrefix,
+      targetTag: { key: settings.targetTagKey, value: settings.targetTagValue },
+      logRetention: settings.logRetentionDays as logs.RetentionDays,
+      lockLease: Duration.hours(settings.lockLeaseHours),
+      dataRemovalPolicy: settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      nodeRoles: settings.nodeRoleArns.map((arn, i) =>
+        iam.Role.fromRoleArn(this, `NodeRole${i}`, arn, { mutable: true }),
+      ),
+      ...(settings.releaseRoleArn
+        ? {
+            releaseRole: iam.Role.fromRoleArn(this, 'ReleaseRole', settings.releaseRoleArn, {
+              mutable: false,
+            }),
+          }
+        : {}),
+    });
+  }
+}

@@ -1,0 +1,407 @@
+import { Duration, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { acknowledge, arnToken, wildcardResource } from './nag.js';
+import {
+  acknowledgeWorkflowFindings,
+  addLambdaRetries,
+  stateMachineLogging,
+} from './workflow-common.js';
+
+/** Props of {@link RolloutWorkflow}. */
+export interface RolloutWorkflowProps {
+  readonly functions: {
+    readonly validateInput: lambda.IFunction;
+    readonly runLock: lambda.IFunction;
+    readonly runHistory: lambda.IFunction;
+    readonly scan: lambda.IFunction;
+  };
+  /** The per-node workflow, started once per node as a child execution. */
+  readonly nodeWorkflow: sfn.IStateMachine;
+  /** Where the scan writes a fleet's node list and the fleet map writes its results. */
+  readonly artifactsBucket: s3.IBucket;
+  readonly logGroup: logs.ILogGroup;
+  /**
+   * How long the target lock holds without renewal. Each node's preflight renews it; a run
+   * that dies leaves a lock that expires after this.
+   * @default Duration.hours(6)
+   */
+  readonly lockLease?: Duration;
+}
+
+/**
+ * The rollout workflow: one run over a failover cluster or a group of standalone servers.
+ *
+ * Validate the input (a failure names the field) → take the target's lock → record the run →
+ * scan (what would install where; RequireAllNodesOnline) → update the nodes, each in its own
+ * child execution of the node workflow → record the final status → always release the lock.
+ *
+ * A cluster's nodes run one at a time in `NodeOrder` in a loop that stops as soon as more than
+ * `MaxFailedNodes` have failed, leaving later nodes untouched (CAU). A group runs in a
+ * Distributed Map with `maxConcurrency` and `MaxFailedNodes` as its tolerated failure count:
+ * its iterations are child executions, so the parent's history does not grow with the fleet.
+ */
+export class RolloutWorkflow extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: RolloutWorkflowProps) {
+    super(scope, id);
+    const f = props.functions;
+    const leaseSeconds = (props.lockLease ?? Duration.hours(6)).toSeconds();
+
+    const invoke = (
+      name: string,
+      fn: lambda.IFunction,
+      payload: Record<string, unknown>,
+      resultPath: string | null,
+    ) =>
+      addLambdaRetries(
+        new tasks.LambdaInvoke(this, name, {
+          lambdaFunction: fn,
+          payload: sfn.TaskInput.fromObject(payload),
+          payloadResponseOnly: true,
+          resultPath: resultPath ?? sfn.JsonPath.DISCARD,
+        }),
+      );
+
+    // -- validation and the lock ----------------------------------------------------------
+    const validate = invoke(
+      'ValidateInput',
+      f.validateInput,
+      {
+        input: sfn.JsonPath.entirePayload,
+        executionName: sfn.JsonPath.stringAt('$$.Execution.Name'),
+        startTime: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+      },
+      '$',
+    );
+    validate.addCatch(
+      new sfn.Fail(this, 'InvalidInput', {
+        error: 'InvalidRolloutInput',
+        causePath: '$.error.Cause',
+      }),
+      { errors: ['InvalidRolloutInput', 'InvalidEvent'], resultPath: '$.error' },
+    );
+    const acquire = invoke(
+      'AcquireLock',
+      f.runLock,
+      {
+        action: 'acquire',
+        target: sfn.JsonPath.stringAt('$.target.name'),
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        leaseSeconds,
+      },
+      '$.lock',
+    );
+    acquire.addCatch(
+      new sfn.Fail(this, 'TargetLocked', { error: 'TargetLocked', causePath: '$.error.Cause' }),
+      { errors: ['LockHeld'], resultPath: '$.error' },
+    );
+
+    // -- every failure after the lock is taken: record, release, fail --------------------------
+    const rolloutError = new sfn.Fail(this, 'RolloutError', {
+      error: 'RolloutError',
+      causePath: '$.error.Cause',
+    });
+    const releaseAfterError = invoke(
+      'ReleaseLockAfterError',
+      f.runLock,
+      {
+        action: 'release',
+        target: sfn.JsonPath.stringAt('$.target.name'),
+        runId: sfn.JsonPath.stringAt('$.runId'),
+      },
+      null,
+    ).next(rolloutError);
+    const finishAfterError = invoke(
+      'FinishRunAfterError',
+      f.runHistory,
+      {
+        action: 'finishRun',
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        error: sfn.JsonPath.objectAt('$.error'),
+      },
+      '$.summary',
+    );
+    finishAfterError.addCatch(releaseAfterError, { resultPath: '$.finishError' });
+    finishAfterError.next(releaseAfterError);
+    const onError = <T extends sfn.TaskStateBase | sfn.Map | sfn.DistributedMap>(state: T): T => {
+      state.addCatch(finishAfterError, { resultPath: '$.error' });
+      return state;
+    };
+
+    const startRun = onError(
+      invoke(
+        'RecordRunStarted',
+        f.runHistory,
+        {
+          action: 'startRun',
+          run: {
+            runId: sfn.JsonPath.stringAt('$.runId'),
+            target: sfn.JsonPath.stringAt('$.target.name'),
+            targetKind: sfn.JsonPath.stringAt('$.target.kind'),
+            nodes: sfn.JsonPath.listAt('$.target.nodes[*].name'),
+            maxFailedNodes: sfn.JsonPath.numberAt('$.policy.maxFailedNodes'),
+            deadlines: sfn.JsonPath.objectAt('$.deadlines'),
+            changeTicket: sfn.JsonPath.objectAt('$.changeTicket'),
+            requestedBy: sfn.JsonPath.objectAt('$.requestedBy'),
+            startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+            execution: sfn.JsonPath.stringAt('$$.Execution.Id'),
+          },
+        },
+        null,
+      ),
+    );
+    const scan = onError(invoke('Scan', f.scan, { rollout: sfn.JsonPath.entirePayload }, '$.scan'));
+
+    // -- the nodes ------------------------------------------------------------------------
+    const nodeInput = (nodePath: string) =>
+      sfn.TaskInput.fromObject({
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        target: {
+          kind: sfn.JsonPath.stringAt('$.target.kind'),
+          name: sfn.JsonPath.stringAt('$.target.name'),
+        },
+        node: {
+          name: sfn.JsonPath.stringAt(`${nodePath}.name`),
+          instanceId: sfn.JsonPath.stringAt(`${nodePath}.instanceId`),
+        },
+        plugins: sfn.JsonPath.objectAt('$.plugins'),
+        policy: sfn.JsonPath.objectAt('$.policy'),
+        drain: sfn.JsonPath.stringAt('$.drain'),
+        deadlines: sfn.JsonPath.objectAt('$.deadlines'),
+        leaseSeconds,
+      });
+
+    const finish = invoke(
+      'RecordRunFinished',
+      f.runHistory,
+      { action: 'finishRun', runId: sfn.JsonPath.stringAt('$.runId') },
+      '$.summary',
+    );
+    finish.addCatch(releaseAfterError, { resultPath: '$.error' });
+
+    // Cluster: one node at a time, in order, stopping once MaxFailedNodes is exceeded.
+    const selectNode = new sfn.Pass(this, 'SelectNode', {
+      parameters: { 'node.$': 'States.ArrayGetItem($.scan.nodes, $.loop.index)' },
+      resultPath: '$.current',
+    });
+    const updateNode = new tasks.StepFunctionsStartExecution(this, 'UpdateClusterNode', {
+      stateMachine: props.nodeWorkflow,
+      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      associateWithParent: true,
+      name: sfn.JsonPath.format(
+        '{}-{}',
+        sfn.JsonPath.stringAt('$.runId'),
+        sfn.JsonPath.stringAt('$.current.node.name'),
+      ),
+      input: nodeInput('$.current.node'),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    const advance = new sfn.Pass(this, 'NextNode', {
+      parameters: {
+        'index.$': 'States.MathAdd($.loop.index, 1)',
+        'count.$': '$.loop.count',
+        'failed.$': '$.loop.failed',
+      },
+      resultPath: '$.loop',
+    });
+    const countFailure = new sfn.Pass(this, 'CountFailedNode', {
+      parameters: {
+        'index.$': '$.loop.index',
+        'count.$': '$.loop.count',
+        'failed.$': 'States.MathAdd($.loop.failed, 1)',
+      },
+      resultPath: '$.loop',
+    }).next(
+      new sfn.Choice(this, 'MaxFailedNodesExceeded')
+        .when(
+          sfn.Condition.numberGreaterThanJsonPath('$.loop.failed', '$.policy.maxFailedNodes'),
+          finish,
+        )
+        .otherwise(advance),
+    );
+    updateNode.addRetry({
+      errors: ['StepFunctions.ExecutionLimitExceededException', 'StepFunctions.SdkClientException'],
+      interval: Duration.seconds(5),
+      maxAttempts: 5,
+      backoffRate: 2,
+    });
+    updateNode.addCatch(countFailure, { resultPath: '$.lastNodeError' });
+    selectNode.next(updateNode).next(advance);
+    advance.next(
+      new sfn.Choice(this, 'MoreClusterNodes')
+        .when(sfn.Condition.numberLessThanJsonPath('$.loop.index', '$.loop.count'), selectNode)
+        .otherwise(finish),
+    );
+    const clusterLoop = new sfn.Pass(this, 'StartClusterNodes', {
+      parameters: { index: 0, 'count.$': 'States.ArrayLength($.scan.nodes)', failed: 0 },
+      resultPath: '$.loop',
+    }).next(
+      new sfn.Choice(this, 'AnyClusterNodes')
+        .when(sfn.Condition.numberGreaterThan('$.loop.count', 0), selectNode)
+        .otherwise(finish),
+    );
+
+    // Group: a Distributed Map; its iterations are child executions with their own histories.
+    const fleetMap = new sfn.DistributedMap(this, 'UpdateFleet', {
+      itemReader: new sfn.S3JsonItemReader({
+        bucket: props.artifactsBucket,
+        key: sfn.JsonPath.stringAt('$.scan.nodeListKey'),
+      }),
+      maxConcurrencyPath: sfn.JsonPath.stringAt('$.policy.maxConcurrency'),
+      toleratedFailureCountPath: sfn.JsonPath.stringAt('$.policy.maxFailedNodes'),
+      itemSelector: {
+        'runId.$': '$.runId',
+        'target.$': '$.target',
+        'plugins.$': '$.plugins',
+        'policy.$': '$.policy',
+        'drain.$': '$.drain',
+        'deadlines.$': '$.deadlines',
+        'node.$': '$$.Map.Item.Value',
+      },
+      resultWriterV2: new sfn.ResultWriterV2({
+        bucket: props.artifactsBucket,
+        prefix: 'fleet-results',
+      }),
+      resultPath: sfn.JsonPath.DISCARD,
+      mapExecutionType: sfn.StateMachineType.STANDARD,
+    });
+    fleetMap.itemProcessor(
+      new tasks.StepFunctionsStartExecution(this, 'UpdateFleetNode', {
+        stateMachine: props.nodeWorkflow,
+        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+        associateWithParent: true,
+        name: sfn.JsonPath.format(
+          '{}-{}',
+          sfn.JsonPath.stringAt('$.runId'),
+          sfn.JsonPath.stringAt('$.node.name'),
+        ),
+        input: sfn.TaskInput.fromObject({
+          runId: sfn.JsonPath.stringAt('$.runId'),
+          target: {
+            kind: sfn.JsonPath.stringAt('$.target.kind'),
+            name: sfn.JsonPath.stringAt('$.target.name'),
+          },
+          node: sfn.JsonPath.objectAt('$.node'),
+          plugins: sfn.JsonPath.objectAt('$.plugins'),
+          policy: sfn.JsonPath.objectAt('$.policy'),
+          drain: sfn.JsonPath.stringAt('$.drain'),
+          deadlines: sfn.JsonPath.objectAt('$.deadlines'),
+          leaseSeconds,
+        }),
+      }),
+    );
+    // Exceeding the failure budget is an outcome, not an error: the run's status says Failed.
+    fleetMap.addCatch(finish, {
+      errors: ['States.ExceedToleratedFailureThreshold'],
+      resultPath: '$.fleetError',
+    });
+    onError(fleetMap);
+    fleetMap.next(finish);
+
+    // -- the end: status, lock, result ------------------------------------------------------
+    const release = invoke(
+      'ReleaseLock',
+      f.runLock,
+      {
+        action: 'release',
+        target: sfn.JsonPath.stringAt('$.target.name'),
+        runId: sfn.JsonPath.stringAt('$.runId'),
+      },
+      null,
+    );
+    finish.next(release).next(
+      new sfn.Choice(this, 'RolloutOutcome')
+        .when(
+          sfn.Condition.or(
+            sfn.Condition.stringEquals('$.summary.status', 'Succeeded'),
+            sfn.Condition.stringEquals('$.summary.status', 'Stopped'),
+          ),
+          new sfn.Succeed(this, 'RolloutFinished', { outputPath: '$.summary' }),
+        )
+        .otherwise(
+          new sfn.Fail(this, 'RolloutFailed', {
+            error: 'RolloutFailed',
+            causePath: "States.Format('run {} ended {}', $.runId, $.summary.status)",
+          }),
+        ),
+    );
+
+    const definition = validate
+      .next(acquire)
+      .next(startRun)
+      .next(scan)
+      .next(
+        new sfn.Choice(this, 'ClusterOrGroup')
+          .when(sfn.Condition.stringEquals('$.target.kind', 'cluster'), clusterLoop)
+          .otherwise(fleetMap),
+      );
+
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      tracingEnabled: true,
+      logs: stateMachineLogging(props.logGroup),
+      comment: 'One rollout over a failover cluster or a group of Windows servers',
+    });
+    // The Distributed Map reads the node list and writes its results in the artifacts bucket.
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          's3:GetObject',
+          's3:PutObject',
+          's3:AbortMultipartUpload',
+          's3:ListMultipartUploadParts',
+        ],
+        resources: [props.artifactsBucket.arnForObjects('*')],
+      }),
+    );
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [props.artifactsBucket.bucketArn],
+      }),
+    );
+    acknowledgeWorkflowFindings(this.stateMachine, [
+      f.validateInput,
+      f.runLock,
+      f.runHistory,
+      f.scan,
+    ]);
+    acknowledge(
+      this.stateMachine.role,
+      wildcardResource(`${arnToken(props.artifactsBucket)}/*`),
+      "the Distributed Map reads each run's node list and writes its results; keys are per run",
+    );
+    // StartExecution.sync must describe and stop the child executions it starts, whose names
+    // are only known at run time; the Distributed Map's own child executions likewise.
+    const stack = Stack.of(this);
+    const nagRegion = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+    const nagAccount = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+    const executions = (machine: sfn.IStateMachine, suffix: string) =>
+      `arn:<AWS::Partition>:states:${nagRegion}:${nagAccount}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${stack.getLogicalId(machine.node.defaultChild as never)}"}]}]}${suffix}`;
+    const executionReason =
+      'child executions are named per run and node at run time; the ARN is scoped to this state machine';
+    acknowledge(
+      this.stateMachine.role,
+      wildcardResource(executions(props.nodeWorkflow, '*')),
+      executionReason,
+    );
+    // The Distributed Map's own policy (a separate resource under this construct).
+    acknowledge(this, wildcardResource(executions(this.stateMachine, ':*')), executionReason);
+    acknowledge(this, wildcardResource(executions(this.stateMachine, '/*:*')), executionReason);
+    acknowledge(
+      this,
+      wildcardResource(
+        `arn:<AWS::Partition>:s3:::<${stack.getLogicalId(props.artifactsBucket.node.defaultChild as never)}>/*`,
+      ),
+      "the Distributed Map's item reader and result writer use objects of the artifacts bucket, per run",
+    );
+  }
+}

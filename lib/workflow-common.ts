@@ -1,0 +1,60 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { acknowledge, arnToken, wildcardResource, XRAY_REASON } from './nag.js';
+
+/**
+ * Errors worth retrying on any Lambda task: the Lambda service's own transient failures, and
+ * throttling of the AWS APIs our handlers call (they let those errors through on purpose).
+ */
+export const TRANSIENT_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'TooManyUpdates',
+  'InternalServerError',
+  'InternalServerException',
+  'ServiceUnavailable',
+] as const;
+
+/** Adds the standard retry policy to a Lambda task: 6 tries, 2 s doubling, jitter. */
+export function addLambdaRetries<T extends sfn.TaskStateBase>(task: T): T {
+  task.addRetry({
+    errors: [...TRANSIENT_ERRORS],
+    interval: Duration.seconds(2),
+    maxAttempts: 6,
+    backoffRate: 2,
+    maxDelay: Duration.seconds(60),
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+  return task;
+}
+
+/** Logging of every event, with execution data, to the given group. */
+export function stateMachineLogging(logGroup: logs.ILogGroup): sfn.LogOptions {
+  return { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true };
+}
+
+/** The cdk-nag findings every workflow of ours has, acknowledged with their reasons. */
+export function acknowledgeWorkflowFindings(
+  stateMachine: sfn.StateMachine,
+  invokedFunctions: readonly lambda.IFunction[],
+): void {
+  acknowledge(
+    stateMachine.role,
+    wildcardResource('*'),
+    `${XRAY_REASON}; CloudWatch Logs delivery for state machine logging (logs:CreateLogDelivery and related) supports only Resource "*"`,
+  );
+  for (const fn of invokedFunctions) {
+    acknowledge(
+      stateMachine.role,
+      wildcardResource(`${arnToken(fn)}:*`),
+      "LambdaInvoke may call the function's versions and aliases (function ARN qualifiers), as CDK grants it",
+    );
+  }
+}

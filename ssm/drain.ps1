@@ -1,0 +1,89 @@
+# Document DrainNode: moves the clustered roles off this node and pauses it, as CAU does before
+# it updates a node. Payload: DrainPayload { timeoutMinutes }.
+# Result line: { clustered, drained, node, cluster, nodeState, drainStatus, durationSeconds,
+# remainingGroups, detail }. Exit 0 when the node is paused and drained, or is a standalone
+# server (nothing to drain); exit 1 otherwise.
+
+$payload = Read-RolloutPayload
+$timeoutMinutes = Get-PayloadInteger $payload 'timeoutMinutes' 'payload' 1 1440
+$deadline = (Get-Date).AddMinutes($timeoutMinutes)
+$commandDeadline = Get-RolloutDeadline $payload
+if ($commandDeadline -lt $deadline) { $deadline = $commandDeadline }
+
+$name = [string]$env:COMPUTERNAME
+$node = Get-LocalClusterNode -WaitSeconds 120
+if ($null -eq $node) {
+    Write-RolloutResult ([ordered]@{
+            clustered = $false
+            drained = $false
+            node = $name
+            detail = 'standalone server: not a failover cluster node, nothing to drain'
+        })
+    exit 0
+}
+$clusterName = [string](Get-Cluster).Name
+$stopwatch = [System.Diagnostics.Stopwatch]::StartNew()
+
+function Write-DrainResult {
+    param($Node, [bool] $Drained, [string] $Detail, [string[]] $RemainingGroups = @())
+    Write-RolloutResult ([ordered]@{
+            clustered = $true
+            drained = $Drained
+            node = $name
+            cluster = $clusterName
+            nodeState = [string]$Node.State
+            drainStatus = [string]$Node.DrainStatus
+            durationSeconds = [Math]::Round($stopwatch.Elapsed.TotalSeconds, 1)
+            remainingGroups = $RemainingGroups
+            detail = $Detail
+        })
+}
+
+$state = [string]$node.State
+if ($state -eq 'Paused' -and [string]$node.DrainStatus -eq 'Completed') {
+    Write-DrainResult $node $true 'already paused and drained'
+    exit 0
+}
+if ($state -ne 'Up' -and $state -ne 'Paused') {
+    Write-DrainResult $node $false ('the node is ' + $state + '; only an Up node can be drained')
+    Exit-RolloutFailure ('cannot drain ' + $name + ': the node is ' + $state + '; only an Up node can be drained')
+}
+
+Write-RolloutLog ('draining ' + $name + ' of cluster ' + $clusterName + ' for up to ' + $timeoutMinutes + ' minutes')
+# Suspend-ClusterNode -Wait has no time limit of its own: start the drain without it and poll
+# DrainStatus, so the payload's timeout holds.
+$null = Suspend-ClusterNode -Name $name -Drain -Confirm:$false
+do {
+    Start-Sleep -Seconds 5
+    $node = Get-ClusterNode -Name $name
+    $drainStatus = [string]$node.DrainStatus
+    $waiting = ($drainStatus -eq 'InProgress') -or ($drainStatus -eq 'NotInitiated')
+} while ($waiting -and (Get-Date) -lt $deadline)
+
+$state = [string]$node.State
+if ($state -eq 'Paused' -and $drainStatus -eq 'Completed') {
+    Write-DrainResult $node $true ('drained in ' + [Math]::Round($stopwatch.Elapsed.TotalSeconds) + ' s')
+    exit 0
+}
+
+$remaining = @()
+try {
+    $remaining = @(
+        Get-ClusterGroup |
+            Where-Object { [string]$_.OwnerNode.Name -eq $name } |
+            ForEach-Object { [string]$_.Name }
+    )
+}
+catch {
+    Write-RolloutLog ('cannot list the roles left on the node: ' + $_.Exception.Message)
+}
+if ($waiting) {
+    $detail = 'the drain did not finish within ' + $timeoutMinutes + ' minutes'
+}
+else {
+    $detail = 'the drain ended ' + $drainStatus + ' with the node ' + $state
+}
+Write-DrainResult $node $false $detail $remaining
+$message = $detail + '; roles still on the node: ' + ($remaining -join ', ') +
+    '. The node may be left paused: resume it (ResumeNode) before retrying'
+Exit-RolloutFailure $message

@@ -1,0 +1,143 @@
+# Document Inventory: the facts the planner and the hotpatch rules need about this node.
+# Payload: InventoryPayload { binaries }. Prints one InventoryResult line. Changes nothing.
+
+$payload = Read-RolloutPayload
+$binaries = Get-PayloadArray $payload 'binaries' 'payload'
+
+# --- operating system ------------------------------------------------------------------------
+$os = Get-CimInstance -ClassName Win32_OperatingSystem
+$currentVersionKey = 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion'
+$editionId = Get-RegistryValue $currentVersionKey 'EditionID'
+# Build and revision (UBR) as the hotpatch rules compare them, e.g. 26100.1742.
+$revision = Get-RegistryValue $currentVersionKey 'UBR'
+$build = [string]$os.BuildNumber
+if ($null -ne $revision) { $build = $build + '.' + [string]$revision }
+
+# The OS architecture, not this process's: PROCESSOR_ARCHITEW6432 is set in a 32-bit process.
+$processorArchitecture = $env:PROCESSOR_ARCHITEW6432
+if ([string]::IsNullOrEmpty($processorArchitecture)) { $processorArchitecture = $env:PROCESSOR_ARCHITECTURE }
+$architecture = switch ($processorArchitecture) {
+    'AMD64' { 'x64' }
+    'x86' { 'x86' }
+    'IA64' { 'ia64' }
+    'ARM64' { 'arm64' }
+    default { ([string]$processorArchitecture).ToLowerInvariant() }
+}
+
+# --- file versions of the binaries the updates replace -------------------------------------------
+$binaryFacts = @(
+    foreach ($entry in $binaries) {
+        if ($entry -isnot [string] -or $entry.Length -eq 0) {
+            throw ('payload.binaries (' + (Format-PayloadValue $entry) + '): expected file paths')
+        }
+        $expanded = [Environment]::ExpandEnvironmentVariables($entry)
+        $fileVersion = $null
+        try {
+            if (Test-Path -LiteralPath $expanded -PathType Leaf) {
+                $fileVersion = [System.Diagnostics.FileVersionInfo]::GetVersionInfo($expanded).FileVersion
+            }
+        }
+        catch {
+            Write-RolloutLog ('cannot read the version of ' + $expanded + ': ' + $_.Exception.Message)
+        }
+        [ordered]@{ path = $entry; fileVersion = $fileVersion }
+    }
+)
+
+# --- pending restart --------------------------------------------------------------------------
+$pendingReboot = $false
+if (Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending') {
+    $pendingReboot = $true
+}
+if (Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired') {
+    $pendingReboot = $true
+}
+$renames = Get-RegistryValue 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager' 'PendingFileRenameOperations'
+if (@($renames | Where-Object { -not [string]::IsNullOrEmpty($_) }).Count -gt 0) {
+    $pendingReboot = $true
+}
+
+# --- failover cluster membership --------------------------------------------------------------
+$cluster = $null
+try {
+    $clusterNode = Get-LocalClusterNode -WaitSeconds 0
+    if ($null -ne $clusterNode) {
+        $cluster = [ordered]@{ name = [string](Get-Cluster).Name; nodeState = [string]$clusterNode.State }
+    }
+}
+catch {
+    # Membership is likely (the cluster service starts automatically) but not readable. Report
+    # it rather than a standalone server, which would skip the drain; the drain then fails with
+    # the same message. The cluster's name cannot be read without the service.
+    Write-RolloutLog ('cluster membership: ' + $_.Exception.Message)
+    $cluster = [ordered]@{ name = ''; nodeState = 'Unknown' }
+}
+
+# --- hotpatch enrolment -------------------------------------------------------------------------
+$vbsEnabled = $false
+try {
+    $deviceGuard = @(Get-CimInstance -Namespace 'root\Microsoft\Windows\DeviceGuard' -ClassName Win32_DeviceGuard)
+    # VirtualizationBasedSecurityStatus: 0 off, 1 enabled but not running, 2 running.
+    $vbsEnabled = ($deviceGuard.Count -gt 0) -and ([int]$deviceGuard[0].VirtualizationBasedSecurityStatus -eq 2)
+}
+catch {
+    Write-RolloutLog ('Win32_DeviceGuard is not readable; VBS counts as off: ' + $_.Exception.Message)
+}
+
+$secureBoot = $false
+try {
+    $secureBoot = [bool](Confirm-SecureBootUEFI)
+}
+catch {
+    # BIOS firmware, or no access to the UEFI variable: Secure Boot counts as off.
+    Write-RolloutLog ('Confirm-SecureBootUEFI: ' + $_.Exception.Message)
+}
+
+# The Azure Connected Machine agent's service (himds) running is taken as "connected to Arc";
+# azcmagent show would say more, but is not on every node.
+$arcService = Get-Service -Name 'himds' -ErrorAction SilentlyContinue
+$azureArcConnected = ($null -ne $arcService) -and ($arcService.Status -eq 'Running')
+
+# HEURISTIC: Windows offers no documented "hotpatch enrolled" flag. A node that takes hotpatches
+# has HotPatchTableSize set (non-zero) under Memory Management, so that is what is reported; the
+# installer's exit code still decides whether an update needed a restart.
+$hotPatchTableSize = Get-RegistryValue 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager\Memory Management' 'HotPatchTableSize'
+$hotpatchEnrolled = ($null -ne $hotPatchTableSize) -and ([long]$hotPatchTableSize -gt 0)
+
+# --- installed updates --------------------------------------------------------------------------
+$installedUpdates = @()
+try {
+    $installedUpdates = @(
+        Get-HotFix |
+            ForEach-Object { [string]$_.HotFixID } |
+            Where-Object { -not [string]::IsNullOrEmpty($_) } |
+            Sort-Object -Unique
+    )
+}
+catch {
+    Write-RolloutLog ('Get-HotFix failed; installed updates not listed: ' + $_.Exception.Message)
+}
+
+Write-RolloutResult ([ordered]@{
+        computerName = [string]$env:COMPUTERNAME
+        os = [ordered]@{
+            caption = ([string]$os.Caption).Trim()
+            version = [string]$os.Version
+            build = $build
+            servicePack = [int]$os.ServicePackMajorVersion
+            architecture = $architecture
+            editionId = [string]$editionId
+        }
+        binaries = $binaryFacts
+        pendingReboot = $pendingReboot
+        lastBootTime = $os.LastBootUpTime.ToUniversalTime().ToString('o')
+        cluster = $cluster
+        hotpatch = [ordered]@{
+            enrolled = $hotpatchEnrolled
+            vbsEnabled = $vbsEnabled
+            secureBoot = $secureBoot
+            azureArcConnected = $azureArcConnected
+        }
+        installedUpdates = $installedUpdates
+    })
+exit 0

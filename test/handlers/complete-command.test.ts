@@ -1,0 +1,315 @@
+import 'aws-sdk-client-mock-vitest/extend';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  SendTaskSuccessCommand,
+  SFNClient,
+  TaskDoesNotExist,
+  TaskTimedOut,
+} from '@aws-sdk/client-sfn';
+import {
+  GetCommandInvocationCommand,
+  InvocationDoesNotExist,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { CommandOutcome } from '../../lambdas/core/contracts.js';
+import {
+  makeCompleteCommandHandler,
+  parseResultLines,
+} from '../../lambdas/handlers/complete-command.js';
+import { RunStore } from '../../lambdas/shared/run-store.js';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const ssm = mockClient(SSMClient);
+const sfn = mockClient(SFNClient);
+const INSTANCE = 'i-0123456789abcdef0';
+
+function makeHandler() {
+  const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
+  const sleep = vi.fn(async (_ms: number) => {});
+  const handler = makeCompleteCommandHandler({
+    ssm: new SSMClient({ region: 'eu-west-1' }),
+    sfn: new SFNClient({ region: 'eu-west-1' }),
+    store: new RunStore({ client, tableName: 'runs' }),
+    documentPrefix: 'rollout-prod',
+    now: () => new Date('2025-03-01T10:00:00.000Z'),
+    sleep,
+  });
+  return { handler, sleep };
+}
+
+async function rejection(fn: () => Promise<unknown>): Promise<Error> {
+  try {
+    await fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection, the call resolved');
+}
+
+const event = (status: string, documentName = 'rollout-prod-InstallHotfixes') => ({
+  version: '0',
+  source: 'aws.ssm',
+  'detail-type': 'EC2 Command Invocation Status-change Notification',
+  detail: {
+    'command-id': 'cmd-1',
+    'instance-id': INSTANCE,
+    'document-name': documentName,
+    status,
+    'requested-date-time': '2025-03-01T09:59:00.000Z',
+  },
+});
+
+const tokenItem = {
+  pk: `TASK#cmd-1#${INSTANCE}`,
+  sk: 'TOKEN',
+  kind: 'taskToken',
+  commandId: 'cmd-1',
+  instanceId: INSTANCE,
+  taskToken: 'token-abc',
+  runId: 'run-1',
+  node: 'NODE1',
+  document: 'installHotfixes',
+  expiresAt: 1_900_000_000,
+};
+
+const sentOutcome = (): CommandOutcome =>
+  JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input.output ?? 'null');
+
+let addMetric: ReturnType<typeof vi.spyOn>;
+let addDimension: ReturnType<typeof vi.spyOn>;
+beforeEach(() => {
+  addMetric = vi.spyOn(Metrics.prototype, 'addMetric').mockImplementation(function (this: Metrics) {
+    return this;
+  });
+  addDimension = vi.spyOn(Metrics.prototype, 'addDimension');
+});
+afterEach(() => {
+  ddb.reset();
+  ssm.reset();
+  sfn.reset();
+  vi.restoreAllMocks();
+});
+
+describe('complete-command handler', () => {
+  it.each(['Pending', 'InProgress', 'Delayed', 'Cancelling'])(
+    'ignores the non-terminal status %s without a call',
+    async (status) => {
+      // Act
+      const result = await makeHandler().handler(event(status));
+
+      // Assert
+      expect(result).toEqual({ handled: 'ignored', reason: `status ${status}` });
+      expect(ddb).not.toHaveReceivedAnyCommand();
+      expect(ssm).not.toHaveReceivedAnyCommand();
+    },
+  );
+
+  it('throws InvalidEvent for a status it does not know', async () => {
+    // Act
+    const error = await rejection(() => makeHandler().handler(event('Exploded')));
+
+    // Assert
+    expect(error.name).toBe('InvalidEvent');
+    expect(error.message).toContain('detail.status ("Exploded")');
+  });
+
+  it('ignores commands of documents that are not ours', async () => {
+    // Act
+    const result = await makeHandler().handler(event('Success', 'AWS-RunPatchBaseline'));
+
+    // Assert
+    expect(result).toMatchObject({ handled: 'ignored' });
+    expect(ddb).not.toHaveReceivedAnyCommand();
+  });
+
+  it('retries InvocationDoesNotExist with growing waits, then answers the workflow', async () => {
+    // Arrange
+    ddb.on(GetCommand).resolves({ Item: tokenItem });
+    ddb.on(DeleteCommand).resolves({});
+    const missing = new InvocationDoesNotExist({ message: 'no invocation', $metadata: {} });
+    ssm
+      .on(GetCommandInvocationCommand)
+      .rejectsOnce(missing)
+      .rejectsOnce(missing)
+      .resolves({ Status: 'Success', StatusDetails: 'Success', ResponseCode: 0 });
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    const { handler, sleep } = makeHandler();
+
+    // Act
+    const result = await handler(event('Success'));
+
+    // Assert
+    expect(result).toMatchObject({ handled: 'completed' });
+    expect(ssm).toHaveReceivedCommandTimes(GetCommandInvocationCommand, 3);
+    expect(sleep.mock.calls.map(([ms]) => ms)).toEqual([200, 500]);
+    expect(sfn).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 1);
+  });
+
+  it('gives up with CommandNotFound after five tries', async () => {
+    // Arrange
+    ddb.on(GetCommand).resolves({ Item: tokenItem });
+    ssm
+      .on(GetCommandInvocationCommand)
+      .rejects(new InvocationDoesNotExist({ message: 'no invocation', $metadata: {} }));
+    const { handler, sleep } = makeHandler();
+
+    // Act
+    const error = await rejection(() => handler(event('Success')));
+
+    // Assert
+    expect(error.name).toBe('CommandNotFound');
+    expect(ssm).toHaveReceivedCommandTimes(GetCommandInvocationCommand, 5);
+    expect(sleep.mock.calls.map(([ms]) => ms)).toEqual([200, 500, 1250, 3000]);
+    expect(sfn).not.toHaveReceivedAnyCommand();
+  });
+
+  it('parses every ROLLOUT-RESULT line into the outcome, sends it and deletes the token', async () => {
+    // Arrange
+    const stdout = [
+      'Downloading CAUHotfix_All/KB5000001.msu',
+      'ROLLOUT-RESULT {"index":0,"file":"KB5000001.msu","exitCode":0}',
+      '  ROLLOUT-RESULT {"index":1,"file":"KB5000002.msu","exitCode":3010}\r',
+      'ROLLOUT-RESULT {"index":2, truncated',
+      'done',
+    ].join('\r\n');
+    ddb.on(GetCommand).resolves({ Item: tokenItem });
+    ddb.on(DeleteCommand).resolves({});
+    ssm.on(GetCommandInvocationCommand).resolves({
+      Status: 'Failed',
+      StatusDetails: 'Failed',
+      ResponseCode: 1,
+      StandardOutputContent: stdout,
+    });
+    sfn.on(SendTaskSuccessCommand).resolves({});
+
+    // Act
+    await makeHandler().handler(event('Failed'));
+
+    // Assert
+    const outcome = sentOutcome();
+    expect(outcome).toMatchObject({
+      commandId: 'cmd-1',
+      instanceId: INSTANCE,
+      document: 'installHotfixes',
+      status: 'Failed',
+      responseCode: 1,
+      outputTail: stdout,
+    });
+    expect(outcome.results).toEqual([
+      { index: 0, file: 'KB5000001.msu', exitCode: 0 },
+      { index: 1, file: 'KB5000002.msu', exitCode: 3010 },
+      {
+        error: expect.stringContaining('output line 4: ROLLOUT-RESULT line is not valid JSON'),
+        line: 'ROLLOUT-RESULT {"index":2, truncated',
+      },
+    ]);
+    expect(sfn).toHaveReceivedCommandWith(SendTaskSuccessCommand, { taskToken: 'token-abc' });
+    expect(ddb).toHaveReceivedCommandWith(DeleteCommand, {
+      Key: { pk: `TASK#cmd-1#${INSTANCE}`, sk: 'TOKEN' },
+    });
+    expect(addDimension).toHaveBeenCalledWith('status', 'Failed');
+    expect(addMetric).toHaveBeenCalledWith('CommandCompleted', 'Count', 1);
+  });
+
+  it('reports the finer StatusDetails and keeps only the last 4000 characters', async () => {
+    // Arrange
+    ddb.on(GetCommand).resolves({ Item: tokenItem });
+    ddb.on(DeleteCommand).resolves({});
+    ssm.on(GetCommandInvocationCommand).resolves({
+      Status: 'TimedOut',
+      StatusDetails: 'ExecutionTimedOut',
+      ResponseCode: -1,
+      StandardOutputContent: `${'a'.repeat(5000)}END`,
+    });
+    sfn.on(SendTaskSuccessCommand).resolves({});
+
+    // Act
+    await makeHandler().handler(event('TimedOut'));
+
+    // Assert
+    const outcome = sentOutcome();
+    expect(outcome.status).toBe('ExecutionTimedOut');
+    expect(outcome.outputTail).toHaveLength(4000);
+    expect(outcome.outputTail.endsWith('aEND')).toBe(true);
+  });
+
+  it('throws TokenNotYetStored when our command has no token yet, so the event is redelivered', async () => {
+    // Arrange
+    ddb.on(GetCommand).resolves({});
+    ssm
+      .on(GetCommandInvocationCommand)
+      .resolves({ Status: 'Success', Comment: 'run-1 NODE1 installHotfixes' });
+
+    // Act
+    const error = await rejection(() => makeHandler().handler(event('Success')));
+
+    // Assert
+    expect(error.name).toBe('TokenNotYetStored');
+    expect(sfn).not.toHaveReceivedAnyCommand();
+  });
+
+  it('ignores a run of our document that no workflow sent (its comment is not ours)', async () => {
+    // Arrange
+    ddb.on(GetCommand).resolves({});
+    ssm
+      .on(GetCommandInvocationCommand)
+      .resolves({ Status: 'Success', Comment: 'manual inventory by ops' });
+
+    // Act
+    const result = await makeHandler().handler(event('Success'));
+
+    // Assert
+    expect(result).toMatchObject({ handled: 'ignored' });
+    expect(sfn).not.toHaveReceivedAnyCommand();
+  });
+
+  it.each([
+    new TaskTimedOut({ message: 'Task Timed Out', $metadata: {} }),
+    new TaskDoesNotExist({ message: 'Task does not exist', $metadata: {} }),
+  ])('tolerates $name from Step Functions: warns, deletes the token', async (error) => {
+    // Arrange
+    ddb.on(GetCommand).resolves({ Item: tokenItem });
+    ddb.on(DeleteCommand).resolves({});
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', ResponseCode: 0 });
+    sfn.on(SendTaskSuccessCommand).rejects(error);
+
+    // Act
+    const result = await makeHandler().handler(event('Success'));
+
+    // Assert
+    expect(result).toEqual({ handled: 'workflowGone', reason: error.name });
+    expect(ddb).toHaveReceivedCommandTimes(DeleteCommand, 1);
+  });
+
+  it('lets Step Functions throttling propagate and keeps the token for the retry', async () => {
+    // Arrange
+    ddb.on(GetCommand).resolves({ Item: tokenItem });
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', ResponseCode: 0 });
+    sfn
+      .on(SendTaskSuccessCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+
+    // Act
+    const error = await rejection(() => makeHandler().handler(event('Success')));
+
+    // Assert
+    expect(error.name).toBe('ThrottlingException');
+    expect(ddb).not.toHaveReceivedCommand(DeleteCommand);
+  });
+});
+
+describe('parseResultLines', () => {
+  it('takes only lines that start with the prefix and a space, in order', () => {
+    // Act
+    const results = parseResultLines(
+      'ROLLOUT-RESULTS {"x":1}\nnot ROLLOUT-RESULT {"x":2}\nROLLOUT-RESULT {"x":3}\nROLLOUT-RESULT',
+    );
+
+    // Assert
+    expect(results).toEqual([{ x: 3 }, expect.objectContaining({ line: 'ROLLOUT-RESULT' })]);
+  });
+});

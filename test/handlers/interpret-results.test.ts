@@ -1,0 +1,306 @@
+import 'aws-sdk-client-mock-vitest/extend';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CommandOutcome, PlannedInstall } from '../../lambdas/core/contracts.js';
+import type { LedgerEntry } from '../../lambdas/core/install-ledger.js';
+import {
+  kbFromName,
+  makeInterpretResultsHandler,
+} from '../../lambdas/handlers/interpret-results.js';
+import { RunStore } from '../../lambdas/shared/run-store.js';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const NOW = new Date('2025-03-01T10:30:00.000Z');
+
+function makeHandler() {
+  const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
+  return makeInterpretResultsHandler({
+    store: new RunStore({ client, tableName: 'runs' }),
+    now: () => NOW,
+  });
+}
+
+async function rejection(fn: () => Promise<unknown>): Promise<Error> {
+  try {
+    await fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection, the call resolved');
+}
+
+const planned = (index: number, file: string): PlannedInstall => ({
+  index,
+  file,
+  key: `hotfixes/${file}`,
+  sha256: 'a'.repeat(64),
+  localPath: `C:\\ProgramData\\WindowsRollout\\Hotfixes\\${file}`,
+  path: '%windir%\\System32\\wusa.exe',
+  parameters: `C:\\ProgramData\\WindowsRollout\\Hotfixes\\${file} /quiet /norestart`,
+  rule: { kind: 'extension', name: 'msu' },
+  exitConditions: {
+    Success: [0],
+    Success_RebootRequired: [3010],
+    Fail_RebootRequired: [],
+    AlreadyInstalled: [2359302],
+    NotApplicable: [],
+  },
+  alwaysReboot: false,
+});
+
+const line = (index: number, file: string, exitCode: number) => ({
+  index,
+  file,
+  exitCode,
+  checksumOk: true,
+  timedOut: false,
+  durationSeconds: 30,
+  logTail: '',
+});
+
+const PLAN = [
+  planned(0, 'CAUHotfix_All/windows10.0-kb5000001-x64.msu'),
+  planned(1, 'CAUHotfix_All/KB5000002.msu'),
+  planned(2, 'NODE1/KB5000003.msu'),
+  planned(3, 'CAUHotfix_All/KB5000004.msu'),
+];
+
+const command = (results: unknown[]): CommandOutcome => ({
+  commandId: 'cmd-1',
+  instanceId: 'i-0123456789abcdef0',
+  document: 'installHotfixes',
+  status: 'Success',
+  responseCode: 0,
+  results,
+  outputTail: '',
+});
+
+const hotfixEvent = (overrides: Record<string, unknown> = {}) => ({
+  runId: 'run-1',
+  node: 'NODE1',
+  attempt: 1,
+  plugin: 'Microsoft.HotfixPlugin',
+  planned: PLAN,
+  command: command([
+    line(0, PLAN[0]?.file ?? '', 0),
+    line(1, PLAN[1]?.file ?? '', 1603),
+    line(2, PLAN[2]?.file ?? '', 3010),
+    line(3, PLAN[3]?.file ?? '', 2359302),
+  ]),
+  recordLedger: true,
+  hotpatch: true,
+  ...overrides,
+});
+
+const ledgerPuts = () =>
+  ddb
+    .commandCalls(PutCommand)
+    .map((call) => call.args[0].input.Item as Record<string, unknown> & LedgerEntry);
+
+afterEach(() => {
+  ddb.reset();
+});
+
+describe('interpret-results handler', () => {
+  it('records successes only in the ledger and returns the failed planned items to retry', async () => {
+    // Arrange
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    ddb.on(PutCommand).resolves({});
+
+    // Act
+    const result = await makeHandler()(hotfixEvent());
+
+    // Assert
+    expect(result.outcomes).toMatchObject({
+      Success: 1,
+      Failed: 1,
+      Success_RebootRequired: 1,
+      AlreadyInstalled: 1,
+    });
+    expect(result.retryItems).toEqual([PLAN[1]]);
+    expect(result.ledgerRecorded).toEqual(['KB5000001', 'KB5000003']);
+    expect(result.ledgerSkipped).toEqual([]);
+    expect(ledgerPuts()).toEqual([
+      expect.objectContaining({
+        pk: 'LEDGER#NODE1',
+        sk: 'SEQ#00000001',
+        updateId: 'KB5000001',
+        hotpatched: true,
+        runId: 'run-1',
+        installedAt: NOW.toISOString(),
+      }),
+      expect.objectContaining({ sk: 'SEQ#00000002', updateId: 'KB5000003', hotpatched: false }),
+    ]);
+    const written = ddb.commandCalls(BatchWriteCommand)[0]?.args[0].input.RequestItems?.runs;
+    expect(written).toHaveLength(4);
+    expect(written?.[1]?.PutRequest?.Item).toMatchObject({
+      sk: 'NODE#NODE1#ATTEMPT#01#HOTFIX#UPDATE#0001',
+      outcome: 'Failed',
+    });
+  });
+
+  it('continues the node ledger after its last sequence', async () => {
+    // Arrange
+    const existing: LedgerEntry = {
+      node: 'NODE1',
+      sequence: 7,
+      updateId: 'KB4000000',
+      installedAt: '2025-01-01T00:00:00.000Z',
+      hotpatched: false,
+      replacedFiles: [],
+    };
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(QueryCommand).resolves({
+      Items: [{ pk: 'LEDGER#NODE1', sk: 'SEQ#00000007', kind: 'ledgerEntry', ...existing }],
+    });
+    ddb.on(PutCommand).resolves({});
+
+    // Act
+    await makeHandler()(hotfixEvent({ hotpatch: false }));
+
+    // Assert
+    expect(ledgerPuts().map((item) => [item.sk, item.updateId, item.hotpatched])).toEqual([
+      ['SEQ#00000008', 'KB5000001', false],
+      ['SEQ#00000009', 'KB5000003', false],
+    ]);
+  });
+
+  it('does not record again what a first try of this invocation already recorded', async () => {
+    // Arrange
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(QueryCommand).resolves({
+      Items: [
+        {
+          pk: 'LEDGER#NODE1',
+          sk: 'SEQ#00000001',
+          kind: 'ledgerEntry',
+          node: 'NODE1',
+          sequence: 1,
+          updateId: 'KB5000001',
+          installedAt: '2025-03-01T10:29:00.000Z',
+          runId: 'run-1',
+          hotpatched: true,
+          replacedFiles: [],
+        },
+      ],
+    });
+    ddb.on(PutCommand).resolves({});
+
+    // Act
+    const result = await makeHandler()(hotfixEvent());
+
+    // Assert
+    expect(ledgerPuts().map((item) => item.updateId)).toEqual(['KB5000003']);
+    expect(result.ledgerSkipped).toEqual([]);
+  });
+
+  it('skips an install without a KB number in its name, with a reason', async () => {
+    // Arrange
+    const plan = [planned(0, 'CAUHotfix_All/contoso-driver.msu')];
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(QueryCommand).resolves({ Items: [] });
+
+    // Act
+    const result = await makeHandler()(
+      hotfixEvent({ planned: plan, command: command([line(0, plan[0]?.file ?? '', 0)]) }),
+    );
+
+    // Assert
+    expect(result.ledgerSkipped).toEqual([
+      { update: 'CAUHotfix_All/contoso-driver.msu', reason: expect.stringContaining('no KB') },
+    ]);
+    expect(ddb).not.toHaveReceivedCommand(PutCommand);
+  });
+
+  it('leaves the ledger alone when recordLedger is false', async () => {
+    // Arrange
+    ddb.on(BatchWriteCommand).resolves({});
+
+    // Act
+    const result = await makeHandler()(hotfixEvent({ recordLedger: false }));
+
+    // Assert
+    expect(result.retryItems).toEqual([PLAN[1]]);
+    expect(ddb).not.toHaveReceivedCommand(QueryCommand);
+    expect(ddb).not.toHaveReceivedCommand(PutCommand);
+  });
+
+  it('records Windows Update installs by the KB in their title; nothing is planned to retry', async () => {
+    // Arrange
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    ddb.on(PutCommand).resolves({});
+    const wu = (kb: string | null, resultCode: number) => ({
+      updateId: `id-${kb}`,
+      title: `2025-03 Cumulative Update (${kb ?? 'no kb'})`,
+      kb,
+      resultCode,
+      hResult: 0,
+      rebootRequired: true,
+    });
+
+    // Act
+    const result = await makeHandler()({
+      runId: 'run-1',
+      node: 'NODE1',
+      attempt: 2,
+      plugin: 'Microsoft.WindowsUpdatePlugin',
+      command: { ...command([wu('KB5000010', 2), wu('KB5000011', 4)]), document: 'windowsUpdate' },
+      recordLedger: true,
+    });
+
+    // Assert
+    expect(result.failed).toBe(true);
+    expect(result.retryItems).toEqual([]);
+    expect(ledgerPuts().map((item) => item.updateId)).toEqual(['KB5000010']);
+  });
+
+  it('throws InvalidEvent when the hotfix plug-in comes without its plan', async () => {
+    // Act
+    const error = await rejection(() => makeHandler()(hotfixEvent({ planned: undefined })));
+
+    // Assert
+    expect(error.name).toBe('InvalidEvent');
+    expect(error.message).toContain('planned');
+    expect(ddb).not.toHaveReceivedAnyCommand();
+  });
+
+  it('lets a ledger conflict propagate so the retry re-reads the ledger', async () => {
+    // Arrange
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    ddb.on(PutCommand).rejects(
+      Object.assign(new Error('The conditional request failed'), {
+        name: 'ConditionalCheckFailedException',
+      }),
+    );
+
+    // Act
+    const error = await rejection(() => makeHandler()(hotfixEvent()));
+
+    // Assert
+    expect(error.name).toBe('LedgerConflict');
+  });
+});
+
+describe('kbFromName', () => {
+  it.each([
+    ['windows10.0-kb5034441-x64_abc.msu', 'KB5034441'],
+    ['CAUHotfix_All/KB890923.msu', 'KB890923'],
+    ['2024-01 Cumulative Update (KB5034441)', 'KB5034441'],
+    ['KB123.msu', undefined],
+    ['KB123456789.msu', undefined],
+    ['NOTKB5034441.msu', undefined],
+    ['driver.msi', undefined],
+  ])('%s -> %s', (name, expected) => {
+    expect(kbFromName(name)).toBe(expected);
+  });
+});

@@ -1,0 +1,220 @@
+import 'aws-sdk-client-mock-vitest/extend';
+import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import {
+  CancelCommandCommand,
+  SendCommandCommand,
+  SSMClient,
+  ThrottlingException,
+} from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  commandComment,
+  DELIVERY_TIMEOUT_SECONDS,
+  makeSendCommandHandler,
+  parseCommandComment,
+} from '../../lambdas/handlers/send-command.js';
+import { RunStore } from '../../lambdas/shared/run-store.js';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const ssm = mockClient(SSMClient);
+const NOW = new Date('2025-03-01T10:00:00.000Z');
+const INSTANCE = 'i-0123456789abcdef0';
+
+function makeHandler(commandLogGroup?: string) {
+  const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
+  return makeSendCommandHandler({
+    ssm: new SSMClient({ region: 'eu-west-1' }),
+    store: new RunStore({ client, tableName: 'runs' }),
+    documentPrefix: 'rollout-prod',
+    ...(commandLogGroup ? { commandLogGroup } : {}),
+    now: () => NOW,
+  });
+}
+
+async function rejection(fn: () => Promise<unknown>): Promise<Error> {
+  try {
+    await fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection, the call resolved');
+}
+
+const input = (overrides: Record<string, unknown> = {}) => ({
+  taskToken: 'token-abc',
+  runId: 'run-20250301-abc',
+  node: 'NODE1',
+  instanceId: INSTANCE,
+  document: 'installHotfixes',
+  payload: { bucket: 'hotfixes', timeoutMinutes: 30, updates: [] },
+  timeoutSeconds: 1800,
+  ...overrides,
+});
+
+const decode = (value: string | undefined) =>
+  JSON.parse(Buffer.from(value ?? '', 'base64').toString('utf8'));
+
+afterEach(() => {
+  ddb.reset();
+  ssm.reset();
+});
+
+describe('send-command handler', () => {
+  it('sends the prefixed document to the one node with the payload as base64 JSON', async () => {
+    // Arrange
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    ddb.on(PutCommand).resolves({});
+
+    // Act
+    const result = await makeHandler('/rollout/commands')(input());
+
+    // Assert
+    expect(result).toEqual({ commandId: 'cmd-1' });
+    expect(ssm).toHaveReceivedCommandExactlyOnceWith(SendCommandCommand, {
+      DocumentName: 'rollout-prod-InstallHotfixes',
+      InstanceIds: [INSTANCE],
+      TimeoutSeconds: DELIVERY_TIMEOUT_SECONDS,
+      Comment: 'run-20250301-abc NODE1 installHotfixes',
+      CloudWatchOutputConfig: {
+        CloudWatchOutputEnabled: true,
+        CloudWatchLogGroupName: '/rollout/commands',
+      },
+    });
+    const sent = ssm.commandCalls(SendCommandCommand)[0]?.args[0].input;
+    const payload = sent?.Parameters?.Payload;
+    expect(payload).toHaveLength(1);
+    expect(payload?.[0]).toMatch(/^[A-Za-z0-9+/]*={0,2}$/);
+    expect(decode(payload?.[0])).toEqual({
+      bucket: 'hotfixes',
+      timeoutMinutes: 30,
+      updates: [],
+      executionTimeoutSeconds: 1800,
+    });
+  });
+
+  it('leaves command output in SSM when no log group is configured', async () => {
+    // Arrange
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    ddb.on(PutCommand).resolves({});
+
+    // Act
+    await makeHandler()(input({ document: 'inventory', payload: { binaries: [] } }));
+
+    // Assert
+    const sent = ssm.commandCalls(SendCommandCommand)[0]?.args[0].input;
+    expect(sent?.DocumentName).toBe('rollout-prod-Inventory');
+    expect(sent).not.toHaveProperty('CloudWatchOutputConfig');
+  });
+
+  it('stores the task token under (CommandId, InstanceId) with a TTL past the timeout', async () => {
+    // Arrange
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    ddb.on(PutCommand).resolves({});
+
+    // Act
+    await makeHandler()(input());
+
+    // Assert
+    const nowSeconds = NOW.getTime() / 1000;
+    expect(ddb).toHaveReceivedCommandExactlyOnceWith(PutCommand, {
+      Item: {
+        pk: `TASK#cmd-1#${INSTANCE}`,
+        sk: 'TOKEN',
+        kind: 'taskToken',
+        commandId: 'cmd-1',
+        instanceId: INSTANCE,
+        taskToken: 'token-abc',
+        runId: 'run-20250301-abc',
+        node: 'NODE1',
+        document: 'installHotfixes',
+        expiresAt: nowSeconds + 1800 + 86_400,
+      },
+    });
+  });
+
+  it('refuses a payload over 64 KB in base64, naming the document and the size', async () => {
+    // Arrange
+    const big = { blob: 'x'.repeat(50_000) };
+
+    // Act
+    const error = await rejection(() => makeHandler()(input({ payload: big })));
+
+    // Assert
+    expect(error.name).toBe('PayloadTooLarge');
+    expect(error.message).toContain('rollout-prod-InstallHotfixes');
+    expect(error.message).toMatch(/is 6\d{4} bytes in base64, over the 65536-byte cap/);
+    expect(ssm).not.toHaveReceivedAnyCommand();
+    expect(ddb).not.toHaveReceivedAnyCommand();
+  });
+
+  it('throws InvalidEvent naming an unknown document', async () => {
+    // Act
+    const error = await rejection(() => makeHandler()(input({ document: 'reboot' })));
+
+    // Assert
+    expect(error.name).toBe('InvalidEvent');
+    expect(error.message).toContain('document ("reboot")');
+    expect(error.message).toContain('installHotfixes');
+  });
+
+  it('lets SSM throttling propagate and stores no token', async () => {
+    // Arrange
+    ssm.on(SendCommandCommand).rejects(
+      new ThrottlingException({
+        message: 'Rate exceeded',
+        Message: 'Rate exceeded',
+        $metadata: {},
+      }),
+    );
+
+    // Act
+    const error = await rejection(() => makeHandler()(input()));
+
+    // Assert
+    expect(error.name).toBe('ThrottlingException');
+    expect(ddb).not.toHaveReceivedAnyCommand();
+  });
+
+  it('cancels the command when its token cannot be stored, then rethrows', async () => {
+    // Arrange
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    ssm.on(CancelCommandCommand).resolves({});
+    ddb
+      .on(PutCommand)
+      .rejects(new ProvisionedThroughputExceededException({ message: 'slow', $metadata: {} }));
+
+    // Act
+    const error = await rejection(() => makeHandler()(input()));
+
+    // Assert
+    expect(error.name).toBe('ProvisionedThroughputExceededException');
+    expect(ssm).toHaveReceivedCommandWith(CancelCommandCommand, {
+      CommandId: 'cmd-1',
+      InstanceIds: [INSTANCE],
+    });
+  });
+});
+
+describe('commandComment', () => {
+  it('keeps node and document whole and fits 100 characters', () => {
+    // Act
+    const comment = commandComment('r'.repeat(120), 'NODE1', 'windowsUpdate');
+
+    // Assert
+    expect(comment).toHaveLength(100);
+    expect(parseCommandComment(comment)).toEqual({
+      runId: 'r'.repeat(80),
+      node: 'NODE1',
+      document: 'windowsUpdate',
+    });
+  });
+
+  it.each(['Patch run by ops', 'run-1 NODE1 notADocument', ''])(
+    'does not read %j as one of ours',
+    (comment) => {
+      expect(parseCommandComment(comment)).toBeUndefined();
+    },
+  );
+});
