@@ -502,7 +502,7 @@ export class NodeWorkflow extends Construct {
     installHotfixes.next(interpretHotfixes).next(verdict('Hotfix', retryHotfixes));
     const hotfixPlugin = new sfn.Choice(this, 'HotfixesPlanned')
       .when(
-        sfn.Condition.isNotNull('$.plan.hotfix'),
+        sfn.Condition.not(sfn.Condition.isNull('$.plan.hotfix')),
         new sfn.Pass(this, 'FirstHotfixAttempt', {
           parameters: { number: 1, 'items.$': '$.plan.hotfix.updates' },
           resultPath: '$.attempt',
@@ -550,7 +550,7 @@ export class NodeWorkflow extends Construct {
       .next(verdict('WindowsUpdate', retryWindowsUpdates));
     const windowsUpdatePlugin = new sfn.Choice(this, 'WindowsUpdatePlanned')
       .when(
-        sfn.Condition.isNotNull('$.plan.windowsUpdate'),
+        sfn.Condition.not(sfn.Condition.isNull('$.plan.windowsUpdate')),
         new sfn.Pass(this, 'FirstWindowsUpdateAttempt', {
           parameters: { number: 1 },
           resultPath: '$.attempt',
@@ -587,7 +587,7 @@ export class NodeWorkflow extends Construct {
           sfn.Condition.or(
             sfn.Condition.stringEquals('$.drain', 'always'),
             sfn.Condition.booleanEquals('$.eligibility.restartPossible', true),
-            sfn.Condition.isNotNull('$.plan.windowsUpdate'),
+            sfn.Condition.not(sfn.Condition.isNull('$.plan.windowsUpdate')),
           ),
         ),
         drain.next(
@@ -624,7 +624,7 @@ export class NodeWorkflow extends Construct {
                     .when(
                       succeeded('$.commands.inventory.status'),
                       new sfn.Choice(this, 'HotfixesToJudge')
-                        .when(sfn.Condition.isNotNull('$.plan.hotfix'), eligibility)
+                        .when(sfn.Condition.not(sfn.Condition.isNull('$.plan.hotfix')), eligibility)
                         .otherwise(noEligibility),
                     )
                     .otherwise(fail('InventoryFailed')),

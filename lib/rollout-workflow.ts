@@ -65,7 +65,8 @@ export class RolloutWorkflow extends Construct {
           lambdaFunction: fn,
           payload: sfn.TaskInput.fromObject(payload),
           payloadResponseOnly: true,
-          resultPath: resultPath ?? sfn.JsonPath.DISCARD,
+          // '$' is the default ResultPath: omit it (the local interpreter mishandles an explicit '$').
+          ...(resultPath === '$' ? {} : { resultPath: resultPath ?? sfn.JsonPath.DISCARD }),
         }),
       );
 

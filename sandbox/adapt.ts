@@ -1,0 +1,123 @@
+/**
+ * How faithful is the sandbox: the ONE place where the synthesized definitions are adapted to
+ * what the local ASL interpreter (aws-local-stepfunctions) can run. Every adaptation is listed
+ * here and in the README; everything else runs as synthesized.
+ *
+ * 1. `lambda:invoke.waitForTaskToken` tasks: the interpreter has no task tokens. The state's
+ *    Parameters become its Lambda payload with `taskToken` left for the sandbox to fill, and its
+ *    `TimeoutSeconds`/`TimeoutSecondsPath` move into the payload (`__timeoutSeconds`) so the
+ *    sandbox enforces the timeout in virtual time and raises `States.Timeout` itself.
+ * 2. `states:startExecution.sync:2` tasks: the sandbox runs the child state machine itself, from
+ *    its own synthesized definition, and fails the task with `States.TaskFailed` when it fails.
+ * 3. Distributed Map states: the interpreter runs inline maps only. The state becomes a task the
+ *    sandbox runs: it reads the ItemReader's S3 object, applies ItemSelector, runs the item
+ *    processor per item with MaxConcurrency, and raises
+ *    `States.ExceedToleratedFailureThreshold` past ToleratedFailureCount, as AWS does. Its Next,
+ *    ResultPath, Retry and Catch stay as synthesized.
+ * 4. Lambda tasks (function ARNs): the interpreter would call AWS; each is overridden to call the
+ *    real handler in-process with the payload Step Functions would send.
+ * 5. Retry intervals run in zero wall time (they are waits, and the sandbox's time is virtual).
+ */
+import type { AslDefinition } from './definitions.js';
+
+type State = Record<string, unknown>;
+type States = Record<string, State>;
+
+/** What kind of task a state is, for the sandbox's local handlers. */
+export type TaskKind =
+  | { readonly kind: 'lambda'; readonly functionArn: string }
+  | { readonly kind: 'waitForToken'; readonly functionArn: string }
+  | { readonly kind: 'childExecution' }
+  | { readonly kind: 'distributedMap'; readonly original: State };
+
+export const SANDBOX_DISTRIBUTED_MAP = 'arn:aws:states:::sandbox:distributedMap';
+
+/** An adapted definition and what each task state is. */
+export interface AdaptedDefinition {
+  readonly definition: AslDefinition;
+  /** Task state name → what it is (names are unique within one definition scope). */
+  readonly tasks: ReadonlyMap<string, TaskKind>;
+  /** Names of states with a Retry, whose intervals run in zero wall time. */
+  readonly retryable: readonly string[];
+}
+
+const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:[^:]+:[^:]+:function:[^:]+$/;
+
+/** Adapts one definition scope (a state machine, or a Distributed Map's item processor). */
+export function adaptDefinition(definition: AslDefinition): AdaptedDefinition {
+  const tasks = new Map<string, TaskKind>();
+  const retryable: string[] = [];
+  const states: States = {};
+  for (const [name, original] of Object.entries(definition.States)) {
+    const state: State = structuredClone(original);
+    if (state.Retry) retryable.push(name);
+    if (state.Type === 'Map') {
+      const processor = state.ItemProcessor as { ProcessorConfig?: { Mode?: string } } | undefined;
+      if (processor?.ProcessorConfig?.Mode === 'DISTRIBUTED') {
+        tasks.set(name, { kind: 'distributedMap', original });
+        states[name] = {
+          Type: 'Task',
+          Resource: SANDBOX_DISTRIBUTED_MAP,
+          Parameters: { 'input.$': '$' },
+          ...pick(state, [
+            'ResultPath',
+            'ResultSelector',
+            'OutputPath',
+            'Retry',
+            'Catch',
+            'Next',
+            'End',
+            'Comment',
+          ]),
+        };
+        continue;
+      }
+      throw new Error(
+        `state ${name}: inline Map states are not used by our workflows; the sandbox has no adaptation for them`,
+      );
+    }
+    if (state.Type === 'Task') {
+      const resource = String(state.Resource);
+      if (resource.endsWith(':lambda:invoke.waitForTaskToken')) {
+        const parameters = state.Parameters as {
+          FunctionName: string;
+          Payload: Record<string, unknown>;
+        };
+        const payload: Record<string, unknown> = {};
+        for (const [key, value] of Object.entries(parameters.Payload)) {
+          if (key === 'taskToken.$') payload.taskToken = 'issued-by-the-sandbox';
+          else payload[key] = value;
+        }
+        if (typeof state.TimeoutSecondsPath === 'string')
+          payload['__timeoutSeconds.$'] = state.TimeoutSecondsPath;
+        else if (typeof state.TimeoutSeconds === 'number')
+          payload.__timeoutSeconds = state.TimeoutSeconds;
+        else
+          throw new Error(`state ${name}: a task token wait without a timeout would wait forever`);
+        delete state.TimeoutSeconds;
+        delete state.TimeoutSecondsPath;
+        delete state.HeartbeatSeconds;
+        state.Parameters = payload;
+        state.Resource = parameters.FunctionName;
+        tasks.set(name, { kind: 'waitForToken', functionArn: parameters.FunctionName });
+      } else if (
+        resource.endsWith(':states:startExecution.sync:2') ||
+        resource.endsWith(':states:startExecution.sync')
+      ) {
+        tasks.set(name, { kind: 'childExecution' });
+      } else if (LAMBDA_ARN.test(resource)) {
+        tasks.set(name, { kind: 'lambda', functionArn: resource });
+      } else {
+        throw new Error(`state ${name}: the sandbox cannot run resource ${resource}`);
+      }
+    }
+    states[name] = state;
+  }
+  return { definition: { ...definition, States: states }, tasks, retryable };
+}
+
+function pick(state: State, keys: readonly string[]): State {
+  const out: State = {};
+  for (const key of keys) if (key in state) out[key] = state[key];
+  return out;
+}

@@ -1,0 +1,177 @@
+/**
+ * In-memory stand-ins for the S3 and Step Functions APIs our handlers call, with the same
+ * command classes and error names as the SDK, so the real handler code runs unchanged.
+ */
+import { createHash } from 'node:crypto';
+import { NoSuchKey } from '@aws-sdk/client-s3';
+
+type Command = { constructor: { name: string }; input: Record<string, unknown> };
+
+function namedError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+interface StoredObject {
+  readonly body: Buffer;
+  readonly sha256: string;
+}
+
+/** An in-memory S3 with the calls the handlers make. */
+export class FakeS3 {
+  private readonly buckets = new Map<string, Map<string, StoredObject>>();
+
+  /** Stores an object; `sha256` (hex) overrides the checksum, e.g. to simulate a mismatch. */
+  put(bucket: string, key: string, body: string | Buffer, sha256Hex?: string): void {
+    const data = typeof body === 'string' ? Buffer.from(body) : body;
+    const objects = this.buckets.get(bucket) ?? new Map<string, StoredObject>();
+    objects.set(key, {
+      body: data,
+      sha256: sha256Hex ?? createHash('sha256').update(data).digest('hex'),
+    });
+    this.buckets.set(bucket, objects);
+  }
+
+  /** The object's text, for tests and the sandbox's own reading. */
+  text(bucket: string, key: string): string | undefined {
+    return this.buckets.get(bucket)?.get(key)?.body.toString('utf8');
+  }
+
+  /** The hex SHA-256 the object carries. */
+  sha256(bucket: string, key: string): string | undefined {
+    return this.buckets.get(bucket)?.get(key)?.sha256;
+  }
+
+  async send(command: Command): Promise<unknown> {
+    const input = command.input;
+    const bucket = String(input.Bucket);
+    const objects = this.buckets.get(bucket);
+    switch (command.constructor.name) {
+      case 'ListObjectsV2Command': {
+        if (!objects)
+          throw namedError('NoSuchBucket', `The specified bucket does not exist: ${bucket}`);
+        const prefix = String(input.Prefix ?? '');
+        const max = Number(input.MaxKeys ?? 1000);
+        const keys = [...objects.keys()].filter((k) => k.startsWith(prefix)).sort();
+        const start = input.ContinuationToken ? Number(input.ContinuationToken) : 0;
+        const page = keys.slice(start, start + max);
+        const more = start + max < keys.length;
+        return {
+          Contents: page.map((Key) => ({ Key, Size: objects.get(Key)?.body.length ?? 0 })),
+          KeyCount: page.length,
+          IsTruncated: more,
+          ...(more ? { NextContinuationToken: String(start + max) } : {}),
+        };
+      }
+      case 'GetObjectCommand': {
+        const object = objects?.get(String(input.Key));
+        if (!object) {
+          throw new NoSuchKey({
+            message: `The specified key does not exist: ${String(input.Key)}`,
+            $metadata: { httpStatusCode: 404 },
+          });
+        }
+        return {
+          ContentLength: object.body.length,
+          Body: {
+            transformToString: async () => object.body.toString('utf8'),
+            transformToByteArray: async () => new Uint8Array(object.body),
+          },
+        };
+      }
+      case 'GetObjectAttributesCommand': {
+        const object = objects?.get(String(input.Key));
+        if (!object) {
+          throw new NoSuchKey({
+            message: `The specified key does not exist: ${String(input.Key)}`,
+            $metadata: { httpStatusCode: 404 },
+          });
+        }
+        return {
+          ObjectSize: object.body.length,
+          Checksum: {
+            ChecksumSHA256: Buffer.from(object.sha256, 'hex').toString('base64'),
+            ChecksumType: 'FULL_OBJECT',
+          },
+        };
+      }
+      case 'PutObjectCommand': {
+        this.put(bucket, String(input.Key), Buffer.from(String(input.Body ?? '')));
+        return { ETag: '"sandbox"' };
+      }
+      default:
+        throw new Error(`the sandbox's S3 does not implement ${command.constructor.name}`);
+    }
+  }
+}
+
+/** How a waiting task ended. */
+export type TaskOutcome =
+  | { readonly kind: 'success'; readonly output: unknown }
+  | { readonly kind: 'failure'; readonly error: string; readonly cause: string };
+
+/**
+ * Task tokens: the `.waitForTaskToken` handshake. The sandbox registers a token when a task
+ * starts waiting; the complete-command handler's SendTaskSuccess resolves it.
+ */
+export class TaskTokens {
+  private readonly waiting = new Map<string, (outcome: TaskOutcome) => void>();
+  private readonly finished = new Set<string>();
+  private counter = 0;
+
+  /** A new token and the promise that settles when a handler completes it. */
+  issue(): { token: string; done: Promise<TaskOutcome> } {
+    const token = `sandbox-task-token-${++this.counter}`;
+    const done = new Promise<TaskOutcome>((resolve) => this.waiting.set(token, resolve));
+    return { token, done };
+  }
+
+  /** The wait ended some other way (timeout): later completions get TaskTimedOut. */
+  expire(token: string): void {
+    this.waiting.delete(token);
+    this.finished.add(token);
+  }
+
+  private complete(token: string, outcome: TaskOutcome): void {
+    const resolve = this.waiting.get(token);
+    if (!resolve) {
+      if (this.finished.has(token)) throw namedError('TaskTimedOut', `Task Timed Out: '${token}'`);
+      throw namedError('TaskDoesNotExist', `Task does not exist: '${token}'`);
+    }
+    this.waiting.delete(token);
+    this.finished.add(token);
+    resolve(outcome);
+  }
+
+  /** The Step Functions client shape the handlers use. */
+  readonly client = {
+    send: async (command: Command): Promise<unknown> => {
+      const input = command.input;
+      switch (command.constructor.name) {
+        case 'SendTaskSuccessCommand':
+          this.complete(String(input.taskToken), {
+            kind: 'success',
+            output: JSON.parse(String(input.output)),
+          });
+          return {};
+        case 'SendTaskFailureCommand':
+          this.complete(String(input.taskToken), {
+            kind: 'failure',
+            error: String(input.error ?? 'TaskFailed'),
+            cause: String(input.cause ?? ''),
+          });
+          return {};
+        case 'SendTaskHeartbeatCommand':
+          if (!this.waiting.has(String(input.taskToken))) {
+            throw namedError('TaskTimedOut', `Task Timed Out: '${String(input.taskToken)}'`);
+          }
+          return {};
+        default:
+          throw new Error(
+            `the sandbox's Step Functions does not implement ${command.constructor.name}`,
+          );
+      }
+    },
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * Virtual time for the sandbox: a 30-minute install or a 10-minute restart takes no wall time,
+ * while every handler and the simulated fleet read the same simulated clock.
+ *
+ * Time advances only when the sandbox is idle: no handler is running and nothing but virtual
+ * timers is pending. Then the clock jumps to the earliest timer and fires it. Work that does
+ * real I/O (the local DynamoDB on loopback) is wrapped in {@link VirtualClock.track} so the
+ * clock never moves while it runs.
+ */
+
+/** A virtual timer: fires `fn` when the clock reaches `at` (epoch milliseconds). */
+interface Timer {
+  readonly at: number;
+  readonly seq: number;
+  readonly fn: () => void;
+  cancelled: boolean;
+}
+
+/** What the simulated fleet and the handlers need from the clock. */
+export interface Clock {
+  /** The current simulated time. */
+  now(): Date;
+  /** Runs `fn` when the simulated time reaches `at`; returns a cancel function. */
+  schedule(at: Date | number, fn: () => void): () => void;
+  /** Resolves when `ms` simulated milliseconds have passed. */
+  sleep(ms: number): Promise<void>;
+}
+
+const macrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export class VirtualClock implements Clock {
+  private current: number;
+  private readonly timers: Timer[] = [];
+  private seq = 0;
+  private inFlight = 0;
+  private running = false;
+  /** Simulated milliseconds the clock has advanced in total. */
+  advancedMs = 0;
+
+  constructor(start: Date = new Date('2026-01-13T22:00:00Z')) {
+    this.current = start.getTime();
+  }
+
+  now(): Date {
+    return new Date(this.current);
+  }
+
+  schedule(at: Date | number, fn: () => void): () => void {
+    const when = Math.max(typeof at === 'number' ? at : at.getTime(), this.current);
+    const timer: Timer = { at: when, seq: this.seq++, fn, cancelled: false };
+    this.timers.push(timer);
+    return () => {
+      timer.cancelled = true;
+    };
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.schedule(this.current + Math.max(0, ms), resolve));
+  }
+
+  /** Marks real work in progress (a handler call): the clock does not move until it settles. */
+  async track<T>(work: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    try {
+      return await work();
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /**
+   * Drives time until `done` settles: whenever the sandbox is idle, jump to the earliest timer
+   * and fire it. Returns the value of `done`.
+   */
+  async run<T>(done: Promise<T>): Promise<T> {
+    if (this.running) throw new Error('VirtualClock.run is already driving this clock');
+    this.running = true;
+    let settled = false;
+    const watched = done.finally(() => {
+      settled = true;
+    });
+    try {
+      while (!settled) {
+        await this.idle();
+        if (settled) break;
+        const next = this.nextTimer();
+        if (!next) {
+          // Nothing scheduled and nothing running: give real I/O one more chance, then wait.
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          continue;
+        }
+        this.advancedMs += next.at - this.current;
+        this.current = next.at;
+        next.fn();
+      }
+      return await watched;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Waits until no tracked work runs for several consecutive macrotask turns. */
+  private async idle(): Promise<void> {
+    let quiet = 0;
+    while (quiet < 4) {
+      await macrotask();
+      quiet = this.inFlight === 0 ? quiet + 1 : 0;
+      if (this.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
+  private nextTimer(): Timer | undefined {
+    let best = -1;
+    for (let i = 0; i < this.timers.length; i++) {
+      const t = this.timers[i] as Timer;
+      if (t.cancelled) continue;
+      const b = this.timers[best];
+      if (best === -1 || !b || t.at < b.at || (t.at === b.at && t.seq < b.seq)) best = i;
+    }
+    if (best === -1) {
+      this.timers.length = 0;
+      return undefined;
+    }
+    const [timer] = this.timers.splice(best, 1);
+    return timer;
+  }
+}

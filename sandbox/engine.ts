@@ -1,0 +1,600 @@
+/**
+ * The local sandbox: the state machines `cdk synth` produces and the real Lambda handlers, run
+ * offline against a simulated Windows fleet and a real local DynamoDB (dynalite on loopback),
+ * in virtual time. See adapt.ts for every way the run differs from AWS.
+ */
+import './polyfill.js';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { App, type CfnElement, Stack } from 'aws-cdk-lib';
+import { StateMachine } from 'aws-local-stepfunctions';
+import dynalite from 'dynalite';
+import { JSONPath } from 'jsonpath-plus';
+import { makeCompleteCommandHandler } from '../lambdas/handlers/complete-command.js';
+import { makeHotpatchEligibilityHandler } from '../lambdas/handlers/hotpatch-eligibility.js';
+import { makeInterpretResultsHandler } from '../lambdas/handlers/interpret-results.js';
+import { makePlanNodeHandler } from '../lambdas/handlers/plan-node.js';
+import { makePreflightHandler } from '../lambdas/handlers/preflight.js';
+import { makeRunHistoryHandler } from '../lambdas/handlers/run-history.js';
+import { makeRunLockHandler } from '../lambdas/handlers/run-lock.js';
+import { makeScanHandler } from '../lambdas/handlers/scan.js';
+import { makeSendCommandHandler } from '../lambdas/handlers/send-command.js';
+import { makeValidateInputHandler } from '../lambdas/handlers/validate-input.js';
+import { RunStore } from '../lambdas/shared/run-store.js';
+import { FUNCTION_NAMES, type FunctionName } from '../lib/rollout-functions.js';
+import { DEFAULT_SETTINGS, RolloutStack } from '../lib/rollout-stack.js';
+import { type AdaptedDefinition, adaptDefinition } from './adapt.js';
+import { FakeS3, TaskTokens } from './aws-fakes.js';
+import { VirtualClock } from './clock.js';
+import { type AslDefinition, placeholderArn, renderStateMachines } from './definitions.js';
+
+type Json = unknown;
+type Handler = (event: Json) => Promise<Json>;
+
+/** Something that happened in the sandbox, for the live display and the report. */
+export interface ProgressEvent {
+  readonly at: Date;
+  readonly execution: string;
+  readonly runId?: string;
+  readonly node?: string;
+  readonly state: string;
+}
+
+/** How one state machine execution ended. */
+export interface ExecutionResult {
+  readonly executionArn: string;
+  readonly name: string;
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly output?: Json;
+  readonly error?: string;
+  readonly cause?: string;
+  readonly startedAt: Date;
+  readonly stoppedAt: Date;
+  /** History events as AWS would count them (see countHistory). */
+  readonly historyEvents: number;
+  /** State transitions (states entered). */
+  readonly stateTransitions: number;
+}
+
+export interface SandboxOptions {
+  /** Where virtual time starts. @default 2026-01-13T22:00:00Z */
+  readonly startTime?: Date;
+  /** Called for each state a node or rollout execution enters. */
+  readonly onProgress?: (event: ProgressEvent) => void;
+  /** The SSM side: the simulated fleet's client, built once the clock exists. */
+  readonly ssm: (
+    clock: VirtualClock,
+    onEvent: (event: Json) => void,
+  ) => { send(command: unknown): Promise<unknown> };
+  /** Lambda throttling to inject: the first N invocations of a function fail with Lambda.TooManyRequestsException. */
+  readonly throttle?: Partial<Record<FunctionName, number>>;
+}
+
+function namedError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+/** The synthesized stack's definitions, functions and table, rendered once per process. */
+interface Synthesized {
+  readonly rollout: { arn: string; definition: AslDefinition };
+  readonly node: { arn: string; definition: AslDefinition };
+  readonly functions: ReadonlyMap<string, FunctionName>;
+  readonly table: Record<string, unknown>;
+  readonly eventPattern: Record<string, unknown>;
+  readonly documentPrefix: string;
+  readonly artifactsBucket: string;
+}
+
+let synthesized: Synthesized | undefined;
+
+/** Synthesizes the stack as `npx cdk synth` does (without bundling) and renders what we run. */
+export function synthesize(): Synthesized {
+  if (synthesized) return synthesized;
+  const previous = process.env.CDK_VALIDATION;
+  process.env.CDK_VALIDATION = 'false';
+  try {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new RolloutStack(app, 'Sandbox', DEFAULT_SETTINGS, {
+      env: { account: '000000000000', region: 'us-east-1' },
+    });
+    const template = app.synth().getStackByName(stack.stackName).template as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
+    const cp = stack.controlPlane;
+    const id = (c: { node: { defaultChild?: unknown } }) =>
+      Stack.of(stack).getLogicalId(c.node.defaultChild as CfnElement);
+    const machines = renderStateMachines(template);
+    const find = (logicalId: string) => {
+      const m = machines.find((x) => x.logicalId === logicalId);
+      if (!m) throw new Error(`the template has no state machine ${logicalId}`);
+      return { arn: m.arn, definition: m.definition };
+    };
+    const functions = new Map<string, FunctionName>();
+    for (const name of FUNCTION_NAMES) {
+      functions.set(
+        placeholderArn('AWS::Lambda::Function', id(cp.functions.functions[name])),
+        name,
+      );
+    }
+    const rule = Object.values(template.Resources).find((r) => r.Type === 'AWS::Events::Rule');
+    synthesized = {
+      rollout: find(id(cp.rolloutWorkflow)),
+      node: find(id(cp.nodeWorkflow)),
+      functions,
+      table: template.Resources[id(cp.runStore.table)]?.Properties ?? {},
+      eventPattern: (rule?.Properties.EventPattern ?? {}) as Record<string, unknown>,
+      documentPrefix: DEFAULT_SETTINGS.namePrefix,
+      artifactsBucket: id(cp.artifactsBucket).toLowerCase(),
+    };
+    return synthesized;
+  } finally {
+    if (previous === undefined) delete process.env.CDK_VALIDATION;
+    else process.env.CDK_VALIDATION = previous;
+  }
+}
+
+/** Does an event match the synthesized EventBridge rule's pattern (the subset our rule uses)? */
+export function matchesPattern(
+  pattern: Record<string, unknown>,
+  event: Record<string, unknown>,
+): boolean {
+  for (const [key, expected] of Object.entries(pattern)) {
+    const actual = event[key];
+    if (Array.isArray(expected)) {
+      const ok = expected.some((option) =>
+        option !== null && typeof option === 'object' && 'prefix' in option
+          ? typeof actual === 'string' &&
+            actual.startsWith(String((option as { prefix: string }).prefix))
+          : option === actual,
+      );
+      if (!ok) return false;
+    } else if (expected && typeof expected === 'object') {
+      if (!actual || typeof actual !== 'object') return false;
+      if (!matchesPattern(expected as Record<string, unknown>, actual as Record<string, unknown>))
+        return false;
+    }
+  }
+  return true;
+}
+
+/** Evaluates a JSONPath against the state input, or `$$.Map.Item.*` against the map item. */
+function evaluatePath(path: string, input: Json, item?: { value: Json; index: number }): Json {
+  if (path.startsWith('$$.Map.Item.Value')) {
+    const rest = path.slice('$$.Map.Item.Value'.length);
+    return rest
+      ? JSONPath({ path: `$${rest}`, json: item?.value as object, wrap: false })
+      : item?.value;
+  }
+  if (path === '$$.Map.Item.Index') return item?.index;
+  return JSONPath({ path, json: input as object, wrap: false });
+}
+
+/** Applies a Parameters/ItemSelector template (keys ending `.$` are paths). */
+function applyTemplate(template: Json, input: Json, item?: { value: Json; index: number }): Json {
+  if (Array.isArray(template)) return template.map((t) => applyTemplate(t, input, item));
+  if (template && typeof template === 'object') {
+    const out: Record<string, Json> = {};
+    for (const [key, value] of Object.entries(template)) {
+      if (key.endsWith('.$')) out[key.slice(0, -2)] = evaluatePath(String(value), input, item);
+      else out[key] = applyTemplate(value, input, item);
+    }
+    return out;
+  }
+  return template;
+}
+
+/** The sandbox: start it, run rollouts, read the run store, stop it. */
+export class Sandbox {
+  readonly clock: VirtualClock;
+  readonly s3 = new FakeS3();
+  readonly tokens = new TaskTokens();
+  readonly store: RunStore;
+  readonly synth: Synthesized;
+  /** Every execution that ran, in start order. */
+  readonly executions: ExecutionResult[] = [];
+  /** Lambda invocations per function. */
+  readonly invocations = new Map<FunctionName, number>();
+  /** Events the EventBridge rule delivered to complete-command (and retries). */
+  deliveredEvents = 0;
+
+  private readonly handlers: Map<FunctionName, Handler>;
+  private readonly adapted = new Map<string, AdaptedDefinition>();
+  private readonly names = new Set<string>();
+  private readonly throttle: Map<FunctionName, number>;
+
+  private constructor(
+    private readonly server: Server,
+    readonly tableName: string,
+    dynamo: DynamoDBClient,
+    private readonly options: SandboxOptions,
+  ) {
+    this.synth = synthesize();
+    this.clock = new VirtualClock(options.startTime);
+    this.throttle = new Map(Object.entries(options.throttle ?? {}) as [FunctionName, number][]);
+    const document = DynamoDBDocumentClient.from(dynamo, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+    this.store = new RunStore({ client: document, tableName, sleep: (ms) => this.clock.sleep(ms) });
+    const ssm = options.ssm(this.clock, (event) => this.deliverEvent(event, 0));
+    const now = () => this.clock.now();
+    const deps = { store: this.store, now };
+    const s3 = this.s3 as never;
+    const anySsm = ssm as never;
+    let random = 0;
+    this.handlers = new Map<FunctionName, Handler>([
+      [
+        'validateInput',
+        makeValidateInputHandler({
+          now,
+          random: () => (random = (random * 9301 + 49297) % 233280) / 233280,
+        }) as Handler,
+      ],
+      [
+        'scan',
+        makeScanHandler({
+          s3,
+          ssm: anySsm,
+          now,
+          artifactsBucket: this.synth.artifactsBucket,
+        }) as Handler,
+      ],
+      ['preflight', makePreflightHandler({ ssm: anySsm, store: this.store, now }) as Handler],
+      ['planNode', makePlanNodeHandler({ s3, now }) as Handler],
+      ['hotpatchEligibility', makeHotpatchEligibilityHandler({ s3, now }) as Handler],
+      [
+        'sendCommand',
+        makeSendCommandHandler({
+          ssm: anySsm,
+          store: this.store,
+          documentPrefix: this.synth.documentPrefix,
+          now,
+        }) as Handler,
+      ],
+      [
+        'completeCommand',
+        makeCompleteCommandHandler({
+          ssm: anySsm,
+          sfn: this.tokens.client as never,
+          store: this.store,
+          documentPrefix: this.synth.documentPrefix,
+          now,
+          sleep: (ms: number) => this.clock.sleep(ms),
+        }) as Handler,
+      ],
+      ['interpretResults', makeInterpretResultsHandler(deps) as Handler],
+      ['runLock', makeRunLockHandler(deps) as Handler],
+      ['runHistory', makeRunHistoryHandler(deps) as Handler],
+    ]);
+  }
+
+  /** Starts dynalite on loopback, creates the run store table from the template, and the fleet. */
+  static async start(options: SandboxOptions): Promise<Sandbox> {
+    const synth = synthesize();
+    const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const dynamo = new DynamoDBClient({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' },
+    });
+    const tableName = 'RunStore';
+    const t = synth.table;
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        KeySchema: t.KeySchema as never,
+        AttributeDefinitions: t.AttributeDefinitions as never,
+        GlobalSecondaryIndexes: t.GlobalSecondaryIndexes as never,
+        BillingMode: (t.BillingMode as never) ?? 'PAY_PER_REQUEST',
+      }),
+    );
+    return new Sandbox(server, tableName, dynamo, options);
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Runs a rollout execution to its end, driving virtual time. */
+  async runRollout(input: Json, name?: string): Promise<ExecutionResult> {
+    const executionName = name ?? `rollout-${this.executions.length + 1}`;
+    return this.clock.run(
+      this.execute(this.synth.rollout.arn, this.synth.rollout.definition, input, executionName),
+    );
+  }
+
+  /** Invokes a handler as Lambda would: JSON in, JSON out, errors by name; throttling injected. */
+  async invoke(fn: FunctionName, event: Json): Promise<Json> {
+    this.invocations.set(fn, (this.invocations.get(fn) ?? 0) + 1);
+    const throttled = this.throttle.get(fn) ?? 0;
+    if (throttled > 0) {
+      this.throttle.set(fn, throttled - 1);
+      throw namedError(
+        'Lambda.TooManyRequestsException',
+        JSON.stringify({ errorType: 'TooManyRequestsException', errorMessage: 'Rate Exceeded.' }),
+      );
+    }
+    const handler = this.handlers.get(fn);
+    if (!handler) throw new Error(`no handler for ${fn}`);
+    const payload = JSON.parse(JSON.stringify(event ?? null));
+    try {
+      const result = await this.clock.track(() => handler(payload));
+      return result === undefined ? null : JSON.parse(JSON.stringify(result));
+    } catch (error) {
+      const e = error as Error;
+      // Step Functions names a Lambda error by its errorType; the Cause is Lambda's error JSON.
+      throw namedError(
+        e.name || 'Error',
+        JSON.stringify({ errorType: e.name, errorMessage: e.message }),
+      );
+    }
+  }
+
+  /** EventBridge delivering a status-change event to complete-command, with async retries. */
+  private deliverEvent(event: Json, attempt: number): void {
+    if (!matchesPattern(this.synth.eventPattern, event as Record<string, unknown>)) return;
+    this.deliveredEvents++;
+    void this.invoke('completeCommand', event).catch(() => {
+      // Lambda's async retries (the rule's target allows 8): back off and deliver again.
+      if (attempt >= 8) return;
+      this.clock.schedule(this.clock.now().getTime() + 1000 * 2 ** attempt, () =>
+        this.deliverEvent(event, attempt + 1),
+      );
+    });
+  }
+
+  private adaptedFor(key: string, definition: AslDefinition): AdaptedDefinition {
+    let adapted = this.adapted.get(key);
+    if (!adapted) {
+      adapted = adaptDefinition(definition);
+      this.adapted.set(key, adapted);
+    }
+    return adapted;
+  }
+
+  /** Runs one execution of a definition with the sandbox's task handlers. */
+  private async execute(
+    arn: string,
+    definition: AslDefinition,
+    input: Json,
+    name: string,
+  ): Promise<ExecutionResult> {
+    if (this.names.has(`${arn}/${name}`)) {
+      throw namedError(
+        'StepFunctions.ExecutionAlreadyExistsException',
+        `Execution Already Exists: '${name}'`,
+      );
+    }
+    this.names.add(`${arn}/${name}`);
+    const executionArn = `${arn.replace(':stateMachine:', ':execution:')}:${name}`;
+    const startedAt = this.clock.now();
+    const counter = { history: 2, transitions: 0 }; // ExecutionStarted + the end event
+    const result = await this.runScope(arn, definition, input, {
+      executionArn,
+      name,
+      startedAt,
+      counter,
+    });
+    const execution: ExecutionResult = {
+      executionArn,
+      name,
+      startedAt,
+      stoppedAt: this.clock.now(),
+      historyEvents: counter.history,
+      stateTransitions: counter.transitions,
+      ...result,
+    };
+    this.executions.push(execution);
+    return execution;
+  }
+
+  private async runScope(
+    key: string,
+    definition: AslDefinition,
+    input: Json,
+    ctx: {
+      executionArn: string;
+      name: string;
+      startedAt: Date;
+      counter: { history: number; transitions: number };
+    },
+  ): Promise<Pick<ExecutionResult, 'status' | 'output' | 'error' | 'cause'>> {
+    const adapted = this.adaptedFor(key, definition);
+    const overrides: Record<string, (params: Json) => Promise<Json>> = {};
+    for (const [state, task] of adapted.tasks) {
+      overrides[state] = async (params: Json) => {
+        switch (task.kind) {
+          case 'lambda': {
+            ctx.counter.history += 3; // LambdaFunctionScheduled, Started, Succeeded|Failed
+            return this.invoke(this.functionName(task.functionArn), params);
+          }
+          case 'waitForToken': {
+            ctx.counter.history += 4; // TaskScheduled, TaskStarted, TaskSubmitted, TaskSucceeded|Failed
+            return this.waitForToken(
+              this.functionName(task.functionArn),
+              params as Record<string, Json>,
+            );
+          }
+          case 'childExecution': {
+            ctx.counter.history += 4; // TaskScheduled, TaskStarted, TaskSubmitted, TaskSucceeded|Failed
+            return this.childExecution(params as Record<string, Json>);
+          }
+          case 'distributedMap': {
+            ctx.counter.history += 2; // MapRunStarted, MapRunSucceeded|Failed
+            return this.distributedMap(task.original, (params as { input: Json }).input, ctx);
+          }
+        }
+      };
+    }
+    const machine = new StateMachine(adapted.definition as never, {
+      validationOptions: { checkArn: false, checkPaths: false },
+    });
+    const run = machine.run(input as never, {
+      overrides: {
+        taskResourceLocalHandlers: overrides as never,
+        retryIntervalOverrides: Object.fromEntries(adapted.retryable.map((s) => [s, 0])),
+      },
+      context: {
+        Execution: {
+          Id: ctx.executionArn,
+          Name: ctx.name,
+          StartTime: ctx.startedAt.toISOString(),
+          Input: input as never,
+        },
+      },
+    });
+    const node = (input as { node?: { name?: string } })?.node?.name;
+    const runId = (input as { runId?: string })?.runId;
+    const events = (async () => {
+      for await (const event of run.eventLogs) {
+        if (event.type === 'StateEntered') {
+          ctx.counter.history += 1;
+          ctx.counter.transitions += 1;
+          this.options.onProgress?.({
+            at: this.clock.now(),
+            execution: ctx.name,
+            ...(runId ? { runId } : {}),
+            ...(node ? { node } : {}),
+            state: event.state.name,
+          });
+        } else if (event.type === 'StateExited') ctx.counter.history += 1;
+      }
+    })();
+    try {
+      const output = await run.result;
+      await events;
+      return { status: 'SUCCEEDED', output };
+    } catch (error) {
+      await events.catch(() => undefined);
+      const cause = (error as { cause?: { name?: string; message?: string } }).cause;
+      return {
+        status: 'FAILED',
+        error: cause?.name ?? (error as Error).name,
+        cause: cause?.message ?? (error as Error).message,
+      };
+    }
+  }
+
+  private functionName(arn: string): FunctionName {
+    const fn = this.synth.functions.get(arn);
+    if (!fn) throw new Error(`the definition invokes ${arn}, which is not one of our functions`);
+    return fn;
+  }
+
+  /** `.waitForTaskToken`: send the command with a token, then wait in virtual time. */
+  private async waitForToken(fn: FunctionName, params: Record<string, Json>): Promise<Json> {
+    const { __timeoutSeconds, ...payload } = params;
+    const timeoutMs = Number(__timeoutSeconds) * 1000;
+    const { token, done } = this.tokens.issue();
+    await this.invoke(fn, { ...payload, taskToken: token });
+    let cancel: () => void = () => undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      cancel = this.clock.schedule(this.clock.now().getTime() + timeoutMs, () =>
+        resolve('timeout'),
+      );
+    });
+    const outcome = await Promise.race([done, timedOut]);
+    if (outcome === 'timeout') {
+      this.tokens.expire(token);
+      throw namedError(
+        'States.Timeout',
+        `the task waited ${__timeoutSeconds} seconds without a completion`,
+      );
+    }
+    cancel();
+    if (outcome.kind === 'failure') throw namedError(outcome.error, outcome.cause);
+    return outcome.output as Json;
+  }
+
+  /** `startExecution.sync:2`: run the child state machine from its synthesized definition. */
+  private async childExecution(params: Record<string, Json>): Promise<Json> {
+    const arn = String(params.StateMachineArn);
+    if (arn !== this.synth.node.arn && arn !== this.synth.rollout.arn) {
+      throw namedError(
+        'StepFunctions.StateMachineDoesNotExistException',
+        `State Machine Does Not Exist: '${arn}'`,
+      );
+    }
+    const definition =
+      arn === this.synth.node.arn ? this.synth.node.definition : this.synth.rollout.definition;
+    const { AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: _parent, ...input } = (params.Input ??
+      {}) as Record<string, Json>;
+    const name = String(params.Name ?? `child-${this.executions.length + 1}`);
+    const child = await this.execute(arn, definition, input, name);
+    const description = {
+      ExecutionArn: child.executionArn,
+      Name: child.name,
+      StateMachineArn: arn,
+      Status: child.status,
+      StartDate: child.startedAt.toISOString(),
+      StopDate: child.stoppedAt.toISOString(),
+      Input: JSON.stringify(input),
+      ...(child.status === 'SUCCEEDED'
+        ? { Output: JSON.stringify(child.output) }
+        : { Error: child.error, Cause: child.cause }),
+    };
+    if (child.status === 'FAILED')
+      throw namedError('States.TaskFailed', JSON.stringify(description));
+    return description;
+  }
+
+  /** A Distributed Map, as AWS runs it: items from S3, concurrency, tolerated failures. */
+  private async distributedMap(
+    state: Record<string, unknown>,
+    input: Json,
+    ctx: {
+      executionArn: string;
+      name: string;
+      startedAt: Date;
+      counter: { history: number; transitions: number };
+    },
+  ): Promise<Json> {
+    const reader = state.ItemReader as { Parameters: Record<string, Json> };
+    const where = applyTemplate(reader.Parameters, input) as { Bucket: string; Key: string };
+    const text = this.s3.text(where.Bucket, where.Key);
+    if (text === undefined)
+      throw namedError('States.ItemReaderFailed', `no object s3://${where.Bucket}/${where.Key}`);
+    const items = JSON.parse(text) as Json[];
+    const read = (field: string, fallback: number) => {
+      const path = state[`${field}Path`];
+      const value = typeof path === 'string' ? evaluatePath(path, input) : state[field];
+      return value === undefined ? fallback : Number(value);
+    };
+    const maxConcurrency = read('MaxConcurrency', 0) || items.length || 1;
+    const tolerated = read('ToleratedFailureCount', 0);
+    const processor = state.ItemProcessor as AslDefinition;
+    const selector = state.ItemSelector;
+    let failures = 0;
+    let next = 0;
+    let exceeded = false;
+    const worker = async () => {
+      while (!exceeded && next < items.length) {
+        const index = next++;
+        const itemInput = selector
+          ? applyTemplate(selector, input, { value: items[index], index })
+          : items[index];
+        const result = await this.runScope(`${ctx.executionArn}#processor`, processor, itemInput, {
+          ...ctx,
+          counter: { history: 0, transitions: 0 }, // iterations are child executions with their own history
+        });
+        if (result.status === 'FAILED') {
+          failures++;
+          if (failures > tolerated) exceeded = true;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(maxConcurrency, items.length) }, worker));
+    if (exceeded) {
+      throw namedError(
+        'States.ExceedToleratedFailureThreshold',
+        `${failures} item(s) failed, more than ToleratedFailureCount ${tolerated}`,
+      );
+    }
+    return { items: items.length, failures };
+  }
+}
