@@ -252,15 +252,12 @@ export class NodeWorkflow extends Construct {
       ),
       'PreUpdateScriptTimedOut',
     );
-    const drain = catchAll(
-      command(
-        'Drain',
-        'drain',
-        { timeoutMinutes: sfn.JsonPath.numberAt('$.preflight.timeouts.drainMinutes') },
-        '$.commands.drain',
-        commandSeconds,
-      ),
-      'DrainTimedOut',
+    const drain = command(
+      'Drain',
+      'drain',
+      { timeoutMinutes: sfn.JsonPath.numberAt('$.preflight.timeouts.drainMinutes') },
+      '$.commands.drain',
+      '$.preflight.timeouts.drainSeconds',
     );
     const markDrained = new sfn.Pass(this, 'MarkDrained', {
       parameters: {
@@ -283,6 +280,8 @@ export class NodeWorkflow extends Construct {
       },
       resultPath: '$.state',
     }).next(fail('DrainFailed'));
+    // However the drain ends badly (failed, timed out, errored), the node may be paused.
+    drain.addCatch(drainFailed, { resultPath: '$.error' });
 
     // -- restart (used after a plug-in with SeparateReboots, and once at the end) ------------
     const restartChain = (suffix: string, next: sfn.IChainable) => {

@@ -75,6 +75,8 @@ export class RolloutControlPlane extends Construct {
 
   constructor(scope: Construct, id: string, props: RolloutControlPlaneProps = {}) {
     super(scope, id);
+    // The fleet's Distributed Map writes its results to S3 (ResultWriter) only with this flag.
+    this.node.setContext('@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2', true);
     const namePrefix = props.namePrefix ?? 'WindowsRollout';
     const targetTag = props.targetTag ?? { key: 'WindowsRollout', value: 'managed' };
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;

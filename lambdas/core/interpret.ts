@@ -184,9 +184,10 @@ export function interpretWindowsUpdate(
       detail: `WUA result code ${line.resultCode}, HRESULT ${toHex(line.hResult ?? 0)}`,
     };
   });
-  if (command.status !== 'Success' && results.length === 0) {
+  if (command.status !== 'Success') {
+    // Updates it reported stand; the command itself did not finish, so the plug-in failed.
     results.push({
-      index: 0,
+      index: results.length,
       plugin: 'Microsoft.WindowsUpdatePlugin',
       update: 'Windows Update scan and install',
       exitCode: null,
@@ -196,7 +197,10 @@ export function interpretWindowsUpdate(
       transient: command.status === 'TimedOut' || command.status === 'ExecutionTimedOut',
       durationSeconds: 0,
       logTail: tail(command.outputTail),
-      detail: `the command ended ${command.status} without reporting results`,
+      detail:
+        results.length === 0
+          ? `the command ended ${command.status} without reporting results`
+          : `the command ended ${command.status} before it finished`,
     });
   }
   return summarise(results);

@@ -40,6 +40,8 @@ export interface PreflightResult {
   readonly timeouts: {
     readonly commandSeconds: number;
     readonly drainMinutes: number;
+    /** How long the workflow waits for the drain command: the drain's own limit plus delivery. */
+    readonly drainSeconds: number;
     readonly rebootSeconds: number;
   };
 }
@@ -94,6 +96,7 @@ export function makePreflightHandler(deps: PreflightDeps) {
       timeouts: {
         commandSeconds: COMMAND_DELIVERY_SECONDS,
         drainMinutes: DRAIN_MINUTES,
+        drainSeconds: DRAIN_MINUTES * 60 + COMMAND_DELIVERY_SECONDS,
         rebootSeconds: event.policy.rebootTimeoutMinutes * 60,
       },
     };

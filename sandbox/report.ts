@@ -1,0 +1,161 @@
+/**
+ * The run report, like CAU's `Get-CauReport -Detailed`: per node, per update, the outcome, exit
+ * code, restart and duration; the install ledger; where the history is stored. Built from the
+ * run store (the same items the deployed control plane writes), not from the sandbox's memory.
+ */
+
+import { toHex } from '../lambdas/core/exit-codes.js';
+import type { LedgerEntry } from '../lambdas/core/install-ledger.js';
+import type { RunStore } from '../lambdas/shared/run-store.js';
+
+/** One update's line in the report. */
+export interface ReportUpdate {
+  readonly plugin: string;
+  readonly update: string;
+  readonly attempt: number;
+  readonly outcome: string;
+  readonly exitCode: number | null;
+  readonly rebootRequired: boolean;
+  readonly durationSeconds: number;
+  readonly detail?: string;
+}
+
+/** One node's section of the report. */
+export interface ReportNode {
+  readonly name: string;
+  readonly status: string;
+  readonly detail?: string;
+  readonly drained: boolean;
+  readonly restarts: number;
+  readonly attempts: number;
+  readonly updates: readonly ReportUpdate[];
+  readonly ledger: readonly Pick<
+    LedgerEntry,
+    'sequence' | 'updateId' | 'installedAt' | 'hotpatched'
+  >[];
+}
+
+/** The report of one run. */
+export interface RunReport {
+  readonly runId: string;
+  readonly target: string;
+  readonly targetKind?: string;
+  readonly status: string;
+  readonly reason?: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  /** Simulated wall-clock length of the run. */
+  readonly makespanSeconds?: number;
+  readonly lockReleased: boolean;
+  readonly nodes: readonly ReportNode[];
+}
+
+/** Reads a run's report from the run store. */
+export async function readRunReport(store: RunStore, runId: string): Promise<RunReport> {
+  const items = await store.getRunItems(runId);
+  const run = items.run;
+  if (!run) throw new Error(`run ${runId} is not in the run store`);
+  const summary = run.summary as { reason?: string } | undefined;
+  const nodes: ReportNode[] = [];
+  for (const name of run.nodes) {
+    const result = items.nodes.find((n) => n.node.toUpperCase() === name.toUpperCase());
+    const updates = items.updates
+      .filter((u) => u.node.toUpperCase() === name.toUpperCase())
+      .map((u) => ({
+        plugin: u.plugin,
+        update: u.update,
+        attempt: u.attempt,
+        outcome: u.outcome,
+        exitCode: u.exitCode,
+        rebootRequired: u.rebootRequired,
+        durationSeconds: u.durationSeconds,
+        ...(u.detail ? { detail: u.detail } : {}),
+      }));
+    const ledger = (await store.getLedger(name)).entries
+      .filter((e) => e.runId === runId && e.removedAt === undefined)
+      .map((e) => ({
+        sequence: e.sequence,
+        updateId: e.updateId,
+        installedAt: e.installedAt,
+        hotpatched: e.hotpatched,
+      }));
+    nodes.push({
+      name,
+      status: result?.status ?? 'NotStarted',
+      ...(result?.detail ? { detail: result.detail } : {}),
+      drained: result?.drained ?? false,
+      restarts: result?.restarts ?? 0,
+      attempts: Math.max(0, ...updates.map((u) => u.attempt)),
+      updates,
+      ledger,
+    });
+  }
+  const lock = await store.getLock(run.target);
+  return {
+    runId,
+    target: run.target,
+    ...(run.targetKind ? { targetKind: run.targetKind } : {}),
+    status: run.status,
+    ...(summary?.reason ? { reason: summary.reason } : {}),
+    startedAt: run.startedAt,
+    ...(run.finishedAt ? { finishedAt: run.finishedAt } : {}),
+    ...(run.finishedAt
+      ? { makespanSeconds: (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000 }
+      : {}),
+    lockReleased: lock === undefined || lock.holder !== runId,
+    nodes,
+  };
+}
+
+/** `1h 02m`, `3m 20s`, `45s`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m ${String(r).padStart(2, '0')}s`;
+  return `${r}s`;
+}
+
+const pad = (text: string, width: number) =>
+  text.length >= width ? text : text + ' '.repeat(width - text.length);
+
+/** The report as text: per node, per update, then the ledger. */
+export function renderRunReport(report: RunReport): string {
+  const lines: string[] = [];
+  const kind = report.targetKind === 'group' ? 'group' : 'cluster';
+  lines.push(
+    `Run ${report.runId} on ${kind} ${report.target}: ${report.status}${report.reason ? ` (${report.reason})` : ''}`,
+  );
+  if (report.startedAt) {
+    lines.push(
+      `  simulated ${report.startedAt}${report.finishedAt ? ` to ${report.finishedAt}, makespan ${formatDuration(report.makespanSeconds ?? 0)}` : ''}; lock ${report.lockReleased ? 'released' : 'STILL HELD'}`,
+    );
+  }
+  for (const node of report.nodes) {
+    lines.push('');
+    lines.push(
+      `  ${pad(node.name, 16)}${pad(node.status, 18)}drained: ${node.drained ? 'yes' : 'no '}  restarts: ${node.restarts}  attempts: ${node.attempts}`,
+    );
+    if (node.detail) lines.push(`    ${node.detail}`);
+    if (node.updates.length > 0) {
+      lines.push(
+        `    ${pad('Update', 46)}${pad('Outcome', 24)}${pad('Exit code', 22)}${pad('Restart', 9)}Duration`,
+      );
+      for (const u of node.updates) {
+        const code = u.exitCode === null ? '-' : `${u.exitCode} (${toHex(u.exitCode)})`;
+        const name = `${u.attempt > 1 ? `[try ${u.attempt}] ` : ''}${u.update}`;
+        lines.push(
+          `    ${pad(name.length > 45 ? `${name.slice(0, 42)}...` : name, 46)}${pad(u.outcome, 24)}${pad(code, 22)}${pad(u.rebootRequired ? 'yes' : 'no', 9)}${formatDuration(u.durationSeconds)}`,
+        );
+      }
+    }
+    if (node.ledger.length > 0) {
+      lines.push(
+        `    ledger: ${node.ledger.map((e) => `${e.sequence}. ${e.updateId}${e.hotpatched ? ' (hotpatch)' : ''}`).join(', ')}`,
+      );
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,749 @@
+/**
+ * The facts of the synthesized control plane that matter: data retention and encryption, who
+ * may write the hotfix root, least-privilege IAM per function, logging and tracing, the
+ * command-completion rule, and that cdk-nag's AWS Solutions checks are live and pass.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App, type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as cxapi from 'aws-cdk-lib/cx-api';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DOCUMENTS } from '../../lambdas/core/contracts.js';
+import { FUNCTION_NAMES, type FunctionName } from '../../lib/rollout-functions.js';
+import { DEFAULT_SETTINGS, RolloutStack } from '../../lib/rollout-stack.js';
+import { synth } from './synth.js';
+
+const ACCOUNT = '000000000000';
+const REGION = 'us-east-1';
+const BUNDLE_TIMEOUT = 300_000;
+
+type Json = Record<string, unknown>;
+interface Resource {
+  readonly Type: string;
+  readonly Properties?: Json;
+  readonly DeletionPolicy?: string;
+  readonly UpdateReplacePolicy?: string;
+}
+interface PolicyStatement {
+  readonly Effect: string;
+  readonly Action?: string | string[];
+  readonly NotAction?: string | string[];
+  readonly Resource?: unknown;
+  readonly Condition?: Record<string, Record<string, unknown>>;
+}
+/** One statement of an identity policy, with the roles it is attached to. */
+interface FoundStatement {
+  readonly source: string;
+  readonly roles: readonly string[];
+  readonly statement: PolicyStatement;
+}
+
+const resourcesOf = (template: Template) =>
+  (template.toJSON() as { Resources: Record<string, Resource> }).Resources;
+
+const logicalIdIn = (stack: Stack, construct: IConstruct | undefined): string => {
+  if (!construct) throw new Error('construct is undefined');
+  return stack.getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
+};
+
+const asList = <T>(value: T | T[] | undefined): T[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value];
+
+const actionsOf = (statement: PolicyStatement) => asList(statement.Action);
+
+const roleName = (role: unknown): string =>
+  typeof role === 'string' ? role : String((role as { Ref?: unknown }).Ref);
+
+/** Every statement of every identity policy: IAM policies, managed policies, role inline policies. */
+function identityStatements(template: Template): FoundStatement[] {
+  const found: FoundStatement[] = [];
+  const add = (source: string, roles: string[], document: unknown) => {
+    for (const statement of asList((document as { Statement?: PolicyStatement[] }).Statement)) {
+      found.push({ source, roles, statement });
+    }
+  };
+  for (const [id, resource] of Object.entries(resourcesOf(template))) {
+    const p = resource.Properties ?? {};
+    if (resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy') {
+      add(id, asList(p.Roles as unknown[]).map(roleName), p.PolicyDocument);
+    }
+    if (resource.Type === 'AWS::IAM::Role') {
+      for (const inline of asList(p.Policies as { PolicyDocument: unknown }[])) {
+        add(id, [id], inline.PolicyDocument);
+      }
+    }
+  }
+  return found;
+}
+
+/** Statements granting everything of a service (or everything). */
+function wildcardActions(statements: readonly FoundStatement[]): string[] {
+  return statements.flatMap(({ source, statement }) => [
+    ...actionsOf(statement)
+      .filter((a) => a === '*' || a.endsWith(':*'))
+      .map((a) => `${source}: Action ${a}`),
+    ...asList(statement.NotAction).map((a) => `${source}: NotAction ${a}`),
+  ]);
+}
+
+/** Renders an ARN built with Fn::Join / Ref / Fn::GetAtt as text, e.g. `arn:${AWS::Partition}:…`. */
+function render(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const v = value as Json;
+  if ('Ref' in v) return `\${${String(v.Ref)}}`;
+  if ('Fn::GetAtt' in v) return `\${${(v['Fn::GetAtt'] as string[]).join('.')}}`;
+  if ('Fn::Join' in v) {
+    const [separator, parts] = v['Fn::Join'] as [string, unknown[]];
+    return parts.map(render).join(separator);
+  }
+  return JSON.stringify(value);
+}
+
+const arn = (service: string, rest: string) =>
+  `arn:\${AWS::Partition}:${service}:${REGION}:${ACCOUNT}:${rest}`;
+
+describe('the default control plane', () => {
+  const { template, stack } = synth();
+  const resources = resourcesOf(template);
+  const cp = stack.controlPlane;
+  const fns = cp.functions.functions;
+  const id = (construct: IConstruct | undefined) => logicalIdIn(stack, construct);
+  const statements = identityStatements(template);
+
+  describe('run store (DynamoDB)', () => {
+    it('keeps the table: PITR, encryption, deletion protection, Retain', () => {
+      // Arrange
+      const tableId = id(cp.runStore.table);
+      // Act
+      const matches = template.findResources('AWS::DynamoDB::Table', {
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+        Properties: Match.objectLike({
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          SSESpecification: { SSEEnabled: true },
+          DeletionProtectionEnabled: true,
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      });
+      // Assert
+      template.resourceCountIs('AWS::DynamoDB::Table', 1);
+      expect(Object.keys(matches)).toEqual([tableId]);
+    });
+
+    it('has the pk/sk key schema, the expiresAt TTL and the gsi1 index', () => {
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        GlobalSecondaryIndexes: [
+          Match.objectLike({
+            IndexName: 'gsi1',
+            KeySchema: [
+              { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+              { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+            ],
+          }),
+        ],
+      });
+    });
+  });
+
+  describe('hotfix root (S3)', () => {
+    const bucketId = id(cp.hotfixRoot.bucket);
+    const logsId = id(cp.hotfixRoot.accessLogsBucket);
+    const blockAll = {
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    };
+
+    it('blocks public access, is versioned, encrypted, logged and retained', () => {
+      // Act
+      const matches = template.findResources('AWS::S3::Bucket', {
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+        Properties: Match.objectLike({
+          PublicAccessBlockConfiguration: blockAll,
+          VersioningConfiguration: { Status: 'Enabled' },
+          BucketEncryption: {
+            ServerSideEncryptionConfiguration: [
+              Match.objectLike({
+                ServerSideEncryptionByDefault: { SSEAlgorithm: Match.stringLikeRegexp('.+') },
+              }),
+            ],
+          },
+          LoggingConfiguration: {
+            DestinationBucketName: { Ref: logsId },
+            LogFilePrefix: Match.anyValue(),
+          },
+        }),
+      });
+      // Assert
+      expect(Object.keys(matches)).toEqual([bucketId]);
+    });
+
+    it('keeps its access logs in a private, encrypted, retained bucket', () => {
+      const matches = template.findResources('AWS::S3::Bucket', {
+        DeletionPolicy: 'Retain',
+        Properties: Match.objectLike({
+          PublicAccessBlockConfiguration: blockAll,
+          BucketEncryption: Match.anyValue(),
+        }),
+      });
+      expect(Object.keys(matches)).toContain(logsId);
+    });
+
+    it('denies non-TLS access and every write that is not from the release role', () => {
+      // Arrange
+      const releaseRoleId = id(cp.hotfixRoot.releaseRole);
+      // Act
+      const policies = template.findResources('AWS::S3::BucketPolicy', {
+        Properties: {
+          Bucket: { Ref: bucketId },
+          PolicyDocument: Match.objectLike({
+            Statement: Match.arrayWith([
+              Match.objectLike({
+                Effect: 'Deny',
+                Principal: { AWS: '*' },
+                Action: 's3:*',
+                Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              }),
+              Match.objectLike({
+                Effect: 'Deny',
+                Principal: { AWS: '*' },
+                Action: Match.arrayWith([
+                  's3:PutObject',
+                  's3:DeleteObject',
+                  's3:DeleteObjectVersion',
+                ]),
+                Condition: {
+                  ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [releaseRoleId, 'Arn'] } },
+                },
+              }),
+            ]),
+          }),
+        },
+      });
+      // Assert
+      expect(Object.keys(policies)).toHaveLength(1);
+    });
+
+    it('lets no function write to or delete from the hotfix root', () => {
+      // Arrange
+      const functionRoles = new Set(FUNCTION_NAMES.map((name) => id(fns[name].role)));
+      const writes = /^s3:(Put|Delete|Restore|Replicate)/;
+      // Act
+      const offending = statements.filter(
+        ({ roles, statement }) =>
+          roles.some((r) => functionRoles.has(r)) &&
+          actionsOf(statement).some((a) => writes.test(a)) &&
+          asList(statement.Resource).some((r) => render(r).includes(bucketId)),
+      );
+      // Assert
+      expect(offending).toEqual([]);
+    });
+  });
+
+  describe('Lambda functions', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+
+    it('has one function per role of the control plane', () => {
+      expect(Object.keys(functions).sort()).toEqual(FUNCTION_NAMES.map((n) => id(fns[n])).sort());
+    });
+
+    it('runs every function on nodejs24.x, arm64, with active tracing and JSON logs', () => {
+      template.allResourcesProperties('AWS::Lambda::Function', {
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: Match.anyValue() } },
+      });
+    });
+
+    it('uses the newest Node.js runtime aws-cdk-lib knows (fails when a newer one appears)', () => {
+      // Arrange
+      const versions = Object.keys(lambda.Runtime)
+        .map((key) => /^NODEJS_(\d+)_X$/.exec(key)?.[1])
+        .filter((v): v is string => v !== undefined)
+        .map(Number);
+      const newest = Math.max(...versions);
+      const newestRuntime = (lambda.Runtime as unknown as Record<string, lambda.Runtime>)[
+        `NODEJS_${newest}_X`
+      ];
+      // Act
+      const runtimes = new Set(Object.values(functions).map((f) => f.Properties.Runtime));
+      // Assert
+      expect(newest).toBe(24);
+      expect([...runtimes]).toEqual([newestRuntime?.name]);
+    });
+
+    it('gives every function its own log group, kept 365 days, and its own role', () => {
+      // Act
+      const logGroups = Object.values(functions).map(
+        (f) => (f.Properties.LoggingConfig.LogGroup as { Ref: string }).Ref,
+      );
+      const roles = Object.values(functions).map(
+        (f) => (f.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0],
+      );
+      // Assert
+      expect(new Set(logGroups).size).toBe(FUNCTION_NAMES.length);
+      expect(new Set(roles).size).toBe(FUNCTION_NAMES.length);
+      for (const logGroup of logGroups) {
+        expect(resources[logGroup]).toMatchObject({
+          Type: 'AWS::Logs::LogGroup',
+          Properties: { RetentionInDays: 365 },
+        });
+      }
+    });
+
+    it('keeps every log group of the stack 365 days', () => {
+      template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
+    });
+  });
+
+  describe('IAM', () => {
+    it('finds identity policies to check (the walk is not vacuous)', () => {
+      expect(statements.length).toBeGreaterThan(FUNCTION_NAMES.length);
+    });
+
+    it('grants no Action "*" and no "service:*" anywhere', () => {
+      expect(wildcardActions(statements)).toEqual([]);
+    });
+
+    it('the wildcard check catches a "service:*" action (it can fail)', () => {
+      // Arrange
+      const stack = new Stack(new App(), 'WildcardProbe');
+      new iam.Role(stack, 'Probe', { assumedBy: new iam.AccountRootPrincipal() }).addToPolicy(
+        new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }),
+      );
+      // Act
+      const found = wildcardActions(identityStatements(Template.fromStack(stack)));
+      // Assert
+      expect(found).toEqual([expect.stringContaining('Action s3:*')]);
+    });
+
+    it('allows ssm:SendCommand only on our documents and on tagged instances', () => {
+      // Arrange
+      const documentArn = arn('ssm', 'document/WindowsRollout-*');
+      const targetArns = [arn('ec2', 'instance/*'), arn('ssm', 'managed-instance/*')];
+      const sendCommandRole = id(fns.sendCommand.role);
+      // Act
+      const found = statements.filter((s) => actionsOf(s.statement).includes('ssm:SendCommand'));
+      const kinds = found.map(({ roles, statement }) => {
+        const resources = asList(statement.Resource).map(render);
+        expect(roles).toEqual([sendCommandRole]);
+        expect(statement.Effect).toBe('Allow');
+        expect(actionsOf(statement)).toEqual(['ssm:SendCommand']);
+        if (resources.every((r) => r === documentArn)) {
+          expect(statement.Condition).toBeUndefined();
+          return 'documents';
+        }
+        expect(resources.sort()).toEqual([...targetArns].sort());
+        expect(statement.Condition).toEqual({
+          StringEquals: { 'ssm:resourceTag/WindowsRollout': 'managed' },
+        });
+        return 'targets';
+      });
+      // Assert
+      expect(kinds.sort()).toEqual(['documents', 'targets']);
+    });
+
+    const DYNAMODB_ACTIONS: Record<FunctionName, readonly string[]> = {
+      validateInput: [],
+      scan: [],
+      preflight: ['GetItem', 'UpdateItem'],
+      planNode: [],
+      hotpatchEligibility: [],
+      sendCommand: ['PutItem'],
+      completeCommand: ['GetItem', 'DeleteItem'],
+      interpretResults: ['BatchWriteItem', 'PutItem', 'Query', 'GetItem'],
+      runLock: ['PutItem', 'UpdateItem', 'DeleteItem', 'GetItem'],
+      runHistory: ['PutItem', 'UpdateItem', 'GetItem', 'Query'],
+    };
+
+    it.each(FUNCTION_NAMES)('%s has exactly the DynamoDB actions it uses', (name) => {
+      // Arrange
+      const roleId = id(fns[name].role);
+      const tableId = id(cp.runStore.table);
+      const allowed = [`\${${tableId}.Arn}`, `\${${tableId}.Arn}/index/gsi1`];
+      // Act
+      const dynamo = statements.filter(
+        (s) => s.roles.includes(roleId) && actionsOf(s.statement).some((a) => /^dynamodb:/.test(a)),
+      );
+      const actions = dynamo.flatMap((s) => actionsOf(s.statement));
+      // Assert
+      expect([...new Set(actions)].sort()).toEqual(
+        DYNAMODB_ACTIONS[name].map((a) => `dynamodb:${a}`).sort(),
+      );
+      for (const { statement } of dynamo) {
+        expect(asList(statement.Resource).map(render).sort()).toEqual(allowed.sort());
+      }
+    });
+
+    it('grants dynamodb:Scan to nobody', () => {
+      const scans = statements.filter((s) =>
+        actionsOf(s.statement).some((a) => a === 'dynamodb:Scan' || a === 'dynamodb:*'),
+      );
+      expect(scans).toEqual([]);
+    });
+
+    it('lets completeCommand answer task tokens of the node workflow only', () => {
+      // Arrange
+      const roleId = id(fns.completeCommand.role);
+      // Act
+      const found = statements.filter((s) =>
+        actionsOf(s.statement).some((a) => a.startsWith('states:SendTask')),
+      );
+      // Assert
+      expect(found).toHaveLength(1);
+      expect(found[0]?.roles).toEqual([roleId]);
+      expect(found[0]?.statement.Resource).toEqual({ Ref: id(cp.nodeWorkflow) });
+    });
+  });
+
+  describe('Step Functions', () => {
+    it('has the node and rollout workflows', () => {
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    });
+
+    it('logs ALL events with execution data and traces with X-Ray', () => {
+      template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
+        LoggingConfiguration: {
+          Level: 'ALL',
+          IncludeExecutionData: true,
+          Destinations: [
+            {
+              CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] } },
+            },
+          ],
+        },
+        TracingConfiguration: { Enabled: true },
+      });
+    });
+
+    it.each([
+      ['node', () => cp.nodeWorkflow],
+      ['rollout', () => cp.rolloutWorkflow],
+    ] as const)('the %s workflow logs to its own group with a retention', (_, machine) => {
+      // Arrange
+      const props = resources[id(machine())]?.Properties as {
+        LoggingConfiguration: {
+          Destinations: { CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': string[] } } }[];
+        };
+      };
+      // Act
+      const groupId =
+        props.LoggingConfiguration.Destinations[0]?.CloudWatchLogsLogGroup.LogGroupArn[
+          'Fn::GetAtt'
+        ][0];
+      // Assert
+      expect(resources[groupId ?? '']).toMatchObject({
+        Type: 'AWS::Logs::LogGroup',
+        Properties: { RetentionInDays: 365 },
+      });
+    });
+  });
+
+  describe('command completion (EventBridge)', () => {
+    it('routes terminal statuses of our documents to completeCommand, with retries', () => {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.ssm'],
+          'detail-type': ['EC2 Command Invocation Status-change Notification'],
+          detail: {
+            status: Match.arrayWith(['Success', 'Failed', 'TimedOut', 'Cancelled']),
+            'document-name': [{ prefix: 'WindowsRollout-' }],
+          },
+        },
+        Targets: [
+          Match.objectLike({
+            Arn: { 'Fn::GetAtt': [id(fns.completeCommand), 'Arn'] },
+            RetryPolicy: {
+              MaximumRetryAttempts: Match.anyValue(),
+              MaximumEventAgeInSeconds: Match.anyValue(),
+            },
+          }),
+        ],
+      });
+    });
+
+    it('never fires for a command still running (Pending, InProgress, Delayed)', () => {
+      // Arrange
+      const [rule] = Object.values(template.findResources('AWS::Events::Rule'));
+      // Act
+      const statuses = rule?.Properties.EventPattern.detail.status as string[];
+      const retries = rule?.Properties.Targets[0].RetryPolicy.MaximumRetryAttempts as number;
+      // Assert
+      template.resourceCountIs('AWS::Events::Rule', 1);
+      for (const running of ['Pending', 'InProgress', 'Delayed']) {
+        expect(statuses).not.toContain(running);
+      }
+      expect(retries).toBeGreaterThan(0);
+    });
+
+    it('lets EventBridge invoke completeCommand', () => {
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        FunctionName: { 'Fn::GetAtt': [id(fns.completeCommand), 'Arn'] },
+      });
+    });
+  });
+
+  it('alarms on a failed rollout (threshold 1)', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Metrics: Match.arrayWith([
+        Match.objectLike({
+          MetricStat: Match.objectLike({
+            Metric: {
+              Namespace: 'AWS/States',
+              MetricName: 'ExecutionsFailed',
+              Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: id(cp.rolloutWorkflow) } }],
+            },
+          }),
+        }),
+      ]),
+    });
+  });
+
+  it('deploys the 7 Command documents under the name prefix', () => {
+    // Act
+    const names = Object.values(template.findResources('AWS::SSM::Document')).map(
+      (d) => d.Properties.Name as string,
+    );
+    // Assert
+    template.resourceCountIs('AWS::SSM::Document', 7);
+    template.allResourcesProperties('AWS::SSM::Document', { DocumentType: 'Command' });
+    expect(names.sort()).toEqual(
+      Object.values(DOCUMENTS)
+        .map((d) => `WindowsRollout-${d}`)
+        .sort(),
+    );
+  });
+});
+
+describe('settings change the synthesized stack', () => {
+  it('namePrefix and the target tag rename documents and rescope SendCommand', () => {
+    // Arrange
+    const settings = {
+      namePrefix: 'Ops-Rollout',
+      targetTagKey: 'PatchGroup',
+      targetTagValue: 'wave1',
+    };
+    // Act
+    const { template } = synth({ settings });
+    const statements = identityStatements(template).filter((s) =>
+      actionsOf(s.statement).includes('ssm:SendCommand'),
+    );
+    const names = Object.values(template.findResources('AWS::SSM::Document')).map(
+      (d) => d.Properties.Name as string,
+    );
+    // Assert
+    expect(names).toHaveLength(7);
+    for (const name of names) expect(name).toMatch(/^Ops-Rollout-/);
+    expect(statements.flatMap((s) => asList(s.statement.Resource).map(render))).toContain(
+      arn('ssm', 'document/Ops-Rollout-*'),
+    );
+    expect(statements.map((s) => s.statement.Condition).filter(Boolean)).toEqual([
+      { StringEquals: { 'ssm:resourceTag/PatchGroup': 'wave1' } },
+    ]);
+    expect(JSON.stringify(template.toJSON())).not.toContain('ssm:resourceTag/WindowsRollout');
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({
+        detail: Match.objectLike({ 'document-name': [{ prefix: 'Ops-Rollout-' }] }),
+      }),
+    });
+  });
+
+  it('node roles may read the hotfix root, and a given release role is the only writer', () => {
+    // Arrange
+    const nodeRole = `arn:aws:iam::${ACCOUNT}:role/WindowsNode`;
+    const releaseRole = `arn:aws:iam::${ACCOUNT}:role/Publisher`;
+    // Act
+    const { template, stack } = synth({
+      settings: { nodeRoleArns: [nodeRole], releaseRoleArn: releaseRole },
+    });
+    const bucketId = logicalIdIn(stack, stack.controlPlane.hotfixRoot.bucket);
+    const nodeStatements = identityStatements(template).filter((s) =>
+      s.roles.includes('WindowsNode'),
+    );
+    // Assert
+    expect(nodeStatements.flatMap((s) => actionsOf(s.statement)).sort()).toEqual([
+      's3:GetObject',
+      's3:GetObjectAttributes',
+    ]);
+    expect(asList(nodeStatements[0]?.statement.Resource).map(render)).toEqual([
+      `\${${bucketId}.Arn}/*`,
+    ]);
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Condition: { ArnNotEquals: { 'aws:PrincipalArn': releaseRole } },
+          }),
+        ]),
+      }),
+    });
+    expect(
+      Object.keys(template.findResources('AWS::IAM::Role')).filter((r) => r.includes('Release')),
+    ).toEqual([]);
+  });
+
+  it('retainData false lets the run store and hotfix root be deleted', () => {
+    // Act
+    const { template } = synth({ settings: { retainData: false } });
+    // Assert
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+    });
+    template.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ VersioningConfiguration: { Status: 'Enabled' } }),
+    });
+  });
+});
+
+describe('cdk-nag (AWS Solutions)', () => {
+  /** Synthesizes what `build` adds under the AWS Solutions checks; returns the failure, if any. */
+  function nagFailure(build: (app: App) => void): { message: string; report: string } | undefined {
+    const previous = process.env.CDK_VALIDATION;
+    process.env.CDK_VALIDATION = 'false';
+    try {
+      const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      build(app);
+      Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+      app.synth();
+      return undefined;
+    } catch (error) {
+      const message = (error as Error).message;
+      const reportPath = /found in: (\S+)/.exec(message)?.[1];
+      const report = reportPath && existsSync(reportPath) ? readFileSync(reportPath, 'utf8') : '';
+      return { message, report };
+    } finally {
+      if (previous === undefined) delete process.env.CDK_VALIDATION;
+      else process.env.CDK_VALIDATION = previous;
+    }
+  }
+
+  it('fails synth on an unacknowledged finding (the check is live)', () => {
+    // Act
+    const failure = nagFailure((app) => {
+      const stack = new Stack(app, 'NonCompliant');
+      new s3.Bucket(stack, 'NoTls', {
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        encryption: s3.BucketEncryption.S3_MANAGED,
+      });
+    });
+    // Assert
+    expect(failure).toBeDefined();
+    const text = `${failure?.message}\n${failure?.report}`;
+    expect(text).toContain('AwsSolutions');
+    expect(text).toContain('AwsSolutions-S10');
+    expect(text).toContain('NonCompliant/NoTls');
+  });
+
+  it("our acknowledgements do not hide a new finding in the control plane's stack", () => {
+    // Act
+    const failure = nagFailure((app) => {
+      const stack = new RolloutStack(app, 'Plane', DEFAULT_SETTINGS, {
+        env: { account: ACCOUNT, region: REGION },
+      });
+      new s3.Bucket(stack.controlPlane, 'StrayBucket');
+    });
+    // Assert
+    expect(failure).toBeDefined();
+    const violations = (
+      JSON.parse(failure?.report || '{"pluginReports":[]}') as {
+        pluginReports: {
+          pluginName: string;
+          violations: { violatingConstructs: { constructPath: string }[] }[];
+        }[];
+      }
+    ).pluginReports
+      .filter((p) => p.pluginName === 'AwsSolutions')
+      .flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs))
+      .map((c) => c.constructPath);
+    expect(violations.length).toBeGreaterThan(0);
+    for (const path of violations) expect(path).toMatch(/^Plane\/ControlPlane\/StrayBucket\//);
+  });
+
+  it('finds nothing unacknowledged in the control plane', () => {
+    // Arrange
+    const { stack } = synth();
+    // Act
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    // Assert
+    expect(report.violations).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  describe('with bundling and CloudFormation validation', () => {
+    let result: ReturnType<typeof synth>;
+    beforeAll(() => {
+      result = synth({ nag: true, validate: true, bundle: true });
+    }, BUNDLE_TIMEOUT);
+
+    it('synthesizes (AwsSolutionsChecks would throw on any finding)', () => {
+      result.template.resourceCountIs('AWS::Lambda::Function', FUNCTION_NAMES.length);
+      result.template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    });
+
+    it('bundles every function to index.mjs, with the default hotfix config where needed', {
+      timeout: BUNDLE_TIMEOUT,
+    }, () => {
+      // Arrange
+      const { stack, template } = result;
+      const assembly = (stack.node.root as App).synth();
+      const manifests = assembly.artifacts.filter(
+        (a): a is cxapi.AssetManifestArtifact => a instanceof cxapi.AssetManifestArtifact,
+      );
+      const assetPaths = new Map<string, string>();
+      for (const manifest of manifests) {
+        for (const file of Object.values(manifest.contents.files ?? {})) {
+          for (const destination of Object.values(file.destinations)) {
+            assetPaths.set(destination.objectKey, join(assembly.directory, file.source.path ?? ''));
+          }
+        }
+      }
+      const defaultConfig = readFileSync(
+        new URL('../../lambdas/core/default-hotfix-config.xml', import.meta.url),
+        'utf8',
+      );
+      // Act
+      const bundles = Object.fromEntries(
+        FUNCTION_NAMES.map((name) => {
+          const fn =
+            template.toJSON().Resources[
+              logicalIdIn(stack, stack.controlPlane.functions.functions[name])
+            ];
+          const dir = assetPaths.get(fn.Properties.Code.S3Key as string);
+          return [name, dir];
+        }),
+      ) as Record<FunctionName, string | undefined>;
+      // Assert
+      for (const name of FUNCTION_NAMES) {
+        const dir = bundles[name];
+        expect(dir, name).toBeDefined();
+        expect(readdirSync(dir as string), name).toContain('index.mjs');
+      }
+      for (const name of ['scan', 'planNode'] as const) {
+        const config = join(bundles[name] as string, 'default-hotfix-config.xml');
+        expect(readFileSync(config, 'utf8'), name).toBe(defaultConfig);
+      }
+    });
+  });
+});
