@@ -9,6 +9,7 @@ import { demoCommand, runDemo } from './commands/demo.js';
 import { exitCodeCommand, runExitCode } from './commands/exit-code.js';
 import { hotpatchCommand, runHotpatch } from './commands/hotpatch.js';
 import { planCommand, runPlan } from './commands/plan.js';
+import { runSandbox, sandboxCommand } from './commands/sandbox.js';
 
 interface Command {
   readonly spec: CommandSpec;
@@ -20,6 +21,7 @@ const COMMANDS: readonly Command[] = [
   { spec: exitCodeCommand, run: runExitCode },
   { spec: hotpatchCommand, run: runHotpatch },
   { spec: planCommand, run: runPlan },
+  { spec: sandboxCommand, run: runSandbox },
 ];
 
 function usage(): string {

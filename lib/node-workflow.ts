@@ -228,7 +228,7 @@ export class NodeWorkflow extends Construct {
         'HotpatchEligibility',
         f.hotpatchEligibility,
         {
-          node: sfn.JsonPath.stringAt('$.node.name'),
+          node: sfn.JsonPath.objectAt('$.node'),
           inventory: sfn.JsonPath.objectAt('$.commands.inventory.results[0]'),
           updates: sfn.JsonPath.objectAt('$.plan.hotfix.updates'),
           hotfixRoot: sfn.JsonPath.objectAt('$.plan.hotfixRoot'),

@@ -17,6 +17,8 @@
  * 4. Lambda tasks (function ARNs): the interpreter would call AWS; each is overridden to call the
  *    real handler in-process with the payload Step Functions would send.
  * 5. Retry intervals run in zero wall time (they are waits, and the sandbox's time is virtual).
+ * 6. `$$.Execution.StartTime` reads `$$.Execution.SandboxStartTime`: the interpreter always sets
+ *    StartTime to the wall clock, and the sandbox's executions start in virtual time.
  */
 import type { AslDefinition } from './definitions.js';
 
@@ -44,7 +46,13 @@ export interface AdaptedDefinition {
 const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:[^:]+:[^:]+:function:[^:]+$/;
 
 /** Adapts one definition scope (a state machine, or a Distributed Map's item processor). */
-export function adaptDefinition(definition: AslDefinition): AdaptedDefinition {
+export function adaptDefinition(original: AslDefinition): AdaptedDefinition {
+  const definition = JSON.parse(
+    JSON.stringify(original).replaceAll(
+      '"$$.Execution.StartTime"',
+      () => '"$$.Execution.SandboxStartTime"',
+    ),
+  ) as AslDefinition;
   const tasks = new Map<string, TaskKind>();
   const retryable: string[] = [];
   const states: States = {};

@@ -443,7 +443,7 @@ export class Sandbox {
         Execution: {
           Id: ctx.executionArn,
           Name: ctx.name,
-          StartTime: ctx.startedAt.toISOString(),
+          SandboxStartTime: ctx.startedAt.toISOString(),
           Input: input as never,
         },
       },
@@ -567,7 +567,10 @@ export class Sandbox {
     };
     const maxConcurrency = read('MaxConcurrency', 0) || items.length || 1;
     const tolerated = read('ToleratedFailureCount', 0);
-    const processor = state.ItemProcessor as AslDefinition;
+    // The processor runs as its own definition scope; ProcessorConfig belongs to the Map state.
+    const { ProcessorConfig: _mode, ...processor } = state.ItemProcessor as AslDefinition & {
+      ProcessorConfig?: unknown;
+    };
     const selector = state.ItemSelector;
     let failures = 0;
     let next = 0;

@@ -141,13 +141,13 @@ export function renderRunReport(report: RunReport): string {
     if (node.detail) lines.push(`    ${node.detail}`);
     if (node.updates.length > 0) {
       lines.push(
-        `    ${pad('Update', 46)}${pad('Outcome', 24)}${pad('Exit code', 22)}${pad('Restart', 9)}Duration`,
+        `    ${pad('Update', 46)}${pad('Outcome', 24)}${pad('Exit code', 27)}${pad('Restart', 9)}Duration`,
       );
       for (const u of node.updates) {
         const code = u.exitCode === null ? '-' : `${u.exitCode} (${toHex(u.exitCode)})`;
         const name = `${u.attempt > 1 ? `[try ${u.attempt}] ` : ''}${u.update}`;
         lines.push(
-          `    ${pad(name.length > 45 ? `${name.slice(0, 42)}...` : name, 46)}${pad(u.outcome, 24)}${pad(code, 22)}${pad(u.rebootRequired ? 'yes' : 'no', 9)}${formatDuration(u.durationSeconds)}`,
+          `    ${pad(name.length > 45 ? `${name.slice(0, 42)}...` : name, 46)}${pad(u.outcome, 24)}${pad(code, 27)}${pad(u.rebootRequired ? 'yes' : 'no', 9)}${formatDuration(u.durationSeconds)}`,
         );
       }
     }

@@ -1,0 +1,133 @@
+/**
+ * `rollout sandbox`: run a scenario's rollouts offline, through the very state machines
+ * `cdk synth` produces and the real Lambda handlers, against a simulated Windows fleet.
+ */
+
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type CommandSpec, type Io, parseFlags, UsageError } from '../args.js';
+
+export const DEFAULT_SCENARIO = fileURLToPath(
+  new URL('../../examples/scenarios/default.json', import.meta.url),
+);
+
+export const sandboxCommand = {
+  name: 'sandbox',
+  summary: 'run a rollout scenario in the local sandbox (no AWS account needed)',
+  usage: 'rollout sandbox [--scenario <file>] [--json]',
+  details: [
+    'Runs each rollout of the scenario through the synthesized rollout and node workflows, with the',
+    'real Lambda handlers, a local DynamoDB (dynalite on loopback) and a simulated Windows fleet, in',
+    'virtual time. Prints live progress per node, then a report per run (like Get-CauReport -Detailed)',
+    'and the install ledger. Exit status 0 when every run ends as the scenario expects.',
+    '',
+    'Options:',
+    '  --scenario <file>  a scenario (JSON; see examples/scenarios/ and the README)',
+    '                     (default: examples/scenarios/default.json)',
+    '  --json             print the machine-readable report instead: run status, per-node status,',
+    '                     per-update outcome and exit code, restarts, drains, ledger',
+    '  -h, --help         show this help',
+  ],
+  options: {
+    scenario: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+} satisfies CommandSpec;
+
+/** Keeps the handlers' structured logs and metrics out of the sandbox's display. */
+function quietHandlers(): void {
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  process.env.POWERTOOLS_TRACE_ENABLED ??= 'false';
+  process.env.POWERTOOLS_DEV ??= 'false';
+  const emit = process.emitWarning.bind(process);
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    if (/NodeVersionSupportWarning|AWS SDK for JavaScript/.test(`${text} ${String(rest[0] ?? '')}`))
+      return;
+    (emit as (...args: unknown[]) => void)(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+
+export async function runSandbox(argv: readonly string[], io: Io): Promise<number> {
+  const flags = parseFlags(sandboxCommand, argv);
+  quietHandlers();
+  const [
+    { loadScenario, ScenarioError },
+    { runScenario },
+    { renderRunReport, formatDuration },
+    { createProgressDisplay },
+  ] = await Promise.all([
+    import('../../sandbox/scenario.js'),
+    import('../../sandbox/run-scenario.js'),
+    import('../../sandbox/report.js'),
+    import('../../sandbox/progress.js'),
+  ]);
+  const path = flags.scenario ? resolve(io.cwd, flags.scenario) : DEFAULT_SCENARIO;
+  let scenario: Awaited<ReturnType<typeof loadScenario>>;
+  try {
+    scenario = await loadScenario(path);
+  } catch (error) {
+    if (error instanceof ScenarioError) throw new UsageError(error.message);
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `--scenario ${JSON.stringify(flags.scenario ?? path)}: cannot read the file (${code ?? (error as Error).message})`,
+    );
+  }
+  const live = !flags.json && process.stdout.isTTY === true;
+  const display = createProgressDisplay((text) => process.stdout.write(text), live);
+  if (!flags.json) {
+    io.out(
+      `Scenario ${scenario.name}: ${scenario.runs.length} rollout${scenario.runs.length === 1 ? '' : 's'}, ${scenario.nodes.length} simulated nodes`,
+    );
+  }
+  const result = await runScenario(scenario, flags.json ? {} : { onProgress: display.onProgress });
+  display.finish();
+  if (flags.json) {
+    io.out(
+      JSON.stringify(
+        {
+          scenario: result.scenario,
+          expectationsMet: result.expectationsMet,
+          historyStore: result.historyStore,
+          wallMs: Math.round(result.wallMs),
+          simulatedSeconds: result.simulatedMs / 1000,
+          runs: result.runs.map((r) => ({
+            execution: {
+              name: r.execution.name,
+              status: r.execution.status,
+              ...(r.execution.error ? { error: r.execution.error, cause: r.execution.cause } : {}),
+              historyEvents: r.execution.historyEvents,
+            },
+            ...(r.report ? r.report : {}),
+            expectationsMet: r.expectationsMet,
+            mismatches: r.mismatches,
+          })),
+        },
+        null,
+        2,
+      ),
+    );
+    return result.expectationsMet ? 0 : 1;
+  }
+  for (const run of result.runs) {
+    io.out('');
+    if (run.report) io.out(renderRunReport(run.report));
+    else
+      io.out(
+        `Execution ${run.execution.name}: ${run.execution.status} ${run.execution.error ?? ''}: ${run.execution.cause ?? ''}`,
+      );
+    io.out(
+      run.expectationsMet
+        ? '  as expected'
+        : `  NOT as expected:\n${run.mismatches.map((m) => `    - ${m}`).join('\n')}`,
+    );
+  }
+  io.out('');
+  io.out(`Run history: ${result.historyStore} (discarded when the sandbox exits).`);
+  io.out(
+    `Simulated time ${formatDuration(result.simulatedMs / 1000)} in ${(result.wallMs / 1000).toFixed(1)} s of wall time. ${result.expectationsMet ? 'Every run ended as the scenario expects.' : 'Some runs did NOT end as the scenario expects.'}`,
+  );
+  return result.expectationsMet ? 0 : 1;
+}

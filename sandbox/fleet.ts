@@ -1,0 +1,1866 @@
+/**
+ * The simulated Windows fleet behind SSM's API: what the sandbox hands our handlers as their
+ * `SSMClient`. There is no SSM emulator, so this is one: SendCommand, GetCommandInvocation,
+ * DescribeInstanceInformation and CancelCommand with SSM's shapes and errors, and on each node
+ * the effect of our documents (`ssm/*.ps1`), printing the same `ROLLOUT-RESULT` lines the scripts
+ * print. Status changes are published as EventBridge's "EC2 Command Invocation Status-change
+ * Notification" events, as SSM does.
+ *
+ * All time is virtual ({@link Clock}): a 30-minute install takes no wall time.
+ *
+ * Model, where SSM or the scripts leave room:
+ * - The agent picks a command up {@link SIMULATED_TIMINGS}.deliveryMs after it is sent when the
+ *   node is reachable; otherwise when the node comes back, or never (`DeliveryTimedOut` after
+ *   SendCommand's TimeoutSeconds). Commands on one node run concurrently, as SSM Agent runs them.
+ * - Execution timeout: the scripts' own deadline (`executionTimeoutSeconds` - 60 s) is honoured
+ *   as they do; past `executionTimeoutSeconds` itself (or the document's step timeout when the
+ *   payload has none) the agent stops the script: `TimedOut` / `ExecutionTimedOut`, with the
+ *   output printed so far. A node that is down cannot report: its command ends when it is back,
+ *   or never.
+ * - Exit code 3010 from any script makes the agent restart the node and run the script again,
+ *   SSM's documented reboot pattern (RestartNode relies on it).
+ */
+import {
+  CancelCommandCommand,
+  type CancelCommandCommandOutput,
+  DescribeInstanceInformationCommand,
+  type DescribeInstanceInformationCommandOutput,
+  DuplicateInstanceId,
+  GetCommandInvocationCommand,
+  type GetCommandInvocationCommandOutput,
+  type InstanceInformation,
+  InvalidCommandId,
+  InvalidDocument,
+  InvalidFilterKey,
+  InvalidInstanceId,
+  InvalidInstanceInformationFilterValue,
+  InvalidNextToken,
+  InvalidParameters,
+  InvalidPluginName,
+  InvocationDoesNotExist,
+  SendCommandCommand,
+  type SendCommandCommandOutput,
+  SSMServiceException,
+} from '@aws-sdk/client-ssm';
+import {
+  DOCUMENTS,
+  type DocumentKey,
+  PAYLOAD_ALLOWED_PATTERN,
+  PAYLOAD_PARAMETER,
+  RESULT_LINE_PREFIX,
+} from '../lambdas/core/contracts.js';
+import { defaultHotfixConfig } from '../lambdas/core/default-config.js';
+import {
+  classifyExitCode,
+  EXIT_CONDITIONS,
+  type ExitConditions,
+  type ExitOutcome,
+} from '../lambdas/core/exit-codes.js';
+import {
+  findExtensionRule,
+  findFolderRule,
+  type HotfixConfig,
+  parseHotfixConfig,
+} from '../lambdas/core/hotfix-config.js';
+import { nodeKey } from '../lambdas/core/node-names.js';
+import type { Clock } from './clock.js';
+import {
+  deterministicUuid,
+  fileKey,
+  kbOfFile,
+  type PingStatus,
+  type Scenario,
+  type ScenarioHotfixFile,
+  type ScenarioNode,
+  sha256Hex,
+  type UpdateBehaviour,
+  type WindowsUpdateItem,
+} from './scenario.js';
+
+// ---------------------------------------------------------------------------------------------
+// Public types and constants
+
+/** Invocation statuses (GetCommandInvocation `Status`). */
+export type InvocationStatus =
+  | 'Pending'
+  | 'InProgress'
+  | 'Delayed'
+  | 'Success'
+  | 'Cancelled'
+  | 'TimedOut'
+  | 'Failed'
+  | 'Cancelling';
+
+/** The event SSM publishes to EventBridge when an invocation's status changes. */
+export interface CommandStatusEvent {
+  readonly version: '0';
+  readonly id: string;
+  readonly 'detail-type': 'EC2 Command Invocation Status-change Notification';
+  readonly source: 'aws.ssm';
+  readonly account: string;
+  /** When the status changed (virtual time), `yyyy-mm-ddThh:mm:ssZ`. */
+  readonly time: string;
+  readonly region: string;
+  /** The instance's ARN. */
+  readonly resources: readonly string[];
+  readonly detail: {
+    readonly 'command-id': string;
+    readonly 'document-name': string;
+    readonly 'instance-id': string;
+    readonly 'requested-date-time': string;
+    readonly status: InvocationStatus;
+    readonly 'status-details': string;
+  };
+}
+
+export interface SimulatedFleetOptions {
+  /** `DOCUMENT_PREFIX`: the documents exist as `<prefix>-<name>` (DOCUMENTS). */
+  readonly documentPrefix: string;
+  /** Receives every status-change event, in order, at the virtual time of the change. */
+  readonly onEvent: (event: CommandStatusEvent) => void;
+  /** The account in events and ARNs. @default '000000000000' */
+  readonly account?: string;
+  /** The region in events and ARNs. @default 'us-east-1' */
+  readonly region?: string;
+}
+
+/** Fixed durations of the simulation (virtual milliseconds). */
+export const SIMULATED_TIMINGS = {
+  /** Pending → InProgress: the agent picks a command up. */
+  deliveryMs: 1_000,
+  /** The inventory script. */
+  inventoryMs: 20_000,
+  /** DrainNode on a standalone server (nothing to drain). */
+  standaloneDrainMs: 2_000,
+  /** ResumeNode. */
+  resumeMs: 5_000,
+  /** Downloading one hotfix from S3. */
+  downloadMs: 5_000,
+  /** The Windows Update search. */
+  windowsUpdateSearchMs: 30_000,
+  /** From a script's exit 3010 to the node going down. */
+  rebootRequestMs: 3_000,
+  /** From the node being back to SSM Agent running the script again. */
+  agentStartMs: 10_000,
+  /** RestartNode's second run, after the restart. */
+  restartReportMs: 2_000,
+  /** From an installer's exit 1641 to the node going down (the installer restarts it). */
+  installerRestartDelayMs: 15_000,
+  /** From CancelCommand to an InProgress invocation ending Cancelled. */
+  cancelMs: 2_000,
+} as const;
+
+/**
+ * The step `timeoutSeconds` of each document (lib/windows-documents.ts DOCUMENT_SPECS): the
+ * cap on a command's run when its payload carries no `executionTimeoutSeconds`. Copied rather
+ * than imported, so the sandbox does not load the CDK.
+ */
+export const DOCUMENT_STEP_TIMEOUT_SECONDS: { readonly [K in DocumentKey]: number } = {
+  inventory: 900,
+  drain: 25 * 3600,
+  resume: 3600,
+  installHotfixes: 48 * 3600,
+  windowsUpdate: 48 * 3600,
+  runScript: 24 * 3600,
+  restart: 2 * 3600,
+};
+
+/** SSM Agent version the simulated nodes report. */
+export const SIMULATED_AGENT_VERSION = '3.3.2746.0';
+/** GetCommandInvocation returns this many characters of standard output at most (SSM). */
+export const MAX_STDOUT_CHARS = 24_000;
+/** GetCommandInvocation returns this many characters of standard error at most (SSM). */
+export const MAX_STDERR_CHARS = 8_000;
+
+/** One command on one node, as tests and reports see it. */
+export interface CommandRecord {
+  readonly commandId: string;
+  readonly instanceId: string;
+  readonly node: string;
+  readonly document: DocumentKey;
+  readonly documentName: string;
+  readonly comment: string;
+  /** The decoded payload, or undefined when it is not base64 of a JSON object. */
+  readonly payload: unknown;
+  readonly requestedAt: string;
+  readonly startedAt?: string;
+  readonly endedAt?: string;
+  readonly status: InvocationStatus;
+  readonly statusDetails: string;
+  readonly responseCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A node's state, for tests and reports. */
+export interface NodeSnapshot {
+  readonly name: string;
+  readonly instanceId: string;
+  /** The failover cluster, or null for a standalone server. */
+  readonly cluster: string | null;
+  /** The cluster node's state (`Up`, `Paused`, `Down`), or null for a standalone server. */
+  readonly nodeState: 'Up' | 'Paused' | 'Down' | null;
+  /** The cluster node's DrainStatus, or null for a standalone server. */
+  readonly drainStatus: string | null;
+  /** SSM Agent reachable right now. */
+  readonly online: boolean;
+  /** Restarting right now. */
+  readonly down: boolean;
+  readonly pingStatus: PingStatus;
+  /** Drains that completed. */
+  readonly drainedCount: number;
+  /** Resumes that brought the node from Paused to Up. */
+  readonly resumedCount: number;
+  /** Restarts begun (RestartNode, and installers that exited 1641). */
+  readonly restarts: number;
+  readonly lastBootTime: string;
+  readonly pendingReboot: boolean;
+  readonly installedUpdates: readonly string[];
+  readonly binaries: Readonly<Record<string, string>>;
+  /** Installer runs per hotfix file (path relative to the root). */
+  readonly attempts: Readonly<Record<string, number>>;
+  /** Installs that put an update on the node, in order. */
+  readonly installs: readonly {
+    readonly update: string;
+    readonly kb: string | null;
+    readonly code: number;
+    readonly at: string;
+  }[];
+  /** Every command sent to the node, in order. */
+  readonly commands: readonly {
+    readonly commandId: string;
+    readonly document: DocumentKey;
+    readonly requestedAt: string;
+    readonly startedAt?: string;
+    readonly endedAt?: string;
+    readonly status: InvocationStatus;
+    readonly statusDetails: string;
+    readonly responseCode: number;
+  }[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Internal state
+
+interface Marker {
+  readonly bootSession: number;
+  readonly lastBootTime: string;
+  readonly requestedAt: string;
+  readonly requestedAtMs: number;
+  readonly reason: string;
+}
+
+interface SimNode {
+  readonly spec: ScenarioNode;
+  readonly name: string;
+  readonly instanceId: string;
+  readonly cluster: string | null;
+  clusterState: 'Up' | 'Paused' | 'Down';
+  drainStatus: 'NotInitiated' | 'InProgress' | 'Completed' | 'Failed';
+  down: boolean;
+  downSince: number;
+  bootSession: number;
+  lastBootTime: number;
+  pendingReboot: boolean;
+  readonly installed: string[];
+  readonly binaries: Map<string, { path: string; version: string }>;
+  readonly attempts: Map<string, { file: string; count: number }>;
+  readonly installs: { update: string; kb: string | null; code: number; at: number }[];
+  readonly downloaded: Set<string>;
+  readonly restartMarkers: Map<string, Marker>;
+  readonly invocations: Invocation[];
+  /** Run when the node is back from a restart. */
+  upWaiters: (() => void)[];
+  /** Restarts an installer started (outside any command), for busyMs. */
+  readonly installerReboots: { start: number; end?: number }[];
+  restarts: number;
+  drainedCount: number;
+  resumedCount: number;
+}
+
+interface Invocation {
+  readonly commandId: string;
+  readonly node: SimNode;
+  readonly document: DocumentKey;
+  readonly documentName: string;
+  readonly comment: string;
+  readonly encodedPayload: string;
+  readonly payload: Record<string, unknown> | undefined;
+  readonly requestedAt: number;
+  readonly deliveryTimeoutMs: number;
+  readonly cloudWatch?: { CloudWatchLogGroupName?: string; CloudWatchOutputEnabled?: boolean };
+  status: InvocationStatus;
+  statusDetails: string;
+  responseCode: number;
+  startedAt?: number;
+  endedAt?: number;
+  readonly stdout: string[];
+  readonly stderr: string[];
+  notFoundReads: number;
+  readonly timers: (() => void)[];
+  deliveryScheduled: boolean;
+  cancelRequested: boolean;
+}
+
+const TERMINAL: readonly InvocationStatus[] = ['Success', 'Cancelled', 'TimedOut', 'Failed'];
+const isEnded = (inv: Invocation) => TERMINAL.includes(inv.status);
+
+/** The invocation ended under a running script (timeout, cancel): stop quietly. */
+class Aborted extends Error {}
+
+/** A terminating error in a script: exit 1 with one clear message (the prelude's trap). */
+class ScriptFailure extends Error {}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const DOCUMENT_KEYS = Object.keys(DOCUMENTS) as DocumentKey[];
+
+// ---------------------------------------------------------------------------------------------
+// What the scripts print, as they print it
+
+/** Control characters to spaces, as ConvertTo-SingleLine. */
+function singleLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we replace
+  return text.replace(/[\x00-\x1F\x7F]+/g, ' ');
+}
+
+/**
+ * Compact JSON as Windows PowerShell 5.1's ConvertTo-Json writes it through ConvertTo-RolloutJson:
+ * `<`, `>`, `&` and `'` escaped as `\u003c`..., and every non-ASCII character as `\uXXXX`.
+ */
+export function powershellJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[<>&'\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** A UTC time as .NET's `ToString('o')` writes it: seven fractional digits. */
+function roundTrip(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
+}
+
+/** Format-PayloadValue: compact JSON cut at 120 characters. */
+function formatValue(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  let text = JSON.stringify(value) ?? String(value);
+  if (text.length > 120) text = `${text.slice(0, 117)}...`;
+  return singleLine(text);
+}
+
+const round1 = (ms: number) => Math.round(ms / 100) / 10;
+
+const ENVIRONMENT: Readonly<Record<string, string>> = {
+  windir: 'C:\\Windows',
+  systemroot: 'C:\\Windows',
+  systemdrive: 'C:',
+  programdata: 'C:\\ProgramData',
+  programfiles: 'C:\\Program Files',
+  'programfiles(x86)': 'C:\\Program Files (x86)',
+  temp: 'C:\\Windows\\TEMP',
+  tmp: 'C:\\Windows\\TEMP',
+};
+
+/** [Environment]::ExpandEnvironmentVariables on a node: unknown variables stay as written. */
+function expandEnvironment(text: string): string {
+  return text.replace(
+    /%([^%]+)%/g,
+    (whole, name: string) => ENVIRONMENT[name.toLowerCase()] ?? whole,
+  );
+}
+
+const binaryKey = (path: string) => expandEnvironment(path).replace(/\//g, '\\').toLowerCase();
+const isRooted = (path: string) => /^(?:[A-Za-z]:|[\\/])/.test(path);
+
+/** The file version with its last number raised by one (what an update that replaces it leaves). */
+function bumpVersion(version: string): string {
+  const match = /^(\d+(?:\.\d+)*?\.)?(\d+)(.*)$/s.exec(version);
+  if (!match) return version;
+  return `${match[1] ?? ''}${Number(match[2]) + 1}${match[3] ?? ''}`;
+}
+
+// --- reading the payload as _common.ps1 does ---------------------------------------------------
+
+/** A property of a ConvertFrom-Json object: names compare ignoring case, as PowerShell's do. */
+function property(obj: unknown, name: string, path: string, optional = false): unknown {
+  if (!isRecord(obj)) {
+    throw new ScriptFailure(`${path}: expected a JSON object, got ${formatValue(obj)}`);
+  }
+  const key =
+    Object.keys(obj).find((k) => k === name) ??
+    Object.keys(obj).find((k) => k.toLowerCase() === name.toLowerCase());
+  if (key === undefined) {
+    if (optional) return undefined;
+    throw new ScriptFailure(`${path}.${name}: missing`);
+  }
+  return obj[key];
+}
+
+function payloadString(obj: unknown, name: string, path: string, allowEmpty = false): string {
+  const value = property(obj, name, path);
+  if (typeof value !== 'string' || (!allowEmpty && value.length === 0)) {
+    throw new ScriptFailure(`${path}.${name} (${formatValue(value)}): expected a non-empty string`);
+  }
+  return value;
+}
+
+function payloadInteger(obj: unknown, name: string, path: string, min: number, max: number): number;
+function payloadInteger(
+  obj: unknown,
+  name: string,
+  path: string,
+  min: number,
+  max: number,
+  optional: true,
+): number | undefined;
+function payloadInteger(
+  obj: unknown,
+  name: string,
+  path: string,
+  min: number,
+  max: number,
+  optional = false,
+): number | undefined {
+  const value = property(obj, name, path, optional);
+  if (optional && (value === undefined || value === null)) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ScriptFailure(
+      `${path}.${name} (${formatValue(value)}): expected a whole number from ${min} to ${max}`,
+    );
+  }
+  return value;
+}
+
+function payloadBoolean(obj: unknown, name: string, path: string): boolean {
+  const value = property(obj, name, path);
+  if (typeof value !== 'boolean') {
+    throw new ScriptFailure(`${path}.${name} (${formatValue(value)}): expected true or false`);
+  }
+  return value;
+}
+
+function payloadArray(obj: unknown, name: string, path: string): unknown[] {
+  const value = property(obj, name, path);
+  if (!Array.isArray(value)) {
+    throw new ScriptFailure(`${path}.${name} (${formatValue(value)}): expected a JSON array`);
+  }
+  return value;
+}
+
+/** Read-RolloutPayload: base64 of UTF-8 JSON holding one object, or the script's error. */
+function decodePayload(
+  encoded: string,
+): { ok: true; payload: Record<string, unknown> } | { ok: false; message: string } {
+  if (encoded === '') {
+    return {
+      ok: false,
+      message:
+        'environment variable SSM_Payload is missing or empty: the document parameter Payload reaches the script only through interpolationType ENV_VAR, which needs SSM Agent 3.3.2746.0 or later; update the agent on this node',
+    };
+  }
+  // Convert.FromBase64String: base64 characters, whole 4-character groups, padding at the end.
+  if (encoded.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(encoded)) {
+    return {
+      ok: false,
+      message: `Payload (${encoded.length} characters): expected base64 of UTF-8 JSON`,
+    };
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(encoded, 'base64'));
+  } catch {
+    return {
+      ok: false,
+      message: 'Payload: the decoded bytes are not UTF-8; expected base64 of UTF-8 JSON',
+    };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, message: `Payload: expected one JSON object; ${(error as Error).message}` };
+  }
+  if (!isRecord(value)) {
+    return { ok: false, message: `Payload: expected one JSON object, got ${formatValue(value)}` };
+  }
+  return { ok: true, payload: value };
+}
+
+function isExitConditions(value: unknown): value is ExitConditions {
+  return (
+    isRecord(value) &&
+    EXIT_CONDITIONS.every(
+      (c) => Array.isArray(value[c]) && (value[c] as unknown[]).every(Number.isInteger),
+    )
+  );
+}
+
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
+const WUA = { succeeded: 2, succeededWithErrors: 3, failed: 4, aborted: 5 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// The fleet
+
+/**
+ * The simulated fleet. Hand it to the handlers as their SSM client (`fleet as unknown as
+ * SSMClient`): {@link send} takes SendCommand, GetCommandInvocation, DescribeInstanceInformation
+ * and CancelCommand, and throws for anything else.
+ */
+export class SimulatedFleet {
+  /** Every status-change event published so far, in order. */
+  readonly events: CommandStatusEvent[] = [];
+  private readonly nodesByKey = new Map<string, SimNode>();
+  private readonly nodesById = new Map<string, SimNode>();
+  private readonly nodeList: SimNode[] = [];
+  private readonly invocations: Invocation[] = [];
+  private readonly files = new Map<string, ScenarioHotfixFile>();
+  private readonly config: HotfixConfig;
+  private readonly account: string;
+  private readonly region: string;
+  private commandCount = 0;
+  private eventCount = 0;
+
+  constructor(
+    private readonly scenario: Scenario,
+    private readonly clock: Clock,
+    private readonly options: SimulatedFleetOptions,
+  ) {
+    this.account = options.account ?? '000000000000';
+    this.region = options.region ?? 'us-east-1';
+    this.config =
+      scenario.hotfixRoot.config === undefined
+        ? defaultHotfixConfig()
+        : parseHotfixConfig(scenario.hotfixRoot.config, 'hotfixRoot.config');
+    for (const file of scenario.hotfixRoot.files) this.files.set(file.path, file);
+    for (const spec of scenario.nodes) {
+      const node: SimNode = {
+        spec,
+        name: spec.name,
+        instanceId: spec.instanceId,
+        cluster: spec.cluster ?? null,
+        clusterState: 'Up',
+        drainStatus: 'NotInitiated',
+        down: false,
+        downSince: 0,
+        bootSession: 1,
+        lastBootTime: Date.parse(spec.lastBootTime),
+        pendingReboot: spec.pendingReboot,
+        installed: [...spec.installedUpdates],
+        binaries: new Map(
+          Object.entries(spec.binaries).map(([path, version]) => [
+            binaryKey(path),
+            { path, version },
+          ]),
+        ),
+        attempts: new Map(),
+        installs: [],
+        downloaded: new Set(),
+        restartMarkers: new Map(),
+        invocations: [],
+        upWaiters: [],
+        installerReboots: [],
+        restarts: 0,
+        drainedCount: 0,
+        resumedCount: 0,
+      };
+      this.nodeList.push(node);
+      this.nodesByKey.set(nodeKey(spec.name), node);
+      this.nodesById.set(spec.instanceId, node);
+    }
+  }
+
+  // --- the SSM client ---------------------------------------------------------------------
+
+  send(command: SendCommandCommand): Promise<SendCommandCommandOutput>;
+  send(command: GetCommandInvocationCommand): Promise<GetCommandInvocationCommandOutput>;
+  send(
+    command: DescribeInstanceInformationCommand,
+  ): Promise<DescribeInstanceInformationCommandOutput>;
+  send(command: CancelCommandCommand): Promise<CancelCommandCommandOutput>;
+  send(command: object): Promise<unknown>;
+  async send(command: object): Promise<unknown> {
+    const name = (command as { constructor?: { name?: unknown } }).constructor?.name;
+    const input = (command as { input?: unknown }).input ?? {};
+    switch (name) {
+      case SendCommandCommand.name:
+        return this.sendCommand(input as SendCommandCommand['input']);
+      case GetCommandInvocationCommand.name:
+        return this.getCommandInvocation(input as GetCommandInvocationCommand['input']);
+      case DescribeInstanceInformationCommand.name:
+        return this.describeInstanceInformation(
+          input as DescribeInstanceInformationCommand['input'],
+        );
+      case CancelCommandCommand.name:
+        return this.cancelCommand(input as CancelCommandCommand['input']);
+      default:
+        throw new Error(
+          `SimulatedFleet: ${String(name)} is not simulated; the fleet answers SendCommandCommand, GetCommandInvocationCommand, DescribeInstanceInformationCommand and CancelCommandCommand`,
+        );
+    }
+  }
+
+  // --- for tests and reports ----------------------------------------------------------------
+
+  /** Every invocation so far (one per command and instance), in the order they were sent. */
+  get commands(): readonly CommandRecord[] {
+    return this.invocations.map((inv) => this.record(inv));
+  }
+
+  /** A node's state now. @throws Error for a name that is not a node of the scenario. */
+  node(name: string): NodeSnapshot {
+    const node = this.nodesByKey.get(nodeKey(name));
+    if (!node) {
+      throw new Error(
+        `SimulatedFleet: no node ${JSON.stringify(name)}; nodes: ${this.nodeList.map((n) => n.name).join(', ')}`,
+      );
+    }
+    return this.snapshot(node);
+  }
+
+  /** Every node's state now, in scenario order. */
+  nodes(): NodeSnapshot[] {
+    return this.nodeList.map((node) => this.snapshot(node));
+  }
+
+  /**
+   * The node's own work time in virtual milliseconds: the sum of its commands' durations
+   * (InProgress to the end, or to now), restarts inside them included, plus restarts installers
+   * started between commands. Sum it over nodes to compare with a run's makespan.
+   */
+  busyMs(name: string): number {
+    const node = this.nodesByKey.get(nodeKey(name));
+    if (!node) throw new Error(`SimulatedFleet: no node ${JSON.stringify(name)}`);
+    const now = this.now();
+    let total = 0;
+    for (const inv of node.invocations) {
+      if (inv.startedAt !== undefined) total += (inv.endedAt ?? now) - inv.startedAt;
+    }
+    for (const reboot of node.installerReboots) total += (reboot.end ?? now) - reboot.start;
+    return total;
+  }
+
+  // --- SendCommand ----------------------------------------------------------------------------
+
+  private sendCommand(input: SendCommandCommand['input']): SendCommandCommandOutput {
+    const documentName = input.DocumentName;
+    const document = this.documentKey(documentName);
+    if (input.Targets !== undefined && input.Targets.length > 0) {
+      throw new Error(
+        'SimulatedFleet: SendCommand with Targets is not simulated; our handlers send InstanceIds',
+      );
+    }
+    const ids = input.InstanceIds ?? [];
+    if (ids.length === 0) {
+      throw validationError('SendCommand: give InstanceIds (1 to 50 instance ids) or Targets');
+    }
+    if (ids.length > 50) {
+      throw validationError(
+        `1 validation error detected: Value at 'instanceIds' failed to satisfy constraint: Member must have length less than or equal to 50 (${ids.length} given)`,
+      );
+    }
+    if (new Set(ids).size !== ids.length) {
+      throw new DuplicateInstanceId({
+        message: 'Instance Id list contains duplicate instance ids',
+        $metadata: {},
+      });
+    }
+    const nodes = ids.map((id) => {
+      const node = this.nodesById.get(id);
+      if (!node || (!node.spec.online && node.spec.pingStatus === 'Inactive')) {
+        throw new InvalidInstanceId({
+          message: `Instances [[${id}]] not in a valid state for account ${this.account}`,
+          $metadata: {},
+        });
+      }
+      return node;
+    });
+    const encoded = this.payloadParameter(input.Parameters, documentName ?? '');
+    const timeoutSeconds = input.TimeoutSeconds ?? 3600;
+    if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 30 || timeoutSeconds > 2_592_000) {
+      throw validationError(
+        `1 validation error detected: Value '${timeoutSeconds}' at 'timeoutSeconds' failed to satisfy constraint: Member must have value between 30 and 2592000`,
+      );
+    }
+    const comment = input.Comment ?? '';
+    if (comment.length > 100) {
+      throw validationError(
+        `1 validation error detected: Value at 'comment' failed to satisfy constraint: Member must have length less than or equal to 100`,
+      );
+    }
+
+    const now = this.now();
+    const commandId = deterministicUuid(`command-${++this.commandCount}`);
+    const decoded = decodePayload(encoded);
+    for (const node of nodes) {
+      const inv: Invocation = {
+        commandId,
+        node,
+        document,
+        documentName: documentName as string,
+        comment,
+        encodedPayload: encoded,
+        payload: decoded.ok ? decoded.payload : undefined,
+        requestedAt: now,
+        deliveryTimeoutMs: timeoutSeconds * 1000,
+        ...(input.CloudWatchOutputConfig ? { cloudWatch: input.CloudWatchOutputConfig } : {}),
+        status: 'Pending',
+        statusDetails: 'Pending',
+        responseCode: -1,
+        stdout: [],
+        stderr: [],
+        notFoundReads: node.spec.invocationDoesNotExistReads,
+        timers: [],
+        deliveryScheduled: false,
+        cancelRequested: false,
+      };
+      this.invocations.push(inv);
+      node.invocations.push(inv);
+      this.emit(inv);
+      inv.timers.push(
+        this.clock.schedule(now + inv.deliveryTimeoutMs, () => {
+          if (inv.status === 'Pending') this.end(inv, 'TimedOut', 'DeliveryTimedOut', -1);
+        }),
+      );
+      this.deliver(inv);
+    }
+    return {
+      $metadata: { httpStatusCode: 200, requestId: deterministicUuid(`request-${commandId}`) },
+      Command: {
+        CommandId: commandId,
+        DocumentName: documentName,
+        DocumentVersion: '$DEFAULT',
+        Comment: comment,
+        ExpiresAfter: new Date(now + timeoutSeconds * 1000),
+        Parameters: { [PAYLOAD_PARAMETER]: [encoded] },
+        InstanceIds: [...ids],
+        Targets: [],
+        RequestedDateTime: new Date(now),
+        Status: 'Pending',
+        StatusDetails: 'Pending',
+        MaxConcurrency: '50',
+        MaxErrors: '0',
+        TargetCount: ids.length,
+        CompletedCount: 0,
+        ErrorCount: 0,
+        DeliveryTimedOutCount: 0,
+        TimeoutSeconds: timeoutSeconds,
+        ...(input.CloudWatchOutputConfig
+          ? { CloudWatchOutputConfig: input.CloudWatchOutputConfig }
+          : {}),
+      },
+    };
+  }
+
+  /** The document's key from its deployed name, or SSM's InvalidDocument. */
+  private documentKey(name: string | undefined): DocumentKey {
+    const prefix = `${this.options.documentPrefix}-`;
+    const key =
+      name?.startsWith(prefix) === true
+        ? DOCUMENT_KEYS.find((k) => DOCUMENTS[k] === name.slice(prefix.length))
+        : undefined;
+    if (key === undefined) {
+      throw new InvalidDocument({
+        message: `Document ${JSON.stringify(name ?? '')} does not exist in account ${this.account}; documents here: ${DOCUMENT_KEYS.map((k) => `${prefix}${DOCUMENTS[k]}`).join(', ')}`,
+        $metadata: {},
+      });
+    }
+    return key;
+  }
+
+  /** The Payload parameter, checked as SSM checks a document parameter. */
+  private payloadParameter(
+    parameters: Record<string, string[]> | undefined,
+    documentName: string,
+  ): string {
+    const given = parameters ?? {};
+    for (const name of Object.keys(given)) {
+      if (name !== PAYLOAD_PARAMETER) {
+        throw new InvalidParameters({
+          message: `Parameter "${name}" is not defined in document ${documentName}; its one parameter is ${PAYLOAD_PARAMETER}`,
+          $metadata: {},
+        });
+      }
+    }
+    const values = given[PAYLOAD_PARAMETER];
+    if (values === undefined) {
+      throw new InvalidParameters({
+        message: `Parameter "${PAYLOAD_PARAMETER}" is required by document ${documentName} and has no default`,
+        $metadata: {},
+      });
+    }
+    if (values.length !== 1 || typeof values[0] !== 'string') {
+      throw new InvalidParameters({
+        message: `Parameter "${PAYLOAD_PARAMETER}" is of type String: expected exactly one value, got ${values.length}`,
+        $metadata: {},
+      });
+    }
+    const value = values[0];
+    if (!new RegExp(PAYLOAD_ALLOWED_PATTERN).test(value)) {
+      throw new InvalidParameters({
+        message: `Parameter "${PAYLOAD_PARAMETER}" "${value.length > 40 ? `${value.slice(0, 40)}...` : value}" failed to satisfy constraint: Member must satisfy regular expression pattern: ${PAYLOAD_ALLOWED_PATTERN}`,
+        $metadata: {},
+      });
+    }
+    return value;
+  }
+
+  // --- GetCommandInvocation -----------------------------------------------------------------
+
+  private getCommandInvocation(
+    input: GetCommandInvocationCommand['input'],
+  ): GetCommandInvocationCommandOutput {
+    const inv = this.invocations.find(
+      (i) => i.commandId === input.CommandId && i.node.instanceId === input.InstanceId,
+    );
+    if (!inv || inv.notFoundReads > 0) {
+      if (inv) inv.notFoundReads--;
+      throw new InvocationDoesNotExist({
+        message: `An invocation of command ${String(input.CommandId)} on ${String(input.InstanceId)} does not exist`,
+        $metadata: {},
+      });
+    }
+    const pluginName = DOCUMENTS[inv.document];
+    if (input.PluginName !== undefined && input.PluginName !== pluginName) {
+      throw new InvalidPluginName({
+        message: `The document ${inv.documentName} has no step named ${input.PluginName}; its step is ${pluginName}`,
+        $metadata: {},
+      });
+    }
+    const now = this.now();
+    const elapsed =
+      inv.startedAt === undefined ? '' : `PT${((inv.endedAt ?? now) - inv.startedAt) / 1000}S`;
+    return {
+      $metadata: { httpStatusCode: 200 },
+      CommandId: inv.commandId,
+      InstanceId: inv.node.instanceId,
+      Comment: inv.comment,
+      DocumentName: inv.documentName,
+      DocumentVersion: '1',
+      PluginName: pluginName,
+      ResponseCode: inv.responseCode,
+      ExecutionStartDateTime:
+        inv.startedAt === undefined ? '' : new Date(inv.startedAt).toISOString(),
+      ExecutionElapsedTime: elapsed,
+      ExecutionEndDateTime: inv.endedAt === undefined ? '' : new Date(inv.endedAt).toISOString(),
+      Status: inv.status,
+      StatusDetails: inv.statusDetails,
+      StandardOutputContent: joinLines(inv.stdout).slice(0, MAX_STDOUT_CHARS),
+      StandardOutputUrl: '',
+      StandardErrorContent: joinLines(inv.stderr).slice(0, MAX_STDERR_CHARS),
+      StandardErrorUrl: '',
+      CloudWatchOutputConfig: {
+        CloudWatchLogGroupName: inv.cloudWatch?.CloudWatchLogGroupName ?? '',
+        CloudWatchOutputEnabled: inv.cloudWatch?.CloudWatchOutputEnabled ?? false,
+      },
+    };
+  }
+
+  // --- DescribeInstanceInformation ------------------------------------------------------------
+
+  private describeInstanceInformation(
+    input: DescribeInstanceInformationCommand['input'],
+  ): DescribeInstanceInformationCommandOutput {
+    const filters: { key: string; values: string[] }[] = [
+      ...(input.Filters ?? []).map((f) => ({ key: f.Key ?? '', values: f.Values ?? [] })),
+      ...(input.InstanceInformationFilterList ?? []).map((f) => ({
+        key: f.key ?? '',
+        values: f.valueSet ?? [],
+      })),
+    ];
+    const accepted: Readonly<Record<string, (node: SimNode, value: string) => boolean>> = {
+      InstanceIds: (node, value) => node.instanceId === value,
+      PingStatus: (node, value) => this.pingStatus(node) === value,
+      PlatformTypes: (_node, value) => value === 'Windows',
+      ResourceType: (node, value) => resourceType(node.instanceId) === value,
+    };
+    for (const filter of filters) {
+      if (!(filter.key in accepted)) {
+        throw new InvalidFilterKey({
+          message: `filter key ${JSON.stringify(filter.key)} is not simulated; accepted: ${Object.keys(accepted).join(', ')}`,
+          $metadata: {},
+        });
+      }
+      if (
+        filter.values.length === 0 ||
+        (filter.key === 'InstanceIds' && filter.values.length > 50)
+      ) {
+        throw new InvalidInstanceInformationFilterValue({
+          message: `filter ${filter.key} takes 1 to ${filter.key === 'InstanceIds' ? 50 : 100} values; ${filter.values.length} given`,
+          $metadata: {},
+        });
+      }
+    }
+    const maxResults = input.MaxResults ?? 10;
+    if (!Number.isInteger(maxResults) || maxResults < 5 || maxResults > 50) {
+      throw validationError(
+        `1 validation error detected: Value '${maxResults}' at 'maxResults' failed to satisfy constraint: Member must have value between 5 and 50`,
+      );
+    }
+    const matching = this.nodeList.filter((node) =>
+      filters.every((f) => f.values.some((value) => accepted[f.key]?.(node, value) === true)),
+    );
+    const fingerprint = sha256Hex(JSON.stringify(filters)).slice(0, 16);
+    let offset = 0;
+    if (input.NextToken) {
+      const token = readToken(input.NextToken);
+      if (token === undefined || token.f !== fingerprint || token.o > matching.length) {
+        throw new InvalidNextToken({
+          message: 'The NextToken is not valid for this request',
+          $metadata: {},
+        });
+      }
+      offset = token.o;
+    }
+    const page = matching.slice(offset, offset + maxResults);
+    const next = offset + page.length;
+    return {
+      $metadata: { httpStatusCode: 200 },
+      InstanceInformationList: page.map((node) => this.instanceInformation(node)),
+      ...(next < matching.length ? { NextToken: writeToken({ o: next, f: fingerprint }) } : {}),
+    };
+  }
+
+  private instanceInformation(node: SimNode): InstanceInformation {
+    const status = this.pingStatus(node);
+    const h = sha256Hex(`ip:${node.instanceId}`);
+    return {
+      InstanceId: node.instanceId,
+      PingStatus: status,
+      LastPingDateTime: new Date(
+        status === 'Online'
+          ? this.now()
+          : node.down
+            ? node.downSince
+            : Date.parse(this.scenario.startTime) - 3_600_000,
+      ),
+      AgentVersion: SIMULATED_AGENT_VERSION,
+      IsLatestVersion: false,
+      PlatformType: 'Windows',
+      PlatformName: node.spec.os.caption,
+      PlatformVersion: node.spec.os.version,
+      ResourceType: resourceType(node.instanceId),
+      IPAddress: `10.0.${Number.parseInt(h.slice(0, 2), 16)}.${Number.parseInt(h.slice(2, 4), 16)}`,
+      ComputerName: `${node.name}.sandbox.internal`,
+    };
+  }
+
+  private pingStatus(node: SimNode): PingStatus {
+    if (!node.spec.online) return node.spec.pingStatus;
+    return node.down ? 'ConnectionLost' : 'Online';
+  }
+
+  // --- CancelCommand ------------------------------------------------------------------------
+
+  private cancelCommand(input: CancelCommandCommand['input']): CancelCommandCommandOutput {
+    const all = this.invocations.filter((i) => i.commandId === input.CommandId);
+    if (all.length === 0) {
+      throw new InvalidCommandId({
+        message: `Command ${String(input.CommandId)} does not exist`,
+        $metadata: {},
+      });
+    }
+    const ids = input.InstanceIds;
+    for (const id of ids ?? []) {
+      if (!all.some((i) => i.node.instanceId === id)) {
+        throw new InvalidInstanceId({
+          message: `Instance ${id} is not a target of command ${String(input.CommandId)}`,
+          $metadata: {},
+        });
+      }
+    }
+    for (const inv of all) {
+      if (ids !== undefined && ids.length > 0 && !ids.includes(inv.node.instanceId)) continue;
+      if (isEnded(inv) || inv.cancelRequested) continue;
+      inv.cancelRequested = true;
+      if (inv.status === 'Pending') {
+        this.end(inv, 'Cancelled', 'Cancelled', -1);
+        continue;
+      }
+      this.setStatus(inv, 'Cancelling', 'Cancelling');
+      const finish = () => {
+        inv.timers.push(
+          this.clock.schedule(this.now() + SIMULATED_TIMINGS.cancelMs, () => {
+            if (isEnded(inv)) return;
+            inv.stdout.push('[rollout] the command was cancelled');
+            this.end(inv, 'Cancelled', 'Cancelled', -1);
+          }),
+        );
+      };
+      // The agent stops the script; a node that is restarting does so once it is back.
+      if (inv.node.down) inv.node.upWaiters.push(finish);
+      else finish();
+    }
+    return { $metadata: { httpStatusCode: 200 } };
+  }
+
+  // --- invocation life cycle ------------------------------------------------------------------
+
+  private now(): number {
+    return this.clock.now().getTime();
+  }
+
+  private reachable(node: SimNode): boolean {
+    return node.spec.online && !node.down;
+  }
+
+  /** The agent picks the command up, if the node can. */
+  private deliver(inv: Invocation) {
+    if (inv.status !== 'Pending' || inv.deliveryScheduled || !this.reachable(inv.node)) return;
+    inv.deliveryScheduled = true;
+    inv.timers.push(
+      this.clock.schedule(this.now() + SIMULATED_TIMINGS.deliveryMs, () => {
+        inv.deliveryScheduled = false;
+        if (inv.status !== 'Pending') return;
+        if (this.reachable(inv.node)) this.start(inv);
+      }),
+    );
+  }
+
+  private start(inv: Invocation) {
+    inv.startedAt = this.now();
+    this.setStatus(inv, 'InProgress', 'InProgress');
+    const seconds = executionTimeoutOf(inv);
+    inv.timers.push(
+      this.clock.schedule(inv.startedAt + seconds * 1000, () =>
+        this.executionTimedOut(inv, seconds),
+      ),
+    );
+    const afterExit: (() => void)[] = [];
+    this.execute(inv, afterExit).then(
+      (code) => {
+        if (isEnded(inv)) return;
+        this.end(inv, code === 0 ? 'Success' : 'Failed', code === 0 ? 'Success' : 'Failed', code);
+        for (const hook of afterExit) hook();
+      },
+      (error: unknown) => {
+        if (error instanceof Aborted || isEnded(inv)) return;
+        // A defect of the simulation, not of the node: fail loudly in the output.
+        inv.stderr.push(`SIMULATOR ERROR ${(error as Error)?.stack ?? String(error)}`);
+        this.end(inv, 'Failed', 'Failed', 1);
+      },
+    );
+  }
+
+  private executionTimedOut(inv: Invocation, seconds: number) {
+    if (isEnded(inv)) return;
+    // A node that is down cannot report; it does once it is back (never, if it never is).
+    if (inv.node.down) {
+      inv.node.upWaiters.push(() => this.executionTimedOut(inv, seconds));
+      return;
+    }
+    inv.stderr.push(
+      `failed to run commands: the command ran longer than its execution timeout of ${seconds} seconds and was stopped`,
+    );
+    this.end(inv, 'TimedOut', 'ExecutionTimedOut', -1);
+  }
+
+  private setStatus(inv: Invocation, status: InvocationStatus, details: string) {
+    inv.status = status;
+    inv.statusDetails = details;
+    this.emit(inv);
+  }
+
+  private end(inv: Invocation, status: InvocationStatus, details: string, code: number) {
+    if (isEnded(inv)) return;
+    inv.endedAt = this.now();
+    inv.responseCode = code;
+    for (const cancel of inv.timers) cancel();
+    inv.timers.length = 0;
+    this.setStatus(inv, status, details);
+  }
+
+  /** Publishes the status now, as an event delivered once the current work settles. */
+  private emit(inv: Invocation) {
+    const now = this.now();
+    const event: CommandStatusEvent = {
+      version: '0',
+      id: deterministicUuid(`event-${++this.eventCount}`),
+      'detail-type': 'EC2 Command Invocation Status-change Notification',
+      source: 'aws.ssm',
+      account: this.account,
+      time: new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      region: this.region,
+      resources: [`arn:aws:ec2:${this.region}:${this.account}:instance/${inv.node.instanceId}`],
+      detail: {
+        'command-id': inv.commandId,
+        'document-name': inv.documentName,
+        'instance-id': inv.node.instanceId,
+        'requested-date-time': new Date(inv.requestedAt).toISOString(),
+        status: inv.status,
+        'status-details': inv.statusDetails,
+      },
+    };
+    this.clock.schedule(now, () => {
+      this.events.push(event);
+      this.options.onEvent(event);
+    });
+  }
+
+  // --- restarts -------------------------------------------------------------------------------
+
+  /** The node goes down and comes back after restartMinutes; resolves when it is back (or never). */
+  private reboot(node: SimNode, byInstaller: boolean): Promise<void> {
+    // Already restarting (an installer's 1641 and a RestartNode overlapping): one restart.
+    if (node.down) return new Promise((resolve) => node.upWaiters.push(resolve));
+    const start = this.now();
+    node.down = true;
+    node.downSince = start;
+    node.restarts++;
+    const wasPaused = node.clusterState === 'Paused';
+    if (node.cluster) node.clusterState = 'Down';
+    const record: { start: number; end?: number } = { start };
+    if (byInstaller) node.installerReboots.push(record);
+    return new Promise((resolve) => {
+      if (node.spec.neverReturnsFromRestart) return;
+      this.clock.schedule(start + node.spec.restartMinutes * 60_000, () => {
+        const now = this.now();
+        node.down = false;
+        node.bootSession++;
+        node.lastBootTime = now;
+        node.pendingReboot = false;
+        // A paused cluster node stays paused across a restart.
+        if (node.cluster) node.clusterState = wasPaused ? 'Paused' : 'Up';
+        record.end = now;
+        const waiters = node.upWaiters;
+        node.upWaiters = [];
+        for (const waiter of waiters) waiter();
+        for (const inv of node.invocations) this.deliver(inv);
+        resolve();
+      });
+    });
+  }
+
+  // --- running a document ---------------------------------------------------------------------
+
+  /**
+   * Runs the document's script; exit 3010 makes the agent restart the node and run it again.
+   * Resolves with the final exit code.
+   */
+  private async execute(inv: Invocation, afterExit: (() => void)[]): Promise<number> {
+    const run = new ScriptRun(this.clock, inv);
+    for (;;) {
+      let code: number;
+      try {
+        code = await this.runScript(run, afterExit);
+      } catch (error) {
+        if (!(error instanceof ScriptFailure)) throw error;
+        const message = singleLine(error.message);
+        inv.stdout.push(`[rollout] ERROR: ${message}`);
+        inv.stderr.push(`ROLLOUT-ERROR ${message}`);
+        return 1;
+      }
+      if (code !== 3010) return code;
+      await run.sleep(SIMULATED_TIMINGS.rebootRequestMs);
+      await this.reboot(inv.node, false);
+      await run.sleep(SIMULATED_TIMINGS.agentStartMs);
+    }
+  }
+
+  private runScript(run: ScriptRun, afterExit: (() => void)[]): Promise<number> {
+    const decoded = decodePayload(run.inv.encodedPayload);
+    if (!decoded.ok) throw new ScriptFailure(decoded.message);
+    const payload = decoded.payload;
+    const seconds = payloadInteger(
+      payload,
+      'executionTimeoutSeconds',
+      'payload',
+      30,
+      172_800,
+      true,
+    );
+    // Get-RolloutDeadline: long scripts stop starting new work a minute before the deadline.
+    const deadline =
+      seconds === undefined
+        ? Number.POSITIVE_INFINITY
+        : run.now() + Math.max(15, seconds - 60) * 1000;
+    switch (run.inv.document) {
+      case 'inventory':
+        return this.inventory(run, payload);
+      case 'drain':
+        return this.drain(run, payload, deadline);
+      case 'resume':
+        return this.resume(run, payload);
+      case 'installHotfixes':
+        return this.installHotfixes(run, payload, deadline, afterExit);
+      case 'windowsUpdate':
+        return this.windowsUpdate(run, payload, deadline);
+      case 'runScript':
+        return this.runUpdateScript(run, payload);
+      case 'restart':
+        return this.restart(run, payload);
+    }
+  }
+
+  /** inventory.ps1 */
+  private async inventory(run: ScriptRun, payload: Record<string, unknown>): Promise<number> {
+    const node = run.inv.node;
+    const binaries = payloadArray(payload, 'binaries', 'payload').map((entry) => {
+      if (typeof entry !== 'string' || entry.length === 0) {
+        throw new ScriptFailure(`payload.binaries (${formatValue(entry)}): expected file paths`);
+      }
+      return { path: entry, fileVersion: node.binaries.get(binaryKey(entry))?.version ?? null };
+    });
+    await run.sleep(SIMULATED_TIMINGS.inventoryMs);
+    const { os } = node.spec;
+    run.log(
+      `inventory of ${node.name}: ${os.caption} build ${os.build}, ${binaries.length} binaries, ${node.installed.length} installed updates`,
+    );
+    run.result({
+      computerName: node.name,
+      os: {
+        caption: os.caption.trim(),
+        version: os.version,
+        build: os.build,
+        servicePack: os.servicePack,
+        architecture: os.architecture,
+        editionId: os.editionId,
+      },
+      binaries,
+      pendingReboot: node.pendingReboot,
+      lastBootTime: roundTrip(node.lastBootTime),
+      cluster: node.cluster ? { name: node.cluster, nodeState: node.clusterState } : null,
+      hotpatch: { ...node.spec.hotpatch },
+      installedUpdates: [...new Set(node.installed)].sort(ordinalIgnoreCase),
+    });
+    return 0;
+  }
+
+  /** drain.ps1 */
+  private async drain(
+    run: ScriptRun,
+    payload: Record<string, unknown>,
+    commandDeadline: number,
+  ): Promise<number> {
+    const node = run.inv.node;
+    const timeoutMinutes = payloadInteger(payload, 'timeoutMinutes', 'payload', 1, 1440);
+    const deadline = Math.min(run.now() + timeoutMinutes * 60_000, commandDeadline);
+    if (!node.cluster) {
+      await run.sleep(SIMULATED_TIMINGS.standaloneDrainMs);
+      run.result({
+        clustered: false,
+        drained: false,
+        node: node.name,
+        detail: 'standalone server: not a failover cluster node, nothing to drain',
+      });
+      return 0;
+    }
+    const started = run.now();
+    const cluster = node.cluster;
+    const result = (drained: boolean, detail: string, remainingGroups: string[] = []) =>
+      run.result({
+        clustered: true,
+        drained,
+        node: node.name,
+        cluster,
+        nodeState: node.clusterState,
+        drainStatus: node.drainStatus,
+        durationSeconds: round1(run.now() - started),
+        remainingGroups,
+        detail,
+      });
+    if (node.clusterState === 'Paused' && node.drainStatus === 'Completed') {
+      result(true, 'already paused and drained');
+      return 0;
+    }
+    if (node.clusterState !== 'Up' && node.clusterState !== 'Paused') {
+      const detail = `the node is ${node.clusterState}; only an Up node can be drained`;
+      result(false, detail);
+      throw new ScriptFailure(`cannot drain ${node.name}: ${detail}`);
+    }
+    run.log(`draining ${node.name} of cluster ${cluster} for up to ${timeoutMinutes} minutes`);
+    node.clusterState = 'Paused';
+    node.drainStatus = 'InProgress';
+    const drainMs = node.spec.drain.minutes * 60_000;
+    const finishes = started + drainMs;
+    // The script polls DrainStatus every 5 s until it settles or the deadline passes.
+    const polls = Math.max(1, Math.ceil(drainMs / 5000));
+    const stopAt = Math.min(started + polls * 5000, Math.max(deadline, started + 5000));
+    await run.sleep(stopAt - run.now());
+    const settled = run.now() >= finishes;
+    if (settled) node.drainStatus = node.spec.drain.fails ? 'Failed' : 'Completed';
+    if (node.clusterState === 'Paused' && node.drainStatus === 'Completed') {
+      node.drainedCount++;
+      result(true, `drained in ${Math.round((run.now() - started) / 1000)} s`);
+      return 0;
+    }
+    const remaining = [`Roles on ${node.name}`];
+    const detail = settled
+      ? `the drain ended ${node.drainStatus} with the node ${node.clusterState}`
+      : `the drain did not finish within ${timeoutMinutes} minutes`;
+    result(false, detail, remaining);
+    throw new ScriptFailure(
+      `${detail}; roles still on the node: ${remaining.join(', ')}. The node may be left paused: resume it (ResumeNode) before retrying`,
+    );
+  }
+
+  /** resume.ps1 */
+  private async resume(run: ScriptRun, payload: Record<string, unknown>): Promise<number> {
+    const node = run.inv.node;
+    const failbackMode = payloadString(payload, 'failbackMode', 'payload');
+    if (!['NoFailback', 'Immediate', 'Policy'].includes(failbackMode)) {
+      throw new ScriptFailure(
+        `payload.failbackMode (${formatValue(failbackMode)}): expected NoFailback, Immediate or Policy`,
+      );
+    }
+    await run.sleep(SIMULATED_TIMINGS.resumeMs);
+    if (!node.cluster) {
+      run.result({
+        clustered: false,
+        resumed: false,
+        alreadyUp: false,
+        node: node.name,
+        failback: failbackMode,
+        detail: 'standalone server: not a failover cluster node, nothing to resume',
+      });
+      return 0;
+    }
+    const cluster = node.cluster;
+    const result = (resumed: boolean, alreadyUp: boolean, detail: string) =>
+      run.result({
+        clustered: true,
+        resumed,
+        alreadyUp,
+        node: node.name,
+        cluster,
+        nodeState: node.clusterState,
+        failback: failbackMode,
+        detail,
+      });
+    if (node.clusterState === 'Up') {
+      result(false, true, 'already Up: nothing to resume');
+      return 0;
+    }
+    if (node.clusterState !== 'Paused') {
+      result(false, false, `the node is ${node.clusterState} after waiting 10 minutes to join`);
+      throw new ScriptFailure(
+        `cannot resume ${node.name}: the node is ${node.clusterState}; expected Paused or Up`,
+      );
+    }
+    run.log(`resuming ${node.name} of cluster ${cluster} with failback ${failbackMode}`);
+    if (node.spec.resumeFails) {
+      result(false, false, `Resume-ClusterNode returned but the node is ${node.clusterState}`);
+      throw new ScriptFailure(`resumed ${node.name} but the node is ${node.clusterState}, not Up`);
+    }
+    node.clusterState = 'Up';
+    node.drainStatus = 'NotInitiated';
+    node.resumedCount++;
+    result(true, false, 'resumed');
+    return 0;
+  }
+
+  /** install-hotfixes.ps1 */
+  private async installHotfixes(
+    run: ScriptRun,
+    payload: Record<string, unknown>,
+    deadline: number,
+    afterExit: (() => void)[],
+  ): Promise<number> {
+    const bucket = payloadString(payload, 'bucket', 'payload');
+    const timeoutMinutes = payloadInteger(payload, 'timeoutMinutes', 'payload', 1, 1440);
+    const updates = payloadArray(payload, 'updates', 'payload');
+    if (updates.length === 0) {
+      run.log('no updates in the payload: nothing to install');
+      return 0;
+    }
+    for (let position = 0; position < updates.length; position++) {
+      if (run.now() >= deadline) {
+        throw new ScriptFailure(
+          `the command deadline (executionTimeoutSeconds) passed before update ${position} of ${updates.length}; the rest were not started`,
+        );
+      }
+      const line = await this.installUpdate(run, updates[position], position, {
+        bucket,
+        timeoutMinutes,
+        deadline,
+      });
+      run.result(line);
+      if (line.exitCode === 1641) {
+        run.log(
+          `the installer started a restart (1641): the remaining ${updates.length - position - 1} updates were not started`,
+        );
+        const node = run.inv.node;
+        afterExit.push(() => {
+          this.clock.schedule(this.now() + SIMULATED_TIMINGS.installerRestartDelayMs, () => {
+            void this.reboot(node, true);
+          });
+        });
+        break;
+      }
+    }
+    return 0;
+  }
+
+  /** Install-Update: one update, as the script reports it. */
+  private async installUpdate(
+    run: ScriptRun,
+    item: unknown,
+    position: number,
+    context: { bucket: string; timeoutMinutes: number; deadline: number },
+  ): Promise<Record<string, unknown>> {
+    const node = run.inv.node;
+    const at = `payload.updates[${position}]`;
+    const line: Record<string, unknown> = {
+      index: position,
+      file: '',
+      exitCode: null,
+      checksumOk: false,
+      timedOut: false,
+      durationSeconds: 0,
+      logTail: '',
+    };
+    const started = run.now();
+    try {
+      line.index = payloadInteger(item, 'index', at, 0, 1_000_000);
+      const file = payloadString(item, 'file', at);
+      line.file = file;
+      const key = payloadString(item, 'key', at);
+      const sha256 = payloadString(item, 'sha256', at);
+      if (!/^[0-9A-Fa-f]{64}$/.test(sha256)) {
+        throw new ScriptFailure(
+          `${at}.sha256 (${formatValue(sha256)}): expected 64 hexadecimal digits`,
+        );
+      }
+      const rawLocalPath = payloadString(item, 'localPath', at);
+      const localPath = expandEnvironment(rawLocalPath);
+      if (!isRooted(localPath)) {
+        throw new ScriptFailure(
+          `${at}.localPath (${formatValue(rawLocalPath)}): expected a full path`,
+        );
+      }
+      const installer = expandEnvironment(payloadString(item, 'path', at));
+      const parameters = expandEnvironment(payloadString(item, 'parameters', at, true));
+
+      const stored = this.files.get(file.replace(/\\/g, '/'));
+      let actual: string | undefined;
+      if (stored && node.downloaded.has(localPath)) actual = stored.deliveredSha256.toUpperCase();
+      if (actual === undefined || actual.toLowerCase() !== sha256.toLowerCase()) {
+        run.log(`downloading ${file} to ${localPath}`);
+        if (!stored) {
+          // Receive-S3File: three tries, 5 and 10 s apart.
+          await run.sleep(SIMULATED_TIMINGS.downloadMs * 3);
+          throw new ScriptFailure(
+            `download of s3://${context.bucket}/${key} failed after 3 tries: The specified key does not exist.`,
+          );
+        }
+        await run.sleep(SIMULATED_TIMINGS.downloadMs);
+        node.downloaded.add(localPath);
+        actual = stored.deliveredSha256.toUpperCase();
+      }
+      if (actual.toLowerCase() !== sha256.toLowerCase()) {
+        line.error = `SHA-256 of the downloaded file is ${actual}, the plan says ${sha256}: not run`;
+        run.log(`${file}: ${line.error as string}`);
+        return line;
+      }
+      line.checksumOk = true;
+      run.log(`installing ${file}: ${installer} ${parameters}`);
+
+      const attempt = this.countAttempt(node, file);
+      const behaviour = this.behaviourFor(node, file);
+      const rule = this.ruleFor(item, file);
+      let limit = context.timeoutMinutes * 60_000;
+      const untilDeadline = context.deadline - run.now();
+      const stoppedAtDeadline = untilDeadline < limit;
+      if (stoppedAtDeadline) limit = Math.max(0, untilDeadline);
+      const duration = behaviour.minutes * 60_000;
+      if (behaviour.hangs || duration > limit) {
+        await run.sleep(limit);
+        line.timedOut = true;
+        line.error = stoppedAtDeadline
+          ? 'stopped at the command deadline (executionTimeoutSeconds)'
+          : `the installer ran longer than ${context.timeoutMinutes} minutes (HotfixInstallerTimeoutMinutes) and was stopped`;
+        return line;
+      }
+      await run.sleep(duration);
+      const code = this.exitCodeFor(node, file, behaviour, attempt, rule);
+      line.exitCode = code;
+      this.applyInstall(node, file, code, behaviour, rule);
+      return line;
+    } catch (error) {
+      if (!(error instanceof ScriptFailure)) throw error;
+      line.error = singleLine(error.message).slice(0, 1000);
+      run.log(`update ${position} failed: ${line.error as string}`);
+      return line;
+    } finally {
+      line.durationSeconds = round1(run.now() - started);
+    }
+  }
+
+  private countAttempt(node: SimNode, file: string): number {
+    const key = fileKey(file);
+    const entry = node.attempts.get(key) ?? { file, count: 0 };
+    entry.count++;
+    node.attempts.set(key, entry);
+    return entry.count;
+  }
+
+  /**
+   * The installer behaviour for a file on a node: the node's `updates` (by path, then by KB
+   * number in the file name), then the scenario's `updates` (same order), then `defaultUpdate`.
+   */
+  private behaviourFor(node: SimNode, file: string): UpdateBehaviour {
+    const kb = kbOfFile(file);
+    const find = (updates: Readonly<Record<string, UpdateBehaviour>>) => {
+      const entries = Object.entries(updates);
+      return (
+        entries.find(([key]) => fileKey(key) === fileKey(file))?.[1] ??
+        (kb === undefined ? undefined : entries.find(([key]) => key.toUpperCase() === kb)?.[1])
+      );
+    };
+    return find(node.spec.updates) ?? find(this.scenario.updates) ?? this.scenario.defaultUpdate;
+  }
+
+  /**
+   * The exit conditions that tell what a code means for this file: the plan's own (plan-node
+   * passes them in each item), else the scenario's hotfix configuration.
+   */
+  private ruleFor(
+    item: unknown,
+    file: string,
+  ): { conditions?: ExitConditions; alwaysReboot: boolean } {
+    if (isRecord(item) && isExitConditions(item.exitConditions)) {
+      return { conditions: item.exitConditions, alwaysReboot: item.alwaysReboot === true };
+    }
+    const segments = file.split(/[\\/]/);
+    const rule =
+      (segments.length >= 3 ? findFolderRule(this.config, segments[1] as string) : undefined) ??
+      findExtensionRule(this.config, file);
+    return rule
+      ? { conditions: rule.exitConditions, alwaysReboot: rule.alwaysReboot }
+      : { alwaysReboot: false };
+  }
+
+  private exitCodeFor(
+    node: SimNode,
+    file: string,
+    behaviour: UpdateBehaviour,
+    attempt: number,
+    rule: { conditions?: ExitConditions },
+  ): number {
+    const kb = kbOfFile(file);
+    const alreadyCode =
+      rule.conditions?.AlreadyInstalled[0] ?? (/\.msu$/i.test(file) ? 0x240006 : undefined);
+    if (behaviour.alreadyInstalled) return alreadyCode ?? 0;
+    // wusa answers "already installed" for a KB the node has, whatever the scenario planned.
+    const ruleKnows = (rule.conditions?.AlreadyInstalled.length ?? 0) > 0;
+    if (kb !== undefined && node.installed.includes(kb) && ruleKnows && alreadyCode !== undefined) {
+      return alreadyCode;
+    }
+    const codes = behaviour.exitCodes;
+    return codes[Math.min(attempt, codes.length) - 1] as number;
+  }
+
+  /** What an installer's exit code leaves on the node. */
+  private applyInstall(
+    node: SimNode,
+    file: string,
+    code: number,
+    behaviour: UpdateBehaviour,
+    rule: { conditions?: ExitConditions; alwaysReboot: boolean },
+  ) {
+    let outcome: ExitOutcome | undefined;
+    if (rule.conditions) {
+      outcome = classifyExitCode(code, rule.conditions, {
+        alwaysReboot: rule.alwaysReboot,
+      }).outcome;
+    }
+    const installed =
+      outcome === 'Success' ||
+      outcome === 'Success_RebootRequired' ||
+      (outcome === undefined && (code === 0 || code === 3010 || code === 1641));
+    if (
+      code === 3010 ||
+      code === 1641 ||
+      outcome === 'Success_RebootRequired' ||
+      outcome === 'Fail_RebootRequired'
+    ) {
+      node.pendingReboot = true;
+    }
+    if (!installed) return;
+    const kb = kbOfFile(file) ?? null;
+    if (kb !== null && !node.installed.includes(kb)) node.installed.push(kb);
+    for (const path of behaviour.replacesFiles) {
+      const key = binaryKey(path);
+      const current = node.binaries.get(key);
+      if (current) current.version = bumpVersion(current.version);
+    }
+    node.installs.push({ update: file, kb, code, at: this.now() });
+  }
+
+  /** windows-update.ps1 */
+  private async windowsUpdate(
+    run: ScriptRun,
+    payload: Record<string, unknown>,
+    commandDeadline: number,
+  ): Promise<number> {
+    const node = run.inv.node;
+    const queryString = payloadString(payload, 'queryString', 'payload');
+    const includeRecommended = payloadBoolean(payload, 'includeRecommendedUpdates', 'payload');
+    const timeoutMinutes = payloadInteger(payload, 'timeoutMinutes', 'payload', 1, 2880);
+    const deadline = Math.min(run.now() + timeoutMinutes * 60_000, commandDeadline);
+
+    run.log(`searching for updates: ${queryString}`);
+    await run.sleep(SIMULATED_TIMINGS.windowsUpdateSearchMs);
+    const offered = (node.spec.windowsUpdate ?? this.scenario.windowsUpdate).available;
+    const found = offered.filter((u) => !node.installed.includes(u.kb));
+    const selected: WindowsUpdateItem[] = [];
+    for (const update of found) {
+      if (update.recommended && !includeRecommended) {
+        run.log(
+          `left out, recommended but not important (IncludeRecommendedUpdates is false): ${update.title}`,
+        );
+        continue;
+      }
+      selected.push(update);
+    }
+    run.log(`${selected.length} of ${found.length} updates selected`);
+    for (const update of selected) {
+      const line = {
+        updateId: update.updateId,
+        title: update.title,
+        kb: update.kb,
+        resultCode: WUA.aborted as number,
+        hResult: 0,
+        rebootRequired: false,
+      };
+      if (run.now() >= deadline) {
+        run.log(`not started, the time limit passed: ${update.title}`);
+        run.result(line);
+        continue;
+      }
+      run.log(`downloading ${update.title}`);
+      run.log(`installing ${update.title}`);
+      await run.sleep(update.minutes * 60_000);
+      line.resultCode = update.resultCode;
+      line.hResult = update.hResult;
+      const succeeded =
+        update.resultCode === WUA.succeeded || update.resultCode === WUA.succeededWithErrors;
+      line.rebootRequired = succeeded && update.rebootRequired;
+      if (succeeded) {
+        if (!node.installed.includes(update.kb)) node.installed.push(update.kb);
+        node.installs.push({
+          update: update.title,
+          kb: update.kb,
+          code: update.hResult,
+          at: run.now(),
+        });
+        if (update.rebootRequired) node.pendingReboot = true;
+      }
+      run.result(line);
+    }
+    return 0;
+  }
+
+  /** run-script.ps1 */
+  private async runUpdateScript(run: ScriptRun, payload: Record<string, unknown>): Promise<number> {
+    const node = run.inv.node;
+    const phase = payloadString(payload, 'phase', 'payload');
+    if (phase !== 'pre' && phase !== 'post') {
+      throw new ScriptFailure(`payload.phase (${formatValue(phase)}): expected pre or post`);
+    }
+    const scriptPath = payloadString(payload, 'script', 'payload');
+    const path = expandEnvironment(scriptPath);
+    if (!/\.ps1$/i.test(path)) {
+      throw new ScriptFailure(
+        `payload.script (${formatValue(scriptPath)}): expected a PowerShell script ending in .ps1`,
+      );
+    }
+    if (!isRooted(path)) {
+      throw new ScriptFailure(
+        `payload.script (${formatValue(scriptPath)}): expected a full path, e.g. C:\\Scripts\\PreUpdate.ps1`,
+      );
+    }
+    const behaviour = phase === 'pre' ? node.spec.preUpdateScript : node.spec.postUpdateScript;
+    const exitCode = behaviour?.exitCode ?? 0;
+    run.log(`running the ${phase}-update script ${path}`);
+    const started = run.now();
+    await run.sleep((behaviour?.minutes ?? 0.5) * 60_000);
+    run.log(
+      `[${phase}-update script] ${exitCode === 0 ? 'done' : `exiting with code ${exitCode}`}`,
+    );
+    run.result({
+      phase,
+      script: scriptPath,
+      exitCode,
+      durationSeconds: round1(run.now() - started),
+    });
+    if (exitCode !== 0) {
+      throw new ScriptFailure(`the ${phase}-update script ${path} exited with code ${exitCode}`);
+    }
+    return 0;
+  }
+
+  /** restart.ps1: first run asks for the restart (3010); the run after it reports. */
+  private async restart(run: ScriptRun, payload: Record<string, unknown>): Promise<number> {
+    const node = run.inv.node;
+    const runId = payloadString(payload, 'runId', 'payload');
+    if (!RUN_ID.test(runId)) {
+      throw new ScriptFailure(
+        `payload.runId (${formatValue(runId)}): expected 1 to 200 of A-Z a-z 0-9 . _ : - starting with a letter or digit`,
+      );
+    }
+    const reason = payloadString(payload, 'reason', 'payload', true);
+    let marker = node.restartMarkers.get(runId);
+    if (marker && run.now() - marker.requestedAtMs > 24 * 3_600_000) {
+      run.log(`restart marker for ${runId} is from ${marker.requestedAt}: stale, replaced`);
+      marker = undefined;
+    }
+    if (marker && marker.bootSession !== node.bootSession) {
+      await run.sleep(SIMULATED_TIMINGS.restartReportMs);
+      node.restartMarkers.delete(runId);
+      run.result({
+        restarted: true,
+        runId,
+        lastBootTime: roundTrip(node.lastBootTime),
+        previousBootTime: marker.lastBootTime,
+        requestedAt: marker.requestedAt,
+        reason,
+      });
+      return 0;
+    }
+    const now = run.now();
+    node.restartMarkers.set(runId, {
+      bootSession: node.bootSession,
+      lastBootTime: roundTrip(node.lastBootTime),
+      requestedAt: roundTrip(now),
+      requestedAtMs: now,
+      reason,
+    });
+    run.log(`restarting ${node.name} for run ${runId}: ${reason}`);
+    return 3010;
+  }
+
+  // --- views ----------------------------------------------------------------------------------
+
+  private record(inv: Invocation): CommandRecord {
+    return {
+      commandId: inv.commandId,
+      instanceId: inv.node.instanceId,
+      node: inv.node.name,
+      document: inv.document,
+      documentName: inv.documentName,
+      comment: inv.comment,
+      payload: inv.payload,
+      requestedAt: new Date(inv.requestedAt).toISOString(),
+      ...(inv.startedAt === undefined ? {} : { startedAt: new Date(inv.startedAt).toISOString() }),
+      ...(inv.endedAt === undefined ? {} : { endedAt: new Date(inv.endedAt).toISOString() }),
+      status: inv.status,
+      statusDetails: inv.statusDetails,
+      responseCode: inv.responseCode,
+      stdout: joinLines(inv.stdout),
+      stderr: joinLines(inv.stderr),
+    };
+  }
+
+  private snapshot(node: SimNode): NodeSnapshot {
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return {
+      name: node.name,
+      instanceId: node.instanceId,
+      cluster: node.cluster,
+      nodeState: node.cluster ? node.clusterState : null,
+      drainStatus: node.cluster ? node.drainStatus : null,
+      online: this.reachable(node),
+      down: node.down,
+      pingStatus: this.pingStatus(node),
+      drainedCount: node.drainedCount,
+      resumedCount: node.resumedCount,
+      restarts: node.restarts,
+      lastBootTime: iso(node.lastBootTime),
+      pendingReboot: node.pendingReboot,
+      installedUpdates: [...node.installed],
+      binaries: Object.fromEntries([...node.binaries.values()].map((b) => [b.path, b.version])),
+      attempts: Object.fromEntries([...node.attempts.values()].map((a) => [a.file, a.count])),
+      installs: node.installs.map((i) => ({ ...i, at: iso(i.at) })),
+      commands: node.invocations.map((inv) => ({
+        commandId: inv.commandId,
+        document: inv.document,
+        requestedAt: iso(inv.requestedAt),
+        ...(inv.startedAt === undefined ? {} : { startedAt: iso(inv.startedAt) }),
+        ...(inv.endedAt === undefined ? {} : { endedAt: iso(inv.endedAt) }),
+        status: inv.status,
+        statusDetails: inv.statusDetails,
+        responseCode: inv.responseCode,
+      })),
+    };
+  }
+}
+
+/** What a running script can do: print, and wait in virtual time. */
+class ScriptRun {
+  constructor(
+    private readonly clock: Clock,
+    readonly inv: Invocation,
+  ) {}
+
+  now(): number {
+    return this.clock.now().getTime();
+  }
+
+  /** Write-RolloutLog */
+  log(message: string) {
+    this.inv.stdout.push(`[rollout] ${singleLine(message)}`);
+  }
+
+  /** Write-RolloutResult */
+  result(value: unknown) {
+    this.inv.stdout.push(`${RESULT_LINE_PREFIX} ${powershellJson(value)}`);
+  }
+
+  /** Waits in virtual time; throws {@link Aborted} when the invocation ended meanwhile. */
+  async sleep(ms: number) {
+    if (ms > 0) await this.clock.sleep(ms);
+    if (isEnded(this.inv)) throw new Aborted();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+/** Output as the agent captures it: CRLF line ends, as Windows writes them. */
+function joinLines(lines: readonly string[]): string {
+  return lines.length === 0 ? '' : `${lines.join('\r\n')}\r\n`;
+}
+
+function ordinalIgnoreCase(a: string, b: string): number {
+  const x = a.toUpperCase();
+  const y = b.toUpperCase();
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function resourceType(instanceId: string): 'ManagedInstance' | 'EC2Instance' {
+  return instanceId.startsWith('mi-') ? 'ManagedInstance' : 'EC2Instance';
+}
+
+/** The seconds after which the agent stops the command. */
+function executionTimeoutOf(inv: Invocation): number {
+  const value = inv.payload?.executionTimeoutSeconds;
+  return typeof value === 'number' && Number.isInteger(value) && value >= 30 && value <= 172_800
+    ? value
+    : DOCUMENT_STEP_TIMEOUT_SECONDS[inv.document];
+}
+
+function validationError(message: string): SSMServiceException {
+  return new SSMServiceException({
+    name: 'ValidationException',
+    $fault: 'client',
+    message,
+    $metadata: {},
+  });
+}
+
+function writeToken(token: { o: number; f: string }): string {
+  return Buffer.from(JSON.stringify(token), 'utf8').toString('base64');
+}
+
+function readToken(text: string): { o: number; f: string } | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(text, 'base64').toString('utf8'));
+    if (isRecord(value) && Number.isInteger(value.o) && typeof value.f === 'string') {
+      return { o: value.o as number, f: value.f };
+    }
+  } catch {
+    // not one of ours
+  }
+  return undefined;
+}

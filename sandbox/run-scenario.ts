@@ -1,0 +1,182 @@
+/**
+ * Runs a scenario: starts the sandbox with the scenario's simulated fleet, publishes its hotfix
+ * root to the sandbox's S3, runs each rollout through the synthesized rollout workflow, and
+ * reads each run's report back from the run store.
+ */
+
+import { DEFAULT_CONFIG_FILE_NAME } from '../lambdas/core/hotfix-plan.js';
+import { PLUGIN_NAMES, parseHotfixPluginArguments } from '../lambdas/core/plugin-arguments.js';
+import type { FunctionName } from '../lib/rollout-functions.js';
+import { type ExecutionResult, type ProgressEvent, Sandbox } from './engine.js';
+import { SimulatedFleet } from './fleet.js';
+import { type RunReport, readRunReport } from './report.js';
+import type { Scenario } from './scenario.js';
+
+/** The file the hotfix-eligibility handler reads beside the config. */
+const HOTPATCH_MANIFEST_FILE = 'hotpatch-manifest.json';
+
+/** One rollout's outcome: the execution, the report, and whether it met the scenario's expectation. */
+export interface ScenarioRunResult {
+  readonly execution: ExecutionResult;
+  /** Absent when the run never reached the run store (invalid input, target locked). */
+  readonly report?: RunReport;
+  readonly expectationsMet: boolean;
+  /** What differed from the expectation, one line each. */
+  readonly mismatches: readonly string[];
+}
+
+export interface ScenarioResult {
+  readonly scenario: string;
+  readonly runs: readonly ScenarioRunResult[];
+  readonly expectationsMet: boolean;
+  /** Where the run history lives while the sandbox runs. */
+  readonly historyStore: string;
+  readonly wallMs: number;
+  readonly simulatedMs: number;
+  readonly sandbox: Sandbox;
+}
+
+export interface RunScenarioOptions {
+  readonly onProgress?: (event: ProgressEvent) => void;
+  readonly throttle?: Partial<Record<FunctionName, number>>;
+  /** Keep the sandbox running after the scenario (the caller stops it). @default false */
+  readonly keepRunning?: boolean;
+}
+
+/** `s3://bucket/prefix/` → bucket and prefix (with its trailing slash, or empty). */
+function splitS3Uri(uri: string): { bucket: string; prefix: string } {
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  if (!match)
+    throw new Error(`HotfixRootFolderPath ${JSON.stringify(uri)}: expected s3://bucket/prefix`);
+  const prefix = match[2] ?? '';
+  return {
+    bucket: match[1] as string,
+    prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`,
+  };
+}
+
+/** Publishes the scenario's hotfix root under every root its rollouts name. */
+function publishHotfixRoot(sandbox: Sandbox, scenario: Scenario): void {
+  const roots = new Set<string>();
+  for (const run of scenario.runs) {
+    for (const plugin of run.rollout.plugins ?? []) {
+      if (plugin.name !== PLUGIN_NAMES.hotfix || !plugin.arguments) continue;
+      const args = parseHotfixPluginArguments(plugin.arguments);
+      roots.add(`${args.hotfixRootFolderPath}|${args.hotfixConfigFileName}`);
+    }
+  }
+  for (const entry of roots) {
+    const [uri, configFileName] = entry.split('|') as [string, string];
+    const { bucket, prefix } = splitS3Uri(uri);
+    for (const file of scenario.hotfixRoot.files) {
+      sandbox.s3.put(bucket, `${prefix}${file.path}`, `sandbox update ${file.path}`, file.sha256);
+    }
+    if (scenario.hotfixRoot.config !== undefined) {
+      sandbox.s3.put(
+        bucket,
+        `${prefix}${configFileName ?? DEFAULT_CONFIG_FILE_NAME}`,
+        scenario.hotfixRoot.config,
+      );
+    }
+    if (scenario.hotfixRoot.manifest !== undefined) {
+      sandbox.s3.put(
+        bucket,
+        `${prefix}${HOTPATCH_MANIFEST_FILE}`,
+        JSON.stringify(scenario.hotfixRoot.manifest),
+      );
+    }
+  }
+}
+
+/** Compares a run with the scenario's expectation. */
+function compare(
+  run: Scenario['runs'][number],
+  execution: ExecutionResult,
+  report?: RunReport,
+): string[] {
+  const expect = run.expect;
+  if (!expect) {
+    return report?.status === 'Succeeded'
+      ? []
+      : [`run ended ${report?.status ?? execution.status}, no expectation given`];
+  }
+  const mismatches: string[] = [];
+  const status = report?.status ?? 'NotRecorded';
+  if (expect.runStatus && expect.runStatus !== status) {
+    mismatches.push(`run status: expected ${expect.runStatus}, got ${status}`);
+  }
+  for (const [node, wanted] of Object.entries(expect.nodes ?? {})) {
+    const got =
+      report?.nodes.find((n) => n.name.toUpperCase() === node.toUpperCase())?.status ??
+      'NotRecorded';
+    if (got !== wanted) mismatches.push(`${node}: expected ${wanted}, got ${got}`);
+  }
+  if (report && !report.lockReleased) mismatches.push('the target lock was not released');
+  return mismatches;
+}
+
+/** Runs every rollout of the scenario in order. */
+export async function runScenario(
+  scenario: Scenario,
+  options: RunScenarioOptions = {},
+): Promise<ScenarioResult> {
+  const wallStart = performance.now();
+  const sandbox = await Sandbox.start({
+    startTime: new Date(scenario.startTime),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.throttle ? { throttle: options.throttle } : {}),
+    ssm: (clock, onEvent) =>
+      new SimulatedFleet(scenario, clock, {
+        documentPrefix: sandbox_prefix(),
+        onEvent: onEvent as never,
+      }),
+  });
+  try {
+    publishHotfixRoot(sandbox, scenario);
+    const runs: ScenarioRunResult[] = [];
+    for (const [i, run] of scenario.runs.entries()) {
+      const execution = await sandbox.runRollout(
+        run.rollout,
+        `${scenario.name}-${i + 1}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64),
+      );
+      const runId =
+        (execution.output as { runId?: string } | undefined)?.runId ??
+        (await findRunId(sandbox, execution));
+      const report = runId
+        ? await readRunReport(sandbox.store, runId).catch(() => undefined)
+        : undefined;
+      const mismatches = compare(run, execution, report);
+      runs.push({
+        execution,
+        ...(report ? { report } : {}),
+        expectationsMet: mismatches.length === 0,
+        mismatches,
+      });
+    }
+    return {
+      scenario: scenario.name,
+      runs,
+      expectationsMet: runs.every((r) => r.expectationsMet),
+      historyStore: `DynamoDB table ${sandbox.tableName} on local dynalite (loopback), keys RUN#<runId>, LEDGER#<node>`,
+      wallMs: performance.now() - wallStart,
+      simulatedMs: sandbox.clock.advancedMs,
+      sandbox,
+    };
+  } finally {
+    if (!options.keepRunning) await sandbox.stop();
+  }
+}
+
+/** The document prefix the synthesized stack uses. */
+function sandbox_prefix(): string {
+  return 'WindowsRollout';
+}
+
+/** A failed execution's run id: the one the validate step resolved (execution name by default). */
+async function findRunId(
+  sandbox: Sandbox,
+  execution: ExecutionResult,
+): Promise<string | undefined> {
+  const run = await sandbox.store.getRun(execution.name).catch(() => undefined);
+  return run ? execution.name : undefined;
+}
