@@ -26,6 +26,9 @@ export interface Clock {
   sleep(ms: number): Promise<void>;
 }
 
+/** Real milliseconds with nothing to run before the sandbox reports itself stuck. */
+const STALL_LIMIT_MS = 5_000;
+
 const macrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class VirtualClock implements Clock {
@@ -58,6 +61,19 @@ export class VirtualClock implements Clock {
     return new Promise((resolve) => this.schedule(this.current + Math.max(0, ms), resolve));
   }
 
+  /**
+   * A sleep for tracked work (a handler backing off): it stops holding the clock while it
+   * sleeps, or the clock could never reach the end of the sleep.
+   */
+  async pauseTracked(ms: number): Promise<void> {
+    this.inFlight--;
+    try {
+      await this.sleep(ms);
+    } finally {
+      this.inFlight++;
+    }
+  }
+
   /** Marks real work in progress (a handler call): the clock does not move until it settles. */
   async track<T>(work: () => Promise<T>): Promise<T> {
     this.inFlight++;
@@ -79,16 +95,24 @@ export class VirtualClock implements Clock {
     const watched = done.finally(() => {
       settled = true;
     });
+    let stalledSince: number | undefined;
     try {
       while (!settled) {
         await this.idle();
         if (settled) break;
         const next = this.nextTimer();
         if (!next) {
-          // Nothing scheduled and nothing running: give real I/O one more chance, then wait.
+          // Nothing scheduled and nothing running: give real I/O a chance, but not forever.
+          stalledSince ??= performance.now();
+          if (performance.now() - stalledSince > STALL_LIMIT_MS) {
+            throw new Error(
+              `the sandbox is stuck: nothing has run and no timer is pending for ${STALL_LIMIT_MS} ms (a wait that nothing will complete)`,
+            );
+          }
           await new Promise((resolve) => setTimeout(resolve, 5));
           continue;
         }
+        stalledSince = undefined;
         this.advancedMs += next.at - this.current;
         this.current = next.at;
         next.fn();

@@ -218,7 +218,7 @@ export class Sandbox {
     const document = DynamoDBDocumentClient.from(dynamo, {
       marshallOptions: { removeUndefinedValues: true },
     });
-    this.store = new RunStore({ client: document, tableName, sleep: (ms) => this.clock.sleep(ms) });
+    this.store = new RunStore({ client: document, tableName, sleep: (ms) => this.clock.pauseTracked(ms) });
     const ssm = options.ssm(this.clock, (event) => this.deliverEvent(event, 0));
     const now = () => this.clock.now();
     const deps = { store: this.store, now };
@@ -262,7 +262,7 @@ export class Sandbox {
           store: this.store,
           documentPrefix: this.synth.documentPrefix,
           now,
-          sleep: (ms: number) => this.clock.sleep(ms),
+          sleep: (ms: number) => this.clock.pauseTracked(ms),
         }) as Handler,
       ],
       ['interpretResults', makeInterpretResultsHandler(deps) as Handler],
