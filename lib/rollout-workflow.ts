@@ -329,7 +329,7 @@ export class RolloutWorkflow extends Construct {
         .otherwise(
           new sfn.Fail(this, 'RolloutFailed', {
             error: 'RolloutFailed',
-            causePath: "States.Format('run {} ended {}', $.runId, $.summary.status)",
+            causePath: '$.summary.reason',
           }),
         ),
     );

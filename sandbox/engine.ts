@@ -218,19 +218,28 @@ export class Sandbox {
     const document = DynamoDBDocumentClient.from(dynamo, {
       marshallOptions: { removeUndefinedValues: true },
     });
-    this.store = new RunStore({ client: document, tableName, sleep: (ms) => this.clock.pauseTracked(ms) });
+    this.store = new RunStore({
+      client: document,
+      tableName,
+      sleep: (ms) => this.clock.pauseTracked(ms),
+    });
     const ssm = options.ssm(this.clock, (event) => this.deliverEvent(event, 0));
     const now = () => this.clock.now();
     const deps = { store: this.store, now };
     const s3 = this.s3 as never;
     const anySsm = ssm as never;
-    let random = 0;
+    // A seeded generator: run ids and everything derived from them repeat from run to run.
+    let seed = 0;
+    const random = () => {
+      seed = (seed * 9301 + 49297) % 233280;
+      return seed / 233280;
+    };
     this.handlers = new Map<FunctionName, Handler>([
       [
         'validateInput',
         makeValidateInputHandler({
           now,
-          random: () => (random = (random * 9301 + 49297) % 233280) / 233280,
+          random,
         }) as Handler,
       ],
       [

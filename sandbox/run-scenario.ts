@@ -7,7 +7,7 @@
 import { DEFAULT_CONFIG_FILE_NAME } from '../lambdas/core/hotfix-plan.js';
 import { PLUGIN_NAMES, parseHotfixPluginArguments } from '../lambdas/core/plugin-arguments.js';
 import type { FunctionName } from '../lib/rollout-functions.js';
-import { type ExecutionResult, type ProgressEvent, Sandbox } from './engine.js';
+import { type ExecutionResult, type ProgressEvent, Sandbox, synthesize } from './engine.js';
 import { SimulatedFleet } from './fleet.js';
 import { type RunReport, readRunReport } from './report.js';
 import type { Scenario } from './scenario.js';
@@ -34,6 +34,8 @@ export interface ScenarioResult {
   readonly wallMs: number;
   readonly simulatedMs: number;
   readonly sandbox: Sandbox;
+  /** The simulated fleet, for what happened on the nodes (drains, restarts, installs). */
+  readonly fleet: SimulatedFleet;
 }
 
 export interface RunScenarioOptions {
@@ -41,6 +43,8 @@ export interface RunScenarioOptions {
   readonly throttle?: Partial<Record<FunctionName, number>>;
   /** Keep the sandbox running after the scenario (the caller stops it). @default false */
   readonly keepRunning?: boolean;
+  /** Runs after the sandbox starts and before the first rollout (e.g. to leave a stale lock). */
+  readonly beforeRuns?: (sandbox: Sandbox) => Promise<void>;
 }
 
 /** `s3://bucket/prefix/` → bucket and prefix (with its trailing slash, or empty). */
@@ -121,18 +125,22 @@ export async function runScenario(
   options: RunScenarioOptions = {},
 ): Promise<ScenarioResult> {
   const wallStart = performance.now();
+  let fleet: SimulatedFleet | undefined;
   const sandbox = await Sandbox.start({
     startTime: new Date(scenario.startTime),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.throttle ? { throttle: options.throttle } : {}),
-    ssm: (clock, onEvent) =>
-      new SimulatedFleet(scenario, clock, {
-        documentPrefix: sandbox_prefix(),
+    ssm: (clock, onEvent) => {
+      fleet = new SimulatedFleet(scenario, clock, {
+        documentPrefix: synthesize().documentPrefix,
         onEvent: onEvent as never,
-      }),
+      });
+      return fleet;
+    },
   });
   try {
     publishHotfixRoot(sandbox, scenario);
+    await options.beforeRuns?.(sandbox);
     const runs: ScenarioRunResult[] = [];
     for (const [i, run] of scenario.runs.entries()) {
       const execution = await sandbox.runRollout(
@@ -161,15 +169,11 @@ export async function runScenario(
       wallMs: performance.now() - wallStart,
       simulatedMs: sandbox.clock.advancedMs,
       sandbox,
+      fleet: fleet as SimulatedFleet,
     };
   } finally {
     if (!options.keepRunning) await sandbox.stop();
   }
-}
-
-/** The document prefix the synthesized stack uses. */
-function sandbox_prefix(): string {
-  return 'WindowsRollout';
 }
 
 /** A failed execution's run id: the one the validate step resolved (execution name by default). */

@@ -309,12 +309,15 @@ export class RunStore {
       );
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
-      throw new LockHeldError(
-        target,
-        oldAttribute(error, 'holder'),
-        oldAttribute(error, 'leaseExpiresAt'),
-        { cause: error },
-      );
+      let holder = oldAttribute(error, 'holder');
+      let leaseExpiresAt = oldAttribute(error, 'leaseExpiresAt');
+      if (holder === undefined) {
+        // Not every DynamoDB implementation returns the old item (dynalite does not): read it.
+        const current = await this.getLock(target).catch(() => undefined);
+        holder = current?.holder;
+        leaseExpiresAt = current?.leaseExpiresAt;
+      }
+      throw new LockHeldError(target, holder, leaseExpiresAt, { cause: error });
     }
     return lock;
   }

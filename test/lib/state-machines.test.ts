@@ -33,6 +33,7 @@ interface ChoiceRule {
   readonly StringEquals?: string;
 }
 interface CatchRule {
+  readonly ErrorEquals?: readonly string[];
   readonly Next: string;
   readonly ResultPath?: string | null;
 }
