@@ -214,3 +214,30 @@ export type NodeStatus = (typeof NODE_STATUSES)[number];
 /** The final state of a run. */
 export const RUN_STATUSES = ['Running', 'Succeeded', 'Failed', 'Stopped', 'Cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
+
+// ---------------------------------------------------------------------------------------------
+// Change management: approval gates and lifecycle events
+
+/**
+ * An approval gate: after the first `afterNodes` nodes of the update order (the pilot), the run
+ * waits for an approve or reject before it updates the rest (CAU and SCCM pilot-group practice).
+ */
+export interface ApprovalGate {
+  readonly afterNodes: number;
+  /** How long the run waits for a decision; no decision counts as rejected. */
+  readonly timeoutMinutes: number;
+}
+
+/** The EventBridge `source` of our lifecycle events. */
+export const LIFECYCLE_EVENT_SOURCE = 'windows-rollout.control-plane';
+
+/** The `detail-type` of each lifecycle event, in the order a run emits them. */
+export const LIFECYCLE_EVENT_TYPES = {
+  rolloutStarted: 'Rollout Started',
+  approvalRequired: 'Rollout Approval Required',
+  nodeUpdated: 'Rollout Node Updated',
+  rolloutSucceeded: 'Rollout Succeeded',
+  rolloutFailed: 'Rollout Failed',
+  rolloutCancelled: 'Rollout Cancelled',
+} as const;
+export type LifecycleEventKey = keyof typeof LIFECYCLE_EVENT_TYPES;
