@@ -1,11 +1,21 @@
 /**
  * `npm run bench`: speed and scale figures. Benchmarks report; they never fail a build on time.
- * Pass names to run a subset: `npm run bench -- plan`.
+ * Pass names to run a subset: `npm run bench -- plan transitions`.
  */
-import { benchPlan } from './plan.bench.js';
+// Keep the handlers' logs and metrics out of the figures (set before the handlers load).
+process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+const { benchPlan } = await import('./plan.bench.js');
+const { benchFleet, benchHistory, benchMakespan, benchTransitions } = await import(
+  './sandbox.bench.js'
+);
 
 const BENCHMARKS: Record<string, () => unknown> = {
   plan: benchPlan,
+  transitions: benchTransitions,
+  makespan: benchMakespan,
+  history: benchHistory,
+  fleet: benchFleet,
 };
 
 const wanted = process.argv.slice(2);

@@ -19,7 +19,13 @@
  * 5. Retry intervals run in zero wall time (they are waits, and the sandbox's time is virtual).
  * 6. `$$.Execution.StartTime` reads `$$.Execution.SandboxStartTime`: the interpreter always sets
  *    StartTime to the wall clock, and the sandbox's executions start in virtual time.
+ * 7. Task states without a timeout get one that cannot expire in wall time: the interpreter
+ *    applies the ASL spec's 60 seconds of wall time, where AWS waits up to 99999999 seconds.
  */
+
+/** Wall-clock seconds no sandbox run reaches (and within Node's 32-bit timer range). */
+const NO_WALL_TIMEOUT_SECONDS = 2_000_000;
+
 import type { AslDefinition } from './definitions.js';
 
 type State = Record<string, unknown>;
@@ -67,6 +73,7 @@ export function adaptDefinition(original: AslDefinition): AdaptedDefinition {
           Type: 'Task',
           Resource: SANDBOX_DISTRIBUTED_MAP,
           Parameters: { 'input.$': '$' },
+          TimeoutSeconds: NO_WALL_TIMEOUT_SECONDS,
           ...pick(state, [
             'ResultPath',
             'ResultSelector',
@@ -118,6 +125,13 @@ export function adaptDefinition(original: AslDefinition): AdaptedDefinition {
       } else {
         throw new Error(`state ${name}: the sandbox cannot run resource ${resource}`);
       }
+    }
+    if (
+      state.Type === 'Task' &&
+      state.TimeoutSeconds === undefined &&
+      state.TimeoutSecondsPath === undefined
+    ) {
+      state.TimeoutSeconds = NO_WALL_TIMEOUT_SECONDS;
     }
     states[name] = state;
   }

@@ -12,6 +12,7 @@
  * | the active run of a target (the lock)            | GetItem / conditional Put LOCK#<target>      |
  * | the task token waiting on an SSM invocation      | GetItem TASK#<commandId>#<instanceId>        |
  * | a request already seen (idempotency)             | GetItem IDEMPOTENCY#<key>                    |
+ * | the approval a run waits on (its task token)     | GetItem RUN#<runId> / APPROVAL               |
  *
  * Node names are stored under their NetBIOS key (upper case) so any spelling finds them.
  */
@@ -36,7 +37,8 @@ export type ItemKind =
   | 'ledgerEntry'
   | 'lock'
   | 'taskToken'
-  | 'idempotency';
+  | 'idempotency'
+  | 'approval';
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
@@ -68,6 +70,11 @@ export const keys = {
     sk: 'TOKEN',
   }),
   idempotency: (key: string) => ({ pk: `IDEMPOTENCY#${key}`, sk: 'REQUEST' }),
+  /**
+   * The approval gate a run waits on: the task token and the gate. In the run's partition, so
+   * the run and its pending decision are read and deleted together.
+   */
+  approval: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'APPROVAL' }),
   /** GSI1 keys of a run item: history per target, newest first by start time. */
   runByTarget: (target: string, startedAt: string, runId: string) => ({
     gsi1pk: `TARGET#${target.toUpperCase()}`,

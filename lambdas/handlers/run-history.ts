@@ -3,14 +3,27 @@
  *
  * Events: `{ action: 'startRun', run }`, `{ action: 'recordNode', runId, node, result }`,
  * `{ action: 'finishRun', runId }`. Errors: `InvalidEvent`, `RunExists` (the run id was used by
- * another run), `RunNotFound`. Throttling propagates for Retry.
+ * another run), `RunNotFound`, `LifecycleEventNotPublished`. Throttling propagates for Retry.
+ *
+ * Each action also publishes its lifecycle event (Rollout Started, Rollout Node Updated, Rollout
+ * Succeeded / Failed / Cancelled) when a bus is configured: the record is written first, then
+ * the event, so a failed publish loses no history. Every action is safe to retry, and a retry
+ * publishes again (same `eventId`, a new `sequence`): startRun finds its own run, recordNode
+ * replaces the node's result, and finishRun of a finished run returns the stored summary.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { NODE_STATUSES, type NodeStatus, type RunStatus } from '../core/contracts.js';
+import {
+  type LifecycleEvent,
+  nodeUpdated,
+  rolloutFinished,
+  rolloutStarted,
+} from '../core/lifecycle-events.js';
 import { nodeKey, nodeNameProblem } from '../core/node-names.js';
 import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
+import { createEventPublisher, type LifecyclePublisher } from '../shared/event-publisher.js';
 import {
   createRunStore,
   type NodeResultRecord,
@@ -194,9 +207,32 @@ export function summariseRun(
 export interface RunHistoryDeps {
   readonly store: RunStore;
   readonly now: () => Date;
+  /**
+   * Where lifecycle events go.
+   * @default - none: no events are published and no sequence numbers are taken
+   */
+  readonly publisher?: LifecyclePublisher;
 }
 
 export function makeRunHistoryHandler(deps: RunHistoryDeps) {
+  const publisher = deps.publisher?.enabled ? deps.publisher : undefined;
+
+  /** Takes the run's next sequence number and publishes the event built with it. */
+  const publish = async (
+    runId: string,
+    build: (run: RunRecord, sequence: number) => LifecycleEvent,
+  ): Promise<void> => {
+    if (publisher === undefined) return;
+    const { sequence, run } = await deps.store.nextEventSequence(runId);
+    const event = build(run, sequence);
+    await publisher.publish(event.detailType, event.detail);
+    logger.info('lifecycle event published', {
+      detailType: event.detailType,
+      eventId: event.detail.eventId,
+      sequence,
+    });
+  };
+
   return async (event: unknown): Promise<RunHistoryResult> => {
     const parsed = parseEvent('run-history', eventSchema, event);
     switch (parsed.action) {
@@ -233,9 +269,16 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           const existing = await deps.store.getRun(run.runId);
           if (existing?.status !== 'Running' || existing.target !== run.target) throw error;
           logger.info('run already started', { startedAt: existing.startedAt });
+          // The first try may have stored the run and then failed to publish: publish again.
+          await publish(run.runId, (stored, sequence) =>
+            rolloutStarted(stored, { sequence, occurredAt: stored.startedAt }),
+          );
           return { runId: run.runId, status: 'Running', startedAt: existing.startedAt };
         }
         logger.info('run started', { nodes: run.nodes.length });
+        await publish(run.runId, (stored, sequence) =>
+          rolloutStarted(stored, { sequence, occurredAt: stored.startedAt }),
+        );
         return { runId: run.runId, status: 'Running', startedAt };
       }
       case 'recordNode': {
@@ -244,13 +287,17 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
         const { reason, ...rest } = result;
         const detail =
           result.detail ?? (reason !== undefined && reason !== result.status ? reason : undefined);
-        await deps.store.putNodeResult(id, node, {
+        const stored = {
           ...rest,
           ...(detail === undefined ? {} : { detail }),
           startedAt: result.startedAt ?? deps.now().toISOString(),
           finishedAt: result.finishedAt ?? deps.now().toISOString(),
-        });
+        };
+        await deps.store.putNodeResult(id, node, stored);
         logger.info('node result recorded', { status: result.status });
+        await publish(id, (run, sequence) =>
+          nodeUpdated(run, { ...stored, node }, { sequence, occurredAt: stored.finishedAt }),
+        );
         return { runId: id, node, status: result.status };
       }
       case 'finishRun': {
@@ -259,6 +306,19 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
         const items = await deps.store.getRunItems(id);
         if (items.run === undefined) throw new RunNotFoundError(id);
         logContext({ runId: id, target: items.run.target });
+        const done = finishedSummary(items.run);
+        if (done !== undefined) {
+          // A retry after the status was written (e.g. the publish failed): the stored summary
+          // stands, counted once; publish it again.
+          logger.info('run already finished', { status: done.status });
+          await publish(id, (stored, sequence) =>
+            rolloutFinished(stored, done, {
+              sequence,
+              occurredAt: stored.finishedAt ?? deps.now().toISOString(),
+            }),
+          );
+          return done;
+        }
         const now = deps.now();
         const error = parsed.error;
         const run: RunRecord = error
@@ -272,8 +332,9 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
             }
           : items.run;
         const summary = summariseRun(run, items.nodes, now);
+        const finishedAt = now.toISOString();
         await deps.store.updateRunStatus(id, summary.status, {
-          finishedAt: now.toISOString(),
+          finishedAt,
           ...(run.failureReason ? { failureReason: run.failureReason } : {}),
           summary: {
             nodes: summary.nodes,
@@ -287,14 +348,31 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           metrics.singleMetric().addMetric('RolloutSucceeded', MetricUnit.Count, 1);
         }
         logger.info('run finished', { status: summary.status, reason: summary.reason });
+        await publish(id, (stored, sequence) =>
+          rolloutFinished(stored, summary, { sequence, occurredAt: finishedAt }),
+        );
         return summary;
       }
     }
   };
 }
 
+/** The summary finishRun stored on the run, when the run is finished. */
+function finishedSummary(run: RunRecord): RunSummary | undefined {
+  if (run.status === 'Running' || run.finishedAt === undefined) return undefined;
+  const stored = run.summary as Partial<Omit<RunSummary, 'runId' | 'status'>> | undefined;
+  if (stored?.nodes === undefined || stored.failedNodes === undefined) return undefined;
+  return {
+    runId: run.runId,
+    status: run.status,
+    nodes: stored.nodes,
+    failedNodes: stored.failedNodes,
+    reason: stored.reason ?? run.failureReason ?? `the run ended ${run.status}`,
+  };
+}
+
 function productionDeps(): RunHistoryDeps {
-  return { store: createRunStore(), now: () => new Date() };
+  return { store: createRunStore(), now: () => new Date(), publisher: createEventPublisher() };
 }
 
 let cached: ReturnType<typeof makeRunHistoryHandler> | undefined;

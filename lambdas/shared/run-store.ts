@@ -54,6 +54,12 @@ export interface RunRecord {
   readonly finishedAt?: string;
   /** Set by a cancel request; the run finishes as `Cancelled`. */
   readonly cancelRequested?: boolean;
+  /** When the first cancel request was made (see {@link RunStore.requestCancel}). */
+  readonly cancelRequestedAt?: string;
+  /** Who made the first cancel request (the caller's IAM identity or the name it gave). */
+  readonly cancelRequestedBy?: string;
+  /** Why, as the first cancel request said. */
+  readonly cancelReason?: string;
   /** Why the run was marked failed, when it was. */
   readonly failureReason?: string;
   /** The final summary, written when the run finishes. */
@@ -63,6 +69,8 @@ export interface RunRecord {
   /** The change ticket the run was requested under. */
   readonly changeTicket?: { readonly system: string; readonly id: string; readonly url?: string };
   readonly requestedBy?: string;
+  /** The last lifecycle event sequence number taken (see {@link RunStore.nextEventSequence}). */
+  readonly eventSequence?: number;
 }
 
 /** Fields {@link RunStore.updateRunStatus} may set besides the status. */
@@ -112,6 +120,49 @@ export interface RunPage {
   readonly runs: readonly RunRecord[];
   /** Pass back to get the next page; absent on the last page. */
   readonly cursor?: string;
+}
+
+/**
+ * A request seen before, under its idempotency key: which run it started, and a hash of the
+ * request, so the same key with another request is told apart from a retry.
+ */
+export interface IdempotencyRecord {
+  readonly key: string;
+  /** SHA-256 (hex) of the request as first received. */
+  readonly requestHash: string;
+  readonly runId: string;
+  readonly createdAt: string;
+  /** The execution, once started; absent while the start is in flight or after it failed. */
+  readonly executionArn?: string;
+  /** Epoch seconds; the table's TTL attribute. After it the key may be used again. */
+  readonly expiresAt: number;
+}
+
+/** The approval gate a run waits on: the task token its approve or reject completes. */
+export interface ApprovalRecord {
+  readonly runId: string;
+  readonly taskToken: string;
+  /** The cluster or group name. */
+  readonly target: string;
+  /** The pilot: how many nodes were updated before the gate. */
+  readonly afterNodes: number;
+  readonly timeoutMinutes: number;
+  readonly changeTicket: {
+    readonly system: string;
+    readonly id: string;
+    readonly url?: string;
+  } | null;
+  /** When the run reached the gate (ISO 8601 UTC). */
+  readonly requestedAt: string;
+  /** Epoch seconds; the table's TTL attribute (after the gate's timeout). */
+  readonly expiresAt: number;
+}
+
+/** What {@link RunStore.requestCancel} records on the run. */
+export interface CancelRequest {
+  readonly requestedAt: string;
+  readonly requestedBy?: string;
+  readonly reason?: string;
 }
 
 /** The task token a workflow waits on until an SSM command invocation ends. */
@@ -211,6 +262,18 @@ export class RunNotFoundError extends RunStoreError {
   ) {
     super(`run ${runId} does not exist; start it (startRun) before updating it`, options);
     this.name = 'RunNotFound';
+  }
+}
+
+/** A run that is not `Running` cannot be cancelled. */
+export class RunNotRunningError extends RunStoreError {
+  constructor(
+    readonly runId: string,
+    readonly status: RunStatus,
+    options?: { cause?: unknown },
+  ) {
+    super(`run ${runId} is ${status}, not Running; only a running run can be cancelled`, options);
+    this.name = 'RunNotRunning';
   }
 }
 
@@ -454,6 +517,39 @@ export class RunStore {
     }
   }
 
+  /**
+   * Takes the run's next lifecycle event sequence number: an atomic ADD on the run item, so
+   * numbers are unique and increasing however many nodes record at once. The first is 1.
+   * Returns the run as stored after the update, so the caller need not read it.
+   * @throws RunNotFoundError when the run does not exist (it never creates a partial run).
+   */
+  async nextEventSequence(runId: string): Promise<{ sequence: number; run: RunRecord }> {
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.run(runId),
+          UpdateExpression: 'ADD #eventSequence :one',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': KEYS.partition, '#eventSequence': 'eventSequence' },
+          ExpressionAttributeValues: { ':one': 1 },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const run = toDomain<RunRecord>(out.Attributes ?? {});
+      const sequence = run.eventSequence;
+      if (typeof sequence !== 'number') {
+        throw new RunStoreError(
+          `run ${runId}: the update returned no eventSequence (${JSON.stringify(sequence)}); expected a number`,
+        );
+      }
+      return { sequence, run };
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) throw new RunNotFoundError(runId, { cause: error });
+      throw error;
+    }
+  }
+
   /** A run, read consistently; undefined when it does not exist. */
   async getRun(runId: string): Promise<RunRecord | undefined> {
     const found = await this.get(keys.run(runId));
@@ -682,6 +778,165 @@ export class RunStore {
     await this.client.send(
       new DeleteCommand({ TableName: this.tableName, Key: keys.taskToken(commandId, instanceId) }),
     );
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Idempotency (POST /rollouts): the first writer of a key wins; expired records count as free,
+  // since TTL deletes them only eventually.
+
+  /**
+   * Claims `record.key` for `record.runId`: stores the record unless an unexpired one holds the
+   * key. Returns the record that holds the key afterwards, and whether it is the one given.
+   */
+  async claimIdempotencyKey(
+    record: IdempotencyRecord,
+    now: Date,
+  ): Promise<{ readonly claimed: boolean; readonly record: IdempotencyRecord }> {
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+    // Twice: the holder may expire and be deleted between the failed put and the read.
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      try {
+        await this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: item(
+              { ...keys.idempotency(record.key), kind: kind('idempotency') },
+              { ...record, [KEYS.ttl]: record.expiresAt },
+            ),
+            ConditionExpression: 'attribute_not_exists(#pk) OR #expiresAt < :now',
+            ExpressionAttributeNames: { '#pk': KEYS.partition, '#expiresAt': KEYS.ttl },
+            ExpressionAttributeValues: { ':now': nowSeconds },
+          }),
+        );
+        return { claimed: true, record };
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+      }
+      const holder = await this.getIdempotencyRecord(record.key);
+      if (holder !== undefined && holder.expiresAt >= nowSeconds) {
+        return { claimed: false, record: holder };
+      }
+    }
+    throw new RunStoreError(
+      `idempotency key ${JSON.stringify(record.key)}: claimed by another request that then expired; retry`,
+    );
+  }
+
+  /** The record of an idempotency key, read consistently; expired ones included. */
+  async getIdempotencyRecord(key: string): Promise<IdempotencyRecord | undefined> {
+    const found = await this.get(keys.idempotency(key));
+    return found && toDomain<IdempotencyRecord>(found);
+  }
+
+  /** Notes the execution a claimed key started, so a retry needs no second start. */
+  async recordIdempotentStart(key: string, executionArn: string): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.idempotency(key),
+        UpdateExpression: 'SET #executionArn = :arn',
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': KEYS.partition, '#executionArn': 'executionArn' },
+        ExpressionAttributeValues: { ':arn': executionArn },
+      }),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Approval gates and cancel requests
+
+  /** Stores the gate a run now waits on, replacing any earlier token of the run. */
+  async putApproval(record: ApprovalRecord): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: item(
+          { ...keys.approval(record.runId), kind: kind('approval') },
+          { ...record, [KEYS.ttl]: record.expiresAt },
+        ),
+      }),
+    );
+  }
+
+  /** The gate a run waits on, read consistently; undefined when none is pending. */
+  async getApproval(runId: string): Promise<ApprovalRecord | undefined> {
+    const found = await this.get(keys.approval(runId));
+    return found && toDomain<ApprovalRecord>(found);
+  }
+
+  /**
+   * Deletes the run's pending gate if it still holds `taskToken` (a newer gate's token stays).
+   * Returns whether it deleted one.
+   */
+  async deleteApproval(runId: string, taskToken: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: keys.approval(runId),
+          ConditionExpression: '#taskToken = :token',
+          ExpressionAttributeNames: { '#taskToken': 'taskToken' },
+          ExpressionAttributeValues: { ':token': taskToken },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Sets the run's cancelRequested flag; the workflow stops after the current node. Only a
+   * `Running` run can be cancelled; a second request keeps the first one's time, caller and
+   * reason. Returns the run as stored after the update.
+   * @throws RunNotFoundError when the run does not exist; RunNotRunningError when it has ended.
+   */
+  async requestCancel(runId: string, request: CancelRequest): Promise<RunRecord> {
+    const names: Record<string, string> = {
+      '#pk': KEYS.partition,
+      '#status': 'status',
+      '#cancelRequested': 'cancelRequested',
+      '#cancelRequestedAt': 'cancelRequestedAt',
+    };
+    const values: Record<string, unknown> = {
+      ':running': 'Running',
+      ':true': true,
+      ':at': request.requestedAt,
+    };
+    const sets = [
+      '#cancelRequested = :true',
+      '#cancelRequestedAt = if_not_exists(#cancelRequestedAt, :at)',
+    ];
+    for (const [field, name] of [
+      ['requestedBy', 'cancelRequestedBy'],
+      ['reason', 'cancelReason'],
+    ] as const) {
+      const value = request[field];
+      if (value === undefined) continue;
+      names[`#${name}`] = name;
+      values[`:${name}`] = value;
+      sets.push(`#${name} = if_not_exists(#${name}, :${name})`);
+    }
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.run(runId),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: 'attribute_exists(#pk) AND #status = :running',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toDomain<RunRecord>(out.Attributes ?? {});
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      const run = await this.getRun(runId);
+      if (run === undefined) throw new RunNotFoundError(runId, { cause: error });
+      throw new RunNotRunningError(runId, run.status, { cause: error });
+    }
   }
 
   // -------------------------------------------------------------------------------------------

@@ -15,19 +15,115 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { NodeStatus } from '../../lambdas/core/contracts.js';
+import {
+  type LifecycleDetailType,
+  type LifecycleEvent,
+  lifecycleDetailSchemas,
+} from '../../lambdas/core/lifecycle-events.js';
 import { makeRunHistoryHandler, summariseRun } from '../../lambdas/handlers/run-history.js';
+import {
+  EventPublishError,
+  type LifecyclePublisher,
+  NoopPublisher,
+} from '../../lambdas/shared/event-publisher.js';
 import { type NodeResultRecord, type RunRecord, RunStore } from '../../lambdas/shared/run-store.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const NOW = new Date('2025-03-01T12:00:00.000Z');
 
-function makeHandler() {
+function makeHandler(publisher?: LifecyclePublisher, now: () => Date = () => NOW) {
   const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
   return makeRunHistoryHandler({
     store: new RunStore({ client, tableName: 'runs' }),
-    now: () => NOW,
+    now,
+    ...(publisher ? { publisher } : {}),
   });
 }
+
+/** A publisher that keeps what it is given; `fail` makes the next publish calls reject. */
+function recordingPublisher() {
+  const published: { detailType: LifecycleDetailType; detail: LifecycleEvent['detail'] }[] = [];
+  const failures: Error[] = [];
+  const publisher: LifecyclePublisher = {
+    enabled: true,
+    publish: async (detailType, detail) => {
+      const failure = failures.shift();
+      if (failure) throw failure;
+      published.push({ detailType, detail });
+    },
+  };
+  return { publisher, published, fail: (error: Error) => failures.push(error) };
+}
+
+type Item = Record<string, unknown>;
+
+/**
+ * The run partition as the mocked client sees it: Put stores, the ADD takes the next sequence
+ * from the stored run, SET updates it, Query returns it. Enough of DynamoDB for the handler.
+ */
+function fakeRunPartition() {
+  const items = new Map<string, Item>();
+  ddb.on(PutCommand).callsFake((input: { Item: Item; ConditionExpression?: string }) => {
+    const key = `${input.Item.pk}|${input.Item.sk}`;
+    if (input.ConditionExpression && items.has(key)) {
+      throw new ConditionalCheckFailedException({ message: 'exists', $metadata: {} });
+    }
+    items.set(key, { ...input.Item });
+    return {};
+  });
+  ddb.on(GetCommand).callsFake((input: { Key: Item }) => ({
+    Item: items.get(`${input.Key.pk}|${input.Key.sk}`),
+  }));
+  ddb
+    .on(UpdateCommand)
+    .callsFake(
+      (input: {
+        Key: Item;
+        UpdateExpression: string;
+        ExpressionAttributeNames: Record<string, string>;
+        ExpressionAttributeValues: Record<string, unknown>;
+      }) => {
+        const key = `${input.Key.pk}|${input.Key.sk}`;
+        const found = items.get(key);
+        if (!found)
+          throw new ConditionalCheckFailedException({ message: 'missing', $metadata: {} });
+        if (input.UpdateExpression.startsWith('ADD')) {
+          found.eventSequence = ((found.eventSequence as number | undefined) ?? 0) + 1;
+        } else {
+          for (const [alias, name] of Object.entries(input.ExpressionAttributeNames)) {
+            const value = input.ExpressionAttributeValues[alias.replace('#', ':')];
+            if (value !== undefined) found[name] = value;
+          }
+        }
+        return { Attributes: { ...found } };
+      },
+    );
+  ddb.on(QueryCommand).callsFake(() => ({
+    Items: [...items.values()].filter((i) => i.pk === 'RUN#run-1'),
+  }));
+  return items;
+}
+
+const START_RUN = {
+  action: 'startRun',
+  run: {
+    runId: 'run-1',
+    target: 'Cluster1',
+    targetKind: 'cluster',
+    nodes: ['NODE1', 'NODE2'],
+    maxFailedNodes: 0,
+    startedAt: '2025-03-01T10:00:00.000Z',
+    execution: 'arn:aws:states:us-east-1:000000000000:execution:Rollout:run-1',
+    changeTicket: { system: 'ServiceNow', id: 'CHG0031337', url: 'https://example.invalid/c' },
+    requestedBy: 'alice',
+  },
+} as const;
+const recordNode = (name: string, status: NodeStatus, extra: object = {}) => ({
+  action: 'recordNode',
+  runId: 'run-1',
+  node: name,
+  result: { status, startedAt: '2025-03-01T10:30:00.000Z', ...extra },
+});
 
 async function rejection(fn: () => Promise<unknown>): Promise<Error> {
   try {
@@ -343,5 +439,181 @@ describe('run-history handler', () => {
 
     // Assert
     expect(error.name).toBe('ProvisionedThroughputExceededException');
+  });
+});
+
+describe('run-history lifecycle events', () => {
+  it('publishes started, node updated per node, then finished, in sequence, with the ticket', async () => {
+    // Arrange
+    fakeRunPartition();
+    const { publisher, published } = recordingPublisher();
+    const handler = makeHandler(publisher);
+
+    // Act
+    await handler(START_RUN);
+    await handler(
+      recordNode('NODE1', 'Succeeded', { restarts: 1, drained: true, reason: 'Succeeded' }),
+    );
+    await handler(
+      recordNode('NODE2', 'Failed', { restarts: 0, drained: true, reason: 'exit code 0x80240017' }),
+    );
+    await handler({ action: 'finishRun', runId: 'run-1' });
+
+    // Assert
+    expect(published.map((p) => p.detailType)).toEqual([
+      'Rollout Started',
+      'Rollout Node Updated',
+      'Rollout Node Updated',
+      'Rollout Failed',
+    ]);
+    expect(published.map((p) => p.detail.sequence)).toEqual([1, 2, 3, 4]);
+    for (const { detail } of published) {
+      expect(detail).toMatchObject({
+        rolloutId: 'run-1',
+        target: { kind: 'cluster', name: 'Cluster1' },
+        changeTicket: { system: 'ServiceNow', id: 'CHG0031337', url: 'https://example.invalid/c' },
+        requestedBy: 'alice',
+      });
+    }
+    expect(published[2]?.detail).toMatchObject({
+      node: 'NODE2',
+      status: 'Failed',
+      detail: 'exit code 0x80240017',
+      restarts: 0,
+      drained: true,
+      finishedAt: NOW.toISOString(),
+      occurredAt: NOW.toISOString(),
+    });
+    expect(published[3]?.detail).toMatchObject({
+      status: 'Failed',
+      failedNodes: ['NODE2'],
+      nodes: { total: 2, succeeded: 1, failed: 1 },
+    });
+    const schemas = {
+      'Rollout Started': lifecycleDetailSchemas.rolloutStarted,
+      'Rollout Node Updated': lifecycleDetailSchemas.nodeUpdated,
+      'Rollout Failed': lifecycleDetailSchemas.rolloutFailed,
+    } as Record<string, (typeof lifecycleDetailSchemas)[keyof typeof lifecycleDetailSchemas]>;
+    for (const { detailType, detail } of published) {
+      expect(schemas[detailType]?.safeParse(detail).success).toBe(true);
+    }
+  });
+
+  it('publishes a run that StopAfter ended as Rollout Failed with status Stopped', async () => {
+    // Arrange
+    fakeRunPartition();
+    const { publisher, published } = recordingPublisher();
+    await makeHandler(publisher)({
+      ...START_RUN,
+      run: { ...START_RUN.run, deadlines: { stopAt: '2025-03-01T11:00:00.000Z' } },
+    });
+    await makeHandler(publisher)(recordNode('NODE1', 'Succeeded'));
+
+    // Act
+    await makeHandler(publisher)({ action: 'finishRun', runId: 'run-1' });
+
+    // Assert
+    expect(published.at(-1)).toMatchObject({
+      detailType: 'Rollout Failed',
+      detail: { status: 'Stopped', sequence: 3 },
+    });
+  });
+
+  it('records before publishing: a failed publish throws and the node result is kept', async () => {
+    // Arrange
+    const items = fakeRunPartition();
+    const { publisher, published, fail } = recordingPublisher();
+    const handler = makeHandler(publisher);
+    await handler(START_RUN);
+    fail(new EventPublishError('InternalFailure', []));
+
+    // Act
+    const error = await rejection(() => handler(recordNode('NODE1', 'Succeeded')));
+    await handler(recordNode('NODE1', 'Succeeded'));
+
+    // Assert
+    expect(error.name).toBe('LifecycleEventNotPublished');
+    expect(items.get('RUN#run-1|NODE#NODE1')).toMatchObject({ status: 'Succeeded' });
+    // The retry publishes the same occurrence (same eventId) with a later sequence.
+    expect(published.map((p) => [p.detailType, p.detail.sequence])).toEqual([
+      ['Rollout Started', 1],
+      ['Rollout Node Updated', 3],
+    ]);
+    expect(published[1]?.detail.eventId).toBe('run-1:node:NODE1:2025-03-01T10:30:00.000Z');
+  });
+
+  it('startRun retried after its write publishes Rollout Started again', async () => {
+    // Arrange
+    fakeRunPartition();
+    const { publisher, published, fail } = recordingPublisher();
+    const handler = makeHandler(publisher);
+    fail(new EventPublishError('ThrottlingException', []));
+    const error = await rejection(() => handler(START_RUN));
+
+    // Act
+    const result = await handler(START_RUN);
+
+    // Assert
+    expect(error.name).toBe('LifecycleEventNotPublished');
+    expect(result).toEqual({
+      runId: 'run-1',
+      status: 'Running',
+      startedAt: '2025-03-01T10:00:00.000Z',
+    });
+    expect(published).toHaveLength(1);
+    expect(published[0]).toMatchObject({
+      detailType: 'Rollout Started',
+      detail: { eventId: 'run-1:started', sequence: 2, occurredAt: '2025-03-01T10:00:00.000Z' },
+    });
+  });
+
+  it('finishRun retried after its write returns the stored summary, counted once, and publishes it', async () => {
+    // Arrange
+    fakeRunPartition();
+    const { publisher, published, fail } = recordingPublisher();
+    await makeHandler(publisher)(START_RUN);
+    await makeHandler(publisher)(recordNode('NODE1', 'Succeeded'));
+    await makeHandler(publisher)(recordNode('NODE2', 'NothingToInstall'));
+    fail(new EventPublishError('InternalFailure', []));
+    const first = await rejection(() =>
+      makeHandler(publisher)({ action: 'finishRun', runId: 'run-1' }),
+    );
+
+    // Act
+    const later = new Date(NOW.getTime() + 60_000);
+    const summary = await makeHandler(
+      publisher,
+      () => later,
+    )({
+      action: 'finishRun',
+      runId: 'run-1',
+    });
+
+    // Assert
+    expect(first.name).toBe('LifecycleEventNotPublished');
+    expect(summary).toEqual({
+      runId: 'run-1',
+      status: 'Succeeded',
+      nodes: { total: 2, succeeded: 1, failed: 0, notStarted: 0, nothingToInstall: 1, skipped: 0 },
+      failedNodes: [],
+      reason: 'every node succeeded or had nothing to install',
+    });
+    expect(addMetric).toHaveBeenCalledExactlyOnceWith('RolloutSucceeded', 'Count', 1);
+    expect(published.at(-1)).toMatchObject({
+      detailType: 'Rollout Succeeded',
+      detail: { eventId: 'run-1:finished', sequence: 5, occurredAt: NOW.toISOString() },
+    });
+  });
+
+  it('takes no sequence number and publishes nothing without a bus', async () => {
+    // Arrange
+    ddb.on(PutCommand).resolves({});
+
+    // Act
+    await makeHandler(new NoopPublisher())(recordNode('NODE1', 'Succeeded'));
+
+    // Assert
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
   });
 });

@@ -179,3 +179,38 @@ describe('RunStore ledger against DynamoDB semantics', () => {
     expect(error.name).toBe('LedgerConflict');
   });
 });
+
+describe('RunStore event sequence against DynamoDB semantics', () => {
+  it('hands concurrent callers distinct, gapless numbers from 1', async () => {
+    // Arrange
+    await store.putRun({
+      runId: 'run-1',
+      target: 'Group1',
+      nodes: ['NODE1'],
+      maxFailedNodes: 0,
+      status: 'Running',
+      startedAt: T0.toISOString(),
+    });
+
+    // Act
+    const taken = await Promise.all(
+      Array.from({ length: 20 }, () => store.nextEventSequence('run-1')),
+    );
+
+    // Assert
+    expect(taken.map((t) => t.sequence).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
+    expect(taken[0]?.run).toMatchObject({ runId: 'run-1', target: 'Group1' });
+    expect((await store.getRun('run-1'))?.eventSequence).toBe(20);
+  });
+
+  it('creates no partial run for an unknown run id', async () => {
+    // Act
+    const error = await rejection(() => store.nextEventSequence('run-404'));
+
+    // Assert
+    expect(error.name).toBe('RunNotFound');
+    expect(await store.getRun('run-404')).toBeUndefined();
+  });
+});

@@ -365,6 +365,43 @@ describe('RunStore.getRunItems', () => {
   });
 });
 
+describe('RunStore.nextEventSequence', () => {
+  it('adds 1 to the run item atomically and returns the number with the run', async () => {
+    // Arrange
+    ddb.on(UpdateCommand).resolves({
+      Attributes: { pk: 'RUN#run-1', sk: 'RUN', kind: 'run', runId: 'run-1', eventSequence: 4 },
+    });
+    const { store } = makeStore();
+
+    // Act
+    const next = await store.nextEventSequence('run-1');
+
+    // Assert
+    expect(next).toEqual({ sequence: 4, run: { runId: 'run-1', eventSequence: 4 } });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: TABLE,
+      Key: { pk: 'RUN#run-1', sk: 'RUN' },
+      UpdateExpression: 'ADD #eventSequence :one',
+      ConditionExpression: 'attribute_exists(#pk)',
+      ExpressionAttributeValues: { ':one': 1 },
+      ReturnValues: 'ALL_NEW',
+    });
+  });
+
+  it('throws RunNotFound for a run that does not exist, creating nothing', async () => {
+    // Arrange
+    ddb.on(UpdateCommand).rejects(conditionFailed());
+    const { store } = makeStore();
+
+    // Act
+    const error = await rejection(() => store.nextEventSequence('run-404'));
+
+    // Assert
+    expect(error.name).toBe('RunNotFound');
+    expect(error.message).toContain('run-404');
+  });
+});
+
 describe('RunStore ledger', () => {
   const entry = (sequence: number, updateId: string): LedgerEntry => ({
     node: 'NODE1',

@@ -1,0 +1,1914 @@
+/**
+ * The change-management API's model: its routes, the requests it takes (zod, so every problem
+ * names the field and the value), the responses it gives, the status and report views built
+ * from run history, the report as CSV (RFC 4180), and the OpenAPI document. The document is
+ * generated from these same definitions (`api/openapi.json` is its output, and a test keeps the
+ * file and the generator equal), so the document, the handler and the deployed API agree.
+ *
+ * Pure: no AWS SDK, no I/O.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import {
+  type ApprovalGate,
+  NODE_STATUSES,
+  type NodeStatus,
+  RUN_STATUSES,
+  type RunStatus,
+} from './contracts.js';
+import { formatProblems, showValue, type ValidationProblem } from './errors.js';
+import { EXIT_OUTCOMES, type ExitOutcome, toHex } from './exit-codes.js';
+import type { LedgerEntry, RemovalPlan } from './install-ledger.js';
+import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';
+import {
+  GROUP_NAME_PATTERN,
+  issueProblems,
+  parseRolloutInput,
+  type ResolvedRollout,
+  RolloutInputError,
+  RUN_ID_PATTERN,
+  rolloutInputSchema,
+} from './rollout-input.js';
+
+// ---------------------------------------------------------------------------------------------
+// Limits
+
+/**
+ * The largest request body. Step Functions takes at most 256 KB of execution input; a
+ * 1,000-node group is about 70 KB, so this leaves room and stops a body before it costs anything.
+ */
+export const MAX_BODY_BYTES = 128 * 1024;
+/** JSON nested deeper than this is refused before any other reading (no legitimate body nests 10). */
+export const MAX_BODY_DEPTH = 32;
+/** How long an idempotency key holds its rollout. */
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+/** The longest approval wait: a week (Step Functions would wait a year; change windows do not). */
+export const MAX_APPROVAL_TIMEOUT_MINUTES = 7 * 24 * 60;
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+/** Updates one removal request may name. */
+export const MAX_REMOVAL_UPDATES = 100;
+/** Nodes named in `currentStep.nodes` of a status; the rest are counted. */
+export const MAX_CURRENT_NODES = 50;
+
+export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
+export const IDEMPOTENT_REPLAY_HEADER = 'Idempotent-Replay';
+/** The marker in `api/openapi.json` that RolloutApi replaces with the handler's invoke URI. */
+export const INTEGRATION_URI_PLACEHOLDER = '{{ApiHandlerInvokeUri}}';
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+/** Every route of the API, in the order the document lists them. */
+export const API_ROUTES = [
+  {
+    operationId: 'startRollout',
+    method: 'POST',
+    path: '/rollouts',
+    summary: 'Start a rollout',
+  },
+  {
+    operationId: 'listRollouts',
+    method: 'GET',
+    path: '/rollouts',
+    summary: "A cluster's or group's rollouts, newest first",
+  },
+  {
+    operationId: 'getRollout',
+    method: 'GET',
+    path: '/rollouts/{id}',
+    summary: "A rollout's status and per-node progress",
+  },
+  {
+    operationId: 'getRolloutReport',
+    method: 'GET',
+    path: '/rollouts/{id}/report',
+    summary: "A rollout's detailed report (JSON, or CSV with Accept: text/csv)",
+  },
+  {
+    operationId: 'cancelRollout',
+    method: 'POST',
+    path: '/rollouts/{id}/cancel',
+    summary: 'Cancel a rollout after the current node',
+  },
+  {
+    operationId: 'approveRollout',
+    method: 'POST',
+    path: '/rollouts/{id}/approve',
+    summary: 'Approve the rollout waiting at its approval gate',
+  },
+  {
+    operationId: 'rejectRollout',
+    method: 'POST',
+    path: '/rollouts/{id}/reject',
+    summary: 'Reject the rollout waiting at its approval gate',
+  },
+  {
+    operationId: 'scan',
+    method: 'POST',
+    path: '/scans',
+    summary: 'What a rollout would install where; installs nothing',
+  },
+  {
+    operationId: 'getLedger',
+    method: 'GET',
+    path: '/nodes/{id}/ledger',
+    summary: "A node's install ledger, in install order",
+  },
+  {
+    operationId: 'requestRemoval',
+    method: 'POST',
+    path: '/nodes/{id}/removals',
+    summary: 'Remove named updates from a node in the safe (reverse install) order',
+  },
+] as const;
+
+export type ApiRoute = (typeof API_ROUTES)[number];
+export type OperationId = ApiRoute['operationId'];
+
+/** The path templates of the API, each once. */
+export const API_PATHS: readonly string[] = [...new Set(API_ROUTES.map((r) => r.path))];
+
+export type RouteMatch =
+  | { readonly kind: 'route'; readonly route: ApiRoute; readonly params: Record<string, string> }
+  | { readonly kind: 'wrongMethod'; readonly allowed: readonly string[] }
+  | { readonly kind: 'none' };
+
+function splitPath(path: string): string[] {
+  const segments = path.split('/');
+  if (segments[0] === '') segments.shift();
+  if (segments.length > 0 && segments.at(-1) === '') segments.pop();
+  return segments;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+function matchTemplate(template: string, segments: readonly string[]) {
+  const parts = splitPath(template);
+  if (parts.length !== segments.length) return undefined;
+  const params: Record<string, string> = {};
+  for (const [i, part] of parts.entries()) {
+    const segment = segments[i] as string;
+    const name = /^\{(\w+)\}$/.exec(part)?.[1];
+    if (name !== undefined) {
+      if (segment === '') return undefined;
+      params[name] = decodeSegment(segment);
+    } else if (part !== segment) return undefined;
+  }
+  return params;
+}
+
+/** The route a request is for: a route, a known path with another method (405), or none (404). */
+export function matchRoute(method: string, path: string): RouteMatch {
+  const segments = splitPath(path);
+  const onPath = API_ROUTES.flatMap((route) => {
+    const params = matchTemplate(route.path, segments);
+    return params === undefined ? [] : [{ route, params }];
+  });
+  const hit = onPath.find((m) => m.route.method === method.toUpperCase());
+  if (hit) return { kind: 'route', ...hit };
+  if (onPath.length > 0) {
+    return { kind: 'wrongMethod', allowed: [...new Set(onPath.map((m) => m.route.method))] };
+  }
+  return { kind: 'none' };
+}
+
+/** A path from a template and its parameters, each encoded: `/rollouts/{id}` → `/rollouts/a%2Fb`. */
+export function fillPath(template: string, params: Readonly<Record<string, string>>): string {
+  return template.replace(/\{(\w+)\}/g, (_, name: string) =>
+    encodeURIComponent(params[name] ?? ''),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** The codes an error response may carry, with the status each goes with. */
+export const ERROR_CODES = {
+  InvalidJson: 400,
+  ValidationFailed: 400,
+  RouteNotFound: 404,
+  NotFound: 404,
+  MethodNotAllowed: 405,
+  NotAcceptable: 406,
+  TargetBusy: 409,
+  RolloutIdInUse: 409,
+  RolloutNotRunning: 409,
+  RolloutStarting: 409,
+  NoApprovalPending: 409,
+  RemovalOutOfOrder: 409,
+  NodesOffline: 409,
+  PayloadTooLarge: 413,
+  UnsupportedMediaType: 415,
+  IdempotencyKeyReused: 422,
+  HotfixRootInvalid: 422,
+  RemovalNotPossible: 422,
+  InternalError: 500,
+  NotImplemented: 501,
+  ServiceUnavailable: 503,
+} as const;
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ApiErrorOptions {
+  readonly field?: string;
+  readonly value?: unknown;
+  /** Every problem, when there are several (the first is also `field` / `value`). */
+  readonly problems?: readonly ValidationProblem[];
+  /** Facts the caller can act on, e.g. the run holding the target. */
+  readonly details?: Readonly<Record<string, unknown>>;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly cause?: unknown;
+}
+
+/** What every 4xx and 5xx response body is. */
+export interface ErrorBody {
+  readonly error: {
+    readonly code: ErrorCode;
+    readonly message: string;
+    readonly field?: string;
+    readonly value?: unknown;
+    readonly problems?: readonly ValidationProblem[];
+    readonly details?: Readonly<Record<string, unknown>>;
+    readonly requestId?: string;
+  };
+}
+
+/** An error the API answers with: its status comes from the code ({@link ERROR_CODES}). */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly status: number;
+  readonly field?: string;
+  readonly value?: unknown;
+  readonly problems?: readonly ValidationProblem[];
+  readonly details?: Readonly<Record<string, unknown>>;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: ApiErrorOptions = {},
+  ) {
+    super(message, options.cause === undefined ? {} : { cause: options.cause });
+    this.status = ERROR_CODES[code];
+    if (options.field !== undefined) this.field = options.field;
+    if (Object.hasOwn(options, 'value')) this.value = options.value;
+    if (options.problems !== undefined) this.problems = options.problems;
+    if (options.details !== undefined) this.details = options.details;
+    this.headers = options.headers ?? {};
+  }
+
+  /** The response body: values echoed back are cut to a readable size. */
+  toBody(requestId?: string): ErrorBody {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.field === undefined ? {} : { field: this.field }),
+        ...(Object.hasOwn(this, 'value') ? { value: echo(this.value) } : {}),
+        ...(this.problems === undefined
+          ? {}
+          : {
+              problems: this.problems.slice(0, 50).map((p) => ({
+                field: p.field,
+                ...(Object.hasOwn(p, 'value') ? { value: echo(p.value) } : {}),
+                message: p.message,
+              })),
+            }),
+        ...(this.details === undefined ? {} : { details: this.details }),
+        ...(requestId === undefined ? {} : { requestId }),
+      },
+    };
+  }
+}
+
+/**
+ * A value as the error body shows it: short strings, numbers, booleans and null as they are;
+ * anything else as its (cut) JSON text, so a huge or odd value cannot bloat or break the body.
+ */
+function echo(value: unknown): unknown {
+  if (value === null || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'string') return value.length > 200 ? `${value.slice(0, 197)}...` : value;
+  try {
+    return showValue(value);
+  } catch {
+    return '(a value that cannot be shown)';
+  }
+}
+
+/** 400 ValidationFailed listing every problem; `field` and `value` are the first one's. */
+export function validationError(
+  heading: string,
+  problems: readonly ValidationProblem[],
+  cause?: unknown,
+): ApiError {
+  const first = problems[0] ?? { field: '(body)', message: 'invalid' };
+  let message: string;
+  try {
+    message = formatProblems(heading, problems.slice(0, 50));
+  } catch {
+    message = `${heading}: ${first.field}: ${first.message}`;
+  }
+  if (problems.length > 50) message += `\n  ... and ${problems.length - 50} more`;
+  return new ApiError('ValidationFailed', message, {
+    field: first.field,
+    ...(Object.hasOwn(first, 'value') ? { value: first.value } : {}),
+    problems,
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a request
+
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+/** True when a value nests arrays and objects deeper than `max` (checked without recursion). */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    if (typeof next.value !== 'object' || next.value === null) continue;
+    if (next.depth >= max) return true;
+    for (const child of Object.values(next.value)) {
+      stack.push({ value: child, depth: next.depth + 1 });
+    }
+  }
+  return false;
+}
+
+/**
+ * The JSON body of a request: `undefined` when it is empty and not required.
+ * @throws ApiError 413 (too large), 415 (not JSON by Content-Type), 400 (missing, not JSON,
+ *   nested too deep).
+ */
+export function parseJsonBody(request: {
+  readonly body: string | null | undefined;
+  readonly isBase64Encoded?: boolean;
+  readonly contentType?: string;
+  readonly required: boolean;
+}): unknown {
+  let text = request.body ?? '';
+  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES * (request.isBase64Encoded ? 1.4 : 1)) {
+    throw tooLarge();
+  }
+  if (request.isBase64Encoded) text = Buffer.from(text, 'base64').toString('utf8');
+  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) throw tooLarge();
+  if (text.trim() === '') {
+    if (!request.required) return undefined;
+    throw new ApiError('ValidationFailed', 'the request needs a JSON body; it has none', {
+      field: '(body)',
+    });
+  }
+  const contentType = request.contentType?.trim();
+  if (contentType !== undefined && contentType !== '' && !JSON_MEDIA_TYPE.test(contentType)) {
+    throw new ApiError(
+      'UnsupportedMediaType',
+      `Content-Type ${JSON.stringify(contentType.slice(0, 100))}: expected application/json`,
+      { field: 'Content-Type', value: contentType },
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ApiError(
+      'InvalidJson',
+      `the body is not JSON: ${(error as Error).message}; expected a JSON object`,
+      { field: '(body)', cause: error },
+    );
+  }
+  if (nestsDeeperThan(value, MAX_BODY_DEPTH)) {
+    throw new ApiError(
+      'ValidationFailed',
+      `the body nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep; no request of this API does`,
+      { field: '(body)' },
+    );
+  }
+  return value;
+}
+
+function tooLarge(): ApiError {
+  return new ApiError(
+    'PayloadTooLarge',
+    `the body is larger than ${MAX_BODY_BYTES} bytes; a rollout input of 1,000 nodes is about 70 KB`,
+    { field: '(body)' },
+  );
+}
+
+/** Checks a small request body (or query) against its schema: 400 naming every bad field. */
+export function parseRequest<S extends z.ZodObject>(
+  what: string,
+  schema: S,
+  input: unknown,
+): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const fields = Object.keys(schema.shape);
+  throw validationError(
+    `${what} is invalid`,
+    issueProblems(result.error.issues, input, (path) => (path.length === 0 ? fields : [])),
+    result.error,
+  );
+}
+
+const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7E]{1,255}$/;
+
+/** The Idempotency-Key header, checked; undefined when absent. */
+export function parseIdempotencyKey(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!IDEMPOTENCY_KEY_PATTERN.test(value)) {
+    throw new ApiError(
+      'ValidationFailed',
+      `header ${IDEMPOTENCY_KEY_HEADER}: expected 1 to 255 visible ASCII characters (no spaces), e.g. a UUID`,
+      { field: IDEMPOTENCY_KEY_HEADER, value },
+    );
+  }
+  return value;
+}
+
+/**
+ * The key a rollout request is remembered under: the header's, else the change ticket's, so a
+ * change-management system that retries with the same ticket gets the same rollout. Header and
+ * ticket keys live apart. Undefined when the request has neither.
+ */
+export function rolloutIdempotencyKey(
+  header: string | undefined,
+  changeTicket: { readonly system: string; readonly id: string } | null,
+): string | undefined {
+  if (header !== undefined) return `rollouts:key:${header}`;
+  if (changeTicket !== null) return `rollouts:ticket:${changeTicket.system}:${changeTicket.id}`;
+  return undefined;
+}
+
+/** JSON with object keys sorted, so the same request hashes the same whatever its key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort()
+      .map(
+        (key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`,
+      );
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** SHA-256 (hex) of the request: what an idempotent retry must repeat exactly. */
+export function requestHash(operation: OperationId, body: unknown): string {
+  return createHash('sha256')
+    .update(`${operation}\n${canonicalJson(body)}`)
+    .digest('hex');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request schemas
+
+const text = (what: string, max: number) =>
+  z
+    .string({ error: `expected ${what}: text of 1 to ${max} characters` })
+    .min(1, { error: `expected ${what}: text of 1 to ${max} characters` })
+    .max(max, { error: `expected ${what}: text of 1 to ${max} characters` });
+
+const wholeNumber = (what: string, min: number, max: number) =>
+  z
+    .number({ error: `expected ${what}: a whole number from ${min} to ${max}` })
+    .int({ error: `expected ${what}: a whole number from ${min} to ${max}` })
+    .min(min, { error: `expected ${what}: a whole number from ${min} to ${max}` })
+    .max(max, { error: `expected ${what}: a whole number from ${min} to ${max}` });
+
+/** An approval gate in a rollout request ({@link ApprovalGate}). */
+export const approvalGateSchema = z
+  .strictObject(
+    {
+      afterNodes: wholeNumber('the number of pilot nodes', 1, 999).describe(
+        'The pilot: how many nodes (in update order) are updated before the run waits; fewer than the target has',
+      ),
+      timeoutMinutes: wholeNumber(
+        'minutes to wait for a decision',
+        1,
+        MAX_APPROVAL_TIMEOUT_MINUTES,
+      ).describe('How long the run waits for approve or reject; no decision counts as rejected'),
+    },
+    { error: 'expected an approval gate: { afterNodes, timeoutMinutes }' },
+  )
+  .describe(
+    'Pilot first, then wait for approval, then the rest (CAU and SCCM pilot-group practice)',
+  ) satisfies z.ZodType<ApprovalGate>;
+
+/** The body of POST /rollouts and POST /scans: the rollout workflow's input and a gate. */
+export const rolloutRequestSchema = rolloutInputSchema
+  .extend({ approvalGate: approvalGateSchema.optional() })
+  .meta({
+    title: 'RolloutRequest',
+    description:
+      'The rollout workflow input (its JSON Schema is published with the workflow) and an optional approval gate',
+  });
+
+/** A rollout request, checked and resolved. */
+export interface RolloutRequest {
+  readonly rollout: ResolvedRollout;
+  readonly approvalGate: ApprovalGate | null;
+  /** The execution input: the body as sent, with the run id. */
+  readonly input: Readonly<Record<string, unknown>>;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Checks a rollout request: the rollout input by {@link parseRolloutInput}, the approval gate
+ * here (the pilot must leave nodes to approve).
+ * @throws ApiError 400 ValidationFailed listing every problem with its field and value.
+ */
+export function parseRolloutRequest(
+  body: unknown,
+  now: Date,
+  options: { readonly random?: () => number } = {},
+): RolloutRequest {
+  if (body === undefined) {
+    throw new ApiError(
+      'ValidationFailed',
+      'the request needs a JSON body: the rollout input { target, plugins?, policy?, changeTicket?, approvalGate? }',
+      { field: '(body)' },
+    );
+  }
+  const hasGate = isRecord(body) && Object.hasOwn(body, 'approvalGate');
+  let rest: unknown = body;
+  if (hasGate) {
+    const { approvalGate: _, ...others } = body;
+    rest = others;
+  }
+  const problems: ValidationProblem[] = [];
+  let rollout: ResolvedRollout | undefined;
+  try {
+    rollout = parseRolloutInput(rest, now, options.random ? { random: options.random } : {});
+  } catch (error) {
+    if (!(error instanceof RolloutInputError)) throw error;
+    problems.push(...error.problems);
+  }
+  let approvalGate: ApprovalGate | null = null;
+  if (hasGate) {
+    const result = approvalGateSchema.safeParse(body.approvalGate);
+    if (!result.success) {
+      const issues = result.error.issues.map((issue) => ({
+        ...issue,
+        path: ['approvalGate', ...issue.path],
+      }));
+      const fields = Object.keys(approvalGateSchema.shape);
+      problems.push(...issueProblems(issues, body, (path) => (path.length === 1 ? fields : [])));
+    } else if (rollout && result.data.afterNodes >= rollout.target.nodes.length) {
+      problems.push({
+        field: 'approvalGate.afterNodes',
+        value: result.data.afterNodes,
+        message: `expected fewer than the ${rollout.target.nodes.length} nodes of the target: the first afterNodes nodes are the pilot, the rest wait for approval`,
+      });
+    } else approvalGate = result.data;
+  }
+  if (problems.length > 0 || rollout === undefined) {
+    throw validationError('rollout request is invalid', problems);
+  }
+  // Only the body and the run id: a retry builds the same input, which Step Functions needs to
+  // treat a second StartExecution of the same name as the first.
+  const input: Record<string, unknown> = { ...(rest as Record<string, unknown>) };
+  input.runId = rollout.runId;
+  if (approvalGate) input.approvalGate = approvalGate;
+  return { rollout, approvalGate, input };
+}
+
+/** The body of approve and reject. */
+export const decisionRequestSchema = z
+  .strictObject(
+    {
+      comment: text('a comment', 2000).optional().describe('Why; shown to the workflow'),
+      approvedBy: text('who decided', 256)
+        .optional()
+        .describe(
+          'Who decided, as your change-management system names them; the IAM caller is recorded as well',
+        ),
+    },
+    { error: 'expected { comment?, approvedBy? }' },
+  )
+  .meta({ title: 'DecisionRequest' });
+
+/** The body of cancel (optional). */
+export const cancelRequestSchema = z
+  .strictObject(
+    {
+      reason: text('the reason', 2000).optional(),
+      requestedBy: text('who asks', 256).optional().describe('Who asks; default: the IAM caller'),
+    },
+    { error: 'expected { reason?, requestedBy? }' },
+  )
+  .meta({ title: 'CancelRequest' });
+
+const UPDATE_ID = /^KB[1-9][0-9]{3,7}$/i;
+const UPDATE_ID_ACCEPTED = 'expected "KB" followed by 4 to 8 digits, e.g. "KB890923"';
+
+/** The body of POST /nodes/{id}/removals. */
+export const removalRequestSchema = z
+  .strictObject(
+    {
+      updates: z
+        .array(z.string({ error: UPDATE_ID_ACCEPTED }).regex(UPDATE_ID, UPDATE_ID_ACCEPTED), {
+          error: 'expected a list of update ids, e.g. ["KB890923"]',
+        })
+        .min(1, { error: 'expected at least one update id' })
+        .max(MAX_REMOVAL_UPDATES, {
+          error: `expected at most ${MAX_REMOVAL_UPDATES} update ids`,
+        })
+        .describe('The updates to remove (KB numbers)'),
+      includeDependents: z
+        .boolean({ error: 'expected true or false' })
+        .optional()
+        .describe(
+          'Also remove the later updates that replaced the same files (transitively), so the order is safe. Default false',
+        ),
+      force: z
+        .boolean({ error: 'expected true or false' })
+        .optional()
+        .describe(
+          'Remove out of order despite the KB823836 warnings (later updates that share files may break). Default false',
+        ),
+      changeTicket: rolloutInputSchema.shape.changeTicket,
+      requestedBy: text('who asks', 256).optional(),
+    },
+    { error: 'expected { updates, includeDependents?, force?, changeTicket?, requestedBy? }' },
+  )
+  .meta({ title: 'RemovalRequest' });
+export type RemovalRequest = z.output<typeof removalRequestSchema>;
+
+const LIMIT_ACCEPTED = `expected a whole number from 1 to ${MAX_PAGE_SIZE}`;
+const GROUP_NAME_ACCEPTED =
+  'expected 1 to 64 letters, digits, ".", "-" or "_", starting with a letter or digit';
+
+/** The query of GET /rollouts: exactly one of cluster and group. */
+export const listQuerySchema = z
+  .strictObject(
+    {
+      cluster: z.string().superRefine((name, ctx) => {
+        const problem = nodeNameProblem(name);
+        if (problem) ctx.addIssue({ code: 'custom', message: `cluster name: ${problem}` });
+      }),
+      group: z.string().regex(GROUP_NAME_PATTERN, { error: GROUP_NAME_ACCEPTED }),
+      limit: z
+        .string()
+        .regex(/^[0-9]{1,4}$/, { error: LIMIT_ACCEPTED })
+        .transform(Number)
+        .pipe(z.number().int().min(1, LIMIT_ACCEPTED).max(MAX_PAGE_SIZE, LIMIT_ACCEPTED)),
+      cursor: z
+        .string()
+        .min(1, { error: 'expected the cursor of the previous page' })
+        .max(4096, { error: 'expected the cursor of the previous page' }),
+    },
+    { error: 'expected query parameters cluster (or group), limit, cursor' },
+  )
+  .partial()
+  .superRefine((query, ctx) => {
+    if ((query.cluster === undefined) === (query.group === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cluster'],
+        message:
+          query.cluster === undefined
+            ? 'missing; expected ?cluster=NAME (a failover cluster) or ?group=NAME (a group of servers)'
+            : 'expected cluster or group, not both',
+      });
+    }
+  });
+
+/** A run id in a path, checked. */
+export function parseRunId(id: string | undefined): string {
+  if (id === undefined || !RUN_ID_PATTERN.test(id)) {
+    throw new ApiError(
+      'ValidationFailed',
+      `rollout id ${showValue(id)}: expected 1 to 64 letters, digits, "-" or "_"`,
+      { field: 'id', value: id },
+    );
+  }
+  return id;
+}
+
+/** A node name in a path, checked. */
+export function parseNodeName(id: string | undefined): string {
+  const problem = nodeNameProblem(id);
+  if (problem !== undefined || id === undefined) {
+    throw new ApiError('ValidationFailed', `node ${showValue(id)}: ${problem}`, {
+      field: 'id',
+      value: id,
+    });
+  }
+  return id;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Content negotiation
+
+/**
+ * The report format the Accept header asks for: JSON unless text/csv ranks higher; undefined
+ * when the client accepts neither (406). Media ranges and q-values as RFC 9110 §12.5.1.
+ */
+export function reportFormat(accept: string | undefined): 'json' | 'csv' | undefined {
+  if (accept === undefined || accept.trim() === '') return 'json';
+  const ranges = accept.split(',').map((part, order) => {
+    const [range = '', ...params] = part.split(';').map((p) => p.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    const quality = q === undefined ? 1 : Number(q.slice(2));
+    return { range, quality: Number.isFinite(quality) ? quality : 0, order };
+  });
+  // The most specific range that matches a type decides its quality (RFC 9110 §12.5.1).
+  const match = (type: string) => {
+    const major = type.split('/')[0];
+    const best = ranges
+      .filter((r) => r.range === type || r.range === `${major}/*` || r.range === '*/*')
+      .sort((a, b) => specificity(b.range) - specificity(a.range) || a.order - b.order)[0];
+    return best === undefined || best.quality <= 0 ? undefined : best;
+  };
+  const json = match('application/json');
+  const csv = match('text/csv');
+  if (!json || !csv) return json ? 'json' : csv ? 'csv' : undefined;
+  if (csv.quality !== json.quality) return csv.quality > json.quality ? 'csv' : 'json';
+  // Equal quality: the type named more exactly, then the one named first; JSON by default.
+  const bySpecificity = specificity(csv.range) - specificity(json.range);
+  if (bySpecificity !== 0) return bySpecificity > 0 ? 'csv' : 'json';
+  return csv.order < json.order ? 'csv' : 'json';
+}
+
+const specificity = (range: string) => (range === '*/*' ? 0 : range.endsWith('/*') ? 1 : 2);
+
+// ---------------------------------------------------------------------------------------------
+// Response schemas (documented in the OpenAPI document; handler tests parse responses with them)
+
+const timestamp = z.string().describe('ISO 8601 date and time');
+const changeTicketOut = z
+  .object({ system: z.string(), id: z.string(), url: z.string().optional() })
+  .describe('The change ticket the rollout was requested under');
+const targetOut = z.object({
+  name: z.string(),
+  kind: z.enum(['cluster', 'group']).nullable(),
+});
+
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      code: z
+        .string()
+        .describe(
+          `One of ${Object.keys(ERROR_CODES).join(', ')}; or, for errors API Gateway answers itself (signature, throttling), its response type, e.g. ACCESS_DENIED, MISSING_AUTHENTICATION_TOKEN, THROTTLED`,
+        ),
+      message: z.string().describe('What is wrong and what would be accepted'),
+      field: z
+        .string()
+        .optional()
+        .describe('The field, parameter or header at fault, e.g. target.nodes[2].instanceId'),
+      value: z.unknown().optional().describe('The value as sent (long values cut)'),
+      problems: z
+        .array(z.object({ field: z.string(), value: z.unknown().optional(), message: z.string() }))
+        .optional()
+        .describe('Every problem, when there are several'),
+      details: z
+        .record(z.string(), z.unknown())
+        .optional()
+        .describe('Facts to act on, e.g. activeRolloutId of a 409 TargetBusy'),
+      requestId: z.string().optional(),
+    }),
+  })
+  .meta({ title: 'Error', description: 'Every 4xx and 5xx response' });
+
+export const rolloutAcceptedSchema = z
+  .object({
+    rolloutId: z.string().describe('The rollout (run) id; also the execution name'),
+    executionArn: z.string(),
+    status: z.enum(RUN_STATUSES),
+    idempotencyKey: z
+      .string()
+      .nullable()
+      .describe('The key the request is remembered under for 24 hours, or null'),
+  })
+  .meta({ title: 'RolloutAccepted' });
+
+const NODE_PROGRESS = [...NODE_STATUSES, 'Pending'] as const;
+const STEP_PHASES = [
+  'Starting',
+  'UpdatingNodes',
+  'AwaitingApproval',
+  'Finishing',
+  'Finished',
+] as const;
+export type StepPhase = (typeof STEP_PHASES)[number];
+
+export const rolloutStatusSchema = z
+  .object({
+    rolloutId: z.string(),
+    target: targetOut.nullable().describe('null while the run is not recorded yet'),
+    status: z
+      .enum([...RUN_STATUSES, 'Pending'])
+      .describe('Pending: the execution started and has not recorded the run yet'),
+    reason: z.string().nullable(),
+    execution: z
+      .object({
+        arn: z.string(),
+        status: z.string().describe('Step Functions: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ...'),
+        startDate: timestamp.nullable(),
+        stopDate: timestamp.nullable(),
+      })
+      .nullable(),
+    startedAt: timestamp.nullable(),
+    finishedAt: timestamp.nullable(),
+    stopAt: timestamp.nullable(),
+    changeTicket: changeTicketOut.nullable(),
+    requestedBy: z.string().nullable(),
+    cancelRequested: z.boolean(),
+    approval: z
+      .object({
+        afterNodes: z.number().int(),
+        timeoutMinutes: z.number().int(),
+        requestedAt: timestamp,
+        decideBy: timestamp,
+      })
+      .nullable()
+      .describe('The approval gate the rollout waits at, or null'),
+    currentStep: z
+      .object({
+        phase: z.enum(STEP_PHASES),
+        nodes: z.array(z.string()).describe('The nodes being (or about to be) updated'),
+        nodesOmitted: z.number().int(),
+        description: z.string(),
+      })
+      .describe(
+        "From the run store: which nodes have finished. The step within a node (drain, install, restart) is in the node workflow's execution history, which this does not read",
+      ),
+    progress: z.object({
+      total: z.number().int(),
+      finished: z.number().int(),
+      succeeded: z.number().int(),
+      failed: z.number().int(),
+      nothingToInstall: z.number().int(),
+      skipped: z.number().int(),
+      pending: z.number().int(),
+    }),
+    nodes: z.array(
+      z.object({
+        name: z.string(),
+        status: z.enum(NODE_PROGRESS),
+        startedAt: timestamp.optional(),
+        finishedAt: timestamp.optional(),
+        attempts: z.number().int().optional(),
+        restarts: z.number().int().optional(),
+        drained: z.boolean().optional(),
+        detail: z.string().optional(),
+      }),
+    ),
+  })
+  .meta({ title: 'RolloutStatus' });
+export type RolloutStatusView = z.output<typeof rolloutStatusSchema>;
+
+export const rolloutSummarySchema = z.object({
+  rolloutId: z.string(),
+  target: targetOut,
+  status: z.enum(RUN_STATUSES),
+  reason: z.string().nullable(),
+  startedAt: timestamp,
+  finishedAt: timestamp.nullable(),
+  nodes: z.number().int().describe('How many nodes the rollout updates'),
+  changeTicket: changeTicketOut.nullable(),
+  requestedBy: z.string().nullable(),
+  cancelRequested: z.boolean(),
+});
+
+export const rolloutPageSchema = z
+  .object({
+    target: z.string(),
+    rollouts: z.array(rolloutSummarySchema).describe('Newest first'),
+    cursor: z
+      .string()
+      .nullable()
+      .describe('Pass as ?cursor= for the next page; null on the last page'),
+  })
+  .meta({ title: 'RolloutPage' });
+
+const reportUpdateSchema = z.object({
+  plugin: z.string(),
+  update: z.string(),
+  attempt: z.number().int(),
+  index: z.number().int(),
+  outcome: z.enum(EXIT_OUTCOMES as [ExitOutcome, ...ExitOutcome[]]),
+  exitCode: z.number().int().nullable(),
+  exitCodeHex: z.string().nullable(),
+  rebootRequired: z.boolean(),
+  rebootInitiated: z.boolean(),
+  durationSeconds: z.number(),
+  detail: z.string().optional(),
+});
+
+const reportNodeSchema = z.object({
+  name: z.string(),
+  status: z.string(),
+  detail: z.string().optional(),
+  drained: z.boolean(),
+  restarts: z.number().int(),
+  attempts: z.number().int(),
+  updates: z.array(reportUpdateSchema),
+  ledger: z.array(
+    z.object({
+      sequence: z.number().int(),
+      updateId: z.string(),
+      installedAt: timestamp,
+      hotpatched: z.boolean(),
+    }),
+  ),
+});
+
+export const runReportSchema = z
+  .object({
+    runId: z.string(),
+    target: z.string(),
+    targetKind: z.string().optional(),
+    status: z.string(),
+    reason: z.string().optional(),
+    startedAt: timestamp.optional(),
+    finishedAt: timestamp.optional(),
+    makespanSeconds: z.number().optional(),
+    lockReleased: z.boolean(),
+    changeTicket: changeTicketOut.nullable(),
+    requestedBy: z.string().nullable(),
+    nodes: z.array(reportNodeSchema),
+  })
+  .meta({
+    title: 'RunReport',
+    description:
+      "Like CAU's Get-CauReport -Detailed: per node, per update, the outcome, exit code, restart and duration",
+  });
+export type RunReportView = z.output<typeof runReportSchema>;
+
+export const cancelAcceptedSchema = z
+  .object({
+    rolloutId: z.string(),
+    status: z.enum(RUN_STATUSES),
+    cancelRequested: z.literal(true),
+    cancelRequestedAt: timestamp,
+    approvalCancelled: z
+      .boolean()
+      .describe('The rollout was waiting at its approval gate and now stops there'),
+    message: z.string(),
+  })
+  .meta({ title: 'CancelAccepted' });
+
+export const decisionAcceptedSchema = z
+  .object({
+    rolloutId: z.string(),
+    decision: z.enum(['approved', 'rejected']),
+    decidedAt: timestamp,
+    decidedBy: z.string().describe('The IAM caller'),
+    approvedBy: z.string().nullable(),
+    comment: z.string().nullable(),
+  })
+  .meta({ title: 'DecisionAccepted' });
+
+export const scanResultSchema = z
+  .looseObject({
+    runId: z.string(),
+    scannedAt: timestamp,
+    nodes: z.array(
+      z.looseObject({
+        name: z.string(),
+        instanceId: z.string(),
+        online: z.boolean(),
+        pingStatus: z.string().nullable(),
+        hotfixUpdates: z.number().int(),
+        files: z.array(z.string()),
+        filesOmitted: z.number().int(),
+      }),
+    ),
+    warnings: z.array(z.string()),
+    nodeOrder: z.array(z.string()),
+  })
+  .meta({
+    title: 'ScanResult',
+    description:
+      "CAU's Invoke-CauScan: per node, the updates the hotfix plug-in would install and whether the node is online; the Windows Update query. Installs nothing",
+  });
+
+const ledgerEntrySchema = z.object({
+  node: z.string(),
+  sequence: z.number().int(),
+  updateId: z.string(),
+  installedAt: timestamp,
+  runId: z.string().optional(),
+  hotpatched: z.boolean(),
+  replacedFiles: z.array(
+    z.object({
+      path: z.string(),
+      versionBefore: z.string().optional(),
+      versionAfter: z.string().optional(),
+    }),
+  ),
+  removedAt: timestamp.optional(),
+  removedByRunId: z.string().optional(),
+});
+
+export const ledgerResponseSchema = z
+  .object({
+    node: z.string(),
+    entries: z
+      .array(ledgerEntrySchema)
+      .describe('Every install, removed ones too, in install order'),
+    installed: z.array(z.string()).describe('The updates installed now, in install order'),
+    removalOrder: z
+      .array(z.string())
+      .describe('The order to remove them all in: reverse install order'),
+  })
+  .meta({ title: 'Ledger' });
+
+const removalWarningSchema = z
+  .object({
+    updateId: z.string(),
+    laterUpdatesSharingFiles: z.array(
+      z.object({ updateId: z.string(), files: z.array(z.string()) }),
+    ),
+    installedSince: z.array(z.string()),
+  })
+  .describe('KB823836: removing updateId out of order; the later updates listed may break');
+
+export const removalAcceptedSchema = z
+  .object({
+    node: z.string(),
+    removalId: z.string(),
+    executionArn: z.string().nullable(),
+    order: z.array(z.string()).describe('Removal order: reverse install order'),
+    addedDependents: z.array(z.string()),
+    restartRequired: z.boolean().describe('Always true: removing an update needs a restart'),
+    forced: z.boolean(),
+    warnings: z.array(removalWarningSchema),
+  })
+  .meta({ title: 'RemovalAccepted' });
+
+// ---------------------------------------------------------------------------------------------
+// Views built from run history (shapes the run store's records fit)
+
+/** What the views read of a run (RunStore's RunRecord fits). */
+export interface RunView {
+  readonly runId: string;
+  readonly target: string;
+  readonly targetKind?: 'cluster' | 'group';
+  readonly nodes: readonly string[];
+  readonly status: RunStatus;
+  readonly startedAt: string;
+  readonly stopAt?: string;
+  readonly finishedAt?: string;
+  readonly cancelRequested?: boolean;
+  readonly failureReason?: string;
+  readonly summary?: unknown;
+  readonly execution?: string;
+  readonly changeTicket?: { readonly system: string; readonly id: string; readonly url?: string };
+  readonly requestedBy?: string;
+}
+
+/** What the views read of a node's result (RunStore's NodeResultRecord fits). */
+export interface NodeResultView {
+  readonly node: string;
+  readonly status: NodeStatus;
+  readonly startedAt: string;
+  readonly finishedAt?: string;
+  readonly attempts?: number;
+  readonly restarts?: number;
+  readonly drained?: boolean;
+  readonly detail?: string;
+}
+
+/** What the report reads of an update's result (RunStore's StoredUpdateResult fits). */
+export interface UpdateResultView {
+  readonly node: string;
+  readonly attempt: number;
+  readonly index: number;
+  readonly plugin: string;
+  readonly update: string;
+  readonly outcome: ExitOutcome;
+  readonly exitCode: number | null;
+  readonly rebootRequired: boolean;
+  readonly rebootInitiated: boolean;
+  readonly durationSeconds: number;
+  readonly detail?: string;
+}
+
+/** The execution as DescribeExecution reports it. */
+export interface ExecutionView {
+  readonly arn: string;
+  readonly status: string;
+  readonly startDate?: Date;
+  readonly stopDate?: Date;
+}
+
+/** The pending gate as the run store holds it. */
+export interface ApprovalView {
+  readonly afterNodes: number;
+  readonly timeoutMinutes: number;
+  readonly requestedAt: string;
+}
+
+const summaryReason = (run: RunView): string | null => {
+  const summary = run.summary as { reason?: unknown } | undefined;
+  if (typeof summary?.reason === 'string') return summary.reason;
+  return run.failureReason ?? null;
+};
+
+/** The run's status, corrected when the execution ended without recording it (e.g. aborted). */
+function effectiveStatus(
+  run: RunView,
+  execution: ExecutionView | null,
+): { status: RunStatus; reason: string | null } {
+  if (run.status === 'Running' && execution && execution.status !== 'RUNNING') {
+    if (execution.status !== 'SUCCEEDED' && execution.status !== 'PENDING_REDRIVE') {
+      return {
+        status: 'Failed',
+        reason: `the execution ended ${execution.status} before it recorded the rollout's result`,
+      };
+    }
+  }
+  return { status: run.status, reason: summaryReason(run) };
+}
+
+/**
+ * A rollout's status for GET /rollouts/{id}: the run and its node results from the run store,
+ * and the execution's status from one DescribeExecution. The current step is what the run store
+ * knows (which nodes have finished, whether the gate waits); reading the execution history for
+ * the step within a node would cost a GetExecutionHistory per call, so it is not done.
+ */
+export function rolloutStatusView(source: {
+  readonly rolloutId: string;
+  readonly run?: RunView;
+  readonly nodes: readonly NodeResultView[];
+  readonly execution: ExecutionView | null;
+  readonly approval?: ApprovalView;
+}): RolloutStatusView {
+  const { run, execution } = source;
+  const executionOut = execution
+    ? {
+        arn: execution.arn,
+        status: execution.status,
+        startDate: execution.startDate?.toISOString() ?? null,
+        stopDate: execution.stopDate?.toISOString() ?? null,
+      }
+    : null;
+  const emptyProgress = {
+    total: 0,
+    finished: 0,
+    succeeded: 0,
+    failed: 0,
+    nothingToInstall: 0,
+    skipped: 0,
+    pending: 0,
+  };
+  if (run === undefined) {
+    const running = execution?.status === 'RUNNING';
+    return {
+      rolloutId: source.rolloutId,
+      target: null,
+      status: running ? 'Pending' : 'Failed',
+      reason: running
+        ? null
+        : `the execution ended ${execution?.status ?? 'unknown'} before it recorded the rollout (e.g. the input was invalid or the target was locked)`,
+      execution: executionOut,
+      startedAt: executionOut?.startDate ?? null,
+      finishedAt: executionOut?.stopDate ?? null,
+      stopAt: null,
+      changeTicket: null,
+      requestedBy: null,
+      cancelRequested: false,
+      approval: null,
+      currentStep: {
+        phase: running ? 'Starting' : 'Finished',
+        nodes: [],
+        nodesOmitted: 0,
+        description: running
+          ? 'checking the input and taking the target lock'
+          : 'the execution ended before the rollout was recorded',
+      },
+      progress: emptyProgress,
+      nodes: [],
+    };
+  }
+
+  const results = new Map(source.nodes.map((n) => [nodeKey(n.node), n]));
+  const nodes = run.nodes.map((name) => {
+    const result = results.get(nodeKey(name));
+    if (result === undefined) return { name, status: 'Pending' as const };
+    return {
+      name,
+      status: result.status,
+      startedAt: result.startedAt,
+      ...(result.finishedAt === undefined ? {} : { finishedAt: result.finishedAt }),
+      ...(result.attempts === undefined ? {} : { attempts: result.attempts }),
+      ...(result.restarts === undefined ? {} : { restarts: result.restarts }),
+      ...(result.drained === undefined ? {} : { drained: result.drained }),
+      ...(result.detail === undefined ? {} : { detail: result.detail }),
+    };
+  });
+  const count = (status: (typeof NODE_PROGRESS)[number]) =>
+    nodes.filter((n) => n.status === status).length;
+  const pending = nodes.filter((n) => n.status === 'Pending').map((n) => n.name);
+  const progress = {
+    total: nodes.length,
+    finished: nodes.length - pending.length,
+    succeeded: count('Succeeded'),
+    failed: count('Failed'),
+    nothingToInstall: count('NothingToInstall'),
+    skipped: count('Skipped'),
+    pending: pending.length,
+  };
+  const { status, reason } = effectiveStatus(run, execution);
+  const approval =
+    status === 'Running' && source.approval
+      ? {
+          afterNodes: source.approval.afterNodes,
+          timeoutMinutes: source.approval.timeoutMinutes,
+          requestedAt: source.approval.requestedAt,
+          decideBy: new Date(
+            Date.parse(source.approval.requestedAt) + source.approval.timeoutMinutes * 60_000,
+          ).toISOString(),
+        }
+      : null;
+
+  let currentStep: RolloutStatusView['currentStep'];
+  const cluster = run.targetKind !== 'group';
+  if (status !== 'Running') {
+    currentStep = {
+      phase: 'Finished',
+      nodes: [],
+      nodesOmitted: 0,
+      description: `the rollout ended ${status}`,
+    };
+  } else if (approval) {
+    currentStep = {
+      phase: 'AwaitingApproval',
+      nodes: [],
+      nodesOmitted: 0,
+      description: `the pilot (${approval.afterNodes} node(s)) is done; waiting for approve or reject until ${approval.decideBy}`,
+    };
+  } else if (pending.length === 0) {
+    currentStep = {
+      phase: 'Finishing',
+      nodes: [],
+      nodesOmitted: 0,
+      description: 'every node has finished; recording the result and releasing the lock',
+    };
+  } else {
+    const current = cluster ? pending.slice(0, 1) : pending.slice(0, MAX_CURRENT_NODES);
+    currentStep = {
+      phase: 'UpdatingNodes',
+      nodes: current,
+      nodesOmitted: cluster ? 0 : pending.length - current.length,
+      description: cluster
+        ? `updating ${current[0]} (one node at a time; ${progress.finished} of ${progress.total} finished)${run.cancelRequested ? '; cancel requested, the rollout stops after this node' : ''}`
+        : `updating the group policy.maxConcurrency nodes at a time; these have not finished (in flight or queued)${run.cancelRequested ? '; cancel requested, no further node starts' : ''}`,
+    };
+  }
+
+  return {
+    rolloutId: run.runId,
+    target: { name: run.target, kind: run.targetKind ?? null },
+    status,
+    reason,
+    execution: executionOut,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt ?? executionOut?.stopDate ?? null,
+    stopAt: run.stopAt ?? null,
+    changeTicket: run.changeTicket ?? null,
+    requestedBy: run.requestedBy ?? null,
+    cancelRequested: run.cancelRequested === true,
+    approval,
+    currentStep,
+    progress,
+    nodes,
+  };
+}
+
+/** One line of the history (GET /rollouts). */
+export function rolloutSummary(run: RunView): z.output<typeof rolloutSummarySchema> {
+  return {
+    rolloutId: run.runId,
+    target: { name: run.target, kind: run.targetKind ?? null },
+    status: run.status,
+    reason: summaryReason(run),
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt ?? null,
+    nodes: run.nodes.length,
+    changeTicket: run.changeTicket ?? null,
+    requestedBy: run.requestedBy ?? null,
+    cancelRequested: run.cancelRequested === true,
+  };
+}
+
+/**
+ * The detailed report of a run, in the shape of the sandbox's RunReport (CAU's
+ * `Get-CauReport -Detailed`), with the exit code in hex, the change ticket and the requester.
+ * Per node: its result, its updates (every attempt) and the ledger entries this run installed.
+ */
+export function buildRunReport(source: {
+  readonly run: RunView;
+  readonly nodes: readonly NodeResultView[];
+  readonly updates: readonly UpdateResultView[];
+  /** Each node's ledger entries (keyed by any spelling of the node). */
+  readonly ledgers: ReadonlyMap<string, readonly LedgerEntry[]>;
+  /** The run holding the target's lock now, if any. */
+  readonly lockHolder?: string;
+}): RunReportView {
+  const { run } = source;
+  const ledgers = new Map([...source.ledgers].map(([node, entries]) => [nodeKey(node), entries]));
+  const nodes = run.nodes.map((name) => {
+    const key = nodeKey(name);
+    const result = source.nodes.find((n) => nodeKey(n.node) === key);
+    const updates = source.updates
+      .filter((u) => nodeKey(u.node) === key)
+      .map((u, order) => ({ u, order }))
+      .sort((a, b) => a.u.attempt - b.u.attempt || a.order - b.order)
+      .map(({ u }) => ({
+        plugin: u.plugin,
+        update: u.update,
+        attempt: u.attempt,
+        index: u.index,
+        outcome: u.outcome,
+        exitCode: u.exitCode,
+        exitCodeHex: u.exitCode === null ? null : toHex(u.exitCode),
+        rebootRequired: u.rebootRequired,
+        rebootInitiated: u.rebootInitiated,
+        durationSeconds: u.durationSeconds,
+        ...(u.detail ? { detail: u.detail } : {}),
+      }));
+    const ledger = (ledgers.get(key) ?? [])
+      .filter((e) => e.runId === run.runId && e.removedAt === undefined)
+      .map((e) => ({
+        sequence: e.sequence,
+        updateId: e.updateId,
+        installedAt: e.installedAt,
+        hotpatched: e.hotpatched,
+      }));
+    return {
+      name,
+      status: result?.status ?? 'NotStarted',
+      ...(result?.detail ? { detail: result.detail } : {}),
+      drained: result?.drained ?? false,
+      restarts: result?.restarts ?? 0,
+      attempts: Math.max(result?.attempts ?? 0, ...updates.map((u) => u.attempt)),
+      updates,
+      ledger,
+    };
+  });
+  const reason = summaryReason(run);
+  return {
+    runId: run.runId,
+    target: run.target,
+    ...(run.targetKind ? { targetKind: run.targetKind } : {}),
+    status: run.status,
+    ...(reason ? { reason } : {}),
+    startedAt: run.startedAt,
+    ...(run.finishedAt ? { finishedAt: run.finishedAt } : {}),
+    ...(run.finishedAt
+      ? { makespanSeconds: (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000 }
+      : {}),
+    lockReleased: source.lockHolder !== run.runId,
+    changeTicket: run.changeTicket ?? null,
+    requestedBy: run.requestedBy ?? null,
+    nodes,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV
+
+/** The columns of the CSV report, one row per update (a node without updates has one row). */
+export const REPORT_CSV_COLUMNS = [
+  'runId',
+  'target',
+  'runStatus',
+  'node',
+  'nodeStatus',
+  'drained',
+  'restarts',
+  'attempt',
+  'plugin',
+  'update',
+  'outcome',
+  'exitCode',
+  'exitCodeHex',
+  'rebootRequired',
+  'durationSeconds',
+  'detail',
+] as const;
+
+/**
+ * One CSV field (RFC 4180): quoted when it holds a comma, a quote, CR or LF, quotes doubled.
+ * Text that a spreadsheet would run as a formula (leading = + - @, tab or CR) is prefixed with
+ * `'` (OWASP CSV injection); numbers are written as numbers, so a negative exit code stays one.
+ */
+export function csvField(value: string | number | boolean | null | undefined): string {
+  if (value === null || value === undefined) return '';
+  let text = String(value);
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** The report as CSV (RFC 4180: CRLF line ends, a header line). */
+export function reportToCsv(report: RunReportView): string {
+  const rows: (string | number | boolean | null | undefined)[][] = [[...REPORT_CSV_COLUMNS]];
+  for (const node of report.nodes) {
+    const head = [
+      report.runId,
+      report.target,
+      report.status,
+      node.name,
+      node.status,
+      node.drained,
+      node.restarts,
+    ];
+    if (node.updates.length === 0) {
+      rows.push([...head, null, null, null, null, null, null, null, null, node.detail]);
+      continue;
+    }
+    for (const u of node.updates) {
+      rows.push([
+        ...head,
+        u.attempt,
+        u.plugin,
+        u.update,
+        u.outcome,
+        u.exitCode,
+        u.exitCodeHex,
+        u.rebootRequired,
+        u.durationSeconds,
+        u.detail,
+      ]);
+    }
+  }
+  return `${rows.map((row) => row.map(csvField).join(',')).join('\r\n')}\r\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Removals
+
+/** The 409 of an unsafe removal: what would break, and the two ways on. */
+export function removalRefused(node: string, plan: RemovalPlan): ApiError {
+  const listed = plan.warnings
+    .map(
+      (w) =>
+        `${w.updateId} (later updates sharing its files: ${w.laterUpdatesSharingFiles.map((l) => `${l.updateId} [${l.files.join(', ')}]`).join('; ')}; installed since: ${w.installedSince.join(', ')})`,
+    )
+    .join('; ');
+  return new ApiError(
+    'RemovalOutOfOrder',
+    `removing from ${node} out of order (KB823836): ${listed}. Remove the later updates first (includeDependents: true), or accept the risk (force: true)`,
+    {
+      field: 'updates',
+      details: {
+        warnings: plan.warnings,
+        safeOrderWithDependents: plan.order,
+        restartRequired: plan.restartRequired,
+      },
+    },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step Functions names
+
+/** The ARN of the execution named `name` of a state machine. */
+export function executionArnFor(stateMachineArn: string, name: string): string {
+  const parts = stateMachineArn.split(':');
+  if (parts.length !== 7 || parts[5] !== 'stateMachine') {
+    throw new Error(
+      `${JSON.stringify(stateMachineArn)} is not a state machine ARN (arn:<partition>:states:<region>:<account>:stateMachine:<name>)`,
+    );
+  }
+  return [...parts.slice(0, 5), 'execution', parts[6], name].join(':');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The OpenAPI document
+
+type Json = Record<string, unknown>;
+
+function schemaOf(schema: z.ZodType, io: 'input' | 'output'): Json {
+  const json = z.toJSONSchema(schema, {
+    target: 'openapi-3.0',
+    io,
+    unrepresentable: 'any',
+  }) as Json;
+  delete json.$schema;
+  return json;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const errorResponse = (description: string, headers?: Json) => ({
+  description,
+  ...(headers ? { headers } : {}),
+  content: { 'application/json': { schema: ref('Error') } },
+});
+
+const RESPONSES: Json = {
+  BadRequest: errorResponse(
+    'The request is malformed: the body names the field (or parameter, or header) and the problem',
+  ),
+  NotFound: errorResponse('No such rollout, node or route'),
+  Conflict: errorResponse('The request conflicts with the state of the rollout or target'),
+  TooLarge: errorResponse(`The body is larger than ${MAX_BODY_BYTES} bytes`),
+  UnsupportedMediaType: errorResponse('The Content-Type is not application/json'),
+  ServiceUnavailable: errorResponse('AWS is throttling the control plane; retry after a while', {
+    'Retry-After': {
+      description: 'Seconds to wait before retrying',
+      schema: { type: 'integer' },
+    },
+  }),
+  InternalError: errorResponse('An unexpected error; it is logged with the request id'),
+};
+
+const errorRefs = (...names: string[]) =>
+  Object.fromEntries(
+    names.map((name) => {
+      const status = {
+        BadRequest: '400',
+        NotFound: '404',
+        Conflict: '409',
+        TooLarge: '413',
+        UnsupportedMediaType: '415',
+        ServiceUnavailable: '503',
+        InternalError: '500',
+      }[name] as string;
+      return [status, { $ref: `#/components/responses/${name}` }];
+    }),
+  );
+
+const jsonContent = (schemaName: string) => ({
+  'application/json': { schema: ref(schemaName) },
+});
+
+const idParameter = (what: 'rollout' | 'node'): Json => ({
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: what === 'rollout' ? 'The rollout (run) id' : 'The node (NetBIOS computer name)',
+  schema:
+    what === 'rollout'
+      ? { type: 'string', pattern: RUN_ID_PATTERN.source }
+      : { type: 'string', minLength: 1, maxLength: NETBIOS_MAX_LENGTH },
+});
+
+const OPERATIONS: Record<OperationId, Json> = {
+  startRollout: {
+    description:
+      'Starts the rollout workflow with the body as its input; the rollout id is the execution name. The request is remembered for 24 hours under its Idempotency-Key header, else under its change ticket (system:id): the same request again returns the same rollout (with Idempotent-Replay: true), another request under the same key gets 422. 409 when the target already has an active rollout (its lock is held).',
+    parameters: [
+      {
+        name: IDEMPOTENCY_KEY_HEADER,
+        in: 'header',
+        required: false,
+        description:
+          'Any 1 to 255 visible ASCII characters, e.g. a UUID; a retry sends the same key and body',
+        schema: { type: 'string', minLength: 1, maxLength: 255 },
+      },
+    ],
+    requestBody: { required: true, content: jsonContent('RolloutRequest') },
+    responses: {
+      '202': {
+        description: 'Started (or, on an idempotent retry, started before)',
+        headers: {
+          [IDEMPOTENT_REPLAY_HEADER]: {
+            description: 'true when this is the response to an earlier identical request',
+            schema: { type: 'string', enum: ['true'] },
+          },
+        },
+        content: jsonContent('RolloutAccepted'),
+      },
+      ...errorRefs('BadRequest', 'Conflict', 'TooLarge', 'UnsupportedMediaType'),
+      '422': errorResponse('The idempotency key was used for another request'),
+      ...errorRefs('ServiceUnavailable', 'InternalError'),
+    },
+  },
+  listRollouts: {
+    description:
+      "The rollouts of one cluster or group, newest first, a page at a time. Exactly one of cluster and group; the two share one namespace of target names (as they share the target's lock).",
+    parameters: [
+      {
+        name: 'cluster',
+        in: 'query',
+        required: false,
+        schema: { type: 'string', maxLength: NETBIOS_MAX_LENGTH },
+      },
+      {
+        name: 'group',
+        in: 'query',
+        required: false,
+        schema: { type: 'string', pattern: GROUP_NAME_PATTERN.source },
+      },
+      {
+        name: 'limit',
+        in: 'query',
+        required: false,
+        schema: {
+          type: 'integer',
+          minimum: 1,
+          maximum: MAX_PAGE_SIZE,
+          default: DEFAULT_PAGE_SIZE,
+        },
+      },
+      {
+        name: 'cursor',
+        in: 'query',
+        required: false,
+        description: 'The cursor of the previous page',
+        schema: { type: 'string' },
+      },
+    ],
+    responses: {
+      '200': { description: 'A page of rollouts', content: jsonContent('RolloutPage') },
+      ...errorRefs('BadRequest', 'ServiceUnavailable', 'InternalError'),
+    },
+  },
+  getRollout: {
+    description:
+      "Status, per-node progress and current step, from the run store and one DescribeExecution. The current step is what the run store records (which nodes have finished, whether the approval gate waits), not the step within a node: that is in the node workflow's execution history, which is not read here because GetExecutionHistory is paged and costly.",
+    parameters: [idParameter('rollout')],
+    responses: {
+      '200': { description: 'The rollout', content: jsonContent('RolloutStatus') },
+      ...errorRefs('BadRequest', 'NotFound', 'ServiceUnavailable', 'InternalError'),
+    },
+  },
+  getRolloutReport: {
+    description:
+      "The detailed report (CAU's Get-CauReport -Detailed): per node, per update, the outcome, exit code, restart and duration. Accept: text/csv gives RFC 4180 CSV, one row per update.",
+    parameters: [
+      idParameter('rollout'),
+      {
+        name: 'Accept',
+        in: 'header',
+        required: false,
+        schema: { type: 'string', enum: ['application/json', 'text/csv'] },
+      },
+    ],
+    responses: {
+      '200': {
+        description: 'The report',
+        content: {
+          ...jsonContent('RunReport'),
+          'text/csv': {
+            schema: {
+              type: 'string',
+              description: `Columns: ${REPORT_CSV_COLUMNS.join(', ')}`,
+            },
+          },
+        },
+      },
+      ...errorRefs('BadRequest', 'NotFound'),
+      '406': errorResponse('The Accept header allows neither application/json nor text/csv'),
+      ...errorRefs('ServiceUnavailable', 'InternalError'),
+    },
+  },
+  cancelRollout: {
+    description:
+      'Sets the rollout to stop after the current node has left its safe state (never leaving a node drained); a rollout waiting at its approval gate stops there. 409 when the rollout is not running.',
+    parameters: [idParameter('rollout')],
+    requestBody: { required: false, content: jsonContent('CancelRequest') },
+    responses: {
+      '202': { description: 'Cancel requested', content: jsonContent('CancelAccepted') },
+      ...errorRefs(
+        'BadRequest',
+        'NotFound',
+        'Conflict',
+        'TooLarge',
+        'UnsupportedMediaType',
+        'ServiceUnavailable',
+        'InternalError',
+      ),
+    },
+  },
+  approveRollout: {
+    description:
+      'Releases a rollout waiting at its approval gate: the remaining nodes are updated. 409 when no approval is pending.',
+    parameters: [idParameter('rollout')],
+    requestBody: { required: false, content: jsonContent('DecisionRequest') },
+    responses: {
+      '202': { description: 'Approved', content: jsonContent('DecisionAccepted') },
+      ...errorRefs(
+        'BadRequest',
+        'NotFound',
+        'Conflict',
+        'TooLarge',
+        'UnsupportedMediaType',
+        'ServiceUnavailable',
+        'InternalError',
+      ),
+    },
+  },
+  rejectRollout: {
+    description:
+      'Rejects a rollout waiting at its approval gate: the remaining nodes are not updated and the rollout fails with ApprovalRejected. 409 when no approval is pending.',
+    parameters: [idParameter('rollout')],
+    requestBody: { required: false, content: jsonContent('DecisionRequest') },
+    responses: {
+      '202': { description: 'Rejected', content: jsonContent('DecisionAccepted') },
+      ...errorRefs(
+        'BadRequest',
+        'NotFound',
+        'Conflict',
+        'TooLarge',
+        'UnsupportedMediaType',
+        'ServiceUnavailable',
+        'InternalError',
+      ),
+    },
+  },
+  scan: {
+    description:
+      "CAU's Invoke-CauScan for a rollout input: what would install where, which nodes are online. Starts nothing on the nodes and installs nothing.",
+    requestBody: { required: true, content: jsonContent('RolloutRequest') },
+    responses: {
+      '200': { description: 'The scan', content: jsonContent('ScanResult') },
+      ...errorRefs('BadRequest'),
+      '409': errorResponse('policy.requireAllNodesOnline is set and nodes are offline'),
+      ...errorRefs('TooLarge', 'UnsupportedMediaType'),
+      '422': errorResponse('The hotfix root or its configuration cannot be used'),
+      '501': errorResponse('Scanning is not wired in this deployment'),
+      ...errorRefs('ServiceUnavailable', 'InternalError'),
+    },
+  },
+  getLedger: {
+    description:
+      'Every update installed on the node, in install order, with the files each replaced; removed ones marked. A node nothing was recorded for has an empty ledger.',
+    parameters: [idParameter('node')],
+    responses: {
+      '200': { description: 'The ledger', content: jsonContent('Ledger') },
+      ...errorRefs('BadRequest', 'ServiceUnavailable', 'InternalError'),
+    },
+  },
+  requestRemoval: {
+    description:
+      'Plans removing the named updates in reverse install order (KB897341) and starts it; the node restarts after. Removing an update while a later one that replaced the same files stays installed is out of order (KB823836): refused with 409 and the warnings, unless includeDependents (remove those too) or force (accept the risk).',
+    parameters: [idParameter('node')],
+    requestBody: { required: true, content: jsonContent('RemovalRequest') },
+    responses: {
+      '202': { description: 'Removal started', content: jsonContent('RemovalAccepted') },
+      ...errorRefs('BadRequest'),
+      '409': errorResponse(
+        'Out of order (KB823836); error.details.warnings lists what would break',
+      ),
+      ...errorRefs('TooLarge', 'UnsupportedMediaType'),
+      '422': errorResponse('An update is not installed on the node (never, or removed already)'),
+      '501': errorResponse('Removals are not wired in this deployment'),
+      ...errorRefs('ServiceUnavailable', 'InternalError'),
+    },
+  },
+};
+
+const integration = () => ({
+  type: 'aws_proxy',
+  httpMethod: 'POST',
+  uri: INTEGRATION_URI_PLACEHOLDER,
+  passthroughBehavior: 'when_no_match',
+  timeoutInMillis: 29_000,
+});
+
+const IAM = { 'x-amazon-apigateway-auth': { type: 'AWS_IAM' }, security: [{ sigv4: [] }] };
+
+/**
+ * Routes every other method of a path, and every unknown path, to the handler, which answers
+ * 405 (with Allow) or 404 in the API's error shape instead of API Gateway's 403.
+ */
+const anyMethod = (parameters: Json[]) => ({
+  'x-amazon-apigateway-any-method': {
+    summary: 'Any other method: 405 with Allow (or 404 for an unknown path)',
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...IAM,
+    responses: {
+      '404': { $ref: '#/components/responses/NotFound' },
+      '405': errorResponse('Method not allowed: the Allow header lists the methods', {
+        Allow: { schema: { type: 'string' } },
+      }),
+    },
+    'x-amazon-apigateway-integration': integration(),
+  },
+});
+
+/** Every method the document routes: the API's routes, and the catch-alls (`ANY`). */
+export function documentedMethods(document: Json): { path: string; method: string }[] {
+  const paths = document.paths as Record<string, Record<string, unknown>>;
+  return Object.entries(paths).flatMap(([path, item]) =>
+    Object.keys(item)
+      .filter((key) => key !== 'parameters')
+      .map((key) => ({
+        path,
+        method: key === 'x-amazon-apigateway-any-method' ? 'ANY' : key.toUpperCase(),
+      })),
+  );
+}
+
+const GATEWAY_ERROR_TEMPLATE =
+  '{"error":{"code":"$context.error.responseType","message":$context.error.messageString,"requestId":"$context.requestId"}}';
+
+/**
+ * The OpenAPI 3.0.3 document of the API, API Gateway extensions included: IAM (SigV4) on every
+ * method, the Lambda proxy integration (its URI a placeholder RolloutApi fills in), parameter
+ * validation, and gateway errors in the API's error shape. `api/openapi.json` is this, written.
+ *
+ * Bodies are checked by the handler against the schemas below, not by API Gateway: its
+ * validator (JSON Schema draft 4) names neither the field nor the value in its messages, and
+ * cannot check the rules across fields (duplicate nodes, the run policy against the nodes).
+ */
+export function openApiDocument(): Json {
+  const paths: Record<string, Json> = {};
+  for (const path of API_PATHS) {
+    const item: Json = {};
+    const pathParameters = path.includes('{id}')
+      ? [idParameter(path.startsWith('/nodes') ? 'node' : 'rollout')]
+      : [];
+    for (const route of API_ROUTES.filter((r) => r.path === path)) {
+      item[route.method.toLowerCase()] = {
+        operationId: route.operationId,
+        summary: route.summary,
+        ...OPERATIONS[route.operationId],
+        ...IAM,
+        'x-amazon-apigateway-integration': integration(),
+      };
+    }
+    Object.assign(item, anyMethod(pathParameters));
+    paths[path] = item;
+  }
+  // Every resource API Gateway creates on the way to a route answers too (404 from the handler).
+  for (const path of API_PATHS) {
+    const segments = splitPath(path);
+    for (let n = 1; n < segments.length; n++) {
+      const prefix = `/${segments.slice(0, n).join('/')}`;
+      paths[prefix] ??= anyMethod(
+        prefix.includes('{id}')
+          ? [idParameter(prefix.startsWith('/nodes') ? 'node' : 'rollout')]
+          : [],
+      );
+    }
+  }
+  paths['/'] = anyMethod([]);
+  paths['/{proxy+}'] = anyMethod([
+    { name: 'proxy', in: 'path', required: true, schema: { type: 'string' } },
+  ]);
+
+  const schemas: Record<string, Json> = {
+    RolloutRequest: schemaOf(rolloutRequestSchema, 'input'),
+    RolloutAccepted: schemaOf(rolloutAcceptedSchema, 'output'),
+    RolloutStatus: schemaOf(rolloutStatusSchema, 'output'),
+    RolloutPage: schemaOf(rolloutPageSchema, 'output'),
+    RunReport: schemaOf(runReportSchema, 'output'),
+    CancelRequest: schemaOf(cancelRequestSchema, 'input'),
+    CancelAccepted: schemaOf(cancelAcceptedSchema, 'output'),
+    DecisionRequest: schemaOf(decisionRequestSchema, 'input'),
+    DecisionAccepted: schemaOf(decisionAcceptedSchema, 'output'),
+    ScanResult: schemaOf(scanResultSchema, 'output'),
+    Ledger: schemaOf(ledgerResponseSchema, 'output'),
+    RemovalRequest: schemaOf(removalRequestSchema, 'input'),
+    RemovalAccepted: schemaOf(removalAcceptedSchema, 'output'),
+    Error: schemaOf(errorBodySchema, 'output'),
+  };
+
+  const gatewayResponse = (extraHeaders: Json = {}) => ({
+    responseParameters: {
+      'gatewayresponse.header.Cache-Control': "'no-store'",
+      ...extraHeaders,
+    },
+    responseTemplates: { 'application/json': GATEWAY_ERROR_TEMPLATE },
+  });
+
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'Windows rollout control plane: change-management API',
+      version: '1.0.0',
+      description:
+        'Start, follow, approve, cancel and report rollouts of Windows updates to failover clusters and server groups; scan; read install ledgers and remove updates in the safe order. Every request is signed with AWS SigV4 (IAM). Every 4xx names the field and the problem.',
+    },
+    security: [{ sigv4: [] }],
+    paths,
+    components: {
+      securitySchemes: {
+        sigv4: {
+          type: 'apiKey',
+          name: 'Authorization',
+          in: 'header',
+          'x-amazon-apigateway-authtype': 'awsSigv4',
+        },
+      },
+      schemas,
+      responses: RESPONSES,
+    },
+    'x-amazon-apigateway-request-validators': {
+      params: { validateRequestParameters: true, validateRequestBody: false },
+    },
+    'x-amazon-apigateway-request-validator': 'params',
+    'x-amazon-apigateway-gateway-responses': {
+      DEFAULT_4XX: gatewayResponse(),
+      DEFAULT_5XX: gatewayResponse(),
+      THROTTLED: gatewayResponse({ 'gatewayresponse.header.Retry-After': "'1'" }),
+    },
+  };
+}

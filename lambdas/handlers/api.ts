@@ -1,0 +1,921 @@
+/**
+ * api: the change-management API behind API Gateway (REST, Lambda proxy integration, IAM auth).
+ * One function routes every request; the routes, request schemas, views and the OpenAPI document
+ * are in core/api-model.ts, and this file does the I/O: the run store, Step Functions, the scan.
+ *
+ * Every answer is JSON (or the CSV report). A request the API cannot accept gets a 4xx whose
+ * body names the field and the problem (`ApiError`). AWS throttling is a 503 with Retry-After;
+ * anything unexpected is a logged 500 that names only the request id. No request reaches a 500
+ * by what it sends: test/handlers/api.property.test.ts sends arbitrary requests to every route.
+ */
+
+import { S3Client } from '@aws-sdk/client-s3';
+import {
+  DescribeExecutionCommand,
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import type { APIGatewayProxyResult, Context } from 'aws-lambda';
+import {
+  API_PATHS,
+  ApiError,
+  buildRunReport,
+  cancelRequestSchema,
+  canonicalJson,
+  DEFAULT_PAGE_SIZE,
+  decisionRequestSchema,
+  type ExecutionView,
+  executionArnFor,
+  fillPath,
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENCY_TTL_SECONDS,
+  IDEMPOTENT_REPLAY_HEADER,
+  listQuerySchema,
+  matchRoute,
+  type OperationId,
+  parseIdempotencyKey,
+  parseJsonBody,
+  parseNodeName,
+  parseRequest,
+  parseRolloutRequest,
+  parseRunId,
+  type RolloutRequest,
+  removalRefused,
+  removalRequestSchema,
+  reportFormat,
+  reportToCsv,
+  requestHash,
+  rolloutIdempotencyKey,
+  rolloutStatusView,
+  rolloutSummary,
+  validationError,
+} from '../core/api-model.js';
+import { showValue } from '../core/errors.js';
+import {
+  installedUpdates,
+  type LedgerEntry,
+  LedgerError,
+  planRemoval,
+  type RemovalPlan,
+  safeRemovalOrder,
+} from '../core/install-ledger.js';
+import { PLUGIN_NAMES } from '../core/plugin-arguments.js';
+import type { ResolvedRollout } from '../core/rollout-input.js';
+import {
+  createRunStore,
+  type IdempotencyRecord,
+  InvalidCursorError,
+  RunNotFoundError,
+  RunNotRunningError,
+  type RunStore,
+} from '../shared/run-store.js';
+import { logContext, logger, requiredEnv, tracer } from '../shared/runtime.js';
+import { makeScanHandler } from './scan.js';
+
+/** What a removal is started with, besides the node and the plan. */
+export interface RemovalStartRequest {
+  readonly changeTicket: {
+    readonly system: string;
+    readonly id: string;
+    readonly url?: string;
+  } | null;
+  readonly requestedBy: string | null;
+  /** The plan is out of order (KB823836) and the caller accepted that. */
+  readonly forced: boolean;
+}
+
+export interface ApiDeps {
+  readonly sfn: SFNClient;
+  readonly store: RunStore;
+  readonly now: () => Date;
+  /** Random numbers in [0, 1), for generated rollout ids. @default Math.random */
+  readonly random?: () => number;
+  /** The rollout workflow: POST /rollouts starts it, GET /rollouts/{id} describes its executions. */
+  readonly rolloutStateMachineArn: string;
+  /**
+   * Scans a resolved rollout, installing nothing (the scan handler's logic).
+   * @default - none: POST /scans answers 501
+   */
+  readonly scan?: (rollout: ResolvedRollout) => Promise<unknown>;
+  /**
+   * Starts removing updates from a node in the plan's order, then restarting it.
+   * @default - none: POST /nodes/{id}/removals answers 501 after planning, and starts nothing
+   */
+  readonly startRemoval?: (
+    node: string,
+    plan: RemovalPlan,
+    request: RemovalStartRequest,
+  ) => Promise<{ readonly removalId: string; readonly executionArn?: string }>;
+  /** Ledgers a report reads at once. @default 8 */
+  readonly ledgerConcurrency?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The request, read defensively: API Gateway builds the event, but headers and parameters are
+// the client's, and absent ones are null.
+
+interface ApiRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly resource: string | undefined;
+  readonly pathParameters: Readonly<Record<string, string>>;
+  readonly headers: ReadonlyMap<string, string>;
+  readonly query: Readonly<Record<string, string>>;
+  /** Query parameters given more than once. */
+  readonly repeatedQuery: readonly string[];
+  readonly body: string | null;
+  readonly isBase64Encoded: boolean;
+  readonly requestId: string | undefined;
+  /** The IAM principal that signed the request. */
+  readonly caller: string | undefined;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const strings = (value: unknown): Record<string, string> =>
+  isRecord(value)
+    ? Object.fromEntries(
+        Object.entries(value).filter((entry): entry is [string, string] => {
+          return typeof entry[1] === 'string';
+        }),
+      )
+    : {};
+
+function readRequest(event: unknown): ApiRequest {
+  const e = isRecord(event) ? event : {};
+  const headers = new Map<string, string>();
+  for (const [name, value] of Object.entries(strings(e.headers))) {
+    headers.set(name.toLowerCase(), value);
+  }
+  const multi = isRecord(e.multiValueQueryStringParameters)
+    ? e.multiValueQueryStringParameters
+    : {};
+  const context = isRecord(e.requestContext) ? e.requestContext : {};
+  const identity = isRecord(context.identity) ? context.identity : {};
+  const caller = [identity.userArn, identity.caller].find(
+    (v): v is string => typeof v === 'string' && v !== '',
+  );
+  return {
+    method: typeof e.httpMethod === 'string' ? e.httpMethod.toUpperCase() : 'GET',
+    path: typeof e.path === 'string' ? e.path : '/',
+    resource: typeof e.resource === 'string' ? e.resource : undefined,
+    pathParameters: strings(e.pathParameters),
+    headers,
+    query: strings(e.queryStringParameters),
+    repeatedQuery: Object.entries(multi)
+      .filter(([, values]) => Array.isArray(values) && values.length > 1)
+      .map(([name]) => name),
+    body: typeof e.body === 'string' ? e.body : null,
+    isBase64Encoded: e.isBase64Encoded === true,
+    requestId: typeof context.requestId === 'string' ? context.requestId : undefined,
+    caller,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses
+
+const BASE_HEADERS = {
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+};
+
+function json(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyResult {
+  return {
+    statusCode,
+    headers: { 'Content-Type': 'application/json', ...BASE_HEADERS, ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+/** AWS throttling or briefly failing: a condition of the service, not of the request. */
+function isTransient(error: unknown): boolean {
+  if (!isRecord(error) && !(error instanceof Error)) return false;
+  const e = error as {
+    name?: unknown;
+    $retryable?: { throttling?: unknown };
+    $metadata?: { httpStatusCode?: unknown };
+  };
+  return (
+    (typeof e.name === 'string' && THROTTLING_ERRORS.has(e.name)) ||
+    e.$retryable?.throttling === true ||
+    e.$metadata?.httpStatusCode === 429 ||
+    e.$metadata?.httpStatusCode === 503
+  );
+}
+
+const THROTTLING_ERRORS: ReadonlySet<string> = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'TooManyRequestsException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'InternalServerError',
+  'KmsThrottlingException',
+  'UnprocessedItems',
+  // Step Functions: too many open executions in the account.
+  'ExecutionLimitExceeded',
+]);
+
+function errorResult(error: unknown, request: ApiRequest): APIGatewayProxyResult {
+  if (error instanceof ApiError) {
+    if (error.status >= 500) logger.warn('request not served', { code: error.code });
+    else logger.info('request refused', { code: error.code, field: error.field });
+    return json(error.status, error.toBody(request.requestId), { ...error.headers });
+  }
+  if (isTransient(error)) {
+    logger.warn('throttled by AWS', { error });
+    const body = new ApiError(
+      'ServiceUnavailable',
+      'AWS is throttling the control plane; retry after the Retry-After seconds',
+    ).toBody(request.requestId);
+    return json(503, body, { 'Retry-After': '5' });
+  }
+  logger.error('unexpected error', { error, method: request.method, path: request.path });
+  const body = new ApiError(
+    'InternalError',
+    `internal error; it is logged under request id ${request.requestId ?? '(none)'}`,
+  ).toBody(request.requestId);
+  return json(500, body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step Functions
+
+const TOKEN_GONE: ReadonlySet<string> = new Set([
+  'TaskDoesNotExist',
+  'TaskTimedOut',
+  'InvalidToken',
+]);
+
+const nameOf = (error: unknown) =>
+  isRecord(error) || error instanceof Error ? String((error as { name?: unknown }).name) : '';
+
+async function describeExecution(
+  sfn: SFNClient,
+  arn: string,
+): Promise<(ExecutionView & { readonly input?: string }) | undefined> {
+  try {
+    const out = await sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+    return {
+      arn: out.executionArn ?? arn,
+      status: out.status ?? 'UNKNOWN',
+      ...(out.startDate ? { startDate: out.startDate } : {}),
+      ...(out.stopDate ? { stopDate: out.stopDate } : {}),
+      ...(out.input === undefined ? {} : { input: out.input }),
+    };
+  } catch (error) {
+    if (nameOf(error) === 'ExecutionDoesNotExist') return undefined;
+    throw error;
+  }
+}
+
+const sameInput = (stored: string | undefined, input: unknown) => {
+  if (stored === undefined) return false;
+  try {
+    return canonicalJson(JSON.parse(stored)) === canonicalJson(input);
+  } catch {
+    return false;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+
+type Route = (
+  request: ApiRequest,
+  params: Readonly<Record<string, string>>,
+) => Promise<APIGatewayProxyResult>;
+
+export function makeApiHandler(deps: ApiDeps) {
+  const random = deps.random ?? Math.random;
+  const machine = deps.rolloutStateMachineArn;
+
+  /**
+   * Starts the rollout execution named `runId`. Step Functions itself answers a second start of
+   * a running execution with the same name and input with the first one's ARN; a closed one is
+   * ours when its input is the same.
+   */
+  const startExecution = async (runId: string, input: Readonly<Record<string, unknown>>) => {
+    try {
+      const out = await deps.sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: machine,
+          name: runId,
+          input: JSON.stringify(input),
+        }),
+      );
+      return out.executionArn ?? executionArnFor(machine, runId);
+    } catch (error) {
+      if (nameOf(error) !== 'ExecutionAlreadyExists') throw error;
+      const arn = executionArnFor(machine, runId);
+      const existing = await describeExecution(deps.sfn, arn);
+      if (existing && sameInput(existing.input, input)) return arn;
+      throw new ApiError(
+        'RolloutIdInUse',
+        `rollout id ${JSON.stringify(runId)} is already used by another rollout; leave runId out to get a new one`,
+        { field: 'runId', value: runId, cause: error },
+      );
+    }
+  };
+
+  /** 409 when another rollout holds the target's lock and its lease runs. */
+  const ensureTargetFree = async (rollout: ResolvedRollout, runId: string, now: Date) => {
+    const lock = await deps.store.getLock(rollout.target.name);
+    if (
+      lock === undefined ||
+      lock.holder === runId ||
+      !(Date.parse(lock.leaseExpiresAt) > now.getTime())
+    ) {
+      return;
+    }
+    throw new ApiError(
+      'TargetBusy',
+      `${rollout.target.kind} ${rollout.target.name} has an active rollout, ${lock.holder} (its lock is held until ${lock.leaseExpiresAt}); one rollout per ${rollout.target.kind} at a time: wait for it, or cancel it (POST /rollouts/${lock.holder}/cancel)`,
+      {
+        field: 'target.name',
+        value: rollout.target.name,
+        details: { activeRolloutId: lock.holder, leaseExpiresAt: lock.leaseExpiresAt },
+      },
+    );
+  };
+
+  /** The answer to a request whose key was seen: the same rollout, or 422 for another request. */
+  const replay = async (
+    seen: IdempotencyRecord,
+    hash: string,
+    request: RolloutRequest,
+    shownKey: string,
+    now: Date,
+  ) => {
+    if (seen.requestHash !== hash) {
+      throw new ApiError(
+        'IdempotencyKeyReused',
+        `${shownKey} was used within the last 24 hours for another request (rollout ${seen.runId}); a retry must repeat the request exactly, and a new rollout needs a new ${IDEMPOTENCY_KEY_HEADER}`,
+        {
+          field: shownKey.startsWith('change ticket') ? 'changeTicket' : IDEMPOTENCY_KEY_HEADER,
+          details: { rolloutId: seen.runId },
+        },
+      );
+    }
+    let executionArn = seen.executionArn;
+    if (executionArn === undefined) {
+      // The first request claimed the key but did not get through StartExecution: start it now,
+      // under the same name and with the same input, so there is never a second execution.
+      await ensureTargetFree(request.rollout, seen.runId, now);
+      executionArn = await startExecution(seen.runId, { ...request.input, runId: seen.runId });
+      await deps.store.recordIdempotentStart(seen.key, executionArn);
+    }
+    const run = await deps.store.getRun(seen.runId);
+    logContext({ runId: seen.runId, target: request.rollout.target.name });
+    logger.info('idempotent replay', { executionArn });
+    return json(
+      202,
+      {
+        rolloutId: seen.runId,
+        executionArn,
+        status: run?.status ?? 'Running',
+        idempotencyKey: shownKey,
+      },
+      { [IDEMPOTENT_REPLAY_HEADER]: 'true' },
+    );
+  };
+
+  const startRollout: Route = async (request) => {
+    const body = parseJsonBody({
+      body: request.body,
+      isBase64Encoded: request.isBase64Encoded,
+      contentType: request.headers.get('content-type'),
+      required: true,
+    });
+    const headerKey = parseIdempotencyKey(request.headers.get('idempotency-key'));
+    const now = deps.now();
+    const parsed = parseRolloutRequest(body, now, { random });
+    const { rollout } = parsed;
+    const runId = rollout.runId;
+    logContext({ runId, target: rollout.target.name });
+    const key = rolloutIdempotencyKey(headerKey, rollout.changeTicket);
+    const shownKey =
+      headerKey !== undefined
+        ? `${IDEMPOTENCY_KEY_HEADER} ${JSON.stringify(headerKey)}`
+        : rollout.changeTicket
+          ? `change ticket ${rollout.changeTicket.system}:${rollout.changeTicket.id}`
+          : '';
+    const hash = requestHash('startRollout', body);
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+
+    if (key !== undefined) {
+      const seen = await deps.store.getIdempotencyRecord(key);
+      if (seen !== undefined && seen.expiresAt >= nowSeconds) {
+        return replay(seen, hash, parsed, shownKey, now);
+      }
+    }
+    await ensureTargetFree(rollout, runId, now);
+    if (isRecord(body) && body.runId !== undefined && (await deps.store.getRun(runId))) {
+      throw new ApiError(
+        'RolloutIdInUse',
+        `rollout id ${JSON.stringify(runId)} is already used by another rollout; leave runId out to get a new one`,
+        { field: 'runId', value: runId },
+      );
+    }
+    if (key !== undefined) {
+      const claim = await deps.store.claimIdempotencyKey(
+        {
+          key,
+          requestHash: hash,
+          runId,
+          createdAt: now.toISOString(),
+          expiresAt: nowSeconds + IDEMPOTENCY_TTL_SECONDS,
+        },
+        now,
+      );
+      // Another request with this key got there first (a concurrent retry): answer as a replay.
+      if (!claim.claimed) return replay(claim.record, hash, parsed, shownKey, now);
+    }
+    const executionArn = await startExecution(runId, parsed.input);
+    if (key !== undefined) await deps.store.recordIdempotentStart(key, executionArn);
+    logger.info('rollout started', { executionArn, nodes: rollout.target.nodes.length });
+    return json(202, {
+      rolloutId: runId,
+      executionArn,
+      status: 'Running',
+      idempotencyKey: key === undefined ? null : shownKey,
+    });
+  };
+
+  const listRollouts: Route = async (request) => {
+    if (request.repeatedQuery.length > 0) {
+      const name = request.repeatedQuery[0] as string;
+      throw new ApiError('ValidationFailed', `query parameter ${name}: given more than once`, {
+        field: name,
+      });
+    }
+    const query = parseRequest('the query', listQuerySchema, request.query);
+    const target = (query.cluster ?? query.group) as string;
+    try {
+      const page = await deps.store.listRunsByTarget(target, {
+        limit: query.limit ?? DEFAULT_PAGE_SIZE,
+        ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+      });
+      return json(200, {
+        target,
+        rollouts: page.runs.map(rolloutSummary),
+        cursor: page.cursor ?? null,
+      });
+    } catch (error) {
+      // A cursor that decodes to a key DynamoDB refuses is the client's, like a malformed one.
+      if (
+        error instanceof InvalidCursorError ||
+        (query.cursor !== undefined && nameOf(error) === 'ValidationException')
+      ) {
+        throw new ApiError(
+          'ValidationFailed',
+          `cursor: ${error instanceof InvalidCursorError ? error.message : 'not a cursor this API returned'}; pass back the cursor of the previous page unchanged`,
+          { field: 'cursor', value: query.cursor, cause: error },
+        );
+      }
+      throw error;
+    }
+  };
+
+  const getRollout: Route = async (_request, params) => {
+    const id = parseRunId(params.id);
+    logContext({ runId: id });
+    const items = await deps.store.getRunItems(id);
+    const arn = items.run?.execution ?? executionArnFor(machine, id);
+    const [execution, approval] = await Promise.all([
+      describeExecution(deps.sfn, arn),
+      items.run?.status === 'Running' ? deps.store.getApproval(id) : undefined,
+    ]);
+    if (items.run === undefined && execution === undefined) {
+      throw new ApiError('NotFound', `no rollout ${JSON.stringify(id)}`, {
+        field: 'id',
+        value: id,
+      });
+    }
+    return json(
+      200,
+      rolloutStatusView({
+        rolloutId: id,
+        ...(items.run ? { run: items.run } : {}),
+        nodes: items.nodes,
+        execution: execution ?? null,
+        ...(approval ? { approval } : {}),
+      }),
+    );
+  };
+
+  const getRolloutReport: Route = async (request, params) => {
+    const id = parseRunId(params.id);
+    logContext({ runId: id });
+    const accept = request.headers.get('accept');
+    const format = reportFormat(accept);
+    if (format === undefined) {
+      throw new ApiError(
+        'NotAcceptable',
+        `Accept ${JSON.stringify(accept)}: the report is application/json or text/csv`,
+        { field: 'Accept', value: accept },
+      );
+    }
+    const items = await deps.store.getRunItems(id);
+    const run = items.run;
+    if (run === undefined) {
+      throw new ApiError(
+        'NotFound',
+        `no rollout ${JSON.stringify(id)} is recorded (a rollout is recorded once its execution has taken the target's lock)`,
+        { field: 'id', value: id },
+      );
+    }
+    const ledgers = new Map<string, readonly LedgerEntry[]>();
+    const concurrency = Math.max(1, deps.ledgerConcurrency ?? 8);
+    const queue = [...run.nodes];
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+        for (let node = queue.shift(); node !== undefined; node = queue.shift()) {
+          try {
+            ledgers.set(node, (await deps.store.getLedger(node)).entries);
+          } catch (error) {
+            // A stored ledger that does not validate must not hide the run's report.
+            if (!(error instanceof LedgerError)) throw error;
+            logger.warn('ledger unreadable; reported without it', { node, error });
+          }
+        }
+      }),
+    );
+    const lock = await deps.store.getLock(run.target);
+    const report = buildRunReport({
+      run,
+      nodes: items.nodes,
+      updates: items.updates,
+      ledgers,
+      ...(lock ? { lockHolder: lock.holder } : {}),
+    });
+    if (format === 'json') return json(200, report);
+    return {
+      statusCode: 200,
+      headers: {
+        'Content-Type': 'text/csv; charset=utf-8',
+        'Content-Disposition': `attachment; filename="rollout-${id}.csv"`,
+        ...BASE_HEADERS,
+      },
+      body: reportToCsv(report),
+    };
+  };
+
+  const optionalBody = (request: ApiRequest) =>
+    parseJsonBody({
+      body: request.body,
+      isBase64Encoded: request.isBase64Encoded,
+      contentType: request.headers.get('content-type'),
+      required: false,
+    }) ?? {};
+
+  /** Fails the task a gate waits on; false when the token is gone (decided or timed out). */
+  const failTask = async (taskToken: string, error: string, cause: string) => {
+    try {
+      await deps.sfn.send(
+        new SendTaskFailureCommand({ taskToken, error, cause: cause.slice(0, 32_768) }),
+      );
+      return true;
+    } catch (failure) {
+      if (TOKEN_GONE.has(nameOf(failure))) return false;
+      throw failure;
+    }
+  };
+
+  const cancelRollout: Route = async (request, params) => {
+    const id = parseRunId(params.id);
+    logContext({ runId: id });
+    const body = parseRequest('the cancel request', cancelRequestSchema, optionalBody(request));
+    const now = deps.now();
+    const requestedBy = body.requestedBy ?? request.caller;
+    let run: Awaited<ReturnType<RunStore['requestCancel']>>;
+    try {
+      run = await deps.store.requestCancel(id, {
+        requestedAt: now.toISOString(),
+        ...(requestedBy === undefined ? {} : { requestedBy }),
+        ...(body.reason === undefined ? {} : { reason: body.reason }),
+      });
+    } catch (error) {
+      if (error instanceof RunNotRunningError) {
+        throw new ApiError(
+          'RolloutNotRunning',
+          `rollout ${id} is ${error.status}; only a running rollout can be cancelled`,
+          { field: 'id', value: id, details: { status: error.status }, cause: error },
+        );
+      }
+      if (!(error instanceof RunNotFoundError)) throw error;
+      const execution = await describeExecution(deps.sfn, executionArnFor(machine, id));
+      if (execution?.status === 'RUNNING') {
+        throw new ApiError(
+          'RolloutStarting',
+          `rollout ${id} is starting and not recorded yet; retry the cancel in a few seconds`,
+          { field: 'id', value: id, headers: { 'Retry-After': '5' }, cause: error },
+        );
+      }
+      throw new ApiError('NotFound', `no rollout ${JSON.stringify(id)}`, {
+        field: 'id',
+        value: id,
+        cause: error,
+      });
+    }
+    let approvalCancelled = false;
+    const approval = await deps.store.getApproval(id);
+    if (approval) {
+      approvalCancelled = await failTask(
+        approval.taskToken,
+        'RolloutCancelled',
+        JSON.stringify({ cancelledBy: requestedBy ?? null, reason: body.reason ?? null }),
+      );
+      await deps.store.deleteApproval(id, approval.taskToken);
+    }
+    logger.info('cancel requested', { approvalCancelled });
+    return json(202, {
+      rolloutId: id,
+      status: run.status,
+      cancelRequested: true,
+      cancelRequestedAt: run.cancelRequestedAt ?? now.toISOString(),
+      approvalCancelled,
+      message: approvalCancelled
+        ? 'the rollout was waiting for approval and stops there; no further node is updated'
+        : 'the rollout stops after the current node has left its safe state (it is never left drained); no further node is updated',
+    });
+  };
+
+  const decide =
+    (approved: boolean): Route =>
+    async (request, params) => {
+      const id = parseRunId(params.id);
+      logContext({ runId: id });
+      const body = parseRequest('the decision', decisionRequestSchema, optionalBody(request));
+      const noneAwaiting = async () => {
+        const run = await deps.store.getRun(id);
+        if (run === undefined) {
+          throw new ApiError('NotFound', `no rollout ${JSON.stringify(id)}`, {
+            field: 'id',
+            value: id,
+          });
+        }
+        return new ApiError(
+          'NoApprovalPending',
+          `rollout ${id} (${run.status}) is not waiting for approval: it has no approval gate, has not reached it, or it was decided, cancelled or timed out`,
+          { field: 'id', value: id, details: { status: run.status } },
+        );
+      };
+      const approval = await deps.store.getApproval(id);
+      if (approval === undefined) throw await noneAwaiting();
+      const decidedAt = deps.now().toISOString();
+      const decision = {
+        approved,
+        approvedBy: body.approvedBy ?? null,
+        comment: body.comment ?? null,
+        decidedAt,
+        decidedBy: request.caller ?? 'unknown',
+      };
+      let delivered = true;
+      if (approved) {
+        try {
+          await deps.sfn.send(
+            new SendTaskSuccessCommand({
+              taskToken: approval.taskToken,
+              output: JSON.stringify(decision),
+            }),
+          );
+        } catch (error) {
+          if (!TOKEN_GONE.has(nameOf(error))) throw error;
+          delivered = false;
+        }
+      } else {
+        delivered = await failTask(
+          approval.taskToken,
+          'ApprovalRejected',
+          JSON.stringify(decision),
+        );
+      }
+      await deps.store.deleteApproval(id, approval.taskToken);
+      if (!delivered) throw await noneAwaiting();
+      logger.info('approval decided', { approved });
+      return json(202, {
+        rolloutId: id,
+        decision: approved ? 'approved' : 'rejected',
+        decidedAt,
+        decidedBy: decision.decidedBy,
+        approvedBy: decision.approvedBy,
+        comment: decision.comment,
+      });
+    };
+
+  const scan: Route = async (request) => {
+    const body = parseJsonBody({
+      body: request.body,
+      isBase64Encoded: request.isBase64Encoded,
+      contentType: request.headers.get('content-type'),
+      required: true,
+    });
+    const { rollout } = parseRolloutRequest(body, deps.now(), { random });
+    logContext({ runId: rollout.runId, target: rollout.target.name });
+    if (deps.scan === undefined) {
+      throw new ApiError(
+        'NotImplemented',
+        'scanning is not wired in this deployment (the API function has no ARTIFACTS_BUCKET); nothing was scanned',
+      );
+    }
+    try {
+      return json(200, await deps.scan(rollout));
+    } catch (error) {
+      throw scanError(error, rollout) ?? error;
+    }
+  };
+
+  const getLedger: Route = async (_request, params) => {
+    const node = parseNodeName(params.id);
+    logContext({ node });
+    const ledger = await deps.store.getLedger(node);
+    return json(200, {
+      node: ledger.node,
+      entries: ledger.entries,
+      installed: installedUpdates(ledger).map((e) => e.updateId),
+      removalOrder: safeRemovalOrder(ledger),
+    });
+  };
+
+  const requestRemoval: Route = async (request, params) => {
+    const node = parseNodeName(params.id);
+    logContext({ node });
+    const body = parseRequest(
+      'the removal request',
+      removalRequestSchema,
+      parseJsonBody({
+        body: request.body,
+        isBase64Encoded: request.isBase64Encoded,
+        contentType: request.headers.get('content-type'),
+        required: true,
+      }),
+    );
+    const ledger = await deps.store.getLedger(node);
+    let plan: RemovalPlan;
+    try {
+      plan = planRemoval(ledger, body.updates, {
+        includeDependents: body.includeDependents ?? false,
+      });
+    } catch (error) {
+      if (!(error instanceof LedgerError)) throw error;
+      const problems = error.problems.map((p) => ({
+        ...p,
+        field: p.field.replace(/^requested/, 'updates'),
+      }));
+      const invalid = validationError(`cannot remove from ${node}`, problems, error);
+      throw new ApiError('RemovalNotPossible', invalid.message, {
+        ...(invalid.field === undefined ? {} : { field: invalid.field }),
+        ...(Object.hasOwn(invalid, 'value') ? { value: invalid.value } : {}),
+        problems,
+        cause: error,
+      });
+    }
+    if (!plan.safe && body.force !== true) throw removalRefused(node, plan);
+    if (deps.startRemoval === undefined) {
+      throw new ApiError(
+        'NotImplemented',
+        `removing updates is not wired in this deployment; nothing was started. The plan for ${node} would remove ${plan.order.join(', ')} in that order, then restart the node`,
+        { details: { order: plan.order, addedDependents: plan.addedDependents } },
+      );
+    }
+    const requestedBy = body.requestedBy ?? request.caller ?? null;
+    const started = await deps.startRemoval(node, plan, {
+      changeTicket: body.changeTicket ?? null,
+      requestedBy,
+      forced: !plan.safe,
+    });
+    logger.info('removal started', { removalId: started.removalId, order: plan.order });
+    return json(202, {
+      node: ledger.node,
+      removalId: started.removalId,
+      executionArn: started.executionArn ?? null,
+      order: plan.order,
+      addedDependents: plan.addedDependents,
+      restartRequired: plan.restartRequired,
+      forced: !plan.safe,
+      warnings: plan.warnings,
+    });
+  };
+
+  const routes: Record<OperationId, Route> = {
+    startRollout,
+    listRollouts,
+    getRollout,
+    getRolloutReport,
+    cancelRollout,
+    approveRollout: decide(true),
+    rejectRollout: decide(false),
+    scan,
+    getLedger,
+    requestRemoval,
+  };
+
+  return async function api(event: unknown): Promise<APIGatewayProxyResult> {
+    const request = readRequest(event);
+    try {
+      // The resource template and its decoded parameters when API Gateway matched a route; the
+      // raw path otherwise (the catch-all routes, or a base path mapping in front).
+      const path =
+        request.resource !== undefined &&
+        API_PATHS.includes(request.resource) &&
+        (!request.resource.includes('{id}') || request.pathParameters.id !== undefined)
+          ? fillPath(request.resource, request.pathParameters)
+          : request.path;
+      const match = matchRoute(request.method, path);
+      if (match.kind === 'none') {
+        throw new ApiError(
+          'RouteNotFound',
+          `no route ${request.method} ${showValue(path)}; the routes are ${API_PATHS.join(', ')}`,
+          { field: 'path', value: path },
+        );
+      }
+      if (match.kind === 'wrongMethod') {
+        throw new ApiError(
+          'MethodNotAllowed',
+          `${request.method} is not allowed on ${showValue(path)}; allowed: ${match.allowed.join(', ')}`,
+          { field: 'method', value: request.method, headers: { Allow: match.allowed.join(', ') } },
+        );
+      }
+      return await routes[match.route.operationId](request, match.params);
+    } catch (error) {
+      return errorResult(error, request);
+    }
+  };
+}
+
+/** The scan's errors that the request caused, as 4xx; undefined for the rest. */
+function scanError(error: unknown, rollout: ResolvedRollout): ApiError | undefined {
+  const name = nameOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  if (name === 'NodesOffline') {
+    return new ApiError('NodesOffline', message, { field: 'policy.requireAllNodesOnline' });
+  }
+  const hotfix = rollout.plugins.findIndex((p) => p.name === PLUGIN_NAMES.hotfix);
+  const plugin = rollout.plugins[hotfix];
+  const root = plugin?.name === PLUGIN_NAMES.hotfix ? plugin.hotfixRoot.uri : undefined;
+  if (root !== undefined && (HOTFIX_ROOT_ERRORS.has(name) || name.startsWith('HotfixConfig'))) {
+    return new ApiError(
+      'HotfixRootInvalid',
+      `the hotfix root ${root} cannot be used (${name}): ${message}`,
+      { field: `plugins[${hotfix}].arguments`, value: root, cause: error },
+    );
+  }
+  return undefined;
+}
+
+/** S3 and hotfix-root errors that mean the root the request names is missing or unreadable. */
+const HOTFIX_ROOT_ERRORS: ReadonlySet<string> = new Set([
+  'NoSuchBucket',
+  'NoSuchKey',
+  'AccessDenied',
+  'AllAccessDisabled',
+  'PermanentRedirect',
+  'InvalidBucketName',
+  'InvalidObjectState',
+  'HotfixRootObjectTooLarge',
+  'HotpatchManifestInvalid',
+]);
+
+function productionDeps(): ApiDeps {
+  const artifactsBucket = process.env.ARTIFACTS_BUCKET;
+  const now = () => new Date();
+  const scanHandler =
+    artifactsBucket === undefined || artifactsBucket === ''
+      ? undefined
+      : makeScanHandler({
+          s3: tracer.captureAWSv3Client(new S3Client({})),
+          ssm: tracer.captureAWSv3Client(new SSMClient({})),
+          now,
+          artifactsBucket,
+        });
+  return {
+    sfn: tracer.captureAWSv3Client(new SFNClient({})),
+    store: createRunStore(),
+    now,
+    random: Math.random,
+    rolloutStateMachineArn: requiredEnv('ROLLOUT_STATE_MACHINE_ARN'),
+    ...(scanHandler ? { scan: (rollout: ResolvedRollout) => scanHandler({ rollout }) } : {}),
+  };
+}
+
+let cached: ReturnType<typeof makeApiHandler> | undefined;
+
+export const handler = async (
+  event: unknown,
+  context?: Context,
+): Promise<APIGatewayProxyResult> => {
+  if (context) logger.addContext(context);
+  cached ??= makeApiHandler(productionDeps());
+  return cached(event);
+};

@@ -1,0 +1,153 @@
+/**
+ * approval-gate: the rollout workflow reached an approval gate (the pilot nodes are done) and
+ * waits. Invoked with `.waitForTaskToken`: the handler stores the task token on the run, where
+ * POST /rollouts/{id}/approve, /reject and /cancel find it, announces the gate, and returns; the
+ * task ends when one of those completes the token, or when the state's timeout passes (no
+ * decision counts as rejected).
+ *
+ * Event `{ taskToken, runId, target, afterNodes, timeoutMinutes, changeTicket }`. Errors:
+ * `InvalidEvent`; the run store's and the publisher's errors unchanged (e.g. throttling, for the
+ * state's Retry, which stores a new token over the old one).
+ */
+import { SendTaskFailureCommand, SFNClient } from '@aws-sdk/client-sfn';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { MAX_APPROVAL_TIMEOUT_MINUTES } from '../core/api-model.js';
+import type { ApprovalGate } from '../core/contracts.js';
+import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
+import { type ApprovalRecord, createRunStore, type RunStore } from '../shared/run-store.js';
+import { logContext, logger, tracer } from '../shared/runtime.js';
+
+/** The token outlives the gate by this much in the store, then TTL deletes it. */
+const TOKEN_GRACE_SECONDS = 60 * 60;
+
+const approvalGateEventSchema = z.object({
+  taskToken: z.string().min(1).max(2048),
+  runId: z.string().regex(RUN_ID_PATTERN, { error: 'expected a run id' }),
+  target: z.string().min(1, { error: 'expected the cluster or group name' }),
+  afterNodes: z.number().int().min(1),
+  timeoutMinutes: z.number().int().min(1).max(MAX_APPROVAL_TIMEOUT_MINUTES),
+  changeTicket: z
+    .object({ system: z.string(), id: z.string(), url: z.string().optional() })
+    .nullish(),
+});
+
+export type ApprovalGateEvent = z.input<typeof approvalGateEventSchema>;
+
+/** What {@link ApprovalGateDeps.publish} announces: a run waits at its gate. */
+export interface ApprovalRequired {
+  readonly runId: string;
+  readonly target: string;
+  readonly gate: ApprovalGate;
+  readonly changeTicket: ApprovalRecord['changeTicket'];
+  /** When the run reached the gate (ISO 8601 UTC). */
+  readonly requestedAt: string;
+  /** No decision by then counts as rejected. */
+  readonly decideBy: string;
+}
+
+export interface ApprovalGateDeps {
+  readonly store: RunStore;
+  readonly now: () => Date;
+  /**
+   * Fails the gate's task at once when the run was cancelled before its token was stored (the
+   * cancel found no token to fail). @default - none: such a run waits until its gate times out
+   */
+  readonly sfn?: SFNClient;
+  /**
+   * Announces the gate (the "Rollout Approval Required" lifecycle event).
+   * @default - none: nothing is announced
+   */
+  readonly publish?: (event: ApprovalRequired) => Promise<void>;
+}
+
+export type ApprovalGateResult =
+  | { readonly runId: string; readonly status: 'AwaitingApproval'; readonly decideBy: string }
+  | { readonly runId: string; readonly status: 'Cancelled' };
+
+export function makeApprovalGateHandler(deps: ApprovalGateDeps) {
+  return async function approvalGate(event: unknown): Promise<ApprovalGateResult> {
+    const parsed = parseEvent('approval-gate', approvalGateEventSchema, event);
+    logContext({ runId: parsed.runId, target: parsed.target });
+    const now = deps.now();
+    const requestedAt = now.toISOString();
+    const decideBy = new Date(now.getTime() + parsed.timeoutMinutes * 60_000).toISOString();
+    const changeTicket = parsed.changeTicket
+      ? {
+          system: parsed.changeTicket.system,
+          id: parsed.changeTicket.id,
+          ...(parsed.changeTicket.url === undefined ? {} : { url: parsed.changeTicket.url }),
+        }
+      : null;
+    await deps.store.putApproval({
+      runId: parsed.runId,
+      taskToken: parsed.taskToken,
+      target: parsed.target,
+      afterNodes: parsed.afterNodes,
+      timeoutMinutes: parsed.timeoutMinutes,
+      changeTicket,
+      requestedAt,
+      expiresAt: Math.floor(Date.parse(decideBy) / 1000) + TOKEN_GRACE_SECONDS,
+    });
+
+    // A cancel that came before the token was stored found nothing to fail: fail it here.
+    if (deps.sfn !== undefined) {
+      const run = await deps.store.getRun(parsed.runId);
+      if (run?.cancelRequested === true) {
+        try {
+          await deps.sfn.send(
+            new SendTaskFailureCommand({
+              taskToken: parsed.taskToken,
+              error: 'RolloutCancelled',
+              cause: JSON.stringify({
+                cancelledBy: run.cancelRequestedBy ?? null,
+                reason: run.cancelReason ?? null,
+              }),
+            }),
+          );
+        } catch (error) {
+          // The cancel handler got to the token first.
+          const name = (error as { name?: unknown } | null)?.name;
+          if (name !== 'TaskDoesNotExist' && name !== 'TaskTimedOut' && name !== 'InvalidToken') {
+            throw error;
+          }
+        }
+        await deps.store.deleteApproval(parsed.runId, parsed.taskToken);
+        logger.info('run cancelled before its approval gate; not waiting');
+        return { runId: parsed.runId, status: 'Cancelled' };
+      }
+    }
+
+    if (deps.publish) {
+      await deps.publish({
+        runId: parsed.runId,
+        target: parsed.target,
+        gate: { afterNodes: parsed.afterNodes, timeoutMinutes: parsed.timeoutMinutes },
+        changeTicket,
+        requestedAt,
+        decideBy,
+      });
+    }
+    logger.info('waiting for approval', { afterNodes: parsed.afterNodes, decideBy });
+    return { runId: parsed.runId, status: 'AwaitingApproval', decideBy };
+  };
+}
+
+let cached: ReturnType<typeof makeApprovalGateHandler> | undefined;
+
+function productionDeps(): ApprovalGateDeps {
+  return {
+    store: createRunStore(),
+    now: () => new Date(),
+    sfn: tracer.captureAWSv3Client(new SFNClient({})),
+  };
+}
+
+export const handler = async (
+  event: unknown,
+  context?: Context,
+): Promise<ApprovalGateResult> => {
+  if (context) logger.addContext(context);
+  cached ??= makeApprovalGateHandler(productionDeps());
+  return cached(event);
+};

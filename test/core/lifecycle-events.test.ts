@@ -1,0 +1,370 @@
+/**
+ * Lifecycle events: every builder's detail validates against its schema and carries the change
+ * ticket (null when none); Stopped is a Rollout Failed; the published JSON Schemas under
+ * `events/schemas/` are exactly the generated ones.
+ *
+ * Regenerate the published schemas after changing a schema:
+ *   UPDATE_EVENT_SCHEMAS=1 npx vitest run test/core/lifecycle-events.test.ts
+ */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import {
+  LIFECYCLE_EVENT_SOURCE,
+  LIFECYCLE_EVENT_TYPES,
+  type LifecycleEventKey,
+  type UpdateResult,
+} from '../../lambdas/core/contracts.js';
+import {
+  approvalRequired,
+  type LifecycleEvent,
+  type LifecycleRun,
+  type LifecycleRunSummary,
+  lifecycleDetailSchemas,
+  lifecycleEventJsonSchemas,
+  MAX_EVENT_UPDATES,
+  nodeUpdated,
+  rolloutFinished,
+  rolloutStarted,
+} from '../../lambdas/core/lifecycle-events.js';
+
+const SCHEMA_DIR = fileURLToPath(new URL('../../events/schemas/', import.meta.url));
+const EVENTS_README = fileURLToPath(new URL('../../events/README.md', import.meta.url));
+const AT = { sequence: 3, occurredAt: '2025-03-01T12:00:00.000Z' };
+const TICKET = {
+  system: 'ServiceNow',
+  id: 'CHG0031337',
+  url: 'https://example.invalid/CHG0031337',
+};
+
+const run = (overrides: Partial<LifecycleRun> = {}): LifecycleRun => ({
+  runId: 'run-1',
+  target: 'CLUSTER1',
+  targetKind: 'cluster',
+  nodes: ['NODE1', 'NODE2', 'NODE3', 'NODE4'],
+  maxFailedNodes: 1,
+  startedAt: '2025-03-01T10:00:00.000Z',
+  execution: 'arn:aws:states:us-east-1:000000000000:execution:Rollout:run-1',
+  changeTicket: TICKET,
+  requestedBy: 'alice@example.invalid',
+  ...overrides,
+});
+const summary = (status: LifecycleRunSummary['status']): LifecycleRunSummary => ({
+  status,
+  reason: `the run ended ${status}`,
+  nodes: { total: 4, succeeded: 3, failed: 1, notStarted: 0, nothingToInstall: 0, skipped: 0 },
+  failedNodes: ['NODE2'],
+});
+const nodeResult = {
+  node: 'node2',
+  status: 'Failed' as const,
+  startedAt: '2025-03-01T11:00:00.000Z',
+  finishedAt: '2025-03-01T11:40:00.000Z',
+  detail: 'install of KB5001 failed: 0x80240017',
+  restarts: 1,
+  drained: true,
+  attempts: 2,
+  instanceId: 'i-0123456789abcdef0',
+};
+const update = (index: number): UpdateResult => ({
+  index,
+  plugin: 'Microsoft.HotfixPlugin',
+  update: `CAUHotfix_All/KB${5000 + index}.msu`,
+  exitCode: 3010,
+  outcome: 'Success_RebootRequired',
+  rebootRequired: true,
+  rebootInitiated: false,
+  transient: false,
+  durationSeconds: 30,
+  logTail: 'not published',
+});
+
+/** Every builder, each for one detail type, given the run. */
+const BUILDERS: {
+  source: string;
+  key: LifecycleEventKey;
+  build: (r: LifecycleRun) => LifecycleEvent;
+}[] = [
+  {
+    source: 'issue 5: rollout started',
+    key: 'rolloutStarted',
+    build: (r) => rolloutStarted(r, AT),
+  },
+  {
+    source: 'issue 5: approval required (CAU / SCCM pilot group)',
+    key: 'approvalRequired',
+    build: (r) => approvalRequired(r, { afterNodes: 1, timeoutMinutes: 120 }, AT),
+  },
+  {
+    source: 'issue 5: node updated with outcomes',
+    key: 'nodeUpdated',
+    build: (r) => nodeUpdated(r, nodeResult, AT, [update(0)]),
+  },
+  {
+    source: 'issue 5: rollout succeeded',
+    key: 'rolloutSucceeded',
+    build: (r) => rolloutFinished(r, summary('Succeeded'), AT),
+  },
+  {
+    source: 'issue 5: rollout failed',
+    key: 'rolloutFailed',
+    build: (r) => rolloutFinished(r, summary('Failed'), AT),
+  },
+  {
+    source: 'issue 5: rollout cancelled',
+    key: 'rolloutCancelled',
+    build: (r) => rolloutFinished(r, summary('Cancelled'), AT),
+  },
+];
+
+describe('lifecycle event builders', () => {
+  it('cover every detail type of the contracts', () => {
+    expect(BUILDERS.map((b) => b.key).sort()).toEqual(Object.keys(LIFECYCLE_EVENT_TYPES).sort());
+  });
+
+  it.each(BUILDERS)(
+    '$source: the detail validates and carries the change ticket',
+    ({ key, build }) => {
+      // Act
+      const event = build(run());
+
+      // Assert
+      expect(event.detailType).toBe(LIFECYCLE_EVENT_TYPES[key]);
+      expect(lifecycleDetailSchemas[key].safeParse(event.detail).success).toBe(true);
+      expect(event.detail).toMatchObject({
+        schemaVersion: '1',
+        rolloutId: 'run-1',
+        sequence: 3,
+        occurredAt: AT.occurredAt,
+        target: { kind: 'cluster', name: 'CLUSTER1' },
+        changeTicket: TICKET,
+        requestedBy: 'alice@example.invalid',
+        execution: 'arn:aws:states:us-east-1:000000000000:execution:Rollout:run-1',
+      });
+    },
+  );
+
+  it.each(BUILDERS)('$source: without a change ticket, changeTicket is null', ({ key, build }) => {
+    // Act
+    const event = build(
+      run({ changeTicket: undefined, requestedBy: undefined, execution: undefined }),
+    );
+
+    // Assert
+    expect(lifecycleDetailSchemas[key].safeParse(event.detail).success).toBe(true);
+    expect(event.detail.changeTicket).toBeNull();
+    expect(event.detail.requestedBy).toBeNull();
+    expect(event.detail.execution).toBeNull();
+  });
+
+  it.each(BUILDERS)(
+    '$source: the eventId does not change with the sequence (retries)',
+    ({ build }) => {
+      // Act
+      const first = build(run());
+      const again = build(run());
+
+      // Assert
+      expect(again.detail.eventId).toBe(first.detail.eventId);
+      expect(first.detail.eventId).toMatch(/^run-1:/);
+    },
+  );
+
+  it('gives each occurrence its own eventId; a run ends once, so its end events share one', () => {
+    const ids = BUILDERS.map((b) => b.build(run()).detail.eventId);
+    expect(ids).toEqual([
+      'run-1:started',
+      'run-1:approval:1',
+      'run-1:node:NODE2:2025-03-01T11:00:00.000Z',
+      'run-1:finished',
+      'run-1:finished',
+      'run-1:finished',
+    ]);
+  });
+
+  it('keeps a ticket without a URL, with url null', () => {
+    // Act
+    const event = rolloutStarted(run({ changeTicket: { system: 'Jira', id: 'OPS-7' } }), AT);
+
+    // Assert
+    expect(event.detail.changeTicket).toEqual({ system: 'Jira', id: 'OPS-7', url: null });
+  });
+
+  it.each([
+    { source: 'summariseRun rule 4', status: 'Succeeded', detailType: 'Rollout Succeeded' },
+    { source: 'summariseRun rules 2 and 5', status: 'Failed', detailType: 'Rollout Failed' },
+    {
+      source: 'CAU StopAfter (summariseRun rule 3)',
+      status: 'Stopped',
+      detailType: 'Rollout Failed',
+    },
+    { source: 'summariseRun rule 1', status: 'Cancelled', detailType: 'Rollout Cancelled' },
+  ] as const)('$source: a $status run ends with $detailType', ({ status, detailType }) => {
+    // Act
+    const event = rolloutFinished(run(), summary(status), AT);
+
+    // Assert
+    expect(event.detailType).toBe(detailType);
+    expect(event.detail).toMatchObject({
+      status,
+      reason: `the run ended ${status}`,
+      failedNodes: ['NODE2'],
+      startedAt: '2025-03-01T10:00:00.000Z',
+    });
+  });
+
+  it('rolloutStarted lists the nodes in update order with the StopAfter deadline', () => {
+    // Act
+    const event = rolloutStarted(run({ stopAt: '2025-03-01T13:30:00.000Z' }), AT);
+
+    // Assert
+    expect(event.detail).toMatchObject({
+      nodes: ['NODE1', 'NODE2', 'NODE3', 'NODE4'],
+      maxFailedNodes: 1,
+      startedAt: '2025-03-01T10:00:00.000Z',
+      stopAt: '2025-03-01T13:30:00.000Z',
+    });
+  });
+
+  it('approvalRequired names the pilot, the nodes that wait, and the deadline', () => {
+    // Act
+    const event = approvalRequired(run(), { afterNodes: 1, timeoutMinutes: 120 }, AT);
+
+    // Assert
+    expect(event.detail).toMatchObject({
+      gate: { afterNodes: 1, timeoutMinutes: 120 },
+      pilotNodes: ['NODE1'],
+      remainingNodes: ['NODE2', 'NODE3', 'NODE4'],
+      decideBy: '2025-03-01T14:00:00.000Z',
+    });
+  });
+
+  it('nodeUpdated carries the outcome: status, detail, restarts, drained, updates', () => {
+    // Act
+    const event = nodeUpdated(run(), nodeResult, AT, [update(0)]);
+
+    // Assert
+    expect(event.detail).toMatchObject({
+      node: 'node2',
+      status: 'Failed',
+      detail: 'install of KB5001 failed: 0x80240017',
+      restarts: 1,
+      drained: true,
+      attempts: 2,
+      instanceId: 'i-0123456789abcdef0',
+      startedAt: '2025-03-01T11:00:00.000Z',
+      finishedAt: '2025-03-01T11:40:00.000Z',
+      updates: [
+        {
+          index: 0,
+          plugin: 'Microsoft.HotfixPlugin',
+          update: 'CAUHotfix_All/KB5000.msu',
+          outcome: 'Success_RebootRequired',
+          exitCode: 3010,
+          rebootRequired: true,
+        },
+      ],
+      updatesOmitted: 0,
+    });
+    expect(JSON.stringify(event.detail)).not.toContain('not published');
+  });
+
+  it('nodeUpdated without updates says null; with many lists the first and counts the rest', () => {
+    // Act
+    const none = nodeUpdated(
+      run(),
+      { node: 'NODE1', status: 'Succeeded', startedAt: AT.occurredAt },
+      AT,
+    );
+    const many = nodeUpdated(
+      run(),
+      nodeResult,
+      AT,
+      Array.from({ length: MAX_EVENT_UPDATES + 5 }, (_, i) => update(i)),
+    );
+
+    // Assert
+    expect(none.detail).toMatchObject({
+      updates: null,
+      updatesOmitted: 0,
+      detail: null,
+      restarts: null,
+      drained: null,
+    });
+    expect(many.key === 'nodeUpdated' && many.detail.updates).toHaveLength(MAX_EVENT_UPDATES);
+    expect(many.detail).toMatchObject({ updatesOmitted: 5 });
+  });
+
+  it('refuses to build a detail its schema rejects (sequence from 1)', () => {
+    expect(() => rolloutStarted(run(), { ...AT, sequence: 0 })).toThrow(/sequence/);
+    expect(() => rolloutStarted(run(), { ...AT, occurredAt: 'yesterday' })).toThrow(/occurredAt/);
+  });
+});
+
+describe('published JSON Schemas (events/schemas)', () => {
+  const generated = lifecycleEventJsonSchemas();
+
+  if (process.env.UPDATE_EVENT_SCHEMAS === '1') {
+    mkdirSync(SCHEMA_DIR, { recursive: true });
+    for (const { file, schema } of generated) {
+      writeFileSync(`${SCHEMA_DIR}${file}`, `${JSON.stringify(schema, null, 2)}\n`);
+    }
+  }
+
+  it('one file per detail type, and no other', () => {
+    expect(readdirSync(SCHEMA_DIR).sort()).toEqual(generated.map((g) => g.file).sort());
+    expect(generated.map((g) => g.file).sort()).toEqual([
+      'rollout-approval-required.json',
+      'rollout-cancelled.json',
+      'rollout-failed.json',
+      'rollout-node-updated.json',
+      'rollout-started.json',
+      'rollout-succeeded.json',
+    ]);
+  });
+
+  it.each(generated)('$file is the schema generated from the zod schema', ({ file, schema }) => {
+    const committed = JSON.parse(readFileSync(`${SCHEMA_DIR}${file}`, 'utf8')) as unknown;
+    // On failure: UPDATE_EVENT_SCHEMAS=1 npx vitest run test/core/lifecycle-events.test.ts
+    expect(committed).toEqual(schema);
+  });
+
+  it.each(BUILDERS.map((b) => ({ ...b, published: generated.find((g) => g.key === b.key) })))(
+    '$key: the envelope fixes source and detail-type, and documents every field built',
+    ({ key, build, published }) => {
+      const schema = published?.schema as {
+        title: string;
+        properties: Record<string, { const?: string; required?: string[] }>;
+      };
+      expect(schema.title).toBe(LIFECYCLE_EVENT_TYPES[key]);
+      expect(schema.properties.source?.const).toBe(LIFECYCLE_EVENT_SOURCE);
+      expect(schema.properties['detail-type']?.const).toBe(LIFECYCLE_EVENT_TYPES[key]);
+      const built = Object.keys(build(run()).detail).sort();
+      expect([...(schema.properties.detail?.required ?? [])].sort()).toEqual(built);
+    },
+  );
+});
+
+describe('events/README.md', () => {
+  it('its example event is valid for its detail-type', () => {
+    // Arrange
+    const blocks = [...readFileSync(EVENTS_README, 'utf8').matchAll(/```json\n([\s\S]*?)```/g)];
+    const examples = blocks
+      .map((block) => JSON.parse(block[1] ?? '') as Record<string, unknown>)
+      .filter((json) => 'detail' in json && 'version' in json);
+    expect(examples.length).toBeGreaterThan(0);
+
+    for (const example of examples) {
+      // Act
+      const key = (Object.keys(LIFECYCLE_EVENT_TYPES) as LifecycleEventKey[]).find(
+        (k) => LIFECYCLE_EVENT_TYPES[k] === example['detail-type'],
+      );
+
+      // Assert
+      expect(example.source).toBe(LIFECYCLE_EVENT_SOURCE);
+      expect(key).toBeDefined();
+      const parsed = lifecycleDetailSchemas[key as LifecycleEventKey].safeParse(example.detail);
+      expect(parsed.error?.issues ?? []).toEqual([]);
+    }
+  });
+});
