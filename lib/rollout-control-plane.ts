@@ -10,7 +10,9 @@ import { Construct } from 'constructs';
 import { TERMINAL_STATUSES } from '../lambdas/core/contracts.js';
 import { HotfixRoot } from './hotfix-root.js';
 import { NodeWorkflow } from './node-workflow.js';
+import { RolloutEvents } from './rollout-events.js';
 import { RolloutFunctions } from './rollout-functions.js';
+import { type RolloutScheduleEntry, RolloutSchedules } from './rollout-schedules.js';
 import { RolloutWorkflow } from './rollout-workflow.js';
 import { RunStoreTable } from './run-store-table.js';
 import { WindowsDocuments } from './windows-documents.js';
@@ -51,6 +53,12 @@ export interface RolloutControlPlaneProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly dataRemovalPolicy?: RemovalPolicy;
+  /**
+   * CAU-style self-updating windows: EventBridge Scheduler schedules that start the rollout
+   * workflow, each pausable.
+   * @default - none
+   */
+  readonly schedules?: readonly RolloutScheduleEntry[];
 }
 
 /**
@@ -72,6 +80,10 @@ export class RolloutControlPlane extends Construct {
   public readonly commandLogGroup: logs.LogGroup;
   /** Fires when a rollout execution fails. */
   public readonly failedRolloutsAlarm: cloudwatch.Alarm;
+  /** The lifecycle event bus (rollout started, node updated, finished, approval required). */
+  public readonly events: RolloutEvents;
+  /** The scheduled self-updating windows, when any are configured. */
+  public readonly schedules?: RolloutSchedules;
 
   constructor(scope: Construct, id: string, props: RolloutControlPlaneProps = {}) {
     super(scope, id);
@@ -113,6 +125,7 @@ export class RolloutControlPlane extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.documents = new WindowsDocuments(this, 'Documents', { namePrefix });
+    this.events = new RolloutEvents(this, 'Events', { namePrefix });
     this.functions = new RolloutFunctions(this, 'Functions', {
       table: this.runStore.table,
       hotfixBucket: this.hotfixRoot.bucket,
@@ -121,6 +134,7 @@ export class RolloutControlPlane extends Construct {
       logRetention,
       commandLogGroup: this.commandLogGroup,
       artifactsBucket: this.artifactsBucket,
+      events: this.events,
     });
     const fns = this.functions.functions;
 
@@ -141,6 +155,13 @@ export class RolloutControlPlane extends Construct {
       logGroup: workflowLogs('RolloutWorkflow'),
       ...(props.lockLease ? { lockLease: props.lockLease } : {}),
     }).stateMachine;
+
+    if (props.schedules && props.schedules.length > 0) {
+      this.schedules = new RolloutSchedules(this, 'Schedules', {
+        rolloutStateMachine: this.rolloutWorkflow,
+        schedules: props.schedules,
+      });
+    }
 
     // Command completion: the status-change event completes the waiting task (no polling).
     this.nodeWorkflow.grantTaskResponse(fns.completeCommand);

@@ -9,6 +9,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { KEYS } from '../lambdas/core/run-store-model.js';
 import { acknowledge, arnToken, wildcardResource, XRAY_REASON } from './nag.js';
+import type { RolloutEvents } from './rollout-events.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const HANDLERS = fileURLToPath(new URL('../lambdas/handlers/', import.meta.url));
@@ -25,6 +26,7 @@ export const FUNCTION_NAMES = [
   'interpretResults',
   'runLock',
   'runHistory',
+  'approvalGate',
 ] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
@@ -39,6 +41,7 @@ const ENTRY: Record<FunctionName, string> = {
   interpretResults: 'interpret-results.ts',
   runLock: 'run-lock.ts',
   runHistory: 'run-history.ts',
+  approvalGate: 'approval-gate.ts',
 };
 
 /** Functions that read the hotfix configuration and may fall back to our default file. */
@@ -58,6 +61,8 @@ export interface RolloutFunctionsProps {
   readonly commandLogGroup?: logs.ILogGroup;
   /** Where the scan writes a fleet's node list for the Distributed Map. */
   readonly artifactsBucket: s3.IBucket;
+  /** The lifecycle event bus: run history publishes to it. @default - no events */
+  readonly events?: RolloutEvents;
 }
 
 /**
@@ -141,8 +146,11 @@ export class RolloutFunctions extends Construct {
       completeCommand: make('completeCommand', table),
       interpretResults: make('interpretResults', table),
       runLock: make('runLock', table),
-      runHistory: make('runHistory', table),
+      runHistory: make('runHistory', { ...table, ...(props.events?.environment ?? {}) }),
+      approvalGate: make('approvalGate', { ...table, ...(props.events?.environment ?? {}) }),
     };
+    props.events?.grantPublish(this.functions.runHistory);
+    props.events?.grantPublish(this.functions.approvalGate);
     const f = this.functions;
 
     // DynamoDB: each function gets only the actions it performs.
@@ -163,6 +171,12 @@ export class RolloutFunctions extends Construct {
         'dynamodb:GetItem',
       ],
       runHistory: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:Query'],
+      approvalGate: [
+        'dynamodb:PutItem',
+        'dynamodb:GetItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:UpdateItem',
+      ],
     };
     for (const [name, actions] of Object.entries(tableActions) as [FunctionName, string[]][]) {
       f[name].addToRolePolicy(

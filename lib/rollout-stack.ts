@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { RolloutControlPlane } from './rollout-control-plane.js';
+import type { RolloutScheduleEntry } from './rollout-schedules.js';
 
 /** The settings of the stack, read from `cdk.json` context (or `-c key=value`). */
 export interface RolloutSettings {
@@ -14,6 +15,8 @@ export interface RolloutSettings {
   readonly nodeRoleArns: readonly string[];
   readonly releaseRoleArn?: string;
   readonly retainData: boolean;
+  /** Scheduled self-updating windows (RolloutScheduleEntry objects; the construct checks them). */
+  readonly schedules: readonly unknown[];
 }
 
 /** Defaults of every context setting; the README lists them. */
@@ -25,6 +28,7 @@ export const DEFAULT_SETTINGS: RolloutSettings = {
   lockLeaseHours: 6,
   nodeRoleArns: [],
   retainData: true,
+  schedules: [],
 };
 
 const RETENTION_DAYS = new Set(
@@ -82,6 +86,24 @@ export function readSettings(get: (key: string) => unknown): RolloutSettings {
   if (retain !== undefined && ![true, false, 'true', 'false'].includes(retain as never)) {
     problems.push(`retainData (${JSON.stringify(retain)}): expected true or false`);
   }
+  const schedules = (() => {
+    const v = get('schedules');
+    if (v === undefined) return [];
+    let list: unknown = v;
+    if (typeof v === 'string') {
+      try {
+        list = JSON.parse(v);
+      } catch {
+        problems.push(`schedules (${JSON.stringify(v)}): expected a JSON list of schedules`);
+        return [];
+      }
+    }
+    if (!Array.isArray(list)) {
+      problems.push(`schedules (${JSON.stringify(v)}): expected a list of schedules`);
+      return [];
+    }
+    return list as unknown[];
+  })();
   const releaseRoleArn = get('releaseRoleArn');
   if (
     releaseRoleArn !== undefined &&
@@ -110,6 +132,7 @@ export function readSettings(get: (key: string) => unknown): RolloutSettings {
       ? { releaseRoleArn }
       : {}),
     retainData,
+    schedules,
   };
   if (problems.length > 0) {
     throw new Error(`cdk.json context is invalid:\n  - ${problems.join('\n  - ')}`);
@@ -129,6 +152,7 @@ export class RolloutStack extends Stack {
       logRetention: settings.logRetentionDays as logs.RetentionDays,
       lockLease: Duration.hours(settings.lockLeaseHours),
       dataRemovalPolicy: settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      schedules: settings.schedules as readonly RolloutScheduleEntry[],
       nodeRoles: settings.nodeRoleArns.map((arn, i) =>
         iam.Role.fromRoleArn(this, `NodeRole${i}`, arn, { mutable: true }),
       ),

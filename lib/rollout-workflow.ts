@@ -20,6 +20,7 @@ export interface RolloutWorkflowProps {
     readonly runLock: lambda.IFunction;
     readonly runHistory: lambda.IFunction;
     readonly scan: lambda.IFunction;
+    readonly approvalGate: lambda.IFunction;
   };
   /** The per-node workflow, started once per node as a child execution. */
   readonly nodeWorkflow: sfn.IStateMachine;
@@ -187,6 +188,45 @@ export class RolloutWorkflow extends Construct {
     );
     finish.addCatch(releaseAfterError, { resultPath: '$.error' });
 
+    // Approval gates: after the pilot nodes the run waits for approve or reject (task token,
+    // stored on the run by the approval-gate function, completed by the API). A reject, a
+    // cancel or no decision in time ends the run Cancelled; the lock is still released.
+    const calledOff = invoke(
+      'RecordRunCalledOff',
+      f.runHistory,
+      {
+        action: 'finishRun',
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        cancelledBy: sfn.JsonPath.objectAt('$.approvalError'),
+      },
+      '$.summary',
+    );
+    calledOff.addCatch(releaseAfterError, { resultPath: '$.error' });
+    const approvalGate = (id: string) => {
+      const task = addLambdaRetries(
+        new tasks.LambdaInvoke(this, id, {
+          lambdaFunction: f.approvalGate,
+          integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+          payload: sfn.TaskInput.fromObject({
+            taskToken: sfn.JsonPath.taskToken,
+            runId: sfn.JsonPath.stringAt('$.runId'),
+            target: sfn.JsonPath.stringAt('$.target.name'),
+            afterNodes: sfn.JsonPath.numberAt('$.approvalGate.afterNodes'),
+            timeoutMinutes: sfn.JsonPath.numberAt('$.approvalGate.timeoutMinutes'),
+            changeTicket: sfn.JsonPath.objectAt('$.changeTicket'),
+          }),
+          taskTimeout: sfn.Timeout.at('$.approvalGate.timeoutSeconds'),
+          resultPath: '$.approval',
+        }),
+      );
+      task.addCatch(calledOff, {
+        errors: ['ApprovalRejected', 'RolloutCancelled', 'States.Timeout'],
+        resultPath: '$.approvalError',
+      });
+      task.addCatch(finishAfterError, { resultPath: '$.error' });
+      return task;
+    };
+
     // Cluster: one node at a time, in order, stopping once MaxFailedNodes is exceeded.
     const selectNode = new sfn.Pass(this, 'SelectNode', {
       parameters: { 'node.$': 'States.ArrayGetItem($.scan.nodes, $.loop.index)' },
@@ -235,10 +275,19 @@ export class RolloutWorkflow extends Construct {
     });
     updateNode.addCatch(countFailure, { resultPath: '$.lastNodeError' });
     selectNode.next(updateNode).next(advance);
+    const moreNodes = new sfn.Choice(this, 'MoreClusterNodes')
+      .when(sfn.Condition.numberLessThanJsonPath('$.loop.index', '$.loop.count'), selectNode)
+      .otherwise(finish);
     advance.next(
-      new sfn.Choice(this, 'MoreClusterNodes')
-        .when(sfn.Condition.numberLessThanJsonPath('$.loop.index', '$.loop.count'), selectNode)
-        .otherwise(finish),
+      new sfn.Choice(this, 'ClusterPilotDone')
+        .when(
+          sfn.Condition.and(
+            sfn.Condition.not(sfn.Condition.isNull('$.approvalGate')),
+            sfn.Condition.numberEqualsJsonPath('$.loop.index', '$.approvalGate.afterNodes'),
+          ),
+          approvalGate('AwaitClusterApproval').next(moreNodes),
+        )
+        .otherwise(moreNodes),
     );
     const clusterLoop = new sfn.Pass(this, 'StartClusterNodes', {
       parameters: { index: 0, 'count.$': 'States.ArrayLength($.scan.nodes)', failed: 0 },
@@ -250,61 +299,70 @@ export class RolloutWorkflow extends Construct {
     );
 
     // Group: a Distributed Map; its iterations are child executions with their own histories.
-    const fleetMap = new sfn.DistributedMap(this, 'UpdateFleet', {
-      itemReader: new sfn.S3JsonItemReader({
-        bucket: props.artifactsBucket,
-        key: sfn.JsonPath.stringAt('$.scan.nodeListKey'),
-      }),
-      maxConcurrencyPath: sfn.JsonPath.stringAt('$.policy.maxConcurrency'),
-      toleratedFailureCountPath: sfn.JsonPath.stringAt('$.policy.maxFailedNodes'),
-      itemSelector: {
-        'runId.$': '$.runId',
-        'target.$': '$.target',
-        'plugins.$': '$.plugins',
-        'policy.$': '$.policy',
-        'drain.$': '$.drain',
-        'deadlines.$': '$.deadlines',
-        'node.$': '$$.Map.Item.Value',
-      },
-      resultWriterV2: new sfn.ResultWriterV2({
-        bucket: props.artifactsBucket,
-        prefix: 'fleet-results',
-      }),
-      resultPath: sfn.JsonPath.DISCARD,
-      mapExecutionType: sfn.StateMachineType.STANDARD,
-    });
-    fleetMap.itemProcessor(
-      new tasks.StepFunctionsStartExecution(this, 'UpdateFleetNode', {
-        stateMachine: props.nodeWorkflow,
-        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
-        associateWithParent: true,
-        name: sfn.JsonPath.format(
-          '{}-{}',
-          sfn.JsonPath.stringAt('$.runId'),
-          sfn.JsonPath.stringAt('$.node.name'),
-        ),
-        input: sfn.TaskInput.fromObject({
-          runId: sfn.JsonPath.stringAt('$.runId'),
-          target: {
-            kind: sfn.JsonPath.stringAt('$.target.kind'),
-            name: sfn.JsonPath.stringAt('$.target.name'),
-          },
-          node: sfn.JsonPath.objectAt('$.node'),
-          plugins: sfn.JsonPath.objectAt('$.plugins'),
-          policy: sfn.JsonPath.objectAt('$.policy'),
-          drain: sfn.JsonPath.stringAt('$.drain'),
-          deadlines: sfn.JsonPath.objectAt('$.deadlines'),
-          leaseSeconds,
+    // With an approval gate, the pilot's list and the rest's run as two maps around the gate.
+    const fleetRun = (id: string, listKeyPath: string) => {
+      const map = new sfn.DistributedMap(this, id, {
+        itemReader: new sfn.S3JsonItemReader({
+          bucket: props.artifactsBucket,
+          key: sfn.JsonPath.stringAt(listKeyPath),
         }),
-      }),
-    );
-    // Exceeding the failure budget is an outcome, not an error: the run's status says Failed.
-    fleetMap.addCatch(finish, {
-      errors: ['States.ExceedToleratedFailureThreshold'],
-      resultPath: '$.fleetError',
-    });
-    onError(fleetMap);
+        maxConcurrencyPath: sfn.JsonPath.stringAt('$.policy.maxConcurrency'),
+        toleratedFailureCountPath: sfn.JsonPath.stringAt('$.policy.maxFailedNodes'),
+        itemSelector: {
+          'runId.$': '$.runId',
+          // Only the target's kind and name: its node list stays in the parent.
+          target: { 'kind.$': '$.target.kind', 'name.$': '$.target.name' },
+          'plugins.$': '$.plugins',
+          'policy.$': '$.policy',
+          'drain.$': '$.drain',
+          'deadlines.$': '$.deadlines',
+          'node.$': '$$.Map.Item.Value',
+        },
+        resultWriterV2: new sfn.ResultWriterV2({
+          bucket: props.artifactsBucket,
+          prefix: 'fleet-results',
+        }),
+        resultPath: sfn.JsonPath.DISCARD,
+        mapExecutionType: sfn.StateMachineType.STANDARD,
+      });
+      map.itemProcessor(
+        new tasks.StepFunctionsStartExecution(this, `${id}Node`, {
+          stateMachine: props.nodeWorkflow,
+          integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+          associateWithParent: true,
+          name: sfn.JsonPath.format(
+            '{}-{}',
+            sfn.JsonPath.stringAt('$.runId'),
+            sfn.JsonPath.stringAt('$.node.name'),
+          ),
+          input: sfn.TaskInput.fromObject({
+            runId: sfn.JsonPath.stringAt('$.runId'),
+            target: sfn.JsonPath.objectAt('$.target'),
+            node: sfn.JsonPath.objectAt('$.node'),
+            plugins: sfn.JsonPath.objectAt('$.plugins'),
+            policy: sfn.JsonPath.objectAt('$.policy'),
+            drain: sfn.JsonPath.stringAt('$.drain'),
+            deadlines: sfn.JsonPath.objectAt('$.deadlines'),
+            leaseSeconds,
+          }),
+        }),
+      );
+      // Exceeding the failure budget is an outcome, not an error: the run's status says Failed.
+      map.addCatch(finish, {
+        errors: ['States.ExceedToleratedFailureThreshold'],
+        resultPath: '$.fleetError',
+      });
+      onError(map);
+      return map;
+    };
+    const fleetMap = fleetRun('UpdateFleet', '$.scan.nodeListKey');
     fleetMap.next(finish);
+    const fleetPilot = fleetRun('UpdateFleetPilot', '$.scan.pilotListKey');
+    const fleetRest = fleetRun('UpdateFleetRest', '$.scan.restListKey');
+    fleetPilot.next(approvalGate('AwaitFleetApproval')).next(fleetRest).next(finish);
+    const fleet = new sfn.Choice(this, 'FleetHasApprovalGate')
+      .when(sfn.Condition.isNull('$.approvalGate'), fleetMap)
+      .otherwise(fleetPilot);
 
     // -- the end: status, lock, result ------------------------------------------------------
     const release = invoke(
@@ -317,12 +375,15 @@ export class RolloutWorkflow extends Construct {
       },
       null,
     );
+    calledOff.next(release);
     finish.next(release).next(
       new sfn.Choice(this, 'RolloutOutcome')
         .when(
           sfn.Condition.or(
             sfn.Condition.stringEquals('$.summary.status', 'Succeeded'),
             sfn.Condition.stringEquals('$.summary.status', 'Stopped'),
+            // Called off by a reject, a cancel or no approval: a decision, not a failure.
+            sfn.Condition.stringEquals('$.summary.status', 'Cancelled'),
           ),
           new sfn.Succeed(this, 'RolloutFinished', { outputPath: '$.summary' }),
         )
@@ -334,14 +395,23 @@ export class RolloutWorkflow extends Construct {
         ),
     );
 
-    const definition = validate
-      .next(acquire)
+    const skipped = new sfn.Succeed(this, 'SkippedBySchedule', {
+      comment:
+        'A scheduled trigger outside its schedule (off-week, before startDate, window closed)',
+      outputPath: '$.skip',
+    });
+    const definition = validate.next(
+      new sfn.Choice(this, 'ScheduledToRun')
+        .when(sfn.Condition.not(sfn.Condition.isNull('$.skip')), skipped)
+        .otherwise(acquire),
+    );
+    acquire
       .next(startRun)
       .next(scan)
       .next(
         new sfn.Choice(this, 'ClusterOrGroup')
           .when(sfn.Condition.stringEquals('$.target.kind', 'cluster'), clusterLoop)
-          .otherwise(fleetMap),
+          .otherwise(fleet),
       );
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
@@ -374,6 +444,7 @@ export class RolloutWorkflow extends Construct {
       f.runLock,
       f.runHistory,
       f.scan,
+      f.approvalGate,
     ]);
     acknowledge(
       this.stateMachine.role,

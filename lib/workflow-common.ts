@@ -20,6 +20,8 @@ export const TRANSIENT_ERRORS = [
   'InternalServerError',
   'InternalServerException',
   'ServiceUnavailable',
+  // EventBridge refused a lifecycle event after the publisher's own retries; recording is idempotent.
+  'LifecycleEventNotPublished',
 ] as const;
 
 /** Adds the standard retry policy to a Lambda task: 6 tries, 2 s doubling, jitter. */

@@ -175,3 +175,23 @@ export class TaskTokens {
     },
   };
 }
+
+/** One lifecycle event as the sandbox's bus received it. */
+export interface RecordedEvent {
+  readonly detailType: string;
+  readonly detail: unknown;
+}
+
+/** The lifecycle event bus of the sandbox: it keeps every event, in the order they came. */
+export class RecordingBus {
+  readonly enabled = true;
+  readonly received: RecordedEvent[] = [];
+
+  record(detailType: string, detail: unknown): void {
+    this.received.push({ detailType, detail: JSON.parse(JSON.stringify(detail)) });
+  }
+
+  async publish(detailType: string, detail: unknown): Promise<void> {
+    this.record(detailType, detail);
+  }
+}

@@ -12,6 +12,7 @@ import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { StateMachine } from 'aws-local-stepfunctions';
 import dynalite from 'dynalite';
 import { JSONPath } from 'jsonpath-plus';
+import { makeApprovalGateHandler } from '../lambdas/handlers/approval-gate.js';
 import { makeCompleteCommandHandler } from '../lambdas/handlers/complete-command.js';
 import { makeHotpatchEligibilityHandler } from '../lambdas/handlers/hotpatch-eligibility.js';
 import { makeInterpretResultsHandler } from '../lambdas/handlers/interpret-results.js';
@@ -26,7 +27,7 @@ import { RunStore } from '../lambdas/shared/run-store.js';
 import { FUNCTION_NAMES, type FunctionName } from '../lib/rollout-functions.js';
 import { DEFAULT_SETTINGS, RolloutStack } from '../lib/rollout-stack.js';
 import { type AdaptedDefinition, adaptDefinition } from './adapt.js';
-import { FakeS3, TaskTokens } from './aws-fakes.js';
+import { FakeS3, RecordingBus, TaskTokens } from './aws-fakes.js';
 import { VirtualClock } from './clock.js';
 import { type AslDefinition, placeholderArn, renderStateMachines } from './definitions.js';
 
@@ -192,6 +193,8 @@ export class Sandbox {
   readonly clock: VirtualClock;
   readonly s3 = new FakeS3();
   readonly tokens = new TaskTokens();
+  /** The lifecycle events the run history and the approval gate published, in order. */
+  readonly events = new RecordingBus();
   readonly store: RunStore;
   readonly synth: Synthesized;
   /** Every execution that ran, in start order. */
@@ -276,7 +279,19 @@ export class Sandbox {
       ],
       ['interpretResults', makeInterpretResultsHandler(deps) as Handler],
       ['runLock', makeRunLockHandler(deps) as Handler],
-      ['runHistory', makeRunHistoryHandler(deps) as Handler],
+      [
+        'runHistory',
+        makeRunHistoryHandler({ ...deps, publisher: this.events as never }) as Handler,
+      ],
+      [
+        'approvalGate',
+        makeApprovalGateHandler({
+          ...deps,
+          publish: async (event) => {
+            this.events.record('Rollout Approval Required', event);
+          },
+        }) as Handler,
+      ],
     ]);
   }
 

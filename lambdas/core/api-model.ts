@@ -503,13 +503,25 @@ export const approvalGateSchema = z
   ) satisfies z.ZodType<ApprovalGate>;
 
 /** The body of POST /rollouts and POST /scans: the rollout workflow's input and a gate. */
-export const rolloutRequestSchema = rolloutInputSchema
-  .extend({ approvalGate: approvalGateSchema.optional() })
-  .meta({
-    title: 'RolloutRequest',
-    description:
-      'The rollout workflow input (its JSON Schema is published with the workflow) and an optional approval gate',
-  });
+/**
+ * Whether the rollout input itself takes `approvalGate` (and parseRolloutInput checks and
+ * resolves it). Until it does, the API checks the gate here and passes it on in the input.
+ */
+export const ROLLOUT_INPUT_HAS_APPROVAL_GATE = Object.hasOwn(
+  rolloutInputSchema.shape,
+  'approvalGate',
+);
+
+/** The body of POST /rollouts and POST /scans: the rollout workflow's input and a gate. */
+export const rolloutRequestSchema: z.ZodObject = (
+  ROLLOUT_INPUT_HAS_APPROVAL_GATE
+    ? rolloutInputSchema
+    : rolloutInputSchema.extend({ approvalGate: approvalGateSchema.optional() })
+).meta({
+  title: 'RolloutRequest',
+  description:
+    'The rollout workflow input (its JSON Schema is published with the workflow), with the optional approval gate',
+});
 
 /** A rollout request, checked and resolved. */
 export interface RolloutRequest {
@@ -539,7 +551,8 @@ export function parseRolloutRequest(
       { field: '(body)' },
     );
   }
-  const hasGate = isRecord(body) && Object.hasOwn(body, 'approvalGate');
+  const hasGate =
+    !ROLLOUT_INPUT_HAS_APPROVAL_GATE && isRecord(body) && Object.hasOwn(body, 'approvalGate');
   let rest: unknown = body;
   if (hasGate) {
     const { approvalGate: _, ...others } = body;
@@ -553,7 +566,8 @@ export function parseRolloutRequest(
     if (!(error instanceof RolloutInputError)) throw error;
     problems.push(...error.problems);
   }
-  let approvalGate: ApprovalGate | null = null;
+  let approvalGate: ApprovalGate | null =
+    (rollout as { readonly approvalGate?: ApprovalGate | null } | undefined)?.approvalGate ?? null;
   if (hasGate) {
     const result = approvalGateSchema.safeParse(body.approvalGate);
     if (!result.success) {
@@ -578,7 +592,7 @@ export function parseRolloutRequest(
   // treat a second StartExecution of the same name as the first.
   const input: Record<string, unknown> = { ...(rest as Record<string, unknown>) };
   input.runId = rollout.runId;
-  if (approvalGate) input.approvalGate = approvalGate;
+  if (hasGate && approvalGate) input.approvalGate = approvalGate;
   return { rollout, approvalGate, input };
 }
 

@@ -11,6 +11,7 @@
  * Pure: no AWS SDK, no I/O.
  */
 import { z } from 'zod';
+import type { ApprovalGate } from './contracts.js';
 import { formatProblems, RolloutRuleError, type ValidationProblem } from './errors.js';
 import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';
 import {
@@ -26,6 +27,7 @@ import {
   resolveRunPolicy,
   runPolicyInputSchema,
 } from './run-policy.js';
+import { parseSchedule, scheduleTriggerSchema, shouldRunAt } from './schedule.js';
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -214,6 +216,24 @@ export const rolloutInputSchema = z
         .describe(
           'When to drain a node: whenRestartPossible (default: only when a restart may be needed) or always',
         ),
+      approvalGate: z
+        .strictObject({
+          afterNodes: z
+            .number({ error: 'expected a whole number of pilot nodes, 1 or more' })
+            .int({ error: 'expected a whole number of pilot nodes, 1 or more' })
+            .min(1, { error: 'expected a whole number of pilot nodes, 1 or more' }),
+          timeoutMinutes: z
+            .number({ error: 'expected whole minutes from 1 to 10080 (a week)' })
+            .int({ error: 'expected whole minutes from 1 to 10080 (a week)' })
+            .min(1, { error: 'expected whole minutes from 1 to 10080 (a week)' })
+            .max(10080, { error: 'expected whole minutes from 1 to 10080 (a week)' })
+            .default(1440),
+        })
+        .optional()
+        .describe(
+          'Pilot first: after the first afterNodes nodes (in update order) the run waits for an approve or reject; no decision within timeoutMinutes (default 1440) counts as rejected',
+        ),
+      schedule: scheduleTriggerSchema.optional(),
     },
     {
       error:
@@ -300,6 +320,19 @@ export interface ResolvedRollout {
    * sets no limit (as warnAfterMinutes / stopAfterMinutes are).
    */
   readonly deadlines: { readonly warnAt?: string; readonly stopAt?: string };
+  /** The pilot gate (with its timeout in seconds, for the wait), or null when there is none. */
+  readonly approvalGate: (ApprovalGate & { readonly timeoutSeconds: number }) | null;
+  /**
+   * Set when a scheduled trigger fired outside its schedule (an off-week of intervalWeeks, before
+   * startDate, or after the window closed): the run ends at once, touching nothing. Null otherwise.
+   */
+  readonly skip: { readonly reason: string; readonly message: string } | null;
+  /** The scheduled window that started the run, if any. */
+  readonly schedule: {
+    readonly name: string;
+    readonly windowStart: string;
+    readonly windowStop: string;
+  } | null;
 }
 
 /** Raised by {@link parseRolloutInput}; lists every problem, each with its field and value. */
@@ -371,6 +404,43 @@ export function parseRolloutInput(
   }
 
   const data = result.data;
+  if (data.approvalGate && data.approvalGate.afterNodes >= data.target.nodes.length) {
+    throw new RolloutInputError([
+      {
+        field: 'approvalGate.afterNodes',
+        value: data.approvalGate.afterNodes,
+        message: `expected fewer pilot nodes than the ${data.target.nodes.length} nodes of the target, so some wait for the approval`,
+      },
+    ]);
+  }
+  let skip: ResolvedRollout['skip'] = null;
+  let schedule: ResolvedRollout['schedule'] = null;
+  let windowStop: string | undefined;
+  if (data.schedule) {
+    let decision: ReturnType<typeof shouldRunAt>;
+    try {
+      decision = shouldRunAt(
+        parseSchedule(data.schedule.definition),
+        new Date(data.schedule.scheduledTime),
+        now,
+      );
+    } catch (error) {
+      throw new RolloutInputError(
+        [{ field: 'schedule', value: data.schedule.name, message: (error as Error).message }],
+        { cause: error },
+      );
+    }
+    if (decision.run) {
+      windowStop = decision.window.stopAt.toISOString();
+      schedule = {
+        name: data.schedule.name,
+        windowStart: decision.window.startAt.toISOString(),
+        windowStop,
+      };
+    } else {
+      skip = { reason: decision.reason, message: decision.message };
+    }
+  }
   const byName = new Map(data.target.nodes.map((node) => [node.name, node]));
   const nodes = policy.nodeOrder.map((name) => byName.get(name) as RolloutNode);
   const at = (minutes: number) => new Date(now.getTime() + minutes * 60_000).toISOString();
@@ -387,10 +457,35 @@ export function parseRolloutInput(
     requestedBy: data.requestedBy ?? null,
     drain: data.drain,
     requestedAt: now.toISOString(),
-    deadlines: {
-      ...(policy.warnAfterMinutes === undefined ? {} : { warnAt: at(policy.warnAfterMinutes) }),
-      ...(policy.stopAfterMinutes === undefined ? {} : { stopAt: at(policy.stopAfterMinutes) }),
-    },
+    deadlines: deadlinesOf(policy, at, windowStop),
+    approvalGate: data.approvalGate
+      ? {
+          afterNodes: data.approvalGate.afterNodes,
+          timeoutMinutes: data.approvalGate.timeoutMinutes,
+          timeoutSeconds: data.approvalGate.timeoutMinutes * 60,
+        }
+      : null,
+    skip,
+    schedule,
+  };
+}
+
+/** WarnAfter and StopAfter as times; a scheduled window's end caps StopAfter. */
+function deadlinesOf(
+  policy: RunPolicy,
+  at: (minutes: number) => string,
+  windowStop: string | undefined,
+): ResolvedRollout['deadlines'] {
+  const stopAfter = policy.stopAfterMinutes === undefined ? undefined : at(policy.stopAfterMinutes);
+  const stopAt =
+    stopAfter !== undefined && windowStop !== undefined
+      ? stopAfter < windowStop
+        ? stopAfter
+        : windowStop
+      : (stopAfter ?? windowStop);
+  return {
+    ...(policy.warnAfterMinutes === undefined ? {} : { warnAt: at(policy.warnAfterMinutes) }),
+    ...(stopAt === undefined ? {} : { stopAt }),
   };
 }
 

@@ -143,10 +143,7 @@ function productionDeps(): ApprovalGateDeps {
   };
 }
 
-export const handler = async (
-  event: unknown,
-  context?: Context,
-): Promise<ApprovalGateResult> => {
+export const handler = async (event: unknown, context?: Context): Promise<ApprovalGateResult> => {
   if (context) logger.addContext(context);
   cached ??= makeApprovalGateHandler(productionDeps());
   return cached(event);

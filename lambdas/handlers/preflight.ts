@@ -35,6 +35,8 @@ export interface PreflightResult {
   readonly pingStatus: string;
   readonly pastWarnAfter: boolean;
   readonly pastStopAfter: boolean;
+  /** A cancel was requested: the node is not started. */
+  readonly cancelled: boolean;
   readonly notStartedReason?: string;
   readonly leaseExpiresAt: string;
   readonly timeouts: {
@@ -48,7 +50,7 @@ export interface PreflightResult {
 
 export interface PreflightDeps {
   readonly ssm: Pick<SSMClient, 'send'>;
-  readonly store: Pick<RunStore, 'renewLock'>;
+  readonly store: Pick<RunStore, 'renewLock' | 'getRun'>;
   readonly now: () => Date;
 }
 
@@ -67,6 +69,9 @@ export function makePreflightHandler(deps: PreflightDeps) {
       event.leaseSeconds,
       now,
     );
+    // A cancel stops the run before its next node; the node in progress finishes its update.
+    const run = await deps.store.getRun(event.runId);
+    const cancelled = run?.cancelRequested === true;
 
     const info = await deps.ssm.send(
       new DescribeInstanceInformationCommand({
@@ -86,12 +91,16 @@ export function makePreflightHandler(deps: PreflightDeps) {
       online: pingStatus === 'Online',
       pingStatus,
       pastWarnAfter,
-      pastStopAfter,
-      ...(pastStopAfter
-        ? {
-            notStartedReason: `StopAfter reached at ${event.deadlines.stopAt} before this node started`,
-          }
-        : {}),
+      // Either way the node is not started; the workflow reads one flag.
+      pastStopAfter: pastStopAfter || cancelled,
+      cancelled,
+      ...(cancelled
+        ? { notStartedReason: 'the run was cancelled before this node started' }
+        : pastStopAfter
+          ? {
+              notStartedReason: `StopAfter reached at ${event.deadlines.stopAt} before this node started`,
+            }
+          : {}),
       leaseExpiresAt: lease.leaseExpiresAt,
       timeouts: {
         commandSeconds: COMMAND_DELIVERY_SECONDS,

@@ -94,6 +94,11 @@ const finishRunSchema = z.object({
   runId,
   /** The error that ended the run early (a Step Functions Catch's `Error` and `Cause`). */
   error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
+  /**
+   * Why the run was called off without an error: an approval gate rejected or timed out
+   * (`ApprovalRejected`, `RolloutCancelled`, `States.Timeout`). The run ends Cancelled.
+   */
+  cancelledBy: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
 });
 
 const eventSchema = z.discriminatedUnion(
@@ -168,7 +173,8 @@ export function summariseRun(
   const stopped = run.stopAt !== undefined && now.getTime() >= Date.parse(run.stopAt);
 
   if (run.cancelRequested === true) {
-    return { ...base, status: 'Cancelled', reason: 'a cancel was requested' };
+    const why = run.failureReason ? ` (${run.failureReason})` : '';
+    return { ...base, status: 'Cancelled', reason: `the run was called off${why}` };
   }
   if (run.status === 'Failed') {
     return { ...base, status: 'Failed', reason: run.failureReason ?? 'the run was marked failed' };
@@ -321,6 +327,7 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
         }
         const now = deps.now();
         const error = parsed.error;
+        const cancelledBy = parsed.cancelledBy;
         const run: RunRecord = error
           ? {
               ...items.run,
@@ -330,7 +337,13 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
                 4000,
               ),
             }
-          : items.run;
+          : cancelledBy
+            ? {
+                ...items.run,
+                cancelRequested: true,
+                failureReason: `${cancelledBy.Error === 'States.Timeout' ? 'ApprovalTimedOut' : (cancelledBy.Error ?? 'cancelled')}`,
+              }
+            : items.run;
         const summary = summariseRun(run, items.nodes, now);
         const finishedAt = now.toISOString();
         await deps.store.updateRunStatus(id, summary.status, {

@@ -55,6 +55,7 @@ const scanEventSchema = z.object({
     }),
     plugins: z.array(resolvedPluginSchema).min(1),
     policy: z.object({ requireAllNodesOnline: z.boolean() }),
+    approvalGate: z.object({ afterNodes: z.number().int().min(1) }).nullish(),
   }),
 });
 
@@ -98,6 +99,12 @@ export interface ScanResult {
    * order) that the fleet's Distributed Map reads. Null for a cluster, whose nodes run in a loop.
    */
   readonly nodeListKey: string | null;
+  /**
+   * For a group with an approval gate: the pilot's node list (the first `afterNodes` nodes) and
+   * the rest's, which the fleet updates in two Distributed Map runs around the gate.
+   */
+  readonly pilotListKey: string | null;
+  readonly restListKey: string | null;
 }
 
 /** policy.requireAllNodesOnline is set and some nodes are not online. */
@@ -197,21 +204,33 @@ export function makeScanHandler(deps: ScanDeps) {
     }
 
     let nodeListKey: string | null = null;
+    let pilotListKey: string | null = null;
+    let restListKey: string | null = null;
     if (rollout.target.kind === 'group') {
-      if (!deps.artifactsBucket) {
+      const bucket = deps.artifactsBucket;
+      if (!bucket) {
         throw new Error(
           'environment variable ARTIFACTS_BUCKET is not set; the stack sets it on the scan function',
         );
       }
-      nodeListKey = `runs/${rollout.runId}/nodes.json`;
-      await deps.s3.send(
-        new PutObjectCommand({
-          Bucket: deps.artifactsBucket,
-          Key: nodeListKey,
-          ContentType: 'application/json',
-          Body: JSON.stringify(nodes.map((n) => ({ name: n.name, instanceId: n.instanceId }))),
-        }),
-      );
+      const write = async (name: string, list: typeof nodes) => {
+        const key = `runs/${rollout.runId}/${name}.json`;
+        await deps.s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            ContentType: 'application/json',
+            Body: JSON.stringify(list.map((n) => ({ name: n.name, instanceId: n.instanceId }))),
+          }),
+        );
+        return key;
+      };
+      nodeListKey = await write('nodes', nodes);
+      const pilot = rollout.approvalGate?.afterNodes;
+      if (pilot !== undefined) {
+        pilotListKey = await write('pilot', nodes.slice(0, pilot));
+        restListKey = await write('rest', nodes.slice(pilot));
+      }
     }
 
     const result = fitOutput(
@@ -222,6 +241,8 @@ export function makeScanHandler(deps: ScanDeps) {
         hotfix,
         windowsUpdate,
         nodeListKey,
+        pilotListKey,
+        restListKey,
       },
       nodes.map((n) => ({
         name: n.name,
@@ -249,7 +270,14 @@ export function makeScanHandler(deps: ScanDeps) {
 function fitOutput(
   head: Pick<
     ScanResult,
-    'runId' | 'scannedAt' | 'nodeOrder' | 'hotfix' | 'windowsUpdate' | 'nodeListKey'
+    | 'runId'
+    | 'scannedAt'
+    | 'nodeOrder'
+    | 'hotfix'
+    | 'windowsUpdate'
+    | 'nodeListKey'
+    | 'pilotListKey'
+    | 'restListKey'
   >,
   nodes: readonly {
     name: string;

@@ -578,6 +578,8 @@ describe('rolloutInputJsonSchema', () => {
       'changeTicket',
       'requestedBy',
       'drain',
+      'approvalGate',
+      'schedule',
     ]);
     expect(JSON.parse(json)).toEqual(schema);
   });

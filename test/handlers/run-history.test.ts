@@ -211,7 +211,7 @@ describe('summariseRun', () => {
       run: run({ cancelRequested: true }),
       results: statuses('Failed', 'Failed', 'Failed'),
       status: 'Cancelled',
-      reason: 'cancel',
+      reason: 'called off',
     },
   ])('$source: $status', ({ run: r, results, status, reason }) => {
     // Act

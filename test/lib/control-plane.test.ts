@@ -368,6 +368,7 @@ describe('the default control plane', () => {
       interpretResults: ['BatchWriteItem', 'PutItem', 'Query', 'GetItem'],
       runLock: ['PutItem', 'UpdateItem', 'DeleteItem', 'GetItem'],
       runHistory: ['PutItem', 'UpdateItem', 'GetItem', 'Query'],
+      approvalGate: ['PutItem', 'GetItem', 'DeleteItem', 'UpdateItem'],
     };
 
     it.each(FUNCTION_NAMES)('%s has exactly the DynamoDB actions it uses', (name) => {

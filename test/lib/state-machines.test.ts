@@ -640,9 +640,15 @@ describe('rollout workflow', () => {
 
     it('runs a group in a Distributed Map with failure and concurrency limits from the input', () => {
       // Arrange
-      const groupStart = stateNamed(rolloutWorkflow, String(kind?.Default));
+      const gateChoice = stateNamed(rolloutWorkflow, String(kind?.Default));
+      // Without an approval gate the whole fleet runs in one map (the Choice's IsNull branch).
+      const noGate = (gateChoice.Choices as { IsNull?: boolean; Next: string }[]).find(
+        (c) => c.IsNull,
+      );
+      const groupStart = stateNamed(rolloutWorkflow, String(noGate?.Next));
       const processor = groupStart.ItemProcessor as Scope & { ProcessorConfig?: { Mode?: string } };
       // Assert
+      expect(gateChoice.Type).toBe('Choice');
       expect(groupStart.Type).toBe('Map');
       expect(processor.ProcessorConfig?.Mode).toBe('DISTRIBUTED');
       // Results go to S3, so a 10,000-node fleet's results never pass through the execution.
