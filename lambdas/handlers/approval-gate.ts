@@ -14,7 +14,9 @@ import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { MAX_APPROVAL_TIMEOUT_MINUTES } from '../core/api-model.js';
 import type { ApprovalGate } from '../core/contracts.js';
+import { approvalRequired } from '../core/lifecycle-events.js';
 import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
+import { createEventPublisher } from '../shared/event-publisher.js';
 import { type ApprovalRecord, createRunStore, type RunStore } from '../shared/run-store.js';
 import { logContext, logger, tracer } from '../shared/runtime.js';
 
@@ -93,25 +95,7 @@ export function makeApprovalGateHandler(deps: ApprovalGateDeps) {
     // A cancel that came before the token was stored found nothing to fail: fail it here.
     if (deps.sfn !== undefined) {
       const run = await deps.store.getRun(parsed.runId);
-      if (run?.cancelRequested === true) {
-        try {
-          await deps.sfn.send(
-            new SendTaskFailureCommand({
-              taskToken: parsed.taskToken,
-              error: 'RolloutCancelled',
-              cause: JSON.stringify({
-                cancelledBy: run.cancelRequestedBy ?? null,
-                reason: run.cancelReason ?? null,
-              }),
-            }),
-          );
-        } catch (error) {
-          // The cancel handler got to the token first.
-          const name = (error as { name?: unknown } | null)?.name;
-          if (name !== 'TaskDoesNotExist' && name !== 'TaskTimedOut' && name !== 'InvalidToken') {
-            throw error;
-          }
-        }
+      if (run?.cancelRequested === true && (await failCancelled(deps.sfn, parsed.taskToken, run))) {
         await deps.store.deleteApproval(parsed.runId, parsed.taskToken);
         logger.info('run cancelled before its approval gate; not waiting');
         return { runId: parsed.runId, status: 'Cancelled' };
@@ -133,13 +117,63 @@ export function makeApprovalGateHandler(deps: ApprovalGateDeps) {
   };
 }
 
+/**
+ * Fails the gate's task as RolloutCancelled. True when the task is failed (by this call, or by
+ * the cancel handler before it); false when this function may not (no states:SendTaskFailure):
+ * the run then waits until its gate times out, and ends Cancelled all the same.
+ */
+async function failCancelled(
+  sfn: SFNClient,
+  taskToken: string,
+  run: { readonly cancelRequestedBy?: string; readonly cancelReason?: string },
+): Promise<boolean> {
+  try {
+    await sfn.send(
+      new SendTaskFailureCommand({
+        taskToken,
+        error: 'RolloutCancelled',
+        cause: JSON.stringify({
+          cancelledBy: run.cancelRequestedBy ?? null,
+          reason: run.cancelReason ?? null,
+        }),
+      }),
+    );
+    return true;
+  } catch (error) {
+    const name = (error as { name?: unknown } | null)?.name;
+    if (name === 'TaskDoesNotExist' || name === 'TaskTimedOut' || name === 'InvalidToken') {
+      return true;
+    }
+    if (name === 'AccessDeniedException') {
+      logger.warn('may not fail the task of a cancelled run; it waits for its gate to time out');
+      return false;
+    }
+    throw error;
+  }
+}
+
 let cached: ReturnType<typeof makeApprovalGateHandler> | undefined;
 
 function productionDeps(): ApprovalGateDeps {
+  const store = createRunStore();
+  const publisher = createEventPublisher();
   return {
-    store: createRunStore(),
+    store,
     now: () => new Date(),
     sfn: tracer.captureAWSv3Client(new SFNClient({})),
+    ...(publisher.enabled
+      ? {
+          // Rollout Approval Required, numbered among the run's lifecycle events.
+          publish: async (gate: ApprovalRequired) => {
+            const { sequence, run } = await store.nextEventSequence(gate.runId);
+            const event = approvalRequired(run, gate.gate, {
+              sequence,
+              occurredAt: gate.requestedAt,
+            });
+            await publisher.publish(event.detailType, event.detail);
+          },
+        }
+      : {}),
   };
 }
 

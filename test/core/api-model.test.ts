@@ -586,6 +586,23 @@ describe('the OpenAPI document', () => {
     ).toMatchObject({ 'x-amazon-apigateway-authtype': 'awsSigv4' });
   });
 
+  it('resolves every $ref it makes', () => {
+    const document = openApiDocument();
+    const refs = JSON.stringify(document).match(/"\$ref":"[^"]+"/g) ?? [];
+    expect(refs.length).toBeGreaterThan(20);
+    for (const ref of new Set(refs)) {
+      const pointer = (JSON.parse(`{${ref}}`) as { $ref: string }).$ref;
+      const target = pointer
+        .slice(2)
+        .split('/')
+        .reduce<unknown>(
+          (node, key) => (node as Record<string, unknown> | undefined)?.[key],
+          document,
+        );
+      expect(target, pointer).toBeDefined();
+    }
+  });
+
   it('documents a 400 with the error schema on every route, and each request body', () => {
     const document = openApiDocument();
     const paths = document.paths as Record<string, Record<string, Record<string, unknown>>>;

@@ -147,6 +147,20 @@ describe('approval-gate', () => {
     expect(result.status).toBe('Cancelled');
   });
 
+  it('waits for the gate to time out when it may not fail the task of a cancelled run', async () => {
+    // Arrange
+    ddb.on(PutCommand).resolves({});
+    ddb.on(GetCommand).resolves({ Item: { status: 'Running', cancelRequested: true } });
+    sfn
+      .on(SendTaskFailureCommand)
+      .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }));
+    // Act
+    const result = await makeHandler()(event);
+    // Assert
+    expect(result.status).toBe('AwaitingApproval');
+    expect(ddb).toHaveReceivedCommandTimes(DeleteCommand, 0);
+  });
+
   it('without an SFN client, stores the token and waits', async () => {
     // Arrange
     ddb.on(PutCommand).resolves({});

@@ -304,6 +304,39 @@ describe('POST /rollouts', () => {
     );
   });
 
+  it('gives concurrent requests with one key one rollout', async () => {
+    // Arrange
+    const headers = { 'Idempotency-Key': 'k-concurrent' };
+    const send = (random: number) =>
+      call(
+        { method: 'POST', path: '/rollouts', body: rolloutBody(), headers },
+        { random: () => random },
+      );
+    // Act
+    const results = await Promise.all([send(0.1), send(0.5), send(0.9)]);
+    // Assert
+    const ids = results.map((r) => rolloutAcceptedSchema.parse(r.json).rolloutId);
+    expect(new Set(ids).size).toBe(1);
+    expect(new Set(startInputs().map((s) => s.name))).toEqual(new Set(ids));
+  });
+
+  it('starts a new rollout once the key has expired (24 hours)', async () => {
+    // Arrange
+    const first = await call({ method: 'POST', path: '/rollouts', body: rolloutBody() });
+    const later = new Date(NOW.getTime() + 25 * 3_600_000);
+    // Act
+    const again = await call(
+      { method: 'POST', path: '/rollouts', body: rolloutBody() },
+      { now: () => later },
+    );
+    // Assert
+    expect(again.statusCode).toBe(202);
+    expect(again.headers?.['Idempotent-Replay']).toBeUndefined();
+    expect((again.json as { rolloutId: string }).rolloutId).not.toBe(
+      (first.json as { rolloutId: string }).rolloutId,
+    );
+  });
+
   it('refuses the same key with another body: 422 naming the rollout it started', async () => {
     // Arrange
     const headers = { 'Idempotency-Key': 'k-1' };
