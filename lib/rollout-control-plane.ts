@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { TERMINAL_STATUSES } from '../lambdas/core/contracts.js';
 import { HotfixRoot } from './hotfix-root.js';
 import { NodeWorkflow } from './node-workflow.js';
+import { RolloutApi } from './rollout-api.js';
 import { RolloutEvents } from './rollout-events.js';
 import { RolloutFunctions } from './rollout-functions.js';
 import { type RolloutScheduleEntry, RolloutSchedules } from './rollout-schedules.js';
@@ -84,6 +85,8 @@ export class RolloutControlPlane extends Construct {
   public readonly events: RolloutEvents;
   /** The scheduled self-updating windows, when any are configured. */
   public readonly schedules?: RolloutSchedules;
+  /** The change-management API (API Gateway REST, IAM auth), built from api/openapi.json. */
+  public readonly api: RolloutApi;
 
   constructor(scope: Construct, id: string, props: RolloutControlPlaneProps = {}) {
     super(scope, id);
@@ -155,6 +158,14 @@ export class RolloutControlPlane extends Construct {
       logGroup: workflowLogs('RolloutWorkflow'),
       ...(props.lockLease ? { lockLease: props.lockLease } : {}),
     }).stateMachine;
+
+    this.api = new RolloutApi(this, 'Api', {
+      handler: fns.api,
+      rolloutStateMachine: this.rolloutWorkflow,
+      table: this.runStore.table,
+      scan: { hotfixBucket: this.hotfixRoot.bucket, artifactsBucket: this.artifactsBucket },
+      logRetention,
+    });
 
     if (props.schedules && props.schedules.length > 0) {
       this.schedules = new RolloutSchedules(this, 'Schedules', {

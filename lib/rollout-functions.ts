@@ -27,6 +27,7 @@ export const FUNCTION_NAMES = [
   'runLock',
   'runHistory',
   'approvalGate',
+  'api',
 ] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
@@ -42,10 +43,11 @@ const ENTRY: Record<FunctionName, string> = {
   runLock: 'run-lock.ts',
   runHistory: 'run-history.ts',
   approvalGate: 'approval-gate.ts',
+  api: 'api.ts',
 };
 
 /** Functions that read the hotfix configuration and may fall back to our default file. */
-const NEEDS_DEFAULT_CONFIG: readonly FunctionName[] = ['scan', 'planNode'];
+const NEEDS_DEFAULT_CONFIG: readonly FunctionName[] = ['scan', 'planNode', 'api'];
 
 /** Props of {@link RolloutFunctions}. */
 export interface RolloutFunctionsProps {
@@ -148,6 +150,8 @@ export class RolloutFunctions extends Construct {
       runLock: make('runLock', table),
       runHistory: make('runHistory', { ...table, ...(props.events?.environment ?? {}) }),
       approvalGate: make('approvalGate', { ...table, ...(props.events?.environment ?? {}) }),
+      // RolloutApi adds its environment and permissions (table, state machine, buckets).
+      api: make('api'),
     };
     props.events?.grantPublish(this.functions.runHistory);
     props.events?.grantPublish(this.functions.approvalGate);

@@ -12,6 +12,7 @@ import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { StateMachine } from 'aws-local-stepfunctions';
 import dynalite from 'dynalite';
 import { JSONPath } from 'jsonpath-plus';
+import { makeApiHandler } from '../lambdas/handlers/api.js';
 import { makeApprovalGateHandler } from '../lambdas/handlers/approval-gate.js';
 import { makeCompleteCommandHandler } from '../lambdas/handlers/complete-command.js';
 import { makeHotpatchEligibilityHandler } from '../lambdas/handlers/hotpatch-eligibility.js';
@@ -203,6 +204,11 @@ export class Sandbox {
   readonly invocations = new Map<FunctionName, number>();
   /** Events the EventBridge rule delivered to complete-command (and retries). */
   deliveredEvents = 0;
+  /** Executions started through the Step Functions API and not finished yet. */
+  private readonly running = new Map<
+    string,
+    { input: Json; startedAt: Date; done: Promise<ExecutionResult> }
+  >();
 
   private readonly handlers: Map<FunctionName, Handler>;
   private readonly adapted = new Map<string, AdaptedDefinition>();
@@ -330,6 +336,95 @@ export class Sandbox {
     return this.clock.run(
       this.execute(this.synth.rollout.arn, this.synth.rollout.definition, input, executionName),
     );
+  }
+
+  /**
+   * Starts a rollout execution without waiting for it (as StartExecution does); run the clock
+   * with {@link settle} or {@link advance}.
+   */
+  startRollout(
+    input: Json,
+    name: string,
+  ): { executionArn: string; done: Promise<ExecutionResult> } {
+    const arn = this.synth.rollout.arn;
+    const executionArn = `${arn.replace(':stateMachine:', ':execution:')}:${name}`;
+    if (this.names.has(`${arn}/${name}`) || this.running.has(executionArn)) {
+      throw namedError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+    }
+    const done = this.execute(arn, this.synth.rollout.definition, input, name);
+    this.running.set(executionArn, { input, startedAt: this.clock.now(), done });
+    void done.finally(() => this.running.delete(executionArn)).catch(() => undefined);
+    return { executionArn, done };
+  }
+
+  /** Runs virtual time until every started execution has finished. */
+  async settle(): Promise<void> {
+    while (this.running.size > 0) {
+      await this.clock.run(Promise.all([...this.running.values()].map((r) => r.done)));
+    }
+  }
+
+  /** Runs virtual time forward by `ms` (executions progress meanwhile). */
+  async advance(ms: number): Promise<void> {
+    await this.clock.run(this.clock.sleep(ms));
+  }
+
+  /** The Step Functions API the change-management API calls, over the sandbox's executions. */
+  readonly sfnClient = {
+    send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+      const input = command.input;
+      switch (command.constructor.name) {
+        case 'StartExecutionCommand': {
+          if (input.stateMachineArn !== this.synth.rollout.arn) {
+            throw namedError(
+              'StateMachineDoesNotExist',
+              `State Machine Does Not Exist: '${String(input.stateMachineArn)}'`,
+            );
+          }
+          const name = String(input.name);
+          const { executionArn } = this.startRollout(JSON.parse(String(input.input ?? '{}')), name);
+          return { executionArn, startDate: this.clock.now() };
+        }
+        case 'DescribeExecutionCommand': {
+          const arn = String(input.executionArn);
+          const live = this.running.get(arn);
+          if (live) {
+            return {
+              executionArn: arn,
+              status: 'RUNNING',
+              startDate: live.startedAt,
+              input: JSON.stringify(live.input),
+            };
+          }
+          const done = this.executions.find((e) => e.executionArn === arn);
+          if (!done)
+            throw namedError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+          return {
+            executionArn: arn,
+            status: done.status,
+            startDate: done.startedAt,
+            stopDate: done.stoppedAt,
+            ...(done.output === undefined ? {} : { output: JSON.stringify(done.output) }),
+          };
+        }
+        default:
+          return this.tokens.client.send(command);
+      }
+    },
+  };
+
+  /** The change-management API's handler, wired to the sandbox (as API Gateway would call it). */
+  api(): (
+    event: Json,
+  ) => Promise<{ statusCode: number; headers?: Record<string, unknown>; body: string }> {
+    const handler = makeApiHandler({
+      sfn: this.sfnClient as never,
+      store: this.store,
+      now: () => this.clock.now(),
+      rolloutStateMachineArn: this.synth.rollout.arn,
+      scan: (rollout) => this.invoke('scan', { rollout }),
+    });
+    return (event) => this.clock.track(() => handler(event as never) as never);
   }
 
   /** Invokes a handler as Lambda would: JSON in, JSON out, errors by name; throttling injected. */

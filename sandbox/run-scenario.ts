@@ -45,6 +45,11 @@ export interface RunScenarioOptions {
   readonly keepRunning?: boolean;
   /** Runs after the sandbox starts and before the first rollout (e.g. to leave a stale lock). */
   readonly beforeRuns?: (sandbox: Sandbox) => Promise<void>;
+  /**
+   * Run the scenario's rollouts. False prepares the fleet and the hotfix root only, for a caller
+   * that starts rollouts itself (through the API, say); implies keepRunning. @default true
+   */
+  readonly runRollouts?: boolean;
 }
 
 /** `s3://bucket/prefix/` → bucket and prefix (with its trailing slash, or empty). */
@@ -142,7 +147,7 @@ export async function runScenario(
     publishHotfixRoot(sandbox, scenario);
     await options.beforeRuns?.(sandbox);
     const runs: ScenarioRunResult[] = [];
-    for (const [i, run] of scenario.runs.entries()) {
+    for (const [i, run] of (options.runRollouts === false ? [] : scenario.runs).entries()) {
       const execution = await sandbox.runRollout(
         run.rollout,
         `${scenario.name}-${i + 1}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64),
@@ -172,7 +177,7 @@ export async function runScenario(
       fleet: fleet as SimulatedFleet,
     };
   } finally {
-    if (!options.keepRunning) await sandbox.stop();
+    if (!options.keepRunning && options.runRollouts !== false) await sandbox.stop();
   }
 }
 

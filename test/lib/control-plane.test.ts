@@ -369,6 +369,7 @@ describe('the default control plane', () => {
       runLock: ['PutItem', 'UpdateItem', 'DeleteItem', 'GetItem'],
       runHistory: ['PutItem', 'UpdateItem', 'GetItem', 'Query'],
       approvalGate: ['PutItem', 'GetItem', 'DeleteItem', 'UpdateItem'],
+      api: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'],
     };
 
     it.each(FUNCTION_NAMES)('%s has exactly the DynamoDB actions it uses', (name) => {
@@ -397,17 +398,20 @@ describe('the default control plane', () => {
       expect(scans).toEqual([]);
     });
 
-    it('lets completeCommand answer task tokens of the node workflow only', () => {
-      // Arrange
-      const roleId = id(fns.completeCommand.role);
+    it('lets completeCommand answer the node workflow and the API the rollout workflow, nobody else', () => {
       // Act
       const found = statements.filter((s) =>
         actionsOf(s.statement).some((a) => a.startsWith('states:SendTask')),
       );
+      const byRole = found.map((f) => [f.roles, f.statement.Resource]);
       // Assert
-      expect(found).toHaveLength(1);
-      expect(found[0]?.roles).toEqual([roleId]);
-      expect(found[0]?.statement.Resource).toEqual({ Ref: id(cp.nodeWorkflow) });
+      expect(byRole).toEqual(
+        expect.arrayContaining([
+          [[id(fns.completeCommand.role)], { Ref: id(cp.nodeWorkflow) }],
+          [[id(fns.api.role)], { Ref: id(cp.rolloutWorkflow) }],
+        ]),
+      );
+      expect(found).toHaveLength(2);
     });
   });
 
