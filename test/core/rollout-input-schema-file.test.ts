@@ -18,10 +18,20 @@ describe('schemas/rollout-input.schema.json', () => {
   });
 
   it('accepts the README console example shape (required fields present)', () => {
-    const schema = JSON.parse(readFileSync(FILE, 'utf8')) as { required: string[]; properties: Record<string, unknown> };
+    const schema = JSON.parse(readFileSync(FILE, 'utf8')) as {
+      required: string[];
+      properties: Record<string, unknown>;
+    };
     expect(schema.required).toEqual(['target']);
     expect(Object.keys(schema.properties)).toEqual(
-      expect.arrayContaining(['target', 'plugins', 'policy', 'changeTicket', 'approvalGate', 'schedule']),
+      expect.arrayContaining([
+        'target',
+        'plugins',
+        'policy',
+        'changeTicket',
+        'approvalGate',
+        'schedule',
+      ]),
     );
   });
 });
