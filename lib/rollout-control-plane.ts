@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -159,6 +159,18 @@ export class RolloutControlPlane extends Construct {
       ...(props.lockLease ? { lockLease: props.lockLease } : {}),
     }).stateMachine;
 
+    // A cancel that lands before the approval gate stored its token finds no token to fail; the
+    // gate then fails its own task. A separate policy: the role's default policy would make a
+    // cycle (the workflow names the function, whose role would name the workflow).
+    new iam.Policy(this, 'ApprovalGateCancelsItsTask', {
+      roles: [fns.approvalGate.role as iam.IRole],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['states:SendTaskFailure'],
+          resources: [this.rolloutWorkflow.stateMachineArn],
+        }),
+      ],
+    });
     this.api = new RolloutApi(this, 'Api', {
       handler: fns.api,
       rolloutStateMachine: this.rolloutWorkflow,
