@@ -8,6 +8,7 @@ import type { DocumentKey } from '../lambdas/core/contracts.js';
 import {
   acknowledgeWorkflowFindings,
   addLambdaRetries,
+  lambdaTask,
   stateMachineLogging,
 } from './workflow-common.js';
 
@@ -58,15 +59,7 @@ export class NodeWorkflow extends Construct {
       fn: lambda.IFunction,
       payload: Record<string, unknown>,
       resultPath: string | null,
-    ) =>
-      addLambdaRetries(
-        new tasks.LambdaInvoke(this, name, {
-          lambdaFunction: fn,
-          payload: sfn.TaskInput.fromObject(payload),
-          payloadResponseOnly: true,
-          resultPath: resultPath ?? sfn.JsonPath.DISCARD,
-        }),
-      );
+    ) => lambdaTask(this, name, fn, payload, resultPath);
 
     /**
      * Sends one of our documents and waits for the status-change event to complete the task.

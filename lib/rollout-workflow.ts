@@ -10,6 +10,7 @@ import { acknowledge, arnToken, wildcardResource } from './nag.js';
 import {
   acknowledgeWorkflowFindings,
   addLambdaRetries,
+  lambdaTask,
   stateMachineLogging,
 } from './workflow-common.js';
 
@@ -60,16 +61,7 @@ export class RolloutWorkflow extends Construct {
       fn: lambda.IFunction,
       payload: Record<string, unknown>,
       resultPath: string | null,
-    ) =>
-      addLambdaRetries(
-        new tasks.LambdaInvoke(this, name, {
-          lambdaFunction: fn,
-          payload: sfn.TaskInput.fromObject(payload),
-          payloadResponseOnly: true,
-          // '$' is the default ResultPath: omit it (the local interpreter mishandles an explicit '$').
-          ...(resultPath === '$' ? {} : { resultPath: resultPath ?? sfn.JsonPath.DISCARD }),
-        }),
-      );
+    ) => lambdaTask(this, name, fn, payload, resultPath);
 
     // -- validation and the lock ----------------------------------------------------------
     const validate = invoke(

@@ -2,6 +2,8 @@ import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type { Construct } from 'constructs';
 import { acknowledge, arnToken, wildcardResource, XRAY_REASON } from './nag.js';
 
 /**
@@ -35,6 +37,28 @@ export function addLambdaRetries<T extends sfn.TaskStateBase>(task: T): T {
     jitterStrategy: sfn.JitterType.FULL,
   });
   return task;
+}
+
+/**
+ * A Lambda task with the standard retries, sending `payload` and putting the function's result
+ * at `resultPath` (null: discard it; '$': replace the state, by omitting ResultPath, which is
+ * its default and which the local interpreter mishandles when written out).
+ */
+export function lambdaTask(
+  scope: Construct,
+  name: string,
+  fn: lambda.IFunction,
+  payload: Record<string, unknown>,
+  resultPath: string | null,
+): tasks.LambdaInvoke {
+  return addLambdaRetries(
+    new tasks.LambdaInvoke(scope, name, {
+      lambdaFunction: fn,
+      payload: sfn.TaskInput.fromObject(payload),
+      payloadResponseOnly: true,
+      ...(resultPath === '$' ? {} : { resultPath: resultPath ?? sfn.JsonPath.DISCARD }),
+    }),
+  );
 }
 
 /** Logging of every event, with execution data, to the given group. */
