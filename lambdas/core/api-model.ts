@@ -1720,7 +1720,7 @@ const OPERATIONS: Record<OperationId, Json> = {
   },
   rejectRollout: {
     description:
-      'Rejects a rollout waiting at its approval gate: the remaining nodes are not updated and the rollout fails with ApprovalRejected. 409 when no approval is pending.',
+      'Rejects a rollout waiting at its approval gate: the remaining nodes are not updated and the rollout ends Cancelled (ApprovalRejected). 409 when no approval is pending.',
     parameters: [idParameter('rollout')],
     requestBody: { required: false, content: jsonContent('DecisionRequest') },
     responses: {
