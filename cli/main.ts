@@ -1,14 +1,36 @@
 /**
- * The `rollout` command: subcommands over the rules engine (and, later, the sandbox and the
- * deployed control plane). Every failure a user can cause prints one line on stderr and exits
- * non-zero; only an internal error prints more, and only with ROLLOUT_DEBUG=1.
+ * The `rollout` command: subcommands over the rules engine, the sandbox, and the
+ * change-management API (deployed, or the sandbox's with --local). Every failure a user can
+ * cause prints one line on stderr and exits non-zero; only an internal error prints more, and
+ * only with ROLLOUT_DEBUG=1.
  */
 import { RolloutRuleError } from '../lambdas/core/errors.js';
 import { type CommandSpec, helpText, type Io, UsageError } from './args.js';
+import { BackendError } from './backend.js';
 import { demoCommand, runDemo } from './commands/demo.js';
 import { exitCodeCommand, runExitCode } from './commands/exit-code.js';
 import { hotpatchCommand, runHotpatch } from './commands/hotpatch.js';
 import { planCommand, runPlan } from './commands/plan.js';
+import {
+  approveCommand,
+  cancelCommand,
+  ledgerCommand,
+  listCommand,
+  removeCommand,
+  reportCommand,
+  runApprove,
+  runCancel,
+  runLedger,
+  runList,
+  runRemove,
+  runReport,
+  runScan,
+  runStart,
+  runStatus,
+  scanCommand,
+  startCommand,
+  statusCommand,
+} from './commands/rollouts.js';
 import { runSandbox, sandboxCommand } from './commands/sandbox.js';
 
 interface Command {
@@ -22,6 +44,16 @@ const COMMANDS: readonly Command[] = [
   { spec: hotpatchCommand, run: runHotpatch },
   { spec: planCommand, run: runPlan },
   { spec: sandboxCommand, run: runSandbox },
+  // The change-management API: the deployed one, or the sandbox's with --local.
+  { spec: startCommand, run: runStart },
+  { spec: statusCommand, run: runStatus },
+  { spec: listCommand, run: runList },
+  { spec: reportCommand, run: runReport },
+  { spec: cancelCommand, run: runCancel },
+  { spec: approveCommand, run: runApprove },
+  { spec: scanCommand, run: runScan },
+  { spec: ledgerCommand, run: runLedger },
+  { spec: removeCommand, run: runRemove },
 ];
 
 function usage(): string {
@@ -60,6 +92,11 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       return 2;
     }
     if (error instanceof RolloutRuleError) {
+      io.err(`rollout ${name}: ${error.message}`);
+      return 1;
+    }
+    // The API refused the request (naming the field), or it did not reach the API.
+    if (error instanceof BackendError) {
       io.err(`rollout ${name}: ${error.message}`);
       return 1;
     }

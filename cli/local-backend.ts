@@ -1,0 +1,291 @@
+/**
+ * The change-management API in the local sandbox: the real API handler (`sandbox.api()`), the
+ * synthesized workflows and the real Lambda handlers, over a scenario's simulated fleet and
+ * hotfix root, in virtual time. Requests are the ones the deployed API gets (cli/backend.ts
+ * builds both), turned into the API Gateway events the handler would receive.
+ *
+ * A sandbox lives only as long as the process, so:
+ * - `start --local` runs its rollout to the end here ({@link LocalBackend.runToEnd}), deciding
+ *   an approval gate when the run reaches it;
+ * - the other commands answer against a sandbox that first ran the scenario's own rollouts
+ *   ({@link openLocalBackend} with `runScenarioRollouts`).
+ *
+ * The sandbox modules are imported only once the handlers' logging is silenced: the handlers
+ * read their logging settings when they load.
+ */
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PLUGIN_NAMES, parseHotfixPluginArguments } from '../lambdas/core/plugin-arguments.js';
+import type { ProgressEvent, Sandbox } from '../sandbox/engine.js';
+import type { Scenario } from '../sandbox/scenario.js';
+import { UsageError } from './args.js';
+import {
+  type ApiCall,
+  apiBackend,
+  BackendError,
+  type DecisionAccepted,
+  isTerminal,
+  type RolloutBackend,
+} from './backend.js';
+
+export const DEFAULT_LOCAL_SCENARIO = fileURLToPath(
+  new URL('../examples/scenarios/change-management.json', import.meta.url),
+);
+
+/** Who signs the sandbox's requests, as API Gateway's IAM authorizer would name the caller. */
+const LOCAL_CALLER = 'arn:aws:iam::000000000000:user/rollout-cli';
+
+/**
+ * The virtual step while waiting for an approval gate. The gate is looked at between steps; the
+ * pilot's nodes take tens of simulated minutes, so five minutes costs nothing and is not late.
+ */
+const APPROVAL_POLL_MS = 5 * 60_000;
+/** Virtual time after which a run that neither ends nor reaches its gate is reported stuck. */
+const APPROVAL_WAIT_LIMIT_MS = 30 * 24 * 3_600_000;
+
+export interface LocalBackendOptions {
+  readonly cwd: string;
+  /** The scenario file (relative to cwd). @default examples/scenarios/change-management.json */
+  readonly scenario?: string;
+  /** Run the scenario's own rollouts before answering (every command but start). */
+  readonly runScenarioRollouts: boolean;
+  /**
+   * Rollout inputs the caller will send (start, scan): the scenario's hotfix root is published
+   * under the roots they name as well.
+   */
+  readonly inputs?: readonly unknown[];
+  readonly onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface LocalBackend extends RolloutBackend {
+  readonly sandbox: Sandbox;
+  readonly scenario: Scenario;
+  /** The run ids of the scenario's own rollouts, when they ran. */
+  readonly scenarioRunIds: readonly string[];
+  /** The scenario's first rollout (target.nodes filled in), the default input of start and scan. */
+  defaultInput(): Record<string, unknown>;
+  /**
+   * The input with what a scenario may leave out filled in from the scenario's fleet:
+   * `target.nodes` (the cluster's nodes, or the standalone ones for a group) and their instanceIds.
+   */
+  completeInput(input: unknown): unknown;
+  /**
+   * Runs virtual time until the rollout ends. With a decision, advances in steps until the
+   * rollout waits at its approval gate, then approves or rejects it; the decision is null when
+   * the run ended without reaching a gate.
+   */
+  runToEnd(
+    rolloutId: string,
+    decide?: { readonly decision: 'approve' | 'reject'; readonly comment?: string },
+  ): Promise<{ readonly decision: DecisionAccepted | null }>;
+}
+
+/** Keeps the handlers' structured logs and metrics out of the CLI's output (as `rollout sandbox`). */
+let quiet = false;
+function quietHandlers(): void {
+  if (quiet) return;
+  quiet = true;
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  process.env.POWERTOOLS_TRACE_ENABLED ??= 'false';
+  process.env.POWERTOOLS_DEV ??= 'false';
+  const emit = process.emitWarning.bind(process);
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    if (/NodeVersionSupportWarning|AWS SDK for JavaScript/.test(`${text} ${String(rest[0] ?? '')}`))
+      return;
+    (emit as (...args: unknown[]) => void)(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Whether the sandbox can publish the hotfix root an input names: its hotfix plug-in arguments
+ * read and the root is an s3:// URI. Any other input is left for the API to refuse, naming the
+ * field, instead of failing here.
+ */
+function publishable(input: unknown): input is Record<string, unknown> {
+  if (!isRecord(input)) return false;
+  if (input.plugins === undefined) return true;
+  if (!Array.isArray(input.plugins)) return false;
+  return input.plugins.every((plugin) => {
+    if (!isRecord(plugin)) return false;
+    if (plugin.name !== PLUGIN_NAMES.hotfix || plugin.arguments === undefined) return true;
+    if (typeof plugin.arguments !== 'string') return false;
+    try {
+      return /^s3:\/\/[^/]+/.test(
+        parseHotfixPluginArguments(plugin.arguments).hotfixRootFolderPath,
+      );
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Starts a sandbox for the scenario and returns the API over it. */
+export async function openLocalBackend(options: LocalBackendOptions): Promise<LocalBackend> {
+  quietHandlers();
+  const [{ loadScenario, ScenarioError }, { runScenario }] = await Promise.all([
+    import('../sandbox/scenario.js'),
+    import('../sandbox/run-scenario.js'),
+  ]);
+  const path =
+    options.scenario === undefined
+      ? DEFAULT_LOCAL_SCENARIO
+      : resolve(options.cwd, options.scenario);
+  let scenario: Scenario;
+  try {
+    scenario = await loadScenario(path);
+  } catch (error) {
+    if (error instanceof ScenarioError) throw new UsageError(error.message, { cause: error });
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `--scenario ${JSON.stringify(options.scenario ?? path)}: cannot read the file (${code === 'ENOENT' ? 'no such file' : (code ?? (error as Error).message)})`,
+      { cause: error },
+    );
+  }
+
+  const completeInput = (input: unknown): unknown => {
+    if (!isRecord(input) || !isRecord(input.target)) return input;
+    const target = input.target;
+    const kind = target.kind;
+    const name = typeof target.name === 'string' ? target.name.toUpperCase() : undefined;
+    const byName = new Map(scenario.nodes.map((n) => [n.name.toUpperCase(), n]));
+    let nodes = target.nodes;
+    if (nodes === undefined && (kind === 'cluster' || kind === 'group')) {
+      const members = scenario.nodes.filter((n) =>
+        kind === 'cluster' ? n.cluster?.toUpperCase() === name : n.cluster === undefined,
+      );
+      if (members.length > 0) {
+        nodes = members.map((n) => ({ name: n.name, instanceId: n.instanceId }));
+      }
+    } else if (Array.isArray(nodes)) {
+      nodes = nodes.map((ref) => {
+        if (!isRecord(ref) || ref.instanceId !== undefined || typeof ref.name !== 'string')
+          return ref;
+        const node = byName.get(ref.name.toUpperCase());
+        return node ? { ...ref, instanceId: node.instanceId } : ref;
+      });
+    }
+    return nodes === undefined ? input : { ...input, target: { ...target, nodes } };
+  };
+
+  // The scenario's hotfix root is published under every root its rollouts name; the inputs the
+  // caller will send ride along as extra runs, which are never started.
+  const extraRuns = (options.inputs ?? [])
+    .map(completeInput)
+    .filter(publishable)
+    .map((rollout) => ({ rollout: rollout as Scenario['runs'][number]['rollout'] }));
+  const prepared = await runScenario(
+    { ...scenario, runs: [...scenario.runs, ...extraRuns] },
+    { runRollouts: false, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
+  );
+  const sandbox = prepared.sandbox;
+
+  const scenarioRunIds: string[] = [];
+  try {
+    if (options.runScenarioRollouts) {
+      // As runScenario names them, so `rollout report --local change-management-1` finds its run.
+      for (const [i, run] of scenario.runs.entries()) {
+        const name = `${scenario.name}-${i + 1}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+        const execution = await sandbox.runRollout(run.rollout, name);
+        const runId = (execution.output as { runId?: unknown } | undefined)?.runId;
+        scenarioRunIds.push(typeof runId === 'string' ? runId : name);
+      }
+    }
+  } catch (error) {
+    await sandbox.stop();
+    throw error;
+  }
+
+  const handler = sandbox.api();
+  let requests = 0;
+  const transport = async (call: ApiCall) => {
+    requests++;
+    const answer = await handler({
+      httpMethod: call.method,
+      path: call.path,
+      headers: call.headers,
+      queryStringParameters: Object.keys(call.query).length === 0 ? null : call.query,
+      multiValueQueryStringParameters:
+        Object.keys(call.query).length === 0
+          ? null
+          : Object.fromEntries(Object.entries(call.query).map(([k, v]) => [k, [v]])),
+      body: call.body ?? null,
+      isBase64Encoded: false,
+      requestContext: {
+        requestId: `local-${requests}`,
+        identity: { userArn: LOCAL_CALLER, caller: LOCAL_CALLER },
+      },
+    });
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(answer.headers ?? {})) {
+      headers[name.toLowerCase()] = String(value);
+    }
+    if (answer.statusCode === 404 && scenarioRunIds.length > 0 && /^\/rollouts\//.test(call.path)) {
+      // Say which rollouts this sandbox knows: it forgets every run when the process ends.
+      let error: { error?: { message?: unknown } } | undefined;
+      try {
+        error = JSON.parse(answer.body) as { error?: { message?: unknown } };
+      } catch {
+        error = undefined;
+      }
+      if (error?.error !== undefined && typeof error.error.message === 'string') {
+        error.error.message += `; this local sandbox ran only the scenario's rollouts: ${scenarioRunIds.join(', ')} (a rollout started with start --local ends with that process)`;
+        return { status: 404, headers, body: JSON.stringify(error) };
+      }
+    }
+    return { status: answer.statusCode, headers, body: answer.body };
+  };
+
+  const api = apiBackend(
+    transport,
+    `the local sandbox (scenario ${scenario.name}, ${scenario.nodes.length} simulated nodes)`,
+    () => sandbox.stop(),
+  );
+
+  const runToEnd: LocalBackend['runToEnd'] = async (rolloutId, decide) => {
+    let decision: DecisionAccepted | null = null;
+    if (decide) {
+      const until = sandbox.clock.now().getTime() + APPROVAL_WAIT_LIMIT_MS;
+      for (;;) {
+        const status = await api.getRollout(rolloutId);
+        if (status.approval !== null) {
+          decision = await api.decide(rolloutId, decide.decision, decide.comment);
+          break;
+        }
+        if (isTerminal(status)) break;
+        if (sandbox.clock.now().getTime() >= until) {
+          throw new BackendError({
+            status: 0,
+            code: 'SandboxStuck',
+            message: `rollout ${rolloutId} neither ended nor reached an approval gate in ${APPROVAL_WAIT_LIMIT_MS / 86_400_000} simulated days`,
+          });
+        }
+        await sandbox.advance(APPROVAL_POLL_MS);
+      }
+    }
+    await sandbox.settle();
+    return { decision };
+  };
+
+  return {
+    ...api,
+    sandbox,
+    scenario,
+    scenarioRunIds,
+    defaultInput() {
+      const first = scenario.runs[0];
+      if (first === undefined) {
+        throw new UsageError(
+          `the scenario ${scenario.name} has no rollout; give --input <rollout.json>`,
+        );
+      }
+      return JSON.parse(JSON.stringify(first.rollout)) as Record<string, unknown>;
+    },
+    completeInput,
+    runToEnd,
+  };
+}

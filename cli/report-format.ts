@@ -1,0 +1,260 @@
+/**
+ * A rollout's report in the formats `rollout report` writes: text (like `Get-CauReport
+ * -Detailed`), JSON (the API's), CSV (the API's own renderer, RFC 4180) and HTML (like
+ * `Export-CauReport -Format HTML`: one self-contained page, the run summary, then per node and
+ * per update the outcome, exit code, restart and duration). Every value in the HTML is escaped;
+ * the page loads nothing and runs nothing.
+ */
+import { reportToCsv } from '../lambdas/core/api-model.js';
+import type { RunReport } from './backend.js';
+
+export const REPORT_FORMATS = ['text', 'json', 'csv', 'html'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+/** The report in a format; the text ends without a newline (the CLI adds it). */
+export function formatReport(report: RunReport, format: ReportFormat): string {
+  switch (format) {
+    case 'text':
+      return renderReportText(report);
+    case 'json':
+      return JSON.stringify(report, null, 2);
+    case 'csv':
+      return reportToCsv(report).replace(/\r\n$/, '');
+    case 'html':
+      return renderReportHtml(report);
+  }
+}
+
+/** `1h 02m`, `3m 20s`, `45s`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m ${String(r).padStart(2, '0')}s`;
+  return `${r}s`;
+}
+
+const pad = (text: string, width: number) =>
+  text.length >= width ? `${text} ` : text + ' '.repeat(width - text.length);
+
+const exitCodeText = (u: RunReport['nodes'][number]['updates'][number]) =>
+  u.exitCode === null ? '-' : `${u.exitCode}${u.exitCodeHex ? ` (${u.exitCodeHex})` : ''}`;
+
+const ticketText = (t: RunReport['changeTicket']) =>
+  t ? `${t.system} ${t.id}${t.url ? ` <${t.url}>` : ''}` : undefined;
+
+/** The report as text: the run, then per node its result and per update the outcome. */
+export function renderReportText(report: RunReport): string {
+  const kind = report.targetKind ?? 'target';
+  const lines = [
+    `Rollout ${report.runId} on ${kind} ${report.target}: ${report.status}${report.reason ? ` (${report.reason})` : ''}`,
+  ];
+  if (report.startedAt) {
+    lines.push(
+      `  started ${report.startedAt}${report.finishedAt ? `, finished ${report.finishedAt} (${formatDuration(report.makespanSeconds ?? 0)})` : ', not finished'}; lock ${report.lockReleased ? 'released' : 'HELD'}`,
+    );
+  }
+  const ticket = ticketText(report.changeTicket);
+  if (ticket || report.requestedBy) {
+    lines.push(
+      `  ${[ticket ? `change ticket ${ticket}` : '', report.requestedBy ? `requested by ${report.requestedBy}` : ''].filter(Boolean).join('; ')}`,
+    );
+  }
+  for (const node of report.nodes) {
+    lines.push(
+      '',
+      `  ${pad(node.name, 16)}${pad(node.status, 18)}drained: ${node.drained ? 'yes' : 'no '}  restarts: ${node.restarts}  attempts: ${node.attempts}`,
+    );
+    if (node.detail) lines.push(`    ${node.detail}`);
+    if (node.updates.length > 0) {
+      lines.push(
+        `    ${pad('Update', 46)}${pad('Outcome', 24)}${pad('Exit code', 27)}${pad('Restart', 9)}Duration`,
+      );
+      for (const u of node.updates) {
+        const name = `${u.attempt > 1 ? `[try ${u.attempt}] ` : ''}${u.update}`;
+        lines.push(
+          `    ${pad(name.length > 45 ? `${name.slice(0, 42)}...` : name, 46)}${pad(u.outcome, 24)}${pad(exitCodeText(u), 27)}${pad(u.rebootRequired ? 'yes' : 'no', 9)}${formatDuration(u.durationSeconds)}`,
+        );
+        if (u.detail) lines.push(`      ${u.detail}`);
+      }
+    }
+    if (node.ledger.length > 0) {
+      lines.push(
+        `    ledger: ${node.ledger.map((e) => `${e.sequence}. ${e.updateId}${e.hotpatched ? ' (hotpatch)' : ''}`).join(', ')}`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTML
+
+/** Text as HTML text or attribute value: & < > " ' escaped. */
+export function escapeHtml(value: unknown): string {
+  const text = value === null || value === undefined ? '' : String(value);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
+}
+
+/** A CSS class for an outcome or status; from a fixed list, never from the value itself. */
+function tone(value: string): string {
+  if (/^(Succeeded|Success|Success_RebootRequired|AlreadyInstalled)$/.test(value)) return 'ok';
+  if (/^(NothingToInstall|NotApplicable|Skipped|NotStarted|Running|Pending)$/.test(value))
+    return 'muted';
+  if (/^(Stopped|Cancelled)$/.test(value)) return 'warn';
+  return 'bad';
+}
+
+const cell = (value: unknown, className?: string) =>
+  `<td${className ? ` class="${className}"` : ''}>${escapeHtml(value)}</td>`;
+const statusCell = (value: string) => cell(value, tone(value));
+const row = (cells: readonly string[]) => `<tr>${cells.join('')}</tr>`;
+const headRow = (names: readonly string[]) =>
+  `<tr>${names.map((n) => `<th scope="col">${escapeHtml(n)}</th>`).join('')}</tr>`;
+
+/** A link only for an http(s) URL; anything else (javascript:, data:) is shown as text. */
+function link(url: string | undefined, text: string): string {
+  if (url === undefined || !/^https?:\/\//i.test(url)) return escapeHtml(text);
+  return `<a href="${escapeHtml(url)}" rel="noopener noreferrer">${escapeHtml(text)}</a>`;
+}
+
+const STYLE = `
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em;color:#1b1b1b}
+h1{font-size:1.4em;margin:0 0 .6em}h2{font-size:1.1em;margin:1.6em 0 .4em}
+table{border-collapse:collapse;margin:.4em 0 1em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
+th{background:#f0f0f0}.summary th{width:11em}.num{text-align:right}
+.ok{color:#137333}.bad{color:#b3261e;font-weight:600}.warn{color:#9a6700;font-weight:600}.muted{color:#666}
+footer{color:#666;font-size:.85em;margin-top:2em}`;
+
+/**
+ * The report as one self-contained HTML page (no script, no external resource; a
+ * Content-Security-Policy that allows only the inline style): the run summary, the nodes, every
+ * update of every node, and the ledger entries the run installed.
+ */
+export function renderReportHtml(report: RunReport, generatedAt: Date = new Date()): string {
+  const kind = report.targetKind ?? 'target';
+  const ticket = report.changeTicket;
+  const summary: [string, string][] = [
+    ['Rollout', escapeHtml(report.runId)],
+    ['Target', `${escapeHtml(kind)} ${escapeHtml(report.target)}`],
+    ['Status', `<span class="${tone(report.status)}">${escapeHtml(report.status)}</span>`],
+    ['Reason', escapeHtml(report.reason ?? '')],
+    ['Started', escapeHtml(report.startedAt ?? '')],
+    ['Finished', escapeHtml(report.finishedAt ?? 'not finished')],
+    [
+      'Duration',
+      escapeHtml(
+        report.makespanSeconds === undefined ? '' : formatDuration(report.makespanSeconds),
+      ),
+    ],
+    ['Target lock', report.lockReleased ? 'released' : '<span class="bad">held</span>'],
+    ['Change ticket', ticket ? link(ticket.url, `${ticket.system} ${ticket.id}`) : ''],
+    ['Requested by', escapeHtml(report.requestedBy ?? '')],
+  ];
+  const count = (status: string) => report.nodes.filter((n) => n.status === status).length;
+  const nodesTable = [
+    '<table class="nodes">',
+    headRow(['Node', 'Status', 'Drained', 'Restarts', 'Attempts', 'Updates', 'Detail']),
+    ...report.nodes.map((n) =>
+      row([
+        cell(n.name),
+        statusCell(n.status),
+        cell(n.drained ? 'yes' : 'no'),
+        cell(n.restarts, 'num'),
+        cell(n.attempts, 'num'),
+        cell(n.updates.length, 'num'),
+        cell(n.detail ?? ''),
+      ]),
+    ),
+    '</table>',
+  ];
+  const updateRows = report.nodes.flatMap((n) =>
+    n.updates.map((u) =>
+      row([
+        cell(n.name),
+        cell(u.attempt, 'num'),
+        cell(u.plugin),
+        cell(u.update),
+        statusCell(u.outcome),
+        cell(u.exitCode ?? '', 'num'),
+        cell(u.exitCodeHex ?? ''),
+        cell(u.rebootRequired ? 'yes' : 'no'),
+        cell(u.rebootInitiated ? 'yes' : 'no'),
+        cell(formatDuration(u.durationSeconds), 'num'),
+        cell(u.detail ?? ''),
+      ]),
+    ),
+  );
+  const updatesTable =
+    updateRows.length === 0
+      ? ['<p>No update was attempted.</p>']
+      : [
+          '<table class="updates">',
+          headRow([
+            'Node',
+            'Attempt',
+            'Plug-in',
+            'Update',
+            'Outcome',
+            'Exit code',
+            'Hex',
+            'Restart required',
+            'Restart initiated',
+            'Duration',
+            'Detail',
+          ]),
+          ...updateRows,
+          '</table>',
+        ];
+  const ledgerRows = report.nodes.flatMap((n) =>
+    n.ledger.map((e) =>
+      row([
+        cell(n.name),
+        cell(e.sequence, 'num'),
+        cell(e.updateId),
+        cell(e.installedAt),
+        cell(e.hotpatched ? 'yes' : 'no'),
+      ]),
+    ),
+  );
+  const ledgerTable =
+    ledgerRows.length === 0
+      ? ['<p>This rollout installed nothing that is still installed.</p>']
+      : [
+          '<table class="ledger">',
+          headRow(['Node', 'Sequence', 'Update', 'Installed at', 'Hotpatch']),
+          ...ledgerRows,
+          '</table>',
+        ];
+  const title = `Rollout ${report.runId} on ${kind} ${report.target}: ${report.status}`;
+  return [
+    '<!DOCTYPE html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`,
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${escapeHtml(title)}</title>`,
+    `<style>${STYLE}</style>`,
+    '</head>',
+    '<body>',
+    `<h1>${escapeHtml(title)}</h1>`,
+    '<table class="summary">',
+    ...summary.map(([name, value]) => `<tr><th scope="row">${name}</th><td>${value}</td></tr>`),
+    '</table>',
+    `<h2>Nodes (${report.nodes.length}: ${count('Succeeded')} succeeded, ${count('Failed')} failed)</h2>`,
+    ...nodesTable,
+    '<h2>Updates, per node</h2>',
+    ...updatesTable,
+    '<h2>Install ledger entries of this rollout</h2>',
+    ...ledgerTable,
+    `<footer>Generated ${escapeHtml(generatedAt.toISOString())} by rollout report (like Export-CauReport).</footer>`,
+    '</body>',
+    '</html>',
+  ].join('\n');
+}
