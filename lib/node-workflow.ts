@@ -37,7 +37,9 @@ export interface NodeWorkflowProps {
  *
  * Preflight (online, lock held, StopAfter) → plan (nothing to install: done) → inventory →
  * hotpatch eligibility → pre-update script (failure: node not updated, not drained) → drain when
- * a restart is possible or the run says always → each plug-in in order: install, interpret,
+ * a restart is possible or the run says always → with `removal`: RemoveUpdates (wusa.exe
+ * /uninstall in the given order), interpret and mark the ledger, restart pending (KB897341; a
+ * failed removal skips the plug-ins) → each plug-in in order (none for a plain removal): install, interpret,
  * retry failures up to MaxRetriesPerNode, restart after it with SeparateReboots, stop with
  * StopOnPluginFailure → restart when any outcome needs one → verify (the node answers an
  * inventory) → resume with FailbackMode → post-update script → record.
@@ -561,15 +563,71 @@ export class NodeWorkflow extends Construct {
         )
         .otherwise(windowsUpdatePlugin),
     );
-    nextPlugin.next(
-      new sfn.Choice(this, 'MorePlugins')
-        .when(sfn.Condition.numberLessThanJsonPath('$.loop.index', '$.loop.count'), selectPlugin)
-        .otherwise(afterPlugins),
-    );
+    // A removal may run no plug-in at all: the loop checks its count before the first one.
+    const morePlugins = new sfn.Choice(this, 'MorePlugins')
+      .when(sfn.Condition.numberLessThanJsonPath('$.loop.index', '$.loop.count'), selectPlugin)
+      .otherwise(afterPlugins);
+    nextPlugin.next(morePlugins);
     const startPlugins = new sfn.Pass(this, 'StartPlugins', {
       parameters: { index: 0, 'count.$': 'States.ArrayLength($.plugins)' },
       resultPath: '$.loop',
-    }).next(selectPlugin);
+    }).next(morePlugins);
+
+    // -- removal (KB823836 order, computed by the API), before the plug-ins -------------------
+    /** `then` when the run removes updates (`$.removal` present and not null), else `otherwise`. */
+    const ifRemoval = (id: string, then: sfn.IChainable, otherwise: sfn.IChainable) =>
+      new sfn.Choice(this, `${id}HasRemoval`)
+        .when(
+          sfn.Condition.isPresent('$.removal'),
+          new sfn.Choice(this, `${id}RemovalNotNull`)
+            .when(sfn.Condition.not(sfn.Condition.isNull('$.removal')), then)
+            .otherwise(otherwise),
+        )
+        .otherwise(otherwise);
+    const removeUpdates = catchAll(
+      command(
+        'RemoveUpdates',
+        'removeUpdates',
+        {
+          timeoutMinutes: sfn.JsonPath.numberAt('$.removal.timeoutMinutes'),
+          updates: sfn.JsonPath.objectAt('$.removal.updates'),
+        },
+        '$.commands.removal',
+        '$.removal.commandTimeoutSeconds',
+      ),
+      'RemovalTimedOut',
+    );
+    const interpretRemoval = catchAll(
+      invoke(
+        'InterpretRemoval',
+        f.interpretResults,
+        {
+          runId: sfn.JsonPath.stringAt('$.runId'),
+          node: sfn.JsonPath.stringAt('$.node.name'),
+          attempt: 1,
+          plugin: 'Rollout.Removal',
+          removals: sfn.JsonPath.objectAt('$.removal.updates'),
+          command: sfn.JsonPath.objectAt('$.commands.removal'),
+          recordLedger: true,
+        },
+        '$.verdict',
+      ),
+    );
+    // A removal always needs a restart (KB897341); a failed one skips the plug-ins, and the
+    // node is still restarted, verified and resumed before it is recorded failed.
+    removeUpdates
+      .next(interpretRemoval)
+      .next(
+        setState('MarkRemovalRestartPending', { restartPending: true }).next(
+          new sfn.Choice(this, 'RemovalFailed')
+            .when(
+              sfn.Condition.booleanEquals('$.verdict.failed', true),
+              setState('MarkRemovalFailed', { pluginFailed: true }).next(afterPlugins),
+            )
+            .otherwise(startPlugins),
+        ),
+      );
+    const beforePlugins = ifRemoval('BeforePlugins', removeUpdates, startPlugins);
 
     // -- wiring -------------------------------------------------------------------------------
     const needDrain = new sfn.Choice(this, 'NeedsDrain')
@@ -584,11 +642,11 @@ export class NodeWorkflow extends Construct {
         ),
         drain.next(
           new sfn.Choice(this, 'DrainSucceeded')
-            .when(succeeded('$.commands.drain.status'), markDrained.next(startPlugins))
+            .when(succeeded('$.commands.drain.status'), markDrained.next(beforePlugins))
             .otherwise(drainFailed),
         ),
       )
-      .otherwise(startPlugins);
+      .otherwise(beforePlugins);
     const afterEligibility = new sfn.Choice(this, 'HasPreUpdateScript')
       .when(
         sfn.Condition.isPresent('$.policy.preUpdateScript'),
@@ -609,7 +667,10 @@ export class NodeWorkflow extends Construct {
         .otherwise(
           plan.next(
             new sfn.Choice(this, 'AnythingToInstall')
-              .when(sfn.Condition.booleanEquals('$.plan.nothingToInstall', true), nothingToInstall)
+              .when(
+                sfn.Condition.booleanEquals('$.plan.nothingToInstall', true),
+                ifRemoval('NothingToInstall', inventory, nothingToInstall),
+              )
               .otherwise(
                 inventory.next(
                   new sfn.Choice(this, 'InventorySucceeded')

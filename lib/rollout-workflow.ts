@@ -169,6 +169,7 @@ export class RolloutWorkflow extends Construct {
         policy: sfn.JsonPath.objectAt('$.policy'),
         drain: sfn.JsonPath.stringAt('$.drain'),
         deadlines: sfn.JsonPath.objectAt('$.deadlines'),
+        removal: sfn.JsonPath.objectAt('$.removal'),
         leaseSeconds,
       });
 
@@ -305,6 +306,7 @@ export class RolloutWorkflow extends Construct {
           // Only the target's kind and name: its node list stays in the parent.
           target: { 'kind.$': '$.target.kind', 'name.$': '$.target.name' },
           'plugins.$': '$.plugins',
+          'removal.$': '$.removal',
           'policy.$': '$.policy',
           'drain.$': '$.drain',
           'deadlines.$': '$.deadlines',
@@ -335,6 +337,7 @@ export class RolloutWorkflow extends Construct {
             policy: sfn.JsonPath.objectAt('$.policy'),
             drain: sfn.JsonPath.stringAt('$.drain'),
             deadlines: sfn.JsonPath.objectAt('$.deadlines'),
+            removal: sfn.JsonPath.objectAt('$.removal'),
             leaseSeconds,
           }),
         }),

@@ -82,6 +82,13 @@ export const DOCUMENT_SPECS: { readonly [K in DocumentKey]: DocumentSpec } = {
     description:
       'Restarts the node through SSM Agent (exit 3010) and, when the agent runs the script again after the restart, reports the new boot time.',
   },
+  removeUpdates: {
+    script: 'remove-updates.ps1',
+    // Several updates, each allowed up to timeoutMinutes (at most 1440): SSM's maximum.
+    timeoutSeconds: 48 * HOUR,
+    description:
+      'Removes installed updates in the given (safe, reverse) order with wusa.exe /uninstall /kb:<n> /quiet /norestart and a per-update timeout; never restarts. One result line per update.',
+  },
 };
 
 /** The step time-out of each document, in seconds: the cap on a command's execution time. */

@@ -12,7 +12,7 @@ import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { StateMachine } from 'aws-local-stepfunctions';
 import dynalite from 'dynalite';
 import { JSONPath } from 'jsonpath-plus';
-import { makeApiHandler } from '../lambdas/handlers/api.js';
+import { makeApiHandler, makeRolloutRemovalStarter } from '../lambdas/handlers/api.js';
 import { makeApprovalGateHandler } from '../lambdas/handlers/approval-gate.js';
 import { makeCompleteCommandHandler } from '../lambdas/handlers/complete-command.js';
 import { makeHotpatchEligibilityHandler } from '../lambdas/handlers/hotpatch-eligibility.js';
@@ -423,6 +423,11 @@ export class Sandbox {
       now: () => this.clock.now(),
       rolloutStateMachineArn: this.synth.rollout.arn,
       scan: (rollout) => this.invoke('scan', { rollout }),
+      startRemoval: makeRolloutRemovalStarter({
+        sfn: this.sfnClient as never,
+        rolloutStateMachineArn: this.synth.rollout.arn,
+        now: () => this.clock.now(),
+      }),
     });
     return (event) => this.clock.track(() => handler(event as never) as never);
   }

@@ -163,6 +163,7 @@ export const DOCUMENT_STEP_TIMEOUT_SECONDS: { readonly [K in DocumentKey]: numbe
   windowsUpdate: 48 * 3600,
   runScript: 24 * 3600,
   restart: 2 * 3600,
+  removeUpdates: 48 * 3600,
 };
 
 /** SSM Agent version the simulated nodes report. */
@@ -1189,7 +1190,78 @@ export class SimulatedFleet {
         return this.runUpdateScript(run, payload);
       case 'restart':
         return this.restart(run, payload);
+      case 'removeUpdates':
+        return this.removeUpdates(run, payload, deadline);
     }
+  }
+
+  /**
+   * remove-updates.ps1: `wusa.exe /uninstall /kb:<n> /quiet /norestart` per update, in order.
+   * Answers the update behaviour's `removal.exitCodes[0]` (default 3010); a KB the node does not
+   * have answers 0x240007 (WU_S_ALREADY_UNINSTALLED).
+   */
+  private async removeUpdates(
+    run: ScriptRun,
+    payload: Record<string, unknown>,
+    deadline: number,
+  ): Promise<number> {
+    const node = run.inv.node;
+    payloadInteger(payload, 'timeoutMinutes', 'payload', 1, 1440);
+    const updates = payloadArray(payload, 'updates', 'payload');
+    if (updates.length === 0) {
+      run.log('no updates in the payload: nothing to remove');
+      return 0;
+    }
+    for (let position = 0; position < updates.length; position++) {
+      if (run.now() >= deadline) {
+        throw new ScriptFailure(
+          `the command deadline (executionTimeoutSeconds) passed before removal ${position} of ${updates.length}; the rest were not started`,
+        );
+      }
+      const item = updates[position];
+      const at = `payload.updates[${position}]`;
+      const line: Record<string, unknown> = {
+        index: position,
+        updateId: '',
+        exitCode: null,
+        timedOut: false,
+        durationSeconds: 0,
+        logTail: '',
+      };
+      const started = run.now();
+      try {
+        line.index = payloadInteger(item, 'index', at, 0, 1_000_000);
+        const updateId = payloadString(item, 'updateId', at);
+        if (!/^KB[1-9][0-9]{3,7}$/.test(updateId)) {
+          throw new ScriptFailure(
+            `${at}.updateId (${formatValue(updateId)}): expected KB followed by 4 to 8 digits`,
+          );
+        }
+        line.updateId = updateId;
+        await run.sleep(60_000);
+        let code: number;
+        if (!node.installed.includes(updateId)) {
+          code = 0x240007;
+        } else {
+          code = this.behaviourFor(node, updateId).removal?.exitCodes[0] ?? 3010;
+          if (code === 0 || code === 3010) {
+            for (let i = node.installed.length - 1; i >= 0; i--) {
+              if (node.installed[i] === updateId) node.installed.splice(i, 1);
+            }
+            node.pendingReboot = true;
+          }
+        }
+        line.exitCode = code;
+        line.logTail = `wusa.exe exited with ${code}`;
+        run.log(`removing ${updateId}: wusa.exe /uninstall /kb:${updateId.slice(2)} -> ${code}`);
+      } catch (error) {
+        if (!(error instanceof ScriptFailure)) throw error;
+        line.error = error.message;
+      }
+      line.durationSeconds = Math.round((run.now() - started) / 100) / 10;
+      run.result(line);
+    }
+    return 0;
   }
 
   /** inventory.ps1 */

@@ -152,6 +152,17 @@ export const updateBehaviourSchema = z.strictObject({
    * without this flag, when its rule lists an AlreadyInstalled code. @default false
    */
   alreadyInstalled: flag().default(false),
+  /**
+   * What `wusa.exe /uninstall` answers for this update (RemoveUpdates), first code only.
+   * @default { exitCodes: [3010] }
+   */
+  removal: z
+    .strictObject({
+      exitCodes: z
+        .array(exitCodeSchema, { error: 'expected a list of exit codes, e.g. [3010]' })
+        .min(1, { error: 'expected at least one exit code' }),
+    })
+    .optional(),
 });
 export type UpdateBehaviour = z.output<typeof updateBehaviourSchema>;
 export type UpdateBehaviourInput = z.input<typeof updateBehaviourSchema>;

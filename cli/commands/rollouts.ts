@@ -1061,6 +1061,7 @@ export const removeCommand = {
   summary: 'remove updates from a node in the safe reverse order (POST /nodes/{id}/removals)',
   usage:
     'rollout remove <node> --updates <KB1,KB2,...> [--include-dependents | --force]\n' +
+    '       [--cluster <name> | --group <name>] [--instance-id <id>]\n' +
     '       [--change-ticket <system>:<id>] [--requested-by <name>] [--json] [--endpoint <url>]',
   details: [
     'Removes the named updates in reverse install order, then restarts the node. Removing an',
@@ -1072,14 +1073,19 @@ export const removeCommand = {
     '  --updates <KB,...>            the updates to remove (KB numbers, comma-separated)',
     '  --include-dependents          also remove the later updates that replaced the same files',
     '  --force                       remove out of order despite the KB823836 warnings',
+    '  --cluster <name>              the failover cluster of the node: the removal runs as a',
+    '                                rollout of it, under its lock (drain, remove, restart, resume)',
+    '  --group <name>                the group of a standalone server, instead of --cluster',
+    '  --instance-id <id>            the SSM managed node that is the node (i-... or mi-...)',
     '  --change-ticket <system:id>   the change ticket, e.g. ServiceNow:CHG0031337',
     '  --requested-by <name>         who asks (default: the IAM caller)',
     ...CONNECTION_HELP,
     ...OUTPUT_HELP,
     '',
     ...LOCAL_READ_HELP,
-    'A deployment without the removal workflow, and the sandbox, plan the removal and answer 501',
-    'with the order they would use; nothing is started.',
+    'Starting a removal needs --cluster (or --group) and --instance-id; without them the API',
+    'answers 400. A deployment without the removal workflow plans it and answers 501 with the',
+    'order it would use; nothing is started.',
   ],
   options: {
     ...CONNECTION_OPTIONS,
@@ -1088,6 +1094,9 @@ export const removeCommand = {
     force: { type: 'boolean', default: false },
     'change-ticket': { type: 'string' },
     'requested-by': { type: 'string' },
+    cluster: { type: 'string' },
+    group: { type: 'string' },
+    'instance-id': { type: 'string' },
   },
 } satisfies CommandSpec;
 
@@ -1108,9 +1117,20 @@ export async function runRemove(argv: readonly string[], io: Io): Promise<number
     }
     changeTicket = { system: text.slice(0, colon), id: text.slice(colon + 1) };
   }
+  if (flags.cluster !== undefined && flags.group !== undefined) {
+    throw new UsageError('rollout remove: give --cluster or --group, not both');
+  }
+  const target =
+    flags.cluster !== undefined
+      ? { kind: 'cluster' as const, name: flags.cluster }
+      : flags.group !== undefined
+        ? { kind: 'group' as const, name: flags.group }
+        : undefined;
   return withBackend(removeCommand.name, io, flags, async (backend) => {
     const answer = await backend.requestRemoval(node, {
       updates,
+      ...(target ? { target } : {}),
+      ...(flags['instance-id'] === undefined ? {} : { instanceId: flags['instance-id'] }),
       ...(flags['include-dependents'] ? { includeDependents: true } : {}),
       ...(flags.force ? { force: true } : {}),
       ...(changeTicket ? { changeTicket } : {}),

@@ -652,8 +652,29 @@ export const removalRequestSchema = z
         ),
       changeTicket: rolloutInputSchema.shape.changeTicket,
       requestedBy: text('who asks', 256).optional(),
+      target: z
+        .strictObject(
+          {
+            kind: z.enum(['cluster', 'group'], { error: 'expected cluster or group' }),
+            name: text('the cluster or group name', 64),
+          },
+          { error: 'expected the target: { kind, name }' },
+        )
+        .optional()
+        .describe(
+          "The node's failover cluster (or group): the removal runs as a rollout of it, under its lock. Needed where removals are wired",
+        ),
+      instanceId: z
+        .string({ error: 'expected the SSM managed node id: i-… or mi-…' })
+        .min(1, { error: 'expected the SSM managed node id: i-… or mi-…' })
+        .max(32, { error: 'expected the SSM managed node id: i-… or mi-…' })
+        .optional()
+        .describe('The SSM managed node that is the node. Needed where removals are wired'),
     },
-    { error: 'expected { updates, includeDependents?, force?, changeTicket?, requestedBy? }' },
+    {
+      error:
+        'expected { updates, includeDependents?, force?, changeTicket?, requestedBy?, target?, instanceId? }',
+    },
   )
   .meta({ title: 'RemovalRequest' });
 export type RemovalRequest = z.output<typeof removalRequestSchema>;

@@ -18,6 +18,7 @@ export const DOCUMENTS = {
   windowsUpdate: 'InstallWindowsUpdates',
   runScript: 'RunUpdateScript',
   restart: 'RestartNode',
+  removeUpdates: 'RemoveUpdates',
 } as const;
 export type DocumentKey = keyof typeof DOCUMENTS;
 
@@ -126,6 +127,32 @@ export interface ScriptPayload {
   readonly script: string;
 }
 
+/** One installed update the node uninstalls, in the safe (reverse) order the API computed. */
+export interface RemovalItem {
+  /** Position in the removal order, from 0. */
+  readonly index: number;
+  /** The KB id, `KB` and 4 to 8 digits. */
+  readonly updateId: string;
+}
+
+export interface RemoveUpdatesPayload {
+  /** Minutes each `wusa.exe /uninstall` may run before it is stopped. */
+  readonly timeoutMinutes: number;
+  readonly updates: readonly RemovalItem[];
+}
+
+/** What the removal script prints for each update. */
+export interface RemovalResultLine {
+  readonly index: number;
+  readonly updateId: string;
+  /** wusa.exe's exit code, or null when it never ran or was stopped. */
+  readonly exitCode: number | null;
+  readonly timedOut: boolean;
+  readonly durationSeconds: number;
+  readonly logTail: string;
+  readonly error?: string;
+}
+
 export interface RestartPayload {
   readonly runId: string;
   readonly reason: string;
@@ -180,8 +207,9 @@ export interface CommandOutcome {
 /** One update's interpreted result, as stored in run history and shown in reports. */
 export interface UpdateResult {
   readonly index: number;
-  readonly plugin: 'Microsoft.HotfixPlugin' | 'Microsoft.WindowsUpdatePlugin';
-  /** The file (hotfix plug-in) or the update title / KB (Windows Update plug-in). */
+  /** The plug-in that installed it, or `Rollout.Removal` for an update a removal uninstalled. */
+  readonly plugin: 'Microsoft.HotfixPlugin' | 'Microsoft.WindowsUpdatePlugin' | 'Rollout.Removal';
+  /** The file (hotfix plug-in), the update title / KB (Windows Update plug-in), the KB (removal). */
   readonly update: string;
   readonly command?: string;
   readonly exitCode: number | null;

@@ -7,6 +7,8 @@ import type {
   CommandOutcome,
   InstallResultLine,
   PlannedInstall,
+  RemovalItem,
+  RemovalResultLine,
   UpdateResult,
   WindowsUpdateResultLine,
 } from './contracts.js';
@@ -203,6 +205,126 @@ export function interpretWindowsUpdate(
           : `the command ended ${command.status} before it finished`,
     });
   }
+  return summarise(results);
+}
+
+/** wusa.exe /uninstall exit codes that leave the update not installed. */
+export const REMOVAL_EXIT_CODES = {
+  removed: 0,
+  removedRestartNeeded: 3010,
+  /** 0x240007 WU_S_ALREADY_UNINSTALLED */
+  alreadyUninstalled: 0x240007,
+  /** 0x80240017 WU_E_NOT_APPLICABLE, as a signed 32-bit code */
+  notApplicable: -2145124329,
+} as const;
+
+function isRemovalLine(value: unknown): value is RemovalResultLine {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    Number.isInteger(v.index) &&
+    typeof v.updateId === 'string' &&
+    (v.exitCode === null || Number.isInteger(v.exitCode)) &&
+    typeof v.timedOut === 'boolean'
+  );
+}
+
+/**
+ * Interprets the RemoveUpdates command (`wusa.exe /uninstall /kb:<n> /quiet /norestart`): 0
+ * removed; 3010 removed, restart needed; 0x240007 (WU_S_ALREADY_UNINSTALLED) and 0x80240017
+ * (WU_E_NOT_APPLICABLE) not installed already, which counts as done (`NotApplicable`); anything
+ * else, a timeout or no report at all is `Failed`. A removal always needs a restart (KB897341),
+ * so every removed update has `rebootRequired`.
+ */
+export function interpretRemoval(
+  planned: readonly RemovalItem[],
+  command: Pick<CommandOutcome, 'status' | 'results' | 'outputTail'>,
+): InstallVerdict {
+  const lines = new Map<number, RemovalResultLine>();
+  command.results.forEach((line, i) => {
+    if (!isRemovalLine(line)) {
+      throw new InstallReportError(
+        `removal result line ${i + 1} (${JSON.stringify(line)?.slice(0, 200)}): expected { index, updateId, exitCode, timedOut }`,
+      );
+    }
+    lines.set(line.index, line);
+  });
+  const results: UpdateResult[] = planned.map((item) => {
+    const line = lines.get(item.index);
+    const base = {
+      index: item.index,
+      plugin: 'Rollout.Removal' as const,
+      update: item.updateId,
+      command: `wusa.exe /uninstall /kb:${item.updateId.replace(/^KB/i, '')} /quiet /norestart`,
+      rebootInitiated: false,
+    };
+    if (!line) {
+      return {
+        ...base,
+        exitCode: null,
+        outcome: 'Failed' as const,
+        rebootRequired: false,
+        transient: command.status !== 'Success',
+        durationSeconds: 0,
+        logTail: tail(command.outputTail),
+        detail: `the node reported no result for this removal (command ${command.status})`,
+      };
+    }
+    const common = {
+      ...base,
+      durationSeconds: line.durationSeconds ?? 0,
+      logTail: tail(line.logTail ?? ''),
+    };
+    if (line.timedOut || line.exitCode === null) {
+      return {
+        ...common,
+        exitCode: null,
+        outcome: 'Failed' as const,
+        rebootRequired: false,
+        transient: line.timedOut,
+        detail: line.timedOut
+          ? 'wusa.exe ran past the removal timeout and was stopped'
+          : (line.error ?? 'wusa.exe did not run'),
+      };
+    }
+    const code = line.exitCode;
+    const hex = toHex(code);
+    if (code === REMOVAL_EXIT_CODES.removed || code === REMOVAL_EXIT_CODES.removedRestartNeeded) {
+      return {
+        ...common,
+        exitCode: code,
+        outcome: 'Success_RebootRequired' as const,
+        rebootRequired: true,
+        transient: false,
+        detail:
+          code === REMOVAL_EXIT_CODES.removed
+            ? `${hex} removed; a restart completes the removal (KB897341)`
+            : `${hex} removed, restart required`,
+      };
+    }
+    if (
+      code === REMOVAL_EXIT_CODES.alreadyUninstalled ||
+      code === REMOVAL_EXIT_CODES.notApplicable ||
+      code === REMOVAL_EXIT_CODES.notApplicable + 2 ** 32
+    ) {
+      return {
+        ...common,
+        exitCode: code,
+        outcome: 'NotApplicable' as const,
+        rebootRequired: false,
+        transient: false,
+        detail: `${hex} the update is not installed: nothing to remove`,
+      };
+    }
+    return {
+      ...common,
+      exitCode: code,
+      outcome: 'Failed' as const,
+      rebootRequired: false,
+      transient: false,
+      detail: `${hex} wusa.exe could not remove the update`,
+    };
+  });
   return summarise(results);
 }
 

@@ -100,7 +100,7 @@ const finishedFields = {
 
 const updateOutcomeSchema = z.object({
   index: z.number().int().min(0).describe("Position in the node's plan, from 0"),
-  plugin: z.enum(['Microsoft.HotfixPlugin', 'Microsoft.WindowsUpdatePlugin']),
+  plugin: z.enum(['Microsoft.HotfixPlugin', 'Microsoft.WindowsUpdatePlugin', 'Rollout.Removal']),
   update: z.string().describe('The file (hotfix plug-in) or the update title or KB'),
   outcome: z
     .enum(EXIT_OUTCOMES as [ExitOutcome, ...ExitOutcome[]])

@@ -11,7 +11,7 @@
  * Pure: no AWS SDK, no I/O.
  */
 import { z } from 'zod';
-import type { ApprovalGate } from './contracts.js';
+import type { ApprovalGate, RemovalItem } from './contracts.js';
 import { formatProblems, RolloutRuleError, type ValidationProblem } from './errors.js';
 import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';
 import {
@@ -178,6 +178,43 @@ const changeTicketSchema = z
   )
   .describe('The change ticket that authorises the run');
 
+const REMOVAL_UPDATE_ACCEPTED = 'expected a KB id: KB followed by 4 to 8 digits, e.g. KB5034439';
+/** Default minutes each `wusa.exe /uninstall` may run. */
+export const REMOVAL_TIMEOUT_MINUTES = 30;
+/** At most this many updates in one removal. */
+export const MAX_REMOVAL_UPDATES = 50;
+
+const removalSchema = z
+  .strictObject(
+    {
+      updates: z
+        .array(
+          z
+            .string({ error: REMOVAL_UPDATE_ACCEPTED })
+            .regex(/^KB[1-9][0-9]{3,7}$/i, { error: REMOVAL_UPDATE_ACCEPTED }),
+          { error: 'expected a list of KB ids' },
+        )
+        .min(1, { error: 'expected at least one update to remove' })
+        .max(MAX_REMOVAL_UPDATES, {
+          error: `expected at most ${MAX_REMOVAL_UPDATES} updates to remove`,
+        })
+        .describe(
+          'The updates to remove, in the safe order (latest installed first, as POST /nodes/{id}/removals plans it)',
+        ),
+      timeoutMinutes: z
+        .number({ error: 'expected whole minutes from 1 to 1440' })
+        .int({ error: 'expected whole minutes from 1 to 1440' })
+        .min(1, { error: 'expected whole minutes from 1 to 1440' })
+        .max(1440, { error: 'expected whole minutes from 1 to 1440' })
+        .default(REMOVAL_TIMEOUT_MINUTES)
+        .describe(`How long each wusa.exe /uninstall may run. Default ${REMOVAL_TIMEOUT_MINUTES}`),
+    },
+    { error: 'expected a removal: { updates, timeoutMinutes? }' },
+  )
+  .describe(
+    'Remove these updates (wusa.exe /uninstall) from every node before any plug-in runs, then restart; plugins default to none',
+  );
+
 /**
  * The rollout workflow's input. Strict: unknown fields are errors. The run policy is
  * {@link runPolicyInputSchema}, the CAU run parameters.
@@ -201,7 +238,7 @@ export const rolloutInputSchema = z
         })
         .default(DEFAULT_PLUGINS)
         .describe(
-          `The plug-ins, in run order, each once. Default: [{ "name": "${PLUGIN_NAMES.windowsUpdate}" }], as CAU`,
+          `The plug-ins, in run order, each once. Default: [{ "name": "${PLUGIN_NAMES.windowsUpdate}" }], as CAU; none when the run is a removal`,
         ),
       policy: runPolicyInputSchema
         .optional()
@@ -234,6 +271,7 @@ export const rolloutInputSchema = z
           'Pilot first: after the first afterNodes nodes (in update order) the run waits for an approve or reject; no decision within timeoutMinutes (default 1440) counts as rejected',
         ),
       schedule: scheduleTriggerSchema.optional(),
+      removal: removalSchema.optional(),
     },
     {
       error:
@@ -333,6 +371,15 @@ export interface ResolvedRollout {
     readonly windowStart: string;
     readonly windowStop: string;
   } | null;
+  /**
+   * Updates each node removes (RemoveUpdates) before the plug-ins, in order, with the command's
+   * timeouts; null when the run removes nothing.
+   */
+  readonly removal: {
+    readonly updates: readonly RemovalItem[];
+    readonly timeoutMinutes: number;
+    readonly commandTimeoutSeconds: number;
+  } | null;
 }
 
 /** Raised by {@link parseRolloutInput}; lists every problem, each with its field and value. */
@@ -388,8 +435,9 @@ export function parseRolloutInput(
   }
   problems.push(...duplicateProblems(raw));
   const policy = resolvePolicy(raw, problems);
+  // A removal runs no plug-in unless it names some.
   const plugins = resolvePlugins(
-    raw.plugins === undefined ? DEFAULT_PLUGINS : raw.plugins,
+    raw.plugins === undefined ? (raw.removal === undefined ? DEFAULT_PLUGINS : []) : raw.plugins,
     problems,
   );
 
@@ -404,6 +452,17 @@ export function parseRolloutInput(
   }
 
   const data = result.data;
+  const removalIds = (data.removal?.updates ?? []).map((id) => id.toUpperCase());
+  const repeated = removalIds.findIndex((id, i) => removalIds.indexOf(id) !== i);
+  if (repeated !== -1) {
+    throw new RolloutInputError([
+      {
+        field: `removal.updates[${repeated}]`,
+        value: data.removal?.updates[repeated],
+        message: `repeats removal.updates[${removalIds.indexOf(removalIds[repeated] as string)}]; list each update once`,
+      },
+    ]);
+  }
   if (data.approvalGate && data.approvalGate.afterNodes >= data.target.nodes.length) {
     throw new RolloutInputError([
       {
@@ -467,6 +526,17 @@ export function parseRolloutInput(
       : null,
     skip,
     schedule,
+    removal: data.removal
+      ? {
+          updates: data.removal.updates.map((updateId, index) => ({
+            index,
+            updateId: updateId.toUpperCase(),
+          })),
+          timeoutMinutes: data.removal.timeoutMinutes,
+          commandTimeoutSeconds:
+            data.removal.updates.length * data.removal.timeoutMinutes * 60 + 900,
+        }
+      : null,
   };
 }
 
@@ -693,6 +763,8 @@ function acceptedRolloutFields(path: readonly PropertyKey[]): readonly string[] 
       return Object.keys(pluginSchema.shape);
     case 'changeTicket':
       return Object.keys(changeTicketSchema.shape);
+    case 'removal':
+      return Object.keys(removalSchema.shape);
     default:
       return [];
   }

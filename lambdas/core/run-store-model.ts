@@ -46,6 +46,7 @@ const pad = (n: number, width: number) => String(n).padStart(width, '0');
 const PLUGIN_KEY: Record<string, string> = {
   'Microsoft.HotfixPlugin': 'HOTFIX',
   'Microsoft.WindowsUpdatePlugin': 'WU',
+  'Rollout.Removal': 'REMOVAL',
 };
 
 /** Key builders: the only place key strings are spelled. */

@@ -63,7 +63,11 @@ import {
   safeRemovalOrder,
 } from '../core/install-ledger.js';
 import { PLUGIN_NAMES } from '../core/plugin-arguments.js';
-import type { ResolvedRollout } from '../core/rollout-input.js';
+import {
+  parseRolloutInput,
+  type ResolvedRollout,
+  RolloutInputError,
+} from '../core/rollout-input.js';
 import {
   createRunStore,
   type IdempotencyRecord,
@@ -85,6 +89,10 @@ export interface RemovalStartRequest {
   readonly requestedBy: string | null;
   /** The plan is out of order (KB823836) and the caller accepted that. */
   readonly forced: boolean;
+  /** The node's cluster or group, when the request names it: the removal takes its lock. */
+  readonly target: { readonly kind: 'cluster' | 'group'; readonly name: string } | null;
+  /** The node's SSM managed node id, when the request gives it. */
+  readonly instanceId: string | null;
 }
 
 export interface ApiDeps {
@@ -329,8 +337,12 @@ export function makeApiHandler(deps: ApiDeps) {
   };
 
   /** 409 when another rollout holds the target's lock and its lease runs. */
-  const ensureTargetFree = async (rollout: ResolvedRollout, runId: string, now: Date) => {
-    const lock = await deps.store.getLock(rollout.target.name);
+  const ensureTargetFree = async (
+    target: { readonly kind: string; readonly name: string },
+    runId: string,
+    now: Date,
+  ) => {
+    const lock = await deps.store.getLock(target.name);
     if (
       lock === undefined ||
       lock.holder === runId ||
@@ -340,10 +352,10 @@ export function makeApiHandler(deps: ApiDeps) {
     }
     throw new ApiError(
       'TargetBusy',
-      `${rollout.target.kind} ${rollout.target.name} has an active rollout, ${lock.holder} (its lock is held until ${lock.leaseExpiresAt}); one rollout per ${rollout.target.kind} at a time: wait for it, or cancel it (POST /rollouts/${lock.holder}/cancel)`,
+      `${target.kind} ${target.name} has an active rollout, ${lock.holder} (its lock is held until ${lock.leaseExpiresAt}); one rollout per ${target.kind} at a time: wait for it, or cancel it (POST /rollouts/${lock.holder}/cancel)`,
       {
         field: 'target.name',
-        value: rollout.target.name,
+        value: target.name,
         details: { activeRolloutId: lock.holder, leaseExpiresAt: lock.leaseExpiresAt },
       },
     );
@@ -371,7 +383,7 @@ export function makeApiHandler(deps: ApiDeps) {
     if (executionArn === undefined) {
       // The first request claimed the key but did not get through StartExecution: start it now,
       // under the same name and with the same input, so there is never a second execution.
-      await ensureTargetFree(request.rollout, seen.runId, now);
+      await ensureTargetFree(request.rollout.target, seen.runId, now);
       executionArn = await startExecution(seen.runId, { ...request.input, runId: seen.runId });
       await deps.store.recordIdempotentStart(seen.key, executionArn);
     }
@@ -419,7 +431,7 @@ export function makeApiHandler(deps: ApiDeps) {
         return replay(seen, hash, parsed, shownKey, now);
       }
     }
-    await ensureTargetFree(rollout, runId, now);
+    await ensureTargetFree(rollout.target, runId, now);
     if (isRecord(body) && body.runId !== undefined && (await deps.store.getRun(runId))) {
       throw new ApiError(
         'RolloutIdInUse',
@@ -790,10 +802,13 @@ export function makeApiHandler(deps: ApiDeps) {
       );
     }
     const requestedBy = body.requestedBy ?? request.caller ?? null;
+    if (body.target !== undefined) await ensureTargetFree(body.target, '', deps.now());
     const started = await deps.startRemoval(node, plan, {
       changeTicket: body.changeTicket ?? null,
       requestedBy,
       forced: !plan.safe,
+      target: body.target ?? null,
+      instanceId: body.instanceId ?? null,
     });
     logger.info('removal started', { removalId: started.removalId, order: plan.order });
     return json(202, {
@@ -887,6 +902,65 @@ const HOTFIX_ROOT_ERRORS: ReadonlySet<string> = new Set([
   'HotpatchManifestInvalid',
 ]);
 
+/**
+ * `startRemoval` over the rollout workflow: a rollout of the node alone, in its cluster (or
+ * group) so it takes that target's lock, with `removal` in the plan's order and no plug-in. The
+ * node is drained, the updates removed, the node restarted and resumed. The removal id is the
+ * rollout id.
+ * @throws ApiError 400 when the request lacks the target or the instance id.
+ */
+export function makeRolloutRemovalStarter(deps: {
+  readonly sfn: Pick<SFNClient, 'send'>;
+  readonly rolloutStateMachineArn: string;
+  readonly now: () => Date;
+  readonly random?: () => number;
+}): NonNullable<ApiDeps['startRemoval']> {
+  return async (node, plan, request) => {
+    if (request.target === null) {
+      throw new ApiError(
+        'ValidationFailed',
+        `the removal request needs target: { kind, name }, the cluster (or group) of ${node}: the removal runs as a rollout of it, under its lock`,
+        { field: 'target' },
+      );
+    }
+    if (request.instanceId === null) {
+      throw new ApiError(
+        'ValidationFailed',
+        `the removal request needs instanceId, the SSM managed node that is ${node}`,
+        { field: 'instanceId' },
+      );
+    }
+    const input: Record<string, unknown> = {
+      target: { ...request.target, nodes: [{ name: node, instanceId: request.instanceId }] },
+      removal: { updates: [...plan.order] },
+      ...(request.changeTicket === null ? {} : { changeTicket: request.changeTicket }),
+      ...(request.requestedBy === null ? {} : { requestedBy: request.requestedBy.slice(0, 256) }),
+    };
+    let runId: string;
+    try {
+      runId = parseRolloutInput(
+        input,
+        deps.now(),
+        deps.random ? { random: deps.random } : {},
+      ).runId;
+    } catch (error) {
+      if (!(error instanceof RolloutInputError)) throw error;
+      throw validationError('the removal request is invalid', error.problems, error);
+    }
+    const out = await deps.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: deps.rolloutStateMachineArn,
+        name: runId,
+        input: JSON.stringify({ ...input, runId }),
+      }),
+    );
+    return {
+      removalId: runId,
+      executionArn: out.executionArn ?? executionArnFor(deps.rolloutStateMachineArn, runId),
+    };
+  };
+}
+
 function productionDeps(): ApiDeps {
   const artifactsBucket = process.env.ARTIFACTS_BUCKET;
   const now = () => new Date();
@@ -899,13 +973,21 @@ function productionDeps(): ApiDeps {
           now,
           artifactsBucket,
         });
+  const sfn = tracer.captureAWSv3Client(new SFNClient({}));
+  const rolloutStateMachineArn = requiredEnv('ROLLOUT_STATE_MACHINE_ARN');
   return {
-    sfn: tracer.captureAWSv3Client(new SFNClient({})),
+    sfn,
     store: createRunStore(),
     now,
     random: Math.random,
-    rolloutStateMachineArn: requiredEnv('ROLLOUT_STATE_MACHINE_ARN'),
+    rolloutStateMachineArn,
     ...(scanHandler ? { scan: (rollout: ResolvedRollout) => scanHandler({ rollout }) } : {}),
+    startRemoval: makeRolloutRemovalStarter({
+      sfn,
+      rolloutStateMachineArn,
+      now,
+      random: Math.random,
+    }),
   };
 }
 

@@ -14,6 +14,7 @@ import {
   DOCUMENTS,
   type DocumentKey,
   type PlannedInstall,
+  type RemovalItem,
   TERMINAL_STATUSES,
 } from '../core/contracts.js';
 import { EXIT_CONDITIONS, isSuccessfulOutcome } from '../core/exit-codes.js';
@@ -26,16 +27,22 @@ import {
 import {
   type InstallVerdict,
   interpretHotfixInstall,
+  interpretRemoval,
   interpretWindowsUpdate,
 } from '../core/interpret.js';
 import { nodeNameProblem } from '../core/node-names.js';
 import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
-import { createRunStore, type RunStore } from '../shared/run-store.js';
+import { createRunStore, LedgerConflictError, type RunStore } from '../shared/run-store.js';
 import { logContext, logger } from '../shared/runtime.js';
 
 const RUN_ID_ACCEPTED = 'expected a run id: 1 to 64 letters, digits, - and _';
 
-const PLUGINS = ['Microsoft.HotfixPlugin', 'Microsoft.WindowsUpdatePlugin'] as const;
+/** The two CAU plug-ins, and `Rollout.Removal`: the RemoveUpdates command of a removal. */
+const PLUGINS = [
+  'Microsoft.HotfixPlugin',
+  'Microsoft.WindowsUpdatePlugin',
+  'Rollout.Removal',
+] as const;
 const DOCUMENT_KEYS = Object.keys(DOCUMENTS) as [DocumentKey, ...DocumentKey[]];
 /** A KB number in a file name or title, as the ledger accepts it (KB + 4 to 8 digits). */
 const KB_IN_NAME = /(?:^|[^A-Za-z0-9])(KB[1-9][0-9]{3,7})(?![0-9])/i;
@@ -80,6 +87,15 @@ const eventSchema = z
     attempt: z.number().int().min(1, { error: 'expected the attempt number, from 1' }),
     plugin: z.enum(PLUGINS, { error: `expected ${PLUGINS.join(' or ')}` }),
     planned: z.array(plannedSchema).optional(),
+    /** The updates RemoveUpdates was asked to remove (plugin Rollout.Removal), in its order. */
+    removals: z
+      .array(
+        z.object({
+          index: z.number().int().min(0),
+          updateId: z.string().regex(/^KB[1-9][0-9]{3,7}$/i, { error: 'expected a KB id' }),
+        }),
+      )
+      .optional(),
     command: commandSchema,
     recordLedger: z.boolean({ error: 'expected true or false' }),
     /** The node installs hotfixes with hotpatching (`/hotpatch:enable`). */
@@ -88,6 +104,10 @@ const eventSchema = z
   .refine((event) => event.plugin !== 'Microsoft.HotfixPlugin' || event.planned !== undefined, {
     path: ['planned'],
     error: 'expected the planned installs: the hotfix plug-in interprets results against its plan',
+  })
+  .refine((event) => event.plugin !== 'Rollout.Removal' || event.removals !== undefined, {
+    path: ['removals'],
+    error: 'expected the planned removals: a removal interprets results against its list',
   });
 
 export type InterpretResultsEvent = z.input<typeof eventSchema>;
@@ -103,6 +123,8 @@ export interface InterpretResultsResult extends InstallVerdict {
   readonly retryItems: readonly PlannedInstall[];
   /** KB ids written to the ledger by this call. */
   readonly ledgerRecorded: readonly string[];
+  /** KB ids this call marked removed in the ledger (plugin Rollout.Removal). */
+  readonly ledgerRemoved: readonly string[];
   readonly ledgerSkipped: readonly LedgerSkip[];
 }
 
@@ -124,11 +146,29 @@ export function makeInterpretResultsHandler(deps: InterpretResultsDeps) {
     const command: CommandOutcome = input.command;
     const planned: readonly PlannedInstall[] = input.planned ?? [];
 
+    const removals: readonly RemovalItem[] = input.removals ?? [];
+
     const verdict =
       plugin === 'Microsoft.HotfixPlugin'
         ? interpretHotfixInstall(planned, command)
-        : interpretWindowsUpdate(command);
+        : plugin === 'Rollout.Removal'
+          ? interpretRemoval(removals, command)
+          : interpretWindowsUpdate(command);
     await deps.store.putUpdateResults(runId, node, attempt, verdict.results);
+
+    if (plugin === 'Rollout.Removal') {
+      const ledgerRemoved: string[] = [];
+      const ledgerSkipped: LedgerSkip[] = [];
+      if (input.recordLedger) {
+        await markRemovals(deps, runId, node, verdict, ledgerRemoved, ledgerSkipped);
+      }
+      logger.info('removal interpreted', {
+        failed: verdict.failed,
+        outcomes: verdict.outcomes,
+        removed: ledgerRemoved,
+      });
+      return { ...verdict, retryItems: [], ledgerRecorded: [], ledgerRemoved, ledgerSkipped };
+    }
 
     const failedIndexes = new Set(
       verdict.results.filter((r) => !isSuccessfulOutcome(r.outcome)).map((r) => r.index),
@@ -188,8 +228,53 @@ export function makeInterpretResultsHandler(deps: InterpretResultsDeps) {
       outcomes: verdict.outcomes,
       retry: retryItems.length,
     });
-    return { ...verdict, retryItems, ledgerRecorded, ledgerSkipped };
+    return { ...verdict, retryItems, ledgerRecorded, ledgerRemoved: [], ledgerSkipped };
   };
+}
+
+/**
+ * Marks each update the node no longer has (removed, or reported not installed) removed in its
+ * ledger, with the run that removed it. A retried invocation finds its own marks and skips them.
+ */
+async function markRemovals(
+  deps: InterpretResultsDeps,
+  runId: string,
+  node: string,
+  verdict: InstallVerdict,
+  ledgerRemoved: string[],
+  ledgerSkipped: LedgerSkip[],
+): Promise<void> {
+  const gone = verdict.results.filter(
+    (r) => r.outcome === 'Success_RebootRequired' || r.outcome === 'NotApplicable',
+  );
+  if (gone.length === 0) return;
+  const ledger = await deps.store.getLedger(node);
+  const removedAt = deps.now().toISOString();
+  for (const result of gone) {
+    const updateId = result.update.toUpperCase();
+    const entry = ledger.entries.find(
+      (e) => e.removedAt === undefined && e.updateId.toUpperCase() === updateId,
+    );
+    if (!entry) {
+      const mine = ledger.entries.some(
+        (e) => e.updateId.toUpperCase() === updateId && e.removedByRunId === runId,
+      );
+      if (!mine) {
+        ledgerSkipped.push({ update: result.update, reason: 'not installed in the ledger' });
+      }
+      continue;
+    }
+    try {
+      await deps.store.markRemoved(node, entry.sequence, { removedAt, removedByRunId: runId });
+      ledgerRemoved.push(updateId);
+    } catch (error) {
+      if (!(error instanceof LedgerConflictError)) throw error;
+      ledgerSkipped.push({ update: result.update, reason: error.message });
+    }
+  }
+  for (const skip of ledgerSkipped) {
+    logger.warn('removal not recorded in the ledger', { ...skip });
+  }
 }
 
 function productionDeps(): InterpretResultsDeps {

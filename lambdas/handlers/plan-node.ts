@@ -51,7 +51,7 @@ const CHECKSUM_CONCURRENCY = 8;
 const planNodeEventSchema = z.object({
   runId: z.string().regex(RUN_ID_PATTERN),
   node: rolloutNodeRefSchema,
-  plugins: z.array(resolvedPluginSchema).min(1),
+  plugins: z.array(resolvedPluginSchema),
   inventory: z.object({ computerName: z.string() }).nullish(),
 });
 

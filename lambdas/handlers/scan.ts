@@ -53,7 +53,7 @@ const scanEventSchema = z.object({
       name: z.string().min(1),
       nodes: z.array(rolloutNodeRefSchema).min(1),
     }),
-    plugins: z.array(resolvedPluginSchema).min(1),
+    plugins: z.array(resolvedPluginSchema),
     policy: z.object({ requireAllNodesOnline: z.boolean() }),
     approvalGate: z.object({ afterNodes: z.number().int().min(1) }).nullish(),
   }),

@@ -12,6 +12,7 @@ import { findExtensionRule } from '../../lambdas/core/hotfix-config.js';
 import {
   InstallReportError,
   interpretHotfixInstall,
+  interpretRemoval,
   interpretWindowsUpdate,
 } from '../../lambdas/core/interpret.js';
 
@@ -554,5 +555,60 @@ describe('interpretWindowsUpdate: malformed report lines', () => {
     const act = () => interpretWindowsUpdate(command([wu(), wu(), bad]));
     expect(act).toThrow(InstallReportError);
     expect(act).toThrow(/^Windows Update result line 3 \(/);
+  });
+});
+
+describe('interpretRemoval: wusa.exe /uninstall exit codes', () => {
+  const planned = [
+    { index: 0, updateId: 'KB5000004' },
+    { index: 1, updateId: 'KB5000003' },
+  ];
+  const removal = (exitCode: number | null, timedOut = false) => ({
+    index: 0,
+    updateId: 'KB5000004',
+    exitCode,
+    timedOut,
+    durationSeconds: 5,
+    logTail: 'wusa',
+  });
+  const run = (lines: unknown[], status: TerminalStatus = 'Success') =>
+    interpretRemoval(planned.slice(0, 1), { status, results: lines, outputTail: 'tail' });
+
+  it.each([
+    [0, 'Success_RebootRequired', true],
+    [3010, 'Success_RebootRequired', true],
+    [0x240007, 'NotApplicable', false],
+    [-2145124329, 'NotApplicable', false],
+    [0x80240017, 'NotApplicable', false],
+    [1603, 'Failed', false],
+    [87, 'Failed', false],
+  ])('%i is %s', (code, outcome, reboot) => {
+    const verdict = run([removal(code)]);
+    expect(verdict.results[0]).toMatchObject({
+      plugin: 'Rollout.Removal',
+      update: 'KB5000004',
+      command: 'wusa.exe /uninstall /kb:5000004 /quiet /norestart',
+      exitCode: code,
+      outcome,
+      rebootRequired: reboot,
+    });
+    expect(verdict.failed).toBe(outcome === 'Failed');
+  });
+
+  it('a timed-out removal and an unreported one are Failed', () => {
+    const verdict = interpretRemoval(planned, {
+      status: 'Failed',
+      results: [removal(null, true)],
+      outputTail: 'died',
+    });
+    expect(verdict.results.map((r) => [r.outcome, r.transient])).toEqual([
+      ['Failed', true],
+      ['Failed', true],
+    ]);
+    expect(verdict.results[1]?.detail).toMatch(/no result/);
+  });
+
+  it('a malformed line is an InstallReportError', () => {
+    expect(() => run([{ index: 0 }])).toThrow(InstallReportError);
   });
 });

@@ -580,6 +580,7 @@ describe('rolloutInputJsonSchema', () => {
       'drain',
       'approvalGate',
       'schedule',
+      'removal',
     ]);
     expect(JSON.parse(json)).toEqual(schema);
   });
@@ -712,5 +713,40 @@ describe('parseEvent and fieldPath', () => {
     },
   ])('fieldPath($path) is $expected', ({ path, expected }) => {
     expect(fieldPath(path)).toBe(expected);
+  });
+});
+
+describe('parseRolloutInput: removal', () => {
+  it('resolves the updates in order, with indexes and the command timeout; no plug-in by default', () => {
+    const rollout = parseRolloutInput(
+      { ...BASE, removal: { updates: ['KB5000003', 'kb5000001'] } },
+      NOW,
+    );
+    expect(rollout.plugins).toEqual([]);
+    expect(rollout.removal).toEqual({
+      updates: [
+        { index: 0, updateId: 'KB5000003' },
+        { index: 1, updateId: 'KB5000001' },
+      ],
+      timeoutMinutes: 30,
+      commandTimeoutSeconds: 2 * 30 * 60 + 900,
+    });
+  });
+
+  it('is null without removal, and a rollout without removal still needs a plug-in', () => {
+    expect(parseRolloutInput(BASE, NOW).removal).toBeNull();
+    const error = inputError(() => parseRolloutInput({ ...BASE, plugins: [] }, NOW));
+    expect(error.problems.map((p) => p.field)).toEqual(['plugins']);
+  });
+
+  it.each([
+    [{ updates: [] }, 'removal.updates'],
+    [{ updates: ['5000001'] }, 'removal.updates[0]'],
+    [{ updates: ['KB5000001', 'kb5000001'] }, 'removal.updates[1]'],
+    [{ updates: ['KB5000001'], timeoutMinutes: 0 }, 'removal.timeoutMinutes'],
+    [{ updates: ['KB5000001'], restart: false }, 'removal.restart'],
+  ])('refuses %j, naming %s', (removal, field) => {
+    const error = inputError(() => parseRolloutInput({ ...BASE, removal } as never, NOW));
+    expect(error.problems.map((p) => p.field)).toContain(field);
   });
 });

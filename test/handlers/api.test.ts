@@ -39,7 +39,11 @@ import {
 import type { UpdateResult } from '../../lambdas/core/contracts.js';
 import { HotfixConfigSyntaxError } from '../../lambdas/core/hotfix-config.js';
 import type { LedgerEntry } from '../../lambdas/core/install-ledger.js';
-import { type ApiDeps, makeApiHandler } from '../../lambdas/handlers/api.js';
+import {
+  type ApiDeps,
+  makeApiHandler,
+  makeRolloutRemovalStarter,
+} from '../../lambdas/handlers/api.js';
 import { makeApprovalGateHandler } from '../../lambdas/handlers/approval-gate.js';
 import { NodesOfflineError } from '../../lambdas/handlers/scan.js';
 import { type RunRecord, RunStore } from '../../lambdas/shared/run-store.js';
@@ -1216,5 +1220,55 @@ describe('routing', () => {
   it('survives an event that is not an API Gateway event at all', async () => {
     const result = await handler()(null);
     expect(result.statusCode).toBe(404);
+  });
+});
+
+describe('makeRolloutRemovalStarter', () => {
+  const plan = { order: ['KB1000003', 'KB1000002'] } as never;
+  const request = {
+    changeTicket: { system: 'ServiceNow', id: 'CHG1' },
+    requestedBy: 'someone',
+    forced: false,
+    target: { kind: 'cluster' as const, name: 'CLUSTER1' },
+    instanceId: 'i-0123456789abcdef0',
+  };
+  const starter = (send: (command: unknown) => unknown) =>
+    makeRolloutRemovalStarter({
+      sfn: { send } as never,
+      rolloutStateMachineArn: 'arn:aws:states:eu-west-1:000000000000:stateMachine:Rollout',
+      now: () => new Date('2026-01-13T22:00:00.000Z'),
+      random: () => 0,
+    });
+
+  it('starts a rollout of the node alone with removal in the plan order and no plug-in', async () => {
+    const send = vi.fn(async (_command: unknown) => ({ executionArn: 'arn:exec' }));
+    const started = await starter(send)('NODE1', plan, request);
+    expect(started).toEqual({ removalId: '20260113T220000-000000', executionArn: 'arn:exec' });
+    const command = send.mock.calls[0]?.[0] as unknown as {
+      input: { name: string; input: string };
+    };
+    expect(command.input.name).toBe('20260113T220000-000000');
+    expect(JSON.parse(command.input.input)).toEqual({
+      target: {
+        kind: 'cluster',
+        name: 'CLUSTER1',
+        nodes: [{ name: 'NODE1', instanceId: 'i-0123456789abcdef0' }],
+      },
+      removal: { updates: ['KB1000003', 'KB1000002'] },
+      changeTicket: { system: 'ServiceNow', id: 'CHG1' },
+      requestedBy: 'someone',
+      runId: '20260113T220000-000000',
+    });
+  });
+
+  it.each([
+    [{ target: null }, 'target'],
+    [{ instanceId: null }, 'instanceId'],
+    [{ instanceId: 'not-an-id' }, 'target.nodes[0].instanceId'],
+  ])('refuses %j naming %s, and starts nothing', async (change, field) => {
+    const send = vi.fn();
+    const failure = starter(send)('NODE1', plan, { ...request, ...change });
+    await expect(failure).rejects.toMatchObject({ name: 'ApiError', status: 400, field });
+    expect(send).not.toHaveBeenCalled();
   });
 });

@@ -5,6 +5,7 @@ import {
   DynamoDBDocumentClient,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -302,5 +303,111 @@ describe('kbFromName', () => {
     ['driver.msi', undefined],
   ])('%s -> %s', (name, expected) => {
     expect(kbFromName(name)).toBe(expected);
+  });
+});
+
+describe('interpret-results handler: removals (plugin Rollout.Removal)', () => {
+  const entry = (sequence: number, updateId: string, extra: Record<string, unknown> = {}) => ({
+    pk: 'LEDGER#NODE1',
+    sk: `SEQ#${String(sequence).padStart(8, '0')}`,
+    kind: 'ledgerEntry',
+    node: 'NODE1',
+    sequence,
+    updateId,
+    installedAt: '2025-01-01T00:00:00.000Z',
+    hotpatched: false,
+    replacedFiles: [],
+    ...extra,
+  });
+  const removalLine = (index: number, updateId: string, exitCode: number | null) => ({
+    index,
+    updateId,
+    exitCode,
+    timedOut: false,
+    durationSeconds: 12,
+    logTail: '',
+  });
+  const removalEvent = (results: unknown[]) => ({
+    runId: 'run-9',
+    node: 'NODE1',
+    attempt: 1,
+    plugin: 'Rollout.Removal',
+    removals: [
+      { index: 0, updateId: 'KB5000003' },
+      { index: 1, updateId: 'KB5000002' },
+      { index: 2, updateId: 'KB5000001' },
+    ],
+    command: { ...command(results), document: 'removeUpdates' },
+    recordLedger: true,
+  });
+
+  it('marks removed (with the run) what wusa removed or found not installed, not what failed', async () => {
+    // Arrange
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(QueryCommand).resolves({
+      Items: [entry(1, 'KB5000001'), entry(2, 'KB5000002'), entry(3, 'KB5000003')],
+    });
+    ddb.on(UpdateCommand).resolves({ Attributes: {} });
+
+    // Act
+    const result = await makeHandler()(
+      removalEvent([
+        removalLine(0, 'KB5000003', 3010),
+        removalLine(1, 'KB5000002', 0x240007),
+        removalLine(2, 'KB5000001', 1603),
+      ]),
+    );
+
+    // Assert
+    expect(result.failed).toBe(true);
+    expect(result.rebootRequired).toBe(true);
+    expect(result.results.map((r) => [r.plugin, r.update, r.outcome])).toEqual([
+      ['Rollout.Removal', 'KB5000003', 'Success_RebootRequired'],
+      ['Rollout.Removal', 'KB5000002', 'NotApplicable'],
+      ['Rollout.Removal', 'KB5000001', 'Failed'],
+    ]);
+    expect(result.ledgerRemoved).toEqual(['KB5000003', 'KB5000002']);
+    expect(result.retryItems).toEqual([]);
+    const updates = ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+    expect(updates.map((u) => u.Key)).toEqual([
+      { pk: 'LEDGER#NODE1', sk: 'SEQ#00000003' },
+      { pk: 'LEDGER#NODE1', sk: 'SEQ#00000002' },
+    ]);
+    expect(updates[0]?.ExpressionAttributeValues).toEqual({
+      ':removedAt': NOW.toISOString(),
+      ':runId': 'run-9',
+    });
+    const written = ddb.commandCalls(BatchWriteCommand)[0]?.args[0].input.RequestItems?.runs;
+    expect(written?.[0]?.PutRequest?.Item).toMatchObject({
+      sk: 'NODE#NODE1#ATTEMPT#01#REMOVAL#UPDATE#0000',
+      outcome: 'Success_RebootRequired',
+    });
+  });
+
+  it('a retried invocation skips what it already marked removed', async () => {
+    // Arrange
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(QueryCommand).resolves({
+      Items: [
+        entry(3, 'KB5000003', { removedAt: '2025-03-01T10:29:00.000Z', removedByRunId: 'run-9' }),
+      ],
+    });
+
+    // Act
+    const result = await makeHandler()(removalEvent([removalLine(0, 'KB5000003', 0)]));
+
+    // Assert: KB5000002 and KB5000001 never reported: failed, not marked.
+    expect(result.ledgerRemoved).toEqual([]);
+    expect(result.ledgerSkipped).toEqual([]);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(result.outcomes.Failed).toBe(2);
+  });
+
+  it('is InvalidEvent without the planned removals', async () => {
+    const event: Record<string, unknown> = removalEvent([]);
+    delete event.removals;
+    const error = await rejection(() => makeHandler()(event));
+    expect(error.name).toBe('InvalidEvent');
+    expect(error.message).toContain('removals');
   });
 });

@@ -524,13 +524,13 @@ describe('the default control plane', () => {
     });
   });
 
-  it('deploys the 7 Command documents under the name prefix', () => {
+  it('deploys the 8 Command documents under the name prefix', () => {
     // Act
     const names = Object.values(template.findResources('AWS::SSM::Document')).map(
       (d) => d.Properties.Name as string,
     );
     // Assert
-    template.resourceCountIs('AWS::SSM::Document', 7);
+    template.resourceCountIs('AWS::SSM::Document', 8);
     template.allResourcesProperties('AWS::SSM::Document', { DocumentType: 'Command' });
     expect(names.sort()).toEqual(
       Object.values(DOCUMENTS)
@@ -557,7 +557,7 @@ describe('settings change the synthesized stack', () => {
       (d) => d.Properties.Name as string,
     );
     // Assert
-    expect(names).toHaveLength(7);
+    expect(names).toHaveLength(8);
     for (const name of names) expect(name).toMatch(/^Ops-Rollout-/);
     expect(statements.flatMap((s) => asList(s.statement.Resource).map(render))).toContain(
       arn('ssm', 'document/Ops-Rollout-*'),

@@ -14,6 +14,8 @@ import {
   type InventoryPayload,
   type InventoryResult,
   PAYLOAD_ALLOWED_PATTERN,
+  type RemovalResultLine,
+  type RemoveUpdatesPayload,
   type RestartPayload,
   type ResumePayload,
   type ScriptPayload,
@@ -260,7 +262,7 @@ describe('scanPowerShell (the structural check used below)', () => {
 describe('WindowsDocuments: the documents', () => {
   it('creates the seven documents of DOCUMENTS, and nothing else', () => {
     template.resourceCountIs('AWS::SSM::Document', KEYS.length);
-    expect(KEYS).toHaveLength(7);
+    expect(KEYS).toHaveLength(8);
     expect(Object.keys(template.toJSON().Resources)).toHaveLength(KEYS.length);
   });
 
@@ -646,15 +648,19 @@ const SAMPLE_PAYLOADS: { readonly [K in DocumentKey]: object } = {
   } satisfies WindowsUpdatePayload,
   runScript: { phase: 'pre', script: 'C:\\Scripts\\PreUpdate.ps1' } satisfies ScriptPayload,
   restart: { runId: 'run-2024-01', reason: 'updates need a restart' } satisfies RestartPayload,
+  removeUpdates: {
+    timeoutMinutes: 30,
+    updates: [{ index: 0, updateId: 'KB5034439' }],
+  } satisfies RemoveUpdatesPayload,
 };
 
 describe('PowerShell sources: contracts', () => {
   it.each(KEYS)('%s: reads exactly the payload fields of its contract', (key) => {
     const sample = SAMPLE_PAYLOADS[key] as Record<string, unknown>;
     const expected = new Set(Object.keys(sample));
-    if (key === 'installHotfixes') {
+    if (key === 'installHotfixes' || key === 'removeUpdates') {
       for (const field of Object.keys(
-        (sample as unknown as InstallHotfixesPayload).updates[0] ?? {},
+        (sample as unknown as { updates: readonly object[] }).updates[0] ?? {},
       )) {
         expected.add(field);
       }
@@ -723,6 +729,25 @@ describe('PowerShell sources: contracts', () => {
     for (const field of Object.keys(install)) expect(installWritten, field).toContain(field);
     const updateWritten = keysWritten(DOCUMENT_SPECS.windowsUpdate.script);
     for (const field of Object.keys(update)) expect(updateWritten, field).toContain(field);
+  });
+
+  it('removeUpdates writes every field of RemovalResultLine, checks the KB, runs wusa /uninstall', () => {
+    const removal: Required<RemovalResultLine> = {
+      index: 0,
+      updateId: '',
+      exitCode: null,
+      timedOut: false,
+      durationSeconds: 0,
+      logTail: '',
+      error: '',
+    };
+    const written = keysWritten(DOCUMENT_SPECS.removeUpdates.script);
+    for (const field of Object.keys(removal)) expect(written, field).toContain(field);
+    const code = codeOf(DOCUMENT_SPECS.removeUpdates.script);
+    expect(code).toContain("-cnotmatch '^KB[1-9][0-9]{3,7}$'");
+    expect(code).toContain("'System32\\wusa.exe'");
+    expect(code).toContain("'/uninstall /kb:' + $digits + ' /quiet /norestart'");
+    expect(code).toContain('[System.Diagnostics.Process]::Start($startInfo)');
   });
 
   it('resume maps each FailbackMode to the Resume-ClusterNode -Failback value of the same name', () => {
