@@ -227,6 +227,11 @@ export interface PlannedInstall extends InstallItem {
   readonly rule: { readonly kind: 'extension' | 'folder'; readonly name: string };
   readonly exitConditions: ExitConditions;
   readonly alwaysReboot: boolean;
+  /**
+   * The files the update replaces, from the hotfix root's hotpatch-manifest.json (`binaries`);
+   * recorded in the install ledger, which the KB823836 removal check reads. Empty when unknown.
+   */
+  readonly replacesFiles?: readonly string[];
 }
 
 /** The final state of a node in a run. */

@@ -205,7 +205,10 @@ export function makeInterpretResultsHandler(deps: InterpretResultsDeps) {
               installedAt,
               runId,
               hotpatched: result.outcome === 'Success' && input.hotpatch === true,
-              replacedFiles: [],
+              // What the plan knows the update replaces; the KB823836 check compares these.
+              replacedFiles: (
+                planned.find((p) => p.index === result.index)?.replacesFiles ?? []
+              ).map((path) => ({ path })),
             });
             ledgerRecorded.push(updateId);
           } catch (error) {

@@ -152,6 +152,7 @@ export function makePlanNodeHandler(deps: PlanNodeDeps) {
         rule: u.rule,
         exitConditions: u.exitConditions,
         alwaysReboot: u.alwaysReboot,
+        replacesFiles: findManifestEntry(manifest, u.file)?.binaries ?? [],
       }));
       const binaries = new Map<string, string>();
       for (const u of updates) {

@@ -148,6 +148,25 @@ describe('interpret-results handler', () => {
     });
   });
 
+  it('records in the ledger the files the plan says each update replaces (for KB823836)', async () => {
+    // Arrange
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    ddb.on(PutCommand).resolves({});
+    const plan = PLAN.map((p) =>
+      p.index === 0 ? { ...p, replacesFiles: ['%windir%\\system32\\ntoskrnl.exe'] } : p,
+    );
+
+    // Act
+    await makeHandler()(hotfixEvent({ planned: plan }));
+
+    // Assert
+    expect(ledgerPuts().map((item) => [item.updateId, item.replacedFiles])).toEqual([
+      ['KB5000001', [{ path: '%windir%\\system32\\ntoskrnl.exe' }]],
+      ['KB5000003', []],
+    ]);
+  });
+
   it('continues the node ledger after its last sequence', async () => {
     // Arrange
     const existing: LedgerEntry = {

@@ -274,6 +274,10 @@ describe('plan-node handler', () => {
       '%windir%\\system32\\Authz.dll',
       '%windir%\\system32\\ntdll.dll',
     ]);
+    // Each planned update carries the files it replaces, for the install ledger.
+    expect(result.hotfix?.updates.map((u) => u.replacesFiles)).toEqual(
+      expect.arrayContaining([['%windir%\\system32\\Authz.dll', '%windir%\\system32\\ntdll.dll']]),
+    );
   });
 
   it('an inventory from another computer stops the plan: NodeIdentityMismatch', async () => {
