@@ -1019,6 +1019,17 @@ export const scanResultSchema = z
         hotfixUpdates: z.number().int(),
         files: z.array(z.string()),
         filesOmitted: z.number().int(),
+        hotpatchCandidates: z
+          .number()
+          .int()
+          .describe(
+            'planned hotfixes whose package can install as a hotpatch (hotpatch-manifest.json)',
+          ),
+        restartExpected: z
+          .boolean()
+          .describe(
+            'a restart is expected: an update cannot hotpatch by its package facts, or Windows Update runs; the node inventory decides at run time',
+          ),
       }),
     ),
     warnings: z.array(z.string()),
@@ -1027,7 +1038,7 @@ export const scanResultSchema = z
   .meta({
     title: 'ScanResult',
     description:
-      "CAU's Invoke-CauScan: per node, the updates the hotfix plug-in would install and whether the node is online; the Windows Update query. Installs nothing",
+      "CAU's Invoke-CauScan: per node, the updates the hotfix plug-in would install, how many can hotpatch, whether a restart is expected, and whether the node is online; the Windows Update query. Installs nothing",
   });
 
 const ledgerEntrySchema = z.object({

@@ -836,3 +836,46 @@ function decideModern(facts: ModernHotpatchFacts): HotpatchDecision {
     restart: { mayBeRequired: restart.length > 0, reasons: restart },
   };
 }
+
+/**
+ * What an update's own facts say, before any node is looked at: can its package install as a
+ * hotpatch at all? Used by the scan (what would install where, and where a restart is
+ * expected); the node's OS and binaries are checked at run time by {@link decideHotpatch}.
+ */
+export function packageAllowsHotpatch(
+  entry:
+    | { readonly policy: 'kb897341'; readonly update: Kb897341Facts['update'] }
+    | { readonly policy: 'modern'; readonly update: ModernHotpatchFacts['update'] },
+): { readonly allows: boolean; readonly reason: string } {
+  if (entry.policy === 'kb897341') {
+    const u = entry.update;
+    const hpFiles = (u.packageFiles ?? []).some((f) => f.toLowerCase().endsWith('._hp'));
+    const supported = u.article === 'supported' || (u.article === 'unknown' && hpFiles);
+    if (u.kind !== 'securityGdr') {
+      return {
+        allows: false,
+        reason: `${u.kind} update: only GDR security updates hotpatch (KB897341)`,
+      };
+    }
+    if (!supported) {
+      return {
+        allows: false,
+        reason: `the KB article is ${u.article}: the package cannot be hotpatched (KB897341)`,
+      };
+    }
+    return { allows: true, reason: 'a GDR security update the KB article says can be hotpatched' };
+  }
+  const u = entry.update;
+  const month = Number(u.releaseMonth.split('-')[1] ?? 1);
+  if (u.kind !== 'security')
+    return { allows: false, reason: `a ${u.kind} update installs with a restart` };
+  if (u.unplannedBaseline)
+    return { allows: false, reason: 'an unplanned baseline installs with a restart' };
+  if ((month - 1) % 3 === 0) {
+    return {
+      allows: false,
+      reason: `${u.releaseMonth} is a baseline month: the baseline installs with a restart`,
+    };
+  }
+  return { allows: true, reason: `${u.releaseMonth} is a hotpatch month` };
+}

@@ -13,6 +13,7 @@ import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-s
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { type IgnoredPath, planHotfixRoot } from '../core/hotfix-plan.js';
+import { packageAllowsHotpatch } from '../core/hotpatch.js';
 import { PLUGIN_NAMES } from '../core/plugin-arguments.js';
 import {
   parseEvent,
@@ -20,7 +21,13 @@ import {
   resolvedPluginSchema,
   rolloutNodeRefSchema,
 } from '../core/rollout-input.js';
-import { listHotfixRoot, loadHotfixConfig } from '../shared/hotfix-root.js';
+import {
+  findManifestEntry,
+  type HotpatchManifest,
+  listHotfixRoot,
+  loadHotfixConfig,
+  loadHotpatchManifest,
+} from '../shared/hotfix-root.js';
 import { logContext, logger, tracer } from '../shared/runtime.js';
 
 export interface ScanDeps {
@@ -75,6 +82,18 @@ export interface ScanNode {
   readonly files: readonly string[];
   /** Files of the plan not named in `files`. */
   readonly filesOmitted: number;
+  /**
+   * Planned hotfixes whose package can install as a hotpatch (hotpatch-manifest.json facts:
+   * KB article, GDR, hotpatch month). Whether the node's OS and binaries allow it is decided
+   * when the node runs, from its inventory.
+   */
+  readonly hotpatchCandidates: number;
+  /**
+   * A restart is expected: some planned update cannot hotpatch by its package facts (or has
+   * none), or the Windows Update plug-in runs (its updates are known only on the node). False
+   * means none is expected, should the node's inventory confirm every hotpatch.
+   */
+  readonly restartExpected: boolean;
 }
 
 export interface ScanResult {
@@ -176,14 +195,17 @@ export function makeScanHandler(deps: ScanDeps) {
     let ignored: readonly IgnoredPath[] = [];
     let hotfix: ScanResult['hotfix'] = null;
     let windowsUpdate: ScanResult['windowsUpdate'] = null;
+    let manifest: HotpatchManifest = {};
     for (const plugin of rollout.plugins) {
       if (plugin.name === PLUGIN_NAMES.hotfix) {
         const { bucket, prefix, uri } = plugin.hotfixRoot;
         const configFileName = plugin.arguments.hotfixConfigFileName;
-        const [files, loaded] = await Promise.all([
+        const [files, loaded, loadedManifest] = await Promise.all([
           listHotfixRoot(deps.s3, bucket, prefix),
           loadHotfixConfig(deps.s3, bucket, prefix, configFileName),
+          loadHotpatchManifest(deps.s3, bucket, prefix),
         ]);
+        manifest = loadedManifest;
         const plan = planHotfixRoot({ files, nodes: names, config: loaded.config, configFileName });
         planned = plan.nodes;
         ignored = plan.ignored;
@@ -249,6 +271,11 @@ export function makeScanHandler(deps: ScanDeps) {
         instanceId: n.instanceId,
         pingStatus: statuses.get(n.instanceId) ?? null,
         files: (planned[n.name] ?? []).map((u) => u.file),
+        hotpatchable: (planned[n.name] ?? []).map((u) => {
+          const entry = findManifestEntry(manifest, u.file);
+          return entry !== undefined && packageAllowsHotpatch(entry).allows;
+        }),
+        windowsUpdate: windowsUpdate !== null,
       })),
       ignored,
       warnings,
@@ -284,6 +311,8 @@ function fitOutput(
     instanceId: string;
     pingStatus: string | null;
     files: string[];
+    hotpatchable: boolean[];
+    windowsUpdate: boolean;
   }[],
   ignored: readonly IgnoredPath[],
   warnings: readonly string[],
@@ -312,6 +341,8 @@ function fitOutput(
         hotfixUpdates: n.files.length,
         files: n.files.slice(0, fileCap),
         filesOmitted: Math.max(0, n.files.length - fileCap),
+        hotpatchCandidates: n.hotpatchable.filter(Boolean).length,
+        restartExpected: n.windowsUpdate || n.hotpatchable.some((ok) => !ok),
       })),
       ignored: ignored.slice(0, ignoredCap),
       ignoredOmitted: Math.max(0, ignored.length - ignoredCap),

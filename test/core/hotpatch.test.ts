@@ -9,6 +9,7 @@ import {
   type HotpatchCheck,
   type HotpatchDecision,
   HotpatchInputError,
+  packageAllowsHotpatch,
   parseBranchTag,
   parseHotpatchFacts,
 } from '../../lambdas/core/hotpatch.js';
@@ -1003,5 +1004,65 @@ describe('example files the README links', () => {
       eligible: true,
       restart: { mayBeRequired: false },
     });
+  });
+});
+
+describe('packageAllowsHotpatch: the package facts alone, for the scan', () => {
+  const kb = (update: Record<string, unknown>) =>
+    ({
+      policy: 'kb897341',
+      update: {
+        kb: 'KB901234',
+        language: 'ENU',
+        kind: 'securityGdr',
+        article: 'supported',
+        ...update,
+      },
+    }) as never;
+  const modern = (update: Record<string, unknown>) =>
+    ({
+      policy: 'modern',
+      update: { releaseMonth: '2025-05', kind: 'security', ...update },
+    }) as never;
+  it.each([
+    {
+      entry: kb({}),
+      allows: true,
+      source: 'seed 000: GDR security update, article says it can be hotpatched',
+    },
+    {
+      entry: kb({ kind: 'securityQfe' }),
+      allows: false,
+      source: 'seed 000: only GDR security updates',
+    },
+    {
+      entry: kb({ article: 'notMentioned' }),
+      allows: false,
+      source: 'seed 000: an article that says nothing means no',
+    },
+    {
+      entry: kb({ article: 'unknown', packageFiles: ['sp1gdr/authz.dl._hp'] }),
+      allows: true,
+      source: 'seed 000: ._hp files, when nobody read the article',
+    },
+    { entry: kb({ article: 'unknown' }), allows: false, source: 'no article and no ._hp files' },
+    { entry: modern({}), allows: true, source: 'DOMAIN.md §1: May is a hotpatch month' },
+    {
+      entry: modern({ releaseMonth: '2025-07' }),
+      allows: false,
+      source: 'DOMAIN.md §1: July is a baseline month',
+    },
+    {
+      entry: modern({ unplannedBaseline: true }),
+      allows: false,
+      source: 'DOMAIN.md §1: unplanned baselines restart',
+    },
+    {
+      entry: modern({ kind: 'dotNet' }),
+      allows: false,
+      source: 'DOMAIN.md §1: .NET updates restart',
+    },
+  ])('$source → $allows', ({ entry, allows }) => {
+    expect(packageAllowsHotpatch(entry).allows).toBe(allows);
   });
 });

@@ -210,6 +210,41 @@ describe('loadHotfixConfig', () => {
 });
 
 describe('scan handler', () => {
+  it("says where a restart is expected, from the packages' hotpatch facts", async () => {
+    // Arrange: kb1 is a security update of a hotpatch month; KB2 is in a baseline month.
+    s3Mock
+      .on(ListObjectsV2Command)
+      .resolves(listing('2025-05/CAUHotfix_All/kb1.msu', '2025-05/NODE2/KB2.msu'));
+    s3Mock.on(GetObjectCommand).rejects(noSuchKey());
+    s3Mock.on(GetObjectCommand, { Key: '2025-05/hotpatch-manifest.json' }).resolves({
+      Body: body(
+        JSON.stringify({
+          'CAUHotfix_All/kb1.msu': {
+            policy: 'modern',
+            update: { releaseMonth: '2025-05', kind: 'security' },
+          },
+          'NODE2/KB2.msu': {
+            policy: 'modern',
+            update: { releaseMonth: '2025-04', kind: 'security' },
+          },
+        }),
+      ),
+    });
+    ssmMock
+      .on(DescribeInstanceInformationCommand)
+      .resolves(online('i-00000001', 'i-00000002', 'i-00000003'));
+
+    // Act
+    const result = await makeScanHandler(deps())(rolloutEvent({ plugins: [HOTFIX] }));
+
+    // Assert
+    expect(result.nodes.map((n) => [n.name, n.hotpatchCandidates, n.restartExpected])).toEqual([
+      ['NODE1', 1, false],
+      ['NODE2', 1, true],
+      ['NODE3', 1, false],
+    ]);
+  });
+
   it('plans the hotfix root for every node, in node order, with what is ignored', async () => {
     // Arrange
     s3Mock
@@ -245,6 +280,8 @@ describe('scan handler', () => {
         hotfixUpdates: 3,
         files: ['CAUHotfix_All/kb1.msu', 'CAUHotfix_All/KB2.msu', 'NODE2/agent.msi'],
         filesOmitted: 0,
+        hotpatchCandidates: 0,
+        restartExpected: true,
       },
       {
         name: 'NODE1',
@@ -254,6 +291,8 @@ describe('scan handler', () => {
         hotfixUpdates: 2,
         files: ['CAUHotfix_All/kb1.msu', 'CAUHotfix_All/KB2.msu'],
         filesOmitted: 0,
+        hotpatchCandidates: 0,
+        restartExpected: true,
       },
       {
         name: 'NODE3',
@@ -263,6 +302,8 @@ describe('scan handler', () => {
         hotfixUpdates: 2,
         files: ['CAUHotfix_All/kb1.msu', 'CAUHotfix_All/KB2.msu'],
         filesOmitted: 0,
+        hotpatchCandidates: 0,
+        restartExpected: true,
       },
     ]);
     expect(result.ignored.map((i) => i.file)).toEqual(['OLDNODE/KB3.msu', 'readme.txt']);
