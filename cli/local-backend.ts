@@ -27,6 +27,7 @@ import {
   isTerminal,
   type RolloutBackend,
 } from './backend.js';
+import { quietHandlers } from './quiet.js';
 
 export const DEFAULT_LOCAL_SCENARIO = fileURLToPath(
   new URL('../examples/scenarios/change-management.json', import.meta.url),
@@ -78,24 +79,6 @@ export interface LocalBackend extends RolloutBackend {
     rolloutId: string,
     decide?: { readonly decision: 'approve' | 'reject'; readonly comment?: string },
   ): Promise<{ readonly decision: DecisionAccepted | null }>;
-}
-
-/** Keeps the handlers' structured logs and metrics out of the CLI's output (as `rollout sandbox`). */
-let quiet = false;
-function quietHandlers(): void {
-  if (quiet) return;
-  quiet = true;
-  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  process.env.POWERTOOLS_TRACE_ENABLED ??= 'false';
-  process.env.POWERTOOLS_DEV ??= 'false';
-  const emit = process.emitWarning.bind(process);
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const text = typeof warning === 'string' ? warning : warning.message;
-    if (/NodeVersionSupportWarning|AWS SDK for JavaScript/.test(`${text} ${String(rest[0] ?? '')}`))
-      return;
-    (emit as (...args: unknown[]) => void)(warning, ...rest);
-  }) as typeof process.emitWarning;
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>

@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CommandSpec, type Io, parseFlags, UsageError } from '../args.js';
+import { quietHandlers } from '../quiet.js';
 
 export const DEFAULT_SCENARIO = fileURLToPath(
   new URL('../../examples/scenarios/default.json', import.meta.url),
@@ -34,21 +35,6 @@ export const sandboxCommand = {
     help: { type: 'boolean', short: 'h', default: false },
   },
 } satisfies CommandSpec;
-
-/** Keeps the handlers' structured logs and metrics out of the sandbox's display. */
-function quietHandlers(): void {
-  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  process.env.POWERTOOLS_TRACE_ENABLED ??= 'false';
-  process.env.POWERTOOLS_DEV ??= 'false';
-  const emit = process.emitWarning.bind(process);
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const text = typeof warning === 'string' ? warning : warning.message;
-    if (/NodeVersionSupportWarning|AWS SDK for JavaScript/.test(`${text} ${String(rest[0] ?? '')}`))
-      return;
-    (emit as (...args: unknown[]) => void)(warning, ...rest);
-  }) as typeof process.emitWarning;
-}
 
 export async function runSandbox(argv: readonly string[], io: Io): Promise<number> {
   const flags = parseFlags(sandboxCommand, argv);

@@ -428,14 +428,27 @@ export class RunStore {
    * holds it or nobody does: a run never frees a lock it lost.
    */
   async releaseLock(target: string, runId: string): Promise<boolean> {
+    return this.deleteIfAttributeIs(keys.lock(target), 'holder', ':runId', runId);
+  }
+
+  /**
+   * Deletes the item only while `attribute` still holds `value`; false when it does not (or the
+   * item is gone). Locks and approval tokens: never delete what another run or gate now owns.
+   */
+  private async deleteIfAttributeIs(
+    key: Record<string, string>,
+    attribute: string,
+    placeholder: `:${string}`,
+    value: string,
+  ): Promise<boolean> {
     try {
       await this.client.send(
         new DeleteCommand({
           TableName: this.tableName,
-          Key: keys.lock(target),
-          ConditionExpression: '#holder = :runId',
-          ExpressionAttributeNames: { '#holder': 'holder' },
-          ExpressionAttributeValues: { ':runId': runId },
+          Key: key,
+          ConditionExpression: `#${attribute} = ${placeholder}`,
+          ExpressionAttributeNames: { [`#${attribute}`]: attribute },
+          ExpressionAttributeValues: { [placeholder]: value },
         }),
       );
       return true;
@@ -869,21 +882,7 @@ export class RunStore {
    * Returns whether it deleted one.
    */
   async deleteApproval(runId: string, taskToken: string): Promise<boolean> {
-    try {
-      await this.client.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: keys.approval(runId),
-          ConditionExpression: '#taskToken = :token',
-          ExpressionAttributeNames: { '#taskToken': 'taskToken' },
-          ExpressionAttributeValues: { ':token': taskToken },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+    return this.deleteIfAttributeIs(keys.approval(runId), 'taskToken', ':token', taskToken);
   }
 
   /**
