@@ -6,6 +6,7 @@
  * the page loads nothing and runs nothing.
  */
 import { reportToCsv } from '../lambdas/core/api-model.js';
+import { formatDuration } from '../sandbox/report.js';
 import type { RunReport } from './backend.js';
 
 export const REPORT_FORMATS = ['text', 'json', 'csv', 'html'] as const;
@@ -23,17 +24,6 @@ export function formatReport(report: RunReport, format: ReportFormat): string {
     case 'html':
       return renderReportHtml(report);
   }
-}
-
-/** `1h 02m`, `3m 20s`, `45s`. */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const r = s % 60;
-  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
-  if (m > 0) return `${m}m ${String(r).padStart(2, '0')}s`;
-  return `${r}s`;
 }
 
 const pad = (text: string, width: number) =>

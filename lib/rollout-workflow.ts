@@ -173,6 +173,21 @@ export class RolloutWorkflow extends Construct {
         leaseSeconds,
       });
 
+    /** Starts the node workflow for one node, as a child execution named `<runId>-<node>`. */
+    const startNodeWorkflow = (id: string, nodePath: string) =>
+      new tasks.StepFunctionsStartExecution(this, id, {
+        stateMachine: props.nodeWorkflow,
+        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+        associateWithParent: true,
+        name: sfn.JsonPath.format(
+          '{}-{}',
+          sfn.JsonPath.stringAt('$.runId'),
+          sfn.JsonPath.stringAt(`${nodePath}.name`),
+        ),
+        input: nodeInput(nodePath),
+        resultPath: sfn.JsonPath.DISCARD,
+      });
+
     const finish = invoke(
       'RecordRunFinished',
       f.runHistory,
@@ -225,18 +240,7 @@ export class RolloutWorkflow extends Construct {
       parameters: { 'node.$': 'States.ArrayGetItem($.scan.nodes, $.loop.index)' },
       resultPath: '$.current',
     });
-    const updateNode = new tasks.StepFunctionsStartExecution(this, 'UpdateClusterNode', {
-      stateMachine: props.nodeWorkflow,
-      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
-      associateWithParent: true,
-      name: sfn.JsonPath.format(
-        '{}-{}',
-        sfn.JsonPath.stringAt('$.runId'),
-        sfn.JsonPath.stringAt('$.current.node.name'),
-      ),
-      input: nodeInput('$.current.node'),
-      resultPath: sfn.JsonPath.DISCARD,
-    });
+    const updateNode = startNodeWorkflow('UpdateClusterNode', '$.current.node');
     const advance = new sfn.Pass(this, 'NextNode', {
       parameters: {
         'index.$': 'States.MathAdd($.loop.index, 1)',
@@ -319,29 +323,7 @@ export class RolloutWorkflow extends Construct {
         resultPath: sfn.JsonPath.DISCARD,
         mapExecutionType: sfn.StateMachineType.STANDARD,
       });
-      map.itemProcessor(
-        new tasks.StepFunctionsStartExecution(this, `${id}Node`, {
-          stateMachine: props.nodeWorkflow,
-          integrationPattern: sfn.IntegrationPattern.RUN_JOB,
-          associateWithParent: true,
-          name: sfn.JsonPath.format(
-            '{}-{}',
-            sfn.JsonPath.stringAt('$.runId'),
-            sfn.JsonPath.stringAt('$.node.name'),
-          ),
-          input: sfn.TaskInput.fromObject({
-            runId: sfn.JsonPath.stringAt('$.runId'),
-            target: sfn.JsonPath.objectAt('$.target'),
-            node: sfn.JsonPath.objectAt('$.node'),
-            plugins: sfn.JsonPath.objectAt('$.plugins'),
-            policy: sfn.JsonPath.objectAt('$.policy'),
-            drain: sfn.JsonPath.stringAt('$.drain'),
-            deadlines: sfn.JsonPath.objectAt('$.deadlines'),
-            removal: sfn.JsonPath.objectAt('$.removal'),
-            leaseSeconds,
-          }),
-        }),
-      );
+      map.itemProcessor(startNodeWorkflow(`${id}Node`, '$.node'));
       // Exceeding the failure budget is an outcome, not an error: the run's status says Failed.
       map.addCatch(finish, {
         errors: ['States.ExceedToleratedFailureThreshold'],

@@ -18,6 +18,18 @@ interface StoredObject {
   readonly sha256: string;
 }
 
+/** The stored object, or S3's own NoSuchKey error (the handlers tell "absent" by it). */
+function existing(objects: Map<string, StoredObject> | undefined, key: unknown): StoredObject {
+  const object = objects?.get(String(key));
+  if (!object) {
+    throw new NoSuchKey({
+      message: `The specified key does not exist: ${String(key)}`,
+      $metadata: { httpStatusCode: 404 },
+    });
+  }
+  return object;
+}
+
 /** An in-memory S3 with the calls the handlers make. */
 export class FakeS3 {
   private readonly buckets = new Map<string, Map<string, StoredObject>>();
@@ -65,13 +77,7 @@ export class FakeS3 {
         };
       }
       case 'GetObjectCommand': {
-        const object = objects?.get(String(input.Key));
-        if (!object) {
-          throw new NoSuchKey({
-            message: `The specified key does not exist: ${String(input.Key)}`,
-            $metadata: { httpStatusCode: 404 },
-          });
-        }
+        const object = existing(objects, input.Key);
         return {
           ContentLength: object.body.length,
           Body: {
@@ -81,13 +87,7 @@ export class FakeS3 {
         };
       }
       case 'GetObjectAttributesCommand': {
-        const object = objects?.get(String(input.Key));
-        if (!object) {
-          throw new NoSuchKey({
-            message: `The specified key does not exist: ${String(input.Key)}`,
-            $metadata: { httpStatusCode: 404 },
-          });
-        }
+        const object = existing(objects, input.Key);
         return {
           ObjectSize: object.body.length,
           Checksum: {

@@ -109,7 +109,7 @@ export async function readRunReport(store: RunStore, runId: string): Promise<Run
 
 /** `1h 02m`, `3m 20s`, `45s`. */
 export function formatDuration(seconds: number): string {
-  const s = Math.round(seconds);
+  const s = Math.max(0, Math.round(seconds));
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const r = s % 60;

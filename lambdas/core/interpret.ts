@@ -47,6 +47,14 @@ function isInstallLine(value: unknown): value is InstallResultLine {
   );
 }
 
+/** What every result of an update that never reached an exit code has in common. */
+const NO_EXIT_CODE = {
+  exitCode: null,
+  outcome: 'Failed' as const,
+  rebootRequired: false,
+  rebootInitiated: false,
+};
+
 /**
  * Interprets the install command of the hotfix plug-in. Updates the node did not report (the
  * command died midway) are `Failed` with a reason, never silently dropped.
@@ -75,10 +83,7 @@ export function interpretHotfixInstall(
     if (!line) {
       return {
         ...base,
-        exitCode: null,
-        outcome: 'Failed' as const,
-        rebootRequired: false,
-        rebootInitiated: false,
+        ...NO_EXIT_CODE,
         transient: command.status !== 'Success',
         durationSeconds: 0,
         logTail: tail(command.outputTail),
@@ -93,10 +98,7 @@ export function interpretHotfixInstall(
     if (!line.checksumOk) {
       return {
         ...common,
-        exitCode: null,
-        outcome: 'Failed' as const,
-        rebootRequired: false,
-        rebootInitiated: false,
+        ...NO_EXIT_CODE,
         transient: false,
         detail: `SHA-256 of the downloaded file does not match the plan (${update.sha256}); not run`,
       };
@@ -104,10 +106,7 @@ export function interpretHotfixInstall(
     if (line.timedOut || line.exitCode === null) {
       return {
         ...common,
-        exitCode: null,
-        outcome: 'Failed' as const,
-        rebootRequired: false,
-        rebootInitiated: false,
+        ...NO_EXIT_CODE,
         transient: true,
         detail: line.timedOut
           ? 'the installer ran past HotfixInstallerTimeoutMinutes and was stopped'
@@ -261,9 +260,7 @@ export function interpretRemoval(
     if (!line) {
       return {
         ...base,
-        exitCode: null,
-        outcome: 'Failed' as const,
-        rebootRequired: false,
+        ...NO_EXIT_CODE,
         transient: command.status !== 'Success',
         durationSeconds: 0,
         logTail: tail(command.outputTail),
@@ -278,18 +275,21 @@ export function interpretRemoval(
     if (line.timedOut || line.exitCode === null) {
       return {
         ...common,
-        exitCode: null,
-        outcome: 'Failed' as const,
-        rebootRequired: false,
+        ...NO_EXIT_CODE,
         transient: line.timedOut,
         detail: line.timedOut
           ? 'wusa.exe ran past the removal timeout and was stopped'
           : (line.error ?? 'wusa.exe did not run'),
       };
     }
+    // Codes come signed or unsigned (2149842967 is 0x80240017): compare them signed.
     const code = line.exitCode;
+    const signed = code | 0;
     const hex = toHex(code);
-    if (code === REMOVAL_EXIT_CODES.removed || code === REMOVAL_EXIT_CODES.removedRestartNeeded) {
+    if (
+      signed === REMOVAL_EXIT_CODES.removed ||
+      signed === REMOVAL_EXIT_CODES.removedRestartNeeded
+    ) {
       return {
         ...common,
         exitCode: code,
@@ -297,15 +297,14 @@ export function interpretRemoval(
         rebootRequired: true,
         transient: false,
         detail:
-          code === REMOVAL_EXIT_CODES.removed
+          signed === REMOVAL_EXIT_CODES.removed
             ? `${hex} removed; a restart completes the removal (KB897341)`
             : `${hex} removed, restart required`,
       };
     }
     if (
-      code === REMOVAL_EXIT_CODES.alreadyUninstalled ||
-      code === REMOVAL_EXIT_CODES.notApplicable ||
-      code === REMOVAL_EXIT_CODES.notApplicable + 2 ** 32
+      signed === REMOVAL_EXIT_CODES.alreadyUninstalled ||
+      signed === REMOVAL_EXIT_CODES.notApplicable
     ) {
       return {
         ...common,
