@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import {
   DOCUMENTS,
   type DocumentKey,
+  NODE_CONTRACT,
   PAYLOAD_ALLOWED_PATTERN,
   PAYLOAD_PARAMETER,
   RESULT_LINE_PREFIX,
@@ -25,7 +26,7 @@ export interface DocumentSpec {
   readonly script: string;
   /**
    * The step's `timeoutSeconds`: SSM stops the script after it. The workflow's own deadline
-   * (`executionTimeoutSeconds` in the payload) should not exceed it.
+   * (`deadline` in the payload) should not exceed it.
    */
   readonly timeoutSeconds: number;
   readonly description: string;
@@ -112,8 +113,16 @@ function readScriptLines(directory: string, file: string): string[] {
 }
 
 /**
- * The script of one document as it ships: the prelude, then the document's own script, one
- * array element per line (the `runCommand` of the step).
+ * The first line of every shipped script: `lambdas/core/node-contract.json` as a PowerShell
+ * string, which the prelude parses into `$script:RolloutContract`.
+ */
+export function contractLine(): string {
+  return `$script:RolloutContractJson = '${JSON.stringify(NODE_CONTRACT).replaceAll("'", "''")}'`;
+}
+
+/**
+ * The script of one document as it ships: the contract line, the prelude, then the document's
+ * own script, one array element per line (the `runCommand` of the step).
  *
  * @throws Error when a script holds `{{` (SSM would substitute parameters into it) or a
  *   character outside ASCII (the agent's code page would change it).
@@ -124,6 +133,7 @@ export function renderDocumentScript(
 ): string[] {
   const spec = DOCUMENT_SPECS[key];
   const lines = [
+    contractLine(),
     ...readScriptLines(directory, PRELUDE_SCRIPT),
     '',
     `# --- ${spec.script} (document ${DOCUMENTS[key]}) ---`,

@@ -12,14 +12,26 @@
 # Exit codes: 0 done, 1 failed. Never 3010 except in RestartNode: SSM Agent restarts the node
 # when a script exits 3010.
 #
+# Limits and patterns shared with the TypeScript side (lambdas/core/node-contract.json) arrive as
+# $script:RolloutContractJson, a line lib/windows-documents.ts writes ahead of this prelude.
+#
+# Every Windows-only thing the documents touch (cluster cmdlets, installer processes, the
+# Windows Update Agent, registry markers, S3, inventory queries, the clock) goes through the
+# functions under "the Windows seam" below, so Pester can mock them on any OS.
+#
 # Windows PowerShell 5.1 compatible.
 
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $ProgressPreference = 'SilentlyContinue'
 
-$script:RolloutResultPrefix = 'ROLLOUT-RESULT'
+$script:RolloutContract = ConvertFrom-Json -InputObject $script:RolloutContractJson
+$script:RolloutResultPrefix = [string]$script:RolloutContract.resultLinePrefix
 $script:RolloutLogPrefix = '[rollout]'
+# Log lines stop once this many characters were written, so the result lines of a long run
+# still fit GetCommandInvocation's inline output (the full output also goes to CloudWatch).
+$script:RolloutLogBudget = [int]$script:RolloutContract.logBudgetCharacters
+$script:RolloutLogWritten = 0
 
 if ($PSVersionTable.PSVersion.Major -lt 6) {
     # Windows PowerShell 5.1's type data for System.Array makes ConvertTo-Json write some arrays
@@ -46,7 +58,14 @@ function ConvertTo-SingleLine {
 
 function Write-RolloutLog {
     param([AllowNull()] [AllowEmptyString()] [string] $Message)
-    [Console]::Out.WriteLine($script:RolloutLogPrefix + ' ' + (ConvertTo-SingleLine $Message))
+    $text = $script:RolloutLogPrefix + ' ' + (ConvertTo-SingleLine $Message)
+    if ($text.Length -gt 500) { $text = $text.Substring(0, 497) + '...' }
+    if ($script:RolloutLogWritten -ge $script:RolloutLogBudget) { return }
+    $script:RolloutLogWritten += $text.Length + 1
+    if ($script:RolloutLogWritten -ge $script:RolloutLogBudget) {
+        $text = $script:RolloutLogPrefix + ' log budget spent: later log lines are left out, result lines are not'
+    }
+    [Console]::Out.WriteLine($text)
 }
 
 function ConvertTo-RolloutJson {
@@ -83,6 +102,11 @@ function Read-RolloutPayload {
             'Payload reaches the script only through interpolationType ENV_VAR, which needs ' +
             'SSM Agent 3.3.2746.0 or later; update the agent on this node')
     }
+    $maximum = [int]$script:RolloutContract.maxPayloadBase64Characters
+    if ($encoded.Length -gt $maximum) {
+        throw ('Payload (' + $encoded.Length + ' characters of base64): over the ' + $maximum +
+            ' an environment variable can hold on Windows; send fewer updates per command')
+    }
     try {
         $bytes = [Convert]::FromBase64String($encoded)
     }
@@ -97,7 +121,14 @@ function Read-RolloutPayload {
         throw 'Payload: the decoded bytes are not UTF-8; expected base64 of UTF-8 JSON'
     }
     try {
-        $payload = ConvertFrom-Json -InputObject $text
+        # PowerShell 7.5+ turns ISO 8601 strings into local DateTime values unless told not to;
+        # Windows PowerShell 5.1 keeps them as strings. Keep strings everywhere.
+        if ((Get-Command -Name 'ConvertFrom-Json').Parameters.ContainsKey('DateKind')) {
+            $payload = ConvertFrom-Json -InputObject $text -DateKind String
+        }
+        else {
+            $payload = ConvertFrom-Json -InputObject $text
+        }
     }
     catch {
         throw ('Payload: expected one JSON object; ' + $_.Exception.Message)
@@ -168,17 +199,64 @@ function Get-PayloadArray {
     return , @($value)
 }
 
-# The send-command Lambda adds executionTimeoutSeconds to every payload: the time the workflow
-# waits for this command. Long scripts stop starting new work a minute before it passes, so
-# their results still reach the workflow. Without it, there is no deadline but the step's own.
+# The send-command Lambda adds deadline to every payload: the UTC instant the workflow stops
+# waiting for this command (task start + the command's timeout). Scripts stop starting new work
+# deadlineMarginSeconds before it, so their results still reach the workflow. UTC only: a local
+# clock moves with DST.
 function Get-RolloutDeadline {
     param([Parameter(Mandatory = $true)] $Payload)
-    $seconds = Get-PayloadInteger $Payload 'executionTimeoutSeconds' 'payload' 30 172800 -Optional
-    if ($null -eq $seconds) { return [DateTime]::MaxValue }
-    return (Get-Date).AddSeconds([Math]::Max(15, $seconds - 60))
+    $text = Get-PayloadString $Payload 'deadline' 'payload'
+    $instant = [DateTime]::MinValue
+    $styles = [Globalization.DateTimeStyles]::AdjustToUniversal -bor [Globalization.DateTimeStyles]::AssumeUniversal
+    $parsed = $text -cmatch '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?Z$' -and
+        [DateTime]::TryParse($text, [Globalization.CultureInfo]::InvariantCulture, $styles, [ref]$instant)
+    if (-not $parsed) {
+        throw ('payload.deadline (' + (Format-PayloadValue $text) + '): expected an ISO 8601 UTC instant such as 2026-01-31T23:59:00.000Z')
+    }
+    return $instant.AddSeconds(-[int]$script:RolloutContract.deadlineMarginSeconds)
 }
 
-# --- facts about the node ------------------------------------------------------------------
+# The earlier of the command's deadline and now + Minutes (a payload's own time limit).
+function Get-EarlierDeadline {
+    param([datetime] $Deadline, [long] $Minutes)
+    $own = (Get-RolloutUtcNow).AddMinutes($Minutes)
+    if ($own -lt $Deadline) { return $own }
+    return $Deadline
+}
+
+function Test-DeadlinePassed {
+    param([datetime] $Deadline)
+    return ((Get-RolloutUtcNow) -ge $Deadline)
+}
+
+# A full Windows path: a drive letter and a backslash (C:\...) or a UNC share (\\server\...).
+# Checked as text, so the check is the same on every OS.
+function Test-WindowsFullPath {
+    param([string] $Path)
+    return ($Path -match '^[A-Za-z]:\\' -or $Path -match '^\\\\[^\\]')
+}
+
+# --- the Windows seam ----------------------------------------------------------------------
+# The only functions that touch Windows itself. Tests mock these (test/pwsh/); the rest of each
+# script is plain PowerShell that runs anywhere.
+
+function Get-WindowsDirectory {
+    return [Environment]::GetFolderPath('Windows')
+}
+
+function Get-RolloutUtcNow {
+    return [DateTime]::UtcNow
+}
+
+function Wait-RolloutSeconds {
+    param([double] $Seconds)
+    Start-Sleep -Milliseconds ([int][Math]::Max(0, $Seconds * 1000))
+}
+
+function Test-FileExists {
+    param([string] $Path)
+    return [bool](Test-Path -LiteralPath $Path -PathType Leaf)
+}
 
 function Get-RegistryValue {
     param([string] $Path, [string] $Name)
@@ -191,8 +269,232 @@ function Get-RegistryValue {
     return $item.$Name
 }
 
+function Test-RegistryKey {
+    param([string] $Path)
+    return [bool](Test-Path -LiteralPath $Path)
+}
+
+# A rollout marker: one string value under HKLM\SOFTWARE\WindowsRollout\<Key>.
+function Get-RolloutMarker {
+    param([string] $Key, [string] $Name)
+    $handle = [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey('SOFTWARE\WindowsRollout\' + $Key)
+    if ($null -eq $handle) { return $null }
+    try { return $handle.GetValue($Name) } finally { $handle.Dispose() }
+}
+
+function Set-RolloutMarker {
+    param([string] $Key, [string] $Name, [string] $Value)
+    $handle = [Microsoft.Win32.Registry]::LocalMachine.CreateSubKey('SOFTWARE\WindowsRollout\' + $Key)
+    try { $handle.SetValue($Name, $Value, [Microsoft.Win32.RegistryValueKind]::String) } finally { $handle.Dispose() }
+}
+
+function Remove-RolloutMarker {
+    param([string] $Key, [string] $Name)
+    $handle = [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey('SOFTWARE\WindowsRollout\' + $Key, $true)
+    if ($null -eq $handle) { return }
+    try { $handle.DeleteValue($Name, $false) } finally { $handle.Dispose() }
+}
+
+# Removes every marker under HKLM\SOFTWARE\WindowsRollout\<Key>.
+function Clear-RolloutMarkers {
+    param([string] $Key)
+    [Microsoft.Win32.Registry]::LocalMachine.DeleteSubKeyTree('SOFTWARE\WindowsRollout\' + $Key, $false)
+}
+
+# The id of the current boot: a random id in a VOLATILE registry key, which Windows discards at
+# every restart, created on first use after each restart. The parent is stable: a volatile
+# parent could hold no stable marker key.
+function Get-BootSessionId {
+    [Microsoft.Win32.Registry]::LocalMachine.CreateSubKey('SOFTWARE\WindowsRollout').Dispose()
+    $key = [Microsoft.Win32.Registry]::LocalMachine.CreateSubKey('SOFTWARE\WindowsRollout\BootSession', [Microsoft.Win32.RegistryKeyPermissionCheck]::ReadWriteSubTree, [Microsoft.Win32.RegistryOptions]::Volatile)
+    try {
+        $id = $key.GetValue('Id')
+        if ($null -eq $id) {
+            $id = [guid]::NewGuid().ToString()
+            $key.SetValue('Id', $id, [Microsoft.Win32.RegistryValueKind]::String)
+        }
+        return [string]$id
+    }
+    finally {
+        $key.Dispose()
+    }
+}
+
+function Get-OperatingSystem {
+    return (Get-CimInstance -ClassName Win32_OperatingSystem)
+}
+
 function Get-LastBootTime {
-    return (Get-CimInstance -ClassName Win32_OperatingSystem).LastBootUpTime.ToUniversalTime()
+    return (Get-OperatingSystem).LastBootUpTime.ToUniversalTime()
+}
+
+# 'Running', 'Stopped' (or another status), or $null when the service does not exist.
+function Get-ServiceStatus {
+    param([string] $Name)
+    $service = Get-Service -Name $Name -ErrorAction SilentlyContinue
+    if ($null -eq $service) { return $null }
+    return [string]$service.Status
+}
+
+function Get-ServiceStartMode {
+    param([string] $Name)
+    return [string](Get-CimInstance -ClassName Win32_Service -Filter ("Name = '" + $Name + "'")).StartMode
+}
+
+function Import-FailoverClusterModule {
+    if ($null -eq (Get-Module -ListAvailable -Name 'FailoverClusters')) {
+        throw ('the Cluster service runs but the FailoverClusters PowerShell module is missing; ' +
+            'install it with Install-WindowsFeature RSAT-Clustering-PowerShell')
+    }
+    Import-Module -Name 'FailoverClusters' -Verbose:$false
+}
+
+function Get-DeviceGuardStatus {
+    return @(Get-CimInstance -Namespace 'root\Microsoft\Windows\DeviceGuard' -ClassName Win32_DeviceGuard)
+}
+
+function Test-SecureBoot {
+    return [bool](Confirm-SecureBootUEFI)
+}
+
+function Get-InstalledHotFixIds {
+    return @(Get-HotFix | ForEach-Object { [string]$_.HotFixID })
+}
+
+function Get-FileVersion {
+    param([string] $Path)
+    if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { return $null }
+    return [System.Diagnostics.FileVersionInfo]::GetVersionInfo($Path).FileVersion
+}
+
+# The DISM package names installed on this node (Get-WindowsPackage -Online).
+function Get-InstalledPackageNames {
+    return @(Get-WindowsPackage -Online | ForEach-Object { [string]$_.PackageName })
+}
+
+# A Windows Update Agent session (COM: Microsoft.Update.Session).
+function New-WindowsUpdateSession {
+    return (New-Object -ComObject 'Microsoft.Update.Session')
+}
+
+function New-WindowsUpdateCollection {
+    return (New-Object -ComObject 'Microsoft.Update.UpdateColl')
+}
+
+function Receive-S3File {
+    param([string] $Bucket, [string] $Key, [string] $Destination)
+    if ($null -eq (Get-Command -Name 'Read-S3Object' -ErrorAction SilentlyContinue)) {
+        $module = @('AWS.Tools.S3', 'AWSPowerShell') | Where-Object { $null -ne (Get-Module -ListAvailable -Name $_) } | Select-Object -First 1
+        if ($null -eq $module) {
+            throw ('Read-S3Object was not found: install AWS Tools for PowerShell (module AWS.Tools.S3 ' +
+                'or AWSPowerShell), which AWS Windows AMIs include')
+        }
+        Import-Module -Name $module -Verbose:$false
+    }
+    $parameters = @{ BucketName = $Bucket; Key = $Key; File = $Destination }
+    # SSM Agent tells scripts its region; the hotfix root lives in the control plane's region.
+    if (-not [string]::IsNullOrEmpty($env:AWS_SSM_REGION_NAME)) { $parameters['Region'] = $env:AWS_SSM_REGION_NAME }
+    for ($attempt = 1; ; $attempt++) {
+        try {
+            $null = Read-S3Object @parameters
+            return
+        }
+        catch {
+            if ($attempt -ge 3) {
+                throw ('download of s3://' + $Bucket + '/' + $Key + ' failed after ' + $attempt + ' tries: ' + $_.Exception.Message)
+            }
+            Write-RolloutLog ('download try ' + $attempt + ' failed, retrying: ' + $_.Exception.Message)
+            Wait-RolloutSeconds (5 * $attempt)
+        }
+    }
+}
+
+# Only SYSTEM and Administrators may write where installers are verified and run: otherwise a
+# user could plant a DLL beside an installer. SIDs, not names, which are localised.
+function Initialize-UpdateFolder {
+    param([string] $Path)
+    $null = [System.IO.Directory]::CreateDirectory($Path)
+    $system = New-Object System.Security.Principal.SecurityIdentifier -ArgumentList 'S-1-5-18'
+    $administrators = New-Object System.Security.Principal.SecurityIdentifier -ArgumentList 'S-1-5-32-544'
+    $acl = New-Object System.Security.AccessControl.DirectorySecurity
+    $acl.SetAccessRuleProtection($true, $false)
+    $acl.SetOwner($system)
+    $inheritance = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
+    foreach ($identity in @($system, $administrators)) {
+        $rule = New-Object System.Security.AccessControl.FileSystemAccessRule -ArgumentList $identity, 'FullControl', $inheritance, 'None', 'Allow'
+        $acl.AddAccessRule($rule)
+    }
+    [System.IO.Directory]::SetAccessControl($Path, $acl)
+}
+
+function Stop-ProcessTree {
+    param([int] $ProcessId)
+    $children = @(Get-CimInstance -ClassName Win32_Process -Filter ('ParentProcessId = ' + $ProcessId))
+    Stop-Process -Id $ProcessId -Force -ErrorAction SilentlyContinue
+    foreach ($child in $children) { Stop-ProcessTree -ProcessId ([int]$child.ProcessId) }
+}
+
+# Runs an installer (wusa.exe, msiexec.exe, DISM, a hotfix .exe) with ONE command-line string,
+# no shell, and waits up to TimeoutMilliseconds; past it, stops the process and its children.
+# Returns @{ exited; exitCode; output } (exitCode $null when it was stopped; output the lines of
+# standard output and error with -CaptureOutput, else empty).
+function Invoke-Installer {
+    param([string] $FilePath, [string] $Arguments, [string] $WorkingDirectory, [long] $TimeoutMilliseconds, [switch] $CaptureOutput)
+    # Process.Start rather than Start-Process: Start-Process resolves wildcards in the path and,
+    # with -PassThru, may leave ExitCode empty in Windows PowerShell.
+    $startInfo = New-Object System.Diagnostics.ProcessStartInfo
+    $startInfo.FileName = $FilePath
+    $startInfo.Arguments = $Arguments
+    $startInfo.UseShellExecute = $false
+    $startInfo.CreateNoWindow = $true
+    if (-not [string]::IsNullOrEmpty($WorkingDirectory)) { $startInfo.WorkingDirectory = $WorkingDirectory }
+    $startInfo.RedirectStandardOutput = [bool]$CaptureOutput
+    $startInfo.RedirectStandardError = [bool]$CaptureOutput
+    $process = [System.Diagnostics.Process]::Start($startInfo)
+    try {
+        $stdout = $null
+        $stderr = $null
+        if ($CaptureOutput) {
+            # Read both streams while waiting, or a chatty child blocks on a full pipe.
+            $stdout = $process.StandardOutput.ReadToEndAsync()
+            $stderr = $process.StandardError.ReadToEndAsync()
+        }
+        $milliseconds = [int][Math]::Max(0, [Math]::Min($TimeoutMilliseconds, [int]::MaxValue))
+        $exited = $process.WaitForExit($milliseconds)
+        $exitCode = $null
+        if ($exited) { $exitCode = [int]$process.ExitCode } else { Stop-ProcessTree -ProcessId $process.Id }
+        $output = @()
+        if ($CaptureOutput -and $exited) {
+            $output = @(($stdout.Result + "`n" + $stderr.Result) -split "`r?`n" | Where-Object { $_.Length -gt 0 })
+        }
+        return @{ exited = $exited; exitCode = $exitCode; output = $output }
+    }
+    finally {
+        $process.Dispose()
+    }
+}
+
+# True while Windows servicing still works after an installer client was stopped: the
+# TrustedInstaller service runs, TiWorker.exe (the servicing worker) exists, or the Windows
+# Installer service (msiserver) runs with an msiexec.exe process.
+function Test-ServicingBusy {
+    if ((Get-ServiceStatus 'TrustedInstaller') -eq 'Running') { return $true }
+    if ($null -ne (Get-Process -Name 'TiWorker' -ErrorAction SilentlyContinue)) { return $true }
+    $msiexec = Get-Process -Name 'msiexec' -ErrorAction SilentlyContinue
+    return ((Get-ServiceStatus 'msiserver') -eq 'Running') -and ($null -ne $msiexec)
+}
+
+# --- facts about the node ------------------------------------------------------------------
+
+# After a stopped installer: waits until servicing is quiet, at most until Deadline. True when
+# it is still busy.
+function Wait-ServicingQuiet {
+    param([datetime] $Deadline)
+    while (Test-ServicingBusy) {
+        if (Test-DeadlinePassed $Deadline) { return $true }
+        Wait-RolloutSeconds 10
+    }
+    return $false
 }
 
 # The failover cluster node object of this computer, or $null on a standalone server.
@@ -201,27 +503,22 @@ function Get-LastBootTime {
 # service may still be starting: wait up to WaitSeconds for it.
 function Get-LocalClusterNode {
     param([int] $WaitSeconds = 0)
-    $service = Get-Service -Name 'ClusSvc' -ErrorAction SilentlyContinue
-    if ($null -eq $service) { return $null }
-    if ($service.Status -ne 'Running') {
-        $startMode = [string](Get-CimInstance -ClassName Win32_Service -Filter "Name = 'ClusSvc'").StartMode
-        if ($startMode -ne 'Auto') { return $null }
-        $until = (Get-Date).AddSeconds($WaitSeconds)
-        while ($service.Status -ne 'Running' -and (Get-Date) -lt $until) {
-            Start-Sleep -Seconds 5
-            $service.Refresh()
+    $status = Get-ServiceStatus 'ClusSvc'
+    if ($null -eq $status) { return $null }
+    if ($status -ne 'Running') {
+        if ((Get-ServiceStartMode 'ClusSvc') -ne 'Auto') { return $null }
+        $until = (Get-RolloutUtcNow).AddSeconds($WaitSeconds)
+        while ($status -ne 'Running' -and (Get-RolloutUtcNow) -lt $until) {
+            Wait-RolloutSeconds 5
+            $status = Get-ServiceStatus 'ClusSvc'
         }
-        if ($service.Status -ne 'Running') {
+        if ($status -ne 'Running') {
             throw ('the Cluster service (ClusSvc) starts automatically on this node, so it is a ' +
-                'cluster member, but the service is ' + $service.Status + ' after ' + $WaitSeconds +
+                'cluster member, but the service is ' + $status + ' after ' + $WaitSeconds +
                 ' s; start it or evict the node')
         }
     }
-    if ($null -eq (Get-Module -ListAvailable -Name 'FailoverClusters')) {
-        throw ('the Cluster service runs but the FailoverClusters PowerShell module is missing; ' +
-            'install it with Install-WindowsFeature RSAT-Clustering-PowerShell')
-    }
-    Import-Module -Name 'FailoverClusters' -Verbose:$false
+    Import-FailoverClusterModule
     return (Get-ClusterNode -Name $env:COMPUTERNAME)
 }
 

@@ -6,9 +6,7 @@
 
 $payload = Read-RolloutPayload
 $timeoutMinutes = Get-PayloadInteger $payload 'timeoutMinutes' 'payload' 1 1440
-$deadline = (Get-Date).AddMinutes($timeoutMinutes)
-$commandDeadline = Get-RolloutDeadline $payload
-if ($commandDeadline -lt $deadline) { $deadline = $commandDeadline }
+$deadline = Get-EarlierDeadline (Get-RolloutDeadline $payload) $timeoutMinutes
 
 $name = [string]$env:COMPUTERNAME
 $node = Get-LocalClusterNode -WaitSeconds 120
@@ -54,11 +52,11 @@ Write-RolloutLog ('draining ' + $name + ' of cluster ' + $clusterName + ' for up
 # DrainStatus, so the payload's timeout holds.
 $null = Suspend-ClusterNode -Name $name -Drain -Confirm:$false
 do {
-    Start-Sleep -Seconds 5
+    Wait-RolloutSeconds 5
     $node = Get-ClusterNode -Name $name
     $drainStatus = [string]$node.DrainStatus
     $waiting = ($drainStatus -eq 'InProgress') -or ($drainStatus -eq 'NotInitiated')
-} while ($waiting -and (Get-Date) -lt $deadline)
+} while ($waiting -and -not (Test-DeadlinePassed $deadline))
 
 $state = [string]$node.State
 if ($state -eq 'Paused' -and $drainStatus -eq 'Completed') {
@@ -78,7 +76,7 @@ catch {
     Write-RolloutLog ('cannot list the roles left on the node: ' + $_.Exception.Message)
 }
 if ($waiting) {
-    $detail = 'the drain did not finish within ' + $timeoutMinutes + ' minutes'
+    $detail = 'the drain did not finish within ' + $timeoutMinutes + ' minutes (or before the command deadline)'
 }
 else {
     $detail = 'the drain ended ' + $drainStatus + ' with the node ' + $state

@@ -2,6 +2,9 @@
 # in S3. Payload: InstallHotfixesPayload { bucket, timeoutMinutes, updates[] }.
 #
 # For each update, in the plan's order:
+#   0. skip it when this node installed the same file (SHA-256) within a day and the installer
+#      succeeded (a marker in the registry): SSM or the workflow may run the step again after a
+#      restart, and nothing is installed twice;
 #   1. download s3://<bucket>/<key> to localPath (environment variables expanded), into a folder
 #      only SYSTEM and Administrators may write;
 #   2. open the file so nobody can change it, and check its SHA-256 against the plan; on a
@@ -9,68 +12,47 @@
 #   3. run the installer: path and parameters from the plan, environment variables expanded,
 #      the parameters passed as ONE command-line string for the installer to parse, exactly as
 #      the rule wrote them (no shell, no Invoke-Expression); wait up to timeoutMinutes
-#      (HotfixInstallerTimeoutMinutes), then stop the installer and its children (timedOut true);
-#   4. print one InstallResultLine, and go on with the next update whatever happened.
+#      (HotfixInstallerTimeoutMinutes), then stop the installer and its children (timedOut true)
+#      and wait, up to the command deadline, for Windows servicing (TrustedInstaller, TiWorker,
+#      the Windows Installer service), which goes on without its client: servicingBusy says
+#      whether it was still busy when the script gave up waiting;
+#   4. for an .msu, report the DISM packages it added (packageNames), so a removal knows whether
+#      wusa can remove it or DISM /Remove-Package must (combined SSU + LCU packages);
+#   5. print one InstallResultLine, and go on with the next update whatever happened.
 # The exit codes are judged by the interpret-results Lambda against the rule's ExitConditions,
 # so this script exits 0 once every update is reported. Two exceptions: an installer that
-# started a restart itself (1641) ends the loop, since the node is going down; and the command's
-# deadline (executionTimeoutSeconds) ends it with exit 1, leaving the rest unreported.
+# started a restart itself (1641) stops the loop at once, since the node is going down, and the
+# rest are reported notStarted; and the command's deadline ends it with exit 1, the rest
+# reported notStarted too.
 
 $payload = Read-RolloutPayload
 $bucket = Get-PayloadString $payload 'bucket' 'payload'
 $timeoutMinutes = Get-PayloadInteger $payload 'timeoutMinutes' 'payload' 1 1440
 $updates = Get-PayloadArray $payload 'updates' 'payload'
 $deadline = Get-RolloutDeadline $payload
+$installedMarkerKey = 'Installed'
+# Exit codes after which an update counts as installed for a re-run: done, done but restart
+# needed, done and restart started.
+$installedCodes = @(0, 3010, 1641)
 
-function Import-S3Cmdlet {
-    if ($null -ne (Get-Command -Name 'Read-S3Object' -ErrorAction SilentlyContinue)) { return }
-    foreach ($module in @('AWS.Tools.S3', 'AWSPowerShell')) {
-        if ($null -ne (Get-Module -ListAvailable -Name $module)) {
-            Import-Module -Name $module -Verbose:$false
-            return
-        }
-    }
-    throw ('Read-S3Object was not found: install AWS Tools for PowerShell (module AWS.Tools.S3 ' +
-        'or AWSPowerShell), which AWS Windows AMIs include')
-}
-
-function Receive-S3File {
-    param([string] $Bucket, [string] $Key, [string] $Destination)
-    Import-S3Cmdlet
-    $parameters = @{ BucketName = $Bucket; Key = $Key; File = $Destination }
-    # SSM Agent tells scripts its region; the hotfix root lives in the control plane's region.
-    if (-not [string]::IsNullOrEmpty($env:AWS_SSM_REGION_NAME)) { $parameters['Region'] = $env:AWS_SSM_REGION_NAME }
-    for ($attempt = 1; ; $attempt++) {
-        try {
-            $null = Read-S3Object @parameters
-            return
-        }
-        catch {
-            if ($attempt -ge 3) {
-                throw ('download of s3://' + $Bucket + '/' + $Key + ' failed after ' + $attempt + ' tries: ' + $_.Exception.Message)
-            }
-            Write-RolloutLog ('download try ' + $attempt + ' failed, retrying: ' + $_.Exception.Message)
-            Start-Sleep -Seconds (5 * $attempt)
-        }
-    }
-}
-
-# Only SYSTEM and Administrators may write where installers are verified and run: otherwise a
-# user could plant a DLL beside an installer. SIDs, not names, which are localised.
-function Initialize-UpdateFolder {
+function Get-LogTail {
     param([string] $Path)
-    $null = [System.IO.Directory]::CreateDirectory($Path)
-    $system = New-Object System.Security.Principal.SecurityIdentifier -ArgumentList 'S-1-5-18'
-    $administrators = New-Object System.Security.Principal.SecurityIdentifier -ArgumentList 'S-1-5-32-544'
-    $acl = New-Object System.Security.AccessControl.DirectorySecurity
-    $acl.SetAccessRuleProtection($true, $false)
-    $acl.SetOwner($system)
-    $inheritance = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
-    foreach ($identity in @($system, $administrators)) {
-        $rule = New-Object System.Security.AccessControl.FileSystemAccessRule -ArgumentList $identity, 'FullControl', $inheritance, 'None', 'Allow'
-        $acl.AddAccessRule($rule)
+    if (-not (Test-FileExists $Path)) { return '' }
+    try {
+        $text = @(Get-Content -LiteralPath $Path -Tail 40) -join "`n"
     }
-    [System.IO.Directory]::SetAccessControl($Path, $acl)
+    catch {
+        return ''
+    }
+    # Tails stay short: the result lines of many updates must fit the command's inline output.
+    if ($text.Length -gt 1000) { $text = $text.Substring($text.Length - 1000) }
+    return $text
+}
+
+function Limit-Text {
+    param([string] $Text)
+    if ($Text.Length -gt 1000) { return $Text.Substring(0, 1000) }
+    return $Text
 }
 
 # Opened for reading with FileShare.Read: nobody can write, rename or delete the file while the
@@ -86,30 +68,21 @@ function Get-StreamSha256 {
     return (Get-FileHash -InputStream $Stream -Algorithm SHA256).Hash
 }
 
-function Stop-ProcessTree {
-    param([int] $ProcessId)
-    $children = @(Get-CimInstance -ClassName Win32_Process -Filter ('ParentProcessId = ' + $ProcessId))
-    Stop-Process -Id $ProcessId -Force -ErrorAction SilentlyContinue
-    foreach ($child in $children) { Stop-ProcessTree -ProcessId ([int]$child.ProcessId) }
-}
-
-function Get-LogTail {
-    param([string] $Path)
-    if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { return '' }
+# The earlier successful install of this file (by SHA-256) on this node, less than a day ago.
+function Get-EarlierInstall {
+    param([string] $Sha256)
+    $text = Get-RolloutMarker $installedMarkerKey $Sha256.ToLowerInvariant()
+    if ($null -eq $text) { return $null }
     try {
-        $text = @(Get-Content -LiteralPath $Path -Tail 40) -join "`n"
+        $marker = ConvertFrom-Json -InputObject ([string]$text)
+        $at = [datetime]::Parse([string]$marker.installedAt, [Globalization.CultureInfo]::InvariantCulture, [Globalization.DateTimeStyles]::AdjustToUniversal)
     }
     catch {
-        return ''
+        return $null
     }
-    if ($text.Length -gt 4000) { $text = $text.Substring($text.Length - 4000) }
-    return $text
-}
-
-function Limit-Text {
-    param([string] $Text)
-    if ($Text.Length -gt 1000) { return $Text.Substring(0, 1000) }
-    return $Text
+    if (((Get-RolloutUtcNow) - $at).TotalHours -gt 24) { return $null }
+    if ($installedCodes -notcontains [int]$marker.exitCode) { return $null }
+    return $marker
 }
 
 function Install-Update {
@@ -135,15 +108,30 @@ function Install-Update {
             throw ($at + '.sha256 (' + (Format-PayloadValue $sha256) + '): expected 64 hexadecimal digits')
         }
         $localPath = [Environment]::ExpandEnvironmentVariables((Get-PayloadString $Item 'localPath' $at))
-        if (-not [System.IO.Path]::IsPathRooted($localPath)) {
+        if (-not (Test-WindowsFullPath $localPath)) {
             throw ($at + '.localPath (' + (Format-PayloadValue $localPath) + '): expected a full path')
         }
         $installer = [Environment]::ExpandEnvironmentVariables((Get-PayloadString $Item 'path' $at))
         $arguments = [Environment]::ExpandEnvironmentVariables((Get-PayloadString $Item 'parameters' $at -AllowEmpty))
 
-        Initialize-UpdateFolder ([System.IO.Path]::GetDirectoryName($localPath))
+        $earlier = Get-EarlierInstall $sha256
+        if ($null -ne $earlier) {
+            # Verified by SHA-256 when it was installed. A 1641 then was the restart this re-run
+            # follows: the update is in, with nothing left to restart for.
+            $line['checksumOk'] = $true
+            $line['exitCode'] = [int]$earlier.exitCode
+            if ($line['exitCode'] -eq 1641) { $line['exitCode'] = 0 }
+            $line['earlierExitCode'] = [int]$earlier.exitCode
+            $line['alreadyInstalled'] = $true
+            if ($null -ne $earlier.PSObject.Properties['packageNames']) { $line['packageNames'] = @($earlier.packageNames) }
+            Write-RolloutLog ($line['file'] + ': installed on this node at ' + [string]$earlier.installedAt + ' (exit code ' + $earlier.exitCode + '); not run again')
+            return $line
+        }
+
+        $folder = $localPath.Substring(0, $localPath.LastIndexOf('\'))
+        Initialize-UpdateFolder $folder
         $actual = $null
-        if (Test-Path -LiteralPath $localPath -PathType Leaf) {
+        if (Test-FileExists $localPath) {
             # Left by an earlier try (a retry, or before a restart): keep it if it still matches.
             $stream = Open-LockedFile $localPath
             $actual = Get-StreamSha256 $stream
@@ -159,45 +147,52 @@ function Install-Update {
             $actual = Get-StreamSha256 $stream
         }
         if (-not [string]::Equals($actual, $sha256, [StringComparison]::OrdinalIgnoreCase)) {
-            $line['error'] = 'SHA-256 of the downloaded file is ' + $actual + ', the plan says ' + $sha256 + ': not run'
+            $line['expectedSha256'] = $sha256.ToLowerInvariant()
+            $line['actualSha256'] = ([string]$actual).ToLowerInvariant()
+            $line['error'] = 'SHA-256 of the downloaded file is ' + $line['actualSha256'] + ', the plan says ' + $line['expectedSha256'] + ': not run'
             Write-RolloutLog ($line['file'] + ': ' + $line['error'])
+            return $line
+        }
+        $line['checksumOk'] = $true
+        $logPath = $localPath + '.log'
+        Remove-Item -LiteralPath $logPath -Force -ErrorAction SilentlyContinue
+        $isMsu = $localPath.EndsWith('.msu', [StringComparison]::OrdinalIgnoreCase)
+        $packagesBefore = @()
+        if ($isMsu) { $packagesBefore = @(Get-InstalledPackageNames) }
+
+        $limit = [TimeSpan]::FromMinutes($timeoutMinutes)
+        $untilDeadline = $deadline - (Get-RolloutUtcNow)
+        $stoppedAtDeadline = $untilDeadline -lt $limit
+        if ($stoppedAtDeadline) { $limit = $untilDeadline }
+        Write-RolloutLog ('installing ' + $line['file'] + ': ' + $installer + ' ' + $arguments)
+        $run = Invoke-Installer -FilePath $installer -Arguments $arguments -WorkingDirectory $folder -TimeoutMilliseconds ([long][Math]::Max(0, $limit.TotalMilliseconds))
+        if ($run.exited) {
+            $line['exitCode'] = [int]$run.exitCode
         }
         else {
-            $line['checksumOk'] = $true
-            $logPath = $localPath + '.log'
-            Remove-Item -LiteralPath $logPath -Force -ErrorAction SilentlyContinue
-
-            # Process.Start rather than Start-Process: Start-Process resolves wildcards in the
-            # path and, with -PassThru, may leave ExitCode empty in Windows PowerShell.
-            $startInfo = New-Object System.Diagnostics.ProcessStartInfo
-            $startInfo.FileName = $installer
-            $startInfo.Arguments = $arguments
-            $startInfo.UseShellExecute = $false
-            $startInfo.CreateNoWindow = $true
-            $startInfo.WorkingDirectory = [System.IO.Path]::GetDirectoryName($localPath)
-            Write-RolloutLog ('installing ' + $line['file'] + ': ' + $installer + ' ' + $arguments)
-            $process = [System.Diagnostics.Process]::Start($startInfo)
-
-            $limit = [TimeSpan]::FromMinutes($timeoutMinutes)
-            $untilDeadline = $deadline - (Get-Date)
-            $stoppedAtDeadline = $untilDeadline -lt $limit
-            if ($stoppedAtDeadline) { $limit = $untilDeadline }
-            $milliseconds = [int][Math]::Max(0, [Math]::Min($limit.TotalMilliseconds, [int]::MaxValue))
-            if ($process.WaitForExit($milliseconds)) {
-                $line['exitCode'] = [int]$process.ExitCode
+            $line['timedOut'] = $true
+            if ($stoppedAtDeadline) {
+                $line['error'] = 'stopped at the command deadline'
             }
             else {
-                Stop-ProcessTree -ProcessId $process.Id
-                $line['timedOut'] = $true
-                if ($stoppedAtDeadline) {
-                    $line['error'] = 'stopped at the command deadline (executionTimeoutSeconds)'
-                }
-                else {
-                    $line['error'] = 'the installer ran longer than ' + $timeoutMinutes + ' minutes (HotfixInstallerTimeoutMinutes) and was stopped'
-                }
+                $line['error'] = 'the installer ran longer than ' + $timeoutMinutes + ' minutes (HotfixInstallerTimeoutMinutes) and was stopped'
             }
-            $process.Dispose()
-            $line['logTail'] = Get-LogTail $logPath
+            # Stopping wusa.exe or msiexec.exe does not stop servicing: wait for it, up to the
+            # deadline, so the node is not resumed while it still installs.
+            $line['servicingBusy'] = [bool](Wait-ServicingQuiet $deadline)
+            if ($line['servicingBusy']) {
+                $line['error'] = $line['error'] + '; Windows servicing was still busy at the command deadline'
+            }
+        }
+        if ($isMsu -and $run.exited) {
+            $added = @(Get-InstalledPackageNames | Where-Object { $packagesBefore -notcontains $_ })
+            $line['packageNames'] = $added
+        }
+        $line['logTail'] = Get-LogTail $logPath
+        if ($run.exited -and $installedCodes -contains $line['exitCode']) {
+            $marker = [ordered]@{ file = $line['file']; exitCode = $line['exitCode']; installedAt = (Get-RolloutUtcNow).ToString('o') }
+            if ($line.Contains('packageNames')) { $marker['packageNames'] = $line['packageNames'] }
+            Set-RolloutMarker $installedMarkerKey $sha256.ToLowerInvariant() (ConvertTo-RolloutJson $marker)
         }
     }
     catch {
@@ -211,21 +206,48 @@ function Install-Update {
     return $line
 }
 
+# The line of an update this run did not start: not failed, to be installed by a later run.
+function Write-NotStartedLines {
+    param([int] $From, [string] $Why)
+    for ($rest = $From; $rest -lt $updates.Count; $rest++) {
+        $item = $updates[$rest]
+        $file = ''
+        $index = $rest
+        if ($item -is [System.Management.Automation.PSCustomObject]) {
+            if ($null -ne $item.PSObject.Properties['file'] -and $item.file -is [string]) { $file = $item.file }
+            if ($null -ne $item.PSObject.Properties['index'] -and ($item.index -is [int] -or $item.index -is [long])) { $index = [int]$item.index }
+        }
+        Write-RolloutResult ([ordered]@{
+                index = $index
+                file = $file
+                exitCode = $null
+                checksumOk = $false
+                timedOut = $false
+                durationSeconds = 0
+                logTail = ''
+                notStarted = $true
+                error = $Why
+            })
+    }
+}
+
 if ($updates.Count -eq 0) {
     Write-RolloutLog 'no updates in the payload: nothing to install'
     exit 0
 }
 for ($position = 0; $position -lt $updates.Count; $position++) {
-    if ((Get-Date) -ge $deadline) {
-        Exit-RolloutFailure ('the command deadline (executionTimeoutSeconds) passed before update ' +
-            $position + ' of ' + $updates.Count + '; the rest were not started')
+    if (Test-DeadlinePassed $deadline) {
+        Write-NotStartedLines $position 'not started: the command deadline passed'
+        Exit-RolloutFailure ('the command deadline passed before update ' + $position + ' of ' +
+            $updates.Count + '; the rest were not started')
     }
     $line = Install-Update $updates[$position] $position
     Write-RolloutResult $line
     if ($line['exitCode'] -eq 1641) {
         Write-RolloutLog ('the installer started a restart (1641): the remaining ' +
             ($updates.Count - $position - 1) + ' updates were not started')
-        break
+        Write-NotStartedLines ($position + 1) 'not started: an installer restarted the node (1641); run again after the restart'
+        exit 0
     }
 }
 exit 0

@@ -3,9 +3,10 @@
 
 $payload = Read-RolloutPayload
 $binaries = Get-PayloadArray $payload 'binaries' 'payload'
+$null = Get-RolloutDeadline $payload
 
 # --- operating system ------------------------------------------------------------------------
-$os = Get-CimInstance -ClassName Win32_OperatingSystem
+$os = Get-OperatingSystem
 $currentVersionKey = 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion'
 $editionId = Get-RegistryValue $currentVersionKey 'EditionID'
 # Build and revision (UBR) as the hotpatch rules compare them, e.g. 26100.1742.
@@ -33,9 +34,7 @@ $binaryFacts = @(
         $expanded = [Environment]::ExpandEnvironmentVariables($entry)
         $fileVersion = $null
         try {
-            if (Test-Path -LiteralPath $expanded -PathType Leaf) {
-                $fileVersion = [System.Diagnostics.FileVersionInfo]::GetVersionInfo($expanded).FileVersion
-            }
+            $fileVersion = Get-FileVersion $expanded
         }
         catch {
             Write-RolloutLog ('cannot read the version of ' + $expanded + ': ' + $_.Exception.Message)
@@ -46,10 +45,10 @@ $binaryFacts = @(
 
 # --- pending restart --------------------------------------------------------------------------
 $pendingReboot = $false
-if (Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending') {
+if (Test-RegistryKey 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending') {
     $pendingReboot = $true
 }
-if (Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired') {
+if (Test-RegistryKey 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired') {
     $pendingReboot = $true
 }
 $renames = Get-RegistryValue 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager' 'PendingFileRenameOperations'
@@ -76,7 +75,7 @@ catch {
 # --- hotpatch enrolment -------------------------------------------------------------------------
 $vbsEnabled = $false
 try {
-    $deviceGuard = @(Get-CimInstance -Namespace 'root\Microsoft\Windows\DeviceGuard' -ClassName Win32_DeviceGuard)
+    $deviceGuard = @(Get-DeviceGuardStatus)
     # VirtualizationBasedSecurityStatus: 0 off, 1 enabled but not running, 2 running.
     $vbsEnabled = ($deviceGuard.Count -gt 0) -and ([int]$deviceGuard[0].VirtualizationBasedSecurityStatus -eq 2)
 }
@@ -86,7 +85,7 @@ catch {
 
 $secureBoot = $false
 try {
-    $secureBoot = [bool](Confirm-SecureBootUEFI)
+    $secureBoot = Test-SecureBoot
 }
 catch {
     # BIOS firmware, or no access to the UEFI variable: Secure Boot counts as off.
@@ -95,8 +94,7 @@ catch {
 
 # The Azure Connected Machine agent's service (himds) running is taken as "connected to Arc";
 # azcmagent show would say more, but is not on every node.
-$arcService = Get-Service -Name 'himds' -ErrorAction SilentlyContinue
-$azureArcConnected = ($null -ne $arcService) -and ($arcService.Status -eq 'Running')
+$azureArcConnected = (Get-ServiceStatus 'himds') -eq 'Running'
 
 # HEURISTIC: Windows offers no documented "hotpatch enrolled" flag. A node that takes hotpatches
 # has HotPatchTableSize set (non-zero) under Memory Management, so that is what is reported; the
@@ -108,8 +106,7 @@ $hotpatchEnrolled = ($null -ne $hotPatchTableSize) -and ([long]$hotPatchTableSiz
 $installedUpdates = @()
 try {
     $installedUpdates = @(
-        Get-HotFix |
-            ForEach-Object { [string]$_.HotFixID } |
+        Get-InstalledHotFixIds |
             Where-Object { -not [string]::IsNullOrEmpty($_) } |
             Sort-Object -Unique
     )

@@ -1,30 +1,26 @@
 # Document RemoveUpdates: removes installed updates, as KB823836 and KB897341 describe.
-# Payload: RemoveUpdatesPayload { timeoutMinutes, updates[] { index, updateId } }.
+# Payload: RemoveUpdatesPayload { timeoutMinutes, updates[] { index, updateId, method?, packageName? } }.
 #
 # The control plane computes the order (the reverse of installation for updates that replaced
 # the same files) and refuses an unsafe one before this runs. For each update, in that order:
 #   1. check the KB id is KB followed by 4 to 8 digits (the API checks it too);
-#   2. run %windir%\System32\wusa.exe /uninstall /kb:<digits> /quiet /norestart with
-#      Process.Start (no shell, no Invoke-Expression; only the digits reach the command line);
-#      wait up to timeoutMinutes, then stop it (timedOut true);
+#   2. method wusa (the default): run %windir%\System32\wusa.exe /uninstall /kb:<digits> /quiet
+#      /norestart; method dism (combined SSU + LCU packages, which wusa cannot remove): run
+#      %windir%\System32\Dism.exe /Online /Remove-Package /PackageName:<packageName> /Quiet
+#      /NoRestart. Process.Start, no shell, no Invoke-Expression; only checked characters reach
+#      the command line. Wait up to timeoutMinutes, then stop it (timedOut true) and wait for
+#      servicing to go quiet, up to the deadline (servicingBusy);
 #   3. print one RemovalResultLine, and go on with the next update whatever happened.
 # wusa never restarts the node here (/norestart): the workflow restarts it afterwards. The exit
 # codes (0, 3010, 0x240007 not installed, ...) are judged by the interpret-results Lambda, so
 # this script exits 0 once every update is reported; the command's deadline
-# (executionTimeoutSeconds) ends it with exit 1, leaving the rest unreported.
+# (deadline) ends it with exit 1, leaving the rest unreported.
 
 $payload = Read-RolloutPayload
 $timeoutMinutes = Get-PayloadInteger $payload 'timeoutMinutes' 'payload' 1 1440
 $updates = Get-PayloadArray $payload 'updates' 'payload'
 $deadline = Get-RolloutDeadline $payload
-$wusa = Join-Path ([Environment]::GetFolderPath('Windows')) 'System32\wusa.exe'
-
-function Stop-ProcessTree {
-    param([int] $ProcessId)
-    $children = @(Get-CimInstance -ClassName Win32_Process -Filter ('ParentProcessId = ' + $ProcessId))
-    Stop-Process -Id $ProcessId -Force -ErrorAction SilentlyContinue
-    foreach ($child in $children) { Stop-ProcessTree -ProcessId ([int]$child.ProcessId) }
-}
+$system32 = (Get-WindowsDirectory) + '\System32'
 
 function Limit-Text {
     param([string] $Text)
@@ -38,6 +34,7 @@ function Remove-Update {
     $line = [ordered]@{
         index = $Position
         updateId = ''
+        method = 'wusa'
         exitCode = $null
         timedOut = $false
         durationSeconds = 0
@@ -47,42 +44,55 @@ function Remove-Update {
     try {
         $line['index'] = [int](Get-PayloadInteger $Item 'index' $at 0 1000000)
         $updateId = Get-PayloadString $Item 'updateId' $at
-        if ($updateId -cnotmatch '^KB[1-9][0-9]{3,7}$') {
+        if ($updateId -cnotmatch '^KB[1-9][0-9]{3,7}\z') {
             throw ($at + '.updateId (' + (Format-PayloadValue $updateId) + '): expected KB followed by 4 to 8 digits')
         }
         $line['updateId'] = $updateId
-        $digits = $updateId.Substring(2)
-
-        # Process.Start rather than Start-Process: Start-Process resolves wildcards in the
-        # path and, with -PassThru, may leave ExitCode empty in Windows PowerShell.
-        $startInfo = New-Object System.Diagnostics.ProcessStartInfo
-        $startInfo.FileName = $wusa
-        $startInfo.Arguments = '/uninstall /kb:' + $digits + ' /quiet /norestart'
-        $startInfo.UseShellExecute = $false
-        $startInfo.CreateNoWindow = $true
-        Write-RolloutLog ('removing ' + $updateId + ': ' + $wusa + ' ' + $startInfo.Arguments)
-        $process = [System.Diagnostics.Process]::Start($startInfo)
-
-        $limit = [TimeSpan]::FromMinutes($timeoutMinutes)
-        $untilDeadline = $deadline - (Get-Date)
-        $stoppedAtDeadline = $untilDeadline -lt $limit
-        if ($stoppedAtDeadline) { $limit = $untilDeadline }
-        $milliseconds = [int][Math]::Max(0, [Math]::Min($limit.TotalMilliseconds, [int]::MaxValue))
-        if ($process.WaitForExit($milliseconds)) {
-            $line['exitCode'] = [int]$process.ExitCode
-            $line['logTail'] = 'wusa.exe exited with ' + $line['exitCode']
+        $method = Get-PayloadProperty $Item 'method' $at -Optional
+        if ($null -eq $method) { $method = 'wusa' }
+        if ($method -cne 'wusa' -and $method -cne 'dism') {
+            throw ($at + '.method (' + (Format-PayloadValue $method) + '): expected wusa or dism')
+        }
+        $line['method'] = $method
+        if ($method -ceq 'dism') {
+            # A combined SSU + LCU package (Windows Server 2019 since 2021, 2022, 2025): wusa
+            # cannot remove it, DISM can, by its package name.
+            $packageName = Get-PayloadString $Item 'packageName' $at
+            if ($packageName -cnotmatch '^[A-Za-z0-9_.~-]{1,200}\z') {
+                throw ($at + '.packageName (' + (Format-PayloadValue $packageName) + '): expected a DISM package name such as Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.2340.1.7')
+            }
+            $line['packageName'] = $packageName
+            $executable = $system32 + '\Dism.exe'
+            $arguments = '/Online /Remove-Package /PackageName:' + $packageName + ' /Quiet /NoRestart'
         }
         else {
-            Stop-ProcessTree -ProcessId $process.Id
+            $executable = $system32 + '\wusa.exe'
+            $arguments = '/uninstall /kb:' + $updateId.Substring(2) + ' /quiet /norestart'
+        }
+
+        $limit = [TimeSpan]::FromMinutes($timeoutMinutes)
+        $untilDeadline = $deadline - (Get-RolloutUtcNow)
+        $stoppedAtDeadline = $untilDeadline -lt $limit
+        if ($stoppedAtDeadline) { $limit = $untilDeadline }
+        Write-RolloutLog ('removing ' + $updateId + ': ' + $executable + ' ' + $arguments)
+        $run = Invoke-Installer -FilePath $executable -Arguments $arguments -WorkingDirectory $system32 -TimeoutMilliseconds ([long][Math]::Max(0, $limit.TotalMilliseconds))
+        if ($run.exited) {
+            $line['exitCode'] = [int]$run.exitCode
+            $line['logTail'] = $method + ' exited with ' + $line['exitCode']
+        }
+        else {
             $line['timedOut'] = $true
             if ($stoppedAtDeadline) {
-                $line['error'] = 'stopped at the command deadline (executionTimeoutSeconds)'
+                $line['error'] = 'stopped at the command deadline'
             }
             else {
-                $line['error'] = 'wusa.exe ran longer than ' + $timeoutMinutes + ' minutes and was stopped'
+                $line['error'] = $method + ' ran longer than ' + $timeoutMinutes + ' minutes and was stopped'
+            }
+            $line['servicingBusy'] = [bool](Wait-ServicingQuiet $deadline)
+            if ($line['servicingBusy']) {
+                $line['error'] = $line['error'] + '; Windows servicing was still busy at the command deadline'
             }
         }
-        $process.Dispose()
     }
     catch {
         $line['error'] = Limit-Text (ConvertTo-SingleLine $_.Exception.Message)
@@ -98,9 +108,11 @@ if ($updates.Count -eq 0) {
     Write-RolloutLog 'no updates in the payload: nothing to remove'
     exit 0
 }
+# A removal makes InstallHotfixes' records of what this node installed stale.
+Clear-RolloutMarkers 'Installed'
 for ($position = 0; $position -lt $updates.Count; $position++) {
-    if ((Get-Date) -ge $deadline) {
-        Exit-RolloutFailure ('the command deadline (executionTimeoutSeconds) passed before removal ' +
+    if (Test-DeadlinePassed $deadline) {
+        Exit-RolloutFailure ('the command deadline passed before removal ' +
             $position + ' of ' + $updates.Count + '; the rest were not started')
     }
     $line = Remove-Update $updates[$position] $position

@@ -19,41 +19,19 @@
 
 $payload = Read-RolloutPayload
 $runId = Get-PayloadString $payload 'runId' 'payload'
-if ($runId -notmatch '^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$') {
-    throw ('payload.runId (' + (Format-PayloadValue $runId) + '): expected 1 to 200 of A-Z a-z 0-9 . _ : - starting with a letter or digit')
+# The run id pattern of the rollout input (node-contract.json). .NET's $ also matches before a
+# final newline: \z does not.
+$runIdPattern = ([string]$script:RolloutContract.runIdPattern) -replace '\$$', '\z'
+if ($runId -cnotmatch $runIdPattern) {
+    throw ('payload.runId (' + (Format-PayloadValue $runId) + '): expected a run id matching ' + [string]$script:RolloutContract.runIdPattern)
 }
 $reason = Get-PayloadString $payload 'reason' 'payload' -AllowEmpty
+$null = Get-RolloutDeadline $payload
 
-$markerKey = 'SOFTWARE\WindowsRollout\Restart'
-$bootKey = 'SOFTWARE\WindowsRollout\BootSession'
-
-# The id of the current boot, created on first use after each restart. The parent is made
-# first, and stable: a volatile parent could hold no stable marker key.
-function Get-BootSessionId {
-    [Microsoft.Win32.Registry]::LocalMachine.CreateSubKey('SOFTWARE\WindowsRollout').Dispose()
-    $key = [Microsoft.Win32.Registry]::LocalMachine.CreateSubKey($bootKey, [Microsoft.Win32.RegistryKeyPermissionCheck]::ReadWriteSubTree, [Microsoft.Win32.RegistryOptions]::Volatile)
-    try {
-        $id = $key.GetValue('Id')
-        if ($null -eq $id) {
-            $id = [guid]::NewGuid().ToString()
-            $key.SetValue('Id', $id, [Microsoft.Win32.RegistryValueKind]::String)
-        }
-        return [string]$id
-    }
-    finally {
-        $key.Dispose()
-    }
-}
+$markerKey = 'Restart'
 
 function Read-RestartMarker {
-    $key = [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey($markerKey)
-    if ($null -eq $key) { return $null }
-    try {
-        $text = $key.GetValue($runId)
-    }
-    finally {
-        $key.Dispose()
-    }
+    $text = Get-RolloutMarker $markerKey $runId
     if ($null -eq $text) { return $null }
     try {
         $parsed = ConvertFrom-Json -InputObject ([string]$text)
@@ -69,39 +47,11 @@ function Read-RestartMarker {
         Write-RolloutLog ('unreadable restart marker for ' + $runId + ', replaced: ' + $_.Exception.Message)
         return $null
     }
-    if (((Get-Date).ToUniversalTime() - $requestedAt.ToUniversalTime()).TotalHours -gt 24) {
+    if (((Get-RolloutUtcNow) - $requestedAt.ToUniversalTime()).TotalHours -gt 24) {
         Write-RolloutLog ('restart marker for ' + $runId + ' is from ' + [string]$parsed.requestedAt + ': stale, replaced')
         return $null
     }
     return $parsed
-}
-
-function Write-RestartMarker {
-    param([string] $BootSession, [datetime] $BootTime)
-    $marker = ConvertTo-RolloutJson ([ordered]@{
-            bootSession = $BootSession
-            lastBootTime = $BootTime.ToString('o')
-            requestedAt = (Get-Date).ToUniversalTime().ToString('o')
-            reason = $reason
-        })
-    $key = [Microsoft.Win32.Registry]::LocalMachine.CreateSubKey($markerKey)
-    try {
-        $key.SetValue($runId, $marker, [Microsoft.Win32.RegistryValueKind]::String)
-    }
-    finally {
-        $key.Dispose()
-    }
-}
-
-function Remove-RestartMarker {
-    $key = [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey($markerKey, $true)
-    if ($null -eq $key) { return }
-    try {
-        $key.DeleteValue($runId, $false)
-    }
-    finally {
-        $key.Dispose()
-    }
 }
 
 $bootSession = Get-BootSessionId
@@ -110,7 +60,7 @@ $marker = Read-RestartMarker
 
 if ($null -ne $marker -and [string]$marker.bootSession -ne $bootSession) {
     # Second run: the node restarted since the marker was written.
-    Remove-RestartMarker
+    Remove-RolloutMarker $markerKey $runId
     Write-RolloutResult ([ordered]@{
             restarted = $true
             runId = $runId
@@ -123,6 +73,11 @@ if ($null -ne $marker -and [string]$marker.bootSession -ne $bootSession) {
 }
 
 # First run (or the agent ran it again before restarting): record this boot and ask for a restart.
-Write-RestartMarker $bootSession $bootTime
+Set-RolloutMarker $markerKey $runId (ConvertTo-RolloutJson ([ordered]@{
+            bootSession = $bootSession
+            lastBootTime = $bootTime.ToString('o')
+            requestedAt = (Get-RolloutUtcNow).ToString('o')
+            reason = $reason
+        }))
 Write-RolloutLog ('restarting ' + $env:COMPUTERNAME + ' for run ' + $runId + ': ' + $reason)
 exit 3010

@@ -5,6 +5,7 @@
 
 $payload = Read-RolloutPayload
 $failbackMode = Get-PayloadString $payload 'failbackMode' 'payload'
+$deadline = Get-RolloutDeadline $payload
 # FailbackMode (lambdas/core/run-policy.ts) to Resume-ClusterNode -Failback, whose accepted
 # values have the same names. Only these three literals ever reach the cmdlet.
 $failback = switch -CaseSensitive ($failbackMode) {
@@ -47,9 +48,9 @@ function Write-ResumeResult {
 }
 
 # After a restart the node is Down, then Joining, for a while before it is Paused again.
-$joinDeadline = (Get-Date).AddMinutes(10)
-while (([string]$node.State -eq 'Down' -or [string]$node.State -eq 'Joining') -and (Get-Date) -lt $joinDeadline) {
-    Start-Sleep -Seconds 5
+$joinDeadline = Get-EarlierDeadline $deadline 10
+while (([string]$node.State -eq 'Down' -or [string]$node.State -eq 'Joining') -and -not (Test-DeadlinePassed $joinDeadline)) {
+    Wait-RolloutSeconds 5
     $node = Get-ClusterNode -Name $name
 }
 

@@ -15,37 +15,41 @@ if ($phase -cne 'pre' -and $phase -cne 'post') {
     throw ('payload.phase (' + (Format-PayloadValue $phase) + '): expected pre or post')
 }
 $scriptPath = Get-PayloadString $payload 'script' 'payload'
+$deadline = Get-RolloutDeadline $payload
 $path = [Environment]::ExpandEnvironmentVariables($scriptPath)
 if (-not $path.EndsWith('.ps1', [StringComparison]::OrdinalIgnoreCase)) {
     throw ('payload.script (' + (Format-PayloadValue $scriptPath) + '): expected a PowerShell script ending in .ps1')
 }
-if (-not [System.IO.Path]::IsPathRooted($path)) {
+if ($path.IndexOf([char]34) -ge 0) {
+    throw ('payload.script (' + (Format-PayloadValue $scriptPath) + '): a Windows path cannot hold a double quote')
+}
+if (-not (Test-WindowsFullPath $path)) {
     throw ('payload.script (' + (Format-PayloadValue $scriptPath) + '): expected a full path, e.g. C:\Scripts\PreUpdate.ps1')
 }
-if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
+if (-not (Test-FileExists $path)) {
     Write-RolloutResult ([ordered]@{ phase = $phase; script = $scriptPath; exitCode = $null; durationSeconds = 0 })
     Exit-RolloutFailure ('the ' + $phase + '-update script ' + $path + ' does not exist on this node')
 }
 
-$powershell = Join-Path $env:SystemRoot 'System32\WindowsPowerShell\v1.0\powershell.exe'
-
-function Invoke-ChildScript {
-    param([string] $Executable, [string] $Path)
-    # Here the child's exit code decides, not its error output: with 'Stop', Windows PowerShell
-    # would turn the first line it writes to stderr into a terminating error.
-    $ErrorActionPreference = 'Continue'
-    & $Executable -NoProfile -NonInteractive -ExecutionPolicy Bypass -File $Path 2>&1 |
-        ForEach-Object { Write-RolloutLog ('[' + $phase + '-update script] ' + [string]$_) }
-    return $LASTEXITCODE
-}
+$powershell = (Get-WindowsDirectory) + '\System32\WindowsPowerShell\v1.0\powershell.exe'
 
 $env:ROLLOUT_PHASE = $phase
 Write-RolloutLog ('running the ' + $phase + '-update script ' + $path)
 $stopwatch = [System.Diagnostics.Stopwatch]::StartNew()
-$exitCode = Invoke-ChildScript $powershell $path
+# The path is one quoted argument; a Windows path cannot hold a double quote, checked above.
+$arguments = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "' + $path + '"'
+$untilDeadline = ($deadline - (Get-RolloutUtcNow)).TotalMilliseconds
+$run = Invoke-Installer -FilePath $powershell -Arguments $arguments -WorkingDirectory ([System.IO.Path]::GetDirectoryName($path)) -TimeoutMilliseconds ([long][Math]::Max(0, $untilDeadline)) -CaptureOutput
+foreach ($outputLine in $run.output) { Write-RolloutLog ('[' + $phase + '-update script] ' + [string]$outputLine) }
 $duration = [Math]::Round($stopwatch.Elapsed.TotalSeconds, 1)
-Write-RolloutResult ([ordered]@{ phase = $phase; script = $scriptPath; exitCode = $exitCode; durationSeconds = $duration })
-if ($null -eq $exitCode -or $exitCode -ne 0) {
+$exitCode = $run.exitCode
+$result = [ordered]@{ phase = $phase; script = $scriptPath; exitCode = $exitCode; durationSeconds = $duration }
+if (-not $run.exited) { $result['timedOut'] = $true }
+Write-RolloutResult $result
+if (-not $run.exited) {
+    Exit-RolloutFailure ('the ' + $phase + '-update script ' + $path + ' was still running at the command deadline and was stopped')
+}
+if ($exitCode -ne 0) {
     Exit-RolloutFailure ('the ' + $phase + '-update script ' + $path + ' exited with code ' + $exitCode)
 }
 exit 0

@@ -6,7 +6,10 @@
 # updates, and the recommended ones too when includeRecommendedUpdates is true; leave out those
 # that need a licence accepted or may ask for user input, as CAU does. Then download and install
 # each update on its own, so one failure does not stop the others, and print one
-# WindowsUpdateResultLine per update. Updates left out are logged, not reported.
+# WindowsUpdateResultLine per update. An update the query and options select but that needs a
+# licence accepted or user input is reported too, with skipped true, skipReason (eula or
+# userInput) and resultCode 0 (WUA's NotStarted): the interpreter counts it against the run.
+# Updates the options leave out (recommended, optional) are only logged.
 # Exit 0 once every selected update is reported: the interpret-results Lambda judges WUA's result
 # codes. An update not started before timeoutMinutes (or the command deadline) passes is
 # reported with result code 5 (aborted), so it counts as failed and can be retried.
@@ -15,11 +18,10 @@ $payload = Read-RolloutPayload
 $queryString = Get-PayloadString $payload 'queryString' 'payload'
 $includeRecommended = Get-PayloadBoolean $payload 'includeRecommendedUpdates' 'payload'
 $timeoutMinutes = Get-PayloadInteger $payload 'timeoutMinutes' 'payload' 1 2880
-$deadline = (Get-Date).AddMinutes($timeoutMinutes)
-$commandDeadline = Get-RolloutDeadline $payload
-if ($commandDeadline -lt $deadline) { $deadline = $commandDeadline }
+$deadline = Get-EarlierDeadline (Get-RolloutDeadline $payload) $timeoutMinutes
 
 # WUA OperationResultCode values.
+$resultNotStarted = 0
 $resultSucceeded = 2
 $resultFailed = 4
 $resultAborted = 5
@@ -38,7 +40,7 @@ function Get-ErrorHResult {
     return [int]$innermost.HResult
 }
 
-$session = New-Object -ComObject 'Microsoft.Update.Session'
+$session = New-WindowsUpdateSession
 $session.ClientApplicationID = 'WindowsRollout'
 $searcher = $session.CreateUpdateSearcher()
 Write-RolloutLog ('searching for updates: ' + $queryString)
@@ -54,14 +56,6 @@ $selected = New-Object System.Collections.Generic.List[object]
 for ($i = 0; $i -lt $search.Updates.Count; $i++) {
     $update = $search.Updates.Item($i)
     $title = [string]$update.Title
-    if (-not $update.EulaAccepted) {
-        Write-RolloutLog ('left out, its licence must be accepted: ' + $title)
-        continue
-    }
-    if ($update.InstallationBehavior.CanRequestUserInput) {
-        Write-RolloutLog ('left out, it may ask for user input: ' + $title)
-        continue
-    }
     # WUA marks important updates AutoSelectOnWebSites. Recommended updates are the others,
     # except optional (BrowseOnly) ones, which neither setting installs.
     if (-not $update.AutoSelectOnWebSites) {
@@ -73,6 +67,23 @@ for ($i = 0; $i -lt $search.Updates.Count; $i++) {
             Write-RolloutLog ('left out, optional: ' + $title)
             continue
         }
+    }
+    $skipReason = $null
+    if (-not $update.EulaAccepted) { $skipReason = 'eula' }
+    elseif ($update.InstallationBehavior.CanRequestUserInput) { $skipReason = 'userInput' }
+    if ($null -ne $skipReason) {
+        Write-RolloutLog ('skipped (' + $skipReason + '), it needs a licence accepted or may ask for user input: ' + $title)
+        Write-RolloutResult ([ordered]@{
+                updateId = [string]$update.Identity.UpdateID
+                title = $title
+                kb = Get-UpdateKb $update
+                resultCode = $resultNotStarted
+                hResult = 0
+                rebootRequired = $false
+                skipped = $true
+                skipReason = $skipReason
+            })
+        continue
     }
     $selected.Add($update)
 }
@@ -87,13 +98,13 @@ foreach ($update in $selected) {
         hResult = 0
         rebootRequired = $false
     }
-    if ((Get-Date) -ge $deadline) {
+    if (Test-DeadlinePassed $deadline) {
         Write-RolloutLog ('not started, the time limit passed: ' + $line['title'])
         Write-RolloutResult $line
         continue
     }
     try {
-        $collection = New-Object -ComObject 'Microsoft.Update.UpdateColl'
+        $collection = New-WindowsUpdateCollection
         $null = $collection.Add($update)
         $downloadOk = $true
         if (-not $update.IsDownloaded) {

@@ -4,7 +4,47 @@
  * handlers and the simulated fleet share one definition.
  */
 import type { ExitConditions, ExitOutcome } from './exit-codes.js';
+import NODE_CONTRACT_JSON from './node-contract.json' with { type: 'json' };
 import type { FailbackMode } from './run-policy.js';
+
+// ---------------------------------------------------------------------------------------------
+// The node contract: one JSON file read by both languages
+
+/**
+ * Patterns and limits the PowerShell documents share with the control plane, from
+ * `node-contract.json`. `lib/windows-documents.ts` writes the same file into every shipped script
+ * (`$script:RolloutContractJson`), so neither side can change a limit alone.
+ */
+export const NODE_CONTRACT = NODE_CONTRACT_JSON;
+
+/** SSM command ids are UUIDs. */
+export const COMMAND_ID_PATTERN = new RegExp(NODE_CONTRACT.commandIdPattern);
+
+/**
+ * The longest `Payload` (base64 characters) a node can take: it reaches the script as an
+ * environment variable, which Windows caps at 32,767 characters with its terminating NUL.
+ */
+export const MAX_PAYLOAD_BASE64_CHARACTERS = NODE_CONTRACT.maxPayloadBase64Characters;
+
+/** SSM's cap on a command's execution timeout (48 h); send-command never asks for more. */
+export const MAX_COMMAND_TIMEOUT_SECONDS = NODE_CONTRACT.maxCommandTimeoutSeconds;
+
+/** Scripts stop starting new work this long before the payload's `deadline`. */
+export const DEADLINE_MARGIN_SECONDS = NODE_CONTRACT.deadlineMarginSeconds;
+
+/**
+ * The fields send-command adds to every payload: `deadline`, the ISO 8601 UTC instant the
+ * workflow stops waiting (task start + timeoutSeconds), which every script obeys; and
+ * `executionTimeoutSeconds`, the same limit in seconds, which only the sandbox fleet reads.
+ */
+export interface CommandTiming {
+  readonly deadline: string;
+  readonly executionTimeoutSeconds: number;
+}
+
+/** The payload fields each document requires (besides `deadline`, all of its own). */
+export const PAYLOAD_FIELDS: { readonly [K in DocumentKey]: readonly string[] } =
+  NODE_CONTRACT.payloadFields;
 
 // ---------------------------------------------------------------------------------------------
 // SSM documents
@@ -31,7 +71,7 @@ export const PAYLOAD_PARAMETER = 'Payload';
 export const PAYLOAD_ALLOWED_PATTERN = '^[A-Za-z0-9+/]*={0,2}$';
 
 /** Scripts print each result as one line: this prefix, a space, then one JSON object. */
-export const RESULT_LINE_PREFIX = 'ROLLOUT-RESULT';
+export const RESULT_LINE_PREFIX = NODE_CONTRACT.resultLinePrefix;
 
 export interface InventoryPayload {
   /** Binaries whose file version strings to report (e.g. `%windir%\system32\authz.dll`). */
