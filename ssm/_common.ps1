@@ -208,7 +208,7 @@ function Get-RolloutDeadline {
     $text = Get-PayloadString $Payload 'deadline' 'payload'
     $instant = [DateTime]::MinValue
     $styles = [Globalization.DateTimeStyles]::AdjustToUniversal -bor [Globalization.DateTimeStyles]::AssumeUniversal
-    $parsed = $text -cmatch '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?Z$' -and
+    $parsed = $text -cmatch '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?Z\z' -and
         [DateTime]::TryParse($text, [Globalization.CultureInfo]::InvariantCulture, $styles, [ref]$instant)
     if (-not $parsed) {
         throw ('payload.deadline (' + (Format-PayloadValue $text) + '): expected an ISO 8601 UTC instant such as 2026-01-31T23:59:00.000Z')

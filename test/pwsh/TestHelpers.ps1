@@ -54,7 +54,7 @@ function Get-IsoInstant {
 # mocked clock unless it has one) or a string (sent as is). Returns ExitCode, Output (stdout
 # text), Lines, Results (the ROLLOUT-RESULT objects, parsed) and Errors (stderr text).
 function Invoke-Document {
-    param([Parameter(Mandatory = $true)] [string] $Key, $Payload, [switch] $Raw, [string] $Fixture)
+    param([Parameter(Mandatory = $true)] [string] $Key, $Payload, [switch] $NoDeadline, [string] $Fixture)
     if ($null -eq $Payload) {
         Remove-Item Env:SSM_Payload -ErrorAction SilentlyContinue
     }
@@ -62,7 +62,7 @@ function Invoke-Document {
         $env:SSM_Payload = $Payload
     }
     else {
-        if (-not $Payload.Contains('deadline')) { $Payload['deadline'] = Get-IsoInstant ((Get-RolloutUtcNow).AddHours(1)) }
+        if (-not $NoDeadline -and -not $Payload.Contains('deadline')) { $Payload['deadline'] = Get-IsoInstant ((Get-RolloutUtcNow).AddHours(1)) }
         $env:SSM_Payload = ConvertTo-Payload $Payload
     }
     $out = New-Object System.IO.StringWriter
@@ -84,7 +84,7 @@ function Invoke-Document {
     $text = $out.ToString()
     $lines = @($text -split "`r?`n" | Where-Object { $_.Length -gt 0 })
     $prefix = [string]$script:Contract.resultLinePrefix + ' '
-    $results = @($lines | Where-Object { $_.StartsWith($prefix) } | ForEach-Object { ConvertFrom-Json -InputObject $_.Substring($prefix.Length) })
+    $results = @($lines | Where-Object { $_.StartsWith($prefix) } | ForEach-Object { ConvertFrom-Json -InputObject $_.Substring($prefix.Length) -DateKind String })
     if (-not [string]::IsNullOrEmpty($Fixture) -and -not [string]::IsNullOrEmpty($env:ROLLOUT_FIXTURES)) {
         $fixtureText = '# ' + $Key + ' exit ' + $exitCode + "`n" + $text
         [System.IO.File]::WriteAllText((Join-Path $env:ROLLOUT_FIXTURES ($Fixture + '.txt')), $fixtureText)
