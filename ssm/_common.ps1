@@ -258,6 +258,13 @@ function Test-FileExists {
     return [bool](Test-Path -LiteralPath $Path -PathType Leaf)
 }
 
+# Opened for reading with FileShare.Read: nobody can write, rename or delete the file while the
+# handle is open, so what was hashed is what runs.
+function Open-LockedFile {
+    param([string] $Path)
+    return [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
+}
+
 function Get-RegistryValue {
     param([string] $Path, [string] $Name)
     try {

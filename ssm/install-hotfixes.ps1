@@ -44,8 +44,10 @@ function Get-LogTail {
     catch {
         return ''
     }
-    # Tails stay short: the result lines of many updates must fit the command's inline output.
-    if ($text.Length -gt 1000) { $text = $text.Substring($text.Length - 1000) }
+    # Tails stay short: the result lines of many updates must fit the command's inline output,
+    # so the updates share logTailBudgetCharacters (at most 1000 each).
+    $room = [Math]::Min(1000, [Math]::Floor([int]$script:RolloutContract.logTailBudgetCharacters / [Math]::Max(1, $updates.Count)))
+    if ($text.Length -gt $room) { $text = $text.Substring($text.Length - $room) }
     return $text
 }
 
@@ -53,13 +55,6 @@ function Limit-Text {
     param([string] $Text)
     if ($Text.Length -gt 1000) { return $Text.Substring(0, 1000) }
     return $Text
-}
-
-# Opened for reading with FileShare.Read: nobody can write, rename or delete the file while the
-# handle is open, so what was hashed is what runs.
-function Open-LockedFile {
-    param([string] $Path)
-    return [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)
 }
 
 function Get-StreamSha256 {

@@ -13,9 +13,11 @@ if ([string]::IsNullOrEmpty($script:RenderedFolder)) {
 $script:Contract = Get-Content -LiteralPath (Join-Path $script:RenderedFolder 'node-contract.json') -Raw | ConvertFrom-Json
 $env:COMPUTERNAME = 'NODE1'
 
-# Every function of the prelude, defined in the caller's scope so Mock finds it.
+# Every function of a rendered document (the prelude's and its own), for the caller to define
+# so Mock finds them.
 function Get-PreludeFunctions {
-    $path = Join-Path $script:RenderedFolder 'drain.ps1'
+    param([string] $Key = 'drain')
+    $path = Join-Path $script:RenderedFolder ($Key + '.ps1')
     $ast = [System.Management.Automation.Language.Parser]::ParseFile($path, [ref]$null, [ref]$null)
     $prelude = $ast.FindAll({ param($node) $node -is [System.Management.Automation.Language.FunctionDefinitionAst] }, $false) |
         Where-Object { $_.Parent.Parent -eq $ast.EndBlock -or $_.Parent -eq $ast.EndBlock }
