@@ -1,0 +1,146 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
+    foreach ($definition in Get-PreludeFunctions 'windowsUpdate') { . ([scriptblock]::Create($definition)) }
+
+    # A WUA IUpdate as the COM API shows it.
+    function New-FakeUpdate {
+        param([string] $Title, [string] $Kb, [bool] $Important = $true, [bool] $BrowseOnly = $false, [bool] $Eula = $true, [bool] $UserInput = $false, [int] $Result = 2, [bool] $Reboot = $false)
+        $kbIds = [pscustomobject]@{ Count = 1; Value = $Kb }
+        $kbIds | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Value }
+        [pscustomobject]@{
+            Title = $Title
+            KBArticleIDs = $kbIds
+            Identity = [pscustomobject]@{ UpdateID = [guid]::NewGuid().ToString() }
+            EulaAccepted = $Eula
+            InstallationBehavior = [pscustomobject]@{ CanRequestUserInput = $UserInput }
+            AutoSelectOnWebSites = $Important
+            BrowseOnly = $BrowseOnly
+            IsDownloaded = $true
+            FakeResult = $Result
+            FakeReboot = $Reboot
+        }
+    }
+
+    # A session whose searcher returns Updates and whose installer installs one update at a time.
+    function New-FakeSession {
+        param([object[]] $Updates, [int] $SearchResult = 2)
+        $list = [pscustomobject]@{ Count = $Updates.Count; Items = $Updates }
+        $list | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Items[$i] }
+        $searcher = [pscustomobject]@{ Found = $list; SearchResult = $SearchResult }
+        $searcher | Add-Member -MemberType ScriptMethod -Name Search -Value { param($query) $global:Fake.Queries += $query; [pscustomobject]@{ ResultCode = $this.SearchResult; Updates = $this.Found } }
+        $session = [pscustomobject]@{ ClientApplicationID = ''; Searcher = $searcher }
+        $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateSearcher -Value { $this.Searcher }
+        $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateInstaller -Value {
+            $installer = [pscustomobject]@{ AllowSourcePrompts = $true; Updates = $null }
+            $installer | Add-Member -MemberType ScriptMethod -Name Install -Value {
+                $update = $this.Updates.Items[0]
+                $global:Fake.Installed += $update.Title
+                $outcome = [pscustomobject]@{ ResultCode = $update.FakeResult; HResult = 0; RebootRequired = $update.FakeReboot }
+                $result = [pscustomobject]@{ Outcome = $outcome }
+                $result | Add-Member -MemberType ScriptMethod -Name GetUpdateResult -Value { param($i) $this.Outcome }
+                $result
+            }
+            $installer
+        }
+        return $session
+    }
+}
+
+Describe 'InstallWindowsUpdates' {
+    BeforeEach {
+        $global:Fake = @{ Now = [datetime]::new(2026, 3, 29, 0, 30, 0, [DateTimeKind]::Utc); Queries = @(); Installed = @() }
+        Mock Get-RolloutUtcNow { $global:Fake.Now }
+        Mock New-WindowsUpdateCollection {
+            $collection = [pscustomobject]@{ Items = @() }
+            $collection | Add-Member -MemberType ScriptMethod -Name Add -Value { param($u) $this.Items += $u; 0 }
+            $collection
+        }
+    }
+
+    Context 'the search' {
+        It 'searches with the QueryString exactly as given' {
+            Mock New-WindowsUpdateSession { New-FakeSession @() }
+            $query = "IsInstalled=0 and Type='Software' and IsHidden=0"
+            $run = Invoke-Document windowsUpdate @{ queryString = $query; includeRecommendedUpdates = $false; timeoutMinutes = 60 }
+            $run.ExitCode | Should -Be 0
+            $global:Fake.Queries | Should -Be @($query)
+        }
+
+        It 'fails when the search fails' {
+            Mock New-WindowsUpdateSession { New-FakeSession @() -SearchResult 4 }
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60 }
+            $run.ExitCode | Should -Be 1
+            $run.Errors | Should -Match 'result code 4'
+        }
+    }
+
+    Context 'IncludeRecommendedUpdates' {
+        BeforeEach {
+            Mock New-WindowsUpdateSession {
+                New-FakeSession @(
+                    (New-FakeUpdate 'Cumulative Update' '5034439' -Reboot $true),
+                    (New-FakeUpdate 'Recommended driver' '5030001' -Important $false),
+                    (New-FakeUpdate 'Optional preview' '5030002' -Important $false -BrowseOnly $true)
+                )
+            }
+        }
+
+        It 'installs only the important updates when it is false' {
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60 } -Fixture 'windows-update-important'
+            $run.ExitCode | Should -Be 0
+            $global:Fake.Installed | Should -Be @('Cumulative Update')
+            $run.Results[0].kb | Should -Be 'KB5034439'
+            $run.Results[0].rebootRequired | Should -BeTrue
+        }
+
+        It 'adds the recommended ones, never the optional ones, when it is true' {
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $true; timeoutMinutes = 60 }
+            $global:Fake.Installed | Should -Be @('Cumulative Update', 'Recommended driver')
+            $run.Results.Count | Should -Be 2
+        }
+    }
+
+    Context 'updates that need a licence or user input' {
+        It 'reports each as skipped with its reason, never only logs it' {
+            Mock New-WindowsUpdateSession {
+                New-FakeSession @(
+                    (New-FakeUpdate 'Needs EULA' '5000001' -Eula $false),
+                    (New-FakeUpdate 'Asks the user' '5000002' -UserInput $true),
+                    (New-FakeUpdate 'Fine' '5000003')
+                )
+            }
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60 } -Fixture 'windows-update-skipped'
+            $run.ExitCode | Should -Be 0
+            $global:Fake.Installed | Should -Be @('Fine')
+            $skipped = @($run.Results | Where-Object { $_.PSObject.Properties['skipped'] })
+            $skipped.Count | Should -Be 2
+            $skipped[0].skipReason | Should -Be 'eula'
+            $skipped[1].skipReason | Should -Be 'userInput'
+            $skipped[0].resultCode | Should -Be 0
+        }
+    }
+
+    Context 'results' {
+        It 'reports a failed install and goes on with the next' {
+            Mock New-WindowsUpdateSession { New-FakeSession @((New-FakeUpdate 'Bad' '5000001' -Result 4), (New-FakeUpdate 'Good' '5000002')) }
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60 } -Fixture 'windows-update-failed'
+            $run.Results[0].resultCode | Should -Be 4
+            $run.Results[1].resultCode | Should -Be 2
+        }
+
+        It 'reports updates not started after the deadline as aborted (5)' {
+            Mock New-WindowsUpdateSession { New-FakeSession @((New-FakeUpdate 'Late' '5000001')) }
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60; deadline = (Get-IsoInstant $global:Fake.Now.AddSeconds(10)) }
+            $run.Results[0].resultCode | Should -Be 5
+            $global:Fake.Installed.Count | Should -Be 0
+        }
+    }
+
+    Context 'a bad payload' {
+        It 'refuses includeRecommendedUpdates <Value>' -ForEach @(@{ Value = 'true' }, @{ Value = 1 }) {
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $Value; timeoutMinutes = 60 }
+            $run.ExitCode | Should -Be 1
+            $run.Errors | Should -Match 'payload\.includeRecommendedUpdates'
+        }
+    }
+}
