@@ -29,6 +29,25 @@ export const MAX_PAYLOAD_BASE64_CHARACTERS = NODE_CONTRACT.maxPayloadBase64Chara
 /** SSM's cap on a command's execution timeout (48 h); send-command never asks for more. */
 export const MAX_COMMAND_TIMEOUT_SECONDS = NODE_CONTRACT.maxCommandTimeoutSeconds;
 
+/**
+ * The execution timeout of a command that runs `count` installers (or removals), each allowed
+ * `minutes`, plus `overheadSeconds` for delivery and downloads; or, when that passes SSM's 48-hour
+ * cap, a message naming the fields and the largest values that would fit.
+ */
+export function commandTimeout(
+  count: number,
+  minutes: number,
+  overheadSeconds: number,
+  fields: { readonly count: string; readonly minutes: string },
+): { readonly seconds: number } | { readonly problem: string } {
+  const seconds = count * minutes * 60 + overheadSeconds;
+  if (seconds <= MAX_COMMAND_TIMEOUT_SECONDS) return { seconds };
+  const room = MAX_COMMAND_TIMEOUT_SECONDS - overheadSeconds;
+  return {
+    problem: `${count} ${fields.count} x ${fields.minutes}=${minutes} minutes + ${overheadSeconds} s is a command timeout of ${seconds} s, over SSM's ${MAX_COMMAND_TIMEOUT_SECONDS} s (48 h); lower ${fields.minutes} to at most ${Math.floor(room / 60 / Math.max(1, count))} or send at most ${Math.floor(room / 60 / Math.max(1, minutes))} ${fields.count} per run`,
+  };
+}
+
 /** Scripts stop starting new work this long before the payload's `deadline`. */
 export const DEADLINE_MARGIN_SECONDS = NODE_CONTRACT.deadlineMarginSeconds;
 
@@ -143,6 +162,33 @@ export interface InstallResultLine {
   readonly durationSeconds: number;
   readonly logTail: string;
   readonly error?: string;
+  /**
+   * Not started: an earlier installer returned 1641 (the node is restarting) or the command's
+   * deadline passed. Not a failure: a later run installs it. `exitCode` is null.
+   */
+  readonly notStarted?: boolean;
+  /**
+   * After a timed-out installer: whether Windows servicing (TrustedInstaller, TiWorker, the
+   * Windows Installer service) was still busy when the script stopped waiting at the deadline.
+   * While true the node must not be resumed or failed back.
+   */
+  readonly servicingBusy?: boolean;
+  /** On a SHA-256 mismatch (`checksumOk` false): what the plan said and what was downloaded. */
+  readonly expectedSha256?: string;
+  readonly actualSha256?: string;
+  /**
+   * For an .msu: the DISM packages it added (`Get-WindowsPackage -Online`). A
+   * `Package_for_RollupFix~...` name marks a combined SSU + LCU package, which only
+   * `DISM /Remove-Package` can remove.
+   */
+  readonly packageNames?: readonly string[];
+  /**
+   * This node installed the same file (by SHA-256) successfully within a day, so it was not run
+   * again (SSM or the workflow re-ran the step after a restart); `earlierExitCode` is what the
+   * installer returned then (a 1641 then is reported as exit code 0 now).
+   */
+  readonly alreadyInstalled?: boolean;
+  readonly earlierExitCode?: number;
 }
 
 export interface WindowsUpdatePayload {
@@ -159,7 +205,17 @@ export interface WindowsUpdateResultLine {
   readonly resultCode: number;
   readonly hResult: number;
   readonly rebootRequired: boolean;
+  /**
+   * The query and options selected it, but it was not installed: it needs a licence accepted
+   * (`eula`) or may ask for user input (`userInput`), as CAU leaves out. `resultCode` is 0
+   * (WUA's NotStarted).
+   */
+  readonly skipped?: boolean;
+  readonly skipReason?: WindowsUpdateSkipReason;
 }
+
+export const WINDOWS_UPDATE_SKIP_REASONS = ['eula', 'userInput'] as const;
+export type WindowsUpdateSkipReason = (typeof WINDOWS_UPDATE_SKIP_REASONS)[number];
 
 export interface ScriptPayload {
   readonly phase: 'pre' | 'post';
@@ -173,7 +229,18 @@ export interface RemovalItem {
   readonly index: number;
   /** The KB id, `KB` and 4 to 8 digits. */
   readonly updateId: string;
+  /**
+   * How to remove it: `wusa` (`wusa.exe /uninstall /kb:`, the default) or `dism`
+   * (`DISM /Online /Remove-Package /PackageName:`), which combined SSU + LCU packages need
+   * (Windows Server 2019 since 2021, 2022, 2025). @default 'wusa'
+   */
+  readonly method?: RemovalMethod;
+  /** The DISM package name; required with method `dism`. */
+  readonly packageName?: string;
 }
+
+export const REMOVAL_METHODS = ['wusa', 'dism'] as const;
+export type RemovalMethod = (typeof REMOVAL_METHODS)[number];
 
 export interface RemoveUpdatesPayload {
   /** Minutes each `wusa.exe /uninstall` may run before it is stopped. */
@@ -185,12 +252,17 @@ export interface RemoveUpdatesPayload {
 export interface RemovalResultLine {
   readonly index: number;
   readonly updateId: string;
-  /** wusa.exe's exit code, or null when it never ran or was stopped. */
+  /** Which tool ran: wusa.exe or DISM. */
+  readonly method: RemovalMethod;
+  readonly packageName?: string;
+  /** The tool's exit code, or null when it never ran or was stopped. */
   readonly exitCode: number | null;
   readonly timedOut: boolean;
   readonly durationSeconds: number;
   readonly logTail: string;
   readonly error?: string;
+  /** After a timed-out removal: servicing still busy at the deadline (see InstallResultLine). */
+  readonly servicingBusy?: boolean;
 }
 
 export interface RestartPayload {
@@ -209,8 +281,13 @@ export interface SendCommandInput {
   readonly instanceId: string;
   readonly document: DocumentKey;
   readonly payload: unknown;
-  /** Execution timeout of the command on the node. */
+  /** Execution timeout of the command on the node: the workflow waits this long. */
   readonly timeoutSeconds: number;
+  /**
+   * When the workflow's task started (`$$.State.EnteredTime`); the payload's `deadline` is this
+   * plus `timeoutSeconds`. @default - the time send-command runs
+   */
+  readonly startedAt?: string;
 }
 
 /** Terminal invocation statuses; Pending, InProgress and Delayed mean still running. */

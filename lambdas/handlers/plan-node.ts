@@ -6,13 +6,19 @@
  * Event `{ runId, node: { name, instanceId }, plugins: ResolvedPlugin[], inventory? }`.
  * Errors: `InvalidEvent`; `ChecksumMissing` (an update without a SHA-256 is never planned);
  * `NodeIdentityMismatch` (the inventory came from another computer than the node named);
- * `PlanTooLarge` (the plan would not fit a Step Functions payload); the hotfix configuration's
+ * `PlanTooLarge` (the plan would not fit a Step Functions payload); `CommandTimeoutTooLong` (the
+ * updates x HotfixInstallerTimeoutMinutes would pass SSM's 48-hour command cap: refused here,
+ * before the node is drained); the hotfix configuration's
  * and manifest's errors; S3 errors unchanged.
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import type { PlannedInstall, WindowsUpdatePayload } from '../core/contracts.js';
+import {
+  commandTimeout,
+  type PlannedInstall,
+  type WindowsUpdatePayload,
+} from '../core/contracts.js';
 import { planHotfixRoot } from '../core/hotfix-plan.js';
 import { sameNode } from '../core/node-names.js';
 import { PLUGIN_NAMES } from '../core/plugin-arguments.js';
@@ -90,6 +96,11 @@ export class NodeIdentityMismatchError extends Error {
   override readonly name = 'NodeIdentityMismatch';
 }
 
+/** The install command would need a longer timeout than SSM allows (48 h). */
+export class CommandTimeoutTooLongError extends Error {
+  override readonly name = 'CommandTimeoutTooLong';
+}
+
 /** The node's plan is too big to pass through the state machine. */
 export class PlanTooLargeError extends Error {
   override readonly name = 'PlanTooLarge';
@@ -113,6 +124,7 @@ export function makePlanNodeHandler(deps: PlanNodeDeps) {
     let hotfixRoot: PlanNodeResult['hotfixRoot'] = null;
     let inventoryBinaries: string[] = [];
     let windowsUpdate: PlanNodeResult['windowsUpdate'] = null;
+    let timeoutProblem: string | undefined;
     for (const plugin of plugins) {
       if (plugin.name === PLUGIN_NAMES.windowsUpdate) {
         windowsUpdate = {
@@ -161,6 +173,13 @@ export function makePlanNodeHandler(deps: PlanNodeDeps) {
         }
       }
       inventoryBinaries = [...binaries.values()];
+      const timeout = commandTimeout(
+        updates.length,
+        plugin.arguments.hotfixInstallerTimeoutMinutes,
+        COMMAND_OVERHEAD_SECONDS,
+        { count: 'updates', minutes: 'HotfixInstallerTimeoutMinutes' },
+      );
+      if ('problem' in timeout) timeoutProblem = `${node.name}: ${timeout.problem}`;
       hotfix =
         updates.length === 0
           ? null
@@ -168,9 +187,7 @@ export function makePlanNodeHandler(deps: PlanNodeDeps) {
               bucket,
               updates,
               timeoutMinutes: plugin.arguments.hotfixInstallerTimeoutMinutes,
-              commandTimeoutSeconds:
-                updates.length * plugin.arguments.hotfixInstallerTimeoutMinutes * 60 +
-                COMMAND_OVERHEAD_SECONDS,
+              commandTimeoutSeconds: 'seconds' in timeout ? timeout.seconds : 0,
             };
     }
 
@@ -187,6 +204,7 @@ export function makePlanNodeHandler(deps: PlanNodeDeps) {
         `${node.name}: the plan of ${hotfix?.updates.length ?? 0} hotfix updates is ${bytes} bytes, over the ${MAX_PLAN_BYTES} a Step Functions payload leaves room for; split the hotfix root into several runs`,
       );
     }
+    if (timeoutProblem !== undefined) throw new CommandTimeoutTooLongError(timeoutProblem);
     logger.info('planned node', {
       hotfixUpdates: hotfix?.updates.length ?? 0,
       windowsUpdate: windowsUpdate !== null,

@@ -3,15 +3,23 @@
  * invocation ends (complete-command answers it). Invoked with `.waitForTaskToken`, so what it
  * returns is not the task's output.
  *
- * Errors: `InvalidEvent`; `PayloadTooLarge` (the encoded payload is over the SSM parameter cap).
+ * Every payload gets `deadline` (ISO 8601 UTC): the instant the workflow's wait for this command
+ * ends, the task's start (`startedAt`, else now) plus `timeoutSeconds`. Every script stops
+ * starting new work a margin before it (node-contract.json), in UTC.
+ *
+ * Errors: `InvalidEvent`; `PayloadTooLarge` (the encoded payload is over what a node can take:
+ * Windows caps an environment variable at 32,767 characters).
  * SSM and DynamoDB throttling propagate for the state machine's Retry.
  */
 import { CancelCommandCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import {
+  type CommandTiming,
   DOCUMENTS,
   type DocumentKey,
+  MAX_COMMAND_TIMEOUT_SECONDS,
+  MAX_PAYLOAD_BASE64_CHARACTERS,
   PAYLOAD_PARAMETER,
   type SendCommandInput,
 } from '../core/contracts.js';
@@ -21,9 +29,14 @@ import { createRunStore, type RunStore } from '../shared/run-store.js';
 import { logContext, logger, requiredEnv, tracer } from '../shared/runtime.js';
 
 const RUN_ID_ACCEPTED = 'expected a run id: 1 to 64 letters, digits, - and _';
+const TIMEOUT_ACCEPTED = `expected whole seconds from 30 to ${MAX_COMMAND_TIMEOUT_SECONDS} (SSM's 48-hour cap)`;
 
-/** The largest `Payload` value we send: base64 characters (SSM caps parameter values). */
-export const MAX_PAYLOAD_BYTES = 64 * 1024;
+/**
+ * The largest `Payload` value we send, in base64 characters: it reaches the script as the
+ * environment variable SSM_Payload, and Windows caps one at 32,767 characters (with its NUL),
+ * below SSM's own cap on a parameter value.
+ */
+export const MAX_PAYLOAD_BYTES = MAX_PAYLOAD_BASE64_CHARACTERS;
 /**
  * SendCommand's TimeoutSeconds: how long SSM waits for the node to pick the command up. It is
  * not the execution timeout, which travels in the payload as `executionTimeoutSeconds`.
@@ -57,9 +70,10 @@ const eventSchema = z.object({
   payload: z.record(z.string(), z.unknown(), { error: 'expected a JSON object' }),
   timeoutSeconds: z
     .number()
-    .int({ error: 'expected whole seconds from 30 to 172800' })
-    .min(30, { error: 'expected whole seconds from 30 to 172800' })
-    .max(172_800, { error: 'expected whole seconds from 30 to 172800' }),
+    .int({ error: TIMEOUT_ACCEPTED })
+    .min(30, { error: TIMEOUT_ACCEPTED })
+    .max(MAX_COMMAND_TIMEOUT_SECONDS, { error: TIMEOUT_ACCEPTED }),
+  startedAt: z.iso.datetime({ error: 'expected an ISO 8601 instant (the task start)' }).optional(),
 }) satisfies z.ZodType<SendCommandInput, unknown>;
 
 /**
@@ -108,13 +122,17 @@ export function makeSendCommandHandler(deps: SendCommandDeps) {
     logContext({ runId, node });
     const name = documentName(deps.documentPrefix, document);
 
-    const payload = Buffer.from(
-      JSON.stringify({ ...input.payload, executionTimeoutSeconds: timeoutSeconds }),
-      'utf8',
-    ).toString('base64');
+    const start = input.startedAt === undefined ? deps.now() : new Date(input.startedAt);
+    const timing: CommandTiming = {
+      deadline: new Date(start.getTime() + timeoutSeconds * 1000).toISOString(),
+      executionTimeoutSeconds: timeoutSeconds,
+    };
+    const payload = Buffer.from(JSON.stringify({ ...input.payload, ...timing }), 'utf8').toString(
+      'base64',
+    );
     if (payload.length > MAX_PAYLOAD_BYTES) {
       throw new PayloadTooLargeError(
-        `payload for document ${name} (${document}) is ${payload.length} bytes in base64, over the ${MAX_PAYLOAD_BYTES}-byte cap on an SSM parameter value; send fewer updates per command`,
+        `payload for document ${name} (${document}) is ${payload.length} characters in base64, over the ${MAX_PAYLOAD_BYTES} a Windows environment variable (SSM_Payload) can hold; send fewer updates per command`,
       );
     }
 

@@ -314,6 +314,39 @@ describe('plan-node handler', () => {
     ).rejects.toMatchObject({ name: 'PlanTooLarge' });
   });
 
+  it.each([
+    // 3 updates: (172800 - 900) / 60 / 3 = 955 minutes fit, 956 do not.
+    [955, false],
+    [956, true],
+  ])(
+    'HotfixInstallerTimeoutMinutes=%i with 3 updates: refused over the 48-hour command cap = %s',
+    async (minutes, refused) => {
+      // Arrange
+      arrangeRoot();
+      const plugin = {
+        name: PLUGIN_NAMES.hotfix,
+        arguments: `HotfixRootFolderPath="s3://${BUCKET}/2025-05";HotfixInstallerTimeoutMinutes=${minutes}`,
+      };
+
+      // Act
+      const planned = makePlanNodeHandler(deps())({
+        runId: 'run-1',
+        node: NODE,
+        plugins: plugins(plugin),
+      });
+
+      // Assert
+      if (refused) {
+        await expect(planned).rejects.toMatchObject({ name: 'CommandTimeoutTooLong' });
+        await expect(planned).rejects.toThrow(
+          /NODE1: 3 updates x HotfixInstallerTimeoutMinutes=956 minutes .* over SSM's 172800 s \(48 h\); lower HotfixInstallerTimeoutMinutes to at most 955/,
+        );
+      } else {
+        expect((await planned).hotfix?.commandTimeoutSeconds).toBe(3 * 955 * 60 + 900);
+      }
+    },
+  );
+
   it('S3 throttling on GetObjectAttributes propagates unchanged', async () => {
     arrangeRoot();
     s3Mock

@@ -91,7 +91,47 @@ describe('send-command handler', () => {
       timeoutMinutes: 30,
       updates: [],
       executionTimeoutSeconds: 1800,
+      // Task start (now) + timeoutSeconds, in UTC.
+      deadline: '2025-03-01T10:30:00.000Z',
     });
+  });
+
+  it('puts the deadline at the task start plus timeoutSeconds when the workflow gives the start', async () => {
+    // Arrange
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    ddb.on(PutCommand).resolves({});
+
+    // Act
+    await makeHandler()(input({ startedAt: '2025-03-01T09:58:30.250Z', timeoutSeconds: 172_800 }));
+
+    // Assert
+    const sent = ssm.commandCalls(SendCommandCommand)[0]?.args[0].input;
+    expect(decode(sent?.Parameters?.Payload?.[0])).toMatchObject({
+      deadline: '2025-03-03T09:58:30.250Z',
+    });
+  });
+
+  it.each([
+    [172_801, 'timeoutSeconds (172801)'],
+    [29, 'timeoutSeconds (29)'],
+  ])(
+    'refuses timeoutSeconds %s, over SSM 48-hour cap or under 30',
+    async (timeoutSeconds, named) => {
+      // Act
+      const error = await rejection(() => makeHandler()(input({ timeoutSeconds })));
+
+      // Assert
+      expect(error.name).toBe('InvalidEvent');
+      expect(error.message).toContain(named);
+      expect(error.message).toContain('48-hour');
+      expect(ssm).not.toHaveReceivedAnyCommand();
+    },
+  );
+
+  it('refuses a startedAt that is not an ISO instant, naming it', async () => {
+    const error = await rejection(() => makeHandler()(input({ startedAt: 'yesterday' })));
+    expect(error.name).toBe('InvalidEvent');
+    expect(error.message).toContain('startedAt');
   });
 
   it('leaves command output in SSM when no log group is configured', async () => {
@@ -134,7 +174,34 @@ describe('send-command handler', () => {
     });
   });
 
-  it('refuses a payload over 64 KB in base64, naming the document and the size', async () => {
+  it('sends a payload of 32,766 base64 characters, the most an environment variable holds', async () => {
+    // Arrange
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    ddb.on(PutCommand).resolves({});
+    const overhead = Buffer.from(
+      JSON.stringify({
+        blob: '',
+        executionTimeoutSeconds: 1800,
+        deadline: '2025-03-01T10:30:00.000Z',
+      }),
+    ).length;
+    // 24,573 bytes of JSON encode to 32,764 characters of base64; 24,574 to 32,768.
+    const fits = { blob: 'x'.repeat(24_573 - overhead) };
+    const over = { blob: 'x'.repeat(24_574 - overhead) };
+
+    // Act
+    await makeHandler()(input({ payload: fits }));
+    const error = await rejection(() => makeHandler()(input({ payload: over })));
+
+    // Assert
+    expect(
+      ssm.commandCalls(SendCommandCommand)[0]?.args[0].input.Parameters?.Payload?.[0],
+    ).toHaveLength(32_764);
+    expect(error.name).toBe('PayloadTooLarge');
+    expect(error.message).toContain('32768 characters in base64, over the 32766');
+  });
+
+  it('refuses a payload over the environment-variable cap, naming the document and the size', async () => {
     // Arrange
     const big = { blob: 'x'.repeat(50_000) };
 
@@ -144,7 +211,9 @@ describe('send-command handler', () => {
     // Assert
     expect(error.name).toBe('PayloadTooLarge');
     expect(error.message).toContain('rollout-prod-InstallHotfixes');
-    expect(error.message).toMatch(/is 6\d{4} bytes in base64, over the 65536-byte cap/);
+    expect(error.message).toMatch(
+      /is 6\d{4} characters in base64, over the 32766 a Windows environment variable \(SSM_Payload\) can hold/,
+    );
     expect(ssm).not.toHaveReceivedAnyCommand();
     expect(ddb).not.toHaveReceivedAnyCommand();
   });

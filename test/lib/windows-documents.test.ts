@@ -14,6 +14,7 @@ import {
   type InventoryPayload,
   type InventoryResult,
   PAYLOAD_ALLOWED_PATTERN,
+  PAYLOAD_FIELDS,
   type RemovalResultLine,
   type RemoveUpdatesPayload,
   type RestartPayload,
@@ -24,6 +25,7 @@ import {
 } from '../../lambdas/core/contracts.js';
 import { DEFAULT_UPDATE_ROOT, substituteUpdate } from '../../lambdas/core/hotfix-plan.js';
 import {
+  contractLine,
   DOCUMENT_SPECS,
   PRELUDE_SCRIPT,
   renderDocumentScript,
@@ -335,7 +337,8 @@ describe('WindowsDocuments: the documents', () => {
         'utf8',
       ).trimEnd();
       const text = lines.join('\n');
-      expect(text.startsWith(prelude)).toBe(true);
+      expect(lines[0]).toBe(contractLine());
+      expect(text.startsWith(`${contractLine()}\n${prelude}`)).toBe(true);
       expect(text.endsWith(own)).toBe(true);
       expect(text).not.toMatch(/\.\s+\S*_common\.ps1|PSScriptRoot/);
     }
@@ -586,11 +589,11 @@ describe('PowerShell sources: lint', () => {
     const stop = code.indexOf("$ErrorActionPreference = 'Stop'");
     expect(stop).toBeGreaterThan(-1);
     expect(code).toContain('Set-StrictMode -Version Latest');
-    // Nothing runs before the error preference is set.
-    expect(code.slice(0, stop).trim()).toBe('');
+    // Nothing runs before the error preference is set but the contract's assignment.
+    expect(code.slice(0, stop).trim()).toBe(scanPowerShell(contractLine()).code.trim());
     expect(code).toContain('$env:SSM_Payload');
     expect(code).toMatch(/-Compress -Depth 6/);
-    expect(code).toContain("'ROLLOUT-RESULT'");
+    expect(contractLine()).toContain('"resultLinePrefix":"ROLLOUT-RESULT"');
     // The document's own script reads the payload through the prelude.
     expect(codeOf(DOCUMENT_SPECS[key].script)).toMatch(/^\$payload = Read-RolloutPayload$/m);
     expect(codeOf(DOCUMENT_SPECS[key].script)).not.toContain('SSM_Payload');
@@ -650,7 +653,14 @@ const SAMPLE_PAYLOADS: { readonly [K in DocumentKey]: object } = {
   restart: { runId: 'run-2024-01', reason: 'updates need a restart' } satisfies RestartPayload,
   removeUpdates: {
     timeoutMinutes: 30,
-    updates: [{ index: 0, updateId: 'KB5034439' }],
+    updates: [
+      {
+        index: 0,
+        updateId: 'KB5034439',
+        method: 'dism',
+        packageName: 'Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.2340.1.7',
+      },
+    ],
   } satisfies RemoveUpdatesPayload,
 };
 
@@ -671,8 +681,18 @@ describe('PowerShell sources: contracts', () => {
     expect(encodePayload(sample)).toMatch(new RegExp(PAYLOAD_ALLOWED_PATTERN));
   });
 
-  it('the prelude reads executionTimeoutSeconds, which send-command adds to every payload', () => {
-    expect(payloadFieldsRead(PRELUDE_SCRIPT)).toEqual(new Set(['executionTimeoutSeconds']));
+  it('the prelude reads deadline, which send-command adds to every payload', () => {
+    expect(payloadFieldsRead(PRELUDE_SCRIPT)).toEqual(new Set(['deadline']));
+  });
+
+  it.each(KEYS)('%s: node-contract.json lists exactly the fields it reads, and deadline', (key) => {
+    const read = new Set([...payloadFieldsRead(DOCUMENT_SPECS[key].script), 'deadline']);
+    const itemFields = ['index', 'file', 'key', 'sha256', 'localPath', 'path', 'parameters'];
+    const removalFields = ['index', 'updateId', 'method', 'packageName'];
+    for (const field of [...itemFields, ...removalFields]) {
+      if (!(PAYLOAD_FIELDS[key] as readonly string[]).includes(field)) read.delete(field);
+    }
+    expect([...read].sort()).toEqual([...PAYLOAD_FIELDS[key]].sort());
   });
 
   /** Keys written as `name = ` or `['name']` in a script's code. */
@@ -716,14 +736,23 @@ describe('PowerShell sources: contracts', () => {
       durationSeconds: 0,
       logTail: '',
       error: '',
+      notStarted: true,
+      servicingBusy: false,
+      expectedSha256: '',
+      actualSha256: '',
+      packageNames: [],
+      alreadyInstalled: true,
+      earlierExitCode: 0,
     };
-    const update: WindowsUpdateResultLine = {
+    const update: Required<WindowsUpdateResultLine> = {
       updateId: '',
       title: '',
       kb: null,
       resultCode: 0,
       hResult: 0,
       rebootRequired: false,
+      skipped: true,
+      skipReason: 'eula',
     };
     const installWritten = keysWritten(DOCUMENT_SPECS.installHotfixes.script);
     for (const field of Object.keys(install)) expect(installWritten, field).toContain(field);
@@ -731,23 +760,31 @@ describe('PowerShell sources: contracts', () => {
     for (const field of Object.keys(update)) expect(updateWritten, field).toContain(field);
   });
 
-  it('removeUpdates writes every field of RemovalResultLine, checks the KB, runs wusa /uninstall', () => {
+  it('removeUpdates writes every field of RemovalResultLine, checks the KB, runs wusa or DISM', () => {
     const removal: Required<RemovalResultLine> = {
       index: 0,
       updateId: '',
+      method: 'wusa',
+      packageName: '',
       exitCode: null,
       timedOut: false,
       durationSeconds: 0,
       logTail: '',
       error: '',
+      servicingBusy: false,
     };
     const written = keysWritten(DOCUMENT_SPECS.removeUpdates.script);
     for (const field of Object.keys(removal)) expect(written, field).toContain(field);
     const code = codeOf(DOCUMENT_SPECS.removeUpdates.script);
-    expect(code).toContain("-cnotmatch '^KB[1-9][0-9]{3,7}$'");
-    expect(code).toContain("'System32\\wusa.exe'");
-    expect(code).toContain("'/uninstall /kb:' + $digits + ' /quiet /norestart'");
-    expect(code).toContain('[System.Diagnostics.Process]::Start($startInfo)');
+    expect(code).toContain("-cnotmatch '^KB[1-9][0-9]{3,7}\\z'");
+    expect(code).toContain("'\\wusa.exe'");
+    expect(code).toContain("'/uninstall /kb:' + $updateId.Substring(2) + ' /quiet /norestart'");
+    expect(code).toContain(
+      "'/Online /Remove-Package /PackageName:' + $packageName + ' /Quiet /NoRestart'",
+    );
+    // Installers start only through the prelude's seam, which uses Process.Start (no shell).
+    expect(code).toContain('Invoke-Installer -FilePath $executable');
+    expect(codeOf(PRELUDE_SCRIPT)).toContain('[System.Diagnostics.Process]::Start($startInfo)');
   });
 
   it('resume maps each FailbackMode to the Resume-ClusterNode -Failback value of the same name', () => {
