@@ -16,6 +16,7 @@
  * marks its entry, and a reinstall appends a new entry.
  */
 import { z } from 'zod';
+import type { InstallResultLine, RemovalMethod } from './contracts.js';
 import { formatProblems, RolloutRuleError, type ValidationProblem } from './errors.js';
 
 /** One file an update replaced, with the versions before and after when they were recorded. */
@@ -43,6 +44,8 @@ export interface LedgerEntry {
   readonly hotpatched: boolean;
   /** Files the update replaced; may be empty for an update that replaced none. */
   readonly replacedFiles: readonly ReplacedFile[];
+  /** How a removal must remove it (see {@link removalFor}); absent: wusa, as before. */
+  readonly removal?: RemovalHow;
   /** When the update was removed; absent while it is installed. */
   readonly removedAt?: string;
   /** The rollout run that removed it, when a run did. */
@@ -62,6 +65,26 @@ export interface InstallRecord {
   readonly runId?: string;
   readonly hotpatched: boolean;
   readonly replacedFiles: readonly ReplacedFile[];
+  readonly removal?: RemovalHow;
+}
+
+/** How an installed update is removed: by wusa.exe, or by DISM with its package name. */
+export type RemovalHow =
+  | { readonly method: Extract<RemovalMethod, 'wusa'> }
+  | { readonly method: Extract<RemovalMethod, 'dism'>; readonly packageName: string };
+
+/** DISM names the package of a combined SSU + LCU update `Package_for_RollupFix~...`. */
+const COMBINED_PACKAGE = /^Package_for_RollupFix~/i;
+
+/**
+ * How to remove what one install line reports. An .msu that added a combined servicing-stack +
+ * cumulative package (Windows Server 2019 since 2021, 2022, 2025) can only be removed with
+ * `DISM /Online /Remove-Package /PackageName:<name>`: wusa.exe /uninstall fails on it. Anything
+ * else is removed with wusa.
+ */
+export function removalFor(line: Pick<InstallResultLine, 'packageNames'>): RemovalHow {
+  const combined = (line.packageNames ?? []).find((name) => COMBINED_PACKAGE.test(name));
+  return combined === undefined ? { method: 'wusa' } : { method: 'dism', packageName: combined };
 }
 
 /** A later, still-installed update that replaced some of the same files. */
@@ -199,10 +222,26 @@ const installFields = {
   runId: text('a run id').optional(),
   hotpatched: z.boolean({ error: 'expected true or false' }),
   replacedFiles: z.array(replacedFileSchema, { error: 'expected an array of replaced files' }),
+  removal: z
+    .discriminatedUnion(
+      'method',
+      [
+        z.strictObject({ method: z.literal('wusa') }),
+        z.strictObject({
+          method: z.literal('dism'),
+          packageName: z
+            .string()
+            .regex(/^[A-Za-z0-9_.~-]{1,200}$/, { error: 'expected a DISM package name' }),
+        }),
+      ],
+      { error: 'expected { method: "wusa" } or { method: "dism", packageName }' },
+    )
+    .optional(),
 };
 
 const installSchema = z.strictObject(installFields, {
-  error: 'expected an object { updateId, installedAt, runId?, hotpatched, replacedFiles }',
+  error:
+    'expected an object { updateId, installedAt, runId?, hotpatched, replacedFiles, removal? }',
 });
 
 const removalSchema = z.strictObject({
@@ -395,6 +434,7 @@ export function recordInstall(ledger: InstallLedger, install: InstallRecord): In
     ...(record.runId === undefined ? {} : { runId: record.runId }),
     hotpatched: record.hotpatched,
     replacedFiles: record.replacedFiles.map(copyFile),
+    ...(record.removal === undefined ? {} : { removal: record.removal }),
   };
   return { node: ledger.node, entries: [...entries, entry] };
 }

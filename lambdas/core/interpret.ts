@@ -153,6 +153,9 @@ function isWuLine(value: unknown): value is WindowsUpdateResultLine {
 /**
  * Interprets the Windows Update plug-in's per-update results: WUA result code 2 is success
  * (with its reboot flag), 3 (succeeded with errors), 4 (failed) and 5 (aborted) are failures.
+ * An update the query selected but the node skipped (it needs a licence accepted or user input,
+ * `skipped` with `skipReason`) counts as Failed, not transient: the run must not look fully
+ * successful while an important update was left out, and a retry would skip it again.
  */
 export function interpretWindowsUpdate(
   command: Pick<CommandOutcome, 'status' | 'results' | 'outputTail'>,
@@ -182,7 +185,9 @@ export function interpretWindowsUpdate(
       transient: false,
       durationSeconds: 0,
       logTail: '',
-      detail: `WUA result code ${line.resultCode}, HRESULT ${toHex(line.hResult ?? 0)}`,
+      detail: line.skipped
+        ? `skipped, not installed: ${line.skipReason === 'eula' ? 'its licence (EULA) must be accepted' : 'it may ask for user input'}; install it by hand or approve it in WSUS`
+        : `WUA result code ${line.resultCode}, HRESULT ${toHex(line.hResult ?? 0)}`,
     };
   });
   if (command.status !== 'Success') {
@@ -254,7 +259,10 @@ export function interpretRemoval(
       index: item.index,
       plugin: 'Rollout.Removal' as const,
       update: item.updateId,
-      command: `wusa.exe /uninstall /kb:${item.updateId.replace(/^KB/i, '')} /quiet /norestart`,
+      command:
+        item.method === 'dism'
+          ? `DISM /Online /Remove-Package /PackageName:${item.packageName ?? ''} /Quiet /NoRestart`
+          : `wusa.exe /uninstall /kb:${item.updateId.replace(/^KB/i, '')} /quiet /norestart`,
       rebootInitiated: false,
     };
     if (!line) {
