@@ -88,7 +88,7 @@ export const DOCUMENT_SPECS: { readonly [K in DocumentKey]: DocumentSpec } = {
     // Several updates, each allowed up to timeoutMinutes (at most 1440): SSM's maximum.
     timeoutSeconds: 48 * HOUR,
     description:
-      'Removes installed updates in the given (safe, reverse) order with wusa.exe /uninstall /kb:<n> /quiet /norestart and a per-update timeout; never restarts. One result line per update.',
+      'Removes installed updates in the given (safe, reverse) order with wusa.exe /uninstall /kb:<n> /quiet /norestart, or DISM /Online /Remove-Package /PackageName:<name> for combined SSU+LCU packages, with a per-update timeout; never restarts. One result line per update.',
   },
 };
 
