@@ -11,7 +11,7 @@
  * names a file for the counts (.ci/run adds them to vitest's).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOCUMENTS, type DocumentKey, NODE_CONTRACT } from '../lambdas/core/contracts.js';
@@ -25,6 +25,12 @@ const PESTER_MODULE = join(TOOLS, 'nuget', 'pester', PESTER_VERSION, 'tools', 'P
 const RENDERED = join(TOOLS, 'rendered');
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'ssm-output');
 const HOW = 'install the .NET SDK, then run: npm run pwsh:restore';
+/** Pinned in .config/dotnet-tools.json. */
+const PWSH_VERSION = (
+  JSON.parse(readFileSync(join(ROOT, '.config', 'dotnet-tools.json'), 'utf8')) as {
+    tools: { powershell: { version: string } };
+  }
+).tools.powershell.version;
 
 function run(command: string, args: string[], quiet = false) {
   return spawnSync(command, args, {
@@ -40,7 +46,7 @@ function hasDotnet(): boolean {
 
 function restore(optional: boolean): number {
   if (!hasDotnet()) {
-    const message = `pwsh:restore: dotnet was not found, so PowerShell ${'7.6.10'} and Pester ${PESTER_VERSION} were not restored; ${HOW}`;
+    const message = `pwsh:restore: dotnet was not found, so PowerShell ${PWSH_VERSION} and Pester ${PESTER_VERSION} were not restored; ${HOW}`;
     console.error(message);
     return optional ? 0 : 1;
   }

@@ -797,27 +797,48 @@ describe('PowerShell sources: contracts', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// The real parser, when it is installed.
+// The real parser: pwsh on the PATH, or the pinned one (`dotnet pwsh`, npm run pwsh:restore).
 
-const pwshAvailable = spawnSync('pwsh', ['-NoProfile', '-Command', 'exit 0']).status === 0;
+const PWSH: readonly string[] | undefined = [['pwsh'], ['dotnet', 'pwsh']].find(
+  ([command, ...args]) =>
+    spawnSync(command as string, [...args, '-NoProfile', '-Command', 'exit 0']).status === 0,
+);
 
 describe('PowerShell sources: the PowerShell parser', () => {
   const directory = mkdtempSync(join(tmpdir(), 'windows-documents-'));
   afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
-  it.skipIf(!pwshAvailable).each(KEYS)('%s: parses without errors', (key) => {
-    const file = join(directory, `${key}.ps1`);
-    writeFileSync(file, renderDocumentScript(key).join('\r\n'), 'utf8');
-    const parse = [
-      '$tokens = $null; $errors = $null',
-      '$null = [System.Management.Automation.Language.Parser]::ParseFile($env:SCRIPT_FILE, [ref]$tokens, [ref]$errors)',
-      "$errors | ForEach-Object { 'line ' + $_.Extent.StartLineNumber + ': ' + $_.Message }",
-    ].join('; ');
-    const result = spawnSync('pwsh', ['-NoProfile', '-NonInteractive', '-Command', parse], {
-      env: { ...process.env, SCRIPT_FILE: file },
-      encoding: 'utf8',
-    });
-    expect(result.status).toBe(0);
-    expect(result.stdout.trim()).toBe('');
+  /** Parse errors of every shipped script, from one pwsh process: `<key>: line n: message`. */
+  const parseErrors = (() => {
+    let errors: string[] | undefined;
+    return () => {
+      if (errors) return errors;
+      for (const key of KEYS) {
+        writeFileSync(
+          join(directory, `${key}.ps1`),
+          renderDocumentScript(key).join('\r\n'),
+          'utf8',
+        );
+      }
+      const parse = [
+        'Get-ChildItem -LiteralPath $env:SCRIPT_DIRECTORY -Filter *.ps1 | ForEach-Object {',
+        '$file = $_; $tokens = $null; $errors = $null',
+        '$null = [System.Management.Automation.Language.Parser]::ParseFile($file.FullName, [ref]$tokens, [ref]$errors)',
+        "$errors | ForEach-Object { $file.BaseName + ': line ' + $_.Extent.StartLineNumber + ': ' + $_.Message } }",
+      ].join('\n');
+      const [command, ...args] = PWSH as readonly string[];
+      const result = spawnSync(
+        command as string,
+        [...args, '-NoProfile', '-NonInteractive', '-Command', parse],
+        { env: { ...process.env, SCRIPT_DIRECTORY: directory }, encoding: 'utf8' },
+      );
+      expect(result.status, result.stderr).toBe(0);
+      errors = result.stdout.split('\n').filter(Boolean);
+      return errors;
+    };
+  })();
+
+  it.skipIf(PWSH === undefined).each(KEYS)('%s: parses without errors', (key) => {
+    expect(parseErrors().filter((line) => line.startsWith(`${key}: `))).toEqual([]);
   });
 });
