@@ -43,17 +43,24 @@ if ($PSVersionTable.PSVersion.Major -lt 6) {
 # covers its whole scope wherever it stands; it calls no function, so it works even before the
 # functions below are defined.
 trap {
-    $message = ([string]$_.Exception.Message) -replace '[\x00-\x1F\x7F]+', ' '
+    $message = (([string]$_.Exception.Message) -replace '[\x00-\x1F\x7F]+', ' ') -replace '[^\x00-\x7F]', '?'
     $line = $_.InvocationInfo.ScriptLineNumber
     [Console]::Out.WriteLine('[rollout] ERROR: ' + $message)
     [Console]::Error.WriteLine('ROLLOUT-ERROR ' + $message + ' (script line ' + $line + ')')
     exit 1
 }
 
+# One line of printable ASCII: control characters become a space, anything outside ASCII
+# becomes \uXXXX (the agent's code page need not be UTF-8, and a right-to-left override must not
+# reorder a log line).
 function ConvertTo-SingleLine {
     param([AllowNull()] [AllowEmptyString()] [string] $Text)
     if ($null -eq $Text) { return '' }
-    return ($Text -replace '[\x00-\x1F\x7F]+', ' ')
+    $evaluator = [System.Text.RegularExpressions.MatchEvaluator] {
+        param($match)
+        '\u' + ([int][char]$match.Value).ToString('x4')
+    }
+    return [regex]::Replace(($Text -replace '[\x00-\x1F\x7F]+', ' '), '[^\x00-\x7F]', $evaluator)
 }
 
 function Write-RolloutLog {

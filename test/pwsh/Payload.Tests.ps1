@@ -82,3 +82,69 @@ Describe 'Every document: the payload' {
         $run.Lines | ForEach-Object { $_ | Should -Match '^(ROLLOUT-RESULT \{|\[rollout\] )' }
     }
 }
+
+Describe 'Every document: hostile strings in the payload stay data' {
+    BeforeDiscovery {
+        # Quotes, a subexpression and a backtick escape that would set $global:RolloutPwned if any
+        # script ever evaluated them, a newline, non-ASCII text, and a long tail.
+        $hostile = "a'b`"c `$(`$global:RolloutPwned = 1) ```$global:RolloutPwned `n; & { `$global:RolloutPwned = 2 } $([char]0x00e9)$([char]0x4e2d)$([char]0x202e) " + ('x' * 2000)
+        $cases = @(
+            @{ Key = 'inventory'; Field = 'binaries[0]'; Payload = @{ binaries = @($hostile) } }
+            @{ Key = 'resume'; Field = 'failbackMode'; Payload = @{ failbackMode = $hostile } }
+            @{ Key = 'drain'; Field = 'deadline'; Payload = @{ timeoutMinutes = 5; deadline = $hostile } }
+            @{ Key = 'windowsUpdate'; Field = 'queryString'; Payload = @{ queryString = $hostile; includeRecommendedUpdates = $false; timeoutMinutes = 5 } }
+            @{ Key = 'runScript'; Field = 'script'; Payload = @{ phase = 'pre'; script = 'C:\' + $hostile + '.ps1' } }
+            @{ Key = 'restart'; Field = 'runId'; Payload = @{ runId = $hostile; reason = '' } }
+            @{ Key = 'restart'; Field = 'reason'; Payload = @{ runId = 'run-1'; reason = $hostile } }
+            @{ Key = 'removeUpdates'; Field = 'updates[0].updateId'; Payload = @{ timeoutMinutes = 5; updates = @(@{ index = 0; updateId = $hostile }) } }
+            @{ Key = 'removeUpdates'; Field = 'updates[0].packageName'; Payload = @{ timeoutMinutes = 5; updates = @(@{ index = 0; updateId = 'KB5000001'; method = 'dism'; packageName = $hostile }) } }
+            @{ Key = 'installHotfixes'; Field = 'bucket'; Payload = @{ bucket = $hostile; timeoutMinutes = 5; updates = @() } }
+            @{ Key = 'installHotfixes'; Field = 'updates[0].localPath'; Payload = @{ bucket = 'b'; timeoutMinutes = 5; updates = @(@{ index = 0; file = 'f.msu'; key = 'k'; sha256 = ('a' * 64); localPath = $hostile; path = 'C:\x.exe'; parameters = '' }) } }
+            @{ Key = 'installHotfixes'; Field = 'updates[0].file'; Payload = @{ bucket = 'b'; timeoutMinutes = 5; updates = @(@{ index = 0; file = $hostile; key = $hostile; sha256 = ('a' * 64); localPath = 'C:\R\f.msu'; path = $hostile; parameters = $hostile }) } }
+        )
+    }
+
+    BeforeEach {
+        Remove-Variable -Name RolloutPwned -Scope Global -ErrorAction SilentlyContinue
+        $global:Fake = @{ Now = [datetime]::new(2026, 3, 29, 0, 30, 0, [DateTimeKind]::Utc) }
+        Mock Get-RolloutUtcNow { $global:Fake.Now }
+        Mock Wait-RolloutSeconds { $global:Fake.Now = $global:Fake.Now.AddSeconds($Seconds) }
+        Mock Get-WindowsDirectory { 'C:\Windows' }
+        Mock Invoke-Installer { @{ exited = $true; exitCode = 0; output = @() } }
+        Mock Test-FileExists { $false }
+        Mock Get-ServiceStatus { $null }
+        Mock Get-ServiceStartMode { 'Disabled' }
+        Mock Get-BootSessionId { 'boot-1' }
+        Mock Get-LastBootTime { $global:Fake.Now.AddHours(-1) }
+        Mock Get-RolloutMarker { $null }
+        Mock Set-RolloutMarker {}
+        Mock Clear-RolloutMarkers {}
+        Mock Initialize-UpdateFolder {}
+        Mock Receive-S3File { throw 'no such key' }
+        Mock Get-OperatingSystem { [pscustomobject]@{ Caption = 'Windows Server'; Version = '10.0.20348'; BuildNumber = '20348'; ServicePackMajorVersion = 0; LastBootUpTime = $global:Fake.Now } }
+        Mock Get-RegistryValue { $null }
+        Mock Test-RegistryKey { $false }
+        Mock Get-FileVersion { $null }
+        Mock Get-DeviceGuardStatus { @() }
+        Mock Test-SecureBoot { $false }
+        Mock Get-InstalledHotFixIds { @() }
+        Mock New-WindowsUpdateSession {
+            $searcher = [pscustomobject]@{}
+            $searcher | Add-Member -MemberType ScriptMethod -Name Search -Value { param($query) [pscustomobject]@{ ResultCode = 2; Updates = [pscustomobject]@{ Count = 0 } } }
+            $session = [pscustomobject]@{ ClientApplicationID = ''; Searcher = $searcher }
+            $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateSearcher -Value { $this.Searcher }
+            $session
+        }
+    }
+
+    It '<Key> keeps a hostile <Field> as data: nothing evaluated, every line prefixed, ASCII only' -ForEach $cases {
+        $run = Invoke-Document $Key $Payload
+        $run.ExitCode | Should -BeIn @(0, 1, 3010)
+        Get-Variable -Name RolloutPwned -Scope Global -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        foreach ($line in $run.Lines) {
+            $line | Should -Match '^(ROLLOUT-RESULT \{|\[rollout\] )'
+            $line | Should -Not -Match '[^\x20-\x7E]'
+        }
+        foreach ($line in @($run.Errors -split "`r?`n" | Where-Object { $_ })) { $line | Should -Match '^ROLLOUT-ERROR ' }
+    }
+}

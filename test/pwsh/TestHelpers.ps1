@@ -88,7 +88,9 @@ function Invoke-Document {
     $prefix = [string]$script:Contract.resultLinePrefix + ' '
     $results = @($lines | Where-Object { $_.StartsWith($prefix) } | ForEach-Object { ConvertFrom-Json -InputObject $_.Substring($prefix.Length) -DateKind String })
     if (-not [string]::IsNullOrEmpty($Fixture) -and -not [string]::IsNullOrEmpty($env:ROLLOUT_FIXTURES)) {
-        $fixtureText = '# ' + $Key + ' exit ' + $exitCode + "`n" + $text
+        # Wall-clock durations are the only thing that differs between captures: zero them.
+        $stable = $text -replace '"durationSeconds":[0-9.]+', '"durationSeconds":0' -replace 'drained in [0-9]+ s', 'drained in 0 s'
+        $fixtureText = '# ' + $Key + ' exit ' + $exitCode + "`n" + $stable
         [System.IO.File]::WriteAllText((Join-Path $env:ROLLOUT_FIXTURES ($Fixture + '.txt')), $fixtureText)
     }
     return [pscustomobject]@{
