@@ -38,6 +38,8 @@ import {
   InvalidParameters,
   InvalidPluginName,
   InvocationDoesNotExist,
+  ListCommandInvocationsCommand,
+  type ListCommandInvocationsCommandOutput,
   SendCommandCommand,
   type SendCommandCommandOutput,
   SSMServiceException,
@@ -579,6 +581,7 @@ export class SimulatedFleet {
     command: DescribeInstanceInformationCommand,
   ): Promise<DescribeInstanceInformationCommandOutput>;
   send(command: CancelCommandCommand): Promise<CancelCommandCommandOutput>;
+  send(command: ListCommandInvocationsCommand): Promise<ListCommandInvocationsCommandOutput>;
   send(command: object): Promise<unknown>;
   async send(command: object): Promise<unknown> {
     const name = (command as { constructor?: { name?: unknown } }).constructor?.name;
@@ -594,9 +597,11 @@ export class SimulatedFleet {
         );
       case CancelCommandCommand.name:
         return this.cancelCommand(input as CancelCommandCommand['input']);
+      case ListCommandInvocationsCommand.name:
+        return this.listCommandInvocations(input as ListCommandInvocationsCommand['input']);
       default:
         throw new Error(
-          `SimulatedFleet: ${String(name)} is not simulated; the fleet answers SendCommandCommand, GetCommandInvocationCommand, DescribeInstanceInformationCommand and CancelCommandCommand`,
+          `SimulatedFleet: ${String(name)} is not simulated; the fleet answers SendCommandCommand, GetCommandInvocationCommand, DescribeInstanceInformationCommand, CancelCommandCommand and ListCommandInvocationsCommand`,
         );
     }
   }
@@ -949,6 +954,74 @@ export class SimulatedFleet {
   private pingStatus(node: SimNode): PingStatus {
     if (!node.spec.online) return node.spec.pingStatus;
     return node.down ? 'ConnectionLost' : 'Online';
+  }
+
+  // --- ListCommandInvocations -----------------------------------------------------------------
+
+  /** Invocations, newest first, by InstanceId / CommandId and the InvokedAfter/Before filters. */
+  private listCommandInvocations(
+    input: ListCommandInvocationsCommand['input'],
+  ): ListCommandInvocationsCommandOutput {
+    const filters = (input.Filters ?? []).map((f) => ({
+      key: String(f.key),
+      value: f.value ?? '',
+    }));
+    for (const filter of filters) {
+      if (filter.key !== 'InvokedAfter' && filter.key !== 'InvokedBefore') {
+        throw new InvalidFilterKey({
+          message: `filter key ${JSON.stringify(filter.key)} is not simulated; accepted: InvokedAfter, InvokedBefore`,
+          $metadata: {},
+        });
+      }
+    }
+    const maxResults = input.MaxResults ?? 50;
+    if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > 50) {
+      throw validationError(
+        `1 validation error detected: Value '${maxResults}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 50`,
+      );
+    }
+    const matching = this.invocations
+      .filter(
+        (inv) =>
+          (input.InstanceId === undefined || inv.node.instanceId === input.InstanceId) &&
+          (input.CommandId === undefined || inv.commandId === input.CommandId) &&
+          filters.every((f) =>
+            f.key === 'InvokedAfter'
+              ? inv.requestedAt >= Date.parse(f.value)
+              : inv.requestedAt <= Date.parse(f.value),
+          ),
+      )
+      .reverse();
+    const fingerprint = sha256Hex(
+      JSON.stringify([input.InstanceId, input.CommandId, filters]),
+    ).slice(0, 16);
+    let offset = 0;
+    if (input.NextToken) {
+      const token = readToken(input.NextToken);
+      if (token === undefined || token.f !== fingerprint || token.o > matching.length) {
+        throw new InvalidNextToken({
+          message: 'The NextToken is not valid for this request',
+          $metadata: {},
+        });
+      }
+      offset = token.o;
+    }
+    const page = matching.slice(offset, offset + maxResults);
+    const next = offset + page.length;
+    return {
+      $metadata: { httpStatusCode: 200 },
+      CommandInvocations: page.map((inv) => ({
+        CommandId: inv.commandId,
+        InstanceId: inv.node.instanceId,
+        InstanceName: inv.node.name,
+        Comment: inv.comment,
+        DocumentName: inv.documentName,
+        RequestedDateTime: new Date(inv.requestedAt),
+        Status: inv.status as never,
+        StatusDetails: inv.statusDetails,
+      })),
+      ...(next < matching.length ? { NextToken: writeToken({ o: next, f: fingerprint }) } : {}),
+    };
   }
 
   // --- CancelCommand ------------------------------------------------------------------------
