@@ -279,6 +279,10 @@ interface SimNode {
   restarts: number;
   drainedCount: number;
   resumedCount: number;
+  /** Until when (virtual ms) the node is offline mid-install; Infinity: it never comes back. */
+  offlineUntil: number;
+  /** The node went offline once already (`offlineDuringInstall` happens once). */
+  wentOffline: boolean;
 }
 
 interface Invocation {
@@ -566,7 +570,14 @@ export class SimulatedFleet {
         restarts: 0,
         drainedCount: 0,
         resumedCount: 0,
+        offlineUntil: 0,
+        wentOffline: false,
       };
+      // Already paused (and drained) before the run, e.g. left so by an earlier run.
+      if (spec.pausedAtStart && node.cluster) {
+        node.clusterState = 'Paused';
+        node.drainStatus = 'Completed';
+      }
       this.nodeList.push(node);
       this.nodesByKey.set(nodeKey(spec.name), node);
       this.nodesById.set(spec.instanceId, node);
@@ -953,7 +964,7 @@ export class SimulatedFleet {
 
   private pingStatus(node: SimNode): PingStatus {
     if (!node.spec.online) return node.spec.pingStatus;
-    return node.down ? 'ConnectionLost' : 'Online';
+    return node.down || this.offline(node) ? 'ConnectionLost' : 'Online';
   }
 
   // --- ListCommandInvocations -----------------------------------------------------------------
@@ -1061,8 +1072,8 @@ export class SimulatedFleet {
           }),
         );
       };
-      // The agent stops the script; a node that is restarting does so once it is back.
-      if (inv.node.down) inv.node.upWaiters.push(finish);
+      // The agent stops the script; a node that is restarting or offline does so once back.
+      if (inv.node.down || this.offline(inv.node)) inv.node.upWaiters.push(finish);
       else finish();
     }
     return { $metadata: { httpStatusCode: 200 } };
@@ -1075,7 +1086,30 @@ export class SimulatedFleet {
   }
 
   private reachable(node: SimNode): boolean {
-    return node.spec.online && !node.down;
+    return node.spec.online && !node.down && !this.offline(node);
+  }
+
+  /** Offline mid-install (`offlineDuringInstall`): unreachable, its scripts stalled. */
+  private offline(node: SimNode): boolean {
+    return this.now() < node.offlineUntil;
+  }
+
+  /**
+   * `offlineDuringInstall`: the node drops off the network for a while (or for good). Its agent
+   * neither picks commands up nor reports, and the script running stalls; when it is back, a
+   * cancel that arrived meanwhile stops the script, and pending commands are delivered.
+   */
+  private goOffline(node: SimNode, minutes: number | undefined) {
+    const start = this.now();
+    node.wentOffline = true;
+    node.offlineUntil = minutes === undefined ? Number.POSITIVE_INFINITY : start + minutes * 60_000;
+    if (minutes === undefined) return;
+    this.clock.schedule(node.offlineUntil, () => {
+      const waiters = node.upWaiters;
+      node.upWaiters = [];
+      for (const waiter of waiters) waiter();
+      for (const inv of node.invocations) this.deliver(inv);
+    });
   }
 
   /** The agent picks the command up, if the node can. */
@@ -1117,9 +1151,10 @@ export class SimulatedFleet {
   }
 
   private executionTimedOut(inv: Invocation, seconds: number) {
-    if (isEnded(inv)) return;
+    // A cancel the agent is acting on decides how the command ends (Cancelled).
+    if (isEnded(inv) || inv.cancelRequested) return;
     // A node that is down cannot report; it does once it is back (never, if it never is).
-    if (inv.node.down) {
+    if (inv.node.down || this.offline(inv.node)) {
       inv.node.upWaiters.push(() => this.executionTimedOut(inv, seconds));
       return;
     }
@@ -1508,6 +1543,14 @@ export class SimulatedFleet {
       run.log('no updates in the payload: nothing to install');
       return 0;
     }
+    const node = run.inv.node;
+    const dropOff = node.spec.offlineDuringInstall;
+    if (dropOff && !node.wentOffline) {
+      node.wentOffline = true;
+      this.clock.schedule(run.now() + dropOff.afterMinutes * 60_000, () =>
+        this.goOffline(node, dropOff.minutes),
+      );
+    }
     for (let position = 0; position < updates.length; position++) {
       if (run.now() >= deadline) {
         throw new ScriptFailure(
@@ -1524,6 +1567,20 @@ export class SimulatedFleet {
         run.log(
           `the installer started a restart (1641): the remaining ${updates.length - position - 1} updates were not started`,
         );
+        // As install-hotfixes.ps1 does: one line per update left, notStarted, no exit code.
+        for (let rest = position + 1; rest < updates.length; rest++) {
+          const item = updates[rest];
+          run.result({
+            index: isRecord(item) && Number.isInteger(item.index) ? item.index : rest,
+            file: isRecord(item) && typeof item.file === 'string' ? item.file : '',
+            exitCode: null,
+            checksumOk: false,
+            timedOut: false,
+            notStarted: true,
+            durationSeconds: 0,
+            logTail: '',
+          });
+        }
         const node = run.inv.node;
         afterExit.push(() => {
           this.clock.schedule(this.now() + SIMULATED_TIMINGS.installerRestartDelayMs, () => {
@@ -1593,6 +1650,8 @@ export class SimulatedFleet {
         actual = stored.deliveredSha256.toUpperCase();
       }
       if (actual.toLowerCase() !== sha256.toLowerCase()) {
+        line.expectedSha256 = sha256.toUpperCase();
+        line.actualSha256 = actual;
         line.error = `SHA-256 of the downloaded file is ${actual}, the plan says ${sha256}: not run`;
         run.log(`${file}: ${line.error as string}`);
         return line;
@@ -1611,6 +1670,8 @@ export class SimulatedFleet {
       if (behaviour.hangs || duration > limit) {
         await run.sleep(limit);
         line.timedOut = true;
+        // Whether TrustedInstaller was still servicing when the installer was stopped.
+        line.servicingBusy = behaviour.servicingBusy;
         line.error = stoppedAtDeadline
           ? 'stopped at the command deadline (executionTimeoutSeconds)'
           : `the installer ran longer than ${context.timeoutMinutes} minutes (HotfixInstallerTimeoutMinutes) and was stopped`;
@@ -1952,9 +2013,18 @@ class ScriptRun {
     this.inv.stdout.push(`${RESULT_LINE_PREFIX} ${powershellJson(value)}`);
   }
 
-  /** Waits in virtual time; throws {@link Aborted} when the invocation ended meanwhile. */
+  /**
+   * Waits in virtual time; throws {@link Aborted} when the invocation ended meanwhile. On a node
+   * that is offline mid-install the script stalls until the node is back, and a cancel that
+   * arrived meanwhile stops it there (the agent kills it before it goes on).
+   */
   async sleep(ms: number) {
     if (ms > 0) await this.clock.sleep(ms);
+    const node = this.inv.node;
+    if (this.now() < node.offlineUntil) {
+      await new Promise<void>((resolve) => node.upWaiters.push(resolve));
+      if (this.inv.cancelRequested) throw new Aborted();
+    }
     if (isEnded(this.inv)) throw new Aborted();
   }
 }

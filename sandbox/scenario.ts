@@ -153,6 +153,12 @@ export const updateBehaviourSchema = z.strictObject({
    */
   alreadyInstalled: flag().default(false),
   /**
+   * With `hangs` (or an install past the timeout): Windows servicing (TrustedInstaller) is still
+   * busy when the installer is stopped, and the install line says `servicingBusy: true`.
+   * @default false
+   */
+  servicingBusy: flag().default(false),
+  /**
    * What `wusa.exe /uninstall` answers for this update (RemoveUpdates), first code only.
    * @default { exitCodes: [3010] }
    */
@@ -299,6 +305,24 @@ const nodeSchema = z.strictObject({
   restartMinutes: minutes('the restart duration').default(4),
   /** The node never comes back from a restart (its commands never end). @default false */
   neverReturnsFromRestart: flag().default(false),
+  /**
+   * The node drops off the network while it installs hotfixes (once, on its first
+   * InstallHotfixes command): its agent neither picks commands up nor reports, and the running
+   * script stalls, until it is back. @default - stays online
+   */
+  offlineDuringInstall: z
+    .strictObject({
+      /** Minutes after the install command starts. @default 1 */
+      afterMinutes: minutes('the time before the node goes offline').default(1),
+      /** Minutes offline. @default - never comes back */
+      minutes: minutes('the time offline').optional(),
+    })
+    .optional(),
+  /**
+   * A cluster node already Paused (and drained) when the run starts, e.g. left so by an earlier
+   * run. Ignored on a standalone server. @default false
+   */
+  pausedAtStart: flag().default(false),
   /** How draining the node's clustered roles goes. */
   drain: z
     .strictObject({
