@@ -26,7 +26,7 @@ const HOTPATCH_NODE = {
   },
   hotpatch: { enrolled: true, vbsEnabled: true, secureBoot: true },
 };
-const HOTPATCH_MANIFEST = {
+const HOTPATCH_MANIFEST: NonNullable<ScenarioInput['hotfixRoot']>['manifest'] = {
   [MSU]: {
     policy: 'modern',
     update: { releaseMonth: '2025-11', kind: 'security', unplannedBaseline: false },
@@ -198,8 +198,8 @@ describe('issue 8: safety of the node workflow', () => {
       rollout: { target: { kind: 'group', name: 'old' }, plugins: [hotfixPlugin('hp2003')] },
     });
     const install = result.fleet.commands.find((c) => c.document === 'installHotfixes');
-    const updates = (install?.payload as { updates: { parameters: string }[] }).updates;
-    expect(updates[0]?.parameters).toBe('/quiet /norestart /hotpatch:enable');
+    const payload = install?.payload as { updates: { parameters: string }[] } | undefined;
+    expect(payload?.updates[0]?.parameters).toBe('/quiet /norestart /hotpatch:enable');
     expect(report.status).toBe('Succeeded');
     expect(reportNode(report, 'OLD01').ledger).toEqual([
       expect.objectContaining({ updateId: 'KB901234', hotpatched: true }),
