@@ -157,10 +157,11 @@ describe('interpretHotfixInstall: one update, by exit code', () => {
       code: 1641,
       outcome: 'Failed',
       reboot: false,
-      initiated: false,
+      initiated: true,
       transient: false,
       failed: true,
-      source: 'seed 003: 1641 is unlisted for MSU, so a failure with no restart',
+      source:
+        'seed 003: 1641 is unlisted for MSU, so a failure CAU restarts nothing for; DOMAIN.md §5: the installer restarts the node anyway, so the workflow waits for it (issue 8)',
     },
     {
       ext: 'msp',

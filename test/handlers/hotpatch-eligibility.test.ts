@@ -235,7 +235,12 @@ describe('hotpatch-eligibility handler', () => {
 
   it('no updates: no S3 call, and only a pending reboot makes a restart possible', async () => {
     const result = await makeHotpatchEligibilityHandler(deps())(event(SERVER_2025, []));
-    expect(result).toEqual({ decisions: [], restartPossible: false, pendingReboot: false });
+    expect(result).toEqual({
+      decisions: [],
+      restartPossible: false,
+      pendingReboot: false,
+      updates: [],
+    });
     expect(s3Mock).not.toHaveReceivedAnyCommand();
   });
 

@@ -448,8 +448,10 @@ describe('SimulatedFleet: InstallHotfixes', () => {
     const during = h.fleet.node('WEB01');
     await h.advance(5 * MIN);
     // Assert
-    expect(results).toHaveLength(1);
+    expect(results).toHaveLength(2);
     expect((results[0] as InstallResultLine).exitCode).toBe(1641);
+    // The update after it: a line of its own, notStarted, no exit code (install-hotfixes.ps1).
+    expect(results[1]).toMatchObject({ index: 1, exitCode: null, notStarted: true });
     expect(out.StandardOutputContent).toContain(
       'the installer started a restart (1641): the remaining 1 updates were not started',
     );

@@ -85,6 +85,7 @@ describe('parseScenario: defaults', () => {
       pingStatus: 'Online',
       restartMinutes: 4,
       neverReturnsFromRestart: false,
+      pausedAtStart: false,
       drain: { fails: false, minutes: 2 },
       resumeFails: false,
       invocationDoesNotExistReads: 0,
@@ -98,6 +99,7 @@ describe('parseScenario: defaults', () => {
       hangs: false,
       replacesFiles: [],
       alreadyInstalled: false,
+      servicingBusy: false,
     });
     expect(parsed.updates).toEqual({});
     expect(parsed.windowsUpdate).toEqual({ available: [] });
