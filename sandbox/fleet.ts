@@ -283,6 +283,15 @@ interface SimNode {
   offlineUntil: number;
   /** The node went offline once already (`offlineDuringInstall` happens once). */
   wentOffline: boolean;
+  /** Runs so far of the documents whose behaviour a scenario gives per attempt. */
+  readonly runsOf: { drain: number; resume: number; pre: number; post: number };
+}
+
+/** The attempt-th entry (from 1) of a per-attempt list; the last one repeats. */
+function nthAttempt<T>(list: readonly T[] | undefined, attempt: number): T | undefined {
+  return list === undefined || list.length === 0
+    ? undefined
+    : list[Math.min(attempt, list.length) - 1];
 }
 
 interface Invocation {
@@ -572,6 +581,7 @@ export class SimulatedFleet {
         resumedCount: 0,
         offlineUntil: 0,
         wentOffline: false,
+        runsOf: { drain: 0, resume: 0, pre: 0, post: 0 },
       };
       // Already paused (and drained) before the run, e.g. left so by an earlier run.
       if (spec.pausedAtStart && node.cluster) {
@@ -1458,7 +1468,9 @@ export class SimulatedFleet {
     const stopAt = Math.min(started + polls * 5000, Math.max(deadline, started + 5000));
     await run.sleep(stopAt - run.now());
     const settled = run.now() >= finishes;
-    if (settled) node.drainStatus = node.spec.drain.fails ? 'Failed' : 'Completed';
+    const fails =
+      nthAttempt(node.spec.drain.failsByAttempt, ++node.runsOf.drain) ?? node.spec.drain.fails;
+    if (settled) node.drainStatus = fails ? 'Failed' : 'Completed';
     if (node.clusterState === 'Paused' && node.drainStatus === 'Completed') {
       node.drainedCount++;
       result(true, `drained in ${Math.round((run.now() - started) / 1000)} s`);
@@ -1518,7 +1530,9 @@ export class SimulatedFleet {
       );
     }
     run.log(`resuming ${node.name} of cluster ${cluster} with failback ${failbackMode}`);
-    if (node.spec.resumeFails) {
+    const resumeFails =
+      nthAttempt(node.spec.resumeFailsByAttempt, ++node.runsOf.resume) ?? node.spec.resumeFails;
+    if (resumeFails) {
       result(false, false, `Resume-ClusterNode returned but the node is ${node.clusterState}`);
       throw new ScriptFailure(`resumed ${node.name} but the node is ${node.clusterState}, not Up`);
     }
@@ -1876,7 +1890,12 @@ export class SimulatedFleet {
         `payload.script (${formatValue(scriptPath)}): expected a full path, e.g. C:\\Scripts\\PreUpdate.ps1`,
       );
     }
-    const behaviour = phase === 'pre' ? node.spec.preUpdateScript : node.spec.postUpdateScript;
+    const behaviour =
+      phase === 'pre'
+        ? (nthAttempt(node.spec.preUpdateScriptByAttempt, ++node.runsOf.pre) ??
+          node.spec.preUpdateScript)
+        : (nthAttempt(node.spec.postUpdateScriptByAttempt, ++node.runsOf.post) ??
+          node.spec.postUpdateScript);
     const exitCode = behaviour?.exitCode ?? 0;
     run.log(`running the ${phase}-update script ${path}`);
     const started = run.now();

@@ -330,14 +330,47 @@ const nodeSchema = z.strictObject({
       fails: flag().default(false),
       /** Minutes until the drain completes (or fails). @default 2 */
       minutes: minutes('the drain duration').default(2),
+      /**
+       * Whether each drain of this node fails, first drain first; the last one repeats (like
+       * `exitCodes`). Replaces `fails` when given, e.g. `[false, true]`: the drain before the
+       * install succeeds, a later one fails. @default - `fails` for every drain
+       */
+      failsByAttempt: z
+        .array(flag(), { error: 'expected a list of true or false, one per drain' })
+        .min(1, { error: 'expected at least one value' })
+        .optional(),
     })
     .prefault({}),
   /** Resume-ClusterNode leaves the node Paused. @default false */
   resumeFails: flag().default(false),
+  /**
+   * Whether each resume of this node fails, first first; the last one repeats. Replaces
+   * `resumeFails` when given. @default - `resumeFails` for every resume
+   */
+  resumeFailsByAttempt: z
+    .array(flag(), { error: 'expected a list of true or false, one per resume' })
+    .min(1, { error: 'expected at least one value' })
+    .optional(),
   /** The PreUpdateScript on this node. @default - exists and exits 0 */
   preUpdateScript: scriptBehaviourSchema.optional(),
+  /**
+   * The PreUpdateScript on each run, first first; the last one repeats. Replaces
+   * `preUpdateScript` when given. @default - `preUpdateScript` on every run
+   */
+  preUpdateScriptByAttempt: z
+    .array(scriptBehaviourSchema, { error: 'expected a list of { exitCode, minutes }' })
+    .min(1, { error: 'expected at least one run' })
+    .optional(),
   /** The PostUpdateScript on this node. @default - exists and exits 0 */
   postUpdateScript: scriptBehaviourSchema.optional(),
+  /**
+   * The PostUpdateScript on each run, first first; the last one repeats. Replaces
+   * `postUpdateScript` when given. @default - `postUpdateScript` on every run
+   */
+  postUpdateScriptByAttempt: z
+    .array(scriptBehaviourSchema, { error: 'expected a list of { exitCode, minutes }' })
+    .min(1, { error: 'expected at least one run' })
+    .optional(),
   /**
    * GetCommandInvocation answers InvocationDoesNotExist this many times for each command sent
    * to this node before it answers. @default 0

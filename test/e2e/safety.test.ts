@@ -4,10 +4,16 @@
  * simulated fleet, and checks what happened on the simulated nodes (their command records) as
  * well as the run's report.
  */
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { RunReport } from '../../sandbox/report.js';
 import { runScenario, type ScenarioResult } from '../../sandbox/run-scenario.js';
-import { parseScenario, type ScenarioInput, sha256Hex } from '../../sandbox/scenario.js';
+import {
+  loadScenario,
+  parseScenario,
+  type ScenarioInput,
+  sha256Hex,
+} from '../../sandbox/scenario.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -362,6 +368,28 @@ describe('issue 8: safety of the node workflow', () => {
       status: 'Failed',
       detail: 'ServicingBusyNotRestarted',
     });
+    await result.sandbox.stop();
+  });
+
+  it.each([
+    'late-drain',
+    'installer-restarts',
+    'pending-restart',
+    'checksum-mismatch',
+    'offline-mid-install',
+    'servicing-busy',
+  ])('the shipped scenario %s ends as it expects, drained before every restart', async (name) => {
+    // Arrange
+    const path = fileURLToPath(new URL(`../../examples/scenarios/${name}.json`, import.meta.url));
+    // Act
+    const result = await runScenario(await loadScenario(path), { keepRunning: true });
+    // Assert
+    expect(result.runs.flatMap((r) => r.mismatches)).toEqual([]);
+    expect(result.expectationsMet).toBe(true);
+    for (const node of result.fleet.nodes()) {
+      if (node.cluster) expectRestartsOnlyDrained(result, node.name);
+      expect(node.nodeState === null || node.nodeState === 'Up', `${node.name} ends Up`).toBe(true);
+    }
     await result.sandbox.stop();
   });
 });
