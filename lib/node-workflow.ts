@@ -370,13 +370,6 @@ export class NodeWorkflow extends Construct {
     );
     drain.addCatch(drainFailed, { resultPath: '$.error' });
 
-    /** Keeps the boot time the node last reported, to tell when a 1641 restart has happened. */
-    const rememberBoot = (suffix: string, commandPath: string) =>
-      new sfn.Pass(this, `RememberBootTime${suffix}`, {
-        parameters: { 'lastBootTime.$': `${commandPath}.results[0].lastBootTime` },
-        resultPath: '$.boot',
-      });
-
     // -- restart (used after a plug-in with SeparateReboots, and once at the end) ------------
     /**
      * Restarts the node, then `next`. A cluster node is only ever restarted drained: one that
@@ -415,10 +408,7 @@ export class NodeWorkflow extends Construct {
       });
       restart.next(
         new sfn.Choice(this, `RestartSucceeded${suffix}`)
-          .when(
-            succeeded('$.commands.restart.status'),
-            restarted.next(rememberBoot(suffix, '$.commands.restart')).next(next),
-          )
+          .when(succeeded('$.commands.restart.status'), restarted.next(next))
           .otherwise(fail(`NodeDidNotRestart${suffix}`)),
       );
       const lateDrain = command(
@@ -460,16 +450,26 @@ export class NodeWorkflow extends Construct {
           )
           .otherwise(lateDrainFailed),
       );
-      return new sfn.Choice(this, `DrainedForRestart${suffix}`)
-        .when(
-          sfn.Condition.and(
-            sfn.Condition.stringEquals('$.target.kind', 'cluster'),
-            sfn.Condition.booleanEquals('$.state.drained', false),
-          ),
-          lateDrain,
-        )
-        .otherwise(restart);
+      return { restart, lateDrain };
     };
+    /** Ready to restart: a standalone server, or a drained cluster node. */
+    const readyToRestart = sfn.Condition.or(
+      sfn.Condition.not(sfn.Condition.stringEquals('$.target.kind', 'cluster')),
+      sfn.Condition.booleanEquals('$.state.drained', true),
+    );
+    /**
+     * Adds to `choice`: when `condition`, restart (a node ready for it) or drain first (a cluster
+     * node that is not drained). In the caller's Choice, so a drained node's restart costs no
+     * extra state.
+     */
+    const whenRestart = (
+      choice: sfn.Choice,
+      condition: sfn.Condition,
+      chain: ReturnType<typeof restartChain>,
+    ) =>
+      choice
+        .when(sfn.Condition.and(condition, readyToRestart), chain.restart)
+        .when(condition, chain.lateDrain);
     const setState = (
       name: string,
       changes: Partial<Record<'restartPending' | 'pluginFailed', boolean>>,
@@ -561,12 +561,11 @@ export class NodeWorkflow extends Construct {
         .when(succeeded('$.commands.verify.status'), resumeIfDrained)
         .otherwise(fail('NodeDidNotAnswerAfterUpdate')),
     );
-    const afterPlugins = new sfn.Choice(this, 'RestartPending')
-      .when(
-        sfn.Condition.booleanEquals('$.state.restartPending', true),
-        restartChain('Final', verify),
-      )
-      .otherwise(verify);
+    const afterPlugins = whenRestart(
+      new sfn.Choice(this, 'RestartPending'),
+      sfn.Condition.booleanEquals('$.state.restartPending', true),
+      restartChain('Final', verify),
+    ).otherwise(verify);
 
     // -- plug-ins, in the run's order ---------------------------------------------------------
     const nextPlugin = new sfn.Pass(this, 'NextPlugin', {
@@ -576,15 +575,14 @@ export class NodeWorkflow extends Construct {
       },
       resultPath: '$.loop',
     });
-    const pluginDone = new sfn.Choice(this, 'RestartAfterThisPlugin')
-      .when(
-        sfn.Condition.and(
-          sfn.Condition.booleanEquals('$.policy.separateReboots', true),
-          sfn.Condition.booleanEquals('$.state.restartPending', true),
-        ),
-        restartChain('AfterPlugin', nextPlugin),
-      )
-      .otherwise(nextPlugin);
+    const pluginDone = whenRestart(
+      new sfn.Choice(this, 'RestartAfterThisPlugin'),
+      sfn.Condition.and(
+        sfn.Condition.booleanEquals('$.policy.separateReboots', true),
+        sfn.Condition.booleanEquals('$.state.restartPending', true),
+      ),
+      restartChain('AfterPlugin', nextPlugin),
+    ).otherwise(nextPlugin);
 
     /** Interprets a plug-in's install, retries failures, and records restart and failure. */
     /**
@@ -612,12 +610,11 @@ export class NodeWorkflow extends Construct {
       );
       // A failure that left a restart pending (Fail_RebootRequired, or a 3010 beside it) is
       // retried on a restarted node: the installer would otherwise meet the same pending state.
-      const retryNow = new sfn.Choice(this, `RestartPendingOnRetry${suffix}`)
-        .when(
-          sfn.Condition.booleanEquals('$.state.restartPending', true),
-          restartChain(`BeforeRetry${suffix}`, retry),
-        )
-        .otherwise(retry);
+      const retryNow = whenRestart(
+        new sfn.Choice(this, `RestartPendingOnRetry${suffix}`),
+        sfn.Condition.booleanEquals('$.state.restartPending', true),
+        restartChain(`BeforeRetry${suffix}`, retry),
+      ).otherwise(retry);
       const judge = new sfn.Choice(this, `InstallFailed${suffix}`)
         .when(
           sfn.Condition.and(
@@ -747,9 +744,7 @@ export class NodeWorkflow extends Construct {
                     'pluginFailed.$': '$.state.pluginFailed',
                   },
                   resultPath: '$.state',
-                })
-                  .next(rememberBoot('AfterInstallerRestart', '$.commands.bootCheck'))
-                  .next(afterBack),
+                }).next(afterBack),
               )
               // The check ran before the node went down: ask again (SSM delivers it once the
               // agent is back), a few times at most.
@@ -763,10 +758,33 @@ export class NodeWorkflow extends Construct {
               .otherwise(fail('NodeDidNotRestartAfter1641')),
           ),
       );
-      // The boot time to compare with: the last restart's, or the inventory's when none.
-      return new sfn.Choice(this, 'KnowsBootTime')
-        .when(sfn.Condition.isPresent('$.boot.lastBootTime'), startChecks)
-        .otherwise(rememberBoot('FromInventory', '$.commands.inventory').next(startChecks));
+      // The boot time to compare with: the latest the node reported (the inventory, the last
+      // restart, an earlier boot check). Round-trip UTC times (`o`) sort as text.
+      const newer = (id: string, path: string, next: sfn.IChainable) =>
+        new sfn.Choice(this, `BootTimeFrom${id}`)
+          .when(
+            sfn.Condition.isPresent(path),
+            new sfn.Choice(this, `BootTimeFrom${id}Newer`)
+              .when(
+                sfn.Condition.stringGreaterThanJsonPath(path, '$.boot.lastBootTime'),
+                new sfn.Pass(this, `BootTimeIs${id}`, {
+                  parameters: { 'lastBootTime.$': path },
+                  resultPath: '$.boot',
+                }).next(next),
+              )
+              .otherwise(next),
+          )
+          .otherwise(next);
+      return new sfn.Pass(this, 'BootTimeFromInventory', {
+        parameters: { 'lastBootTime.$': '$.commands.inventory.results[0].lastBootTime' },
+        resultPath: '$.boot',
+      }).next(
+        newer(
+          'Restart',
+          '$.commands.restart.results[0].lastBootTime',
+          newer('BootCheck', '$.commands.bootCheck.results[0].lastBootTime', startChecks),
+        ),
+      );
     };
 
     // Servicing still busy under a timed-out installer: neither restart the node on top of it
@@ -936,37 +954,35 @@ export class NodeWorkflow extends Construct {
       true,
     );
     const restartPendingFirst = restartChain('BeforeInstall', beforePlugins);
-    const needDrain = new sfn.Choice(this, 'NeedsDrain')
-      .when(
-        sfn.Condition.and(
-          sfn.Condition.stringEquals('$.target.kind', 'cluster'),
-          sfn.Condition.or(
-            sfn.Condition.stringEquals('$.drain', 'always'),
-            sfn.Condition.booleanEquals('$.eligibility.restartPossible', true),
-            sfn.Condition.not(sfn.Condition.isNull('$.plan.windowsUpdate')),
-          ),
+    const needDrain = new sfn.Choice(this, 'NeedsDrain').when(
+      sfn.Condition.and(
+        sfn.Condition.stringEquals('$.target.kind', 'cluster'),
+        sfn.Condition.or(
+          sfn.Condition.stringEquals('$.drain', 'always'),
+          sfn.Condition.booleanEquals('$.eligibility.restartPossible', true),
+          sfn.Condition.not(sfn.Condition.isNull('$.plan.windowsUpdate')),
         ),
-        drain.next(
-          new sfn.Choice(this, 'DrainSucceeded')
-            .when(
-              sfn.Condition.and(succeeded('$.commands.drain.status'), pendingAtStart),
-              new sfn.Pass(this, 'MarkDrainedRestartPending', {
-                parameters: {
-                  drained: true,
-                  drainedEver: true,
-                  restartPending: true,
-                  'restarts.$': '$.state.restarts',
-                  'pluginFailed.$': '$.state.pluginFailed',
-                },
-                resultPath: '$.state',
-              }).next(restartPendingFirst),
-            )
-            .when(succeeded('$.commands.drain.status'), markDrained.next(beforePlugins))
-            .otherwise(drainFailed),
-        ),
-      )
-      .when(pendingAtStart, restartPendingFirst)
-      .otherwise(beforePlugins);
+      ),
+      drain.next(
+        new sfn.Choice(this, 'DrainSucceeded')
+          .when(
+            sfn.Condition.and(succeeded('$.commands.drain.status'), pendingAtStart),
+            new sfn.Pass(this, 'MarkDrainedRestartPending', {
+              parameters: {
+                drained: true,
+                drainedEver: true,
+                restartPending: true,
+                'restarts.$': '$.state.restarts',
+                'pluginFailed.$': '$.state.pluginFailed',
+              },
+              resultPath: '$.state',
+            }).next(restartPendingFirst.restart),
+          )
+          .when(succeeded('$.commands.drain.status'), markDrained.next(beforePlugins))
+          .otherwise(drainFailed),
+      ),
+    );
+    whenRestart(needDrain, pendingAtStart, restartPendingFirst).otherwise(beforePlugins);
     const afterEligibility = new sfn.Choice(this, 'HasPreUpdateScript')
       .when(
         sfn.Condition.isPresent('$.policy.preUpdateScript'),

@@ -632,10 +632,12 @@ describe('node workflow', () => {
   });
 
   it('the drain-before-restart search finds a restart that skips the drain (it can fail)', () => {
-    // Arrange: the guard before the final restart sends an undrained node straight on.
+    // Arrange: the final restart's rule forgets to ask whether a cluster node is drained.
     const definition = structuredClone(nodeWorkflow) as unknown as Scope;
-    const guard = definition.States.DrainedForRestartFinal as State;
-    (guard.Choices as ChoiceRule[]).splice(0, 1);
+    const rules = (definition.States.RestartPending as State).Choices as Rule[];
+    const [first] = rules;
+    expect(first?.Next).toBe('RestartFinal');
+    rules[0] = { ...((first?.And as Rule[])[0] as Rule), Next: 'RestartFinal' };
     // Act
     const undrained = restartsWithoutDrain(definition);
     // Assert
