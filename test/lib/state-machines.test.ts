@@ -635,9 +635,9 @@ describe('node workflow', () => {
     // Arrange: the final restart's rule forgets to ask whether a cluster node is drained.
     const definition = structuredClone(nodeWorkflow) as unknown as Scope;
     const rules = (definition.States.RestartPending as State).Choices as Rule[];
-    const [first] = rules;
-    expect(first?.Next).toBe('RestartFinal');
-    rules[0] = { ...((first?.And as Rule[])[0] as Rule), Next: 'RestartFinal' };
+    const first = rules[0] as Rule;
+    expect(first.Next).toBe('RestartFinal');
+    rules[0] = { ...((first.And as Rule[])[0] as Rule), Next: 'RestartFinal' };
     // Act
     const undrained = restartsWithoutDrain(definition);
     // Assert
