@@ -720,13 +720,21 @@ export class NodeWorkflow extends Construct {
         result: sfn.Result.fromObject({ count: 0 }),
         resultPath: '$.bootChecks',
       }).next(checkBoot);
+      // Not back yet: the check ran before the node went down, or SSM gave up delivering it
+      // while the node was down. Ask again (SSM delivers it once the agent is back), a few times.
+      const again = new sfn.Choice(this, 'BootCheckAgain')
+        .when(
+          sfn.Condition.numberLessThan('$.bootChecks.count', MAX_BOOT_CHECKS),
+          new sfn.Pass(this, 'CountBootCheck', {
+            parameters: { 'count.$': 'States.MathAdd($.bootChecks.count, 1)' },
+            resultPath: '$.bootChecks',
+          }).next(checkBoot),
+        )
+        .otherwise(fail('NodeDidNotRestartAfter1641'));
       checkBoot.next(
         new sfn.Choice(this, 'BootCheckAnswered')
           .when(
-            sfn.Condition.not(succeeded('$.commands.bootCheck.status')),
-            fail('NodeDidNotAnswerAfterInstallerRestart'),
-          )
-          .otherwise(
+            succeeded('$.commands.bootCheck.status'),
             new sfn.Choice(this, 'NodeBackFromInstallerRestart')
               .when(
                 sfn.Condition.not(
@@ -746,17 +754,9 @@ export class NodeWorkflow extends Construct {
                   resultPath: '$.state',
                 }).next(afterBack),
               )
-              // The check ran before the node went down: ask again (SSM delivers it once the
-              // agent is back), a few times at most.
-              .when(
-                sfn.Condition.numberLessThan('$.bootChecks.count', MAX_BOOT_CHECKS),
-                new sfn.Pass(this, 'CheckBootAgain', {
-                  parameters: { 'count.$': 'States.MathAdd($.bootChecks.count, 1)' },
-                  resultPath: '$.bootChecks',
-                }).next(checkBoot),
-              )
-              .otherwise(fail('NodeDidNotRestartAfter1641')),
-          ),
+              .otherwise(again),
+          )
+          .otherwise(again),
       );
       // The boot time to compare with: the latest the node reported (the inventory, the last
       // restart, an earlier boot check). Round-trip UTC times (`o`) sort as text.

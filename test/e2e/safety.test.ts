@@ -158,6 +158,37 @@ describe('issue 8: safety of the node workflow', () => {
     await result.sandbox.stop();
   });
 
+  it('point 2: a 1641 restart longer than SSM delivers a command for is still waited out', async () => {
+    const { result, report } = await run({
+      name: 'installer-restarts-slowly',
+      hotfixRoot: { files: [{ path: MSI }, { path: MSU2 }] },
+      // SSM gives up delivering after 10 minutes; this node is away for 25.
+      nodes: [{ name: 'WEB01', restartMinutes: 25 }],
+      updates: { KB5036002: { exitCodes: [1641] } },
+      rollout: {
+        target: { kind: 'group', name: 'web' },
+        plugins: [hotfixPlugin('slow-restart')],
+        policy: { maxRetriesPerNode: 1, rebootTimeoutMinutes: 40 },
+      },
+    });
+    expect(reportNode(report, 'WEB01')).toMatchObject({ status: 'Succeeded', restarts: 1 });
+    const checks = commandsOf(result, 'WEB01').filter((c) => c.startsWith('inventory'));
+    // Checks SSM could not deliver while the node was away end TimedOut; the next one answers.
+    expect(checks).toEqual([
+      'inventory:Success',
+      'inventory:Success',
+      'inventory:TimedOut',
+      'inventory:TimedOut',
+      'inventory:Success',
+      'inventory:Success',
+    ]);
+    expect(result.fleet.node('WEB01').installs.map((i) => i.kb)).toEqual([
+      'KB5036002',
+      'KB5036003',
+    ]);
+    await result.sandbox.stop();
+  });
+
   it('point 5: a KB897341-eligible update installs with /hotpatch:enable and the ledger says hotpatched', async () => {
     const exe = 'CAUHotfix_All/WindowsServer2003-KB901234-x86-ENU.exe';
     const { result, report } = await run({
