@@ -50,6 +50,10 @@ const tail = (text: string, max = 2000) => (text.length > max ? text.slice(-max)
 function isInstallLine(value: unknown): value is InstallResultLine & InstallResultLineFlags {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
+  // A line for an update a 1641 cut off says only which one it is.
+  if (v.notStarted === true) {
+    return Number.isInteger(v.index) && typeof v.file === 'string' && v.exitCode === null;
+  }
   return (
     Number.isInteger(v.index) &&
     typeof v.file === 'string' &&

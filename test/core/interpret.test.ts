@@ -391,6 +391,22 @@ describe('interpretHotfixInstall: updates that did not run', () => {
     expect(verdict.startedFailed).toBe(false);
   });
 
+  it('reads a notStarted line that carries only index, file and a null exit code', () => {
+    // Act
+    const verdict = interpretHotfixInstall(
+      [planned(0, { extension: 'msi' }), planned(1)],
+      command([
+        line(0, { exitCode: 1641 }),
+        { index: 1, file: 'x', exitCode: null, notStarted: true },
+      ]),
+    );
+    // Assert
+    expect(verdict.notStarted).toEqual([1]);
+    expect(() =>
+      interpretHotfixInstall([planned(0)], command([{ index: 0, file: 'x', notStarted: true }])),
+    ).toThrow(/install result line 1/);
+  });
+
   it('an installer stopped while servicing was busy says so (servicingBusy)', () => {
     // Act
     const busy = interpretHotfixInstall(

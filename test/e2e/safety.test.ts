@@ -120,6 +120,14 @@ describe('issue 8: safety of the node workflow', () => {
       status: 'Failed',
       detail: 'RestartPendingDrainFailed',
     });
+    const event = result.sandbox.events.received.find(
+      (e) => e.detailType === 'Rollout Node Updated',
+    );
+    expect(event?.detail).toMatchObject({
+      node: 'NODE1',
+      status: 'Failed',
+      detail: 'RestartPendingDrainFailed',
+    });
     await result.sandbox.stop();
   });
 
