@@ -157,7 +157,9 @@ export const updateBehaviourSchema = z.strictObject({
    * busy when the installer is stopped, and the install line says `servicingBusy: true`.
    * @default false
    */
-  servicingBusy: flag().default(false),
+  servicingBusy: flag()
+    .default(false)
+    .describe('A stopped installer leaves Windows servicing busy (servicingBusy: true)'),
   /**
    * What `wusa.exe /uninstall` answers for this update (RemoveUpdates), first code only.
    * @default { exitCodes: [3010] }
@@ -313,16 +315,23 @@ const nodeSchema = z.strictObject({
   offlineDuringInstall: z
     .strictObject({
       /** Minutes after the install command starts. @default 1 */
-      afterMinutes: minutes('the time before the node goes offline').default(1),
+      afterMinutes: minutes('the time before the node goes offline')
+        .default(1)
+        .describe('Minutes after the install command starts'),
       /** Minutes offline. @default - never comes back */
-      minutes: minutes('the time offline').optional(),
+      minutes: minutes('the time offline')
+        .optional()
+        .describe('Minutes offline; absent: never comes back'),
     })
-    .optional(),
+    .optional()
+    .describe('The node drops off the network while it installs hotfixes (once)'),
   /**
    * A cluster node already Paused (and drained) when the run starts, e.g. left so by an earlier
    * run. Ignored on a standalone server. @default false
    */
-  pausedAtStart: flag().default(false),
+  pausedAtStart: flag()
+    .default(false)
+    .describe('A cluster node already Paused and drained when the run starts'),
   /** How draining the node's clustered roles goes. */
   drain: z
     .strictObject({
@@ -338,7 +347,8 @@ const nodeSchema = z.strictObject({
       failsByAttempt: z
         .array(flag(), { error: 'expected a list of true or false, one per drain' })
         .min(1, { error: 'expected at least one value' })
-        .optional(),
+        .optional()
+        .describe('Whether each drain fails, first first; the last one repeats'),
     })
     .prefault({}),
   /** Resume-ClusterNode leaves the node Paused. @default false */
@@ -350,7 +360,8 @@ const nodeSchema = z.strictObject({
   resumeFailsByAttempt: z
     .array(flag(), { error: 'expected a list of true or false, one per resume' })
     .min(1, { error: 'expected at least one value' })
-    .optional(),
+    .optional()
+    .describe('Whether each resume fails, first first; the last one repeats'),
   /** The PreUpdateScript on this node. @default - exists and exits 0 */
   preUpdateScript: scriptBehaviourSchema.optional(),
   /**
@@ -360,7 +371,8 @@ const nodeSchema = z.strictObject({
   preUpdateScriptByAttempt: z
     .array(scriptBehaviourSchema, { error: 'expected a list of { exitCode, minutes }' })
     .min(1, { error: 'expected at least one run' })
-    .optional(),
+    .optional()
+    .describe('The PreUpdateScript on each run, first first; the last one repeats'),
   /** The PostUpdateScript on this node. @default - exists and exits 0 */
   postUpdateScript: scriptBehaviourSchema.optional(),
   /**
@@ -370,7 +382,8 @@ const nodeSchema = z.strictObject({
   postUpdateScriptByAttempt: z
     .array(scriptBehaviourSchema, { error: 'expected a list of { exitCode, minutes }' })
     .min(1, { error: 'expected at least one run' })
-    .optional(),
+    .optional()
+    .describe('The PostUpdateScript on each run, first first; the last one repeats'),
   /**
    * GetCommandInvocation answers InvocationDoesNotExist this many times for each command sent
    * to this node before it answers. @default 0

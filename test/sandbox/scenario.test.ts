@@ -188,7 +188,7 @@ describe('parseScenario: problems', () => {
     expect(problems).toContainEqual({
       field: 'nodes[0].drain.fail',
       value: true,
-      message: 'unknown field; accepted here: fails, minutes',
+      message: 'unknown field; accepted here: fails, minutes, failsByAttempt',
     });
     expect(problems).toContainEqual(expect.objectContaining({ field: 'colour', value: 'blue' }));
   });
