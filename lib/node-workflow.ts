@@ -49,7 +49,15 @@ export interface NodeWorkflowProps {
  * inventory) → resume with FailbackMode → post-update script → record.
  *
  * Every SSM command is waited on with a task token that the command-status event completes (no
- * polling), under a timeout. A node whose drain succeeded is always resumed, even on failure.
+ * polling), under a timeout; a wait that times out cancels its command first. A node whose drain
+ * succeeded is always resumed, even on failure.
+ *
+ * Safety rules (README, "Safety rules of the node workflow"): a cluster node is restarted only
+ * after a successful drain (drained late when an outcome needs a restart the prediction missed;
+ * not restarted when that drain fails); a restart pending before the run is done first; an
+ * installer's 1641 is waited out and the updates it cut off go on without spending a retry;
+ * `Fail_RebootRequired` restarts before its retry; a SHA-256 mismatch is never retried; busy
+ * servicing is neither restarted on nor failed back.
  */
 export class NodeWorkflow extends Construct {
   public readonly stateMachine: sfn.StateMachine;
