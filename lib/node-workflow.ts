@@ -12,6 +12,9 @@ import {
   stateMachineLogging,
 } from './workflow-common.js';
 
+/** Boot checks after an installer's 1641 before the node counts as not restarted. */
+const MAX_BOOT_CHECKS = 5;
+
 /** Props of {@link NodeWorkflow}. */
 export interface NodeWorkflowProps {
   readonly functions: {
@@ -19,6 +22,7 @@ export interface NodeWorkflowProps {
     readonly planNode: lambda.IFunction;
     readonly hotpatchEligibility: lambda.IFunction;
     readonly sendCommand: lambda.IFunction;
+    readonly cancelCommand: lambda.IFunction;
     readonly interpretResults: lambda.IFunction;
     readonly runHistory: lambda.IFunction;
   };
@@ -45,7 +49,15 @@ export interface NodeWorkflowProps {
  * inventory) → resume with FailbackMode → post-update script → record.
  *
  * Every SSM command is waited on with a task token that the command-status event completes (no
- * polling), under a timeout. A node whose drain succeeded is always resumed, even on failure.
+ * polling), under a timeout; a wait that times out cancels its command first. A node whose drain
+ * succeeded is always resumed, even on failure.
+ *
+ * Safety rules (README, "Safety rules of the node workflow"): a cluster node is restarted only
+ * after a successful drain (drained late when an outcome needs a restart the prediction missed;
+ * not restarted when that drain fails); a restart pending before the run is done first; an
+ * installer's 1641 is waited out and the updates it cut off go on without spending a retry;
+ * `Fail_RebootRequired` restarts before its retry; a SHA-256 mismatch is never retried; busy
+ * servicing is neither restarted on nor failed back.
  */
 export class NodeWorkflow extends Construct {
   public readonly stateMachine: sfn.StateMachine;
@@ -132,6 +144,51 @@ export class NodeWorkflow extends Construct {
       '$.commands.resumeAfterFailure',
       commandSeconds,
     );
+
+    // -- a wait that timed out: cancel what it left running on the node, then go on ----------
+    /**
+     * Cancels every command of this run still running on the node (the one whose wait timed
+     * out), then `next`; the answer, with a one-line `summary`, lands in `$.cancelled`.
+     */
+    const cancelThen = (id: string, next: sfn.IChainable): sfn.IChainable => {
+      const cancel = invoke(
+        `CancelAfter${id}`,
+        f.cancelCommand,
+        {
+          runId: sfn.JsonPath.stringAt('$.runId'),
+          node: sfn.JsonPath.stringAt('$.node.name'),
+          instanceId: sfn.JsonPath.stringAt('$.node.instanceId'),
+          timedOut: id,
+        },
+        '$.cancelled',
+      );
+      cancel.addCatch(
+        new sfn.Pass(this, `CancelFailedAfter${id}`, {
+          parameters: {
+            cancelled: [],
+            failed: [],
+            'summary.$':
+              "States.Format('the cancel step failed ({}): a command may still run on the node', $.cancelError.Error)",
+          },
+          resultPath: '$.cancelled',
+        }).next(next),
+        { resultPath: '$.cancelError' },
+      );
+      return cancel.next(next);
+    };
+    resumeAfterFailure.addCatch(
+      cancelThen(
+        'ResumeAfterFailureTimedOut',
+        new sfn.Pass(this, 'ResumeAfterFailureTimedOut', {
+          parameters: {
+            'reason.$':
+              "States.Format('{}; the resume timed out: {}', $.failure.reason, $.cancelled.summary)",
+          },
+          resultPath: '$.failure',
+        }).next(recordFailed),
+      ),
+      { errors: ['States.Timeout'], resultPath: '$.resumeError' },
+    );
     resumeAfterFailure.addCatch(recordFailed, { resultPath: '$.resumeError' });
     resumeAfterFailure.next(recordFailed);
     const failureCleanup = new sfn.Choice(this, 'DrainedWhenFailing')
@@ -155,9 +212,30 @@ export class NodeWorkflow extends Construct {
       },
       resultPath: '$.failure',
     }).next(failureCleanup);
+    const timeouts = new Map<string, sfn.IChainable>();
+    /** A timed-out wait: cancel the command, then fail with the reason and what was cancelled. */
+    const timedOut = (reason: string): sfn.IChainable => {
+      let state = timeouts.get(reason);
+      if (!state) {
+        state = cancelThen(
+          reason,
+          new sfn.Pass(this, `Failure_${reason}`, {
+            parameters: {
+              'reason.$': `States.Format('${reason}: {}', $.cancelled.summary)`,
+            },
+            resultPath: '$.failure',
+          }).next(failureCleanup),
+        );
+        timeouts.set(reason, state);
+      }
+      return state;
+    };
     const catchAll = <T extends sfn.TaskStateBase>(task: T, timeoutReason?: string): T => {
       if (timeoutReason)
-        task.addCatch(fail(timeoutReason), { errors: ['States.Timeout'], resultPath: '$.error' });
+        task.addCatch(timedOut(timeoutReason), {
+          errors: ['States.Timeout'],
+          resultPath: '$.error',
+        });
       task.addCatch(caught, { resultPath: '$.error' });
       return task;
     };
@@ -275,10 +353,38 @@ export class NodeWorkflow extends Construct {
       },
       resultPath: '$.state',
     }).next(fail('DrainFailed'));
-    // However the drain ends badly (failed, timed out, errored), the node may be paused.
+    // However the drain ends badly (failed, timed out, errored), the node may be paused; a
+    // timed-out drain is cancelled first, so it cannot go on pausing the node behind our back.
+    drain.addCatch(
+      cancelThen(
+        'DrainTimedOut',
+        new sfn.Pass(this, 'DrainTimedOutMayBePaused', {
+          parameters: {
+            drained: true,
+            drainedEver: true,
+            'restartPending.$': '$.state.restartPending',
+            'restarts.$': '$.state.restarts',
+            'pluginFailed.$': '$.state.pluginFailed',
+          },
+          resultPath: '$.state',
+        }).next(
+          new sfn.Pass(this, 'Failure_DrainTimedOut', {
+            parameters: { 'reason.$': "States.Format('DrainTimedOut: {}', $.cancelled.summary)" },
+            resultPath: '$.failure',
+          }).next(failureCleanup),
+        ),
+      ),
+      { errors: ['States.Timeout'], resultPath: '$.error' },
+    );
     drain.addCatch(drainFailed, { resultPath: '$.error' });
 
     // -- restart (used after a plug-in with SeparateReboots, and once at the end) ------------
+    /**
+     * Restarts the node, then `next`. A cluster node is only ever restarted drained: one that
+     * is not (the hotpatch prediction said no restart, and an installer then asked for one) is
+     * drained first; if that drain fails the node is not restarted, and ends Failed, resumed,
+     * with the restart still pending (`RestartPendingDrainFailed`).
+     */
     const restartChain = (suffix: string, next: sfn.IChainable) => {
       const restart = catchAll(
         command(
@@ -308,12 +414,70 @@ export class NodeWorkflow extends Construct {
         },
         resultPath: '$.state',
       });
-      return restart.next(
+      restart.next(
         new sfn.Choice(this, `RestartSucceeded${suffix}`)
           .when(succeeded('$.commands.restart.status'), restarted.next(next))
           .otherwise(fail(`NodeDidNotRestart${suffix}`)),
       );
+      const lateDrain = command(
+        `DrainBeforeRestart${suffix}`,
+        'drain',
+        { timeoutMinutes: sfn.JsonPath.numberAt('$.preflight.timeouts.drainMinutes') },
+        '$.commands.drain',
+        '$.preflight.timeouts.drainSeconds',
+      );
+      const lateDrainFailed = new sfn.Pass(this, `DrainBeforeRestartFailed${suffix}`, {
+        parameters: {
+          drained: true,
+          drainedEver: true,
+          'restartPending.$': '$.state.restartPending',
+          'restarts.$': '$.state.restarts',
+          'pluginFailed.$': '$.state.pluginFailed',
+        },
+        resultPath: '$.state',
+      }).next(fail('RestartPendingDrainFailed'));
+      lateDrain.addCatch(cancelThen(`DrainBeforeRestartTimedOut${suffix}`, lateDrainFailed), {
+        errors: ['States.Timeout'],
+        resultPath: '$.error',
+      });
+      lateDrain.addCatch(lateDrainFailed, { resultPath: '$.error' });
+      lateDrain.next(
+        new sfn.Choice(this, `DrainBeforeRestartSucceeded${suffix}`)
+          .when(
+            succeeded('$.commands.drain.status'),
+            new sfn.Pass(this, `MarkDrainedBeforeRestart${suffix}`, {
+              parameters: {
+                drained: true,
+                drainedEver: true,
+                'restartPending.$': '$.state.restartPending',
+                'restarts.$': '$.state.restarts',
+                'pluginFailed.$': '$.state.pluginFailed',
+              },
+              resultPath: '$.state',
+            }).next(restart),
+          )
+          .otherwise(lateDrainFailed),
+      );
+      return { restart, lateDrain };
     };
+    /** Ready to restart: a standalone server, or a drained cluster node. */
+    const readyToRestart = sfn.Condition.or(
+      sfn.Condition.not(sfn.Condition.stringEquals('$.target.kind', 'cluster')),
+      sfn.Condition.booleanEquals('$.state.drained', true),
+    );
+    /**
+     * Adds to `choice`: when `condition`, restart (a node ready for it) or drain first (a cluster
+     * node that is not drained). In the caller's Choice, so a drained node's restart costs no
+     * extra state.
+     */
+    const whenRestart = (
+      choice: sfn.Choice,
+      condition: sfn.Condition,
+      chain: ReturnType<typeof restartChain>,
+    ) =>
+      choice
+        .when(sfn.Condition.and(condition, readyToRestart), chain.restart)
+        .when(condition, chain.lateDrain);
     const setState = (
       name: string,
       changes: Partial<Record<'restartPending' | 'pluginFailed', boolean>>,
@@ -405,12 +569,11 @@ export class NodeWorkflow extends Construct {
         .when(succeeded('$.commands.verify.status'), resumeIfDrained)
         .otherwise(fail('NodeDidNotAnswerAfterUpdate')),
     );
-    const afterPlugins = new sfn.Choice(this, 'RestartPending')
-      .when(
-        sfn.Condition.booleanEquals('$.state.restartPending', true),
-        restartChain('Final', verify),
-      )
-      .otherwise(verify);
+    const afterPlugins = whenRestart(
+      new sfn.Choice(this, 'RestartPending'),
+      sfn.Condition.booleanEquals('$.state.restartPending', true),
+      restartChain('Final', verify),
+    ).otherwise(verify);
 
     // -- plug-ins, in the run's order ---------------------------------------------------------
     const nextPlugin = new sfn.Pass(this, 'NextPlugin', {
@@ -420,20 +583,32 @@ export class NodeWorkflow extends Construct {
       },
       resultPath: '$.loop',
     });
-    const pluginDone = new sfn.Choice(this, 'RestartAfterThisPlugin')
-      .when(
-        sfn.Condition.and(
-          sfn.Condition.booleanEquals('$.policy.separateReboots', true),
-          sfn.Condition.booleanEquals('$.state.restartPending', true),
-        ),
-        restartChain('AfterPlugin', nextPlugin),
-      )
-      .otherwise(nextPlugin);
+    const pluginDone = whenRestart(
+      new sfn.Choice(this, 'RestartAfterThisPlugin'),
+      sfn.Condition.and(
+        sfn.Condition.booleanEquals('$.policy.separateReboots', true),
+        sfn.Condition.booleanEquals('$.state.restartPending', true),
+      ),
+      restartChain('AfterPlugin', nextPlugin),
+    ).otherwise(nextPlugin);
 
     /** Interprets a plug-in's install, retries failures, and records restart and failure. */
-    const verdict = (suffix: string, retry: sfn.IChainable) => {
+    /**
+     * Interprets a plug-in's install, retries failures, and records restart and failure.
+     * `$.attempt.spent` counts the attempts MaxRetriesPerNode allows; the attempts that go on
+     * after an installer's own restart (1641) do not spend one. `first` rules are checked before
+     * the restart and failure rules (the hotfix plug-in's 1641 and busy servicing).
+     */
+    const verdict = (
+      suffix: string,
+      retry: sfn.IChainable,
+      first: (judge: {
+        retriesLeft: sfn.Condition;
+        exhausted: sfn.IChainable;
+      }) => [sfn.Condition, sfn.IChainable][] = () => [],
+    ) => {
       const retriesLeft = sfn.Condition.numberLessThanJsonPath(
-        '$.attempt.number',
+        '$.attempt.spent',
         '$.policy.maxRetriesPerNode',
       );
       const exhausted = setState(`PluginFailed${suffix}`, { pluginFailed: true }).next(
@@ -441,14 +616,28 @@ export class NodeWorkflow extends Construct {
           .when(sfn.Condition.booleanEquals('$.policy.stopOnPluginFailure', true), afterPlugins)
           .otherwise(pluginDone),
       );
+      // A failure that left a restart pending (Fail_RebootRequired, or a 3010 beside it) is
+      // retried on a restarted node: the installer would otherwise meet the same pending state.
+      const retryNow = whenRestart(
+        new sfn.Choice(this, `RestartPendingOnRetry${suffix}`),
+        sfn.Condition.booleanEquals('$.state.restartPending', true),
+        restartChain(`BeforeRetry${suffix}`, retry),
+      ).otherwise(retry);
       const judge = new sfn.Choice(this, `InstallFailed${suffix}`)
         .when(
-          sfn.Condition.and(sfn.Condition.booleanEquals('$.verdict.failed', true), retriesLeft),
-          retry,
+          sfn.Condition.and(
+            sfn.Condition.booleanEquals('$.verdict.failed', true),
+            sfn.Condition.booleanEquals('$.verdict.retryable', true),
+            retriesLeft,
+          ),
+          retryNow,
         )
         .when(sfn.Condition.booleanEquals('$.verdict.failed', true), exhausted)
         .otherwise(pluginDone);
-      return new sfn.Choice(this, `NeedsRestart${suffix}`)
+      const choice = new sfn.Choice(this, `NeedsRestart${suffix}`);
+      for (const [condition, next] of first({ retriesLeft, exhausted }))
+        choice.when(condition, next);
+      return choice
         .when(
           sfn.Condition.booleanEquals('$.verdict.rebootRequired', true),
           setState(`MarkRestartPending${suffix}`, { restartPending: true }).next(judge),
@@ -489,16 +678,149 @@ export class NodeWorkflow extends Construct {
     const retryHotfixes = new sfn.Pass(this, 'RetryFailedHotfixes', {
       parameters: {
         'number.$': 'States.MathAdd($.attempt.number, 1)',
+        'spent.$': 'States.MathAdd($.attempt.spent, 1)',
         'items.$': '$.verdict.retryItems',
       },
       resultPath: '$.attempt',
     }).next(installHotfixes);
-    installHotfixes.next(interpretHotfixes).next(verdict('Hotfix', retryHotfixes));
+
+    // An installer exited 1641: the node is going down by itself. Wait for it to come back (a
+    // boot time newer than the last one known), count the restart, then go on with the updates
+    // it did not start, without spending a retry.
+    const hotfixesAfterInstallerRestart = ({
+      retriesLeft,
+      exhausted,
+    }: {
+      retriesLeft: sfn.Condition;
+      exhausted: sfn.IChainable;
+    }): sfn.IChainable => {
+      const goOn = new sfn.Pass(this, 'ContinueAfterInstallerRestart', {
+        parameters: {
+          'number.$': 'States.MathAdd($.attempt.number, 1)',
+          'spent.$': '$.attempt.spent',
+          'items.$': '$.verdict.retryItems',
+        },
+        resultPath: '$.attempt',
+      }).next(installHotfixes);
+      const afterBack = new sfn.Choice(this, 'AfterInstallerRestart')
+        .when(
+          sfn.Condition.and(
+            sfn.Condition.booleanEquals('$.verdict.startedFailed', true),
+            sfn.Condition.booleanEquals('$.verdict.retryable', true),
+            retriesLeft,
+          ),
+          retryHotfixes,
+        )
+        .when(sfn.Condition.booleanEquals('$.verdict.startedFailed', true), exhausted)
+        .when(sfn.Condition.booleanEquals('$.verdict.retryable', true), goOn)
+        .otherwise(pluginDone);
+      const checkBoot = catchAll(
+        command(
+          'CheckBootAfterInstallerRestart',
+          'inventory',
+          { binaries: sfn.JsonPath.objectAt('$.plan.inventoryBinaries') },
+          '$.commands.bootCheck',
+          '$.preflight.timeouts.rebootSeconds',
+        ),
+        'RebootTimeout',
+      );
+      const startChecks = new sfn.Pass(this, 'StartBootChecks', {
+        result: sfn.Result.fromObject({ count: 0 }),
+        resultPath: '$.bootChecks',
+      }).next(checkBoot);
+      // Not back yet: the check ran before the node went down, or SSM gave up delivering it
+      // while the node was down. Ask again (SSM delivers it once the agent is back), a few times.
+      const again = new sfn.Choice(this, 'BootCheckAgain')
+        .when(
+          sfn.Condition.numberLessThan('$.bootChecks.count', MAX_BOOT_CHECKS),
+          new sfn.Pass(this, 'CountBootCheck', {
+            parameters: { 'count.$': 'States.MathAdd($.bootChecks.count, 1)' },
+            resultPath: '$.bootChecks',
+          }).next(checkBoot),
+        )
+        .otherwise(fail('NodeDidNotRestartAfter1641'));
+      checkBoot.next(
+        new sfn.Choice(this, 'BootCheckAnswered')
+          .when(
+            succeeded('$.commands.bootCheck.status'),
+            new sfn.Choice(this, 'NodeBackFromInstallerRestart')
+              .when(
+                sfn.Condition.not(
+                  sfn.Condition.stringEqualsJsonPath(
+                    '$.commands.bootCheck.results[0].lastBootTime',
+                    '$.boot.lastBootTime',
+                  ),
+                ),
+                new sfn.Pass(this, 'RestartedByInstaller', {
+                  parameters: {
+                    'drained.$': '$.state.drained',
+                    'drainedEver.$': '$.state.drainedEver',
+                    restartPending: false,
+                    'restarts.$': 'States.MathAdd($.state.restarts, 1)',
+                    'pluginFailed.$': '$.state.pluginFailed',
+                  },
+                  resultPath: '$.state',
+                }).next(afterBack),
+              )
+              .otherwise(again),
+          )
+          .otherwise(again),
+      );
+      // The boot time to compare with: the latest the node reported (the inventory, the last
+      // restart, an earlier boot check). Round-trip UTC times (`o`) sort as text.
+      const newer = (id: string, path: string, next: sfn.IChainable) =>
+        new sfn.Choice(this, `BootTimeFrom${id}`)
+          .when(
+            sfn.Condition.isPresent(path),
+            new sfn.Choice(this, `BootTimeFrom${id}Newer`)
+              .when(
+                sfn.Condition.stringGreaterThanJsonPath(path, '$.boot.lastBootTime'),
+                new sfn.Pass(this, `BootTimeIs${id}`, {
+                  parameters: { 'lastBootTime.$': path },
+                  resultPath: '$.boot',
+                }).next(next),
+              )
+              .otherwise(next),
+          )
+          .otherwise(next);
+      return new sfn.Pass(this, 'BootTimeFromInventory', {
+        parameters: { 'lastBootTime.$': '$.commands.inventory.results[0].lastBootTime' },
+        resultPath: '$.boot',
+      }).next(
+        newer(
+          'Restart',
+          '$.commands.restart.results[0].lastBootTime',
+          newer('BootCheck', '$.commands.bootCheck.results[0].lastBootTime', startChecks),
+        ),
+      );
+    };
+
+    // Servicing still busy under a timed-out installer: neither restart the node on top of it
+    // nor fail its roles back; resume with NoFailback and leave the restart to the operator.
+    const servicingBusy = new sfn.Pass(this, 'ServicingBusyResumeWithoutFailback', {
+      result: sfn.Result.fromString('NoFailback'),
+      resultPath: '$.policy.failbackMode',
+    }).next(
+      setState('ServicingBusyPluginFailed', { pluginFailed: true }).next(
+        fail('ServicingBusyNotRestarted'),
+      ),
+    );
+
+    installHotfixes.next(interpretHotfixes).next(
+      verdict('Hotfix', retryHotfixes, (judge) => [
+        [sfn.Condition.booleanEquals('$.verdict.servicingBusy', true), servicingBusy],
+        [
+          sfn.Condition.booleanEquals('$.verdict.rebootInitiated', true),
+          hotfixesAfterInstallerRestart(judge),
+        ],
+      ]),
+    );
     const hotfixPlugin = new sfn.Choice(this, 'HotfixesPlanned')
       .when(
         sfn.Condition.not(sfn.Condition.isNull('$.plan.hotfix')),
         new sfn.Pass(this, 'FirstHotfixAttempt', {
-          parameters: { number: 1, 'items.$': '$.plan.hotfix.updates' },
+          // The plan's items as hotpatch-eligibility returns them (with /hotpatch:enable).
+          parameters: { number: 1, spent: 1, 'items.$': '$.eligibility.updates' },
           resultPath: '$.attempt',
         }).next(installHotfixes),
       )
@@ -536,7 +858,10 @@ export class NodeWorkflow extends Construct {
       ),
     );
     const retryWindowsUpdates = new sfn.Pass(this, 'RetryWindowsUpdates', {
-      parameters: { 'number.$': 'States.MathAdd($.attempt.number, 1)' },
+      parameters: {
+        'number.$': 'States.MathAdd($.attempt.number, 1)',
+        'spent.$': 'States.MathAdd($.attempt.spent, 1)',
+      },
       resultPath: '$.attempt',
     }).next(installWindowsUpdates);
     installWindowsUpdates
@@ -546,7 +871,7 @@ export class NodeWorkflow extends Construct {
       .when(
         sfn.Condition.not(sfn.Condition.isNull('$.plan.windowsUpdate')),
         new sfn.Pass(this, 'FirstWindowsUpdateAttempt', {
-          parameters: { number: 1 },
+          parameters: { number: 1, spent: 1 },
           resultPath: '$.attempt',
         }).next(installWindowsUpdates),
       )
@@ -630,23 +955,42 @@ export class NodeWorkflow extends Construct {
     const beforePlugins = ifRemoval('BeforePlugins', removeUpdates, startPlugins);
 
     // -- wiring -------------------------------------------------------------------------------
-    const needDrain = new sfn.Choice(this, 'NeedsDrain')
-      .when(
-        sfn.Condition.and(
-          sfn.Condition.stringEquals('$.target.kind', 'cluster'),
-          sfn.Condition.or(
-            sfn.Condition.stringEquals('$.drain', 'always'),
-            sfn.Condition.booleanEquals('$.eligibility.restartPossible', true),
-            sfn.Condition.not(sfn.Condition.isNull('$.plan.windowsUpdate')),
-          ),
+    // A restart already pending before the run (the inventory sees it) is done first, drained:
+    // installers on such a node fail or stack their own restart on it, and CAU restarts first.
+    const pendingAtStart = sfn.Condition.booleanEquals(
+      '$.commands.inventory.results[0].pendingReboot',
+      true,
+    );
+    const restartPendingFirst = restartChain('BeforeInstall', beforePlugins);
+    const needDrain = new sfn.Choice(this, 'NeedsDrain').when(
+      sfn.Condition.and(
+        sfn.Condition.stringEquals('$.target.kind', 'cluster'),
+        sfn.Condition.or(
+          sfn.Condition.stringEquals('$.drain', 'always'),
+          sfn.Condition.booleanEquals('$.eligibility.restartPossible', true),
+          sfn.Condition.not(sfn.Condition.isNull('$.plan.windowsUpdate')),
         ),
-        drain.next(
-          new sfn.Choice(this, 'DrainSucceeded')
-            .when(succeeded('$.commands.drain.status'), markDrained.next(beforePlugins))
-            .otherwise(drainFailed),
-        ),
-      )
-      .otherwise(beforePlugins);
+      ),
+      drain.next(
+        new sfn.Choice(this, 'DrainSucceeded')
+          .when(
+            sfn.Condition.and(succeeded('$.commands.drain.status'), pendingAtStart),
+            new sfn.Pass(this, 'MarkDrainedRestartPending', {
+              parameters: {
+                drained: true,
+                drainedEver: true,
+                restartPending: true,
+                'restarts.$': '$.state.restarts',
+                'pluginFailed.$': '$.state.pluginFailed',
+              },
+              resultPath: '$.state',
+            }).next(restartPendingFirst.restart),
+          )
+          .when(succeeded('$.commands.drain.status'), markDrained.next(beforePlugins))
+          .otherwise(drainFailed),
+      ),
+    );
+    whenRestart(needDrain, pendingAtStart, restartPendingFirst).otherwise(beforePlugins);
     const afterEligibility = new sfn.Choice(this, 'HasPreUpdateScript')
       .when(
         sfn.Condition.isPresent('$.policy.preUpdateScript'),
@@ -700,6 +1044,7 @@ export class NodeWorkflow extends Construct {
       f.planNode,
       f.hotpatchEligibility,
       f.sendCommand,
+      f.cancelCommand,
       f.interpretResults,
       f.runHistory,
     ]);

@@ -22,6 +22,7 @@ export const FUNCTION_NAMES = [
   'planNode',
   'hotpatchEligibility',
   'sendCommand',
+  'cancelCommand',
   'completeCommand',
   'interpretResults',
   'runLock',
@@ -38,6 +39,7 @@ const ENTRY: Record<FunctionName, string> = {
   planNode: 'plan-node.ts',
   hotpatchEligibility: 'hotpatch-eligibility.ts',
   sendCommand: 'send-command.ts',
+  cancelCommand: 'cancel-command.ts',
   completeCommand: 'complete-command.ts',
   interpretResults: 'interpret-results.ts',
   runLock: 'run-lock.ts',
@@ -145,6 +147,7 @@ export class RolloutFunctions extends Construct {
         DOCUMENT_PREFIX: props.documentPrefix,
         ...(props.commandLogGroup ? { COMMAND_LOG_GROUP: props.commandLogGroup.logGroupName } : {}),
       }),
+      cancelCommand: make('cancelCommand'),
       completeCommand: make('completeCommand', table),
       interpretResults: make('interpretResults', table),
       runLock: make('runLock', table),
@@ -248,6 +251,28 @@ export class RolloutFunctions extends Construct {
         },
       }),
     );
+    // Cancelling a timed-out command: scoped as SendCommand is (our documents, tagged targets);
+    // finding it needs ListCommandInvocations, which has no resource-level permissions.
+    f.cancelCommand.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'CancelOnTaggedTargetsOnly',
+        actions: ['ssm:CancelCommand'],
+        resources: [
+          `arn:${stack.partition}:ec2:${region}:${account}:instance/*`,
+          `arn:${stack.partition}:ssm:${region}:${account}:managed-instance/*`,
+        ],
+        conditions: {
+          StringEquals: { [`ssm:resourceTag/${props.targetTag.key}`]: props.targetTag.value },
+        },
+      }),
+    );
+    f.cancelCommand.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:ListCommandInvocations'],
+        // ListCommandInvocations supports no resource-level permissions.
+        resources: ['*'],
+      }),
+    );
     f.completeCommand.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['ssm:GetCommandInvocation'],
@@ -264,6 +289,8 @@ export class RolloutFunctions extends Construct {
       }
       if (name === 'completeCommand')
         reasons.push('ssm:GetCommandInvocation supports only Resource "*"');
+      if (name === 'cancelCommand')
+        reasons.push('ssm:ListCommandInvocations supports only Resource "*"');
       acknowledge(f[name].role as iam.IRole, wildcardResource('*'), reasons.join('; '));
     }
     for (const name of ['scan', 'planNode', 'hotpatchEligibility'] as const) {
@@ -288,12 +315,14 @@ export class RolloutFunctions extends Construct {
       wildcardResource(arn('ssm', `document/${props.documentPrefix}-*`)),
       'only the SSM documents of this deployment, which all carry its name prefix',
     );
-    for (const resource of [arn('ec2', 'instance/*'), arn('ssm', 'managed-instance/*')]) {
-      acknowledge(
-        f.sendCommand.role as iam.IRole,
-        wildcardResource(resource),
-        `only instances tagged ${props.targetTag.key}=${props.targetTag.value} (ssm:resourceTag condition); the nodes of a rollout are not known at deploy time`,
-      );
+    for (const fn of [f.sendCommand, f.cancelCommand]) {
+      for (const resource of [arn('ec2', 'instance/*'), arn('ssm', 'managed-instance/*')]) {
+        acknowledge(
+          fn.role as iam.IRole,
+          wildcardResource(resource),
+          `only instances tagged ${props.targetTag.key}=${props.targetTag.value} (ssm:resourceTag condition); the nodes of a rollout are not known at deploy time`,
+        );
+      }
     }
   }
 }

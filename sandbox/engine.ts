@@ -14,6 +14,7 @@ import dynalite from 'dynalite';
 import { JSONPath } from 'jsonpath-plus';
 import { makeApiHandler, makeRolloutRemovalStarter } from '../lambdas/handlers/api.js';
 import { makeApprovalGateHandler } from '../lambdas/handlers/approval-gate.js';
+import { makeCancelCommandHandler } from '../lambdas/handlers/cancel-command.js';
 import { makeCompleteCommandHandler } from '../lambdas/handlers/complete-command.js';
 import { makeHotpatchEligibilityHandler } from '../lambdas/handlers/hotpatch-eligibility.js';
 import { makeInterpretResultsHandler } from '../lambdas/handlers/interpret-results.js';
@@ -272,6 +273,7 @@ export class Sandbox {
           now,
         }) as Handler,
       ],
+      ['cancelCommand', makeCancelCommandHandler({ ssm: anySsm, now }) as Handler],
       [
         'completeCommand',
         makeCompleteCommandHandler({

@@ -38,6 +38,8 @@ import {
   InvalidParameters,
   InvalidPluginName,
   InvocationDoesNotExist,
+  ListCommandInvocationsCommand,
+  type ListCommandInvocationsCommandOutput,
   SendCommandCommand,
   type SendCommandCommandOutput,
   SSMServiceException,
@@ -277,6 +279,19 @@ interface SimNode {
   restarts: number;
   drainedCount: number;
   resumedCount: number;
+  /** Until when (virtual ms) the node is offline mid-install; Infinity: it never comes back. */
+  offlineUntil: number;
+  /** The node went offline once already (`offlineDuringInstall` happens once). */
+  wentOffline: boolean;
+  /** Runs so far of the documents whose behaviour a scenario gives per attempt. */
+  readonly runsOf: { drain: number; resume: number; pre: number; post: number };
+}
+
+/** The attempt-th entry (from 1) of a per-attempt list; the last one repeats. */
+function nthAttempt<T>(list: readonly T[] | undefined, attempt: number): T | undefined {
+  return list === undefined || list.length === 0
+    ? undefined
+    : list[Math.min(attempt, list.length) - 1];
 }
 
 interface Invocation {
@@ -564,7 +579,15 @@ export class SimulatedFleet {
         restarts: 0,
         drainedCount: 0,
         resumedCount: 0,
+        offlineUntil: 0,
+        wentOffline: false,
+        runsOf: { drain: 0, resume: 0, pre: 0, post: 0 },
       };
+      // Already paused (and drained) before the run, e.g. left so by an earlier run.
+      if (spec.pausedAtStart && node.cluster) {
+        node.clusterState = 'Paused';
+        node.drainStatus = 'Completed';
+      }
       this.nodeList.push(node);
       this.nodesByKey.set(nodeKey(spec.name), node);
       this.nodesById.set(spec.instanceId, node);
@@ -579,6 +602,7 @@ export class SimulatedFleet {
     command: DescribeInstanceInformationCommand,
   ): Promise<DescribeInstanceInformationCommandOutput>;
   send(command: CancelCommandCommand): Promise<CancelCommandCommandOutput>;
+  send(command: ListCommandInvocationsCommand): Promise<ListCommandInvocationsCommandOutput>;
   send(command: object): Promise<unknown>;
   async send(command: object): Promise<unknown> {
     const name = (command as { constructor?: { name?: unknown } }).constructor?.name;
@@ -594,9 +618,11 @@ export class SimulatedFleet {
         );
       case CancelCommandCommand.name:
         return this.cancelCommand(input as CancelCommandCommand['input']);
+      case ListCommandInvocationsCommand.name:
+        return this.listCommandInvocations(input as ListCommandInvocationsCommand['input']);
       default:
         throw new Error(
-          `SimulatedFleet: ${String(name)} is not simulated; the fleet answers SendCommandCommand, GetCommandInvocationCommand, DescribeInstanceInformationCommand and CancelCommandCommand`,
+          `SimulatedFleet: ${String(name)} is not simulated; the fleet answers SendCommandCommand, GetCommandInvocationCommand, DescribeInstanceInformationCommand, CancelCommandCommand and ListCommandInvocationsCommand`,
         );
     }
   }
@@ -948,7 +974,75 @@ export class SimulatedFleet {
 
   private pingStatus(node: SimNode): PingStatus {
     if (!node.spec.online) return node.spec.pingStatus;
-    return node.down ? 'ConnectionLost' : 'Online';
+    return node.down || this.offline(node) ? 'ConnectionLost' : 'Online';
+  }
+
+  // --- ListCommandInvocations -----------------------------------------------------------------
+
+  /** Invocations, newest first, by InstanceId / CommandId and the InvokedAfter/Before filters. */
+  private listCommandInvocations(
+    input: ListCommandInvocationsCommand['input'],
+  ): ListCommandInvocationsCommandOutput {
+    const filters = (input.Filters ?? []).map((f) => ({
+      key: String(f.key),
+      value: f.value ?? '',
+    }));
+    for (const filter of filters) {
+      if (filter.key !== 'InvokedAfter' && filter.key !== 'InvokedBefore') {
+        throw new InvalidFilterKey({
+          message: `filter key ${JSON.stringify(filter.key)} is not simulated; accepted: InvokedAfter, InvokedBefore`,
+          $metadata: {},
+        });
+      }
+    }
+    const maxResults = input.MaxResults ?? 50;
+    if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > 50) {
+      throw validationError(
+        `1 validation error detected: Value '${maxResults}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 50`,
+      );
+    }
+    const matching = this.invocations
+      .filter(
+        (inv) =>
+          (input.InstanceId === undefined || inv.node.instanceId === input.InstanceId) &&
+          (input.CommandId === undefined || inv.commandId === input.CommandId) &&
+          filters.every((f) =>
+            f.key === 'InvokedAfter'
+              ? inv.requestedAt >= Date.parse(f.value)
+              : inv.requestedAt <= Date.parse(f.value),
+          ),
+      )
+      .reverse();
+    const fingerprint = sha256Hex(
+      JSON.stringify([input.InstanceId, input.CommandId, filters]),
+    ).slice(0, 16);
+    let offset = 0;
+    if (input.NextToken) {
+      const token = readToken(input.NextToken);
+      if (token === undefined || token.f !== fingerprint || token.o > matching.length) {
+        throw new InvalidNextToken({
+          message: 'The NextToken is not valid for this request',
+          $metadata: {},
+        });
+      }
+      offset = token.o;
+    }
+    const page = matching.slice(offset, offset + maxResults);
+    const next = offset + page.length;
+    return {
+      $metadata: { httpStatusCode: 200 },
+      CommandInvocations: page.map((inv) => ({
+        CommandId: inv.commandId,
+        InstanceId: inv.node.instanceId,
+        InstanceName: inv.node.name,
+        Comment: inv.comment,
+        DocumentName: inv.documentName,
+        RequestedDateTime: new Date(inv.requestedAt),
+        Status: inv.status as never,
+        StatusDetails: inv.statusDetails,
+      })),
+      ...(next < matching.length ? { NextToken: writeToken({ o: next, f: fingerprint }) } : {}),
+    };
   }
 
   // --- CancelCommand ------------------------------------------------------------------------
@@ -988,8 +1082,8 @@ export class SimulatedFleet {
           }),
         );
       };
-      // The agent stops the script; a node that is restarting does so once it is back.
-      if (inv.node.down) inv.node.upWaiters.push(finish);
+      // The agent stops the script; a node that is restarting or offline does so once back.
+      if (inv.node.down || this.offline(inv.node)) inv.node.upWaiters.push(finish);
       else finish();
     }
     return { $metadata: { httpStatusCode: 200 } };
@@ -1002,7 +1096,30 @@ export class SimulatedFleet {
   }
 
   private reachable(node: SimNode): boolean {
-    return node.spec.online && !node.down;
+    return node.spec.online && !node.down && !this.offline(node);
+  }
+
+  /** Offline mid-install (`offlineDuringInstall`): unreachable, its scripts stalled. */
+  private offline(node: SimNode): boolean {
+    return this.now() < node.offlineUntil;
+  }
+
+  /**
+   * `offlineDuringInstall`: the node drops off the network for a while (or for good). Its agent
+   * neither picks commands up nor reports, and the script running stalls; when it is back, a
+   * cancel that arrived meanwhile stops the script, and pending commands are delivered.
+   */
+  private goOffline(node: SimNode, minutes: number | undefined) {
+    const start = this.now();
+    node.wentOffline = true;
+    node.offlineUntil = minutes === undefined ? Number.POSITIVE_INFINITY : start + minutes * 60_000;
+    if (minutes === undefined) return;
+    this.clock.schedule(node.offlineUntil, () => {
+      const waiters = node.upWaiters;
+      node.upWaiters = [];
+      for (const waiter of waiters) waiter();
+      for (const inv of node.invocations) this.deliver(inv);
+    });
   }
 
   /** The agent picks the command up, if the node can. */
@@ -1044,9 +1161,10 @@ export class SimulatedFleet {
   }
 
   private executionTimedOut(inv: Invocation, seconds: number) {
-    if (isEnded(inv)) return;
+    // A cancel the agent is acting on decides how the command ends (Cancelled).
+    if (isEnded(inv) || inv.cancelRequested) return;
     // A node that is down cannot report; it does once it is back (never, if it never is).
-    if (inv.node.down) {
+    if (inv.node.down || this.offline(inv.node)) {
       inv.node.upWaiters.push(() => this.executionTimedOut(inv, seconds));
       return;
     }
@@ -1350,7 +1468,9 @@ export class SimulatedFleet {
     const stopAt = Math.min(started + polls * 5000, Math.max(deadline, started + 5000));
     await run.sleep(stopAt - run.now());
     const settled = run.now() >= finishes;
-    if (settled) node.drainStatus = node.spec.drain.fails ? 'Failed' : 'Completed';
+    const fails =
+      nthAttempt(node.spec.drain.failsByAttempt, ++node.runsOf.drain) ?? node.spec.drain.fails;
+    if (settled) node.drainStatus = fails ? 'Failed' : 'Completed';
     if (node.clusterState === 'Paused' && node.drainStatus === 'Completed') {
       node.drainedCount++;
       result(true, `drained in ${Math.round((run.now() - started) / 1000)} s`);
@@ -1410,7 +1530,9 @@ export class SimulatedFleet {
       );
     }
     run.log(`resuming ${node.name} of cluster ${cluster} with failback ${failbackMode}`);
-    if (node.spec.resumeFails) {
+    const resumeFails =
+      nthAttempt(node.spec.resumeFailsByAttempt, ++node.runsOf.resume) ?? node.spec.resumeFails;
+    if (resumeFails) {
       result(false, false, `Resume-ClusterNode returned but the node is ${node.clusterState}`);
       throw new ScriptFailure(`resumed ${node.name} but the node is ${node.clusterState}, not Up`);
     }
@@ -1435,6 +1557,14 @@ export class SimulatedFleet {
       run.log('no updates in the payload: nothing to install');
       return 0;
     }
+    const node = run.inv.node;
+    const dropOff = node.spec.offlineDuringInstall;
+    if (dropOff && !node.wentOffline) {
+      node.wentOffline = true;
+      this.clock.schedule(run.now() + dropOff.afterMinutes * 60_000, () =>
+        this.goOffline(node, dropOff.minutes),
+      );
+    }
     for (let position = 0; position < updates.length; position++) {
       if (run.now() >= deadline) {
         throw new ScriptFailure(
@@ -1451,6 +1581,20 @@ export class SimulatedFleet {
         run.log(
           `the installer started a restart (1641): the remaining ${updates.length - position - 1} updates were not started`,
         );
+        // As install-hotfixes.ps1 does: one line per update left, notStarted, no exit code.
+        for (let rest = position + 1; rest < updates.length; rest++) {
+          const item = updates[rest];
+          run.result({
+            index: isRecord(item) && Number.isInteger(item.index) ? item.index : rest,
+            file: isRecord(item) && typeof item.file === 'string' ? item.file : '',
+            exitCode: null,
+            checksumOk: false,
+            timedOut: false,
+            notStarted: true,
+            durationSeconds: 0,
+            logTail: '',
+          });
+        }
         const node = run.inv.node;
         afterExit.push(() => {
           this.clock.schedule(this.now() + SIMULATED_TIMINGS.installerRestartDelayMs, () => {
@@ -1520,6 +1664,8 @@ export class SimulatedFleet {
         actual = stored.deliveredSha256.toUpperCase();
       }
       if (actual.toLowerCase() !== sha256.toLowerCase()) {
+        line.expectedSha256 = sha256.toUpperCase();
+        line.actualSha256 = actual;
         line.error = `SHA-256 of the downloaded file is ${actual}, the plan says ${sha256}: not run`;
         run.log(`${file}: ${line.error as string}`);
         return line;
@@ -1538,6 +1684,8 @@ export class SimulatedFleet {
       if (behaviour.hangs || duration > limit) {
         await run.sleep(limit);
         line.timedOut = true;
+        // Whether TrustedInstaller was still servicing when the installer was stopped.
+        line.servicingBusy = behaviour.servicingBusy;
         line.error = stoppedAtDeadline
           ? 'stopped at the command deadline (executionTimeoutSeconds)'
           : `the installer ran longer than ${context.timeoutMinutes} minutes (HotfixInstallerTimeoutMinutes) and was stopped`;
@@ -1742,7 +1890,12 @@ export class SimulatedFleet {
         `payload.script (${formatValue(scriptPath)}): expected a full path, e.g. C:\\Scripts\\PreUpdate.ps1`,
       );
     }
-    const behaviour = phase === 'pre' ? node.spec.preUpdateScript : node.spec.postUpdateScript;
+    const behaviour =
+      phase === 'pre'
+        ? (nthAttempt(node.spec.preUpdateScriptByAttempt, ++node.runsOf.pre) ??
+          node.spec.preUpdateScript)
+        : (nthAttempt(node.spec.postUpdateScriptByAttempt, ++node.runsOf.post) ??
+          node.spec.postUpdateScript);
     const exitCode = behaviour?.exitCode ?? 0;
     run.log(`running the ${phase}-update script ${path}`);
     const started = run.now();
@@ -1879,9 +2032,18 @@ class ScriptRun {
     this.inv.stdout.push(`${RESULT_LINE_PREFIX} ${powershellJson(value)}`);
   }
 
-  /** Waits in virtual time; throws {@link Aborted} when the invocation ended meanwhile. */
+  /**
+   * Waits in virtual time; throws {@link Aborted} when the invocation ended meanwhile. On a node
+   * that is offline mid-install the script stalls until the node is back, and a cancel that
+   * arrived meanwhile stops it there (the agent kills it before it goes on).
+   */
   async sleep(ms: number) {
     if (ms > 0) await this.clock.sleep(ms);
+    const node = this.inv.node;
+    if (this.now() < node.offlineUntil) {
+      await new Promise<void>((resolve) => node.upWaiters.push(resolve));
+      if (this.inv.cancelRequested) throw new Aborted();
+    }
     if (isEnded(this.inv)) throw new Aborted();
   }
 }

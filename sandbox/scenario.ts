@@ -153,6 +153,14 @@ export const updateBehaviourSchema = z.strictObject({
    */
   alreadyInstalled: flag().default(false),
   /**
+   * With `hangs` (or an install past the timeout): Windows servicing (TrustedInstaller) is still
+   * busy when the installer is stopped, and the install line says `servicingBusy: true`.
+   * @default false
+   */
+  servicingBusy: flag()
+    .default(false)
+    .describe('A stopped installer leaves Windows servicing busy (servicingBusy: true)'),
+  /**
    * What `wusa.exe /uninstall` answers for this update (RemoveUpdates), first code only.
    * @default { exitCodes: [3010] }
    */
@@ -299,6 +307,31 @@ const nodeSchema = z.strictObject({
   restartMinutes: minutes('the restart duration').default(4),
   /** The node never comes back from a restart (its commands never end). @default false */
   neverReturnsFromRestart: flag().default(false),
+  /**
+   * The node drops off the network while it installs hotfixes (once, on its first
+   * InstallHotfixes command): its agent neither picks commands up nor reports, and the running
+   * script stalls, until it is back. @default - stays online
+   */
+  offlineDuringInstall: z
+    .strictObject({
+      /** Minutes after the install command starts. @default 1 */
+      afterMinutes: minutes('the time before the node goes offline')
+        .default(1)
+        .describe('Minutes after the install command starts'),
+      /** Minutes offline. @default - never comes back */
+      minutes: minutes('the time offline')
+        .optional()
+        .describe('Minutes offline; absent: never comes back'),
+    })
+    .optional()
+    .describe('The node drops off the network while it installs hotfixes (once)'),
+  /**
+   * A cluster node already Paused (and drained) when the run starts, e.g. left so by an earlier
+   * run. Ignored on a standalone server. @default false
+   */
+  pausedAtStart: flag()
+    .default(false)
+    .describe('A cluster node already Paused and drained when the run starts'),
   /** How draining the node's clustered roles goes. */
   drain: z
     .strictObject({
@@ -306,14 +339,51 @@ const nodeSchema = z.strictObject({
       fails: flag().default(false),
       /** Minutes until the drain completes (or fails). @default 2 */
       minutes: minutes('the drain duration').default(2),
+      /**
+       * Whether each drain of this node fails, first drain first; the last one repeats (like
+       * `exitCodes`). Replaces `fails` when given, e.g. `[false, true]`: the drain before the
+       * install succeeds, a later one fails. @default - `fails` for every drain
+       */
+      failsByAttempt: z
+        .array(flag(), { error: 'expected a list of true or false, one per drain' })
+        .min(1, { error: 'expected at least one value' })
+        .optional()
+        .describe('Whether each drain fails, first first; the last one repeats'),
     })
     .prefault({}),
   /** Resume-ClusterNode leaves the node Paused. @default false */
   resumeFails: flag().default(false),
+  /**
+   * Whether each resume of this node fails, first first; the last one repeats. Replaces
+   * `resumeFails` when given. @default - `resumeFails` for every resume
+   */
+  resumeFailsByAttempt: z
+    .array(flag(), { error: 'expected a list of true or false, one per resume' })
+    .min(1, { error: 'expected at least one value' })
+    .optional()
+    .describe('Whether each resume fails, first first; the last one repeats'),
   /** The PreUpdateScript on this node. @default - exists and exits 0 */
   preUpdateScript: scriptBehaviourSchema.optional(),
+  /**
+   * The PreUpdateScript on each run, first first; the last one repeats. Replaces
+   * `preUpdateScript` when given. @default - `preUpdateScript` on every run
+   */
+  preUpdateScriptByAttempt: z
+    .array(scriptBehaviourSchema, { error: 'expected a list of { exitCode, minutes }' })
+    .min(1, { error: 'expected at least one run' })
+    .optional()
+    .describe('The PreUpdateScript on each run, first first; the last one repeats'),
   /** The PostUpdateScript on this node. @default - exists and exits 0 */
   postUpdateScript: scriptBehaviourSchema.optional(),
+  /**
+   * The PostUpdateScript on each run, first first; the last one repeats. Replaces
+   * `postUpdateScript` when given. @default - `postUpdateScript` on every run
+   */
+  postUpdateScriptByAttempt: z
+    .array(scriptBehaviourSchema, { error: 'expected a list of { exitCode, minutes }' })
+    .min(1, { error: 'expected at least one run' })
+    .optional()
+    .describe('The PostUpdateScript on each run, first first; the last one repeats'),
   /**
    * GetCommandInvocation answers InvocationDoesNotExist this many times for each command sent
    * to this node before it answers. @default 0

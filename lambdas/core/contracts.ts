@@ -191,6 +191,28 @@ export interface InstallResultLine {
   readonly earlierExitCode?: number;
 }
 
+/**
+ * Fields of an install result line for the safety rules (issue 8), printed by the install
+ * script only when they apply; kept apart from {@link InstallResultLine} until every script
+ * version prints them.
+ */
+export interface InstallResultLineFlags {
+  /**
+   * Not run: an earlier installer of the same command exited 1641 and the node is going down
+   * (exitCode null). The workflow runs it after the node is back, without spending a retry.
+   */
+  readonly notStarted?: boolean;
+  /**
+   * On a timed-out installer: Windows servicing (TrustedInstaller) was still busy when it was
+   * stopped, so the node must not be restarted or failed back under it.
+   */
+  readonly servicingBusy?: boolean;
+  /** On a checksum mismatch (`checksumOk: false`): the digest the plan expects. */
+  readonly expectedSha256?: string;
+  /** On a checksum mismatch: the digest of the file the node downloaded. */
+  readonly actualSha256?: string;
+}
+
 export interface WindowsUpdatePayload {
   readonly queryString: string;
   readonly includeRecommendedUpdates: boolean;
@@ -349,6 +371,11 @@ export interface PlannedInstall extends InstallItem {
    * recorded in the install ledger, which the KB823836 removal check reads. Empty when unknown.
    */
   readonly replacesFiles?: readonly string[];
+  /**
+   * Predicted hotpatch-eligible by hotpatch-eligibility (which also adds `/hotpatch:enable` to
+   * `parameters` for a KB897341 package): a `Success` is recorded `hotpatched` in the ledger.
+   */
+  readonly hotpatch?: boolean;
 }
 
 /** The final state of a node in a run. */

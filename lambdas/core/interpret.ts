@@ -6,6 +6,7 @@
 import type {
   CommandOutcome,
   InstallResultLine,
+  InstallResultLineFlags,
   PlannedInstall,
   RemovalItem,
   RemovalResultLine,
@@ -29,23 +30,43 @@ export interface InstallVerdict {
   readonly failed: boolean;
   /** Every failure is of a kind a retry may fix (1618, a timed-out command). */
   readonly transientOnly: boolean;
+  /**
+   * Indexes of failed updates a retry cannot fix (a SHA-256 mismatch): failed at once, never
+   * retried.
+   */
+  readonly neverRetry: readonly number[];
+  /** Indexes of updates not started because an installer before them restarted the node (1641). */
+  readonly notStarted: readonly number[];
+  /** Some update that did start failed (not counting the ones a 1641 left unstarted). */
+  readonly startedFailed: boolean;
+  /** An installer timed out while Windows servicing was still busy: do not restart or fail back. */
+  readonly servicingBusy: boolean;
   /** Count of results per outcome. */
   readonly outcomes: Readonly<Record<ExitOutcome, number>>;
 }
 
 const tail = (text: string, max = 2000) => (text.length > max ? text.slice(-max) : text);
 
-function isInstallLine(value: unknown): value is InstallResultLine {
+function isInstallLine(value: unknown): value is InstallResultLine & InstallResultLineFlags {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
+  // A line for an update a 1641 cut off says only which one it is.
+  if (v.notStarted === true) {
+    return Number.isInteger(v.index) && typeof v.file === 'string' && v.exitCode === null;
+  }
   return (
     Number.isInteger(v.index) &&
     typeof v.file === 'string' &&
     (v.exitCode === null || Number.isInteger(v.exitCode)) &&
     typeof v.checksumOk === 'boolean' &&
-    typeof v.timedOut === 'boolean'
+    typeof v.timedOut === 'boolean' &&
+    (v.notStarted === undefined || typeof v.notStarted === 'boolean') &&
+    (v.servicingBusy === undefined || typeof v.servicingBusy === 'boolean')
   );
 }
+
+/** ERROR_SUCCESS_REBOOT_INITIATED: the installer is restarting the node itself. */
+export const INSTALLER_RESTARTED = 1641;
 
 /** What every result of an update that never reached an exit code has in common. */
 const NO_EXIT_CODE = {
@@ -63,7 +84,7 @@ export function interpretHotfixInstall(
   planned: readonly PlannedInstall[],
   command: Pick<CommandOutcome, 'status' | 'results' | 'outputTail'>,
 ): InstallVerdict {
-  const lines = new Map<number, InstallResultLine>();
+  const lines = new Map<number, InstallResultLine & InstallResultLineFlags>();
   command.results.forEach((line, i) => {
     if (!isInstallLine(line)) {
       throw new InstallReportError(
@@ -72,6 +93,13 @@ export function interpretHotfixInstall(
     }
     lines.set(line.index, line);
   });
+  const neverRetry: number[] = [];
+  const notStarted: number[] = [];
+  let servicingBusy = false;
+  // After a 1641 the node goes down: an update it did not report was not started either.
+  const restartedByInstaller = [...lines.values()].some(
+    (line) => line.exitCode !== null && (line.exitCode | 0) === INSTALLER_RESTARTED,
+  );
   const results: UpdateResult[] = planned.map((update) => {
     const line = lines.get(update.index);
     const base = {
@@ -80,6 +108,18 @@ export function interpretHotfixInstall(
       update: update.file,
       command: `${update.path} ${update.parameters}`.trim(),
     };
+    if (line?.notStarted === true || (!line && restartedByInstaller)) {
+      notStarted.push(update.index);
+      return {
+        ...base,
+        ...NO_EXIT_CODE,
+        transient: true,
+        durationSeconds: 0,
+        logTail: tail(line?.logTail ?? ''),
+        detail:
+          'not started: an installer before it restarted the node (1641); it runs once the node is back',
+      };
+    }
     if (!line) {
       return {
         ...base,
@@ -96,37 +136,44 @@ export function interpretHotfixInstall(
       logTail: tail(line.logTail ?? ''),
     };
     if (!line.checksumOk) {
+      // A retry downloads the same bytes: the update fails at once and is never retried.
+      neverRetry.push(update.index);
+      const expected = line.expectedSha256 ?? update.sha256;
+      const actual = line.actualSha256 ?? 'not reported';
       return {
         ...common,
         ...NO_EXIT_CODE,
         transient: false,
-        detail: `SHA-256 of the downloaded file does not match the plan (${update.sha256}); not run`,
+        detail: `SHA-256 mismatch: expected ${expected}, actual ${actual}; not run and not retried (a retry downloads the same file)`,
       };
     }
     if (line.timedOut || line.exitCode === null) {
+      if (line.timedOut && line.servicingBusy === true) servicingBusy = true;
       return {
         ...common,
         ...NO_EXIT_CODE,
         transient: true,
         detail: line.timedOut
-          ? 'the installer ran past HotfixInstallerTimeoutMinutes and was stopped'
+          ? `the installer ran past HotfixInstallerTimeoutMinutes and was stopped${line.servicingBusy === true ? '; Windows servicing was still busy' : ''}`
           : (line.error ?? 'the installer did not run'),
       };
     }
     const c = classifyExitCode(line.exitCode, update.exitConditions, {
       alwaysReboot: update.alwaysReboot,
     });
+    // 1641 means the node is going down, whatever the rule calls the code.
+    const restarting = c.rebootInitiated || c.code === INSTALLER_RESTARTED;
     return {
       ...common,
       exitCode: c.code,
       outcome: c.outcome,
       rebootRequired: c.rebootRequired,
-      rebootInitiated: c.rebootInitiated,
+      rebootInitiated: restarting,
       transient: c.transient,
       detail: `${c.hex}${c.name ? ` ${c.name}` : ''}`,
     };
   });
-  return summarise(results);
+  return summarise(results, { neverRetry, notStarted, servicingBusy });
 }
 
 /** WUA OperationResultCode values (IUpdateInstallationResult.ResultCode). */
@@ -335,7 +382,14 @@ export function interpretRemoval(
   return summarise(results);
 }
 
-function summarise(results: UpdateResult[]): InstallVerdict {
+function summarise(
+  results: UpdateResult[],
+  flags: {
+    readonly neverRetry?: readonly number[];
+    readonly notStarted?: readonly number[];
+    readonly servicingBusy?: boolean;
+  } = {},
+): InstallVerdict {
   const outcomes = {
     Success: 0,
     Success_RebootRequired: 0,
@@ -346,6 +400,7 @@ function summarise(results: UpdateResult[]): InstallVerdict {
   } satisfies Record<ExitOutcome, number>;
   for (const r of results) outcomes[r.outcome]++;
   const failures = results.filter((r) => !isSuccessfulOutcome(r.outcome));
+  const notStarted = flags.notStarted ?? [];
   return {
     results,
     rebootRequired: results.some((r) => r.rebootRequired),
@@ -353,5 +408,9 @@ function summarise(results: UpdateResult[]): InstallVerdict {
     failed: failures.length > 0,
     transientOnly: failures.length > 0 && failures.every((r) => r.transient),
     outcomes,
+    neverRetry: flags.neverRetry ?? [],
+    notStarted,
+    startedFailed: failures.some((r) => !notStarted.includes(r.index)),
+    servicingBusy: flags.servicingBusy ?? false,
   };
 }

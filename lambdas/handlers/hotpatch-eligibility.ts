@@ -63,15 +63,31 @@ const inventorySchema = z.object({
 const eligibilityEventSchema = z.object({
   node: rolloutNodeRefSchema,
   inventory: inventorySchema,
-  updates: z.array(z.object({ index: z.number().int().min(0), file: z.string().min(1) })),
+  // The plan's items pass through whole: the answer returns them with /hotpatch:enable added.
+  updates: z.array(
+    z.looseObject({
+      index: z.number().int().min(0),
+      file: z.string().min(1),
+      parameters: z.string().optional(),
+      exitConditions: z.record(z.string(), z.array(z.number().int())).optional(),
+    }),
+  ),
   hotfixRoot: z.object({ bucket: z.string().min(1), prefix: z.string() }),
 });
 
-/** The event; `updates` are plan-node's PlannedInstall items (only index and file are read). */
+/**
+ * The event; `updates` are plan-node's PlannedInstall items (index, file, parameters and exit
+ * conditions are read; the rest is returned as given).
+ */
 export interface HotpatchEligibilityEvent {
   readonly node: { readonly name: string; readonly instanceId: string };
   readonly inventory: InventoryResult;
-  readonly updates: readonly { readonly index: number; readonly file: string }[];
+  readonly updates: readonly {
+    readonly index: number;
+    readonly file: string;
+    readonly parameters?: string;
+    readonly exitConditions?: Readonly<Record<string, readonly number[]>>;
+  }[];
   readonly hotfixRoot: { readonly bucket: string; readonly prefix: string };
 }
 type InventoryOs = InventoryResult['os'];
@@ -84,12 +100,22 @@ export interface UpdateHotpatchDecision {
   /** Failing checks first, then passing ones, then why a restart may be needed. */
   readonly reasons: readonly string[];
   readonly restartMayBeRequired: boolean;
+  /** KB897341 and eligible only: the command with `/hotpatch:enable` (KB897341). */
+  readonly installCommand?: string;
 }
 
 export interface HotpatchEligibilityResult {
   readonly decisions: readonly UpdateHotpatchDecision[];
-  /** A restart may happen: drain first. False only when every update is eligible and none may restart. */
+  /**
+   * A restart may happen: drain first. False only when every update is eligible, none may
+   * restart and no update's rule lists 1641 (an installer that restarts the node itself).
+   */
   readonly restartPossible: boolean;
+  /**
+   * The planned items to install: each eligible one marked `hotpatch: true`, and a KB897341 one
+   * given `/hotpatch:enable` in its parameters (the install command the rules build).
+   */
+  readonly updates: readonly Record<string, unknown>[];
   /** The node already waits for a restart (which makes restartPossible true). */
   readonly pendingReboot: boolean;
 }
@@ -316,8 +342,32 @@ export function decideUpdate(
       ...decision.restart.reasons.map((reason) => `restart: ${reason}`),
     ],
     restartMayBeRequired: decision.restart.mayBeRequired,
+    ...(decision.installCommand ? { installCommand: decision.installCommand } : {}),
   };
 }
+
+/** The switch KB897341 installs a hotpatch with. */
+export const HOTPATCH_SWITCH = '/hotpatch:enable';
+
+/** The planned item as installed: marked hotpatch when eligible, with the switch when KB897341. */
+export function withHotpatch<T extends { readonly parameters?: string }>(
+  item: T,
+  decision: UpdateHotpatchDecision,
+): T & { hotpatch?: boolean } {
+  if (!decision.eligible) return item;
+  const parameters = item.parameters ?? '';
+  const needsSwitch =
+    decision.installCommand !== undefined && !parameters.toLowerCase().includes(HOTPATCH_SWITCH);
+  return {
+    ...item,
+    hotpatch: true,
+    ...(needsSwitch ? { parameters: `${parameters} ${HOTPATCH_SWITCH}`.trim() } : {}),
+  };
+}
+
+/** Whether a rule lists 1641 under any condition: its installer may restart the node itself. */
+const mayRestartItself = (conditions: Readonly<Record<string, readonly number[]>> | undefined) =>
+  Object.values(conditions ?? {}).some((codes) => codes.includes(1641));
 
 const binaryKey = (path: string) => path.trim().replace(/\//g, '\\').toLowerCase();
 
@@ -337,10 +387,12 @@ export function makeHotpatchEligibilityHandler(deps: HotpatchEligibilityDeps) {
       decideUpdate(u, findManifestEntry(manifest, u.file), inventory),
     );
     const hotpatchOnly = decisions.every((d) => d.eligible && !d.restartMayBeRequired);
+    const selfRestart = updates.some((u) => mayRestartItself(u.exitConditions));
     const result: HotpatchEligibilityResult = {
       decisions,
-      restartPossible: inventory.pendingReboot || !hotpatchOnly,
+      restartPossible: inventory.pendingReboot || !hotpatchOnly || selfRestart,
       pendingReboot: inventory.pendingReboot,
+      updates: updates.map((u, i) => withHotpatch(u, decisions[i] as UpdateHotpatchDecision)),
     };
     logger.info('hotpatch eligibility', {
       updates: decisions.length,

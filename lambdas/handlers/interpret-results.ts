@@ -64,6 +64,7 @@ const plannedSchema = z.looseObject({
     >,
   ),
   alwaysReboot: z.boolean(),
+  hotpatch: z.boolean().optional(),
 });
 
 const commandSchema = z.object({
@@ -119,8 +120,13 @@ export interface LedgerSkip {
 }
 
 export interface InterpretResultsResult extends InstallVerdict {
-  /** Planned updates whose outcome was not successful, for the next attempt. */
+  /**
+   * Planned updates whose outcome was not successful, for the next attempt; never one a retry
+   * cannot fix (a SHA-256 mismatch).
+   */
   readonly retryItems: readonly PlannedInstall[];
+  /** Another attempt can change something: some failure is one a retry may fix. */
+  readonly retryable: boolean;
   /** KB ids written to the ledger by this call. */
   readonly ledgerRecorded: readonly string[];
   /** KB ids this call marked removed in the ledger (plugin Rollout.Removal). */
@@ -167,13 +173,24 @@ export function makeInterpretResultsHandler(deps: InterpretResultsDeps) {
         outcomes: verdict.outcomes,
         removed: ledgerRemoved,
       });
-      return { ...verdict, retryItems: [], ledgerRecorded: [], ledgerRemoved, ledgerSkipped };
+      return {
+        ...verdict,
+        retryItems: [],
+        retryable: false,
+        ledgerRecorded: [],
+        ledgerRemoved,
+        ledgerSkipped,
+      };
     }
 
     const failedIndexes = new Set(
-      verdict.results.filter((r) => !isSuccessfulOutcome(r.outcome)).map((r) => r.index),
+      verdict.results
+        .filter((r) => !isSuccessfulOutcome(r.outcome) && !verdict.neverRetry.includes(r.index))
+        .map((r) => r.index),
     );
     const retryItems = planned.filter((item) => failedIndexes.has(item.index));
+    // The Windows Update plug-in retries its whole search and install.
+    const retryable = plugin === 'Microsoft.HotfixPlugin' ? retryItems.length > 0 : verdict.failed;
 
     const ledgerRecorded: string[] = [];
     const ledgerSkipped: LedgerSkip[] = [];
@@ -204,7 +221,11 @@ export function makeInterpretResultsHandler(deps: InterpretResultsDeps) {
               updateId,
               installedAt,
               runId,
-              hotpatched: result.outcome === 'Success' && input.hotpatch === true,
+              // A Success code confirms no restart was needed: the hotpatch took.
+              hotpatched:
+                result.outcome === 'Success' &&
+                (input.hotpatch === true ||
+                  planned.find((p) => p.index === result.index)?.hotpatch === true),
               // What the plan knows the update replaces; the KB823836 check compares these.
               replacedFiles: (
                 planned.find((p) => p.index === result.index)?.replacesFiles ?? []
@@ -231,7 +252,14 @@ export function makeInterpretResultsHandler(deps: InterpretResultsDeps) {
       outcomes: verdict.outcomes,
       retry: retryItems.length,
     });
-    return { ...verdict, retryItems, ledgerRecorded, ledgerRemoved: [], ledgerSkipped };
+    return {
+      ...verdict,
+      retryItems,
+      retryable,
+      ledgerRecorded,
+      ledgerRemoved: [],
+      ledgerSkipped,
+    };
   };
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type {
   CommandOutcome,
   InstallResultLine,
+  InstallResultLineFlags,
   PlannedInstall,
   TerminalStatus,
   WindowsUpdateResultLine,
@@ -53,7 +54,10 @@ const planned = (
   };
 };
 
-const line = (index: number, changes: Partial<InstallResultLine> = {}): InstallResultLine => ({
+const line = (
+  index: number,
+  changes: Partial<InstallResultLine & InstallResultLineFlags> = {},
+): InstallResultLine => ({
   index,
   file: `CAUHotfix_All/KB500000${index}.msu`,
   exitCode: 0,
@@ -157,10 +161,11 @@ describe('interpretHotfixInstall: one update, by exit code', () => {
       code: 1641,
       outcome: 'Failed',
       reboot: false,
-      initiated: false,
+      initiated: true,
       transient: false,
       failed: true,
-      source: 'seed 003: 1641 is unlisted for MSU, so a failure with no restart',
+      source:
+        'seed 003: 1641 is unlisted for MSU, so a failure CAU restarts nothing for; DOMAIN.md §5: the installer restarts the node anyway, so the workflow waits for it (issue 8)',
     },
     {
       ext: 'msp',
@@ -341,6 +346,81 @@ describe('interpretHotfixInstall: updates that did not run', () => {
     });
     expect(verdict.results[0]?.detail).toContain('HotfixInstallerTimeoutMinutes');
     expect(verdict.transientOnly).toBe(true);
+  });
+
+  it('a checksum mismatch names both digests and is never retried (issue 8, point 9)', () => {
+    // Act
+    const verdict = interpretHotfixInstall(
+      [planned(0), planned(1)],
+      command([
+        line(0, {
+          checksumOk: false,
+          exitCode: null,
+          expectedSha256: 'AA'.repeat(32),
+          actualSha256: 'BB'.repeat(32),
+        }),
+        line(1, { exitCode: 1603 }),
+      ]),
+    );
+    // Assert
+    expect(verdict.results[0]?.detail).toBe(
+      `SHA-256 mismatch: expected ${'AA'.repeat(32)}, actual ${'BB'.repeat(32)}; not run and not retried (a retry downloads the same file)`,
+    );
+    expect(verdict.neverRetry).toEqual([0]);
+    expect(verdict.startedFailed).toBe(true);
+  });
+
+  it('after a 1641, the updates not started are named so, and are not started failures (point 2)', () => {
+    // Arrange
+    const plan = [planned(0, { extension: 'msi' }), planned(1), planned(2)];
+    // Act: the script printed a notStarted line for 1; 2 has no line at all.
+    const verdict = interpretHotfixInstall(
+      plan,
+      command([line(0, { exitCode: 1641 }), line(1, { exitCode: null, notStarted: true })]),
+    );
+    // Assert
+    expect(verdict.rebootInitiated).toBe(true);
+    expect(verdict.notStarted).toEqual([1, 2]);
+    expect(verdict.results.map((r) => [r.outcome, r.transient])).toEqual([
+      ['Success_RebootRequired', false],
+      ['Failed', true],
+      ['Failed', true],
+    ]);
+    expect(verdict.results[1]?.detail).toMatch(/^not started: an installer before it restarted/);
+    expect(verdict.failed).toBe(true);
+    expect(verdict.startedFailed).toBe(false);
+  });
+
+  it('reads a notStarted line that carries only index, file and a null exit code', () => {
+    // Act
+    const verdict = interpretHotfixInstall(
+      [planned(0, { extension: 'msi' }), planned(1)],
+      command([
+        line(0, { exitCode: 1641 }),
+        { index: 1, file: 'x', exitCode: null, notStarted: true },
+      ]),
+    );
+    // Assert
+    expect(verdict.notStarted).toEqual([1]);
+    expect(() =>
+      interpretHotfixInstall([planned(0)], command([{ index: 0, file: 'x', notStarted: true }])),
+    ).toThrow(/install result line 1/);
+  });
+
+  it('an installer stopped while servicing was busy says so (servicingBusy)', () => {
+    // Act
+    const busy = interpretHotfixInstall(
+      [planned(0)],
+      command([line(0, { timedOut: true, exitCode: null, servicingBusy: true })]),
+    );
+    const idle = interpretHotfixInstall(
+      [planned(0)],
+      command([line(0, { timedOut: true, exitCode: null, servicingBusy: false })]),
+    );
+    // Assert
+    expect(busy.servicingBusy).toBe(true);
+    expect(busy.results[0]?.detail).toContain('Windows servicing was still busy');
+    expect(idle.servicingBusy).toBe(false);
   });
 
   it('an installer that did not start reports its error', () => {

@@ -138,6 +138,65 @@ describe('hotpatch-eligibility handler', () => {
     });
   });
 
+  it('KB897341: the eligible update is returned with /hotpatch:enable and marked hotpatch (issue 8, point 5)', async () => {
+    // Arrange
+    const file = 'CAUHotfix_All/HotpatchExe/WindowsServer2003-KB901234-x86-ENU.exe';
+    arrangeManifest({ [file]: KB_ENTRY });
+    const input = event(SERVER_2003, [file]);
+    const withParameters = {
+      ...input,
+      updates: input.updates.map((u) => ({ ...u, parameters: '/quiet /norestart' })),
+    };
+
+    // Act
+    const result = await makeHotpatchEligibilityHandler(deps())(withParameters);
+
+    // Assert
+    expect(result.decisions[0]?.installCommand).toBe(
+      'WindowsServer2003-KB901234-x86-ENU.exe /hotpatch:enable',
+    );
+    expect(result.updates).toEqual([
+      {
+        ...withParameters.updates[0],
+        parameters: '/quiet /norestart /hotpatch:enable',
+        hotpatch: true,
+      },
+    ]);
+  });
+
+  it('a modern hotpatch is marked hotpatch without a switch; a not eligible one is returned as given', async () => {
+    // Arrange
+    arrangeManifest({ 'CAUHotfix_All/KB5058411.msu': MODERN_ENTRY });
+    const input = event(SERVER_2025, ['CAUHotfix_All/KB5058411.msu', 'CAUHotfix_All/KB1.msu']);
+
+    // Act
+    const result = await makeHotpatchEligibilityHandler(deps())(input);
+
+    // Assert
+    expect(result.updates).toEqual([{ ...input.updates[0], hotpatch: true }, input.updates[1]]);
+  });
+
+  it('an update whose rule lists 1641 makes a restart possible even when it is a hotpatch', async () => {
+    // Arrange
+    arrangeManifest({ 'CAUHotfix_All/KB5058411.msu': MODERN_ENTRY });
+    const input = event(SERVER_2025, ['CAUHotfix_All/KB5058411.msu']);
+    const quiet = await makeHotpatchEligibilityHandler(deps())(input);
+    const mayRestart = {
+      ...input,
+      updates: input.updates.map((u) => ({
+        ...u,
+        exitConditions: { Success: [0], Success_RebootRequired: [3010, 1641] },
+      })),
+    };
+
+    // Act
+    const result = await makeHotpatchEligibilityHandler(deps())(mayRestart);
+
+    // Assert
+    expect(quiet.restartPossible).toBe(false);
+    expect(result.restartPossible).toBe(true);
+  });
+
   it('KB897341: a QFE-branch binary makes the update not eligible', async () => {
     arrangeManifest({
       'NODE1/KB901234.exe': { ...KB_ENTRY, binaries: ['%windir%\\system32\\qfe.dll'] },
@@ -235,7 +294,12 @@ describe('hotpatch-eligibility handler', () => {
 
   it('no updates: no S3 call, and only a pending reboot makes a restart possible', async () => {
     const result = await makeHotpatchEligibilityHandler(deps())(event(SERVER_2025, []));
-    expect(result).toEqual({ decisions: [], restartPossible: false, pendingReboot: false });
+    expect(result).toEqual({
+      decisions: [],
+      restartPossible: false,
+      pendingReboot: false,
+      updates: [],
+    });
     expect(s3Mock).not.toHaveReceivedAnyCommand();
   });
 

@@ -148,6 +148,60 @@ describe('interpret-results handler', () => {
     });
   });
 
+  it('never retries an update whose SHA-256 did not match (issue 8, point 9)', async () => {
+    // Arrange
+    ddb.on(BatchWriteCommand).resolves({});
+    const mismatch = { ...line(1, PLAN[1]?.file ?? '', 0), exitCode: null, checksumOk: false };
+
+    // Act
+    const result = await makeHandler()(
+      hotfixEvent({
+        planned: PLAN.slice(0, 2),
+        command: command([line(0, PLAN[0]?.file ?? '', 1603), mismatch]),
+        recordLedger: false,
+      }),
+    );
+
+    // Assert
+    expect(result.failed).toBe(true);
+    expect(result.neverRetry).toEqual([1]);
+    expect(result.retryItems).toEqual([PLAN[0]]);
+    expect(result.retryable).toBe(true);
+  });
+
+  it('is not retryable when the only failure is a SHA-256 mismatch', async () => {
+    // Arrange
+    ddb.on(BatchWriteCommand).resolves({});
+    const mismatch = { ...line(0, PLAN[0]?.file ?? '', 0), exitCode: null, checksumOk: false };
+
+    // Act
+    const result = await makeHandler()(
+      hotfixEvent({ planned: PLAN.slice(0, 1), command: command([mismatch]), recordLedger: false }),
+    );
+
+    // Assert
+    expect(result.failed).toBe(true);
+    expect(result.retryItems).toEqual([]);
+    expect(result.retryable).toBe(false);
+  });
+
+  it('records hotpatched per planned item marked hotpatch, only for Success (point 5)', async () => {
+    // Arrange
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    ddb.on(PutCommand).resolves({});
+    const plan = PLAN.map((p) => (p.index === 0 || p.index === 2 ? { ...p, hotpatch: true } : p));
+
+    // Act
+    await makeHandler()(hotfixEvent({ planned: plan, hotpatch: undefined }));
+
+    // Assert: 0 succeeded (hotpatched), 2 asked for a restart (3010): not hotpatched.
+    expect(ledgerPuts().map((item) => [item.updateId, item.hotpatched])).toEqual([
+      ['KB5000001', true],
+      ['KB5000003', false],
+    ]);
+  });
+
   it('records in the ledger the files the plan says each update replaces (for KB823836)', async () => {
     // Arrange
     ddb.on(BatchWriteCommand).resolves({});

@@ -357,6 +357,29 @@ describe('the default control plane', () => {
       expect(kinds.sort()).toEqual(['documents', 'targets']);
     });
 
+    it('lets only cancelCommand cancel, only on tagged targets, as SendCommand is scoped', () => {
+      // Arrange
+      const targetArns = [arn('ec2', 'instance/*'), arn('ssm', 'managed-instance/*')];
+      const cancelRole = id(fns.cancelCommand.role);
+      // Act
+      const found = statements.filter((s) => actionsOf(s.statement).includes('ssm:CancelCommand'));
+      const listing = statements.filter((s) =>
+        actionsOf(s.statement).includes('ssm:ListCommandInvocations'),
+      );
+      // Assert
+      expect(found.map((s) => s.roles)).toEqual([[cancelRole]]);
+      const statement = found[0]?.statement as PolicyStatement;
+      expect(actionsOf(statement)).toEqual(['ssm:CancelCommand']);
+      expect(asList(statement.Resource).map(render).sort()).toEqual([...targetArns].sort());
+      expect(statement.Condition).toEqual({
+        StringEquals: { 'ssm:resourceTag/WindowsRollout': 'managed' },
+      });
+      expect(listing.map((s) => s.roles)).toEqual([[cancelRole]]);
+      expect(actionsOf(listing[0]?.statement as PolicyStatement)).toEqual([
+        'ssm:ListCommandInvocations',
+      ]);
+    });
+
     const DYNAMODB_ACTIONS: Record<FunctionName, readonly string[]> = {
       validateInput: [],
       scan: [],
@@ -364,6 +387,7 @@ describe('the default control plane', () => {
       planNode: [],
       hotpatchEligibility: [],
       sendCommand: ['PutItem'],
+      cancelCommand: [],
       completeCommand: ['GetItem', 'DeleteItem'],
       interpretResults: ['BatchWriteItem', 'PutItem', 'Query', 'GetItem'],
       runLock: ['PutItem', 'UpdateItem', 'DeleteItem', 'GetItem'],

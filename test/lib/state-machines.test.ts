@@ -237,6 +237,104 @@ function drainedStep(state: State, drained: Drained): { target: string; fact: Dr
   return out;
 }
 
+// -- point 1: restarts of a cluster node only after a successful drain ---------------------
+
+interface DrainFacts {
+  /** $.state.drained as far as the path knows. */
+  readonly drained: Drained;
+  /** The path took a branch that requires `$.commands.drain.status` to be Success. */
+  readonly drainSucceeded: boolean;
+}
+
+type Rule = Record<string, unknown>;
+
+/**
+ * What a Choice rule can be for a cluster node with these facts: `true`, `false` or 'unknown';
+ * and whether taking it means a drain succeeded.
+ */
+function evaluateRule(rule: Rule, facts: DrainFacts): { value: Drained; drainOk: boolean } {
+  if (Array.isArray(rule.And)) {
+    const parts = (rule.And as Rule[]).map((r) => evaluateRule(r, facts));
+    const value = parts.some((p) => p.value === false)
+      ? false
+      : parts.every((p) => p.value === true)
+        ? true
+        : 'unknown';
+    return { value, drainOk: parts.some((p) => p.drainOk) };
+  }
+  if (Array.isArray(rule.Or)) {
+    const parts = (rule.Or as Rule[]).map((r) => evaluateRule(r, facts));
+    const value = parts.some((p) => p.value === true)
+      ? true
+      : parts.every((p) => p.value === false)
+        ? false
+        : 'unknown';
+    return { value, drainOk: parts.every((p) => p.drainOk) };
+  }
+  if (rule.Not) {
+    const inner = evaluateRule(rule.Not as Rule, facts);
+    return { value: inner.value === 'unknown' ? 'unknown' : !inner.value, drainOk: false };
+  }
+  if (rule.Variable === '$.target.kind' && typeof rule.StringEquals === 'string') {
+    return { value: rule.StringEquals === 'cluster', drainOk: false };
+  }
+  if (rule.Variable === '$.state.drained' && typeof rule.BooleanEquals === 'boolean') {
+    return {
+      value: facts.drained === 'unknown' ? 'unknown' : rule.BooleanEquals === facts.drained,
+      drainOk: false,
+    };
+  }
+  if (rule.Variable === '$.commands.drain.status' && rule.StringEquals === 'Success') {
+    return { value: 'unknown', drainOk: true };
+  }
+  return { value: 'unknown', drainOk: false };
+}
+
+/**
+ * Paths of a cluster node's workflow that reach a task sending the restart document without a
+ * successful drain since the last resume. Searches every transition, pruning Choice rules the
+ * facts decide (the target is a cluster; the drained flag as each Pass sets it).
+ */
+function restartsWithoutDrain(scope: Scope): string[][] {
+  const found: string[][] = [];
+  const seen = new Set<string>();
+  const visit = (name: string, facts: DrainFacts, path: string[]) => {
+    const key = `${name}|${JSON.stringify(facts)}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const state = scope.States[name];
+    if (!state) throw new Error(`${name} is not a state`);
+    const here = [...path, name];
+    if (sendsDocument(state, 'restart') && !facts.drainSucceeded) {
+      found.push(here);
+      return;
+    }
+    if (isTerminal(state)) return;
+    if (state.Type === 'Choice') {
+      for (const rule of choicesOf(state) as Rule[]) {
+        const { value, drainOk } = evaluateRule(rule, facts);
+        if (value === false) continue;
+        const next = { ...facts, drainSucceeded: facts.drainSucceeded || drainOk };
+        visit(String(rule.Next), next, here);
+        if (value === true) return;
+      }
+      if (typeof state.Default === 'string') visit(state.Default, facts, here);
+      return;
+    }
+    const after = (resultPath: unknown): DrainFacts => {
+      const drained = drainedAfter(state, facts.drained, resultPath);
+      // A resume (drained back to false) ends what the earlier drain did.
+      return { drained, drainSucceeded: drained === false ? false : facts.drainSucceeded };
+    };
+    if (typeof state.Next === 'string') {
+      visit(state.Next, after('ResultPath' in state ? state.ResultPath : undefined), here);
+    }
+    for (const rule of catchesOf(state)) visit(rule.Next, after(rule.ResultPath ?? '$'), here);
+  };
+  visit(scope.StartAt, { drained: false, drainSucceeded: false }, []);
+  return found;
+}
+
 const sendsDocument = (state: State, document: string) =>
   lambdaCall(state)?.payload.document === document;
 const isResume = (_: string, state: State) => sendsDocument(state, 'resume');
@@ -484,17 +582,66 @@ describe('node workflow', () => {
     ).toBeGreaterThan(0);
   });
 
-  it('every way the Drain task can fail leads to the paused-node resume (a failed drain may have paused it)', () => {
+  it('every way a drain task can fail marks the node maybe paused before it ends (a failed drain may have paused it)', () => {
     // Arrange
-    const drain = stateNamed(nodeWorkflow, 'Drain');
+    const drains = Object.entries(nodeWorkflow.States).filter(([, state]) =>
+      sendsDocument(state, 'drain'),
+    );
+    const marksPaused = (_: string, state: State) =>
+      ((state.Parameters ?? {}) as Record<string, unknown>).drained === true;
     // Act
-    const catches = catchesOf(drain);
+    const unmarked = drains.flatMap(([, state]) =>
+      catchesOf(state).flatMap((c) => uncoveredPaths(nodeWorkflow, c.Next, null, marksPaused)),
+    );
     // Assert
-    expect(catches.map((c) => c.ErrorEquals)).toEqual([['States.ALL']]);
-    expect(catches.map((c) => c.Next)).toEqual(['DrainFailedMayBePaused']);
-    expect(stateNamed(nodeWorkflow, 'DrainFailedMayBePaused').Parameters).toMatchObject({
-      drained: true,
-    });
+    expect(drains.map(([name]) => name)).toContain('Drain');
+    expect(drains.length).toBeGreaterThan(1);
+    for (const [, state] of drains) {
+      expect(catchesOf(state).at(-1)?.ErrorEquals).toEqual(['States.ALL']);
+    }
+    expect(unmarked).toEqual([]);
+  });
+
+  it('every path from each state that marks the node drained to a Fail state passes through a resume', () => {
+    // Arrange: MarkDrained, and the drains before a restart and before a pending restart.
+    const marks = Object.entries(nodeWorkflow.States).filter(
+      ([name, state]) =>
+        name.startsWith('MarkDrained') &&
+        ((state.Parameters ?? {}) as Record<string, unknown>).drained === true,
+    );
+    // Act
+    const unresumed = marks.flatMap(([, state]) =>
+      uncoveredPaths<Drained>(nodeWorkflow, String(state.Next), true, isResume, drainedStep).filter(
+        (path) => stateNamed(nodeWorkflow, path.at(-1) as string).Type === 'Fail',
+      ),
+    );
+    // Assert
+    expect(marks.length).toBeGreaterThan(2);
+    expect(unresumed).toEqual([]);
+  });
+
+  it('a cluster node reaches no Restart state without a successful drain (issue 8, point 1)', () => {
+    // Act
+    const undrained = restartsWithoutDrain(nodeWorkflow as unknown as Scope);
+    // Assert
+    const restarts = Object.entries(nodeWorkflow.States).filter(([, state]) =>
+      sendsDocument(state, 'restart'),
+    );
+    expect(restarts.length).toBeGreaterThanOrEqual(4);
+    expect(undrained).toEqual([]);
+  });
+
+  it('the drain-before-restart search finds a restart that skips the drain (it can fail)', () => {
+    // Arrange: the final restart's rule forgets to ask whether a cluster node is drained.
+    const definition = structuredClone(nodeWorkflow) as unknown as Scope;
+    const rules = (definition.States.RestartPending as State).Choices as Rule[];
+    const first = rules[0] as Rule;
+    expect(first.Next).toBe('RestartFinal');
+    rules[0] = { ...((first.And as Rule[])[0] as Rule), Next: 'RestartFinal' };
+    // Act
+    const undrained = restartsWithoutDrain(definition);
+    // Assert
+    expect(undrained.map((path) => path.at(-1))).toContain('RestartFinal');
   });
 
   it('every path from MarkDrained to a Fail state passes through a resume', () => {

@@ -5,6 +5,7 @@ import {
   GetCommandInvocationCommand,
   type GetCommandInvocationCommandOutput,
   InvocationDoesNotExist,
+  ListCommandInvocationsCommand,
   ListCommandsCommand,
   SendCommandCommand,
   type SSMClient,
@@ -448,8 +449,10 @@ describe('SimulatedFleet: InstallHotfixes', () => {
     const during = h.fleet.node('WEB01');
     await h.advance(5 * MIN);
     // Assert
-    expect(results).toHaveLength(1);
+    expect(results).toHaveLength(2);
     expect((results[0] as InstallResultLine).exitCode).toBe(1641);
+    // The update after it: a line of its own, notStarted, no exit code (install-hotfixes.ps1).
+    expect(results[1]).toMatchObject({ index: 1, exitCode: null, notStarted: true });
     expect(out.StandardOutputContent).toContain(
       'the installer started a restart (1641): the remaining 1 updates were not started',
     );
@@ -756,6 +759,64 @@ describe('SimulatedFleet: DescribeInstanceInformation', () => {
 });
 
 describe('SimulatedFleet: drain, resume, scripts, Windows Update, cancel', () => {
+  it('plays drain, resume and script behaviour per attempt, the last one repeating (issue 8)', async () => {
+    // Arrange
+    const h = harness({
+      nodes: [
+        {
+          name: 'NODE1',
+          cluster: 'C1',
+          drain: { failsByAttempt: [true, false] },
+          resumeFailsByAttempt: [false, true],
+          preUpdateScriptByAttempt: [{ exitCode: 0 }, { exitCode: 7 }],
+        },
+      ],
+    });
+    const script = { phase: 'pre', script: 'C:\\Scripts\\Pre.ps1' };
+    // Act
+    const drains: string[] = [];
+    const resumes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      drains.push(
+        String((await h.runDocument('NODE1', 'DrainNode', { timeoutMinutes: 30 })).out.Status),
+      );
+      resumes.push(
+        String(
+          (await h.runDocument('NODE1', 'ResumeNode', { failbackMode: 'NoFailback' })).out.Status,
+        ),
+      );
+    }
+    const scripts: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      scripts.push(String((await h.runDocument('NODE1', 'RunUpdateScript', script)).out.Status));
+    }
+    // Assert
+    expect(drains).toEqual(['Failed', 'Success', 'Success']);
+    expect(resumes).toEqual(['Success', 'Failed', 'Failed']);
+    expect(scripts).toEqual(['Success', 'Failed', 'Failed']);
+  });
+
+  it('starts a node paused and drained when the scenario says so (pausedAtStart)', () => {
+    const h = harness({ nodes: [{ name: 'NODE1', cluster: 'C1', pausedAtStart: true }] });
+    expect(h.fleet.node('NODE1')).toMatchObject({ nodeState: 'Paused', drainStatus: 'Completed' });
+  });
+
+  it('lists invocations newest first for ListCommandInvocations, with their Comment and status', async () => {
+    // Arrange
+    const h = harness({ nodes: [{ name: 'NODE1', cluster: 'C1' }] });
+    await h.runDocument('NODE1', 'DrainNode', { timeoutMinutes: 30 });
+    await h.runDocument('NODE1', 'ResumeNode', { failbackMode: 'NoFailback' });
+    // Act
+    const listed = await h.fleet.send(
+      new ListCommandInvocationsCommand({ InstanceId: h.fleet.node('NODE1').instanceId }),
+    );
+    // Assert
+    expect(listed.CommandInvocations?.map((c) => [c.DocumentName, c.Status])).toEqual([
+      [`${PREFIX}-ResumeNode`, 'Success'],
+      [`${PREFIX}-DrainNode`, 'Success'],
+    ]);
+  });
+
   it('fails a drain as drain.ps1 does, leaving the node paused; resume brings it Up', async () => {
     // Arrange
     const h = harness({

@@ -85,6 +85,7 @@ describe('parseScenario: defaults', () => {
       pingStatus: 'Online',
       restartMinutes: 4,
       neverReturnsFromRestart: false,
+      pausedAtStart: false,
       drain: { fails: false, minutes: 2 },
       resumeFails: false,
       invocationDoesNotExistReads: 0,
@@ -98,6 +99,7 @@ describe('parseScenario: defaults', () => {
       hangs: false,
       replacesFiles: [],
       alreadyInstalled: false,
+      servicingBusy: false,
     });
     expect(parsed.updates).toEqual({});
     expect(parsed.windowsUpdate).toEqual({ available: [] });
@@ -186,7 +188,7 @@ describe('parseScenario: problems', () => {
     expect(problems).toContainEqual({
       field: 'nodes[0].drain.fail',
       value: true,
-      message: 'unknown field; accepted here: fails, minutes',
+      message: 'unknown field; accepted here: fails, minutes, failsByAttempt',
     });
     expect(problems).toContainEqual(expect.objectContaining({ field: 'colour', value: 'blue' }));
   });
