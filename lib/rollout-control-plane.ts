@@ -5,10 +5,11 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { TERMINAL_STATUSES } from '../lambdas/core/contracts.js';
 import { HotfixRoot } from './hotfix-root.js';
+import { acknowledge } from './nag.js';
 import { NodeWorkflow } from './node-workflow.js';
 import { RolloutApi } from './rollout-api.js';
 import { RolloutEvents } from './rollout-events.js';
@@ -17,6 +18,7 @@ import { type RolloutScheduleEntry, RolloutSchedules } from './rollout-schedules
 import { RolloutWorkflow } from './rollout-workflow.js';
 import { RunStoreTable } from './run-store-table.js';
 import { WindowsDocuments } from './windows-documents.js';
+import { setWorkflowLogLevel } from './workflow-common.js';
 
 /** Props of {@link RolloutControlPlane}. */
 export interface RolloutControlPlaneProps {
@@ -54,6 +56,13 @@ export interface RolloutControlPlaneProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly dataRemovalPolicy?: RemovalPolicy;
+  /**
+   * How much the state machines log. `ERROR` logs failed states and executions with their data
+   * (the error and its cause). `ALL` logs every event, without data: a task state's input carries
+   * its task token and payloads, which must not land in CloudWatch Logs. `OFF` logs nothing.
+   * @default sfn.LogLevel.ERROR
+   */
+  readonly workflowLogLevel?: sfn.LogLevel;
   /**
    * CAU-style self-updating windows: EventBridge Scheduler schedules that start the rollout
    * workflow, each pausable.
@@ -96,6 +105,7 @@ export class RolloutControlPlane extends Construct {
     const targetTag = props.targetTag ?? { key: 'WindowsRollout', value: 'managed' };
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const dataRemovalPolicy = props.dataRemovalPolicy ?? RemovalPolicy.RETAIN;
+    const workflowLogLevel = props.workflowLogLevel ?? sfn.LogLevel.ERROR;
     const problems: string[] = [];
     if (!/^[A-Za-z0-9_.-]{3,60}$/.test(namePrefix)) {
       problems.push(
@@ -105,7 +115,13 @@ export class RolloutControlPlane extends Construct {
     if (!targetTag.key || !targetTag.value) {
       problems.push(`targetTag ${JSON.stringify(targetTag)}: expected a non-empty key and value`);
     }
+    if (!Object.values(sfn.LogLevel).includes(workflowLogLevel)) {
+      problems.push(
+        `workflowLogLevel ${JSON.stringify(workflowLogLevel)}: expected one of ${Object.values(sfn.LogLevel).join(', ')}`,
+      );
+    }
     if (problems.length > 0) throw new Error(`RolloutControlPlane: ${problems.join('; ')}`);
+    setWorkflowLogLevel(this, workflowLogLevel);
 
     this.runStore = new RunStoreTable(this, 'RunStore', { removalPolicy: dataRemovalPolicy });
     this.hotfixRoot = new HotfixRoot(this, 'HotfixRoot', {
@@ -158,6 +174,15 @@ export class RolloutControlPlane extends Construct {
       logGroup: workflowLogs('RolloutWorkflow'),
       ...(props.lockLease ? { lockLease: props.lockLease } : {}),
     }).stateMachine;
+    if (workflowLogLevel !== sfn.LogLevel.ALL) {
+      for (const machine of [this.nodeWorkflow, this.rolloutWorkflow]) {
+        acknowledge(
+          machine,
+          'AwsSolutions-SF1',
+          `logs ${workflowLogLevel} on purpose: ALL with execution data would write task tokens and payloads to CloudWatch Logs, and ALL costs about 120 log events per node (see README, Deploying)`,
+        );
+      }
+    }
 
     // A cancel that lands before the approval gate stored its token finds no token to fail; the
     // gate then fails its own task. A separate policy: the role's default policy would make a

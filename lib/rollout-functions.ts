@@ -46,6 +46,9 @@ const ENTRY: Record<FunctionName, string> = {
   api: 'api.ts',
 };
 
+/** The API function's timeout: under API Gateway's 29-second integration limit. */
+export const API_FUNCTION_TIMEOUT = Duration.seconds(28);
+
 /** Functions that read the hotfix configuration and may fall back to our default file. */
 const NEEDS_DEFAULT_CONFIG: readonly FunctionName[] = ['scan', 'planNode', 'api'];
 
@@ -78,7 +81,11 @@ export class RolloutFunctions extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
-    const make = (name: FunctionName, environment: Record<string, string> = {}) => {
+    const make = (
+      name: FunctionName,
+      environment: Record<string, string> = {},
+      timeout = Duration.seconds(60),
+    ) => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, {
         retention,
         removalPolicy: RemovalPolicy.DESTROY,
@@ -98,7 +105,7 @@ export class RolloutFunctions extends Construct {
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: 512,
-        timeout: Duration.seconds(60),
+        timeout,
         tracing: lambda.Tracing.ACTIVE,
         role,
         logGroup,
@@ -145,13 +152,14 @@ export class RolloutFunctions extends Construct {
         DOCUMENT_PREFIX: props.documentPrefix,
         ...(props.commandLogGroup ? { COMMAND_LOG_GROUP: props.commandLogGroup.logGroupName } : {}),
       }),
-      completeCommand: make('completeCommand', table),
+      completeCommand: make('completeCommand', { ...table, DOCUMENT_PREFIX: props.documentPrefix }),
       interpretResults: make('interpretResults', table),
       runLock: make('runLock', table),
       runHistory: make('runHistory', { ...table, ...(props.events?.environment ?? {}) }),
       approvalGate: make('approvalGate', { ...table, ...(props.events?.environment ?? {}) }),
       // RolloutApi adds its environment and permissions (table, state machine, buckets).
-      api: make('api'),
+      // API Gateway answers 504 after 29 s: the function must end first, with its own answer.
+      api: make('api', {}, API_FUNCTION_TIMEOUT),
     };
     props.events?.grantPublish(this.functions.runHistory);
     props.events?.grantPublish(this.functions.approvalGate);

@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { RolloutControlPlane } from './rollout-control-plane.js';
 import type { RolloutScheduleEntry } from './rollout-schedules.js';
@@ -15,6 +16,8 @@ export interface RolloutSettings {
   readonly nodeRoleArns: readonly string[];
   readonly releaseRoleArn?: string;
   readonly retainData: boolean;
+  /** How much the state machines log: ALL (without execution data), ERROR, FATAL or OFF. */
+  readonly workflowLogLevel: 'ALL' | 'ERROR' | 'FATAL' | 'OFF';
   /** Scheduled self-updating windows (RolloutScheduleEntry objects; the construct checks them). */
   readonly schedules: readonly unknown[];
 }
@@ -28,8 +31,11 @@ export const DEFAULT_SETTINGS: RolloutSettings = {
   lockLeaseHours: 6,
   nodeRoleArns: [],
   retainData: true,
+  workflowLogLevel: 'ERROR',
   schedules: [],
 };
+
+const LOG_LEVELS = ['ALL', 'ERROR', 'FATAL', 'OFF'] as const;
 
 const RETENTION_DAYS = new Set(
   Object.values(logs.RetentionDays).filter((v): v is number => typeof v === 'number'),
@@ -86,6 +92,15 @@ export function readSettings(get: (key: string) => unknown): RolloutSettings {
   if (retain !== undefined && ![true, false, 'true', 'false'].includes(retain as never)) {
     problems.push(`retainData (${JSON.stringify(retain)}): expected true or false`);
   }
+  const logLevel = get('workflowLogLevel');
+  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel as never)) {
+    problems.push(
+      `workflowLogLevel (${JSON.stringify(logLevel)}): expected ${LOG_LEVELS.join(', ')}`,
+    );
+  }
+  const workflowLogLevel = LOG_LEVELS.includes(logLevel as never)
+    ? (logLevel as RolloutSettings['workflowLogLevel'])
+    : DEFAULT_SETTINGS.workflowLogLevel;
   const schedules = (() => {
     const v = get('schedules');
     if (v === undefined) return [];
@@ -132,6 +147,7 @@ export function readSettings(get: (key: string) => unknown): RolloutSettings {
       ? { releaseRoleArn }
       : {}),
     retainData,
+    workflowLogLevel,
     schedules,
   };
   if (problems.length > 0) {
@@ -152,6 +168,7 @@ export class RolloutStack extends Stack {
       logRetention: settings.logRetentionDays as logs.RetentionDays,
       lockLease: Duration.hours(settings.lockLeaseHours),
       dataRemovalPolicy: settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      workflowLogLevel: sfn.LogLevel[settings.workflowLogLevel],
       schedules: settings.schedules as readonly RolloutScheduleEntry[],
       nodeRoles: settings.nodeRoleArns.map((arn, i) =>
         iam.Role.fromRoleArn(this, `NodeRole${i}`, arn, { mutable: true }),

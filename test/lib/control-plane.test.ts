@@ -305,6 +305,19 @@ describe('the default control plane', () => {
       }
     });
 
+    it("ends the API function before API Gateway's 29-second integration timeout", () => {
+      // Act
+      const apiTimeout = (resources[id(fns.api)]?.Properties as { Timeout: number }).Timeout;
+      // Assert
+      expect(apiTimeout).toBeLessThan(29);
+    });
+
+    it('gives completeCommand the document prefix it answers for', () => {
+      expect(
+        (resources[id(fns.completeCommand)]?.Properties as { Environment: Json }).Environment,
+      ).toMatchObject({ Variables: { DOCUMENT_PREFIX: 'WindowsRollout' } });
+    });
+
     it('keeps every log group of the stack 365 days', () => {
       template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
     });
@@ -422,10 +435,10 @@ describe('the default control plane', () => {
       template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
     });
 
-    it('logs ALL events with execution data and traces with X-Ray', () => {
+    it('logs errors with their data (no task token reaches the logs) and traces with X-Ray', () => {
       template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
         LoggingConfiguration: {
-          Level: 'ALL',
+          Level: 'ERROR',
           IncludeExecutionData: true,
           Destinations: [
             {
@@ -434,6 +447,21 @@ describe('the default control plane', () => {
           ],
         },
         TracingConfiguration: { Enabled: true },
+      });
+    });
+
+    it.each([
+      ['ALL', false],
+      ['ERROR', true],
+      ['FATAL', true],
+      ['OFF', false],
+    ] as const)('workflowLogLevel %s logs execution data: %s', (level, data) => {
+      // Act
+      const { template } = synth({ settings: { workflowLogLevel: level } });
+      // Assert
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+      template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
+        LoggingConfiguration: Match.objectLike({ Level: level, IncludeExecutionData: data }),
       });
     });
 

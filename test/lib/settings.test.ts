@@ -55,6 +55,8 @@ describe('readSettings', () => {
     { key: 'retainData', value: 'false', expected: false, source: '-c retainData=false' },
     { key: 'retainData', value: 'true', expected: true, source: '-c retainData=true' },
     { key: 'retainData', value: false, expected: false, source: 'cdk.json boolean' },
+    { key: 'workflowLogLevel', value: 'ALL', expected: 'ALL', source: '-c workflowLogLevel=ALL' },
+    { key: 'workflowLogLevel', value: 'OFF', expected: 'OFF', source: 'no workflow logs' },
     { key: 'namePrefix', value: 'Ops-Rollout', expected: 'Ops-Rollout', source: '-c namePrefix' },
     { key: 'targetTagKey', value: 'PatchGroup', expected: 'PatchGroup', source: '-c targetTagKey' },
     { key: 'targetTagValue', value: 'wave1', expected: 'wave1', source: '-c targetTagValue' },
@@ -111,6 +113,7 @@ describe('readSettings', () => {
     { key: 'nodeRoleArns', value: [ROLE_A, 7], accepted: 'expected a list of IAM role ARNs' },
     { key: 'nodeRoleArns', value: 42, accepted: 'expected a list of IAM role ARNs' },
     { key: 'retainData', value: 'yes', accepted: 'expected true or false' },
+    { key: 'workflowLogLevel', value: 'all', accepted: 'expected ALL, ERROR, FATAL, OFF' },
     { key: 'releaseRoleArn', value: 'role/Publisher', accepted: 'expected an IAM role ARN' },
   ])(
     'rejects $key $value, naming the key, the value and what is accepted',
