@@ -1,8 +1,11 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type CustomResourceProvider, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledge, arnToken, wildcardResource } from './nag.js';
+
+/** The stack-wide provider that `autoDeleteObjects` adds (aws-cdk-lib's own id). */
+const AUTO_DELETE_PROVIDER_ID = 'Custom::S3AutoDeleteObjectsCustomResourceProvider';
 
 /** Props of {@link HotfixRoot}. */
 export interface HotfixRootProps {
@@ -22,7 +25,12 @@ export interface HotfixRootProps {
    * @default - a new bucket, retained, encrypted, with a 365-day expiry
    */
   readonly accessLogsBucket?: s3.IBucket;
-  /** @default RemovalPolicy.RETAIN */
+  /**
+   * What happens to the hotfix root and its access-log bucket when the stack is deleted. With
+   * `DESTROY` their objects (every version) are emptied first, or CloudFormation could not delete
+   * them.
+   * @default RemovalPolicy.RETAIN
+   */
   readonly removalPolicy?: RemovalPolicy;
 }
 
@@ -41,6 +49,7 @@ export class HotfixRoot extends Construct {
   constructor(scope: Construct, id: string, props: HotfixRootProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const autoDeleteObjects = removalPolicy === RemovalPolicy.DESTROY;
     this.accessLogsBucket =
       props.accessLogsBucket ??
       new s3.Bucket(this, 'AccessLogs', {
@@ -50,6 +59,7 @@ export class HotfixRoot extends Construct {
         objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
         lifecycleRules: [{ expiration: Duration.days(365) }],
         removalPolicy,
+        autoDeleteObjects,
       });
     this.bucket = new s3.Bucket(this, 'Bucket', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -61,6 +71,7 @@ export class HotfixRoot extends Construct {
       serverAccessLogsPrefix: 'hotfix-root/',
       lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(90) }],
       removalPolicy,
+      autoDeleteObjects,
     });
 
     this.releaseRole =
@@ -89,8 +100,19 @@ export class HotfixRoot extends Construct {
       );
     }
 
-    // Only the release role may write or delete, whatever other IAM policies say.
-    const releaseRoleArn = this.releaseRole.roleArn;
+    // Only the release role may write or delete, whatever other IAM policies say; and, when the
+    // data goes with the stack, the provider that empties the bucket before it is deleted.
+    const autoDeleter = autoDeleteObjects
+      ? (Stack.of(this).node.tryFindChild(AUTO_DELETE_PROVIDER_ID) as
+          | CustomResourceProvider
+          | undefined)
+      : undefined;
+    if (autoDeleteObjects && !autoDeleter) {
+      throw new Error(
+        `HotfixRoot: aws-cdk-lib no longer names its auto-delete provider ${AUTO_DELETE_PROVIDER_ID}; the bucket could not be emptied`,
+      );
+    }
+    const writers = [this.releaseRole.roleArn, ...(autoDeleter ? [autoDeleter.roleArn] : [])];
     this.bucket.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'OnlyTheReleaseRoleWrites',
@@ -98,7 +120,9 @@ export class HotfixRoot extends Construct {
         principals: [new iam.AnyPrincipal()],
         actions: ['s3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectAcl'],
         resources: [this.bucket.arnForObjects('*')],
-        conditions: { ArnNotEquals: { 'aws:PrincipalArn': releaseRoleArn } },
+        conditions: {
+          ArnNotEquals: { 'aws:PrincipalArn': writers.length === 1 ? writers[0] : writers },
+        },
       }),
     );
     for (const role of props.nodeRoles ?? []) this.grantNodeRead(role);

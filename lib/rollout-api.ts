@@ -44,6 +44,11 @@ export interface RolloutApiProps {
   readonly throttlingRateLimit?: number;
   /** Requests the stage admits in a burst. @default 20 */
   readonly throttlingBurstLimit?: number;
+  /**
+   * What happens to the access log when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
   /** Retention of the access log. @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -100,7 +105,7 @@ export class RolloutApi extends Construct {
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
     const cloudWatchRole = props.cloudWatchRole ?? true;
     this.api = new apigateway.SpecRestApi(this, 'Api', {

@@ -52,7 +52,10 @@ export interface RolloutControlPlaneProps {
   /** Retention of every log group. @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * What happens to the run store and the hotfix root when the stack is deleted.
+   * What happens to every stateful resource when the stack is deleted: the run store, the hotfix
+   * root, the artifacts and access-log buckets, every log group and the lifecycle event archive.
+   * `RETAIN` keeps them all (the record of what changed on the servers). `DESTROY` deletes them
+   * all, emptying the buckets first.
    * @default RemovalPolicy.RETAIN
    */
   readonly dataRemovalPolicy?: RemovalPolicy;
@@ -136,21 +139,25 @@ export class RolloutControlPlane extends Construct {
       serverAccessLogsBucket: this.hotfixRoot.accessLogsBucket,
       serverAccessLogsPrefix: 'artifacts/',
       lifecycleRules: [{ expiration: Duration.days(90) }],
-      removalPolicy: RemovalPolicy.DESTROY,
-      autoDeleteObjects: false,
+      removalPolicy: dataRemovalPolicy,
+      autoDeleteObjects: dataRemovalPolicy === RemovalPolicy.DESTROY,
     });
     this.commandLogGroup = new logs.LogGroup(this, 'CommandOutput', {
       retention: logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: dataRemovalPolicy,
     });
     this.documents = new WindowsDocuments(this, 'Documents', { namePrefix });
-    this.events = new RolloutEvents(this, 'Events', { namePrefix });
+    this.events = new RolloutEvents(this, 'Events', {
+      namePrefix,
+      removalPolicy: dataRemovalPolicy,
+    });
     this.functions = new RolloutFunctions(this, 'Functions', {
       table: this.runStore.table,
       hotfixBucket: this.hotfixRoot.bucket,
       documentPrefix: namePrefix,
       targetTag,
       logRetention,
+      logRemovalPolicy: dataRemovalPolicy,
       commandLogGroup: this.commandLogGroup,
       artifactsBucket: this.artifactsBucket,
       events: this.events,
@@ -161,7 +168,7 @@ export class RolloutControlPlane extends Construct {
       new logs.LogGroup(this, `${name}Logs`, {
         logGroupName: `/aws/vendedlogs/states/${namePrefix}-${name}`,
         retention: logRetention,
-        removalPolicy: RemovalPolicy.DESTROY,
+        removalPolicy: dataRemovalPolicy,
       });
     this.nodeWorkflow = new NodeWorkflow(this, 'NodeWorkflow', {
       functions: fns,
@@ -202,6 +209,7 @@ export class RolloutControlPlane extends Construct {
       table: this.runStore.table,
       scan: { hotfixBucket: this.hotfixRoot.bucket, artifactsBucket: this.artifactsBucket },
       logRetention,
+      logRemovalPolicy: dataRemovalPolicy,
     });
 
     if (props.schedules && props.schedules.length > 0) {

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
@@ -15,6 +15,11 @@ export interface RolloutEventsProps {
    * @default Duration.days(365)
    */
   readonly archiveRetention?: Duration;
+  /**
+   * What happens to the archive (and the events it holds) when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -57,6 +62,7 @@ export class RolloutEvents extends Construct {
       eventPattern: { source: [LIFECYCLE_EVENT_SOURCE] },
       retention,
     });
+    this.archive.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.RETAIN);
     this.environment = { [EVENT_BUS_ENV]: this.eventBus.eventBusName };
   }
 

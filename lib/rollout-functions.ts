@@ -62,6 +62,11 @@ export interface RolloutFunctionsProps {
   readonly targetTag: { readonly key: string; readonly value: string };
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the functions' log groups when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
   /** Where SSM writes command output. @default - not written to CloudWatch Logs */
   readonly commandLogGroup?: logs.ILogGroup;
   /** Where the scan writes a fleet's node list for the Distributed Map. */
@@ -88,7 +93,7 @@ export class RolloutFunctions extends Construct {
     ) => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, {
         retention,
-        removalPolicy: RemovalPolicy.DESTROY,
+        removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
       });
       const role = new iam.Role(this, `${name}Role`, {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),

@@ -638,18 +638,94 @@ describe('settings change the synthesized stack', () => {
     ).toEqual([]);
   });
 
-  it('retainData false lets the run store and hotfix root be deleted', () => {
+  /** Resource types that hold data: each follows the one retention setting. */
+  const STATEFUL_TYPES = [
+    'AWS::DynamoDB::Table',
+    'AWS::S3::Bucket',
+    'AWS::Logs::LogGroup',
+    'AWS::Events::Archive',
+    'AWS::SQS::Queue',
+    'AWS::KMS::Key',
+  ];
+  const statefulResources = (template: Template) =>
+    Object.entries(resourcesOf(template)).filter(([, r]) => STATEFUL_TYPES.includes(r.Type));
+
+  it.each([
+    [true, 'Retain'],
+    [false, 'Delete'],
+  ] as const)(
+    'retainData %s: every stateful resource has DeletionPolicy %s',
+    (retainData, policy) => {
+      // Act
+      const { template } = synth({ settings: { retainData } });
+      const stateful = statefulResources(template);
+      // Assert
+      const types = new Set(stateful.map(([, r]) => r.Type));
+      for (const type of ['AWS::DynamoDB::Table', 'AWS::S3::Bucket', 'AWS::Logs::LogGroup']) {
+        expect(types).toContain(type);
+      }
+      expect(types).toContain('AWS::Events::Archive');
+      const wrong = stateful
+        .filter(([, r]) => r.DeletionPolicy !== policy || r.UpdateReplacePolicy !== policy)
+        .map(
+          ([logicalId, r]) =>
+            `${logicalId} ${r.Type}: ${r.DeletionPolicy}/${r.UpdateReplacePolicy}`,
+        );
+      expect(wrong).toEqual([]);
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        DeletionProtectionEnabled: retainData,
+      });
+    },
+  );
+
+  it('retainData false empties every bucket before deleting it (a bucket with objects cannot be deleted)', () => {
     // Act
     const { template } = synth({ settings: { retainData: false } });
+    const buckets = Object.keys(template.findResources('AWS::S3::Bucket'));
+    const emptied = Object.values(template.findResources('Custom::S3AutoDeleteObjects')).map(
+      (r) => (r.Properties.BucketName as { Ref: string }).Ref,
+    );
     // Assert
-    template.hasResource('AWS::DynamoDB::Table', {
-      DeletionPolicy: 'Delete',
-      Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+    expect(buckets.length).toBeGreaterThanOrEqual(3);
+    expect(emptied.sort()).toEqual(buckets.sort());
+  });
+
+  it('retainData true empties nothing: no auto-delete provider exists', () => {
+    // Act
+    const { template } = synth({ settings: { retainData: true } });
+    // Assert
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+  });
+
+  it('retainData false lets the emptying provider, and only it besides the release role, delete from the hotfix root', () => {
+    // Arrange
+    const { template, stack } = synth({ settings: { retainData: false } });
+    const bucketId = logicalIdIn(stack, stack.controlPlane.hotfixRoot.bucket);
+    const releaseRoleId = logicalIdIn(stack, stack.controlPlane.hotfixRoot.releaseRole);
+    // Act
+    const policies = template.findResources('AWS::S3::BucketPolicy', {
+      Properties: { Bucket: { Ref: bucketId } },
     });
-    template.hasResource('AWS::S3::Bucket', {
-      DeletionPolicy: 'Delete',
-      Properties: Match.objectLike({ VersioningConfiguration: { Status: 'Enabled' } }),
-    });
+    const statements = Object.values(policies).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as PolicyStatement[],
+    );
+    const denyWrites = statements.find(
+      (st) => st.Effect === 'Deny' && actionsOf(st).includes('s3:DeleteObject'),
+    );
+    // Assert
+    expect(denyWrites?.Condition?.ArnNotEquals?.['aws:PrincipalArn']).toEqual([
+      { 'Fn::GetAtt': [releaseRoleId, 'Arn'] },
+      { 'Fn::GetAtt': [expect.stringMatching(/^CustomS3AutoDeleteObjects/), 'Arn'] },
+    ]);
+  });
+
+  it('retainData false passes cdk-nag too', () => {
+    // Arrange
+    const { stack } = synth({ settings: { retainData: false } });
+    // Act
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    // Assert
+    expect(report.violations).toEqual([]);
   });
 });
 
