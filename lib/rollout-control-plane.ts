@@ -3,8 +3,11 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { TERMINAL_STATUSES } from '../lambdas/core/contracts.js';
@@ -91,6 +94,19 @@ export class RolloutControlPlane extends Construct {
   public readonly artifactsBucket: s3.Bucket;
   /** Where SSM writes the output of our commands. */
   public readonly commandLogGroup: logs.LogGroup;
+  /**
+   * Command-status events that could not complete their task: those EventBridge could not
+   * deliver, and those completeCommand still failed on after Lambda's two async retries (the
+   * on-failure record carries the event). Kept 14 days; see {@link completionRedrive}.
+   */
+  public readonly completionDeadLetters: sqs.Queue;
+  /** Fires as soon as a completion event is dead-lettered: a workflow may be waiting on it. */
+  public readonly completionDeadLettersAlarm: cloudwatch.Alarm;
+  /**
+   * Feeds the dead-letter queue back to completeCommand. Disabled: enable it to redrive (README,
+   * "Redriving lost completions"), and disable it again once the queue is empty.
+   */
+  public readonly completionRedrive: lambda.EventSourceMapping;
   /** Fires when a rollout execution fails. */
   public readonly failedRolloutsAlarm: cloudwatch.Alarm;
   /** The lifecycle event bus (rollout started, node updated, finished, approval required). */
@@ -220,7 +236,35 @@ export class RolloutControlPlane extends Construct {
     }
 
     // Command completion: the status-change event completes the waiting task (no polling).
+    // complete-command throws on purpose when the event beats send-command's token write; Lambda
+    // retries an async invocation only twice, so what still fails is dead-lettered, not dropped.
     this.nodeWorkflow.grantTaskResponse(fns.completeCommand);
+    this.completionDeadLetters = new sqs.Queue(this, 'CompletionDeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      // Six times the function's timeout, as Lambda advises for an SQS event source.
+      visibilityTimeout: Duration.minutes(6),
+      removalPolicy: dataRemovalPolicy,
+    });
+    acknowledge(
+      this.completionDeadLetters,
+      'AwsSolutions-SQS3',
+      'this queue is the dead-letter queue (of the completion rule target and of completeCommand async invocations); a message that fails its redrive stays in it',
+    );
+    fns.completeCommand.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      onFailure: new destinations.SqsDestination(this.completionDeadLetters),
+    });
+    this.completionRedrive = new lambda.EventSourceMapping(this, 'CompletionRedrive', {
+      target: fns.completeCommand,
+      eventSourceArn: this.completionDeadLetters.queueArn,
+      batchSize: 10,
+      reportBatchItemFailures: true,
+      enabled: false,
+    });
+    this.completionDeadLetters.grantConsumeMessages(fns.completeCommand);
     new events.Rule(this, 'CommandStatusChanged', {
       description: 'Completes the node workflow task waiting on an SSM command of ours',
       eventPattern: {
@@ -235,8 +279,21 @@ export class RolloutControlPlane extends Construct {
         new targets.LambdaFunction(fns.completeCommand, {
           retryAttempts: 8,
           maxEventAge: Duration.hours(2),
+          deadLetterQueue: this.completionDeadLetters,
         }),
       ],
+    });
+    this.completionDeadLettersAlarm = new cloudwatch.Alarm(this, 'CompletionEventsDeadLettered', {
+      alarmDescription:
+        'A command-status event could not complete its task and was dead-lettered: a node workflow may wait out its timeout. Find the cause, then redrive (README, "Redriving lost completions")',
+      metric: this.completionDeadLetters.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: 'Maximum',
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
     // Observability: failed rollouts, as executions and as our own metric.

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -180,6 +180,15 @@ export class RolloutStack extends Stack {
             }),
           }
         : {}),
+    });
+    // What an operator needs to redrive lost completions (README, "Redriving lost completions").
+    new CfnOutput(this, 'CompletionDeadLetterQueueUrl', {
+      description: 'Command-status events that could not complete their task',
+      value: this.controlPlane.completionDeadLetters.queueUrl,
+    });
+    new CfnOutput(this, 'CompletionRedriveMappingId', {
+      description: 'Enable this event source mapping to redrive the dead letters; disable it after',
+      value: this.controlPlane.completionRedrive.eventSourceMappingId,
     });
   }
 }

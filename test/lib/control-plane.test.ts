@@ -526,6 +526,88 @@ describe('the default control plane', () => {
       expect(retries).toBeGreaterThan(0);
     });
 
+    describe('lost completions are dead-lettered, alarmed and redrivable', () => {
+      const queueId = id(cp.completionDeadLetters);
+      const queueArn = { 'Fn::GetAtt': [queueId, 'Arn'] };
+
+      it('keeps dead letters 14 days, encrypted, and denies non-TLS access', () => {
+        template.hasResourceProperties('AWS::SQS::Queue', {
+          SqsManagedSseEnabled: true,
+          MessageRetentionPeriod: 14 * 24 * 3600,
+        });
+        template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+          Queues: [{ Ref: queueId }],
+          PolicyDocument: {
+            Statement: Match.arrayWith([
+              Match.objectLike({
+                Effect: 'Deny',
+                Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              }),
+            ]),
+          },
+        });
+      });
+
+      it('dead-letters what the rule target cannot deliver (EventBridge may send to the queue, this rule only)', () => {
+        template.hasResourceProperties('AWS::Events::Rule', {
+          Targets: [Match.objectLike({ DeadLetterConfig: { Arn: queueArn } })],
+        });
+        template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+          Queues: [{ Ref: queueId }],
+          PolicyDocument: {
+            Statement: Match.arrayWith([
+              Match.objectLike({
+                Effect: 'Allow',
+                Action: 'sqs:SendMessage',
+                Principal: { Service: 'events.amazonaws.com' },
+                Condition: { ArnEquals: { 'aws:SourceArn': Match.anyValue() } },
+              }),
+            ]),
+          },
+        });
+      });
+
+      it('sends what completeCommand still fails on after its two async retries to the queue', () => {
+        template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+          FunctionName: { Ref: id(fns.completeCommand) },
+          MaximumRetryAttempts: 2,
+          DestinationConfig: { OnFailure: { Destination: queueArn } },
+        });
+      });
+
+      it('alarms as soon as one event is dead-lettered', () => {
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Namespace: 'AWS/SQS',
+          Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          Statistic: 'Maximum',
+        });
+      });
+
+      it('has a disabled redrive mapping from the queue to completeCommand, with partial batch failures', () => {
+        template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+          EventSourceArn: queueArn,
+          FunctionName: { Ref: id(fns.completeCommand) },
+          Enabled: false,
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+        });
+      });
+
+      it('lets only completeCommand send to and consume the queue', () => {
+        // Act
+        const users = statements
+          .filter(({ statement }) =>
+            asList(statement.Resource).some((r) => render(r) === `\${${queueId}.Arn}`),
+          )
+          .flatMap(({ roles }) => roles);
+        // Assert
+        expect(users.length).toBeGreaterThan(0);
+        expect(new Set(users)).toEqual(new Set([id(fns.completeCommand.role)]));
+      });
+    });
+
     it('lets EventBridge invoke completeCommand', () => {
       template.hasResourceProperties('AWS::Lambda::Permission', {
         Action: 'lambda:InvokeFunction',
