@@ -4,6 +4,9 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledge, arnToken, wildcardResource } from './nag.js';
 
+/** The feature flag under which S3 access logs are delivered by bucket policy. */
+export const S3_LOGS_BY_POLICY = '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy';
+
 /** The stack-wide provider that `autoDeleteObjects` adds (aws-cdk-lib's own id). */
 const AUTO_DELETE_PROVIDER_ID = 'Custom::S3AutoDeleteObjectsCustomResourceProvider';
 
@@ -48,6 +51,9 @@ export class HotfixRoot extends Construct {
 
   constructor(scope: Construct, id: string, props: HotfixRootProps = {}) {
     super(scope, id);
+    // Access logs are delivered under a bucket policy, never a log-delivery ACL, whatever the
+    // app's feature flags say (the access-log bucket has ACLs disabled).
+    this.node.setContext(S3_LOGS_BY_POLICY, true);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const autoDeleteObjects = removalPolicy === RemovalPolicy.DESTROY;
     this.accessLogsBucket =
@@ -56,7 +62,9 @@ export class HotfixRoot extends Construct {
         blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
         encryption: s3.BucketEncryption.S3_MANAGED,
         enforceSSL: true,
-        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+        // No ACLs: S3 delivers access logs under a bucket policy
+        // (@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy).
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         lifecycleRules: [{ expiration: Duration.days(365) }],
         removalPolicy,
         autoDeleteObjects,

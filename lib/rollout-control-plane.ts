@@ -11,7 +11,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { TERMINAL_STATUSES } from '../lambdas/core/contracts.js';
-import { HotfixRoot } from './hotfix-root.js';
+import { HotfixRoot, S3_LOGS_BY_POLICY } from './hotfix-root.js';
 import { acknowledge } from './nag.js';
 import { NodeWorkflow } from './node-workflow.js';
 import { RolloutApi } from './rollout-api.js';
@@ -120,6 +120,8 @@ export class RolloutControlPlane extends Construct {
     super(scope, id);
     // The fleet's Distributed Map writes its results to S3 (ResultWriter) only with this flag.
     this.node.setContext('@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2', true);
+    // The artifacts bucket logs to the hotfix root's access-log bucket, which takes no ACLs.
+    this.node.setContext(S3_LOGS_BY_POLICY, true);
     const namePrefix = props.namePrefix ?? 'WindowsRollout';
     const targetTag = props.targetTag ?? { key: 'WindowsRollout', value: 'managed' };
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;

@@ -105,8 +105,7 @@ function render(value: unknown): string {
   return JSON.stringify(value);
 }
 
-const arn = (service: string, rest: string) =>
-  `arn:\${AWS::Partition}:${service}:${REGION}:${ACCOUNT}:${rest}`;
+const arn = (service: string, rest: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${rest}`;
 
 describe('the default control plane', () => {
   const { template, stack } = synth();
@@ -202,6 +201,28 @@ describe('the default control plane', () => {
       expect(Object.keys(matches)).toContain(logsId);
     });
 
+    it('takes access logs under a bucket policy, with ACLs disabled (no legacy log-delivery ACL)', () => {
+      // Act
+      const logsBucket = resources[logsId];
+      // Assert
+      expect(logsBucket?.Properties?.AccessControl).toBeUndefined();
+      expect(logsBucket?.Properties?.OwnershipControls).toEqual({
+        Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }],
+      });
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: logsId },
+        PolicyDocument: Match.objectLike({
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Allow',
+              Principal: { Service: 'logging.s3.amazonaws.com' },
+              Action: 's3:PutObject',
+            }),
+          ]),
+        }),
+      });
+    });
+
     it('denies non-TLS access and every write that is not from the release role', () => {
       // Arrange
       const releaseRoleId = id(cp.hotfixRoot.releaseRole);
@@ -220,10 +241,11 @@ describe('the default control plane', () => {
               Match.objectLike({
                 Effect: 'Deny',
                 Principal: { AWS: '*' },
+                // Sorted: @aws-cdk/aws-iam:minimizePolicies orders a statement's actions.
                 Action: Match.arrayWith([
-                  's3:PutObject',
                   's3:DeleteObject',
                   's3:DeleteObjectVersion',
+                  's3:PutObject',
                 ]),
                 Condition: {
                   ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [releaseRoleId, 'Arn'] } },

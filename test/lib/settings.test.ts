@@ -25,6 +25,31 @@ function settingsError(values: Record<string, unknown>): Error {
 const ROLE_A = 'arn:aws:iam::123456789012:role/NodeA';
 const ROLE_B = 'arn:aws:iam::123456789012:role/NodeB';
 
+describe("cdk.json's feature flags", () => {
+  it("sets every one of aws-cdk-lib's recommended feature flags to its recommended value", () => {
+    // Arrange
+    const recommended = JSON.parse(
+      readFileSync(
+        new URL('../../node_modules/aws-cdk-lib/recommended-feature-flags.json', import.meta.url),
+        'utf8',
+      ),
+    ) as Record<string, unknown>;
+    const cdkJson = JSON.parse(
+      readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'),
+    ) as { context: Record<string, unknown> };
+    // Act
+    const differing = Object.entries(recommended)
+      .filter(([flag, value]) => JSON.stringify(cdkJson.context[flag]) !== JSON.stringify(value))
+      .map(
+        ([flag, value]) =>
+          `${flag}: ${JSON.stringify(cdkJson.context[flag])}, recommended ${JSON.stringify(value)}`,
+      );
+    // Assert
+    expect(Object.keys(recommended).length).toBeGreaterThan(50);
+    expect(differing).toEqual([]);
+  });
+});
+
 describe('readSettings', () => {
   it('applies every default when nothing is set', () => {
     // Act
