@@ -1,7 +1,9 @@
 import { type CustomResourceProvider, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { grantKey, KEY_READ, KEY_READ_WRITE } from './data-key.js';
 import { acknowledge, arnToken, wildcardResource } from './nag.js';
 
 /** The feature flag under which S3 access logs are delivered by bucket policy. */
@@ -35,6 +37,13 @@ export interface HotfixRootProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * A customer managed key for the hotfix root's objects (SSE-KMS, with an S3 Bucket Key). The
+   * release role and node roles are granted its use. The access-log bucket stays SSE-S3: S3
+   * server access logging cannot deliver to an SSE-KMS bucket.
+   * @default - SSE-S3
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -48,6 +57,7 @@ export class HotfixRoot extends Construct {
   public readonly bucket: s3.Bucket;
   public readonly releaseRole: iam.IRole;
   public readonly accessLogsBucket: s3.IBucket;
+  private readonly encryptionKey?: kms.IKey;
 
   constructor(scope: Construct, id: string, props: HotfixRootProps = {}) {
     super(scope, id);
@@ -69,9 +79,16 @@ export class HotfixRoot extends Construct {
         removalPolicy,
         autoDeleteObjects,
       });
+    this.encryptionKey = props.encryptionKey;
     this.bucket = new s3.Bucket(this, 'Bucket', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      encryption: s3.BucketEncryption.S3_MANAGED,
+      ...(props.encryptionKey
+        ? {
+            encryption: s3.BucketEncryption.KMS,
+            encryptionKey: props.encryptionKey,
+            bucketKeyEnabled: true,
+          }
+        : { encryption: s3.BucketEncryption.S3_MANAGED }),
       enforceSSL: true,
       versioned: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -100,6 +117,7 @@ export class HotfixRoot extends Construct {
         resources: [this.bucket.arnForObjects('*')],
       }),
     );
+    grantKey(props.encryptionKey, this.releaseRole, KEY_READ_WRITE);
     if (!props.releaseRole) {
       acknowledge(
         this.releaseRole,
@@ -144,6 +162,7 @@ export class HotfixRoot extends Construct {
         resources: [this.bucket.arnForObjects('*')],
       }),
     );
+    grantKey(this.encryptionKey, role, KEY_READ);
     acknowledge(
       role,
       wildcardResource(`${arnToken(this.bucket)}/*`),

@@ -1,8 +1,9 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -11,6 +12,13 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { TERMINAL_STATUSES } from '../lambdas/core/contracts.js';
+import {
+  addDataKeyPolicy,
+  dataKeyPolicyStatements,
+  grantKey,
+  KEY_READ_WRITE,
+  stateMachineContext,
+} from './data-key.js';
 import { HotfixRoot, S3_LOGS_BY_POLICY } from './hotfix-root.js';
 import { acknowledge } from './nag.js';
 import { NodeWorkflow } from './node-workflow.js';
@@ -63,6 +71,16 @@ export interface RolloutControlPlaneProps {
    */
   readonly dataRemovalPolicy?: RemovalPolicy;
   /**
+   * A customer managed KMS key for the data at rest: the run store, the hotfix root and artifacts
+   * buckets, every log group, both state machines, the dead-letter queue and the lifecycle bus
+   * with its archive. Each principal is granted the use it needs. A key of this stack gets the
+   * key-policy statements the services need (CloudWatch Logs, EventBridge, log delivery); an
+   * imported key must have them already (README, "Customer managed key"). The access-log bucket
+   * stays SSE-S3: S3 server access logging cannot write to an SSE-KMS bucket.
+   * @default - none: AWS managed and AWS owned keys
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
    * How much the state machines log. `ERROR` logs failed states and executions with their data
    * (the error and its cause). `ALL` logs every event, without data: a task state's input carries
    * its task token and payloads, which must not land in CloudWatch Logs. `OFF` logs nothing.
@@ -113,6 +131,8 @@ export class RolloutControlPlane extends Construct {
   public readonly events: RolloutEvents;
   /** The scheduled self-updating windows, when any are configured. */
   public readonly schedules?: RolloutSchedules;
+  /** The customer managed key of the data at rest, when one is given. */
+  public readonly encryptionKey?: kms.IKey;
   /** The change-management API (API Gateway REST, IAM auth), built from api/openapi.json. */
   public readonly api: RolloutApi;
 
@@ -143,16 +163,34 @@ export class RolloutControlPlane extends Construct {
     }
     if (problems.length > 0) throw new Error(`RolloutControlPlane: ${problems.join('; ')}`);
     setWorkflowLogLevel(this, workflowLogLevel);
+    const key = props.encryptionKey;
+    this.encryptionKey = key;
+    if (key && !addDataKeyPolicy(key, this)) {
+      Annotations.of(this).addInfo(
+        `encryptionKey is imported: its key policy must already allow ${dataKeyPolicyStatements(
+          this,
+        )
+          .map((s) => s.sid)
+          .join(', ')} (README, "Customer managed key")`,
+      );
+    }
+    const keyed = key ? { encryptionKey: key } : {};
 
-    this.runStore = new RunStoreTable(this, 'RunStore', { removalPolicy: dataRemovalPolicy });
+    this.runStore = new RunStoreTable(this, 'RunStore', {
+      removalPolicy: dataRemovalPolicy,
+      ...keyed,
+    });
     this.hotfixRoot = new HotfixRoot(this, 'HotfixRoot', {
       removalPolicy: dataRemovalPolicy,
+      ...keyed,
       ...(props.releaseRole ? { releaseRole: props.releaseRole } : {}),
       ...(props.nodeRoles ? { nodeRoles: props.nodeRoles } : {}),
     });
     this.artifactsBucket = new s3.Bucket(this, 'Artifacts', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      encryption: s3.BucketEncryption.S3_MANAGED,
+      ...(key
+        ? { encryption: s3.BucketEncryption.KMS, encryptionKey: key, bucketKeyEnabled: true }
+        : { encryption: s3.BucketEncryption.S3_MANAGED }),
       enforceSSL: true,
       serverAccessLogsBucket: this.hotfixRoot.accessLogsBucket,
       serverAccessLogsPrefix: 'artifacts/',
@@ -163,11 +201,13 @@ export class RolloutControlPlane extends Construct {
     this.commandLogGroup = new logs.LogGroup(this, 'CommandOutput', {
       retention: logRetention,
       removalPolicy: dataRemovalPolicy,
+      ...keyed,
     });
     this.documents = new WindowsDocuments(this, 'Documents', { namePrefix });
     this.events = new RolloutEvents(this, 'Events', {
       namePrefix,
       removalPolicy: dataRemovalPolicy,
+      ...keyed,
     });
     this.functions = new RolloutFunctions(this, 'Functions', {
       table: this.runStore.table,
@@ -176,6 +216,7 @@ export class RolloutControlPlane extends Construct {
       targetTag,
       logRetention,
       logRemovalPolicy: dataRemovalPolicy,
+      ...keyed,
       commandLogGroup: this.commandLogGroup,
       artifactsBucket: this.artifactsBucket,
       events: this.events,
@@ -187,6 +228,7 @@ export class RolloutControlPlane extends Construct {
         logGroupName: `/aws/vendedlogs/states/${namePrefix}-${name}`,
         retention: logRetention,
         removalPolicy: dataRemovalPolicy,
+        ...keyed,
       });
     this.nodeWorkflow = new NodeWorkflow(this, 'NodeWorkflow', {
       functions: fns,
@@ -228,6 +270,7 @@ export class RolloutControlPlane extends Construct {
       scan: { hotfixBucket: this.hotfixRoot.bucket, artifactsBucket: this.artifactsBucket },
       logRetention,
       logRemovalPolicy: dataRemovalPolicy,
+      ...keyed,
     });
 
     if (props.schedules && props.schedules.length > 0) {
@@ -242,7 +285,9 @@ export class RolloutControlPlane extends Construct {
     // retries an async invocation only twice, so what still fails is dead-lettered, not dropped.
     this.nodeWorkflow.grantTaskResponse(fns.completeCommand);
     this.completionDeadLetters = new sqs.Queue(this, 'CompletionDeadLetters', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...(key
+        ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key }
+        : { encryption: sqs.QueueEncryption.SQS_MANAGED }),
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
       // Six times the function's timeout, as Lambda advises for an SQS event source.
@@ -298,6 +343,8 @@ export class RolloutControlPlane extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
+    if (key) this.encryptWorkflows(key);
+
     // Observability: failed rollouts, as executions and as our own metric.
     const failedExecutions = this.rolloutWorkflow.metricFailed({ period: Duration.minutes(5) });
     this.failedRolloutsAlarm = new cloudwatch.Alarm(this, 'FailedRollouts', {
@@ -322,5 +369,54 @@ export class RolloutControlPlane extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+  }
+
+  /**
+   * Encrypts both state machines (definition and execution history) with the key, and grants
+   * its use under Step Functions' encryption context to every principal that runs, starts,
+   * describes or answers them. Set on the CloudFormation resource: the workflows are built by
+   * their own constructs. Grants that would name a state machine would make a dependency cycle
+   * (the machine depends on its role's policy), so they are scoped to the state machines of
+   * this account and region, under this one key.
+   */
+  private encryptWorkflows(key: kms.IKey): void {
+    const context = stateMachineContext(this);
+    const sfnKeyUse = ['kms:Decrypt', 'kms:GenerateDataKey'];
+    for (const machine of [this.nodeWorkflow, this.rolloutWorkflow]) {
+      (machine.node.defaultChild as sfn.CfnStateMachine).encryptionConfiguration = {
+        type: 'CUSTOMER_MANAGED_KMS_KEY',
+        kmsKeyId: key.keyArn,
+        kmsDataKeyReusePeriodSeconds: 300,
+      };
+      grantKey(key, machine, sfnKeyUse, context);
+      // Log delivery of an encrypted state machine's events, as aws-cdk-lib grants it.
+      grantKey(key, machine, ['kms:GenerateDataKey'], {
+        StringEquals: {
+          'kms:EncryptionContext:SourceArn': Stack.of(this).formatArn({
+            service: 'logs',
+            resource: '*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        },
+      });
+    }
+    // The rollout workflow's artifacts (Distributed Map item reader and results).
+    grantKey(key, this.rolloutWorkflow, KEY_READ_WRITE);
+    const fns = this.functions.functions;
+    // Callers: completeCommand and the approval gate answer task tokens; the API starts,
+    // describes and answers; Scheduler starts.
+    const callers: iam.IGrantable[] = [fns.completeCommand, fns.approvalGate];
+    if (this.schedules) callers.push(this.schedules.role);
+    for (const caller of callers) grantKey(key, caller, sfnKeyUse, context);
+    // SQS's send grant for the on-failure destination (aws-cdk-lib) names ReEncrypt* and
+    // GenerateDataKey*; completeCommand also reads and writes the dead letters with KEY_READ_WRITE.
+    grantKey(key, fns.completeCommand, KEY_READ_WRITE);
+    for (const action of ['kms:ReEncrypt*', 'kms:GenerateDataKey*']) {
+      acknowledge(
+        fns.completeCommand.role as iam.IRole,
+        `AwsSolutions-IAM5[Action::${action}]`,
+        "aws-cdk-lib's SQS send grant for the on-failure destination, on the control plane's one key only",
+      );
+    }
   }
 }

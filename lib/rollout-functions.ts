@@ -2,12 +2,14 @@ import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { KEYS } from '../lambdas/core/run-store-model.js';
+import { grantKey, KEY_READ, KEY_READ_WRITE } from './data-key.js';
 import { acknowledge, arnToken, wildcardResource, XRAY_REASON } from './nag.js';
 import type { RolloutEvents } from './rollout-events.js';
 
@@ -71,6 +73,12 @@ export interface RolloutFunctionsProps {
   readonly commandLogGroup?: logs.ILogGroup;
   /** Where the scan writes a fleet's node list for the Distributed Map. */
   readonly artifactsBucket: s3.IBucket;
+  /**
+   * The customer managed key of the control plane: it encrypts the functions' log groups, and
+   * each function is granted the use its data needs (the table, the hotfix root, the artifacts).
+   * @default - none: AWS managed encryption everywhere
+   */
+  readonly encryptionKey?: kms.IKey;
   /** The lifecycle event bus: run history publishes to it. @default - no events */
   readonly events?: RolloutEvents;
 }
@@ -94,6 +102,7 @@ export class RolloutFunctions extends Construct {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, {
         retention,
         removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+        ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
       });
       const role = new iam.Role(this, `${name}Role`, {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -202,6 +211,7 @@ export class RolloutFunctions extends Construct {
           resources: [props.table.tableArn, `${props.table.tableArn}/index/${KEYS.gsi1Name}`],
         }),
       );
+      grantKey(props.encryptionKey, f[name], KEY_READ_WRITE);
     }
 
     // The hotfix root: read only.
@@ -218,6 +228,7 @@ export class RolloutFunctions extends Construct {
           resources: [props.hotfixBucket.arnForObjects('*')],
         }),
       );
+      grantKey(props.encryptionKey, f[name], KEY_READ);
     }
 
     f.scan.addToRolePolicy(
@@ -226,6 +237,7 @@ export class RolloutFunctions extends Construct {
         resources: [props.artifactsBucket.arnForObjects('runs/*')],
       }),
     );
+    grantKey(props.encryptionKey, f.scan, KEY_READ_WRITE);
 
     // SSM: node status, and commands only with our documents on tagged instances.
     for (const name of ['scan', 'preflight'] as const) {

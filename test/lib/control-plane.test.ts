@@ -673,6 +673,163 @@ describe('the default control plane', () => {
   });
 });
 
+describe('a customer managed key (customerManagedKey)', () => {
+  const { template, stack } = synth({ settings: { customerManagedKey: true } });
+  const resources = resourcesOf(template);
+  const keys = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::KMS::Key');
+  const keyId = keys[0]?.[0] ?? '';
+  const keyArn = { 'Fn::GetAtt': [keyId, 'Arn'] };
+  const cp = stack.controlPlane;
+  const id = (construct: IConstruct | undefined) => logicalIdIn(stack, construct);
+  const statements = identityStatements(template);
+  type KeyStatement = PolicyStatement & { Principal?: { Service?: string | Json } };
+  const keyPolicy = ((keys[0]?.[1].Properties?.KeyPolicy as { Statement?: KeyStatement[] })
+    ?.Statement ?? []) as KeyStatement[];
+
+  it('makes one key, rotated yearly, kept with the data', () => {
+    expect(keys).toHaveLength(1);
+    expect(keys[0]?.[1]).toMatchObject({
+      DeletionPolicy: 'Retain',
+      Properties: { EnableKeyRotation: true },
+    });
+    template.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/WindowsRollout-data' });
+  });
+
+  it('encrypts the run store with it', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: keyArn },
+    });
+  });
+
+  it('encrypts the hotfix root and the artifacts with it (S3 Bucket Key on); access logs stay SSE-S3', () => {
+    // Arrange
+    const sse = (bucket: IConstruct) =>
+      (
+        resources[id(bucket)]?.Properties?.BucketEncryption as
+          | { ServerSideEncryptionConfiguration?: Json[] }
+          | undefined
+      )?.ServerSideEncryptionConfiguration?.[0];
+    // Act / Assert
+    for (const bucket of [cp.hotfixRoot.bucket, cp.artifactsBucket]) {
+      expect(sse(bucket)).toEqual({
+        BucketKeyEnabled: true,
+        ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn },
+      });
+    }
+    expect(sse(cp.hotfixRoot.accessLogsBucket)).toMatchObject({
+      ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' },
+    });
+  });
+
+  it('encrypts every log group with it, and its policy lets CloudWatch Logs use it for our log groups only', () => {
+    // Act
+    const groups = Object.values(resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
+    const logsStatement = keyPolicy.find((st) => JSON.stringify(st.Principal).includes('logs.'));
+    // Assert
+    expect(groups.length).toBeGreaterThan(10);
+    for (const group of groups) expect(group.Properties?.KmsKeyId).toEqual(keyArn);
+    expect(logsStatement?.Condition).toEqual({
+      ArnLike: {
+        'kms:EncryptionContext:aws:logs:arn': `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:*`,
+      },
+    });
+  });
+
+  it('encrypts both state machines with it', () => {
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
+      EncryptionConfiguration: {
+        Type: 'CUSTOMER_MANAGED_KMS_KEY',
+        KmsKeyId: keyArn,
+        KmsDataKeyReusePeriodSeconds: 300,
+      },
+    });
+  });
+
+  it('encrypts the dead-letter queue, the lifecycle bus and its archive with it', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', { KmsMasterKeyId: keyArn });
+    template.hasResourceProperties('AWS::Events::EventBus', { KmsKeyIdentifier: keyArn });
+    template.hasResourceProperties('AWS::Events::Archive', { KmsKeyIdentifier: keyArn });
+  });
+
+  it("lets EventBridge dead-letter into the encrypted queue and log delivery read the workflows' logs", () => {
+    // Act
+    const services = keyPolicy.map((st) => JSON.stringify(st.Principal?.Service ?? ''));
+    // Assert
+    expect(services.some((p) => p.includes('events.amazonaws.com'))).toBe(true);
+    expect(services.some((p) => p.includes('delivery.logs.amazonaws.com'))).toBe(true);
+  });
+
+  it('grants its use to each principal whose data it encrypts, on this key only', () => {
+    // Arrange
+    const fns = cp.functions.functions;
+    const users = [
+      fns.preflight,
+      fns.sendCommand,
+      fns.completeCommand,
+      fns.interpretResults,
+      fns.runLock,
+      fns.runHistory,
+      fns.approvalGate,
+      fns.scan,
+      fns.planNode,
+      fns.hotpatchEligibility,
+      fns.api,
+    ].map((f) => id(f.role));
+    const machines = [cp.nodeWorkflow, cp.rolloutWorkflow].map((m) => id(m.role));
+    const release = id(cp.hotfixRoot.releaseRole);
+    // Act
+    const kmsStatements = statements.filter(({ statement }) =>
+      actionsOf(statement).some((a) => a.startsWith('kms:')),
+    );
+    const decrypters = new Set(
+      kmsStatements
+        .filter(({ statement }) => actionsOf(statement).includes('kms:Decrypt'))
+        .flatMap(({ roles }) => roles),
+    );
+    // Assert
+    for (const role of [...users, ...machines, release]) expect(decrypters).toContain(role);
+    for (const { statement } of kmsStatements) {
+      expect(asList(statement.Resource)).toEqual([keyArn]);
+    }
+  });
+
+  it('cdk-nag finds nothing unacknowledged', () => {
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    expect(report.violations).toEqual([]);
+  });
+
+  it('uses an imported key by ARN for every resource, and makes none', () => {
+    // Arrange
+    const arn = 'arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    // Act
+    const { template } = synth({ settings: { customerManagedKey: arn } });
+    // Assert
+    template.resourceCountIs('AWS::KMS::Key', 0);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      SSESpecification: Match.objectLike({ KMSMasterKeyId: arn }),
+    });
+    template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
+      EncryptionConfiguration: Match.objectLike({ KmsKeyId: arn }),
+    });
+    template.allResourcesProperties('AWS::Logs::LogGroup', { KmsKeyId: arn });
+  });
+
+  it('without it, nothing is encrypted with a customer managed key and no role is granted kms:*', () => {
+    // Act
+    const { template } = synth();
+    const kmsActions = identityStatements(template).flatMap(({ statement }) =>
+      actionsOf(statement).filter((a) => a.startsWith('kms:')),
+    );
+    // Assert
+    template.resourceCountIs('AWS::KMS::Key', 0);
+    expect(kmsActions).toEqual([]);
+    expect(
+      Object.values(resourcesOf(template)).filter((r) => r.Properties?.KmsKeyId !== undefined),
+    ).toEqual([]);
+  });
+});
+
 describe('settings change the synthesized stack', () => {
   it('namePrefix and the target tag rename documents and rescope SendCommand', () => {
     // Arrange

@@ -80,6 +80,19 @@ describe('readSettings', () => {
     { key: 'retainData', value: 'false', expected: false, source: '-c retainData=false' },
     { key: 'retainData', value: 'true', expected: true, source: '-c retainData=true' },
     { key: 'retainData', value: false, expected: false, source: 'cdk.json boolean' },
+    {
+      key: 'customerManagedKey',
+      value: 'true',
+      expected: true,
+      source: '-c customerManagedKey=true',
+    },
+    { key: 'customerManagedKey', value: false, expected: false, source: 'cdk.json boolean' },
+    {
+      key: 'customerManagedKey',
+      value: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      expected: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      source: 'a key of yours',
+    },
     { key: 'workflowLogLevel', value: 'ALL', expected: 'ALL', source: '-c workflowLogLevel=ALL' },
     { key: 'workflowLogLevel', value: 'OFF', expected: 'OFF', source: 'no workflow logs' },
     { key: 'namePrefix', value: 'Ops-Rollout', expected: 'Ops-Rollout', source: '-c namePrefix' },
@@ -138,6 +151,11 @@ describe('readSettings', () => {
     { key: 'nodeRoleArns', value: [ROLE_A, 7], accepted: 'expected a list of IAM role ARNs' },
     { key: 'nodeRoleArns', value: 42, accepted: 'expected a list of IAM role ARNs' },
     { key: 'retainData', value: 'yes', accepted: 'expected true or false' },
+    {
+      key: 'customerManagedKey',
+      value: 'alias/mine',
+      accepted: 'expected true, false or a KMS key ARN',
+    },
     { key: 'workflowLogLevel', value: 'all', accepted: 'expected ALL, ERROR, FATAL, OFF' },
     { key: 'releaseRoleArn', value: 'role/Publisher', accepted: 'expected an IAM role ARN' },
   ])(

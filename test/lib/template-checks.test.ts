@@ -27,10 +27,13 @@ import { synth } from './synth.js';
 const VARIANTS: readonly { readonly name: string; readonly settings: Partial<RolloutSettings> }[] =
   [
     { name: 'defaults', settings: {} },
+    { name: 'a customer managed key made by the stack', settings: { customerManagedKey: true } },
     {
-      name: 'data deleted with the stack, ALL logging, a schedule, node roles',
+      name: 'data deleted with the stack, ALL logging, a schedule, node roles, an imported key',
       settings: {
         retainData: false,
+        customerManagedKey:
+          'arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab',
         workflowLogLevel: 'ALL',
         nodeRoleArns: ['arn:aws:iam::000000000000:role/WindowsNode'],
         schedules: [
