@@ -64,7 +64,8 @@ export interface RolloutControlPlaneProps {
   readonly logRetention?: logs.RetentionDays;
   /**
    * What happens to every stateful resource when the stack is deleted: the run store, the hotfix
-   * root, the artifacts and access-log buckets, every log group and the lifecycle event archive.
+   * root, the artifacts and access-log buckets, every log group, the lifecycle event archive and
+   * the completion dead-letter queue.
    * `RETAIN` keeps them all (the record of what changed on the servers). `DESTROY` deletes them
    * all, emptying the buckets first.
    * @default RemovalPolicy.RETAIN
