@@ -3,6 +3,7 @@ import { Aws, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -15,6 +16,7 @@ import {
   type OperationId,
 } from '../lambdas/core/api-model.js';
 import { KEYS } from '../lambdas/core/run-store-model.js';
+import { grantKey, KEY_READ_WRITE, stateMachineContext } from './data-key.js';
 import { acknowledge, arnToken, wildcardResource } from './nag.js';
 
 /** The OpenAPI document in the repository: what is deployed, with the handler's URI filled in. */
@@ -44,6 +46,17 @@ export interface RolloutApiProps {
   readonly throttlingRateLimit?: number;
   /** Requests the stage admits in a burst. @default 20 */
   readonly throttlingBurstLimit?: number;
+  /**
+   * What happens to the access log when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * The customer managed key of the control plane: it encrypts the access log, and the handler
+   * is granted the use its data needs (the table, the buckets, the encrypted rollout workflow).
+   * @default - none: AWS managed encryption everywhere
+   */
+  readonly encryptionKey?: kms.IKey;
   /** Retention of the access log. @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -100,7 +113,8 @@ export class RolloutApi extends Construct {
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+      ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
     });
     const cloudWatchRole = props.cloudWatchRole ?? true;
     this.api = new apigateway.SpecRestApi(this, 'Api', {
@@ -175,7 +189,14 @@ export class RolloutApi extends Construct {
         resources: [props.table.tableArn, `${props.table.tableArn}/index/${KEYS.gsi1Name}`],
       }),
     );
-    props.table.encryptionKey?.grantEncryptDecrypt(fn);
+    grantKey(props.encryptionKey, fn, KEY_READ_WRITE);
+    // Starting, describing and answering executions of the encrypted workflow.
+    grantKey(
+      props.encryptionKey,
+      fn,
+      ['kms:Decrypt', 'kms:GenerateDataKey'],
+      stateMachineContext(this),
+    );
 
     const role = fn.role as iam.IRole;
     const stack = Stack.of(this);
@@ -220,8 +241,6 @@ export class RolloutApi extends Construct {
           resources: ['*'],
         }),
       );
-      hotfixBucket.encryptionKey?.grantDecrypt(fn);
-      artifactsBucket.encryptionKey?.grantEncrypt(fn);
       acknowledge(
         role,
         wildcardResource(`${arnToken(hotfixBucket)}/*`),

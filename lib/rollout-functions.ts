@@ -2,12 +2,14 @@ import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { KEYS } from '../lambdas/core/run-store-model.js';
+import { grantKey, KEY_READ, KEY_READ_WRITE } from './data-key.js';
 import { acknowledge, arnToken, wildcardResource, XRAY_REASON } from './nag.js';
 import type { RolloutEvents } from './rollout-events.js';
 
@@ -48,6 +50,9 @@ const ENTRY: Record<FunctionName, string> = {
   api: 'api.ts',
 };
 
+/** The API function's timeout: under API Gateway's 29-second integration limit. */
+export const API_FUNCTION_TIMEOUT = Duration.seconds(28);
+
 /** Functions that read the hotfix configuration and may fall back to our default file. */
 const NEEDS_DEFAULT_CONFIG: readonly FunctionName[] = ['scan', 'planNode', 'api'];
 
@@ -61,10 +66,21 @@ export interface RolloutFunctionsProps {
   readonly targetTag: { readonly key: string; readonly value: string };
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the functions' log groups when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
   /** Where SSM writes command output. @default - not written to CloudWatch Logs */
   readonly commandLogGroup?: logs.ILogGroup;
   /** Where the scan writes a fleet's node list for the Distributed Map. */
   readonly artifactsBucket: s3.IBucket;
+  /**
+   * The customer managed key of the control plane: it encrypts the functions' log groups, and
+   * each function is granted the use its data needs (the table, the hotfix root, the artifacts).
+   * @default - none: AWS managed encryption everywhere
+   */
+  readonly encryptionKey?: kms.IKey;
   /** The lifecycle event bus: run history publishes to it. @default - no events */
   readonly events?: RolloutEvents;
 }
@@ -80,10 +96,15 @@ export class RolloutFunctions extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
-    const make = (name: FunctionName, environment: Record<string, string> = {}) => {
+    const make = (
+      name: FunctionName,
+      environment: Record<string, string> = {},
+      timeout = Duration.seconds(60),
+    ) => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, {
         retention,
-        removalPolicy: RemovalPolicy.DESTROY,
+        removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+        ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
       });
       const role = new iam.Role(this, `${name}Role`, {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -100,7 +121,7 @@ export class RolloutFunctions extends Construct {
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: 512,
-        timeout: Duration.seconds(60),
+        timeout,
         tracing: lambda.Tracing.ACTIVE,
         role,
         logGroup,
@@ -148,13 +169,14 @@ export class RolloutFunctions extends Construct {
         ...(props.commandLogGroup ? { COMMAND_LOG_GROUP: props.commandLogGroup.logGroupName } : {}),
       }),
       cancelCommand: make('cancelCommand'),
-      completeCommand: make('completeCommand', table),
+      completeCommand: make('completeCommand', { ...table, DOCUMENT_PREFIX: props.documentPrefix }),
       interpretResults: make('interpretResults', table),
       runLock: make('runLock', table),
       runHistory: make('runHistory', { ...table, ...(props.events?.environment ?? {}) }),
       approvalGate: make('approvalGate', { ...table, ...(props.events?.environment ?? {}) }),
       // RolloutApi adds its environment and permissions (table, state machine, buckets).
-      api: make('api'),
+      // API Gateway answers 504 after 29 s: the function must end first, with its own answer.
+      api: make('api', {}, API_FUNCTION_TIMEOUT),
     };
     props.events?.grantPublish(this.functions.runHistory);
     props.events?.grantPublish(this.functions.approvalGate);
@@ -192,6 +214,7 @@ export class RolloutFunctions extends Construct {
           resources: [props.table.tableArn, `${props.table.tableArn}/index/${KEYS.gsi1Name}`],
         }),
       );
+      grantKey(props.encryptionKey, f[name], KEY_READ_WRITE);
     }
 
     // The hotfix root: read only.
@@ -208,6 +231,7 @@ export class RolloutFunctions extends Construct {
           resources: [props.hotfixBucket.arnForObjects('*')],
         }),
       );
+      grantKey(props.encryptionKey, f[name], KEY_READ);
     }
 
     f.scan.addToRolePolicy(
@@ -216,6 +240,7 @@ export class RolloutFunctions extends Construct {
         resources: [props.artifactsBucket.arnForObjects('runs/*')],
       }),
     );
+    grantKey(props.encryptionKey, f.scan, KEY_READ_WRITE);
 
     // SSM: node status, and commands only with our documents on tagged instances.
     for (const name of ['scan', 'preflight'] as const) {

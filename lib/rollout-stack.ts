@@ -1,6 +1,8 @@
-import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { RolloutControlPlane } from './rollout-control-plane.js';
 import type { RolloutScheduleEntry } from './rollout-schedules.js';
@@ -15,6 +17,14 @@ export interface RolloutSettings {
   readonly nodeRoleArns: readonly string[];
   readonly releaseRoleArn?: string;
   readonly retainData: boolean;
+  /**
+   * A customer managed KMS key for the data at rest: false (AWS managed keys), true (the stack
+   * makes one, with yearly rotation, kept or deleted with the data), or the ARN of a key of
+   * yours, whose policy must already allow what the README lists.
+   */
+  readonly customerManagedKey: boolean | string;
+  /** How much the state machines log: ALL (without execution data), ERROR, FATAL or OFF. */
+  readonly workflowLogLevel: 'ALL' | 'ERROR' | 'FATAL' | 'OFF';
   /** Scheduled self-updating windows (RolloutScheduleEntry objects; the construct checks them). */
   readonly schedules: readonly unknown[];
 }
@@ -28,8 +38,12 @@ export const DEFAULT_SETTINGS: RolloutSettings = {
   lockLeaseHours: 6,
   nodeRoleArns: [],
   retainData: true,
+  customerManagedKey: false,
+  workflowLogLevel: 'ERROR',
   schedules: [],
 };
+
+const LOG_LEVELS = ['ALL', 'ERROR', 'FATAL', 'OFF'] as const;
 
 const RETENTION_DAYS = new Set(
   Object.values(logs.RetentionDays).filter((v): v is number => typeof v === 'number'),
@@ -86,6 +100,29 @@ export function readSettings(get: (key: string) => unknown): RolloutSettings {
   if (retain !== undefined && ![true, false, 'true', 'false'].includes(retain as never)) {
     problems.push(`retainData (${JSON.stringify(retain)}): expected true or false`);
   }
+  const cmk = get('customerManagedKey');
+  let customerManagedKey: boolean | string = DEFAULT_SETTINGS.customerManagedKey;
+  if (cmk === true || cmk === 'true') customerManagedKey = true;
+  else if (cmk === undefined || cmk === false || cmk === 'false') customerManagedKey = false;
+  else if (
+    typeof cmk === 'string' &&
+    /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/.test(cmk)
+  ) {
+    customerManagedKey = cmk;
+  } else {
+    problems.push(
+      `customerManagedKey (${JSON.stringify(cmk)}): expected true, false or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)`,
+    );
+  }
+  const logLevel = get('workflowLogLevel');
+  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel as never)) {
+    problems.push(
+      `workflowLogLevel (${JSON.stringify(logLevel)}): expected ${LOG_LEVELS.join(', ')}`,
+    );
+  }
+  const workflowLogLevel = LOG_LEVELS.includes(logLevel as never)
+    ? (logLevel as RolloutSettings['workflowLogLevel'])
+    : DEFAULT_SETTINGS.workflowLogLevel;
   const schedules = (() => {
     const v = get('schedules');
     if (v === undefined) return [];
@@ -132,6 +169,8 @@ export function readSettings(get: (key: string) => unknown): RolloutSettings {
       ? { releaseRoleArn }
       : {}),
     retainData,
+    customerManagedKey,
+    workflowLogLevel,
     schedules,
   };
   if (problems.length > 0) {
@@ -146,12 +185,27 @@ export class RolloutStack extends Stack {
 
   constructor(scope: Construct, id: string, settings: RolloutSettings, props?: StackProps) {
     super(scope, id, props);
+    const dataRemovalPolicy = settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const encryptionKey =
+      settings.customerManagedKey === true
+        ? new kms.Key(this, 'DataKey', {
+            description: `Data at rest of the ${settings.namePrefix} rollout control plane`,
+            alias: `alias/${settings.namePrefix}-data`,
+            enableKeyRotation: true,
+            // Deleting the key while the data is kept would leave the data unreadable.
+            removalPolicy: dataRemovalPolicy,
+          })
+        : typeof settings.customerManagedKey === 'string'
+          ? kms.Key.fromKeyArn(this, 'DataKey', settings.customerManagedKey)
+          : undefined;
     this.controlPlane = new RolloutControlPlane(this, 'ControlPlane', {
+      ...(encryptionKey ? { encryptionKey } : {}),
       namePrefix: settings.namePrefix,
       targetTag: { key: settings.targetTagKey, value: settings.targetTagValue },
       logRetention: settings.logRetentionDays as logs.RetentionDays,
       lockLease: Duration.hours(settings.lockLeaseHours),
-      dataRemovalPolicy: settings.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      dataRemovalPolicy,
+      workflowLogLevel: sfn.LogLevel[settings.workflowLogLevel],
       schedules: settings.schedules as readonly RolloutScheduleEntry[],
       nodeRoles: settings.nodeRoleArns.map((arn, i) =>
         iam.Role.fromRoleArn(this, `NodeRole${i}`, arn, { mutable: true }),
@@ -163,6 +217,15 @@ export class RolloutStack extends Stack {
             }),
           }
         : {}),
+    });
+    // What an operator needs to redrive lost completions (README, "Redriving lost completions").
+    new CfnOutput(this, 'CompletionDeadLetterQueueUrl', {
+      description: 'Command-status events that could not complete their task',
+      value: this.controlPlane.completionDeadLetters.queueUrl,
+    });
+    new CfnOutput(this, 'CompletionRedriveMappingId', {
+      description: 'Enable this event source mapping to redrive the dead letters; disable it after',
+      value: this.controlPlane.completionRedrive.eventSourceMappingId,
     });
   }
 }

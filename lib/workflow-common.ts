@@ -11,6 +11,7 @@ import { acknowledge, arnToken, wildcardResource, XRAY_REASON } from './nag.js';
  * throttling of the AWS APIs our handlers call (they let those errors through on purpose).
  */
 export const TRANSIENT_ERRORS = [
+  'Lambda.ClientExecutionTimeoutException',
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
@@ -26,8 +27,29 @@ export const TRANSIENT_ERRORS = [
   'LifecycleEventNotPublished',
 ] as const;
 
-/** Adds the standard retry policy to a Lambda task: 6 tries, 2 s doubling, jitter. */
+/** The shape of a Retrier as a state keeps it before rendering (`State.retries` is private). */
+interface HeldRetrier {
+  readonly errors?: readonly string[];
+}
+
+/**
+ * Adds the standard retry policy to a Lambda task: 6 tries, 2 s doubling up to 60 s, full
+ * jitter. `LambdaInvoke` adds its own Retrier for the Lambda service's errors unless built with
+ * `retryOnServiceExceptions: false`; that Retrier comes first, so ours would never apply to those
+ * errors. It is removed here, so each error is named by one Retrier only, with this backoff.
+ */
 export function addLambdaRetries<T extends sfn.TaskStateBase>(task: T): T {
+  const held = (task as unknown as { retries?: HeldRetrier[] }).retries;
+  if (!Array.isArray(held)) {
+    throw new Error(
+      `addLambdaRetries(${task.node.path}): cannot read the task's Retriers (aws-cdk-lib changed State.retries); build the task with retryOnServiceExceptions: false`,
+    );
+  }
+  const ours = new Set<string>(TRANSIENT_ERRORS);
+  for (let i = held.length - 1; i >= 0; i--) {
+    const errors = held[i]?.errors ?? [];
+    if (errors.length > 0 && errors.every((e) => ours.has(e))) held.splice(i, 1);
+  }
   task.addRetry({
     errors: [...TRANSIENT_ERRORS],
     interval: Duration.seconds(2),
@@ -56,14 +78,35 @@ export function lambdaTask(
       lambdaFunction: fn,
       payload: sfn.TaskInput.fromObject(payload),
       payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
       ...(resultPath === '$' ? {} : { resultPath: resultPath ?? sfn.JsonPath.DISCARD }),
     }),
   );
 }
 
-/** Logging of every event, with execution data, to the given group. */
+/** The context key that sets how much the state machines log ({@link setWorkflowLogLevel}). */
+export const WORKFLOW_LOG_LEVEL_CONTEXT = '@windows-rollout:workflowLogLevel';
+
+/**
+ * How much every workflow below `scope` logs. `ERROR` (the default) logs failures with their
+ * execution data; `ALL` logs every event but never its data, since the data of a task state holds
+ * its task token and payloads (node names, change tickets, installer output).
+ */
+export function setWorkflowLogLevel(scope: Construct, level: sfn.LogLevel): void {
+  scope.node.setContext(WORKFLOW_LOG_LEVEL_CONTEXT, level);
+}
+
+/**
+ * Logging to the given group at the level set with {@link setWorkflowLogLevel} on an enclosing
+ * construct (default `ERROR`). Execution data is logged only with `ERROR` and `FATAL`, whose
+ * events are failures: a state's input (and with it a task token) is never logged.
+ */
 export function stateMachineLogging(logGroup: logs.ILogGroup): sfn.LogOptions {
-  return { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true };
+  const level =
+    (logGroup.node.tryGetContext(WORKFLOW_LOG_LEVEL_CONTEXT) as sfn.LogLevel | undefined) ??
+    sfn.LogLevel.ERROR;
+  const includeExecutionData = level === sfn.LogLevel.ERROR || level === sfn.LogLevel.FATAL;
+  return { destination: logGroup, level, includeExecutionData };
 }
 
 /** The cdk-nag findings every workflow of ours has, acknowledged with their reasons. */

@@ -7,6 +7,11 @@
  * Errors: `InvalidEvent`; `TokenNotYetStored` (the event beat send-command's write: redeliver);
  * `CommandNotFound` (SSM never showed the invocation). Throttling propagates; Lambda's async
  * retries redeliver the event.
+ *
+ * Redrive: an event that still fails after Lambda's async retries (or that EventBridge could not
+ * deliver) lands in the completion dead-letter queue. The same handler, fed that queue by its
+ * (normally disabled) event source mapping, answers each message as it would have answered the
+ * event, and returns the messages that failed again (`batchItemFailures`), which stay queued.
  */
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -64,6 +69,59 @@ const eventSchema = z.object({
 });
 
 export type CompleteCommandEvent = z.input<typeof eventSchema>;
+
+/** An SQS batch from the completion dead-letter queue (the redrive event source mapping). */
+const deadLetterBatchSchema = z.object({
+  Records: z
+    .array(
+      z.object({
+        messageId: z.string().min(1, { error: 'expected the SQS message id' }),
+        body: z.string({ error: 'expected the message body' }),
+        eventSource: z.literal('aws:sqs', { error: 'expected "aws:sqs"' }),
+      }),
+    )
+    .min(1, { error: 'expected at least one record' }),
+});
+
+/** What the redrive answers SQS: the messages to keep in the queue. */
+export interface RedriveResult {
+  readonly batchItemFailures: readonly { readonly itemIdentifier: string }[];
+}
+
+const isDeadLetterBatch = (event: unknown): boolean =>
+  typeof event === 'object' &&
+  event !== null &&
+  Array.isArray((event as { Records?: unknown }).Records);
+
+/**
+ * The status-change event a dead-letter message carries. Two writers share the queue: the
+ * rule's target sends the event itself; Lambda's on-failure destination sends a record with the
+ * event as `requestPayload` (and `requestContext.condition`, e.g. `RetriesExhausted`).
+ *
+ * @throws InvalidEventError when the body is not JSON, naming the record.
+ */
+export function eventOfDeadLetter(body: string, index = 0): unknown {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (error) {
+    throw new InvalidEventError(
+      'complete-command',
+      [
+        {
+          field: `Records[${index}].body`,
+          value: body.slice(0, 200),
+          message: 'expected a JSON status-change event or a Lambda on-failure record',
+        },
+      ],
+      { cause: error },
+    );
+  }
+  if (typeof parsed === 'object' && parsed !== null && 'requestPayload' in parsed) {
+    return (parsed as { requestPayload: unknown }).requestPayload;
+  }
+  return parsed;
+}
 
 export type CompleteCommandResult =
   | { readonly handled: 'completed'; readonly outcome: CommandOutcome }
@@ -140,7 +198,7 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
     }
   }
 
-  return async (event: unknown): Promise<CompleteCommandResult> => {
+  const completeOne = async (event: unknown): Promise<CompleteCommandResult> => {
     const { detail } = parseEvent('complete-command', eventSchema, event);
     const commandId = detail['command-id'];
     const instanceId = detail['instance-id'];
@@ -227,6 +285,43 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
     });
     return { handled: 'completed', outcome };
   };
+
+  /** Redrives a batch from the dead-letter queue, one message at a time. */
+  const redrive = async (batch: unknown): Promise<RedriveResult> => {
+    const { Records } = parseEvent('complete-command', deadLetterBatchSchema, batch);
+    const batchItemFailures: { itemIdentifier: string }[] = [];
+    let completed = 0;
+    for (const [index, record] of Records.entries()) {
+      try {
+        const result = await completeOne(eventOfDeadLetter(record.body, index));
+        if (result.handled === 'completed') completed++;
+        logger.info('dead letter redriven', {
+          messageId: record.messageId,
+          handled: result.handled,
+        });
+      } catch (error) {
+        logger.warn('dead letter failed again; it stays queued', {
+          messageId: record.messageId,
+          error: (error as Error).name,
+          message: (error as Error).message,
+        });
+        batchItemFailures.push({ itemIdentifier: record.messageId });
+      }
+    }
+    const metric = metrics.singleMetric();
+    metric.addMetric('CompletionsRedriven', MetricUnit.Count, completed);
+    metric.addMetric('CompletionsRedriveFailed', MetricUnit.Count, batchItemFailures.length);
+    return { batchItemFailures };
+  };
+
+  /** The deployed entry: a status-change event, or a batch from the dead-letter queue. */
+  const handle = (event: unknown): Promise<CompleteCommandResult | RedriveResult> =>
+    isDeadLetterBatch(event) ? redrive(event) : completeOne(event);
+  // Called directly, it answers one status-change event (as EventBridge delivers it).
+  return Object.assign((event: unknown): Promise<CompleteCommandResult> => completeOne(event), {
+    redrive,
+    handle,
+  });
 }
 
 function productionDeps(): CompleteCommandDeps {
@@ -241,8 +336,12 @@ function productionDeps(): CompleteCommandDeps {
 
 let cached: ReturnType<typeof makeCompleteCommandHandler> | undefined;
 
-export const handler = async (event: unknown, context: Context): Promise<CompleteCommandResult> => {
+/** EventBridge's status-change event, or a batch from the completion dead-letter queue. */
+export const handler = async (
+  event: unknown,
+  context: Context,
+): Promise<CompleteCommandResult | RedriveResult> => {
   logger.addContext(context);
   cached ??= makeCompleteCommandHandler(productionDeps());
-  return cached(event);
+  return cached.handle(event);
 };

@@ -17,6 +17,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CommandOutcome } from '../../lambdas/core/contracts.js';
 import {
+  eventOfDeadLetter,
   makeCompleteCommandHandler,
   parseResultLines,
 } from '../../lambdas/handlers/complete-command.js';
@@ -299,6 +300,149 @@ describe('complete-command handler', () => {
     // Assert
     expect(error.name).toBe('ThrottlingException');
     expect(ddb).not.toHaveReceivedCommand(DeleteCommand);
+  });
+});
+
+describe('complete-command redrive from the dead-letter queue', () => {
+  /** The record Lambda's on-failure destination writes after the async retries ran out. */
+  const onFailureRecord = (payload: unknown) => ({
+    version: '1.0',
+    timestamp: '2025-03-01T10:03:00.000Z',
+    requestContext: {
+      requestId: 'req-1',
+      functionArn: 'arn:aws:lambda:eu-west-1:000000000000:function:complete:$LATEST',
+      condition: 'RetriesExhausted',
+      approximateInvokeCount: 3,
+    },
+    requestPayload: payload,
+    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+    responsePayload: { errorType: 'TokenNotYetStored', errorMessage: 'no task token stored yet' },
+  });
+  const batch = (...bodies: string[]) => ({
+    Records: bodies.map((body, i) => ({
+      messageId: `msg-${i + 1}`,
+      receiptHandle: `rh-${i + 1}`,
+      body,
+      attributes: {},
+      messageAttributes: {},
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:eu-west-1:000000000000:completion-dlq',
+      awsRegion: 'eu-west-1',
+    })),
+  });
+
+  it.each([
+    ['an on-failure record (requestPayload)', () => onFailureRecord(event('Success'))],
+    ["the rule target's dead letter (the event itself)", () => event('Success')],
+  ])('completes the waiting task from %s and keeps nothing queued', async (_, body) => {
+    // Arrange
+    ddb.on(GetCommand).resolves({ Item: tokenItem });
+    ddb.on(DeleteCommand).resolves({});
+    ssm.on(GetCommandInvocationCommand).resolves({
+      Status: 'Success',
+      StatusDetails: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: 'ROLLOUT-RESULT {"index":0,"exitCode":0}',
+    });
+    sfn.on(SendTaskSuccessCommand).resolves({});
+
+    // Act
+    const result = await makeHandler().handler.handle(batch(JSON.stringify(body())));
+
+    // Assert
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(sfn).toHaveReceivedCommandWith(SendTaskSuccessCommand, { taskToken: 'token-abc' });
+    expect(sentOutcome()).toMatchObject({ commandId: 'cmd-1', status: 'Success', responseCode: 0 });
+    expect(ddb).toHaveReceivedCommand(DeleteCommand);
+  });
+
+  it('keeps queued only the messages that fail again, and answers the others', async () => {
+    // Arrange: msg-1's token is stored, msg-2's is still missing, msg-3 is not JSON.
+    const other = {
+      ...event('Success'),
+      detail: { ...event('Success').detail, 'command-id': 'cmd-2' },
+    };
+    ddb
+      .on(GetCommand, { Key: { pk: `TASK#cmd-1#${INSTANCE}`, sk: 'TOKEN' } })
+      .resolves({ Item: tokenItem });
+    ddb.on(GetCommand, { Key: { pk: `TASK#cmd-2#${INSTANCE}`, sk: 'TOKEN' } }).resolves({});
+    ddb.on(DeleteCommand).resolves({});
+    ssm.on(GetCommandInvocationCommand).resolves({
+      Status: 'Success',
+      StatusDetails: 'Success',
+      ResponseCode: 0,
+      Comment: 'run-1 NODE1 installHotfixes',
+    });
+    sfn.on(SendTaskSuccessCommand).resolves({});
+
+    // Act
+    const result = await makeHandler().handler.handle(
+      batch(
+        JSON.stringify(onFailureRecord(event('Success'))),
+        JSON.stringify(onFailureRecord(other)),
+        'not json',
+      ),
+    );
+
+    // Assert
+    expect(result).toEqual({
+      batchItemFailures: [{ itemIdentifier: 'msg-2' }, { itemIdentifier: 'msg-3' }],
+    });
+    expect(sfn).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 1);
+  });
+
+  it('answers a redriven event whose workflow already gave up as handled (nothing to keep)', async () => {
+    // Arrange
+    ddb.on(GetCommand).resolves({ Item: tokenItem });
+    ddb.on(DeleteCommand).resolves({});
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', ResponseCode: 0 });
+    sfn
+      .on(SendTaskSuccessCommand)
+      .rejects(new TaskTimedOut({ message: 'timed out', $metadata: {} }));
+
+    // Act
+    const result = await makeHandler().handler.handle(
+      batch(JSON.stringify(onFailureRecord(event('Success')))),
+    );
+
+    // Assert
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(ddb).toHaveReceivedCommand(DeleteCommand);
+  });
+
+  it('throws InvalidEvent naming the field for a batch that is not from SQS', async () => {
+    // Act
+    const error = await rejection(() =>
+      makeHandler().handler.handle({
+        Records: [{ messageId: 'm', body: '{}', eventSource: 'aws:s3' }],
+      }),
+    );
+
+    // Assert
+    expect(error.name).toBe('InvalidEvent');
+    expect(error.message).toContain('Records[0].eventSource ("aws:s3")');
+  });
+
+  it('names the record whose body is not JSON', () => {
+    // Act
+    let error: Error | undefined;
+    try {
+      eventOfDeadLetter('{oops', 4);
+    } catch (e) {
+      error = e as Error;
+    }
+
+    // Assert
+    expect(error?.name).toBe('InvalidEvent');
+    expect(error?.message).toContain('Records[4].body ("{oops")');
+  });
+
+  it('still answers a plain status-change event through the deployed entry', async () => {
+    // Act
+    const result = await makeHandler().handler.handle(event('InProgress'));
+
+    // Assert
+    expect(result).toEqual({ handled: 'ignored', reason: 'status InProgress' });
   });
 });
 

@@ -105,8 +105,7 @@ function render(value: unknown): string {
   return JSON.stringify(value);
 }
 
-const arn = (service: string, rest: string) =>
-  `arn:\${AWS::Partition}:${service}:${REGION}:${ACCOUNT}:${rest}`;
+const arn = (service: string, rest: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${rest}`;
 
 describe('the default control plane', () => {
   const { template, stack } = synth();
@@ -202,6 +201,28 @@ describe('the default control plane', () => {
       expect(Object.keys(matches)).toContain(logsId);
     });
 
+    it('takes access logs under a bucket policy, with ACLs disabled (no legacy log-delivery ACL)', () => {
+      // Act
+      const logsBucket = resources[logsId];
+      // Assert
+      expect(logsBucket?.Properties?.AccessControl).toBeUndefined();
+      expect(logsBucket?.Properties?.OwnershipControls).toEqual({
+        Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }],
+      });
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: logsId },
+        PolicyDocument: Match.objectLike({
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Allow',
+              Principal: { Service: 'logging.s3.amazonaws.com' },
+              Action: 's3:PutObject',
+            }),
+          ]),
+        }),
+      });
+    });
+
     it('denies non-TLS access and every write that is not from the release role', () => {
       // Arrange
       const releaseRoleId = id(cp.hotfixRoot.releaseRole);
@@ -220,10 +241,11 @@ describe('the default control plane', () => {
               Match.objectLike({
                 Effect: 'Deny',
                 Principal: { AWS: '*' },
+                // Sorted: @aws-cdk/aws-iam:minimizePolicies orders a statement's actions.
                 Action: Match.arrayWith([
-                  's3:PutObject',
                   's3:DeleteObject',
                   's3:DeleteObjectVersion',
+                  's3:PutObject',
                 ]),
                 Condition: {
                   ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [releaseRoleId, 'Arn'] } },
@@ -303,6 +325,20 @@ describe('the default control plane', () => {
           Properties: { RetentionInDays: 365 },
         });
       }
+    });
+
+    it("ends the API function before API Gateway's 29-second integration timeout", () => {
+      // Act
+      const apiTimeout = resources[id(fns.api)]?.Properties?.Timeout;
+      // Assert
+      expect(apiTimeout).toBeTypeOf('number');
+      expect(apiTimeout).toBeLessThan(29);
+    });
+
+    it('gives completeCommand the document prefix it answers for', () => {
+      expect(resources[id(fns.completeCommand)]?.Properties?.Environment).toMatchObject({
+        Variables: { DOCUMENT_PREFIX: 'WindowsRollout' },
+      });
     });
 
     it('keeps every log group of the stack 365 days', () => {
@@ -446,10 +482,10 @@ describe('the default control plane', () => {
       template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
     });
 
-    it('logs ALL events with execution data and traces with X-Ray', () => {
+    it('logs errors with their data (no task token reaches the logs) and traces with X-Ray', () => {
       template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
         LoggingConfiguration: {
-          Level: 'ALL',
+          Level: 'ERROR',
           IncludeExecutionData: true,
           Destinations: [
             {
@@ -458,6 +494,21 @@ describe('the default control plane', () => {
           ],
         },
         TracingConfiguration: { Enabled: true },
+      });
+    });
+
+    it.each([
+      ['ALL', false],
+      ['ERROR', true],
+      ['FATAL', true],
+      ['OFF', false],
+    ] as const)('workflowLogLevel %s logs execution data: %s', (level, data) => {
+      // Act
+      const { template } = synth({ settings: { workflowLogLevel: level } });
+      // Assert
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+      template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
+        LoggingConfiguration: Match.objectLike({ Level: level, IncludeExecutionData: data }),
       });
     });
 
@@ -521,6 +572,88 @@ describe('the default control plane', () => {
       expect(retries).toBeGreaterThan(0);
     });
 
+    describe('lost completions are dead-lettered, alarmed and redrivable', () => {
+      const queueId = id(cp.completionDeadLetters);
+      const queueArn = { 'Fn::GetAtt': [queueId, 'Arn'] };
+
+      it('keeps dead letters 14 days, encrypted, and denies non-TLS access', () => {
+        template.hasResourceProperties('AWS::SQS::Queue', {
+          SqsManagedSseEnabled: true,
+          MessageRetentionPeriod: 14 * 24 * 3600,
+        });
+        template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+          Queues: [{ Ref: queueId }],
+          PolicyDocument: {
+            Statement: Match.arrayWith([
+              Match.objectLike({
+                Effect: 'Deny',
+                Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              }),
+            ]),
+          },
+        });
+      });
+
+      it('dead-letters what the rule target cannot deliver (EventBridge may send to the queue, this rule only)', () => {
+        template.hasResourceProperties('AWS::Events::Rule', {
+          Targets: [Match.objectLike({ DeadLetterConfig: { Arn: queueArn } })],
+        });
+        template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+          Queues: [{ Ref: queueId }],
+          PolicyDocument: {
+            Statement: Match.arrayWith([
+              Match.objectLike({
+                Effect: 'Allow',
+                Action: 'sqs:SendMessage',
+                Principal: { Service: 'events.amazonaws.com' },
+                Condition: { ArnEquals: { 'aws:SourceArn': Match.anyValue() } },
+              }),
+            ]),
+          },
+        });
+      });
+
+      it('sends what completeCommand still fails on after its two async retries to the queue', () => {
+        template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+          FunctionName: { Ref: id(fns.completeCommand) },
+          MaximumRetryAttempts: 2,
+          DestinationConfig: { OnFailure: { Destination: queueArn } },
+        });
+      });
+
+      it('alarms as soon as one event is dead-lettered', () => {
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Namespace: 'AWS/SQS',
+          Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          Statistic: 'Maximum',
+        });
+      });
+
+      it('has a disabled redrive mapping from the queue to completeCommand, with partial batch failures', () => {
+        template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+          EventSourceArn: queueArn,
+          FunctionName: { Ref: id(fns.completeCommand) },
+          Enabled: false,
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+        });
+      });
+
+      it('lets only completeCommand send to and consume the queue', () => {
+        // Act
+        const users = statements
+          .filter(({ statement }) =>
+            asList(statement.Resource).some((r) => render(r) === `\${${queueId}.Arn}`),
+          )
+          .flatMap(({ roles }) => roles);
+        // Assert
+        expect(users.length).toBeGreaterThan(0);
+        expect(new Set(users)).toEqual(new Set([id(fns.completeCommand.role)]));
+      });
+    });
+
     it('lets EventBridge invoke completeCommand', () => {
       template.hasResourceProperties('AWS::Lambda::Permission', {
         Action: 'lambda:InvokeFunction',
@@ -561,6 +694,163 @@ describe('the default control plane', () => {
         .map((d) => `WindowsRollout-${d}`)
         .sort(),
     );
+  });
+});
+
+describe('a customer managed key (customerManagedKey)', () => {
+  const { template, stack } = synth({ settings: { customerManagedKey: true } });
+  const resources = resourcesOf(template);
+  const keys = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::KMS::Key');
+  const keyId = keys[0]?.[0] ?? '';
+  const keyArn = { 'Fn::GetAtt': [keyId, 'Arn'] };
+  const cp = stack.controlPlane;
+  const id = (construct: IConstruct | undefined) => logicalIdIn(stack, construct);
+  const statements = identityStatements(template);
+  type KeyStatement = PolicyStatement & { Principal?: { Service?: string | Json } };
+  const keyPolicy = ((keys[0]?.[1].Properties?.KeyPolicy as { Statement?: KeyStatement[] })
+    ?.Statement ?? []) as KeyStatement[];
+
+  it('makes one key, rotated yearly, kept with the data', () => {
+    expect(keys).toHaveLength(1);
+    expect(keys[0]?.[1]).toMatchObject({
+      DeletionPolicy: 'Retain',
+      Properties: { EnableKeyRotation: true },
+    });
+    template.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/WindowsRollout-data' });
+  });
+
+  it('encrypts the run store with it', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: keyArn },
+    });
+  });
+
+  it('encrypts the hotfix root and the artifacts with it (S3 Bucket Key on); access logs stay SSE-S3', () => {
+    // Arrange
+    const sse = (bucket: IConstruct) =>
+      (
+        resources[id(bucket)]?.Properties?.BucketEncryption as
+          | { ServerSideEncryptionConfiguration?: Json[] }
+          | undefined
+      )?.ServerSideEncryptionConfiguration?.[0];
+    // Act / Assert
+    for (const bucket of [cp.hotfixRoot.bucket, cp.artifactsBucket]) {
+      expect(sse(bucket)).toEqual({
+        BucketKeyEnabled: true,
+        ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn },
+      });
+    }
+    expect(sse(cp.hotfixRoot.accessLogsBucket)).toMatchObject({
+      ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' },
+    });
+  });
+
+  it('encrypts every log group with it, and its policy lets CloudWatch Logs use it for our log groups only', () => {
+    // Act
+    const groups = Object.values(resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
+    const logsStatement = keyPolicy.find((st) => JSON.stringify(st.Principal).includes('logs.'));
+    // Assert
+    expect(groups.length).toBeGreaterThan(10);
+    for (const group of groups) expect(group.Properties?.KmsKeyId).toEqual(keyArn);
+    expect(logsStatement?.Condition).toEqual({
+      ArnLike: {
+        'kms:EncryptionContext:aws:logs:arn': `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:*`,
+      },
+    });
+  });
+
+  it('encrypts both state machines with it', () => {
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
+      EncryptionConfiguration: {
+        Type: 'CUSTOMER_MANAGED_KMS_KEY',
+        KmsKeyId: keyArn,
+        KmsDataKeyReusePeriodSeconds: 300,
+      },
+    });
+  });
+
+  it('encrypts the dead-letter queue, the lifecycle bus and its archive with it', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', { KmsMasterKeyId: keyArn });
+    template.hasResourceProperties('AWS::Events::EventBus', { KmsKeyIdentifier: keyArn });
+    template.hasResourceProperties('AWS::Events::Archive', { KmsKeyIdentifier: keyArn });
+  });
+
+  it("lets EventBridge dead-letter into the encrypted queue and log delivery read the workflows' logs", () => {
+    // Act
+    const services = keyPolicy.map((st) => JSON.stringify(st.Principal?.Service ?? ''));
+    // Assert
+    expect(services.some((p) => p.includes('events.amazonaws.com'))).toBe(true);
+    expect(services.some((p) => p.includes('delivery.logs.amazonaws.com'))).toBe(true);
+  });
+
+  it('grants its use to each principal whose data it encrypts, on this key only', () => {
+    // Arrange
+    const fns = cp.functions.functions;
+    const users = [
+      fns.preflight,
+      fns.sendCommand,
+      fns.completeCommand,
+      fns.interpretResults,
+      fns.runLock,
+      fns.runHistory,
+      fns.approvalGate,
+      fns.scan,
+      fns.planNode,
+      fns.hotpatchEligibility,
+      fns.api,
+    ].map((f) => id(f.role));
+    const machines = [cp.nodeWorkflow, cp.rolloutWorkflow].map((m) => id(m.role));
+    const release = id(cp.hotfixRoot.releaseRole);
+    // Act
+    const kmsStatements = statements.filter(({ statement }) =>
+      actionsOf(statement).some((a) => a.startsWith('kms:')),
+    );
+    const decrypters = new Set(
+      kmsStatements
+        .filter(({ statement }) => actionsOf(statement).includes('kms:Decrypt'))
+        .flatMap(({ roles }) => roles),
+    );
+    // Assert
+    for (const role of [...users, ...machines, release]) expect(decrypters).toContain(role);
+    for (const { statement } of kmsStatements) {
+      expect(asList(statement.Resource)).toEqual([keyArn]);
+    }
+  });
+
+  it('cdk-nag finds nothing unacknowledged', () => {
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    expect(report.violations).toEqual([]);
+  });
+
+  it('uses an imported key by ARN for every resource, and makes none', () => {
+    // Arrange
+    const arn = 'arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    // Act
+    const { template } = synth({ settings: { customerManagedKey: arn } });
+    // Assert
+    template.resourceCountIs('AWS::KMS::Key', 0);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      SSESpecification: Match.objectLike({ KMSMasterKeyId: arn }),
+    });
+    template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
+      EncryptionConfiguration: Match.objectLike({ KmsKeyId: arn }),
+    });
+    template.allResourcesProperties('AWS::Logs::LogGroup', { KmsKeyId: arn });
+  });
+
+  it('without it, nothing is encrypted with a customer managed key and no role is granted kms:*', () => {
+    // Act
+    const { template } = synth();
+    const kmsActions = identityStatements(template).flatMap(({ statement }) =>
+      actionsOf(statement).filter((a) => a.startsWith('kms:')),
+    );
+    // Assert
+    template.resourceCountIs('AWS::KMS::Key', 0);
+    expect(kmsActions).toEqual([]);
+    expect(
+      Object.values(resourcesOf(template)).filter((r) => r.Properties?.KmsKeyId !== undefined),
+    ).toEqual([]);
   });
 });
 
@@ -633,18 +923,94 @@ describe('settings change the synthesized stack', () => {
     ).toEqual([]);
   });
 
-  it('retainData false lets the run store and hotfix root be deleted', () => {
+  /** Resource types that hold data: each follows the one retention setting. */
+  const STATEFUL_TYPES = [
+    'AWS::DynamoDB::Table',
+    'AWS::S3::Bucket',
+    'AWS::Logs::LogGroup',
+    'AWS::Events::Archive',
+    'AWS::SQS::Queue',
+    'AWS::KMS::Key',
+  ];
+  const statefulResources = (template: Template) =>
+    Object.entries(resourcesOf(template)).filter(([, r]) => STATEFUL_TYPES.includes(r.Type));
+
+  it.each([
+    [true, 'Retain'],
+    [false, 'Delete'],
+  ] as const)(
+    'retainData %s: every stateful resource has DeletionPolicy %s',
+    (retainData, policy) => {
+      // Act
+      const { template } = synth({ settings: { retainData } });
+      const stateful = statefulResources(template);
+      // Assert
+      const types = new Set(stateful.map(([, r]) => r.Type));
+      for (const type of ['AWS::DynamoDB::Table', 'AWS::S3::Bucket', 'AWS::Logs::LogGroup']) {
+        expect(types).toContain(type);
+      }
+      expect(types).toContain('AWS::Events::Archive');
+      const wrong = stateful
+        .filter(([, r]) => r.DeletionPolicy !== policy || r.UpdateReplacePolicy !== policy)
+        .map(
+          ([logicalId, r]) =>
+            `${logicalId} ${r.Type}: ${r.DeletionPolicy}/${r.UpdateReplacePolicy}`,
+        );
+      expect(wrong).toEqual([]);
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        DeletionProtectionEnabled: retainData,
+      });
+    },
+  );
+
+  it('retainData false empties every bucket before deleting it (a bucket with objects cannot be deleted)', () => {
     // Act
     const { template } = synth({ settings: { retainData: false } });
+    const buckets = Object.keys(template.findResources('AWS::S3::Bucket'));
+    const emptied = Object.values(template.findResources('Custom::S3AutoDeleteObjects')).map(
+      (r) => (r.Properties.BucketName as { Ref: string }).Ref,
+    );
     // Assert
-    template.hasResource('AWS::DynamoDB::Table', {
-      DeletionPolicy: 'Delete',
-      Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+    expect(buckets.length).toBeGreaterThanOrEqual(3);
+    expect(emptied.sort()).toEqual(buckets.sort());
+  });
+
+  it('retainData true empties nothing: no auto-delete provider exists', () => {
+    // Act
+    const { template } = synth({ settings: { retainData: true } });
+    // Assert
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+  });
+
+  it('retainData false lets the emptying provider, and only it besides the release role, delete from the hotfix root', () => {
+    // Arrange
+    const { template, stack } = synth({ settings: { retainData: false } });
+    const bucketId = logicalIdIn(stack, stack.controlPlane.hotfixRoot.bucket);
+    const releaseRoleId = logicalIdIn(stack, stack.controlPlane.hotfixRoot.releaseRole);
+    // Act
+    const policies = template.findResources('AWS::S3::BucketPolicy', {
+      Properties: { Bucket: { Ref: bucketId } },
     });
-    template.hasResource('AWS::S3::Bucket', {
-      DeletionPolicy: 'Delete',
-      Properties: Match.objectLike({ VersioningConfiguration: { Status: 'Enabled' } }),
-    });
+    const statements = Object.values(policies).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as PolicyStatement[],
+    );
+    const denyWrites = statements.find(
+      (st) => st.Effect === 'Deny' && actionsOf(st).includes('s3:DeleteObject'),
+    );
+    // Assert
+    expect(denyWrites?.Condition?.ArnNotEquals?.['aws:PrincipalArn']).toEqual([
+      { 'Fn::GetAtt': [releaseRoleId, 'Arn'] },
+      { 'Fn::GetAtt': [expect.stringMatching(/^CustomS3AutoDeleteObjects/), 'Arn'] },
+    ]);
+  });
+
+  it('retainData false passes cdk-nag too', () => {
+    // Arrange
+    const { stack } = synth({ settings: { retainData: false } });
+    // Act
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    // Assert
+    expect(report.violations).toEqual([]);
   });
 });
 

@@ -25,6 +25,31 @@ function settingsError(values: Record<string, unknown>): Error {
 const ROLE_A = 'arn:aws:iam::123456789012:role/NodeA';
 const ROLE_B = 'arn:aws:iam::123456789012:role/NodeB';
 
+describe("cdk.json's feature flags", () => {
+  it("sets every one of aws-cdk-lib's recommended feature flags to its recommended value", () => {
+    // Arrange
+    const recommended = JSON.parse(
+      readFileSync(
+        new URL('../../node_modules/aws-cdk-lib/recommended-feature-flags.json', import.meta.url),
+        'utf8',
+      ),
+    ) as Record<string, unknown>;
+    const cdkJson = JSON.parse(
+      readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8'),
+    ) as { context: Record<string, unknown> };
+    // Act
+    const differing = Object.entries(recommended)
+      .filter(([flag, value]) => JSON.stringify(cdkJson.context[flag]) !== JSON.stringify(value))
+      .map(
+        ([flag, value]) =>
+          `${flag}: ${JSON.stringify(cdkJson.context[flag])}, recommended ${JSON.stringify(value)}`,
+      );
+    // Assert
+    expect(Object.keys(recommended).length).toBeGreaterThan(50);
+    expect(differing).toEqual([]);
+  });
+});
+
 describe('readSettings', () => {
   it('applies every default when nothing is set', () => {
     // Act
@@ -55,6 +80,21 @@ describe('readSettings', () => {
     { key: 'retainData', value: 'false', expected: false, source: '-c retainData=false' },
     { key: 'retainData', value: 'true', expected: true, source: '-c retainData=true' },
     { key: 'retainData', value: false, expected: false, source: 'cdk.json boolean' },
+    {
+      key: 'customerManagedKey',
+      value: 'true',
+      expected: true,
+      source: '-c customerManagedKey=true',
+    },
+    { key: 'customerManagedKey', value: false, expected: false, source: 'cdk.json boolean' },
+    {
+      key: 'customerManagedKey',
+      value: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      expected: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      source: 'a key of yours',
+    },
+    { key: 'workflowLogLevel', value: 'ALL', expected: 'ALL', source: '-c workflowLogLevel=ALL' },
+    { key: 'workflowLogLevel', value: 'OFF', expected: 'OFF', source: 'no workflow logs' },
     { key: 'namePrefix', value: 'Ops-Rollout', expected: 'Ops-Rollout', source: '-c namePrefix' },
     { key: 'targetTagKey', value: 'PatchGroup', expected: 'PatchGroup', source: '-c targetTagKey' },
     { key: 'targetTagValue', value: 'wave1', expected: 'wave1', source: '-c targetTagValue' },
@@ -111,6 +151,12 @@ describe('readSettings', () => {
     { key: 'nodeRoleArns', value: [ROLE_A, 7], accepted: 'expected a list of IAM role ARNs' },
     { key: 'nodeRoleArns', value: 42, accepted: 'expected a list of IAM role ARNs' },
     { key: 'retainData', value: 'yes', accepted: 'expected true or false' },
+    {
+      key: 'customerManagedKey',
+      value: 'alias/mine',
+      accepted: 'expected true, false or a KMS key ARN',
+    },
+    { key: 'workflowLogLevel', value: 'all', accepted: 'expected ALL, ERROR, FATAL, OFF' },
     { key: 'releaseRoleArn', value: 'role/Publisher', accepted: 'expected an IAM role ARN' },
   ])(
     'rejects $key $value, naming the key, the value and what is accepted',

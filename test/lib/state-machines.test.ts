@@ -534,6 +534,57 @@ describe('structure of both workflows', () => {
     },
   );
 
+  it.each(WORKFLOWS)(
+    'no error of the %s is named by two Retriers of one state (the second would never apply)',
+    (_, definition) => {
+      // Act
+      const duplicates = allStates(definition).flatMap(({ path, state }) => {
+        const seen = new Set<string>();
+        const twice: string[] = [];
+        for (const retrier of (state.Retry as { ErrorEquals: string[] }[] | undefined) ?? []) {
+          for (const error of retrier.ErrorEquals) {
+            if (seen.has(error)) twice.push(`${path}: ${error}`);
+            seen.add(error);
+          }
+        }
+        return twice;
+      });
+      // Assert
+      expect(allStates(definition).some(({ state }) => state.Retry)).toBe(true);
+      expect(duplicates).toEqual([]);
+    },
+  );
+
+  it.each(WORKFLOWS)(
+    "every Lambda task of the %s retries the Lambda service's errors with full jitter, capped at 60 s",
+    (_, definition) => {
+      // Act
+      const tasks = allStates(definition).filter(({ state }) => lambdaCall(state));
+      // Assert
+      expect(tasks.length).toBeGreaterThan(0);
+      for (const { path, state } of tasks) {
+        const retriers = (state.Retry as Record<string, unknown>[] | undefined) ?? [];
+        const serviceRetrier = retriers.filter((r) =>
+          (r.ErrorEquals as string[]).includes('Lambda.ServiceException'),
+        );
+        expect(serviceRetrier, path).toEqual([
+          expect.objectContaining({
+            IntervalSeconds: 2,
+            MaxAttempts: 6,
+            BackoffRate: 2,
+            MaxDelaySeconds: 60,
+            JitterStrategy: 'FULL',
+            ErrorEquals: expect.arrayContaining([
+              'Lambda.ClientExecutionTimeoutException',
+              'Lambda.AWSLambdaException',
+              'Lambda.SdkClientException',
+            ]),
+          }),
+        ]);
+      }
+    },
+  );
+
   it.each(WORKFLOWS)('the %s uses JSONPath only: no JSONata, no Assign', (_, definition) => {
     // Act
     const jsonata = [

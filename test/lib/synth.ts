@@ -1,4 +1,5 @@
 /** Synthesizing the stack for tests, once per process and per variant. */
+import { readFileSync } from 'node:fs';
 import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -14,9 +15,20 @@ export interface SynthOptions {
   readonly settings?: Partial<RolloutSettings>;
 }
 
+/** The feature flags `cdk.json` sets (every `@aws-cdk…` context key), as `cdk synth` applies them. */
+export const FEATURE_FLAGS: Readonly<Record<string, unknown>> = Object.fromEntries(
+  Object.entries(
+    (
+      JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+        context: Record<string, unknown>;
+      }
+    ).context,
+  ).filter(([key]) => key.startsWith('@aws-cdk')),
+);
+
 const cache = new Map<string, { template: Template; stack: RolloutStack }>();
 
-/** Synthesizes the stack as `bin/app.ts` does, with test account and region. */
+/** Synthesizes the stack as `bin/app.ts` does, with cdk.json's feature flags, test account and region. */
 export function synth(options: SynthOptions = {}): { template: Template; stack: RolloutStack } {
   const key = JSON.stringify(options);
   const hit = cache.get(key);
@@ -25,7 +37,10 @@ export function synth(options: SynthOptions = {}): { template: Template; stack: 
   process.env.CDK_VALIDATION = options.validate ? 'true' : 'false';
   try {
     const app = new App({
-      context: options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] },
+      context: {
+        ...FEATURE_FLAGS,
+        ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
+      },
     });
     const stack = new RolloutStack(
       app,
