@@ -334,9 +334,17 @@ export class NodeWorkflow extends Construct {
       });
 
     // -- the tail: final restart, verify, resume, post-update script, record ------------------
-    const recordSucceeded = record('RecordNodeSucceeded', 'Succeeded').next(
-      new sfn.Succeed(this, 'NodeUpdated'),
+    const nodeUpdated = new sfn.Succeed(this, 'NodeUpdated');
+    const recordSucceededTask = record('RecordNodeSucceeded', 'Succeeded');
+    // The node is updated whatever the write does: a history write that fails after its retries
+    // must not turn the node Failed (the run's report then shows it without a recorded result).
+    recordSucceededTask.addCatch(
+      new sfn.Pass(this, 'NodeUpdatedNotRecorded', { resultPath: sfn.JsonPath.DISCARD }).next(
+        nodeUpdated,
+      ),
+      { resultPath: '$.recordError' },
     );
+    const recordSucceeded = recordSucceededTask.next(nodeUpdated);
     const outcome = new sfn.Choice(this, 'AnyPluginFailed')
       .when(sfn.Condition.booleanEquals('$.state.pluginFailed', true), fail('UpdateFailed'))
       .otherwise(recordSucceeded);

@@ -14,6 +14,16 @@ import {
   stateMachineLogging,
 } from './workflow-common.js';
 
+/**
+ * Step Functions errors of a child execution's start that a later try can clear: throttling, the
+ * open-executions limit and the SDK's transient failures.
+ */
+export const CHILD_EXECUTION_TRANSIENT_ERRORS = [
+  'StepFunctions.ExecutionLimitExceededException',
+  'StepFunctions.ThrottlingException',
+  'StepFunctions.SdkClientException',
+] as const;
+
 /** Props of {@link RolloutWorkflow}. */
 export interface RolloutWorkflowProps {
   readonly functions: {
@@ -173,7 +183,11 @@ export class RolloutWorkflow extends Construct {
         leaseSeconds,
       });
 
-    /** Starts the node workflow for one node, as a child execution named `<runId>-<node>`. */
+    /**
+     * Starts the node workflow for one node, as a child execution named `<runId>-<node>`, with a
+     * Retry for Step Functions' transient errors on both paths (cluster loop and fleet maps): a
+     * throttled StartExecution must not count a node as failed.
+     */
     const startNodeWorkflow = (id: string, nodePath: string) =>
       new tasks.StepFunctionsStartExecution(this, id, {
         stateMachine: props.nodeWorkflow,
@@ -186,6 +200,11 @@ export class RolloutWorkflow extends Construct {
         ),
         input: nodeInput(nodePath),
         resultPath: sfn.JsonPath.DISCARD,
+      }).addRetry({
+        errors: [...CHILD_EXECUTION_TRANSIENT_ERRORS],
+        interval: Duration.seconds(5),
+        maxAttempts: 5,
+        backoffRate: 2,
       });
 
     const finish = invoke(
@@ -264,12 +283,6 @@ export class RolloutWorkflow extends Construct {
         )
         .otherwise(advance),
     );
-    updateNode.addRetry({
-      errors: ['StepFunctions.ExecutionLimitExceededException', 'StepFunctions.SdkClientException'],
-      interval: Duration.seconds(5),
-      maxAttempts: 5,
-      backoffRate: 2,
-    });
     updateNode.addCatch(countFailure, { resultPath: '$.lastNodeError' });
     selectNode.next(updateNode).next(advance);
     const moreNodes = new sfn.Choice(this, 'MoreClusterNodes')

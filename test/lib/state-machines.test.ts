@@ -677,3 +677,50 @@ describe('rollout workflow', () => {
     }
   });
 });
+
+describe('transient errors (issue 8, point 14)', () => {
+  const childStarts = allStates(rolloutWorkflow as unknown as Scope).filter(({ state }) =>
+    String(state.Resource).startsWith('arn:aws:states:::states:startExecution.sync'),
+  );
+
+  it('every child execution start, cluster loop and fleet maps, retries the transient Step Functions errors', () => {
+    // Assert: the cluster loop's one start and each fleet map's (whole, pilot, rest).
+    expect(childStarts.map((s) => s.path).sort()).toEqual(
+      [
+        'UpdateClusterNode',
+        'UpdateFleet.ItemProcessor/UpdateFleetNode',
+        'UpdateFleetPilot.ItemProcessor/UpdateFleetPilotNode',
+        'UpdateFleetRest.ItemProcessor/UpdateFleetRestNode',
+      ].sort(),
+    );
+    for (const { path, state } of childStarts) {
+      const retried = ((state.Retry ?? []) as { ErrorEquals: string[] }[]).flatMap(
+        (r) => r.ErrorEquals,
+      );
+      expect(retried, path).toEqual(
+        expect.arrayContaining([
+          'StepFunctions.ExecutionLimitExceededException',
+          'StepFunctions.ThrottlingException',
+          'StepFunctions.SdkClientException',
+        ]),
+      );
+      // A node that failed is not transient: retrying it would update the node twice.
+      expect(retried, path).not.toContain('States.TaskFailed');
+      expect(retried, path).not.toContain('States.ALL');
+    }
+  });
+
+  it('a failed history write after a successful node still ends the node execution succeeded', () => {
+    // Arrange
+    const record = stateNamed(nodeWorkflow, 'RecordNodeSucceeded');
+    // Act: follow every catch of the record task to its end.
+    const ends = catchesOf(record).flatMap((c) =>
+      uncoveredPaths(nodeWorkflow, c.Next, null, () => false).map((p) => p.at(-1)),
+    );
+    // Assert
+    expect(lambdaCall(record)?.payload.action).toBe('recordNode');
+    expect(catchesOf(record).length).toBeGreaterThan(0);
+    expect(new Set(ends)).toEqual(new Set(['NodeUpdated']));
+    expect(stateNamed(nodeWorkflow, 'NodeUpdated').Type).toBe('Succeed');
+  });
+});
