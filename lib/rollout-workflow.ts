@@ -39,8 +39,9 @@ export interface RolloutWorkflowProps {
   readonly artifactsBucket: s3.IBucket;
   readonly logGroup: logs.ILogGroup;
   /**
-   * How long the target lock holds without renewal. Each node's preflight renews it; a run
-   * that dies leaves a lock that expires after this.
+   * The target lock's lease. The lock names the run's execution and is never lost by time while
+   * that execution runs; the lease only bounds how long a competitor waits for a claimed
+   * execution it cannot see yet. Each node's preflight still renews it.
    * @default Duration.hours(6)
    */
   readonly lockLease?: Duration;
@@ -98,6 +99,8 @@ export class RolloutWorkflow extends Construct {
         action: 'acquire',
         target: sfn.JsonPath.stringAt('$.target.name'),
         runId: sfn.JsonPath.stringAt('$.runId'),
+        // The lock names this execution: while it runs, nobody takes the lock, whatever it waits on.
+        execution: sfn.JsonPath.stringAt('$$.Execution.Id'),
         leaseSeconds,
       },
       '$.lock',

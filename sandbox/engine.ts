@@ -122,7 +122,13 @@ export function synthesize(): Synthesized {
         name,
       );
     }
-    const rule = Object.values(template.Resources).find((r) => r.Type === 'AWS::Events::Rule');
+    // The SSM command status-change rule (other rules, such as the lock's, have other sources).
+    const rule = Object.values(template.Resources).find(
+      (r) =>
+        r.Type === 'AWS::Events::Rule' &&
+        JSON.stringify((r.Properties.EventPattern as { source?: unknown })?.source) ===
+          '["aws.ssm"]',
+    );
     synthesized = {
       rollout: find(id(cp.rolloutWorkflow)),
       node: find(id(cp.nodeWorkflow)),
@@ -210,6 +216,8 @@ export class Sandbox {
     { input: Json; startedAt: Date; done: Promise<ExecutionResult> }
   >();
 
+  /** Every execution (rollout or node, however started) that has started and not ended. */
+  private readonly live = new Set<string>();
   private readonly handlers: Map<FunctionName, Handler>;
   private readonly adapted = new Map<string, AdaptedDefinition>();
   private readonly names = new Set<string>();
@@ -284,7 +292,13 @@ export class Sandbox {
         }) as Handler,
       ],
       ['interpretResults', makeInterpretResultsHandler(deps) as Handler],
-      ['runLock', makeRunLockHandler(deps) as Handler],
+      [
+        'runLock',
+        makeRunLockHandler({
+          ...deps,
+          executionStatus: async (arn) => this.executionStatus(arn),
+        }) as Handler,
+      ],
       [
         'runHistory',
         makeRunHistoryHandler({ ...deps, publisher: this.events as never }) as Handler,
@@ -355,6 +369,13 @@ export class Sandbox {
     this.running.set(executionArn, { input, startedAt: this.clock.now(), done });
     void done.finally(() => this.running.delete(executionArn)).catch(() => undefined);
     return { executionArn, done };
+  }
+
+  /** DescribeExecution's status of an execution of the sandbox, as Step Functions answers it. */
+  executionStatus(executionArn: string): 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'NOT_FOUND' {
+    if (this.live.has(executionArn)) return 'RUNNING';
+    const done = this.executions.find((e) => e.executionArn === executionArn);
+    return done?.status ?? 'NOT_FOUND';
   }
 
   /** Runs virtual time until every started execution has finished. */
@@ -498,12 +519,13 @@ export class Sandbox {
     const executionArn = `${arn.replace(':stateMachine:', ':execution:')}:${name}`;
     const startedAt = this.clock.now();
     const counter = { history: 2, transitions: 0 }; // ExecutionStarted + the end event
+    this.live.add(executionArn);
     const result = await this.runScope(arn, definition, input, {
       executionArn,
       name,
       startedAt,
       counter,
-    });
+    }).finally(() => this.live.delete(executionArn));
     const execution: ExecutionResult = {
       executionArn,
       name,

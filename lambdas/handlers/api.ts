@@ -68,6 +68,7 @@ import {
   type ResolvedRollout,
   RolloutInputError,
 } from '../core/rollout-input.js';
+import { type ExecutionStatus, holderIsAlive } from '../core/target-lock.js';
 import {
   createRunStore,
   type IdempotencyRecord,
@@ -336,27 +337,38 @@ export function makeApiHandler(deps: ApiDeps) {
     }
   };
 
-  /** 409 when another rollout holds the target's lock and its lease runs. */
+  /**
+   * 409 when another rollout holds the target's lock and is alive (its execution running, the
+   * rule in core/target-lock.ts the workflow's acquire follows, so a 202 here is not refused
+   * there for a lapsed lease).
+   */
   const ensureTargetFree = async (
     target: { readonly kind: string; readonly name: string },
     runId: string,
     now: Date,
   ) => {
     const lock = await deps.store.getLock(target.name);
-    if (
-      lock === undefined ||
-      lock.holder === runId ||
-      !(Date.parse(lock.leaseExpiresAt) > now.getTime())
-    ) {
-      return;
-    }
+    if (lock === undefined || lock.holder === runId) return;
+    const { alive } = await holderIsAlive(lock, now, async (arn) => {
+      const execution = await describeExecution(deps.sfn, arn);
+      return (execution?.status ?? 'NOT_FOUND') as ExecutionStatus;
+    });
+    if (!alive) return;
+    const held =
+      lock.execution === undefined
+        ? `its lock is held until ${lock.leaseExpiresAt}`
+        : `its execution ${lock.execution} is running`;
     throw new ApiError(
       'TargetBusy',
-      `${target.kind} ${target.name} has an active rollout, ${lock.holder} (its lock is held until ${lock.leaseExpiresAt}); one rollout per ${target.kind} at a time: wait for it, or cancel it (POST /rollouts/${lock.holder}/cancel)`,
+      `${target.kind} ${target.name} has an active rollout, ${lock.holder} (${held}); one rollout per ${target.kind} at a time: wait for it, or cancel it (POST /rollouts/${lock.holder}/cancel)`,
       {
         field: 'target.name',
         value: target.name,
-        details: { activeRolloutId: lock.holder, leaseExpiresAt: lock.leaseExpiresAt },
+        details: {
+          activeRolloutId: lock.holder,
+          leaseExpiresAt: lock.leaseExpiresAt,
+          ...(lock.execution === undefined ? {} : { activeExecutionArn: lock.execution }),
+        },
       },
     );
   };

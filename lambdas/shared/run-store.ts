@@ -33,8 +33,19 @@ export interface LockRecord {
   /** The run holding the lock. */
   readonly holder: string;
   readonly acquiredAt: string;
-  /** ISO 8601 UTC; after it another run may take the lock over. */
+  /**
+   * ISO 8601 UTC. For a lock that names its execution, only how long a competitor waits for an
+   * execution it cannot see yet (a claim whose StartExecution has not landed); a live execution
+   * keeps its lock whatever this says. For a lock without an execution, when it lapses.
+   */
   readonly leaseExpiresAt: string;
+  /**
+   * The holder's Step Functions execution ARN. While that execution is RUNNING nobody takes the
+   * lock, by time or by force; once it is not, a competitor or ForceRecovery may.
+   */
+  readonly execution?: string;
+  /** Set when the lock was taken over from a holder whose execution had ended (who, and why). */
+  readonly takenOverFrom?: string;
 }
 
 /** A run, as stored in run history. */
@@ -190,17 +201,23 @@ export class RunStoreError extends Error {
 
 /** Another run holds the target's lock and its lease has not expired. */
 export class LockHeldError extends RunStoreError {
+  /** The holder's execution ARN, when its lock names one. */
+  readonly execution: string | undefined;
+
   constructor(
     readonly target: string,
     readonly holder: string | undefined,
     readonly leaseExpiresAt: string | undefined,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; execution?: string | undefined },
   ) {
     super(
-      `target ${JSON.stringify(target)} is locked by run ${holder ?? '(unknown)'} until ${leaseExpiresAt ?? '(unknown)'}; a run may start when that run releases the lock or the lease expires`,
+      options?.execution === undefined
+        ? `target ${JSON.stringify(target)} is locked by run ${holder ?? '(unknown)'} until ${leaseExpiresAt ?? '(unknown)'}; a run may start when that run releases the lock or the lease expires`
+        : `target ${JSON.stringify(target)} is locked by run ${holder ?? '(unknown)'}, whose execution ${options.execution} is still running; a run may start when that run ends`,
       options,
     );
     this.name = 'LockHeld';
+    this.execution = options?.execution;
   }
 }
 
@@ -338,51 +355,146 @@ export class RunStore {
   // so DynamoDB's string `<` is a time comparison.
 
   /**
-   * Takes the target's lock for `runId`: when nobody holds it, when the holder's lease has
-   * expired, or when `runId` already holds it (then the lease is renewed).
-   * @throws LockHeldError naming the holder and its lease when another run holds it.
+   * Takes the target's lock for `runId` (run by `execution`, when given): when nobody holds it,
+   * when `runId` already holds it for the same execution or for none yet (a claim this
+   * execution adopts; the lease is renewed), or when the holder named no execution and its
+   * lease has expired. A lock that names an execution is never taken here by time: the caller
+   * asks Step Functions whether that execution still runs and then calls {@link takeOverLock}.
+   * @throws LockHeldError naming the holder, its execution and its lease when another holds it.
    */
   async acquireLock(
     target: string,
     runId: string,
     leaseSeconds: number,
     now: Date,
+    execution?: string,
   ): Promise<LockRecord> {
     const lock: LockRecord = {
       target,
       holder: runId,
       acquiredAt: now.toISOString(),
       leaseExpiresAt: leaseEnd(now, leaseSeconds),
+      ...(execution === undefined ? {} : { execution }),
     };
+    const sameHolder =
+      execution === undefined
+        ? '#holder = :runId'
+        : '(#holder = :runId AND (attribute_not_exists(#execution) OR #execution = :execution))';
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { ...keys.lock(target), kind: kind('lock'), ...lock },
-          ConditionExpression:
-            'attribute_not_exists(#pk) OR #leaseExpiresAt < :now OR #holder = :runId',
+          ConditionExpression: `attribute_not_exists(#pk) OR ${sameHolder} OR (attribute_not_exists(#execution) AND #leaseExpiresAt < :now)`,
           ExpressionAttributeNames: {
             '#pk': KEYS.partition,
             '#leaseExpiresAt': 'leaseExpiresAt',
             '#holder': 'holder',
+            '#execution': 'execution',
           },
-          ExpressionAttributeValues: { ':now': now.toISOString(), ':runId': runId },
+          ExpressionAttributeValues: {
+            ':now': now.toISOString(),
+            ':runId': runId,
+            ...(execution === undefined ? {} : { ':execution': execution }),
+          },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
-      let holder = oldAttribute(error, 'holder');
-      let leaseExpiresAt = oldAttribute(error, 'leaseExpiresAt');
-      if (holder === undefined) {
-        // Not every DynamoDB implementation returns the old item (dynalite does not): read it.
-        const current = await this.getLock(target).catch(() => undefined);
-        holder = current?.holder;
-        leaseExpiresAt = current?.leaseExpiresAt;
-      }
-      throw new LockHeldError(target, holder, leaseExpiresAt, { cause: error });
+      throw await this.lockHeld(target, error);
     }
     return lock;
+  }
+
+  /**
+   * Takes the lock from `previous`, a holder whose execution the caller saw ended: only if the
+   * lock is still exactly that holder's (same run, same acquisition), so two competitors that
+   * both saw it end cannot both win.
+   * @throws LockHeldError when the lock changed since `previous` was read.
+   */
+  async takeOverLock(
+    previous: LockRecord,
+    runId: string,
+    leaseSeconds: number,
+    now: Date,
+    execution?: string,
+  ): Promise<LockRecord> {
+    const lock: LockRecord = {
+      target: previous.target,
+      holder: runId,
+      acquiredAt: now.toISOString(),
+      leaseExpiresAt: leaseEnd(now, leaseSeconds),
+      ...(execution === undefined ? {} : { execution }),
+      takenOverFrom: previous.holder,
+    };
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...keys.lock(previous.target), kind: kind('lock'), ...lock },
+          ConditionExpression: '#holder = :holder AND #acquiredAt = :acquiredAt',
+          ExpressionAttributeNames: { '#holder': 'holder', '#acquiredAt': 'acquiredAt' },
+          ExpressionAttributeValues: {
+            ':holder': previous.holder,
+            ':acquiredAt': previous.acquiredAt,
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      throw await this.lockHeld(previous.target, error);
+    }
+    return lock;
+  }
+
+  /**
+   * Breaks the lock `previous` (ForceRecovery): deletes it only if it is still exactly that
+   * holder's. Returns false when the lock changed or is gone.
+   */
+  async breakLock(previous: LockRecord): Promise<boolean> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: keys.lock(previous.target),
+          ConditionExpression: '#holder = :holder AND #acquiredAt = :acquiredAt',
+          ExpressionAttributeNames: { '#holder': 'holder', '#acquiredAt': 'acquiredAt' },
+          ExpressionAttributeValues: {
+            ':holder': previous.holder,
+            ':acquiredAt': previous.acquiredAt,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Releases the lock if `execution` holds it (the status-change rule's release of a run that
+   * ended without its own). Returns false when another execution holds it or nobody does.
+   */
+  async releaseLockOfExecution(target: string, execution: string): Promise<boolean> {
+    return this.deleteIfAttributeIs(keys.lock(target), 'execution', ':execution', execution);
+  }
+
+  /** The LockHeldError for a failed condition, with the holder from ALL_OLD or a fresh read. */
+  private async lockHeld(target: string, error: unknown): Promise<LockHeldError> {
+    let holder = oldAttribute(error, 'holder');
+    let leaseExpiresAt = oldAttribute(error, 'leaseExpiresAt');
+    let execution = oldAttribute(error, 'execution');
+    if (holder === undefined) {
+      // Not every DynamoDB implementation returns the old item (dynalite does not): read it.
+      const current = await this.getLock(target).catch(() => undefined);
+      holder = current?.holder;
+      leaseExpiresAt = current?.leaseExpiresAt;
+      execution = current?.execution;
+    }
+    return new LockHeldError(target, holder, leaseExpiresAt, { cause: error, execution });
   }
 
   /**
@@ -1034,8 +1146,16 @@ function toDomain<T>(found: Item): T {
 }
 
 function toLock(found: Item): LockRecord {
-  const { target, holder, acquiredAt, leaseExpiresAt } = found as unknown as LockRecord;
-  return { target, holder, acquiredAt, leaseExpiresAt };
+  const { target, holder, acquiredAt, leaseExpiresAt, execution, takenOverFrom } =
+    found as unknown as LockRecord;
+  return {
+    target,
+    holder,
+    acquiredAt,
+    leaseExpiresAt,
+    ...(typeof execution === 'string' ? { execution } : {}),
+    ...(typeof takenOverFrom === 'string' ? { takenOverFrom } : {}),
+  };
 }
 
 function isConditionalCheckFailed(error: unknown): boolean {

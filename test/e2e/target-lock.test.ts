@@ -1,0 +1,119 @@
+/**
+ * The target lock end to end (issue 8, point 4): the synthesized rollout workflow, the real
+ * handlers, dynalite and the sandbox's Step Functions. A run waiting at an approval gate for
+ * days, far past the 6-hour lease, keeps its lock; a second run, through the API or started
+ * directly (console, schedule), is refused; the lock is released when the first run ends.
+ */
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { runScenario } from '../../sandbox/run-scenario.js';
+import { loadScenario } from '../../sandbox/scenario.js';
+
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+
+const SCENARIO = fileURLToPath(
+  new URL('../../examples/scenarios/change-management.json', import.meta.url),
+);
+const HOUR = 3600_000;
+
+async function start() {
+  const scenario = await loadScenario(SCENARIO);
+  const { sandbox, fleet } = await runScenario(scenario, { runRollouts: false });
+  const api = sandbox.api();
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await api({
+      httpMethod: method,
+      path,
+      headers: { 'Content-Type': 'application/json' },
+      queryStringParameters: null,
+      body: body === undefined ? null : JSON.stringify(body),
+      requestContext: {
+        requestId: 'test',
+        identity: { userArn: 'arn:aws:iam::000000000000:user/change-manager' },
+      },
+    });
+    return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, unknown> };
+  };
+  const input = JSON.parse(JSON.stringify(scenario.runs[0]?.rollout)) as Record<string, unknown>;
+  return { sandbox, fleet, call, input };
+}
+
+describe('the target lock in the sandbox', () => {
+  it('a run waiting at a gate for two days keeps its lock; a second run is refused; approve ends it and frees the lock', async () => {
+    // Arrange: the pilot node, then a gate of up to three days.
+    const env = await start();
+    const first = await env.call('POST', '/rollouts', {
+      ...env.input,
+      approvalGate: { afterNodes: 1, timeoutMinutes: 3 * 24 * 60 },
+    });
+    const firstId = String(first.body.rolloutId);
+    const firstArn = String(first.body.executionArn);
+
+    // Act: two days at the gate, eight times the 6-hour lease.
+    await env.sandbox.advance(48 * HOUR);
+    const lockAtGate = await env.sandbox.store.getLock('CLUSTER1');
+    const viaApi = await env.call('POST', '/rollouts', {
+      ...env.input,
+      changeTicket: { system: 'ServiceNow', id: 'CHG0000002' },
+    });
+    const direct = env.sandbox.startRollout({ ...env.input, runId: 'console-run' }, 'console-run');
+    await env.sandbox.advance(60_000);
+    const refused = await direct.done;
+    const lockAfterRefusal = await env.sandbox.store.getLock('CLUSTER1');
+    const approve = await env.call('POST', `/rollouts/${firstId}/approve`, { comment: 'ok' });
+    await env.sandbox.settle();
+
+    // Assert
+    expect(first.status).toBe(202);
+    expect(lockAtGate).toMatchObject({ holder: firstId, execution: firstArn });
+    expect(Date.parse(String(lockAtGate?.leaseExpiresAt))).toBeLessThan(
+      env.sandbox.clock.now().getTime() - 24 * HOUR,
+    );
+    expect(viaApi.status).toBe(409);
+    expect(JSON.stringify(viaApi.body)).toContain(firstArn);
+    expect(refused.status).toBe('FAILED');
+    expect(refused.error).toBe('TargetLocked');
+    expect(refused.cause).toContain(firstId);
+    expect(lockAfterRefusal).toMatchObject({ holder: firstId, execution: firstArn });
+    // The refused run touched no node: only the pilot had commands before the approval.
+    expect(env.fleet.node('NODE2').drainedCount).toBe(1);
+    expect(approve.status).toBe(202);
+    expect((await env.sandbox.store.getRun(firstId))?.status).toBe('Succeeded');
+    for (const name of ['NODE1', 'NODE2', 'NODE3']) {
+      expect(env.fleet.node(name).nodeState).toBe('Up');
+      expect(env.fleet.node(name).drainedCount).toBe(1);
+    }
+    expect(await env.sandbox.store.getLock('CLUSTER1')).toBeUndefined();
+    await env.sandbox.stop();
+  });
+
+  it('a lock left by an execution that has ended is taken over at once by the next run', async () => {
+    // Arrange: a lock naming a finished execution (its run died without its release).
+    const env = await start();
+    const done = env.sandbox.startRollout(
+      { ...env.input, target: { kind: 'cluster', name: 'NOPE' } },
+      'ended-run',
+    );
+    await env.sandbox.advance(60_000);
+    const ended = await done.done;
+    await env.sandbox.store.acquireLock(
+      'CLUSTER1',
+      'ended-run',
+      6 * 3600,
+      env.sandbox.clock.now(),
+      ended.executionArn,
+    );
+
+    // Act
+    const next = await env.call('POST', '/rollouts', env.input);
+    await env.sandbox.settle();
+
+    // Assert
+    expect(ended.status).toBe('FAILED');
+    expect(next.status).toBe(202);
+    expect((await env.sandbox.store.getRun(String(next.body.rolloutId)))?.status).toBe('Succeeded');
+    expect(await env.sandbox.store.getLock('CLUSTER1')).toBeUndefined();
+    await env.sandbox.stop();
+  });
+});
