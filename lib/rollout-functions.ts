@@ -151,10 +151,12 @@ export class RolloutFunctions extends Construct {
       runHistory: make('runHistory', { ...table, ...(props.events?.environment ?? {}) }),
       approvalGate: make('approvalGate', { ...table, ...(props.events?.environment ?? {}) }),
       // RolloutApi adds its environment and permissions (table, state machine, buckets).
-      api: make('api'),
+      // The bus: ForceRecovery publishes Rollout Lock Force Recovered.
+      api: make('api', { ...(props.events?.environment ?? {}) }),
     };
     props.events?.grantPublish(this.functions.runHistory);
     props.events?.grantPublish(this.functions.approvalGate);
+    props.events?.grantPublish(this.functions.api);
     const f = this.functions;
 
     // DynamoDB: each function gets only the actions it performs.

@@ -443,6 +443,7 @@ export class Sandbox {
       store: this.store,
       now: () => this.clock.now(),
       rolloutStateMachineArn: this.synth.rollout.arn,
+      publisher: this.events as never,
       scan: (rollout) => this.invoke('scan', { rollout }),
       startRemoval: makeRolloutRemovalStarter({
         sfn: this.sfnClient as never,

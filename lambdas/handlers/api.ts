@@ -30,6 +30,7 @@ import {
   type ExecutionView,
   executionArnFor,
   fillPath,
+  forceRecoveryRequestSchema,
   IDEMPOTENCY_KEY_HEADER,
   IDEMPOTENCY_TTL_SECONDS,
   IDEMPOTENT_REPLAY_HEADER,
@@ -42,6 +43,7 @@ import {
   parseRequest,
   parseRolloutRequest,
   parseRunId,
+  parseTargetName,
   type RolloutRequest,
   removalRefused,
   removalRequestSchema,
@@ -62,6 +64,7 @@ import {
   type RemovalPlan,
   safeRemovalOrder,
 } from '../core/install-ledger.js';
+import { lockForceRecovered } from '../core/lifecycle-events.js';
 import { PLUGIN_NAMES } from '../core/plugin-arguments.js';
 import {
   parseRolloutInput,
@@ -69,6 +72,7 @@ import {
   RolloutInputError,
 } from '../core/rollout-input.js';
 import { type ExecutionStatus, holderIsAlive } from '../core/target-lock.js';
+import { createEventPublisher, type LifecyclePublisher } from '../shared/event-publisher.js';
 import {
   createRunStore,
   type IdempotencyRecord,
@@ -120,6 +124,11 @@ export interface ApiDeps {
   ) => Promise<{ readonly removalId: string; readonly executionArn?: string }>;
   /** Ledgers a report reads at once. @default 8 */
   readonly ledgerConcurrency?: number;
+  /**
+   * Where ForceRecovery publishes Rollout Lock Force Recovered.
+   * @default - none: the recovery is recorded on the run, no event is published
+   */
+  readonly publisher?: LifecyclePublisher;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -835,6 +844,107 @@ export function makeApiHandler(deps: ApiDeps) {
     });
   };
 
+  /** DescribeExecution's status, NOT_FOUND for an execution Step Functions does not know. */
+  const executionStatus = async (arn: string): Promise<ExecutionStatus> =>
+    ((await describeExecution(deps.sfn, arn))?.status ?? 'NOT_FOUND') as ExecutionStatus;
+
+  /** CAU's ForceRecovery: break the lock of a target whose rollout no longer runs. */
+  const forceRecovery: Route = async (request, params) => {
+    const target = parseTargetName(params.id);
+    logContext({ target });
+    const body = parseRequest(
+      'the force-recovery request',
+      forceRecoveryRequestSchema,
+      parseJsonBody({
+        body: request.body,
+        isBase64Encoded: request.isBase64Encoded,
+        contentType: request.headers.get('content-type'),
+        required: true,
+      }),
+    );
+    const now = deps.now();
+    const lock = await deps.store.getLock(target);
+    if (lock === undefined) {
+      throw new ApiError(
+        'NotFound',
+        `target ${JSON.stringify(target)} is not locked: there is nothing to recover, a rollout may start`,
+        { field: 'id', value: target },
+      );
+    }
+    logContext({ runId: lock.holder, target });
+    const { alive, status } = await holderIsAlive(lock, now, executionStatus);
+    if (alive) {
+      throw new ApiError(
+        'RolloutStillRunning',
+        lock.execution === undefined
+          ? `target ${JSON.stringify(target)} is locked by rollout ${lock.holder} until ${lock.leaseExpiresAt}; ForceRecovery breaks only the lock of a rollout that is no longer running`
+          : `target ${JSON.stringify(target)} is locked by rollout ${lock.holder}, whose execution ${lock.execution} is running; ForceRecovery never breaks the lock of a live rollout: cancel it (POST /rollouts/${lock.holder}/cancel) and it releases the lock when it ends`,
+        {
+          field: 'id',
+          value: target,
+          details: {
+            activeRolloutId: lock.holder,
+            ...(lock.execution === undefined ? {} : { activeExecutionArn: lock.execution }),
+            ...(status === undefined ? {} : { executionStatus: status }),
+          },
+        },
+      );
+    }
+    if (!(await deps.store.breakLock(lock))) {
+      throw new ApiError(
+        'LockChanged',
+        `the lock of target ${JSON.stringify(target)} changed while it was checked (released, or taken by a new rollout); read it again before recovering`,
+        { field: 'id', value: target },
+      );
+    }
+    const recovery = {
+      recoveredAt: now.toISOString(),
+      recoveredBy: body.requestedBy ?? request.caller ?? 'unknown',
+      reason: body.reason,
+      executionStatus: status ?? 'LEASE_EXPIRED',
+      ...(lock.execution === undefined ? {} : { execution: lock.execution }),
+      lockAcquiredAt: lock.acquiredAt,
+    };
+    const recorded = await deps.store.recordForceRecovery(lock.holder, recovery);
+    logger.warn('ForceRecovery broke the lock', {
+      executionStatus: recovery.executionStatus,
+      recoveredBy: recovery.recoveredBy,
+      runRecorded: recorded !== undefined,
+    });
+    if (deps.publisher?.enabled) {
+      // A run that never recorded itself has no sequence counter: its events start at 1.
+      const { sequence, run } = recorded
+        ? await deps.store.nextEventSequence(lock.holder)
+        : {
+            sequence: 1,
+            run: {
+              runId: lock.holder,
+              target,
+              nodes: [],
+              maxFailedNodes: 0,
+              startedAt: lock.acquiredAt,
+              ...(lock.execution === undefined ? {} : { execution: lock.execution }),
+            },
+          };
+      const event = lockForceRecovered(run, recovery, {
+        sequence,
+        occurredAt: recovery.recoveredAt,
+      });
+      await deps.publisher.publish(event.detailType, event.detail);
+    }
+    return json(200, {
+      target,
+      recovered: true,
+      rolloutId: lock.holder,
+      executionArn: lock.execution ?? null,
+      executionStatus: recovery.executionStatus,
+      recoveredAt: recovery.recoveredAt,
+      recoveredBy: recovery.recoveredBy,
+      reason: recovery.reason,
+      runMarkedFailed: recorded?.markedFailed ?? false,
+    });
+  };
+
   const routes: Record<OperationId, Route> = {
     startRollout,
     listRollouts,
@@ -843,6 +953,7 @@ export function makeApiHandler(deps: ApiDeps) {
     cancelRollout,
     approveRollout: decide(true),
     rejectRollout: decide(false),
+    forceRecovery,
     scan,
     getLedger,
     requestRemoval,
@@ -993,6 +1104,7 @@ function productionDeps(): ApiDeps {
     now,
     random: Math.random,
     rolloutStateMachineArn,
+    publisher: createEventPublisher(),
     ...(scanHandler ? { scan: (rollout: ResolvedRollout) => scanHandler({ rollout }) } : {}),
     startRemoval: makeRolloutRemovalStarter({
       sfn,

@@ -82,6 +82,19 @@ export interface RunRecord {
   readonly requestedBy?: string;
   /** The last lifecycle event sequence number taken (see {@link RunStore.nextEventSequence}). */
   readonly eventSequence?: number;
+  /** Set when an operator broke the run's lock (ForceRecovery): who, why and when. */
+  readonly forceRecovery?: ForceRecoveryRecord;
+}
+
+/** An operator broke a run's lock after its execution had ended (CAU's ForceRecovery). */
+export interface ForceRecoveryRecord {
+  readonly recoveredAt: string;
+  readonly recoveredBy: string;
+  readonly reason: string;
+  /** What Step Functions said of the holder's execution, or LEASE_EXPIRED for a lock without one. */
+  readonly executionStatus: string;
+  readonly execution?: string;
+  readonly lockAcquiredAt: string;
 }
 
 /** Fields {@link RunStore.updateRunStatus} may set besides the status. */
@@ -640,6 +653,41 @@ export class RunStore {
       if (isConditionalCheckFailed(error)) throw new RunNotFoundError(runId, { cause: error });
       throw error;
     }
+  }
+
+  /**
+   * Records a ForceRecovery on the run, and ends the run `Failed` with the reason when it was
+   * still recorded `Running` (its execution has ended, so nothing else will). Undefined when no
+   * such run is stored (its execution ended before it recorded itself).
+   */
+  async recordForceRecovery(
+    runId: string,
+    recovery: ForceRecoveryRecord,
+  ): Promise<{ run: RunRecord; markedFailed: boolean } | undefined> {
+    let run: RunRecord;
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.run(runId),
+          UpdateExpression: 'SET #forceRecovery = :recovery',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': KEYS.partition, '#forceRecovery': 'forceRecovery' },
+          ExpressionAttributeValues: { ':recovery': withoutUndefined({ ...recovery }) },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      run = toDomain<RunRecord>(out.Attributes ?? {});
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return undefined;
+      throw error;
+    }
+    if (run.status !== 'Running') return { run, markedFailed: false };
+    const failed = await this.updateRunStatus(runId, 'Failed', {
+      finishedAt: recovery.recoveredAt,
+      failureReason: `its execution ended (${recovery.executionStatus}) without recording its end; the lock was broken by ForceRecovery (${recovery.recoveredBy}: ${recovery.reason})`,
+    });
+    return { run: failed, markedFailed: true };
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { LIFECYCLE_EVENT_TYPES } from '../../lambdas/core/contracts.js';
 import { runScenario } from '../../sandbox/run-scenario.js';
 import { loadScenario } from '../../sandbox/scenario.js';
 
@@ -114,6 +115,118 @@ describe('the target lock in the sandbox', () => {
     expect(next.status).toBe(202);
     expect((await env.sandbox.store.getRun(String(next.body.rolloutId)))?.status).toBe('Succeeded');
     expect(await env.sandbox.store.getLock('CLUSTER1')).toBeUndefined();
+    await env.sandbox.stop();
+  });
+
+  it('ForceRecovery never breaks the lock of a live rollout: 409 naming its execution', async () => {
+    // Arrange: a rollout waiting at its gate.
+    const env = await start();
+    const first = await env.call('POST', '/rollouts', {
+      ...env.input,
+      approvalGate: { afterNodes: 1, timeoutMinutes: 600 },
+    });
+    await env.sandbox.advance(3 * HOUR);
+
+    // Act
+    const refused = await env.call('POST', '/targets/CLUSTER1/force-recovery', {
+      reason: 'looks stuck',
+    });
+    const lock = await env.sandbox.store.getLock('CLUSTER1');
+    await env.call('POST', `/rollouts/${String(first.body.rolloutId)}/reject`, {});
+    await env.sandbox.settle();
+
+    // Assert
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({
+      error: {
+        code: 'RolloutStillRunning',
+        field: 'id',
+        details: {
+          activeRolloutId: first.body.rolloutId,
+          activeExecutionArn: first.body.executionArn,
+          executionStatus: 'RUNNING',
+        },
+      },
+    });
+    expect(lock?.holder).toBe(first.body.rolloutId);
+    expect(env.sandbox.events.received.map((e) => e.detailType)).not.toContain(
+      LIFECYCLE_EVENT_TYPES.lockForceRecovered,
+    );
+    await env.sandbox.stop();
+  });
+
+  it('ForceRecovery breaks the lock of a run whose execution ended, records who and why, publishes the event; a new rollout then runs', async () => {
+    // Arrange: an execution that has ended, its run still recorded Running, its lock left behind.
+    const env = await start();
+    const dead = env.sandbox.startRollout({ target: { kind: 'cluster', name: 'X' } }, 'dead-run');
+    await env.sandbox.advance(60_000);
+    const ended = await dead.done;
+    await env.sandbox.store.putRun({
+      runId: 'dead-run',
+      target: 'CLUSTER1',
+      targetKind: 'cluster',
+      nodes: ['NODE1', 'NODE2', 'NODE3'],
+      maxFailedNodes: 0,
+      status: 'Running',
+      startedAt: env.sandbox.clock.now().toISOString(),
+      execution: ended.executionArn,
+    });
+    await env.sandbox.store.acquireLock(
+      'CLUSTER1',
+      'dead-run',
+      6 * 3600,
+      env.sandbox.clock.now(),
+      ended.executionArn,
+    );
+
+    // Act
+    const missingReason = await env.call('POST', '/targets/CLUSTER1/force-recovery', {});
+    const recovered = await env.call('POST', '/targets/CLUSTER1/force-recovery', {
+      reason: 'execution stopped by hand during the incident',
+    });
+    const again = await env.call('POST', '/targets/CLUSTER1/force-recovery', {
+      reason: 'twice',
+    });
+    const run = await env.sandbox.store.getRun('dead-run');
+    const next = await env.call('POST', '/rollouts', env.input);
+    await env.sandbox.settle();
+
+    // Assert
+    expect(missingReason.status).toBe(400);
+    expect(JSON.stringify(missingReason.body)).toContain('reason');
+    expect(recovered.status).toBe(200);
+    expect(recovered.body).toMatchObject({
+      target: 'CLUSTER1',
+      recovered: true,
+      rolloutId: 'dead-run',
+      executionArn: ended.executionArn,
+      executionStatus: 'FAILED',
+      recoveredBy: 'arn:aws:iam::000000000000:user/change-manager',
+      reason: 'execution stopped by hand during the incident',
+      runMarkedFailed: true,
+    });
+    expect(again.status).toBe(404);
+    expect(run).toMatchObject({
+      status: 'Failed',
+      failureReason: expect.stringContaining('ForceRecovery'),
+      forceRecovery: {
+        recoveredBy: 'arn:aws:iam::000000000000:user/change-manager',
+        reason: 'execution stopped by hand during the incident',
+        executionStatus: 'FAILED',
+        execution: ended.executionArn,
+      },
+    });
+    const event = env.sandbox.events.received.find(
+      (e) => e.detailType === LIFECYCLE_EVENT_TYPES.lockForceRecovered,
+    );
+    expect(event?.detail).toMatchObject({
+      rolloutId: 'dead-run',
+      reason: 'execution stopped by hand during the incident',
+      executionStatus: 'FAILED',
+      target: { kind: 'cluster', name: 'CLUSTER1' },
+    });
+    expect(next.status).toBe(202);
+    expect((await env.sandbox.store.getRun(String(next.body.rolloutId)))?.status).toBe('Succeeded');
     await env.sandbox.stop();
   });
 });
