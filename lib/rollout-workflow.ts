@@ -313,14 +313,14 @@ export class RolloutWorkflow extends Construct {
 
     // Group: a Distributed Map; its iterations are child executions with their own histories.
     // With an approval gate, the pilot's list and the rest's run as two maps around the gate.
-    const fleetRun = (id: string, listKeyPath: string) => {
+    const fleetRun = (id: string, listKeyPath: string, toleratedFailuresPath: string) => {
       const map = new sfn.DistributedMap(this, id, {
         itemReader: new sfn.S3JsonItemReader({
           bucket: props.artifactsBucket,
           key: sfn.JsonPath.stringAt(listKeyPath),
         }),
         maxConcurrencyPath: sfn.JsonPath.stringAt('$.policy.maxConcurrency'),
-        toleratedFailureCountPath: sfn.JsonPath.stringAt('$.policy.maxFailedNodes'),
+        toleratedFailureCountPath: sfn.JsonPath.stringAt(toleratedFailuresPath),
         itemSelector: {
           'runId.$': '$.runId',
           // Only the target's kind and name: its node list stays in the parent.
@@ -348,11 +348,33 @@ export class RolloutWorkflow extends Construct {
       onError(map);
       return map;
     };
-    const fleetMap = fleetRun('UpdateFleet', '$.scan.nodeListKey');
+    const fleetMap = fleetRun('UpdateFleet', '$.scan.nodeListKey', '$.policy.maxFailedNodes');
     fleetMap.next(finish);
-    const fleetPilot = fleetRun('UpdateFleetPilot', '$.scan.pilotListKey');
-    const fleetRest = fleetRun('UpdateFleetRest', '$.scan.restListKey');
-    fleetPilot.next(approvalGate('AwaitFleetApproval')).next(fleetRest).next(finish);
+    const fleetPilot = fleetRun(
+      'UpdateFleetPilot',
+      '$.scan.pilotListKey',
+      '$.policy.maxFailedNodes',
+    );
+    // One failure budget for the whole run (as the cluster loop keeps it): the rest may fail
+    // only what the pilot left of MaxFailedNodes, counted from the run history after the gate.
+    const fleetRest = fleetRun(
+      'UpdateFleetRest',
+      '$.scan.restListKey',
+      '$.failureBudget.remaining',
+    );
+    const budgetLeft = onError(
+      invoke(
+        'FailureBudgetAfterPilot',
+        f.runHistory,
+        { action: 'failureBudget', runId: sfn.JsonPath.stringAt('$.runId') },
+        '$.failureBudget',
+      ),
+    );
+    fleetPilot
+      .next(approvalGate('AwaitFleetApproval'))
+      .next(budgetLeft)
+      .next(fleetRest)
+      .next(finish);
     const fleet = new sfn.Choice(this, 'FleetHasApprovalGate')
       .when(sfn.Condition.isNull('$.approvalGate'), fleetMap)
       .otherwise(fleetPilot);

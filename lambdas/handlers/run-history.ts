@@ -2,7 +2,8 @@
  * Run history: records a run when it starts, each node's result, and the run's final status.
  *
  * Events: `{ action: 'startRun', run }`, `{ action: 'recordNode', runId, node, result }`,
- * `{ action: 'finishRun', runId }`. Errors: `InvalidEvent`, `RunExists` (the run id was used by
+ * `{ action: 'finishRun', runId }`, `{ action: 'failureBudget', runId }` (what is left of
+ * MaxFailedNodes: a fleet's rest after its pilot tolerates only that). Errors: `InvalidEvent`, `RunExists` (the run id was used by
  * another run), `RunNotFound`, `LifecycleEventNotPublished`. Throttling propagates for Retry.
  *
  * Each action also publishes its lifecycle event (Rollout Started, Rollout Node Updated, Rollout
@@ -101,11 +102,14 @@ const finishRunSchema = z.object({
   cancelledBy: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
 });
 
+/** What is left of the run's MaxFailedNodes (the fleet's rest after the pilot). */
+const failureBudgetSchema = z.object({ action: z.literal('failureBudget'), runId });
+
 const eventSchema = z.discriminatedUnion(
   'action',
-  [startRunSchema, recordNodeSchema, finishRunSchema],
+  [startRunSchema, recordNodeSchema, finishRunSchema, failureBudgetSchema],
   {
-    error: 'expected action "startRun", "recordNode" or "finishRun"',
+    error: 'expected action "startRun", "recordNode", "finishRun" or "failureBudget"',
   },
 );
 
@@ -132,8 +136,18 @@ export interface RunSummary {
   readonly reason: string;
 }
 
+/** What failureBudget returns: the run's MaxFailedNodes, the nodes failed so far, what is left. */
+export interface FailureBudget {
+  readonly runId: string;
+  readonly maxFailedNodes: number;
+  readonly failed: number;
+  /** maxFailedNodes − failed, never below 0: the failures the rest of the run may tolerate. */
+  readonly remaining: number;
+}
+
 export type RunHistoryResult =
   | { readonly runId: string; readonly status: 'Running'; readonly startedAt: string }
+  | FailureBudget
   | { readonly runId: string; readonly node: string; readonly status: NodeStatus }
   | RunSummary;
 
@@ -305,6 +319,20 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           nodeUpdated(run, { ...stored, node }, { sequence, occurredAt: stored.finishedAt }),
         );
         return { runId: id, node, status: result.status };
+      }
+      case 'failureBudget': {
+        const { runId: id } = parsed;
+        logContext({ runId: id });
+        const items = await deps.store.getRunItems(id);
+        if (items.run === undefined) throw new RunNotFoundError(id);
+        const { failed } = summariseRun(items.run, items.nodes, deps.now()).nodes;
+        const remaining = Math.max(0, items.run.maxFailedNodes - failed);
+        logger.info('failure budget', {
+          maxFailedNodes: items.run.maxFailedNodes,
+          failed,
+          remaining,
+        });
+        return { runId: id, maxFailedNodes: items.run.maxFailedNodes, failed, remaining };
       }
       case 'finishRun': {
         const { runId: id } = parsed;

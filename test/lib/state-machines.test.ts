@@ -724,3 +724,37 @@ describe('transient errors (issue 8, point 14)', () => {
     expect(stateNamed(nodeWorkflow, 'NodeUpdated').Type).toBe('Succeed');
   });
 });
+
+describe('run-level policy in the definitions (issue 8, points 3 and 10)', () => {
+  it("a fleet's rest tolerates only what the pilot left: the budget is read after the gate, before the rest", () => {
+    // Arrange
+    const rest = stateNamed(rolloutWorkflow, 'UpdateFleetRest');
+    const budget = stateNamed(rolloutWorkflow, 'FailureBudgetAfterPilot');
+    const gate = stateNamed(rolloutWorkflow, 'AwaitFleetApproval');
+    // Assert
+    expect(gate.Next).toBe('FailureBudgetAfterPilot');
+    expect(budget.Next).toBe('UpdateFleetRest');
+    expect(lambdaCall(budget)).toMatchObject({
+      functionId: logicalId(fns.runHistory),
+      payload: { action: 'failureBudget' },
+    });
+    expect(budget.ResultPath).toBe('$.failureBudget');
+    expect(rest.ToleratedFailureCountPath).toBe('$.failureBudget.remaining');
+    expect(stateNamed(rolloutWorkflow, 'UpdateFleetPilot').ToleratedFailureCountPath).toBe(
+      '$.policy.maxFailedNodes',
+    );
+  });
+
+  it('the node workflow runs plug-ins one at a time (RunPluginsSerially): a loop, no Map or Parallel', () => {
+    // Arrange
+    const states = allStates(nodeWorkflow as unknown as Scope);
+    const select = stateNamed(nodeWorkflow, 'SelectPlugin');
+    // Assert
+    expect(states.filter(({ state }) => state.Type === 'Map' || state.Type === 'Parallel')).toEqual(
+      [],
+    );
+    expect(JSON.stringify(select.Parameters)).toContain(
+      'States.ArrayGetItem($.plugins, $.loop.index)',
+    );
+  });
+});
