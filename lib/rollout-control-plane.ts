@@ -83,6 +83,8 @@ export class RolloutControlPlane extends Construct {
   public readonly commandLogGroup: logs.LogGroup;
   /** Fires when a rollout execution fails. */
   public readonly failedRolloutsAlarm: cloudwatch.Alarm;
+  /** Fires when a rollout is still running past its WarnAfter (CAU). */
+  public readonly warnAfterAlarm: cloudwatch.Alarm;
   /** The lifecycle event bus (rollout started, node updated, finished, approval required). */
   public readonly events: RolloutEvents;
   /** The scheduled self-updating windows, when any are configured. */
@@ -267,6 +269,23 @@ export class RolloutControlPlane extends Construct {
           }),
         },
         label: 'failed rollouts',
+        period: Duration.minutes(5),
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    // WarnAfter (issue 8, point 11): run-history counts each run once when it passes it.
+    this.warnAfterAlarm = new cloudwatch.Alarm(this, 'RolloutPastWarnAfter', {
+      alarmDescription:
+        'A rollout is still running past its WarnAfter: it goes on, but takes longer than planned',
+      metric: new cloudwatch.Metric({
+        namespace: 'WindowsRollout',
+        metricName: 'RolloutWarnAfterPassed',
+        dimensionsMap: { service: 'windows-rollout' },
+        statistic: 'Sum',
         period: Duration.minutes(5),
       }),
       threshold: 1,

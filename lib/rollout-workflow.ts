@@ -287,7 +287,20 @@ export class RolloutWorkflow extends Construct {
         .otherwise(advance),
     );
     updateNode.addCatch(countFailure, { resultPath: '$.lastNodeError' });
-    selectNode.next(updateNode).next(advance);
+    // WarnAfter (CAU): before each node, a run past it says so once (event, metric, report line).
+    // Only a notice: a failure to say it must not stop the run.
+    const checkWarnAfter = invoke(
+      'CheckWarnAfter',
+      f.runHistory,
+      {
+        action: 'checkWarnAfter',
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        node: sfn.JsonPath.stringAt('$.current.node.name'),
+      },
+      null,
+    );
+    checkWarnAfter.addCatch(updateNode, { resultPath: '$.warnAfterError' });
+    selectNode.next(checkWarnAfter).next(updateNode).next(advance);
     const moreNodes = new sfn.Choice(this, 'MoreClusterNodes')
       .when(sfn.Condition.numberLessThanJsonPath('$.loop.index', '$.loop.count'), selectNode)
       .otherwise(finish);

@@ -1006,6 +1006,12 @@ export const runReportSchema = z
     lockReleased: z.boolean(),
     changeTicket: changeTicketOut.nullable(),
     requestedBy: z.string().nullable(),
+    notices: z
+      .array(z.string())
+      .optional()
+      .describe(
+        'What happened to the run as a whole, one line each: WarnAfter passed, the lock broken by ForceRecovery',
+      ),
     nodes: z.array(reportNodeSchema),
   })
   .meta({
@@ -1167,6 +1173,31 @@ export interface RunView {
   readonly execution?: string;
   readonly changeTicket?: { readonly system: string; readonly id: string; readonly url?: string };
   readonly requestedBy?: string;
+  readonly warnAt?: string;
+  readonly warnAfterPassedAt?: string;
+  readonly forceRecovery?: {
+    readonly recoveredAt: string;
+    readonly recoveredBy: string;
+    readonly reason: string;
+    readonly executionStatus: string;
+  };
+}
+
+/** The report's notices: what happened to the run as a whole, one line each. */
+export function runNotices(run: RunView): string[] {
+  const notices: string[] = [];
+  if (run.warnAfterPassedAt !== undefined) {
+    notices.push(
+      `WarnAfter passed: the run was still going at ${run.warnAfterPassedAt}${run.warnAt ? `, past ${run.warnAt}` : ''}`,
+    );
+  }
+  const recovery = run.forceRecovery;
+  if (recovery !== undefined) {
+    notices.push(
+      `ForceRecovery: the lock was broken at ${recovery.recoveredAt} by ${recovery.recoveredBy} (execution ${recovery.executionStatus}): ${recovery.reason}`,
+    );
+  }
+  return notices;
 }
 
 /** What the views read of a node's result (RunStore's NodeResultRecord fits). */
@@ -1474,6 +1505,7 @@ export function buildRunReport(source: {
     lockReleased: source.lockHolder !== run.runId,
     changeTicket: run.changeTicket ?? null,
     requestedBy: run.requestedBy ?? null,
+    ...(runNotices(run).length > 0 ? { notices: runNotices(run) } : {}),
     nodes,
   };
 }

@@ -197,7 +197,12 @@ export const lifecycleDetailSchemas = {
       ...commonFields,
       warnAt: timestamp.describe('When WarnAfter passed (the start + WarnAfter)'),
       startedAt: timestamp.describe('When the rollout started'),
-      node: z.string().nullable().describe('The node about to start when the run noticed, or null'),
+      node: z
+        .string()
+        .nullable()
+        .describe(
+          'The node the run was at when it noticed (about to start, or just ended), or null',
+        ),
     })
     .meta({
       title: LIFECYCLE_EVENT_TYPES.warnAfterPassed,

@@ -3,7 +3,8 @@
  *
  * Events: `{ action: 'startRun', run }`, `{ action: 'recordNode', runId, node, result }`,
  * `{ action: 'finishRun', runId }`, `{ action: 'failureBudget', runId }` (what is left of
- * MaxFailedNodes: a fleet's rest after its pilot tolerates only that). Errors: `InvalidEvent`, `RunExists` (the run id was used by
+ * MaxFailedNodes: a fleet's rest after its pilot tolerates only that), `{ action:
+ * 'checkWarnAfter', runId, node? }` (WarnAfter passed: event, metric and report line, once). Errors: `InvalidEvent`, `RunExists` (the run id was used by
  * another run), `RunNotFound`, `LifecycleEventNotPublished`. Throttling propagates for Retry.
  *
  * Each action also publishes its lifecycle event (Rollout Started, Rollout Node Updated, Rollout
@@ -21,6 +22,7 @@ import {
   nodeUpdated,
   rolloutFinished,
   rolloutStarted,
+  warnAfterPassed,
 } from '../core/lifecycle-events.js';
 import { nodeKey, nodeNameProblem } from '../core/node-names.js';
 import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
@@ -102,14 +104,23 @@ const finishRunSchema = z.object({
   cancelledBy: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
 });
 
+/** Has the run passed WarnAfter? Once it has: the event, the metric and the report line, once. */
+const checkWarnAfterSchema = z.object({
+  action: z.literal('checkWarnAfter'),
+  runId,
+  /** The node about to start, when a node loop asks. */
+  node: nodeName.optional(),
+});
+
 /** What is left of the run's MaxFailedNodes (the fleet's rest after the pilot). */
 const failureBudgetSchema = z.object({ action: z.literal('failureBudget'), runId });
 
 const eventSchema = z.discriminatedUnion(
   'action',
-  [startRunSchema, recordNodeSchema, finishRunSchema, failureBudgetSchema],
+  [startRunSchema, recordNodeSchema, finishRunSchema, failureBudgetSchema, checkWarnAfterSchema],
   {
-    error: 'expected action "startRun", "recordNode", "finishRun" or "failureBudget"',
+    error:
+      'expected action "startRun", "recordNode", "finishRun", "failureBudget" or "checkWarnAfter"',
   },
 );
 
@@ -145,9 +156,19 @@ export interface FailureBudget {
   readonly remaining: number;
 }
 
+/** What checkWarnAfter returns. */
+export interface WarnAfterCheck {
+  readonly runId: string;
+  /** The run is past WarnAfter. */
+  readonly passed: boolean;
+  /** This call noticed it first (and published the event). */
+  readonly noticed: boolean;
+}
+
 export type RunHistoryResult =
   | { readonly runId: string; readonly status: 'Running'; readonly startedAt: string }
   | FailureBudget
+  | WarnAfterCheck
   | { readonly runId: string; readonly node: string; readonly status: NodeStatus }
   | RunSummary;
 
@@ -253,6 +274,32 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
     });
   };
 
+  /**
+   * WarnAfter (CAU): a run still going past it goes on, but says so once: it marks the run
+   * (the report's line), counts RolloutWarnAfterPassed (the alarm's metric) and publishes
+   * Rollout WarnAfter Passed. Checked before each cluster node, after each node and at the end.
+   */
+  const checkWarnAfter = async (
+    run: RunRecord,
+    node: string | null,
+    now: Date,
+  ): Promise<WarnAfterCheck> => {
+    const passed = run.warnAt !== undefined && now.getTime() >= Date.parse(run.warnAt);
+    if (!passed || run.warnAfterPassedAt !== undefined || run.warnAt === undefined) {
+      return { runId: run.runId, passed, noticed: false };
+    }
+    const warnAt = run.warnAt;
+    const noticed = await deps.store.markWarnAfterPassed(run.runId, now.toISOString());
+    if (noticed) {
+      metrics.singleMetric().addMetric('RolloutWarnAfterPassed', MetricUnit.Count, 1);
+      logger.warn('the run has passed WarnAfter and goes on', { warnAt, node });
+      await publish(run.runId, (stored, sequence) =>
+        warnAfterPassed(stored, warnAt, node, { sequence, occurredAt: now.toISOString() }),
+      );
+    }
+    return { runId: run.runId, passed, noticed };
+  };
+
   return async (event: unknown): Promise<RunHistoryResult> => {
     const parsed = parseEvent('run-history', eventSchema, event);
     switch (parsed.action) {
@@ -277,6 +324,7 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
                     Date.parse(startedAt) + run.stopAfterMinutes * 60_000,
                   ).toISOString(),
                 }),
+          ...(run.deadlines?.warnAt !== undefined ? { warnAt: run.deadlines.warnAt } : {}),
           ...(run.execution ? { execution: run.execution } : {}),
           ...(run.changeTicket ? { changeTicket: run.changeTicket } : {}),
           ...(run.requestedBy ? { requestedBy: run.requestedBy } : {}),
@@ -315,10 +363,24 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
         };
         await deps.store.putNodeResult(id, node, stored);
         logger.info('node result recorded', { status: result.status });
+        // A notice only: failing to give it must not fail the node's record (finishRun checks again).
+        try {
+          const current = await deps.store.getRun(id);
+          if (current !== undefined) await checkWarnAfter(current, node, deps.now());
+        } catch (error) {
+          logger.warn('WarnAfter not checked after the node', { error });
+        }
         await publish(id, (run, sequence) =>
           nodeUpdated(run, { ...stored, node }, { sequence, occurredAt: stored.finishedAt }),
         );
         return { runId: id, node, status: result.status };
+      }
+      case 'checkWarnAfter': {
+        const { runId: id } = parsed;
+        logContext({ runId: id });
+        const run = await deps.store.getRun(id);
+        if (run === undefined) throw new RunNotFoundError(id);
+        return checkWarnAfter(run, parsed.node ?? null, deps.now());
       }
       case 'failureBudget': {
         const { runId: id } = parsed;
@@ -354,6 +416,7 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           return done;
         }
         const now = deps.now();
+        await checkWarnAfter(items.run, null, now);
         const error = parsed.error;
         const cancelledBy = parsed.cancelledBy;
         const run: RunRecord = error

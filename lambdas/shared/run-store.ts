@@ -62,6 +62,10 @@ export interface RunRecord {
   readonly startedAt: string;
   /** When StopAfter ends the run (startedAt + stopAfter); absent without StopAfter. */
   readonly stopAt?: string;
+  /** When WarnAfter passes (startedAt + warnAfter); absent without WarnAfter. */
+  readonly warnAt?: string;
+  /** When the run noticed it had passed WarnAfter (set once; the event and metric go with it). */
+  readonly warnAfterPassedAt?: string;
   readonly finishedAt?: string;
   /** Set by a cancel request; the run finishes as `Cancelled`. */
   readonly cancelRequested?: boolean;
@@ -651,6 +655,29 @@ export class RunStore {
       return toDomain<RunRecord>(out.Attributes ?? {});
     } catch (error) {
       if (isConditionalCheckFailed(error)) throw new RunNotFoundError(runId, { cause: error });
+      throw error;
+    }
+  }
+
+  /**
+   * Marks the run as past WarnAfter, once: true for the first caller (who publishes the event
+   * and counts the metric), false when it was marked already or the run does not exist.
+   */
+  async markWarnAfterPassed(runId: string, at: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.run(runId),
+          UpdateExpression: 'SET #passed = :at',
+          ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#passed)',
+          ExpressionAttributeNames: { '#pk': KEYS.partition, '#passed': 'warnAfterPassedAt' },
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
       throw error;
     }
   }

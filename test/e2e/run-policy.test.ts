@@ -156,3 +156,87 @@ describe('RunPluginsSerially is honoured (issue 8, point 10)', () => {
     await result.sandbox.stop();
   });
 });
+
+describe('WarnAfter passing is visible (issue 8, point 11)', () => {
+  const CHANGE = fileURLToPath(
+    new URL('../../examples/scenarios/change-management.json', import.meta.url),
+  );
+
+  it('a cluster run past WarnAfter goes on, and says so once: event, run record and report line', async () => {
+    // Arrange: three nodes of about 25 minutes each; WarnAfter 30 minutes.
+    const scenario = await loadScenario(CHANGE);
+    const { sandbox } = await runScenario(scenario, { runRollouts: false });
+    const call = callApi(sandbox.api());
+    const input = {
+      ...(scenario.runs[0]?.rollout as Record<string, unknown>),
+      policy: { maxFailedNodes: 0, warnAfter: 30 },
+    };
+
+    // Act
+    const id = String((await call('POST', '/rollouts', input)).body.rolloutId);
+    await sandbox.settle();
+    const run = await sandbox.store.getRun(id);
+    const report = await call('GET', `/rollouts/${id}/report`);
+    const warnings = sandbox.events.received.filter(
+      (e) => e.detailType === 'Rollout WarnAfter Passed',
+    );
+
+    // Assert
+    expect(run?.status).toBe('Succeeded');
+    expect(run?.warnAt).toBeDefined();
+    expect(Date.parse(String(run?.warnAfterPassedAt))).toBeGreaterThanOrEqual(
+      Date.parse(String(run?.warnAt)),
+    );
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.detail).toMatchObject({
+      rolloutId: id,
+      warnAt: run?.warnAt,
+      node: expect.stringMatching(/^NODE[123]$/),
+    });
+    expect(report.body.notices).toEqual([expect.stringContaining('WarnAfter passed')]);
+    await sandbox.stop();
+  });
+
+  it('a run that ends before WarnAfter says nothing', async () => {
+    // Arrange
+    const scenario = await loadScenario(CHANGE);
+    const { sandbox } = await runScenario(scenario, { runRollouts: false });
+    const call = callApi(sandbox.api());
+    const input = {
+      ...(scenario.runs[0]?.rollout as Record<string, unknown>),
+      policy: { maxFailedNodes: 0, warnAfter: 600 },
+    };
+
+    // Act
+    const id = String((await call('POST', '/rollouts', input)).body.rolloutId);
+    await sandbox.settle();
+    const report = await call('GET', `/rollouts/${id}/report`);
+
+    // Assert
+    expect((await sandbox.store.getRun(id))?.warnAfterPassedAt).toBeUndefined();
+    expect(sandbox.events.received.map((e) => e.detailType)).not.toContain(
+      'Rollout WarnAfter Passed',
+    );
+    expect(report.body.notices).toBeUndefined();
+    await sandbox.stop();
+  });
+
+  it('a group run past WarnAfter says so once, from the node results', async () => {
+    // Arrange: the group run (about an hour in waves of 3), WarnAfter 20 minutes.
+    const scenario = await groupScenario((s) => {
+      const rollout = s.runs[0]?.rollout as { policy?: Record<string, unknown> };
+      rollout.policy = { ...rollout.policy, warnAfter: 20 };
+    });
+
+    // Act
+    const result = await runScenario(scenario, { keepRunning: true });
+    const warnings = result.sandbox.events.received.filter(
+      (e) => e.detailType === 'Rollout WarnAfter Passed',
+    );
+
+    // Assert
+    expect(warnings).toHaveLength(1);
+    expect(result.runs[0]?.report?.status).toBe('Failed'); // WEB06 fails, as the scenario expects
+    await result.sandbox.stop();
+  });
+});

@@ -460,6 +460,18 @@ describe('the default control plane', () => {
     });
   });
 
+  it('alarms once a rollout passes WarnAfter, on the metric run-history counts once per run (issue 8, point 11)', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'WindowsRollout',
+      MetricName: 'RolloutWarnAfterPassed',
+      Dimensions: [{ Name: 'service', Value: 'windows-rollout' }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
   describe('the target lock (issue 8, point 4)', () => {
     it('releases the lock of a rollout execution that ended ABORTED, TIMED_OUT or FAILED, with retries', () => {
       template.hasResourceProperties('AWS::Events::Rule', {
