@@ -112,6 +112,8 @@ export class NodeWorkflow extends Construct {
             reason: reasonPath ? sfn.JsonPath.stringAt(reasonPath) : status,
             drained: sfn.JsonPath.objectAt('$.state.drainedEver'),
             restarts: sfn.JsonPath.numberAt('$.state.restarts'),
+            // Still drained at the end: its resume failed, the node is left Paused (point 8).
+            leftPaused: sfn.JsonPath.objectAt('$.state.drained'),
             startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
             execution: sfn.JsonPath.stringAt('$$.Execution.Id'),
           },
@@ -133,7 +135,25 @@ export class NodeWorkflow extends Construct {
       commandSeconds,
     );
     resumeAfterFailure.addCatch(recordFailed, { resultPath: '$.resumeError' });
-    resumeAfterFailure.next(recordFailed);
+    // Only a resume that succeeded clears the drained flag: otherwise the node is recorded as
+    // left Paused, and the rollout stops before draining another node of the cluster.
+    resumeAfterFailure.next(
+      new sfn.Choice(this, 'ResumedAfterFailure')
+        .when(
+          sfn.Condition.stringEquals('$.commands.resumeAfterFailure.status', 'Success'),
+          new sfn.Pass(this, 'MarkResumedAfterFailure', {
+            parameters: {
+              drained: false,
+              drainedEver: true,
+              'restartPending.$': '$.state.restartPending',
+              'restarts.$': '$.state.restarts',
+              'pluginFailed.$': '$.state.pluginFailed',
+            },
+            resultPath: '$.state',
+          }).next(recordFailed),
+        )
+        .otherwise(recordFailed),
+    );
     const failureCleanup = new sfn.Choice(this, 'DrainedWhenFailing')
       .when(sfn.Condition.booleanEquals('$.state.drained', true), resumeAfterFailure)
       .otherwise(recordFailed);

@@ -286,7 +286,33 @@ export class RolloutWorkflow extends Construct {
         )
         .otherwise(advance),
     );
-    updateNode.addCatch(countFailure, { resultPath: '$.lastNodeError' });
+    // A node left Paused (its resume failed) stops the run there: no other node of the cluster
+    // is drained while one is paused (issue 8, point 8). Otherwise the failure is counted.
+    const stoppedAtPausedNode = invoke(
+      'RecordRunStoppedAtPausedNode',
+      f.runHistory,
+      {
+        action: 'finishRun',
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        error: { Error: 'NodeLeftPaused', 'Cause.$': '$.paused.reason' },
+      },
+      '$.summary',
+    );
+    stoppedAtPausedNode.addCatch(releaseAfterError, { resultPath: '$.error' });
+    const anyPaused = onError(
+      invoke(
+        'CheckPausedNodes',
+        f.runHistory,
+        { action: 'pausedNodes', runId: sfn.JsonPath.stringAt('$.runId') },
+        '$.paused',
+      ),
+    );
+    anyPaused.next(
+      new sfn.Choice(this, 'NodeLeftPaused')
+        .when(sfn.Condition.booleanEquals('$.paused.anyPaused', true), stoppedAtPausedNode)
+        .otherwise(countFailure),
+    );
+    updateNode.addCatch(anyPaused, { resultPath: '$.lastNodeError' });
     // WarnAfter (CAU): before each node, a run past it says so once (event, metric, report line).
     // Only a notice: a failure to say it must not stop the run.
     const checkWarnAfter = invoke(
@@ -404,6 +430,7 @@ export class RolloutWorkflow extends Construct {
       null,
     );
     calledOff.next(release);
+    stoppedAtPausedNode.next(release);
     finish.next(release).next(
       new sfn.Choice(this, 'RolloutOutcome')
         .when(

@@ -4,7 +4,8 @@
  * Events: `{ action: 'startRun', run }`, `{ action: 'recordNode', runId, node, result }`,
  * `{ action: 'finishRun', runId }`, `{ action: 'failureBudget', runId }` (what is left of
  * MaxFailedNodes: a fleet's rest after its pilot tolerates only that), `{ action:
- * 'checkWarnAfter', runId, node? }` (WarnAfter passed: event, metric and report line, once). Errors: `InvalidEvent`, `RunExists` (the run id was used by
+ * 'checkWarnAfter', runId, node? }` (WarnAfter passed: event, metric and report line, once),
+ * `{ action: 'pausedNodes', runId }` (nodes left Paused by a failed resume: the cluster stops). Errors: `InvalidEvent`, `RunExists` (the run id was used by
  * another run), `RunNotFound`, `LifecycleEventNotPublished`. Throttling propagates for Retry.
  *
  * Each action also publishes its lifecycle event (Rollout Started, Rollout Node Updated, Rollout
@@ -87,6 +88,8 @@ const recordNodeSchema = z.object({
     instanceId: z.string().optional(),
     /** The node was drained at some point of its update (and so resumed). */
     drained: z.boolean().optional(),
+    /** The node ended still drained: its resume failed, it is left Paused. */
+    leftPaused: z.boolean().optional(),
     restarts: z.number().int().min(0).optional(),
     execution: z.string().optional(),
   }),
@@ -112,15 +115,25 @@ const checkWarnAfterSchema = z.object({
   node: nodeName.optional(),
 });
 
+/** The run's nodes left Paused (a resume that failed): a cluster loop stops on any. */
+const pausedNodesSchema = z.object({ action: z.literal('pausedNodes'), runId });
+
 /** What is left of the run's MaxFailedNodes (the fleet's rest after the pilot). */
 const failureBudgetSchema = z.object({ action: z.literal('failureBudget'), runId });
 
 const eventSchema = z.discriminatedUnion(
   'action',
-  [startRunSchema, recordNodeSchema, finishRunSchema, failureBudgetSchema, checkWarnAfterSchema],
+  [
+    startRunSchema,
+    recordNodeSchema,
+    finishRunSchema,
+    failureBudgetSchema,
+    checkWarnAfterSchema,
+    pausedNodesSchema,
+  ],
   {
     error:
-      'expected action "startRun", "recordNode", "finishRun", "failureBudget" or "checkWarnAfter"',
+      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter" or "pausedNodes"',
   },
 );
 
@@ -165,8 +178,19 @@ export interface WarnAfterCheck {
   readonly noticed: boolean;
 }
 
+/** What pausedNodes returns. */
+export interface PausedNodes {
+  readonly runId: string;
+  readonly anyPaused: boolean;
+  /** The nodes left Paused, in the run's order. */
+  readonly nodes: readonly string[];
+  /** Why the run must stop, when any is paused. */
+  readonly reason?: string;
+}
+
 export type RunHistoryResult =
   | { readonly runId: string; readonly status: 'Running'; readonly startedAt: string }
+  | PausedNodes
   | FailureBudget
   | WarnAfterCheck
   | { readonly runId: string; readonly node: string; readonly status: NodeStatus }
@@ -381,6 +405,18 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
         const run = await deps.store.getRun(id);
         if (run === undefined) throw new RunNotFoundError(id);
         return checkWarnAfter(run, parsed.node ?? null, deps.now());
+      }
+      case 'pausedNodes': {
+        const { runId: id } = parsed;
+        logContext({ runId: id });
+        const items = await deps.store.getRunItems(id);
+        if (items.run === undefined) throw new RunNotFoundError(id);
+        const paused = new Set(items.nodes.filter((n) => n.leftPaused).map((n) => nodeKey(n.node)));
+        const nodes = items.run.nodes.filter((n) => paused.has(nodeKey(n)));
+        if (nodes.length === 0) return { runId: id, anyPaused: false, nodes };
+        const reason = `${nodes.join(', ')} ${nodes.length === 1 ? 'is' : 'are'} left Paused (the resume failed): the run stops so that no other node of ${items.run.target} is drained while one is paused; resume ${nodes.length === 1 ? 'it' : 'them'} (Resume-ClusterNode) and start a new run`;
+        logger.warn('node left paused: the run stops', { nodes });
+        return { runId: id, anyPaused: true, nodes, reason };
       }
       case 'failureBudget': {
         const { runId: id } = parsed;

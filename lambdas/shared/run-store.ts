@@ -122,6 +122,8 @@ export interface NodeResultRecord {
   readonly instanceId?: string;
   /** The node was drained during its update (and so resumed). */
   readonly drained?: boolean;
+  /** The node ended still drained: its resume failed and it is left Paused. */
+  readonly leftPaused?: boolean;
   readonly restarts?: number;
   readonly execution?: string;
 }

@@ -240,3 +240,72 @@ describe('WarnAfter passing is visible (issue 8, point 11)', () => {
     await result.sandbox.stop();
   });
 });
+
+describe('a cluster node left Paused stops the run (issue 8, point 8)', () => {
+  const CHANGE = fileURLToPath(
+    new URL('../../examples/scenarios/change-management.json', import.meta.url),
+  );
+
+  it('NODE2 whose resume fails stays Paused; the run stops there and never drains NODE3', async () => {
+    // Arrange: MaxFailedNodes 1, so the failure alone would not stop the run.
+    const scenario = structuredClone(await loadScenario(CHANGE)) as Scenario;
+    const node2 = scenario.nodes.find((n) => n.name === 'NODE2') as { resumeFails?: boolean };
+    node2.resumeFails = true;
+    const { sandbox, fleet } = await runScenario(scenario, { runRollouts: false });
+    const call = callApi(sandbox.api());
+    const input = {
+      ...(scenario.runs[0]?.rollout as Record<string, unknown>),
+      policy: { maxFailedNodes: 1 },
+    };
+
+    // Act
+    const id = String((await call('POST', '/rollouts', input)).body.rolloutId);
+    await sandbox.settle();
+    const items = await sandbox.store.getRunItems(id);
+    const execution = sandbox.executions.find((e) => e.name === id);
+
+    // Assert
+    expect(items.nodes.find((n) => n.node === 'NODE1')?.status).toBe('Succeeded');
+    expect(items.nodes.find((n) => n.node === 'NODE2')).toMatchObject({
+      status: 'Failed',
+      leftPaused: true,
+    });
+    expect(fleet.node('NODE2').nodeState).toBe('Paused');
+    expect(fleet.node('NODE3').commands).toEqual([]);
+    expect(fleet.node('NODE3').drainedCount).toBe(0);
+    expect(items.run?.status).toBe('Failed');
+    expect(items.run?.failureReason).toContain('NodeLeftPaused');
+    expect(items.run?.failureReason).toContain('NODE2 is left Paused');
+    expect(execution?.status).toBe('FAILED');
+    expect(await sandbox.store.getLock('CLUSTER1')).toBeUndefined();
+    await sandbox.stop();
+  });
+
+  it('a failed node that was resumed is not left Paused, and the run goes on to the next node', async () => {
+    // Arrange: NODE2's update fails for good; its resume works.
+    const scenario = structuredClone(await loadScenario(CHANGE)) as Scenario;
+    const node2 = scenario.nodes.find((n) => n.name === 'NODE2') as { updates?: unknown };
+    node2.updates = { KB5034439: { exitCodes: [1603], minutes: 4 } };
+    const { sandbox, fleet } = await runScenario(scenario, { runRollouts: false });
+    const call = callApi(sandbox.api());
+    const input = {
+      ...(scenario.runs[0]?.rollout as Record<string, unknown>),
+      policy: { maxFailedNodes: 1, maxRetriesPerNode: 1 },
+    };
+
+    // Act
+    const id = String((await call('POST', '/rollouts', input)).body.rolloutId);
+    await sandbox.settle();
+    const items = await sandbox.store.getRunItems(id);
+
+    // Assert: NODE2 failed and was resumed; NODE3 was updated.
+    expect(items.nodes.find((n) => n.node === 'NODE2')).toMatchObject({
+      status: 'Failed',
+      leftPaused: false,
+    });
+    expect(fleet.node('NODE2').nodeState).toBe('Up');
+    expect(fleet.node('NODE3').installedUpdates).toContain('KB5034439');
+    expect(items.run?.failureReason ?? '').not.toContain('NodeLeftPaused');
+    await sandbox.stop();
+  });
+});

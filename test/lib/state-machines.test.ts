@@ -758,3 +758,27 @@ describe('run-level policy in the definitions (issue 8, points 3 and 10)', () =>
     );
   });
 });
+
+describe('a cluster node left Paused stops the run (issue 8, point 8)', () => {
+  it('a failed cluster node is checked for a pause first; a paused one ends the run without reaching another node', () => {
+    // Arrange
+    const update = stateNamed(rolloutWorkflow, 'UpdateClusterNode');
+    const check = stateNamed(rolloutWorkflow, 'CheckPausedNodes');
+    const choice = stateNamed(rolloutWorkflow, String(check.Next));
+    const onPaused = choicesOf(choice).find((r) => r.BooleanEquals === true)?.Next;
+    // Act: every path from the stop to an end.
+    const paths = uncoveredPaths(rolloutWorkflow, String(onPaused), null, () => false);
+    // Assert
+    expect(catchesOf(update).map((c) => c.Next)).toEqual(['CheckPausedNodes']);
+    expect(lambdaCall(check)?.payload.action).toBe('pausedNodes');
+    expect(lambdaCall(stateNamed(rolloutWorkflow, String(onPaused)))?.payload).toMatchObject({
+      action: 'finishRun',
+      error: { Error: 'NodeLeftPaused' },
+    });
+    expect(paths.length).toBeGreaterThan(0);
+    for (const path of paths) {
+      expect(path).not.toContain('UpdateClusterNode');
+      expect(path.some((n) => isRelease(n, stateNamed(rolloutWorkflow, n)))).toBe(true);
+    }
+  });
+});
