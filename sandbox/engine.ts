@@ -426,6 +426,9 @@ export class Sandbox {
             startDate: done.startedAt,
             stopDate: done.stoppedAt,
             ...(done.output === undefined ? {} : { output: JSON.stringify(done.output) }),
+            // As AWS: a failed execution's error and cause (issue 15, truthful replays).
+            ...(done.error === undefined ? {} : { error: done.error }),
+            ...(done.cause === undefined ? {} : { cause: done.cause }),
           };
         }
         default:

@@ -410,7 +410,11 @@ function renderCancel(c: CancelAccepted): string {
 }
 
 function renderDecision(d: DecisionAccepted): string {
-  return `Rollout ${d.rolloutId} ${d.decision} at ${d.decidedAt} by ${d.decidedBy}${d.comment ? `: ${d.comment}` : ''}; ${d.decision === 'approved' ? 'the remaining nodes are updated' : 'no further node is updated'}`;
+  // An older API sends no message: fall back to what the decision alone means.
+  const next =
+    d.message ??
+    (d.decision === 'approved' ? 'the remaining nodes are updated' : 'no further node is updated');
+  return `Rollout ${d.rolloutId} ${d.decision} at ${d.decidedAt} by ${d.decidedBy}${d.comment ? `: ${d.comment}` : ''}; ${next}`;
 }
 
 function renderScan(scan: ScanResult): string {

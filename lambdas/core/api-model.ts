@@ -1062,6 +1062,10 @@ export const decisionAcceptedSchema = z
     decidedBy: z.string().describe('The IAM caller'),
     approvedBy: z.string().nullable(),
     comment: z.string().nullable(),
+    cancelRequested: z
+      .boolean()
+      .describe('A cancel was requested too: the rollout ends Cancelled whatever the decision'),
+    message: z.string().describe('What will happen now'),
   })
   .meta({ title: 'DecisionAccepted' });
 

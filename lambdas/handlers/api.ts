@@ -77,8 +77,12 @@ import {
   createRunStore,
   type IdempotencyRecord,
   InvalidCursorError,
+  LockHeldError,
+  type LockRecord,
+  RunExistsError,
   RunNotFoundError,
   RunNotRunningError,
+  type RunRecord,
   type RunStore,
 } from '../shared/run-store.js';
 import { logContext, logger, requiredEnv, tracer } from '../shared/runtime.js';
@@ -270,6 +274,13 @@ function errorResult(error: unknown, request: ApiRequest): APIGatewayProxyResult
 // ---------------------------------------------------------------------------------------------
 // Step Functions
 
+/**
+ * How long a target claim made before StartExecution holds while its execution cannot be seen:
+ * long enough for StartExecution to land, short enough that a claim whose start failed does not
+ * keep the target for long (a replay of the request repairs it sooner).
+ */
+export const CLAIM_SECONDS = 300;
+
 const TOKEN_GONE: ReadonlySet<string> = new Set([
   'TaskDoesNotExist',
   'TaskTimedOut',
@@ -317,6 +328,10 @@ type Route = (
 export function makeApiHandler(deps: ApiDeps) {
   const random = deps.random ?? Math.random;
   const machine = deps.rolloutStateMachineArn;
+
+  /** DescribeExecution's status, NOT_FOUND for an execution Step Functions does not know. */
+  const executionStatus = async (arn: string): Promise<ExecutionStatus> =>
+    ((await describeExecution(deps.sfn, arn))?.status ?? 'NOT_FOUND') as ExecutionStatus;
 
   /**
    * Starts the rollout execution named `runId`. Step Functions itself answers a second start of
@@ -382,6 +397,110 @@ export function makeApiHandler(deps: ApiDeps) {
     );
   };
 
+  /**
+   * Claims the target for `runId` before its execution starts (issue 15): one conditional write
+   * that takes the lock naming the execution about to start, or 409 naming the live holder. The
+   * workflow's AcquireLock adopts the claim (same run, same execution). A claim whose execution
+   * never starts lapses after CLAIM_SECONDS (core/target-lock.ts), or a replay of the same
+   * request repairs it by starting that execution.
+   */
+  const claimTarget = async (
+    target: { readonly kind: string; readonly name: string },
+    runId: string,
+    now: Date,
+  ) => {
+    const execution = executionArnFor(machine, runId);
+    const claim = () =>
+      deps.store.acquireLock(target.name, runId, CLAIM_SECONDS, now, execution).then(() => true);
+    const busy = (lock: LockRecord | undefined, cause: unknown) => {
+      const holder = lock?.holder ?? '(unknown)';
+      return new ApiError(
+        'TargetBusy',
+        `${target.kind} ${target.name} has an active rollout, ${holder}${lock?.execution ? ` (execution ${lock.execution})` : ''}; one rollout per ${target.kind} at a time: wait for it, or cancel it (POST /rollouts/${holder}/cancel)`,
+        {
+          field: 'target.name',
+          value: target.name,
+          details: {
+            activeRolloutId: holder,
+            ...(lock?.leaseExpiresAt ? { leaseExpiresAt: lock.leaseExpiresAt } : {}),
+            ...(lock?.execution ? { activeExecutionArn: lock.execution } : {}),
+          },
+          cause,
+        },
+      );
+    };
+    try {
+      await claim();
+      return;
+    } catch (error) {
+      if (!(error instanceof LockHeldError)) throw error;
+      const current = await deps.store.getLock(target.name);
+      if (current !== undefined) {
+        const { alive } = await holderIsAlive(current, now, executionStatus);
+        if (alive) throw busy(current, error);
+      }
+      try {
+        // Free (released meanwhile) or held by the dead: take it, exactly once among racers.
+        if (current === undefined) await claim();
+        else await deps.store.takeOverLock(current, runId, CLAIM_SECONDS, now, execution);
+      } catch (retry) {
+        if (!(retry instanceof LockHeldError)) throw retry;
+        throw busy(await deps.store.getLock(target.name), retry);
+      }
+    }
+  };
+
+  /**
+   * A rollout whose execution ended before it recorded itself (refused input, a lost race for
+   * the target) is recorded now, Failed with Step Functions' error and cause, so its status,
+   * report and replays tell the truth. Undefined while the execution runs (or is unknown).
+   */
+  const recordEndedBeforeRecorded = async (
+    runId: string,
+    executionArn: string,
+    request: RolloutRequest,
+  ): Promise<RunRecord | undefined> => {
+    const out = await deps.sfn
+      .send(new DescribeExecutionCommand({ executionArn }))
+      .catch((error: unknown) => {
+        if (nameOf(error) === 'ExecutionDoesNotExist') return undefined;
+        throw error;
+      });
+    if (out?.status === undefined || out.status === 'RUNNING' || out.status === 'PENDING_REDRIVE')
+      return undefined;
+    const { rollout } = request;
+    const record: RunRecord = {
+      runId,
+      target: rollout.target.name,
+      targetKind: rollout.target.kind,
+      nodes: rollout.target.nodes.map((n) => n.name),
+      maxFailedNodes: rollout.policy.maxFailedNodes,
+      status: out.status === 'SUCCEEDED' ? 'Succeeded' : 'Failed',
+      startedAt: (out.startDate ?? deps.now()).toISOString(),
+      finishedAt: (out.stopDate ?? deps.now()).toISOString(),
+      failureReason:
+        `the execution ended ${out.status} before the run was recorded${out.error ? `: ${out.error}` : ''}${out.cause ? `: ${out.cause}` : ''}`.slice(
+          0,
+          4000,
+        ),
+      execution: executionArn,
+      ...(rollout.changeTicket ? { changeTicket: rollout.changeTicket } : {}),
+      ...(rollout.requestedBy ? { requestedBy: rollout.requestedBy } : {}),
+    };
+    try {
+      await deps.store.putRun(record);
+    } catch (error) {
+      // Recorded meanwhile (by the workflow, or a concurrent replay): that record stands.
+      if (!(error instanceof RunExistsError)) throw error;
+      return deps.store.getRun(runId);
+    }
+    logger.warn('rollout ended before it was recorded; recorded as Failed', {
+      status: out.status,
+      error: out.error,
+    });
+    return record;
+  };
+
   /** The answer to a request whose key was seen: the same rollout, or 422 for another request. */
   const replay = async (
     seen: IdempotencyRecord,
@@ -404,13 +523,15 @@ export function makeApiHandler(deps: ApiDeps) {
     if (executionArn === undefined) {
       // The first request claimed the key but did not get through StartExecution: start it now,
       // under the same name and with the same input, so there is never a second execution.
-      await ensureTargetFree(request.rollout.target, seen.runId, now);
+      await claimTarget(request.rollout.target, seen.runId, now);
       executionArn = await startExecution(seen.runId, { ...request.input, runId: seen.runId });
       await deps.store.recordIdempotentStart(seen.key, executionArn);
     }
-    const run = await deps.store.getRun(seen.runId);
     logContext({ runId: seen.runId, target: request.rollout.target.name });
-    logger.info('idempotent replay', { executionArn });
+    const run =
+      (await deps.store.getRun(seen.runId)) ??
+      (await recordEndedBeforeRecorded(seen.runId, executionArn, request));
+    logger.info('idempotent replay', { executionArn, status: run?.status ?? 'Running' });
     return json(
       202,
       {
@@ -452,7 +573,6 @@ export function makeApiHandler(deps: ApiDeps) {
         return replay(seen, hash, parsed, shownKey, now);
       }
     }
-    await ensureTargetFree(rollout.target, runId, now);
     if (isRecord(body) && body.runId !== undefined && (await deps.store.getRun(runId))) {
       throw new ApiError(
         'RolloutIdInUse',
@@ -473,6 +593,15 @@ export function makeApiHandler(deps: ApiDeps) {
       );
       // Another request with this key got there first (a concurrent retry): answer as a replay.
       if (!claim.claimed) return replay(claim.record, hash, parsed, shownKey, now);
+    }
+    // After the key, so identical concurrent requests are replays of one, not 409s of each other.
+    try {
+      await claimTarget(rollout.target, runId, now);
+    } catch (error) {
+      if (key !== undefined && error instanceof ApiError) {
+        await deps.store.releaseIdempotencyKey(key, runId);
+      }
+      throw error;
     }
     const executionArn = await startExecution(runId, parsed.input);
     if (key !== undefined) await deps.store.recordIdempotentStart(key, executionArn);
@@ -736,7 +865,9 @@ export function makeApiHandler(deps: ApiDeps) {
       }
       await deps.store.deleteApproval(id, approval.taskToken);
       if (!delivered) throw await noneAwaiting();
-      logger.info('approval decided', { approved });
+      // An approval racing a cancel is delivered, but the cancel wins before the next node: say so.
+      const cancelRequested = (await deps.store.getRun(id))?.cancelRequested === true;
+      logger.info('approval decided', { approved, cancelRequested });
       return json(202, {
         rolloutId: id,
         decision: approved ? 'approved' : 'rejected',
@@ -744,6 +875,12 @@ export function makeApiHandler(deps: ApiDeps) {
         decidedBy: decision.decidedBy,
         approvedBy: decision.approvedBy,
         comment: decision.comment,
+        cancelRequested,
+        message: !approved
+          ? 'rejected: the remaining nodes are not updated and the rollout ends Cancelled'
+          : cancelRequested
+            ? 'approved, but a cancel was requested: the rollout stops before its next node and ends Cancelled'
+            : 'approved: the remaining nodes are updated',
       });
     };
 
@@ -843,10 +980,6 @@ export function makeApiHandler(deps: ApiDeps) {
       warnings: plan.warnings,
     });
   };
-
-  /** DescribeExecution's status, NOT_FOUND for an execution Step Functions does not know. */
-  const executionStatus = async (arn: string): Promise<ExecutionStatus> =>
-    ((await describeExecution(deps.sfn, arn))?.status ?? 'NOT_FOUND') as ExecutionStatus;
 
   /** CAU's ForceRecovery: break the lock of a target whose rollout no longer runs. */
   const forceRecovery: Route = async (request, params) => {

@@ -1030,6 +1030,28 @@ export class RunStore {
     return found && toDomain<IdempotencyRecord>(found);
   }
 
+  /**
+   * Gives back a key `runId` claimed but never started (its target was busy), so a retry is
+   * judged afresh. Deletes nothing once an execution was recorded or another run holds it.
+   */
+  async releaseIdempotencyKey(key: string, runId: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: keys.idempotency(key),
+          ConditionExpression: '#runId = :runId AND attribute_not_exists(#executionArn)',
+          ExpressionAttributeNames: { '#runId': 'runId', '#executionArn': 'executionArn' },
+          ExpressionAttributeValues: { ':runId': runId },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
   /** Notes the execution a claimed key started, so a retry needs no second start. */
   async recordIdempotentStart(key: string, executionArn: string): Promise<void> {
     await this.client.send(
