@@ -218,6 +218,8 @@ export class Sandbox {
 
   /** Every execution (rollout or node, however started) that has started and not ended. */
   private readonly live = new Set<string>();
+  /** The input of every rollout execution started, for DescribeExecution. */
+  private readonly inputs = new Map<string, Json>();
   private readonly handlers: Map<FunctionName, Handler>;
   private readonly adapted = new Map<string, AdaptedDefinition>();
   private readonly names = new Set<string>();
@@ -362,10 +364,16 @@ export class Sandbox {
   ): { executionArn: string; done: Promise<ExecutionResult> } {
     const arn = this.synth.rollout.arn;
     const executionArn = `${arn.replace(':stateMachine:', ':execution:')}:${name}`;
+    // As AWS (Standard): the same name and input while it runs is the same execution.
+    const live = this.running.get(executionArn);
+    if (live && JSON.stringify(live.input) === JSON.stringify(input)) {
+      return { executionArn, done: live.done };
+    }
     if (this.names.has(`${arn}/${name}`) || this.running.has(executionArn)) {
       throw namedError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
     }
     const done = this.execute(arn, this.synth.rollout.definition, input, name);
+    this.inputs.set(executionArn, input);
     this.running.set(executionArn, { input, startedAt: this.clock.now(), done });
     void done.finally(() => this.running.delete(executionArn)).catch(() => undefined);
     return { executionArn, done };
@@ -420,9 +428,12 @@ export class Sandbox {
           const done = this.executions.find((e) => e.executionArn === arn);
           if (!done)
             throw namedError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+          const startedWith = this.inputs.get(arn);
           return {
             executionArn: arn,
             status: done.status,
+            // As AWS: a closed execution is described with its input too.
+            ...(startedWith === undefined ? {} : { input: JSON.stringify(startedWith) }),
             startDate: done.startedAt,
             stopDate: done.stoppedAt,
             ...(done.output === undefined ? {} : { output: JSON.stringify(done.output) }),

@@ -523,8 +523,15 @@ export function makeApiHandler(deps: ApiDeps) {
     if (executionArn === undefined) {
       // The first request claimed the key but did not get through StartExecution: start it now,
       // under the same name and with the same input, so there is never a second execution.
-      await claimTarget(request.rollout.target, seen.runId, now);
-      executionArn = await startExecution(seen.runId, { ...request.input, runId: seen.runId });
+      const input = { ...request.input, runId: seen.runId };
+      const existing = await describeExecution(deps.sfn, executionArnFor(machine, seen.runId));
+      if (existing !== undefined && sameInput(existing.input, input)) {
+        // It did start (the note was lost): that execution is the rollout; claim nothing.
+        executionArn = existing.arn;
+      } else {
+        await claimTarget(request.rollout.target, seen.runId, now);
+        executionArn = await startExecution(seen.runId, input);
+      }
       await deps.store.recordIdempotentStart(seen.key, executionArn);
     }
     logContext({ runId: seen.runId, target: request.rollout.target.name });

@@ -171,6 +171,39 @@ describe('the API under concurrency (issue 15)', () => {
     await env.sandbox.stop();
   });
 
+  it('a replay whose first request started the execution but did not note it finds that execution, finished, by its input', async () => {
+    // Arrange: the key is claimed and its execution ran to its end, but the start was never
+    // noted on the key (the API failed right after StartExecution).
+    const env = await start();
+    const now = env.sandbox.clock.now();
+    const key = rolloutIdempotencyKey('chg-unnoted', null) as string;
+    await env.sandbox.store.claimIdempotencyKey(
+      {
+        key,
+        requestHash: requestHash('startRollout', env.input),
+        runId: 'unnoted-run',
+        createdAt: now.toISOString(),
+        expiresAt: Math.floor(now.getTime() / 1000) + 24 * 3600,
+      },
+      now,
+    );
+    env.sandbox.startRollout({ ...env.input, runId: 'unnoted-run' }, 'unnoted-run');
+    await env.sandbox.settle();
+
+    // Act
+    const replay = await env.call('POST', '/rollouts', env.input, {
+      'Idempotency-Key': 'chg-unnoted',
+    });
+    await env.sandbox.settle();
+
+    // Assert: the same rollout, its real status, and no second execution.
+    expect(replay.status).toBe(202);
+    expect(replay.body).toMatchObject({ rolloutId: 'unnoted-run', status: 'Succeeded' });
+    expect(env.sandbox.executions.filter((e) => e.name === 'unnoted-run')).toHaveLength(1);
+    expect(await env.sandbox.store.getLock('CLUSTER1')).toBeUndefined();
+    await env.sandbox.stop();
+  });
+
   it('approve and cancel fired together: the approver is told the run is being cancelled, and it ends Cancelled', async () => {
     // Arrange: the pilot node done, the rollout waits at its gate.
     const env = await start();
