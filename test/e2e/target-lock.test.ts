@@ -229,4 +229,41 @@ describe('the target lock in the sandbox', () => {
     expect((await env.sandbox.store.getRun(String(next.body.rolloutId)))?.status).toBe('Succeeded');
     await env.sandbox.stop();
   });
+
+  it('a rollout stopped at its gate (StopExecution) has its lock released by the status-change rule, and is recorded Failed', async () => {
+    // Arrange
+    const env = await start();
+    const first = await env.call('POST', '/rollouts', {
+      ...env.input,
+      approvalGate: { afterNodes: 1, timeoutMinutes: 600 },
+    });
+    const firstId = String(first.body.rolloutId);
+    await env.sandbox.advance(3 * HOUR);
+    const before = await env.sandbox.store.getLock('CLUSTER1');
+
+    // Act: stopped where no state of its own can release the lock.
+    const stopped = env.sandbox.stopRollout(String(first.body.executionArn));
+    await env.sandbox.advance(60_000);
+    const after = await env.sandbox.store.getLock('CLUSTER1');
+    const run = await env.sandbox.store.getRun(firstId);
+    const next = await env.call('POST', '/rollouts', {
+      ...env.input,
+      changeTicket: { system: 'ServiceNow', id: 'CHG0000003' },
+    });
+    await env.sandbox.settle();
+
+    // Assert
+    expect(before?.holder).toBe(firstId);
+    expect(stopped).toBe(true);
+    expect(env.sandbox.executionStatus(String(first.body.executionArn))).toBe('ABORTED');
+    expect(env.sandbox.statusEventsDelivered).toBe(1);
+    expect(after).toBeUndefined();
+    expect(run).toMatchObject({
+      status: 'Failed',
+      failureReason: expect.stringContaining('ABORTED'),
+    });
+    expect(next.status).toBe(202);
+    expect((await env.sandbox.store.getRun(String(next.body.rolloutId)))?.status).toBe('Succeeded');
+    await env.sandbox.stop();
+  });
 });
