@@ -13,6 +13,7 @@ import type {
   cancelAcceptedSchema,
   decisionAcceptedSchema,
   ErrorBody,
+  forceRecoveryAcceptedSchema,
   ledgerResponseSchema,
   RemovalRequest,
   RolloutStatusView,
@@ -29,6 +30,7 @@ export type RolloutPage = z.output<typeof rolloutPageSchema>;
 export type RunReport = RunReportView;
 export type CancelAccepted = z.output<typeof cancelAcceptedSchema>;
 export type DecisionAccepted = z.output<typeof decisionAcceptedSchema>;
+export type ForceRecoveryAccepted = z.output<typeof forceRecoveryAcceptedSchema>;
 export type ScanResult = z.output<typeof scanResultSchema>;
 export type Ledger = z.output<typeof ledgerResponseSchema>;
 export type RemovalAccepted = z.output<typeof removalAcceptedSchema>;
@@ -62,6 +64,8 @@ export interface RolloutBackend {
   cancel(id: string, reason?: string): Promise<CancelAccepted>;
   /** POST /rollouts/{id}/approve or /reject (202). */
   decide(id: string, decision: 'approve' | 'reject', comment?: string): Promise<DecisionAccepted>;
+  /** POST /targets/{id}/force-recovery (200): break the lock of a target whose run has ended. */
+  forceRecovery(target: string, reason: string): Promise<ForceRecoveryAccepted>;
   /** POST /scans: what would install where; installs nothing. */
   scan(input: unknown): Promise<ScanResult>;
   /** GET /nodes/{id}/ledger. */
@@ -294,6 +298,8 @@ export function apiBackend(
       json('POST', at(`/rollouts/{id}/${decision}`, id), {
         body: comment === undefined ? {} : { comment },
       }),
+    forceRecovery: (target, reason) =>
+      json('POST', at('/targets/{id}/force-recovery', target), { body: { reason } }),
     scan: (input) => json('POST', '/scans', { body: input }),
     getLedger: (node) => json('GET', at('/nodes/{id}/ledger', node)),
     requestRemoval: (node, body) => json('POST', at('/nodes/{id}/removals', node), { body }),

@@ -46,6 +46,7 @@ export function renderReportText(report: RunReport): string {
       `  started ${report.startedAt}${report.finishedAt ? `, finished ${report.finishedAt} (${formatDuration(report.makespanSeconds ?? 0)})` : ', not finished'}; lock ${report.lockReleased ? 'released' : 'HELD'}`,
     );
   }
+  for (const notice of report.notices ?? []) lines.push(`  ${notice}`);
   const ticket = ticketText(report.changeTicket);
   if (ticket || report.requestedBy) {
     lines.push(

@@ -124,6 +124,8 @@ export class NodeWorkflow extends Construct {
             reason: reasonPath ? sfn.JsonPath.stringAt(reasonPath) : status,
             drained: sfn.JsonPath.objectAt('$.state.drainedEver'),
             restarts: sfn.JsonPath.numberAt('$.state.restarts'),
+            // Still drained at the end: its resume failed, the node is left Paused (point 8).
+            leftPaused: sfn.JsonPath.objectAt('$.state.drained'),
             startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
             execution: sfn.JsonPath.stringAt('$$.Execution.Id'),
           },
@@ -190,7 +192,25 @@ export class NodeWorkflow extends Construct {
       { errors: ['States.Timeout'], resultPath: '$.resumeError' },
     );
     resumeAfterFailure.addCatch(recordFailed, { resultPath: '$.resumeError' });
-    resumeAfterFailure.next(recordFailed);
+    // Only a resume that succeeded clears the drained flag: otherwise the node is recorded as
+    // left Paused, and the rollout stops before draining another node of the cluster.
+    resumeAfterFailure.next(
+      new sfn.Choice(this, 'ResumedAfterFailure')
+        .when(
+          sfn.Condition.stringEquals('$.commands.resumeAfterFailure.status', 'Success'),
+          new sfn.Pass(this, 'MarkResumedAfterFailure', {
+            parameters: {
+              drained: false,
+              drainedEver: true,
+              'restartPending.$': '$.state.restartPending',
+              'restarts.$': '$.state.restarts',
+              'pluginFailed.$': '$.state.pluginFailed',
+            },
+            resultPath: '$.state',
+          }).next(recordFailed),
+        )
+        .otherwise(recordFailed),
+    );
     const failureCleanup = new sfn.Choice(this, 'DrainedWhenFailing')
       .when(sfn.Condition.booleanEquals('$.state.drained', true), resumeAfterFailure)
       .otherwise(recordFailed);
@@ -498,9 +518,17 @@ export class NodeWorkflow extends Construct {
       });
 
     // -- the tail: final restart, verify, resume, post-update script, record ------------------
-    const recordSucceeded = record('RecordNodeSucceeded', 'Succeeded').next(
-      new sfn.Succeed(this, 'NodeUpdated'),
+    const nodeUpdated = new sfn.Succeed(this, 'NodeUpdated');
+    const recordSucceededTask = record('RecordNodeSucceeded', 'Succeeded');
+    // The node is updated whatever the write does: a history write that fails after its retries
+    // must not turn the node Failed (the run's report then shows it without a recorded result).
+    recordSucceededTask.addCatch(
+      new sfn.Pass(this, 'NodeUpdatedNotRecorded', { resultPath: sfn.JsonPath.DISCARD }).next(
+        nodeUpdated,
+      ),
+      { resultPath: '$.recordError' },
     );
+    const recordSucceeded = recordSucceededTask.next(nodeUpdated);
     const outcome = new sfn.Choice(this, 'AnyPluginFailed')
       .when(sfn.Condition.booleanEquals('$.state.pluginFailed', true), fail('UpdateFailed'))
       .otherwise(recordSucceeded);

@@ -1,4 +1,4 @@
-import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -12,6 +12,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { TERMINAL_STATUSES } from '../lambdas/core/contracts.js';
+import { ENDED_WITHOUT_RELEASE } from '../lambdas/core/target-lock.js';
 import {
   addDataKeyPolicy,
   dataKeyPolicyStatements,
@@ -20,7 +21,7 @@ import {
   stateMachineContext,
 } from './data-key.js';
 import { HotfixRoot, S3_LOGS_BY_POLICY } from './hotfix-root.js';
-import { acknowledge } from './nag.js';
+import { acknowledge, wildcardResource } from './nag.js';
 import { NodeWorkflow } from './node-workflow.js';
 import { RolloutApi } from './rollout-api.js';
 import { RolloutEvents } from './rollout-events.js';
@@ -128,6 +129,8 @@ export class RolloutControlPlane extends Construct {
   public readonly completionRedrive: lambda.EventSourceMapping;
   /** Fires when a rollout execution fails. */
   public readonly failedRolloutsAlarm: cloudwatch.Alarm;
+  /** Fires when a rollout is still running past its WarnAfter (CAU). */
+  public readonly warnAfterAlarm: cloudwatch.Alarm;
   /** The lifecycle event bus (rollout started, node updated, finished, approval required). */
   public readonly events: RolloutEvents;
   /** The scheduled self-updating windows, when any are configured. */
@@ -264,6 +267,48 @@ export class RolloutControlPlane extends Construct {
         }),
       ],
     });
+    // The target lock (issue 8, point 4): run-lock asks whether a holder's execution still runs
+    // before anyone takes its lock, and releases the lock of a run that ended without its own
+    // release. A separate policy, as above, so the function does not wait on the workflow.
+    const rolloutExecutions = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${Fn.select(6, Fn.split(':', this.rolloutWorkflow.stateMachineArn))}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    new iam.Policy(this, 'RunLockDescribesRolloutExecutions', {
+      roles: [fns.runLock.role as iam.IRole],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['states:DescribeExecution'],
+          resources: [rolloutExecutions],
+        }),
+      ],
+    });
+    acknowledge(
+      this,
+      wildcardResource(rolloutExecutionsForNag(this.rolloutWorkflow)),
+      'DescribeExecution of the lock holder: any execution of the rollout workflow, named per run at run time',
+    );
+    new events.Rule(this, 'RolloutEndedReleasesLock', {
+      description:
+        'Releases the target lock of a rollout execution that ended ABORTED, TIMED_OUT or FAILED without releasing it',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: {
+          status: [...ENDED_WITHOUT_RELEASE],
+          stateMachineArn: [this.rolloutWorkflow.stateMachineArn],
+        },
+      },
+      targets: [
+        new targets.LambdaFunction(fns.runLock, {
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(2),
+        }),
+      ],
+    });
+
     this.api = new RolloutApi(this, 'Api', {
       handler: fns.api,
       rolloutStateMachine: this.rolloutWorkflow,
@@ -370,6 +415,23 @@ export class RolloutControlPlane extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+
+    // WarnAfter (issue 8, point 11): run-history counts each run once when it passes it.
+    this.warnAfterAlarm = new cloudwatch.Alarm(this, 'RolloutPastWarnAfter', {
+      alarmDescription:
+        'A rollout is still running past its WarnAfter: it goes on, but takes longer than planned',
+      metric: new cloudwatch.Metric({
+        namespace: 'WindowsRollout',
+        metricName: 'RolloutWarnAfterPassed',
+        dimensionsMap: { service: 'windows-rollout' },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 
   /**
@@ -420,4 +482,13 @@ export class RolloutControlPlane extends Construct {
       );
     }
   }
+}
+
+/** How cdk-nag prints the ARN of every execution of `machine`. */
+function rolloutExecutionsForNag(machine: sfn.IStateMachine): string {
+  const stack = Stack.of(machine);
+  const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+  const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+  const id = stack.getLogicalId(machine.node.defaultChild as never);
+  return `arn:<AWS::Partition>:states:${region}:${account}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${id}"}]}]}:*`;
 }

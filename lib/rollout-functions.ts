@@ -176,10 +176,12 @@ export class RolloutFunctions extends Construct {
       approvalGate: make('approvalGate', { ...table, ...(props.events?.environment ?? {}) }),
       // RolloutApi adds its environment and permissions (table, state machine, buckets).
       // API Gateway answers 504 after 29 s: the function must end first, with its own answer.
-      api: make('api', {}, API_FUNCTION_TIMEOUT),
+      // The bus: ForceRecovery publishes Rollout Lock Force Recovered.
+      api: make('api', { ...(props.events?.environment ?? {}) }, API_FUNCTION_TIMEOUT),
     };
     props.events?.grantPublish(this.functions.runHistory);
     props.events?.grantPublish(this.functions.approvalGate);
+    props.events?.grantPublish(this.functions.api);
     const f = this.functions;
 
     // DynamoDB: each function gets only the actions it performs.

@@ -14,6 +14,16 @@ import {
   stateMachineLogging,
 } from './workflow-common.js';
 
+/**
+ * Step Functions errors of a child execution's start that a later try can clear: throttling, the
+ * open-executions limit and the SDK's transient failures.
+ */
+export const CHILD_EXECUTION_TRANSIENT_ERRORS = [
+  'StepFunctions.ExecutionLimitExceededException',
+  'StepFunctions.ThrottlingException',
+  'StepFunctions.SdkClientException',
+] as const;
+
 /** Props of {@link RolloutWorkflow}. */
 export interface RolloutWorkflowProps {
   readonly functions: {
@@ -29,8 +39,9 @@ export interface RolloutWorkflowProps {
   readonly artifactsBucket: s3.IBucket;
   readonly logGroup: logs.ILogGroup;
   /**
-   * How long the target lock holds without renewal. Each node's preflight renews it; a run
-   * that dies leaves a lock that expires after this.
+   * The target lock's lease. The lock names the run's execution and is never lost by time while
+   * that execution runs; the lease only bounds how long a competitor waits for a claimed
+   * execution it cannot see yet. Each node's preflight still renews it.
    * @default Duration.hours(6)
    */
   readonly lockLease?: Duration;
@@ -88,6 +99,8 @@ export class RolloutWorkflow extends Construct {
         action: 'acquire',
         target: sfn.JsonPath.stringAt('$.target.name'),
         runId: sfn.JsonPath.stringAt('$.runId'),
+        // The lock names this execution: while it runs, nobody takes the lock, whatever it waits on.
+        execution: sfn.JsonPath.stringAt('$$.Execution.Id'),
         leaseSeconds,
       },
       '$.lock',
@@ -173,7 +186,11 @@ export class RolloutWorkflow extends Construct {
         leaseSeconds,
       });
 
-    /** Starts the node workflow for one node, as a child execution named `<runId>-<node>`. */
+    /**
+     * Starts the node workflow for one node, as a child execution named `<runId>-<node>`, with a
+     * Retry for Step Functions' transient errors on both paths (cluster loop and fleet maps): a
+     * throttled StartExecution must not count a node as failed.
+     */
     const startNodeWorkflow = (id: string, nodePath: string) =>
       new tasks.StepFunctionsStartExecution(this, id, {
         stateMachine: props.nodeWorkflow,
@@ -186,6 +203,11 @@ export class RolloutWorkflow extends Construct {
         ),
         input: nodeInput(nodePath),
         resultPath: sfn.JsonPath.DISCARD,
+      }).addRetry({
+        errors: [...CHILD_EXECUTION_TRANSIENT_ERRORS],
+        interval: Duration.seconds(5),
+        maxAttempts: 5,
+        backoffRate: 2,
       });
 
     const finish = invoke(
@@ -264,14 +286,47 @@ export class RolloutWorkflow extends Construct {
         )
         .otherwise(advance),
     );
-    updateNode.addRetry({
-      errors: ['StepFunctions.ExecutionLimitExceededException', 'StepFunctions.SdkClientException'],
-      interval: Duration.seconds(5),
-      maxAttempts: 5,
-      backoffRate: 2,
-    });
-    updateNode.addCatch(countFailure, { resultPath: '$.lastNodeError' });
-    selectNode.next(updateNode).next(advance);
+    // A node left Paused (its resume failed) stops the run there: no other node of the cluster
+    // is drained while one is paused (issue 8, point 8). Otherwise the failure is counted.
+    const stoppedAtPausedNode = invoke(
+      'RecordRunStoppedAtPausedNode',
+      f.runHistory,
+      {
+        action: 'finishRun',
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        error: { Error: 'NodeLeftPaused', 'Cause.$': '$.paused.reason' },
+      },
+      '$.summary',
+    );
+    stoppedAtPausedNode.addCatch(releaseAfterError, { resultPath: '$.error' });
+    const anyPaused = onError(
+      invoke(
+        'CheckPausedNodes',
+        f.runHistory,
+        { action: 'pausedNodes', runId: sfn.JsonPath.stringAt('$.runId') },
+        '$.paused',
+      ),
+    );
+    anyPaused.next(
+      new sfn.Choice(this, 'NodeLeftPaused')
+        .when(sfn.Condition.booleanEquals('$.paused.anyPaused', true), stoppedAtPausedNode)
+        .otherwise(countFailure),
+    );
+    updateNode.addCatch(anyPaused, { resultPath: '$.lastNodeError' });
+    // WarnAfter (CAU): before each node, a run past it says so once (event, metric, report line).
+    // Only a notice: a failure to say it must not stop the run.
+    const checkWarnAfter = invoke(
+      'CheckWarnAfter',
+      f.runHistory,
+      {
+        action: 'checkWarnAfter',
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        node: sfn.JsonPath.stringAt('$.current.node.name'),
+      },
+      null,
+    );
+    checkWarnAfter.addCatch(updateNode, { resultPath: '$.warnAfterError' });
+    selectNode.next(checkWarnAfter).next(updateNode).next(advance);
     const moreNodes = new sfn.Choice(this, 'MoreClusterNodes')
       .when(sfn.Condition.numberLessThanJsonPath('$.loop.index', '$.loop.count'), selectNode)
       .otherwise(finish);
@@ -297,14 +352,14 @@ export class RolloutWorkflow extends Construct {
 
     // Group: a Distributed Map; its iterations are child executions with their own histories.
     // With an approval gate, the pilot's list and the rest's run as two maps around the gate.
-    const fleetRun = (id: string, listKeyPath: string) => {
+    const fleetRun = (id: string, listKeyPath: string, toleratedFailuresPath: string) => {
       const map = new sfn.DistributedMap(this, id, {
         itemReader: new sfn.S3JsonItemReader({
           bucket: props.artifactsBucket,
           key: sfn.JsonPath.stringAt(listKeyPath),
         }),
         maxConcurrencyPath: sfn.JsonPath.stringAt('$.policy.maxConcurrency'),
-        toleratedFailureCountPath: sfn.JsonPath.stringAt('$.policy.maxFailedNodes'),
+        toleratedFailureCountPath: sfn.JsonPath.stringAt(toleratedFailuresPath),
         itemSelector: {
           'runId.$': '$.runId',
           // Only the target's kind and name: its node list stays in the parent.
@@ -332,11 +387,33 @@ export class RolloutWorkflow extends Construct {
       onError(map);
       return map;
     };
-    const fleetMap = fleetRun('UpdateFleet', '$.scan.nodeListKey');
+    const fleetMap = fleetRun('UpdateFleet', '$.scan.nodeListKey', '$.policy.maxFailedNodes');
     fleetMap.next(finish);
-    const fleetPilot = fleetRun('UpdateFleetPilot', '$.scan.pilotListKey');
-    const fleetRest = fleetRun('UpdateFleetRest', '$.scan.restListKey');
-    fleetPilot.next(approvalGate('AwaitFleetApproval')).next(fleetRest).next(finish);
+    const fleetPilot = fleetRun(
+      'UpdateFleetPilot',
+      '$.scan.pilotListKey',
+      '$.policy.maxFailedNodes',
+    );
+    // One failure budget for the whole run (as the cluster loop keeps it): the rest may fail
+    // only what the pilot left of MaxFailedNodes, counted from the run history after the gate.
+    const fleetRest = fleetRun(
+      'UpdateFleetRest',
+      '$.scan.restListKey',
+      '$.failureBudget.remaining',
+    );
+    const budgetLeft = onError(
+      invoke(
+        'FailureBudgetAfterPilot',
+        f.runHistory,
+        { action: 'failureBudget', runId: sfn.JsonPath.stringAt('$.runId') },
+        '$.failureBudget',
+      ),
+    );
+    fleetPilot
+      .next(approvalGate('AwaitFleetApproval'))
+      .next(budgetLeft)
+      .next(fleetRest)
+      .next(finish);
     const fleet = new sfn.Choice(this, 'FleetHasApprovalGate')
       .when(sfn.Condition.isNull('$.approvalGate'), fleetMap)
       .otherwise(fleetPilot);
@@ -353,6 +430,7 @@ export class RolloutWorkflow extends Construct {
       null,
     );
     calledOff.next(release);
+    stoppedAtPausedNode.next(release);
     finish.next(release).next(
       new sfn.Choice(this, 'RolloutOutcome')
         .when(

@@ -49,7 +49,7 @@ export interface ProgressEvent {
 export interface ExecutionResult {
   readonly executionArn: string;
   readonly name: string;
-  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   readonly output?: Json;
   readonly error?: string;
   readonly cause?: string;
@@ -88,6 +88,8 @@ interface Synthesized {
   readonly functions: ReadonlyMap<string, FunctionName>;
   readonly table: Record<string, unknown>;
   readonly eventPattern: Record<string, unknown>;
+  /** The lock's release rule (rollout executions that ended ABORTED, TIMED_OUT or FAILED). */
+  readonly lockRulePattern: Record<string, unknown>;
   readonly documentPrefix: string;
   readonly artifactsBucket: string;
 }
@@ -123,13 +125,20 @@ export function synthesize(): Synthesized {
         name,
       );
     }
-    const rule = Object.values(template.Resources).find((r) => r.Type === 'AWS::Events::Rule');
+    // The SSM command status-change rule (other rules, such as the lock's, have other sources).
+    const rule = Object.values(template.Resources).find(
+      (r) =>
+        r.Type === 'AWS::Events::Rule' &&
+        JSON.stringify((r.Properties.EventPattern as { source?: unknown })?.source) ===
+          '["aws.ssm"]',
+    );
     synthesized = {
       rollout: find(id(cp.rolloutWorkflow)),
       node: find(id(cp.nodeWorkflow)),
       functions,
       table: template.Resources[id(cp.runStore.table)]?.Properties ?? {},
       eventPattern: (rule?.Properties.EventPattern ?? {}) as Record<string, unknown>,
+      lockRulePattern: lockRulePattern(template, id(cp.rolloutWorkflow), find),
       documentPrefix: DEFAULT_SETTINGS.namePrefix,
       artifactsBucket: id(cp.artifactsBucket).toLowerCase(),
     };
@@ -138,6 +147,29 @@ export function synthesize(): Synthesized {
     if (previous === undefined) delete process.env.CDK_VALIDATION;
     else process.env.CDK_VALIDATION = previous;
   }
+}
+
+/**
+ * The synthesized rule on Step Functions status changes, its `{ Ref }` to the rollout workflow
+ * resolved to the sandbox's ARN (a pattern nothing matches when the template has no such rule).
+ */
+function lockRulePattern(
+  template: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> },
+  rolloutId: string,
+  find: (logicalId: string) => { arn: string },
+): Record<string, unknown> {
+  const rule = Object.values(template.Resources).find(
+    (r) =>
+      r.Type === 'AWS::Events::Rule' &&
+      JSON.stringify((r.Properties.EventPattern as { source?: unknown })?.source) ===
+        '["aws.states"]',
+  );
+  if (!rule) return { source: ['(none)'] };
+  const text = JSON.stringify(rule.Properties.EventPattern).replaceAll(
+    JSON.stringify({ Ref: rolloutId }),
+    JSON.stringify(find(rolloutId).arn),
+  );
+  return JSON.parse(text) as Record<string, unknown>;
 }
 
 /** Does an event match the synthesized EventBridge rule's pattern (the subset our rule uses)? */
@@ -205,12 +237,20 @@ export class Sandbox {
   readonly invocations = new Map<FunctionName, number>();
   /** Events the EventBridge rule delivered to complete-command (and retries). */
   deliveredEvents = 0;
+  /** Step Functions status-change events the lock's release rule delivered to run-lock. */
+  statusEventsDelivered = 0;
   /** Executions started through the Step Functions API and not finished yet. */
   private readonly running = new Map<
     string,
     { input: Json; startedAt: Date; done: Promise<ExecutionResult> }
   >();
 
+  /** Every execution (rollout or node, however started) that has started and not ended. */
+  private readonly live = new Set<string>();
+  /** The input of every rollout execution started, for DescribeExecution. */
+  private readonly inputs = new Map<string, Json>();
+  /** How to stop each running top-level execution (StopExecution). */
+  private readonly aborters = new Map<string, () => void>();
   private readonly handlers: Map<FunctionName, Handler>;
   private readonly adapted = new Map<string, AdaptedDefinition>();
   private readonly names = new Set<string>();
@@ -286,7 +326,13 @@ export class Sandbox {
         }) as Handler,
       ],
       ['interpretResults', makeInterpretResultsHandler(deps) as Handler],
-      ['runLock', makeRunLockHandler(deps) as Handler],
+      [
+        'runLock',
+        makeRunLockHandler({
+          ...deps,
+          executionStatus: async (arn) => this.executionStatus(arn),
+        }) as Handler,
+      ],
       [
         'runHistory',
         makeRunHistoryHandler({ ...deps, publisher: this.events as never }) as Handler,
@@ -350,13 +396,67 @@ export class Sandbox {
   ): { executionArn: string; done: Promise<ExecutionResult> } {
     const arn = this.synth.rollout.arn;
     const executionArn = `${arn.replace(':stateMachine:', ':execution:')}:${name}`;
+    // As AWS (Standard): the same name and input while it runs is the same execution.
+    const live = this.running.get(executionArn);
+    if (live && JSON.stringify(live.input) === JSON.stringify(input)) {
+      return { executionArn, done: live.done };
+    }
     if (this.names.has(`${arn}/${name}`) || this.running.has(executionArn)) {
       throw namedError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
     }
     const done = this.execute(arn, this.synth.rollout.definition, input, name);
+    this.inputs.set(executionArn, input);
     this.running.set(executionArn, { input, startedAt: this.clock.now(), done });
     void done.finally(() => this.running.delete(executionArn)).catch(() => undefined);
     return { executionArn, done };
+  }
+
+  /**
+   * StopExecution: aborts a running rollout execution where it is (its child node executions
+   * are not stopped: stop it where none runs, e.g. at an approval gate). False when not running.
+   */
+  stopRollout(executionArn: string): boolean {
+    const abort = this.aborters.get(executionArn);
+    if (!abort) return false;
+    abort();
+    return true;
+  }
+
+  /**
+   * The "Step Functions Execution Status Change" event of an ended rollout execution, delivered
+   * to run-lock when it matches the synthesized release rule, with EventBridge's retries.
+   */
+  private executionEnded(execution: ExecutionResult, input: Json, attempt = 0): void {
+    const event = {
+      version: '0',
+      source: 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      time: execution.stoppedAt.toISOString(),
+      detail: {
+        executionArn: execution.executionArn,
+        stateMachineArn: this.synth.rollout.arn,
+        name: execution.name,
+        status: execution.status,
+        input: JSON.stringify(input),
+        ...(execution.error === undefined ? {} : { error: execution.error }),
+        ...(execution.cause === undefined ? {} : { cause: execution.cause }),
+      },
+    };
+    if (!matchesPattern(this.synth.lockRulePattern, event)) return;
+    this.statusEventsDelivered++;
+    void this.invoke('runLock', event).catch(() => {
+      if (attempt >= 8) return;
+      this.clock.schedule(this.clock.now().getTime() + 1000 * 2 ** attempt, () =>
+        this.executionEnded(execution, input, attempt + 1),
+      );
+    });
+  }
+
+  /** DescribeExecution's status of an execution of the sandbox, as Step Functions answers it. */
+  executionStatus(executionArn: string): 'RUNNING' | ExecutionResult['status'] | 'NOT_FOUND' {
+    if (this.live.has(executionArn)) return 'RUNNING';
+    const done = this.executions.find((e) => e.executionArn === executionArn);
+    return done?.status ?? 'NOT_FOUND';
   }
 
   /** Runs virtual time until every started execution has finished. */
@@ -387,6 +487,13 @@ export class Sandbox {
           const { executionArn } = this.startRollout(JSON.parse(String(input.input ?? '{}')), name);
           return { executionArn, startDate: this.clock.now() };
         }
+        case 'StopExecutionCommand': {
+          const arn = String(input.executionArn);
+          if (!this.stopRollout(arn)) {
+            throw namedError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+          }
+          return { stopDate: this.clock.now() };
+        }
         case 'DescribeExecutionCommand': {
           const arn = String(input.executionArn);
           const live = this.running.get(arn);
@@ -401,12 +508,18 @@ export class Sandbox {
           const done = this.executions.find((e) => e.executionArn === arn);
           if (!done)
             throw namedError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+          const startedWith = this.inputs.get(arn);
           return {
             executionArn: arn,
             status: done.status,
+            // As AWS: a closed execution is described with its input too.
+            ...(startedWith === undefined ? {} : { input: JSON.stringify(startedWith) }),
             startDate: done.startedAt,
             stopDate: done.stoppedAt,
             ...(done.output === undefined ? {} : { output: JSON.stringify(done.output) }),
+            // As AWS: a failed execution's error and cause (issue 15, truthful replays).
+            ...(done.error === undefined ? {} : { error: done.error }),
+            ...(done.cause === undefined ? {} : { cause: done.cause }),
           };
         }
         default:
@@ -424,6 +537,7 @@ export class Sandbox {
       store: this.store,
       now: () => this.clock.now(),
       rolloutStateMachineArn: this.synth.rollout.arn,
+      publisher: this.events as never,
       scan: (rollout) => this.invoke('scan', { rollout }),
       startRemoval: makeRolloutRemovalStarter({
         sfn: this.sfnClient as never,
@@ -500,12 +614,13 @@ export class Sandbox {
     const executionArn = `${arn.replace(':stateMachine:', ':execution:')}:${name}`;
     const startedAt = this.clock.now();
     const counter = { history: 2, transitions: 0 }; // ExecutionStarted + the end event
+    this.live.add(executionArn);
     const result = await this.runScope(arn, definition, input, {
       executionArn,
       name,
       startedAt,
       counter,
-    });
+    }).finally(() => this.live.delete(executionArn));
     const execution: ExecutionResult = {
       executionArn,
       name,
@@ -516,6 +631,8 @@ export class Sandbox {
       ...result,
     };
     this.executions.push(execution);
+    this.aborters.delete(executionArn);
+    if (arn === this.synth.rollout.arn) this.executionEnded(execution, input);
     return execution;
   }
 
@@ -574,6 +691,9 @@ export class Sandbox {
         },
       },
     });
+    // A top-level execution (not a Map's item processor) can be stopped, as StopExecution does.
+    const topLevel = !key.includes('#');
+    if (topLevel) this.aborters.set(ctx.executionArn, run.abort);
     const node = (input as { node?: { name?: string } })?.node?.name;
     const runId = (input as { runId?: string })?.runId;
     const events = (async () => {
@@ -597,6 +717,7 @@ export class Sandbox {
       return { status: 'SUCCEEDED', output };
     } catch (error) {
       await events.catch(() => undefined);
+      if ((error as Error).name === 'ExecutionAbortedError') return { status: 'ABORTED' };
       const cause = (error as { cause?: { name?: string; message?: string } }).cause;
       return {
         status: 'FAILED',

@@ -410,7 +410,11 @@ function renderCancel(c: CancelAccepted): string {
 }
 
 function renderDecision(d: DecisionAccepted): string {
-  return `Rollout ${d.rolloutId} ${d.decision} at ${d.decidedAt} by ${d.decidedBy}${d.comment ? `: ${d.comment}` : ''}; ${d.decision === 'approved' ? 'the remaining nodes are updated' : 'no further node is updated'}`;
+  // An older API sends no message: fall back to what the decision alone means.
+  const next =
+    d.message ??
+    (d.decision === 'approved' ? 'the remaining nodes are updated' : 'no further node is updated');
+  return `Rollout ${d.rolloutId} ${d.decision} at ${d.decidedAt} by ${d.decidedBy}${d.comment ? `: ${d.comment}` : ''}; ${next}`;
 }
 
 function renderScan(scan: ScanResult): string {
@@ -975,6 +979,62 @@ export async function runApprove(argv: readonly string[], io: Io): Promise<numbe
     const answer = await backend.decide(id, flags.reject ? 'reject' : 'approve', flags.comment);
     if (flags.json) printJson(io, answer);
     else io.out(renderDecision(answer));
+    return 0;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// force-recovery: CAU's -ForceRecovery
+
+export const forceRecoveryCommand = {
+  name: 'force-recovery',
+  summary:
+    "break the lock of a cluster or group whose rollout is no longer running (CAU's -ForceRecovery)",
+  usage: 'rollout force-recovery <cluster-or-group> --reason <text> [--json] [--endpoint <url>]',
+  details: [
+    "A rollout holds its target's lock for as long as its execution runs, and releases it on every",
+    'way out. A run killed where it could not release it leaves the lock behind; this breaks it so a',
+    'new rollout may start (POST /targets/{id}/force-recovery). It never breaks the lock of a live',
+    'rollout: 409 names its execution (cancel that rollout instead). Who, why and when are recorded',
+    'on the run, which ends Failed if it was still recorded Running, and published as the',
+    'lifecycle event Rollout Lock Force Recovered. 404 when the target is not locked.',
+    '',
+    'Options:',
+    '  --reason <text>   why (required); recorded on the run and in the event',
+    ...CONNECTION_HELP,
+    ...OUTPUT_HELP,
+    '',
+    'With --local: not available (exit status 2). A local sandbox lives only as long as one',
+    'command, so it never has a lock left behind.',
+  ],
+  options: { ...CONNECTION_OPTIONS, reason: { type: 'string' } },
+} satisfies CommandSpec;
+
+export async function runForceRecovery(argv: readonly string[], io: Io): Promise<number> {
+  const { flags, argument: target } = parseWithArgument(
+    forceRecoveryCommand,
+    argv,
+    'cluster or group name',
+  );
+  checkConnection(forceRecoveryCommand.name, flags);
+  if (flags.local) {
+    throw new UsageError(
+      'rollout force-recovery: --local has no lock to recover: a sandbox lives only as long as one command, and its rollouts release their locks before it ends',
+    );
+  }
+  if (flags.reason === undefined || flags.reason.trim() === '') {
+    throw new UsageError(
+      `rollout force-recovery: --reason ${JSON.stringify(flags.reason ?? '')}: expected why the lock is broken (it is recorded on the run and in the lifecycle event)`,
+    );
+  }
+  const reason = flags.reason;
+  return withBackend(forceRecoveryCommand.name, io, flags, async (backend) => {
+    const answer = await backend.forceRecovery(target, reason);
+    if (flags.json) printJson(io, answer);
+    else
+      io.out(
+        `The lock of ${answer.target} held by rollout ${answer.rolloutId} (execution ${answer.executionArn ?? 'none'}, ${answer.executionStatus}) was broken at ${answer.recoveredAt} by ${answer.recoveredBy}: ${answer.reason}${answer.runMarkedFailed ? `; rollout ${answer.rolloutId} is now Failed` : ''}. A new rollout may start.`,
+      );
     return 0;
   });
 }

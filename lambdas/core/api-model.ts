@@ -104,6 +104,12 @@ export const API_ROUTES = [
     summary: 'Reject the rollout waiting at its approval gate',
   },
   {
+    operationId: 'forceRecovery',
+    method: 'POST',
+    path: '/targets/{id}/force-recovery',
+    summary: "Break the lock of a target whose rollout is no longer running (CAU's ForceRecovery)",
+  },
+  {
     operationId: 'scan',
     method: 'POST',
     path: '/scans',
@@ -202,6 +208,8 @@ export const ERROR_CODES = {
   RolloutNotRunning: 409,
   RolloutStarting: 409,
   NoApprovalPending: 409,
+  RolloutStillRunning: 409,
+  LockChanged: 409,
   RemovalOutOfOrder: 409,
   NodesOffline: 409,
   PayloadTooLarge: 413,
@@ -622,6 +630,19 @@ export const cancelRequestSchema = z
   )
   .meta({ title: 'CancelRequest' });
 
+/** The body of POST /targets/{id}/force-recovery: why is required, it goes in the run history. */
+export const forceRecoveryRequestSchema = z
+  .strictObject(
+    {
+      reason: text('the reason', 2000).describe(
+        'Why the lock is broken; recorded on the run and in the lifecycle event',
+      ),
+      requestedBy: text('who asks', 256).optional().describe('Who asks; default: the IAM caller'),
+    },
+    { error: 'expected { reason, requestedBy? }' },
+  )
+  .meta({ title: 'ForceRecoveryRequest' });
+
 const UPDATE_ID = /^KB[1-9][0-9]{3,7}$/i;
 const UPDATE_ID_ACCEPTED = 'expected "KB" followed by 4 to 8 digits, e.g. "KB890923"';
 
@@ -724,6 +745,18 @@ export function parseRunId(id: string | undefined): string {
     throw new ApiError(
       'ValidationFailed',
       `rollout id ${showValue(id)}: expected 1 to 64 letters, digits, "-" or "_"`,
+      { field: 'id', value: id },
+    );
+  }
+  return id;
+}
+
+/** A cluster or group name in a path, checked (the names a lock can have). */
+export function parseTargetName(id: string | undefined): string {
+  if (id === undefined || !GROUP_NAME_PATTERN.test(id)) {
+    throw new ApiError(
+      'ValidationFailed',
+      `target ${showValue(id)}: expected a cluster or group name, 1 to 64 letters, digits, ".", "-" or "_", starting with a letter or digit`,
       { field: 'id', value: id },
     );
   }
@@ -973,6 +1006,12 @@ export const runReportSchema = z
     lockReleased: z.boolean(),
     changeTicket: changeTicketOut.nullable(),
     requestedBy: z.string().nullable(),
+    notices: z
+      .array(z.string())
+      .optional()
+      .describe(
+        'What happened to the run as a whole, one line each: WarnAfter passed, the lock broken by ForceRecovery',
+      ),
     nodes: z.array(reportNodeSchema),
   })
   .meta({
@@ -995,6 +1034,26 @@ export const cancelAcceptedSchema = z
   })
   .meta({ title: 'CancelAccepted' });
 
+export const forceRecoveryAcceptedSchema = z
+  .object({
+    target: z.string().describe('The cluster or group whose lock was broken'),
+    recovered: z.literal(true),
+    rolloutId: z.string().describe('The rollout that held the lock'),
+    executionArn: z.string().nullable().describe("The holder's execution, when the lock named one"),
+    executionStatus: z
+      .string()
+      .describe(
+        'What Step Functions said of it (FAILED, ABORTED, ..., NOT_FOUND), or LEASE_EXPIRED',
+      ),
+    recoveredAt: timestamp,
+    recoveredBy: z.string(),
+    reason: z.string(),
+    runMarkedFailed: z
+      .boolean()
+      .describe('The run was still recorded Running; it is now Failed with the reason'),
+  })
+  .meta({ title: 'ForceRecoveryAccepted' });
+
 export const decisionAcceptedSchema = z
   .object({
     rolloutId: z.string(),
@@ -1003,6 +1062,10 @@ export const decisionAcceptedSchema = z
     decidedBy: z.string().describe('The IAM caller'),
     approvedBy: z.string().nullable(),
     comment: z.string().nullable(),
+    cancelRequested: z
+      .boolean()
+      .describe('A cancel was requested too: the rollout ends Cancelled whatever the decision'),
+    message: z.string().describe('What will happen now'),
   })
   .meta({ title: 'DecisionAccepted' });
 
@@ -1114,6 +1177,31 @@ export interface RunView {
   readonly execution?: string;
   readonly changeTicket?: { readonly system: string; readonly id: string; readonly url?: string };
   readonly requestedBy?: string;
+  readonly warnAt?: string;
+  readonly warnAfterPassedAt?: string;
+  readonly forceRecovery?: {
+    readonly recoveredAt: string;
+    readonly recoveredBy: string;
+    readonly reason: string;
+    readonly executionStatus: string;
+  };
+}
+
+/** The report's notices: what happened to the run as a whole, one line each. */
+export function runNotices(run: RunView): string[] {
+  const notices: string[] = [];
+  if (run.warnAfterPassedAt !== undefined) {
+    notices.push(
+      `WarnAfter passed: the run was still going at ${run.warnAfterPassedAt}${run.warnAt ? `, past ${run.warnAt}` : ''}`,
+    );
+  }
+  const recovery = run.forceRecovery;
+  if (recovery !== undefined) {
+    notices.push(
+      `ForceRecovery: the lock was broken at ${recovery.recoveredAt} by ${recovery.recoveredBy} (execution ${recovery.executionStatus}): ${recovery.reason}`,
+    );
+  }
+  return notices;
 }
 
 /** What the views read of a node's result (RunStore's NodeResultRecord fits). */
@@ -1421,6 +1509,7 @@ export function buildRunReport(source: {
     lockReleased: source.lockHolder !== run.runId,
     changeTicket: run.changeTicket ?? null,
     requestedBy: run.requestedBy ?? null,
+    ...(runNotices(run).length > 0 ? { notices: runNotices(run) } : {}),
     nodes,
   };
 }
@@ -1593,16 +1682,26 @@ const jsonContent = (schemaName: string) => ({
   'application/json': { schema: ref(schemaName) },
 });
 
-const idParameter = (what: 'rollout' | 'node'): Json => ({
+const idParameter = (what: 'rollout' | 'node' | 'target'): Json => ({
   name: 'id',
   in: 'path',
   required: true,
-  description: what === 'rollout' ? 'The rollout (run) id' : 'The node (NetBIOS computer name)',
+  description: {
+    rollout: 'The rollout (run) id',
+    node: 'The node (NetBIOS computer name)',
+    target: 'The cluster or group name',
+  }[what],
   schema:
     what === 'rollout'
       ? { type: 'string', pattern: RUN_ID_PATTERN.source }
-      : { type: 'string', minLength: 1, maxLength: NETBIOS_MAX_LENGTH },
+      : what === 'node'
+        ? { type: 'string', minLength: 1, maxLength: NETBIOS_MAX_LENGTH }
+        : { type: 'string', pattern: GROUP_NAME_PATTERN.source },
 });
+
+/** Which id a path's `{id}` is. */
+const idKind = (path: string): 'rollout' | 'node' | 'target' =>
+  path.startsWith('/nodes') ? 'node' : path.startsWith('/targets') ? 'target' : 'rollout';
 
 const OPERATIONS: Record<OperationId, Json> = {
   startRollout: {
@@ -1768,6 +1867,24 @@ const OPERATIONS: Record<OperationId, Json> = {
       ),
     },
   },
+  forceRecovery: {
+    description:
+      "CAU's -ForceRecovery: breaks the target's lock when the rollout holding it is no longer running (its execution ended, or was never started and its claim lapsed), so a new rollout may start. Never breaks the lock of a running rollout: 409 naming its execution. The reason, who and when are recorded on the held run (which, if still recorded Running, becomes Failed) and published as Rollout Lock Force Recovered. 404 when the target is not locked.",
+    parameters: [idParameter('target')],
+    requestBody: { required: true, content: jsonContent('ForceRecoveryRequest') },
+    responses: {
+      '200': { description: 'The lock was broken', content: jsonContent('ForceRecoveryAccepted') },
+      ...errorRefs(
+        'BadRequest',
+        'NotFound',
+        'Conflict',
+        'TooLarge',
+        'UnsupportedMediaType',
+        'ServiceUnavailable',
+        'InternalError',
+      ),
+    },
+  },
   scan: {
     description:
       "CAU's Invoke-CauScan for a rollout input: what would install where, which nodes are online. Starts nothing on the nodes and installs nothing.",
@@ -1868,9 +1985,7 @@ export function openApiDocument(): Json {
   const paths: Record<string, Json> = {};
   for (const path of API_PATHS) {
     const item: Json = {};
-    const pathParameters = path.includes('{id}')
-      ? [idParameter(path.startsWith('/nodes') ? 'node' : 'rollout')]
-      : [];
+    const pathParameters = path.includes('{id}') ? [idParameter(idKind(path))] : [];
     for (const route of API_ROUTES.filter((r) => r.path === path)) {
       item[route.method.toLowerCase()] = {
         operationId: route.operationId,
@@ -1888,11 +2003,7 @@ export function openApiDocument(): Json {
     const segments = splitPath(path);
     for (let n = 1; n < segments.length; n++) {
       const prefix = `/${segments.slice(0, n).join('/')}`;
-      paths[prefix] ??= anyMethod(
-        prefix.includes('{id}')
-          ? [idParameter(prefix.startsWith('/nodes') ? 'node' : 'rollout')]
-          : [],
-      );
+      paths[prefix] ??= anyMethod(prefix.includes('{id}') ? [idParameter(idKind(prefix))] : []);
     }
   }
   paths['/'] = anyMethod([]);
@@ -1908,6 +2019,8 @@ export function openApiDocument(): Json {
     RunReport: schemaOf(runReportSchema, 'output'),
     CancelRequest: schemaOf(cancelRequestSchema, 'input'),
     CancelAccepted: schemaOf(cancelAcceptedSchema, 'output'),
+    ForceRecoveryRequest: schemaOf(forceRecoveryRequestSchema, 'input'),
+    ForceRecoveryAccepted: schemaOf(forceRecoveryAcceptedSchema, 'output'),
     DecisionRequest: schemaOf(decisionRequestSchema, 'input'),
     DecisionAccepted: schemaOf(decisionAcceptedSchema, 'output'),
     ScanResult: schemaOf(scanResultSchema, 'output'),

@@ -416,5 +416,7 @@ export const LIFECYCLE_EVENT_TYPES = {
   rolloutSucceeded: 'Rollout Succeeded',
   rolloutFailed: 'Rollout Failed',
   rolloutCancelled: 'Rollout Cancelled',
+  warnAfterPassed: 'Rollout WarnAfter Passed',
+  lockForceRecovered: 'Rollout Lock Force Recovered',
 } as const;
 export type LifecycleEventKey = keyof typeof LIFECYCLE_EVENT_TYPES;

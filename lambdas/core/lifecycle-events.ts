@@ -192,6 +192,40 @@ export const lifecycleDetailSchemas = {
       title: LIFECYCLE_EVENT_TYPES.rolloutCancelled,
       description: 'The rollout was cancelled',
     }),
+  warnAfterPassed: z
+    .object({
+      ...commonFields,
+      warnAt: timestamp.describe('When WarnAfter passed (the start + WarnAfter)'),
+      startedAt: timestamp.describe('When the rollout started'),
+      node: z
+        .string()
+        .nullable()
+        .describe(
+          'The node the run was at when it noticed (about to start, or just ended), or null',
+        ),
+    })
+    .meta({
+      title: LIFECYCLE_EVENT_TYPES.warnAfterPassed,
+      description:
+        'The rollout is still running past WarnAfter (CAU): it goes on, but is taking longer than expected',
+    }),
+  lockForceRecovered: z
+    .object({
+      ...commonFields,
+      recoveredBy: z.string().describe('Who broke the lock (the caller, or the name it gave)'),
+      reason: z.string().describe('Why, as the operator said'),
+      executionStatus: z
+        .string()
+        .describe(
+          'What Step Functions said of the holder execution (FAILED, ABORTED, ..., NOT_FOUND)',
+        ),
+      lockAcquiredAt: timestamp.describe('When the broken lock was taken'),
+    })
+    .meta({
+      title: LIFECYCLE_EVENT_TYPES.lockForceRecovered,
+      description:
+        "An operator broke the target lock of a rollout that was no longer running (CAU's ForceRecovery)",
+    }),
 } as const satisfies Record<LifecycleEventKey, z.ZodType>;
 
 export type LifecycleDetails = {
@@ -377,6 +411,38 @@ export function rolloutFinished(
     case 'Stopped':
       return build('rolloutFailed', fields);
   }
+}
+
+/** Rollout WarnAfter Passed: the run is still going past WarnAfter; sent once per run. */
+export function warnAfterPassed(
+  run: LifecycleRun,
+  warnAt: string,
+  node: string | null,
+  meta: EventMeta,
+): LifecycleEvent {
+  return build('warnAfterPassed', {
+    ...common(run, meta, 'warn-after'),
+    warnAt,
+    startedAt: run.startedAt,
+    node,
+  });
+}
+
+/** Rollout Lock Force Recovered: an operator broke the lock of a run no longer running. */
+export function lockForceRecovered(
+  run: LifecycleRun,
+  recovery: {
+    readonly recoveredBy: string;
+    readonly reason: string;
+    readonly executionStatus: string;
+    readonly lockAcquiredAt: string;
+  },
+  meta: EventMeta,
+): LifecycleEvent {
+  return build('lockForceRecovered', {
+    ...common(run, meta, `force-recovery:${recovery.lockAcquiredAt}`),
+    ...recovery,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

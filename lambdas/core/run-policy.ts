@@ -84,7 +84,11 @@ export interface RunPolicyInput {
   stopAfter?: number | string;
   /** How drained roles come back to an updated node. @default 'Immediate' */
   failbackMode?: FailbackMode;
-  /** Scan and stage plug-ins one after another instead of in parallel. @default false */
+  /**
+   * Scan and stage plug-ins one after another instead of in parallel. Honoured always: the node
+   * workflow runs a node's plug-ins one at a time, in the order given, whatever this says.
+   * @default false
+   */
   runPluginsSerially?: boolean;
   /** A plug-in failing on a node stops the remaining plug-ins on that node. @default false */
   stopOnPluginFailure?: boolean;

@@ -30,6 +30,7 @@ import {
   type ExecutionView,
   executionArnFor,
   fillPath,
+  forceRecoveryRequestSchema,
   IDEMPOTENCY_KEY_HEADER,
   IDEMPOTENCY_TTL_SECONDS,
   IDEMPOTENT_REPLAY_HEADER,
@@ -42,6 +43,7 @@ import {
   parseRequest,
   parseRolloutRequest,
   parseRunId,
+  parseTargetName,
   type RolloutRequest,
   removalRefused,
   removalRequestSchema,
@@ -62,18 +64,25 @@ import {
   type RemovalPlan,
   safeRemovalOrder,
 } from '../core/install-ledger.js';
+import { lockForceRecovered } from '../core/lifecycle-events.js';
 import { PLUGIN_NAMES } from '../core/plugin-arguments.js';
 import {
   parseRolloutInput,
   type ResolvedRollout,
   RolloutInputError,
 } from '../core/rollout-input.js';
+import { type ExecutionStatus, holderIsAlive } from '../core/target-lock.js';
+import { createEventPublisher, type LifecyclePublisher } from '../shared/event-publisher.js';
 import {
   createRunStore,
   type IdempotencyRecord,
   InvalidCursorError,
+  LockHeldError,
+  type LockRecord,
+  RunExistsError,
   RunNotFoundError,
   RunNotRunningError,
+  type RunRecord,
   type RunStore,
 } from '../shared/run-store.js';
 import { logContext, logger, requiredEnv, tracer } from '../shared/runtime.js';
@@ -119,6 +128,11 @@ export interface ApiDeps {
   ) => Promise<{ readonly removalId: string; readonly executionArn?: string }>;
   /** Ledgers a report reads at once. @default 8 */
   readonly ledgerConcurrency?: number;
+  /**
+   * Where ForceRecovery publishes Rollout Lock Force Recovered.
+   * @default - none: the recovery is recorded on the run, no event is published
+   */
+  readonly publisher?: LifecyclePublisher;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -260,6 +274,13 @@ function errorResult(error: unknown, request: ApiRequest): APIGatewayProxyResult
 // ---------------------------------------------------------------------------------------------
 // Step Functions
 
+/**
+ * How long a target claim made before StartExecution holds while its execution cannot be seen:
+ * long enough for StartExecution to land, short enough that a claim whose start failed does not
+ * keep the target for long (a replay of the request repairs it sooner).
+ */
+export const CLAIM_SECONDS = 300;
+
 const TOKEN_GONE: ReadonlySet<string> = new Set([
   'TaskDoesNotExist',
   'TaskTimedOut',
@@ -308,6 +329,10 @@ export function makeApiHandler(deps: ApiDeps) {
   const random = deps.random ?? Math.random;
   const machine = deps.rolloutStateMachineArn;
 
+  /** DescribeExecution's status, NOT_FOUND for an execution Step Functions does not know. */
+  const executionStatus = async (arn: string): Promise<ExecutionStatus> =>
+    ((await describeExecution(deps.sfn, arn))?.status ?? 'NOT_FOUND') as ExecutionStatus;
+
   /**
    * Starts the rollout execution named `runId`. Step Functions itself answers a second start of
    * a running execution with the same name and input with the first one's ARN; a closed one is
@@ -336,29 +361,144 @@ export function makeApiHandler(deps: ApiDeps) {
     }
   };
 
-  /** 409 when another rollout holds the target's lock and its lease runs. */
+  /**
+   * 409 when another rollout holds the target's lock and is alive (its execution running, the
+   * rule in core/target-lock.ts the workflow's acquire follows, so a 202 here is not refused
+   * there for a lapsed lease).
+   */
   const ensureTargetFree = async (
     target: { readonly kind: string; readonly name: string },
     runId: string,
     now: Date,
   ) => {
     const lock = await deps.store.getLock(target.name);
-    if (
-      lock === undefined ||
-      lock.holder === runId ||
-      !(Date.parse(lock.leaseExpiresAt) > now.getTime())
-    ) {
-      return;
-    }
+    if (lock === undefined || lock.holder === runId) return;
+    const { alive } = await holderIsAlive(lock, now, async (arn) => {
+      const execution = await describeExecution(deps.sfn, arn);
+      return (execution?.status ?? 'NOT_FOUND') as ExecutionStatus;
+    });
+    if (!alive) return;
+    const held =
+      lock.execution === undefined
+        ? `its lock is held until ${lock.leaseExpiresAt}`
+        : `its execution ${lock.execution} is running`;
     throw new ApiError(
       'TargetBusy',
-      `${target.kind} ${target.name} has an active rollout, ${lock.holder} (its lock is held until ${lock.leaseExpiresAt}); one rollout per ${target.kind} at a time: wait for it, or cancel it (POST /rollouts/${lock.holder}/cancel)`,
+      `${target.kind} ${target.name} has an active rollout, ${lock.holder} (${held}); one rollout per ${target.kind} at a time: wait for it, or cancel it (POST /rollouts/${lock.holder}/cancel)`,
       {
         field: 'target.name',
         value: target.name,
-        details: { activeRolloutId: lock.holder, leaseExpiresAt: lock.leaseExpiresAt },
+        details: {
+          activeRolloutId: lock.holder,
+          leaseExpiresAt: lock.leaseExpiresAt,
+          ...(lock.execution === undefined ? {} : { activeExecutionArn: lock.execution }),
+        },
       },
     );
+  };
+
+  /**
+   * Claims the target for `runId` before its execution starts (issue 15): one conditional write
+   * that takes the lock naming the execution about to start, or 409 naming the live holder. The
+   * workflow's AcquireLock adopts the claim (same run, same execution). A claim whose execution
+   * never starts lapses after CLAIM_SECONDS (core/target-lock.ts), or a replay of the same
+   * request repairs it by starting that execution.
+   */
+  const claimTarget = async (
+    target: { readonly kind: string; readonly name: string },
+    runId: string,
+    now: Date,
+  ) => {
+    const execution = executionArnFor(machine, runId);
+    const claim = () =>
+      deps.store.acquireLock(target.name, runId, CLAIM_SECONDS, now, execution).then(() => true);
+    const busy = (lock: LockRecord | undefined, cause: unknown) => {
+      const holder = lock?.holder ?? '(unknown)';
+      return new ApiError(
+        'TargetBusy',
+        `${target.kind} ${target.name} has an active rollout, ${holder}${lock?.execution ? ` (execution ${lock.execution})` : ''}; one rollout per ${target.kind} at a time: wait for it, or cancel it (POST /rollouts/${holder}/cancel)`,
+        {
+          field: 'target.name',
+          value: target.name,
+          details: {
+            activeRolloutId: holder,
+            ...(lock?.leaseExpiresAt ? { leaseExpiresAt: lock.leaseExpiresAt } : {}),
+            ...(lock?.execution ? { activeExecutionArn: lock.execution } : {}),
+          },
+          cause,
+        },
+      );
+    };
+    try {
+      await claim();
+      return;
+    } catch (error) {
+      if (!(error instanceof LockHeldError)) throw error;
+      const current = await deps.store.getLock(target.name);
+      if (current !== undefined) {
+        const { alive } = await holderIsAlive(current, now, executionStatus);
+        if (alive) throw busy(current, error);
+      }
+      try {
+        // Free (released meanwhile) or held by the dead: take it, exactly once among racers.
+        if (current === undefined) await claim();
+        else await deps.store.takeOverLock(current, runId, CLAIM_SECONDS, now, execution);
+      } catch (retry) {
+        if (!(retry instanceof LockHeldError)) throw retry;
+        throw busy(await deps.store.getLock(target.name), retry);
+      }
+    }
+  };
+
+  /**
+   * A rollout whose execution ended before it recorded itself (refused input, a lost race for
+   * the target) is recorded now, Failed with Step Functions' error and cause, so its status,
+   * report and replays tell the truth. Undefined while the execution runs (or is unknown).
+   */
+  const recordEndedBeforeRecorded = async (
+    runId: string,
+    executionArn: string,
+    request: RolloutRequest,
+  ): Promise<RunRecord | undefined> => {
+    const out = await deps.sfn
+      .send(new DescribeExecutionCommand({ executionArn }))
+      .catch((error: unknown) => {
+        if (nameOf(error) === 'ExecutionDoesNotExist') return undefined;
+        throw error;
+      });
+    if (out?.status === undefined || out.status === 'RUNNING' || out.status === 'PENDING_REDRIVE')
+      return undefined;
+    const { rollout } = request;
+    const record: RunRecord = {
+      runId,
+      target: rollout.target.name,
+      targetKind: rollout.target.kind,
+      nodes: rollout.target.nodes.map((n) => n.name),
+      maxFailedNodes: rollout.policy.maxFailedNodes,
+      status: out.status === 'SUCCEEDED' ? 'Succeeded' : 'Failed',
+      startedAt: (out.startDate ?? deps.now()).toISOString(),
+      finishedAt: (out.stopDate ?? deps.now()).toISOString(),
+      failureReason:
+        `the execution ended ${out.status} before the run was recorded${out.error ? `: ${out.error}` : ''}${out.cause ? `: ${out.cause}` : ''}`.slice(
+          0,
+          4000,
+        ),
+      execution: executionArn,
+      ...(rollout.changeTicket ? { changeTicket: rollout.changeTicket } : {}),
+      ...(rollout.requestedBy ? { requestedBy: rollout.requestedBy } : {}),
+    };
+    try {
+      await deps.store.putRun(record);
+    } catch (error) {
+      // Recorded meanwhile (by the workflow, or a concurrent replay): that record stands.
+      if (!(error instanceof RunExistsError)) throw error;
+      return deps.store.getRun(runId);
+    }
+    logger.warn('rollout ended before it was recorded; recorded as Failed', {
+      status: out.status,
+      error: out.error,
+    });
+    return record;
   };
 
   /** The answer to a request whose key was seen: the same rollout, or 422 for another request. */
@@ -383,13 +523,22 @@ export function makeApiHandler(deps: ApiDeps) {
     if (executionArn === undefined) {
       // The first request claimed the key but did not get through StartExecution: start it now,
       // under the same name and with the same input, so there is never a second execution.
-      await ensureTargetFree(request.rollout.target, seen.runId, now);
-      executionArn = await startExecution(seen.runId, { ...request.input, runId: seen.runId });
+      const input = { ...request.input, runId: seen.runId };
+      const existing = await describeExecution(deps.sfn, executionArnFor(machine, seen.runId));
+      if (existing !== undefined && sameInput(existing.input, input)) {
+        // It did start (the note was lost): that execution is the rollout; claim nothing.
+        executionArn = existing.arn;
+      } else {
+        await claimTarget(request.rollout.target, seen.runId, now);
+        executionArn = await startExecution(seen.runId, input);
+      }
       await deps.store.recordIdempotentStart(seen.key, executionArn);
     }
-    const run = await deps.store.getRun(seen.runId);
     logContext({ runId: seen.runId, target: request.rollout.target.name });
-    logger.info('idempotent replay', { executionArn });
+    const run =
+      (await deps.store.getRun(seen.runId)) ??
+      (await recordEndedBeforeRecorded(seen.runId, executionArn, request));
+    logger.info('idempotent replay', { executionArn, status: run?.status ?? 'Running' });
     return json(
       202,
       {
@@ -431,7 +580,6 @@ export function makeApiHandler(deps: ApiDeps) {
         return replay(seen, hash, parsed, shownKey, now);
       }
     }
-    await ensureTargetFree(rollout.target, runId, now);
     if (isRecord(body) && body.runId !== undefined && (await deps.store.getRun(runId))) {
       throw new ApiError(
         'RolloutIdInUse',
@@ -452,6 +600,15 @@ export function makeApiHandler(deps: ApiDeps) {
       );
       // Another request with this key got there first (a concurrent retry): answer as a replay.
       if (!claim.claimed) return replay(claim.record, hash, parsed, shownKey, now);
+    }
+    // After the key, so identical concurrent requests are replays of one, not 409s of each other.
+    try {
+      await claimTarget(rollout.target, runId, now);
+    } catch (error) {
+      if (key !== undefined && error instanceof ApiError) {
+        await deps.store.releaseIdempotencyKey(key, runId);
+      }
+      throw error;
     }
     const executionArn = await startExecution(runId, parsed.input);
     if (key !== undefined) await deps.store.recordIdempotentStart(key, executionArn);
@@ -715,7 +872,9 @@ export function makeApiHandler(deps: ApiDeps) {
       }
       await deps.store.deleteApproval(id, approval.taskToken);
       if (!delivered) throw await noneAwaiting();
-      logger.info('approval decided', { approved });
+      // An approval racing a cancel is delivered, but the cancel wins before the next node: say so.
+      const cancelRequested = (await deps.store.getRun(id))?.cancelRequested === true;
+      logger.info('approval decided', { approved, cancelRequested });
       return json(202, {
         rolloutId: id,
         decision: approved ? 'approved' : 'rejected',
@@ -723,6 +882,12 @@ export function makeApiHandler(deps: ApiDeps) {
         decidedBy: decision.decidedBy,
         approvedBy: decision.approvedBy,
         comment: decision.comment,
+        cancelRequested,
+        message: !approved
+          ? 'rejected: the remaining nodes are not updated and the rollout ends Cancelled'
+          : cancelRequested
+            ? 'approved, but a cancel was requested: the rollout stops before its next node and ends Cancelled'
+            : 'approved: the remaining nodes are updated',
       });
     };
 
@@ -823,6 +988,103 @@ export function makeApiHandler(deps: ApiDeps) {
     });
   };
 
+  /** CAU's ForceRecovery: break the lock of a target whose rollout no longer runs. */
+  const forceRecovery: Route = async (request, params) => {
+    const target = parseTargetName(params.id);
+    logContext({ target });
+    const body = parseRequest(
+      'the force-recovery request',
+      forceRecoveryRequestSchema,
+      parseJsonBody({
+        body: request.body,
+        isBase64Encoded: request.isBase64Encoded,
+        contentType: request.headers.get('content-type'),
+        required: true,
+      }),
+    );
+    const now = deps.now();
+    const lock = await deps.store.getLock(target);
+    if (lock === undefined) {
+      throw new ApiError(
+        'NotFound',
+        `target ${JSON.stringify(target)} is not locked: there is nothing to recover, a rollout may start`,
+        { field: 'id', value: target },
+      );
+    }
+    logContext({ runId: lock.holder, target });
+    const { alive, status } = await holderIsAlive(lock, now, executionStatus);
+    if (alive) {
+      throw new ApiError(
+        'RolloutStillRunning',
+        lock.execution === undefined
+          ? `target ${JSON.stringify(target)} is locked by rollout ${lock.holder} until ${lock.leaseExpiresAt}; ForceRecovery breaks only the lock of a rollout that is no longer running`
+          : `target ${JSON.stringify(target)} is locked by rollout ${lock.holder}, whose execution ${lock.execution} is running; ForceRecovery never breaks the lock of a live rollout: cancel it (POST /rollouts/${lock.holder}/cancel) and it releases the lock when it ends`,
+        {
+          field: 'id',
+          value: target,
+          details: {
+            activeRolloutId: lock.holder,
+            ...(lock.execution === undefined ? {} : { activeExecutionArn: lock.execution }),
+            ...(status === undefined ? {} : { executionStatus: status }),
+          },
+        },
+      );
+    }
+    if (!(await deps.store.breakLock(lock))) {
+      throw new ApiError(
+        'LockChanged',
+        `the lock of target ${JSON.stringify(target)} changed while it was checked (released, or taken by a new rollout); read it again before recovering`,
+        { field: 'id', value: target },
+      );
+    }
+    const recovery = {
+      recoveredAt: now.toISOString(),
+      recoveredBy: body.requestedBy ?? request.caller ?? 'unknown',
+      reason: body.reason,
+      executionStatus: status ?? 'LEASE_EXPIRED',
+      ...(lock.execution === undefined ? {} : { execution: lock.execution }),
+      lockAcquiredAt: lock.acquiredAt,
+    };
+    const recorded = await deps.store.recordForceRecovery(lock.holder, recovery);
+    logger.warn('ForceRecovery broke the lock', {
+      executionStatus: recovery.executionStatus,
+      recoveredBy: recovery.recoveredBy,
+      runRecorded: recorded !== undefined,
+    });
+    if (deps.publisher?.enabled) {
+      // A run that never recorded itself has no sequence counter: its events start at 1.
+      const { sequence, run } = recorded
+        ? await deps.store.nextEventSequence(lock.holder)
+        : {
+            sequence: 1,
+            run: {
+              runId: lock.holder,
+              target,
+              nodes: [],
+              maxFailedNodes: 0,
+              startedAt: lock.acquiredAt,
+              ...(lock.execution === undefined ? {} : { execution: lock.execution }),
+            },
+          };
+      const event = lockForceRecovered(run, recovery, {
+        sequence,
+        occurredAt: recovery.recoveredAt,
+      });
+      await deps.publisher.publish(event.detailType, event.detail);
+    }
+    return json(200, {
+      target,
+      recovered: true,
+      rolloutId: lock.holder,
+      executionArn: lock.execution ?? null,
+      executionStatus: recovery.executionStatus,
+      recoveredAt: recovery.recoveredAt,
+      recoveredBy: recovery.recoveredBy,
+      reason: recovery.reason,
+      runMarkedFailed: recorded?.markedFailed ?? false,
+    });
+  };
+
   const routes: Record<OperationId, Route> = {
     startRollout,
     listRollouts,
@@ -831,6 +1093,7 @@ export function makeApiHandler(deps: ApiDeps) {
     cancelRollout,
     approveRollout: decide(true),
     rejectRollout: decide(false),
+    forceRecovery,
     scan,
     getLedger,
     requestRemoval,
@@ -981,6 +1244,7 @@ function productionDeps(): ApiDeps {
     now,
     random: Math.random,
     rolloutStateMachineArn,
+    publisher: createEventPublisher(),
     ...(scanHandler ? { scan: (rollout: ResolvedRollout) => scanHandler({ rollout }) } : {}),
     startRemoval: makeRolloutRemovalStarter({
       sfn,

@@ -2,7 +2,10 @@
  * Run history: records a run when it starts, each node's result, and the run's final status.
  *
  * Events: `{ action: 'startRun', run }`, `{ action: 'recordNode', runId, node, result }`,
- * `{ action: 'finishRun', runId }`. Errors: `InvalidEvent`, `RunExists` (the run id was used by
+ * `{ action: 'finishRun', runId }`, `{ action: 'failureBudget', runId }` (what is left of
+ * MaxFailedNodes: a fleet's rest after its pilot tolerates only that), `{ action:
+ * 'checkWarnAfter', runId, node? }` (WarnAfter passed: event, metric and report line, once),
+ * `{ action: 'pausedNodes', runId }` (nodes left Paused by a failed resume: the cluster stops). Errors: `InvalidEvent`, `RunExists` (the run id was used by
  * another run), `RunNotFound`, `LifecycleEventNotPublished`. Throttling propagates for Retry.
  *
  * Each action also publishes its lifecycle event (Rollout Started, Rollout Node Updated, Rollout
@@ -20,6 +23,7 @@ import {
   nodeUpdated,
   rolloutFinished,
   rolloutStarted,
+  warnAfterPassed,
 } from '../core/lifecycle-events.js';
 import { nodeKey, nodeNameProblem } from '../core/node-names.js';
 import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
@@ -84,6 +88,8 @@ const recordNodeSchema = z.object({
     instanceId: z.string().optional(),
     /** The node was drained at some point of its update (and so resumed). */
     drained: z.boolean().optional(),
+    /** The node ended still drained: its resume failed, it is left Paused. */
+    leftPaused: z.boolean().optional(),
     restarts: z.number().int().min(0).optional(),
     execution: z.string().optional(),
   }),
@@ -101,11 +107,33 @@ const finishRunSchema = z.object({
   cancelledBy: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
 });
 
+/** Has the run passed WarnAfter? Once it has: the event, the metric and the report line, once. */
+const checkWarnAfterSchema = z.object({
+  action: z.literal('checkWarnAfter'),
+  runId,
+  /** The node about to start, when a node loop asks. */
+  node: nodeName.optional(),
+});
+
+/** The run's nodes left Paused (a resume that failed): a cluster loop stops on any. */
+const pausedNodesSchema = z.object({ action: z.literal('pausedNodes'), runId });
+
+/** What is left of the run's MaxFailedNodes (the fleet's rest after the pilot). */
+const failureBudgetSchema = z.object({ action: z.literal('failureBudget'), runId });
+
 const eventSchema = z.discriminatedUnion(
   'action',
-  [startRunSchema, recordNodeSchema, finishRunSchema],
+  [
+    startRunSchema,
+    recordNodeSchema,
+    finishRunSchema,
+    failureBudgetSchema,
+    checkWarnAfterSchema,
+    pausedNodesSchema,
+  ],
   {
-    error: 'expected action "startRun", "recordNode" or "finishRun"',
+    error:
+      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter" or "pausedNodes"',
   },
 );
 
@@ -132,8 +160,39 @@ export interface RunSummary {
   readonly reason: string;
 }
 
+/** What failureBudget returns: the run's MaxFailedNodes, the nodes failed so far, what is left. */
+export interface FailureBudget {
+  readonly runId: string;
+  readonly maxFailedNodes: number;
+  readonly failed: number;
+  /** maxFailedNodes − failed, never below 0: the failures the rest of the run may tolerate. */
+  readonly remaining: number;
+}
+
+/** What checkWarnAfter returns. */
+export interface WarnAfterCheck {
+  readonly runId: string;
+  /** The run is past WarnAfter. */
+  readonly passed: boolean;
+  /** This call noticed it first (and published the event). */
+  readonly noticed: boolean;
+}
+
+/** What pausedNodes returns. */
+export interface PausedNodes {
+  readonly runId: string;
+  readonly anyPaused: boolean;
+  /** The nodes left Paused, in the run's order. */
+  readonly nodes: readonly string[];
+  /** Why the run must stop, when any is paused. */
+  readonly reason?: string;
+}
+
 export type RunHistoryResult =
   | { readonly runId: string; readonly status: 'Running'; readonly startedAt: string }
+  | PausedNodes
+  | FailureBudget
+  | WarnAfterCheck
   | { readonly runId: string; readonly node: string; readonly status: NodeStatus }
   | RunSummary;
 
@@ -239,6 +298,32 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
     });
   };
 
+  /**
+   * WarnAfter (CAU): a run still going past it goes on, but says so once: it marks the run
+   * (the report's line), counts RolloutWarnAfterPassed (the alarm's metric) and publishes
+   * Rollout WarnAfter Passed. Checked before each cluster node, after each node and at the end.
+   */
+  const checkWarnAfter = async (
+    run: RunRecord,
+    node: string | null,
+    now: Date,
+  ): Promise<WarnAfterCheck> => {
+    const passed = run.warnAt !== undefined && now.getTime() >= Date.parse(run.warnAt);
+    if (!passed || run.warnAfterPassedAt !== undefined || run.warnAt === undefined) {
+      return { runId: run.runId, passed, noticed: false };
+    }
+    const warnAt = run.warnAt;
+    const noticed = await deps.store.markWarnAfterPassed(run.runId, now.toISOString());
+    if (noticed) {
+      metrics.singleMetric().addMetric('RolloutWarnAfterPassed', MetricUnit.Count, 1);
+      logger.warn('the run has passed WarnAfter and goes on', { warnAt, node });
+      await publish(run.runId, (stored, sequence) =>
+        warnAfterPassed(stored, warnAt, node, { sequence, occurredAt: now.toISOString() }),
+      );
+    }
+    return { runId: run.runId, passed, noticed };
+  };
+
   return async (event: unknown): Promise<RunHistoryResult> => {
     const parsed = parseEvent('run-history', eventSchema, event);
     switch (parsed.action) {
@@ -263,6 +348,7 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
                     Date.parse(startedAt) + run.stopAfterMinutes * 60_000,
                   ).toISOString(),
                 }),
+          ...(run.deadlines?.warnAt !== undefined ? { warnAt: run.deadlines.warnAt } : {}),
           ...(run.execution ? { execution: run.execution } : {}),
           ...(run.changeTicket ? { changeTicket: run.changeTicket } : {}),
           ...(run.requestedBy ? { requestedBy: run.requestedBy } : {}),
@@ -301,10 +387,50 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
         };
         await deps.store.putNodeResult(id, node, stored);
         logger.info('node result recorded', { status: result.status });
+        // A notice only: failing to give it must not fail the node's record (finishRun checks again).
+        try {
+          const current = await deps.store.getRun(id);
+          if (current !== undefined) await checkWarnAfter(current, node, deps.now());
+        } catch (error) {
+          logger.warn('WarnAfter not checked after the node', { error });
+        }
         await publish(id, (run, sequence) =>
           nodeUpdated(run, { ...stored, node }, { sequence, occurredAt: stored.finishedAt }),
         );
         return { runId: id, node, status: result.status };
+      }
+      case 'checkWarnAfter': {
+        const { runId: id } = parsed;
+        logContext({ runId: id });
+        const run = await deps.store.getRun(id);
+        if (run === undefined) throw new RunNotFoundError(id);
+        return checkWarnAfter(run, parsed.node ?? null, deps.now());
+      }
+      case 'pausedNodes': {
+        const { runId: id } = parsed;
+        logContext({ runId: id });
+        const items = await deps.store.getRunItems(id);
+        if (items.run === undefined) throw new RunNotFoundError(id);
+        const paused = new Set(items.nodes.filter((n) => n.leftPaused).map((n) => nodeKey(n.node)));
+        const nodes = items.run.nodes.filter((n) => paused.has(nodeKey(n)));
+        if (nodes.length === 0) return { runId: id, anyPaused: false, nodes };
+        const reason = `${nodes.join(', ')} ${nodes.length === 1 ? 'is' : 'are'} left Paused (the resume failed): the run stops so that no other node of ${items.run.target} is drained while one is paused; resume ${nodes.length === 1 ? 'it' : 'them'} (Resume-ClusterNode) and start a new run`;
+        logger.warn('node left paused: the run stops', { nodes });
+        return { runId: id, anyPaused: true, nodes, reason };
+      }
+      case 'failureBudget': {
+        const { runId: id } = parsed;
+        logContext({ runId: id });
+        const items = await deps.store.getRunItems(id);
+        if (items.run === undefined) throw new RunNotFoundError(id);
+        const { failed } = summariseRun(items.run, items.nodes, deps.now()).nodes;
+        const remaining = Math.max(0, items.run.maxFailedNodes - failed);
+        logger.info('failure budget', {
+          maxFailedNodes: items.run.maxFailedNodes,
+          failed,
+          remaining,
+        });
+        return { runId: id, maxFailedNodes: items.run.maxFailedNodes, failed, remaining };
       }
       case 'finishRun': {
         const { runId: id } = parsed;
@@ -326,6 +452,7 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           return done;
         }
         const now = deps.now();
+        await checkWarnAfter(items.run, null, now);
         const error = parsed.error;
         const cancelledBy = parsed.cancelledBy;
         const run: RunRecord = error

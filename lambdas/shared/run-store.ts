@@ -33,8 +33,19 @@ export interface LockRecord {
   /** The run holding the lock. */
   readonly holder: string;
   readonly acquiredAt: string;
-  /** ISO 8601 UTC; after it another run may take the lock over. */
+  /**
+   * ISO 8601 UTC. For a lock that names its execution, only how long a competitor waits for an
+   * execution it cannot see yet (a claim whose StartExecution has not landed); a live execution
+   * keeps its lock whatever this says. For a lock without an execution, when it lapses.
+   */
   readonly leaseExpiresAt: string;
+  /**
+   * The holder's Step Functions execution ARN. While that execution is RUNNING nobody takes the
+   * lock, by time or by force; once it is not, a competitor or ForceRecovery may.
+   */
+  readonly execution?: string;
+  /** Set when the lock was taken over from a holder whose execution had ended (who, and why). */
+  readonly takenOverFrom?: string;
 }
 
 /** A run, as stored in run history. */
@@ -51,6 +62,10 @@ export interface RunRecord {
   readonly startedAt: string;
   /** When StopAfter ends the run (startedAt + stopAfter); absent without StopAfter. */
   readonly stopAt?: string;
+  /** When WarnAfter passes (startedAt + warnAfter); absent without WarnAfter. */
+  readonly warnAt?: string;
+  /** When the run noticed it had passed WarnAfter (set once; the event and metric go with it). */
+  readonly warnAfterPassedAt?: string;
   readonly finishedAt?: string;
   /** Set by a cancel request; the run finishes as `Cancelled`. */
   readonly cancelRequested?: boolean;
@@ -71,6 +86,19 @@ export interface RunRecord {
   readonly requestedBy?: string;
   /** The last lifecycle event sequence number taken (see {@link RunStore.nextEventSequence}). */
   readonly eventSequence?: number;
+  /** Set when an operator broke the run's lock (ForceRecovery): who, why and when. */
+  readonly forceRecovery?: ForceRecoveryRecord;
+}
+
+/** An operator broke a run's lock after its execution had ended (CAU's ForceRecovery). */
+export interface ForceRecoveryRecord {
+  readonly recoveredAt: string;
+  readonly recoveredBy: string;
+  readonly reason: string;
+  /** What Step Functions said of the holder's execution, or LEASE_EXPIRED for a lock without one. */
+  readonly executionStatus: string;
+  readonly execution?: string;
+  readonly lockAcquiredAt: string;
 }
 
 /** Fields {@link RunStore.updateRunStatus} may set besides the status. */
@@ -94,6 +122,8 @@ export interface NodeResultRecord {
   readonly instanceId?: string;
   /** The node was drained during its update (and so resumed). */
   readonly drained?: boolean;
+  /** The node ended still drained: its resume failed and it is left Paused. */
+  readonly leftPaused?: boolean;
   readonly restarts?: number;
   readonly execution?: string;
 }
@@ -190,17 +220,23 @@ export class RunStoreError extends Error {
 
 /** Another run holds the target's lock and its lease has not expired. */
 export class LockHeldError extends RunStoreError {
+  /** The holder's execution ARN, when its lock names one. */
+  readonly execution: string | undefined;
+
   constructor(
     readonly target: string,
     readonly holder: string | undefined,
     readonly leaseExpiresAt: string | undefined,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; execution?: string | undefined },
   ) {
     super(
-      `target ${JSON.stringify(target)} is locked by run ${holder ?? '(unknown)'} until ${leaseExpiresAt ?? '(unknown)'}; a run may start when that run releases the lock or the lease expires`,
+      options?.execution === undefined
+        ? `target ${JSON.stringify(target)} is locked by run ${holder ?? '(unknown)'} until ${leaseExpiresAt ?? '(unknown)'}; a run may start when that run releases the lock or the lease expires`
+        : `target ${JSON.stringify(target)} is locked by run ${holder ?? '(unknown)'}, whose execution ${options.execution} is still running; a run may start when that run ends`,
       options,
     );
     this.name = 'LockHeld';
+    this.execution = options?.execution;
   }
 }
 
@@ -338,51 +374,146 @@ export class RunStore {
   // so DynamoDB's string `<` is a time comparison.
 
   /**
-   * Takes the target's lock for `runId`: when nobody holds it, when the holder's lease has
-   * expired, or when `runId` already holds it (then the lease is renewed).
-   * @throws LockHeldError naming the holder and its lease when another run holds it.
+   * Takes the target's lock for `runId` (run by `execution`, when given): when nobody holds it,
+   * when `runId` already holds it for the same execution or for none yet (a claim this
+   * execution adopts; the lease is renewed), or when the holder named no execution and its
+   * lease has expired. A lock that names an execution is never taken here by time: the caller
+   * asks Step Functions whether that execution still runs and then calls {@link takeOverLock}.
+   * @throws LockHeldError naming the holder, its execution and its lease when another holds it.
    */
   async acquireLock(
     target: string,
     runId: string,
     leaseSeconds: number,
     now: Date,
+    execution?: string,
   ): Promise<LockRecord> {
     const lock: LockRecord = {
       target,
       holder: runId,
       acquiredAt: now.toISOString(),
       leaseExpiresAt: leaseEnd(now, leaseSeconds),
+      ...(execution === undefined ? {} : { execution }),
     };
+    const sameHolder =
+      execution === undefined
+        ? '#holder = :runId'
+        : '(#holder = :runId AND (attribute_not_exists(#execution) OR #execution = :execution))';
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { ...keys.lock(target), kind: kind('lock'), ...lock },
-          ConditionExpression:
-            'attribute_not_exists(#pk) OR #leaseExpiresAt < :now OR #holder = :runId',
+          ConditionExpression: `attribute_not_exists(#pk) OR ${sameHolder} OR (attribute_not_exists(#execution) AND #leaseExpiresAt < :now)`,
           ExpressionAttributeNames: {
             '#pk': KEYS.partition,
             '#leaseExpiresAt': 'leaseExpiresAt',
             '#holder': 'holder',
+            '#execution': 'execution',
           },
-          ExpressionAttributeValues: { ':now': now.toISOString(), ':runId': runId },
+          ExpressionAttributeValues: {
+            ':now': now.toISOString(),
+            ':runId': runId,
+            ...(execution === undefined ? {} : { ':execution': execution }),
+          },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
-      let holder = oldAttribute(error, 'holder');
-      let leaseExpiresAt = oldAttribute(error, 'leaseExpiresAt');
-      if (holder === undefined) {
-        // Not every DynamoDB implementation returns the old item (dynalite does not): read it.
-        const current = await this.getLock(target).catch(() => undefined);
-        holder = current?.holder;
-        leaseExpiresAt = current?.leaseExpiresAt;
-      }
-      throw new LockHeldError(target, holder, leaseExpiresAt, { cause: error });
+      throw await this.lockHeld(target, error);
     }
     return lock;
+  }
+
+  /**
+   * Takes the lock from `previous`, a holder whose execution the caller saw ended: only if the
+   * lock is still exactly that holder's (same run, same acquisition), so two competitors that
+   * both saw it end cannot both win.
+   * @throws LockHeldError when the lock changed since `previous` was read.
+   */
+  async takeOverLock(
+    previous: LockRecord,
+    runId: string,
+    leaseSeconds: number,
+    now: Date,
+    execution?: string,
+  ): Promise<LockRecord> {
+    const lock: LockRecord = {
+      target: previous.target,
+      holder: runId,
+      acquiredAt: now.toISOString(),
+      leaseExpiresAt: leaseEnd(now, leaseSeconds),
+      ...(execution === undefined ? {} : { execution }),
+      takenOverFrom: previous.holder,
+    };
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...keys.lock(previous.target), kind: kind('lock'), ...lock },
+          ConditionExpression: '#holder = :holder AND #acquiredAt = :acquiredAt',
+          ExpressionAttributeNames: { '#holder': 'holder', '#acquiredAt': 'acquiredAt' },
+          ExpressionAttributeValues: {
+            ':holder': previous.holder,
+            ':acquiredAt': previous.acquiredAt,
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      throw await this.lockHeld(previous.target, error);
+    }
+    return lock;
+  }
+
+  /**
+   * Breaks the lock `previous` (ForceRecovery): deletes it only if it is still exactly that
+   * holder's. Returns false when the lock changed or is gone.
+   */
+  async breakLock(previous: LockRecord): Promise<boolean> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: keys.lock(previous.target),
+          ConditionExpression: '#holder = :holder AND #acquiredAt = :acquiredAt',
+          ExpressionAttributeNames: { '#holder': 'holder', '#acquiredAt': 'acquiredAt' },
+          ExpressionAttributeValues: {
+            ':holder': previous.holder,
+            ':acquiredAt': previous.acquiredAt,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Releases the lock if `execution` holds it (the status-change rule's release of a run that
+   * ended without its own). Returns false when another execution holds it or nobody does.
+   */
+  async releaseLockOfExecution(target: string, execution: string): Promise<boolean> {
+    return this.deleteIfAttributeIs(keys.lock(target), 'execution', ':execution', execution);
+  }
+
+  /** The LockHeldError for a failed condition, with the holder from ALL_OLD or a fresh read. */
+  private async lockHeld(target: string, error: unknown): Promise<LockHeldError> {
+    let holder = oldAttribute(error, 'holder');
+    let leaseExpiresAt = oldAttribute(error, 'leaseExpiresAt');
+    let execution = oldAttribute(error, 'execution');
+    if (holder === undefined) {
+      // Not every DynamoDB implementation returns the old item (dynalite does not): read it.
+      const current = await this.getLock(target).catch(() => undefined);
+      holder = current?.holder;
+      leaseExpiresAt = current?.leaseExpiresAt;
+      execution = current?.execution;
+    }
+    return new LockHeldError(target, holder, leaseExpiresAt, { cause: error, execution });
   }
 
   /**
@@ -528,6 +659,64 @@ export class RunStore {
       if (isConditionalCheckFailed(error)) throw new RunNotFoundError(runId, { cause: error });
       throw error;
     }
+  }
+
+  /**
+   * Marks the run as past WarnAfter, once: true for the first caller (who publishes the event
+   * and counts the metric), false when it was marked already or the run does not exist.
+   */
+  async markWarnAfterPassed(runId: string, at: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.run(runId),
+          UpdateExpression: 'SET #passed = :at',
+          ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#passed)',
+          ExpressionAttributeNames: { '#pk': KEYS.partition, '#passed': 'warnAfterPassedAt' },
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Records a ForceRecovery on the run, and ends the run `Failed` with the reason when it was
+   * still recorded `Running` (its execution has ended, so nothing else will). Undefined when no
+   * such run is stored (its execution ended before it recorded itself).
+   */
+  async recordForceRecovery(
+    runId: string,
+    recovery: ForceRecoveryRecord,
+  ): Promise<{ run: RunRecord; markedFailed: boolean } | undefined> {
+    let run: RunRecord;
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.run(runId),
+          UpdateExpression: 'SET #forceRecovery = :recovery',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': KEYS.partition, '#forceRecovery': 'forceRecovery' },
+          ExpressionAttributeValues: { ':recovery': withoutUndefined({ ...recovery }) },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      run = toDomain<RunRecord>(out.Attributes ?? {});
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return undefined;
+      throw error;
+    }
+    if (run.status !== 'Running') return { run, markedFailed: false };
+    const failed = await this.updateRunStatus(runId, 'Failed', {
+      finishedAt: recovery.recoveredAt,
+      failureReason: `its execution ended (${recovery.executionStatus}) without recording its end; the lock was broken by ForceRecovery (${recovery.recoveredBy}: ${recovery.reason})`,
+    });
+    return { run: failed, markedFailed: true };
   }
 
   /**
@@ -841,6 +1030,28 @@ export class RunStore {
     return found && toDomain<IdempotencyRecord>(found);
   }
 
+  /**
+   * Gives back a key `runId` claimed but never started (its target was busy), so a retry is
+   * judged afresh. Deletes nothing once an execution was recorded or another run holds it.
+   */
+  async releaseIdempotencyKey(key: string, runId: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: keys.idempotency(key),
+          ConditionExpression: '#runId = :runId AND attribute_not_exists(#executionArn)',
+          ExpressionAttributeNames: { '#runId': 'runId', '#executionArn': 'executionArn' },
+          ExpressionAttributeValues: { ':runId': runId },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
   /** Notes the execution a claimed key started, so a retry needs no second start. */
   async recordIdempotentStart(key: string, executionArn: string): Promise<void> {
     await this.client.send(
@@ -1034,8 +1245,16 @@ function toDomain<T>(found: Item): T {
 }
 
 function toLock(found: Item): LockRecord {
-  const { target, holder, acquiredAt, leaseExpiresAt } = found as unknown as LockRecord;
-  return { target, holder, acquiredAt, leaseExpiresAt };
+  const { target, holder, acquiredAt, leaseExpiresAt, execution, takenOverFrom } =
+    found as unknown as LockRecord;
+  return {
+    target,
+    holder,
+    acquiredAt,
+    leaseExpiresAt,
+    ...(typeof execution === 'string' ? { execution } : {}),
+    ...(typeof takenOverFrom === 'string' ? { takenOverFrom } : {}),
+  };
 }
 
 function isConditionalCheckFailed(error: unknown): boolean {

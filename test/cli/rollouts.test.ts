@@ -545,6 +545,29 @@ describe('the commands over HTTP (fake fetch, credentials from the environment c
         comment: null,
       },
     }),
+    'POST /prod/targets/CLUSTER1/force-recovery': () => ({
+      body: {
+        target: 'CLUSTER1',
+        recovered: true,
+        rolloutId: 'r-0',
+        executionArn: 'arn:aws:states:eu-west-1:1:execution:Rollout:r-0',
+        executionStatus: 'ABORTED',
+        recoveredAt: '2026-01-13T22:10:00.000Z',
+        recoveredBy: 'arn:aws:iam::1:user/me',
+        reason: 'stopped by hand',
+        runMarkedFailed: true,
+      },
+    }),
+    'POST /prod/targets/CLUSTER2/force-recovery': () => ({
+      status: 409,
+      body: {
+        error: {
+          code: 'RolloutStillRunning',
+          message: 'target "CLUSTER2" is locked by rollout r-9, whose execution arn:x is running',
+          field: 'id',
+        },
+      },
+    }),
     'POST /prod/nodes/NODE1/removals': () => ({
       status: 409,
       body: {
@@ -606,6 +629,34 @@ describe('the commands over HTTP (fake fetch, credentials from the environment c
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(JSON.parse(result.stdout)).toHaveProperty(key);
+  });
+
+  it("force-recovery sends the reason to the target's route and says what it broke", async () => {
+    // Act
+    const result = await run('force-recovery', 'CLUSTER1', '--reason', 'stopped by hand');
+    // Assert
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(sent.map((s) => `${s.method} ${s.url.pathname}`)).toEqual([
+      'POST /prod/targets/CLUSTER1/force-recovery',
+    ]);
+    expect(JSON.parse(sent[0]?.body ?? '')).toEqual({ reason: 'stopped by hand' });
+    expect(result.stdout).toContain('held by rollout r-0');
+    expect(result.stdout).toContain('ABORTED');
+    expect(result.stdout).toContain('r-0 is now Failed');
+  });
+
+  it("force-recovery of a live rollout is the API's 409, one line, exit 1", async () => {
+    const result = await run('force-recovery', 'CLUSTER2', '--reason', 'stuck?');
+    expectOneLineError(result, 'HTTP 409 RolloutStillRunning; field id');
+    expect(result.status).toBe(1);
+  });
+
+  it('force-recovery without --reason is a usage error that sends nothing, exit 2', async () => {
+    const result = await run('force-recovery', 'CLUSTER1');
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('--reason');
+    expect(sent).toEqual([]);
   });
 
   it('an API 409 is one line naming the field, exit 1', async () => {

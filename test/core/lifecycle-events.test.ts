@@ -22,10 +22,12 @@ import {
   type LifecycleRunSummary,
   lifecycleDetailSchemas,
   lifecycleEventJsonSchemas,
+  lockForceRecovered,
   MAX_EVENT_UPDATES,
   nodeUpdated,
   rolloutFinished,
   rolloutStarted,
+  warnAfterPassed,
 } from '../../lambdas/core/lifecycle-events.js';
 
 const SCHEMA_DIR = fileURLToPath(new URL('../../events/schemas/', import.meta.url));
@@ -115,6 +117,26 @@ const BUILDERS: {
     key: 'rolloutCancelled',
     build: (r) => rolloutFinished(r, summary('Cancelled'), AT),
   },
+  {
+    source: 'issue 8 point 11: WarnAfter passed',
+    key: 'warnAfterPassed',
+    build: (r) => warnAfterPassed(r, '2026-01-13T23:00:00.000Z', 'NODE2', AT),
+  },
+  {
+    source: 'issue 8 point 4: ForceRecovery',
+    key: 'lockForceRecovered',
+    build: (r) =>
+      lockForceRecovered(
+        r,
+        {
+          recoveredBy: 'arn:aws:iam::000000000000:user/operator',
+          reason: 'the run was stopped by hand',
+          executionStatus: 'ABORTED',
+          lockAcquiredAt: '2026-01-13T22:00:00.000Z',
+        },
+        AT,
+      ),
+  },
 ];
 
 describe('lifecycle event builders', () => {
@@ -179,6 +201,8 @@ describe('lifecycle event builders', () => {
       'run-1:finished',
       'run-1:finished',
       'run-1:finished',
+      'run-1:warn-after',
+      'run-1:force-recovery:2026-01-13T22:00:00.000Z',
     ]);
   });
 
@@ -317,9 +341,11 @@ describe('published JSON Schemas (events/schemas)', () => {
       'rollout-approval-required.json',
       'rollout-cancelled.json',
       'rollout-failed.json',
+      'rollout-lock-force-recovered.json',
       'rollout-node-updated.json',
       'rollout-started.json',
       'rollout-succeeded.json',
+      'rollout-warnafter-passed.json',
     ]);
   });
 

@@ -257,6 +257,7 @@ const VALID_BODIES: Record<OperationId, unknown[]> = {
   approveRollout: DECISION_BODIES,
   rejectRollout: DECISION_BODIES,
   cancelRollout: [{}, { reason: 'window closed', requestedBy: 'bob' }],
+  forceRecovery: [{ reason: 'execution aborted by hand' }, { reason: 'x', requestedBy: 'bob' }],
   requestRemoval: REMOVAL_BODIES,
   listRollouts: [{}],
   getRollout: [{}],

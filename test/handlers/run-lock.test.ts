@@ -8,6 +8,7 @@ import {
 import {
   DeleteCommand,
   DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -24,6 +25,7 @@ function makeHandler() {
   return makeRunLockHandler({
     store: new RunStore({ client, tableName: 'runs' }),
     now: () => NOW,
+    executionStatus: async () => 'NOT_FOUND' as const,
   });
 }
 
@@ -71,7 +73,15 @@ describe('run-lock handler', () => {
   });
 
   it('throws LockHeld naming the holder, and counts the contention', async () => {
-    // Arrange
+    // Arrange: a lock without an execution, within its lease.
+    ddb.on(GetCommand).resolves({
+      Item: {
+        target: 'Cluster1',
+        holder: 'run-7',
+        acquiredAt: '2025-03-01T09:45:00.000Z',
+        leaseExpiresAt: '2025-03-01T10:45:00.000Z',
+      },
+    });
     ddb.on(PutCommand).rejects(
       new ConditionalCheckFailedException({
         message: 'The conditional request failed',

@@ -535,6 +535,57 @@ describe('the default control plane', () => {
     });
   });
 
+  it('alarms once a rollout passes WarnAfter, on the metric run-history counts once per run (issue 8, point 11)', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'WindowsRollout',
+      MetricName: 'RolloutWarnAfterPassed',
+      Dimensions: [{ Name: 'service', Value: 'windows-rollout' }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  describe('the target lock (issue 8, point 4)', () => {
+    it('releases the lock of a rollout execution that ended ABORTED, TIMED_OUT or FAILED, with retries', () => {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.states'],
+          'detail-type': ['Step Functions Execution Status Change'],
+          detail: {
+            status: ['ABORTED', 'TIMED_OUT', 'FAILED'],
+            stateMachineArn: [{ Ref: id(stack.controlPlane.rolloutWorkflow) }],
+          },
+        },
+        Targets: [
+          Match.objectLike({
+            Arn: { 'Fn::GetAtt': [id(fns.runLock), 'Arn'] },
+            RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 },
+          }),
+        ],
+      });
+    });
+
+    it('run-lock may describe executions of the rollout workflow only', () => {
+      // Act
+      const statements = identityStatements(template).filter((s) =>
+        actionsOf(s.statement).includes('states:DescribeExecution'),
+      );
+      const forRunLock = statements.filter((s) =>
+        s.roles.some((r) => r.includes(id(fns.runLock.role as IConstruct))),
+      );
+      // Assert
+      expect(forRunLock).toHaveLength(1);
+      const [found] = forRunLock as [FoundStatement];
+      expect(actionsOf(found.statement)).toEqual(['states:DescribeExecution']);
+      const resource = JSON.stringify(found.statement.Resource);
+      expect(resource).toContain(':execution:');
+      expect(resource).toContain(id(stack.controlPlane.rolloutWorkflow));
+      expect(resource).not.toContain(id(stack.controlPlane.nodeWorkflow));
+    });
+  });
+
   describe('command completion (EventBridge)', () => {
     it('routes terminal statuses of our documents to completeCommand, with retries', () => {
       template.hasResourceProperties('AWS::Events::Rule', {
@@ -560,12 +611,15 @@ describe('the default control plane', () => {
 
     it('never fires for a command still running (Pending, InProgress, Delayed)', () => {
       // Arrange
-      const [rule] = Object.values(template.findResources('AWS::Events::Rule'));
+      const rules = Object.values(template.findResources('AWS::Events::Rule')).filter(
+        (r) => JSON.stringify(r.Properties.EventPattern.source) === '["aws.ssm"]',
+      );
+      const [rule] = rules;
       // Act
       const statuses = rule?.Properties.EventPattern.detail.status as string[];
       const retries = rule?.Properties.Targets[0].RetryPolicy.MaximumRetryAttempts as number;
       // Assert
-      template.resourceCountIs('AWS::Events::Rule', 1);
+      expect(rules).toHaveLength(1);
       for (const running of ['Pending', 'InProgress', 'Delayed']) {
         expect(statuses).not.toContain(running);
       }

@@ -875,3 +875,108 @@ describe('rollout workflow', () => {
     }
   });
 });
+
+describe('transient errors (issue 8, point 14)', () => {
+  const childStarts = allStates(rolloutWorkflow as unknown as Scope).filter(({ state }) =>
+    String(state.Resource).startsWith('arn:aws:states:::states:startExecution.sync'),
+  );
+
+  it('every child execution start, cluster loop and fleet maps, retries the transient Step Functions errors', () => {
+    // Assert: the cluster loop's one start and each fleet map's (whole, pilot, rest).
+    expect(childStarts.map((s) => s.path).sort()).toEqual(
+      [
+        'UpdateClusterNode',
+        'UpdateFleet.ItemProcessor/UpdateFleetNode',
+        'UpdateFleetPilot.ItemProcessor/UpdateFleetPilotNode',
+        'UpdateFleetRest.ItemProcessor/UpdateFleetRestNode',
+      ].sort(),
+    );
+    for (const { path, state } of childStarts) {
+      const retried = ((state.Retry ?? []) as { ErrorEquals: string[] }[]).flatMap(
+        (r) => r.ErrorEquals,
+      );
+      expect(retried, path).toEqual(
+        expect.arrayContaining([
+          'StepFunctions.ExecutionLimitExceededException',
+          'StepFunctions.ThrottlingException',
+          'StepFunctions.SdkClientException',
+        ]),
+      );
+      // A node that failed is not transient: retrying it would update the node twice.
+      expect(retried, path).not.toContain('States.TaskFailed');
+      expect(retried, path).not.toContain('States.ALL');
+    }
+  });
+
+  it('a failed history write after a successful node still ends the node execution succeeded', () => {
+    // Arrange
+    const record = stateNamed(nodeWorkflow, 'RecordNodeSucceeded');
+    // Act: follow every catch of the record task to its end.
+    const ends = catchesOf(record).flatMap((c) =>
+      uncoveredPaths(nodeWorkflow, c.Next, null, () => false).map((p) => p.at(-1)),
+    );
+    // Assert
+    expect(lambdaCall(record)?.payload.action).toBe('recordNode');
+    expect(catchesOf(record).length).toBeGreaterThan(0);
+    expect(new Set(ends)).toEqual(new Set(['NodeUpdated']));
+    expect(stateNamed(nodeWorkflow, 'NodeUpdated').Type).toBe('Succeed');
+  });
+});
+
+describe('run-level policy in the definitions (issue 8, points 3 and 10)', () => {
+  it("a fleet's rest tolerates only what the pilot left: the budget is read after the gate, before the rest", () => {
+    // Arrange
+    const rest = stateNamed(rolloutWorkflow, 'UpdateFleetRest');
+    const budget = stateNamed(rolloutWorkflow, 'FailureBudgetAfterPilot');
+    const gate = stateNamed(rolloutWorkflow, 'AwaitFleetApproval');
+    // Assert
+    expect(gate.Next).toBe('FailureBudgetAfterPilot');
+    expect(budget.Next).toBe('UpdateFleetRest');
+    expect(lambdaCall(budget)).toMatchObject({
+      functionId: logicalId(fns.runHistory),
+      payload: { action: 'failureBudget' },
+    });
+    expect(budget.ResultPath).toBe('$.failureBudget');
+    expect(rest.ToleratedFailureCountPath).toBe('$.failureBudget.remaining');
+    expect(stateNamed(rolloutWorkflow, 'UpdateFleetPilot').ToleratedFailureCountPath).toBe(
+      '$.policy.maxFailedNodes',
+    );
+  });
+
+  it('the node workflow runs plug-ins one at a time (RunPluginsSerially): a loop, no Map or Parallel', () => {
+    // Arrange
+    const states = allStates(nodeWorkflow as unknown as Scope);
+    const select = stateNamed(nodeWorkflow, 'SelectPlugin');
+    // Assert
+    expect(states.filter(({ state }) => state.Type === 'Map' || state.Type === 'Parallel')).toEqual(
+      [],
+    );
+    expect(JSON.stringify(select.Parameters)).toContain(
+      'States.ArrayGetItem($.plugins, $.loop.index)',
+    );
+  });
+});
+
+describe('a cluster node left Paused stops the run (issue 8, point 8)', () => {
+  it('a failed cluster node is checked for a pause first; a paused one ends the run without reaching another node', () => {
+    // Arrange
+    const update = stateNamed(rolloutWorkflow, 'UpdateClusterNode');
+    const check = stateNamed(rolloutWorkflow, 'CheckPausedNodes');
+    const choice = stateNamed(rolloutWorkflow, String(check.Next));
+    const onPaused = choicesOf(choice).find((r) => r.BooleanEquals === true)?.Next;
+    // Act: every path from the stop to an end.
+    const paths = uncoveredPaths(rolloutWorkflow, String(onPaused), null, () => false);
+    // Assert
+    expect(catchesOf(update).map((c) => c.Next)).toEqual(['CheckPausedNodes']);
+    expect(lambdaCall(check)?.payload.action).toBe('pausedNodes');
+    expect(lambdaCall(stateNamed(rolloutWorkflow, String(onPaused)))?.payload).toMatchObject({
+      action: 'finishRun',
+      error: { Error: 'NodeLeftPaused' },
+    });
+    expect(paths.length).toBeGreaterThan(0);
+    for (const path of paths) {
+      expect(path).not.toContain('UpdateClusterNode');
+      expect(path.some((n) => isRelease(n, stateNamed(rolloutWorkflow, n)))).toBe(true);
+    }
+  });
+});

@@ -89,12 +89,14 @@ describe('RunStore lock', () => {
         acquiredAt: '2025-03-01T10:00:00.000Z',
         leaseExpiresAt: '2025-03-01T10:10:00.000Z',
       },
+      // A lock that names an execution never lapses by time (see run-lock.dynalite.test.ts).
       ConditionExpression:
-        'attribute_not_exists(#pk) OR #leaseExpiresAt < :now OR #holder = :runId',
+        'attribute_not_exists(#pk) OR #holder = :runId OR (attribute_not_exists(#execution) AND #leaseExpiresAt < :now)',
       ExpressionAttributeNames: {
         '#pk': 'pk',
         '#leaseExpiresAt': 'leaseExpiresAt',
         '#holder': 'holder',
+        '#execution': 'execution',
       },
       ExpressionAttributeValues: { ':now': '2025-03-01T10:00:00.000Z', ':runId': 'run-1' },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
