@@ -9,6 +9,12 @@ import { PLUGIN_NAMES, parseHotfixPluginArguments } from '../lambdas/core/plugin
 import type { FunctionName } from '../lib/rollout-functions.js';
 import { type ExecutionResult, type ProgressEvent, Sandbox, synthesize } from './engine.js';
 import { SimulatedFleet } from './fleet.js';
+import {
+  checkRunInvariants,
+  type InvariantResult,
+  observeRunStore,
+  violations,
+} from './invariants.js';
 import { type RunReport, readRunReport } from './report.js';
 import type { Scenario } from './scenario.js';
 
@@ -20,9 +26,12 @@ export interface ScenarioRunResult {
   readonly execution: ExecutionResult;
   /** Absent when the run never reached the run store (invalid input, target locked). */
   readonly report?: RunReport;
+  /** The run met the scenario's expectation and broke no invariant. */
   readonly expectationsMet: boolean;
-  /** What differed from the expectation, one line each. */
+  /** What differed from the expectation, and each violated invariant, one line each. */
   readonly mismatches: readonly string[];
+  /** Every invariant's verdict on this run (sandbox/invariants.ts). */
+  readonly invariants: readonly InvariantResult[];
 }
 
 export interface ScenarioResult {
@@ -143,11 +152,17 @@ export async function runScenario(
       return fleet;
     },
   });
+  const observations = observeRunStore(
+    sandbox,
+    () => fleet,
+    scenario.runs.map((r) => r.rollout.target.name),
+  );
   try {
     publishHotfixRoot(sandbox, scenario);
     await options.beforeRuns?.(sandbox);
     const runs: ScenarioRunResult[] = [];
     for (const [i, run] of (options.runRollouts === false ? [] : scenario.runs).entries()) {
+      const fleetFrom = fleet?.log.length ?? 0;
       const execution = await sandbox.runRollout(
         run.rollout,
         `${scenario.name}-${i + 1}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64),
@@ -158,12 +173,27 @@ export async function runScenario(
       const report = runId
         ? await readRunReport(sandbox.store, runId).catch(() => undefined)
         : undefined;
-      const mismatches = compare(run, execution, report);
+      const invariants = await sandbox.clock.track(() =>
+        checkRunInvariants({
+          sandbox,
+          fleet: fleet as SimulatedFleet,
+          observations,
+          execution,
+          ...(report ? { report } : {}),
+          nodes: run.rollout.target.nodes.map((n) => n.name),
+          fleetFrom,
+        }),
+      );
+      const mismatches = [
+        ...compare(run, execution, report),
+        ...violations(invariants).map((v) => `invariant ${v}`),
+      ];
       runs.push({
         execution,
         ...(report ? { report } : {}),
         expectationsMet: mismatches.length === 0,
         mismatches,
+        invariants,
       });
     }
     return {
