@@ -16,7 +16,7 @@ import {
   violations,
 } from './invariants.js';
 import { type RunReport, readRunReport } from './report.js';
-import type { Scenario } from './scenario.js';
+import type { Scenario, ScenarioAction } from './scenario.js';
 
 /** The file the hotfix-eligibility handler reads beside the config. */
 const HOTPATCH_MANIFEST_FILE = 'hotpatch-manifest.json';
@@ -32,7 +32,26 @@ export interface ScenarioRunResult {
   readonly mismatches: readonly string[];
   /** Every invariant's verdict on this run (sandbox/invariants.ts). */
   readonly invariants: readonly InvariantResult[];
+  /** The scenario's operator actions on this run, as made, with the API's answers. */
+  readonly actions: readonly ActionOutcome[];
 }
+
+/** An operator action as it was made, and what the change-management API answered. */
+export interface ActionOutcome {
+  readonly action: ScenarioAction['action'];
+  /** Simulated time it was made (ISO 8601). */
+  readonly at: string;
+  readonly statusCode: number;
+  readonly body: unknown;
+}
+
+/** The API path of each operator action. */
+const ACTION_PATHS: Record<ScenarioAction['action'], string> = {
+  cancel: 'cancel',
+  approve: 'approve',
+  reject: 'reject',
+  forceRecovery: 'force-recovery',
+};
 
 export interface ScenarioResult {
   readonly scenario: string;
@@ -140,10 +159,19 @@ export async function runScenario(
 ): Promise<ScenarioResult> {
   const wallStart = performance.now();
   let fleet: SimulatedFleet | undefined;
+  let watchStates: ((event: ProgressEvent) => void) | undefined;
+  const throttle = { ...scenario.throttle, ...options.throttle };
   const sandbox = await Sandbox.start({
     startTime: new Date(scenario.startTime),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    ...(options.throttle ? { throttle: options.throttle } : {}),
+    ...(options.onProgress || scenario.actions.some((a) => a.onState !== undefined)
+      ? {
+          onProgress: (event: ProgressEvent) => {
+            options.onProgress?.(event);
+            watchStates?.(event);
+          },
+        }
+      : {}),
+    ...(Object.keys(throttle).length > 0 ? { throttle } : {}),
     ssm: (clock, onEvent) => {
       fleet = new SimulatedFleet(scenario, clock, {
         documentPrefix: synthesize().documentPrefix,
@@ -163,10 +191,20 @@ export async function runScenario(
     const runs: ScenarioRunResult[] = [];
     for (const [i, run] of (options.runRollouts === false ? [] : scenario.runs).entries()) {
       const fleetFrom = fleet?.log.length ?? 0;
-      const execution = await sandbox.runRollout(
-        run.rollout,
-        `${scenario.name}-${i + 1}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64),
+      const name = `${scenario.name}-${i + 1}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+      const actions: ActionOutcome[] = [];
+      const stopActions = scheduleActions(
+        sandbox,
+        scenario.actions.filter((a) => a.rollout === i),
+        (run.rollout as { runId?: string }).runId ?? name,
+        name,
+        actions,
+        (watch) => {
+          watchStates = watch;
+        },
       );
+      const execution = await sandbox.runRollout(run.rollout, name);
+      stopActions();
       const runId =
         (execution.output as { runId?: string } | undefined)?.runId ??
         (await findRunId(sandbox, execution));
@@ -194,6 +232,7 @@ export async function runScenario(
         expectationsMet: mismatches.length === 0,
         mismatches,
         invariants,
+        actions,
       });
     }
     return {
@@ -209,6 +248,83 @@ export async function runScenario(
   } finally {
     if (!options.keepRunning && options.runRollouts !== false) await sandbox.stop();
   }
+}
+
+/**
+ * Schedules a run's operator actions: at simulated minutes after now, or after an execution of
+ * the run first enters a state. Each is made through the change-management API handler, and
+ * its answer is appended to `outcomes`. Returns a function that drops what has not happened.
+ */
+function scheduleActions(
+  sandbox: Sandbox,
+  actions: readonly ScenarioAction[],
+  runId: string,
+  executionName: string,
+  outcomes: ActionOutcome[],
+  setWatcher: (watch: ((event: ProgressEvent) => void) | undefined) => void,
+): () => void {
+  if (actions.length === 0) return () => undefined;
+  const api = sandbox.api();
+  const cancels: (() => void)[] = [];
+  const perform = (action: ScenarioAction) => {
+    const at = sandbox.clock.now().toISOString();
+    const body =
+      action.action === 'approve' || action.action === 'reject'
+        ? { ...(action.reason ? { comment: action.reason } : {}) }
+        : { ...(action.reason ? { reason: action.reason } : {}) };
+    void api({
+      httpMethod: 'POST',
+      path: `/rollouts/${encodeURIComponent(runId)}/${ACTION_PATHS[action.action]}`,
+      headers: { 'Content-Type': 'application/json' },
+      queryStringParameters: null,
+      body: JSON.stringify(body),
+      requestContext: {
+        requestId: `sandbox-${action.action}`,
+        identity: { userArn: 'arn:aws:iam::000000000000:user/sandbox-operator' },
+      },
+    }).then(
+      (res) => {
+        let parsed: unknown = res.body;
+        try {
+          parsed = JSON.parse(res.body);
+        } catch {
+          // Not JSON: keep the text.
+        }
+        outcomes.push({ action: action.action, at, statusCode: res.statusCode, body: parsed });
+      },
+      (error: unknown) => {
+        outcomes.push({ action: action.action, at, statusCode: 0, body: String(error) });
+      },
+    );
+  };
+  const start = sandbox.clock.now().getTime();
+  for (const action of actions) {
+    if (action.atMinutes !== undefined) {
+      cancels.push(
+        sandbox.clock.schedule(start + action.atMinutes * 60_000, () => perform(action)),
+      );
+    }
+  }
+  const waiting = actions.filter((a) => a.onState !== undefined);
+  if (waiting.length > 0) {
+    setWatcher((event) => {
+      if (event.runId !== runId && event.execution !== executionName) return;
+      for (let i = waiting.length - 1; i >= 0; i--) {
+        const action = waiting[i] as ScenarioAction;
+        if (action.onState !== event.state) continue;
+        waiting.splice(i, 1);
+        cancels.push(
+          sandbox.clock.schedule(sandbox.clock.now().getTime() + action.delayMinutes * 60_000, () =>
+            perform(action),
+          ),
+        );
+      }
+    });
+  }
+  return () => {
+    setWatcher(undefined);
+    for (const cancel of cancels) cancel();
+  };
 }
 
 /** A failed execution's run id: the one the validate step resolved (execution name by default). */
