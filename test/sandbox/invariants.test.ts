@@ -388,10 +388,13 @@ const BREAKS: readonly [string, InvariantName, RegExp, (w: World) => void][] = [
     (w) => {
       // NODE2 never got a command (it failed its preflight) after NODE1 spent the budget.
       w.log = w.log.filter((e) => e.node === 'NODE1');
-      w.observations.nodeResults = [
-        { at: min(10), runId: RUN, node: 'NODE1', status: 'Failed', fleetPosition: 6 },
-        { at: min(19), runId: RUN, node: 'NODE2', status: 'Failed', fleetPosition: 6 },
-      ];
+      w.observations = {
+        ...w.observations,
+        nodeResults: [
+          { at: min(10), runId: RUN, node: 'NODE1', status: 'Failed', fleetPosition: 6 },
+          { at: min(19), runId: RUN, node: 'NODE2', status: 'Failed', fleetPosition: 6 },
+        ],
+      };
       failNodes(w, ['NODE1', 'NODE2']);
     },
   ],
