@@ -517,7 +517,10 @@ function reductions(spec: ChaosSpec): ChaosSpec[] {
  */
 export async function shrink(
   failing: ChaosRunResult,
-  budget = 40,
+  {
+    budget = 40,
+    run = runSpec,
+  }: { budget?: number; run?: (spec: ChaosSpec) => Promise<ChaosRunResult> } = {},
 ): Promise<{ result: ChaosRunResult; tries: number }> {
   let current = failing;
   let tries = 0;
@@ -526,7 +529,7 @@ export async function shrink(
     for (const candidate of reductions(current.spec)) {
       if (tries >= budget) return { result: current, tries };
       tries++;
-      const result = await runSpec(candidate);
+      const result = await run(candidate);
       if (failed(result) && sameFailure(failing, result)) {
         smaller = result;
         break;
