@@ -6,6 +6,7 @@
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 const { benchPlan } = await import('./plan.bench.js');
+const { benchChaos } = await import('./chaos.bench.js');
 const { benchFleet, benchHistory, benchMakespan, benchTransitions } = await import(
   './sandbox.bench.js'
 );
@@ -16,6 +17,7 @@ const BENCHMARKS: Record<string, () => unknown> = {
   makespan: benchMakespan,
   history: benchHistory,
   fleet: benchFleet,
+  chaos: benchChaos,
 };
 
 const wanted = process.argv.slice(2);
