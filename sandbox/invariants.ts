@@ -35,7 +35,7 @@ export const INVARIANTS = [
   },
   {
     name: 'failureBudget',
-    rule: 'Let the budget be spent by the (maxFailedNodes + 1)th node recorded Failed (in write order, across gates and waves). Then the failed nodes number at most maxFailedNodes plus the nodes already started (first command sent) before that record, and no node has its first command sent after it.',
+    rule: 'Let the budget be spent by the (maxFailedNodes + 1)th node recorded Failed (in write order, across gates and waves). Then the failed nodes number at most maxFailedNodes plus the nodes already started before that record (a first command sent; for a node with no command, its recorded start; the spending node always), and no node has its first command sent after it.',
   },
   {
     name: 'ledgerExactlyOnce',
@@ -359,7 +359,17 @@ async function failureBudget(
     if (e.kind === 'command' && !firstCommand.has(nodeKey(e.node)))
       firstCommand.set(nodeKey(e.node), e);
   }
-  const started = [...firstCommand.entries()].filter(([, e]) => e.seq < spender.fleetPosition);
+  // Started before the budget was spent: a first command before that record; for a node that
+  // never got a command (it failed its preflight), its recorded start at or before that moment.
+  // The node that spent the budget was running then, whatever it did.
+  const items = await evidence.sandbox.store.getRunItems(report.runId);
+  const startedSet = new Set<string>([nodeKey(spender.node)]);
+  for (const [node, e] of firstCommand) if (e.seq < spender.fleetPosition) startedSet.add(node);
+  for (const n of items.nodes) {
+    if (firstCommand.has(nodeKey(n.node)) || n.startedAt === undefined) continue;
+    if (Date.parse(n.startedAt) <= spender.at) startedSet.add(nodeKey(n.node));
+  }
+  const started = [...startedSet];
   const problems: string[] = [];
   const late = [...firstCommand.values()].filter((e) => e.seq >= spender.fleetPosition);
   for (const e of late) {
@@ -367,7 +377,7 @@ async function failureBudget(
       `${e.node} got its first command at ${iso(e.at)}, after ${spender.node}'s failure spent the budget (maxFailedNodes ${max}) at ${iso(spender.at)}`,
     );
   }
-  const allowed = max + Math.max(1, started.length);
+  const allowed = max + started.length;
   if (failed.length > allowed) {
     problems.push(
       `${failed.length} nodes failed (${failed.map((w) => w.node).join(', ')}), more than maxFailedNodes ${max} plus the ${started.length} node(s) started before the budget was spent at ${iso(spender.at)}`,

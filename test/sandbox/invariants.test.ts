@@ -33,6 +33,8 @@ interface World {
   ledger: Record<string, { updateId: string; runId: string }[]>;
   events: { detailType: string; detail: unknown }[];
   runStatus: string;
+  /** Recorded node starts, by node (absent: not recorded). */
+  startedAt: Record<string, string>;
 }
 
 let seq = 0;
@@ -158,6 +160,7 @@ function cleanWorld(): World {
       },
     ],
     runStatus: 'Succeeded',
+    startedAt: {},
   };
 }
 
@@ -171,7 +174,11 @@ function evidence(w: World): RunEvidence {
       ...w.nodes[name],
     }) as NodeSnapshot;
   const fleet = { log: w.log, node: snapshot } as unknown as SimulatedFleet;
-  const nodeResults = w.report.nodes.map((n) => ({ node: n.name, status: n.status }));
+  const nodeResults = w.report.nodes.map((n) => ({
+    node: n.name,
+    status: n.status,
+    ...(w.startedAt[n.name] ? { startedAt: w.startedAt[n.name] } : {}),
+  }));
   const store = {
     getRun: async () => ({ maxFailedNodes: w.maxFailedNodes }),
     getRunItems: async () => ({
@@ -466,6 +473,25 @@ describe('the safety invariants, on hand-made evidence', () => {
     const broken = results.filter((r) => !r.ok);
     expect(broken.map((r) => r.name)).toEqual([name]);
     expect(broken[0]?.detail).toMatch(detail);
+  });
+
+  it('a node that failed its preflight (no command) after starting with the spender is within the budget', async () => {
+    const world = cleanWorld();
+    world.log = world.log.filter((e) => e.node === 'NODE1');
+    world.observations = {
+      ...world.observations,
+      nodeResults: [
+        { at: min(10), runId: RUN, node: 'NODE1', status: 'Failed', fleetPosition: 6 },
+        { at: min(10), runId: RUN, node: 'NODE2', status: 'Failed', fleetPosition: 6 },
+      ],
+    };
+    world.startedAt = { NODE2: new Date(min(0)).toISOString() };
+    failNodes(world, ['NODE1', 'NODE2']);
+    const results = await checkRunInvariants(evidence(world));
+    expect(results.find((r) => r.name === 'failureBudget')).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/2 failed node\(s\); .* with 2 node\(s\) started/),
+    });
   });
 
   it('a node whose resume failed may stay paused when nothing else of its cluster is drained', async () => {
