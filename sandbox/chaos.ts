@@ -65,7 +65,10 @@ export interface ChaosSpec {
 export interface Draft {
   name: string;
   description: string;
-  hotfixRoot: { files: { path: string; deliveredSha256?: string }[] };
+  hotfixRoot: {
+    files: { path: string; deliveredSha256?: string }[];
+    manifest?: Record<string, unknown>;
+  };
   nodes: DraftNode[];
   rollout: {
     target: { kind: 'cluster' | 'group'; name: string };
@@ -87,6 +90,8 @@ export interface Draft {
 export interface DraftNode {
   name: string;
   cluster?: string;
+  os?: Record<string, string>;
+  hotpatch?: { enrolled: boolean; vbsEnabled: boolean; secureBoot: boolean };
   online?: boolean;
   pendingReboot?: boolean;
   neverReturnsFromRestart?: boolean;
@@ -177,6 +182,32 @@ export const FAULT_KINDS: readonly FaultKind[] = [
     name: 'exit-unknown',
     summary: 'an exit code no rule lists (a failure, no restart)',
     apply: exitCodes([[12345], [-2147024891], [1]]),
+  },
+  {
+    name: 'hotpatch-month',
+    summary:
+      'every update is predicted hotpatchable (Azure Edition nodes, enrolled; a security update of a hotpatch month): no restart expected, so no drain planned',
+    apply: (draft) => {
+      for (const node of draft.nodes) {
+        node.os = {
+          caption: 'Microsoft Windows Server 2022 Datacenter: Azure Edition',
+          version: '10.0.20348',
+          build: '20348.2849',
+          editionId: 'ServerTurbine',
+        };
+        node.hotpatch = { enrolled: true, vbsEnabled: true, secureBoot: true };
+      }
+      draft.hotfixRoot.manifest = Object.fromEntries(
+        draft.hotfixRoot.files.map((f) => [
+          f.path,
+          {
+            policy: 'modern',
+            update: { releaseMonth: '2025-11', kind: 'security', unplannedBaseline: false },
+            binaries: [],
+          },
+        ]),
+      );
+    },
   },
   {
     name: 'installer-hangs',
