@@ -370,7 +370,7 @@ export function generateSpec(seed: number, index: number, kinds: readonly FaultK
 const KB_BASE = 5034439;
 
 /** The scenario JSON of a spec. */
-export function buildScenario(spec: ChaosSpec, name = `chaos-${spec.seed}-${spec.index}`): Draft {
+export function buildScenario(spec: ChaosSpec, name = `chaos-s${spec.seed}-r${spec.index}`): Draft {
   const cluster = spec.target === 'cluster';
   const kbs = Array.from({ length: spec.updates }, (_, i) => `KB${KB_BASE + i}`);
   const draft: Draft = {
@@ -572,9 +572,12 @@ export async function shrink(
 }
 
 /** A shrunk failure as a scenario file that reproduces it. */
-export function reproduction(result: ChaosRunResult): Draft {
+export function reproduction(
+  result: ChaosRunResult,
+  name = `chaos-s${result.spec.seed}-r${result.spec.index}`,
+): Draft {
   const { spec } = result;
-  const draft = buildScenario(spec, `chaos-s${spec.seed}-r${spec.index}`);
+  const draft = buildScenario(spec, name);
   const why = [
     ...result.violations.map((v) => `invariant ${v.name} violated: ${v.detail}`),
     ...result.expectationFailures,

@@ -3,9 +3,10 @@
  * runs; a small fixed-seed campaign through the synthesized workflows breaks no invariant; the
  * shrinker keeps what the failure needs and nothing else; the command's contract.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.js';
 import {
@@ -79,6 +80,18 @@ describe('the chaos campaign', () => {
     const result = await runCampaign({ runs: 1, seed: 5, kinds: [] });
     expect(result.failures).toEqual([]);
   });
+});
+
+describe('examples/scenarios/chaos', () => {
+  const dir = fileURLToPath(new URL('../../examples/scenarios/chaos/', import.meta.url));
+  it.each(readdirSync(dir).filter((f) => f.endsWith('.json')))(
+    '%s is a valid scenario that names the invariant it breaks',
+    (file) => {
+      const json = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+      const scenario = parseScenario(json, file);
+      expect(scenario.description).toMatch(/Shrunk reproduction: invariant \w+ violated: /);
+    },
+  );
 });
 
 describe('shrinking', () => {
