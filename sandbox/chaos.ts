@@ -481,6 +481,16 @@ export async function runSpec(spec: ChaosSpec): Promise<ChaosRunResult> {
       }
     }
     for (const action of run?.actions ?? []) {
+      // An accepted cancel or rejection ends the run Cancelled (the run record's rule).
+      if (
+        (action.action === 'cancel' || action.action === 'reject') &&
+        action.statusCode === 202 &&
+        runStatus !== 'Cancelled'
+      ) {
+        expectationFailures.push(
+          `the ${action.action} accepted at ${action.at} did not end the run Cancelled (it ended ${runStatus})`,
+        );
+      }
       if (action.statusCode >= 500 || action.statusCode === 0) {
         expectationFailures.push(
           `the ${action.action} request at ${action.at} failed with ${action.statusCode}: ${JSON.stringify(action.body).slice(0, 200)}`,
