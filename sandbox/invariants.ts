@@ -11,7 +11,7 @@ import { isSuccessfulOutcome } from '../lambdas/core/exit-codes.js';
 import { nodeKey } from '../lambdas/core/node-names.js';
 import { kbFromName } from '../lambdas/handlers/interpret-results.js';
 import type { RunStore } from '../lambdas/shared/run-store.js';
-import type { ExecutionResult, Sandbox } from './engine.js';
+import type { ExecutionResult, ProgressEvent, Sandbox } from './engine.js';
 import type { FleetLogEntry, SimulatedFleet } from './fleet.js';
 import type { RunReport } from './report.js';
 
@@ -35,7 +35,7 @@ export const INVARIANTS = [
   },
   {
     name: 'failureBudget',
-    rule: 'Let the budget be spent by the (maxFailedNodes + 1)th node recorded Failed (in write order, across gates and waves). Then the failed nodes number at most maxFailedNodes plus the nodes already started before that record (a first command sent; for a node with no command, its recorded start; the spending node always), and no node has its first command sent after it.',
+    rule: 'Let the budget be spent by the (maxFailedNodes + 1)th node recorded Failed (in write order, across gates and waves). The failed nodes then number at most maxFailedNodes plus the nodes whose workflow had started before that record (the spending node included).',
   },
   {
     name: 'ledgerExactlyOnce',
@@ -66,19 +66,31 @@ export interface LockSample {
   readonly leaseExpiresAt: number | null;
 }
 
-/** A node result written to the run store, with where the fleet log stood at that moment. */
+/** A node result written to the run store, with its place among the observations. */
 export interface NodeResultWrite {
   readonly at: number;
   readonly runId: string;
   readonly node: string;
   readonly status: string;
-  readonly fleetPosition: number;
+  /** Position among node result writes and node starts (one sequence for both). */
+  readonly order: number;
 }
 
-/** What the observer saw the run store do, in order. */
+/** A node's workflow entering its first state in a run. */
+export interface NodeStart {
+  readonly at: number;
+  readonly runId: string;
+  readonly node: string;
+  readonly order: number;
+}
+
+/** What the observer saw the run store and the workflows do, in order. */
 export interface StoreObservations {
   readonly locks: LockSample[];
   readonly nodeResults: NodeResultWrite[];
+  readonly nodeStarts: NodeStart[];
+  /** Feed it every progress event: it records the first state each node's workflow enters. */
+  readonly onProgress: (event: ProgressEvent) => void;
 }
 
 const iso = (ms: number | null | undefined) =>
@@ -87,15 +99,30 @@ const iso = (ms: number | null | undefined) =>
 /**
  * Watches the sandbox's run store: after every lock operation (any method with `Lock` in its
  * name but `getLock`), the lock of each given target is read back and recorded; every node
- * result written is recorded with the fleet log's position. Lock operations that a later change
- * adds (a force recovery, say) are observed without changes here.
+ * result written, and (through `onProgress`) every node workflow's start, is recorded in one
+ * order. Lock operations that a later change adds (a force recovery, say) are observed without
+ * changes here.
  */
-export function observeRunStore(
-  sandbox: Sandbox,
-  fleet: () => SimulatedFleet | undefined,
-  targets: readonly string[],
-): StoreObservations {
-  const observations: StoreObservations = { locks: [], nodeResults: [] };
+export function observeRunStore(sandbox: Sandbox, targets: readonly string[]): StoreObservations {
+  let order = 0;
+  const seen = new Set<string>();
+  const observations: StoreObservations = {
+    locks: [],
+    nodeResults: [],
+    nodeStarts: [],
+    onProgress: (event) => {
+      if (event.runId === undefined || event.node === undefined) return;
+      const key = `${event.runId}|${nodeKey(event.node)}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      observations.nodeStarts.push({
+        at: event.at.getTime(),
+        runId: event.runId,
+        node: event.node,
+        order: order++,
+      });
+    },
+  };
   const store = sandbox.store as unknown as Record<string, unknown>;
   const proto = Object.getPrototypeOf(sandbox.store) as Record<string, unknown>;
   const now = () => sandbox.clock.now().getTime();
@@ -135,7 +162,7 @@ export function observeRunStore(
           runId,
           node,
           status: result.status,
-          fleetPosition: fleet()?.log.length ?? 0,
+          order: order++,
         });
       };
     }
@@ -171,7 +198,7 @@ export async function checkRunInvariants(evidence: RunEvidence): Promise<Invaria
     nodesLeftClean(evidence, log, status),
     noPendingRestartOnSuccess(evidence, status),
     lockHeldForRunLife(evidence),
-    await failureBudget(evidence, log),
+    await failureBudget(evidence),
     await ledgerExactlyOnce(evidence),
     await reportMatchesHistory(evidence),
   ];
@@ -328,10 +355,7 @@ function lockHeldForRunLife(evidence: RunEvidence): InvariantResult {
   );
 }
 
-async function failureBudget(
-  evidence: RunEvidence,
-  log: readonly FleetLogEntry[],
-): Promise<InvariantResult> {
+async function failureBudget(evidence: RunEvidence): Promise<InvariantResult> {
   const { report } = evidence;
   if (!report) return result('failureBudget', [], 'the run never reached the run store');
   const run = await evidence.sandbox.store.getRun(report.runId);
@@ -345,8 +369,7 @@ async function failureBudget(
     if (w.status === 'Failed' && !firstFailure.has(nodeKey(w.node)))
       firstFailure.set(nodeKey(w.node), w);
   }
-  const order = [...firstFailure.values()].sort((a, b) => a.fleetPosition - b.fleetPosition);
-  const spender = order[max];
+  const spender = [...firstFailure.values()].sort((a, b) => a.order - b.order)[max];
   if (!spender) {
     return result(
       'failureBudget',
@@ -354,39 +377,26 @@ async function failureBudget(
       `${failed.length} failed node(s), within maxFailedNodes ${max}`,
     );
   }
-  const firstCommand = new Map<string, FleetLogEntry>();
-  for (const e of log) {
-    if (e.kind === 'command' && !firstCommand.has(nodeKey(e.node)))
-      firstCommand.set(nodeKey(e.node), e);
+  // Running when the budget was spent: the node workflows started before that record, the
+  // node that spent it included.
+  const started = new Set<string>([nodeKey(spender.node)]);
+  for (const s of evidence.observations.nodeStarts) {
+    if (s.runId === report.runId && s.order < spender.order) started.add(nodeKey(s.node));
   }
-  // Started before the budget was spent: a first command before that record; for a node that
-  // never got a command (it failed its preflight), its recorded start at or before that moment.
-  // The node that spent the budget was running then, whatever it did.
-  const items = await evidence.sandbox.store.getRunItems(report.runId);
-  const startedSet = new Set<string>([nodeKey(spender.node)]);
-  for (const [node, e] of firstCommand) if (e.seq < spender.fleetPosition) startedSet.add(node);
-  for (const n of items.nodes) {
-    if (firstCommand.has(nodeKey(n.node)) || n.startedAt === undefined) continue;
-    if (Date.parse(n.startedAt) <= spender.at) startedSet.add(nodeKey(n.node));
-  }
-  const started = [...startedSet];
-  const problems: string[] = [];
-  const late = [...firstCommand.values()].filter((e) => e.seq >= spender.fleetPosition);
-  for (const e of late) {
-    problems.push(
-      `${e.node} got its first command at ${iso(e.at)}, after ${spender.node}'s failure spent the budget (maxFailedNodes ${max}) at ${iso(spender.at)}`,
-    );
-  }
-  const allowed = max + started.length;
-  if (failed.length > allowed) {
-    problems.push(
-      `${failed.length} nodes failed (${failed.map((w) => w.node).join(', ')}), more than maxFailedNodes ${max} plus the ${started.length} node(s) started before the budget was spent at ${iso(spender.at)}`,
-    );
-  }
+  const after = evidence.observations.nodeStarts.filter(
+    (s) => s.runId === report.runId && s.order > spender.order,
+  );
+  const allowed = max + started.size;
+  const problems =
+    failed.length > allowed
+      ? [
+          `${failed.length} nodes failed (${failed.map((w) => w.node).join(', ')}), more than maxFailedNodes ${max} plus the ${started.size} node(s) running when ${spender.node}'s failure spent the budget at ${iso(spender.at)}${after.length > 0 ? `; started after it: ${after.map((s) => `${s.node} at ${iso(s.at)}`).join(', ')}` : ''}`,
+        ]
+      : [];
   return result(
     'failureBudget',
     problems,
-    `${failed.length} failed node(s); the budget (maxFailedNodes ${max}) was spent at ${iso(spender.at)} by ${spender.node} with ${started.length} node(s) started; none started after`,
+    `${failed.length} failed node(s); the budget (maxFailedNodes ${max}) was spent at ${iso(spender.at)} by ${spender.node} with ${started.size} node(s) running, ${after.length} started after`,
   );
 }
 

@@ -160,17 +160,15 @@ export async function runScenario(
   const wallStart = performance.now();
   let fleet: SimulatedFleet | undefined;
   let watchStates: ((event: ProgressEvent) => void) | undefined;
+  let observe: ((event: ProgressEvent) => void) | undefined;
   const throttle = { ...scenario.throttle, ...options.throttle };
   const sandbox = await Sandbox.start({
     startTime: new Date(scenario.startTime),
-    ...(options.onProgress || scenario.actions.some((a) => a.onState !== undefined)
-      ? {
-          onProgress: (event: ProgressEvent) => {
-            options.onProgress?.(event);
-            watchStates?.(event);
-          },
-        }
-      : {}),
+    onProgress: (event: ProgressEvent) => {
+      options.onProgress?.(event);
+      watchStates?.(event);
+      observe?.(event);
+    },
     ...(Object.keys(throttle).length > 0 ? { throttle } : {}),
     ssm: (clock, onEvent) => {
       fleet = new SimulatedFleet(scenario, clock, {
@@ -182,9 +180,9 @@ export async function runScenario(
   });
   const observations = observeRunStore(
     sandbox,
-    () => fleet,
     scenario.runs.map((r) => r.rollout.target.name),
   );
+  observe = observations.onProgress;
   try {
     publishHotfixRoot(sandbox, scenario);
     await options.beforeRuns?.(sandbox);
