@@ -26,7 +26,10 @@ import { parseScenario } from '../../sandbox/scenario.js';
  * change of issue 8 fixes (see the README's chaos section): restore them once it is merged.
  */
 const FIXED_ELSEWHERE = [
-  'pending-reboot', // point 7: a node with a restart pending is reported Succeeded
+  'pending-reboot', // point 7: a node with a restart pending before the run is reported Succeeded
+  'long-gate', // point 4: the lease lapses while the run waits at the gate
+  'resume-fails', // point 8: another node of the cluster is drained while one stays paused
+  'hotpatch-month', // point 1: a 3010 after a no-restart prediction restarts an undrained node
 ];
 
 describe('the chaos campaign', () => {
