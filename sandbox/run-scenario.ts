@@ -13,6 +13,7 @@ import {
   checkRunInvariants,
   type InvariantResult,
   observeRunStore,
+  type StoreObservations,
   violations,
 } from './invariants.js';
 import { type RunReport, readRunReport } from './report.js';
@@ -64,6 +65,8 @@ export interface ScenarioResult {
   readonly sandbox: Sandbox;
   /** The simulated fleet, for what happened on the nodes (drains, restarts, installs). */
   readonly fleet: SimulatedFleet;
+  /** What the invariants read besides the fleet: the run store and node starts over time. */
+  readonly observations: StoreObservations;
 }
 
 export interface RunScenarioOptions {
@@ -242,6 +245,7 @@ export async function runScenario(
       simulatedMs: sandbox.clock.advancedMs,
       sandbox,
       fleet: fleet as SimulatedFleet,
+      observations,
     };
   } finally {
     if (!options.keepRunning && options.runRollouts !== false) await sandbox.stop();
@@ -323,6 +327,31 @@ function scheduleActions(
     setWatcher(undefined);
     for (const cancel of cancels) cancel();
   };
+}
+
+/**
+ * The invariants of a rollout execution started outside {@link runScenario} (through the API on
+ * a sandbox kept running, say), once it has ended. The fleet log is read from its start, and
+ * the lock of a target no scenario rollout names is not observed.
+ */
+export async function checkExecutionInvariants(
+  result: ScenarioResult,
+  execution: ExecutionResult,
+): Promise<InvariantResult[]> {
+  const { sandbox } = result;
+  const runId = (execution.output as { runId?: string } | undefined)?.runId ?? execution.name;
+  const report = await readRunReport(sandbox.store, runId).catch(() => undefined);
+  return sandbox.clock.track(() =>
+    checkRunInvariants({
+      sandbox,
+      fleet: result.fleet,
+      observations: result.observations,
+      execution,
+      ...(report ? { report } : {}),
+      nodes: report?.nodes.map((n) => n.name) ?? [],
+      fleetFrom: 0,
+    }),
+  );
 }
 
 /** A failed execution's run id: the one the validate step resolved (execution name by default). */

@@ -15,7 +15,7 @@ import {
   type StoreObservations,
 } from '../../sandbox/invariants.js';
 import type { RunReport } from '../../sandbox/report.js';
-import { runScenario } from '../../sandbox/run-scenario.js';
+import { checkExecutionInvariants, runScenario } from '../../sandbox/run-scenario.js';
 import { loadScenario } from '../../sandbox/scenario.js';
 
 const T0 = Date.parse('2026-01-13T22:00:00Z');
@@ -526,6 +526,36 @@ describe('the invariants through the sandbox', () => {
       /1 cluster node restart\(s\), each paused and drained/,
     );
     expect(run?.expectationsMet).toBe(true);
+  });
+
+  it('a run started through the API is checked too, once it has ended', async () => {
+    const scenario = await loadScenario(
+      fileURLToPath(new URL('../../examples/scenarios/change-management.json', import.meta.url)),
+    );
+    const result = await runScenario(scenario, { runRollouts: false });
+    const api = result.sandbox.api();
+    const started = await api({
+      httpMethod: 'POST',
+      path: '/rollouts',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': 'invariants-1' },
+      queryStringParameters: null,
+      body: JSON.stringify(scenario.runs[0]?.rollout),
+      requestContext: {
+        requestId: 'test',
+        identity: { userArn: 'arn:aws:iam::000000000000:user/change-manager' },
+      },
+    });
+    expect(started.statusCode).toBe(202);
+    await result.sandbox.settle();
+    const execution = result.sandbox.executions.find(
+      (e) => e.name === (JSON.parse(started.body) as { rolloutId: string }).rolloutId,
+    );
+    const invariants = await checkExecutionInvariants(result, execution as ExecutionResult);
+    await result.sandbox.stop();
+    expect(invariants.filter((i) => !i.ok)).toEqual([]);
+    expect(invariants.find((i) => i.name === 'lockHeldForRunLife')?.detail).toMatch(
+      /held .* then released it/,
+    );
   });
 
   it('a lock taken from a live run fails that run, naming the moment', async () => {
