@@ -7,6 +7,7 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 const { benchPlan } = await import('./plan.bench.js');
 const { benchApi } = await import('./api.bench.js');
+const { benchChaos } = await import('./chaos.bench.js');
 const { benchFleet, benchHistory, benchMakespan, benchTransitions } = await import(
   './sandbox.bench.js'
 );
@@ -18,6 +19,7 @@ const BENCHMARKS: Record<string, () => unknown> = {
   history: benchHistory,
   fleet: benchFleet,
   api: () => benchApi(Number(process.env.BENCH_API_REQUESTS ?? 30_000)),
+  chaos: benchChaos,
 };
 
 const wanted = process.argv.slice(2);

@@ -7,6 +7,7 @@
 import { RolloutRuleError } from '../lambdas/core/errors.js';
 import { type CommandSpec, helpText, type Io, UsageError } from './args.js';
 import { BackendError } from './backend.js';
+import { chaosCommand, runChaos } from './commands/chaos.js';
 import { demoCommand, runDemo } from './commands/demo.js';
 import { exitCodeCommand, runExitCode } from './commands/exit-code.js';
 import { hotpatchCommand, runHotpatch } from './commands/hotpatch.js';
@@ -46,6 +47,7 @@ const COMMANDS: readonly Command[] = [
   { spec: hotpatchCommand, run: runHotpatch },
   { spec: planCommand, run: runPlan },
   { spec: sandboxCommand, run: runSandbox },
+  { spec: chaosCommand, run: runChaos },
   // The change-management API: the deployed one, or the sandbox's with --local.
   { spec: startCommand, run: runStart },
   { spec: statusCommand, run: runStatus },

@@ -126,6 +126,32 @@ export interface SimulatedFleetOptions {
   readonly region?: string;
 }
 
+/**
+ * One entry of the fleet's own append-only record of what happened on the nodes, the evidence
+ * the sandbox's invariants read (never the workflow's report). `clusterState` and `drainStatus`
+ * are the node's at that moment (null for a standalone server).
+ */
+export interface FleetLogEntry {
+  /** Position in the log, from 0. */
+  readonly seq: number;
+  /** Virtual time, epoch milliseconds. */
+  readonly at: number;
+  readonly node: string;
+  readonly kind: 'restart' | 'back' | 'drain' | 'resume' | 'command';
+  readonly clusterState: 'Up' | 'Paused' | 'Down' | null;
+  readonly drainStatus: string | null;
+  /** restart: an installer restarted the node itself (1641), not RestartNode. */
+  readonly byInstaller?: boolean;
+  /** drain, resume: the operation left the node as asked. */
+  readonly ok?: boolean;
+  /** command: the document, the command id and the new invocation status. */
+  readonly document?: DocumentKey;
+  readonly commandId?: string;
+  readonly status?: InvocationStatus;
+  /** command: a CancelCommand was accepted for it. */
+  readonly cancelRequested?: boolean;
+}
+
 /** Fixed durations of the simulation (virtual milliseconds). */
 export const SIMULATED_TIMINGS = {
   /** Pending → InProgress: the agent picks a command up. */
@@ -526,6 +552,8 @@ const WUA = { succeeded: 2, succeededWithErrors: 3, failed: 4, aborted: 5 } as c
 export class SimulatedFleet {
   /** Every status-change event published so far, in order. */
   readonly events: CommandStatusEvent[] = [];
+  /** What happened on the nodes, in order (see {@link FleetLogEntry}). */
+  readonly log: FleetLogEntry[] = [];
   private readonly nodesByKey = new Map<string, SimNode>();
   private readonly nodesById = new Map<string, SimNode>();
   private readonly nodeList: SimNode[] = [];
@@ -1095,6 +1123,28 @@ export class SimulatedFleet {
     return this.clock.now().getTime();
   }
 
+  /** Appends to {@link log}, with the node's cluster state at this moment. */
+  private note(
+    node: SimNode,
+    kind: FleetLogEntry['kind'],
+    fields: Partial<
+      Pick<
+        FleetLogEntry,
+        'byInstaller' | 'ok' | 'document' | 'commandId' | 'status' | 'cancelRequested'
+      >
+    > = {},
+  ) {
+    this.log.push({
+      seq: this.log.length,
+      at: this.now(),
+      node: node.name,
+      kind,
+      clusterState: node.cluster ? node.clusterState : null,
+      drainStatus: node.cluster ? node.drainStatus : null,
+      ...fields,
+    });
+  }
+
   private reachable(node: SimNode): boolean {
     return node.spec.online && !node.down && !this.offline(node);
   }
@@ -1192,6 +1242,12 @@ export class SimulatedFleet {
   /** Publishes the status now, as an event delivered once the current work settles. */
   private emit(inv: Invocation) {
     const now = this.now();
+    this.note(inv.node, 'command', {
+      document: inv.document,
+      commandId: inv.commandId,
+      status: inv.status,
+      cancelRequested: inv.cancelRequested,
+    });
     const event: CommandStatusEvent = {
       version: '0',
       id: deterministicUuid(`event-${++this.eventCount}`),
@@ -1223,6 +1279,7 @@ export class SimulatedFleet {
     // Already restarting (an installer's 1641 and a RestartNode overlapping): one restart.
     if (node.down) return new Promise((resolve) => node.upWaiters.push(resolve));
     const start = this.now();
+    this.note(node, 'restart', { byInstaller });
     node.down = true;
     node.downSince = start;
     node.restarts++;
@@ -1241,6 +1298,7 @@ export class SimulatedFleet {
         // A paused cluster node stays paused across a restart.
         if (node.cluster) node.clusterState = wasPaused ? 'Paused' : 'Up';
         record.end = now;
+        this.note(node, 'back');
         const waiters = node.upWaiters;
         node.upWaiters = [];
         for (const waiter of waiters) waiter();
@@ -1471,6 +1529,9 @@ export class SimulatedFleet {
     const fails =
       nthAttempt(node.spec.drain.failsByAttempt, ++node.runsOf.drain) ?? node.spec.drain.fails;
     if (settled) node.drainStatus = fails ? 'Failed' : 'Completed';
+    this.note(node, 'drain', {
+      ok: node.clusterState === 'Paused' && node.drainStatus === 'Completed',
+    });
     if (node.clusterState === 'Paused' && node.drainStatus === 'Completed') {
       node.drainedCount++;
       result(true, `drained in ${Math.round((run.now() - started) / 1000)} s`);
@@ -1533,12 +1594,14 @@ export class SimulatedFleet {
     const resumeFails =
       nthAttempt(node.spec.resumeFailsByAttempt, ++node.runsOf.resume) ?? node.spec.resumeFails;
     if (resumeFails) {
+      this.note(node, 'resume', { ok: false });
       result(false, false, `Resume-ClusterNode returned but the node is ${node.clusterState}`);
       throw new ScriptFailure(`resumed ${node.name} but the node is ${node.clusterState}, not Up`);
     }
     node.clusterState = 'Up';
     node.drainStatus = 'NotInitiated';
     node.resumedCount++;
+    this.note(node, 'resume', { ok: true });
     result(true, false, 'resumed');
     return 0;
   }

@@ -9,8 +9,15 @@ import { PLUGIN_NAMES, parseHotfixPluginArguments } from '../lambdas/core/plugin
 import type { FunctionName } from '../lib/rollout-functions.js';
 import { type ExecutionResult, type ProgressEvent, Sandbox, synthesize } from './engine.js';
 import { SimulatedFleet } from './fleet.js';
+import {
+  checkRunInvariants,
+  type InvariantResult,
+  observeRunStore,
+  type StoreObservations,
+  violations,
+} from './invariants.js';
 import { type RunReport, readRunReport } from './report.js';
-import type { Scenario } from './scenario.js';
+import type { Scenario, ScenarioAction } from './scenario.js';
 
 /** The file the hotfix-eligibility handler reads beside the config. */
 const HOTPATCH_MANIFEST_FILE = 'hotpatch-manifest.json';
@@ -20,10 +27,32 @@ export interface ScenarioRunResult {
   readonly execution: ExecutionResult;
   /** Absent when the run never reached the run store (invalid input, target locked). */
   readonly report?: RunReport;
+  /** The run met the scenario's expectation and broke no invariant. */
   readonly expectationsMet: boolean;
-  /** What differed from the expectation, one line each. */
+  /** What differed from the expectation, and each violated invariant, one line each. */
   readonly mismatches: readonly string[];
+  /** Every invariant's verdict on this run (sandbox/invariants.ts). */
+  readonly invariants: readonly InvariantResult[];
+  /** The scenario's operator actions on this run, as made, with the API's answers. */
+  readonly actions: readonly ActionOutcome[];
 }
+
+/** An operator action as it was made, and what the change-management API answered. */
+export interface ActionOutcome {
+  readonly action: ScenarioAction['action'];
+  /** Simulated time it was made (ISO 8601). */
+  readonly at: string;
+  readonly statusCode: number;
+  readonly body: unknown;
+}
+
+/** The API path of each operator action. */
+const ACTION_PATHS: Record<ScenarioAction['action'], string> = {
+  cancel: 'cancel',
+  approve: 'approve',
+  reject: 'reject',
+  forceRecovery: 'force-recovery',
+};
 
 export interface ScenarioResult {
   readonly scenario: string;
@@ -36,6 +65,8 @@ export interface ScenarioResult {
   readonly sandbox: Sandbox;
   /** The simulated fleet, for what happened on the nodes (drains, restarts, installs). */
   readonly fleet: SimulatedFleet;
+  /** What the invariants read besides the fleet: the run store and node starts over time. */
+  readonly observations: StoreObservations;
 }
 
 export interface RunScenarioOptions {
@@ -131,10 +162,17 @@ export async function runScenario(
 ): Promise<ScenarioResult> {
   const wallStart = performance.now();
   let fleet: SimulatedFleet | undefined;
+  let watchStates: ((event: ProgressEvent) => void) | undefined;
+  let observe: ((event: ProgressEvent) => void) | undefined;
+  const throttle = { ...scenario.throttle, ...options.throttle };
   const sandbox = await Sandbox.start({
     startTime: new Date(scenario.startTime),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    ...(options.throttle ? { throttle: options.throttle } : {}),
+    onProgress: (event: ProgressEvent) => {
+      options.onProgress?.(event);
+      watchStates?.(event);
+      observe?.(event);
+    },
+    ...(Object.keys(throttle).length > 0 ? { throttle } : {}),
     ssm: (clock, onEvent) => {
       fleet = new SimulatedFleet(scenario, clock, {
         documentPrefix: synthesize().documentPrefix,
@@ -143,27 +181,59 @@ export async function runScenario(
       return fleet;
     },
   });
+  const observations = observeRunStore(
+    sandbox,
+    scenario.runs.map((r) => r.rollout.target.name),
+  );
+  observe = observations.onProgress;
   try {
     publishHotfixRoot(sandbox, scenario);
     await options.beforeRuns?.(sandbox);
     const runs: ScenarioRunResult[] = [];
     for (const [i, run] of (options.runRollouts === false ? [] : scenario.runs).entries()) {
-      const execution = await sandbox.runRollout(
-        run.rollout,
-        `${scenario.name}-${i + 1}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64),
+      const fleetFrom = fleet?.log.length ?? 0;
+      const name = `${scenario.name}-${i + 1}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+      const actions: ActionOutcome[] = [];
+      const stopActions = scheduleActions(
+        sandbox,
+        scenario.actions.filter((a) => a.rollout === i),
+        (run.rollout as { runId?: string }).runId ?? name,
+        name,
+        actions,
+        (watch) => {
+          watchStates = watch;
+        },
       );
+      const execution = await sandbox.runRollout(run.rollout, name);
+      stopActions();
       const runId =
         (execution.output as { runId?: string } | undefined)?.runId ??
         (await findRunId(sandbox, execution));
       const report = runId
         ? await readRunReport(sandbox.store, runId).catch(() => undefined)
         : undefined;
-      const mismatches = compare(run, execution, report);
+      const invariants = await sandbox.clock.track(() =>
+        checkRunInvariants({
+          sandbox,
+          fleet: fleet as SimulatedFleet,
+          observations,
+          execution,
+          ...(report ? { report } : {}),
+          nodes: run.rollout.target.nodes.map((n) => n.name),
+          fleetFrom,
+        }),
+      );
+      const mismatches = [
+        ...compare(run, execution, report),
+        ...violations(invariants).map((v) => `invariant ${v}`),
+      ];
       runs.push({
         execution,
         ...(report ? { report } : {}),
         expectationsMet: mismatches.length === 0,
         mismatches,
+        invariants,
+        actions,
       });
     }
     return {
@@ -175,10 +245,113 @@ export async function runScenario(
       simulatedMs: sandbox.clock.advancedMs,
       sandbox,
       fleet: fleet as SimulatedFleet,
+      observations,
     };
   } finally {
     if (!options.keepRunning && options.runRollouts !== false) await sandbox.stop();
   }
+}
+
+/**
+ * Schedules a run's operator actions: at simulated minutes after now, or after an execution of
+ * the run first enters a state. Each is made through the change-management API handler, and
+ * its answer is appended to `outcomes`. Returns a function that drops what has not happened.
+ */
+function scheduleActions(
+  sandbox: Sandbox,
+  actions: readonly ScenarioAction[],
+  runId: string,
+  executionName: string,
+  outcomes: ActionOutcome[],
+  setWatcher: (watch: ((event: ProgressEvent) => void) | undefined) => void,
+): () => void {
+  if (actions.length === 0) return () => undefined;
+  const api = sandbox.api();
+  const cancels: (() => void)[] = [];
+  const perform = (action: ScenarioAction) => {
+    const at = sandbox.clock.now().toISOString();
+    const body =
+      action.action === 'approve' || action.action === 'reject'
+        ? { ...(action.reason ? { comment: action.reason } : {}) }
+        : { ...(action.reason ? { reason: action.reason } : {}) };
+    void api({
+      httpMethod: 'POST',
+      path: `/rollouts/${encodeURIComponent(runId)}/${ACTION_PATHS[action.action]}`,
+      headers: { 'Content-Type': 'application/json' },
+      queryStringParameters: null,
+      body: JSON.stringify(body),
+      requestContext: {
+        requestId: `sandbox-${action.action}`,
+        identity: { userArn: 'arn:aws:iam::000000000000:user/sandbox-operator' },
+      },
+    }).then(
+      (res) => {
+        let parsed: unknown = res.body;
+        try {
+          parsed = JSON.parse(res.body);
+        } catch {
+          // Not JSON: keep the text.
+        }
+        outcomes.push({ action: action.action, at, statusCode: res.statusCode, body: parsed });
+      },
+      (error: unknown) => {
+        outcomes.push({ action: action.action, at, statusCode: 0, body: String(error) });
+      },
+    );
+  };
+  const start = sandbox.clock.now().getTime();
+  for (const action of actions) {
+    if (action.atMinutes !== undefined) {
+      cancels.push(
+        sandbox.clock.schedule(start + action.atMinutes * 60_000, () => perform(action)),
+      );
+    }
+  }
+  const waiting = actions.filter((a) => a.onState !== undefined);
+  if (waiting.length > 0) {
+    setWatcher((event) => {
+      if (event.runId !== runId && event.execution !== executionName) return;
+      for (let i = waiting.length - 1; i >= 0; i--) {
+        const action = waiting[i] as ScenarioAction;
+        if (action.onState !== event.state) continue;
+        waiting.splice(i, 1);
+        cancels.push(
+          sandbox.clock.schedule(sandbox.clock.now().getTime() + action.delayMinutes * 60_000, () =>
+            perform(action),
+          ),
+        );
+      }
+    });
+  }
+  return () => {
+    setWatcher(undefined);
+    for (const cancel of cancels) cancel();
+  };
+}
+
+/**
+ * The invariants of a rollout execution started outside {@link runScenario} (through the API on
+ * a sandbox kept running, say), once it has ended. The fleet log is read from its start, and
+ * the lock of a target no scenario rollout names is not observed.
+ */
+export async function checkExecutionInvariants(
+  result: ScenarioResult,
+  execution: ExecutionResult,
+): Promise<InvariantResult[]> {
+  const { sandbox } = result;
+  const runId = (execution.output as { runId?: string } | undefined)?.runId ?? execution.name;
+  const report = await readRunReport(sandbox.store, runId).catch(() => undefined);
+  return sandbox.clock.track(() =>
+    checkRunInvariants({
+      sandbox,
+      fleet: result.fleet,
+      observations: result.observations,
+      execution,
+      ...(report ? { report } : {}),
+      nodes: report?.nodes.map((n) => n.name) ?? [],
+      fleetFrom: 0,
+    }),
+  );
 }
 
 /** A failed execution's run id: the one the validate step resolved (execution name by default). */

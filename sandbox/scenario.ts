@@ -25,6 +25,7 @@ import {
   RolloutInputError,
 } from '../lambdas/core/rollout-input.js';
 import { type HotpatchManifest, hotpatchManifestSchema } from '../lambdas/shared/hotfix-root.js';
+import { FUNCTION_NAMES } from '../lib/rollout-functions.js';
 
 /** When a scenario's virtual clock starts unless it says otherwise (a Patch Tuesday evening). */
 export const DEFAULT_START_TIME = '2026-01-13T22:00:00Z';
@@ -493,6 +494,38 @@ const expectSchema = z.strictObject(
 );
 export type ScenarioExpect = z.output<typeof expectSchema>;
 
+/** What an operator can do to a running rollout, as the change-management API offers it. */
+export const OPERATOR_ACTIONS = ['cancel', 'approve', 'reject', 'forceRecovery'] as const;
+export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
+
+/**
+ * An operator action at a simulated time or state: it is made through the change-management
+ * API (`POST /rollouts/{id}/cancel`, `/approve`, `/reject`, `/force-recovery`), and its answer is
+ * recorded in the run's result. Exactly one of `atMinutes` and `onState`.
+ */
+const actionSchema = z.strictObject({
+  /** What the operator does. */
+  action: z.enum(OPERATOR_ACTIONS, { error: `expected one of ${OPERATOR_ACTIONS.join(', ')}` }),
+  /** Which rollout, by position in `rollouts` (0 for `rollout`). @default 0 */
+  rollout: z
+    .number({ error: 'expected a rollout position from 0' })
+    .int({ error: 'expected a rollout position from 0' })
+    .min(0, { error: 'expected a rollout position from 0' })
+    .default(0),
+  /** Minutes of simulated time after the rollout starts. */
+  atMinutes: minutes('the time after the rollout starts').optional(),
+  /**
+   * When an execution of the rollout (its own or a node's) first enters the state of this name
+   * in the synthesized definitions, e.g. `AwaitFleetApproval`.
+   */
+  onState: z.string({ error: 'expected a state name' }).min(1).optional(),
+  /** With `onState`: minutes to wait after entering the state. @default 0 */
+  delayMinutes: minutes('the delay after the state').default(0),
+  /** The reason or comment the operator gives. */
+  reason: z.string().max(2000).optional(),
+});
+export type ScenarioAction = z.output<typeof actionSchema>;
+
 /** A scenario file. Strict: unknown fields are errors. */
 export const scenarioSchema = z.strictObject({
   /** Short name, for reports. */
@@ -518,6 +551,22 @@ export const scenarioSchema = z.strictObject({
   defaultUpdate: updateBehaviourSchema.prefault({}),
   /** What Windows Update offers every node (a node's own `windowsUpdate` replaces it). */
   windowsUpdate: windowsUpdateSchema.prefault({}),
+  /**
+   * Lambda throttling: the first N invocations of each named function fail with
+   * `Lambda.TooManyRequestsException`, as Lambda answers past its concurrency. @default {}
+   */
+  throttle: z
+    .partialRecord(
+      z.enum(FUNCTION_NAMES, { error: `expected a function: ${FUNCTION_NAMES.join(', ')}` }),
+      z
+        .number({ error: 'expected a whole number of invocations from 0 to 1000' })
+        .int({ error: 'expected a whole number of invocations from 0 to 1000' })
+        .min(0, { error: 'expected a whole number of invocations from 0 to 1000' })
+        .max(1000, { error: 'expected a whole number of invocations from 0 to 1000' }),
+    )
+    .default({}),
+  /** Operator actions at simulated times or states, in any order. @default [] */
+  actions: z.array(actionSchema, { error: 'expected a list of operator actions' }).default([]),
   /** The one rollout to run. Exactly one of `rollout` and `rollouts`. */
   rollout: rolloutEntrySchema.optional(),
   /** Rollouts to run one after another on the same fleet. Exactly one of `rollout` and `rollouts`. */
@@ -666,6 +715,7 @@ export function parseScenario(json: unknown, source: string): Scenario {
   const hotfixRoot = resolveHotfixRoot(parsed, problems);
   checkUpdateKeys(parsed, hotfixRoot, problems);
   const runs = resolveRuns(parsed, raw, expects, nodes, problems);
+  checkActions(parsed, runs.length, problems);
   if (problems.length > 0) throw new ScenarioError(source, problems);
 
   const { rollout: _rollout, rollouts: _rollouts, expect: _expect, ...rest } = parsed;
@@ -691,6 +741,27 @@ export async function loadScenario(path: string): Promise<Scenario> {
     );
   }
   return parseScenario(json, path);
+}
+
+/** Each action names a rollout of the scenario and exactly one moment. */
+function checkActions(parsed: ParsedScenario, runCount: number, problems: ValidationProblem[]) {
+  parsed.actions.forEach((action, i) => {
+    if (action.rollout >= runCount) {
+      problems.push({
+        field: `actions[${i}].rollout`,
+        value: action.rollout,
+        message: `no such rollout; the scenario has ${runCount} (positions 0 to ${runCount - 1})`,
+      });
+    }
+    if ((action.atMinutes === undefined) === (action.onState === undefined)) {
+      problems.push({
+        field: `actions[${i}]`,
+        value: action,
+        message:
+          'expected exactly one of atMinutes (simulated minutes after the rollout starts) and onState (a state name)',
+      });
+    }
+  });
 }
 
 function resolveNodes(parsed: ParsedScenario, problems: ValidationProblem[]): ScenarioNode[] {

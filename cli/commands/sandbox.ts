@@ -20,7 +20,9 @@ export const sandboxCommand = {
     'Runs each rollout of the scenario through the synthesized rollout and node workflows, with the',
     'real Lambda handlers, a local DynamoDB (dynalite on loopback) and a simulated Windows fleet, in',
     'virtual time. Prints live progress per node, then a report per run (like Get-CauReport -Detailed)',
-    'and the install ledger. Exit status 0 when every run ends as the scenario expects.',
+    'and the install ledger. After each run the safety invariants are checked (README, "Safety");',
+    'a violated invariant fails the run. Exit status 0 when every run ends as the scenario expects',
+    'and breaks no invariant.',
     '',
     'Options:',
     '  --scenario <file>  a scenario (JSON; see examples/scenarios/ and the README)',
@@ -89,6 +91,8 @@ export async function runSandbox(argv: readonly string[], io: Io): Promise<numbe
             ...(r.report ? r.report : {}),
             expectationsMet: r.expectationsMet,
             mismatches: r.mismatches,
+            invariants: r.invariants.map(({ name, ok, detail }) => ({ name, ok, detail })),
+            ...(r.actions.length > 0 ? { actions: r.actions } : {}),
           })),
         },
         null,
@@ -104,6 +108,12 @@ export async function runSandbox(argv: readonly string[], io: Io): Promise<numbe
       io.out(
         `Execution ${run.execution.name}: ${run.execution.status} ${run.execution.error ?? ''}: ${run.execution.cause ?? ''}`,
       );
+    const broken = run.invariants.filter((i) => !i.ok);
+    io.out(
+      broken.length === 0
+        ? `  invariants: all ${run.invariants.length} hold`
+        : `  invariants: ${broken.length} of ${run.invariants.length} VIOLATED (${broken.map((i) => i.name).join(', ')})`,
+    );
     io.out(
       run.expectationsMet
         ? '  as expected'

@@ -1,0 +1,681 @@
+/**
+ * The random fault campaign (`rollout chaos`): generates small scenarios from a seeded PRNG,
+ * each with a few faults drawn from pluggable fault kinds, runs each through the synthesized
+ * workflows in the sandbox, checks the invariants (sandbox/invariants.ts) and what the run
+ * itself must do, and shrinks a failing run to a small scenario that reproduces it.
+ *
+ * A run is a pure function of (seed, index): {@link generateSpec} draws a {@link ChaosSpec}, and
+ * {@link buildScenario} turns it into scenario JSON. Shrinking edits the spec, not the JSON.
+ */
+
+import { FUNCTION_NAMES } from '../lib/rollout-functions.js';
+import type { InvariantName } from './invariants.js';
+import { runScenario } from './run-scenario.js';
+import { parseScenario, type ScenarioInput } from './scenario.js';
+
+// ---------------------------------------------------------------------------------------------
+// Seeded randomness
+
+/** mulberry32: small, fast, good enough to draw scenarios; the same seed gives the same draws. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** The PRNG seed of run `index` of a campaign: runs can be regenerated one by one. */
+function runSeed(seed: number, index: number): number {
+  return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(index + 1, 0xc2b2ae35)) >>> 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The spec of one run
+
+/** One injected fault: its kind, where (node and update positions, taken modulo) and a draw. */
+export interface Fault {
+  readonly kind: string;
+  readonly node: number;
+  readonly update: number;
+  /** A random whole number the kind interprets (which code, how long, when). */
+  readonly value: number;
+}
+
+/** What a run is made of, before it becomes a scenario. */
+export interface ChaosSpec {
+  readonly seed: number;
+  readonly index: number;
+  readonly target: 'cluster' | 'group';
+  readonly nodes: number;
+  readonly updates: number;
+  readonly maxFailedNodes: number;
+  readonly maxRetriesPerNode: number;
+  /** Groups only. */
+  readonly maxConcurrency: number;
+  /** An approval gate after this many pilot nodes (approved a minute after it is reached). */
+  readonly gateAfterNodes: number | null;
+  readonly faults: readonly Fault[];
+}
+
+/** A scenario being built: the JSON of a scenario file, mutable. */
+export interface Draft {
+  name: string;
+  description: string;
+  hotfixRoot: {
+    files: { path: string; deliveredSha256?: string }[];
+    manifest?: Record<string, unknown>;
+  };
+  nodes: DraftNode[];
+  rollout: {
+    target: { kind: 'cluster' | 'group'; name: string };
+    plugins: { name: string; arguments: string }[];
+    policy: Record<string, unknown>;
+    approvalGate?: { afterNodes: number; timeoutMinutes: number };
+  };
+  throttle: Record<string, number>;
+  actions: {
+    action: 'cancel' | 'approve' | 'reject' | 'forceRecovery';
+    atMinutes?: number;
+    onState?: string;
+    delayMinutes?: number;
+    reason?: string;
+  }[];
+  expect?: { runStatus: string; nodes?: Record<string, string> };
+}
+
+export interface DraftNode {
+  name: string;
+  cluster?: string;
+  os?: Record<string, string>;
+  hotpatch?: { enrolled: boolean; vbsEnabled: boolean; secureBoot: boolean };
+  online?: boolean;
+  pendingReboot?: boolean;
+  neverReturnsFromRestart?: boolean;
+  resumeFails?: boolean;
+  drain?: { fails: boolean };
+  preUpdateScript?: { exitCode: number };
+  postUpdateScript?: { exitCode: number };
+  updates: Record<string, { exitCodes?: number[]; minutes?: number; hangs?: boolean }>;
+}
+
+/** A kind of fault: one function that puts it into a draft. */
+export interface FaultKind {
+  readonly name: string;
+  /** What it does, for --help and the README. */
+  readonly summary: string;
+  /** Puts the fault in; `node` and `update` are already in range. */
+  readonly apply: (
+    draft: Draft,
+    fault: Fault & { readonly nodeName: string; readonly kb: string },
+  ) => void;
+}
+
+const pick = <T>(list: readonly T[], value: number): T => list[value % list.length] as T;
+const GATE_STATE = { cluster: 'AwaitClusterApproval', group: 'AwaitFleetApproval' } as const;
+
+/** Sets the exit codes a node's update answers. */
+const exitCodes =
+  (codes: readonly (readonly number[])[]): FaultKind['apply'] =>
+  (draft, f) => {
+    const node = draft.nodes.find((n) => n.name === f.nodeName);
+    if (!node) return;
+    node.updates[f.kb] = { ...node.updates[f.kb], exitCodes: [...pick(codes, f.value)] };
+  };
+
+const onNode =
+  (change: (node: DraftNode, value: number) => void): FaultKind['apply'] =>
+  (draft, f) => {
+    const node = draft.nodes.find((n) => n.name === f.nodeName);
+    if (node) change(node, f.value);
+  };
+
+/** The gate's approval action (added by the spec) is replaced or delayed. */
+const gateDecision =
+  (action: 'approve' | 'reject', delay: (value: number) => number): FaultKind['apply'] =>
+  (draft, f) => {
+    const gate = draft.actions.find((a) => a.onState !== undefined);
+    if (!gate) return;
+    gate.action = action;
+    gate.delayMinutes = delay(f.value);
+  };
+
+/**
+ * Every fault kind, one function each. A node behaviour the scenario format gains becomes a
+ * kind here with one entry.
+ */
+export const FAULT_KINDS: readonly FaultKind[] = [
+  {
+    name: 'exit-3010',
+    summary: 'an installer exits 3010 (installed, restart required)',
+    apply: exitCodes([[3010]]),
+  },
+  {
+    name: 'exit-1641',
+    summary: 'an installer exits 1641 (it restarts the node itself)',
+    apply: exitCodes([[1641], [1641, 0]]),
+  },
+  {
+    name: 'exit-1618',
+    summary: 'an installer exits 1618 (another install running), then succeeds or not',
+    apply: exitCodes([[1618, 0], [1618]]),
+  },
+  {
+    name: 'exit-3017',
+    summary: 'an installer exits 3017 (Fail_RebootRequired in the default configuration)',
+    apply: exitCodes([[3017], [3017, 0]]),
+  },
+  {
+    name: 'exit-failure',
+    summary: 'an installer fails: 1603 for good or once, or 0x80070422 (service disabled)',
+    apply: exitCodes([[1603], [1603, 0], [-2147023838]]),
+  },
+  {
+    name: 'exit-benign',
+    summary: 'AlreadyInstalled (0x240006) or NotApplicable (0x80240017, 1642) codes',
+    apply: exitCodes([[2359302], [-2145124329], [1642]]),
+  },
+  {
+    name: 'exit-unknown',
+    summary: 'an exit code no rule lists (a failure, no restart)',
+    apply: exitCodes([[12345], [-2147024891], [1]]),
+  },
+  {
+    name: 'hotpatch-month',
+    summary:
+      'every update is predicted hotpatchable (Azure Edition nodes, enrolled; a security update of a hotpatch month): no restart expected, so no drain planned',
+    apply: (draft) => {
+      for (const node of draft.nodes) {
+        node.os = {
+          caption: 'Microsoft Windows Server 2022 Datacenter: Azure Edition',
+          version: '10.0.20348',
+          build: '20348.2849',
+          editionId: 'ServerTurbine',
+        };
+        node.hotpatch = { enrolled: true, vbsEnabled: true, secureBoot: true };
+      }
+      draft.hotfixRoot.manifest = Object.fromEntries(
+        draft.hotfixRoot.files.map((f) => [
+          f.path,
+          {
+            policy: 'modern',
+            update: { releaseMonth: '2025-11', kind: 'security', unplannedBaseline: false },
+            binaries: [],
+          },
+        ]),
+      );
+    },
+  },
+  {
+    name: 'installer-hangs',
+    summary: 'an installer never exits',
+    apply: (draft, f) => {
+      const node = draft.nodes.find((n) => n.name === f.nodeName);
+      if (node) node.updates[f.kb] = { ...node.updates[f.kb], hangs: true };
+    },
+  },
+  {
+    name: 'never-returns',
+    summary: 'a node needs a restart (3010) and never comes back from it',
+    apply: (draft, f) => {
+      exitCodes([[3010]])(draft, f);
+      onNode((n) => {
+        n.neverReturnsFromRestart = true;
+      })(draft, f);
+    },
+  },
+  {
+    name: 'offline',
+    summary: 'a node is offline (SSM Agent unreachable) from the start',
+    apply: onNode((n) => {
+      n.online = false;
+    }),
+  },
+  {
+    name: 'pending-reboot',
+    summary: 'a node already waits for a restart when the run starts',
+    apply: onNode((n) => {
+      n.pendingReboot = true;
+    }),
+  },
+  {
+    name: 'drain-fails',
+    summary: 'draining a cluster node fails (the node is left paused)',
+    apply: onNode((n) => {
+      n.drain = { fails: true };
+    }),
+  },
+  {
+    name: 'resume-fails',
+    summary: 'resuming a cluster node leaves it paused',
+    apply: onNode((n) => {
+      n.resumeFails = true;
+    }),
+  },
+  {
+    name: 'pre-script-fails',
+    summary: 'the PreUpdateScript exits non-zero on a node',
+    apply: onNode((n, v) => {
+      n.preUpdateScript = { exitCode: pick([1, 2, 5], v) };
+    }),
+  },
+  {
+    name: 'post-script-fails',
+    summary: 'the PostUpdateScript exits non-zero on a node',
+    apply: onNode((n, v) => {
+      n.postUpdateScript = { exitCode: pick([1, 2, 5], v) };
+    }),
+  },
+  {
+    name: 'hash-mismatch',
+    summary: 'a hotfix file changed after upload (SHA-256 mismatch on the node)',
+    apply: (draft, f) => {
+      const file = draft.hotfixRoot.files.find((x) => x.path.toUpperCase().includes(f.kb));
+      if (file) file.deliveredSha256 = '0'.repeat(63) + String(f.value % 10);
+    },
+  },
+  {
+    name: 'throttle',
+    summary: 'Lambda throttles the first 1 to 4 invocations of one function',
+    apply: (draft, f) => {
+      draft.throttle[pick(FUNCTION_NAMES, f.value)] = 1 + (f.value % 4);
+    },
+  },
+  {
+    name: 'cancel',
+    summary: 'an operator cancels the run 0 to 89 simulated minutes after it starts',
+    apply: (draft, f) => {
+      draft.actions.push({ action: 'cancel', atMinutes: f.value % 90, reason: 'chaos: cancel' });
+    },
+  },
+  {
+    name: 'reject',
+    summary: 'the operator rejects at the approval gate (runs with a gate only)',
+    apply: gateDecision('reject', (v) => v % 30),
+  },
+  {
+    name: 'long-gate',
+    summary: 'the operator approves 2 to 9 hours after the gate is reached (against the lease)',
+    apply: gateDecision('approve', (v) => 120 + (v % 420)),
+  },
+];
+
+/** The fault kinds a `--faults` value selects: `a,b` only those; `-a,-b` all but those. */
+export function selectFaultKinds(spec: string | undefined): FaultKind[] {
+  if (spec === undefined || spec.trim() === '' || spec.trim() === 'all') return [...FAULT_KINDS];
+  const parts = spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '' && p !== 'all');
+  const names = new Set(FAULT_KINDS.map((k) => k.name));
+  const unknown = parts.map((p) => p.replace(/^-/, '')).filter((p) => !names.has(p));
+  if (unknown.length > 0) {
+    throw new ChaosError(
+      `--faults ${JSON.stringify(spec)}: unknown fault kind(s) ${unknown.join(', ')}; expected a comma-separated list of ${[...names].join(', ')} (or the same with a leading - to exclude)`,
+    );
+  }
+  const excluded = parts.filter((p) => p.startsWith('-')).map((p) => p.slice(1));
+  const included = parts.filter((p) => !p.startsWith('-'));
+  if (excluded.length > 0 && included.length > 0) {
+    throw new ChaosError(
+      `--faults ${JSON.stringify(spec)}: give kinds to include, or kinds to exclude with a leading -, not both`,
+    );
+  }
+  return FAULT_KINDS.filter((k) =>
+    included.length > 0 ? included.includes(k.name) : !excluded.includes(k.name),
+  );
+}
+
+/** Bad campaign options. */
+export class ChaosError extends Error {
+  override readonly name = 'ChaosError';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generating and building
+
+/** Draws run `index` of the campaign `seed`: a small cluster or group and 0 to 3 faults. */
+export function generateSpec(seed: number, index: number, kinds: readonly FaultKind[]): ChaosSpec {
+  const random = prng(runSeed(seed, index));
+  const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
+  const target = random() < 0.5 ? 'cluster' : 'group';
+  const nodes = target === 'cluster' ? int(2, 4) : int(2, 6);
+  const faultCount = kinds.length === 0 ? 0 : pick([0, 1, 1, 2, 2, 3], int(0, 5));
+  const faults: Fault[] = [];
+  for (let i = 0; i < faultCount; i++) {
+    faults.push({
+      kind: (kinds[int(0, kinds.length - 1)] as FaultKind).name,
+      node: int(0, 99),
+      update: int(0, 99),
+      value: int(0, 9999),
+    });
+  }
+  return {
+    seed,
+    index,
+    target,
+    nodes,
+    updates: int(1, 3),
+    maxFailedNodes: int(0, 2),
+    maxRetriesPerNode: int(1, 3),
+    maxConcurrency: int(1, 3),
+    gateAfterNodes: random() < 0.35 ? 1 : null,
+    faults,
+  };
+}
+
+const KB_BASE = 5034439;
+
+/** The scenario JSON of a spec. */
+export function buildScenario(spec: ChaosSpec, name = `chaos-s${spec.seed}-r${spec.index}`): Draft {
+  const cluster = spec.target === 'cluster';
+  const kbs = Array.from({ length: spec.updates }, (_, i) => `KB${KB_BASE + i}`);
+  const draft: Draft = {
+    name,
+    description: '',
+    hotfixRoot: {
+      files: kbs.map((kb) => ({ path: `CAUHotfix_All/windows10.0-${kb.toLowerCase()}-x64.msu` })),
+    },
+    nodes: Array.from({ length: spec.nodes }, (_, i) => ({
+      name: `${cluster ? 'NODE' : 'SRV'}${i + 1}`,
+      ...(cluster ? { cluster: 'CLUSTER1' } : {}),
+      updates: {},
+    })),
+    rollout: {
+      target: { kind: spec.target, name: cluster ? 'CLUSTER1' : 'GROUP1' },
+      plugins: [
+        {
+          name: 'Microsoft.HotfixPlugin',
+          arguments: `HotfixRootFolderPath="s3://rollout-sandbox-hotfixes/${name}";HotfixInstallerTimeoutMinutes=30`,
+        },
+      ],
+      policy: {
+        // The rollout input accepts at most one less than the nodes of the run.
+        maxFailedNodes: Math.min(spec.maxFailedNodes, spec.nodes - 1),
+        maxRetriesPerNode: spec.maxRetriesPerNode,
+        preUpdateScript: 'C:\\Scripts\\PreUpdate.ps1',
+        postUpdateScript: 'C:\\Scripts\\PostUpdate.ps1',
+        ...(cluster ? {} : { maxConcurrency: spec.maxConcurrency }),
+      },
+    },
+    throttle: {},
+    actions: [],
+  };
+  if (spec.gateAfterNodes !== null && spec.gateAfterNodes < spec.nodes) {
+    draft.rollout.approvalGate = { afterNodes: spec.gateAfterNodes, timeoutMinutes: 720 };
+    draft.actions.push({
+      action: 'approve',
+      onState: GATE_STATE[spec.target],
+      delayMinutes: 1,
+      reason: 'chaos: approve',
+    });
+  }
+  const byName = new Map(FAULT_KINDS.map((k) => [k.name, k]));
+  for (const fault of spec.faults) {
+    const kind = byName.get(fault.kind);
+    if (!kind) throw new ChaosError(`spec of run ${spec.index}: unknown fault kind ${fault.kind}`);
+    kind.apply(draft, {
+      ...fault,
+      nodeName: (draft.nodes[fault.node % spec.nodes] as DraftNode).name,
+      kb: kbs[fault.update % spec.updates] as string,
+    });
+  }
+  draft.description = describeSpec(spec);
+  return draft;
+}
+
+function describeSpec(spec: ChaosSpec): string {
+  const faults =
+    spec.faults.length === 0
+      ? 'no faults'
+      : spec.faults
+          .map(
+            (f) =>
+              `${f.kind} (node ${(f.node % spec.nodes) + 1}, update ${(f.update % spec.updates) + 1}, value ${f.value})`,
+          )
+          .join(', ');
+  return `chaos seed ${spec.seed} run ${spec.index}: a ${spec.target} of ${spec.nodes} node(s), ${spec.updates} update(s), maxFailedNodes ${Math.min(spec.maxFailedNodes, spec.nodes - 1)}, maxRetriesPerNode ${spec.maxRetriesPerNode}${spec.target === 'group' ? `, maxConcurrency ${spec.maxConcurrency}` : ''}${spec.gateAfterNodes !== null && spec.gateAfterNodes < spec.nodes ? `, approval gate after ${spec.gateAfterNodes}` : ''}; ${faults}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+
+/** The verdict on one run. */
+export interface ChaosRunResult {
+  readonly spec: ChaosSpec;
+  readonly runStatus: string;
+  /** Violated invariants: name and detail. */
+  readonly violations: readonly { readonly name: InvariantName; readonly detail: string }[];
+  /** What the run itself must do and did not (e.g. a run with no faults must succeed). */
+  readonly expectationFailures: readonly string[];
+  readonly wallMs: number;
+}
+
+/** Runs one spec through the sandbox and judges it. */
+export async function runSpec(spec: ChaosSpec): Promise<ChaosRunResult> {
+  const started = performance.now();
+  const draft = buildScenario(spec);
+  const expectationFailures: string[] = [];
+  let runStatus = 'NotRecorded';
+  let violations: ChaosRunResult['violations'] = [];
+  try {
+    // A scenario the generator got wrong is a failure of the campaign, reported like any other.
+    const scenario = parseScenario(draft as unknown as ScenarioInput, draft.name);
+    const result = await runScenario(scenario);
+    const run = result.runs[0];
+    runStatus = run?.report?.status ?? `execution ${run?.execution.status ?? 'missing'}`;
+    violations = (run?.invariants ?? [])
+      .filter((i) => !i.ok)
+      .map((i) => ({ name: i.name, detail: i.detail }));
+    if (spec.faults.length === 0) {
+      if (runStatus !== 'Succeeded') {
+        expectationFailures.push(`a run with no faults ended ${runStatus}, not Succeeded`);
+      }
+      for (const node of run?.report?.nodes ?? []) {
+        if (node.status !== 'Succeeded') {
+          expectationFailures.push(`a run with no faults left ${node.name} ${node.status}`);
+        }
+      }
+    }
+    for (const action of run?.actions ?? []) {
+      // An accepted cancel or rejection ends the run Cancelled (the run record's rule).
+      if (
+        (action.action === 'cancel' || action.action === 'reject') &&
+        action.statusCode === 202 &&
+        runStatus !== 'Cancelled'
+      ) {
+        expectationFailures.push(
+          `the ${action.action} accepted at ${action.at} did not end the run Cancelled (it ended ${runStatus})`,
+        );
+      }
+      if (action.statusCode >= 500 || action.statusCode === 0) {
+        expectationFailures.push(
+          `the ${action.action} request at ${action.at} failed with ${action.statusCode}: ${JSON.stringify(action.body).slice(0, 200)}`,
+        );
+      }
+    }
+  } catch (error) {
+    expectationFailures.push(`the run did not end: ${(error as Error).message}`);
+  }
+  return {
+    spec,
+    runStatus,
+    violations,
+    expectationFailures,
+    wallMs: performance.now() - started,
+  };
+}
+
+const failed = (r: ChaosRunResult) => r.violations.length > 0 || r.expectationFailures.length > 0;
+
+/** What a shrunk run must still show: the same invariants violated, or the same run failure. */
+function sameFailure(original: ChaosRunResult, candidate: ChaosRunResult): boolean {
+  if (original.violations.length > 0) {
+    const names = new Set(candidate.violations.map((v) => v.name));
+    return original.violations.every((v) => names.has(v.name));
+  }
+  return candidate.expectationFailures.length > 0;
+}
+
+/** Smaller versions of a spec, one change each: a fault fewer, a node fewer, an update fewer. */
+function reductions(spec: ChaosSpec): ChaosSpec[] {
+  const out: ChaosSpec[] = [];
+  spec.faults.forEach((_, i) => {
+    out.push({ ...spec, faults: spec.faults.filter((__, j) => j !== i) });
+  });
+  const min = spec.gateAfterNodes === null ? 1 : 2;
+  if (spec.nodes > min) {
+    // Keep each fault on the node it was on, where that node still exists.
+    out.push({
+      ...spec,
+      nodes: spec.nodes - 1,
+      faults: spec.faults.map((f) => ({ ...f, node: f.node % spec.nodes })),
+    });
+  }
+  if (spec.updates > 1) {
+    out.push({
+      ...spec,
+      updates: spec.updates - 1,
+      faults: spec.faults.map((f) => ({ ...f, update: f.update % spec.updates })),
+    });
+  }
+  if (
+    spec.gateAfterNodes !== null &&
+    !spec.faults.some((f) => ['reject', 'long-gate'].includes(f.kind))
+  ) {
+    out.push({ ...spec, gateAfterNodes: null });
+  }
+  if (spec.maxRetriesPerNode > 1) out.push({ ...spec, maxRetriesPerNode: 1 });
+  return out;
+}
+
+/**
+ * Shrinks a failing run: tries each reduction in turn and keeps the first that still fails the
+ * same way, until none does or `budget` runs are spent.
+ */
+export async function shrink(
+  failing: ChaosRunResult,
+  {
+    budget = 40,
+    run = runSpec,
+  }: { budget?: number; run?: (spec: ChaosSpec) => Promise<ChaosRunResult> } = {},
+): Promise<{ result: ChaosRunResult; tries: number }> {
+  let current = failing;
+  let tries = 0;
+  for (;;) {
+    let smaller: ChaosRunResult | undefined;
+    for (const candidate of reductions(current.spec)) {
+      if (tries >= budget) return { result: current, tries };
+      tries++;
+      const result = await run(candidate);
+      if (failed(result) && sameFailure(failing, result)) {
+        smaller = result;
+        break;
+      }
+    }
+    if (!smaller) return { result: current, tries };
+    current = smaller;
+  }
+}
+
+/** A shrunk failure as a scenario file that reproduces it. */
+export function reproduction(
+  result: ChaosRunResult,
+  name = `chaos-s${result.spec.seed}-r${result.spec.index}`,
+): Draft {
+  const { spec } = result;
+  const draft = buildScenario(spec, name);
+  const why = [
+    ...result.violations.map((v) => `invariant ${v.name} violated: ${v.detail}`),
+    ...result.expectationFailures,
+  ].join('; ');
+  draft.description = `${draft.description}. Shrunk reproduction: ${why}`;
+  draft.expect = { runStatus: result.runStatus };
+  if (!['Succeeded', 'Failed', 'Stopped', 'Cancelled'].includes(result.runStatus))
+    delete draft.expect;
+  return draft;
+}
+
+export interface CampaignOptions {
+  readonly runs: number;
+  readonly seed: number;
+  readonly kinds: readonly FaultKind[];
+  /** Shrink failing runs. @default true */
+  readonly shrink?: boolean;
+  /**
+   * Runs in flight at once, each in its own sandbox (own clock, own DynamoDB): they overlap
+   * their waits on local I/O. Results do not depend on it. @default 4
+   */
+  readonly parallel?: number;
+  /** Called after each run, for progress. */
+  readonly onRun?: (result: ChaosRunResult) => void;
+}
+
+export interface CampaignResult {
+  readonly runs: number;
+  readonly seed: number;
+  readonly faultKinds: readonly string[];
+  /** Invariant violations over all runs (a run may have several). */
+  readonly invariantViolations: number;
+  /** Violations per invariant. */
+  readonly byInvariant: Readonly<Record<string, number>>;
+  /** Runs that missed their own expectation. */
+  readonly expectationFailures: number;
+  readonly failures: readonly {
+    readonly run: ChaosRunResult;
+    readonly shrunk?: ChaosRunResult;
+    readonly shrinkRuns?: number;
+  }[];
+  /** Wall time of the whole campaign, shrinking included. */
+  readonly wallMs: number;
+  /** Generated runs per second of wall time, shrinking excluded. */
+  readonly runsPerSecond: number;
+}
+
+/** Runs a campaign: `runs` generated runs from `seed`, failing ones shrunk. */
+export async function runCampaign(options: CampaignOptions): Promise<CampaignResult> {
+  const started = performance.now();
+  const failures: CampaignResult['failures'][number][] = [];
+  const byInvariant: Record<string, number> = {};
+  let invariantViolations = 0;
+  let expectationFailures = 0;
+  const results: ChaosRunResult[] = new Array(options.runs);
+  let next = 0;
+  const worker = async () => {
+    while (next < options.runs) {
+      const index = next++;
+      const result = await runSpec(generateSpec(options.seed, index, options.kinds));
+      results[index] = result;
+      options.onRun?.(result);
+    }
+  };
+  const parallel = Math.max(1, Math.min(options.parallel ?? 4, options.runs));
+  await Promise.all(Array.from({ length: parallel }, worker));
+  const runsMs = performance.now() - started;
+  for (const result of results) {
+    if (!failed(result)) continue;
+    invariantViolations += result.violations.length;
+    for (const v of result.violations) byInvariant[v.name] = (byInvariant[v.name] ?? 0) + 1;
+    if (result.expectationFailures.length > 0) expectationFailures++;
+    if (options.shrink === false) failures.push({ run: result });
+    else {
+      const shrunk = await shrink(result);
+      failures.push({ run: result, shrunk: shrunk.result, shrinkRuns: shrunk.tries });
+    }
+  }
+  const wallMs = performance.now() - started;
+  return {
+    runs: options.runs,
+    seed: options.seed,
+    faultKinds: options.kinds.map((k) => k.name),
+    invariantViolations,
+    byInvariant,
+    expectationFailures,
+    failures,
+    wallMs,
+    runsPerSecond: options.runs / (runsMs / 1000),
+  };
+}

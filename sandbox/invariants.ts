@@ -1,0 +1,532 @@
+/**
+ * The safety promises, written once, checked after every sandbox run (`rollout sandbox`, the
+ * end-to-end tests, `rollout chaos`). Evidence comes from what the simulated fleet itself
+ * recorded ({@link SimulatedFleet.log}), from the run store as it changed over time (observed
+ * through {@link observeRunStore}) and from the run store at the end: never from the workflow's
+ * own account of what it did. A violated invariant fails the run.
+ */
+
+import { LIFECYCLE_EVENT_TYPES } from '../lambdas/core/contracts.js';
+import { isSuccessfulOutcome } from '../lambdas/core/exit-codes.js';
+import { nodeKey } from '../lambdas/core/node-names.js';
+import { kbFromName } from '../lambdas/handlers/interpret-results.js';
+import type { RunStore } from '../lambdas/shared/run-store.js';
+import type { ExecutionResult, ProgressEvent, Sandbox } from './engine.js';
+import type { FleetLogEntry, SimulatedFleet } from './fleet.js';
+import type { RunReport } from './report.js';
+
+/** The promises, each with the rule it checks, in the README's words. */
+export const INVARIANTS = [
+  {
+    name: 'restartOnlyWhenDrained',
+    rule: 'A cluster node is never restarted unless, at that moment, it is paused and its drain completed (no clustered role left on it). Evidence: the fleet log.',
+  },
+  {
+    name: 'nodesLeftClean',
+    rule: 'When the run ends, no node that can be reached is paused or drained, and none has an SSM command still running (Pending, InProgress or Delayed with no cancel requested). Exception: a node whose last Resume-ClusterNode failed stays paused, is not reported Succeeded, and no other node of its cluster is drained after that failure. A node that never came back, or is offline, is named with its state and not reported Succeeded.',
+  },
+  {
+    name: 'noPendingRestartOnSuccess',
+    rule: 'No node the report calls Succeeded ends the run with a restart pending.',
+  },
+  {
+    name: 'lockHeldForRunLife',
+    rule: 'From the run acquiring the target lock until its execution ends, every observed state of the lock names the run as holder, and the lease never lapses (each renewal, and the end, comes before the last lease expiry); after the end the run no longer holds the lock.',
+  },
+  {
+    name: 'failureBudget',
+    rule: 'Let the budget be spent by the (maxFailedNodes + 1)th node recorded Failed (in write order, across gates and waves). The failed nodes then number at most maxFailedNodes plus the nodes whose workflow had started before that record (the spending node included).',
+  },
+  {
+    name: 'ledgerExactlyOnce',
+    rule: 'Every update the run history records as installed (Success or Success_RebootRequired, with a KB id in its name) is in the node’s install ledger exactly once for the run.',
+  },
+  {
+    name: 'reportMatchesHistory',
+    rule: 'The run history (run record, node results, update results), the lifecycle events and the execution agree: the run is not left Running; the last finished event and the last event per node carry the stored statuses; a Succeeded run has a succeeded execution and a succeeded execution no Failed run; a node stored Succeeded has every update’s last attempt successful.',
+  },
+] as const;
+
+export type InvariantName = (typeof INVARIANTS)[number]['name'];
+
+/** One invariant's verdict on one run. */
+export interface InvariantResult {
+  readonly name: InvariantName;
+  readonly ok: boolean;
+  /** What was checked, or the evidence of the violation (node, time, what happened). */
+  readonly detail: string;
+}
+
+/** A lock state seen right after a lock operation of the run store. */
+export interface LockSample {
+  readonly at: number;
+  readonly target: string;
+  readonly op: string;
+  readonly holder: string | null;
+  readonly leaseExpiresAt: number | null;
+}
+
+/** A node result written to the run store, with its place among the observations. */
+export interface NodeResultWrite {
+  readonly at: number;
+  readonly runId: string;
+  readonly node: string;
+  readonly status: string;
+  /** Position among node result writes and node starts (one sequence for both). */
+  readonly order: number;
+}
+
+/** A node's workflow entering its first state in a run. */
+export interface NodeStart {
+  readonly at: number;
+  readonly runId: string;
+  readonly node: string;
+  readonly order: number;
+}
+
+/** What the observer saw the run store and the workflows do, in order. */
+export interface StoreObservations {
+  readonly locks: LockSample[];
+  readonly nodeResults: NodeResultWrite[];
+  readonly nodeStarts: NodeStart[];
+  /** Feed it every progress event: it records the first state each node's workflow enters. */
+  readonly onProgress: (event: ProgressEvent) => void;
+}
+
+const iso = (ms: number | null | undefined) =>
+  ms === null || ms === undefined ? '(none)' : new Date(ms).toISOString();
+
+/**
+ * Watches the sandbox's run store: after every lock operation (any method with `Lock` in its
+ * name but `getLock`), the lock of each given target is read back and recorded; every node
+ * result written, and (through `onProgress`) every node workflow's start, is recorded in one
+ * order. Lock operations that a later change adds (a force recovery, say) are observed without
+ * changes here.
+ */
+export function observeRunStore(sandbox: Sandbox, targets: readonly string[]): StoreObservations {
+  let order = 0;
+  const seen = new Set<string>();
+  const observations: StoreObservations = {
+    locks: [],
+    nodeResults: [],
+    nodeStarts: [],
+    onProgress: (event) => {
+      if (event.runId === undefined || event.node === undefined) return;
+      const key = `${event.runId}|${nodeKey(event.node)}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      observations.nodeStarts.push({
+        at: event.at.getTime(),
+        runId: event.runId,
+        node: event.node,
+        order: order++,
+      });
+    },
+  };
+  const store = sandbox.store as unknown as Record<string, unknown>;
+  const proto = Object.getPrototypeOf(sandbox.store) as Record<string, unknown>;
+  const now = () => sandbox.clock.now().getTime();
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const original = proto[name];
+    if (typeof original !== 'function' || name === 'constructor') continue;
+    if (/lock/i.test(name) && name !== 'getLock') {
+      store[name] = async (...args: unknown[]) => {
+        try {
+          return await (original as (...a: unknown[]) => Promise<unknown>).apply(
+            sandbox.store,
+            args,
+          );
+        } finally {
+          for (const target of new Set(targets)) {
+            const lock = await sandbox.store.getLock(target).catch(() => undefined);
+            observations.locks.push({
+              at: now(),
+              target,
+              op: name,
+              holder: lock?.holder ?? null,
+              leaseExpiresAt: lock ? Date.parse(lock.leaseExpiresAt) : null,
+            });
+          }
+        }
+      };
+    } else if (name === 'putNodeResult') {
+      store[name] = async (runId: string, node: string, result: { status: string }) => {
+        await (original as RunStore['putNodeResult']).call(
+          sandbox.store,
+          runId,
+          node,
+          result as never,
+        );
+        observations.nodeResults.push({
+          at: now(),
+          runId,
+          node,
+          status: result.status,
+          order: order++,
+        });
+      };
+    }
+  }
+  return observations;
+}
+
+/** Everything the checks read about one run. */
+export interface RunEvidence {
+  readonly sandbox: Sandbox;
+  readonly fleet: SimulatedFleet;
+  readonly observations: StoreObservations;
+  readonly execution: ExecutionResult;
+  /** Absent when the run never reached the run store. */
+  readonly report?: RunReport;
+  /** The nodes the rollout targets. */
+  readonly nodes: readonly string[];
+  /** The fleet log from this position on belongs to the run (runs of a scenario are sequential). */
+  readonly fleetFrom: number;
+}
+
+const TERMINAL = new Set(['Success', 'Cancelled', 'TimedOut', 'Failed']);
+
+/** Checks every invariant on one finished run; one result per invariant, in INVARIANTS order. */
+export async function checkRunInvariants(evidence: RunEvidence): Promise<InvariantResult[]> {
+  const { fleet, report } = evidence;
+  const members = new Set(evidence.nodes.map(nodeKey));
+  const log = fleet.log.slice(evidence.fleetFrom).filter((e) => members.has(nodeKey(e.node)));
+  const status = (node: string) =>
+    report?.nodes.find((n) => nodeKey(n.name) === nodeKey(node))?.status ?? 'NotRecorded';
+  return [
+    restartOnlyWhenDrained(log),
+    nodesLeftClean(evidence, log, status),
+    noPendingRestartOnSuccess(evidence, status),
+    lockHeldForRunLife(evidence),
+    await failureBudget(evidence),
+    await ledgerExactlyOnce(evidence),
+    await reportMatchesHistory(evidence),
+  ];
+}
+
+const result = (name: InvariantName, problems: readonly string[], ok: string): InvariantResult =>
+  problems.length === 0
+    ? { name, ok: true, detail: ok }
+    : { name, ok: false, detail: problems.join('; ') };
+
+function restartOnlyWhenDrained(log: readonly FleetLogEntry[]): InvariantResult {
+  const restarts = log.filter((e) => e.kind === 'restart' && e.clusterState !== null);
+  const bad = restarts
+    .filter((e) => e.clusterState !== 'Paused' || e.drainStatus !== 'Completed')
+    .map(
+      (e) =>
+        `${e.node} restarted at ${iso(e.at)}${e.byInstaller ? ' by its installer (1641)' : ''} while ${e.clusterState} with drain ${e.drainStatus}`,
+    );
+  return result(
+    'restartOnlyWhenDrained',
+    bad,
+    `${restarts.length} cluster node restart(s), each paused and drained`,
+  );
+}
+
+function nodesLeftClean(
+  evidence: RunEvidence,
+  log: readonly FleetLogEntry[],
+  status: (node: string) => string,
+): InvariantResult {
+  const problems: string[] = [];
+  const notes: string[] = [];
+  const at = iso(evidence.execution.stoppedAt.getTime());
+  for (const name of evidence.nodes) {
+    const node = evidence.fleet.node(name);
+    const state = `${node.nodeState ?? 'standalone'}${node.drainStatus ? `, drain ${node.drainStatus}` : ''}`;
+    if (node.down || !node.online) {
+      const why = node.down ? 'never came back from a restart' : `is offline (${node.pingStatus})`;
+      notes.push(`${node.name} ${why}: ${state}`);
+      if (status(name) === 'Succeeded') {
+        problems.push(`${node.name} ${why} (${state}) but the report calls it Succeeded`);
+      }
+      continue;
+    }
+    const mine = log.filter((e) => nodeKey(e.node) === nodeKey(name));
+    const lastResume = mine.filter((e) => e.kind === 'resume').at(-1);
+    const leftPaused =
+      node.nodeState === 'Paused' ||
+      node.drainStatus === 'InProgress' ||
+      node.drainStatus === 'Completed';
+    if (leftPaused) {
+      if (lastResume?.ok === false) {
+        notes.push(`${node.name} stays ${state}: its resume failed at ${iso(lastResume.at)}`);
+        if (status(name) === 'Succeeded') {
+          problems.push(`${node.name} could not be resumed but the report calls it Succeeded`);
+        }
+        const laterDrain = log.find(
+          (e) =>
+            e.kind === 'drain' &&
+            e.seq > lastResume.seq &&
+            nodeKey(e.node) !== nodeKey(name) &&
+            node.cluster !== null &&
+            evidence.fleet.node(e.node).cluster === node.cluster,
+        );
+        if (laterDrain) {
+          problems.push(
+            `${laterDrain.node} was drained at ${iso(laterDrain.at)} while ${node.name} of the same cluster stayed paused after its failed resume at ${iso(lastResume.at)}`,
+          );
+        }
+      } else {
+        problems.push(`${node.name} ends the run (${at}) ${state}`);
+      }
+    }
+    const lastByCommand = new Map<string, FleetLogEntry>();
+    for (const e of mine)
+      if (e.kind === 'command' && e.commandId) lastByCommand.set(e.commandId, e);
+    for (const e of lastByCommand.values()) {
+      if (!TERMINAL.has(String(e.status)) && !e.cancelRequested) {
+        problems.push(
+          `${node.name} ends the run (${at}) with ${e.document} command ${e.commandId} still ${e.status} and no cancel requested`,
+        );
+      }
+    }
+  }
+  return result(
+    'nodesLeftClean',
+    problems,
+    `${evidence.nodes.length} node(s) left Up, undrained, no command running${notes.length ? `; ${notes.join('; ')}` : ''}`,
+  );
+}
+
+function noPendingRestartOnSuccess(
+  evidence: RunEvidence,
+  status: (node: string) => string,
+): InvariantResult {
+  const succeeded = evidence.nodes.filter((n) => status(n) === 'Succeeded');
+  const bad = succeeded
+    .filter((n) => evidence.fleet.node(n).pendingReboot)
+    .map((n) => `${n} is reported Succeeded with a restart still pending`);
+  return result(
+    'noPendingRestartOnSuccess',
+    bad,
+    `${succeeded.length} Succeeded node(s), none with a restart pending`,
+  );
+}
+
+function lockHeldForRunLife(evidence: RunEvidence): InvariantResult {
+  const { report, execution } = evidence;
+  if (!report) return result('lockHeldForRunLife', [], 'the run never reached the run store');
+  const runId = report.runId;
+  const end = execution.stoppedAt.getTime();
+  const start = execution.startedAt.getTime();
+  const samples = evidence.observations.locks.filter(
+    (s) => s.target === report.target && s.at >= start && s.at <= end,
+  );
+  const acquired = samples.findIndex((s) => s.holder === runId);
+  if (acquired < 0) {
+    return result(
+      'lockHeldForRunLife',
+      report.lockReleased ? [] : [`${runId} holds the lock of ${report.target} after its end`],
+      `${runId} never held the lock of ${report.target}`,
+    );
+  }
+  const problems: string[] = [];
+  let lease = samples[acquired]?.leaseExpiresAt ?? null;
+  for (const s of samples.slice(acquired + 1)) {
+    if (s.holder !== runId) {
+      // Released at the very end (the release task is the run's last step): not a loss.
+      if (s.at >= end && s.holder === null) continue;
+      problems.push(
+        `after ${s.op} at ${iso(s.at)} the lock of ${report.target} is ${s.holder === null ? 'free' : `held by ${s.holder}`} while ${runId} still runs (until ${iso(end)})`,
+      );
+      break;
+    }
+    if (lease !== null && s.at > lease) {
+      problems.push(
+        `the lease of ${runId} on ${report.target} lapsed at ${iso(lease)}; renewed only at ${iso(s.at)}`,
+      );
+    }
+    lease = s.leaseExpiresAt;
+  }
+  const released = samples.some((s) => s.at >= end && s.holder !== runId);
+  if (problems.length === 0 && lease !== null && end > lease && !released) {
+    problems.push(
+      `the lease of ${runId} on ${report.target} lapsed at ${iso(lease)} while the run lived until ${iso(end)}`,
+    );
+  }
+  if (!report.lockReleased)
+    problems.push(`${runId} still holds the lock of ${report.target} after its end`);
+  return result(
+    'lockHeldForRunLife',
+    problems,
+    `${runId} held ${report.target} from ${iso(samples[acquired]?.at)} to ${iso(end)} (${samples.length} lock observations), then released it`,
+  );
+}
+
+async function failureBudget(evidence: RunEvidence): Promise<InvariantResult> {
+  const { report } = evidence;
+  if (!report) return result('failureBudget', [], 'the run never reached the run store');
+  const run = await evidence.sandbox.store.getRun(report.runId);
+  const max = run?.maxFailedNodes ?? 0;
+  const writes = evidence.observations.nodeResults.filter((w) => w.runId === report.runId);
+  const last = new Map<string, NodeResultWrite>();
+  for (const w of writes) last.set(nodeKey(w.node), w);
+  const failed = [...last.values()].filter((w) => w.status === 'Failed');
+  const firstFailure = new Map<string, NodeResultWrite>();
+  for (const w of writes) {
+    if (w.status === 'Failed' && !firstFailure.has(nodeKey(w.node)))
+      firstFailure.set(nodeKey(w.node), w);
+  }
+  const spender = [...firstFailure.values()].sort((a, b) => a.order - b.order)[max];
+  if (!spender) {
+    return result(
+      'failureBudget',
+      [],
+      `${failed.length} failed node(s), within maxFailedNodes ${max}`,
+    );
+  }
+  // Running when the budget was spent: the node workflows started before that record, the
+  // node that spent it included.
+  const started = new Set<string>([nodeKey(spender.node)]);
+  for (const s of evidence.observations.nodeStarts) {
+    if (s.runId === report.runId && s.order < spender.order) started.add(nodeKey(s.node));
+  }
+  const after = evidence.observations.nodeStarts.filter(
+    (s) => s.runId === report.runId && s.order > spender.order,
+  );
+  const allowed = max + started.size;
+  const problems =
+    failed.length > allowed
+      ? [
+          `${failed.length} nodes failed (${failed.map((w) => w.node).join(', ')}), more than maxFailedNodes ${max} plus the ${started.size} node(s) running when ${spender.node}'s failure spent the budget at ${iso(spender.at)}${after.length > 0 ? `; started after it: ${after.map((s) => `${s.node} at ${iso(s.at)}`).join(', ')}` : ''}`,
+        ]
+      : [];
+  return result(
+    'failureBudget',
+    problems,
+    `${failed.length} failed node(s); the budget (maxFailedNodes ${max}) was spent at ${iso(spender.at)} by ${spender.node} with ${started.size} node(s) running, ${after.length} started after`,
+  );
+}
+
+async function ledgerExactlyOnce(evidence: RunEvidence): Promise<InvariantResult> {
+  const { report } = evidence;
+  if (!report) return result('ledgerExactlyOnce', [], 'the run never reached the run store');
+  const items = await evidence.sandbox.store.getRunItems(report.runId);
+  const problems: string[] = [];
+  let checked = 0;
+  const byNode = new Map<string, Set<string>>();
+  for (const u of items.updates) {
+    if (u.plugin === 'Rollout.Removal') continue;
+    if (u.outcome !== 'Success' && u.outcome !== 'Success_RebootRequired') continue;
+    const kb = kbFromName(u.update);
+    if (!kb) continue;
+    const set = byNode.get(u.node) ?? new Set<string>();
+    set.add(kb.toUpperCase());
+    byNode.set(u.node, set);
+  }
+  for (const [node, kbs] of byNode) {
+    const ledger = await evidence.sandbox.store.getLedger(node);
+    for (const kb of kbs) {
+      checked++;
+      const count = ledger.entries.filter(
+        (e) => e.runId === report.runId && e.updateId.toUpperCase() === kb,
+      ).length;
+      if (count !== 1) {
+        problems.push(
+          `${node}: ${kb} reported installed by ${report.runId} is in the ledger ${count} time(s)`,
+        );
+      }
+    }
+  }
+  return result(
+    'ledgerExactlyOnce',
+    problems,
+    `${checked} reported install(s), each in the ledger once`,
+  );
+}
+
+async function reportMatchesHistory(evidence: RunEvidence): Promise<InvariantResult> {
+  const { report, execution, sandbox } = evidence;
+  if (!report) {
+    return result(
+      'reportMatchesHistory',
+      [],
+      `the run never reached the run store (execution ${execution.status}${execution.error ? ` ${execution.error}` : ''})`,
+    );
+  }
+  const problems: string[] = [];
+  const items = await sandbox.store.getRunItems(report.runId);
+  const run = items.run;
+  if (!run)
+    return result('reportMatchesHistory', [`run ${report.runId} is gone from the run store`], '');
+  if (run.status === 'Running')
+    problems.push(`the run record is still Running after the execution ended ${execution.status}`);
+  if (run.status === 'Succeeded' && execution.status !== 'SUCCEEDED') {
+    problems.push(
+      `the run record says Succeeded but the execution ${execution.status} (${execution.error ?? ''})`,
+    );
+  }
+  if (execution.status === 'SUCCEEDED' && run.status === 'Failed') {
+    problems.push('the execution succeeded but the run record says Failed');
+  }
+  const events = sandbox.events.received
+    .map((e) => ({ type: e.detailType, detail: e.detail as Record<string, unknown> }))
+    .filter((e) => e.detail?.rolloutId === report.runId);
+  const finishedTypes: readonly string[] = [
+    LIFECYCLE_EVENT_TYPES.rolloutSucceeded,
+    LIFECYCLE_EVENT_TYPES.rolloutFailed,
+    LIFECYCLE_EVENT_TYPES.rolloutCancelled,
+  ];
+  const finished = events.filter((e) => finishedTypes.includes(e.type)).at(-1);
+  if (!finished) problems.push('no Rollout Succeeded/Failed/Cancelled event was published');
+  else if (finished.detail.status !== run.status) {
+    problems.push(
+      `the last finished event says ${String(finished.detail.status)}, the run record ${run.status}`,
+    );
+  } else {
+    const eventFailed = new Set(((finished.detail.failedNodes as string[]) ?? []).map(nodeKey));
+    const storedFailed = new Set(
+      items.nodes.filter((n) => n.status === 'Failed').map((n) => nodeKey(n.node)),
+    );
+    const differ =
+      [...eventFailed].some((n) => !storedFailed.has(n)) ||
+      [...storedFailed].some((n) => !eventFailed.has(n));
+    if (differ) {
+      problems.push(
+        `failed nodes: the finished event lists [${[...eventFailed].join(', ')}], the run history [${[...storedFailed].join(', ')}]`,
+      );
+    }
+  }
+  for (const stored of items.nodes) {
+    const event = events
+      .filter(
+        (e) =>
+          e.type === LIFECYCLE_EVENT_TYPES.nodeUpdated &&
+          nodeKey(String(e.detail.node)) === nodeKey(stored.node),
+      )
+      .at(-1);
+    if (event && event.detail.status !== stored.status) {
+      problems.push(
+        `${stored.node}: the last node event says ${String(event.detail.status)}, the run history ${stored.status}`,
+      );
+    }
+    if (stored.status === 'Succeeded') {
+      const mine = items.updates.filter((u) => nodeKey(u.node) === nodeKey(stored.node));
+      const lastAttempt = new Map<string, (typeof mine)[number]>();
+      for (const u of mine) {
+        const key = `${u.plugin}|${u.update}`;
+        const seen = lastAttempt.get(key);
+        if (!seen || u.attempt >= seen.attempt) lastAttempt.set(key, u);
+      }
+      for (const u of lastAttempt.values()) {
+        if (!isSuccessfulOutcome(u.outcome)) {
+          problems.push(
+            `${stored.node} is Succeeded but ${u.update} ended ${u.outcome} (attempt ${u.attempt})`,
+          );
+        }
+      }
+    }
+  }
+  return result(
+    'reportMatchesHistory',
+    problems,
+    `run ${run.status}, execution ${execution.status}, ${items.nodes.length} node result(s) and ${events.length} lifecycle event(s) agree`,
+  );
+}
+
+/** The violated invariants among results, as one line each. */
+export function violations(results: readonly InvariantResult[]): string[] {
+  return results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`);
+}
