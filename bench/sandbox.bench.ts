@@ -137,14 +137,27 @@ export async function benchMakespan() {
 }
 
 export async function benchFleet() {
+  return benchFleetOf(Number(process.env.BENCH_FLEET_NODES ?? 1000), 100);
+}
+
+/** Wall time and memory of one group rollout of `count` nodes. */
+export async function benchFleetOf(count: number, maxConcurrency: number) {
   const before = process.memoryUsage().rss;
-  const result = await runScenario(
-    scenario({ kind: 'group', count: 1000, minutes: 10, maxConcurrency: 100 }),
-  );
+  const cpuBefore = process.cpuUsage();
+  const result = await runScenario(scenario({ kind: 'group', count, minutes: 10, maxConcurrency }));
+  const cpu = process.cpuUsage(cpuBefore);
   return {
-    name: 'sandbox: 1,000-node fleet (maxConcurrency 100)',
-    status: result.runs[0]?.report?.status,
+    name: `sandbox: ${count.toLocaleString('en-US')}-node fleet (maxConcurrency ${maxConcurrency})`,
+    status: result.runs[0]?.report?.status ?? result.runs[0]?.execution.status,
+    ...(result.runs[0]?.execution.error
+      ? {
+          error: result.runs[0]?.execution.error,
+          cause: result.runs[0]?.execution.cause?.slice(0, 400),
+        }
+      : {}),
     wallSeconds: round(result.wallMs / 1000, 1),
+    // On a shared machine wall time depends on the neighbours; CPU time is this process's own.
+    cpuSeconds: round((cpu.user + cpu.system) / 1e6, 1),
     simulatedHours: round(result.simulatedMs / 3_600_000, 2),
     executions: result.sandbox.executions.length,
     rssGrowthMiB: round((process.memoryUsage().rss - before) / 1024 / 1024),

@@ -21,6 +21,10 @@
  *    StartTime to the wall clock, and the sandbox's executions start in virtual time.
  * 7. Task states without a timeout get one that cannot expire in wall time: the interpreter
  *    applies the ASL spec's 60 seconds of wall time, where AWS waits up to 99999999 seconds.
+ * 8. DynamoDB requests go to dynalite's own request listener in-process (`InProcessHandler` in
+ *    aws-fakes.ts), not over a loopback socket: the same validation, storage, answers and error
+ *    names, without an HTTP client and server per call. Not a change to a definition, but a
+ *    difference from AWS all the same, so it is listed here.
  */
 
 /** Wall-clock seconds no sandbox run reaches (and within Node's 32-bit timer range). */

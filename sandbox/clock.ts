@@ -35,7 +35,10 @@ export class VirtualClock implements Clock {
   private current: number;
   private readonly timers: Timer[] = [];
   private seq = 0;
-  private inFlight = 0;
+  /** Tracked work in flight (read and written through `inFlight`). */
+  private tracked = 0;
+  /** Who waits for the tracked work to reach zero. */
+  private readonly quietWaiters: (() => void)[] = [];
   private running = false;
   /** Simulated milliseconds the clock has advanced in total. */
   advancedMs = 0;
@@ -123,14 +126,32 @@ export class VirtualClock implements Clock {
     }
   }
 
-  /** Waits until no tracked work runs for several consecutive macrotask turns. */
+  /**
+   * Waits until no tracked work runs for several consecutive macrotask turns. While work is in
+   * flight it waits for the count to reach zero (woken by {@link track}), not on a 1 ms poll:
+   * the poll slept at least a timer tick per turn and was half the sandbox's wall time.
+   */
   private async idle(): Promise<void> {
     let quiet = 0;
     while (quiet < 4) {
+      if (this.inFlight > 0) {
+        await new Promise<void>((resolve) => this.quietWaiters.push(resolve));
+        quiet = 0;
+      }
       await macrotask();
       quiet = this.inFlight === 0 ? quiet + 1 : 0;
-      if (this.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 1));
     }
+  }
+
+  private set inFlight(value: number) {
+    this.tracked = value;
+    if (value === 0 && this.quietWaiters.length > 0) {
+      for (const wake of this.quietWaiters.splice(0)) wake();
+    }
+  }
+
+  private get inFlight(): number {
+    return this.tracked;
   }
 
   private nextTimer(): Timer | undefined {

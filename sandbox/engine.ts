@@ -6,7 +6,7 @@
 import './polyfill.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { StateMachine } from 'aws-local-stepfunctions';
@@ -29,12 +29,14 @@ import { RunStore } from '../lambdas/shared/run-store.js';
 import { FUNCTION_NAMES, type FunctionName } from '../lib/rollout-functions.js';
 import { DEFAULT_SETTINGS, RolloutStack } from '../lib/rollout-stack.js';
 import { type AdaptedDefinition, adaptDefinition } from './adapt.js';
-import { FakeS3, RecordingBus, TaskTokens } from './aws-fakes.js';
+import { FakeS3, InProcessHandler, RecordingBus, TaskTokens } from './aws-fakes.js';
 import { VirtualClock } from './clock.js';
 import { type AslDefinition, placeholderArn, renderStateMachines } from './definitions.js';
 
 type Json = unknown;
 type Handler = (event: Json) => Promise<Json>;
+/** An adapted definition scope and its validated interpreter. */
+type AdaptedScope = AdaptedDefinition & { readonly machine: StateMachine };
 
 /** Something that happened in the sandbox, for the live display and the report. */
 export interface ProgressEvent {
@@ -252,7 +254,7 @@ export class Sandbox {
   /** How to stop each running top-level execution (StopExecution). */
   private readonly aborters = new Map<string, () => void>();
   private readonly handlers: Map<FunctionName, Handler>;
-  private readonly adapted = new Map<string, AdaptedDefinition>();
+  private readonly adapted = new Map<string, AdaptedScope>();
   private readonly names = new Set<string>();
   private readonly throttle: Map<FunctionName, number>;
 
@@ -355,10 +357,13 @@ export class Sandbox {
     const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
+    const listener = server.listeners('request')[0] as (req: unknown, res: unknown) => void;
     const dynamo = new DynamoDBClient({
       endpoint: `http://127.0.0.1:${port}`,
       region: 'us-east-1',
       credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' },
+      // Adaptation 8 (adapt.ts): dynalite's listener called in-process, not over the socket.
+      requestHandler: new InProcessHandler(listener) as never,
     });
     const tableName = 'RunStore';
     const t = synth.table;
@@ -371,6 +376,13 @@ export class Sandbox {
         BillingMode: (t.BillingMode as never) ?? 'PAY_PER_REQUEST',
       }),
     );
+    // As on AWS, the table is usable once ACTIVE (dynalite flips it a moment after creating it).
+    for (let i = 0; ; i++) {
+      const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
+      if (Table?.TableStatus === 'ACTIVE') break;
+      if (i >= 500) throw new Error(`the sandbox's table ${tableName} never became ACTIVE`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
     return new Sandbox(server, tableName, dynamo, options);
   }
 
@@ -588,10 +600,22 @@ export class Sandbox {
     });
   }
 
-  private adaptedFor(key: string, definition: AslDefinition): AdaptedDefinition {
+  /**
+   * The adapted definition of a scope and its interpreter, built once: constructing a
+   * StateMachine validates the definition against the ASL schema (ajv compiles the schema each
+   * time), which was two thirds of the sandbox's CPU when done per execution. The machine holds
+   * no per-run state; each `run` gets its own overrides and context.
+   */
+  private adaptedFor(key: string, definition: AslDefinition): AdaptedScope {
     let adapted = this.adapted.get(key);
     if (!adapted) {
-      adapted = adaptDefinition(definition);
+      const scope = adaptDefinition(definition);
+      adapted = {
+        ...scope,
+        machine: new StateMachine(scope.definition as never, {
+          validationOptions: { checkArn: false, checkPaths: false },
+        }),
+      };
       this.adapted.set(key, adapted);
     }
     return adapted;
@@ -674,10 +698,7 @@ export class Sandbox {
         }
       };
     }
-    const machine = new StateMachine(adapted.definition as never, {
-      validationOptions: { checkArn: false, checkPaths: false },
-    });
-    const run = machine.run(input as never, {
+    const run = adapted.machine.run(input as never, {
       overrides: {
         taskResourceLocalHandlers: overrides as never,
         retryIntervalOverrides: Object.fromEntries(adapted.retryable.map((s) => [s, 0])),
