@@ -9,6 +9,7 @@ const { benchPlan } = await import('./plan.bench.js');
 const { benchApi } = await import('./api.bench.js');
 const { benchChaos } = await import('./chaos.bench.js');
 const { benchCli } = await import('./cli.bench.js');
+const { benchBundles } = await import('./bundles.bench.js');
 const { benchFleet, benchHistory, benchMakespan, benchTransitions } = await import(
   './sandbox.bench.js'
 );
@@ -22,6 +23,7 @@ const BENCHMARKS: Record<string, () => unknown> = {
   api: () => benchApi(Number(process.env.BENCH_API_REQUESTS ?? 30_000)),
   chaos: benchChaos,
   cli: benchCli,
+  bundles: benchBundles,
 };
 
 const wanted = process.argv.slice(2);

@@ -50,6 +50,25 @@ const ENTRY: Record<FunctionName, string> = {
   api: 'api.ts',
 };
 
+/** A function's handler source file. */
+export function handlerEntry(name: FunctionName): string {
+  return `${HANDLERS}${ENTRY[name]}`;
+}
+
+/**
+ * The esbuild settings of every handler bundle, shared with `npm run bench -- bundles` so the
+ * sizes it reports are the deployed ones. The SDK is external (the runtime carries it).
+ */
+export const HANDLER_BUNDLING = {
+  target: 'node24',
+  minify: true,
+  mainFields: ['module', 'main'],
+  // Some dependencies still call require(); give ESM bundles one.
+  banner:
+    "import { createRequire as __rolloutRequire } from 'node:module'; const require = __rolloutRequire(import.meta.url);",
+  externalModules: ['@aws-sdk/*'],
+} as const;
+
 /** The API function's timeout: under API Gateway's 29-second integration limit. */
 export const API_FUNCTION_TIMEOUT = Duration.seconds(28);
 
@@ -114,7 +133,7 @@ export class RolloutFunctions extends Construct {
       logGroup.grantWrite(role);
       const copyConfig = NEEDS_DEFAULT_CONFIG.includes(name);
       return new nodejs.NodejsFunction(this, name, {
-        entry: `${HANDLERS}${ENTRY[name]}`,
+        entry: handlerEntry(name),
         handler: 'handler',
         projectRoot: REPO_ROOT,
         depsLockFilePath: `${REPO_ROOT}package-lock.json`,
@@ -133,14 +152,10 @@ export class RolloutFunctions extends Construct {
         },
         bundling: {
           format: nodejs.OutputFormat.ESM,
-          target: 'node24',
-          minify: true,
+          ...HANDLER_BUNDLING,
           sourceMap: true,
-          mainFields: ['module', 'main'],
-          // Some dependencies still call require(); give ESM bundles one.
-          banner:
-            "import { createRequire as __rolloutRequire } from 'node:module'; const require = __rolloutRequire(import.meta.url);",
-          externalModules: ['@aws-sdk/*'],
+          mainFields: [...HANDLER_BUNDLING.mainFields],
+          externalModules: [...HANDLER_BUNDLING.externalModules],
           ...(copyConfig
             ? {
                 commandHooks: {

@@ -8,7 +8,7 @@
  * Pure: no AWS SDK, no I/O.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type ApprovalGate,
   NODE_STATUSES,

@@ -12,7 +12,7 @@
  * Eligible is a prediction, not a promise: the installer's exit code decides (see exit-codes.ts).
  * Pure rules: no AWS SDK, no I/O.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatProblems, RolloutRuleError, type ValidationProblem } from './errors.js';
 
 /** The policies a node's facts can be judged under. */

@@ -15,7 +15,7 @@
  * write each one as an item keyed by `node` + `sequence`. History is never deleted: a removal
  * marks its entry, and a reinstall appends a new entry.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { InstallResultLine, RemovalMethod } from './contracts.js';
 import { formatProblems, RolloutRuleError, type ValidationProblem } from './errors.js';
 

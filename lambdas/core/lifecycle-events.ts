@@ -10,7 +10,7 @@
  * subscriber can order them (EventBridge does not). Delivery is at least once: a retried step
  * publishes again with the same `eventId` and a higher `sequence`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type ApprovalGate,
   LIFECYCLE_EVENT_SOURCE,

@@ -10,7 +10,7 @@
  *
  * Pure: no AWS SDK, no I/O.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ApprovalGate, RemovalItem } from './contracts.js';
 import { formatProblems, RolloutRuleError, type ValidationProblem } from './errors.js';
 import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';

@@ -19,7 +19,7 @@
  * warns. The run policy does not know the plug-ins, so the three switches are accepted
  * independently here.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatProblems, RolloutRuleError, type ValidationProblem } from './errors.js';
 import { nodeListProblems, sameNode } from './node-names.js';
 

@@ -26,7 +26,7 @@
  *
  * Pure: no AWS SDK, no I/O, no clock.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatProblems, RolloutRuleError, type ValidationProblem } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------

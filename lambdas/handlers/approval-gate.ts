@@ -11,7 +11,7 @@
  */
 import { SendTaskFailureCommand, SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_APPROVAL_TIMEOUT_MINUTES } from '../core/api-model.js';
 import type { ApprovalGate } from '../core/contracts.js';
 import { approvalRequired } from '../core/lifecycle-events.js';

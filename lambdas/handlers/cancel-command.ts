@@ -19,7 +19,7 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { nodeNameProblem } from '../core/node-names.js';
 import { INSTANCE_ID_PATTERN, parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
 import { logContext, logger, tracer } from '../shared/runtime.js';

@@ -18,7 +18,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetCommandInvocationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type CommandOutcome,
   RESULT_LINE_PREFIX,

@@ -13,7 +13,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { InventoryResult } from '../core/contracts.js';
 import {
   decideHotpatch,

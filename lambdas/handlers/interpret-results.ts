@@ -8,7 +8,7 @@
  * `UnprocessedItems`. Throttling propagates for Retry.
  */
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type CommandOutcome,
   DOCUMENTS,

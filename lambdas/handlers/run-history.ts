@@ -16,7 +16,7 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NODE_STATUSES, type NodeStatus, type RunStatus } from '../core/contracts.js';
 import {
   type LifecycleEvent,

@@ -18,7 +18,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseEvent, parseRolloutInput, RUN_ID_PATTERN } from '../core/rollout-input.js';
 import { ENDED_WITHOUT_RELEASE, type ExecutionStatus, holderIsAlive } from '../core/target-lock.js';
 import { createRunStore, LockHeldError, type RunStore } from '../shared/run-store.js';

@@ -11,7 +11,7 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type IgnoredPath, planHotfixRoot } from '../core/hotfix-plan.js';
 import { packageAllowsHotpatch } from '../core/hotpatch.js';
 import { PLUGIN_NAMES } from '../core/plugin-arguments.js';

@@ -13,7 +13,7 @@
  */
 import { CancelCommandCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type CommandTiming,
   DOCUMENTS,

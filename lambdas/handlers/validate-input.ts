@@ -11,7 +11,7 @@
  * the state machine passes something else than the envelope above.
  */
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   parseEvent,
   parseRolloutInput,

@@ -10,7 +10,7 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_HOTFIX_CONFIG_FILE, defaultHotfixConfig } from '../core/default-config.js';
 import { formatProblems, type ValidationProblem } from '../core/errors.js';
 import { type HotfixConfig, parseHotfixConfig } from '../core/hotfix-config.js';
