@@ -50,7 +50,7 @@ export interface ListOptions {
 
 /** The change-management API, one method per route (api/openapi.json). */
 export interface RolloutBackend {
-  /** Where requests go, for messages: "https://…/prod" or "the local sandbox (scenario …)". */
+  /** Where requests go, for messages: "https://…/v1" or "the local sandbox (scenario …)". */
   readonly description: string;
   /** POST /rollouts (202). */
   startRollout(input: unknown, idempotencyKey?: string): Promise<RolloutAccepted>;

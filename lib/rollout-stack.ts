@@ -250,6 +250,27 @@ export class RolloutStack extends Stack {
           }
         : {}),
     });
+    // Everything the README asks the operator for after a deploy (README, "Deploying").
+    const plane = this.controlPlane;
+    const outputs: Record<string, { description: string; value: string }> = {
+      ApiUrl: {
+        description: 'The change-management API (rollout --endpoint, or ROLLOUT_API_URL)',
+        value: plane.api.url,
+      },
+      RolloutStateMachineArn: {
+        description: 'The rollout workflow: start an execution here from the console',
+        value: plane.rolloutWorkflow.stateMachineArn,
+      },
+      HotfixBucketName: {
+        description: 'The hotfix root bucket (HotfixRootFolderPath=s3://<bucket>/<prefix>/)',
+        value: plane.hotfixRoot.bucket.bucketName,
+      },
+      ReleaseRoleArn: {
+        description: 'The only role that may write to the hotfix root: publish updates with it',
+        value: plane.hotfixRoot.releaseRole.roleArn,
+      },
+    };
+    for (const [id, output] of Object.entries(outputs)) new CfnOutput(this, id, output);
     // What an operator needs to redrive lost completions (README, "Redriving lost completions").
     new CfnOutput(this, 'CompletionDeadLetterQueueUrl', {
       description: 'Command-status events that could not complete their task',

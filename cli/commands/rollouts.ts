@@ -50,7 +50,7 @@ const CONNECTION_HELP = [
   '',
   'Where it goes (the deployed API unless --local):',
   "  --endpoint <url>   the API's base URL with its stage, e.g.",
-  '                     https://abc123.execute-api.eu-west-1.amazonaws.com/prod',
+  '                     https://abc123.execute-api.eu-west-1.amazonaws.com/v1',
   '                     (default: $ROLLOUT_API_URL). Every request is signed with SigV4 for',
   '                     execute-api, with the AWS credentials chain: environment variables, SSO,',
   '                     ~/.aws/config and credentials, web identity, ECS, EC2 instance metadata',
