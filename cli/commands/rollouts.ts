@@ -31,7 +31,12 @@ import {
 } from '../backend.js';
 import { readJsonFile } from '../files.js';
 import type { LocalBackend } from '../local-backend.js';
-import { formatReport, REPORT_FORMATS, type ReportFormat } from '../report-format.js';
+import {
+  formatReport,
+  REPORT_FORMATS,
+  type ReportFormat,
+  resolveTimeZone,
+} from '../report-format.js';
 
 // ---------------------------------------------------------------------------------------------
 // Where a command goes: the deployed API or the local sandbox
@@ -839,7 +844,7 @@ export const reportCommand = {
   name: 'report',
   summary: "a rollout's detailed report as text, JSON, CSV or HTML (like Export-CauReport)",
   usage:
-    'rollout report <rollout-id> [--format text|json|csv|html] [--out <file>] [--local | --endpoint <url>]',
+    'rollout report <rollout-id> [--format text|json|csv|html] [--out <file>] [--tz <zone>] [--local | --endpoint <url>]',
   details: [
     'The report of GET /rollouts/{id}/report, like Get-CauReport -Detailed: per node its result',
     '(drained, restarts, attempts), per update the outcome, exit code, restart and duration, and',
@@ -850,6 +855,8 @@ export const reportCommand = {
     '                    Accept: text/csv gives it) or html (a self-contained page, like',
     '                    Export-CauReport -Format HTML; every value is escaped, nothing is loaded)',
     '  --out <file>      write the report to the file instead of stdout',
+    '  --tz <zone>       the time zone of the times in text and html, an IANA name such as',
+    "                    Europe/Berlin or UTC (default: this machine's); json and csv stay UTC",
     ...CONNECTION_HELP,
     '',
     'Output:',
@@ -863,6 +870,7 @@ export const reportCommand = {
     ...CONNECTION_OPTIONS,
     format: { type: 'string' },
     out: { type: 'string' },
+    tz: { type: 'string' },
   },
 } satisfies CommandSpec;
 
@@ -878,8 +886,20 @@ export async function runReport(argv: readonly string[], io: Io): Promise<number
     throw new UsageError(`rollout report: --json and --format ${given} disagree; give one`);
   }
   const format = (flags.json ? 'json' : (given ?? 'text')) as ReportFormat;
+  let timeZone: string | undefined;
+  if (flags.tz !== undefined) {
+    const zone = resolveTimeZone(flags.tz);
+    if ('problem' in zone) {
+      throw new UsageError(`rollout report: --tz ${JSON.stringify(flags.tz)}: ${zone.problem}`);
+    }
+    timeZone = zone.timeZone;
+  }
   return withBackend(reportCommand.name, io, flags, async (backend) => {
-    const text = formatReport(await backend.getReport(id, 'json'), format);
+    const text = formatReport(
+      await backend.getReport(id, 'json'),
+      format,
+      timeZone === undefined ? {} : { timeZone },
+    );
     if (flags.out === undefined) {
       io.out(text);
       return 0;
