@@ -16,7 +16,7 @@ export const EXIT = {
   usage: 2,
   /** The input breaks a rule: the rollout input, a hotfix configuration, a removal (checked here or by the API: 400, 413, 415). */
   invalid: 3,
-  /** The API refused because of the state of a rollout, node or target: 404 not found, 409 conflict. */
+  /** The API refused because of the state of a rollout, node or target: 404 not found, 409 conflict, 422 key reused. */
   refused: 4,
   /** The API could not be reached, or would not serve the caller: no answer, 401, 403, 429, 5xx. */
   unavailable: 5,
@@ -30,7 +30,7 @@ export const EXIT_TABLE: readonly (readonly [number, string])[] = [
   [EXIT.failed, 'done; what it reports failed (a rollout ended Failed or Cancelled)'],
   [EXIT.usage, 'bad command line or unreadable file (unknown flag, malformed JSON)'],
   [EXIT.invalid, 'the input breaks a rule (every problem listed, one per line)'],
-  [EXIT.refused, "refused for a rollout's, node's or target's state (404, 409)"],
+  [EXIT.refused, "refused for a rollout's, node's or target's state (404, 409, 422)"],
   [EXIT.unavailable, 'the API was not reached or would not serve you (401, 403, 429, 5xx)'],
   [EXIT.internal, 'internal error (ROLLOUT_DEBUG=1 shows the stack)'],
 ];
@@ -41,7 +41,7 @@ export function exitStatusFor(error: unknown): number {
   if (error instanceof RolloutRuleError) return EXIT.invalid;
   if (error instanceof BackendError) {
     if (error.status === 400 || error.status === 413 || error.status === 415) return EXIT.invalid;
-    if (error.status === 404 || error.status === 409 || error.status === 412) return EXIT.refused;
+    if ([404, 409, 412, 422].includes(error.status)) return EXIT.refused;
     return EXIT.unavailable;
   }
   return EXIT.internal;

@@ -10,6 +10,7 @@ import { chaosCommand, runChaos } from './commands/chaos.js';
 import { demoCommand, runDemo } from './commands/demo.js';
 import { exitCodeCommand, runExitCode } from './commands/exit-code.js';
 import { hotpatchCommand, runHotpatch } from './commands/hotpatch.js';
+import { localCommand, runLocal } from './commands/local.js';
 import { planCommand, runPlan } from './commands/plan.js';
 import {
   approveCommand,
@@ -48,6 +49,7 @@ const COMMANDS: readonly Command[] = [
   { spec: planCommand, run: runPlan },
   { spec: sandboxCommand, run: runSandbox },
   { spec: chaosCommand, run: runChaos },
+  { spec: localCommand, run: runLocal },
   // The change-management API: the deployed one, or the sandbox's with --local.
   { spec: startCommand, run: runStart },
   { spec: statusCommand, run: runStatus },

@@ -32,6 +32,12 @@ import {
 import { readJsonFile } from '../files.js';
 import type { LocalBackend } from '../local-backend.js';
 import {
+  type LocalService,
+  localDataDir,
+  readLocalService,
+  serviceBackend,
+} from '../local-service.js';
+import {
   formatReport,
   REPORT_FORMATS,
   type ReportFormat,
@@ -79,9 +85,10 @@ const OUTPUT_HELP = [
  * as long as the process, so it first runs the scenario's own rollouts, then answers.
  */
 const LOCAL_READ_HELP = [
-  "With --local: a sandbox lives only as long as one command, so it first runs the scenario's own",
+  'With --local: the local control plane of rollout local up when one runs (its rollouts live',
+  "between commands). Otherwise a one-command sandbox that first runs the scenario's own",
   'rollouts (ids <scenario name>-1, -2, ...; change-management-1 for the default scenario), then',
-  'answers against them. A rollout started with start --local ends with that command.',
+  'answers against them; a rollout started with start --local then ends with that command.',
 ];
 
 type ConnectionFlags = {
@@ -125,6 +132,20 @@ async function connectHttp(command: string, flags: ConnectionFlags): Promise<Rol
   });
 }
 
+/**
+ * The local control plane of `rollout local up`, when one runs: every --local command talks to
+ * it. --scenario belongs to `local up` then.
+ */
+function runningService(io: Io, command: string, flags: ConnectionFlags): LocalService | undefined {
+  const service = readLocalService(localDataDir(io.cwd));
+  if (service && flags.scenario !== undefined) {
+    throw new UsageError(
+      `rollout ${command}: --scenario: the local control plane at ${service.url} already runs scenario ${service.scenario}; give --scenario to rollout local up (or rollout local down first)`,
+    );
+  }
+  return service;
+}
+
 /** A sandbox that has run the scenario's own rollouts (every --local command but start). */
 async function connectLocalAfterScenario(
   io: Io,
@@ -148,9 +169,12 @@ async function withBackend<T>(
   use: (backend: RolloutBackend) => Promise<T>,
 ): Promise<T> {
   checkConnection(command, flags);
-  const backend = flags.local
-    ? await connectLocalAfterScenario(io, flags)
-    : await connectHttp(command, flags);
+  const service = flags.local ? runningService(io, command, flags) : undefined;
+  const backend = service
+    ? serviceBackend(service)
+    : flags.local
+      ? await connectLocalAfterScenario(io, flags)
+      : await connectHttp(command, flags);
   try {
     return await use(backend);
   } finally {
@@ -557,12 +581,21 @@ export async function runStart(argv: readonly string[], io: Io): Promise<number>
       ? undefined
       : readJsonFile(io.cwd, required(flags.input, 'input', name), 'input');
   const key = flags['idempotency-key'];
-  if (flags.local) return startLocal(io, flags, input, key);
+  const service = flags.local ? runningService(io, name, flags) : undefined;
+  if (service) {
+    for (const flag of ['approve', 'reject', 'cancel-after'] as const) {
+      if (flags[flag]) {
+        throw new UsageError(
+          `rollout start: --${flag} is for a one-process sandbox; the local control plane at ${service.url} runs: use rollout ${flag === 'cancel-after' ? 'cancel' : 'approve'} <id> --local${flag === 'reject' ? ' --reject' : ''}`,
+        );
+      }
+    }
+  } else if (flags.local) return startLocal(io, flags, input, key);
 
-  if (input === undefined) required(undefined, 'input', name);
-  const backend = await connectHttp(name, flags);
+  if (input === undefined && !service?.defaultInput) required(undefined, 'input', name);
+  const backend = service ? serviceBackend(service) : await connectHttp(name, flags);
   try {
-    const accepted = await backend.startRollout(input, key);
+    const accepted = await backend.startRollout(input ?? service?.defaultInput, key);
     if (!flags.wait) {
       if (flags.json) printJson(io, accepted);
       else {
@@ -757,18 +790,20 @@ export async function runStatus(argv: readonly string[], io: Io): Promise<number
     throw new UsageError('rollout status: --interval applies with --wait');
   }
   const interval = intervalMs(flags.interval, statusCommand.name);
+  // A one-command sandbox's runs have ended by now: there is nothing to follow. The local
+  // control plane's (rollout local up) run on.
+  const follow =
+    flags.wait && (!flags.local || readLocalService(localDataDir(io.cwd)) !== undefined);
   return withBackend(statusCommand.name, io, flags, async (backend) => {
-    // A local sandbox's runs have ended by now: there is nothing to follow.
-    const status =
-      flags.wait && !flags.local
-        ? await followRollout(backend, id, {
-            intervalMs: interval,
-            ...(flags.json ? {} : { onStatus: displayFor(io).update }),
-          })
-        : await backend.getRollout(id);
+    const status = follow
+      ? await followRollout(backend, id, {
+          intervalMs: interval,
+          ...(flags.json ? {} : { onStatus: displayFor(io).update }),
+        })
+      : await backend.getRollout(id);
     if (flags.json) printJson(io, status);
     else {
-      if (flags.wait && !flags.local) io.out('');
+      if (follow) io.out('');
       io.out(renderStatus(status));
     }
     return flags.wait && status.status !== 'Succeeded' ? 1 : 0;
@@ -941,8 +976,8 @@ export const cancelCommand = {
     ...CONNECTION_HELP,
     ...OUTPUT_HELP,
     '',
-    'With --local: not available (exit status 2). A local rollout runs only inside start --local;',
-    'use rollout start --local --cancel-after <minutes> to see a cancel in the sandbox.',
+    'With --local: cancels a rollout of the local control plane (rollout local up). Without one',
+    'running, use rollout start --local --cancel-after <minutes> (exit status 2 otherwise).',
   ],
   options: { ...CONNECTION_OPTIONS, reason: { type: 'string' } },
 } satisfies CommandSpec;
@@ -950,7 +985,7 @@ export const cancelCommand = {
 export async function runCancel(argv: readonly string[], io: Io): Promise<number> {
   const { flags, argument: id } = parseWithArgument(cancelCommand, argv, 'rollout id');
   checkConnection(cancelCommand.name, flags);
-  if (flags.local) {
+  if (flags.local && !runningService(io, cancelCommand.name, flags)) {
     throw notLocal('cancel', 'rollout start --local --cancel-after <minutes>');
   }
   return withBackend(cancelCommand.name, io, flags, async (backend) => {
@@ -976,8 +1011,8 @@ export const approveCommand = {
     ...CONNECTION_HELP,
     ...OUTPUT_HELP,
     '',
-    'With --local: not available (exit status 2). A local rollout runs only inside start --local;',
-    'use rollout start --local --input <with approvalGate> --approve (or --reject).',
+    'With --local: decides a gate of the local control plane (rollout local up). Without one',
+    'running, use rollout start --local --input <with approvalGate> --approve (or --reject).',
   ],
   options: {
     ...CONNECTION_OPTIONS,
@@ -989,7 +1024,7 @@ export const approveCommand = {
 export async function runApprove(argv: readonly string[], io: Io): Promise<number> {
   const { flags, argument: id } = parseWithArgument(approveCommand, argv, 'rollout id');
   checkConnection(approveCommand.name, flags);
-  if (flags.local) {
+  if (flags.local && !runningService(io, approveCommand.name, flags)) {
     throw notLocal(
       'approve',
       'rollout start --local --input <rollout with approvalGate> --approve',
@@ -1093,9 +1128,10 @@ export async function runScan(argv: readonly string[], io: Io): Promise<number> 
     else io.out(renderScan(scan));
     return 0;
   };
-  if (!flags.local) {
+  const service = flags.local ? runningService(io, scanCommand.name, flags) : undefined;
+  if (!flags.local || service) {
     return withBackend(scanCommand.name, io, flags, async (backend) =>
-      print(await backend.scan(input)),
+      print(await backend.scan(input ?? service?.defaultInput)),
     );
   }
   const backend = await connectLocalAfterScenario(io, flags, input === undefined ? [] : [input]);

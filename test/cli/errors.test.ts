@@ -85,6 +85,7 @@ describe('one exit-status table (issue 12 §5)', () => {
     { name: 'API 413', error: backend(413), status: EXIT.invalid },
     { name: 'API 404', error: backend(404), status: EXIT.refused },
     { name: 'API 409', error: backend(409), status: EXIT.refused },
+    { name: 'API 422 (idempotency key reused)', error: backend(422), status: EXIT.refused },
     { name: 'no answer', error: backend(0), status: EXIT.unavailable },
     { name: 'API 403', error: backend(403), status: EXIT.unavailable },
     { name: 'API 429', error: backend(429), status: EXIT.unavailable },
