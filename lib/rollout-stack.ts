@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { RolloutControlPlane } from './rollout-control-plane.js';
+import { RolloutDashboard } from './rollout-dashboard.js';
 import type { RolloutScheduleEntry } from './rollout-schedules.js';
 
 /** The settings of the stack, read from `cdk.json` context (or `-c key=value`). */
@@ -271,6 +272,17 @@ export class RolloutStack extends Stack {
       },
     };
     for (const [id, output] of Object.entries(outputs)) new CfnOutput(this, id, output);
+    const dashboard = new RolloutDashboard(this, 'Dashboard', {
+      dashboardName: `${settings.namePrefix}-rollouts`,
+      rolloutWorkflow: plane.rolloutWorkflow,
+      nodeWorkflow: plane.nodeWorkflow,
+      completionDeadLetters: plane.completionDeadLetters,
+      alarms: [plane.failedRolloutsAlarm, plane.warnAfterAlarm, plane.completionDeadLettersAlarm],
+    });
+    new CfnOutput(this, 'DashboardName', {
+      description: 'The CloudWatch dashboard of rollouts, nodes, commands and alarms',
+      value: dashboard.dashboard.dashboardName,
+    });
     // What an operator needs to redrive lost completions (README, "Redriving lost completions").
     new CfnOutput(this, 'CompletionDeadLetterQueueUrl', {
       description: 'Command-status events that could not complete their task',

@@ -14,6 +14,7 @@ describe('stack outputs', () => {
     { output: 'RolloutStateMachineArn', refersTo: 'AWS::StepFunctions::StateMachine' },
     { output: 'HotfixBucketName', refersTo: 'AWS::S3::Bucket' },
     { output: 'ReleaseRoleArn', refersTo: 'AWS::IAM::Role' },
+    { output: 'DashboardName', refersTo: 'AWS::CloudWatch::Dashboard' },
   ])('$output names a $refersTo of the stack, and the README uses it', ({ output, refersTo }) => {
     const outputs = template.findOutputs(output);
     expect(Object.keys(outputs)).toEqual([output]);
