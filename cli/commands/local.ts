@@ -100,7 +100,8 @@ export async function runLocal(argv: readonly string[], io: Io): Promise<number>
       speed,
       log: (line) => io.err(`[${new Date().toISOString()}] ${line}`),
     });
-    return 0;
+    // A rollout still under way keeps timers of the sandbox alive; the service has stopped.
+    process.exit(0);
   }
   if (action === 'status') {
     if (flags.json) io.out(JSON.stringify(running ?? null, null, 2));
