@@ -23,6 +23,7 @@ import type {
   rolloutPageSchema,
   scanResultSchema,
 } from '../lambdas/core/api-model.js';
+import type { ValidationProblem } from '../lambdas/core/errors.js';
 
 export type RolloutAccepted = z.output<typeof rolloutAcceptedSchema>;
 export type RolloutStatus = RolloutStatusView;
@@ -49,7 +50,7 @@ export interface ListOptions {
 
 /** The change-management API, one method per route (api/openapi.json). */
 export interface RolloutBackend {
-  /** Where requests go, for messages: "https://…/prod" or "the local sandbox (scenario …)". */
+  /** Where requests go, for messages: "https://…/v1" or "the local sandbox (scenario …)". */
   readonly description: string;
   /** POST /rollouts (202). */
   startRollout(input: unknown, idempotencyKey?: string): Promise<RolloutAccepted>;
@@ -95,6 +96,8 @@ export interface BackendErrorDetails {
   readonly value?: unknown;
   readonly details?: Readonly<Record<string, unknown>>;
   readonly requestId?: string;
+  /** Every problem of a 400 ValidationFailed, as the API lists them. */
+  readonly problems?: readonly ValidationProblem[];
   readonly cause?: unknown;
 }
 
@@ -110,12 +113,13 @@ export class BackendError extends Error {
   readonly value?: unknown;
   readonly details?: Readonly<Record<string, unknown>>;
   readonly requestId?: string;
+  readonly problems?: readonly ValidationProblem[];
   /** The API's message as sent. */
   readonly apiMessage: string;
 
   constructor(error: BackendErrorDetails) {
     super(
-      oneLine(error),
+      describe(error),
       error.cause === undefined ? undefined : { cause: error.cause as Error | undefined },
     );
     this.status = error.status;
@@ -125,19 +129,19 @@ export class BackendError extends Error {
     if (Object.hasOwn(error, 'value')) this.value = error.value;
     if (error.details !== undefined) this.details = error.details;
     if (error.requestId !== undefined) this.requestId = error.requestId;
+    if (error.problems !== undefined) this.problems = error.problems;
   }
 }
 
-const MAX_MESSAGE = 600;
-
-/** `<message, its lines joined> (HTTP 400 ValidationFailed; field target.name)`. */
-function oneLine(error: BackendErrorDetails): string {
-  let text = error.message
+/**
+ * `<first line> (HTTP 400 ValidationFailed; field target.name)`, then the message's other lines
+ * (one problem a line) unchanged: nothing is cut, so every problem reaches the operator.
+ */
+function describe(error: BackendErrorDetails): string {
+  const [first = '', ...rest] = error.message
     .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== '')
-    .join(' ');
-  if (text.length > MAX_MESSAGE) text = `${text.slice(0, MAX_MESSAGE - 3)}...`;
+    .map((line) => line.trimEnd())
+    .filter((line) => line.trim() !== '');
   const where = [
     error.status > 0 ? `HTTP ${error.status} ${error.code}` : error.code,
     error.field === undefined ? undefined : `field ${error.field}`,
@@ -145,7 +149,7 @@ function oneLine(error: BackendErrorDetails): string {
       ? `request id ${error.requestId}`
       : undefined,
   ].filter((part) => part !== undefined);
-  return `${text || '(no message)'} (${where.join('; ')})`;
+  return [`${first.trim() || '(no message)'} (${where.join('; ')})`, ...rest].join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,6 +198,7 @@ export function errorFromAnswer(answer: ApiAnswer): BackendError {
       ...(Object.hasOwn(e, 'value') ? { value: e.value } : {}),
       ...(isRecord(e.details) ? { details: e.details } : {}),
       ...(typeof e.requestId === 'string' ? { requestId: e.requestId } : {}),
+      ...(Array.isArray(e.problems) ? { problems: e.problems as ValidationProblem[] } : {}),
     });
   }
   // API Gateway's own answers when its gateway responses are not ours (e.g. a custom domain in

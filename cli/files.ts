@@ -1,12 +1,16 @@
 /** File access for the CLI, with errors that name the flag and the path. */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
+import { decodeHotfixConfigBytes } from '../lambdas/core/hotfix-config.js';
 import { UsageError } from './args.js';
 
-/** Reads a text file named by a flag. */
+/**
+ * Reads a text file named by a flag: UTF-8 with or without a BOM, or UTF-16 with a BOM (what
+ * Windows PowerShell 5.1's `Out-File` and `>` write).
+ */
 export function readTextFile(cwd: string, path: string, flag: string): string {
   try {
-    return readFileSync(resolve(cwd, path), 'utf8');
+    return decodeHotfixConfigBytes(readFileSync(resolve(cwd, path)));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code;

@@ -25,7 +25,7 @@ export interface Credentials {
 }
 
 export interface HttpBackendOptions {
-  /** The API's base URL (its stage included), e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/prod */
+  /** The API's base URL (its stage included), e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/v1 */
   readonly endpoint: string;
   /** @default - from the endpoint's host, else AWS_REGION, else AWS_DEFAULT_REGION */
   readonly region?: string;
@@ -103,7 +103,7 @@ export function parseEndpoint(endpoint: string): URL {
     url = new URL(endpoint);
   } catch {
     throw new UsageError(
-      `--endpoint ${JSON.stringify(endpoint)}: not a URL; expected e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/prod`,
+      `--endpoint ${JSON.stringify(endpoint)}: not a URL; expected e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/v1`,
     );
   }
   const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);

@@ -26,6 +26,7 @@ import {
   type DecisionAccepted,
   isTerminal,
   type RolloutBackend,
+  type Transport,
 } from './backend.js';
 import { quietHandlers } from './quiet.js';
 
@@ -60,6 +61,8 @@ export interface LocalBackendOptions {
 
 export interface LocalBackend extends RolloutBackend {
   readonly sandbox: Sandbox;
+  /** The API's requests as the handler answers them (the local service serves these). */
+  readonly transport: Transport;
   readonly scenario: Scenario;
   /** The run ids of the scenario's own rollouts, when they ran. */
   readonly scenarioRunIds: readonly string[];
@@ -257,6 +260,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
   return {
     ...api,
     sandbox,
+    transport,
     scenario,
     scenarioRunIds,
     defaultInput() {

@@ -1,16 +1,16 @@
 /**
  * The `rollout` command: subcommands over the rules engine, the sandbox, and the
  * change-management API (deployed, or the sandbox's with --local). Every failure a user can
- * cause prints one line on stderr and exits non-zero; only an internal error prints more, and
- * only with ROLLOUT_DEBUG=1.
+ * cause prints its whole message on stderr (every problem, one a line; with --json also an error
+ * object on stdout) and exits with a status from cli/exit-status.ts; a stack is printed only for
+ * an internal error, and only with ROLLOUT_DEBUG=1.
  */
-import { RolloutRuleError } from '../lambdas/core/errors.js';
 import { type CommandSpec, helpText, type Io, UsageError } from './args.js';
-import { BackendError } from './backend.js';
 import { chaosCommand, runChaos } from './commands/chaos.js';
 import { demoCommand, runDemo } from './commands/demo.js';
 import { exitCodeCommand, runExitCode } from './commands/exit-code.js';
 import { hotpatchCommand, runHotpatch } from './commands/hotpatch.js';
+import { localCommand, runLocal } from './commands/local.js';
 import { planCommand, runPlan } from './commands/plan.js';
 import {
   approveCommand,
@@ -35,6 +35,7 @@ import {
   statusCommand,
 } from './commands/rollouts.js';
 import { runSandbox, sandboxCommand } from './commands/sandbox.js';
+import { EXIT, EXIT_TABLE, errorObject, exitStatusFor } from './exit-status.js';
 
 interface Command {
   readonly spec: CommandSpec;
@@ -48,6 +49,7 @@ const COMMANDS: readonly Command[] = [
   { spec: planCommand, run: runPlan },
   { spec: sandboxCommand, run: runSandbox },
   { spec: chaosCommand, run: runChaos },
+  { spec: localCommand, run: runLocal },
   // The change-management API: the deployed one, or the sandbox's with --local.
   { spec: startCommand, run: runStart },
   { spec: statusCommand, run: runStatus },
@@ -70,6 +72,9 @@ function usage(): string {
     ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}  ${c.spec.summary}`),
     '',
     'Run rollout <command> --help for the options of a command.',
+    '',
+    'Exit statuses:',
+    ...EXIT_TABLE.map(([code, meaning]) => `  ${String(code).padStart(2)}  ${meaning}`),
   ].join('\n');
 }
 
@@ -78,12 +83,12 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     (name === undefined ? io.err : io.out)(usage());
-    return name === undefined ? 2 : 0;
+    return name === undefined ? EXIT.usage : EXIT.ok;
   }
   const command = COMMANDS.find((c) => c.spec.name === name);
   if (!command) {
     io.err(`rollout: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
-    return 2;
+    return EXIT.usage;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     io.out(helpText(command.spec));
@@ -92,28 +97,40 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   try {
     return await command.run(rest, io);
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.err(error.message);
-      return 2;
-    }
-    if (error instanceof RolloutRuleError) {
-      io.err(`rollout ${name}: ${error.message}`);
-      return 1;
-    }
-    // The API refused the request (naming the field), or it did not reach the API.
-    if (error instanceof BackendError) {
-      io.err(`rollout ${name}: ${error.message}`);
-      return 1;
-    }
-    io.err(
-      `rollout ${name}: internal error: ${error instanceof Error ? error.message : String(error)}`,
-    );
-    if (process.env.ROLLOUT_DEBUG === '1' && error instanceof Error) io.err(error.stack ?? '');
-    return 70;
+    return reportError(name, rest, error, io);
   }
 }
 
+/**
+ * Prints a command's error: on stderr, the whole message (every problem, one a line) and never a
+ * stack unless ROLLOUT_DEBUG=1; with --json, also the error object on stdout for scripts.
+ */
+function reportError(name: string, argv: readonly string[], error: unknown, io: Io): number {
+  const status = exitStatusFor(error);
+  const text = error instanceof Error ? error.message : String(error);
+  // A UsageError already names the command.
+  const message =
+    error instanceof UsageError
+      ? text
+      : status === EXIT.internal
+        ? `rollout ${name}: internal error: ${text}`
+        : `rollout ${name}: ${text}`;
+  io.err(message);
+  if (argv.includes('--json')) io.out(JSON.stringify(errorObject(error, message), null, 2));
+  if (status === EXIT.internal && process.env.ROLLOUT_DEBUG === '1' && error instanceof Error) {
+    io.err(error.stack ?? '');
+  }
+  return status;
+}
+
 function processIo(): Io {
+  // `rollout report x | head`: the reader left; stop quietly, as cat does, without a stack.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
   return {
     out: (text) => process.stdout.write(`${text}\n`),
     err: (text) => process.stderr.write(`${text}\n`),

@@ -12,38 +12,127 @@ import type { RunReport } from './backend.js';
 export const REPORT_FORMATS = ['text', 'json', 'csv', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
+/** How text and HTML show times. JSON and CSV keep the API's UTC. */
+export interface ReportOptions {
+  /** An IANA time zone (`Europe/Berlin`) for the times shown. @default - the machine's own */
+  readonly timeZone?: string;
+}
+
 /** The report in a format; the text ends without a newline (the CLI adds it). */
-export function formatReport(report: RunReport, format: ReportFormat): string {
+export function formatReport(
+  report: RunReport,
+  format: ReportFormat,
+  options: ReportOptions = {},
+): string {
   switch (format) {
     case 'text':
-      return renderReportText(report);
+      return renderReportText(report, options);
     case 'json':
       return JSON.stringify(report, null, 2);
     case 'csv':
       return reportToCsv(report).replace(/\r\n$/, '');
     case 'html':
-      return renderReportHtml(report);
+      return renderReportHtml(report, new Date(), options);
   }
 }
+
+/**
+ * Checks a `--tz` value: an IANA name or `UTC`.
+ *
+ * @returns the name as Intl resolves it, or undefined with the reason in `problem`.
+ */
+export function resolveTimeZone(value: string): { timeZone: string } | { problem: string } {
+  try {
+    return {
+      timeZone: new Intl.DateTimeFormat('en-US', { timeZone: value }).resolvedOptions().timeZone,
+    };
+  } catch {
+    return { problem: 'expected an IANA time zone such as Europe/Berlin, America/New_York or UTC' };
+  }
+}
+
+const machineTimeZone = () => new Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+/**
+ * `2026-03-02 11:00:00 CET`: an instant in the operator's time zone, with the zone's name, as
+ * the CAU console shows local times. Text that is not a time is returned as it is.
+ */
+export function formatTime(iso: string, timeZone: string = machineTimeZone()): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+      timeZoneName: 'short',
+    })
+      .formatToParts(at)
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${parts.timeZoneName}`;
+}
+
+type ReportNode = RunReport['nodes'][number];
+type ReportUpdate = ReportNode['updates'][number];
+
+const FAILED_NODE = /^(Failed|TimedOut|Aborted)$/;
+const isFailedNode = (n: ReportNode) => FAILED_NODE.test(n.status);
+const isFailedUpdate = (u: ReportUpdate) =>
+  u.outcome === 'Failed' || u.outcome === 'Fail_RebootRequired';
+
+/**
+ * What went wrong, first: one line per failed node, naming the update and exit code it failed
+ * on (its last failed attempt) and the node's own reason, and whether it had been drained.
+ */
+export function failureSummary(report: RunReport): string[] {
+  return report.nodes.filter(isFailedNode).map((node) => {
+    const failed = node.updates.filter(isFailedUpdate).at(-1);
+    const where = failed
+      ? `installing ${failed.update} (attempt ${failed.attempt}): ${failed.outcome}, exit ${exitCodeText(failed)}`
+      : 'before any update was installed';
+    const why = node.detail ?? failed?.detail;
+    return `${node.name} ${node.status} ${where}${why ? `; ${why}` : ''}${node.drained ? ' (drained: yes)' : ''}`;
+  });
+}
+
+/** Failed nodes first, each group in the rollout's update order. */
+const failuresFirst = (nodes: readonly ReportNode[]) => [
+  ...nodes.filter(isFailedNode),
+  ...nodes.filter((n) => !isFailedNode(n)),
+];
 
 const pad = (text: string, width: number) =>
   text.length >= width ? `${text} ` : text + ' '.repeat(width - text.length);
 
 const exitCodeText = (u: RunReport['nodes'][number]['updates'][number]) =>
-  u.exitCode === null ? '-' : `${u.exitCode}${u.exitCodeHex ? ` (${u.exitCodeHex})` : ''}`;
+  u.exitCode === null
+    ? '-'
+    : `${u.exitCode}${u.exitCodeHex ? ` (${u.exitCodeHex})` : ''}${u.exitCodeName ? ` ${u.exitCodeName}` : ''}`;
 
 const ticketText = (t: RunReport['changeTicket']) =>
   t ? `${t.system} ${t.id}${t.url ? ` <${t.url}>` : ''}` : undefined;
 
-/** The report as text: the run, then per node its result and per update the outcome. */
-export function renderReportText(report: RunReport): string {
+/**
+ * The report as text, like `Get-CauReport -Detailed`: the run, what failed and why, then per
+ * node (failed ones first) its result and times, and per update the outcome with the exit code
+ * and its name. Times are in `options.timeZone`; update names are never cut.
+ */
+export function renderReportText(report: RunReport, options: ReportOptions = {}): string {
+  const tz = options.timeZone ?? machineTimeZone();
+  const time = (iso: string) => formatTime(iso, tz);
   const kind = report.targetKind ?? 'target';
   const lines = [
     `Rollout ${report.runId} on ${kind} ${report.target}: ${report.status}${report.reason ? ` (${report.reason})` : ''}`,
   ];
   if (report.startedAt) {
     lines.push(
-      `  started ${report.startedAt}${report.finishedAt ? `, finished ${report.finishedAt} (${formatDuration(report.makespanSeconds ?? 0)})` : ', not finished'}; lock ${report.lockReleased ? 'released' : 'HELD'}`,
+      `  started ${time(report.startedAt)}${report.finishedAt ? `, finished ${time(report.finishedAt)} (${formatDuration(report.makespanSeconds ?? 0)})` : ', not finished'}; lock ${report.lockReleased ? 'released' : 'HELD'}`,
     );
   }
   for (const notice of report.notices ?? []) lines.push(`  ${notice}`);
@@ -53,22 +142,30 @@ export function renderReportText(report: RunReport): string {
       `  ${[ticket ? `change ticket ${ticket}` : '', report.requestedBy ? `requested by ${report.requestedBy}` : ''].filter(Boolean).join('; ')}`,
     );
   }
-  for (const node of report.nodes) {
+  const failures = failureSummary(report);
+  if (failures.length > 0) {
+    lines.push('', `  FAILED (${failures.length} of ${report.nodes.length} nodes):`);
+    for (const failure of failures) lines.push(`    ${failure}`);
+  }
+  for (const node of failuresFirst(report.nodes)) {
     lines.push(
       '',
       `  ${pad(node.name, 16)}${pad(node.status, 18)}drained: ${node.drained ? 'yes' : 'no '}  restarts: ${node.restarts}  attempts: ${node.attempts}`,
     );
-    if (node.detail) lines.push(`    ${node.detail}`);
-    if (node.updates.length > 0) {
+    if (node.startedAt) {
       lines.push(
-        `    ${pad('Update', 46)}${pad('Outcome', 24)}${pad('Exit code', 27)}${pad('Restart', 9)}Duration`,
+        `    started ${time(node.startedAt)}${node.finishedAt ? `, finished ${time(node.finishedAt)}` : ''}`,
       );
-      for (const u of node.updates) {
-        const name = `${u.attempt > 1 ? `[try ${u.attempt}] ` : ''}${u.update}`;
-        lines.push(
-          `    ${pad(name.length > 45 ? `${name.slice(0, 42)}...` : name, 46)}${pad(u.outcome, 24)}${pad(exitCodeText(u), 27)}${pad(u.rebootRequired ? 'yes' : 'no', 9)}${formatDuration(u.durationSeconds)}`,
-        );
-        if (u.detail) lines.push(`      ${u.detail}`);
+    }
+    if (node.detail) lines.push(`    ${node.detail}`);
+    for (const u of node.updates) {
+      lines.push(
+        `    ${u.attempt > 1 ? `[try ${u.attempt}] ` : ''}${u.update}`,
+        `      ${pad(u.outcome, 24)}exit ${pad(exitCodeText(u), 50)}restart ${pad(u.rebootRequired ? 'yes' : 'no', 4)}${formatDuration(u.durationSeconds)}`,
+      );
+      // The detail often only repeats the code and its name, already on the line above.
+      if (u.detail && u.detail !== `${u.exitCodeHex} ${u.exitCodeName}`) {
+        lines.push(`      ${u.detail}`);
       }
     }
     if (node.ledger.length > 0) {
@@ -77,6 +174,7 @@ export function renderReportText(report: RunReport): string {
       );
     }
   }
+  lines.push('', `Times in ${tz}.`);
   return lines.join('\n');
 }
 
@@ -127,7 +225,13 @@ footer{color:#666;font-size:.85em;margin-top:2em}`;
  * Content-Security-Policy that allows only the inline style): the run summary, the nodes, every
  * update of every node, and the ledger entries the run installed.
  */
-export function renderReportHtml(report: RunReport, generatedAt: Date = new Date()): string {
+export function renderReportHtml(
+  report: RunReport,
+  generatedAt: Date = new Date(),
+  options: ReportOptions = {},
+): string {
+  const tz = options.timeZone ?? machineTimeZone();
+  const time = (iso: string | undefined) => (iso === undefined ? '' : formatTime(iso, tz));
   const kind = report.targetKind ?? 'target';
   const ticket = report.changeTicket;
   const summary: [string, string][] = [
@@ -135,8 +239,8 @@ export function renderReportHtml(report: RunReport, generatedAt: Date = new Date
     ['Target', `${escapeHtml(kind)} ${escapeHtml(report.target)}`],
     ['Status', `<span class="${tone(report.status)}">${escapeHtml(report.status)}</span>`],
     ['Reason', escapeHtml(report.reason ?? '')],
-    ['Started', escapeHtml(report.startedAt ?? '')],
-    ['Finished', escapeHtml(report.finishedAt ?? 'not finished')],
+    ['Started', escapeHtml(time(report.startedAt))],
+    ['Finished', escapeHtml(report.finishedAt ? time(report.finishedAt) : 'not finished')],
     [
       'Duration',
       escapeHtml(
@@ -150,11 +254,23 @@ export function renderReportHtml(report: RunReport, generatedAt: Date = new Date
   const count = (status: string) => report.nodes.filter((n) => n.status === status).length;
   const nodesTable = [
     '<table class="nodes">',
-    headRow(['Node', 'Status', 'Drained', 'Restarts', 'Attempts', 'Updates', 'Detail']),
-    ...report.nodes.map((n) =>
+    headRow([
+      'Node',
+      'Status',
+      'Started',
+      'Finished',
+      'Drained',
+      'Restarts',
+      'Attempts',
+      'Updates',
+      'Detail',
+    ]),
+    ...failuresFirst(report.nodes).map((n) =>
       row([
         cell(n.name),
         statusCell(n.status),
+        cell(time(n.startedAt)),
+        cell(time(n.finishedAt)),
         cell(n.drained ? 'yes' : 'no'),
         cell(n.restarts, 'num'),
         cell(n.attempts, 'num'),
@@ -164,7 +280,7 @@ export function renderReportHtml(report: RunReport, generatedAt: Date = new Date
     ),
     '</table>',
   ];
-  const updateRows = report.nodes.flatMap((n) =>
+  const updateRows = failuresFirst(report.nodes).flatMap((n) =>
     n.updates.map((u) =>
       row([
         cell(n.name),
@@ -174,6 +290,7 @@ export function renderReportHtml(report: RunReport, generatedAt: Date = new Date
         statusCell(u.outcome),
         cell(u.exitCode ?? '', 'num'),
         cell(u.exitCodeHex ?? ''),
+        cell(u.exitCodeName ?? ''),
         cell(u.rebootRequired ? 'yes' : 'no'),
         cell(u.rebootInitiated ? 'yes' : 'no'),
         cell(formatDuration(u.durationSeconds), 'num'),
@@ -194,6 +311,7 @@ export function renderReportHtml(report: RunReport, generatedAt: Date = new Date
             'Outcome',
             'Exit code',
             'Hex',
+            'Name',
             'Restart required',
             'Restart initiated',
             'Duration',
@@ -208,7 +326,7 @@ export function renderReportHtml(report: RunReport, generatedAt: Date = new Date
         cell(n.name),
         cell(e.sequence, 'num'),
         cell(e.updateId),
-        cell(e.installedAt),
+        cell(time(e.installedAt)),
         cell(e.hotpatched ? 'yes' : 'no'),
       ]),
     ),
@@ -223,6 +341,7 @@ export function renderReportHtml(report: RunReport, generatedAt: Date = new Date
           '</table>',
         ];
   const title = `Rollout ${report.runId} on ${kind} ${report.target}: ${report.status}`;
+  const failures = failureSummary(report);
   return [
     '<!DOCTYPE html>',
     '<html lang="en">',
@@ -238,13 +357,21 @@ export function renderReportHtml(report: RunReport, generatedAt: Date = new Date
     '<table class="summary">',
     ...summary.map(([name, value]) => `<tr><th scope="row">${name}</th><td>${value}</td></tr>`),
     '</table>',
+    ...(failures.length === 0
+      ? []
+      : [
+          `<h2 class="bad">Failed (${failures.length} of ${report.nodes.length} nodes)</h2>`,
+          '<ul class="failures">',
+          ...failures.map((f) => `<li>${escapeHtml(f)}</li>`),
+          '</ul>',
+        ]),
     `<h2>Nodes (${report.nodes.length}: ${count('Succeeded')} succeeded, ${count('Failed')} failed)</h2>`,
     ...nodesTable,
     '<h2>Updates, per node</h2>',
     ...updatesTable,
     '<h2>Install ledger entries of this rollout</h2>',
     ...ledgerTable,
-    `<footer>Generated ${escapeHtml(generatedAt.toISOString())} by rollout report (like Export-CauReport).</footer>`,
+    `<footer>Generated ${escapeHtml(generatedAt.toISOString())} by rollout report (like Export-CauReport). Times in ${escapeHtml(tz)}.</footer>`,
     '</body>',
     '</html>',
   ].join('\n');

@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { RolloutControlPlane } from './rollout-control-plane.js';
+import { RolloutDashboard } from './rollout-dashboard.js';
 import type { RolloutScheduleEntry } from './rollout-schedules.js';
 
 /** The settings of the stack, read from `cdk.json` context (or `-c key=value`). */
@@ -49,6 +50,22 @@ const RETENTION_DAYS = new Set(
   Object.values(logs.RetentionDays).filter((v): v is number => typeof v === 'number'),
 );
 
+/** Bad cdk.json context; bin/app.ts prints its message without a stack. */
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+}
+
+/** Why a role ARN cannot be used: a README placeholder left in, or not an IAM role ARN. */
+function roleArnProblem(arn: string): string | undefined {
+  if (/[<>]/.test(arn)) {
+    return 'a placeholder from the README; replace <...> with your account id and role name';
+  }
+  if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/.test(arn)) {
+    return 'expected an IAM role ARN: arn:aws:iam::<12-digit account>:role/<name>';
+  }
+  return undefined;
+}
+
 /**
  * Reads the settings from context values (strings from `-c`, or JSON values from cdk.json),
  * applying defaults, and throws one error listing every bad value.
@@ -82,16 +99,29 @@ export function readSettings(get: (key: string) => unknown): RolloutSettings {
   const arns = (() => {
     const v = get('nodeRoleArns');
     if (v === undefined) return [];
-    const list =
-      typeof v === 'string'
-        ? v
-            .split(',')
-            .map((x) => x.trim())
-            .filter(Boolean)
-        : v;
+    // One list syntax for every list setting: a JSON list, in cdk.json or after -c (as for
+    // schedules); a comma-separated -c value is kept for the one-role case.
+    let list: unknown = v;
+    if (typeof v === 'string' && v.trim().startsWith('[')) {
+      try {
+        list = JSON.parse(v);
+      } catch {
+        problems.push(`nodeRoleArns (${JSON.stringify(v)}): expected a JSON list of IAM role ARNs`);
+        return [];
+      }
+    } else if (typeof v === 'string') {
+      list = v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+    }
     if (!Array.isArray(list) || list.some((x) => typeof x !== 'string' || !x.startsWith('arn:'))) {
       problems.push(`nodeRoleArns (${JSON.stringify(v)}): expected a list of IAM role ARNs`);
       return [];
+    }
+    for (const arn of list as string[]) {
+      const why = roleArnProblem(arn);
+      if (why) problems.push(`nodeRoleArns (${JSON.stringify(arn)}): ${why}`);
     }
     return list as string[];
   })();
@@ -147,6 +177,9 @@ export function readSettings(get: (key: string) => unknown): RolloutSettings {
     (typeof releaseRoleArn !== 'string' || !releaseRoleArn.startsWith('arn:'))
   ) {
     problems.push(`releaseRoleArn (${JSON.stringify(releaseRoleArn)}): expected an IAM role ARN`);
+  } else if (typeof releaseRoleArn === 'string') {
+    const why = roleArnProblem(releaseRoleArn);
+    if (why) problems.push(`releaseRoleArn (${JSON.stringify(releaseRoleArn)}): ${why}`);
   }
   const settings: RolloutSettings = {
     namePrefix: str('namePrefix', DEFAULT_SETTINGS.namePrefix),
@@ -174,7 +207,7 @@ export function readSettings(get: (key: string) => unknown): RolloutSettings {
     schedules,
   };
   if (problems.length > 0) {
-    throw new Error(`cdk.json context is invalid:\n  - ${problems.join('\n  - ')}`);
+    throw new SettingsError(`cdk.json context is invalid:\n  - ${problems.join('\n  - ')}`);
   }
   return settings;
 }
@@ -217,6 +250,38 @@ export class RolloutStack extends Stack {
             }),
           }
         : {}),
+    });
+    // Everything the README asks the operator for after a deploy (README, "Deploying").
+    const plane = this.controlPlane;
+    const outputs: Record<string, { description: string; value: string }> = {
+      ApiUrl: {
+        description: 'The change-management API (rollout --endpoint, or ROLLOUT_API_URL)',
+        value: plane.api.url,
+      },
+      RolloutStateMachineArn: {
+        description: 'The rollout workflow: start an execution here from the console',
+        value: plane.rolloutWorkflow.stateMachineArn,
+      },
+      HotfixBucketName: {
+        description: 'The hotfix root bucket (HotfixRootFolderPath=s3://<bucket>/<prefix>/)',
+        value: plane.hotfixRoot.bucket.bucketName,
+      },
+      ReleaseRoleArn: {
+        description: 'The only role that may write to the hotfix root: publish updates with it',
+        value: plane.hotfixRoot.releaseRole.roleArn,
+      },
+    };
+    for (const [id, output] of Object.entries(outputs)) new CfnOutput(this, id, output);
+    const dashboard = new RolloutDashboard(this, 'Dashboard', {
+      dashboardName: `${settings.namePrefix}-rollouts`,
+      rolloutWorkflow: plane.rolloutWorkflow,
+      nodeWorkflow: plane.nodeWorkflow,
+      completionDeadLetters: plane.completionDeadLetters,
+      alarms: [plane.failedRolloutsAlarm, plane.warnAfterAlarm, plane.completionDeadLettersAlarm],
+    });
+    new CfnOutput(this, 'DashboardName', {
+      description: 'The CloudWatch dashboard of rollouts, nodes, commands and alarms',
+      value: dashboard.dashboard.dashboardName,
     });
     // What an operator needs to redrive lost completions (README, "Redriving lost completions").
     new CfnOutput(this, 'CompletionDeadLetterQueueUrl', {

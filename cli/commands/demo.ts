@@ -1,6 +1,6 @@
 /**
- * `rollout demo`: the rules engine on the shipped examples. This is what `npm start` runs until
- * the local sandbox (which runs whole rollouts) exists.
+ * `rollout demo`: the rules engine on the shipped examples (what `npm start` runs); `rollout
+ * sandbox` runs whole rollouts against a simulated fleet.
  */
 import { fileURLToPath } from 'node:url';
 import { type CommandSpec, type Io, parseFlags } from '../args.js';
@@ -13,27 +13,48 @@ const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 export const demoCommand = {
   name: 'demo',
   summary: 'run plan, exit-code and hotpatch on the shipped examples (what npm start runs)',
-  usage: 'rollout demo',
+  usage: 'rollout demo [--json]',
   details: [
     'Plans examples/hotfix-root for a 4-node cluster, classifies the exit codes a run meets, and',
     'decides hotpatch eligibility for examples/hotpatch-facts.json and hotpatch-modern.json.',
     '',
+    'Whole rollouts against a simulated fleet: rollout sandbox, or rollout start --local.',
+    '',
     'Options:',
+    '  --json       one JSON document: { steps: [{ command, result }] }, each result the',
+    "               command's own --json answer",
     '  -h, --help   show this help',
   ],
-  options: { help: { type: 'boolean', short: 'h', default: false } },
+  options: {
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
 } satisfies CommandSpec;
 
 export function runDemo(argv: readonly string[], io: Io): number {
-  parseFlags(demoCommand, argv);
-  const here: Io = { ...io, cwd: EXAMPLES };
-  const step = (title: string, command: string) => io.out(`\n=== ${title}\n$ rollout ${command}\n`);
+  const flags = parseFlags(demoCommand, argv);
+  const steps: { command: string; result: unknown }[] = [];
+  const run = (
+    title: string,
+    args: readonly string[],
+    command: (argv: readonly string[], io: Io) => number,
+  ) => {
+    const shown = `rollout ${args.join(' ')}`;
+    if (!flags.json) {
+      io.out(`\n=== ${title}\n$ ${shown}\n`);
+      command(args.slice(1), { ...io, cwd: EXAMPLES });
+      return;
+    }
+    const out: string[] = [];
+    command([...args.slice(1), '--json'], { ...io, out: (t) => out.push(t), cwd: EXAMPLES });
+    steps.push({ command: shown, result: JSON.parse(out.join('\n')) });
+  };
 
-  step(
+  run(
     'What would install where (CAU Invoke-CauScan)',
-    'plan --root hotfix-root --nodes NODE1,NODE2,NODE3,NODE4',
+    ['plan', '--root', 'hotfix-root', '--nodes', 'NODE1,NODE2,NODE3,NODE4'],
+    runPlan,
   );
-  runPlan(['--root', 'hotfix-root', '--nodes', 'NODE1,NODE2,NODE3,NODE4'], here);
   for (const [code, extension] of [
     ['0x80240017', 'msu'],
     ['3010', 'msu'],
@@ -41,15 +62,27 @@ export function runDemo(argv: readonly string[], io: Io): number {
     ['1618', 'msi'],
     ['1642', 'msp'],
   ] as const) {
-    step('How an installer exit code reads', `exit-code --code ${code} --extension ${extension}`);
-    runExitCode(['--code', code, '--extension', extension], here);
+    run(
+      'How an installer exit code reads',
+      ['exit-code', '--code', code, '--extension', extension],
+      runExitCode,
+    );
   }
-  step('Hotpatch eligibility, KB897341 rules', 'hotpatch --input hotpatch-facts.json');
-  runHotpatch(['--input', 'hotpatch-facts.json'], here);
-  step('Hotpatch eligibility, modern hotpatch', 'hotpatch --input hotpatch-modern.json');
-  runHotpatch(['--input', 'hotpatch-modern.json'], here);
-  io.out(
-    '\nThe local sandbox that runs whole rollouts against a simulated fleet is not built yet.',
+  run(
+    'Hotpatch eligibility, KB897341 rules',
+    ['hotpatch', '--input', 'hotpatch-facts.json'],
+    runHotpatch,
   );
+  run(
+    'Hotpatch eligibility, modern hotpatch',
+    ['hotpatch', '--input', 'hotpatch-modern.json'],
+    runHotpatch,
+  );
+  if (flags.json) io.out(JSON.stringify({ steps }, null, 2));
+  else {
+    io.out(
+      '\nWhole rollouts against a simulated fleet: npx rollout sandbox, or npx rollout start --local.',
+    );
+  }
   return 0;
 }

@@ -31,7 +31,18 @@ import {
 } from '../backend.js';
 import { readJsonFile } from '../files.js';
 import type { LocalBackend } from '../local-backend.js';
-import { formatReport, REPORT_FORMATS, type ReportFormat } from '../report-format.js';
+import {
+  type LocalService,
+  localDataDir,
+  readLocalService,
+  serviceBackend,
+} from '../local-service.js';
+import {
+  formatReport,
+  REPORT_FORMATS,
+  type ReportFormat,
+  resolveTimeZone,
+} from '../report-format.js';
 
 // ---------------------------------------------------------------------------------------------
 // Where a command goes: the deployed API or the local sandbox
@@ -50,7 +61,7 @@ const CONNECTION_HELP = [
   '',
   'Where it goes (the deployed API unless --local):',
   "  --endpoint <url>   the API's base URL with its stage, e.g.",
-  '                     https://abc123.execute-api.eu-west-1.amazonaws.com/prod',
+  '                     https://abc123.execute-api.eu-west-1.amazonaws.com/v1',
   '                     (default: $ROLLOUT_API_URL). Every request is signed with SigV4 for',
   '                     execute-api, with the AWS credentials chain: environment variables, SSO,',
   '                     ~/.aws/config and credentials, web identity, ECS, EC2 instance metadata',
@@ -74,9 +85,10 @@ const OUTPUT_HELP = [
  * as long as the process, so it first runs the scenario's own rollouts, then answers.
  */
 const LOCAL_READ_HELP = [
-  "With --local: a sandbox lives only as long as one command, so it first runs the scenario's own",
+  'With --local: the local control plane of rollout local up when one runs (its rollouts live',
+  "between commands). Otherwise a one-command sandbox that first runs the scenario's own",
   'rollouts (ids <scenario name>-1, -2, ...; change-management-1 for the default scenario), then',
-  'answers against them. A rollout started with start --local ends with that command.',
+  'answers against them; a rollout started with start --local then ends with that command.',
 ];
 
 type ConnectionFlags = {
@@ -120,6 +132,20 @@ async function connectHttp(command: string, flags: ConnectionFlags): Promise<Rol
   });
 }
 
+/**
+ * The local control plane of `rollout local up`, when one runs: every --local command talks to
+ * it. --scenario belongs to `local up` then.
+ */
+function runningService(io: Io, command: string, flags: ConnectionFlags): LocalService | undefined {
+  const service = readLocalService(localDataDir(io.cwd));
+  if (service && flags.scenario !== undefined) {
+    throw new UsageError(
+      `rollout ${command}: --scenario: the local control plane at ${service.url} already runs scenario ${service.scenario}; give --scenario to rollout local up (or rollout local down first)`,
+    );
+  }
+  return service;
+}
+
 /** A sandbox that has run the scenario's own rollouts (every --local command but start). */
 async function connectLocalAfterScenario(
   io: Io,
@@ -143,9 +169,12 @@ async function withBackend<T>(
   use: (backend: RolloutBackend) => Promise<T>,
 ): Promise<T> {
   checkConnection(command, flags);
-  const backend = flags.local
-    ? await connectLocalAfterScenario(io, flags)
-    : await connectHttp(command, flags);
+  const service = flags.local ? runningService(io, command, flags) : undefined;
+  const backend = service
+    ? serviceBackend(service)
+    : flags.local
+      ? await connectLocalAfterScenario(io, flags)
+      : await connectHttp(command, flags);
   try {
     return await use(backend);
   } finally {
@@ -552,12 +581,21 @@ export async function runStart(argv: readonly string[], io: Io): Promise<number>
       ? undefined
       : readJsonFile(io.cwd, required(flags.input, 'input', name), 'input');
   const key = flags['idempotency-key'];
-  if (flags.local) return startLocal(io, flags, input, key);
+  const service = flags.local ? runningService(io, name, flags) : undefined;
+  if (service) {
+    for (const flag of ['approve', 'reject', 'cancel-after'] as const) {
+      if (flags[flag]) {
+        throw new UsageError(
+          `rollout start: --${flag} is for a one-process sandbox; the local control plane at ${service.url} runs: use rollout ${flag === 'cancel-after' ? 'cancel' : 'approve'} <id> --local${flag === 'reject' ? ' --reject' : ''}`,
+        );
+      }
+    }
+  } else if (flags.local) return startLocal(io, flags, input, key);
 
-  if (input === undefined) required(undefined, 'input', name);
-  const backend = await connectHttp(name, flags);
+  if (input === undefined && !service?.defaultInput) required(undefined, 'input', name);
+  const backend = service ? serviceBackend(service) : await connectHttp(name, flags);
   try {
-    const accepted = await backend.startRollout(input, key);
+    const accepted = await backend.startRollout(input ?? service?.defaultInput, key);
     if (!flags.wait) {
       if (flags.json) printJson(io, accepted);
       else {
@@ -752,18 +790,20 @@ export async function runStatus(argv: readonly string[], io: Io): Promise<number
     throw new UsageError('rollout status: --interval applies with --wait');
   }
   const interval = intervalMs(flags.interval, statusCommand.name);
+  // A one-command sandbox's runs have ended by now: there is nothing to follow. The local
+  // control plane's (rollout local up) run on.
+  const follow =
+    flags.wait && (!flags.local || readLocalService(localDataDir(io.cwd)) !== undefined);
   return withBackend(statusCommand.name, io, flags, async (backend) => {
-    // A local sandbox's runs have ended by now: there is nothing to follow.
-    const status =
-      flags.wait && !flags.local
-        ? await followRollout(backend, id, {
-            intervalMs: interval,
-            ...(flags.json ? {} : { onStatus: displayFor(io).update }),
-          })
-        : await backend.getRollout(id);
+    const status = follow
+      ? await followRollout(backend, id, {
+          intervalMs: interval,
+          ...(flags.json ? {} : { onStatus: displayFor(io).update }),
+        })
+      : await backend.getRollout(id);
     if (flags.json) printJson(io, status);
     else {
-      if (flags.wait && !flags.local) io.out('');
+      if (follow) io.out('');
       io.out(renderStatus(status));
     }
     return flags.wait && status.status !== 'Succeeded' ? 1 : 0;
@@ -839,7 +879,7 @@ export const reportCommand = {
   name: 'report',
   summary: "a rollout's detailed report as text, JSON, CSV or HTML (like Export-CauReport)",
   usage:
-    'rollout report <rollout-id> [--format text|json|csv|html] [--out <file>] [--local | --endpoint <url>]',
+    'rollout report <rollout-id> [--format text|json|csv|html] [--out <file>] [--tz <zone>] [--local | --endpoint <url>]',
   details: [
     'The report of GET /rollouts/{id}/report, like Get-CauReport -Detailed: per node its result',
     '(drained, restarts, attempts), per update the outcome, exit code, restart and duration, and',
@@ -850,6 +890,8 @@ export const reportCommand = {
     '                    Accept: text/csv gives it) or html (a self-contained page, like',
     '                    Export-CauReport -Format HTML; every value is escaped, nothing is loaded)',
     '  --out <file>      write the report to the file instead of stdout',
+    '  --tz <zone>       the time zone of the times in text and html, an IANA name such as',
+    "                    Europe/Berlin or UTC (default: this machine's); json and csv stay UTC",
     ...CONNECTION_HELP,
     '',
     'Output:',
@@ -863,6 +905,7 @@ export const reportCommand = {
     ...CONNECTION_OPTIONS,
     format: { type: 'string' },
     out: { type: 'string' },
+    tz: { type: 'string' },
   },
 } satisfies CommandSpec;
 
@@ -878,8 +921,20 @@ export async function runReport(argv: readonly string[], io: Io): Promise<number
     throw new UsageError(`rollout report: --json and --format ${given} disagree; give one`);
   }
   const format = (flags.json ? 'json' : (given ?? 'text')) as ReportFormat;
+  let timeZone: string | undefined;
+  if (flags.tz !== undefined) {
+    const zone = resolveTimeZone(flags.tz);
+    if ('problem' in zone) {
+      throw new UsageError(`rollout report: --tz ${JSON.stringify(flags.tz)}: ${zone.problem}`);
+    }
+    timeZone = zone.timeZone;
+  }
   return withBackend(reportCommand.name, io, flags, async (backend) => {
-    const text = formatReport(await backend.getReport(id, 'json'), format);
+    const text = formatReport(
+      await backend.getReport(id, 'json'),
+      format,
+      timeZone === undefined ? {} : { timeZone },
+    );
     if (flags.out === undefined) {
       io.out(text);
       return 0;
@@ -921,8 +976,8 @@ export const cancelCommand = {
     ...CONNECTION_HELP,
     ...OUTPUT_HELP,
     '',
-    'With --local: not available (exit status 2). A local rollout runs only inside start --local;',
-    'use rollout start --local --cancel-after <minutes> to see a cancel in the sandbox.',
+    'With --local: cancels a rollout of the local control plane (rollout local up). Without one',
+    'running, use rollout start --local --cancel-after <minutes> (exit status 2 otherwise).',
   ],
   options: { ...CONNECTION_OPTIONS, reason: { type: 'string' } },
 } satisfies CommandSpec;
@@ -930,7 +985,7 @@ export const cancelCommand = {
 export async function runCancel(argv: readonly string[], io: Io): Promise<number> {
   const { flags, argument: id } = parseWithArgument(cancelCommand, argv, 'rollout id');
   checkConnection(cancelCommand.name, flags);
-  if (flags.local) {
+  if (flags.local && !runningService(io, cancelCommand.name, flags)) {
     throw notLocal('cancel', 'rollout start --local --cancel-after <minutes>');
   }
   return withBackend(cancelCommand.name, io, flags, async (backend) => {
@@ -956,8 +1011,8 @@ export const approveCommand = {
     ...CONNECTION_HELP,
     ...OUTPUT_HELP,
     '',
-    'With --local: not available (exit status 2). A local rollout runs only inside start --local;',
-    'use rollout start --local --input <with approvalGate> --approve (or --reject).',
+    'With --local: decides a gate of the local control plane (rollout local up). Without one',
+    'running, use rollout start --local --input <with approvalGate> --approve (or --reject).',
   ],
   options: {
     ...CONNECTION_OPTIONS,
@@ -969,7 +1024,7 @@ export const approveCommand = {
 export async function runApprove(argv: readonly string[], io: Io): Promise<number> {
   const { flags, argument: id } = parseWithArgument(approveCommand, argv, 'rollout id');
   checkConnection(approveCommand.name, flags);
-  if (flags.local) {
+  if (flags.local && !runningService(io, approveCommand.name, flags)) {
     throw notLocal(
       'approve',
       'rollout start --local --input <rollout with approvalGate> --approve',
@@ -1073,9 +1128,10 @@ export async function runScan(argv: readonly string[], io: Io): Promise<number> 
     else io.out(renderScan(scan));
     return 0;
   };
-  if (!flags.local) {
+  const service = flags.local ? runningService(io, scanCommand.name, flags) : undefined;
+  if (!flags.local || service) {
     return withBackend(scanCommand.name, io, flags, async (backend) =>
-      print(await backend.scan(input)),
+      print(await backend.scan(input ?? service?.defaultInput)),
     );
   }
   const backend = await connectLocalAfterScenario(io, flags, input === undefined ? [] : [input]);

@@ -17,7 +17,7 @@ import {
   type RunStatus,
 } from './contracts.js';
 import { formatProblems, showValue, type ValidationProblem } from './errors.js';
-import { EXIT_OUTCOMES, type ExitOutcome, toHex } from './exit-codes.js';
+import { EXIT_OUTCOMES, type ExitOutcome, KNOWN_EXIT_CODES, toHex } from './exit-codes.js';
 import type { LedgerEntry, RemovalPlan } from './install-ledger.js';
 import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';
 import {
@@ -969,6 +969,10 @@ const reportUpdateSchema = z.object({
   outcome: z.enum(EXIT_OUTCOMES as [ExitOutcome, ...ExitOutcome[]]),
   exitCode: z.number().int().nullable(),
   exitCodeHex: z.string().nullable(),
+  exitCodeName: z
+    .string()
+    .optional()
+    .describe('The documented name of the exit code (ERROR_SUCCESS_REBOOT_REQUIRED), when known'),
   rebootRequired: z.boolean(),
   rebootInitiated: z.boolean(),
   durationSeconds: z.number(),
@@ -979,6 +983,8 @@ const reportNodeSchema = z.object({
   name: z.string(),
   status: z.string(),
   detail: z.string().optional(),
+  startedAt: timestamp.optional(),
+  finishedAt: timestamp.optional(),
   drained: z.boolean(),
   restarts: z.number().int(),
   attempts: z.number().int(),
@@ -1470,6 +1476,9 @@ export function buildRunReport(source: {
         outcome: u.outcome,
         exitCode: u.exitCode,
         exitCodeHex: u.exitCode === null ? null : toHex(u.exitCode),
+        ...(u.exitCode !== null && KNOWN_EXIT_CODES.has(u.exitCode)
+          ? { exitCodeName: KNOWN_EXIT_CODES.get(u.exitCode)?.name }
+          : {}),
         rebootRequired: u.rebootRequired,
         rebootInitiated: u.rebootInitiated,
         durationSeconds: u.durationSeconds,
@@ -1487,6 +1496,8 @@ export function buildRunReport(source: {
       name,
       status: result?.status ?? 'NotStarted',
       ...(result?.detail ? { detail: result.detail } : {}),
+      ...(result?.startedAt ? { startedAt: result.startedAt } : {}),
+      ...(result?.finishedAt ? { finishedAt: result.finishedAt } : {}),
       drained: result?.drained ?? false,
       restarts: result?.restarts ?? 0,
       attempts: Math.max(result?.attempts ?? 0, ...updates.map((u) => u.attempt)),

@@ -96,6 +96,18 @@ const parser = new XMLParser({
 });
 
 /**
+ * The text of a hotfix configuration file from its bytes, as Windows writes them: UTF-8 with or
+ * without a BOM (PowerShell 7, Notepad), or UTF-16 LE/BE with a BOM (Windows PowerShell 5.1's
+ * `Out-File` and `>`). Without a BOM the bytes are read as UTF-8, as CAU's own XML reader does.
+ */
+export function decodeHotfixConfigBytes(bytes: Uint8Array): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes);
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes);
+  // TextDecoder drops a UTF-8 BOM itself.
+  return new TextDecoder('utf-8').decode(bytes);
+}
+
+/**
  * Parses and validates a hotfix configuration.
  *
  * @param xml the file's text

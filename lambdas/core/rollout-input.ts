@@ -289,10 +289,34 @@ export type RolloutInput = z.input<typeof rolloutInputSchema>;
 
 /** The rollout input as JSON Schema (draft 2020-12), for publishing; what a caller may send. */
 export function rolloutInputJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(rolloutInputSchema, { io: 'input', target: 'draft-2020-12' }) as Record<
-    string,
-    unknown
-  >;
+  const schema = z.toJSONSchema(rolloutInputSchema, { io: 'input', target: 'draft-2020-12' });
+  return withStandardFormats(schema) as Record<string, unknown>;
+}
+
+// zod names some string checks with formats JSON Schema does not define (`starts_with`); the
+// pattern beside them says the same, so they are dropped for standard validators.
+const JSON_SCHEMA_FORMATS = new Set([
+  'date-time',
+  'date',
+  'time',
+  'duration',
+  'email',
+  'uri',
+  'uuid',
+  'regex',
+  'ipv4',
+  'ipv6',
+  'hostname',
+]);
+
+function withStandardFormats(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(withStandardFormats);
+  if (typeof node !== 'object' || node === null) return node;
+  return Object.fromEntries(
+    Object.entries(node)
+      .filter(([key, value]) => key !== 'format' || JSON_SCHEMA_FORMATS.has(value as string))
+      .map(([key, value]) => [key, withStandardFormats(value)]),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -209,10 +209,30 @@ export function parseDurationMinutes(value: unknown, field: string): number {
 }
 
 function wholeNumber(min: number, max: number, message: string) {
-  return z
-    .number({ error: message })
-    .refine((v) => Number.isInteger(v) && v >= min && v <= max, { error: message });
+  return (
+    z
+      .number({ error: message })
+      .refine((v) => Number.isInteger(v) && v >= min && v <= max, { error: message })
+      // The published JSON Schema says what the refinement checks (issue 12 §6).
+      .meta({ type: 'integer', minimum: min, maximum: max })
+  );
 }
+
+/**
+ * The durations the JSON Schema accepts: whole minutes as a number, ISO 8601 without years and
+ * months, or a TimeSpan of whole minutes. It cannot check that ISO seconds make whole minutes
+ * or that the total is at least 1 minute; the validator does.
+ */
+const DURATION_JSON_SCHEMA = {
+  oneOf: [
+    { type: 'integer', minimum: 1 },
+    {
+      type: 'string',
+      pattern:
+        '^\\s*(?:[Pp](?=\\d|[Tt]\\d)(?:\\d+[Ww])?(?:\\d+[Dd])?(?:[Tt](?=\\d)(?:\\d+[Hh])?(?:\\d+[Mm])?(?:\\d+[Ss])?)?|(?:\\d+\\.)?(?:[01]?\\d|2[0-3]):[0-5]?\\d(?::0?0(?:\\.0{1,7})?)?)\\s*$',
+    },
+  ],
+};
 
 const duration = z
   .union([z.number(), z.string()], { error: DURATION_ACCEPTED })
@@ -223,7 +243,8 @@ const duration = z
       return z.NEVER;
     }
     return result.minutes;
-  });
+  })
+  .meta(DURATION_JSON_SCHEMA);
 
 const SCRIPT_ACCEPTED =
   'expected the path of a PowerShell script ending in .ps1, at most 260 characters';

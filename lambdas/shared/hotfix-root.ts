@@ -13,7 +13,11 @@ import {
 import * as z from 'zod';
 import { DEFAULT_HOTFIX_CONFIG_FILE, defaultHotfixConfig } from '../core/default-config.js';
 import { formatProblems, type ValidationProblem } from '../core/errors.js';
-import { type HotfixConfig, parseHotfixConfig } from '../core/hotfix-config.js';
+import {
+  decodeHotfixConfigBytes,
+  type HotfixConfig,
+  parseHotfixConfig,
+} from '../core/hotfix-config.js';
 import { hotpatchFactsSchema } from '../core/hotpatch.js';
 import { issueProblems } from '../core/rollout-input.js';
 
@@ -298,7 +302,9 @@ async function readObjectText(
       `${s3Uri(bucket, key)} is ${out.ContentLength} bytes; at most ${MAX_ROOT_DOCUMENT_BYTES} are read`,
     );
   }
-  return (await out.Body?.transformToString('utf-8')) ?? '';
+  // A configuration saved by Windows PowerShell 5.1 is UTF-16 with a BOM: decode by the BOM.
+  const bytes = await out.Body?.transformToByteArray();
+  return bytes === undefined ? '' : decodeHotfixConfigBytes(bytes);
 }
 
 function isNotFound(error: unknown): boolean {

@@ -199,7 +199,7 @@ describe('bad input: non-zero exit, one clear line on stderr, no stack trace', (
       JSON.stringify({ policy: 'kb897341', os: { servicePack: 'one' } }),
     );
     const result = await run('hotpatch', '--input', input);
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(3);
     expect(result.stderr).toContain('os.servicePack');
   });
 });

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BackendError, type RolloutBackend, type RolloutStatus } from '../../cli/backend.js';
 import { createStatusDisplay, followRollout } from '../../cli/commands/rollouts.js';
+import { EXIT } from '../../cli/exit-status.js';
 import { createHttpBackend, resolveRegion } from '../../cli/http-backend.js';
 import { main } from '../../cli/main.js';
 import { escapeHtml, renderReportHtml } from '../../cli/report-format.js';
@@ -167,19 +168,12 @@ describe('the other commands with --local answer after the scenario ran its own 
     const result = await run('status', '--local', 'nope');
     expectOneLineError(result, /HTTP 404 NotFound; field id/);
     expect(result.stderr).toContain('change-management-1');
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(EXIT.refused);
   });
 });
 
 describe('bad input: non-zero exit, one clear line on stderr, no stack trace', () => {
   const malformed = tempFile('malformed.json', '{ "target": ');
-  const invalid = tempFile(
-    'invalid.json',
-    JSON.stringify({
-      target: { kind: 'cluster', name: 'CLUSTER1' },
-      policy: { maxFailedNodes: -1 },
-    }),
-  );
   it.each([
     { argv: ['start', '--local', '--bogus'], status: 2, message: "Unknown option '--bogus'" },
     { argv: ['status', '--local', 'x', '--bogus'], status: 2, message: "Unknown option '--bogus'" },
@@ -191,11 +185,6 @@ describe('bad input: non-zero exit, one clear line on stderr, no stack trace', (
       message: '--input "missing.json": cannot read the file (no such file)',
     },
     { argv: ['start', '--local', '--input', malformed], status: 2, message: 'not valid JSON' },
-    {
-      argv: ['start', '--local', '--input', invalid],
-      status: 1,
-      message: 'field policy.maxFailedNodes',
-    },
     {
       argv: ['cancel', '--local', 'change-management-1'],
       status: 2,
@@ -415,15 +404,20 @@ describe('the HTTP backend: SigV4-signed requests to the deployed API', () => {
     expect(sent[0]?.headers['x-amz-security-token']).toBe('TOKEN');
   });
 
-  it('an error body { error: { code, message, field } } becomes a BackendError naming the field', async () => {
+  it('an error body { error: { code, message, field, problems } } becomes a BackendError keeping every line', async () => {
     const { fetch } = fakeFetch(() => ({
       status: 400,
       body: {
         error: {
           code: 'ValidationFailed',
-          message: 'rollout request is invalid (1 problem):\n  - target.name (""): expected a name',
+          message:
+            'rollout request is invalid (2 problems):\n  - target.name (""): expected a name\n  - policy.maxFailedNodes (-1): expected 0 or more',
           field: 'target.name',
           value: '',
+          problems: [
+            { field: 'target.name', value: '', message: 'expected a name' },
+            { field: 'policy.maxFailedNodes', value: -1, message: 'expected 0 or more' },
+          ],
         },
       },
     }));
@@ -432,9 +426,12 @@ describe('the HTTP backend: SigV4-signed requests to the deployed API', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BackendError);
     expect(error).toMatchObject({ status: 400, code: 'ValidationFailed', field: 'target.name' });
-    expect((error as Error).message).not.toContain('\n');
-    expect((error as Error).message).toContain('field target.name');
-    expect((error as Error).message).toContain('HTTP 400 ValidationFailed');
+    expect((error as Error).message.split('\n')).toEqual([
+      'rollout request is invalid (2 problems): (HTTP 400 ValidationFailed; field target.name)',
+      '  - target.name (""): expected a name',
+      '  - policy.maxFailedNodes (-1): expected 0 or more',
+    ]);
+    expect((error as BackendError).problems).toHaveLength(2);
   });
 
   it("API Gateway's own 403 and an unreachable host are BackendErrors too", async () => {
@@ -646,10 +643,10 @@ describe('the commands over HTTP (fake fetch, credentials from the environment c
     expect(result.stdout).toContain('r-0 is now Failed');
   });
 
-  it("force-recovery of a live rollout is the API's 409, one line, exit 1", async () => {
+  it("force-recovery of a live rollout is the API's 409, one line, exit 4 (refused)", async () => {
     const result = await run('force-recovery', 'CLUSTER2', '--reason', 'stuck?');
     expectOneLineError(result, 'HTTP 409 RolloutStillRunning; field id');
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(EXIT.refused);
   });
 
   it('force-recovery without --reason is a usage error that sends nothing, exit 2', async () => {
@@ -659,10 +656,10 @@ describe('the commands over HTTP (fake fetch, credentials from the environment c
     expect(sent).toEqual([]);
   });
 
-  it('an API 409 is one line naming the field, exit 1', async () => {
+  it('an API 409 is one line naming the field, exit 4 (refused)', async () => {
     const result = await run('remove', 'NODE1', '--updates', 'KB5034439');
     expectOneLineError(result, 'HTTP 409 RemovalOutOfOrder; field updates');
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(EXIT.refused);
   });
 });
 

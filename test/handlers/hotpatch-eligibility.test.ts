@@ -28,7 +28,10 @@ const NODE = { name: 'NODE1', instanceId: 'i-0123456789abcdef0' };
 const deps = () => ({ s3: new S3Client({}), now: () => NOW });
 
 const body = (text: string) =>
-  ({ transformToString: async () => text }) as unknown as GetObjectCommandOutput['Body'];
+  ({
+    transformToString: async () => text,
+    transformToByteArray: async () => new TextEncoder().encode(text),
+  }) as unknown as GetObjectCommandOutput['Body'];
 const noSuchKey = () =>
   new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} });
 const arrangeManifest = (manifest: unknown) =>

@@ -33,7 +33,10 @@ const base64Of = (text: string) => sha256(text).toString('base64');
 const hexOf = (text: string) => sha256(text).toString('hex');
 
 const body = (text: string) =>
-  ({ transformToString: async () => text }) as unknown as GetObjectCommandOutput['Body'];
+  ({
+    transformToString: async () => text,
+    transformToByteArray: async () => new TextEncoder().encode(text),
+  }) as unknown as GetObjectCommandOutput['Body'];
 const noSuchKey = () =>
   new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} });
 const listing = (...keys: string[]) => ({

@@ -65,7 +65,10 @@ function rolloutEvent(
 
 /** A GetObject body as the SDK returns it. */
 const body = (text: string) =>
-  ({ transformToString: async () => text }) as unknown as GetObjectCommandOutput['Body'];
+  ({
+    transformToString: async () => text,
+    transformToByteArray: async () => new TextEncoder().encode(text),
+  }) as unknown as GetObjectCommandOutput['Body'];
 const noSuchKey = () =>
   new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} });
 const listing = (...keys: string[]) => ({

@@ -1,0 +1,216 @@
+/**
+ * The local control plane as a service that lives between commands (`rollout local up|down`):
+ * one process holds a sandbox (the synthesized workflows, the real handlers, the scenario's
+ * simulated fleet) and serves the change-management API's routes over HTTP on 127.0.0.1, while
+ * its virtual clock runs at `speed` simulated seconds per real second. The `--local` commands
+ * find it through `<data>/service.json` and talk to it as they talk to the deployed API (without
+ * signing: it listens on loopback only).
+ *
+ * The data folder (default `.rollout-local`, or ROLLOUT_LOCAL_DATA) holds `service.json` (pid,
+ * URL, scenario) and `service.log`. The run store lives as long as the service: `local down`
+ * ends its rollouts with it.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import { join, resolve } from 'node:path';
+import { UsageError } from './args.js';
+import {
+  type ApiAnswer,
+  type ApiCall,
+  apiBackend,
+  type RolloutBackend,
+  type Transport,
+} from './backend.js';
+
+/** What `service.json` holds. */
+export interface LocalService {
+  readonly pid: number;
+  readonly url: string;
+  readonly scenario: string;
+  readonly startedAt: string;
+  /** Simulated seconds per real second. */
+  readonly speed: number;
+  /** The scenario's first rollout, target.nodes filled in: what `start --local` sends by default. */
+  readonly defaultInput?: unknown;
+}
+
+export const DEFAULT_SPEED = 60;
+
+/** The data folder: ROLLOUT_LOCAL_DATA, else `.rollout-local` under cwd. */
+export function localDataDir(cwd: string, given?: string): string {
+  return resolve(cwd, given ?? process.env.ROLLOUT_LOCAL_DATA ?? '.rollout-local');
+}
+
+const serviceFile = (dir: string) => join(dir, 'service.json');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The running service of a data folder, or undefined (a stale file is ignored). */
+export function readLocalService(dir: string): LocalService | undefined {
+  const file = serviceFile(dir);
+  if (!existsSync(file)) return undefined;
+  let service: LocalService;
+  try {
+    service = JSON.parse(readFileSync(file, 'utf8')) as LocalService;
+  } catch {
+    return undefined;
+  }
+  return typeof service.pid === 'number' && alive(service.pid) ? service : undefined;
+}
+
+/** Requests to the service, as the deployed API gets them (no signature: loopback only). */
+export function serviceTransport(url: string): Transport {
+  return async (call: ApiCall): Promise<ApiAnswer> => {
+    const target = new URL(`${url}${call.path}`);
+    for (const [k, v] of Object.entries(call.query)) target.searchParams.set(k, v);
+    let response: Response;
+    try {
+      response = await fetch(target, {
+        method: call.method,
+        headers: call.headers,
+        ...(call.body === undefined ? {} : { body: call.body }),
+      });
+    } catch (error) {
+      const { BackendError } = await import('./backend.js');
+      throw new BackendError({
+        status: 0,
+        code: 'LocalServiceUnreachable',
+        message: `the local control plane at ${url} did not answer (${(error as Error).message}); run rollout local up`,
+        cause: error,
+      });
+    }
+    const headers: Record<string, string> = {};
+    response.headers.forEach((value, name) => {
+      headers[name.toLowerCase()] = value;
+    });
+    return { status: response.status, headers, body: await response.text() };
+  };
+}
+
+/** The API backend over a running service. */
+export function serviceBackend(service: LocalService): RolloutBackend {
+  return apiBackend(
+    serviceTransport(service.url),
+    `the local control plane at ${service.url} (scenario ${service.scenario})`,
+  );
+}
+
+async function readBody(request: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > 1_048_576) throw new UsageError('request body over 1 MiB');
+    chunks.push(chunk as Buffer);
+  }
+  return chunks.length === 0 ? undefined : Buffer.concat(chunks).toString('utf8');
+}
+
+export interface ServeOptions {
+  readonly cwd: string;
+  readonly dataDir: string;
+  readonly scenario?: string;
+  readonly port: number;
+  readonly speed: number;
+  readonly log: (line: string) => void;
+}
+
+/**
+ * Runs the service in this process until SIGTERM or SIGINT. Requests and clock ticks take turns,
+ * so a handler never runs while the clock moves.
+ */
+export async function serveLocal(options: ServeOptions): Promise<void> {
+  const { openLocalBackend } = await import('./local-backend.js');
+  const backend = await openLocalBackend({
+    cwd: options.cwd,
+    ...(options.scenario === undefined ? {} : { scenario: options.scenario }),
+    runScenarioRollouts: true,
+  });
+  let turn: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = turn.then(fn, fn);
+    turn = next.catch(() => undefined);
+    return next;
+  };
+  const TICK_MS = 250;
+  const ticker = setInterval(() => {
+    void exclusive(() => backend.sandbox.advance(TICK_MS * options.speed));
+  }, TICK_MS);
+
+  const server = createServer((request, response) => {
+    void (async () => {
+      try {
+        const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+        let body = await readBody(request);
+        // As in the one-process sandbox, an input may leave out target.nodes (the scenario's).
+        if (body !== undefined && (url.pathname === '/rollouts' || url.pathname === '/scans')) {
+          try {
+            body = JSON.stringify(backend.completeInput(JSON.parse(body)));
+          } catch {
+            // Not JSON: the API refuses it, naming the problem.
+          }
+        }
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(request.headers)) {
+          if (typeof v === 'string') headers[k.toLowerCase()] = v;
+        }
+        const answer = await exclusive(() =>
+          backend.transport({
+            method: request.method === 'POST' ? 'POST' : 'GET',
+            path: url.pathname,
+            query: Object.fromEntries(url.searchParams),
+            headers,
+            ...(body === undefined ? {} : { body }),
+          }),
+        );
+        response.writeHead(answer.status, answer.headers);
+        response.end(answer.body);
+      } catch (error) {
+        options.log(`request failed: ${(error as Error).message}`);
+        response.writeHead(500, { 'content-type': 'application/json' });
+        response.end(
+          JSON.stringify({
+            error: { code: 'LocalServiceError', message: (error as Error).message },
+          }),
+        );
+      }
+    })();
+  });
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(options.port, '127.0.0.1', () => done());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const service: LocalService = {
+    pid: process.pid,
+    url: `http://127.0.0.1:${port}`,
+    scenario: backend.scenario.name,
+    startedAt: new Date().toISOString(),
+    speed: options.speed,
+    defaultInput: backend.scenario.runs[0]
+      ? backend.completeInput(backend.defaultInput())
+      : undefined,
+  };
+  mkdirSync(options.dataDir, { recursive: true });
+  writeFileSync(serviceFile(options.dataDir), `${JSON.stringify(service, null, 2)}\n`);
+  options.log(`serving ${service.url} (scenario ${service.scenario}, ${options.speed}x)`);
+
+  await new Promise<void>((done) => {
+    const stop = () => done();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  clearInterval(ticker);
+  server.close();
+  await exclusive(() => backend.close());
+  rmSync(serviceFile(options.dataDir), { force: true });
+  options.log('stopped');
+}

@@ -1,0 +1,122 @@
+/**
+ * Issue 12 §2: a local control plane that lives between commands. `rollout local up` starts the
+ * sandbox as a service; start, status, approve, report and cancel with --local then act on the
+ * same rollouts across separate commands, through the API's routes; `local down` stops it.
+ */
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../cli/main.js';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const DATA = join(mkdtempSync(join(tmpdir(), 'rollout-local-')), 'data');
+
+async function run(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const status = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t), cwd: REPO });
+  return { status, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+async function json(...argv: string[]) {
+  const result = await run(...argv, '--json');
+  expect(result.stderr).toBe('');
+  return JSON.parse(result.stdout);
+}
+
+/** Polls `status --local` until `done` holds (real time: the service's clock runs on its own). */
+async function until(id: string, done: (status: Record<string, unknown>) => boolean) {
+  for (let i = 0; i < 600; i++) {
+    const status = await json('status', '--local', id);
+    if (done(status)) return status;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`rollout ${id} never reached the expected state`);
+}
+
+const scenario = JSON.parse(
+  readFileSync(join(REPO, 'examples/scenarios/change-management.json'), 'utf8'),
+) as { rollout: Record<string, unknown> };
+const gated = join(DATA, '..', 'gated.json');
+
+describe('rollout local up / down', () => {
+  const saved = process.env.ROLLOUT_LOCAL_DATA;
+  beforeAll(async () => {
+    process.env.ROLLOUT_LOCAL_DATA = DATA;
+    writeFileSync(
+      gated,
+      JSON.stringify({ ...scenario.rollout, approvalGate: { afterNodes: 1, timeoutMinutes: 600 } }),
+    );
+    const up = await run('local', 'up', '--speed', '3600');
+    expect(up.stderr).toBe('');
+    expect(up.status).toBe(0);
+  }, 120_000);
+  afterAll(async () => {
+    await run('local', 'down');
+    if (saved === undefined) delete process.env.ROLLOUT_LOCAL_DATA;
+    else process.env.ROLLOUT_LOCAL_DATA = saved;
+  });
+
+  it('serves on loopback and records itself in the data folder', async () => {
+    const service = await json('local', 'status');
+    expect(service.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(JSON.parse(readFileSync(join(DATA, 'service.json'), 'utf8')).pid).toBe(service.pid);
+  });
+
+  it("answers for the scenario's own rollout, started in the service, from another command", async () => {
+    const report = await json('report', '--local', 'change-management-1');
+    expect(report.status).toBe('Succeeded');
+  });
+
+  it('a gated rollout: start, watch it reach the gate, approve in another command, read the report', async () => {
+    const accepted = await json('start', '--local', '--input', gated);
+    const id = accepted.rolloutId as string;
+    const waiting = await until(id, (s) => s.approval !== null);
+    expect(waiting.status).toBe('Running');
+    const approved = await run('approve', '--local', id, '--comment', 'pilot fine');
+    expect(approved.stderr).toBe('');
+    expect(approved.status).toBe(0);
+    const ended = await until(id, (s) => s.status !== 'Running' && s.status !== 'Pending');
+    expect(ended.status).toBe('Succeeded');
+    const report = await json('report', '--local', id);
+    expect(report.nodes.map((n: { status: string }) => n.status)).toEqual([
+      'Succeeded',
+      'Succeeded',
+      'Succeeded',
+    ]);
+  }, 120_000);
+
+  it('cancel --local stops a running rollout after its current node', async () => {
+    const accepted = await json('start', '--local', '--idempotency-key', 'cancel-test');
+    const id = accepted.rolloutId as string;
+    const cancelled = await run('cancel', '--local', id, '--reason', 'change window closed');
+    expect(cancelled.stderr).toBe('');
+    expect(cancelled.status).toBe(0);
+    const ended = await until(id, (s) => s.status !== 'Running' && s.status !== 'Pending');
+    expect(ended.status).toBe('Cancelled');
+    const report = await json('report', '--local', id);
+    // The node under way when the cancel came finishes; the ones after it are never touched
+    // (how many nodes that is depends on real time: the service's clock does not wait).
+    const statuses = report.nodes.map((n: { status: string }) => n.status);
+    expect(statuses[0]).toBe('Succeeded');
+    expect(statuses.at(-1)).toBe('NotStarted');
+  }, 120_000);
+
+  it('--scenario with a running service is refused, naming local up', async () => {
+    const result = await run('status', '--local', 'x', '--scenario', 'f.json');
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('give --scenario to rollout local up');
+  });
+
+  it('down stops it; --local commands fall back to the one-process sandbox', async () => {
+    const down = await run('local', 'down');
+    expect(down.status).toBe(0);
+    expect(existsSync(join(DATA, 'service.json'))).toBe(false);
+    expect((await run('local', 'status')).status).toBe(1);
+    const cancel = await run('cancel', '--local', 'change-management-1');
+    expect(cancel.status).toBe(2);
+    expect(cancel.stderr).toContain('only makes sense inside start --local');
+  }, 60_000);
+});
