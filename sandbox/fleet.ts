@@ -1844,9 +1844,10 @@ export class SimulatedFleet {
         actual = stored.deliveredSha256.toUpperCase();
       }
       if (actual.toLowerCase() !== sha256.toLowerCase()) {
-        line.expectedSha256 = sha256.toUpperCase();
-        line.actualSha256 = actual;
-        line.error = `SHA-256 of the downloaded file is ${actual}, the plan says ${sha256}: not run`;
+        // install-hotfixes.ps1 prints both digests in lower case.
+        line.expectedSha256 = sha256.toLowerCase();
+        line.actualSha256 = actual.toLowerCase();
+        line.error = `SHA-256 of the downloaded file is ${line.actualSha256}, the plan says ${line.expectedSha256}: not run`;
         run.log(`${file}: ${line.error as string}`);
         return line;
       }

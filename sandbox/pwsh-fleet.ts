@@ -70,6 +70,13 @@ export function parseFleetKind(value: string, field = '--fleet'): FleetKind {
   throw new Error(`${field} (${JSON.stringify(value)}): expected pwsh or model`);
 }
 
+/** One phrase for the report: which fleet ran. */
+export function describeFleet(fleet: FleetKind): string {
+  return fleet === 'pwsh'
+    ? `pwsh fleet (the SSM documents' scripts run in PowerShell; ${PWSH_DOCUMENTS.length} of ${Object.keys(DOCUMENTS).length} documents, the model answers WindowsUpdate and RemoveUpdates)`
+    : 'model fleet (the TypeScript model of the SSM documents)';
+}
+
 /** The loud line printed where the pwsh fleet was wanted but pwsh is absent. */
 export const PWSH_MISSING =
   '!!! pwsh fleet UNAVAILABLE: dotnet pwsh does not run here (npm run pwsh:restore); the TypeScript model answers SendCommand !!!';
@@ -334,8 +341,6 @@ const windowsPath = (path: string) => expandEnvironment(path).replace(/\//g, '\\
 /** One run of a script: the answers to its seam calls. */
 class ScriptJob {
   private readonly payloadItems: Record<string, unknown>[];
-  /** Local paths downloaded to, by lower-cased path: the hotfix root file. */
-  private readonly current: { file?: string; item?: unknown } = {};
   private drainTimer: (() => void) | undefined;
   private drainStarted = false;
 
@@ -438,7 +443,7 @@ class ScriptJob {
         return null;
       }
       case 'Get-RegistryValue':
-        return this.registryValue(text('path'), text('name'));
+        return this.registryValue(text('name'));
       case 'Test-RegistryKey':
         return /RebootPending$/.test(text('path')) && node.pendingReboot;
       case 'Get-RolloutMarker':
@@ -514,7 +519,7 @@ class ScriptJob {
     }
   }
 
-  private registryValue(path: string, name: string): unknown {
+  private registryValue(name: string): unknown {
     const node = this.node;
     if (name === 'EditionID') return node.spec.os.editionId;
     if (name === 'HotPatchTableSize') return node.spec.hotpatch.enrolled ? 4096 : null;
