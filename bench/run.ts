@@ -8,6 +8,7 @@ process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 const { benchPlan } = await import('./plan.bench.js');
 const { benchApi } = await import('./api.bench.js');
 const { benchChaos } = await import('./chaos.bench.js');
+const { benchFleets } = await import('./fleets.bench.js');
 const { benchFleet, benchHistory, benchMakespan, benchTransitions } = await import(
   './sandbox.bench.js'
 );
@@ -20,6 +21,7 @@ const BENCHMARKS: Record<string, () => unknown> = {
   fleet: benchFleet,
   api: () => benchApi(Number(process.env.BENCH_API_REQUESTS ?? 30_000)),
   chaos: benchChaos,
+  fleets: benchFleets,
 };
 
 const wanted = process.argv.slice(2);

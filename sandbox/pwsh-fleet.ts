@@ -169,8 +169,11 @@ export class PwshWorkerPool {
   private readonly all: PwshWorker[] = [];
   private readonly waiters: ((worker: PwshWorker) => void)[] = [];
   private readonly maxWorkers: number;
-  /** Commands run and wall milliseconds spent in pwsh (the cost per command). */
-  readonly stats = { commands: 0, workers: 0, startMs: 0, pwshMs: 0, seamCalls: 0 };
+  /**
+   * Commands run, seam calls answered, workers started and the wall ms that took, and `busyMs`:
+   * wall ms spent waiting on pwsh (script work and pipe round trips; not the virtual waits).
+   */
+  readonly stats = { commands: 0, seamCalls: 0, workers: 0, startMs: 0, busyMs: 0 };
 
   constructor(options: PwshPoolOptions = {}) {
     this.maxWorkers = options.maxWorkers ?? 8;
@@ -274,7 +277,6 @@ export class PwshNodeScripts implements NodeScriptHost {
     const job = new ScriptJob(context, this.extrasOf(node), this.clock);
     // Starting a worker is real work: virtual time must not move meanwhile.
     const worker = await track(() => this.pool.acquire());
-    const started = performance.now();
     this.pool.stats.commands++;
     let aborted: unknown;
     try {
@@ -287,7 +289,9 @@ export class PwshNodeScripts implements NodeScriptHost {
         architecture: ARCHITECTURE[node.spec.os.architecture] ?? node.spec.os.architecture,
       });
       for (;;) {
+        const asked = performance.now();
         const message = await track(() => worker.next());
+        this.pool.stats.busyMs += performance.now() - asked;
         if (message.t === 'ready') continue;
         if (aborted === undefined) job.print(message.out, message.err);
         if (message.t === 'done') {
@@ -309,7 +313,6 @@ export class PwshNodeScripts implements NodeScriptHost {
         }
       }
     } finally {
-      this.pool.stats.pwshMs += performance.now() - started;
       this.pool.release(worker);
     }
   }
