@@ -1,7 +1,7 @@
 /**
  * The two fleets side by side (issue 10): wall time per node and per command of a 64-node
  * cluster and a 1,000-node group, on the pwsh fleet (the documents' real scripts in pwsh
- * workers) and on the TypeScript model. BENCH_FLEET_GROUP sets the group's size (default 1000).
+ * workers) and on the TypeScript model. BENCH_FLEET_CLUSTER and BENCH_FLEET_GROUP set the sizes (default 64 and 1000; 0 leaves one out).
  * Without pwsh the pwsh rows say so. Figures, not assertions.
  */
 import { PWSH_MISSING, PwshWorkerPool, pwshAvailable } from '../sandbox/pwsh-fleet.js';
@@ -10,11 +10,16 @@ import { round } from './measure.js';
 import { scenario } from './sandbox.bench.js';
 
 export async function benchFleets() {
+  const cluster = Number(process.env.BENCH_FLEET_CLUSTER ?? 64);
   const group = Number(process.env.BENCH_FLEET_GROUP ?? 1000);
   const targets = [
-    { kind: 'cluster', count: 64 },
+    { kind: 'cluster', count: cluster },
     { kind: 'group', count: group, maxConcurrency: 100 },
-  ] as const;
+  ].filter((t) => t.count > 0) as {
+    kind: 'cluster' | 'group';
+    count: number;
+    maxConcurrency?: number;
+  }[];
   const rows = [];
   for (const fleet of ['model', 'pwsh'] as const) {
     if (fleet === 'pwsh' && !pwshAvailable()) {
