@@ -152,10 +152,11 @@ export interface NodeScriptContext {
   readonly stderr: string[];
   /** The virtual time, epoch ms. */
   now(): number;
-  /** Waits in virtual time; throws when the command ended meanwhile (the host stops the script). */
+  /**
+   * Waits in virtual time; throws when the command ended meanwhile: the host stops the script
+   * and rethrows it from {@link NodeScriptHost.run}.
+   */
   sleep(ms: number): Promise<void>;
-  /** Whether an error is the one {@link sleep} throws when the command ended. */
-  isAbort(error: unknown): boolean;
   /** The hotfix root's file at `file` (scenario path), if published. */
   storedFile(file: string): ScenarioHotfixFile | undefined;
   /** Counts an installer run of `file` on the node; returns its attempt number, from 1. */
@@ -1448,7 +1449,6 @@ export class SimulatedFleet {
       stderr: run.inv.stderr,
       now: () => run.now(),
       sleep: (ms) => run.sleep(ms),
-      isAbort: (error) => error instanceof Aborted,
       storedFile: (file) => this.files.get(file.replace(/\\/g, '/')),
       countAttempt: (file) => this.countAttempt(node, file),
       behaviourFor: (file) => this.behaviourFor(node, file),

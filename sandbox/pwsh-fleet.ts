@@ -206,6 +206,15 @@ export class PwshWorkerPool {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /** Drops a broken worker; a command waiting for one gets a new one. */
+  discard(worker: PwshWorker) {
+    worker.close();
+    const at = this.all.indexOf(worker);
+    if (at >= 0) this.all.splice(at, 1);
+    const waiter = this.waiters.shift();
+    if (waiter) void this.acquire().then(waiter);
+  }
+
   release(worker: PwshWorker) {
     const waiter = this.waiters.shift();
     if (waiter) waiter(worker);
@@ -278,7 +287,10 @@ export class PwshNodeScripts implements NodeScriptHost {
     // Starting a worker is real work: virtual time must not move meanwhile.
     const worker = await track(() => this.pool.acquire());
     this.pool.stats.commands++;
-    let aborted: unknown;
+    // Set when the command ended (timeout, cancel) or the seam failed: the script is told to
+    // stop, its worker is drained to its end, and this is thrown then.
+    let stopped: unknown;
+    let healthy = false;
     try {
       worker.send({
         t: 'job',
@@ -293,27 +305,29 @@ export class PwshNodeScripts implements NodeScriptHost {
         const message = await track(() => worker.next());
         this.pool.stats.busyMs += performance.now() - asked;
         if (message.t === 'ready') continue;
-        if (aborted === undefined) job.print(message.out, message.err);
+        if (stopped === undefined) job.print(message.out, message.err);
         if (message.t === 'done') {
-          if (aborted !== undefined) throw aborted;
+          healthy = true;
+          if (stopped !== undefined) throw stopped;
           job.finished();
           return message.code;
         }
         this.pool.stats.seamCalls++;
-        if (aborted !== undefined) {
+        if (stopped !== undefined) {
           worker.send({ t: 'abort' });
           continue;
         }
         try {
           worker.send({ t: 'reply', value: await job.answer(message.name, message.args) });
         } catch (error) {
-          if (!context.isAbort(error)) throw error;
-          aborted = error;
+          stopped = error;
           worker.send({ t: 'abort' });
         }
       }
     } finally {
-      this.pool.release(worker);
+      // A worker that died or lost its place in the protocol is not used again.
+      if (healthy) this.pool.release(worker);
+      else this.pool.discard(worker);
     }
   }
 
