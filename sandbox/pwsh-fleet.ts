@@ -59,11 +59,6 @@ export function pwshAvailable(): boolean {
   return available;
 }
 
-/** The fleet to use when none is asked for: pwsh when it runs here, else the model. */
-export function defaultFleet(): FleetKind {
-  return pwshAvailable() ? 'pwsh' : 'model';
-}
-
 /** `--fleet` / scenario option value, checked. */
 export function parseFleetKind(value: string, field = '--fleet'): FleetKind {
   if (value === 'pwsh' || value === 'model') return value;
