@@ -185,7 +185,15 @@ export class PwshWorkerPool {
     writeFileSync(join(this.rendered, 'node-contract.json'), JSON.stringify(NODE_CONTRACT));
   }
 
-  async acquire(): Promise<PwshWorker> {
+  /**
+   * A free worker, or a new one while there are fewer than `maxWorkers`, or the next one
+   * released. `track` wraps the start of a new worker only (real work, during which virtual
+   * time must not move); waiting for a busy worker must let the clock move, or the scripts
+   * holding the workers could never finish their virtual waits.
+   */
+  async acquire(
+    track: <T>(work: () => Promise<T>) => Promise<T> = (work) => work(),
+  ): Promise<PwshWorker> {
     const free = this.idle.pop();
     if (free) return free;
     if (this.all.length < this.maxWorkers) {
@@ -193,7 +201,7 @@ export class PwshWorkerPool {
       const worker = new PwshWorker(this.rendered);
       this.all.push(worker);
       this.stats.workers++;
-      const ready = await worker.next();
+      const ready = await track(() => worker.next());
       if (ready.t !== 'ready') throw new Error(`pwsh worker: expected ready, got ${ready.t}`);
       this.stats.startMs += performance.now() - started;
       return worker;
@@ -279,8 +287,7 @@ export class PwshNodeScripts implements NodeScriptHost {
       context.startInstallDropOff();
     }
     const job = new ScriptJob(context, this.extrasOf(node), this.clock);
-    // Starting a worker is real work: virtual time must not move meanwhile.
-    const worker = await track(() => this.pool.acquire());
+    const worker = await this.pool.acquire(track);
     this.pool.stats.commands++;
     // Set when the command ended (timeout, cancel) or the seam failed: the script is told to
     // stop, its worker is drained to its end, and this is thrown then.

@@ -151,6 +151,41 @@ describe.skipIf(!available)('the pwsh fleet and the model give the same report',
     expect(pwsh.simulatedMs).toBeGreaterThanOrEqual(30 * 60_000);
   }, 120_000);
 
+  it('more concurrent scripts than workers: a command waits for a worker while virtual time moves on', async () => {
+    const scenario = parseScenario(
+      {
+        name: 'one-worker',
+        hotfixRoot: { files: [{ path: 'CAUHotfix_All/windows10.0-kb5036001-x64.msu' }] },
+        nodes: ['WEB01', 'WEB02', 'WEB03'].map((name) => ({
+          name,
+          updates: { KB5036001: { exitCodes: [0], minutes: 10 } },
+        })),
+        rollout: {
+          target: { kind: 'group', name: 'web' },
+          plugins: [
+            {
+              name: 'Microsoft.HotfixPlugin',
+              arguments: 'HotfixRootFolderPath=s3://hotfixes/root',
+            },
+          ],
+          policy: { maxConcurrency: 3 },
+        },
+      },
+      'one-worker',
+    );
+    const single = new PwshWorkerPool({ maxWorkers: 1 });
+    await single.render();
+    try {
+      const model = await runScenario(scenario, { fleet: 'model' });
+      const pwsh = await runScenario(scenario, { fleet: 'pwsh', pwshPool: single });
+      expect(single.stats.workers).toBe(1);
+      expect(comparable(pwsh)).toEqual(comparable(model));
+      expect(pwsh.runs[0]?.report?.status).toBe('Succeeded');
+    } finally {
+      single.close();
+    }
+  }, 120_000);
+
   it('the commands the pwsh fleet answered were run by pwsh, not the model', () => {
     // Every scenario above sends inventories and installs: the workers must have run them.
     expect(pool.stats.commands).toBeGreaterThan(0);
