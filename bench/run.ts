@@ -10,6 +10,7 @@ const { benchApi } = await import('./api.bench.js');
 const { benchChaos } = await import('./chaos.bench.js');
 const { benchCli } = await import('./cli.bench.js');
 const { benchBundles } = await import('./bundles.bench.js');
+const { benchFleets } = await import('./fleets.bench.js');
 const { benchFleet, benchHistory, benchMakespan, benchTransitions } = await import(
   './sandbox.bench.js'
 );
@@ -24,6 +25,7 @@ const BENCHMARKS: Record<string, () => unknown> = {
   chaos: benchChaos,
   cli: benchCli,
   bundles: benchBundles,
+  fleets: benchFleets,
 };
 
 const wanted = process.argv.slice(2);

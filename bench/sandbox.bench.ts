@@ -14,7 +14,7 @@ const FILES = [
 ];
 
 /** A scenario: `count` nodes, 3 updates each (one needs a restart), `minutes` of installing per node. */
-function scenario(options: {
+export function scenario(options: {
   kind: 'cluster' | 'group';
   count: number;
   minutes: number;

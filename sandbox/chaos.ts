@@ -10,7 +10,8 @@
 
 import { FUNCTION_NAMES } from '../lib/rollout-functions.js';
 import type { InvariantName } from './invariants.js';
-import { runScenario } from './run-scenario.js';
+import { PwshWorkerPool } from './pwsh-fleet.js';
+import { type RunScenarioOptions, runScenario } from './run-scenario.js';
 import { parseScenario, type ScenarioInput } from './scenario.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -455,7 +456,10 @@ export interface ChaosRunResult {
 }
 
 /** Runs one spec through the sandbox and judges it. */
-export async function runSpec(spec: ChaosSpec): Promise<ChaosRunResult> {
+export async function runSpec(
+  spec: ChaosSpec,
+  fleet: Pick<RunScenarioOptions, 'fleet' | 'pwshPool'> = {},
+): Promise<ChaosRunResult> {
   const started = performance.now();
   const draft = buildScenario(spec);
   const expectationFailures: string[] = [];
@@ -464,7 +468,7 @@ export async function runSpec(spec: ChaosSpec): Promise<ChaosRunResult> {
   try {
     // A scenario the generator got wrong is a failure of the campaign, reported like any other.
     const scenario = parseScenario(draft as unknown as ScenarioInput, draft.name);
-    const result = await runScenario(scenario);
+    const result = await runScenario(scenario, fleet);
     const run = result.runs[0];
     runStatus = run?.report?.status ?? `execution ${run?.execution.status ?? 'missing'}`;
     violations = (run?.invariants ?? [])
@@ -612,6 +616,8 @@ export interface CampaignOptions {
   readonly parallel?: number;
   /** Called after each run, for progress. */
   readonly onRun?: (result: ChaosRunResult) => void;
+  /** Which fleet runs the nodes' commands (sandbox/pwsh-fleet.ts). @default 'model' */
+  readonly fleet?: RunScenarioOptions['fleet'];
 }
 
 export interface CampaignResult {
@@ -644,16 +650,26 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   let expectationFailures = 0;
   const results: ChaosRunResult[] = new Array(options.runs);
   let next = 0;
+  // One pool of pwsh workers for the whole campaign: starting pwsh is the expensive part.
+  const pool = options.fleet === 'pwsh' ? new PwshWorkerPool() : undefined;
+  await pool?.render();
   const worker = async () => {
     while (next < options.runs) {
       const index = next++;
-      const result = await runSpec(generateSpec(options.seed, index, options.kinds));
+      const result = await runSpec(
+        generateSpec(options.seed, index, options.kinds),
+        pool ? { fleet: 'pwsh', pwshPool: pool } : {},
+      );
       results[index] = result;
       options.onRun?.(result);
     }
   };
   const parallel = Math.max(1, Math.min(options.parallel ?? 4, options.runs));
-  await Promise.all(Array.from({ length: parallel }, worker));
+  try {
+    await Promise.all(Array.from({ length: parallel }, worker));
+  } finally {
+    pool?.close();
+  }
   const runsMs = performance.now() - started;
   for (const result of results) {
     if (!failed(result)) continue;

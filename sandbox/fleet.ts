@@ -124,7 +124,73 @@ export interface SimulatedFleetOptions {
   readonly account?: string;
   /** The region in events and ARNs. @default 'us-east-1' */
   readonly region?: string;
+  /**
+   * Runs the documents' scripts instead of this model (the pwsh fleet, `sandbox/pwsh-fleet.ts`).
+   * @default - the TypeScript model answers every document
+   */
+  readonly nodeScripts?: NodeScriptHost;
 }
+
+/** A second backend for what a node does with a command: it runs the document's script. */
+export interface NodeScriptHost {
+  /** Whether this host runs the document; the model answers the others. */
+  runs(document: DocumentKey): boolean;
+  /** Runs one script to its exit code, printing into `context.stdout` / `context.stderr`. */
+  run(context: NodeScriptContext): Promise<number>;
+}
+
+/**
+ * What a {@link NodeScriptHost} sees of one run of a script: the command, the node's state, and
+ * the model's rules for what an installer, a drain or a resume does on that node (shared, so
+ * both backends simulate the same Windows).
+ */
+export interface NodeScriptContext {
+  readonly document: DocumentKey;
+  readonly encodedPayload: string;
+  readonly node: SimulatedNode;
+  readonly stdout: string[];
+  readonly stderr: string[];
+  /** The virtual time, epoch ms. */
+  now(): number;
+  /**
+   * Waits in virtual time; throws when the command ended meanwhile: the host stops the script
+   * and rethrows it from {@link NodeScriptHost.run}.
+   */
+  sleep(ms: number): Promise<void>;
+  /** The hotfix root's file at `file` (scenario path), if published. */
+  storedFile(file: string): ScenarioHotfixFile | undefined;
+  /** Counts an installer run of `file` on the node; returns its attempt number, from 1. */
+  countAttempt(file: string): number;
+  behaviourFor(file: string): UpdateBehaviour;
+  ruleFor(item: unknown, file: string): { conditions?: ExitConditions; alwaysReboot: boolean };
+  exitCodeFor(
+    file: string,
+    behaviour: UpdateBehaviour,
+    attempt: number,
+    rule: { conditions?: ExitConditions },
+  ): number;
+  applyInstall(
+    file: string,
+    code: number,
+    behaviour: UpdateBehaviour,
+    rule: { conditions?: ExitConditions; alwaysReboot: boolean },
+  ): void;
+  /** `offlineDuringInstall`: starts the node's drop-off clock (once per node). */
+  startInstallDropOff(): void;
+  /** An installer exited 1641: the node restarts itself once the script has exited. */
+  restartAfterExit(): void;
+  /** Appends to the fleet log. */
+  note(kind: 'drain' | 'resume', ok: boolean): void;
+  /** Whether the node's next drain (`drain.failsByAttempt`) fails; counts the drain. */
+  nextDrainFails(): boolean;
+  /** Whether the node's next resume fails; counts the resume. */
+  nextResumeFails(): boolean;
+  /** The node's next pre- or post-update script run: exit code and minutes. */
+  nextUpdateScript(phase: 'pre' | 'post'): { exitCode: number; minutes: number };
+}
+
+/** A simulated node's state, as a {@link NodeScriptHost} reads and changes it. */
+export type SimulatedNode = SimNode;
 
 /**
  * One entry of the fleet's own append-only record of what happened on the nodes, the evidence
@@ -393,7 +459,7 @@ function formatValue(value: unknown): string {
 
 const round1 = (ms: number) => Math.round(ms / 100) / 10;
 
-const ENVIRONMENT: Readonly<Record<string, string>> = {
+export const ENVIRONMENT: Readonly<Record<string, string>> = {
   windir: 'C:\\Windows',
   systemroot: 'C:\\Windows',
   systemdrive: 'C:',
@@ -405,7 +471,7 @@ const ENVIRONMENT: Readonly<Record<string, string>> = {
 };
 
 /** [Environment]::ExpandEnvironmentVariables on a node: unknown variables stay as written. */
-function expandEnvironment(text: string): string {
+export function expandEnvironment(text: string): string {
   return text.replace(
     /%([^%]+)%/g,
     (whole, name: string) => ENVIRONMENT[name.toLowerCase()] ?? whole,
@@ -1335,6 +1401,8 @@ export class SimulatedFleet {
   }
 
   private runScript(run: ScriptRun, afterExit: (() => void)[]): Promise<number> {
+    const host = this.options.nodeScripts;
+    if (host?.runs(run.inv.document)) return host.run(this.scriptContext(run, afterExit));
     const decoded = decodePayload(run.inv.encodedPayload);
     if (!decoded.ok) throw new ScriptFailure(decoded.message);
     const payload = decoded.payload;
@@ -1369,6 +1437,55 @@ export class SimulatedFleet {
       case 'removeUpdates':
         return this.removeUpdates(run, payload, deadline);
     }
+  }
+
+  private scriptContext(run: ScriptRun, afterExit: (() => void)[]): NodeScriptContext {
+    const node = run.inv.node;
+    return {
+      document: run.inv.document,
+      encodedPayload: run.inv.encodedPayload,
+      node,
+      stdout: run.inv.stdout,
+      stderr: run.inv.stderr,
+      now: () => run.now(),
+      sleep: (ms) => run.sleep(ms),
+      storedFile: (file) => this.files.get(file.replace(/\\/g, '/')),
+      countAttempt: (file) => this.countAttempt(node, file),
+      behaviourFor: (file) => this.behaviourFor(node, file),
+      ruleFor: (item, file) => this.ruleFor(item, file),
+      exitCodeFor: (file, behaviour, attempt, rule) =>
+        this.exitCodeFor(node, file, behaviour, attempt, rule),
+      applyInstall: (file, code, behaviour, rule) =>
+        this.applyInstall(node, file, code, behaviour, rule),
+      startInstallDropOff: () => {
+        const dropOff = node.spec.offlineDuringInstall;
+        if (!dropOff || node.wentOffline) return;
+        node.wentOffline = true;
+        this.clock.schedule(run.now() + dropOff.afterMinutes * 60_000, () =>
+          this.goOffline(node, dropOff.minutes),
+        );
+      },
+      restartAfterExit: () =>
+        afterExit.push(() => {
+          this.clock.schedule(this.now() + SIMULATED_TIMINGS.installerRestartDelayMs, () => {
+            void this.reboot(node, true);
+          });
+        }),
+      note: (kind, ok) => this.note(node, kind, { ok }),
+      nextDrainFails: () =>
+        nthAttempt(node.spec.drain.failsByAttempt, ++node.runsOf.drain) ?? node.spec.drain.fails,
+      nextResumeFails: () =>
+        nthAttempt(node.spec.resumeFailsByAttempt, ++node.runsOf.resume) ?? node.spec.resumeFails,
+      nextUpdateScript: (phase) => {
+        const behaviour =
+          phase === 'pre'
+            ? (nthAttempt(node.spec.preUpdateScriptByAttempt, ++node.runsOf.pre) ??
+              node.spec.preUpdateScript)
+            : (nthAttempt(node.spec.postUpdateScriptByAttempt, ++node.runsOf.post) ??
+              node.spec.postUpdateScript);
+        return { exitCode: behaviour?.exitCode ?? 0, minutes: behaviour?.minutes ?? 0.5 };
+      },
+    };
   }
 
   /**
@@ -1727,9 +1844,10 @@ export class SimulatedFleet {
         actual = stored.deliveredSha256.toUpperCase();
       }
       if (actual.toLowerCase() !== sha256.toLowerCase()) {
-        line.expectedSha256 = sha256.toUpperCase();
-        line.actualSha256 = actual;
-        line.error = `SHA-256 of the downloaded file is ${actual}, the plan says ${sha256}: not run`;
+        // install-hotfixes.ps1 prints both digests in lower case.
+        line.expectedSha256 = sha256.toLowerCase();
+        line.actualSha256 = actual.toLowerCase();
+        line.error = `SHA-256 of the downloaded file is ${line.actualSha256}, the plan says ${line.expectedSha256}: not run`;
         run.log(`${file}: ${line.error as string}`);
         return line;
       }

@@ -16,6 +16,7 @@ import {
   type StoreObservations,
   violations,
 } from './invariants.js';
+import { type FleetKind, PwshNodeScripts, PwshWorkerPool } from './pwsh-fleet.js';
 import { type RunReport, readRunReport } from './report.js';
 import type { Scenario, ScenarioAction } from './scenario.js';
 
@@ -67,6 +68,8 @@ export interface ScenarioResult {
   readonly fleet: SimulatedFleet;
   /** What the invariants read besides the fleet: the run store and node starts over time. */
   readonly observations: StoreObservations;
+  /** Which fleet ran the nodes' commands. */
+  readonly fleetKind: FleetKind;
 }
 
 export interface RunScenarioOptions {
@@ -81,6 +84,13 @@ export interface RunScenarioOptions {
    * that starts rollouts itself (through the API, say); implies keepRunning. @default true
    */
   readonly runRollouts?: boolean;
+  /**
+   * Which fleet answers SendCommand: `pwsh` runs the documents' real scripts
+   * (sandbox/pwsh-fleet.ts), `model` the TypeScript model. @default 'model'
+   */
+  readonly fleet?: FleetKind;
+  /** The pwsh workers to use (shared across scenarios); without it one pool per scenario. */
+  readonly pwshPool?: PwshWorkerPool;
 }
 
 /** `s3://bucket/prefix/` → bucket and prefix (with its trailing slash, or empty). */
@@ -165,6 +175,14 @@ export async function runScenario(
   let watchStates: ((event: ProgressEvent) => void) | undefined;
   let observe: ((event: ProgressEvent) => void) | undefined;
   const throttle = { ...scenario.throttle, ...options.throttle };
+  const fleetKind = options.fleet ?? 'model';
+  let ownPool: PwshWorkerPool | undefined;
+  let pool = options.pwshPool;
+  if (fleetKind === 'pwsh' && !pool) {
+    ownPool = new PwshWorkerPool();
+    await ownPool.render();
+    pool = ownPool;
+  }
   const sandbox = await Sandbox.start({
     startTime: new Date(scenario.startTime),
     onProgress: (event: ProgressEvent) => {
@@ -177,6 +195,7 @@ export async function runScenario(
       fleet = new SimulatedFleet(scenario, clock, {
         documentPrefix: synthesize().documentPrefix,
         onEvent: onEvent as never,
+        ...(pool ? { nodeScripts: new PwshNodeScripts(pool, clock) } : {}),
       });
       return fleet;
     },
@@ -246,9 +265,13 @@ export async function runScenario(
       sandbox,
       fleet: fleet as SimulatedFleet,
       observations,
+      fleetKind,
     };
   } finally {
-    if (!options.keepRunning && options.runRollouts !== false) await sandbox.stop();
+    if (!options.keepRunning && options.runRollouts !== false) {
+      await sandbox.stop();
+      ownPool?.close();
+    }
   }
 }
 

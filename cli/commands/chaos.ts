@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type CommandSpec, type Io, parseFlags, UsageError } from '../args.js';
 import { quietHandlers } from '../quiet.js';
+import { chooseFleet } from './sandbox.js';
 
 export const chaosCommand = {
   name: 'chaos',
@@ -29,6 +30,8 @@ export const chaosCommand = {
     '  --faults <kinds> fault kinds to draw from, comma-separated; or all but some, each with a',
     '                   leading -, e.g. --faults=-exit-1641,-pending-reboot (default: all)',
     '  --parallel <n>   runs in flight at once, each in its own sandbox (default 4)',
+    '  --fleet <kind>   model: the TypeScript model of the SSM documents (default: campaigns are',
+    "                   long); pwsh: the documents' real scripts in dotnet pwsh",
     '  --out <dir>      where reproductions go (default chaos-repro)',
     '  --no-shrink      report failing runs as drawn, without shrinking or writing files',
     '  --list-faults    list the fault kinds and exit',
@@ -40,6 +43,7 @@ export const chaosCommand = {
     seed: { type: 'string' },
     faults: { type: 'string' },
     parallel: { type: 'string' },
+    fleet: { type: 'string' },
     out: { type: 'string' },
     'no-shrink': { type: 'boolean', default: false },
     'list-faults': { type: 'boolean', default: false },
@@ -84,9 +88,12 @@ export async function runChaos(argv: readonly string[], io: Io): Promise<number>
     throw error;
   }
   const shrink = !flags['no-shrink'];
+  const pwshFleet = await import('../../sandbox/pwsh-fleet.js');
+  // The model unless asked: a campaign of hundreds of runs is what the model is for.
+  const fleet = chooseFleet(flags.fleet ?? 'model', pwshFleet, io);
   if (!flags.json) {
     io.out(
-      `chaos: seed ${seed}, ${runs} runs, fault kinds: ${kinds.length === chaos.FAULT_KINDS.length ? 'all' : kinds.map((k) => k.name).join(', ') || 'none'}`,
+      `chaos: seed ${seed}, ${runs} runs, fault kinds: ${kinds.length === chaos.FAULT_KINDS.length ? 'all' : kinds.map((k) => k.name).join(', ') || 'none'}; ${pwshFleet.describeFleet(fleet)}`,
     );
   }
   const result = await chaos.runCampaign({
@@ -95,6 +102,7 @@ export async function runChaos(argv: readonly string[], io: Io): Promise<number>
     kinds,
     shrink,
     parallel,
+    fleet,
     ...(flags.json
       ? {}
       : {
@@ -123,6 +131,7 @@ export async function runChaos(argv: readonly string[], io: Io): Promise<number>
       JSON.stringify(
         {
           seed: result.seed,
+          fleet,
           runs: result.runs,
           faultKinds: result.faultKinds,
           invariantViolations: result.invariantViolations,

@@ -15,7 +15,7 @@ export const DEFAULT_SCENARIO = fileURLToPath(
 export const sandboxCommand = {
   name: 'sandbox',
   summary: 'run a rollout scenario in the local sandbox (no AWS account needed)',
-  usage: 'rollout sandbox [--scenario <file>] [--json]',
+  usage: 'rollout sandbox [--scenario <file>] [--fleet pwsh|model] [--json]',
   details: [
     'Runs each rollout of the scenario through the synthesized rollout and node workflows, with the',
     'real Lambda handlers, a local DynamoDB (dynalite on loopback) and a simulated Windows fleet, in',
@@ -27,12 +27,16 @@ export const sandboxCommand = {
     'Options:',
     '  --scenario <file>  a scenario (JSON; see examples/scenarios/ and the README)',
     '                     (default: examples/scenarios/default.json)',
+    "  --fleet <kind>     pwsh: each node runs the real SSM documents' scripts (dotnet pwsh);",
+    '                     model: the TypeScript model of them (fast; large fleets, no pwsh)',
+    '                     (default: pwsh when dotnet pwsh runs here, else model, said loudly)',
     '  --json             print the machine-readable report instead: run status, per-node status,',
     '                     per-update outcome and exit code, restarts, drains, ledger',
     '  -h, --help         show this help',
   ],
   options: {
     scenario: { type: 'string' },
+    fleet: { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -46,12 +50,15 @@ export async function runSandbox(argv: readonly string[], io: Io): Promise<numbe
     { runScenario },
     { renderRunReport, formatDuration },
     { createProgressDisplay },
+    pwshFleet,
   ] = await Promise.all([
     import('../../sandbox/scenario.js'),
     import('../../sandbox/run-scenario.js'),
     import('../../sandbox/report.js'),
     import('../../sandbox/progress.js'),
+    import('../../sandbox/pwsh-fleet.js'),
   ]);
+  const fleet = chooseFleet(flags.fleet, pwshFleet, io);
   const path = flags.scenario ? resolve(io.cwd, flags.scenario) : DEFAULT_SCENARIO;
   let scenario: Awaited<ReturnType<typeof loadScenario>>;
   try {
@@ -67,16 +74,20 @@ export async function runSandbox(argv: readonly string[], io: Io): Promise<numbe
   const display = createProgressDisplay((text) => process.stdout.write(text), live);
   if (!flags.json) {
     io.out(
-      `Scenario ${scenario.name}: ${scenario.runs.length} rollout${scenario.runs.length === 1 ? '' : 's'}, ${scenario.nodes.length} simulated nodes`,
+      `Scenario ${scenario.name}: ${scenario.runs.length} rollout${scenario.runs.length === 1 ? '' : 's'}, ${scenario.nodes.length} simulated nodes, ${pwshFleet.describeFleet(fleet)}`,
     );
   }
-  const result = await runScenario(scenario, flags.json ? {} : { onProgress: display.onProgress });
+  const result = await runScenario(scenario, {
+    fleet,
+    ...(flags.json ? {} : { onProgress: display.onProgress }),
+  });
   display.finish();
   if (flags.json) {
     io.out(
       JSON.stringify(
         {
           scenario: result.scenario,
+          fleet: result.fleetKind,
           expectationsMet: result.expectationsMet,
           historyStore: result.historyStore,
           wallMs: Math.round(result.wallMs),
@@ -121,9 +132,38 @@ export async function runSandbox(argv: readonly string[], io: Io): Promise<numbe
     );
   }
   io.out('');
+  io.out(`Fleet: ${pwshFleet.describeFleet(result.fleetKind)}.`);
   io.out(`Run history: ${result.historyStore} (discarded when the sandbox exits).`);
   io.out(
     `Simulated time ${formatDuration(result.simulatedMs / 1000)} in ${(result.wallMs / 1000).toFixed(1)} s of wall time. ${result.expectationsMet ? 'Every run ended as the scenario expects.' : 'Some runs did NOT end as the scenario expects.'}`,
   );
   return result.expectationsMet ? 0 : 1;
+}
+
+/**
+ * `--fleet`, checked; without it pwsh when it runs here, else the model with one loud line.
+ * Shared by `rollout chaos`.
+ */
+export function chooseFleet(
+  flag: string | undefined,
+  pwshFleet: typeof import('../../sandbox/pwsh-fleet.js'),
+  io: Io,
+): 'pwsh' | 'model' {
+  if (flag !== undefined) {
+    let fleet: 'pwsh' | 'model';
+    try {
+      fleet = pwshFleet.parseFleetKind(flag);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    if (fleet === 'pwsh' && !pwshFleet.pwshAvailable()) {
+      throw new UsageError(
+        '--fleet pwsh: dotnet pwsh does not run here; install the .NET SDK and run npm run pwsh:restore, or use --fleet model',
+      );
+    }
+    return fleet;
+  }
+  if (pwshFleet.pwshAvailable()) return 'pwsh';
+  io.err(pwshFleet.PWSH_MISSING);
+  return 'model';
 }

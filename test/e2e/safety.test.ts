@@ -330,8 +330,9 @@ describe('issue 8: safety of the node workflow', () => {
       'installHotfixes:Success',
     ]);
     expect(n.updates).toHaveLength(1);
-    expect(n.updates[0]?.detail).toContain(`expected ${sha256Hex(MSU).toUpperCase()}`);
-    expect(n.updates[0]?.detail).toContain(`actual ${delivered.toUpperCase()}`);
+    // In lower case, as install-hotfixes.ps1 prints them.
+    expect(n.updates[0]?.detail).toContain(`expected ${sha256Hex(MSU).toLowerCase()}`);
+    expect(n.updates[0]?.detail).toContain(`actual ${delivered.toLowerCase()}`);
     expect(result.fleet.node('WEB01').installs).toEqual([]);
     await result.sandbox.stop();
   });

@@ -424,8 +424,13 @@ describe('SimulatedFleet: InstallHotfixes', () => {
     });
     // Assert
     expect(results[0]).toMatchObject({ exitCode: null, checksumOk: false, timedOut: false });
+    // Lower case, as install-hotfixes.ps1 prints both digests.
+    expect(results[0]).toMatchObject({
+      expectedSha256: sha(scenario, KB_FILE).toLowerCase(),
+      actualSha256: 'ab'.repeat(32),
+    });
     expect((results[0] as { error: string }).error).toMatch(
-      /^SHA-256 of the downloaded file is AB/,
+      /^SHA-256 of the downloaded file is (ab){32}, the plan says [0-9a-f]{64}: not run$/,
     );
     expect(h.fleet.node('WEB01').attempts).toEqual({});
   });

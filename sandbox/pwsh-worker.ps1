@@ -1,0 +1,185 @@
+# One long-lived PowerShell worker of the sandbox's pwsh fleet (sandbox/pwsh-fleet.ts).
+#
+# It runs the documents' scripts exactly as the synthesized documents carry them (rendered to
+# -Rendered by sandbox/pwsh-fleet.ts), one job at a time, with the payload in $env:SSM_Payload as
+# SSM Agent hands it over. The Windows seam of ssm/_common.ps1 is replaced by the simulated
+# node: every seam function is an alias (aliases win over the script's own functions, as Pester's
+# mocks do) whose body asks the sandbox over this process's pipes and waits for the answer. The
+# sandbox answers from the node's state in virtual time, so a script's sleeps never take wall time.
+#
+# Protocol: one JSON object per line.
+#   sandbox -> worker  {"t":"job","key":"drain","payload":"<base64>","computer":"NODE1"}
+#                      {"t":"reply","value":...}   the answer to the last call
+#                      {"t":"abort"}               the command ended (timeout, cancel): stop
+#   worker -> sandbox  {"t":"ready"}
+#                      {"t":"call","name":"Wait-RolloutSeconds","args":{...},"out":"...","err":"..."}
+#                      {"t":"done","code":0,"out":"...","err":"..."}
+# "out" and "err" carry what the script printed since the last message.
+param([Parameter(Mandatory = $true)] [string] $Rendered)
+
+$ErrorActionPreference = 'Stop'
+$global:SandboxProtocol = [Console]::Out
+$global:SandboxProtocolIn = [Console]::In
+$global:SandboxRealErr = [Console]::Error
+$global:SandboxJobOut = New-Object System.IO.StringWriter
+$global:SandboxJobErr = New-Object System.IO.StringWriter
+
+function global:Send-SandboxMessage {
+    param([Parameter(Mandatory = $true)] $Message)
+    $global:SandboxProtocol.WriteLine((ConvertTo-Json -InputObject $Message -Compress -Depth 8))
+    $global:SandboxProtocol.Flush()
+}
+
+function global:Get-SandboxPrinted {
+    $printed = @{ out = $global:SandboxJobOut.ToString(); err = $global:SandboxJobErr.ToString() }
+    $null = $global:SandboxJobOut.GetStringBuilder().Clear()
+    $null = $global:SandboxJobErr.GetStringBuilder().Clear()
+    return $printed
+}
+
+# Asks the simulated node; returns its answer. A command that ended meanwhile throws, which the
+# script's own trap turns into exit 1 (its output is discarded: the command has ended already).
+function global:Invoke-SandboxSeam {
+    param([string] $Name, [hashtable] $Arguments = @{})
+    $printed = Get-SandboxPrinted
+    Send-SandboxMessage @{ t = 'call'; name = $Name; args = $Arguments; out = $printed.out; err = $printed.err }
+    $line = $global:SandboxProtocolIn.ReadLine()
+    if ($null -eq $line) { [Environment]::Exit(0) }
+    $reply = ConvertFrom-Json -InputObject $line -DateKind String
+    if ($reply.t -eq 'abort') { throw 'sandbox: the command ended while the script ran' }
+    return $reply.value
+}
+
+function global:ConvertFrom-SandboxInstant {
+    param([string] $Text)
+    return [datetime]::Parse($Text, [Globalization.CultureInfo]::InvariantCulture, [Globalization.DateTimeStyles]::RoundtripKind).ToUniversalTime()
+}
+
+# --- the seam, backed by the simulated node --------------------------------------------------
+function global:SandboxSeam-GetWindowsDirectory { return 'C:\Windows' }
+function global:SandboxSeam-GetRolloutUtcNow { return (ConvertFrom-SandboxInstant (Invoke-SandboxSeam 'Get-RolloutUtcNow')) }
+function global:SandboxSeam-WaitRolloutSeconds { param([double] $Seconds) $null = Invoke-SandboxSeam 'Wait-RolloutSeconds' @{ seconds = $Seconds } }
+function global:SandboxSeam-TestFileExists { param([string] $Path) return [bool](Invoke-SandboxSeam 'Test-FileExists' @{ path = $Path }) }
+# The sandbox has no file bytes: the "stream" carries the SHA-256 of what the node holds.
+function global:SandboxSeam-OpenLockedFile {
+    param([string] $Path)
+    $sha = [string](Invoke-SandboxSeam 'Open-LockedFile' @{ path = $Path })
+    $file = [pscustomobject]@{ Sha256 = $sha }
+    $file | Add-Member -MemberType ScriptMethod -Name Dispose -Value { }
+    return $file
+}
+function global:SandboxSeam-GetStreamSha256 { param($Stream) return [string]$Stream.Sha256 }
+function global:SandboxSeam-GetRegistryValue { param([string] $Path, [string] $Name) return (Invoke-SandboxSeam 'Get-RegistryValue' @{ path = $Path; name = $Name }) }
+function global:SandboxSeam-TestRegistryKey { param([string] $Path) return [bool](Invoke-SandboxSeam 'Test-RegistryKey' @{ path = $Path }) }
+function global:SandboxSeam-GetRolloutMarker { param([string] $Key, [string] $Name) return (Invoke-SandboxSeam 'Get-RolloutMarker' @{ key = $Key; name = $Name }) }
+function global:SandboxSeam-SetRolloutMarker { param([string] $Key, [string] $Name, [string] $Value) $null = Invoke-SandboxSeam 'Set-RolloutMarker' @{ key = $Key; name = $Name; value = $Value } }
+function global:SandboxSeam-RemoveRolloutMarker { param([string] $Key, [string] $Name) $null = Invoke-SandboxSeam 'Remove-RolloutMarker' @{ key = $Key; name = $Name } }
+function global:SandboxSeam-ClearRolloutMarkers { param([string] $Key) $null = Invoke-SandboxSeam 'Clear-RolloutMarkers' @{ key = $Key } }
+function global:SandboxSeam-GetBootSessionId { return [string](Invoke-SandboxSeam 'Get-BootSessionId') }
+function global:SandboxSeam-GetOperatingSystem {
+    $os = Invoke-SandboxSeam 'Get-OperatingSystem'
+    return [pscustomobject]@{
+        Caption = [string]$os.caption
+        Version = [string]$os.version
+        BuildNumber = [string]$os.buildNumber
+        ServicePackMajorVersion = [int]$os.servicePack
+        LastBootUpTime = (ConvertFrom-SandboxInstant $os.lastBootTime)
+    }
+}
+function global:SandboxSeam-GetLastBootTime { return (ConvertFrom-SandboxInstant (Invoke-SandboxSeam 'Get-LastBootTime')) }
+function global:SandboxSeam-GetServiceStatus { param([string] $Name) return (Invoke-SandboxSeam 'Get-ServiceStatus' @{ name = $Name }) }
+function global:SandboxSeam-GetServiceStartMode { param([string] $Name) return [string](Invoke-SandboxSeam 'Get-ServiceStartMode' @{ name = $Name }) }
+function global:SandboxSeam-ImportFailoverClusterModule { }
+function global:SandboxSeam-GetDeviceGuardStatus {
+    $vbs = [int](Invoke-SandboxSeam 'Get-DeviceGuardStatus')
+    return @([pscustomobject]@{ VirtualizationBasedSecurityStatus = $vbs })
+}
+function global:SandboxSeam-TestSecureBoot { return [bool](Invoke-SandboxSeam 'Test-SecureBoot') }
+function global:SandboxSeam-GetInstalledHotFixIds { return @(Invoke-SandboxSeam 'Get-InstalledHotFixIds') }
+function global:SandboxSeam-GetFileVersion { param([string] $Path) return (Invoke-SandboxSeam 'Get-FileVersion' @{ path = $Path }) }
+function global:SandboxSeam-GetInstalledPackageNames { return @(Invoke-SandboxSeam 'Get-InstalledPackageNames') }
+function global:SandboxSeam-ReceiveS3File {
+    param([string] $Bucket, [string] $Key, [string] $Destination)
+    $failure = Invoke-SandboxSeam 'Receive-S3File' @{ bucket = $Bucket; key = $Key; destination = $Destination }
+    if ($null -ne $failure) { throw ([string]$failure) }
+}
+function global:SandboxSeam-InitializeUpdateFolder { param([string] $Path) }
+function global:SandboxSeam-InvokeInstaller {
+    param([string] $FilePath, [string] $Arguments, [string] $WorkingDirectory, [long] $TimeoutMilliseconds, [switch] $CaptureOutput)
+    $run = Invoke-SandboxSeam 'Invoke-Installer' @{ filePath = $FilePath; arguments = $Arguments; timeoutMilliseconds = $TimeoutMilliseconds }
+    $exitCode = $null
+    if ($run.exited) { $exitCode = [int]$run.exitCode }
+    $output = @()
+    if ($CaptureOutput -and $run.exited) { $output = @($run.output) }
+    return @{ exited = [bool]$run.exited; exitCode = $exitCode; output = $output }
+}
+function global:SandboxSeam-TestServicingBusy { return [bool](Invoke-SandboxSeam 'Test-ServicingBusy') }
+
+foreach ($seam in @(
+        'Get-WindowsDirectory', 'Get-RolloutUtcNow', 'Wait-RolloutSeconds', 'Test-FileExists', 'Open-LockedFile',
+        'Get-StreamSha256', 'Get-RegistryValue', 'Test-RegistryKey', 'Get-RolloutMarker', 'Set-RolloutMarker',
+        'Remove-RolloutMarker', 'Clear-RolloutMarkers', 'Get-BootSessionId', 'Get-OperatingSystem', 'Get-LastBootTime',
+        'Get-ServiceStatus', 'Get-ServiceStartMode', 'Import-FailoverClusterModule', 'Get-DeviceGuardStatus',
+        'Test-SecureBoot', 'Get-InstalledHotFixIds', 'Get-FileVersion', 'Get-InstalledPackageNames', 'Receive-S3File',
+        'Initialize-UpdateFolder', 'Invoke-Installer', 'Test-ServicingBusy')) {
+    Set-Alias -Name $seam -Value ('SandboxSeam-' + ($seam -replace '-', '')) -Scope Global
+}
+
+# The FailoverClusters cmdlets the documents call, with their real names and parameters.
+$null = New-Module -Name FailoverClusters -ScriptBlock {
+    function ConvertTo-ClusterNode {
+        param($Node)
+        return [pscustomobject]@{ Name = [string]$Node.name; State = [string]$Node.state; DrainStatus = [string]$Node.drainStatus }
+    }
+    function Get-Cluster { param([string] $Name) return [pscustomobject]@{ Name = [string](Invoke-SandboxSeam 'Get-Cluster') } }
+    function Get-ClusterNode { param([string] $Name, [string] $Cluster) return (ConvertTo-ClusterNode (Invoke-SandboxSeam 'Get-ClusterNode' @{ name = $Name })) }
+    function Get-ClusterGroup {
+        param([string] $Name, [string] $Cluster)
+        return @(Invoke-SandboxSeam 'Get-ClusterGroup' | ForEach-Object { [pscustomobject]@{ Name = [string]$_.name; OwnerNode = [pscustomobject]@{ Name = [string]$_.owner } } })
+    }
+    function Suspend-ClusterNode {
+        [CmdletBinding(SupportsShouldProcess = $true)]
+        param([string] $Name, [switch] $Drain, [switch] $Wait, [switch] $ForceDrain, [string] $Cluster)
+        return (ConvertTo-ClusterNode (Invoke-SandboxSeam 'Suspend-ClusterNode' @{ name = $Name; drain = [bool]$Drain }))
+    }
+    function Resume-ClusterNode {
+        [CmdletBinding(SupportsShouldProcess = $true)]
+        param([string] $Name, [ValidateSet('NoFailback', 'Immediate', 'Policy')] [string] $Failback, [string] $Cluster)
+        return (ConvertTo-ClusterNode (Invoke-SandboxSeam 'Resume-ClusterNode' @{ name = $Name; failback = $Failback }))
+    }
+    Export-ModuleMember -Function Get-Cluster, Get-ClusterNode, Get-ClusterGroup, Suspend-ClusterNode, Resume-ClusterNode
+} | Import-Module -Global -PassThru
+
+
+Send-SandboxMessage @{ t = 'ready' }
+while ($true) {
+    $line = $global:SandboxProtocolIn.ReadLine()
+    if ($null -eq $line) { break }
+    $job = ConvertFrom-Json -InputObject $line -DateKind String
+    if ($job.t -ne 'job') { continue }
+    $env:SSM_Payload = [string]$job.payload
+    $env:COMPUTERNAME = [string]$job.computer
+    $env:PROCESSOR_ARCHITECTURE = [string]$job.architecture
+    foreach ($variable in $job.environment.PSObject.Properties) {
+        [Environment]::SetEnvironmentVariable($variable.Name, [string]$variable.Value)
+    }
+    $path = Join-Path $Rendered ([string]$job.key + '.ps1')
+    [Console]::SetOut($global:SandboxJobOut)
+    [Console]::SetError($global:SandboxJobErr)
+    $global:LASTEXITCODE = 0
+    $code = 0
+    try {
+        $null = & $path
+        $code = $global:LASTEXITCODE
+    }
+    catch {
+        $global:SandboxJobErr.WriteLine('SANDBOX WORKER ERROR ' + $_.Exception.Message)
+        $code = 1
+    }
+    finally {
+        [Console]::SetOut($global:SandboxProtocol)
+        [Console]::SetError($global:SandboxRealErr)
+    }
+    $printed = Get-SandboxPrinted
+    Send-SandboxMessage @{ t = 'done'; code = $code; out = $printed.out; err = $printed.err }
+}
