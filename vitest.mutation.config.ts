@@ -4,7 +4,9 @@ import { defineConfig } from 'vitest/config';
 // scripts/mutation.ts names in MUTATION_TEST_FILES (comma-separated, relative to the root).
 const files = (process.env.MUTATION_TEST_FILES ?? '').split(',').filter((f) => f !== '');
 if (files.length === 0) {
-  throw new Error('vitest.mutation.config.ts: MUTATION_TEST_FILES is empty; run it through `npm run mutation`');
+  throw new Error(
+    'vitest.mutation.config.ts: MUTATION_TEST_FILES is empty; run it through `npm run mutation`',
+  );
 }
 
 export default defineConfig({

@@ -5,8 +5,8 @@
 // in test/core/equivalent-mutants.md.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Stryker } from '@stryker-mutator/core';
 import type { MutantResult, PartialStrykerOptions } from '@stryker-mutator/api/core';
+import { Stryker } from '@stryker-mutator/core';
 
 const coreDir = 'lambdas/core';
 const testDir = 'test/core';
@@ -21,14 +21,18 @@ const allModules = readdirSync(coreDir)
   .sort();
 for (const name of named) {
   if (!allModules.includes(name)) {
-    console.error(`mutation: module "${name}" is not in ${coreDir}/ (known: ${allModules.join(', ')})`);
+    console.error(
+      `mutation: module "${name}" is not in ${coreDir}/ (known: ${allModules.join(', ')})`,
+    );
     process.exit(2);
   }
 }
 const modules = named.length > 0 ? named : allModules;
 const concurrency = Number(process.env.MUTATION_CONCURRENCY ?? '2');
 if (!Number.isInteger(concurrency) || concurrency < 1) {
-  console.error(`mutation: MUTATION_CONCURRENCY "${process.env.MUTATION_CONCURRENCY}": expected a whole number from 1`);
+  console.error(
+    `mutation: MUTATION_CONCURRENCY "${process.env.MUTATION_CONCURRENCY}": expected a whole number from 1`,
+  );
   process.exit(2);
 }
 
@@ -64,7 +68,13 @@ async function runModule(module: string): Promise<Row> {
   const started = Date.now();
   const empty = { mutants: 0, killed: 0, survived: 0, timeout: 0, noCoverage: 0, invalid: 0 };
   if (tests.length === 0) {
-    return { module, ...empty, score: undefined, seconds: 0, note: 'no test file in test/core imports it' };
+    return {
+      module,
+      ...empty,
+      score: undefined,
+      seconds: 0,
+      note: 'no test file in test/core imports it',
+    };
   }
   process.env.MUTATION_TEST_FILES = tests.join(',');
   const options: PartialStrykerOptions = {
@@ -98,8 +108,16 @@ async function runModule(module: string): Promise<Row> {
   const valid = killed + timeout + survived + noCoverage;
   const survivors = results
     .filter((r) => r.status === 'Survived' || r.status === 'NoCoverage')
-    .map((r) => `${r.location.start.line}:${r.location.start.column + 1} ${r.status} ${r.mutatorName}: ${r.replacement ?? ''}`.replace(/\s+/g, ' '));
-  writeFileSync(join(reportDir, `${module}.survivors.txt`), survivors.map((s) => `${s}\n`).join(''));
+    .map((r) =>
+      `${r.location.start.line}:${r.location.start.column + 1} ${r.status} ${r.mutatorName}: ${r.replacement ?? ''}`.replace(
+        /\s+/g,
+        ' ',
+      ),
+    );
+  writeFileSync(
+    join(reportDir, `${module}.survivors.txt`),
+    survivors.map((s) => `${s}\n`).join(''),
+  );
   return {
     module,
     mutants: results.length,
@@ -115,7 +133,17 @@ async function runModule(module: string): Promise<Row> {
 }
 
 function table(rows: Row[]): string {
-  const header = ['module', 'mutants', 'killed', 'survived', 'timeout', 'no coverage', 'invalid', 'score', 'seconds'];
+  const header = [
+    'module',
+    'mutants',
+    'killed',
+    'survived',
+    'timeout',
+    'no coverage',
+    'invalid',
+    'score',
+    'seconds',
+  ];
   const lines = rows.map((r) => [
     r.module,
     String(r.mutants),
@@ -128,7 +156,10 @@ function table(rows: Row[]): string {
     String(r.seconds),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  const fmt = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join('  ');
   return [fmt(header), ...lines.map(fmt)].join('\n');
 }
 
@@ -137,7 +168,9 @@ const rows: Row[] = [];
 for (const module of modules) {
   const row = await runModule(module);
   rows.push(row);
-  console.log(`${module}: ${row.score === undefined ? '-' : `${row.score.toFixed(1)} %`} in ${row.seconds} s (${row.note})`);
+  console.log(
+    `${module}: ${row.score === undefined ? '-' : `${row.score.toFixed(1)} %`} in ${row.seconds} s (${row.note})`,
+  );
 }
 const total = rows.reduce(
   (t, r) => ({
@@ -150,7 +183,18 @@ const total = rows.reduce(
     invalid: t.invalid + r.invalid,
     seconds: t.seconds + r.seconds,
   }),
-  { module: 'total', mutants: 0, killed: 0, survived: 0, timeout: 0, noCoverage: 0, invalid: 0, score: undefined, seconds: 0, note: '' } as Row,
+  {
+    module: 'total',
+    mutants: 0,
+    killed: 0,
+    survived: 0,
+    timeout: 0,
+    noCoverage: 0,
+    invalid: 0,
+    score: undefined,
+    seconds: 0,
+    note: '',
+  } as Row,
 );
 const valid = total.killed + total.timeout + total.survived + total.noCoverage;
 total.score = valid === 0 ? undefined : (100 * (total.killed + total.timeout)) / valid;
