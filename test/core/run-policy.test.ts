@@ -287,6 +287,10 @@ describe('resolveRunPolicy: accepted values', () => {
     { source: 'brief: a percentage never gives fewer than 1', nodes: 4, value: '10%', expected: 1 },
     { source: 'SSM MaxConcurrency: 100%', nodes: 7, value: '100%', expected: 7 },
     { source: 'brief: whitespace around a percentage', nodes: 10, value: ' 50 % ', expected: 5 },
+    { source: 'issue 14: 1% is the smallest percentage', nodes: 300, value: '1%', expected: 3 },
+    { source: 'issue 14: a count of 1 as text', nodes: 10, value: '1', expected: 1 },
+    { source: 'issue 14: a count of 1', nodes: 10, value: 1, expected: 1 },
+    { source: 'issue 14: a count equal to the node count', nodes: 6, value: 6, expected: 6 },
   ])('$source ($value of $nodes nodes -> $expected)', ({ nodes, value, expected }) => {
     expect(resolveRunPolicy({ maxConcurrency: value }, group(nodes)).maxConcurrency).toBe(expected);
   });
@@ -480,6 +484,12 @@ describe('resolveRunPolicy: each rejected value is one problem naming the field,
     { source: 'SSM MaxConcurrency: at most 100%', value: '101%' },
     { source: 'SSM MaxConcurrency: whole percentages', value: '12.5%' },
     { source: 'SSM MaxConcurrency: a number or a percentage', value: 'all' },
+    { source: 'issue 14: junk before a count', value: 'x5' },
+    { source: 'issue 14: junk after a count', value: '5x' },
+    { source: 'issue 14: junk after a percentage', value: '50%x' },
+    { source: 'issue 14: junk before a percentage', value: 'x50%' },
+    { source: 'issue 14: a count of 0 as text', value: '0' },
+    { source: 'issue 14: a whole count past 2^53', value: 2 ** 53 },
     { source: 'SSM MaxConcurrency: a number or a percentage', value: false },
   ])('$source ($value, group)', ({ value }) => {
     const error = policyError(() => resolveRunPolicy({ maxConcurrency: value }, group(10)));
@@ -584,6 +594,17 @@ describe('resolveRunPolicy: the target', () => {
       ],
     },
     {
+      source: 'issue 14: a null target is a RunPolicyError, not a TypeError',
+      target: null,
+      problems: [
+        {
+          field: 'target',
+          value: null,
+          message: 'expected { kind: "cluster" | "group", nodes: [...] }',
+        },
+      ],
+    },
+    {
       source: 'brief: target is an object',
       target: undefined,
       problems: [
@@ -660,6 +681,14 @@ describe('parseDurationMinutes', () => {
     { source: 'brief: .NET TimeSpan d.hh:mm:ss', value: '2.00:30:00', expected: 2910 },
     { source: '.NET TimeSpan with zero fraction', value: '00:05:00.0000000', expected: 5 },
     { source: 'brief: surrounding whitespace', value: ' PT5M ', expected: 5 },
+    { source: 'issue 14: .NET TimeSpan: 23 is the last hour', value: '23:00', expected: 1380 },
+    { source: 'issue 14: .NET TimeSpan: 59 is the last minute', value: '00:59', expected: 59 },
+    { source: 'issue 14: exactly one minute (number)', value: 1, expected: 1 },
+    { source: 'issue 14: exactly one minute (ISO)', value: 'PT1M', expected: 1 },
+    { source: 'issue 14: exactly one minute (TimeSpan)', value: '00:01', expected: 1 },
+    { source: 'issue 14: ISO 8601 days only', value: 'P10D', expected: 14400 },
+    { source: 'issue 14: ISO 8601 every designator', value: 'P1W2DT3H4M60S', expected: 13145 },
+    { source: 'issue 14: .NET TimeSpan days of two digits', value: '10.02:00:00', expected: 14520 },
   ])('$source: $value -> $expected', ({ value, expected }) => {
     expect(parseDurationMinutes(value, 'stopAfter')).toBe(expected);
   });
@@ -708,6 +737,17 @@ describe('parseDurationMinutes', () => {
     {
       source: '.NET TimeSpan: hours go to 23',
       value: '24:00:00',
+      message:
+        'expected a duration of whole minutes: minutes as a number (90), ISO 8601 (PT1H30M) or a TimeSpan (01:30:00, 1.02:00:00); hours go to 23, minutes and seconds to 59',
+    },
+    {
+      source: 'issue 14: .NET TimeSpan: 59 seconds is in range, but not whole minutes',
+      value: '00:01:59',
+      message: 'not a whole number of minutes',
+    },
+    {
+      source: 'issue 14: .NET TimeSpan: seconds go to 59',
+      value: '00:01:60',
       message:
         'expected a duration of whole minutes: minutes as a number (90), ISO 8601 (PT1H30M) or a TimeSpan (01:30:00, 1.02:00:00); hours go to 23, minutes and seconds to 59',
     },
