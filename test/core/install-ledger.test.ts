@@ -539,6 +539,47 @@ const errorRows: ErrorRow[] = [
     problems: [{ field: 'updateId', value: '890923', message: /"KB" followed by/ }],
   },
   {
+    source: 'issue 14: an update id with junk before KB',
+    act: withInstall({ updateId: 'XKB1234' }),
+    problems: [{ field: 'updateId', value: 'XKB1234', message: /"KB" followed by 4 to 8 digits/ }],
+  },
+  {
+    source: 'issue 14: an update id with junk after the digits',
+    act: withInstall({ updateId: 'KB1234X' }),
+    problems: [{ field: 'updateId', value: 'KB1234X', message: /"KB" followed by 4 to 8 digits/ }],
+  },
+  {
+    source: 'issue 14: an update id of 3 digits',
+    act: withInstall({ updateId: 'KB123' }),
+    problems: [{ field: 'updateId', value: 'KB123' }],
+  },
+  {
+    source: 'issue 14: an update id of 9 digits',
+    act: withInstall({ updateId: 'KB123456789' }),
+    problems: [{ field: 'updateId', value: 'KB123456789' }],
+  },
+  {
+    source: 'issue 14: a whitespace-only run id',
+    act: withInstall({ runId: '   ' }),
+    problems: [{ field: 'runId', value: '   ', message: /expected a run id, got an empty string/ }],
+  },
+  {
+    source: 'issue 14: recordRemoval: a whitespace-only run id',
+    act: () => recordRemoval(CBA, C, minute(10), ' \t'),
+    problems: [{ field: 'runId', value: ' \t', message: /expected a run id, got an empty string/ }],
+  },
+  {
+    source: 'issue 14: recordRemoval: a malformed removedAt later than the install is not stored',
+    act: () => recordRemoval(CBA, C, '2099-01-01 10:00'),
+    problems: [
+      {
+        field: 'removedAt',
+        value: '2099-01-01 10:00',
+        message: /ISO 8601 timestamp with seconds and a time zone/,
+      },
+    ],
+  },
+  {
     source: 'recordInstall: an update id with a space',
     act: withInstall({ updateId: 'KB 890923' }),
     problems: [{ field: 'updateId', value: 'KB 890923' }],
@@ -627,6 +668,30 @@ const errorRows: ErrorRow[] = [
     problems: [{ field: 'node', value: '' }],
   },
 ];
+
+describe('issue 14: boundaries of recordInstall and recordRemoval', () => {
+  it.each([
+    ['KB1000', 'KB1000'],
+    ['KB99999999', 'KB99999999'],
+    ['kb890923', 'KB890923'],
+  ])('accepts the update id %s, stored as %s (4 to 8 digits, any case)', (updateId, stored) => {
+    const ledger = recordInstall(createLedger(NODE), { ...good, updateId });
+    expect(ledger.entries.map((e) => e.updateId)).toEqual([stored]);
+  });
+
+  it('records a removal at the exact instant of the install (not earlier, so allowed)', () => {
+    const ledger = recordRemoval(CBA, C, minute(2), 'run-7');
+    const removed = ledger.entries.find((e) => e.updateId === C);
+    expect(removed).toMatchObject({ removedAt: minute(2), removedByRunId: 'run-7' });
+    expect(installedUpdates(ledger).map((e) => e.updateId)).toEqual([A, B]);
+  });
+
+  it('records a removal one millisecond before the install as an error naming removedAt', () => {
+    const justBefore = new Date(Date.parse(minute(2)) - 1).toISOString();
+    const error = ledgerErrorOf(() => recordRemoval(CBA, C, justBefore));
+    expect(error.problems.map((p) => [p.field, p.value])).toEqual([['removedAt', justBefore]]);
+  });
+});
 
 describe('errors name the field and the value', () => {
   it.each(errorRows)('$source', ({ act, problems }) => {
