@@ -691,4 +691,144 @@ describe('interpretRemoval: wusa.exe /uninstall exit codes', () => {
   it('a malformed line is an InstallReportError', () => {
     expect(() => run([{ index: 0 }])).toThrow(InstallReportError);
   });
+
+  it.each([
+    { bad: null, source: 'null' },
+    { bad: 'ROLLOUT-RESULT garbage', source: 'a string' },
+    { bad: { ...removal(0), index: '0' }, source: 'index as text' },
+    { bad: { ...removal(0), index: 0.5 }, source: 'a fractional index' },
+    { bad: { ...removal(0), updateId: 5000004 }, source: 'updateId as a number' },
+    { bad: { ...removal(0), exitCode: 1.5 }, source: 'a fractional exit code' },
+    { bad: { ...removal(0), exitCode: '0' }, source: 'exit code as text' },
+    { bad: { ...removal(0), timedOut: 'no' }, source: 'timedOut as text' },
+    { bad: { index: 0, updateId: 'KB5000004', exitCode: 0 }, source: 'no timedOut' },
+  ])(
+    'issue 14: rejects a removal line with $source, naming the line and what is expected',
+    ({ bad }) => {
+      const act = () => run([removal(0), bad]);
+      expect(act).toThrow(InstallReportError);
+      expect(act).toThrow(
+        /^removal result line 2 \(.*\): expected \{ index, updateId, exitCode, timedOut \}$/,
+      );
+      expect(act).toThrow(String(JSON.stringify(bad)).slice(0, 20));
+    },
+  );
+
+  it('issue 14: a line saying the uninstaller did not run (exitCode null, not timed out) is a failure a retry will not fix', () => {
+    const verdict = run([removal(null, false)]);
+    expect(verdict.results[0]).toMatchObject({
+      outcome: 'Failed',
+      exitCode: null,
+      rebootRequired: false,
+      transient: false,
+      detail: 'wusa.exe did not run',
+    });
+    expect(verdict.failed).toBe(true);
+    expect(verdict.transientOnly).toBe(false);
+    const withError = run([{ ...removal(null, false), error: 'wusa.exe not found' }]);
+    expect(withError.results[0]?.detail).toBe('wusa.exe not found');
+  });
+
+  it('issue 14: a timed-out removal is transient and says so; the retry decision reads transientOnly', () => {
+    const verdict = run([removal(null, true)]);
+    expect(verdict.results[0]).toMatchObject({
+      outcome: 'Failed',
+      transient: true,
+      detail: 'wusa.exe ran past the removal timeout and was stopped',
+      durationSeconds: 5,
+      logTail: 'wusa',
+    });
+    expect(verdict.transientOnly).toBe(true);
+  });
+
+  it.each([
+    { code: 0, detail: '0x0 removed; a restart completes the removal (KB897341)' },
+    { code: 3010, detail: '0xBC2 removed, restart required' },
+    { code: 0x240007, detail: '0x240007 the update is not installed: nothing to remove' },
+    { code: 1603, detail: '0x643 wusa.exe could not remove the update' },
+  ])(
+    'issue 14: exit code $code is not transient, and the detail says what happened',
+    ({ code, detail }) => {
+      const verdict = run([removal(code)]);
+      expect(verdict.results[0]).toMatchObject({
+        transient: false,
+        detail,
+        rebootInitiated: false,
+      });
+      expect(verdict.transientOnly).toBe(false);
+    },
+  );
+
+  it('issue 14: an unreported removal is transient only when the command did not succeed', () => {
+    const ok = interpretRemoval(planned.slice(0, 1), {
+      status: 'Success',
+      results: [],
+      outputTail: 'out',
+    });
+    expect(ok.results[0]).toMatchObject({
+      outcome: 'Failed',
+      transient: false,
+      durationSeconds: 0,
+      logTail: 'out',
+      detail: 'the node reported no result for this removal (command Success)',
+    });
+    const timedOut = interpretRemoval(planned.slice(0, 1), {
+      status: 'TimedOut',
+      results: [],
+      outputTail: '',
+    });
+    expect(timedOut.results[0]?.transient).toBe(true);
+  });
+
+  it('issue 14: mixed results: removed, not installed and failed, counted and flagged together', () => {
+    const verdict = interpretRemoval(
+      [
+        { index: 0, updateId: 'KB5000004' },
+        { index: 1, updateId: 'KB5000003' },
+        { index: 2, updateId: 'KB5000002' },
+      ],
+      {
+        status: 'Failed',
+        results: [
+          { ...removal(3010), index: 0 },
+          { ...removal(0x240007), index: 1, updateId: 'KB5000003' },
+          { ...removal(1603), index: 2, updateId: 'KB5000002' },
+        ],
+        outputTail: '',
+      },
+    );
+    expect(verdict.results.map((r) => r.outcome)).toEqual([
+      'Success_RebootRequired',
+      'NotApplicable',
+      'Failed',
+    ]);
+    expect(verdict.outcomes).toMatchObject({
+      Success_RebootRequired: 1,
+      NotApplicable: 1,
+      Failed: 1,
+    });
+    expect(verdict).toMatchObject({
+      failed: true,
+      rebootRequired: true,
+      transientOnly: false,
+      startedFailed: true,
+    });
+  });
+
+  it('a DISM removal records the DISM command with its package name', () => {
+    const verdict = interpretRemoval(
+      [
+        {
+          index: 0,
+          updateId: 'KB5000004',
+          method: 'dism',
+          packageName: 'Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.1',
+        },
+      ],
+      { status: 'Success', results: [removal(0)], outputTail: '' },
+    );
+    expect(verdict.results[0]?.command).toBe(
+      'DISM /Online /Remove-Package /PackageName:Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.1 /Quiet /NoRestart',
+    );
+  });
 });
