@@ -1062,7 +1062,77 @@ describe('packageAllowsHotpatch: the package facts alone, for the scan', () => {
       allows: false,
       source: 'DOMAIN.md §1: .NET updates restart',
     },
+    {
+      entry: kb({ article: 'notSupported', packageFiles: ['sp1gdr/authz.dl._hp'] }),
+      allows: false,
+      source: 'issue 14 / seed 002 step 1: the article decides; ._hp files do not override a no',
+    },
+    {
+      entry: kb({ article: 'notMentioned', packageFiles: ['sp1gdr/authz.dl._hp'] }),
+      allows: false,
+      source:
+        'issue 14 / seed 000: an article that says nothing is a no, whatever the package holds',
+    },
+    {
+      entry: kb({ article: 'supported', packageFiles: [] }),
+      allows: true,
+      source: 'issue 14 / seed 002 step 1: the article says yes; no ._hp files needed',
+    },
+    {
+      entry: kb({ article: 'unknown', packageFiles: ['sp1gdr/authz._hp.txt'] }),
+      allows: false,
+      source: 'issue 14: "._hp" must end the name; authz._hp.txt is not a ._hp file',
+    },
+    {
+      entry: kb({ article: 'unknown', packageFiles: ['SP1GDR/AUTHZ.DL._HP'] }),
+      allows: true,
+      source: 'issue 14: file names compare case-insensitively, as on Windows',
+    },
+    {
+      entry: modern({ releaseMonth: '2025-05', unplannedBaseline: false }),
+      allows: true,
+      source: 'issue 14 / DOMAIN.md §1: unplannedBaseline false in a hotpatch month',
+    },
+    {
+      entry: modern({ releaseMonth: '2025-01' }),
+      allows: false,
+      source: 'DOMAIN.md §1: January is a baseline month',
+    },
+    {
+      entry: modern({ releaseMonth: '2025-10' }),
+      allows: false,
+      source: 'DOMAIN.md §1: October is a baseline month',
+    },
+    {
+      entry: modern({ releaseMonth: '2025-12' }),
+      allows: true,
+      source: 'DOMAIN.md §1: December is a hotpatch month',
+    },
   ])('$source → $allows', ({ entry, allows }) => {
     expect(packageAllowsHotpatch(entry).allows).toBe(allows);
+  });
+
+  it.each([
+    {
+      entry: kb({ kind: 'securityQfe' }),
+      reason: 'securityQfe update: only GDR security updates hotpatch (KB897341)',
+    },
+    {
+      entry: kb({ article: 'notSupported' }),
+      reason: 'the KB article is notSupported: the package cannot be hotpatched (KB897341)',
+    },
+    { entry: kb({}), reason: 'a GDR security update the KB article says can be hotpatched' },
+    { entry: modern({ kind: 'dotNet' }), reason: 'a dotNet update installs with a restart' },
+    {
+      entry: modern({ unplannedBaseline: true }),
+      reason: 'an unplanned baseline installs with a restart',
+    },
+    {
+      entry: modern({ releaseMonth: '2025-04' }),
+      reason: '2025-04 is a baseline month: the baseline installs with a restart',
+    },
+    { entry: modern({}), reason: '2025-05 is a hotpatch month' },
+  ])('gives the scan the reason: $reason', ({ entry, reason }) => {
+    expect(packageAllowsHotpatch(entry).reason).toBe(reason);
   });
 });
