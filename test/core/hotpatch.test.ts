@@ -412,6 +412,25 @@ describe('kb897341 policy', () => {
         source: 'seed 000 (fr) spacing « (srv03_gdr. ######-####) » is a translation artefact',
       },
       { fileVersion: '5.2.3790.2453 (.050623-1417)', verdict: 'malformed', source: SEED_BRANCH },
+      ...[
+        'x5.2.3790.2453 (srv03_sp1_gdr.050623-1417)',
+        '5.2.3790.2453 (srv03_sp1_gdr.050623-1417)x',
+        '5.2.3790.2453 (srv03_sp1_gdr.x050623-1417)',
+        '5.2.3790.2453 (srv03_sp1_gdr.050623-1417x)',
+        '5.2.3790.2453 (srv03-sp1_gdr.050623-1417)',
+        '5.2.3790.2453x (srv03_sp1_gdr.050623-1417)',
+        '5.2.3790.65536 (srv03_sp1_gdr.050623-1417)',
+        '5.2.3790.2453.1 (srv03_sp1_gdr.050623-1417)',
+      ].map((fileVersion) => ({
+        fileVersion,
+        verdict: 'malformed',
+        source: 'issue 14: junk around a well-formed version is refused, not read past',
+      })),
+      {
+        fileVersion: '65535.0.3790.2453 (srv03_sp1_gdr.050623-1417)',
+        verdict: 'eligible',
+        source: 'issue 14: 65535 is the largest version part',
+      },
     ];
 
     it.each(rows)('$fileVersion -> $verdict ($source)', ({ fileVersion, verdict }) => {
@@ -877,6 +896,36 @@ describe('parseHotpatchFacts', () => {
       input: withField(modern(), 'os.servicePack', 1),
       field: 'os.servicePack',
       value: 1,
+    },
+    {
+      name: 'issue 14: junk before the KB number',
+      input: withField(classic(), 'update.kb', 'xKB897341'),
+      field: 'update.kb',
+      value: 'xKB897341',
+    },
+    {
+      name: 'issue 14: junk after the KB number',
+      input: withField(classic(), 'update.kb', 'KB897341x'),
+      field: 'update.kb',
+      value: 'KB897341x',
+    },
+    {
+      name: 'issue 14: a 4-letter language',
+      input: withField(classic(), 'update.language', 'ENUX'),
+      field: 'update.language',
+      value: 'ENUX',
+    },
+    {
+      name: 'issue 14: junk before a 3-letter language',
+      input: withField(classic(), 'update.language', 'xENU'),
+      field: 'update.language',
+      value: 'xENU',
+    },
+    {
+      name: 'issue 14: a language with a digit',
+      input: withField(classic(), 'update.language', 'EN1'),
+      field: 'update.language',
+      value: 'EN1',
     },
     { name: 'not an object', input: null, field: '(root)', value: null },
     { name: 'an array', input: [classic()], field: '(root)', value: [classic()] },
