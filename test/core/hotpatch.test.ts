@@ -423,12 +423,12 @@ describe('kb897341 policy', () => {
         '5.2.3790.2453.1 (srv03_sp1_gdr.050623-1417)',
       ].map((fileVersion) => ({
         fileVersion,
-        verdict: 'malformed',
+        verdict: 'malformed' as BranchVerdict,
         source: 'issue 14: junk around a well-formed version is refused, not read past',
       })),
       {
         fileVersion: '65535.0.3790.2453 (srv03_sp1_gdr.050623-1417)',
-        verdict: 'eligible',
+        verdict: 'eligible' as BranchVerdict,
         source: 'issue 14: 65535 is the largest version part',
       },
     ];
