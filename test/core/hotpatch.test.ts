@@ -962,6 +962,207 @@ describe('parseHotpatchFacts', () => {
     },
   );
 
+  const KB = 'expected "KB" and 6 or 7 digits, e.g. "KB897341"';
+  const LANG = 'expected a 3-letter package language code, e.g. "ENU" or "JPN"';
+  const SP = 'expected the service pack as a whole number 0-9 (0 = original release, 1 = SP1)';
+  const MONTH = 'expected the release month as "YYYY-MM", e.g. "2025-05"';
+  const BUILD = 'expected the OS build as "<build>.<revision>", e.g. "26100.1742"';
+  it.each([
+    { input: withField(classic(), 'update.kb', 7), field: 'update.kb', message: KB },
+    {
+      input: withField(classic(), 'update.language', 'EN'),
+      field: 'update.language',
+      message: LANG,
+    },
+    { input: withField(classic(), 'update.language', 7), field: 'update.language', message: LANG },
+    {
+      input: withField(classic(), 'update.kind', 'x'),
+      field: 'update.kind',
+      message: 'expected one of "securityGdr", "securityQfe", "nonSecurity"',
+    },
+    {
+      input: withField(classic(), 'update.packageFiles', 'x'),
+      field: 'update.packageFiles',
+      message: 'expected a list of file names',
+    },
+    {
+      input: withField(classic(), 'update.packageFiles', ['a._hp', '']),
+      field: 'update.packageFiles[1]',
+      message: 'expected a file name (a non-empty string)',
+    },
+    {
+      input: withField(classic(), 'update.cumulativeIncludesRestartRequiredUpdate', 'yes'),
+      field: 'update.cumulativeIncludesRestartRequiredUpdate',
+      message: 'expected true or false (the update includes one that restarts)',
+    },
+    { input: withField(classic(), 'os.servicePack', 10), field: 'os.servicePack', message: SP },
+    { input: withField(classic(), 'os.servicePack', -1), field: 'os.servicePack', message: SP },
+    {
+      input: withField(classic(), 'binaries', 'x'),
+      field: 'binaries',
+      message: 'expected a list of { path, fileVersion }',
+    },
+    {
+      input: withField(classic(), 'binaries', [{ path: '', fileVersion: GDR_VERSION }]),
+      field: 'binaries[0].path',
+      message: 'expected the binary path (a non-empty string)',
+    },
+    {
+      input: withField(classic(), 'binaries', [{ path: AUTHZ, fileVersion: 5 }]),
+      field: 'binaries[0].fileVersion',
+      message: `expected the file version string, e.g. "${GDR_VERSION}"`,
+    },
+    {
+      input: withField(classic(), 'node.securityUpdateInstalledBefore', 1),
+      field: 'node.securityUpdateInstalledBefore',
+      message: 'expected true or false (a security update was installed before)',
+    },
+    {
+      input: withField(classic(), 'node.rightsManagementRunning', 1),
+      field: 'node.rightsManagementRunning',
+      message: 'expected true or false (Rights Management is running)',
+    },
+    {
+      input: withField(classic(), 'node.debuggerAttached', 1),
+      field: 'node.debuggerAttached',
+      message: 'expected true or false (a program is being debugged)',
+    },
+    {
+      input: withField(classic(), 'node.debugProgramsRight', 1),
+      field: 'node.debugProgramsRight',
+      message: 'expected true or false (the installing account holds "Debug programs")',
+    },
+    {
+      input: withField(classic(), 'node.incompatibleProgramsRunning', 'x'),
+      field: 'node.incompatibleProgramsRunning',
+      message: 'expected a list of program names (may be empty)',
+    },
+    {
+      input: withField(classic(), 'node.incompatibleProgramsRunning', ['']),
+      field: 'node.incompatibleProgramsRunning[0]',
+      message: 'expected a program name (a non-empty string)',
+    },
+    {
+      input: withField(modern(), 'update.releaseMonth', '2025-13'),
+      field: 'update.releaseMonth',
+      message: MONTH,
+    },
+    {
+      input: withField(modern(), 'update.releaseMonth', '2025-00'),
+      field: 'update.releaseMonth',
+      message: MONTH,
+    },
+    {
+      input: withField(modern(), 'update.releaseMonth', 'x2025-05'),
+      field: 'update.releaseMonth',
+      message: MONTH,
+    },
+    {
+      input: withField(modern(), 'update.releaseMonth', '2025-05x'),
+      field: 'update.releaseMonth',
+      message: MONTH,
+    },
+    {
+      input: withField(modern(), 'update.releaseMonth', 202505),
+      field: 'update.releaseMonth',
+      message: MONTH,
+    },
+    {
+      input: withField(modern(), 'update.unplannedBaseline', 'no'),
+      field: 'update.unplannedBaseline',
+      message: 'expected true or false (the update is an unplanned baseline)',
+    },
+    { input: withField(modern(), 'os.build', '26100'), field: 'os.build', message: BUILD },
+    { input: withField(modern(), 'os.build', 'x26100.1742'), field: 'os.build', message: BUILD },
+    { input: withField(modern(), 'os.build', '26100.1742x'), field: 'os.build', message: BUILD },
+    { input: withField(modern(), 'os.build', 26100.1742), field: 'os.build', message: BUILD },
+    {
+      input: withField(modern(), 'node.azureArcConnected', 1),
+      field: 'node.azureArcConnected',
+      message: 'expected true or false (the node is connected to Azure Arc)',
+    },
+    {
+      input: withField(modern(), 'node.vbsEnabled', 1),
+      field: 'node.vbsEnabled',
+      message: 'expected true or false (virtualization-based security is running)',
+    },
+    {
+      input: withField(modern(), 'node.uefiSecureBootEnabled', 1),
+      field: 'node.uefiSecureBootEnabled',
+      message: 'expected true or false (UEFI Secure Boot is on)',
+    },
+    {
+      input: withField(modern(), 'node.hotpatchEnrolled', 1),
+      field: 'node.hotpatchEnrolled',
+      message: 'expected true or false (the node is enrolled in hotpatch)',
+    },
+    {
+      input: withField(modern(), 'policy', 'newer'),
+      field: 'policy',
+      message: 'expected one of "kb897341", "modern"',
+    },
+  ])(
+    `issue 14: $field gets the message a user reads: $message (${STYLE_ERRORS})`,
+    ({ input, field, message }) => {
+      const error = inputError(input);
+      expect(error.problems.map((p) => [p.field, p.message])).toEqual([[field, message]]);
+    },
+  );
+
+  it.each([
+    { input: 5, source: 'a number' },
+    { input: [], source: 'an array' },
+  ])(
+    `issue 14: $source at the root is named (root) with what is accepted (${STYLE_ERRORS})`,
+    ({ input }) => {
+      expect(inputError(input).problems).toEqual([
+        {
+          field: '(root)',
+          value: input,
+          message: 'expected an object with "policy" (kb897341 or modern) and its facts',
+        },
+      ]);
+    },
+  );
+
+  it.each([
+    {
+      input: withField(classic(), 'extra', 1),
+      field: 'extra',
+      accepted: 'policy, update, os, binaries, node',
+    },
+    {
+      input: withField(classic(), 'binaries', [{ path: AUTHZ, fileVersion: GDR_VERSION, size: 1 }]),
+      field: 'binaries[0].size',
+      accepted: 'path, fileVersion',
+    },
+    {
+      input: withField(modern(), 'update.extra', 1),
+      field: 'update.extra',
+      accepted: 'releaseMonth, kind, unplannedBaseline',
+    },
+  ])(
+    `issue 14: an unknown field $field lists the fields accepted there (${STYLE_ERRORS})`,
+    ({ input, field, accepted }) => {
+      expect(inputError(input).problems).toEqual([
+        { field, value: 1, message: `unknown field; accepted here: ${accepted}` },
+      ]);
+    },
+  );
+
+  it('issue 14: input whose reading throws (a throwing getter) is a HotpatchInputError naming the cause', () => {
+    const input = {
+      get policy(): string {
+        throw new Error('boom');
+      },
+    };
+    const error = inputError(input);
+    expect(error.problems).toEqual([
+      { field: '(root)', message: 'could not be read: Error: boom' },
+    ]);
+    expect(error.cause).toBeInstanceOf(Error);
+  });
+
   it(`lists every problem in one error (${STYLE_ERRORS})`, () => {
     let input = withField(classic(), 'os.servicePack', 'SP1');
     input = withField(input, 'update.kb', 'Q123');
