@@ -785,6 +785,243 @@ describe('modern policy', () => {
   );
 });
 
+describe('issue 14: the details a user reads in a decision', () => {
+  it.each([
+    {
+      releaseMonth: '2025-02',
+      detail: '2025-02 (February) is a hotpatch month between the 2025-01 and 2025-04 baselines',
+    },
+    {
+      releaseMonth: '2025-03',
+      detail: '2025-03 (March) is a hotpatch month between the 2025-01 and 2025-04 baselines',
+    },
+    {
+      releaseMonth: '2025-05',
+      detail: '2025-05 (May) is a hotpatch month between the 2025-04 and 2025-07 baselines',
+    },
+    {
+      releaseMonth: '2025-09',
+      detail: '2025-09 (September) is a hotpatch month between the 2025-07 and 2025-10 baselines',
+    },
+    {
+      releaseMonth: '2025-12',
+      detail: '2025-12 (December) is a hotpatch month between the 2025-10 and 2026-01 baselines',
+    },
+    {
+      releaseMonth: '2025-07',
+      detail:
+        '2025-07 (July) is a baseline month (January, April, July, October): the baseline installs with a restart',
+    },
+  ])(`$releaseMonth: $detail (${MODERN})`, ({ releaseMonth, detail }) => {
+    expect(checkOf(decide(modern({ update: { releaseMonth } })), 'releaseMonth').detail).toBe(
+      detail,
+    );
+  });
+
+  it.each([
+    { kind: 'security', detail: 'a security update, which ships as a hotpatch in hotpatch months' },
+    { kind: 'nonSecurity', detail: 'a non-security update: installs with a restart' },
+    { kind: 'dotNet', detail: 'a .NET update: installs with a restart' },
+    { kind: 'driverFirmware', detail: 'a driver or firmware update: installs with a restart' },
+  ])(`modern update kind $kind: $detail (${MODERN})`, ({ kind, detail }) => {
+    const decision = decide(modern({ update: { kind } }));
+    expect(checkOf(decision, 'updateKind')).toMatchObject({ ok: kind === 'security', detail });
+    expect(decision.restart.reasons.includes(detail)).toBe(kind !== 'security');
+  });
+
+  it.each([
+    {
+      over: {},
+      rule: 'platform',
+      ok: true,
+      detail: 'Windows Server 2025 Datacenter connected to Azure Arc supports hotpatch',
+    },
+    {
+      over: { node: { azureArcConnected: false } },
+      rule: 'platform',
+      ok: false,
+      detail:
+        'Windows Server 2025 Datacenter supports hotpatch only when connected to Azure Arc (node.azureArcConnected is false)',
+    },
+    { over: {}, rule: 'build', ok: true, detail: 'build 26100.1742 is 26100.1742 or later' },
+    {
+      over: { os: { build: '26100.1000' } },
+      rule: 'build',
+      ok: false,
+      detail:
+        'build 26100.1000 is older than 26100.1742, the first build Azure Arc hotpatch supports',
+    },
+    {
+      over: { os: { build: '26200.1' } },
+      rule: 'build',
+      ok: true,
+      detail: 'build 26200.1 is 26100.1742 or later',
+    },
+    { over: {}, rule: 'vbs', ok: true, detail: 'virtualization-based security is running' },
+    {
+      over: { node: { vbsEnabled: false } },
+      rule: 'vbs',
+      ok: false,
+      detail: 'virtualization-based security is off: Azure Arc hotpatch needs it',
+    },
+    { over: {}, rule: 'secureBoot', ok: true, detail: 'UEFI Secure Boot is on' },
+    {
+      over: { node: { uefiSecureBootEnabled: false } },
+      rule: 'secureBoot',
+      ok: false,
+      detail: 'UEFI Secure Boot is off: Azure Arc hotpatch needs it',
+    },
+    { over: {}, rule: 'enrolled', ok: true, detail: 'the node is enrolled in hotpatch' },
+    {
+      over: { node: { hotpatchEnrolled: false } },
+      rule: 'enrolled',
+      ok: false,
+      detail: 'the node is not enrolled in hotpatch',
+    },
+    { over: {}, rule: 'unplannedBaseline', ok: true, detail: 'not an unplanned baseline' },
+    {
+      over: { update: { unplannedBaseline: true } },
+      rule: 'unplannedBaseline',
+      ok: false,
+      detail: 'an unplanned baseline: installs with a restart',
+    },
+    {
+      over: {
+        os: {
+          product: 'windowsServer2022',
+          edition: 'datacenterAzureEdition',
+          build: '20348.2700',
+        },
+      },
+      rule: 'platform',
+      ok: true,
+      detail: 'Windows Server 2022 Datacenter: Azure Edition supports hotpatch',
+    },
+    {
+      over: { os: { product: 'windowsServer2019', edition: 'standard', build: '17763.1' } },
+      rule: 'platform',
+      ok: false,
+      detail:
+        'Windows Server 2019 Standard does not support hotpatch: supported are Windows Server 2022/2025 Datacenter: Azure Edition, and Windows Server 2025 Standard/Datacenter via Azure Arc',
+    },
+  ])(`modern $rule check: $detail (${MODERN})`, ({ over, rule, ok, detail }) => {
+    const decision = decide(modern(over));
+    expect(checkOf(decision, rule)).toEqual({
+      rule,
+      ok,
+      detail,
+      source: 'DOMAIN.md §1, modern hotpatch (not in the seeds)',
+    });
+    expect(decision.eligible).toBe(ok);
+  });
+
+  it(`a modern unplanned baseline is not eligible and restarts, even in a hotpatch month (${MODERN})`, () => {
+    const decision = decide(
+      modern({ update: { releaseMonth: '2025-05', unplannedBaseline: true } }),
+    );
+    expect(decision.eligible).toBe(false);
+    expect(decision.restart).toEqual({
+      mayBeRequired: true,
+      reasons: ['an unplanned baseline: installs with a restart'],
+    });
+  });
+
+  it.each([
+    { os: {}, detail: 'Windows Server 2003 SP1 Standard, x86: listed in the article' },
+    {
+      os: { edition: 'web' },
+      detail: 'Windows Server 2003 SP1 Web Edition, x86: listed in the article',
+    },
+    {
+      os: { edition: 'enterprise' },
+      detail: 'Windows Server 2003 SP1 Enterprise, x86: listed in the article',
+    },
+    {
+      os: { edition: 'datacenter' },
+      detail: 'Windows Server 2003 SP1 Datacenter, x86: listed in the article',
+    },
+    ...(
+      [
+        ['windowsServer2003R2', 'Windows Server 2003 R2'],
+        ['windowsServer2008', 'Windows Server 2008'],
+        ['windowsServer2008R2', 'Windows Server 2008 R2'],
+        ['windowsServer2012', 'Windows Server 2012'],
+        ['windowsServer2012R2', 'Windows Server 2012 R2'],
+        ['windowsServer2016', 'Windows Server 2016'],
+        ['windowsServer2019', 'Windows Server 2019'],
+        ['windowsServer2022', 'Windows Server 2022'],
+        ['windowsServer2025', 'Windows Server 2025'],
+      ] as const
+    ).map(([product, name]) => ({
+      os: { product },
+      detail: `${name} SP1 Standard, x86: ${name} is not listed; the article lists Windows Server 2003 SP1 only (32-bit x86 Datacenter, Enterprise, Standard; Web Edition)`,
+    })),
+    ...(
+      [
+        ['datacenterAzureEdition', 'Datacenter: Azure Edition'],
+        ['smallBusiness', 'Small Business Server'],
+        ['storage', 'Storage Server'],
+      ] as const
+    ).map(([edition, name]) => ({
+      os: { edition },
+      detail: `Windows Server 2003 SP1 ${name}, x86: ${name} is not listed; the article lists Windows Server 2003 SP1 only (32-bit x86 Datacenter, Enterprise, Standard; Web Edition)`,
+    })),
+    {
+      os: { servicePack: 0 },
+      detail:
+        'Windows Server 2003 Standard, x86: the original release of Windows Server 2003 (no service pack) does not support hotpatching; the article lists Windows Server 2003 SP1 only (32-bit x86 Datacenter, Enterprise, Standard; Web Edition)',
+    },
+    {
+      os: { servicePack: 2, architecture: 'x64' },
+      detail:
+        'Windows Server 2003 SP2 Standard, x64: SP2 is not listed; x64 is not 32-bit x86; the article lists Windows Server 2003 SP1 only (32-bit x86 Datacenter, Enterprise, Standard; Web Edition)',
+    },
+  ])(`kb897341 os check: $detail (${SEED_OS})`, ({ os, detail }) => {
+    const decision = decide(classic({ os }));
+    expect(checkOf(decision, 'os').detail).toBe(detail);
+  });
+
+  it.each([
+    {
+      update: { article: 'unknown', packageFiles: ['sp1gdr/authz._hp.txt', 'authz.dll'] },
+      ok: false,
+      detail:
+        'nobody has read the KB article and the package contains no ._hp files: no evidence that it can be hotpatched',
+    },
+    {
+      update: {
+        article: 'unknown',
+        packageFiles: ['sp1gdr/authz.dl._hp', 'sp1gdr/ntdll.dl._HP', 'authz.dll'],
+      },
+      ok: true,
+      detail:
+        'nobody has read the KB article; the package contains ._hp files (sp1gdr/authz.dl._hp, sp1gdr/ntdll.dl._HP), taken as evidence that it may be hotpatched: read the article to confirm',
+    },
+    {
+      update: { article: 'notSupported', packageFiles: ['sp1gdr/authz.dl._hp'] },
+      ok: false,
+      detail:
+        "the KB article says the update cannot be hotpatched; the package's ._hp files (sp1gdr/authz.dl._hp) do not override the article",
+    },
+    {
+      update: { article: 'notMentioned', packageFiles: ['sp1gdr/authz.dl._hp'] },
+      ok: false,
+      detail:
+        "the KB article does not mention hotpatching, so it cannot be hotpatched; the package's ._hp files (sp1gdr/authz.dl._hp) do not override the article",
+    },
+    {
+      update: { article: 'notSupported' },
+      ok: false,
+      detail: 'the KB article says the update cannot be hotpatched',
+    },
+  ])(
+    `issue 14: kb897341 package check on the decision path: $detail (${SEED_PACKAGE})`,
+    ({ update, ok, detail }) => {
+      expect(checkOf(decide(classic({ update })), 'package')).toMatchObject({ ok, detail });
+    },
+  );
+});
+
 describe('parseHotpatchFacts', () => {
   it(`upper-cases the KB number and the language (${SEED_INSTALL})`, () => {
     const facts = parseHotpatchFacts(classic({ update: { kb: 'kb901234', language: 'jpn' } }));
