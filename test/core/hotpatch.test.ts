@@ -421,11 +421,24 @@ describe('kb897341 policy', () => {
         '5.2.3790.2453x (srv03_sp1_gdr.050623-1417)',
         '5.2.3790.65536 (srv03_sp1_gdr.050623-1417)',
         '5.2.3790.2453.1 (srv03_sp1_gdr.050623-1417)',
+        'junk 5.2.3790.2453 (srv03_sp1_gdr.050623-1417)',
+        '5.2.3790.2453 (srv03_sp1_gdr.050623-1417) junk',
+        '5.2.3790.2453 (srv03_sp1_gdr-.050623-1417)',
       ].map((fileVersion) => ({
         fileVersion,
         verdict: 'malformed' as BranchVerdict,
         source: 'issue 14: junk around a well-formed version is refused, not read past',
       })),
+      {
+        fileVersion: '5.2.3790.2000 (xp_sp1_qfe.050101-1200)',
+        verdict: 'unknownTag' as BranchVerdict,
+        source: 'issue 14: a qfe token outside the srv03 family is an unknown tag, not a srv03 QFE',
+      },
+      {
+        fileVersion: '5.2.3790.2000 (srv03_xsp1.050101-1200)',
+        verdict: 'unknownTag' as BranchVerdict,
+        source: 'issue 14: a service-pack token is exactly sp and one digit',
+      },
       {
         fileVersion: '65535.0.3790.2453 (srv03_sp1_gdr.050623-1417)',
         verdict: 'eligible' as BranchVerdict,
@@ -459,6 +472,35 @@ describe('kb897341 policy', () => {
       expect(bad.ok).toBe(false);
       expect(bad.ok ? '' : bad.reason).toMatch(/timestamp "050623-14" is not 6 digits/);
     });
+
+    it.each([
+      { fileVersion: ' ', why: 'empty' },
+      { fileVersion: '5.2.3790.2453', why: 'expected "<version> (<branch tag>.<yymmdd>-<hhmm>)"' },
+      {
+        fileVersion: '5.2.x.2453 (srv03_gdr.050623-1417)',
+        why: 'version "5.2.x.2453" is not four numbers 0-65535 separated by dots',
+      },
+      {
+        fileVersion: '5.2.3790.2453 (srv03_gdr)',
+        why: 'no "." between the branch tag and the timestamp in "(srv03_gdr)"',
+      },
+      {
+        fileVersion: '5.2.3790.2453 (.050623-1417)',
+        why: 'branch tag "" is empty or has characters other than letters, digits and _',
+      },
+      {
+        fileVersion: '5.2.3790.2453 (srv03_gdr.050623-14)',
+        why: 'timestamp "050623-14" is not 6 digits, "-", 4 digits',
+      },
+    ])(
+      'issue 14: parseBranchTag says why $fileVersion is malformed: $why (seed 002 branch table)',
+      ({ fileVersion, why }) => {
+        expect(parseBranchTag(fileVersion)).toEqual({
+          ok: false,
+          reason: `malformed file version ${JSON.stringify(fileVersion)}: ${why}; expected e.g. "${GDR_VERSION}"`,
+        });
+      },
+    );
 
     it('judges every binary: one qfe binary among GDR ones makes the node not eligible (seed 002 branch table)', () => {
       const binaries = [
