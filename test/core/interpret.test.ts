@@ -423,6 +423,73 @@ describe('interpretHotfixInstall: updates that did not run', () => {
     expect(idle.servicingBusy).toBe(false);
   });
 
+  it('issue 14: mixed results: one 1641 among others restarts the node, and only the unreported updates are not started', () => {
+    // Arrange: 0 succeeded, 1 needs a restart, 2 restarted the node (unsigned form), 3 has no line.
+    const plan = [planned(0), planned(1), planned(2, { extension: 'msi' }), planned(3)];
+    // Act
+    const verdict = interpretHotfixInstall(
+      plan,
+      command([line(0), line(1, { exitCode: 3010 }), line(2, { exitCode: 1641 })], 'Failed'),
+    );
+    // Assert
+    expect(verdict.results.map((r) => [r.index, r.outcome, r.rebootInitiated])).toEqual([
+      [0, 'Success', false],
+      [1, 'Success_RebootRequired', false],
+      [2, 'Success_RebootRequired', true],
+      [3, 'Failed', false],
+    ]);
+    expect(verdict).toMatchObject({
+      rebootInitiated: true,
+      rebootRequired: true,
+      notStarted: [3],
+      startedFailed: false,
+      transientOnly: true,
+    });
+    expect(verdict.results[3]).toMatchObject({ transient: true, durationSeconds: 0, logTail: '' });
+  });
+
+  it('issue 14: a 1641 the rule does not list still means the node is going down (rebootInitiated), and the rest wait', () => {
+    // .msu rules do not list 1641: the outcome is Failed, but the node restarts all the same.
+    const verdict = interpretHotfixInstall(
+      [planned(0), planned(1)],
+      command([line(0, { exitCode: 1641 })]),
+    );
+    expect(verdict.results[0]).toMatchObject({
+      outcome: 'Failed',
+      rebootInitiated: true,
+      exitCode: 1641,
+    });
+    expect(verdict.results[0]?.detail).toBe('0x669 ERROR_SUCCESS_REBOOT_INITIATED');
+    expect(verdict.notStarted).toEqual([1]);
+    expect(verdict.startedFailed).toBe(true);
+  });
+
+  it('issue 14: without a 1641, an unreported update is a failure, transient only when the command did not succeed', () => {
+    const ok = interpretHotfixInstall(
+      [planned(0), planned(1)],
+      command([line(0)], 'Success', 'out'),
+    );
+    expect(ok.notStarted).toEqual([]);
+    expect(ok.results[1]).toMatchObject({
+      outcome: 'Failed',
+      transient: false,
+      logTail: 'out',
+      detail: 'the node reported no result for this update (command Success)',
+    });
+    const died = interpretHotfixInstall([planned(0), planned(1)], command([line(0)], 'Failed'));
+    expect(died.results[1]?.transient).toBe(true);
+  });
+
+  it('issue 14: a result keeps the last 2,000 characters of a long log, and the duration reported', () => {
+    const log = `${'a'.repeat(10)}${'b'.repeat(2000)}`;
+    const verdict = interpretHotfixInstall([planned(0)], command([line(0, { logTail: log })]));
+    expect(verdict.results[0]?.logTail).toBe('b'.repeat(2000));
+    expect(verdict.results[0]?.durationSeconds).toBe(42);
+    expect(verdict.results[0]?.command).toBe(
+      '%systemroot%\\System32\\wusa.exe "C:\\ProgramData\\WindowsRollout\\Hotfixes\\KB5000000.msu" /quiet /norestart',
+    );
+  });
+
   it('an installer that did not start reports its error', () => {
     // Act
     const verdict = interpretHotfixInstall(
@@ -443,12 +510,31 @@ describe('interpretHotfixInstall: malformed report lines', () => {
     { bad: { ...line(1), exitCode: '0' }, source: 'exit code as text' },
     { bad: { index: 1, file: 'KB.msu', exitCode: 0, timedOut: false }, source: 'no checksumOk' },
     { bad: { ...line(1), timedOut: 'no' }, source: 'timedOut as text' },
+    { bad: { ...line(1), index: 1.5 }, source: 'issue 14: a fractional index' },
+    { bad: { ...line(1), file: 5 }, source: 'issue 14: file as a number' },
+    { bad: { ...line(1), checksumOk: 'yes' }, source: 'issue 14: checksumOk as text' },
+    { bad: { ...line(1), notStarted: 'yes' }, source: 'issue 14: notStarted as text' },
+    { bad: { ...line(1), servicingBusy: 1 }, source: 'issue 14: servicingBusy as a number' },
+    {
+      bad: { index: 1, file: 'x', exitCode: 0, notStarted: true },
+      source: 'issue 14: a notStarted line with an exit code',
+    },
+    {
+      bad: { index: '1', file: 'x', exitCode: null, notStarted: true },
+      source: 'issue 14: a notStarted line with a text index',
+    },
+    {
+      bad: { index: 1, file: 5, exitCode: null, notStarted: true },
+      source: 'issue 14: a notStarted line with a numeric file',
+    },
   ])('rejects $source, naming the line', ({ bad }) => {
     // Act
     const act = () => interpretHotfixInstall([planned(0), planned(1)], command([line(0), bad]));
     // Assert
     expect(act).toThrow(InstallReportError);
-    expect(act).toThrow(/^install result line 2 \(/);
+    expect(act).toThrow(
+      /^install result line 2 \(.*\): expected \{ index, file, exitCode, checksumOk, timedOut \}$/,
+    );
     expect(act).toThrow(JSON.stringify(bad).slice(0, 20));
   });
 });
