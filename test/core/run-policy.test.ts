@@ -874,3 +874,35 @@ describe('properties', () => {
     );
   });
 });
+
+describe('issue 14: node lists in messages', () => {
+  it('names at most 10 nodes of a large run, and counts the rest', () => {
+    const error = policyError(() => resolveRunPolicy({ nodeOrder: ['OTHER'] }, group(12)));
+    expect(error.problems).toEqual([
+      {
+        field: 'nodeOrder[0]',
+        value: 'OTHER',
+        message:
+          'not a node of this run; its nodes are NODE1, NODE2, NODE3, NODE4, NODE5, NODE6, NODE7, NODE8, NODE9, NODE10 and 2 more',
+      },
+    ]);
+  });
+
+  it('names all 10 nodes of a 10-node run', () => {
+    const error = policyError(() => resolveRunPolicy({ nodeOrder: ['OTHER'] }, group(10)));
+    expect(error.problems[0]?.message).toBe(
+      'not a node of this run; its nodes are NODE1, NODE2, NODE3, NODE4, NODE5, NODE6, NODE7, NODE8, NODE9, NODE10',
+    );
+  });
+
+  it('maxFailedNodes may be one less than the node count, not equal to it', () => {
+    expect(resolveRunPolicy({ maxFailedNodes: 3 }, FOUR).maxFailedNodes).toBe(3);
+    expect(policyError(() => resolveRunPolicy({ maxFailedNodes: 4 }, FOUR)).problems).toEqual([
+      {
+        field: 'maxFailedNodes',
+        value: 4,
+        message: 'expected a whole number from 0 to 3 (one less than the 4 nodes of the run)',
+      },
+    ]);
+  });
+});
