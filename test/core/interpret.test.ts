@@ -918,3 +918,115 @@ describe('interpretRemoval: wusa.exe /uninstall exit codes', () => {
     );
   });
 });
+
+describe('issue 14: what a verdict says, to the last word a user reads', () => {
+  it('a report line that is not JSON-able or is long is quoted, cut at 200 characters', () => {
+    const long = { index: 'x'.repeat(300) };
+    expect(() => interpretHotfixInstall([planned(0)], command([undefined]))).toThrow(
+      'install result line 1 (undefined): expected',
+    );
+    expect(() => interpretHotfixInstall([planned(0)], command([long]))).toThrow(
+      `install result line 1 (${JSON.stringify(long).slice(0, 200)}): expected`,
+    );
+    expect(() => interpretWindowsUpdate(command([undefined]))).toThrow(
+      'Windows Update result line 1 (undefined): expected { updateId, title, resultCode, rebootRequired }',
+    );
+    expect(() => interpretWindowsUpdate(command([long]))).toThrow(
+      `Windows Update result line 1 (${JSON.stringify(long).slice(0, 200)}): expected`,
+    );
+    expect(() => interpretRemoval([], command([undefined]))).toThrow(
+      'removal result line 1 (undefined): expected',
+    );
+    expect(() => interpretRemoval([], command([long]))).toThrow(
+      `removal result line 1 (${JSON.stringify(long).slice(0, 200)}): expected`,
+    );
+  });
+
+  it('the command is the installer and its parameters, without a trailing space when there are none', () => {
+    const verdict = interpretHotfixInstall([planned(0, { parameters: '' })], command([line(0)]));
+    expect(verdict.results[0]?.command).toBe('%systemroot%\\System32\\wusa.exe');
+  });
+
+  it('a checksum mismatch the node reported without digests names the planned one and says the other is missing', () => {
+    const verdict = interpretHotfixInstall([planned(0)], command([line(0, { checksumOk: false })]));
+    expect(verdict.results[0]?.detail).toBe(
+      `SHA-256 mismatch: expected ${'0'.repeat(64)}, actual not reported; not run and not retried (a retry downloads the same file)`,
+    );
+    expect(verdict.neverRetry).toEqual([0]);
+  });
+
+  it('details of an installer that timed out, and of one that did not run', () => {
+    const idle = interpretHotfixInstall(
+      [planned(0)],
+      command([line(0, { timedOut: true, exitCode: null })]),
+    );
+    expect(idle.results[0]?.detail).toBe(
+      'the installer ran past HotfixInstallerTimeoutMinutes and was stopped',
+    );
+    const busy = interpretHotfixInstall(
+      [planned(0)],
+      command([line(0, { timedOut: true, exitCode: null, servicingBusy: true })]),
+    );
+    expect(busy.results[0]?.detail).toBe(
+      'the installer ran past HotfixInstallerTimeoutMinutes and was stopped; Windows servicing was still busy',
+    );
+    const notRun = interpretHotfixInstall([planned(0)], command([line(0, { exitCode: null })]));
+    expect(notRun.results[0]).toMatchObject({
+      detail: 'the installer did not run',
+      transient: true,
+    });
+    expect(notRun.servicingBusy).toBe(false);
+  });
+
+  it('the detail of a code is its hex, and its name when it has one', () => {
+    const verdict = interpretHotfixInstall(
+      [planned(0), planned(1)],
+      command([line(0, { exitCode: 12345 }), line(1, { exitCode: 1603 })]),
+    );
+    expect(verdict.results.map((r) => r.detail)).toEqual(['0x3039', '0x643 ERROR_INSTALL_FAILURE']);
+  });
+
+  it('Windows Update: details for skipped updates, and for a command that did not finish', () => {
+    const eula = interpretWindowsUpdate(
+      command([wu({ resultCode: 4, skipped: true, skipReason: 'eula' })]),
+    );
+    expect(eula.results[0]?.detail).toBe(
+      'skipped, not installed: its licence (EULA) must be accepted; install it by hand or approve it in WSUS',
+    );
+    const input = interpretWindowsUpdate(
+      command([wu({ resultCode: 4, skipped: true, skipReason: 'userInput' })]),
+    );
+    expect(input.results[0]?.detail).toBe(
+      'skipped, not installed: it may ask for user input; install it by hand or approve it in WSUS',
+    );
+    const ok = interpretWindowsUpdate(command([wu({ hResult: 0x80240022 | 0 })]));
+    expect(ok.results[0]?.detail).toBe('WUA result code 2, HRESULT 0x80240022');
+    expect(ok).toMatchObject({ neverRetry: [], notStarted: [], servicingBusy: false });
+    const none = interpretWindowsUpdate(command([], 'Failed', 'tail'));
+    expect(none.results[0]).toMatchObject({
+      update: 'Windows Update scan and install',
+      transient: false,
+      logTail: 'tail',
+      detail: 'the command ended Failed without reporting results',
+    });
+    const partial = interpretWindowsUpdate(command([wu()], 'Cancelled'));
+    expect(partial.results[1]?.detail).toBe('the command ended Cancelled before it finished');
+    for (const status of ['TimedOut', 'ExecutionTimedOut'] as const) {
+      expect(interpretWindowsUpdate(command([], status)).results[0]?.transient).toBe(true);
+    }
+  });
+
+  it('removal: a DISM item without a package name, and a line without a log tail', () => {
+    const verdict = interpretRemoval([{ index: 0, updateId: 'KB5000004', method: 'dism' }], {
+      status: 'Success',
+      results: [{ index: 0, updateId: 'KB5000004', exitCode: 0, timedOut: false }],
+      outputTail: '',
+    });
+    expect(verdict.results[0]).toMatchObject({
+      command: 'DISM /Online /Remove-Package /PackageName: /Quiet /NoRestart',
+      logTail: '',
+      durationSeconds: 0,
+    });
+    expect(verdict).toMatchObject({ neverRetry: [], notStarted: [], servicingBusy: false });
+  });
+});
