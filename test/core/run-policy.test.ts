@@ -906,3 +906,107 @@ describe('issue 14: node lists in messages', () => {
     ]);
   });
 });
+
+describe('issue 14: survivors of mutation testing, stated as behaviour', () => {
+  const DURATION =
+    'expected a duration of whole minutes: minutes as a number (90), ISO 8601 (PT1H30M) or a TimeSpan (01:30:00, 1.02:00:00)';
+
+  it.each([
+    { value: 'P10W', expected: 100800, source: 'ISO 8601: weeks of two digits' },
+    { value: 'P1W', expected: 10080, source: 'ISO 8601: weeks' },
+  ])('$source: $value -> $expected', ({ value, expected }) => {
+    expect(parseDurationMinutes(value, 'stopAfter')).toBe(expected);
+  });
+
+  it.each([
+    { value: 'xPT5M', message: DURATION },
+    { value: '01:30:00x', message: DURATION },
+    { value: 'xP1M', message: DURATION },
+    {
+      value: 'P12M',
+      message: 'years and months have no fixed length: use weeks, days, hours, minutes (P1DT2H)',
+    },
+  ])('refuses $value: $message', ({ value, message }) => {
+    expect(policyError(() => parseDurationMinutes(value, 'stopAfter')).problems).toEqual([
+      { field: 'stopAfter', value, message },
+    ]);
+  });
+
+  it('a duration problem found by resolveRunPolicy has the same message as parseDurationMinutes', () => {
+    expect(policyError(() => resolveRunPolicy({ stopAfter: 'PT90S' }, FOUR)).problems).toEqual([
+      { field: 'stopAfter', value: 'PT90S', message: 'not a whole number of minutes' },
+    ]);
+  });
+
+  it('a warnAfter not less than stopAfter names both', () => {
+    expect(
+      policyError(() => resolveRunPolicy({ warnAfter: 60, stopAfter: 'PT1H' }, FOUR)).problems,
+    ).toEqual([
+      {
+        field: 'warnAfter',
+        value: 60,
+        message: 'must be less than stopAfter; warnAfter is 60 minutes, stopAfter 60',
+      },
+    ]);
+  });
+
+  it('a script path that is not a string gets the script message', () => {
+    expect(policyError(() => resolveRunPolicy({ preUpdateScript: 5 }, FOUR)).problems).toEqual([
+      {
+        field: 'preUpdateScript',
+        value: 5,
+        message: 'expected the path of a PowerShell script ending in .ps1, at most 260 characters',
+      },
+    ]);
+  });
+
+  it('a count of two digits as text', () => {
+    expect(resolveRunPolicy({ maxConcurrency: '12' }, group(20)).maxConcurrency).toBe(12);
+  });
+
+  it('nodeOrder: a bad entry does not hide a duplicate, and a duplicate is not also "not a node"', () => {
+    const error = policyError(() => resolveRunPolicy({ nodeOrder: ['X', 5, 'x'] }, FOUR));
+    expect(error.problems.map((p) => [p.field, p.message])).toEqual([
+      ['nodeOrder[0]', 'not a node of this run; its nodes are NODE1, NODE2, NODE3, NODE4'],
+      ['nodeOrder[1]', 'expected a node name'],
+      ['nodeOrder[2]', 'same node as nodeOrder[0] ("X"); node names compare case-insensitively'],
+    ]);
+  });
+
+  it('problems come in schema field order, unknown fields last, items by number, ties as found', () => {
+    const error = policyError(() =>
+      resolveRunPolicy({ zzz: 1, maxRetriesPerNode: 0, maxFailedNodes: -1 }, {
+        kind: 'x',
+        nodes: [],
+      } as never),
+    );
+    expect(error.problems.map((p) => p.field)).toEqual([
+      'target.kind',
+      'target.nodes',
+      'maxFailedNodes',
+      'maxRetriesPerNode',
+      'zzz',
+    ]);
+    const order = policyError(() =>
+      resolveRunPolicy(
+        {
+          nodeOrder: [
+            'NODE1',
+            'NODE2',
+            'X2',
+            'NODE3',
+            'NODE4',
+            'NODE5',
+            'NODE6',
+            'NODE7',
+            'NODE8',
+            'NODE9',
+            'X10',
+          ],
+        },
+        group(12),
+      ),
+    );
+    expect(order.problems.map((p) => p.field)).toEqual(['nodeOrder[2]', 'nodeOrder[10]']);
+  });
+});
