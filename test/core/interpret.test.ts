@@ -1030,3 +1030,44 @@ describe('issue 14: what a verdict says, to the last word a user reads', () => {
     expect(verdict).toMatchObject({ neverRetry: [], notStarted: [], servicingBusy: false });
   });
 });
+
+describe('issue 14: the last interpret survivors, stated as behaviour', () => {
+  it('an install line with notStarted false is an ordinary line, and one without a log tail has an empty one', () => {
+    const verdict = interpretHotfixInstall(
+      [planned(0)],
+      command([
+        { index: 0, file: 'x', exitCode: 0, checksumOk: true, timedOut: false, notStarted: false },
+      ]),
+    );
+    expect(verdict.results[0]).toMatchObject({
+      outcome: 'Success',
+      logTail: '',
+      durationSeconds: 0,
+    });
+    expect(verdict.notStarted).toEqual([]);
+  });
+
+  it('a Windows Update line needs a text title', () => {
+    expect(() => interpretWindowsUpdate(command([wu({ title: 5 as never })]))).toThrow(
+      InstallReportError,
+    );
+  });
+
+  it('a Windows Update result has no log, and the row for an unfinished command is a plain failure', () => {
+    const verdict = interpretWindowsUpdate(command([wu()], 'Failed', 'tail'));
+    expect(verdict.results[0]?.logTail).toBe('');
+    expect(verdict.results[1]).toEqual({
+      index: 1,
+      plugin: 'Microsoft.WindowsUpdatePlugin',
+      update: 'Windows Update scan and install',
+      exitCode: null,
+      outcome: 'Failed',
+      rebootRequired: false,
+      rebootInitiated: false,
+      transient: false,
+      durationSeconds: 0,
+      logTail: 'tail',
+      detail: 'the command ended Failed before it finished',
+    });
+  });
+});
