@@ -1010,3 +1010,12 @@ describe('issue 14: survivors of mutation testing, stated as behaviour', () => {
     expect(order.problems.map((p) => p.field)).toEqual(['nodeOrder[2]', 'nodeOrder[10]']);
   });
 });
+
+describe('issue 14: the warnAfter check runs even when another field failed', () => {
+  it('one error lists a bad field and warnAfter not less than stopAfter', () => {
+    const error = policyError(() =>
+      resolveRunPolicy({ maxRetriesPerNode: 0, warnAfter: 60, stopAfter: 30 }, FOUR),
+    );
+    expect(error.problems.map((p) => p.field)).toEqual(['maxRetriesPerNode', 'warnAfter']);
+  });
+});
