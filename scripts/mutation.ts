@@ -172,30 +172,27 @@ for (const module of modules) {
     `${module}: ${row.score === undefined ? '-' : `${row.score.toFixed(1)} %`} in ${row.seconds} s (${row.note})`,
   );
 }
-const total = rows.reduce(
-  (t, r) => ({
-    ...t,
-    mutants: t.mutants + r.mutants,
-    killed: t.killed + r.killed,
-    survived: t.survived + r.survived,
-    timeout: t.timeout + r.timeout,
-    noCoverage: t.noCoverage + r.noCoverage,
-    invalid: t.invalid + r.invalid,
-    seconds: t.seconds + r.seconds,
-  }),
-  {
-    module: 'total',
-    mutants: 0,
-    killed: 0,
-    survived: 0,
-    timeout: 0,
-    noCoverage: 0,
-    invalid: 0,
-    score: undefined,
-    seconds: 0,
-    note: '',
-  } as Row,
-);
+const total: Row = {
+  module: 'total',
+  mutants: 0,
+  killed: 0,
+  survived: 0,
+  timeout: 0,
+  noCoverage: 0,
+  invalid: 0,
+  score: undefined,
+  seconds: 0,
+  note: '',
+};
+for (const r of rows) {
+  total.mutants += r.mutants;
+  total.killed += r.killed;
+  total.survived += r.survived;
+  total.timeout += r.timeout;
+  total.noCoverage += r.noCoverage;
+  total.invalid += r.invalid;
+  total.seconds += r.seconds;
+}
 const valid = total.killed + total.timeout + total.survived + total.noCoverage;
 total.score = valid === 0 ? undefined : (100 * (total.killed + total.timeout)) / valid;
 console.log(`\n${table(rows.length > 1 ? [...rows, total] : rows)}`);
