@@ -1271,6 +1271,12 @@ describe('issue 14: ledgers whose entries arrive out of order, and the removal m
     expect(plan.warnings.map((w) => w.updateId)).toEqual([B, A]);
   });
 
+  it('recordInstall accepts and keeps a wusa removal', () => {
+    const ledger = recordInstall(CBA, { ...good, removal: { method: 'wusa' } });
+    expect(ledger.entries.at(-1)?.removal).toEqual({ method: 'wusa' });
+    expect(validateLedger(JSON.parse(JSON.stringify(ledger)))).toEqual(ledger);
+  });
+
   it('recordInstall keeps how the update is removed', () => {
     const removal = {
       method: 'dism' as const,
