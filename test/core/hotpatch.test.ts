@@ -957,6 +957,18 @@ describe('issue 14: the details a user reads in a decision', () => {
     expect(decision.eligible).toBe(ok);
   });
 
+  it(`issue 14: a modern fact without unplannedBaseline is a planned release (${MODERN})`, () => {
+    const facts = modern();
+    delete (facts.update as Json).unplannedBaseline;
+    const decision = decide(facts);
+    expect(decision.eligible).toBe(true);
+    expect(checkOf(decision, 'unplannedBaseline')).toMatchObject({
+      ok: true,
+      detail: 'not an unplanned baseline',
+    });
+    expect(packageAllowsHotpatch(parseHotpatchFacts(facts) as never).allows).toBe(true);
+  });
+
   it(`a modern unplanned baseline is not eligible and restarts, even in a hotpatch month (${MODERN})`, () => {
     const decision = decide(
       modern({ update: { releaseMonth: '2025-05', unplannedBaseline: true } }),
@@ -1275,6 +1287,12 @@ describe('parseHotpatchFacts', () => {
       message: 'expected true or false (the update includes one that restarts)',
     },
     { input: withField(classic(), 'os.servicePack', 10), field: 'os.servicePack', message: SP },
+    { input: withField(classic(), 'os.servicePack', 'SP1'), field: 'os.servicePack', message: SP },
+    {
+      input: withField(classic(), 'binaries', [{ path: 5, fileVersion: GDR_VERSION }]),
+      field: 'binaries[0].path',
+      message: 'expected the binary path (a non-empty string)',
+    },
     { input: withField(classic(), 'os.servicePack', -1), field: 'os.servicePack', message: SP },
     {
       input: withField(classic(), 'binaries', 'x'),
