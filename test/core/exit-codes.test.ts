@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { defaultHotfixConfig } from '../../lambdas/core/default-config.js';
 import {
   classifyExitCode,
+  EXIT_OUTCOMES,
   ExitCodeError,
   type ExitConditions,
+  KNOWN_EXIT_CODES,
   normaliseExitCode,
   toHex,
 } from '../../lambdas/core/exit-codes.js';
@@ -54,6 +56,7 @@ describe('normaliseExitCode', () => {
     '-0x1',
     '1e3',
     '0xG1',
+    '0x1G',
     '30 10',
   ])('rejects %j with an error naming the value', (input) => {
     expect(() => normaliseExitCode(input)).toThrow(ExitCodeError);
@@ -64,6 +67,35 @@ describe('normaliseExitCode', () => {
     'rejects the number %s',
     (input) => {
       expect(() => normaliseExitCode(input)).toThrow(ExitCodeError);
+      expect(() => normaliseExitCode(input)).toThrow(
+        `exit code ${String(input)}: expected a 32-bit integer`,
+      );
+    },
+  );
+
+  it.each([
+    { input: -2147483648, expected: -2147483648, source: 'smallest signed 32-bit number' },
+    { input: 4294967295, expected: -1, source: 'largest unsigned 32-bit number' },
+    { input: 2147483647, expected: 2147483647, source: 'largest signed 32-bit number' },
+  ])('accepts the number $input at the bound → $expected ($source)', ({ input, expected }) => {
+    expect(normaliseExitCode(input)).toBe(expected);
+  });
+
+  it('names the field and says what is accepted (issue 14: messages are interface)', () => {
+    expect(() => normaliseExitCode('abc')).toThrow(
+      'exit code "abc": expected a 32-bit integer: signed or unsigned decimal (-2147483648 to 4294967295) or hex (0x0 to 0xFFFFFFFF)',
+    );
+    expect(() => normaliseExitCode('0x1G', 'results[2].exitCode')).toThrow(
+      'results[2].exitCode "0x1G"',
+    );
+  });
+
+  it.each([null, undefined, true, {}, []])(
+    'rejects a %j that is neither string nor number with ExitCodeError, not a TypeError (issue 14)',
+    (input) => {
+      const read = () => normaliseExitCode(input as unknown as string);
+      expect(read).toThrow(ExitCodeError);
+      expect(read).toThrow(`exit code ${typeof input}: expected a 32-bit integer`);
     },
   );
 
@@ -173,6 +205,31 @@ describe('classifyExitCode', () => {
     expect(classifyExitCode(1603, conditions).transient).toBe(false);
   });
 
+  it.each([
+    {
+      code: 2641,
+      source: 'listed by the rule (Fail_RebootRequired), absent from the known-codes table',
+    },
+    { code: 12345, source: 'listed nowhere' },
+  ])(
+    'a code the known-codes table lacks is neither transient nor reboot-initiated: $code ($source)',
+    ({ code }) => {
+      const result = classifyExitCode(code, conditions);
+      expect(result.transient).toBe(false);
+      expect(result.rebootInitiated).toBe(false);
+      expect(result.name).toBeUndefined();
+    },
+  );
+
+  it('1641 the rule does not list is Failed, and not a restart the workflow waits for (seed 003)', () => {
+    expect(classifyExitCode(1641, conditions)).toMatchObject({
+      outcome: 'Failed',
+      rebootInitiated: false,
+      rebootRequired: false,
+      name: 'ERROR_SUCCESS_REBOOT_INITIATED',
+    });
+  });
+
   it('reports the code signed, in hex and with its documented name', () => {
     expect(classifyExitCode('2149842967', conditions)).toMatchObject({
       code: -2145124329,
@@ -270,5 +327,65 @@ describe('our default hotfix configuration (DOMAIN.md §3 codes)', () => {
     expect(classifyExitCode(3010, rule?.exitConditions as ExitConditions).rebootInitiated).toBe(
       false,
     );
+  });
+});
+
+describe('EXIT_OUTCOMES', () => {
+  it('lists the five CAU conditions, then Failed, in report order (seed 003)', () => {
+    expect(EXIT_OUTCOMES).toEqual([
+      'Success',
+      'Success_RebootRequired',
+      'Fail_RebootRequired',
+      'AlreadyInstalled',
+      'NotApplicable',
+      'Failed',
+    ]);
+  });
+});
+
+describe('KNOWN_EXIT_CODES (the names and meanings `rollout exit-code` prints)', () => {
+  it.each([
+    { code: 0, name: 'ERROR_SUCCESS', meaning: 'no restart', source: 'KB897341' },
+    {
+      code: 3010,
+      name: 'ERROR_SUCCESS_REBOOT_REQUIRED',
+      meaning: 'must restart',
+      source: 'KB897341',
+    },
+    {
+      code: 1641,
+      name: 'ERROR_SUCCESS_REBOOT_INITIATED',
+      meaning: 'installer is restarting',
+      source: 'Windows Installer',
+    },
+    { code: 1603, name: 'ERROR_INSTALL_FAILURE', meaning: 'not installed', source: 'KB897341' },
+    {
+      code: 1618,
+      name: 'ERROR_INSTALL_ALREADY_RUNNING',
+      meaning: 'retry later',
+      source: 'Windows Installer',
+    },
+    {
+      code: 1642,
+      name: 'ERROR_PATCH_TARGET_NOT_FOUND',
+      meaning: 'does not apply',
+      source: 'Windows Installer',
+    },
+    { code: 0x240006, name: 'WU_S_ALREADY_INSTALLED', meaning: 'already installed', source: 'WUA' },
+    { code: 0x80240017 | 0, name: 'WU_E_NOT_APPLICABLE', meaning: 'does not apply', source: 'WUA' },
+    {
+      code: 0x80070422 | 0,
+      name: 'ERROR_SERVICE_DISABLED',
+      meaning: 'disabled',
+      source: 'DOMAIN.md §3',
+    },
+  ])('$code is $name ($source)', ({ code, name, meaning }) => {
+    const known = KNOWN_EXIT_CODES.get(code);
+    expect(known?.name).toBe(name);
+    expect(known?.meaning).toContain(meaning);
+  });
+
+  it('holds exactly the DOMAIN.md §3 codes', () => {
+    expect(KNOWN_EXIT_CODES.size).toBe(9);
   });
 });

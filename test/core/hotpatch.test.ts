@@ -412,6 +412,38 @@ describe('kb897341 policy', () => {
         source: 'seed 000 (fr) spacing « (srv03_gdr. ######-####) » is a translation artefact',
       },
       { fileVersion: '5.2.3790.2453 (.050623-1417)', verdict: 'malformed', source: SEED_BRANCH },
+      ...[
+        'x5.2.3790.2453 (srv03_sp1_gdr.050623-1417)',
+        '5.2.3790.2453 (srv03_sp1_gdr.050623-1417)x',
+        '5.2.3790.2453 (srv03_sp1_gdr.x050623-1417)',
+        '5.2.3790.2453 (srv03_sp1_gdr.050623-1417x)',
+        '5.2.3790.2453 (srv03-sp1_gdr.050623-1417)',
+        '5.2.3790.2453x (srv03_sp1_gdr.050623-1417)',
+        '5.2.3790.65536 (srv03_sp1_gdr.050623-1417)',
+        '5.2.3790.2453.1 (srv03_sp1_gdr.050623-1417)',
+        'junk 5.2.3790.2453 (srv03_sp1_gdr.050623-1417)',
+        '5.2.3790.2453 (srv03_sp1_gdr.050623-1417) junk',
+        '5.2.3790.2453 (srv03_sp1_gdr-.050623-1417)',
+      ].map((fileVersion) => ({
+        fileVersion,
+        verdict: 'malformed' as BranchVerdict,
+        source: 'issue 14: junk around a well-formed version is refused, not read past',
+      })),
+      {
+        fileVersion: '5.2.3790.2000 (xp_sp1_qfe.050101-1200)',
+        verdict: 'unknownTag' as BranchVerdict,
+        source: 'issue 14: a qfe token outside the srv03 family is an unknown tag, not a srv03 QFE',
+      },
+      {
+        fileVersion: '5.2.3790.2000 (srv03_xsp1.050101-1200)',
+        verdict: 'unknownTag' as BranchVerdict,
+        source: 'issue 14: a service-pack token is exactly sp and one digit',
+      },
+      {
+        fileVersion: '65535.0.3790.2453 (srv03_sp1_gdr.050623-1417)',
+        verdict: 'eligible' as BranchVerdict,
+        source: 'issue 14: 65535 is the largest version part',
+      },
     ];
 
     it.each(rows)('$fileVersion -> $verdict ($source)', ({ fileVersion, verdict }) => {
@@ -440,6 +472,35 @@ describe('kb897341 policy', () => {
       expect(bad.ok).toBe(false);
       expect(bad.ok ? '' : bad.reason).toMatch(/timestamp "050623-14" is not 6 digits/);
     });
+
+    it.each([
+      { fileVersion: ' ', why: 'empty' },
+      { fileVersion: '5.2.3790.2453', why: 'expected "<version> (<branch tag>.<yymmdd>-<hhmm>)"' },
+      {
+        fileVersion: '5.2.x.2453 (srv03_gdr.050623-1417)',
+        why: 'version "5.2.x.2453" is not four numbers 0-65535 separated by dots',
+      },
+      {
+        fileVersion: '5.2.3790.2453 (srv03_gdr)',
+        why: 'no "." between the branch tag and the timestamp in "(srv03_gdr)"',
+      },
+      {
+        fileVersion: '5.2.3790.2453 (.050623-1417)',
+        why: 'branch tag "" is empty or has characters other than letters, digits and _',
+      },
+      {
+        fileVersion: '5.2.3790.2453 (srv03_gdr.050623-14)',
+        why: 'timestamp "050623-14" is not 6 digits, "-", 4 digits',
+      },
+    ])(
+      'issue 14: parseBranchTag says why $fileVersion is malformed: $why (seed 002 branch table)',
+      ({ fileVersion, why }) => {
+        expect(parseBranchTag(fileVersion)).toEqual({
+          ok: false,
+          reason: `malformed file version ${JSON.stringify(fileVersion)}: ${why}; expected e.g. "${GDR_VERSION}"`,
+        });
+      },
+    );
 
     it('judges every binary: one qfe binary among GDR ones makes the node not eligible (seed 002 branch table)', () => {
       const binaries = [
@@ -766,6 +827,255 @@ describe('modern policy', () => {
   );
 });
 
+describe('issue 14: the details a user reads in a decision', () => {
+  it.each([
+    {
+      releaseMonth: '2025-02',
+      detail: '2025-02 (February) is a hotpatch month between the 2025-01 and 2025-04 baselines',
+    },
+    {
+      releaseMonth: '2025-03',
+      detail: '2025-03 (March) is a hotpatch month between the 2025-01 and 2025-04 baselines',
+    },
+    {
+      releaseMonth: '2025-05',
+      detail: '2025-05 (May) is a hotpatch month between the 2025-04 and 2025-07 baselines',
+    },
+    {
+      releaseMonth: '2025-09',
+      detail: '2025-09 (September) is a hotpatch month between the 2025-07 and 2025-10 baselines',
+    },
+    {
+      releaseMonth: '2025-12',
+      detail: '2025-12 (December) is a hotpatch month between the 2025-10 and 2026-01 baselines',
+    },
+    {
+      releaseMonth: '2025-07',
+      detail:
+        '2025-07 (July) is a baseline month (January, April, July, October): the baseline installs with a restart',
+    },
+  ])(`$releaseMonth: $detail (${MODERN})`, ({ releaseMonth, detail }) => {
+    expect(checkOf(decide(modern({ update: { releaseMonth } })), 'releaseMonth').detail).toBe(
+      detail,
+    );
+  });
+
+  it.each([
+    { kind: 'security', detail: 'a security update, which ships as a hotpatch in hotpatch months' },
+    { kind: 'nonSecurity', detail: 'a non-security update: installs with a restart' },
+    { kind: 'dotNet', detail: 'a .NET update: installs with a restart' },
+    { kind: 'driverFirmware', detail: 'a driver or firmware update: installs with a restart' },
+  ])(`modern update kind $kind: $detail (${MODERN})`, ({ kind, detail }) => {
+    const decision = decide(modern({ update: { kind } }));
+    expect(checkOf(decision, 'updateKind')).toMatchObject({ ok: kind === 'security', detail });
+    expect(decision.restart.reasons.includes(detail)).toBe(kind !== 'security');
+  });
+
+  it.each([
+    {
+      over: {},
+      rule: 'platform',
+      ok: true,
+      detail: 'Windows Server 2025 Datacenter connected to Azure Arc supports hotpatch',
+    },
+    {
+      over: { node: { azureArcConnected: false } },
+      rule: 'platform',
+      ok: false,
+      detail:
+        'Windows Server 2025 Datacenter supports hotpatch only when connected to Azure Arc (node.azureArcConnected is false)',
+    },
+    { over: {}, rule: 'build', ok: true, detail: 'build 26100.1742 is 26100.1742 or later' },
+    {
+      over: { os: { build: '26100.1000' } },
+      rule: 'build',
+      ok: false,
+      detail:
+        'build 26100.1000 is older than 26100.1742, the first build Azure Arc hotpatch supports',
+    },
+    {
+      over: { os: { build: '26200.1' } },
+      rule: 'build',
+      ok: true,
+      detail: 'build 26200.1 is 26100.1742 or later',
+    },
+    { over: {}, rule: 'vbs', ok: true, detail: 'virtualization-based security is running' },
+    {
+      over: { node: { vbsEnabled: false } },
+      rule: 'vbs',
+      ok: false,
+      detail: 'virtualization-based security is off: Azure Arc hotpatch needs it',
+    },
+    { over: {}, rule: 'secureBoot', ok: true, detail: 'UEFI Secure Boot is on' },
+    {
+      over: { node: { uefiSecureBootEnabled: false } },
+      rule: 'secureBoot',
+      ok: false,
+      detail: 'UEFI Secure Boot is off: Azure Arc hotpatch needs it',
+    },
+    { over: {}, rule: 'enrolled', ok: true, detail: 'the node is enrolled in hotpatch' },
+    {
+      over: { node: { hotpatchEnrolled: false } },
+      rule: 'enrolled',
+      ok: false,
+      detail: 'the node is not enrolled in hotpatch',
+    },
+    { over: {}, rule: 'unplannedBaseline', ok: true, detail: 'not an unplanned baseline' },
+    {
+      over: { update: { unplannedBaseline: true } },
+      rule: 'unplannedBaseline',
+      ok: false,
+      detail: 'an unplanned baseline: installs with a restart',
+    },
+    {
+      over: {
+        os: {
+          product: 'windowsServer2022',
+          edition: 'datacenterAzureEdition',
+          build: '20348.2700',
+        },
+      },
+      rule: 'platform',
+      ok: true,
+      detail: 'Windows Server 2022 Datacenter: Azure Edition supports hotpatch',
+    },
+    {
+      over: { os: { product: 'windowsServer2019', edition: 'standard', build: '17763.1' } },
+      rule: 'platform',
+      ok: false,
+      detail:
+        'Windows Server 2019 Standard does not support hotpatch: supported are Windows Server 2022/2025 Datacenter: Azure Edition, and Windows Server 2025 Standard/Datacenter via Azure Arc',
+    },
+  ])(`modern $rule check: $detail (${MODERN})`, ({ over, rule, ok, detail }) => {
+    const decision = decide(modern(over));
+    expect(checkOf(decision, rule)).toEqual({
+      rule,
+      ok,
+      detail,
+      source: 'DOMAIN.md §1, modern hotpatch (not in the seeds)',
+    });
+    expect(decision.eligible).toBe(ok);
+  });
+
+  it(`issue 14: a modern fact without unplannedBaseline is a planned release (${MODERN})`, () => {
+    const facts = modern();
+    delete (facts.update as Json).unplannedBaseline;
+    const decision = decide(facts);
+    expect(decision.eligible).toBe(true);
+    expect(checkOf(decision, 'unplannedBaseline')).toMatchObject({
+      ok: true,
+      detail: 'not an unplanned baseline',
+    });
+    expect(packageAllowsHotpatch(parseHotpatchFacts(facts) as never).allows).toBe(true);
+  });
+
+  it(`a modern unplanned baseline is not eligible and restarts, even in a hotpatch month (${MODERN})`, () => {
+    const decision = decide(
+      modern({ update: { releaseMonth: '2025-05', unplannedBaseline: true } }),
+    );
+    expect(decision.eligible).toBe(false);
+    expect(decision.restart).toEqual({
+      mayBeRequired: true,
+      reasons: ['an unplanned baseline: installs with a restart'],
+    });
+  });
+
+  it.each([
+    { os: {}, detail: 'Windows Server 2003 SP1 Standard, x86: listed in the article' },
+    {
+      os: { edition: 'web' },
+      detail: 'Windows Server 2003 SP1 Web Edition, x86: listed in the article',
+    },
+    {
+      os: { edition: 'enterprise' },
+      detail: 'Windows Server 2003 SP1 Enterprise, x86: listed in the article',
+    },
+    {
+      os: { edition: 'datacenter' },
+      detail: 'Windows Server 2003 SP1 Datacenter, x86: listed in the article',
+    },
+    ...(
+      [
+        ['windowsServer2003R2', 'Windows Server 2003 R2'],
+        ['windowsServer2008', 'Windows Server 2008'],
+        ['windowsServer2008R2', 'Windows Server 2008 R2'],
+        ['windowsServer2012', 'Windows Server 2012'],
+        ['windowsServer2012R2', 'Windows Server 2012 R2'],
+        ['windowsServer2016', 'Windows Server 2016'],
+        ['windowsServer2019', 'Windows Server 2019'],
+        ['windowsServer2022', 'Windows Server 2022'],
+        ['windowsServer2025', 'Windows Server 2025'],
+      ] as const
+    ).map(([product, name]) => ({
+      os: { product },
+      detail: `${name} SP1 Standard, x86: ${name} is not listed; the article lists Windows Server 2003 SP1 only (32-bit x86 Datacenter, Enterprise, Standard; Web Edition)`,
+    })),
+    ...(
+      [
+        ['datacenterAzureEdition', 'Datacenter: Azure Edition'],
+        ['smallBusiness', 'Small Business Server'],
+        ['storage', 'Storage Server'],
+      ] as const
+    ).map(([edition, name]) => ({
+      os: { edition },
+      detail: `Windows Server 2003 SP1 ${name}, x86: ${name} is not listed; the article lists Windows Server 2003 SP1 only (32-bit x86 Datacenter, Enterprise, Standard; Web Edition)`,
+    })),
+    {
+      os: { servicePack: 0 },
+      detail:
+        'Windows Server 2003 Standard, x86: the original release of Windows Server 2003 (no service pack) does not support hotpatching; the article lists Windows Server 2003 SP1 only (32-bit x86 Datacenter, Enterprise, Standard; Web Edition)',
+    },
+    {
+      os: { servicePack: 2, architecture: 'x64' },
+      detail:
+        'Windows Server 2003 SP2 Standard, x64: SP2 is not listed; x64 is not 32-bit x86; the article lists Windows Server 2003 SP1 only (32-bit x86 Datacenter, Enterprise, Standard; Web Edition)',
+    },
+  ])(`kb897341 os check: $detail (${SEED_OS})`, ({ os, detail }) => {
+    const decision = decide(classic({ os }));
+    expect(checkOf(decision, 'os').detail).toBe(detail);
+  });
+
+  it.each([
+    {
+      update: { article: 'unknown', packageFiles: ['sp1gdr/authz._hp.txt', 'authz.dll'] },
+      ok: false,
+      detail:
+        'nobody has read the KB article and the package contains no ._hp files: no evidence that it can be hotpatched',
+    },
+    {
+      update: {
+        article: 'unknown',
+        packageFiles: ['sp1gdr/authz.dl._hp', 'sp1gdr/ntdll.dl._HP', 'authz.dll'],
+      },
+      ok: true,
+      detail:
+        'nobody has read the KB article; the package contains ._hp files (sp1gdr/authz.dl._hp, sp1gdr/ntdll.dl._HP), taken as evidence that it may be hotpatched: read the article to confirm',
+    },
+    {
+      update: { article: 'notSupported', packageFiles: ['sp1gdr/authz.dl._hp'] },
+      ok: false,
+      detail:
+        "the KB article says the update cannot be hotpatched; the package's ._hp files (sp1gdr/authz.dl._hp) do not override the article",
+    },
+    {
+      update: { article: 'notMentioned', packageFiles: ['sp1gdr/authz.dl._hp'] },
+      ok: false,
+      detail:
+        "the KB article does not mention hotpatching, so it cannot be hotpatched; the package's ._hp files (sp1gdr/authz.dl._hp) do not override the article",
+    },
+    {
+      update: { article: 'notSupported' },
+      ok: false,
+      detail: 'the KB article says the update cannot be hotpatched',
+    },
+  ])(
+    `issue 14: kb897341 package check on the decision path: $detail (${SEED_PACKAGE})`,
+    ({ update, ok, detail }) => {
+      expect(checkOf(decide(classic({ update })), 'package')).toMatchObject({ ok, detail });
+    },
+  );
+});
+
 describe('parseHotpatchFacts', () => {
   it(`upper-cases the KB number and the language (${SEED_INSTALL})`, () => {
     const facts = parseHotpatchFacts(classic({ update: { kb: 'kb901234', language: 'jpn' } }));
@@ -878,6 +1188,36 @@ describe('parseHotpatchFacts', () => {
       field: 'os.servicePack',
       value: 1,
     },
+    {
+      name: 'issue 14: junk before the KB number',
+      input: withField(classic(), 'update.kb', 'xKB897341'),
+      field: 'update.kb',
+      value: 'xKB897341',
+    },
+    {
+      name: 'issue 14: junk after the KB number',
+      input: withField(classic(), 'update.kb', 'KB897341x'),
+      field: 'update.kb',
+      value: 'KB897341x',
+    },
+    {
+      name: 'issue 14: a 4-letter language',
+      input: withField(classic(), 'update.language', 'ENUX'),
+      field: 'update.language',
+      value: 'ENUX',
+    },
+    {
+      name: 'issue 14: junk before a 3-letter language',
+      input: withField(classic(), 'update.language', 'xENU'),
+      field: 'update.language',
+      value: 'xENU',
+    },
+    {
+      name: 'issue 14: a language with a digit',
+      input: withField(classic(), 'update.language', 'EN1'),
+      field: 'update.language',
+      value: 'EN1',
+    },
     { name: 'not an object', input: null, field: '(root)', value: null },
     { name: 'an array', input: [classic()], field: '(root)', value: [classic()] },
   ])(`$name: names $field and its value (${STYLE_ERRORS})`, ({ input, field, value }) => {
@@ -912,6 +1252,213 @@ describe('parseHotpatchFacts', () => {
       expect(error.message).toContain(`  - ${field}: missing; `);
     },
   );
+
+  const KB = 'expected "KB" and 6 or 7 digits, e.g. "KB897341"';
+  const LANG = 'expected a 3-letter package language code, e.g. "ENU" or "JPN"';
+  const SP = 'expected the service pack as a whole number 0-9 (0 = original release, 1 = SP1)';
+  const MONTH = 'expected the release month as "YYYY-MM", e.g. "2025-05"';
+  const BUILD = 'expected the OS build as "<build>.<revision>", e.g. "26100.1742"';
+  it.each([
+    { input: withField(classic(), 'update.kb', 7), field: 'update.kb', message: KB },
+    {
+      input: withField(classic(), 'update.language', 'EN'),
+      field: 'update.language',
+      message: LANG,
+    },
+    { input: withField(classic(), 'update.language', 7), field: 'update.language', message: LANG },
+    {
+      input: withField(classic(), 'update.kind', 'x'),
+      field: 'update.kind',
+      message: 'expected one of "securityGdr", "securityQfe", "nonSecurity"',
+    },
+    {
+      input: withField(classic(), 'update.packageFiles', 'x'),
+      field: 'update.packageFiles',
+      message: 'expected a list of file names',
+    },
+    {
+      input: withField(classic(), 'update.packageFiles', ['a._hp', '']),
+      field: 'update.packageFiles[1]',
+      message: 'expected a file name (a non-empty string)',
+    },
+    {
+      input: withField(classic(), 'update.cumulativeIncludesRestartRequiredUpdate', 'yes'),
+      field: 'update.cumulativeIncludesRestartRequiredUpdate',
+      message: 'expected true or false (the update includes one that restarts)',
+    },
+    { input: withField(classic(), 'os.servicePack', 10), field: 'os.servicePack', message: SP },
+    { input: withField(classic(), 'os.servicePack', 'SP1'), field: 'os.servicePack', message: SP },
+    {
+      input: withField(classic(), 'binaries', [{ path: 5, fileVersion: GDR_VERSION }]),
+      field: 'binaries[0].path',
+      message: 'expected the binary path (a non-empty string)',
+    },
+    { input: withField(classic(), 'os.servicePack', -1), field: 'os.servicePack', message: SP },
+    {
+      input: withField(classic(), 'binaries', 'x'),
+      field: 'binaries',
+      message: 'expected a list of { path, fileVersion }',
+    },
+    {
+      input: withField(classic(), 'binaries', [{ path: '', fileVersion: GDR_VERSION }]),
+      field: 'binaries[0].path',
+      message: 'expected the binary path (a non-empty string)',
+    },
+    {
+      input: withField(classic(), 'binaries', [{ path: AUTHZ, fileVersion: 5 }]),
+      field: 'binaries[0].fileVersion',
+      message: `expected the file version string, e.g. "${GDR_VERSION}"`,
+    },
+    {
+      input: withField(classic(), 'node.securityUpdateInstalledBefore', 1),
+      field: 'node.securityUpdateInstalledBefore',
+      message: 'expected true or false (a security update was installed before)',
+    },
+    {
+      input: withField(classic(), 'node.rightsManagementRunning', 1),
+      field: 'node.rightsManagementRunning',
+      message: 'expected true or false (Rights Management is running)',
+    },
+    {
+      input: withField(classic(), 'node.debuggerAttached', 1),
+      field: 'node.debuggerAttached',
+      message: 'expected true or false (a program is being debugged)',
+    },
+    {
+      input: withField(classic(), 'node.debugProgramsRight', 1),
+      field: 'node.debugProgramsRight',
+      message: 'expected true or false (the installing account holds "Debug programs")',
+    },
+    {
+      input: withField(classic(), 'node.incompatibleProgramsRunning', 'x'),
+      field: 'node.incompatibleProgramsRunning',
+      message: 'expected a list of program names (may be empty)',
+    },
+    {
+      input: withField(classic(), 'node.incompatibleProgramsRunning', ['']),
+      field: 'node.incompatibleProgramsRunning[0]',
+      message: 'expected a program name (a non-empty string)',
+    },
+    {
+      input: withField(modern(), 'update.releaseMonth', '2025-13'),
+      field: 'update.releaseMonth',
+      message: MONTH,
+    },
+    {
+      input: withField(modern(), 'update.releaseMonth', '2025-00'),
+      field: 'update.releaseMonth',
+      message: MONTH,
+    },
+    {
+      input: withField(modern(), 'update.releaseMonth', 'x2025-05'),
+      field: 'update.releaseMonth',
+      message: MONTH,
+    },
+    {
+      input: withField(modern(), 'update.releaseMonth', '2025-05x'),
+      field: 'update.releaseMonth',
+      message: MONTH,
+    },
+    {
+      input: withField(modern(), 'update.releaseMonth', 202505),
+      field: 'update.releaseMonth',
+      message: MONTH,
+    },
+    {
+      input: withField(modern(), 'update.unplannedBaseline', 'no'),
+      field: 'update.unplannedBaseline',
+      message: 'expected true or false (the update is an unplanned baseline)',
+    },
+    { input: withField(modern(), 'os.build', '26100'), field: 'os.build', message: BUILD },
+    { input: withField(modern(), 'os.build', 'x26100.1742'), field: 'os.build', message: BUILD },
+    { input: withField(modern(), 'os.build', '26100.1742x'), field: 'os.build', message: BUILD },
+    { input: withField(modern(), 'os.build', 26100.1742), field: 'os.build', message: BUILD },
+    {
+      input: withField(modern(), 'node.azureArcConnected', 1),
+      field: 'node.azureArcConnected',
+      message: 'expected true or false (the node is connected to Azure Arc)',
+    },
+    {
+      input: withField(modern(), 'node.vbsEnabled', 1),
+      field: 'node.vbsEnabled',
+      message: 'expected true or false (virtualization-based security is running)',
+    },
+    {
+      input: withField(modern(), 'node.uefiSecureBootEnabled', 1),
+      field: 'node.uefiSecureBootEnabled',
+      message: 'expected true or false (UEFI Secure Boot is on)',
+    },
+    {
+      input: withField(modern(), 'node.hotpatchEnrolled', 1),
+      field: 'node.hotpatchEnrolled',
+      message: 'expected true or false (the node is enrolled in hotpatch)',
+    },
+    {
+      input: withField(modern(), 'policy', 'newer'),
+      field: 'policy',
+      message: 'expected one of "kb897341", "modern"',
+    },
+  ])(
+    `issue 14: $field gets the message a user reads: $message (${STYLE_ERRORS})`,
+    ({ input, field, message }) => {
+      const error = inputError(input);
+      expect(error.problems.map((p) => [p.field, p.message])).toEqual([[field, message]]);
+    },
+  );
+
+  it.each([
+    { input: 5, source: 'a number' },
+    { input: [], source: 'an array' },
+  ])(
+    `issue 14: $source at the root is named (root) with what is accepted (${STYLE_ERRORS})`,
+    ({ input }) => {
+      expect(inputError(input).problems).toEqual([
+        {
+          field: '(root)',
+          value: input,
+          message: 'expected an object with "policy" (kb897341 or modern) and its facts',
+        },
+      ]);
+    },
+  );
+
+  it.each([
+    {
+      input: withField(classic(), 'extra', 1),
+      field: 'extra',
+      accepted: 'policy, update, os, binaries, node',
+    },
+    {
+      input: withField(classic(), 'binaries', [{ path: AUTHZ, fileVersion: GDR_VERSION, size: 1 }]),
+      field: 'binaries[0].size',
+      accepted: 'path, fileVersion',
+    },
+    {
+      input: withField(modern(), 'update.extra', 1),
+      field: 'update.extra',
+      accepted: 'releaseMonth, kind, unplannedBaseline',
+    },
+  ])(
+    `issue 14: an unknown field $field lists the fields accepted there (${STYLE_ERRORS})`,
+    ({ input, field, accepted }) => {
+      expect(inputError(input).problems).toEqual([
+        { field, value: 1, message: `unknown field; accepted here: ${accepted}` },
+      ]);
+    },
+  );
+
+  it('issue 14: input whose reading throws (a throwing getter) is a HotpatchInputError naming the cause', () => {
+    const input = {
+      get policy(): string {
+        throw new Error('boom');
+      },
+    };
+    const error = inputError(input);
+    expect(error.problems).toEqual([
+      { field: '(root)', message: 'could not be read: Error: boom' },
+    ]);
+    expect(error.cause).toBeInstanceOf(Error);
+  });
 
   it(`lists every problem in one error (${STYLE_ERRORS})`, () => {
     let input = withField(classic(), 'os.servicePack', 'SP1');
@@ -1062,7 +1609,77 @@ describe('packageAllowsHotpatch: the package facts alone, for the scan', () => {
       allows: false,
       source: 'DOMAIN.md §1: .NET updates restart',
     },
+    {
+      entry: kb({ article: 'notSupported', packageFiles: ['sp1gdr/authz.dl._hp'] }),
+      allows: false,
+      source: 'issue 14 / seed 002 step 1: the article decides; ._hp files do not override a no',
+    },
+    {
+      entry: kb({ article: 'notMentioned', packageFiles: ['sp1gdr/authz.dl._hp'] }),
+      allows: false,
+      source:
+        'issue 14 / seed 000: an article that says nothing is a no, whatever the package holds',
+    },
+    {
+      entry: kb({ article: 'supported', packageFiles: [] }),
+      allows: true,
+      source: 'issue 14 / seed 002 step 1: the article says yes; no ._hp files needed',
+    },
+    {
+      entry: kb({ article: 'unknown', packageFiles: ['sp1gdr/authz._hp.txt'] }),
+      allows: false,
+      source: 'issue 14: "._hp" must end the name; authz._hp.txt is not a ._hp file',
+    },
+    {
+      entry: kb({ article: 'unknown', packageFiles: ['SP1GDR/AUTHZ.DL._HP'] }),
+      allows: true,
+      source: 'issue 14: file names compare case-insensitively, as on Windows',
+    },
+    {
+      entry: modern({ releaseMonth: '2025-05', unplannedBaseline: false }),
+      allows: true,
+      source: 'issue 14 / DOMAIN.md §1: unplannedBaseline false in a hotpatch month',
+    },
+    {
+      entry: modern({ releaseMonth: '2025-01' }),
+      allows: false,
+      source: 'DOMAIN.md §1: January is a baseline month',
+    },
+    {
+      entry: modern({ releaseMonth: '2025-10' }),
+      allows: false,
+      source: 'DOMAIN.md §1: October is a baseline month',
+    },
+    {
+      entry: modern({ releaseMonth: '2025-12' }),
+      allows: true,
+      source: 'DOMAIN.md §1: December is a hotpatch month',
+    },
   ])('$source → $allows', ({ entry, allows }) => {
     expect(packageAllowsHotpatch(entry).allows).toBe(allows);
+  });
+
+  it.each([
+    {
+      entry: kb({ kind: 'securityQfe' }),
+      reason: 'securityQfe update: only GDR security updates hotpatch (KB897341)',
+    },
+    {
+      entry: kb({ article: 'notSupported' }),
+      reason: 'the KB article is notSupported: the package cannot be hotpatched (KB897341)',
+    },
+    { entry: kb({}), reason: 'a GDR security update the KB article says can be hotpatched' },
+    { entry: modern({ kind: 'dotNet' }), reason: 'a dotNet update installs with a restart' },
+    {
+      entry: modern({ unplannedBaseline: true }),
+      reason: 'an unplanned baseline installs with a restart',
+    },
+    {
+      entry: modern({ releaseMonth: '2025-04' }),
+      reason: '2025-04 is a baseline month: the baseline installs with a restart',
+    },
+    { entry: modern({}), reason: '2025-05 is a hotpatch month' },
+  ])('gives the scan the reason: $reason', ({ entry, reason }) => {
+    expect(packageAllowsHotpatch(entry).reason).toBe(reason);
   });
 });

@@ -13,6 +13,7 @@ import {
   type RemovalPlan,
   recordInstall,
   recordRemoval,
+  removalFor,
   safeRemovalOrder,
   validateLedger,
 } from '../../lambdas/core/install-ledger.js';
@@ -539,6 +540,47 @@ const errorRows: ErrorRow[] = [
     problems: [{ field: 'updateId', value: '890923', message: /"KB" followed by/ }],
   },
   {
+    source: 'issue 14: an update id with junk before KB',
+    act: withInstall({ updateId: 'XKB1234' }),
+    problems: [{ field: 'updateId', value: 'XKB1234', message: /"KB" followed by 4 to 8 digits/ }],
+  },
+  {
+    source: 'issue 14: an update id with junk after the digits',
+    act: withInstall({ updateId: 'KB1234X' }),
+    problems: [{ field: 'updateId', value: 'KB1234X', message: /"KB" followed by 4 to 8 digits/ }],
+  },
+  {
+    source: 'issue 14: an update id of 3 digits',
+    act: withInstall({ updateId: 'KB123' }),
+    problems: [{ field: 'updateId', value: 'KB123' }],
+  },
+  {
+    source: 'issue 14: an update id of 9 digits',
+    act: withInstall({ updateId: 'KB123456789' }),
+    problems: [{ field: 'updateId', value: 'KB123456789' }],
+  },
+  {
+    source: 'issue 14: a whitespace-only run id',
+    act: withInstall({ runId: '   ' }),
+    problems: [{ field: 'runId', value: '   ', message: /expected a run id, got an empty string/ }],
+  },
+  {
+    source: 'issue 14: recordRemoval: a whitespace-only run id',
+    act: () => recordRemoval(CBA, C, minute(10), ' \t'),
+    problems: [{ field: 'runId', value: ' \t', message: /expected a run id, got an empty string/ }],
+  },
+  {
+    source: 'issue 14: recordRemoval: a malformed removedAt later than the install is not stored',
+    act: () => recordRemoval(CBA, C, '2099-01-01 10:00'),
+    problems: [
+      {
+        field: 'removedAt',
+        value: '2099-01-01 10:00',
+        message: /ISO 8601 timestamp with seconds and a time zone/,
+      },
+    ],
+  },
+  {
     source: 'recordInstall: an update id with a space',
     act: withInstall({ updateId: 'KB 890923' }),
     problems: [{ field: 'updateId', value: 'KB 890923' }],
@@ -627,6 +669,30 @@ const errorRows: ErrorRow[] = [
     problems: [{ field: 'node', value: '' }],
   },
 ];
+
+describe('issue 14: boundaries of recordInstall and recordRemoval', () => {
+  it.each([
+    ['KB1000', 'KB1000'],
+    ['KB99999999', 'KB99999999'],
+    ['kb890923', 'KB890923'],
+  ])('accepts the update id %s, stored as %s (4 to 8 digits, any case)', (updateId, stored) => {
+    const ledger = recordInstall(createLedger(NODE), { ...good, updateId });
+    expect(ledger.entries.map((e) => e.updateId)).toEqual([stored]);
+  });
+
+  it('records a removal at the exact instant of the install (not earlier, so allowed)', () => {
+    const ledger = recordRemoval(CBA, C, minute(2), 'run-7');
+    const removed = ledger.entries.find((e) => e.updateId === C);
+    expect(removed).toMatchObject({ removedAt: minute(2), removedByRunId: 'run-7' });
+    expect(installedUpdates(ledger).map((e) => e.updateId)).toEqual([A, B]);
+  });
+
+  it('records a removal one millisecond before the install as an error naming removedAt', () => {
+    const justBefore = new Date(Date.parse(minute(2)) - 1).toISOString();
+    const error = ledgerErrorOf(() => recordRemoval(CBA, C, justBefore));
+    expect(error.problems.map((p) => [p.field, p.value])).toEqual([['removedAt', justBefore]]);
+  });
+});
 
 describe('errors name the field and the value', () => {
   it.each(errorRows)('$source', ({ act, problems }) => {
@@ -874,5 +940,349 @@ describe('property: a plan with dependents removes nothing while a later update 
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('issue 14: removalFor (how an install is removed)', () => {
+  it.each([
+    { packageNames: undefined, expected: { method: 'wusa' }, source: 'nothing reported: wusa' },
+    { packageNames: [], expected: { method: 'wusa' }, source: 'no package: wusa' },
+    {
+      packageNames: ['Package_for_KB5000001~31bf3856ad364e35~amd64~~10.0.1.0'],
+      expected: { method: 'wusa' },
+      source: 'an ordinary package: wusa',
+    },
+    {
+      packageNames: [
+        'Package_for_KB5000001~31bf',
+        'Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.1',
+      ],
+      expected: {
+        method: 'dism',
+        packageName: 'Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.1',
+      },
+      source: 'a combined SSU + LCU package: DISM with its name',
+    },
+    {
+      packageNames: ['package_for_rollupfix~31bf'],
+      expected: { method: 'dism', packageName: 'package_for_rollupfix~31bf' },
+      source: 'DISM names compare case-insensitively',
+    },
+    {
+      packageNames: ['Other_Package_for_RollupFix~31bf'],
+      expected: { method: 'wusa' },
+      source: 'the combined prefix must start the name',
+    },
+  ])('$source', ({ packageNames, expected }) => {
+    expect(removalFor(packageNames === undefined ? {} : { packageNames })).toEqual(expected);
+  });
+});
+
+describe('issue 14: normaliseFilePath, one row per rule', () => {
+  it.each([
+    {
+      path: '%windir%\\system32\\Authz.dll',
+      key: 'C:\\WINDOWS\\SYSTEM32\\AUTHZ.DLL',
+      source: '%windir% is C:\\Windows',
+    },
+    { path: '%SystemRoot%', key: 'C:\\WINDOWS', source: '%systemroot% alone' },
+    {
+      path: 'C:\\Windows2\\x.dll',
+      key: 'C:\\WINDOWS2\\X.DLL',
+      source: 'the prefix ends at a separator',
+    },
+    {
+      path: 'D:\\%windir%\\x.dll',
+      key: 'D:\\%WINDIR%\\X.DLL',
+      source: 'the prefix only at the start',
+    },
+    { path: '  C:/Windows/x.dll  ', key: 'C:\\WINDOWS\\X.DLL', source: 'spaces around, / as \\' },
+    {
+      path: '\\\\?\\C:\\Windows\\x.dll',
+      key: 'C:\\WINDOWS\\X.DLL',
+      source: 'long-path prefix dropped',
+    },
+    { path: '\\\\?\\C:', key: 'C:', source: 'long-path prefix before a bare drive' },
+    { path: 'x\\\\?\\C:\\f', key: 'X\\?\\C:\\F', source: 'a long-path prefix only at the start' },
+    {
+      path: '\\\\server\\share\\\\f.dll',
+      key: '\\\\SERVER\\SHARE\\F.DLL',
+      source: 'a UNC path keeps its leading \\\\',
+    },
+    { path: 'C:\\x\\\\', key: 'C:\\X', source: 'trailing separators dropped' },
+  ])('$path -> $key ($source)', ({ path, key }) => {
+    expect(normaliseFilePath(path)).toBe(key);
+  });
+});
+
+describe('issue 14: the messages a user reads', () => {
+  const entry = (change: Record<string, unknown> = {}) => ({
+    node: NODE,
+    sequence: 1,
+    updateId: A,
+    installedAt: minute(1),
+    hotpatched: true,
+    replacedFiles: [{ path: AUTHZ }],
+    ...change,
+  });
+  const stored = (change: Record<string, unknown>) => ({ node: NODE, entries: [entry(change)] });
+  const TIME =
+    'expected an ISO 8601 timestamp with seconds and a time zone, e.g. "2024-05-01T10:00:00Z"';
+  it.each([
+    { input: undefined, field: 'ledger', message: 'expected an object { node, entries }' },
+    {
+      input: { node: NODE, entries: 'x' },
+      field: 'entries',
+      message: 'expected an array of entries',
+    },
+    { input: { node: 5, entries: [] }, field: 'node', message: 'expected a node name as a string' },
+    {
+      input: { node: ' ', entries: [] },
+      field: 'node',
+      message: 'expected a node name, got an empty string',
+    },
+    {
+      input: { node: NODE, entries: ['x'] },
+      field: 'entries[0]',
+      message: 'expected a ledger entry object',
+    },
+    {
+      input: stored({ sequence: 0 }),
+      field: 'entries[0].sequence',
+      message: 'expected a whole number from 1',
+    },
+    {
+      input: stored({ sequence: 1.5 }),
+      field: 'entries[0].sequence',
+      message: 'expected a whole number from 1',
+    },
+    {
+      input: stored({ sequence: '1' }),
+      field: 'entries[0].sequence',
+      message: 'expected a whole number from 1',
+    },
+    {
+      input: stored({ updateId: 5 }),
+      field: 'entries[0].updateId',
+      message: 'expected "KB" followed by 4 to 8 digits, e.g. "KB890923"',
+    },
+    { input: stored({ installedAt: 'x' }), field: 'entries[0].installedAt', message: TIME },
+    {
+      input: stored({ installedAt: undefined }),
+      field: 'entries[0].installedAt',
+      message: `missing; ${TIME}`,
+    },
+    { input: stored({ removedAt: 'x' }), field: 'entries[0].removedAt', message: TIME },
+    {
+      input: stored({ runId: 5 }),
+      field: 'entries[0].runId',
+      message: 'expected a run id as a string',
+    },
+    {
+      input: stored({ removedAt: minute(2), removedByRunId: '' }),
+      field: 'entries[0].removedByRunId',
+      message: 'expected a run id, got an empty string',
+    },
+    {
+      input: stored({ hotpatched: 'yes' }),
+      field: 'entries[0].hotpatched',
+      message: 'expected true or false',
+    },
+    {
+      input: stored({ replacedFiles: 'x' }),
+      field: 'entries[0].replacedFiles',
+      message: 'expected an array of replaced files',
+    },
+    {
+      input: stored({ replacedFiles: ['x'] }),
+      field: 'entries[0].replacedFiles[0]',
+      message: 'expected an object { path, versionBefore?, versionAfter? }',
+    },
+    {
+      input: stored({ replacedFiles: [{ path: 5 }] }),
+      field: 'entries[0].replacedFiles[0].path',
+      message: 'expected a file path as a string',
+    },
+    {
+      input: stored({ replacedFiles: [{ path: ' ' }] }),
+      field: 'entries[0].replacedFiles[0].path',
+      message: 'expected a file path, got an empty string',
+    },
+    {
+      input: stored({ replacedFiles: [{ path: '//' }] }),
+      field: 'entries[0].replacedFiles[0].path',
+      message: 'expected a file path, got only separators',
+    },
+    {
+      input: stored({ replacedFiles: [{ path: AUTHZ, versionBefore: '' }] }),
+      field: 'entries[0].replacedFiles[0].versionBefore',
+      message: 'expected a file version, got an empty string',
+    },
+    {
+      input: stored({ replacedFiles: [{ path: AUTHZ, versionAfter: 5 }] }),
+      field: 'entries[0].replacedFiles[0].versionAfter',
+      message: 'expected a file version as a string',
+    },
+    {
+      input: stored({ removal: { method: 'msiexec' } }),
+      field: 'entries[0].removal.method',
+      message: 'expected { method: "wusa" } or { method: "dism", packageName }',
+    },
+    {
+      input: stored({ removal: { method: 'dism', packageName: 'a b' } }),
+      field: 'entries[0].removal.packageName',
+      message: 'expected a DISM package name',
+    },
+    {
+      input: stored({ removal: { method: 'dism', packageName: 'x'.repeat(201) } }),
+      field: 'entries[0].removal.packageName',
+      message: 'expected a DISM package name',
+    },
+    {
+      input: stored({ removal: { method: 'dism', packageName: '' } }),
+      field: 'entries[0].removal.packageName',
+      message: 'expected a DISM package name',
+    },
+    {
+      input: stored({ removedByRunId: 'run-1' }),
+      field: 'entries[0].removedByRunId',
+      message: 'set on an entry without removedAt; expected removedAt too, or neither',
+    },
+    {
+      input: stored({ removedAt: minute(0) }),
+      field: 'entries[0].removedAt',
+      message: `earlier than installedAt (${JSON.stringify(minute(1))}); expected a time at or after the install`,
+    },
+    {
+      input: stored({
+        replacedFiles: [{ path: AUTHZ }, { path: 'c:/windows/system32/authz.dll' }],
+      }),
+      field: 'entries[0].replacedFiles[1].path',
+      message: `the same file as replacedFiles[0] (${JSON.stringify(AUTHZ)}); list each file once`,
+    },
+    {
+      input: stored({ node: 'web-02' }),
+      field: 'entries[0].node',
+      message: 'expected the ledger\'s node "web-01"',
+    },
+  ])('$field: $message', ({ input, field, message }) => {
+    const error = ledgerErrorOf(() => validateLedger(input));
+    expect(error.problems.map((p) => [p.field, p.message])).toEqual([[field, message]]);
+    expect(error.message).toMatch(/^Invalid install ledger/);
+  });
+
+  it('a missing field has no value in its problem; a present one has', () => {
+    const missing = ledgerErrorOf(() => validateLedger(stored({ installedAt: undefined })))
+      .problems[0];
+    expect(missing).not.toHaveProperty('value');
+    const present = ledgerErrorOf(() => validateLedger(stored({ installedAt: 'x' }))).problems[0];
+    expect(present).toHaveProperty('value', 'x');
+    const root = ledgerErrorOf(() => validateLedger(undefined)).problems[0];
+    expect(root).toEqual({ field: 'ledger', message: 'expected an object { node, entries }' });
+  });
+
+  it('validateLedger: an equal sequence is refused, an equal install time is not', () => {
+    const two = (second: Record<string, unknown>) => ({
+      node: NODE,
+      entries: [entry(), entry({ updateId: B, sequence: 2, ...second })],
+    });
+    expect(validateLedger(two({ installedAt: minute(1) })).entries).toHaveLength(2);
+    const error = ledgerErrorOf(() => validateLedger(two({ sequence: 1 })));
+    expect(error.problems.map((p) => [p.field, p.message])).toEqual([
+      ['entries[1].sequence', "expected more than the previous entry's sequence (1)"],
+    ]);
+    const earlier = ledgerErrorOf(() => validateLedger(two({ installedAt: minute(0) })));
+    expect(earlier.problems.map((p) => [p.field, p.message])).toEqual([
+      [
+        'entries[1].installedAt',
+        `earlier than the previous entry's installedAt (${JSON.stringify(minute(1))}); expected install order`,
+      ],
+    ]);
+    const twice = ledgerErrorOf(() => validateLedger(two({ updateId: 'kb890923' })));
+    expect(twice.problems.map((p) => [p.field, p.message])).toEqual([
+      [
+        'entries[1].updateId',
+        'also installed and not removed in entries[0]; expected one installed entry per update',
+      ],
+    ]);
+  });
+
+  it('recordInstall and recordRemoval headings name the node and the update', () => {
+    expect(ledgerErrorOf(() => recordInstall(CBA, null as never)).message).toMatch(
+      /^Cannot record an install on node "web-01"/,
+    );
+    expect(ledgerErrorOf(() => recordInstall(CBA, null as never)).problems).toEqual([
+      {
+        field: 'install',
+        value: null,
+        message:
+          'expected an object { updateId, installedAt, runId?, hotpatched, replacedFiles, removal? }',
+      },
+    ]);
+    expect(ledgerErrorOf(() => recordRemoval(CBA, D, minute(10))).message).toMatch(
+      /^Cannot record the removal of "KB899591" on node "web-01"/,
+    );
+    expect(ledgerErrorOf(() => planRemoval(CBA, [])).message).toMatch(
+      /^Cannot plan a removal on node "web-01"/,
+    );
+    expect(ledgerErrorOf(() => createLedger('')).message).toMatch(/^Invalid node/);
+  });
+
+  it('never installed: lists what is installed, or says none is', () => {
+    expect(ledgerErrorOf(() => recordRemoval(CBA, D, minute(10))).problems[0]?.message).toBe(
+      'never installed on node "web-01"; expected an installed update (KB890923, KB893066, KB896358)',
+    );
+    expect(
+      ledgerErrorOf(() => recordRemoval(createLedger(NODE), D, minute(10))).problems[0]?.message,
+    ).toBe('never installed on node "web-01"; expected an installed update (none is installed)');
+    expect(
+      ledgerErrorOf(() => recordRemoval(recordRemoval(CBA, C, minute(10)), C, minute(11)))
+        .problems[0]?.message,
+    ).toBe(`already removed from node "web-01" (at ${minute(10)}); expected an installed update`);
+  });
+
+  it('planRemoval: a requested id that is not a string is named, and the others still checked', () => {
+    const error = ledgerErrorOf(() => planRemoval(CBA, [5, { toString: () => A }, A] as never));
+    expect(error.problems.map((p) => p.field)).toEqual(['requested[0]', 'requested[1]']);
+    expect(error.problems[0]?.message).toBe(
+      'expected "KB" followed by 4 to 8 digits, e.g. "KB890923"',
+    );
+  });
+});
+
+describe('issue 14: ledgers whose entries arrive out of order, and the removal method kept', () => {
+  const shuffled: InstallLedger = { node: NODE, entries: [...CBA.entries].reverse() };
+
+  it('installedUpdates and safeRemovalOrder go by sequence, not by storage order', () => {
+    expect(installedUpdates(shuffled).map((e) => e.updateId)).toEqual([A, B, C]);
+    expect(safeRemovalOrder(shuffled)).toEqual([C, B, A]);
+  });
+
+  it('recordInstall and recordRemoval return the entries in sequence order', () => {
+    expect(recordInstall(shuffled, good).entries.map((e) => e.sequence)).toEqual([1, 2, 3, 4]);
+    expect(recordRemoval(shuffled, B, minute(10)).entries.map((e) => e.sequence)).toEqual([
+      1, 2, 3,
+    ]);
+  });
+
+  it('planRemoval warns in removal order, whatever order the updates were requested in', () => {
+    const plan = planRemoval(CBA, [A, B]);
+    expect(plan.order).toEqual([B, A]);
+    expect(plan.warnings.map((w) => w.updateId)).toEqual([B, A]);
+  });
+
+  it('recordInstall accepts and keeps a wusa removal', () => {
+    const ledger = recordInstall(CBA, { ...good, removal: { method: 'wusa' } });
+    expect(ledger.entries.at(-1)?.removal).toEqual({ method: 'wusa' });
+    expect(validateLedger(JSON.parse(JSON.stringify(ledger)))).toEqual(ledger);
+  });
+
+  it('recordInstall keeps how the update is removed', () => {
+    const removal = {
+      method: 'dism' as const,
+      packageName: 'Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.1',
+    };
+    const ledger = recordInstall(CBA, { ...good, removal });
+    expect(ledger.entries.at(-1)?.removal).toEqual(removal);
   });
 });

@@ -423,6 +423,73 @@ describe('interpretHotfixInstall: updates that did not run', () => {
     expect(idle.servicingBusy).toBe(false);
   });
 
+  it('issue 14: mixed results: one 1641 among others restarts the node, and only the unreported updates are not started', () => {
+    // Arrange: 0 succeeded, 1 needs a restart, 2 restarted the node (unsigned form), 3 has no line.
+    const plan = [planned(0), planned(1), planned(2, { extension: 'msi' }), planned(3)];
+    // Act
+    const verdict = interpretHotfixInstall(
+      plan,
+      command([line(0), line(1, { exitCode: 3010 }), line(2, { exitCode: 1641 })], 'Failed'),
+    );
+    // Assert
+    expect(verdict.results.map((r) => [r.index, r.outcome, r.rebootInitiated])).toEqual([
+      [0, 'Success', false],
+      [1, 'Success_RebootRequired', false],
+      [2, 'Success_RebootRequired', true],
+      [3, 'Failed', false],
+    ]);
+    expect(verdict).toMatchObject({
+      rebootInitiated: true,
+      rebootRequired: true,
+      notStarted: [3],
+      startedFailed: false,
+      transientOnly: true,
+    });
+    expect(verdict.results[3]).toMatchObject({ transient: true, durationSeconds: 0, logTail: '' });
+  });
+
+  it('issue 14: a 1641 the rule does not list still means the node is going down (rebootInitiated), and the rest wait', () => {
+    // .msu rules do not list 1641: the outcome is Failed, but the node restarts all the same.
+    const verdict = interpretHotfixInstall(
+      [planned(0), planned(1)],
+      command([line(0, { exitCode: 1641 })]),
+    );
+    expect(verdict.results[0]).toMatchObject({
+      outcome: 'Failed',
+      rebootInitiated: true,
+      exitCode: 1641,
+    });
+    expect(verdict.results[0]?.detail).toBe('0x669 ERROR_SUCCESS_REBOOT_INITIATED');
+    expect(verdict.notStarted).toEqual([1]);
+    expect(verdict.startedFailed).toBe(true);
+  });
+
+  it('issue 14: without a 1641, an unreported update is a failure, transient only when the command did not succeed', () => {
+    const ok = interpretHotfixInstall(
+      [planned(0), planned(1)],
+      command([line(0)], 'Success', 'out'),
+    );
+    expect(ok.notStarted).toEqual([]);
+    expect(ok.results[1]).toMatchObject({
+      outcome: 'Failed',
+      transient: false,
+      logTail: 'out',
+      detail: 'the node reported no result for this update (command Success)',
+    });
+    const died = interpretHotfixInstall([planned(0), planned(1)], command([line(0)], 'Failed'));
+    expect(died.results[1]?.transient).toBe(true);
+  });
+
+  it('issue 14: a result keeps the last 2,000 characters of a long log, and the duration reported', () => {
+    const log = `${'a'.repeat(10)}${'b'.repeat(2000)}`;
+    const verdict = interpretHotfixInstall([planned(0)], command([line(0, { logTail: log })]));
+    expect(verdict.results[0]?.logTail).toBe('b'.repeat(2000));
+    expect(verdict.results[0]?.durationSeconds).toBe(42);
+    expect(verdict.results[0]?.command).toBe(
+      '%systemroot%\\System32\\wusa.exe "C:\\ProgramData\\WindowsRollout\\Hotfixes\\KB5000000.msu" /quiet /norestart',
+    );
+  });
+
   it('an installer that did not start reports its error', () => {
     // Act
     const verdict = interpretHotfixInstall(
@@ -443,12 +510,31 @@ describe('interpretHotfixInstall: malformed report lines', () => {
     { bad: { ...line(1), exitCode: '0' }, source: 'exit code as text' },
     { bad: { index: 1, file: 'KB.msu', exitCode: 0, timedOut: false }, source: 'no checksumOk' },
     { bad: { ...line(1), timedOut: 'no' }, source: 'timedOut as text' },
+    { bad: { ...line(1), index: 1.5 }, source: 'issue 14: a fractional index' },
+    { bad: { ...line(1), file: 5 }, source: 'issue 14: file as a number' },
+    { bad: { ...line(1), checksumOk: 'yes' }, source: 'issue 14: checksumOk as text' },
+    { bad: { ...line(1), notStarted: 'yes' }, source: 'issue 14: notStarted as text' },
+    { bad: { ...line(1), servicingBusy: 1 }, source: 'issue 14: servicingBusy as a number' },
+    {
+      bad: { index: 1, file: 'x', exitCode: 0, notStarted: true },
+      source: 'issue 14: a notStarted line with an exit code',
+    },
+    {
+      bad: { index: '1', file: 'x', exitCode: null, notStarted: true },
+      source: 'issue 14: a notStarted line with a text index',
+    },
+    {
+      bad: { index: 1, file: 5, exitCode: null, notStarted: true },
+      source: 'issue 14: a notStarted line with a numeric file',
+    },
   ])('rejects $source, naming the line', ({ bad }) => {
     // Act
     const act = () => interpretHotfixInstall([planned(0), planned(1)], command([line(0), bad]));
     // Assert
     expect(act).toThrow(InstallReportError);
-    expect(act).toThrow(/^install result line 2 \(/);
+    expect(act).toThrow(
+      /^install result line 2 \(.*\): expected \{ index, file, exitCode, checksumOk, timedOut \}$/,
+    );
     expect(act).toThrow(JSON.stringify(bad).slice(0, 20));
   });
 });
@@ -690,5 +776,298 @@ describe('interpretRemoval: wusa.exe /uninstall exit codes', () => {
 
   it('a malformed line is an InstallReportError', () => {
     expect(() => run([{ index: 0 }])).toThrow(InstallReportError);
+  });
+
+  it.each([
+    { bad: null, source: 'null' },
+    { bad: 'ROLLOUT-RESULT garbage', source: 'a string' },
+    { bad: { ...removal(0), index: '0' }, source: 'index as text' },
+    { bad: { ...removal(0), index: 0.5 }, source: 'a fractional index' },
+    { bad: { ...removal(0), updateId: 5000004 }, source: 'updateId as a number' },
+    { bad: { ...removal(0), exitCode: 1.5 }, source: 'a fractional exit code' },
+    { bad: { ...removal(0), exitCode: '0' }, source: 'exit code as text' },
+    { bad: { ...removal(0), timedOut: 'no' }, source: 'timedOut as text' },
+    { bad: { index: 0, updateId: 'KB5000004', exitCode: 0 }, source: 'no timedOut' },
+  ])(
+    'issue 14: rejects a removal line with $source, naming the line and what is expected',
+    ({ bad }) => {
+      const act = () => run([removal(0), bad]);
+      expect(act).toThrow(InstallReportError);
+      expect(act).toThrow(
+        /^removal result line 2 \(.*\): expected \{ index, updateId, exitCode, timedOut \}$/,
+      );
+      expect(act).toThrow(String(JSON.stringify(bad)).slice(0, 20));
+    },
+  );
+
+  it('issue 14: a line saying the uninstaller did not run (exitCode null, not timed out) is a failure a retry will not fix', () => {
+    const verdict = run([removal(null, false)]);
+    expect(verdict.results[0]).toMatchObject({
+      outcome: 'Failed',
+      exitCode: null,
+      rebootRequired: false,
+      transient: false,
+      detail: 'wusa.exe did not run',
+    });
+    expect(verdict.failed).toBe(true);
+    expect(verdict.transientOnly).toBe(false);
+    const withError = run([{ ...removal(null, false), error: 'wusa.exe not found' }]);
+    expect(withError.results[0]?.detail).toBe('wusa.exe not found');
+  });
+
+  it('issue 14: a timed-out removal is transient and says so; the retry decision reads transientOnly', () => {
+    const verdict = run([removal(null, true)]);
+    expect(verdict.results[0]).toMatchObject({
+      outcome: 'Failed',
+      transient: true,
+      detail: 'wusa.exe ran past the removal timeout and was stopped',
+      durationSeconds: 5,
+      logTail: 'wusa',
+    });
+    expect(verdict.transientOnly).toBe(true);
+  });
+
+  it.each([
+    { code: 0, detail: '0x0 removed; a restart completes the removal (KB897341)' },
+    { code: 3010, detail: '0xBC2 removed, restart required' },
+    { code: 0x240007, detail: '0x240007 the update is not installed: nothing to remove' },
+    { code: 1603, detail: '0x643 wusa.exe could not remove the update' },
+  ])(
+    'issue 14: exit code $code is not transient, and the detail says what happened',
+    ({ code, detail }) => {
+      const verdict = run([removal(code)]);
+      expect(verdict.results[0]).toMatchObject({
+        transient: false,
+        detail,
+        rebootInitiated: false,
+      });
+      expect(verdict.transientOnly).toBe(false);
+    },
+  );
+
+  it('issue 14: an unreported removal is transient only when the command did not succeed', () => {
+    const ok = interpretRemoval(planned.slice(0, 1), {
+      status: 'Success',
+      results: [],
+      outputTail: 'out',
+    });
+    expect(ok.results[0]).toMatchObject({
+      outcome: 'Failed',
+      transient: false,
+      durationSeconds: 0,
+      logTail: 'out',
+      detail: 'the node reported no result for this removal (command Success)',
+    });
+    const timedOut = interpretRemoval(planned.slice(0, 1), {
+      status: 'TimedOut',
+      results: [],
+      outputTail: '',
+    });
+    expect(timedOut.results[0]?.transient).toBe(true);
+  });
+
+  it('issue 14: mixed results: removed, not installed and failed, counted and flagged together', () => {
+    const verdict = interpretRemoval(
+      [
+        { index: 0, updateId: 'KB5000004' },
+        { index: 1, updateId: 'KB5000003' },
+        { index: 2, updateId: 'KB5000002' },
+      ],
+      {
+        status: 'Failed',
+        results: [
+          { ...removal(3010), index: 0 },
+          { ...removal(0x240007), index: 1, updateId: 'KB5000003' },
+          { ...removal(1603), index: 2, updateId: 'KB5000002' },
+        ],
+        outputTail: '',
+      },
+    );
+    expect(verdict.results.map((r) => r.outcome)).toEqual([
+      'Success_RebootRequired',
+      'NotApplicable',
+      'Failed',
+    ]);
+    expect(verdict.outcomes).toMatchObject({
+      Success_RebootRequired: 1,
+      NotApplicable: 1,
+      Failed: 1,
+    });
+    expect(verdict).toMatchObject({
+      failed: true,
+      rebootRequired: true,
+      transientOnly: false,
+      startedFailed: true,
+    });
+  });
+
+  it('a DISM removal records the DISM command with its package name', () => {
+    const verdict = interpretRemoval(
+      [
+        {
+          index: 0,
+          updateId: 'KB5000004',
+          method: 'dism',
+          packageName: 'Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.1',
+        },
+      ],
+      { status: 'Success', results: [removal(0)], outputTail: '' },
+    );
+    expect(verdict.results[0]?.command).toBe(
+      'DISM /Online /Remove-Package /PackageName:Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.1 /Quiet /NoRestart',
+    );
+  });
+});
+
+describe('issue 14: what a verdict says, to the last word a user reads', () => {
+  it('a report line that is not JSON-able or is long is quoted, cut at 200 characters', () => {
+    const long = { index: 'x'.repeat(300) };
+    expect(() => interpretHotfixInstall([planned(0)], command([undefined]))).toThrow(
+      'install result line 1 (undefined): expected',
+    );
+    expect(() => interpretHotfixInstall([planned(0)], command([long]))).toThrow(
+      `install result line 1 (${JSON.stringify(long).slice(0, 200)}): expected`,
+    );
+    expect(() => interpretWindowsUpdate(command([undefined]))).toThrow(
+      'Windows Update result line 1 (undefined): expected { updateId, title, resultCode, rebootRequired }',
+    );
+    expect(() => interpretWindowsUpdate(command([long]))).toThrow(
+      `Windows Update result line 1 (${JSON.stringify(long).slice(0, 200)}): expected`,
+    );
+    expect(() => interpretRemoval([], command([undefined]))).toThrow(
+      'removal result line 1 (undefined): expected',
+    );
+    expect(() => interpretRemoval([], command([long]))).toThrow(
+      `removal result line 1 (${JSON.stringify(long).slice(0, 200)}): expected`,
+    );
+  });
+
+  it('the command is the installer and its parameters, without a trailing space when there are none', () => {
+    const verdict = interpretHotfixInstall([planned(0, { parameters: '' })], command([line(0)]));
+    expect(verdict.results[0]?.command).toBe('%systemroot%\\System32\\wusa.exe');
+  });
+
+  it('a checksum mismatch the node reported without digests names the planned one and says the other is missing', () => {
+    const verdict = interpretHotfixInstall([planned(0)], command([line(0, { checksumOk: false })]));
+    expect(verdict.results[0]?.detail).toBe(
+      `SHA-256 mismatch: expected ${'0'.repeat(64)}, actual not reported; not run and not retried (a retry downloads the same file)`,
+    );
+    expect(verdict.neverRetry).toEqual([0]);
+  });
+
+  it('details of an installer that timed out, and of one that did not run', () => {
+    const idle = interpretHotfixInstall(
+      [planned(0)],
+      command([line(0, { timedOut: true, exitCode: null })]),
+    );
+    expect(idle.results[0]?.detail).toBe(
+      'the installer ran past HotfixInstallerTimeoutMinutes and was stopped',
+    );
+    const busy = interpretHotfixInstall(
+      [planned(0)],
+      command([line(0, { timedOut: true, exitCode: null, servicingBusy: true })]),
+    );
+    expect(busy.results[0]?.detail).toBe(
+      'the installer ran past HotfixInstallerTimeoutMinutes and was stopped; Windows servicing was still busy',
+    );
+    const notRun = interpretHotfixInstall([planned(0)], command([line(0, { exitCode: null })]));
+    expect(notRun.results[0]).toMatchObject({
+      detail: 'the installer did not run',
+      transient: true,
+    });
+    expect(notRun.servicingBusy).toBe(false);
+  });
+
+  it('the detail of a code is its hex, and its name when it has one', () => {
+    const verdict = interpretHotfixInstall(
+      [planned(0), planned(1)],
+      command([line(0, { exitCode: 12345 }), line(1, { exitCode: 1603 })]),
+    );
+    expect(verdict.results.map((r) => r.detail)).toEqual(['0x3039', '0x643 ERROR_INSTALL_FAILURE']);
+  });
+
+  it('Windows Update: details for skipped updates, and for a command that did not finish', () => {
+    const eula = interpretWindowsUpdate(
+      command([wu({ resultCode: 4, skipped: true, skipReason: 'eula' })]),
+    );
+    expect(eula.results[0]?.detail).toBe(
+      'skipped, not installed: its licence (EULA) must be accepted; install it by hand or approve it in WSUS',
+    );
+    const input = interpretWindowsUpdate(
+      command([wu({ resultCode: 4, skipped: true, skipReason: 'userInput' })]),
+    );
+    expect(input.results[0]?.detail).toBe(
+      'skipped, not installed: it may ask for user input; install it by hand or approve it in WSUS',
+    );
+    const ok = interpretWindowsUpdate(command([wu({ hResult: 0x80240022 | 0 })]));
+    expect(ok.results[0]?.detail).toBe('WUA result code 2, HRESULT 0x80240022');
+    expect(ok).toMatchObject({ neverRetry: [], notStarted: [], servicingBusy: false });
+    const none = interpretWindowsUpdate(command([], 'Failed', 'tail'));
+    expect(none.results[0]).toMatchObject({
+      update: 'Windows Update scan and install',
+      transient: false,
+      logTail: 'tail',
+      detail: 'the command ended Failed without reporting results',
+    });
+    const partial = interpretWindowsUpdate(command([wu()], 'Cancelled'));
+    expect(partial.results[1]?.detail).toBe('the command ended Cancelled before it finished');
+    for (const status of ['TimedOut', 'ExecutionTimedOut'] as const) {
+      expect(interpretWindowsUpdate(command([], status)).results[0]?.transient).toBe(true);
+    }
+  });
+
+  it('removal: a DISM item without a package name, and a line without a log tail', () => {
+    const verdict = interpretRemoval([{ index: 0, updateId: 'KB5000004', method: 'dism' }], {
+      status: 'Success',
+      results: [{ index: 0, updateId: 'KB5000004', exitCode: 0, timedOut: false }],
+      outputTail: '',
+    });
+    expect(verdict.results[0]).toMatchObject({
+      command: 'DISM /Online /Remove-Package /PackageName: /Quiet /NoRestart',
+      logTail: '',
+      durationSeconds: 0,
+    });
+    expect(verdict).toMatchObject({ neverRetry: [], notStarted: [], servicingBusy: false });
+  });
+});
+
+describe('issue 14: the last interpret survivors, stated as behaviour', () => {
+  it('an install line with notStarted false is an ordinary line, and one without a log tail has an empty one', () => {
+    const verdict = interpretHotfixInstall(
+      [planned(0)],
+      command([
+        { index: 0, file: 'x', exitCode: 0, checksumOk: true, timedOut: false, notStarted: false },
+      ]),
+    );
+    expect(verdict.results[0]).toMatchObject({
+      outcome: 'Success',
+      logTail: '',
+      durationSeconds: 0,
+    });
+    expect(verdict.notStarted).toEqual([]);
+  });
+
+  it('a Windows Update line needs a text title', () => {
+    expect(() => interpretWindowsUpdate(command([wu({ title: 5 as never })]))).toThrow(
+      InstallReportError,
+    );
+  });
+
+  it('a Windows Update result has no log, and the row for an unfinished command is a plain failure', () => {
+    const verdict = interpretWindowsUpdate(command([wu()], 'Failed', 'tail'));
+    expect(verdict.results[0]?.logTail).toBe('');
+    expect(verdict.results[1]).toEqual({
+      index: 1,
+      plugin: 'Microsoft.WindowsUpdatePlugin',
+      update: 'Windows Update scan and install',
+      exitCode: null,
+      outcome: 'Failed',
+      rebootRequired: false,
+      rebootInitiated: false,
+      transient: false,
+      durationSeconds: 0,
+      logTail: 'tail',
+      detail: 'the command ended Failed before it finished',
+    });
   });
 });

@@ -287,6 +287,10 @@ describe('resolveRunPolicy: accepted values', () => {
     { source: 'brief: a percentage never gives fewer than 1', nodes: 4, value: '10%', expected: 1 },
     { source: 'SSM MaxConcurrency: 100%', nodes: 7, value: '100%', expected: 7 },
     { source: 'brief: whitespace around a percentage', nodes: 10, value: ' 50 % ', expected: 5 },
+    { source: 'issue 14: 1% is the smallest percentage', nodes: 300, value: '1%', expected: 3 },
+    { source: 'issue 14: a count of 1 as text', nodes: 10, value: '1', expected: 1 },
+    { source: 'issue 14: a count of 1', nodes: 10, value: 1, expected: 1 },
+    { source: 'issue 14: a count equal to the node count', nodes: 6, value: 6, expected: 6 },
   ])('$source ($value of $nodes nodes -> $expected)', ({ nodes, value, expected }) => {
     expect(resolveRunPolicy({ maxConcurrency: value }, group(nodes)).maxConcurrency).toBe(expected);
   });
@@ -480,6 +484,12 @@ describe('resolveRunPolicy: each rejected value is one problem naming the field,
     { source: 'SSM MaxConcurrency: at most 100%', value: '101%' },
     { source: 'SSM MaxConcurrency: whole percentages', value: '12.5%' },
     { source: 'SSM MaxConcurrency: a number or a percentage', value: 'all' },
+    { source: 'issue 14: junk before a count', value: 'x5' },
+    { source: 'issue 14: junk after a count', value: '5x' },
+    { source: 'issue 14: junk after a percentage', value: '50%x' },
+    { source: 'issue 14: junk before a percentage', value: 'x50%' },
+    { source: 'issue 14: a count of 0 as text', value: '0' },
+    { source: 'issue 14: a whole count past 2^53', value: 2 ** 53 },
     { source: 'SSM MaxConcurrency: a number or a percentage', value: false },
   ])('$source ($value, group)', ({ value }) => {
     const error = policyError(() => resolveRunPolicy({ maxConcurrency: value }, group(10)));
@@ -584,6 +594,17 @@ describe('resolveRunPolicy: the target', () => {
       ],
     },
     {
+      source: 'issue 14: a null target is a RunPolicyError, not a TypeError',
+      target: null,
+      problems: [
+        {
+          field: 'target',
+          value: null,
+          message: 'expected { kind: "cluster" | "group", nodes: [...] }',
+        },
+      ],
+    },
+    {
       source: 'brief: target is an object',
       target: undefined,
       problems: [
@@ -660,6 +681,14 @@ describe('parseDurationMinutes', () => {
     { source: 'brief: .NET TimeSpan d.hh:mm:ss', value: '2.00:30:00', expected: 2910 },
     { source: '.NET TimeSpan with zero fraction', value: '00:05:00.0000000', expected: 5 },
     { source: 'brief: surrounding whitespace', value: ' PT5M ', expected: 5 },
+    { source: 'issue 14: .NET TimeSpan: 23 is the last hour', value: '23:00', expected: 1380 },
+    { source: 'issue 14: .NET TimeSpan: 59 is the last minute', value: '00:59', expected: 59 },
+    { source: 'issue 14: exactly one minute (number)', value: 1, expected: 1 },
+    { source: 'issue 14: exactly one minute (ISO)', value: 'PT1M', expected: 1 },
+    { source: 'issue 14: exactly one minute (TimeSpan)', value: '00:01', expected: 1 },
+    { source: 'issue 14: ISO 8601 days only', value: 'P10D', expected: 14400 },
+    { source: 'issue 14: ISO 8601 every designator', value: 'P1W2DT3H4M60S', expected: 13145 },
+    { source: 'issue 14: .NET TimeSpan days of two digits', value: '10.02:00:00', expected: 14520 },
   ])('$source: $value -> $expected', ({ value, expected }) => {
     expect(parseDurationMinutes(value, 'stopAfter')).toBe(expected);
   });
@@ -708,6 +737,17 @@ describe('parseDurationMinutes', () => {
     {
       source: '.NET TimeSpan: hours go to 23',
       value: '24:00:00',
+      message:
+        'expected a duration of whole minutes: minutes as a number (90), ISO 8601 (PT1H30M) or a TimeSpan (01:30:00, 1.02:00:00); hours go to 23, minutes and seconds to 59',
+    },
+    {
+      source: 'issue 14: .NET TimeSpan: 59 seconds is in range, but not whole minutes',
+      value: '00:01:59',
+      message: 'not a whole number of minutes',
+    },
+    {
+      source: 'issue 14: .NET TimeSpan: seconds go to 59',
+      value: '00:01:60',
       message:
         'expected a duration of whole minutes: minutes as a number (90), ISO 8601 (PT1H30M) or a TimeSpan (01:30:00, 1.02:00:00); hours go to 23, minutes and seconds to 59',
     },
@@ -832,5 +872,150 @@ describe('properties', () => {
         expect(resolved.nodeOrder.slice(0, order.length)).toEqual(order);
       }),
     );
+  });
+});
+
+describe('issue 14: node lists in messages', () => {
+  it('names at most 10 nodes of a large run, and counts the rest', () => {
+    const error = policyError(() => resolveRunPolicy({ nodeOrder: ['OTHER'] }, group(12)));
+    expect(error.problems).toEqual([
+      {
+        field: 'nodeOrder[0]',
+        value: 'OTHER',
+        message:
+          'not a node of this run; its nodes are NODE1, NODE2, NODE3, NODE4, NODE5, NODE6, NODE7, NODE8, NODE9, NODE10 and 2 more',
+      },
+    ]);
+  });
+
+  it('names all 10 nodes of a 10-node run', () => {
+    const error = policyError(() => resolveRunPolicy({ nodeOrder: ['OTHER'] }, group(10)));
+    expect(error.problems[0]?.message).toBe(
+      'not a node of this run; its nodes are NODE1, NODE2, NODE3, NODE4, NODE5, NODE6, NODE7, NODE8, NODE9, NODE10',
+    );
+  });
+
+  it('maxFailedNodes may be one less than the node count, not equal to it', () => {
+    expect(resolveRunPolicy({ maxFailedNodes: 3 }, FOUR).maxFailedNodes).toBe(3);
+    expect(policyError(() => resolveRunPolicy({ maxFailedNodes: 4 }, FOUR)).problems).toEqual([
+      {
+        field: 'maxFailedNodes',
+        value: 4,
+        message: 'expected a whole number from 0 to 3 (one less than the 4 nodes of the run)',
+      },
+    ]);
+  });
+});
+
+describe('issue 14: survivors of mutation testing, stated as behaviour', () => {
+  const DURATION =
+    'expected a duration of whole minutes: minutes as a number (90), ISO 8601 (PT1H30M) or a TimeSpan (01:30:00, 1.02:00:00)';
+
+  it.each([
+    { value: 'P10W', expected: 100800, source: 'ISO 8601: weeks of two digits' },
+    { value: 'P1W', expected: 10080, source: 'ISO 8601: weeks' },
+  ])('$source: $value -> $expected', ({ value, expected }) => {
+    expect(parseDurationMinutes(value, 'stopAfter')).toBe(expected);
+  });
+
+  it.each([
+    { value: 'xPT5M', message: DURATION },
+    { value: '01:30:00x', message: DURATION },
+    { value: 'xP1M', message: DURATION },
+    {
+      value: 'P12M',
+      message: 'years and months have no fixed length: use weeks, days, hours, minutes (P1DT2H)',
+    },
+  ])('refuses $value: $message', ({ value, message }) => {
+    expect(policyError(() => parseDurationMinutes(value, 'stopAfter')).problems).toEqual([
+      { field: 'stopAfter', value, message },
+    ]);
+  });
+
+  it('a duration problem found by resolveRunPolicy has the same message as parseDurationMinutes', () => {
+    expect(policyError(() => resolveRunPolicy({ stopAfter: 'PT90S' }, FOUR)).problems).toEqual([
+      { field: 'stopAfter', value: 'PT90S', message: 'not a whole number of minutes' },
+    ]);
+  });
+
+  it('a warnAfter not less than stopAfter names both', () => {
+    expect(
+      policyError(() => resolveRunPolicy({ warnAfter: 60, stopAfter: 'PT1H' }, FOUR)).problems,
+    ).toEqual([
+      {
+        field: 'warnAfter',
+        value: 60,
+        message: 'must be less than stopAfter; warnAfter is 60 minutes, stopAfter 60',
+      },
+    ]);
+  });
+
+  it('a script path that is not a string gets the script message', () => {
+    expect(policyError(() => resolveRunPolicy({ preUpdateScript: 5 }, FOUR)).problems).toEqual([
+      {
+        field: 'preUpdateScript',
+        value: 5,
+        message: 'expected the path of a PowerShell script ending in .ps1, at most 260 characters',
+      },
+    ]);
+  });
+
+  it('a count of two digits as text', () => {
+    expect(resolveRunPolicy({ maxConcurrency: '12' }, group(20)).maxConcurrency).toBe(12);
+  });
+
+  it('nodeOrder: a bad entry does not hide a duplicate, and a duplicate is not also "not a node"', () => {
+    const error = policyError(() => resolveRunPolicy({ nodeOrder: ['X', 5, 'x'] }, FOUR));
+    expect(error.problems.map((p) => [p.field, p.message])).toEqual([
+      ['nodeOrder[0]', 'not a node of this run; its nodes are NODE1, NODE2, NODE3, NODE4'],
+      ['nodeOrder[1]', 'expected a node name'],
+      ['nodeOrder[2]', 'same node as nodeOrder[0] ("X"); node names compare case-insensitively'],
+    ]);
+  });
+
+  it('problems come in schema field order, unknown fields last, items by number, ties as found', () => {
+    const error = policyError(() =>
+      resolveRunPolicy({ zzz: 1, maxRetriesPerNode: 0, maxFailedNodes: -1 }, {
+        kind: 'x',
+        nodes: [],
+      } as never),
+    );
+    expect(error.problems.map((p) => p.field)).toEqual([
+      'target.kind',
+      'target.nodes',
+      'maxFailedNodes',
+      'maxRetriesPerNode',
+      'zzz',
+    ]);
+    const order = policyError(() =>
+      resolveRunPolicy(
+        {
+          nodeOrder: [
+            'NODE1',
+            'NODE2',
+            'X2',
+            'NODE3',
+            'NODE4',
+            'NODE5',
+            'NODE6',
+            'NODE7',
+            'NODE8',
+            'NODE9',
+            'X10',
+          ],
+        },
+        group(12),
+      ),
+    );
+    expect(order.problems.map((p) => p.field)).toEqual(['nodeOrder[2]', 'nodeOrder[10]']);
+  });
+});
+
+describe('issue 14: the warnAfter check runs even when another field failed', () => {
+  it('one error lists a bad field and warnAfter not less than stopAfter', () => {
+    const error = policyError(() =>
+      resolveRunPolicy({ maxRetriesPerNode: 0, warnAfter: 60, stopAfter: 30 }, FOUR),
+    );
+    expect(error.problems.map((p) => p.field)).toEqual(['maxRetriesPerNode', 'warnAfter']);
   });
 });
