@@ -99,6 +99,8 @@ export class NodeWorkflow extends Construct {
             document,
             payload,
             timeoutSeconds: typeof timeout === 'number' ? timeout : sfn.JsonPath.numberAt(timeout),
+            // The wait starts when this state is entered: the payload's deadline counts from it.
+            startedAt: sfn.JsonPath.stringAt('$$.State.EnteredTime'),
           }),
           taskTimeout:
             typeof timeout === 'number'

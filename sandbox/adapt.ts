@@ -21,7 +21,13 @@
  *    StartTime to the wall clock, and the sandbox's executions start in virtual time.
  * 7. Task states without a timeout get one that cannot expire in wall time: the interpreter
  *    applies the ASL spec's 60 seconds of wall time, where AWS waits up to 99999999 seconds.
+ * 8. `$$.State.EnteredTime` (which the interpreter does not set) becomes the literal
+ *    {@link SANDBOX_STATE_ENTERED_TIME}; the sandbox replaces it in a task's parameters with the
+ *    virtual time the task starts at, which is when its state was entered.
  */
+
+/** What a `"x.$": "$$.State.EnteredTime"` parameter holds until the sandbox fills the time in. */
+export const SANDBOX_STATE_ENTERED_TIME = '$$.State.EnteredTime';
 
 /** Wall-clock seconds no sandbox run reaches (and within Node's 32-bit timer range). */
 const NO_WALL_TIMEOUT_SECONDS = 2_000_000;
@@ -54,10 +60,12 @@ const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:[^:]+:[^:]+:function:[^:]+$/;
 /** Adapts one definition scope (a state machine, or a Distributed Map's item processor). */
 export function adaptDefinition(original: AslDefinition): AdaptedDefinition {
   const definition = JSON.parse(
-    JSON.stringify(original).replaceAll(
-      '"$$.Execution.StartTime"',
-      () => '"$$.Execution.SandboxStartTime"',
-    ),
+    JSON.stringify(original)
+      .replaceAll('"$$.Execution.StartTime"', () => '"$$.Execution.SandboxStartTime"')
+      .replaceAll(
+        /"([^"]+)\.\$":"\$\$\.State\.EnteredTime"/g,
+        (_, key: string) => `"${key}":${JSON.stringify(SANDBOX_STATE_ENTERED_TIME)}`,
+      ),
   ) as AslDefinition;
   const tasks = new Map<string, TaskKind>();
   const retryable: string[] = [];

@@ -28,7 +28,7 @@ import { makeValidateInputHandler } from '../lambdas/handlers/validate-input.js'
 import { RunStore } from '../lambdas/shared/run-store.js';
 import { FUNCTION_NAMES, type FunctionName } from '../lib/rollout-functions.js';
 import { DEFAULT_SETTINGS, RolloutStack } from '../lib/rollout-stack.js';
-import { type AdaptedDefinition, adaptDefinition } from './adapt.js';
+import { type AdaptedDefinition, adaptDefinition, SANDBOX_STATE_ENTERED_TIME } from './adapt.js';
 import { FakeS3, RecordingBus, TaskTokens } from './aws-fakes.js';
 import { VirtualClock } from './clock.js';
 import { type AslDefinition, placeholderArn, renderStateMachines } from './definitions.js';
@@ -650,7 +650,8 @@ export class Sandbox {
     const adapted = this.adaptedFor(key, definition);
     const overrides: Record<string, (params: Json) => Promise<Json>> = {};
     for (const [state, task] of adapted.tasks) {
-      overrides[state] = async (params: Json) => {
+      overrides[state] = async (raw: Json) => {
+        const params = withEnteredTime(raw, this.clock.now().toISOString());
         switch (task.kind) {
           case 'lambda': {
             ctx.counter.history += 3; // LambdaFunctionScheduled, Started, Succeeded|Failed
@@ -847,4 +848,16 @@ export class Sandbox {
     }
     return { items: items.length, failures };
   }
+}
+
+/** A task's parameters with {@link SANDBOX_STATE_ENTERED_TIME} replaced by `at` (adapt.ts, 8). */
+function withEnteredTime(value: Json, at: string): Json {
+  if (value === SANDBOX_STATE_ENTERED_TIME) return at;
+  if (Array.isArray(value)) return value.map((v) => withEnteredTime(v, at));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, withEnteredTime(v as Json, at)]),
+    ) as Json;
+  }
+  return value;
 }

@@ -52,13 +52,11 @@ export function commandTimeout(
 export const DEADLINE_MARGIN_SECONDS = NODE_CONTRACT.deadlineMarginSeconds;
 
 /**
- * The fields send-command adds to every payload: `deadline`, the ISO 8601 UTC instant the
- * workflow stops waiting (task start + timeoutSeconds), which every script obeys; and
- * `executionTimeoutSeconds`, the same limit in seconds, which only the sandbox fleet reads.
+ * The field send-command adds to every payload: `deadline`, the ISO 8601 UTC instant the
+ * workflow stops waiting (the task state's entry + timeoutSeconds), which every script obeys.
  */
 export interface CommandTiming {
   readonly deadline: string;
-  readonly executionTimeoutSeconds: number;
 }
 
 /** The payload fields each document requires (besides `deadline`, all of its own). */
