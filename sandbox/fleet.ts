@@ -1404,10 +1404,28 @@ export class SimulatedFleet {
           );
         }
         line.updateId = updateId;
+        // remove-updates.ps1: wusa by KB, or DISM by package name (combined SSU + LCU).
+        const method = property(item, 'method', at, true) ?? 'wusa';
+        if (method !== 'wusa' && method !== 'dism') {
+          throw new ScriptFailure(`${at}.method (${formatValue(method)}): expected wusa or dism`);
+        }
+        line.method = method;
+        let tool = `wusa.exe /uninstall /kb:${updateId.slice(2)}`;
+        if (method === 'dism') {
+          const packageName = payloadString(item, 'packageName', at);
+          if (!/^[A-Za-z0-9_.~-]{1,200}$/.test(packageName)) {
+            throw new ScriptFailure(
+              `${at}.packageName (${formatValue(packageName)}): expected a DISM package name such as Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.2340.1.7`,
+            );
+          }
+          line.packageName = packageName;
+          tool = `Dism.exe /Online /Remove-Package /PackageName:${packageName}`;
+        }
         await run.sleep(60_000);
         let code: number;
         if (!node.installed.includes(updateId)) {
-          code = 0x240007;
+          // wusa: WU_S_ALREADY_UNINSTALLED; DISM: 0x800F0805, the package is not installed.
+          code = method === 'wusa' ? 0x240007 : -2146498555;
         } else {
           code = this.behaviourFor(node, updateId).removal?.exitCodes[0] ?? 3010;
           if (code === 0 || code === 3010) {
@@ -1418,8 +1436,8 @@ export class SimulatedFleet {
           }
         }
         line.exitCode = code;
-        line.logTail = `wusa.exe exited with ${code}`;
-        run.log(`removing ${updateId}: wusa.exe /uninstall /kb:${updateId.slice(2)} -> ${code}`);
+        line.logTail = `${method} exited with ${code}`;
+        run.log(`removing ${updateId}: ${tool} -> ${code}`);
       } catch (error) {
         if (!(error instanceof ScriptFailure)) throw error;
         line.error = error.message;

@@ -6,7 +6,6 @@
 import type {
   CommandOutcome,
   InstallResultLine,
-  InstallResultLineFlags,
   PlannedInstall,
   RemovalItem,
   RemovalResultLine,
@@ -47,7 +46,7 @@ export interface InstallVerdict {
 
 const tail = (text: string, max = 2000) => (text.length > max ? text.slice(-max) : text);
 
-function isInstallLine(value: unknown): value is InstallResultLine & InstallResultLineFlags {
+function isInstallLine(value: unknown): value is InstallResultLine {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
   // A line for an update a 1641 cut off says only which one it is.
@@ -84,7 +83,7 @@ export function interpretHotfixInstall(
   planned: readonly PlannedInstall[],
   command: Pick<CommandOutcome, 'status' | 'results' | 'outputTail'>,
 ): InstallVerdict {
-  const lines = new Map<number, InstallResultLine & InstallResultLineFlags>();
+  const lines = new Map<number, InstallResultLine>();
   command.results.forEach((line, i) => {
     if (!isInstallLine(line)) {
       throw new InstallReportError(

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import type {
   CommandOutcome,
   InstallResultLine,
-  InstallResultLineFlags,
   PlannedInstall,
   TerminalStatus,
   WindowsUpdateResultLine,
@@ -54,10 +53,7 @@ const planned = (
   };
 };
 
-const line = (
-  index: number,
-  changes: Partial<InstallResultLine & InstallResultLineFlags> = {},
-): InstallResultLine => ({
+const line = (index: number, changes: Partial<InstallResultLine> = {}): InstallResultLine => ({
   index,
   file: `CAUHotfix_All/KB500000${index}.msu`,
   exitCode: 0,

@@ -575,6 +575,35 @@ describe('SimulatedFleet: RestartNode', () => {
 });
 
 describe('SimulatedFleet: timeouts, delivery and errors', () => {
+  it('removes a combined package with DISM by its package name, as remove-updates.ps1 does', async () => {
+    // Arrange
+    const h = harness({ nodes: [{ name: 'NODE1', installedUpdates: ['KB5034439'] }] });
+    const packageName = 'Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.2849.1.8';
+    // Act
+    const { event, out, results } = await h.runDocument('NODE1', 'RemoveUpdates', {
+      timeoutMinutes: 30,
+      updates: [
+        { index: 0, updateId: 'KB5034439', method: 'dism', packageName },
+        { index: 1, updateId: 'KB5034440', method: 'dism', packageName: 'bad name;' },
+      ],
+    });
+    // Assert
+    expect(event.detail.status).toBe('Success');
+    expect(results[0]).toMatchObject({
+      updateId: 'KB5034439',
+      method: 'dism',
+      packageName,
+      exitCode: 3010,
+    });
+    expect(results[1]).toMatchObject({ exitCode: null });
+    expect(String((results[1] as { error?: string } | undefined)?.error)).toContain('payload.updates[1].packageName ("bad name;")');
+    expect(out.StandardOutputContent).toContain(
+      `Dism.exe /Online /Remove-Package /PackageName:${packageName}`,
+    );
+    expect(h.fleet.node('NODE1')).toMatchObject({ pendingReboot: true });
+    expect(h.fleet.node('NODE1').installedUpdates).not.toContain('KB5034439');
+  });
+
   it('obeys the payload deadline (less the contract margin): the script is stopped, the command fails', async () => {
     // Arrange: a 10-minute script, a deadline 3 minutes after the send.
     const h = harness({
