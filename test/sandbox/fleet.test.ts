@@ -596,7 +596,9 @@ describe('SimulatedFleet: timeouts, delivery and errors', () => {
       exitCode: 3010,
     });
     expect(results[1]).toMatchObject({ exitCode: null });
-    expect(String((results[1] as { error?: string } | undefined)?.error)).toContain('payload.updates[1].packageName ("bad name;")');
+    expect(String((results[1] as { error?: string } | undefined)?.error)).toContain(
+      'payload.updates[1].packageName ("bad name;")',
+    );
     expect(out.StandardOutputContent).toContain(
       `Dism.exe /Online /Remove-Package /PackageName:${packageName}`,
     );
