@@ -162,6 +162,15 @@ export function makeInterpretResultsHandler(deps: InterpretResultsDeps) {
           ? interpretRemoval(removals, command)
           : interpretWindowsUpdate(command);
     await deps.store.putUpdateResults(runId, node, attempt, verdict.results);
+    if ('unplannedRestart' in verdict && verdict.unplannedRestart.length > 0) {
+      // The update results say so too; a cluster node's roles moved without a drain.
+      logger.error(
+        'unplanned restart: an installer exited 1641 although its rule does not list it',
+        {
+          updates: verdict.unplannedRestart,
+        },
+      );
+    }
 
     if (plugin === 'Rollout.Removal') {
       const ledgerRemoved: string[] = [];

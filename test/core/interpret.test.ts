@@ -387,6 +387,19 @@ describe('interpretHotfixInstall: updates that did not run', () => {
     expect(verdict.startedFailed).toBe(false);
   });
 
+  it('names a 1641 whose rule does not list it an unplanned restart; a listed 1641 is planned', () => {
+    // Act: the .msu rule lists no 1641 (the installer was run with /norestart); the .msi's does.
+    const verdict = interpretHotfixInstall(
+      [planned(0), planned(1, { extension: 'msi' })],
+      command([line(0, { exitCode: 1641 }), line(1, { exitCode: 1641 })]),
+    );
+    // Assert
+    expect(verdict.unplannedRestart).toEqual([0]);
+    expect(verdict.rebootInitiated).toBe(true);
+    expect(verdict.results[0]?.detail).toContain('UNPLANNED RESTART');
+    expect(verdict.results[1]?.detail).not.toContain('UNPLANNED');
+  });
+
   it('reads a notStarted line that carries only index, file and a null exit code', () => {
     // Act
     const verdict = interpretHotfixInstall(
