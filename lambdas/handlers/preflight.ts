@@ -18,7 +18,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { invalidEvent } from '../shared/events.js';
 import { RunStore } from '../shared/run-store.js';
-import { logContext, logger, metrics, requiredEnv, tracer } from '../shared/runtime.js';
+import { logContext, metrics, requiredEnv, tracer } from '../shared/runtime.js';
 
 /** Seconds SSM may take to deliver a command to a node (SendCommand TimeoutSeconds). */
 export const COMMAND_DELIVERY_SECONDS = 600;
