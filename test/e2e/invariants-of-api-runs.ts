@@ -13,6 +13,10 @@ export async function invariantViolations(result: ScenarioResult): Promise<strin
     e.executionArn.startsWith(`${prefix}:`),
   );
   const problems: string[] = [];
+  // Not vacuous: executions that ran must include the rollout executions checked here.
+  if (ended.length === 0 && result.sandbox.executions.length > 0) {
+    problems.push(`none of the ${result.sandbox.executions.length} executions is a rollout's`);
+  }
   for (const execution of ended) {
     for (const i of await checkExecutionInvariants(result, execution)) {
       if (!i.ok) problems.push(`${execution.name}: ${i.name}: ${i.detail}`);

@@ -71,7 +71,9 @@ describe('completion events: Lambda async delivery', () => {
     expect(letter?.error).toMatch(
       /11111111-2222-3333-4444-555555555555|InvocationDoesNotExist|not/,
     );
-    expect((letter?.event as { detail: { status: string } }).detail.status).toBe('Success');
+    expect((letter?.event as { detail: { status: string } } | undefined)?.detail.status).toBe(
+      'Success',
+    );
   });
 
   it('an event outside the rule pattern is not delivered at all', async () => {
