@@ -99,6 +99,8 @@ export class NodeWorkflow extends Construct {
             document,
             payload,
             timeoutSeconds: typeof timeout === 'number' ? timeout : sfn.JsonPath.numberAt(timeout),
+            // The wait starts when this state is entered: the payload's deadline counts from it.
+            startedAt: sfn.JsonPath.stringAt('$$.State.EnteredTime'),
           }),
           taskTimeout:
             typeof timeout === 'number'
@@ -620,7 +622,18 @@ export class NodeWorkflow extends Construct {
       restartChain('AfterPlugin', nextPlugin),
     ).otherwise(nextPlugin);
 
-    /** Interprets a plug-in's install, retries failures, and records restart and failure. */
+    /**
+     * Before a retry: an update that failed for good (`neverRetry`, a SHA-256 mismatch) is not in
+     * the retry, so the plug-in has failed whatever the retry gives (point 9).
+     */
+    const keepNeverRetried = (suffix: string, next: sfn.IChainable) =>
+      new sfn.Choice(this, `FailedForGood${suffix}`)
+        .when(
+          sfn.Condition.isPresent('$.verdict.neverRetry[0]'),
+          setState(`PluginFailedForGood${suffix}`, { pluginFailed: true }).next(next),
+        )
+        .otherwise(next);
+
     /**
      * Interprets a plug-in's install, retries failures, and records restart and failure.
      * `$.attempt.spent` counts the attempts MaxRetriesPerNode allows; the attempts that go on
@@ -646,11 +659,14 @@ export class NodeWorkflow extends Construct {
       );
       // A failure that left a restart pending (Fail_RebootRequired, or a 3010 beside it) is
       // retried on a restarted node: the installer would otherwise meet the same pending state.
-      const retryNow = whenRestart(
-        new sfn.Choice(this, `RestartPendingOnRetry${suffix}`),
-        sfn.Condition.booleanEquals('$.state.restartPending', true),
-        restartChain(`BeforeRetry${suffix}`, retry),
-      ).otherwise(retry);
+      const retryNow = keepNeverRetried(
+        `OnRetry${suffix}`,
+        whenRestart(
+          new sfn.Choice(this, `RestartPendingOnRetry${suffix}`),
+          sfn.Condition.booleanEquals('$.state.restartPending', true),
+          restartChain(`BeforeRetry${suffix}`, retry),
+        ).otherwise(retry),
+      );
       const judge = new sfn.Choice(this, `InstallFailed${suffix}`)
         .when(
           sfn.Condition.and(
@@ -737,7 +753,7 @@ export class NodeWorkflow extends Construct {
             sfn.Condition.booleanEquals('$.verdict.retryable', true),
             retriesLeft,
           ),
-          retryHotfixes,
+          keepNeverRetried('AfterInstallerRestart', retryHotfixes),
         )
         .when(sfn.Condition.booleanEquals('$.verdict.startedFailed', true), exhausted)
         .when(sfn.Condition.booleanEquals('$.verdict.retryable', true), goOn)

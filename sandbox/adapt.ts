@@ -25,7 +25,13 @@
  *    aws-fakes.ts), not over a loopback socket: the same validation, storage, answers and error
  *    names, without an HTTP client and server per call. Not a change to a definition, but a
  *    difference from AWS all the same, so it is listed here.
+ * 9. `$$.State.EnteredTime` (which the interpreter does not set) becomes the literal
+ *    {@link SANDBOX_STATE_ENTERED_TIME}; the sandbox replaces it in a task's parameters with the
+ *    virtual time the task starts at, which is when its state was entered.
  */
+
+/** What a `"x.$": "$$.State.EnteredTime"` parameter holds until the sandbox fills the time in. */
+export const SANDBOX_STATE_ENTERED_TIME = '$$.State.EnteredTime';
 
 /** Wall-clock seconds no sandbox run reaches (and within Node's 32-bit timer range). */
 const NO_WALL_TIMEOUT_SECONDS = 2_000_000;
@@ -58,10 +64,12 @@ const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:[^:]+:[^:]+:function:[^:]+$/;
 /** Adapts one definition scope (a state machine, or a Distributed Map's item processor). */
 export function adaptDefinition(original: AslDefinition): AdaptedDefinition {
   const definition = JSON.parse(
-    JSON.stringify(original).replaceAll(
-      '"$$.Execution.StartTime"',
-      () => '"$$.Execution.SandboxStartTime"',
-    ),
+    JSON.stringify(original)
+      .replaceAll('"$$.Execution.StartTime"', () => '"$$.Execution.SandboxStartTime"')
+      .replaceAll(
+        /"([^"]+)\.\$":"\$\$\.State\.EnteredTime"/g,
+        (_, key: string) => `"${key}":${JSON.stringify(SANDBOX_STATE_ENTERED_TIME)}`,
+      ),
   ) as AslDefinition;
   const tasks = new Map<string, TaskKind>();
   const retryable: string[] = [];

@@ -97,10 +97,18 @@ export interface DraftNode {
   pendingReboot?: boolean;
   neverReturnsFromRestart?: boolean;
   resumeFails?: boolean;
-  drain?: { fails: boolean };
+  drain?: { fails?: boolean; failsByAttempt?: boolean[] };
+  resumeFailsByAttempt?: boolean[];
   preUpdateScript?: { exitCode: number };
   postUpdateScript?: { exitCode: number };
-  updates: Record<string, { exitCodes?: number[]; minutes?: number; hangs?: boolean }>;
+  preUpdateScriptByAttempt?: { exitCode: number }[];
+  postUpdateScriptByAttempt?: { exitCode: number }[];
+  offlineDuringInstall?: { afterMinutes: number; minutes?: number };
+  pausedAtStart?: boolean;
+  updates: Record<
+    string,
+    { exitCodes?: number[]; minutes?: number; hangs?: boolean; servicingBusy?: boolean }
+  >;
 }
 
 /** A kind of fault: one function that puts it into a draft. */
@@ -156,8 +164,15 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   },
   {
     name: 'exit-1641',
-    summary: 'an installer exits 1641 (it restarts the node itself)',
-    apply: exitCodes([[1641], [1641, 0]]),
+    summary:
+      'an installer exits 1641 (it restarts the node itself): an .msi, whose rule lists 1641, so the workflow drains first',
+    apply: (draft, f) => {
+      // 1641 is drawn only where the configuration says the installer may restart the node: an
+      // installer whose rule does not list it restarts a node nobody drained (README, Safety).
+      const file = draft.hotfixRoot.files.find((x) => x.path.toUpperCase().includes(f.kb));
+      if (file) file.path = file.path.replace(/\.msu$/, '.msi');
+      exitCodes([[1641], [1641, 0]])(draft, f);
+    },
   },
   {
     name: 'exit-1618',
@@ -257,6 +272,83 @@ export const FAULT_KINDS: readonly FaultKind[] = [
     }),
   },
   {
+    name: 'drain-fails-later',
+    summary:
+      'draining a cluster node succeeds once, then fails (or the reverse): a late drain before a restart fails',
+    apply: onNode((n, v) => {
+      n.drain = {
+        failsByAttempt: pick(
+          [
+            [false, true],
+            [true, false],
+          ],
+          v,
+        ),
+      };
+    }),
+  },
+  {
+    name: 'resume-fails-once',
+    summary: 'the first resume of a cluster node leaves it paused, a later one works',
+    apply: onNode((n) => {
+      n.resumeFailsByAttempt = [true, false];
+    }),
+  },
+  {
+    name: 'pre-script-flaky',
+    summary: 'the PreUpdateScript fails on its first run and passes on the next (or the reverse)',
+    apply: onNode((n, v) => {
+      n.preUpdateScriptByAttempt = pick(
+        [
+          [{ exitCode: 1 }, { exitCode: 0 }],
+          [{ exitCode: 0 }, { exitCode: 2 }],
+        ],
+        v,
+      );
+    }),
+  },
+  {
+    name: 'post-script-flaky',
+    summary: 'the PostUpdateScript fails on its first run and passes on the next (or the reverse)',
+    apply: onNode((n, v) => {
+      n.postUpdateScriptByAttempt = pick(
+        [
+          [{ exitCode: 1 }, { exitCode: 0 }],
+          [{ exitCode: 0 }, { exitCode: 2 }],
+        ],
+        v,
+      );
+    }),
+  },
+  {
+    name: 'offline-mid-install',
+    summary:
+      'a node drops off the network 1 to 3 minutes into its install, for 10 or 90 minutes or for good',
+    apply: onNode((n, v) => {
+      const minutes = pick([10, 90, undefined], v);
+      n.offlineDuringInstall = {
+        afterMinutes: 1 + (v % 3),
+        ...(minutes === undefined ? {} : { minutes }),
+      };
+    }),
+  },
+  {
+    name: 'paused-at-start',
+    summary:
+      'a cluster node is already Paused and drained when the run starts (left so by an earlier run)',
+    apply: onNode((n) => {
+      n.pausedAtStart = true;
+    }),
+  },
+  {
+    name: 'servicing-busy',
+    summary: 'an installer hangs and Windows servicing is still busy when it is stopped',
+    apply: (draft, f) => {
+      const node = draft.nodes.find((n) => n.name === f.nodeName);
+      if (node) node.updates[f.kb] = { ...node.updates[f.kb], hangs: true, servicingBusy: true };
+    },
+  },
+  {
     name: 'pre-script-fails',
     summary: 'the PreUpdateScript exits non-zero on a node',
     apply: onNode((n, v) => {
@@ -296,6 +388,18 @@ export const FAULT_KINDS: readonly FaultKind[] = [
     name: 'reject',
     summary: 'the operator rejects at the approval gate (runs with a gate only)',
     apply: gateDecision('reject', (v) => v % 30),
+  },
+  {
+    name: 'force-recovery',
+    summary:
+      'an operator asks ForceRecovery of the target 0 to 89 simulated minutes after the start (a live run: it must be refused)',
+    apply: (draft, f) => {
+      draft.actions.push({
+        action: 'forceRecovery',
+        atMinutes: f.value % 90,
+        reason: 'chaos: force recovery',
+      });
+    },
   },
   {
     name: 'long-gate',
@@ -493,6 +597,18 @@ export async function runSpec(
       ) {
         expectationFailures.push(
           `the ${action.action} accepted at ${action.at} did not end the run Cancelled (it ended ${runStatus})`,
+        );
+      }
+      // ForceRecovery never breaks the lock of a live run: while the execution runs it is refused.
+      if (
+        action.action === 'forceRecovery' &&
+        action.statusCode >= 200 &&
+        action.statusCode < 300 &&
+        run !== undefined &&
+        Date.parse(action.at) < run.execution.stoppedAt.getTime()
+      ) {
+        expectationFailures.push(
+          `the force recovery at ${action.at} was accepted (${action.statusCode}) while the run was still running`,
         );
       }
       if (action.statusCode >= 500 || action.statusCode === 0) {

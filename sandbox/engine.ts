@@ -28,12 +28,15 @@ import { makeValidateInputHandler } from '../lambdas/handlers/validate-input.js'
 import { RunStore } from '../lambdas/shared/run-store.js';
 import { FUNCTION_NAMES, type FunctionName } from '../lib/rollout-functions.js';
 import { DEFAULT_SETTINGS, RolloutStack } from '../lib/rollout-stack.js';
-import { type AdaptedDefinition, adaptDefinition } from './adapt.js';
+import { type AdaptedDefinition, adaptDefinition, SANDBOX_STATE_ENTERED_TIME } from './adapt.js';
 import { FakeS3, InProcessHandler, RecordingBus, TaskTokens } from './aws-fakes.js';
 import { VirtualClock } from './clock.js';
 import { type AslDefinition, placeholderArn, renderStateMachines } from './definitions.js';
 
 type Json = unknown;
+
+/** Lambda's asynchronous invocation retries a function error twice, about 1 and 2 minutes later. */
+export const ASYNC_RETRY_DELAYS_MS = [60_000, 120_000] as const;
 type Handler = (event: Json) => Promise<Json>;
 /** An adapted definition scope and its validated interpreter. */
 type AdaptedScope = AdaptedDefinition & { readonly machine: StateMachine };
@@ -239,6 +242,11 @@ export class Sandbox {
   readonly invocations = new Map<FunctionName, number>();
   /** Events the EventBridge rule delivered to complete-command (and retries). */
   deliveredEvents = 0;
+  /**
+   * Completion events complete-command still failed on after Lambda's two async retries: what
+   * the stack's dead-letter queue would hold (README, "Redriving lost completions").
+   */
+  readonly deadLetters: { event: Json; error: string; at: Date; attempts: number }[] = [];
   /** Step Functions status-change events the lock's release rule delivered to run-lock. */
   statusEventsDelivered = 0;
   /** Executions started through the Step Functions API and not finished yet. */
@@ -587,16 +595,35 @@ export class Sandbox {
     }
   }
 
-  /** EventBridge delivering a status-change event to complete-command, with async retries. */
-  private deliverEvent(event: Json, attempt: number): void {
+  /**
+   * EventBridge delivering a status-change event to complete-command, as Lambda's asynchronous
+   * invocation does: a function error is retried twice (1 then 2 minutes later), then the event
+   * goes to the on-failure destination, the dead-letter queue ({@link deadLetters}); a throttle
+   * is not a function error and is retried with backoff (Lambda keeps it up to 6 hours).
+   */
+  private deliverEvent(event: Json, attempt: number, throttles = 0): void {
     if (!matchesPattern(this.synth.eventPattern, event as Record<string, unknown>)) return;
     this.deliveredEvents++;
-    void this.invoke('completeCommand', event).catch(() => {
-      // Lambda's async retries (the rule's target allows 8): back off and deliver again.
-      if (attempt >= 8) return;
-      this.clock.schedule(this.clock.now().getTime() + 1000 * 2 ** attempt, () =>
-        this.deliverEvent(event, attempt + 1),
-      );
+    void this.invoke('completeCommand', event).catch((error: unknown) => {
+      const now = this.clock.now().getTime();
+      if ((error as Error)?.name === 'Lambda.TooManyRequestsException') {
+        const delay = Math.min(300_000, 1000 * 2 ** throttles);
+        if (throttles < 72) {
+          this.clock.schedule(now + delay, () => this.deliverEvent(event, attempt, throttles + 1));
+          return;
+        }
+      } else if (attempt < ASYNC_RETRY_DELAYS_MS.length) {
+        this.clock.schedule(now + (ASYNC_RETRY_DELAYS_MS[attempt] as number), () =>
+          this.deliverEvent(event, attempt + 1, throttles),
+        );
+        return;
+      }
+      this.deadLetters.push({
+        event,
+        error: `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`,
+        at: new Date(now),
+        attempts: attempt + 1,
+      });
     });
   }
 
@@ -674,7 +701,8 @@ export class Sandbox {
     const adapted = this.adaptedFor(key, definition);
     const overrides: Record<string, (params: Json) => Promise<Json>> = {};
     for (const [state, task] of adapted.tasks) {
-      overrides[state] = async (params: Json) => {
+      overrides[state] = async (raw: Json) => {
+        const params = withEnteredTime(raw, this.clock.now().toISOString());
         switch (task.kind) {
           case 'lambda': {
             ctx.counter.history += 3; // LambdaFunctionScheduled, Started, Succeeded|Failed
@@ -868,4 +896,16 @@ export class Sandbox {
     }
     return { items: items.length, failures };
   }
+}
+
+/** A task's parameters with {@link SANDBOX_STATE_ENTERED_TIME} replaced by `at` (adapt.ts, 8). */
+function withEnteredTime(value: Json, at: string): Json {
+  if (value === SANDBOX_STATE_ENTERED_TIME) return at;
+  if (Array.isArray(value)) return value.map((v) => withEnteredTime(v, at));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, withEnteredTime(v as Json, at)]),
+    ) as Json;
+  }
+  return value;
 }

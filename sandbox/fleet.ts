@@ -12,11 +12,11 @@
  * - The agent picks a command up {@link SIMULATED_TIMINGS}.deliveryMs after it is sent when the
  *   node is reachable; otherwise when the node comes back, or never (`DeliveryTimedOut` after
  *   SendCommand's TimeoutSeconds). Commands on one node run concurrently, as SSM Agent runs them.
- * - Execution timeout: the scripts' own deadline (`executionTimeoutSeconds` - 60 s) is honoured
- *   as they do; past `executionTimeoutSeconds` itself (or the document's step timeout when the
- *   payload has none) the agent stops the script: `TimedOut` / `ExecutionTimedOut`, with the
- *   output printed so far. A node that is down cannot report: its command ends when it is back,
- *   or never.
+ * - Execution timeout: the scripts obey the payload's `deadline` (ISO 8601 UTC) as they do
+ *   (Get-RolloutDeadline: no new work from deadlineMarginSeconds before it); past the document's
+ *   step timeout the agent stops the script: `TimedOut` / `ExecutionTimedOut`, with the output
+ *   printed so far. A node that is down cannot report: its command ends when it is back, or
+ *   never.
  * - Exit code 3010 from any script makes the agent restart the node and run the script again,
  *   SSM's documented reboot pattern (RestartNode relies on it).
  */
@@ -45,6 +45,7 @@ import {
   SSMServiceException,
 } from '@aws-sdk/client-ssm';
 import {
+  DEADLINE_MARGIN_SECONDS,
   DOCUMENTS,
   type DocumentKey,
   PAYLOAD_ALLOWED_PATTERN,
@@ -1406,19 +1407,8 @@ export class SimulatedFleet {
     const decoded = decodePayload(run.inv.encodedPayload);
     if (!decoded.ok) throw new ScriptFailure(decoded.message);
     const payload = decoded.payload;
-    const seconds = payloadInteger(
-      payload,
-      'executionTimeoutSeconds',
-      'payload',
-      30,
-      172_800,
-      true,
-    );
-    // Get-RolloutDeadline: long scripts stop starting new work a minute before the deadline.
-    const deadline =
-      seconds === undefined
-        ? Number.POSITIVE_INFINITY
-        : run.now() + Math.max(15, seconds - 60) * 1000;
+    // Get-RolloutDeadline: long scripts stop starting new work a margin before the deadline.
+    const deadline = payloadDeadline(payload);
     switch (run.inv.document) {
       case 'inventory':
         return this.inventory(run, payload);
@@ -1431,7 +1421,7 @@ export class SimulatedFleet {
       case 'windowsUpdate':
         return this.windowsUpdate(run, payload, deadline);
       case 'runScript':
-        return this.runUpdateScript(run, payload);
+        return this.runUpdateScript(run, payload, deadline);
       case 'restart':
         return this.restart(run, payload);
       case 'removeUpdates':
@@ -1508,7 +1498,7 @@ export class SimulatedFleet {
     for (let position = 0; position < updates.length; position++) {
       if (run.now() >= deadline) {
         throw new ScriptFailure(
-          `the command deadline (executionTimeoutSeconds) passed before removal ${position} of ${updates.length}; the rest were not started`,
+          `the command deadline passed before removal ${position} of ${updates.length}; the rest were not started`,
         );
       }
       const item = updates[position];
@@ -1531,10 +1521,28 @@ export class SimulatedFleet {
           );
         }
         line.updateId = updateId;
+        // remove-updates.ps1: wusa by KB, or DISM by package name (combined SSU + LCU).
+        const method = property(item, 'method', at, true) ?? 'wusa';
+        if (method !== 'wusa' && method !== 'dism') {
+          throw new ScriptFailure(`${at}.method (${formatValue(method)}): expected wusa or dism`);
+        }
+        line.method = method;
+        let tool = `wusa.exe /uninstall /kb:${updateId.slice(2)}`;
+        if (method === 'dism') {
+          const packageName = payloadString(item, 'packageName', at);
+          if (!/^[A-Za-z0-9_.~-]{1,200}$/.test(packageName)) {
+            throw new ScriptFailure(
+              `${at}.packageName (${formatValue(packageName)}): expected a DISM package name such as Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.2340.1.7`,
+            );
+          }
+          line.packageName = packageName;
+          tool = `Dism.exe /Online /Remove-Package /PackageName:${packageName}`;
+        }
         await run.sleep(60_000);
         let code: number;
         if (!node.installed.includes(updateId)) {
-          code = 0x240007;
+          // wusa: WU_S_ALREADY_UNINSTALLED; DISM: 0x800F0805, the package is not installed.
+          code = method === 'wusa' ? 0x240007 : -2146498555;
         } else {
           code = this.behaviourFor(node, updateId).removal?.exitCodes[0] ?? 3010;
           if (code === 0 || code === 3010) {
@@ -1545,8 +1553,8 @@ export class SimulatedFleet {
           }
         }
         line.exitCode = code;
-        line.logTail = `wusa.exe exited with ${code}`;
-        run.log(`removing ${updateId}: wusa.exe /uninstall /kb:${updateId.slice(2)} -> ${code}`);
+        line.logTail = `${method} exited with ${code}`;
+        run.log(`removing ${updateId}: ${tool} -> ${code}`);
       } catch (error) {
         if (!(error instanceof ScriptFailure)) throw error;
         line.error = error.message;
@@ -1748,7 +1756,7 @@ export class SimulatedFleet {
     for (let position = 0; position < updates.length; position++) {
       if (run.now() >= deadline) {
         throw new ScriptFailure(
-          `the command deadline (executionTimeoutSeconds) passed before update ${position} of ${updates.length}; the rest were not started`,
+          `the command deadline passed before update ${position} of ${updates.length}; the rest were not started`,
         );
       }
       const line = await this.installUpdate(run, updates[position], position, {
@@ -1868,7 +1876,7 @@ export class SimulatedFleet {
         // Whether TrustedInstaller was still servicing when the installer was stopped.
         line.servicingBusy = behaviour.servicingBusy;
         line.error = stoppedAtDeadline
-          ? 'stopped at the command deadline (executionTimeoutSeconds)'
+          ? 'stopped at the command deadline'
           : `the installer ran longer than ${context.timeoutMinutes} minutes (HotfixInstallerTimeoutMinutes) and was stopped`;
         return line;
       }
@@ -2053,7 +2061,11 @@ export class SimulatedFleet {
   }
 
   /** run-script.ps1 */
-  private async runUpdateScript(run: ScriptRun, payload: Record<string, unknown>): Promise<number> {
+  private async runUpdateScript(
+    run: ScriptRun,
+    payload: Record<string, unknown>,
+    deadline: number,
+  ): Promise<number> {
     const node = run.inv.node;
     const phase = payloadString(payload, 'phase', 'payload');
     if (phase !== 'pre' && phase !== 'post') {
@@ -2080,7 +2092,22 @@ export class SimulatedFleet {
     const exitCode = behaviour?.exitCode ?? 0;
     run.log(`running the ${phase}-update script ${path}`);
     const started = run.now();
-    await run.sleep((behaviour?.minutes ?? 0.5) * 60_000);
+    const runMs = (behaviour?.minutes ?? 0.5) * 60_000;
+    // run-script.ps1 stops the script at the command's deadline.
+    if (started + runMs > deadline) {
+      await run.sleep(Math.max(0, deadline - started));
+      run.result({
+        phase,
+        script: scriptPath,
+        exitCode: null,
+        durationSeconds: round1(run.now() - started),
+        timedOut: true,
+      });
+      throw new ScriptFailure(
+        `the ${phase}-update script ${path} was still running at the command deadline and was stopped`,
+      );
+    }
+    await run.sleep(runMs);
     run.log(
       `[${phase}-update script] ${exitCode === 0 ? 'done' : `exiting with code ${exitCode}`}`,
     );
@@ -2249,10 +2276,25 @@ function resourceType(instanceId: string): 'ManagedInstance' | 'EC2Instance' {
 
 /** The seconds after which the agent stops the command. */
 function executionTimeoutOf(inv: Invocation): number {
-  const value = inv.payload?.executionTimeoutSeconds;
-  return typeof value === 'number' && Number.isInteger(value) && value >= 30 && value <= 172_800
-    ? value
-    : DOCUMENT_STEP_TIMEOUT_SECONDS[inv.document];
+  return DOCUMENT_STEP_TIMEOUT_SECONDS[inv.document];
+}
+
+const UTC_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?Z$/;
+
+/**
+ * The payload's `deadline` less the contract's margin, in ms (Get-RolloutDeadline in
+ * _common.ps1); no deadline (a hand-made payload in a test): none.
+ */
+function payloadDeadline(payload: unknown): number {
+  const text = property(payload, 'deadline', 'payload', true);
+  if (text === undefined || text === null) return Number.POSITIVE_INFINITY;
+  const ms = typeof text === 'string' && UTC_INSTANT.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    throw new ScriptFailure(
+      `payload.deadline (${formatValue(text)}): expected an ISO 8601 UTC instant such as 2026-01-31T23:59:00.000Z`,
+    );
+  }
+  return ms - DEADLINE_MARGIN_SECONDS * 1000;
 }
 
 function validationError(message: string): SSMServiceException {

@@ -31,7 +31,7 @@ export const INVARIANTS = [
   },
   {
     name: 'lockHeldForRunLife',
-    rule: 'From the run acquiring the target lock until its execution ends, every observed state of the lock names the run as holder, and the lease never lapses (each renewal, and the end, comes before the last lease expiry); after the end the run no longer holds the lock.',
+    rule: 'From the run acquiring the target lock until its execution ends, every observed state of the lock names the run as holder, and names the run’s own execution (which every acquirer and ForceRecovery check: the lock of a running execution is never taken, whatever its lease says) or else a lease that has not lapsed (each renewal, and the end, comes before the last lease expiry); after the end the run no longer holds the lock.',
   },
   {
     name: 'failureBudget',
@@ -64,6 +64,8 @@ export interface LockSample {
   readonly op: string;
   readonly holder: string | null;
   readonly leaseExpiresAt: number | null;
+  /** The execution the lock names: while it runs, the lock is held whatever the lease says. */
+  readonly execution: string | null;
 }
 
 /** A node result written to the run store, with its place among the observations. */
@@ -145,6 +147,7 @@ export function observeRunStore(sandbox: Sandbox, targets: readonly string[]): S
               op: name,
               holder: lock?.holder ?? null,
               leaseExpiresAt: lock ? Date.parse(lock.leaseExpiresAt) : null,
+              execution: lock?.execution ?? null,
             });
           }
         }
@@ -323,7 +326,11 @@ function lockHeldForRunLife(evidence: RunEvidence): InvariantResult {
     );
   }
   const problems: string[] = [];
+  // A lock naming this run's execution is held until that execution ends (core/target-lock.ts):
+  // its lease only matters for a lock that names no execution, or another one.
+  const byExecution = (s: LockSample | undefined) => s?.execution === execution.executionArn;
   let lease = samples[acquired]?.leaseExpiresAt ?? null;
+  let heldByExecution = byExecution(samples[acquired]);
   for (const s of samples.slice(acquired + 1)) {
     if (s.holder !== runId) {
       // Released at the very end (the release task is the run's last step): not a loss.
@@ -333,15 +340,16 @@ function lockHeldForRunLife(evidence: RunEvidence): InvariantResult {
       );
       break;
     }
-    if (lease !== null && s.at > lease) {
+    if (lease !== null && s.at > lease && !heldByExecution) {
       problems.push(
-        `the lease of ${runId} on ${report.target} lapsed at ${iso(lease)}; renewed only at ${iso(s.at)}`,
+        `the lease of ${runId} on ${report.target} lapsed at ${iso(lease)} (the lock names no running execution of it); renewed only at ${iso(s.at)}`,
       );
     }
     lease = s.leaseExpiresAt;
+    heldByExecution = byExecution(s);
   }
   const released = samples.some((s) => s.at >= end && s.holder !== runId);
-  if (problems.length === 0 && lease !== null && end > lease && !released) {
+  if (problems.length === 0 && lease !== null && end > lease && !released && !heldByExecution) {
     problems.push(
       `the lease of ${runId} on ${report.target} lapsed at ${iso(lease)} while the run lived until ${iso(end)}`,
     );

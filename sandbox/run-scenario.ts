@@ -218,6 +218,7 @@ export async function runScenario(
         scenario.actions.filter((a) => a.rollout === i),
         (run.rollout as { runId?: string }).runId ?? name,
         name,
+        run.rollout.target.name,
         actions,
         (watch) => {
           watchStates = watch;
@@ -285,6 +286,7 @@ function scheduleActions(
   actions: readonly ScenarioAction[],
   runId: string,
   executionName: string,
+  target: string,
   outcomes: ActionOutcome[],
   setWatcher: (watch: ((event: ProgressEvent) => void) | undefined) => void,
 ): () => void {
@@ -299,7 +301,11 @@ function scheduleActions(
         : { ...(action.reason ? { reason: action.reason } : {}) };
     void api({
       httpMethod: 'POST',
-      path: `/rollouts/${encodeURIComponent(runId)}/${ACTION_PATHS[action.action]}`,
+      // ForceRecovery acts on the target's lock (POST /targets/{id}/force-recovery).
+      path:
+        action.action === 'forceRecovery'
+          ? `/targets/${encodeURIComponent(target)}/force-recovery`
+          : `/rollouts/${encodeURIComponent(runId)}/${ACTION_PATHS[action.action]}`,
       headers: { 'Content-Type': 'application/json' },
       queryStringParameters: null,
       body: JSON.stringify(body),

@@ -52,13 +52,11 @@ export function commandTimeout(
 export const DEADLINE_MARGIN_SECONDS = NODE_CONTRACT.deadlineMarginSeconds;
 
 /**
- * The fields send-command adds to every payload: `deadline`, the ISO 8601 UTC instant the
- * workflow stops waiting (task start + timeoutSeconds), which every script obeys; and
- * `executionTimeoutSeconds`, the same limit in seconds, which only the sandbox fleet reads.
+ * The field send-command adds to every payload: `deadline`, the ISO 8601 UTC instant the
+ * workflow stops waiting (the task state's entry + timeoutSeconds), which every script obeys.
  */
 export interface CommandTiming {
   readonly deadline: string;
-  readonly executionTimeoutSeconds: number;
 }
 
 /** The payload fields each document requires (besides `deadline`, all of its own). */
@@ -189,28 +187,6 @@ export interface InstallResultLine {
    */
   readonly alreadyInstalled?: boolean;
   readonly earlierExitCode?: number;
-}
-
-/**
- * Fields of an install result line for the safety rules (issue 8), printed by the install
- * script only when they apply; kept apart from {@link InstallResultLine} until every script
- * version prints them.
- */
-export interface InstallResultLineFlags {
-  /**
-   * Not run: an earlier installer of the same command exited 1641 and the node is going down
-   * (exitCode null). The workflow runs it after the node is back, without spending a retry.
-   */
-  readonly notStarted?: boolean;
-  /**
-   * On a timed-out installer: Windows servicing (TrustedInstaller) was still busy when it was
-   * stopped, so the node must not be restarted or failed back under it.
-   */
-  readonly servicingBusy?: boolean;
-  /** On a checksum mismatch (`checksumOk: false`): the digest the plan expects. */
-  readonly expectedSha256?: string;
-  /** On a checksum mismatch: the digest of the file the node downloaded. */
-  readonly actualSha256?: string;
 }
 
 export interface WindowsUpdatePayload {

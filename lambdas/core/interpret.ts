@@ -6,7 +6,6 @@
 import type {
   CommandOutcome,
   InstallResultLine,
-  InstallResultLineFlags,
   PlannedInstall,
   RemovalItem,
   RemovalResultLine,
@@ -41,13 +40,19 @@ export interface InstallVerdict {
   readonly startedFailed: boolean;
   /** An installer timed out while Windows servicing was still busy: do not restart or fail back. */
   readonly servicingBusy: boolean;
+  /**
+   * Indexes of updates whose installer exited 1641 although their rule does not list 1641: the
+   * node restarted by itself where the configuration said it would not, so nobody drained it for
+   * that restart (README, Safety: an unplanned restart).
+   */
+  readonly unplannedRestart: readonly number[];
   /** Count of results per outcome. */
   readonly outcomes: Readonly<Record<ExitOutcome, number>>;
 }
 
 const tail = (text: string, max = 2000) => (text.length > max ? text.slice(-max) : text);
 
-function isInstallLine(value: unknown): value is InstallResultLine & InstallResultLineFlags {
+function isInstallLine(value: unknown): value is InstallResultLine {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
   // A line for an update a 1641 cut off says only which one it is.
@@ -84,7 +89,7 @@ export function interpretHotfixInstall(
   planned: readonly PlannedInstall[],
   command: Pick<CommandOutcome, 'status' | 'results' | 'outputTail'>,
 ): InstallVerdict {
-  const lines = new Map<number, InstallResultLine & InstallResultLineFlags>();
+  const lines = new Map<number, InstallResultLine>();
   command.results.forEach((line, i) => {
     if (!isInstallLine(line)) {
       throw new InstallReportError(
@@ -95,6 +100,7 @@ export function interpretHotfixInstall(
   });
   const neverRetry: number[] = [];
   const notStarted: number[] = [];
+  const unplannedRestart: number[] = [];
   let servicingBusy = false;
   // After a 1641 the node goes down: an update it did not report was not started either.
   const restartedByInstaller = [...lines.values()].some(
@@ -163,6 +169,12 @@ export function interpretHotfixInstall(
     });
     // 1641 means the node is going down, whatever the rule calls the code.
     const restarting = c.rebootInitiated || c.code === INSTALLER_RESTARTED;
+    const unplanned =
+      c.code === INSTALLER_RESTARTED &&
+      !Object.values(update.exitConditions).some((codes) =>
+        (codes as readonly number[] | undefined)?.includes(INSTALLER_RESTARTED),
+      );
+    if (unplanned) unplannedRestart.push(update.index);
     return {
       ...common,
       exitCode: c.code,
@@ -170,10 +182,10 @@ export function interpretHotfixInstall(
       rebootRequired: c.rebootRequired,
       rebootInitiated: restarting,
       transient: c.transient,
-      detail: `${c.hex}${c.name ? ` ${c.name}` : ''}`,
+      detail: `${c.hex}${c.name ? ` ${c.name}` : ''}${unplanned ? '; UNPLANNED RESTART: the installer restarted the node although its rule does not list 1641, so the node was not drained for it' : ''}`,
     };
   });
-  return summarise(results, { neverRetry, notStarted, servicingBusy });
+  return summarise(results, { neverRetry, notStarted, servicingBusy, unplannedRestart });
 }
 
 /** WUA OperationResultCode values (IUpdateInstallationResult.ResultCode). */
@@ -388,6 +400,7 @@ function summarise(
     readonly neverRetry?: readonly number[];
     readonly notStarted?: readonly number[];
     readonly servicingBusy?: boolean;
+    readonly unplannedRestart?: readonly number[];
   } = {},
 ): InstallVerdict {
   const outcomes = {
@@ -412,5 +425,6 @@ function summarise(
     notStarted,
     startedFailed: failures.some((r) => !notStarted.includes(r.index)),
     servicingBusy: flags.servicingBusy ?? false,
+    unplannedRestart: flags.unplannedRestart ?? [],
   };
 }

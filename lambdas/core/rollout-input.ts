@@ -11,7 +11,7 @@
  * Pure: no AWS SDK, no I/O.
  */
 import * as z from 'zod';
-import type { ApprovalGate, RemovalItem } from './contracts.js';
+import { type ApprovalGate, commandTimeout, NODE_CONTRACT, type RemovalItem } from './contracts.js';
 import { formatProblems, RolloutRuleError, type ValidationProblem } from './errors.js';
 import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';
 import {
@@ -32,8 +32,11 @@ import { parseSchedule, scheduleTriggerSchema, shouldRunAt } from './schedule.js
 // ---------------------------------------------------------------------------------------------
 // Constants
 
-/** A run id: 1 to 64 letters, digits, `-` and `_` (it appears in keys, log groups and S3 keys). */
-export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/**
+ * A run id: 1 to 64 letters, digits, `-` and `_` (it appears in keys, log groups and S3 keys).
+ * One source: node-contract.json, which the node's scripts read too.
+ */
+export const RUN_ID_PATTERN = new RegExp(NODE_CONTRACT.runIdPattern);
 
 /** EC2 instance ids (`i-` + 8 or 17 hex digits) and SSM hybrid managed nodes (`mi-` + 17). */
 export const INSTANCE_ID_PATTERN = /^(?:i-(?:[0-9a-f]{8}|[0-9a-f]{17})|mi-[0-9a-f]{17})$/;
@@ -184,16 +187,38 @@ export const REMOVAL_TIMEOUT_MINUTES = 30;
 /** At most this many updates in one removal. */
 export const MAX_REMOVAL_UPDATES = 50;
 
+const removalKbSchema = z
+  .string({ error: REMOVAL_UPDATE_ACCEPTED })
+  .regex(/^KB[1-9][0-9]{3,7}$/i, { error: REMOVAL_UPDATE_ACCEPTED });
+const REMOVAL_ITEM_ACCEPTED =
+  'expected a KB id, or { updateId, method: "wusa" } or { updateId, method: "dism", packageName } as the install ledger records it';
+/** An update with how to remove it, as the install ledger records it (POST /nodes/{id}/removals). */
+const removalItemSchema = z
+  .strictObject({
+    updateId: removalKbSchema,
+    method: z.enum(['wusa', 'dism'], { error: 'expected wusa or dism' }).default('wusa'),
+    /** The DISM package name (`Package_for_RollupFix~...`); required with method dism. */
+    packageName: z
+      .string({ error: 'expected a DISM package name' })
+      .regex(/^[A-Za-z0-9_~.-]{1,256}$/, {
+        error: 'expected a DISM package name: letters, digits, _ ~ . and -',
+      })
+      .optional(),
+  })
+  .refine((item) => (item.method === 'dism') === (item.packageName !== undefined), {
+    path: ['packageName'],
+    error: 'expected packageName with method dism, and only with it',
+  });
+const removalIdOf = (item: string | { updateId: string }) =>
+  (typeof item === 'string' ? item : item.updateId).toUpperCase();
+
 const removalSchema = z
   .strictObject(
     {
       updates: z
-        .array(
-          z
-            .string({ error: REMOVAL_UPDATE_ACCEPTED })
-            .regex(/^KB[1-9][0-9]{3,7}$/i, { error: REMOVAL_UPDATE_ACCEPTED }),
-          { error: 'expected a list of KB ids' },
-        )
+        .array(z.union([removalKbSchema, removalItemSchema], { error: REMOVAL_ITEM_ACCEPTED }), {
+          error: 'expected a list of KB ids',
+        })
         .min(1, { error: 'expected at least one update to remove' })
         .max(MAX_REMOVAL_UPDATES, {
           error: `expected at most ${MAX_REMOVAL_UPDATES} updates to remove`,
@@ -476,7 +501,7 @@ export function parseRolloutInput(
   }
 
   const data = result.data;
-  const removalIds = (data.removal?.updates ?? []).map((id) => id.toUpperCase());
+  const removalIds = (data.removal?.updates ?? []).map(removalIdOf);
   const repeated = removalIds.findIndex((id, i) => removalIds.indexOf(id) !== i);
   if (repeated !== -1) {
     throw new RolloutInputError([
@@ -484,6 +509,21 @@ export function parseRolloutInput(
         field: `removal.updates[${repeated}]`,
         value: data.removal?.updates[repeated],
         message: `repeats removal.updates[${removalIds.indexOf(removalIds[repeated] as string)}]; list each update once`,
+      },
+    ]);
+  }
+  const removalTimeout = data.removal
+    ? commandTimeout(data.removal.updates.length, data.removal.timeoutMinutes, 900, {
+        count: 'removal.updates',
+        minutes: 'removal.timeoutMinutes',
+      })
+    : undefined;
+  if (removalTimeout !== undefined && 'problem' in removalTimeout) {
+    throw new RolloutInputError([
+      {
+        field: 'removal.timeoutMinutes',
+        value: data.removal?.timeoutMinutes,
+        message: removalTimeout.problem,
       },
     ]);
   }
@@ -552,13 +592,21 @@ export function parseRolloutInput(
     schedule,
     removal: data.removal
       ? {
-          updates: data.removal.updates.map((updateId, index) => ({
-            index,
-            updateId: updateId.toUpperCase(),
-          })),
+          updates: data.removal.updates.map(
+            (item, index): RemovalItem =>
+              typeof item === 'string'
+                ? { index, updateId: removalIdOf(item) }
+                : item.method === 'wusa'
+                  ? { index, updateId: removalIdOf(item), method: 'wusa' }
+                  : {
+                      index,
+                      updateId: removalIdOf(item),
+                      method: 'dism',
+                      packageName: item.packageName as string,
+                    },
+          ),
           timeoutMinutes: data.removal.timeoutMinutes,
-          commandTimeoutSeconds:
-            data.removal.updates.length * data.removal.timeoutMinutes * 60 + 900,
+          commandTimeoutSeconds: (removalTimeout as { seconds: number }).seconds,
         }
       : null,
   };

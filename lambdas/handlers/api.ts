@@ -102,6 +102,36 @@ export interface RemovalStartRequest {
   readonly target: { readonly kind: 'cluster' | 'group'; readonly name: string } | null;
   /** The node's SSM managed node id, when the request gives it. */
   readonly instanceId: string | null;
+  /**
+   * How to remove each update of the plan, from the ledger (`removal` of its install): the
+   * method and, for DISM, the package name. @default - wusa for each
+   */
+  readonly removals?: readonly LedgerRemovalItem[];
+  /**
+   * Claims the target for the run about to start, in one conditional write (as POST /rollouts
+   * does), or throws 409 naming the live holder. Called after the input is valid, before
+   * StartExecution. @default - nothing claimed
+   */
+  readonly claim?: (runId: string) => Promise<void>;
+}
+
+/** A removal item as the rollout input takes it: the KB id, or the id with how to remove it. */
+export type LedgerRemovalItem =
+  | string
+  | { readonly updateId: string; readonly method: 'wusa' }
+  | { readonly updateId: string; readonly method: 'dism'; readonly packageName: string };
+
+/** Each update of `order` with how the ledger says to remove it (its active entry's `removal`). */
+export function removalItemsOf(
+  ledger: { readonly entries: readonly LedgerEntry[] },
+  order: readonly string[],
+): LedgerRemovalItem[] {
+  return order.map((updateId) => {
+    const how = ledger.entries.find(
+      (e) => e.removedAt === undefined && e.updateId.toUpperCase() === updateId.toUpperCase(),
+    )?.removal;
+    return how === undefined ? updateId : { updateId, ...how };
+  });
 }
 
 export interface ApiDeps {
@@ -359,42 +389,6 @@ export function makeApiHandler(deps: ApiDeps) {
         { field: 'runId', value: runId, cause: error },
       );
     }
-  };
-
-  /**
-   * 409 when another rollout holds the target's lock and is alive (its execution running, the
-   * rule in core/target-lock.ts the workflow's acquire follows, so a 202 here is not refused
-   * there for a lapsed lease).
-   */
-  const ensureTargetFree = async (
-    target: { readonly kind: string; readonly name: string },
-    runId: string,
-    now: Date,
-  ) => {
-    const lock = await deps.store.getLock(target.name);
-    if (lock === undefined || lock.holder === runId) return;
-    const { alive } = await holderIsAlive(lock, now, async (arn) => {
-      const execution = await describeExecution(deps.sfn, arn);
-      return (execution?.status ?? 'NOT_FOUND') as ExecutionStatus;
-    });
-    if (!alive) return;
-    const held =
-      lock.execution === undefined
-        ? `its lock is held until ${lock.leaseExpiresAt}`
-        : `its execution ${lock.execution} is running`;
-    throw new ApiError(
-      'TargetBusy',
-      `${target.kind} ${target.name} has an active rollout, ${lock.holder} (${held}); one rollout per ${target.kind} at a time: wait for it, or cancel it (POST /rollouts/${lock.holder}/cancel)`,
-      {
-        field: 'target.name',
-        value: target.name,
-        details: {
-          activeRolloutId: lock.holder,
-          leaseExpiresAt: lock.leaseExpiresAt,
-          ...(lock.execution === undefined ? {} : { activeExecutionArn: lock.execution }),
-        },
-      },
-    );
   };
 
   /**
@@ -967,13 +961,18 @@ export function makeApiHandler(deps: ApiDeps) {
       );
     }
     const requestedBy = body.requestedBy ?? request.caller ?? null;
-    if (body.target !== undefined) await ensureTargetFree(body.target, '', deps.now());
+    const target = body.target;
     const started = await deps.startRemoval(node, plan, {
       changeTicket: body.changeTicket ?? null,
       requestedBy,
       forced: !plan.safe,
-      target: body.target ?? null,
+      target: target ?? null,
       instanceId: body.instanceId ?? null,
+      removals: removalItemsOf(ledger, plan.order),
+      // The same atomic claim as POST /rollouts: two requests cannot both start on the target.
+      ...(target === undefined
+        ? {}
+        : { claim: (runId: string) => claimTarget(target, runId, deps.now()) }),
     });
     logger.info('removal started', { removalId: started.removalId, order: plan.order });
     return json(202, {
@@ -1195,7 +1194,7 @@ export function makeRolloutRemovalStarter(deps: {
     }
     const input: Record<string, unknown> = {
       target: { ...request.target, nodes: [{ name: node, instanceId: request.instanceId }] },
-      removal: { updates: [...plan.order] },
+      removal: { updates: [...(request.removals ?? plan.order)] },
       ...(request.changeTicket === null ? {} : { changeTicket: request.changeTicket }),
       ...(request.requestedBy === null ? {} : { requestedBy: request.requestedBy.slice(0, 256) }),
     };
@@ -1210,6 +1209,7 @@ export function makeRolloutRemovalStarter(deps: {
       if (!(error instanceof RolloutInputError)) throw error;
       throw validationError('the removal request is invalid', error.problems, error);
     }
+    await request.claim?.(runId);
     const out = await deps.sfn.send(
       new StartExecutionCommand({
         stateMachineArn: deps.rolloutStateMachineArn,

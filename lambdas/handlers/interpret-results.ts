@@ -23,6 +23,7 @@ import {
   type LedgerEntry,
   LedgerError,
   recordInstall,
+  removalFor,
 } from '../core/install-ledger.js';
 import {
   type InstallVerdict,
@@ -161,6 +162,15 @@ export function makeInterpretResultsHandler(deps: InterpretResultsDeps) {
           ? interpretRemoval(removals, command)
           : interpretWindowsUpdate(command);
     await deps.store.putUpdateResults(runId, node, attempt, verdict.results);
+    if ('unplannedRestart' in verdict && verdict.unplannedRestart.length > 0) {
+      // The update results say so too; a cluster node's roles moved without a drain.
+      logger.error(
+        'unplanned restart: an installer exited 1641 although its rule does not list it',
+        {
+          updates: verdict.unplannedRestart,
+        },
+      );
+    }
 
     if (plugin === 'Rollout.Removal') {
       const ledgerRemoved: string[] = [];
@@ -230,6 +240,8 @@ export function makeInterpretResultsHandler(deps: InterpretResultsDeps) {
               replacedFiles: (
                 planned.find((p) => p.index === result.index)?.replacesFiles ?? []
               ).map((path) => ({ path })),
+              // The DISM package a combined SSU + LCU .msu added: only DISM can remove it.
+              removal: removalFor(lineOf(command, result.index)),
             });
             ledgerRecorded.push(updateId);
           } catch (error) {
@@ -322,3 +334,15 @@ export const handler = async (
   cached ??= makeInterpretResultsHandler(productionDeps());
   return cached(event);
 };
+
+/** The packages an install line reports for `index` (none for other plug-ins' lines). */
+function lineOf(command: CommandOutcome, index: number): { packageNames?: readonly string[] } {
+  const line = command.results.find(
+    (l): l is { index: number; packageNames?: unknown } =>
+      typeof l === 'object' && l !== null && (l as { index?: unknown }).index === index,
+  );
+  const names = line?.packageNames;
+  return Array.isArray(names) && names.every((n) => typeof n === 'string')
+    ? { packageNames: names as string[] }
+    : {};
+}

@@ -1,17 +1,24 @@
 /**
- * Preflight of one node, before anything touches it: is the run still the lock holder (renewing
- * the lease), is the node online in SSM, has the run passed WarnAfter or StopAfter, and the
- * timeouts the node workflow waits with.
+ * Preflight of one node, before anything touches it: is the run still the lock holder, is the
+ * node online in SSM, has the run passed WarnAfter or StopAfter, and the timeouts the node
+ * workflow waits with.
+ *
+ * The lock is held by the run's execution (core/target-lock.ts): nobody takes it while that
+ * execution runs, whatever the lease says, so the run does not depend on this renewal. The
+ * conditional write is the check that the run still holds it (LockLost otherwise), and keeps
+ * the lease of a lock that names no execution current.
+ *
+ * WarnAfter: `pastWarnAfter` only informs the workflow. The notice (run record, report line,
+ * Rollout WarnAfter Passed event, RolloutWarnAfterPassed metric) is run-history's, once per run.
  */
 
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { invalidEvent } from '../shared/events.js';
 import { RunStore } from '../shared/run-store.js';
-import { logContext, logger, metrics, requiredEnv, tracer } from '../shared/runtime.js';
+import { logContext, metrics, requiredEnv, tracer } from '../shared/runtime.js';
 
 /** Seconds SSM may take to deliver a command to a node (SendCommand TimeoutSeconds). */
 export const COMMAND_DELIVERY_SECONDS = 600;
@@ -83,10 +90,6 @@ export function makePreflightHandler(deps: PreflightDeps) {
     const past = (iso?: string) => iso !== undefined && now.getTime() >= Date.parse(iso);
     const pastWarnAfter = past(event.deadlines.warnAt);
     const pastStopAfter = past(event.deadlines.stopAt);
-    if (pastWarnAfter) {
-      logger.warn('the run has passed WarnAfter', { warnAt: event.deadlines.warnAt });
-      metrics.addMetric('RunPastWarnAfter', MetricUnit.Count, 1);
-    }
     return {
       online: pingStatus === 'Online',
       pingStatus,

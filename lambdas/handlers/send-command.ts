@@ -39,7 +39,7 @@ const TIMEOUT_ACCEPTED = `expected whole seconds from 30 to ${MAX_COMMAND_TIMEOU
 export const MAX_PAYLOAD_BYTES = MAX_PAYLOAD_BASE64_CHARACTERS;
 /**
  * SendCommand's TimeoutSeconds: how long SSM waits for the node to pick the command up. It is
- * not the execution timeout, which travels in the payload as `executionTimeoutSeconds`.
+ * not the execution limit, which travels in the payload as `deadline`.
  */
 export const DELIVERY_TIMEOUT_SECONDS = 600;
 /** The token outlives the command by a day, so a late status event still finds it. */
@@ -125,7 +125,6 @@ export function makeSendCommandHandler(deps: SendCommandDeps) {
     const start = input.startedAt === undefined ? deps.now() : new Date(input.startedAt);
     const timing: CommandTiming = {
       deadline: new Date(start.getTime() + timeoutSeconds * 1000).toISOString(),
-      executionTimeoutSeconds: timeoutSeconds,
     };
     const payload = Buffer.from(JSON.stringify({ ...input.payload, ...timing }), 'utf8').toString(
       'base64',

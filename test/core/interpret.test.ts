@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import type {
   CommandOutcome,
   InstallResultLine,
-  InstallResultLineFlags,
   PlannedInstall,
   TerminalStatus,
   WindowsUpdateResultLine,
@@ -54,10 +53,7 @@ const planned = (
   };
 };
 
-const line = (
-  index: number,
-  changes: Partial<InstallResultLine & InstallResultLineFlags> = {},
-): InstallResultLine => ({
+const line = (index: number, changes: Partial<InstallResultLine> = {}): InstallResultLine => ({
   index,
   file: `CAUHotfix_All/KB500000${index}.msu`,
   exitCode: 0,
@@ -389,6 +385,19 @@ describe('interpretHotfixInstall: updates that did not run', () => {
     expect(verdict.results[1]?.detail).toMatch(/^not started: an installer before it restarted/);
     expect(verdict.failed).toBe(true);
     expect(verdict.startedFailed).toBe(false);
+  });
+
+  it('names a 1641 whose rule does not list it an unplanned restart; a listed 1641 is planned', () => {
+    // Act: the .msu rule lists no 1641 (the installer was run with /norestart); the .msi's does.
+    const verdict = interpretHotfixInstall(
+      [planned(0), planned(1, { extension: 'msi' })],
+      command([line(0, { exitCode: 1641 }), line(1, { exitCode: 1641 })]),
+    );
+    // Assert
+    expect(verdict.unplannedRestart).toEqual([0]);
+    expect(verdict.rebootInitiated).toBe(true);
+    expect(verdict.results[0]?.detail).toContain('UNPLANNED RESTART');
+    expect(verdict.results[1]?.detail).not.toContain('UNPLANNED');
   });
 
   it('reads a notStarted line that carries only index, file and a null exit code', () => {

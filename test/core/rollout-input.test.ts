@@ -733,6 +733,42 @@ describe('parseRolloutInput: removal', () => {
     });
   });
 
+  it('takes each update with how the ledger says to remove it (wusa, or DISM by package name)', () => {
+    const packageName = 'Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.2849.1.8';
+    const rollout = parseRolloutInput(
+      {
+        ...BASE,
+        removal: {
+          updates: [
+            { updateId: 'KB5000003', method: 'dism', packageName },
+            { updateId: 'kb5000002', method: 'wusa' },
+            'KB5000001',
+          ],
+        },
+      },
+      NOW,
+    );
+    expect(rollout.removal?.updates).toEqual([
+      { index: 0, updateId: 'KB5000003', method: 'dism', packageName },
+      { index: 1, updateId: 'KB5000002', method: 'wusa' },
+      { index: 2, updateId: 'KB5000001' },
+    ]);
+  });
+
+  it("refuses a removal command over SSM's 48 hours, naming the fields and what would fit", () => {
+    // 50 updates x 60 minutes + 900 s = 180,900 s, over 172,800.
+    const updates = Array.from({ length: 50 }, (_, i) => `KB${5000001 + i}`);
+    const error = inputError(() =>
+      parseRolloutInput({ ...BASE, removal: { updates, timeoutMinutes: 60 } }, NOW),
+    );
+    expect(error.problems).toEqual([
+      expect.objectContaining({ field: 'removal.timeoutMinutes', value: 60 }),
+    ]);
+    expect(error.problems[0]?.message).toMatch(
+      /50 removal\.updates x removal\.timeoutMinutes=60 minutes \+ 900 s is a command timeout of 180900 s, over SSM's 172800 s \(48 h\); lower removal\.timeoutMinutes to at most 57/,
+    );
+  });
+
   it('is null without removal, and a rollout without removal still needs a plug-in', () => {
     expect(parseRolloutInput(BASE, NOW).removal).toBeNull();
     const error = inputError(() => parseRolloutInput({ ...BASE, plugins: [] }, NOW));
@@ -745,6 +781,8 @@ describe('parseRolloutInput: removal', () => {
     [{ updates: ['KB5000001', 'kb5000001'] }, 'removal.updates[1]'],
     [{ updates: ['KB5000001'], timeoutMinutes: 0 }, 'removal.timeoutMinutes'],
     [{ updates: ['KB5000001'], restart: false }, 'removal.restart'],
+    [{ updates: [{ updateId: 'KB5000001', method: 'dism' }] }, 'removal.updates[0].packageName'],
+    [{ updates: [{ updateId: 'KB5000001', method: 'msiexec' }] }, 'removal.updates[0]'],
   ])('refuses %j, naming %s', (removal, field) => {
     const error = inputError(() => parseRolloutInput({ ...BASE, removal } as never, NOW));
     expect(error.problems.map((p) => p.field)).toContain(field);

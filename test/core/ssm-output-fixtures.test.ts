@@ -131,6 +131,14 @@ describe('SSM output fixtures: InstallHotfixes verdicts', () => {
     const lines = f.results as InstallResultLine[];
     expect(lines.map((line) => line.notStarted ?? false)).toEqual([false, false, true, true]);
     expect(lines.slice(2).map((line) => line.exitCode)).toEqual([null, null]);
+    // The verdict: the two not started are named, transient, not a failure of what ran.
+    expect(verdict.notStarted).toEqual([lines[2]?.index, lines[3]?.index]);
+    expect(verdict.results.slice(2).map((r) => [r.exitCode, r.transient])).toEqual([
+      [null, true],
+      [null, true],
+    ]);
+    expect(verdict.startedFailed).toBe(false);
+    expect(verdict.results[1]?.rebootInitiated).toBe(true);
   });
 
   it('the re-run after 1641: the two installed updates are not run again, all succeed', () => {

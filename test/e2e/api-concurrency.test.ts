@@ -4,10 +4,11 @@
  * it; replays tell the truth; replies say what will happen.
  */
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { requestHash, rolloutIdempotencyKey } from '../../lambdas/core/api-model.js';
-import { runScenario } from '../../sandbox/run-scenario.js';
+import { runScenario, type ScenarioResult } from '../../sandbox/run-scenario.js';
 import { loadScenario } from '../../sandbox/scenario.js';
+import { invariantViolations } from './invariants-of-api-runs.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -19,7 +20,9 @@ const HOUR = 3600_000;
 
 async function start() {
   const scenario = await loadScenario(SCENARIO);
-  const { sandbox, fleet } = await runScenario(scenario, { runRollouts: false });
+  const result = await runScenario(scenario, { runRollouts: false });
+  last = result;
+  const { sandbox, fleet } = result;
   const api = sandbox.api();
   const call = async (
     method: string,
@@ -47,6 +50,14 @@ const counts = (statuses: number[]) =>
     all[s] = (all[s] ?? 0) + 1;
     return all;
   }, {});
+
+/** The sandbox of the running test: each rollout it ran is checked against the invariants. */
+let last: ScenarioResult | undefined;
+afterEach(async () => {
+  const result = last;
+  last = undefined;
+  if (result) expect(await invariantViolations(result)).toEqual([]);
+});
 
 describe('the API under concurrency (issue 15)', () => {
   it('20 concurrent rollouts of one cluster, different keys: exactly one 202, 19 × 409, one execution', async () => {

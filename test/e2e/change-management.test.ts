@@ -5,12 +5,13 @@
  * scheduled trigger runs with StopAfter from its window; lifecycle events carry the ticket.
  */
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { LIFECYCLE_EVENT_TYPES } from '../../lambdas/core/contracts.js';
 import type { Sandbox } from '../../sandbox/engine.js';
 import type { SimulatedFleet } from '../../sandbox/fleet.js';
-import { runScenario } from '../../sandbox/run-scenario.js';
+import { runScenario, type ScenarioResult } from '../../sandbox/run-scenario.js';
 import { loadScenario, type Scenario } from '../../sandbox/scenario.js';
+import { invariantViolations } from './invariants-of-api-runs.js';
 
 const SCENARIO = fileURLToPath(
   new URL('../../examples/scenarios/change-management.json', import.meta.url),
@@ -32,6 +33,7 @@ interface Env {
 async function start(): Promise<Env> {
   const scenario = await loadScenario(SCENARIO);
   const result = await runScenario(scenario, { runRollouts: false });
+  last = result;
   const api = result.sandbox.api();
   const call: Env['call'] = async (method, path, body, headers = {}) => {
     const [pathOnly, query] = path.split('?');
@@ -60,6 +62,14 @@ async function start(): Promise<Env> {
 
 const statusOf = (body: unknown) =>
   body as { rolloutId: string; status: string; nodes?: { node: string; status: string }[] };
+
+/** The sandbox of the running test: each rollout it ran is checked against the invariants. */
+let last: ScenarioResult | undefined;
+afterEach(async () => {
+  const result = last;
+  last = undefined;
+  if (result) expect(await invariantViolations(result)).toEqual([]);
+});
 
 describe('change management through the API, in the sandbox', () => {
   it('a rollout started through the API runs; status and report reflect it; events carry the ticket in order', async () => {

@@ -14,7 +14,7 @@ const SCENARIO = fileURLToPath(
 );
 
 describe('the node contract in the sandbox', () => {
-  it('every command payload carries deadline: its send time plus the wait, in UTC', async () => {
+  it("every command payload carries deadline: the task state's entry plus its wait, in UTC", async () => {
     const result = await runScenario(await loadScenario(SCENARIO), { keepRunning: true });
     try {
       expect(result.runs[0]?.execution.status).toBe('SUCCEEDED');
@@ -22,18 +22,34 @@ describe('the node contract in the sandbox', () => {
       expect(new Set(commands.map((c) => c.document))).toEqual(
         new Set(['inventory', 'drain', 'installHotfixes', 'restart', 'resume']),
       );
+      // The synthesized Inventory state's wait, a fixed number of seconds.
+      const inventory = result.sandbox.synth.node.definition.States.Inventory as {
+        TimeoutSeconds: number;
+      };
+      expect(inventory.TimeoutSeconds).toBeGreaterThan(0);
+      // Every send-command task counts its deadline from its own state's entry.
+      const sends = Object.values(result.sandbox.synth.node.definition.States).filter(
+        (state) =>
+          JSON.stringify(state).includes('waitForTaskToken') &&
+          JSON.stringify(state).includes('"document"'),
+      ) as { Parameters: { Payload: Record<string, unknown> } }[];
+      expect(sends.length).toBeGreaterThan(5);
+      for (const state of sends) {
+        expect(state.Parameters.Payload['startedAt.$']).toBe('$$.State.EnteredTime');
+      }
       for (const command of commands) {
-        const payload = command.payload as { deadline?: unknown; executionTimeoutSeconds?: number };
+        const payload = command.payload as Record<string, unknown>;
         expect(payload.deadline, `${command.document}`).toMatch(
           /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/,
         );
+        // The payload carries the deadline only: no other clock for the node to obey.
+        expect(payload).not.toHaveProperty('executionTimeoutSeconds');
+        // The state is entered and the command sent at one virtual instant.
         const wait = Date.parse(payload.deadline as string) - Date.parse(command.requestedAt);
-        expect(wait, `${command.document}: deadline - send time`).toBe(
-          (payload.executionTimeoutSeconds ?? 0) * 1000,
-        );
-        expect(payload.executionTimeoutSeconds).toBeLessThanOrEqual(
-          NODE_CONTRACT.maxCommandTimeoutSeconds,
-        );
+        expect(wait % 1000, `${command.document}: whole seconds`).toBe(0);
+        expect(wait).toBeGreaterThanOrEqual(30_000);
+        expect(wait).toBeLessThanOrEqual(NODE_CONTRACT.maxCommandTimeoutSeconds * 1000);
+        if (command.document === 'inventory') expect(wait).toBe(inventory.TimeoutSeconds * 1000);
       }
     } finally {
       await result.sandbox.stop();

@@ -4,9 +4,10 @@
  * (point 10).
  */
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
-import { runScenario } from '../../sandbox/run-scenario.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runScenario, type ScenarioResult } from '../../sandbox/run-scenario.js';
 import { loadScenario, type Scenario } from '../../sandbox/scenario.js';
+import { invariantViolations } from './invariants-of-api-runs.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -38,6 +39,14 @@ const callApi =
     return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, unknown> };
   };
 
+/** The sandbox of the running test: each rollout it ran is checked against the invariants. */
+let last: ScenarioResult | undefined;
+afterEach(async () => {
+  const result = last;
+  last = undefined;
+  if (result) expect(await invariantViolations(result)).toEqual([]);
+});
+
 describe('one failure budget for the whole run (issue 8, point 3)', () => {
   it('after a pilot that spent MaxFailedNodes, the rest stops at its first failure and later nodes are untouched', async () => {
     // Arrange: MaxFailedNodes 1; the pilot WEB06 fails; in the rest WEB02 fails first.
@@ -45,7 +54,9 @@ describe('one failure budget for the whole run (issue 8, point 3)', () => {
       const web02 = s.nodes.find((n) => n.name === 'WEB02') as { updates?: unknown };
       web02.updates = { KB5034439: { exitCodes: [1603], minutes: 4 } };
     });
-    const { sandbox, fleet } = await runScenario(scenario, { runRollouts: false });
+    const result = await runScenario(scenario, { runRollouts: false });
+    last = result;
+    const { sandbox, fleet } = result;
     const call = callApi(sandbox.api());
     const input = {
       ...(scenario.runs[0]?.rollout as Record<string, unknown>),
@@ -86,7 +97,9 @@ describe('one failure budget for the whole run (issue 8, point 3)', () => {
   it('a pilot within the budget leaves the rest only the remainder', async () => {
     // Arrange: MaxFailedNodes 2; the pilot WEB06 fails (1 left); the rest fails nothing.
     const scenario = await groupScenario();
-    const { sandbox, fleet } = await runScenario(scenario, { runRollouts: false });
+    const result = await runScenario(scenario, { runRollouts: false });
+    last = result;
+    const { sandbox, fleet } = result;
     const call = callApi(sandbox.api());
     const input = {
       ...(scenario.runs[0]?.rollout as Record<string, unknown>),
@@ -165,7 +178,9 @@ describe('WarnAfter passing is visible (issue 8, point 11)', () => {
   it('a cluster run past WarnAfter goes on, and says so once: event, run record and report line', async () => {
     // Arrange: three nodes of about 25 minutes each; WarnAfter 30 minutes.
     const scenario = await loadScenario(CHANGE);
-    const { sandbox } = await runScenario(scenario, { runRollouts: false });
+    const result = await runScenario(scenario, { runRollouts: false });
+    last = result;
+    const { sandbox } = result;
     const call = callApi(sandbox.api());
     const input = {
       ...(scenario.runs[0]?.rollout as Record<string, unknown>),
@@ -200,7 +215,9 @@ describe('WarnAfter passing is visible (issue 8, point 11)', () => {
   it('a run that ends before WarnAfter says nothing', async () => {
     // Arrange
     const scenario = await loadScenario(CHANGE);
-    const { sandbox } = await runScenario(scenario, { runRollouts: false });
+    const result = await runScenario(scenario, { runRollouts: false });
+    last = result;
+    const { sandbox } = result;
     const call = callApi(sandbox.api());
     const input = {
       ...(scenario.runs[0]?.rollout as Record<string, unknown>),
@@ -251,7 +268,9 @@ describe('a cluster node left Paused stops the run (issue 8, point 8)', () => {
     const scenario = structuredClone(await loadScenario(CHANGE)) as Scenario;
     const node2 = scenario.nodes.find((n) => n.name === 'NODE2') as { resumeFails?: boolean };
     node2.resumeFails = true;
-    const { sandbox, fleet } = await runScenario(scenario, { runRollouts: false });
+    const result = await runScenario(scenario, { runRollouts: false });
+    last = result;
+    const { sandbox, fleet } = result;
     const call = callApi(sandbox.api());
     const input = {
       ...(scenario.runs[0]?.rollout as Record<string, unknown>),
@@ -286,7 +305,9 @@ describe('a cluster node left Paused stops the run (issue 8, point 8)', () => {
     const scenario = structuredClone(await loadScenario(CHANGE)) as Scenario;
     const node2 = scenario.nodes.find((n) => n.name === 'NODE2') as { updates?: unknown };
     node2.updates = { KB5034439: { exitCodes: [1603], minutes: 4 } };
-    const { sandbox, fleet } = await runScenario(scenario, { runRollouts: false });
+    const result = await runScenario(scenario, { runRollouts: false });
+    last = result;
+    const { sandbox, fleet } = result;
     const call = callApi(sandbox.api());
     const input = {
       ...(scenario.runs[0]?.rollout as Record<string, unknown>),

@@ -5,10 +5,11 @@
  * directly (console, schedule), is refused; the lock is released when the first run ends.
  */
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { LIFECYCLE_EVENT_TYPES } from '../../lambdas/core/contracts.js';
-import { runScenario } from '../../sandbox/run-scenario.js';
+import { runScenario, type ScenarioResult } from '../../sandbox/run-scenario.js';
 import { loadScenario } from '../../sandbox/scenario.js';
+import { invariantViolations } from './invariants-of-api-runs.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -20,7 +21,9 @@ const HOUR = 3600_000;
 
 async function start() {
   const scenario = await loadScenario(SCENARIO);
-  const { sandbox, fleet } = await runScenario(scenario, { runRollouts: false });
+  const result = await runScenario(scenario, { runRollouts: false });
+  last = result;
+  const { sandbox, fleet } = result;
   const api = sandbox.api();
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await api({
@@ -39,6 +42,14 @@ async function start() {
   const input = JSON.parse(JSON.stringify(scenario.runs[0]?.rollout)) as Record<string, unknown>;
   return { sandbox, fleet, call, input };
 }
+
+/** The sandbox of the running test: each rollout it ran is checked against the invariants. */
+let last: ScenarioResult | undefined;
+afterEach(async () => {
+  const result = last;
+  last = undefined;
+  if (result) expect(await invariantViolations(result)).toEqual([]);
+});
 
 describe('the target lock in the sandbox', () => {
   it('a run waiting at a gate for two days keeps its lock; a second run is refused; approve ends it and frees the lock', async () => {

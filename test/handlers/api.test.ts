@@ -1179,6 +1179,90 @@ describe('nodes: ledger and removals', () => {
     expect(clientError(result, status, code).field).toBe(field);
   });
 
+  describe('through the rollout workflow (makeRolloutRemovalStarter)', () => {
+    const removalBody = {
+      updates: ['KB1000004'],
+      target: { kind: 'cluster', name: 'CLUSTER1' },
+      instanceId: 'i-0123456789abcdef0',
+    };
+    const wired = () =>
+      makeRolloutRemovalStarter({
+        sfn: new SFNClient({ region: 'us-east-1' }),
+        rolloutStateMachineArn: MACHINE,
+        now: () => NOW,
+        // Not the API's own 0.5: the removal and a rollout get different run ids.
+        random: () => 0.25,
+      });
+    beforeEach(async () => {
+      await store.appendLedgerEntries('NODE1', [
+        {
+          ...ledgerEntry(4, 'KB1000004', ['%windir%\\combined.dll']),
+          removal: {
+            method: 'dism',
+            packageName: 'Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.2849.1.8',
+          },
+        },
+      ]);
+    });
+
+    it('starts the removal with the method and package name the ledger recorded', async () => {
+      // Act
+      const result = await call(
+        { method: 'POST', path: '/nodes/NODE1/removals', body: removalBody },
+        { startRemoval: wired() },
+      );
+      // Assert
+      expect(result.statusCode).toBe(202);
+      const started = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
+      expect(JSON.parse(started?.input ?? '{}').removal).toEqual({
+        updates: [
+          {
+            updateId: 'KB1000004',
+            method: 'dism',
+            packageName: 'Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.2849.1.8',
+          },
+        ],
+      });
+    });
+
+    it('claims the target atomically before it starts: the run holds the lock, a second request gets 409', async () => {
+      // Act
+      const first = await call(
+        { method: 'POST', path: '/nodes/NODE1/removals', body: removalBody },
+        { startRemoval: wired() },
+      );
+      const second = await call(
+        { method: 'POST', path: '/rollouts', body: rolloutBody() },
+        { startRemoval: wired() },
+      );
+      // Assert
+      const removalId = (first.json as { removalId: string }).removalId;
+      expect(await store.getLock('CLUSTER1')).toMatchObject({
+        holder: removalId,
+        execution: executionArn(removalId),
+      });
+      expect(clientError(second, 409, 'TargetBusy').details).toMatchObject({
+        activeRolloutId: removalId,
+      });
+      expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+    });
+
+    it('answers 409 and starts nothing when a live rollout holds the target', async () => {
+      // Arrange
+      await store.acquireLock('CLUSTER1', 'run-active', 3600, new Date(NOW.getTime() - 60_000));
+      // Act
+      const result = await call(
+        { method: 'POST', path: '/nodes/NODE1/removals', body: removalBody },
+        { startRemoval: wired() },
+      );
+      // Assert
+      expect(clientError(result, 409, 'TargetBusy').details).toMatchObject({
+        activeRolloutId: 'run-active',
+      });
+      expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+    });
+  });
+
   it('answers 501 where removals are not wired, and starts nothing', async () => {
     const result = await call({
       method: 'POST',

@@ -221,6 +221,35 @@ describe('interpret-results handler', () => {
     ]);
   });
 
+  it('records how each install must be removed: DISM by package name for a combined package, else wusa', async () => {
+    // Arrange
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    ddb.on(PutCommand).resolves({});
+    const combined = 'Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.2849.1.8';
+
+    // Act
+    await makeHandler()(
+      hotfixEvent({
+        command: command([
+          {
+            ...line(0, PLAN[0]?.file ?? '', 0),
+            packageNames: ['Package_for_KB5000001~x', combined],
+          },
+          line(1, PLAN[1]?.file ?? '', 1603),
+          { ...line(2, PLAN[2]?.file ?? '', 3010), packageNames: ['Package_for_KB5000003~x'] },
+          line(3, PLAN[3]?.file ?? '', 2359302),
+        ]),
+      }),
+    );
+
+    // Assert
+    expect(ledgerPuts().map((item) => [item.updateId, item.removal])).toEqual([
+      ['KB5000001', { method: 'dism', packageName: combined }],
+      ['KB5000003', { method: 'wusa' }],
+    ]);
+  });
+
   it('continues the node ledger after its last sequence', async () => {
     // Arrange
     const existing: LedgerEntry = {

@@ -90,7 +90,6 @@ describe('send-command handler', () => {
       bucket: 'hotfixes',
       timeoutMinutes: 30,
       updates: [],
-      executionTimeoutSeconds: 1800,
       // Task start (now) + timeoutSeconds, in UTC.
       deadline: '2025-03-01T10:30:00.000Z',
     });
@@ -181,7 +180,6 @@ describe('send-command handler', () => {
     const overhead = Buffer.from(
       JSON.stringify({
         blob: '',
-        executionTimeoutSeconds: 1800,
         deadline: '2025-03-01T10:30:00.000Z',
       }),
     ).length;

@@ -424,7 +424,7 @@ const interpolate = (text: string, parameters: Record<string, string>) =>
 
 describe('WindowsDocuments: injection', () => {
   const payload = hostileInstallPayload();
-  const encoded = encodePayload({ ...payload, executionTimeoutSeconds: 7200 });
+  const encoded = encodePayload({ ...payload, deadline: '2026-01-31T23:59:00.000Z' });
 
   it('the payload of hostile file names is plain base64, accepted by allowedPattern', () => {
     expect(payload.updates.map((u) => u.parameters)).toContain(
@@ -486,7 +486,7 @@ describe('WindowsDocuments: injection', () => {
     const bytes = Buffer.from(environment.SSM_Payload, 'base64');
     expect(bytes.toString('base64')).toBe(encoded);
     const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    expect(JSON.parse(text)).toEqual({ ...payload, executionTimeoutSeconds: 7200 });
+    expect(JSON.parse(text)).toEqual({ ...payload, deadline: '2026-01-31T23:59:00.000Z' });
     const names = (JSON.parse(text) as InstallHotfixesPayload).updates.map((u) => u.file);
     expect(names).toEqual(HOSTILE_FILES.map((name) => `CAUHotfix_All/${name}`));
   });

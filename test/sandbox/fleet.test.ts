@@ -17,7 +17,7 @@ import type {
   PlannedInstall,
   WindowsUpdateResultLine,
 } from '../../lambdas/core/contracts.js';
-import { RESULT_LINE_PREFIX } from '../../lambdas/core/contracts.js';
+import { NODE_CONTRACT, RESULT_LINE_PREFIX } from '../../lambdas/core/contracts.js';
 import { interpretHotfixInstall } from '../../lambdas/core/interpret.js';
 import { parseResultLines } from '../../lambdas/handlers/complete-command.js';
 import { decideUpdate } from '../../lambdas/handlers/hotpatch-eligibility.js';
@@ -186,7 +186,7 @@ describe('SimulatedFleet: the command life cycle', () => {
     // Act
     const { commandId, out, results } = await h.runDocument('NODE1', 'Inventory', {
       binaries: [],
-      executionTimeoutSeconds: 900,
+      deadline: '2026-01-13T22:15:00.000Z',
     });
     // Assert
     const mine = h.events.filter((e) => e.detail['command-id'] === commandId);
@@ -261,7 +261,10 @@ describe('SimulatedFleet: the command life cycle', () => {
     expect(h.fleet.commands[0]).toMatchObject({
       document: 'inventory',
       comment: 'run-1 NODE1 inventory',
-      payload: { binaries: ['%windir%\\system32\\ntoskrnl.exe'], executionTimeoutSeconds: 1800 },
+      payload: {
+        binaries: ['%windir%\\system32\\ntoskrnl.exe'],
+        deadline: '2026-01-13T22:30:00.000Z',
+      },
     });
   });
 
@@ -391,7 +394,7 @@ describe('SimulatedFleet: InstallHotfixes', () => {
       bucket: 'hotfixes',
       timeoutMinutes: 10,
       updates: [planned(KB_FILE, 0, sha(scenario, KB_FILE))],
-      executionTimeoutSeconds: 1500,
+      deadline: '2026-01-13T22:25:00.000Z',
     });
     // Assert
     expect(results[0]).toMatchObject({
@@ -515,7 +518,7 @@ describe('SimulatedFleet: RestartNode', () => {
     const commandId = await h.send('NODE1', 'RestartNode', {
       runId: 'run-1-restart-0',
       reason: 'updates need a restart',
-      executionTimeoutSeconds: 900,
+      deadline: '2026-01-13T22:15:00.000Z',
     });
     await h.advance(T.deliveryMs + T.rebootRequestMs + MIN);
     const whileDown = await describe1();
@@ -556,7 +559,7 @@ describe('SimulatedFleet: RestartNode', () => {
     const commandId = await h.send('NODE1', 'RestartNode', {
       runId: 'run-1-restart-0',
       reason: 'updates need a restart',
-      executionTimeoutSeconds: 900,
+      deadline: '2026-01-13T22:15:00.000Z',
     });
     await h.advance(48 * 60 * MIN);
     // Assert
@@ -577,22 +580,88 @@ describe('SimulatedFleet: RestartNode', () => {
 });
 
 describe('SimulatedFleet: timeouts, delivery and errors', () => {
-  it('stops a command at executionTimeoutSeconds: TimedOut, ExecutionTimedOut, partial output', async () => {
+  it('removes a combined package with DISM by its package name, as remove-updates.ps1 does', async () => {
     // Arrange
+    const h = harness({ nodes: [{ name: 'NODE1', installedUpdates: ['KB5034439'] }] });
+    const packageName = 'Package_for_RollupFix~31bf3856ad364e35~amd64~~20348.2849.1.8';
+    // Act
+    const { event, out, results } = await h.runDocument('NODE1', 'RemoveUpdates', {
+      timeoutMinutes: 30,
+      updates: [
+        { index: 0, updateId: 'KB5034439', method: 'dism', packageName },
+        { index: 1, updateId: 'KB5034440', method: 'dism', packageName: 'bad name;' },
+      ],
+    });
+    // Assert
+    expect(event.detail.status).toBe('Success');
+    expect(results[0]).toMatchObject({
+      updateId: 'KB5034439',
+      method: 'dism',
+      packageName,
+      exitCode: 3010,
+    });
+    expect(results[1]).toMatchObject({ exitCode: null });
+    expect(String((results[1] as { error?: string } | undefined)?.error)).toContain(
+      'payload.updates[1].packageName ("bad name;")',
+    );
+    expect(out.StandardOutputContent).toContain(
+      `Dism.exe /Online /Remove-Package /PackageName:${packageName}`,
+    );
+    expect(h.fleet.node('NODE1')).toMatchObject({ pendingReboot: true });
+    expect(h.fleet.node('NODE1').installedUpdates).not.toContain('KB5034439');
+  });
+
+  it('obeys the payload deadline (less the contract margin): the script is stopped, the command fails', async () => {
+    // Arrange: a 10-minute script, a deadline 3 minutes after the send.
     const h = harness({
       nodes: [{ name: 'NODE1', preUpdateScript: { exitCode: 0, minutes: 10 } }],
+    });
+    // Act
+    const { event, out, results } = await h.runDocument('NODE1', 'RunUpdateScript', {
+      phase: 'pre',
+      script: 'C:\\Scripts\\PreUpdate.ps1',
+      deadline: '2026-01-13T22:03:00.000Z',
+    });
+    // Assert: stopped at 22:03 less deadlineMarginSeconds, as run-script.ps1 stops it.
+    const stoppedAt =
+      Date.parse('2026-01-13T22:03:00Z') - NODE_CONTRACT.deadlineMarginSeconds * 1000;
+    expect(event.detail.status).toBe('Failed');
+    expect(Date.parse(out.ExecutionEndDateTime as string)).toBe(stoppedAt);
+    expect(results).toEqual([
+      expect.objectContaining({ phase: 'pre', exitCode: null, timedOut: true }),
+    ]);
+    expect(out.StandardErrorContent).toContain('was still running at the command deadline');
+  });
+
+  it('refuses a deadline that is not an ISO 8601 UTC instant, naming the field', async () => {
+    // Arrange
+    const h = harness({ nodes: [{ name: 'NODE1' }] });
+    // Act
+    const { event, out } = await h.runDocument('NODE1', 'RunUpdateScript', {
+      phase: 'pre',
+      script: 'C:\\Scripts\\PreUpdate.ps1',
+      deadline: '2026-01-13 22:03',
+    });
+    // Assert
+    expect(event.detail.status).toBe('Failed');
+    expect(out.StandardErrorContent).toContain('payload.deadline ("2026-01-13 22:03")');
+  });
+
+  it('stops a command at the document step timeout: TimedOut, ExecutionTimedOut, partial output', async () => {
+    // Arrange: a pre-script longer than RunUpdateScript's 24-hour step, and no deadline.
+    const h = harness({
+      nodes: [{ name: 'NODE1', preUpdateScript: { exitCode: 0, minutes: 25 * 60 } }],
     });
     // Act
     const { event, out } = await h.runDocument('NODE1', 'RunUpdateScript', {
       phase: 'pre',
       script: 'C:\\Scripts\\PreUpdate.ps1',
-      executionTimeoutSeconds: 120,
     });
     // Assert
     expect([event.detail.status, event.detail['status-details'], event.time]).toEqual([
       'TimedOut',
       'ExecutionTimedOut',
-      '2026-01-13T22:02:01Z',
+      '2026-01-14T22:00:01Z',
     ]);
     expect(out).toMatchObject({ Status: 'TimedOut', StatusDetails: 'ExecutionTimedOut' });
     expect(out.StandardOutputContent).toContain(

@@ -107,9 +107,30 @@ function cleanWorld(): World {
     },
     observations: {
       locks: [
-        { at: min(0), target: 'CLUSTER1', op: 'acquireLock', holder: RUN, leaseExpiresAt: min(60) },
-        { at: min(11), target: 'CLUSTER1', op: 'renewLock', holder: RUN, leaseExpiresAt: min(71) },
-        { at: min(20), target: 'CLUSTER1', op: 'releaseLock', holder: null, leaseExpiresAt: null },
+        {
+          at: min(0),
+          target: 'CLUSTER1',
+          op: 'acquireLock',
+          holder: RUN,
+          leaseExpiresAt: min(60),
+          execution: null,
+        },
+        {
+          at: min(11),
+          target: 'CLUSTER1',
+          op: 'renewLock',
+          holder: RUN,
+          leaseExpiresAt: min(71),
+          execution: null,
+        },
+        {
+          at: min(20),
+          target: 'CLUSTER1',
+          op: 'releaseLock',
+          holder: null,
+          leaseExpiresAt: null,
+          execution: null,
+        },
       ],
       nodeStarts: [
         { at: min(0), runId: RUN, node: 'NODE1', order: 0 },
@@ -336,7 +357,7 @@ const BREAKS: readonly [string, InvariantName, RegExp, (w: World) => void][] = [
   [
     'the lease lapsing while the run waits',
     'lockHeldForRunLife',
-    /the lease of run-1 on CLUSTER1 lapsed at 2026-01-13T23:00:00.000Z; renewed only at 2026-01-13T23:30:00.000Z/,
+    /the lease of run-1 on CLUSTER1 lapsed at 2026-01-13T23:00:00.000Z \(the lock names no running execution of it\); renewed only at 2026-01-13T23:30:00.000Z/,
     (w) => {
       w.observations.locks.splice(1, 1, {
         at: min(90),
@@ -344,6 +365,7 @@ const BREAKS: readonly [string, InvariantName, RegExp, (w: World) => void][] = [
         op: 'renewLock',
         holder: RUN,
         leaseExpiresAt: min(150),
+        execution: null,
       });
       w.execution = { ...w.execution, stoppedAt: new Date(min(100)) };
       w.observations.locks[2] = {
@@ -352,6 +374,7 @@ const BREAKS: readonly [string, InvariantName, RegExp, (w: World) => void][] = [
         op: 'releaseLock',
         holder: null,
         leaseExpiresAt: null,
+        execution: null,
       };
     },
   ],
@@ -366,6 +389,7 @@ const BREAKS: readonly [string, InvariantName, RegExp, (w: World) => void][] = [
         op: 'acquireLock',
         holder: 'run-2',
         leaseExpiresAt: min(65),
+        execution: null,
       });
     },
   ],
@@ -457,6 +481,34 @@ describe('the safety invariants, on hand-made evidence', () => {
     const broken = results.filter((r) => !r.ok);
     expect(broken.map((r) => r.name)).toEqual([name]);
     expect(broken[0]?.detail).toMatch(detail);
+  });
+
+  it.each([
+    ["the run's own execution: held whatever the lease says", 'arn', true],
+    ['another execution: the lapse is a loss', 'arn:other', false],
+  ])('a lock naming %s', async (_what, named, ok) => {
+    // Arrange: the lease lapses at 23:00 while the run waits until 23:30 (a long gate).
+    const world = cleanWorld();
+    const held = { target: 'CLUSTER1', holder: RUN, execution: named };
+    world.observations.locks.splice(
+      0,
+      3,
+      { ...held, at: min(0), op: 'acquireLock', leaseExpiresAt: min(60) },
+      { ...held, at: min(90), op: 'renewLock', leaseExpiresAt: min(150) },
+      {
+        at: min(100),
+        target: 'CLUSTER1',
+        op: 'releaseLock',
+        holder: null,
+        leaseExpiresAt: null,
+        execution: null,
+      },
+    );
+    world.execution = { ...world.execution, stoppedAt: new Date(min(100)) };
+    // Act
+    const results = await checkRunInvariants(evidence(world));
+    // Assert
+    expect(results.find((r) => r.name === 'lockHeldForRunLife')?.ok).toBe(ok);
   });
 
   it('a node running alongside the one that spent the budget may fail too (a group, two at a time)', async () => {

@@ -1,0 +1,72 @@
+/**
+ * preflight: the lock check, and WarnAfter left to run-history's once-per-run notice.
+ */
+import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { makePreflightHandler } from '../../lambdas/handlers/preflight.js';
+import { LockLostError, type RunStore } from '../../lambdas/shared/run-store.js';
+import { metrics } from '../../lambdas/shared/runtime.js';
+
+const ssm = mockClient(SSMClient);
+const NOW = new Date('2026-01-13T22:00:00.000Z');
+
+const event = (deadlines: Record<string, string> = {}) => ({
+  runId: 'run-1',
+  target: { kind: 'cluster', name: 'CLUSTER1' },
+  node: { name: 'NODE1', instanceId: 'i-0123456789abcdef0' },
+  policy: { rebootTimeoutMinutes: 15 },
+  deadlines,
+  leaseSeconds: 3600,
+});
+
+function store(renewLock: RunStore['renewLock']): Pick<RunStore, 'renewLock' | 'getRun'> {
+  return { renewLock, getRun: async () => undefined };
+}
+
+afterEach(() => {
+  ssm.reset();
+  vi.restoreAllMocks();
+});
+
+describe('preflight', () => {
+  it('past WarnAfter: says so to the workflow and counts no per-node metric (the notice is once per run)', async () => {
+    // Arrange
+    ssm
+      .on(DescribeInstanceInformationCommand)
+      .resolves({ InstanceInformationList: [{ PingStatus: 'Online' }] });
+    const addMetric = vi.spyOn(metrics, 'addMetric');
+    const renewLock = vi.fn(async () => ({
+      target: 'CLUSTER1',
+      holder: 'run-1',
+      leaseExpiresAt: '2026-01-13T23:00:00.000Z',
+    }));
+    const handler = makePreflightHandler({
+      ssm: new SSMClient({ region: 'us-east-1' }),
+      store: store(renewLock as never),
+      now: () => NOW,
+    });
+    // Act
+    const result = await handler(event({ warnAt: '2026-01-13T21:00:00.000Z' }));
+    // Assert
+    expect(result).toMatchObject({ online: true, pastWarnAfter: true, pastStopAfter: false });
+    expect(addMetric).not.toHaveBeenCalled();
+    expect(renewLock).toHaveBeenCalledWith('CLUSTER1', 'run-1', 3600, NOW);
+  });
+
+  it('throws LockLost, touching nothing, when another run holds the target', async () => {
+    // Arrange
+    const handler = makePreflightHandler({
+      ssm: new SSMClient({ region: 'us-east-1' }),
+      store: store(async () => {
+        throw new LockLostError('CLUSTER1', 'run-1', 'run-2');
+      }),
+      now: () => NOW,
+    });
+    // Act
+    const failure = handler(event());
+    // Assert
+    await expect(failure).rejects.toBeInstanceOf(LockLostError);
+    expect(ssm.commandCalls(DescribeInstanceInformationCommand)).toHaveLength(0);
+  });
+});
