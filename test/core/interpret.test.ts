@@ -468,7 +468,10 @@ describe('interpretHotfixInstall: updates that did not run', () => {
       rebootInitiated: true,
       exitCode: 1641,
     });
-    expect(verdict.results[0]?.detail).toBe('0x669 ERROR_SUCCESS_REBOOT_INITIATED');
+    expect(verdict.results[0]?.detail).toBe(
+      '0x669 ERROR_SUCCESS_REBOOT_INITIATED; UNPLANNED RESTART: the installer restarted the node although its rule does not list 1641, so the node was not drained for it',
+    );
+    expect(verdict.unplannedRestart).toEqual([0]);
     expect(verdict.notStarted).toEqual([1]);
     expect(verdict.startedFailed).toBe(true);
   });
