@@ -170,7 +170,20 @@ export const FAULT_KINDS: readonly FaultKind[] = [
       // 1641 is drawn only where the configuration says the installer may restart the node: an
       // installer whose rule does not list it restarts a node nobody drained (README, Safety).
       const file = draft.hotfixRoot.files.find((x) => x.path.toUpperCase().includes(f.kb));
-      if (file) file.path = file.path.replace(/\.msu$/, '.msi');
+      if (file) {
+        const before = file.path;
+        file.path = before.replace(/\.msu$/, '.msi');
+        // A hotpatch manifest drawn earlier names the file by its path: keep it naming the file.
+        const manifest = draft.hotfixRoot.manifest;
+        if (manifest && file.path !== before) {
+          draft.hotfixRoot.manifest = Object.fromEntries(
+            Object.entries(manifest).map(([path, facts]) => [
+              path === before ? file.path : path,
+              facts,
+            ]),
+          );
+        }
+      }
       exitCodes([[1641], [1641, 0]])(draft, f);
     },
   },
