@@ -14,6 +14,7 @@ import {
   apiBackend,
   BackendError,
   type RolloutBackend,
+  type Transport,
 } from './backend.js';
 
 /** What SigV4 signs with: static keys, or a provider of them (the credentials chain). */
@@ -129,6 +130,18 @@ const rfc3986 = (text: string) =>
 
 /** The API over HTTPS, each request SigV4-signed for execute-api. */
 export function createHttpBackend(options: HttpBackendOptions): RolloutBackend {
+  const { transport, description } = createHttpTransport(options);
+  return apiBackend(transport, description);
+}
+
+/**
+ * The signed transport alone (the dashboard's server relays the page's requests through it, so
+ * the credentials stay in the server), and where it sends.
+ */
+export function createHttpTransport(options: HttpBackendOptions): {
+  readonly transport: Transport;
+  readonly description: string;
+} {
   const base = parseEndpoint(options.endpoint);
   const region = resolveRegion(base, options.region);
   const basePath = base.pathname.replace(/\/+$/, '');
@@ -190,7 +203,7 @@ export function createHttpBackend(options: HttpBackendOptions): RolloutBackend {
     return { status: response.status, headers: answerHeaders, body: await response.text() };
   };
 
-  return apiBackend(transport, `${base.origin}${basePath} (${region})`);
+  return { transport, description: `${base.origin}${basePath} (${region})` };
 }
 
 function credentialsError(error: unknown, profile: string | undefined): BackendError {

@@ -7,6 +7,7 @@
  */
 import { type CommandSpec, helpText, type Io, UsageError } from './args.js';
 import { chaosCommand, runChaos } from './commands/chaos.js';
+import { dashboardCommand, runDashboard } from './commands/dashboard.js';
 import { demoCommand, runDemo } from './commands/demo.js';
 import { exitCodeCommand, runExitCode } from './commands/exit-code.js';
 import { hotpatchCommand, runHotpatch } from './commands/hotpatch.js';
@@ -50,6 +51,7 @@ const COMMANDS: readonly Command[] = [
   { spec: sandboxCommand, run: runSandbox },
   { spec: chaosCommand, run: runChaos },
   { spec: localCommand, run: runLocal },
+  { spec: dashboardCommand, run: runDashboard },
   // The change-management API: the deployed one, or the sandbox's with --local.
   { spec: startCommand, run: runStart },
   { spec: statusCommand, run: runStatus },

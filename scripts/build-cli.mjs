@@ -83,9 +83,21 @@ export async function buildCli(outDir = OUT_DIR) {
     logLevel: 'warning',
     plugins: [sourceRelativeUrls(outDir)],
   });
+  // The dashboard's page script (cli/dashboard/app.ts), for the browser: one file, no CDN.
+  const page = await build({
+    absWorkingDir: ROOT,
+    entryPoints: [join(ROOT, 'cli', 'dashboard', 'app.ts')],
+    outfile: join(staging, 'dashboard', 'app.js'),
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2022',
+    metafile: true,
+    logLevel: 'warning',
+  });
   // The repository's own sources (packages change only with npm ci, which rebuilds).
-  const inputs = Object.keys(result.metafile.inputs)
-    .filter((p) => !p.startsWith('node_modules/'))
+  const inputs = [...Object.keys(result.metafile.inputs), ...Object.keys(page.metafile.inputs)]
+    .filter((p, i, all) => !p.startsWith('node_modules/') && all.indexOf(p) === i)
     .sort();
   writeFileSync(join(staging, 'inputs.json'), `${JSON.stringify({ inputs }, null, 2)}\n`);
   rmSync(outDir, { recursive: true, force: true });
