@@ -57,6 +57,10 @@ export interface LocalBackendOptions {
    */
   readonly inputs?: readonly unknown[];
   readonly onProgress?: (event: ProgressEvent) => void;
+  /** Keep the run store in this folder (`rollout local up`'s data folder). @default - in memory */
+  readonly storePath?: string;
+  /** Where virtual time starts. @default - the scenario's startTime */
+  readonly startTime?: Date;
 }
 
 export interface LocalBackend extends RolloutBackend {
@@ -165,8 +169,16 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     .filter(publishable)
     .map((rollout) => ({ rollout: rollout as Scenario['runs'][number]['rollout'] }));
   const prepared = await runScenario(
-    { ...scenario, runs: [...scenario.runs, ...extraRuns] },
-    { runRollouts: false, ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
+    {
+      ...scenario,
+      ...(options.startTime === undefined ? {} : { startTime: options.startTime.toISOString() }),
+      runs: [...scenario.runs, ...extraRuns],
+    },
+    {
+      runRollouts: false,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.storePath === undefined ? {} : { storePath: options.storePath }),
+    },
   );
   const sandbox = prepared.sandbox;
 

@@ -6,12 +6,17 @@
  * find it through `<data>/service.json` and talk to it as they talk to the deployed API (without
  * signing: it listens on loopback only).
  *
- * The data folder (default `.rollout-local`, or ROLLOUT_LOCAL_DATA) holds `service.json` (pid,
- * URL, scenario) and `service.log`. The run store lives as long as the service: `local down`
- * ends its rollouts with it.
+ * The data folder (`--data-dir`, else ROLLOUT_LOCAL_DATA, else `rollout/local` under the user's
+ * state folder: $XDG_STATE_HOME or ~/.local/state, never the repository) holds `service.json`
+ * (pid, URL, scenario), `service.log`, the run store (`store/`, dynalite's LevelDB) and the virtual
+ * clock (`clock.json`). `local down` + `local up` keeps runs, ledgers and locks, and the clock
+ * goes on from where it stopped; the scenario's own rollouts run only when the store is new. A
+ * rollout still under way at `local down` loses its execution (the workflows live in the
+ * process): it stays Running with its target locked until `rollout force-recovery --local`.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from './args.js';
 import {
@@ -36,9 +41,27 @@ export interface LocalService {
 
 export const DEFAULT_SPEED = 60;
 
-/** The data folder: ROLLOUT_LOCAL_DATA, else `.rollout-local` under cwd. */
+/**
+ * The data folder: the one given, else ROLLOUT_LOCAL_DATA, else `rollout/local` under the user's
+ * state folder ($XDG_STATE_HOME, else ~/.local/state).
+ */
 export function localDataDir(cwd: string, given?: string): string {
-  return resolve(cwd, given ?? process.env.ROLLOUT_LOCAL_DATA ?? '.rollout-local');
+  const chosen = given ?? process.env.ROLLOUT_LOCAL_DATA;
+  if (chosen !== undefined && chosen.trim() !== '') return resolve(cwd, chosen);
+  const state = process.env.XDG_STATE_HOME?.trim() || join(homedir(), '.local', 'state');
+  return join(resolve(state), 'rollout', 'local');
+}
+
+/** Where the virtual clock stood when the service last stopped (or last ticked). */
+const clockFile = (dir: string) => join(dir, 'clock.json');
+
+function savedClock(dir: string): Date | undefined {
+  try {
+    const at = new Date((JSON.parse(readFileSync(clockFile(dir), 'utf8')) as { now: string }).now);
+    return Number.isNaN(at.getTime()) ? undefined : at;
+  } catch {
+    return undefined;
+  }
 }
 
 const serviceFile = (dir: string) => join(dir, 'service.json');
@@ -128,11 +151,25 @@ export interface ServeOptions {
  */
 export async function serveLocal(options: ServeOptions): Promise<void> {
   const { openLocalBackend } = await import('./local-backend.js');
+  const storePath = join(options.dataDir, 'store');
+  const kept = existsSync(storePath);
+  const startTime = kept ? savedClock(options.dataDir) : undefined;
+  mkdirSync(options.dataDir, { recursive: true });
   const backend = await openLocalBackend({
     cwd: options.cwd,
     ...(options.scenario === undefined ? {} : { scenario: options.scenario }),
-    runScenarioRollouts: true,
+    runScenarioRollouts: !kept,
+    storePath,
+    ...(startTime === undefined ? {} : { startTime }),
   });
+  if (kept)
+    options.log(`kept store ${storePath}; clock at ${backend.sandbox.clock.now().toISOString()}`);
+  const saveClock = () =>
+    writeFileSync(
+      clockFile(options.dataDir),
+      `${JSON.stringify({ now: backend.sandbox.clock.now().toISOString() })}\n`,
+    );
+  saveClock();
   let turn: Promise<unknown> = Promise.resolve();
   const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
     const next = turn.then(fn, fn);
@@ -140,8 +177,12 @@ export async function serveLocal(options: ServeOptions): Promise<void> {
     return next;
   };
   const TICK_MS = 250;
+  let ticks = 0;
   const ticker = setInterval(() => {
-    void exclusive(() => backend.sandbox.advance(TICK_MS * options.speed));
+    void exclusive(async () => {
+      await backend.sandbox.advance(TICK_MS * options.speed);
+      if (++ticks % 4 === 0) saveClock();
+    });
   }, TICK_MS);
 
   const server = createServer((request, response) => {
@@ -210,7 +251,10 @@ export async function serveLocal(options: ServeOptions): Promise<void> {
   });
   clearInterval(ticker);
   server.close();
-  await exclusive(() => backend.close());
+  await exclusive(async () => {
+    saveClock();
+    await backend.close();
+  });
   rmSync(serviceFile(options.dataDir), { force: true });
   options.log('stopped');
 }

@@ -78,6 +78,11 @@ export interface SandboxOptions {
   ) => { send(command: unknown): Promise<unknown> };
   /** Lambda throttling to inject: the first N invocations of a function fail with Lambda.TooManyRequestsException. */
   readonly throttle?: Partial<Record<FunctionName, number>>;
+  /**
+   * A folder that keeps the run store on disk (dynalite's LevelDB), so a later sandbox over the
+   * same folder finds its runs, ledgers and locks. @default - in memory
+   */
+  readonly storePath?: string;
 }
 
 function namedError(name: string, message: string): Error {
@@ -351,6 +356,9 @@ export class Sandbox {
         'approvalGate',
         makeApprovalGateHandler({
           ...deps,
+          // As deployed: a cancel that came before the gate stored its token finds none to fail,
+          // so the gate fails its own task. Without this client it waited out its timeout.
+          sfn: this.tokens.client as never,
           publish: async (event) => {
             this.events.record('Rollout Approval Required', event);
           },
@@ -362,7 +370,12 @@ export class Sandbox {
   /** Starts dynalite on loopback, creates the run store table from the template, and the fleet. */
   static async start(options: SandboxOptions): Promise<Sandbox> {
     const synth = synthesize();
-    const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    const server = dynalite({
+      createTableMs: 0,
+      deleteTableMs: 0,
+      updateTableMs: 0,
+      ...(options.storePath === undefined ? {} : { path: options.storePath }),
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     const listener = server.listeners('request')[0] as (req: unknown, res: unknown) => void;
@@ -375,15 +388,24 @@ export class Sandbox {
     });
     const tableName = 'RunStore';
     const t = synth.table;
-    await dynamo.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        KeySchema: t.KeySchema as never,
-        AttributeDefinitions: t.AttributeDefinitions as never,
-        GlobalSecondaryIndexes: t.GlobalSecondaryIndexes as never,
-        BillingMode: (t.BillingMode as never) ?? 'PAY_PER_REQUEST',
-      }),
-    );
+    // A kept store (storePath) has its table already.
+    const kept = await dynamo
+      .send(new DescribeTableCommand({ TableName: 'RunStore' }))
+      .then(() => true)
+      .catch((error: { name?: string }) => {
+        if (error.name === 'ResourceNotFoundException') return false;
+        throw error;
+      });
+    if (!kept)
+      await dynamo.send(
+        new CreateTableCommand({
+          TableName: tableName,
+          KeySchema: t.KeySchema as never,
+          AttributeDefinitions: t.AttributeDefinitions as never,
+          GlobalSecondaryIndexes: t.GlobalSecondaryIndexes as never,
+          BillingMode: (t.BillingMode as never) ?? 'PAY_PER_REQUEST',
+        }),
+      );
     // As on AWS, the table is usable once ACTIVE (dynalite flips it a moment after creating it).
     for (let i = 0; ; i++) {
       const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));

@@ -91,6 +91,8 @@ export interface RunScenarioOptions {
   readonly fleet?: FleetKind;
   /** The pwsh workers to use (shared across scenarios); without it one pool per scenario. */
   readonly pwshPool?: PwshWorkerPool;
+  /** Keep the run store in this folder (see SandboxOptions.storePath). @default - in memory */
+  readonly storePath?: string;
 }
 
 /** `s3://bucket/prefix/` → bucket and prefix (with its trailing slash, or empty). */
@@ -191,6 +193,7 @@ export async function runScenario(
       observe?.(event);
     },
     ...(Object.keys(throttle).length > 0 ? { throttle } : {}),
+    ...(options.storePath === undefined ? {} : { storePath: options.storePath }),
     ssm: (clock, onEvent) => {
       fleet = new SimulatedFleet(scenario, clock, {
         documentPrefix: synthesize().documentPrefix,

@@ -16,23 +16,26 @@ export const localCommand = {
   name: 'local',
   summary: 'start (up) or stop (down) a local control plane that the --local commands share',
   usage:
-    'rollout local up [--scenario <file>] [--port <n>] [--speed <x>] [--data <dir>] [--json]\n' +
-    '       rollout local down [--data <dir>]\n' +
-    '       rollout local status [--data <dir>] [--json]',
+    'rollout local up [--scenario <file>] [--port <n>] [--speed <x>] [--data-dir <dir>] [--json]\n' +
+    '       rollout local down [--data-dir <dir>]\n' +
+    '       rollout local status [--data-dir <dir>] [--json]',
   details: [
     'up: starts the sandbox as a service on 127.0.0.1: the synthesized workflows, the real',
     "handlers and the scenario's simulated fleet behind the API's own routes. It first runs the",
     "scenario's rollouts; after that every run command with --local (start, status, list,",
     'report, cancel, approve, scan, ledger, remove) talks to it, and rollouts started there run',
     'on in the background in simulated time, --speed simulated seconds per real second.',
-    'down: stops it; its rollouts and run store end with it.',
+    'down: stops it. Its run store (runs, ledgers, locks) and its clock stay in the data folder,',
+    "so the next up goes on from them (the scenario's own rollouts run only on a new store); a",
+    'rollout still under way at down stays Running, its target locked, until force-recovery.',
     '',
     'Options:',
     '  --scenario <file>  the fleet (default: examples/scenarios/change-management.json)',
     '  --port <n>         the port (default: any free one)',
     `  --speed <x>        simulated seconds per real second, 1 to 3600 (default ${DEFAULT_SPEED})`,
-    '  --data <dir>       where service.json and service.log go (default .rollout-local, or',
-    '                     ROLLOUT_LOCAL_DATA)',
+    '  --data-dir <dir>   the data folder: service.json, service.log, the run store, the clock',
+    '                     (default: $ROLLOUT_LOCAL_DATA, else $XDG_STATE_HOME/rollout/local or',
+    '                     ~/.local/state/rollout/local); --data is the same',
     '  --json             print service.json',
     '  -h, --help         show this help',
   ],
@@ -41,6 +44,7 @@ export const localCommand = {
     port: { type: 'string' },
     speed: { type: 'string' },
     data: { type: 'string' },
+    'data-dir': { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -86,7 +90,7 @@ export async function runLocal(argv: readonly string[], io: Io): Promise<number>
       `rollout local: expected up, down or status${action === undefined ? '' : `, not ${JSON.stringify(positionals.join(' '))}`} (see rollout local --help)`,
     );
   }
-  const dataDir = localDataDir(io.cwd, flags.data);
+  const dataDir = localDataDir(io.cwd, flags['data-dir'] ?? flags.data);
   const port = whole(flags.port, 'port', 0, 65535, 0);
   const speed = whole(flags.speed, 'speed', 1, 3600, DEFAULT_SPEED);
   const running = readLocalService(dataDir);

@@ -1072,7 +1072,9 @@ export async function runForceRecovery(argv: readonly string[], io: Io): Promise
     'cluster or group name',
   );
   checkConnection(forceRecoveryCommand.name, flags);
-  if (flags.local) {
+  // The local control plane keeps its store across local down + up (a lock of a run that was
+  // under way at down is left held): it can recover. A one-command sandbox has nothing to.
+  if (flags.local && !readLocalService(localDataDir(io.cwd))) {
     throw new UsageError(
       'rollout force-recovery: --local has no lock to recover: a sandbox lives only as long as one command, and its rollouts release their locks before it ends',
     );
@@ -1252,6 +1254,15 @@ export async function runRemove(argv: readonly string[], io: Io): Promise<number
       ...(changeTicket ? { changeTicket } : {}),
       ...(flags['requested-by'] === undefined ? {} : { requestedBy: flags['requested-by'] }),
     });
+    // --local: wait for the removal and say how it ended (cli/commands/removal-wait.ts).
+    if (flags.local && answer.executionArn !== null) {
+      if (!flags.json) io.out(renderRemoval(answer));
+      const { waitForRemoval, renderRemovalEnd } = await import('./removal-wait.js');
+      const ended = await waitForRemoval(backend, answer.removalId);
+      if (flags.json) printJson(io, { ...answer, result: ended });
+      else io.out(renderRemovalEnd(ended));
+      return ended.status === 'Succeeded' ? 0 : ended.status === 'Running' ? 0 : 1;
+    }
     if (flags.json) printJson(io, answer);
     else io.out(renderRemoval(answer));
     return 0;
