@@ -97,8 +97,16 @@ export function failureSummary(report: RunReport): string[] {
       ? `installing ${failed.update} (attempt ${failed.attempt}): ${failed.outcome}, exit ${exitCodeText(failed)}`
       : 'before any update was installed';
     const why = node.detail ?? failed?.detail;
-    return `${node.name} ${node.status} ${where}${why ? `; ${why}` : ''}${node.drained ? ' (drained: yes)' : ''}`;
+    const step = node.failedStep === undefined ? '' : ` at ${node.failedStep}`;
+    return `${node.name} ${node.status}${step} ${where}${why ? `; ${why}` : ''}${drainedText(node)}`;
   });
+}
+
+/** ` (drained: yes, resumed: yes)`, or nothing for a node never drained. */
+function drainedText(node: ReportNode): string {
+  if (!node.drained) return '';
+  if (node.resumed === undefined) return ' (drained: yes)';
+  return ` (drained: yes, resumed: ${node.resumed ? 'yes' : 'no, left Paused'})`;
 }
 
 /** Failed nodes first, each group in the rollout's update order. */
@@ -158,6 +166,10 @@ export function renderReportText(report: RunReport, options: ReportOptions = {})
       );
     }
     if (node.detail) lines.push(`    ${node.detail}`);
+    if (node.failedStep) lines.push(`    failed at: ${node.failedStep}`);
+    if (node.drained && node.resumed !== undefined) {
+      lines.push(`    resumed: ${node.resumed ? 'yes' : 'no (left Paused)'}`);
+    }
     for (const u of node.updates) {
       lines.push(
         `    ${u.attempt > 1 ? `[try ${u.attempt}] ` : ''}${u.update}`,
@@ -264,6 +276,7 @@ export function renderReportHtml(
       'Attempts',
       'Updates',
       'Detail',
+      'Failed step',
     ]),
     ...failuresFirst(report.nodes).map((n) =>
       row([
@@ -271,11 +284,18 @@ export function renderReportHtml(
         statusCell(n.status),
         cell(time(n.startedAt)),
         cell(time(n.finishedAt)),
-        cell(n.drained ? 'yes' : 'no'),
+        cell(
+          n.drained
+            ? n.resumed === undefined
+              ? 'yes'
+              : `yes, ${n.resumed ? 'resumed' : 'left Paused'}`
+            : 'no',
+        ),
         cell(n.restarts, 'num'),
         cell(n.attempts, 'num'),
         cell(n.updates.length, 'num'),
         cell(n.detail ?? ''),
+        cell(n.failedStep ?? ''),
       ]),
     ),
     '</table>',

@@ -501,7 +501,12 @@ async function reportPage(id: string) {
                 {},
                 h('strong', {}, n.name),
                 `: ${n.detail ?? 'failed'}`,
-                n.drained ? ' (the node was drained)' : '',
+                n.failedStep ? ` at ${n.failedStep}` : '',
+                n.drained
+                  ? n.resumed === false
+                    ? ' (drained, NOT resumed: left Paused)'
+                    : ' (drained, then resumed)'
+                  : '',
                 ...bad.map(
                   (u) =>
                     ` · ${u.update}: ${u.outcome}${u.exitCodeHex ? ` ${u.exitCodeHex}` : ''}${u.exitCodeName ? ` ${u.exitCodeName}` : ''}${u.detail ? ` (${u.detail})` : ''}`,
@@ -519,7 +524,7 @@ async function reportPage(id: string) {
         h(
           'div',
           { class: 'muted' },
-          `Drained: ${n.drained ? 'yes' : 'no'} · restarts ${n.restarts} · attempts ${n.attempts} · ${time(n.startedAt)} – ${time(n.finishedAt)}${n.detail ? ` · ${n.detail}` : ''}`,
+          `Drained: ${n.drained ? (n.resumed === false ? 'yes, left Paused' : 'yes, resumed') : 'no'}${n.failedStep ? ` · failed at ${n.failedStep}` : ''} · restarts ${n.restarts} · attempts ${n.attempts} · ${time(n.startedAt)} – ${time(n.finishedAt)}${n.detail ? ` · ${n.detail}` : ''}`,
         ),
         n.updates.length === 0
           ? h('p', {}, 'No update ran.')

@@ -18,6 +18,7 @@ import {
 } from './contracts.js';
 import { formatProblems, showValue, type ValidationProblem } from './errors.js';
 import { EXIT_OUTCOMES, type ExitOutcome, KNOWN_EXIT_CODES, toHex } from './exit-codes.js';
+import { failedStepOf } from './failed-step.js';
 import type { LedgerEntry, RemovalPlan } from './install-ledger.js';
 import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';
 import {
@@ -986,6 +987,14 @@ const reportNodeSchema = z.object({
   startedAt: timestamp.optional(),
   finishedAt: timestamp.optional(),
   drained: z.boolean(),
+  resumed: z
+    .boolean()
+    .optional()
+    .describe('The node was drained and brought back (false: not drained, or left Paused)'),
+  failedStep: z
+    .string()
+    .optional()
+    .describe('Where a failed node stopped: drain, pre-update script, install, restart, ...'),
   restarts: z.number().int(),
   attempts: z.number().int(),
   updates: z.array(reportUpdateSchema),
@@ -1219,6 +1228,8 @@ export interface NodeResultView {
   readonly attempts?: number;
   readonly restarts?: number;
   readonly drained?: boolean;
+  /** The node ended still drained: its resume failed (RunStore's NodeResultRecord). */
+  readonly leftPaused?: boolean;
   readonly detail?: string;
 }
 
@@ -1499,6 +1510,10 @@ export function buildRunReport(source: {
       ...(result?.startedAt ? { startedAt: result.startedAt } : {}),
       ...(result?.finishedAt ? { finishedAt: result.finishedAt } : {}),
       drained: result?.drained ?? false,
+      resumed: result?.drained === true && result.leftPaused !== true,
+      ...(result?.status === 'Failed' && failedStepOf(result.detail) !== undefined
+        ? { failedStep: failedStepOf(result.detail) }
+        : {}),
       restarts: result?.restarts ?? 0,
       attempts: Math.max(result?.attempts ?? 0, ...updates.map((u) => u.attempt)),
       updates,
@@ -1546,6 +1561,9 @@ export const REPORT_CSV_COLUMNS = [
   'rebootRequired',
   'durationSeconds',
   'detail',
+  'exitCodeName',
+  'resumed',
+  'failedStep',
 ] as const;
 
 /**
@@ -1574,7 +1592,21 @@ export function reportToCsv(report: RunReportView): string {
       node.restarts,
     ];
     if (node.updates.length === 0) {
-      rows.push([...head, null, null, null, null, null, null, null, null, node.detail]);
+      rows.push([
+        ...head,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        node.detail,
+        null,
+        node.resumed,
+        node.failedStep,
+      ]);
       continue;
     }
     for (const u of node.updates) {
@@ -1589,6 +1621,9 @@ export function reportToCsv(report: RunReportView): string {
         u.rebootRequired,
         u.durationSeconds,
         u.detail,
+        u.exitCodeName,
+        node.resumed,
+        node.failedStep,
       ]);
     }
   }
