@@ -175,6 +175,9 @@ export function renderReportText(report: RunReport, options: ReportOptions = {})
         `    ${u.attempt > 1 ? `[try ${u.attempt}] ` : ''}${u.update}`,
         `      ${pad(u.outcome, 24)}exit ${pad(exitCodeText(u), 50)}restart ${pad(u.rebootRequired ? 'yes' : 'no', 4)}${formatDuration(u.durationSeconds)}`,
       );
+      if (u.startedAt && u.finishedAt) {
+        lines.push(`      ${time(u.startedAt)} to ${time(u.finishedAt)}`);
+      }
       // The detail often only repeats the code and its name, already on the line above.
       if (u.detail && u.detail !== `${u.exitCodeHex} ${u.exitCodeName}`) {
         lines.push(`      ${u.detail}`);
@@ -314,6 +317,8 @@ export function renderReportHtml(
         cell(u.rebootRequired ? 'yes' : 'no'),
         cell(u.rebootInitiated ? 'yes' : 'no'),
         cell(formatDuration(u.durationSeconds), 'num'),
+        cell(time(u.startedAt)),
+        cell(time(u.finishedAt)),
         cell(u.detail ?? ''),
       ]),
     ),
@@ -335,6 +340,8 @@ export function renderReportHtml(
             'Restart required',
             'Restart initiated',
             'Duration',
+            'Started',
+            'Finished',
             'Detail',
           ]),
           ...updateRows,

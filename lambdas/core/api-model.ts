@@ -978,6 +978,8 @@ const reportUpdateSchema = z.object({
   rebootInitiated: z.boolean(),
   durationSeconds: z.number(),
   detail: z.string().optional(),
+  startedAt: timestamp.optional().describe('When the update started (UTC)'),
+  finishedAt: timestamp.optional().describe('When the update ended (UTC)'),
 });
 
 const reportNodeSchema = z.object({
@@ -1246,6 +1248,9 @@ export interface UpdateResultView {
   readonly rebootInitiated: boolean;
   readonly durationSeconds: number;
   readonly detail?: string;
+  /** When it started and ended (lambdas/core/update-times.ts); absent on older records. */
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
 }
 
 /** The execution as DescribeExecution reports it. */
@@ -1494,6 +1499,8 @@ export function buildRunReport(source: {
         rebootInitiated: u.rebootInitiated,
         durationSeconds: u.durationSeconds,
         ...(u.detail ? { detail: u.detail } : {}),
+        ...(u.startedAt ? { startedAt: u.startedAt } : {}),
+        ...(u.finishedAt ? { finishedAt: u.finishedAt } : {}),
       }));
     const ledger = (ledgers.get(key) ?? [])
       .filter((e) => e.runId === run.runId && e.removedAt === undefined)
@@ -1564,6 +1571,8 @@ export const REPORT_CSV_COLUMNS = [
   'exitCodeName',
   'resumed',
   'failedStep',
+  'updateStartedAt',
+  'updateFinishedAt',
 ] as const;
 
 /**
@@ -1606,6 +1615,8 @@ export function reportToCsv(report: RunReportView): string {
         null,
         node.resumed,
         node.failedStep,
+        null,
+        null,
       ]);
       continue;
     }
@@ -1624,6 +1635,8 @@ export function reportToCsv(report: RunReportView): string {
         u.exitCodeName,
         node.resumed,
         node.failedStep,
+        u.startedAt,
+        u.finishedAt,
       ]);
     }
   }

@@ -33,6 +33,7 @@ import {
 } from '../core/interpret.js';
 import { nodeNameProblem } from '../core/node-names.js';
 import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
+import { withUpdateTimes } from '../core/update-times.js';
 import { createRunStore, LedgerConflictError, type RunStore } from '../shared/run-store.js';
 import { logContext, logger } from '../shared/runtime.js';
 
@@ -161,7 +162,13 @@ export function makeInterpretResultsHandler(deps: InterpretResultsDeps) {
         : plugin === 'Rollout.Removal'
           ? interpretRemoval(removals, command)
           : interpretWindowsUpdate(command);
-    await deps.store.putUpdateResults(runId, node, attempt, verdict.results);
+    // Each update's start and end, from the command's completion (now) and the durations.
+    await deps.store.putUpdateResults(
+      runId,
+      node,
+      attempt,
+      withUpdateTimes(verdict.results, deps.now()),
+    );
     if ('unplannedRestart' in verdict && verdict.unplannedRestart.length > 0) {
       // The update results say so too; a cluster node's roles moved without a drain.
       logger.error(
