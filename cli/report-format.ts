@@ -170,6 +170,13 @@ export function renderReportText(report: RunReport, options: ReportOptions = {})
     if (node.drained && node.resumed !== undefined) {
       lines.push(`    resumed: ${node.resumed ? 'yes' : 'no (left Paused)'}`);
     }
+    for (const sc of node.scripts ?? []) {
+      lines.push(
+        `    ${sc.phase}-update script: ${sc.status}, exit ${sc.exitCode}, ${time(sc.completedAt)}`,
+      );
+      const tail = sc.outputTail.trimEnd().split(/\r?\n/).slice(-3);
+      for (const line of tail) if (line.trim() !== '') lines.push(`      | ${line}`);
+    }
     for (const u of node.updates) {
       lines.push(
         `    ${u.attempt > 1 ? `[try ${u.attempt}] ` : ''}${u.update}`,
@@ -367,6 +374,28 @@ export function renderReportHtml(
           ...ledgerRows,
           '</table>',
         ];
+  const scriptRows = report.nodes.flatMap((n) =>
+    (n.scripts ?? []).map((sc) =>
+      row([
+        cell(n.name),
+        cell(`${sc.phase}-update`),
+        statusCell(sc.status),
+        cell(sc.exitCode, 'num'),
+        cell(time(sc.completedAt)),
+        `<td><pre>${escapeHtml(sc.outputTail)}</pre></td>`,
+      ]),
+    ),
+  );
+  const scriptsTable =
+    scriptRows.length === 0
+      ? []
+      : [
+          '<h2>Pre- and post-update scripts</h2>',
+          '<table class="scripts">',
+          headRow(['Node', 'Script', 'Status', 'Exit code', 'Completed', 'Output (end)']),
+          ...scriptRows,
+          '</table>',
+        ];
   const title = `Rollout ${report.runId} on ${kind} ${report.target}: ${report.status}`;
   const failures = failureSummary(report);
   return [
@@ -396,6 +425,7 @@ export function renderReportHtml(
     ...nodesTable,
     '<h2>Updates, per node</h2>',
     ...updatesTable,
+    ...scriptsTable,
     '<h2>Install ledger entries of this rollout</h2>',
     ...ledgerTable,
     `<footer>Generated ${escapeHtml(generatedAt.toISOString())} by rollout report (like Export-CauReport). Times in ${escapeHtml(tz)}.</footer>`,

@@ -526,6 +526,14 @@ async function reportPage(id: string) {
           { class: 'muted' },
           `Drained: ${n.drained ? (n.resumed === false ? 'yes, left Paused' : 'yes, resumed') : 'no'}${n.failedStep ? ` · failed at ${n.failedStep}` : ''} · restarts ${n.restarts} · attempts ${n.attempts} · ${time(n.startedAt)} – ${time(n.finishedAt)}${n.detail ? ` · ${n.detail}` : ''}`,
         ),
+        ...(n.scripts ?? []).map((sc) =>
+          h(
+            'div',
+            { class: sc.status === 'Success' ? 'summary' : 'summary bad', 'data-script': sc.phase },
+            `${sc.phase}-update script: ${sc.status}, exit ${sc.exitCode}, ${time(sc.completedAt)}`,
+            sc.outputTail.trim() ? h('pre', {}, sc.outputTail.trimEnd()) : null,
+          ),
+        ),
         n.updates.length === 0
           ? h('p', {}, 'No update ran.')
           : h(

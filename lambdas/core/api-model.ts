@@ -999,6 +999,18 @@ const reportNodeSchema = z.object({
     .describe('Where a failed node stopped: drain, pre-update script, install, restart, ...'),
   restarts: z.number().int(),
   attempts: z.number().int(),
+  scripts: z
+    .array(
+      z.object({
+        phase: z.enum(['pre', 'post']),
+        status: z.string().describe('SSM: Success, Failed, TimedOut, ...'),
+        exitCode: z.number().int().describe('-1 when the script never ran'),
+        outputTail: z.string(),
+        completedAt: timestamp,
+      }),
+    )
+    .optional()
+    .describe('The pre- and post-update scripts run on the node, in order'),
   updates: z.array(reportUpdateSchema),
   ledger: z.array(
     z.object({
@@ -1253,6 +1265,16 @@ export interface UpdateResultView {
   readonly finishedAt?: string;
 }
 
+/** What the report reads of a pre- or post-update script's outcome. */
+export interface ScriptResultView {
+  readonly node: string;
+  readonly phase: 'pre' | 'post';
+  readonly status: string;
+  readonly exitCode: number;
+  readonly outputTail: string;
+  readonly completedAt: string;
+}
+
 /** The execution as DescribeExecution reports it. */
 export interface ExecutionView {
   readonly arn: string;
@@ -1470,6 +1492,8 @@ export function buildRunReport(source: {
   readonly run: RunView;
   readonly nodes: readonly NodeResultView[];
   readonly updates: readonly UpdateResultView[];
+  /** The pre/post-update scripts' outcomes (RunStore's ScriptResultRecord fits). */
+  readonly scripts?: readonly ScriptResultView[];
   /** Each node's ledger entries (keyed by any spelling of the node). */
   readonly ledgers: ReadonlyMap<string, readonly LedgerEntry[]>;
   /** The run holding the target's lock now, if any. */
@@ -1477,6 +1501,16 @@ export function buildRunReport(source: {
 }): RunReportView {
   const { run } = source;
   const ledgers = new Map([...source.ledgers].map(([node, entries]) => [nodeKey(node), entries]));
+  const scriptsOf = (key: string) =>
+    (source.scripts ?? [])
+      .filter((s) => nodeKey(s.node) === key)
+      .map(({ phase, status, exitCode, outputTail, completedAt }) => ({
+        phase,
+        status,
+        exitCode,
+        outputTail,
+        completedAt,
+      }));
   const nodes = run.nodes.map((name) => {
     const key = nodeKey(name);
     const result = source.nodes.find((n) => nodeKey(n.node) === key);
@@ -1522,6 +1556,7 @@ export function buildRunReport(source: {
         ? { failedStep: failedStepOf(result.detail) }
         : {}),
       restarts: result?.restarts ?? 0,
+      ...(scriptsOf(key).length > 0 ? { scripts: scriptsOf(key) } : {}),
       attempts: Math.max(result?.attempts ?? 0, ...updates.map((u) => u.attempt)),
       updates,
       ledger,

@@ -34,6 +34,7 @@ export type ItemKind =
   | 'run'
   | 'nodeResult'
   | 'updateResult'
+  | 'scriptResult'
   | 'ledgerEntry'
   | 'lock'
   | 'taskToken'
@@ -60,6 +61,11 @@ export const keys = {
   updateResult: (runId: string, node: string, attempt: number, plugin: string, index: number) => ({
     pk: `RUN#${runId}`,
     sk: `NODE#${nodeKey(node)}#ATTEMPT#${pad(attempt, 2)}#${PLUGIN_KEY[plugin] ?? plugin}#UPDATE#${pad(index, 4)}`,
+  }),
+  /** A pre- or post-update script's outcome on a node (complete-command), per command. */
+  scriptResult: (runId: string, node: string, commandId: string) => ({
+    pk: `RUN#${runId}`,
+    sk: `SCRIPT#${nodeKey(node)}#${commandId}`,
   }),
   ledgerEntry: (node: string, sequence: number) => ({
     pk: `LEDGER#${nodeKey(node)}`,

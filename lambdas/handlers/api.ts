@@ -719,6 +719,7 @@ export function makeApiHandler(deps: ApiDeps) {
       run,
       nodes: items.nodes,
       updates: items.updates,
+      ...(items.scripts ? { scripts: items.scripts } : {}),
       ledgers,
       ...(lock ? { lockHolder: lock.holder } : {}),
     });

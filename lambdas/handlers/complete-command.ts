@@ -128,6 +128,9 @@ export type CompleteCommandResult =
   | { readonly handled: 'ignored'; readonly reason: string }
   | { readonly handled: 'workflowGone'; readonly reason: string };
 
+/** How much of a script's output the report keeps. */
+export const SCRIPT_TAIL_LENGTH = 2_000;
+
 export interface CompleteCommandDeps {
   readonly ssm: SSMClient;
   readonly sfn: SFNClient;
@@ -255,6 +258,24 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
       outputTail: combined.slice(-OUTPUT_TAIL_LENGTH),
     };
 
+    if (token.document === 'runScript' && token.phase !== undefined) {
+      // The report's pre/post script exit code and output tail (issue 12). Best effort: the
+      // workflow must get its answer even if this write fails.
+      await deps.store
+        .putScriptResult({
+          runId: token.runId,
+          node: token.node,
+          phase: token.phase,
+          commandId,
+          status,
+          exitCode: outcome.responseCode,
+          outputTail: outcome.outputTail.slice(-SCRIPT_TAIL_LENGTH),
+          completedAt: deps.now().toISOString(),
+        })
+        .catch((error: unknown) =>
+          logger.warn('script result not recorded', { commandId, error: (error as Error).name }),
+        );
+    }
     try {
       await deps.sfn.send(
         new SendTaskSuccessCommand({ taskToken: token.taskToken, output: JSON.stringify(outcome) }),

@@ -163,6 +163,10 @@ export function makeSendCommandHandler(deps: SendCommandDeps) {
         runId,
         node,
         document,
+        ...(document === 'runScript' &&
+        (input.payload.phase === 'pre' || input.payload.phase === 'post')
+          ? { phase: input.payload.phase }
+          : {}),
         expiresAt,
       });
     } catch (error) {

@@ -138,11 +138,28 @@ export interface StoredUpdateResult extends UpdateResult {
   readonly attempt: number;
 }
 
+/** A pre- or post-update script's outcome on a node, as complete-command saw it. */
+export interface ScriptResultRecord {
+  readonly runId: string;
+  readonly node: string;
+  readonly phase: 'pre' | 'post';
+  readonly commandId: string;
+  /** SSM's status: Success, Failed, TimedOut, ... */
+  readonly status: string;
+  /** The script's exit code (SSM's ResponseCode; -1 when it never ran). */
+  readonly exitCode: number;
+  /** The end of its output (stdout, then stderr). */
+  readonly outputTail: string;
+  readonly completedAt: string;
+}
+
 /** Everything stored under a run: the run, its node results and its update results. */
 export interface RunItems {
   readonly run?: RunRecord;
   readonly nodes: readonly NodeResultRecord[];
   readonly updates: readonly StoredUpdateResult[];
+  /** The pre- and post-update scripts' outcomes, in the order they completed. */
+  readonly scripts?: readonly ScriptResultRecord[];
 }
 
 /** A page of a target's runs, newest first. */
@@ -203,6 +220,8 @@ export interface TaskTokenRecord {
   readonly runId: string;
   readonly node: string;
   readonly document: DocumentKey;
+  /** For a runScript command: the pre- or the post-update script. */
+  readonly phase?: 'pre' | 'post';
   /** Epoch seconds; the table's TTL attribute, so a token nobody completed is deleted. */
   readonly expiresAt: number;
 }
@@ -836,6 +855,22 @@ export class RunStore {
     }
   }
 
+  /** Records a pre- or post-update script's outcome (complete-command). */
+  async putScriptResult(record: ScriptResultRecord): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: item(
+          {
+            ...keys.scriptResult(record.runId, record.node, record.commandId),
+            kind: kind('scriptResult'),
+          },
+          record,
+        ),
+      }),
+    );
+  }
+
   /** The run, its node results and its update results (one fully paginated, consistent Query). */
   async getRunItems(runId: string): Promise<RunItems> {
     const found = await this.queryAll({
@@ -847,12 +882,15 @@ export class RunStore {
     let run: RunRecord | undefined;
     const nodes: NodeResultRecord[] = [];
     const updates: StoredUpdateResult[] = [];
+    const scripts: ScriptResultRecord[] = [];
     for (const each of found) {
       if (each.kind === 'run') run = toDomain<RunRecord>(each);
       else if (each.kind === 'nodeResult') nodes.push(toDomain<NodeResultRecord>(each));
       else if (each.kind === 'updateResult') updates.push(toDomain<StoredUpdateResult>(each));
+      else if (each.kind === 'scriptResult') scripts.push(toDomain<ScriptResultRecord>(each));
     }
-    return { ...(run === undefined ? {} : { run }), nodes, updates };
+    scripts.sort((a, b) => a.completedAt.localeCompare(b.completedAt));
+    return { ...(run === undefined ? {} : { run }), nodes, updates, scripts };
   }
 
   // -------------------------------------------------------------------------------------------

@@ -12,7 +12,12 @@ import {
   InvocationDoesNotExist,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CommandOutcome } from '../../lambdas/core/contracts.js';
@@ -455,5 +460,77 @@ describe('parseResultLines', () => {
 
     // Assert
     expect(results).toEqual([{ x: 3 }, expect.objectContaining({ line: 'ROLLOUT-RESULT' })]);
+  });
+});
+
+describe('complete-command: pre/post-update script results (issue 12)', () => {
+  const scriptToken = { ...tokenItem, document: 'runScript', phase: 'pre' };
+  const scriptEvent = () => event('Failed', 'rollout-prod-RunUpdateScript');
+
+  it('records the script exit code and output tail on the run, then answers the workflow', async () => {
+    // Arrange
+    ddb.on(GetCommand).resolves({ Item: scriptToken });
+    ddb.on(PutCommand).resolves({});
+    ddb.on(DeleteCommand).resolves({});
+    ssm.on(GetCommandInvocationCommand).resolves({
+      Status: 'Failed',
+      StatusDetails: 'Failed',
+      ResponseCode: 3,
+      StandardOutputContent: 'checking services\nSQL Server agent still running\n',
+    });
+    sfn.on(SendTaskSuccessCommand).resolves({});
+
+    // Act
+    const result = await makeHandler().handler(scriptEvent());
+
+    // Assert
+    expect(result).toMatchObject({ handled: 'completed' });
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      Item: expect.objectContaining({
+        pk: 'RUN#run-1',
+        sk: 'SCRIPT#NODE1#cmd-1',
+        kind: 'scriptResult',
+        phase: 'pre',
+        status: 'Failed',
+        exitCode: 3,
+        outputTail: expect.stringContaining('SQL Server agent still running'),
+        completedAt: '2025-03-01T10:00:00.000Z',
+      }),
+    });
+    expect(sfn).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 1);
+  });
+
+  it('still answers the workflow when the record cannot be written', async () => {
+    // Arrange
+    ddb.on(GetCommand).resolves({ Item: scriptToken });
+    ddb.on(PutCommand).rejects(new Error('throttled'));
+    ddb.on(DeleteCommand).resolves({});
+    ssm
+      .on(GetCommandInvocationCommand)
+      .resolves({ Status: 'Success', StatusDetails: 'Success', ResponseCode: 0 });
+    sfn.on(SendTaskSuccessCommand).resolves({});
+
+    // Act
+    const result = await makeHandler().handler(scriptEvent());
+
+    // Assert
+    expect(result).toMatchObject({ handled: 'completed' });
+    expect(sfn).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 1);
+  });
+
+  it('records nothing for a command that is not a script', async () => {
+    // Arrange
+    ddb.on(GetCommand).resolves({ Item: tokenItem });
+    ddb.on(DeleteCommand).resolves({});
+    ssm
+      .on(GetCommandInvocationCommand)
+      .resolves({ Status: 'Success', StatusDetails: 'Success', ResponseCode: 0 });
+    sfn.on(SendTaskSuccessCommand).resolves({});
+
+    // Act
+    await makeHandler().handler(event('Success'));
+
+    // Assert
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 0);
   });
 });
