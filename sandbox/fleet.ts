@@ -66,6 +66,7 @@ import {
   parseHotfixConfig,
 } from '../lambdas/core/hotfix-config.js';
 import { nodeKey } from '../lambdas/core/node-names.js';
+import { payloadJsonBytes } from '../lambdas/core/payload-encoding.js';
 import type { Clock } from './clock.js';
 import {
   deterministicUuid,
@@ -557,7 +558,7 @@ function payloadArray(obj: unknown, name: string, path: string): unknown[] {
   return value;
 }
 
-/** Read-RolloutPayload: base64 of UTF-8 JSON holding one object, or the script's error. */
+/** Read-RolloutPayload: base64 of UTF-8 JSON (gzipped or not) holding one object, or the script's error. */
 function decodePayload(
   encoded: string,
 ): { ok: true; payload: Record<string, unknown> } | { ok: false; message: string } {
@@ -575,9 +576,15 @@ function decodePayload(
       message: `Payload (${encoded.length} characters): expected base64 of UTF-8 JSON`,
     };
   }
+  let bytes: Buffer;
+  try {
+    bytes = payloadJsonBytes(Buffer.from(encoded, 'base64'));
+  } catch (error) {
+    return { ok: false, message: (error as Error).message };
+  }
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(encoded, 'base64'));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     return {
       ok: false,
@@ -976,6 +983,25 @@ export class SimulatedFleet {
         CloudWatchOutputEnabled: inv.cloudWatch?.CloudWatchOutputEnabled ?? false,
       },
     };
+  }
+
+  // --- CloudWatch Logs (sandbox/command-logs.ts) ------------------------------------------------
+
+  /**
+   * The stdout lines SSM copied to `stream` of `logGroup`: an invocation that asked for
+   * CloudWatch output to that group, stream `<CommandId>/<InstanceId>/aws-runPowerShellScript/stdout`.
+   */
+  commandLogLines(logGroup: string, stream: string): readonly string[] | undefined {
+    const [commandId, instanceId, plugin, kind, ...rest] = stream.split('/');
+    if (plugin !== 'aws-runPowerShellScript' || kind !== 'stdout' || rest.length > 0)
+      return undefined;
+    const inv = this.invocations.find(
+      (i) => i.commandId === commandId && i.node.instanceId === instanceId,
+    );
+    const copied =
+      inv?.cloudWatch?.CloudWatchOutputEnabled === true &&
+      inv.cloudWatch.CloudWatchLogGroupName === logGroup;
+    return copied ? inv.stdout : undefined;
   }
 
   // --- DescribeInstanceInformation ------------------------------------------------------------

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { DOCUMENTS, type DocumentKey, NODE_CONTRACT } from '../lambdas/core/contracts.js';
+import { payloadJsonBytes } from '../lambdas/core/payload-encoding.js';
 import type { Clock } from './clock.js';
 import {
   ENVIRONMENT,
@@ -345,7 +346,9 @@ export class PwshNodeScripts implements NodeScriptHost {
 
 function hasUpdates(encoded: string): boolean {
   try {
-    const payload = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as {
+    const payload = JSON.parse(
+      payloadJsonBytes(Buffer.from(encoded, 'base64')).toString('utf8'),
+    ) as {
       updates?: unknown;
     };
     return Array.isArray(payload.updates) && payload.updates.length > 0;
@@ -374,7 +377,7 @@ class ScriptJob {
     let items: Record<string, unknown>[] = [];
     try {
       const payload = JSON.parse(
-        Buffer.from(context.encodedPayload, 'base64').toString('utf8'),
+        payloadJsonBytes(Buffer.from(context.encodedPayload, 'base64')).toString('utf8'),
       ) as { updates?: unknown; phase?: unknown };
       if (payload.phase === 'post') this.phase = 'post';
       if (Array.isArray(payload.updates)) {
