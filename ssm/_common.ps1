@@ -264,6 +264,13 @@ function Get-EarlierDeadline {
     return $Deadline
 }
 
+# Seconds since Since (a Get-RolloutUtcNow instant), to a tenth: durations come from the clock
+# seam, so the sandbox's virtual time and Pester's fake clock are what they measure.
+function Get-RolloutElapsedSeconds {
+    param([datetime] $Since)
+    return [Math]::Round(((Get-RolloutUtcNow) - $Since).TotalSeconds, 1)
+}
+
 function Test-DeadlinePassed {
     param([datetime] $Deadline)
     return ((Get-RolloutUtcNow) -ge $Deadline)
