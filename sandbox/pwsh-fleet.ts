@@ -150,26 +150,36 @@ class PwshWorker {
 }
 
 export interface PwshPoolOptions {
-  /** At most this many pwsh processes. @default 8 */
+  /** Idle pwsh processes kept for the next commands (more run while more commands do). @default 8 */
   readonly maxWorkers?: number;
 }
 
 /**
- * Long-lived pwsh workers, started on demand (a script holds its worker while it waits in
- * virtual time, so concurrent commands need concurrent workers), up to `maxWorkers`; past that
- * a command waits for a free worker.
+ * Long-lived pwsh workers, started on demand. A script holds its worker while it waits in
+ * virtual time, so every command that runs at once has a worker of its own: a command never
+ * waits for one. (It did: a command queued behind scripts waiting in virtual time saw the clock
+ * move on before it started, and passed its deadline, while a real node runs its command the
+ * moment it arrives.) At most `maxWorkers` idle workers are kept; one released past that is
+ * closed, so a wide group's burst of processes ends with its commands.
  */
 export class PwshWorkerPool {
   private readonly rendered: string;
   private readonly idle: PwshWorker[] = [];
   private readonly all: PwshWorker[] = [];
-  private readonly waiters: ((worker: PwshWorker) => void)[] = [];
   private readonly maxWorkers: number;
   /**
-   * Commands run, seam calls answered, workers started and the wall ms that took, and `busyMs`:
-   * wall ms spent waiting on pwsh (script work and pipe round trips; not the virtual waits).
+   * Commands run, seam calls answered, workers started and the wall ms that took, the most
+   * workers alive at once, and `busyMs`: wall ms spent waiting on pwsh (script work and pipe
+   * round trips; not the virtual waits).
    */
-  readonly stats = { commands: 0, seamCalls: 0, workers: 0, startMs: 0, busyMs: 0 };
+  readonly stats = {
+    commands: 0,
+    seamCalls: 0,
+    workers: 0,
+    peakWorkers: 0,
+    startMs: 0,
+    busyMs: 0,
+  };
 
   constructor(options: PwshPoolOptions = {}) {
     this.maxWorkers = options.maxWorkers ?? 8;
@@ -187,42 +197,40 @@ export class PwshWorkerPool {
   }
 
   /**
-   * A free worker, or a new one while there are fewer than `maxWorkers`, or the next one
-   * released. `track` wraps the start of a new worker only (real work, during which virtual
-   * time must not move); waiting for a busy worker must let the clock move, or the scripts
-   * holding the workers could never finish their virtual waits.
+   * A free worker, or a new one. `track` wraps the start (real work, during which virtual time
+   * must not move), so the command starts at the virtual instant it was sent.
    */
   async acquire(
     track: <T>(work: () => Promise<T>) => Promise<T> = (work) => work(),
   ): Promise<PwshWorker> {
     const free = this.idle.pop();
     if (free) return free;
-    if (this.all.length < this.maxWorkers) {
-      const started = performance.now();
-      const worker = new PwshWorker(this.rendered);
-      this.all.push(worker);
-      this.stats.workers++;
-      const ready = await track(() => worker.next());
-      if (ready.t !== 'ready') throw new Error(`pwsh worker: expected ready, got ${ready.t}`);
-      this.stats.startMs += performance.now() - started;
-      return worker;
-    }
-    return new Promise((resolve) => this.waiters.push(resolve));
+    const started = performance.now();
+    const worker = new PwshWorker(this.rendered);
+    this.all.push(worker);
+    this.stats.workers++;
+    this.stats.peakWorkers = Math.max(this.stats.peakWorkers, this.all.length);
+    const ready = await track(() => worker.next());
+    if (ready.t !== 'ready') throw new Error(`pwsh worker: expected ready, got ${ready.t}`);
+    this.stats.startMs += performance.now() - started;
+    return worker;
   }
 
-  /** Drops a broken worker; a command waiting for one gets a new one. */
+  /** Workers alive now (busy or idle). */
+  get alive(): number {
+    return this.all.length;
+  }
+
+  /** Drops a broken worker. */
   discard(worker: PwshWorker) {
     worker.close();
     const at = this.all.indexOf(worker);
     if (at >= 0) this.all.splice(at, 1);
-    const waiter = this.waiters.shift();
-    if (waiter) void this.acquire().then(waiter);
   }
 
   release(worker: PwshWorker) {
-    const waiter = this.waiters.shift();
-    if (waiter) waiter(worker);
-    else this.idle.push(worker);
+    if (this.idle.length < this.maxWorkers) this.idle.push(worker);
+    else this.discard(worker);
   }
 
   close() {
