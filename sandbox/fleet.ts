@@ -1781,6 +1781,21 @@ export class SimulatedFleet {
     }
     for (let position = 0; position < updates.length; position++) {
       if (run.now() >= deadline) {
+        // As install-hotfixes.ps1 does: one notStarted line per update left, then exit 1.
+        for (let rest = position; rest < updates.length; rest++) {
+          const item = updates[rest];
+          run.result({
+            index: isRecord(item) && Number.isInteger(item.index) ? item.index : rest,
+            file: isRecord(item) && typeof item.file === 'string' ? item.file : '',
+            exitCode: null,
+            checksumOk: false,
+            timedOut: false,
+            durationSeconds: 0,
+            logTail: '',
+            notStarted: true,
+            error: 'not started: the command deadline passed',
+          });
+        }
         throw new ScriptFailure(
           `the command deadline passed before update ${position} of ${updates.length}; the rest were not started`,
         );
@@ -1899,11 +1914,17 @@ export class SimulatedFleet {
       if (behaviour.hangs || duration > limit) {
         await run.sleep(limit);
         line.timedOut = true;
-        // Whether TrustedInstaller was still servicing when the installer was stopped.
-        line.servicingBusy = behaviour.servicingBusy;
         line.error = stoppedAtDeadline
           ? 'stopped at the command deadline'
           : `the installer ran longer than ${context.timeoutMinutes} minutes (HotfixInstallerTimeoutMinutes) and was stopped`;
+        // Wait-ServicingQuiet: servicing that goes on without its client is waited for, every
+        // 10 s, up to the command deadline; still busy then, the script says so (and the
+        // deadline has passed, so the updates after this one are not started).
+        line.servicingBusy = behaviour.servicingBusy;
+        if (behaviour.servicingBusy) {
+          await run.sleep(Math.max(0, Math.ceil((context.deadline - run.now()) / 10_000) * 10_000));
+          line.error = `${line.error as string}; Windows servicing was still busy at the command deadline`;
+        }
         return line;
       }
       await run.sleep(duration);
