@@ -189,6 +189,11 @@ export interface NodeScriptContext {
   nextResumeFails(): boolean;
   /** The node's next pre- or post-update script run: exit code and minutes. */
   nextUpdateScript(phase: 'pre' | 'post'): { exitCode: number; minutes: number };
+  /**
+   * What `wusa.exe /uninstall` or `DISM /Remove-Package` of `updateId` answers on the node, the
+   * removal applied when it succeeds (remove-updates.ps1; the model's rule).
+   */
+  removeUpdate(updateId: string, method: 'wusa' | 'dism'): number;
 }
 
 /** A simulated node's state, as a {@link NodeScriptHost} reads and changes it. */
@@ -234,6 +239,8 @@ export const SIMULATED_TIMINGS = {
   downloadMs: 5_000,
   /** The Windows Update search. */
   windowsUpdateSearchMs: 30_000,
+  /** One removal (wusa.exe /uninstall or DISM /Remove-Package). */
+  removalMs: 60_000,
   /** From a script's exit 3010 to the node going down. */
   rebootRequestMs: 3_000,
   /** From the node being back to SSM Agent running the script again. */
@@ -1501,7 +1508,25 @@ export class SimulatedFleet {
               node.spec.postUpdateScript);
         return { exitCode: behaviour?.exitCode ?? 0, minutes: behaviour?.minutes ?? 0.5 };
       },
+      removeUpdate: (updateId, method) => this.removeUpdate(node, updateId, method),
     };
+  }
+
+  /**
+   * A removal's exit code: the update behaviour's `removal.exitCodes[0]` (default 3010); a KB the
+   * node does not have answers 0x240007 (wusa, WU_S_ALREADY_UNINSTALLED) or 0x800F0805 (DISM,
+   * not installed). 0 and 3010 remove it and leave a restart pending.
+   */
+  private removeUpdate(node: SimNode, updateId: string, method: 'wusa' | 'dism'): number {
+    if (!node.installed.includes(updateId)) return method === 'wusa' ? 0x240007 : -2146498555;
+    const code = this.behaviourFor(node, updateId).removal?.exitCodes[0] ?? 3010;
+    if (code === 0 || code === 3010) {
+      for (let i = node.installed.length - 1; i >= 0; i--) {
+        if (node.installed[i] === updateId) node.installed.splice(i, 1);
+      }
+      node.pendingReboot = true;
+    }
+    return code;
   }
 
   /**
@@ -1564,20 +1589,8 @@ export class SimulatedFleet {
           line.packageName = packageName;
           tool = `Dism.exe /Online /Remove-Package /PackageName:${packageName}`;
         }
-        await run.sleep(60_000);
-        let code: number;
-        if (!node.installed.includes(updateId)) {
-          // wusa: WU_S_ALREADY_UNINSTALLED; DISM: 0x800F0805, the package is not installed.
-          code = method === 'wusa' ? 0x240007 : -2146498555;
-        } else {
-          code = this.behaviourFor(node, updateId).removal?.exitCodes[0] ?? 3010;
-          if (code === 0 || code === 3010) {
-            for (let i = node.installed.length - 1; i >= 0; i--) {
-              if (node.installed[i] === updateId) node.installed.splice(i, 1);
-            }
-            node.pendingReboot = true;
-          }
-        }
+        await run.sleep(SIMULATED_TIMINGS.removalMs);
+        const code = this.removeUpdate(node, updateId, method);
         line.exitCode = code;
         line.logTail = `${method} exited with ${code}`;
         run.log(`removing ${updateId}: ${tool} -> ${code}`);

@@ -10,8 +10,8 @@
  * ({@link NodeScriptContext}); the scripts' own logic (payload checks, deadlines, markers, the
  * 1641 stop, the result lines) is the real PowerShell.
  *
- * Documents run here: every document but WindowsUpdate and RemoveUpdates, which the model still
- * answers (their seams, the WUA COM objects and wusa/DISM removal, are not simulated yet).
+ * Documents run here: every document but WindowsUpdate, which the model still answers (its seam,
+ * the WUA COM objects, is not simulated yet).
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,6 +45,7 @@ export const PWSH_DOCUMENTS: readonly DocumentKey[] = [
   'restart',
   'installHotfixes',
   'runScript',
+  'removeUpdates',
 ];
 
 let available: boolean | undefined;
@@ -69,7 +70,7 @@ export function parseFleetKind(value: string, field = '--fleet'): FleetKind {
 /** One phrase for the report: which fleet ran. */
 export function describeFleet(fleet: FleetKind): string {
   return fleet === 'pwsh'
-    ? `pwsh fleet (the SSM documents' scripts run in PowerShell; ${PWSH_DOCUMENTS.length} of ${Object.keys(DOCUMENTS).length} documents, the model answers WindowsUpdate and RemoveUpdates)`
+    ? `pwsh fleet (the SSM documents' scripts run in PowerShell; ${PWSH_DOCUMENTS.length} of ${Object.keys(DOCUMENTS).length} documents, the model answers WindowsUpdate)`
     : 'model fleet (the TypeScript model of the SSM documents)';
 }
 
@@ -600,6 +601,7 @@ class ScriptJob {
   private async installer(filePath: string, args: string, timeoutMs: number) {
     const context = this.context;
     if (context.document === 'runScript') return this.updateScript(timeoutMs);
+    if (context.document === 'removeUpdates') return this.removal(filePath, args);
     if (context.document !== 'installHotfixes') {
       throw new Error(`pwsh fleet: Invoke-Installer in ${context.document} is not simulated`);
     }
@@ -628,6 +630,35 @@ class ScriptJob {
     context.applyInstall(file, code, behaviour, rule);
     if (code === 1641) context.restartAfterExit();
     return { exited: true, exitCode: code, output: [] };
+  }
+
+  /**
+   * remove-updates.ps1's `wusa.exe /uninstall /kb:<n>` or `Dism.exe /Remove-Package
+   * /PackageName:<name>`: the update of the payload it names, removed by the model's rule.
+   */
+  private async removal(filePath: string, args: string) {
+    const context = this.context;
+    const tool = filePath.split('\\').pop()?.toLowerCase();
+    let method: 'wusa' | 'dism';
+    let item: Record<string, unknown> | undefined;
+    if (tool === 'wusa.exe') {
+      method = 'wusa';
+      const kb = /\/kb:(\d+)/i.exec(args)?.[1];
+      item = this.payloadItems.find(
+        (i) => i.updateId === `KB${kb}` && (i.method ?? 'wusa') === 'wusa',
+      );
+    } else if (tool === 'dism.exe') {
+      method = 'dism';
+      const name = /\/PackageName:(\S+)/i.exec(args)?.[1];
+      item = this.payloadItems.find((i) => i.method === 'dism' && i.packageName === name);
+    } else {
+      throw new Error(`pwsh fleet: RemoveUpdates ran ${filePath}, not wusa.exe or Dism.exe`);
+    }
+    if (!item || typeof item.updateId !== 'string') {
+      throw new Error(`pwsh fleet: ${filePath} ${args}: no update of the payload`);
+    }
+    await context.sleep(SIMULATED_TIMINGS.removalMs);
+    return { exited: true, exitCode: context.removeUpdate(item.updateId, method), output: [] };
   }
 
   private async updateScript(timeoutMs: number) {

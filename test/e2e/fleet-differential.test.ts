@@ -125,6 +125,56 @@ describe.skipIf(!available)('the pwsh fleet and the model give the same report',
     120_000,
   );
 
+  it('RemoveUpdates runs the real script: one update removed by wusa (3010), one the node refuses (1603)', async () => {
+    const scenario = parseScenario(
+      {
+        name: 'removals',
+        hotfixRoot: {
+          files: [
+            { path: 'CAUHotfix_All/windows10.0-kb5036001-x64.msu' },
+            { path: 'CAUHotfix_All/windows10.0-kb5036002-x64.msu' },
+          ],
+        },
+        nodes: [
+          {
+            name: 'WEB01',
+            updates: { KB5036002: { exitCodes: [0], removal: { exitCodes: [1603] } } },
+          },
+        ],
+        rollouts: [
+          {
+            target: { kind: 'group', name: 'web' },
+            plugins: [
+              {
+                name: 'Microsoft.HotfixPlugin',
+                arguments: 'HotfixRootFolderPath=s3://hotfixes/root',
+              },
+            ],
+          },
+          {
+            target: { kind: 'group', name: 'web' },
+            removal: { updates: ['KB5036001', 'KB5036002'] },
+            changeTicket: { system: 'ServiceNow', id: 'CHG0040001' },
+          },
+        ],
+      } as unknown as ScenarioInput,
+      'removals',
+    );
+    const model = await runScenario(scenario, { fleet: 'model' });
+    const before = pool.stats.commands;
+    const pwsh = await runScenario(scenario, { fleet: 'pwsh', pwshPool: pool });
+    expect(comparable(pwsh)).toEqual(comparable(model));
+    // Not vacuous: the removal ran, as the script, and did what the model does.
+    expect(pwsh.fleet.node('WEB01').installedUpdates).not.toContain('KB5036001');
+    expect(pwsh.fleet.node('WEB01').installedUpdates).toContain('KB5036002');
+    expect(model.fleet.node('WEB01').installedUpdates).toEqual(
+      pwsh.fleet.node('WEB01').installedUpdates,
+    );
+    expect(pool.stats.commands - before).toBeGreaterThan(0);
+    const removal = pwsh.runs[1]?.report?.nodes[0]?.updates ?? [];
+    expect(removal.map((u) => u.exitCode)).toEqual([3010, 1603]);
+  }, 300_000);
+
   it('durations are virtual on both fleets: the scripts time an install on the clock seam, so a 30-minute install reports 30 minutes', async () => {
     const scenario = parseScenario(
       {
