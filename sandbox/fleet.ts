@@ -194,6 +194,14 @@ export interface NodeScriptContext {
    * removal applied when it succeeds (remove-updates.ps1; the model's rule).
    */
   removeUpdate(updateId: string, method: 'wusa' | 'dism'): number;
+  /** What a Windows Update search finds on the node: the offered updates not installed. */
+  windowsUpdatesFound(): readonly WindowsUpdateItem[];
+  /** Installs a Windows Update update on the node (the model's rule); what WUA answers. */
+  installWindowsUpdate(update: WindowsUpdateItem): {
+    resultCode: number;
+    hResult: number;
+    rebootRequired: boolean;
+  };
 }
 
 /** A simulated node's state, as a {@link NodeScriptHost} reads and changes it. */
@@ -1509,6 +1517,32 @@ export class SimulatedFleet {
         return { exitCode: behaviour?.exitCode ?? 0, minutes: behaviour?.minutes ?? 0.5 };
       },
       removeUpdate: (updateId, method) => this.removeUpdate(node, updateId, method),
+      windowsUpdatesFound: () => this.windowsUpdatesFound(node),
+      installWindowsUpdate: (update) => this.installWindowsUpdate(node, update, run.now()),
+    };
+  }
+
+  private windowsUpdatesFound(node: SimNode): WindowsUpdateItem[] {
+    const offered = (node.spec.windowsUpdate ?? this.scenario.windowsUpdate).available;
+    return offered.filter((u) => !node.installed.includes(u.kb));
+  }
+
+  private installWindowsUpdate(
+    node: SimNode,
+    update: WindowsUpdateItem,
+    at: number,
+  ): { resultCode: number; hResult: number; rebootRequired: boolean } {
+    const succeeded =
+      update.resultCode === WUA.succeeded || update.resultCode === WUA.succeededWithErrors;
+    if (succeeded) {
+      if (!node.installed.includes(update.kb)) node.installed.push(update.kb);
+      node.installs.push({ update: update.title, kb: update.kb, code: update.hResult, at });
+      if (update.rebootRequired) node.pendingReboot = true;
+    }
+    return {
+      resultCode: update.resultCode,
+      hResult: update.hResult,
+      rebootRequired: succeeded && update.rebootRequired,
     };
   }
 
@@ -2070,8 +2104,7 @@ export class SimulatedFleet {
 
     run.log(`searching for updates: ${queryString}`);
     await run.sleep(SIMULATED_TIMINGS.windowsUpdateSearchMs);
-    const offered = (node.spec.windowsUpdate ?? this.scenario.windowsUpdate).available;
-    const found = offered.filter((u) => !node.installed.includes(u.kb));
+    const found = this.windowsUpdatesFound(node);
     const selected: WindowsUpdateItem[] = [];
     for (const update of found) {
       if (update.recommended && !includeRecommended) {
@@ -2100,21 +2133,7 @@ export class SimulatedFleet {
       run.log(`downloading ${update.title}`);
       run.log(`installing ${update.title}`);
       await run.sleep(update.minutes * 60_000);
-      line.resultCode = update.resultCode;
-      line.hResult = update.hResult;
-      const succeeded =
-        update.resultCode === WUA.succeeded || update.resultCode === WUA.succeededWithErrors;
-      line.rebootRequired = succeeded && update.rebootRequired;
-      if (succeeded) {
-        if (!node.installed.includes(update.kb)) node.installed.push(update.kb);
-        node.installs.push({
-          update: update.title,
-          kb: update.kb,
-          code: update.hResult,
-          at: run.now(),
-        });
-        if (update.rebootRequired) node.pendingReboot = true;
-      }
+      Object.assign(line, this.installWindowsUpdate(node, update, run.now()));
       run.result(line);
     }
     return 0;

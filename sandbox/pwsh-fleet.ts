@@ -10,8 +10,8 @@
  * ({@link NodeScriptContext}); the scripts' own logic (payload checks, deadlines, markers, the
  * 1641 stop, the result lines) is the real PowerShell.
  *
- * Documents run here: every document but WindowsUpdate, which the model still answers (its seam,
- * the WUA COM objects, is not simulated yet).
+ * Documents run here: all of them. The Windows Update Agent's COM objects are stand-ins in the
+ * worker whose search, download and install ask the node (`WU-*` calls).
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,6 +46,7 @@ export const PWSH_DOCUMENTS: readonly DocumentKey[] = [
   'installHotfixes',
   'runScript',
   'removeUpdates',
+  'windowsUpdate',
 ];
 
 let available: boolean | undefined;
@@ -70,7 +71,7 @@ export function parseFleetKind(value: string, field = '--fleet'): FleetKind {
 /** One phrase for the report: which fleet ran. */
 export function describeFleet(fleet: FleetKind): string {
   return fleet === 'pwsh'
-    ? `pwsh fleet (the SSM documents' scripts run in PowerShell; ${PWSH_DOCUMENTS.length} of ${Object.keys(DOCUMENTS).length} documents, the model answers WindowsUpdate)`
+    ? `pwsh fleet (the SSM documents' scripts run in PowerShell, ${PWSH_DOCUMENTS.length} of ${Object.keys(DOCUMENTS).length} documents)`
     : 'model fleet (the TypeScript model of the SSM documents)';
 }
 
@@ -180,6 +181,8 @@ export class PwshWorkerPool {
     peakWorkers: 0,
     startMs: 0,
     busyMs: 0,
+    /** Commands run per document. */
+    documents: {} as Partial<Record<DocumentKey, number>>,
   };
 
   constructor(options: PwshPoolOptions = {}) {
@@ -299,6 +302,8 @@ export class PwshNodeScripts implements NodeScriptHost {
     const job = new ScriptJob(context, this.extrasOf(node), this.clock);
     const worker = await this.pool.acquire(track);
     this.pool.stats.commands++;
+    const runs = this.pool.stats.documents;
+    runs[context.document] = (runs[context.document] ?? 0) + 1;
     // Set when the command ended (timeout, cancel) or the seam failed: the script is told to
     // stop, its worker is drained to its end, and this is thrown then.
     let stopped: unknown;
@@ -533,6 +538,12 @@ class ScriptJob {
         );
       case 'Test-ServicingBusy':
         return this.extras.servicingBusy;
+      case 'WU-Search':
+        return this.windowsUpdateSearch();
+      case 'WU-Download':
+        return { resultCode: 2, hResult: 0 };
+      case 'WU-Install':
+        return this.windowsUpdateInstall(text('updateId'));
       case 'Get-Cluster':
         return node.cluster ?? '';
       case 'Get-ClusterNode':
@@ -548,6 +559,33 @@ class ScriptJob {
       default:
         throw new Error(`pwsh fleet: the seam function ${name} is not simulated`);
     }
+  }
+
+  /** IUpdateSearcher.Search: what the node is offered and lacks, as WUA describes it. */
+  private async windowsUpdateSearch() {
+    await this.context.sleep(SIMULATED_TIMINGS.windowsUpdateSearchMs);
+    return {
+      resultCode: 2,
+      updates: this.context.windowsUpdatesFound().map((u) => ({
+        updateId: u.updateId,
+        title: u.title,
+        kbDigits: u.kb.replace(/^KB/i, ''),
+        // WUA marks important updates AutoSelectOnWebSites; recommended ones are the others.
+        autoSelect: !u.recommended,
+        browseOnly: false,
+        eulaAccepted: true,
+        canRequestUserInput: false,
+        isDownloaded: false,
+      })),
+    };
+  }
+
+  /** IUpdateInstaller.Install of one update: its minutes pass, then the model's rule. */
+  private async windowsUpdateInstall(updateId: string) {
+    const update = this.context.windowsUpdatesFound().find((u) => u.updateId === updateId);
+    if (!update) throw new Error(`pwsh fleet: WUA install of ${updateId}: no such update offered`);
+    await this.context.sleep(update.minutes * 60_000);
+    return this.context.installWindowsUpdate(update);
   }
 
   private registryValue(name: string): unknown {

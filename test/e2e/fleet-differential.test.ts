@@ -175,6 +175,50 @@ describe.skipIf(!available)('the pwsh fleet and the model give the same report',
     expect(removal.map((u) => u.exitCode)).toEqual([3010, 1603]);
   }, 300_000);
 
+  it('WindowsUpdate runs the real script: an important update, one that fails, a recommended one left out', async () => {
+    const scenario = parseScenario(
+      {
+        name: 'windows-update',
+        hotfixRoot: { files: [] },
+        windowsUpdate: {
+          available: [
+            { kb: 'KB5037001', title: 'Security update KB5037001', rebootRequired: true },
+            {
+              kb: 'KB5037002',
+              title: 'Cumulative update KB5037002',
+              resultCode: 4,
+              hResult: -2145124329,
+            },
+            { kb: 'KB5037003', title: 'Recommended update KB5037003', recommended: true },
+          ],
+        },
+        nodes: [{ name: 'WEB01' }],
+        rollout: {
+          target: { kind: 'group', name: 'web' },
+          plugins: [
+            {
+              name: 'Microsoft.WindowsUpdatePlugin',
+              arguments: 'IncludeRecommendedUpdates=False',
+            },
+          ],
+        },
+      } as unknown as ScenarioInput,
+      'windows-update',
+    );
+    const model = await runScenario(scenario, { fleet: 'model' });
+    const before = pool.stats.documents.windowsUpdate ?? 0;
+    const pwsh = await runScenario(scenario, { fleet: 'pwsh', pwshPool: pool });
+    expect(comparable(pwsh)).toEqual(comparable(model));
+    expect((pool.stats.documents.windowsUpdate ?? 0) - before).toBeGreaterThan(0);
+    const updates = pwsh.runs[0]?.report?.nodes[0]?.updates ?? [];
+    expect(updates.map((u) => [u.update, u.outcome])).toEqual(
+      (model.runs[0]?.report?.nodes[0]?.updates ?? []).map((u) => [u.update, u.outcome]),
+    );
+    expect(updates.some((u) => u.update.includes('KB5037003'))).toBe(false);
+    expect(pwsh.fleet.node('WEB01').installedUpdates).toContain('KB5037001');
+    expect(pwsh.fleet.node('WEB01').installedUpdates).not.toContain('KB5037002');
+  }, 300_000);
+
   it('durations are virtual on both fleets: the scripts time an install on the clock seam, so a 30-minute install reports 30 minutes', async () => {
     const scenario = parseScenario(
       {
