@@ -61,6 +61,11 @@ export interface LocalBackendOptions {
   readonly storePath?: string;
   /** Where virtual time starts. @default - the scenario's startTime */
   readonly startTime?: Date;
+  /**
+   * Which fleet answers SendCommand (start --local --fleet): `pwsh` runs the SSM documents' real
+   * scripts in pwsh workers, closed with the backend. @default 'model'
+   */
+  readonly fleet?: 'pwsh' | 'model';
 }
 
 export interface LocalBackend extends RolloutBackend {
@@ -168,19 +173,39 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     .map(completeInput)
     .filter(publishable)
     .map((rollout) => ({ rollout: rollout as Scenario['runs'][number]['rollout'] }));
-  const prepared = await runScenario(
-    {
-      ...scenario,
-      ...(options.startTime === undefined ? {} : { startTime: options.startTime.toISOString() }),
-      runs: [...scenario.runs, ...extraRuns],
-    },
-    {
-      runRollouts: false,
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      ...(options.storePath === undefined ? {} : { storePath: options.storePath }),
-    },
-  );
+  // A pwsh fleet's workers live as long as the backend (runScenario keeps its own only for a run).
+  const pool =
+    options.fleet === 'pwsh'
+      ? new (await import('../sandbox/pwsh-fleet.js')).PwshWorkerPool()
+      : undefined;
+  let prepared: Awaited<ReturnType<typeof runScenario>>;
+  try {
+    await pool?.render();
+    prepared = await runScenario(
+      {
+        ...scenario,
+        ...(options.startTime === undefined ? {} : { startTime: options.startTime.toISOString() }),
+        runs: [...scenario.runs, ...extraRuns],
+      },
+      {
+        runRollouts: false,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(options.storePath === undefined ? {} : { storePath: options.storePath }),
+        ...(pool ? { fleet: 'pwsh' as const, pwshPool: pool } : {}),
+      },
+    );
+  } catch (error) {
+    pool?.close();
+    throw error;
+  }
   const sandbox = prepared.sandbox;
+  const stopSandbox = async () => {
+    try {
+      await sandbox.stop();
+    } finally {
+      pool?.close();
+    }
+  };
 
   const scenarioRunIds: string[] = [];
   try {
@@ -194,7 +219,7 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
       }
     }
   } catch (error) {
-    await sandbox.stop();
+    await stopSandbox();
     throw error;
   }
 
@@ -240,8 +265,8 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
 
   const api = apiBackend(
     transport,
-    `the local sandbox (scenario ${scenario.name}, ${scenario.nodes.length} simulated nodes)`,
-    () => sandbox.stop(),
+    `the local sandbox (scenario ${scenario.name}, ${scenario.nodes.length} simulated nodes${pool ? ', pwsh fleet' : ''})`,
+    stopSandbox,
   );
 
   const runToEnd: LocalBackend['runToEnd'] = async (rolloutId, decide) => {

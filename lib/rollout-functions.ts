@@ -184,7 +184,12 @@ export class RolloutFunctions extends Construct {
         ...(props.commandLogGroup ? { COMMAND_LOG_GROUP: props.commandLogGroup.logGroupName } : {}),
       }),
       cancelCommand: make('cancelCommand'),
-      completeCommand: make('completeCommand', { ...table, DOCUMENT_PREFIX: props.documentPrefix }),
+      completeCommand: make('completeCommand', {
+        ...table,
+        DOCUMENT_PREFIX: props.documentPrefix,
+        // Reads back output GetCommandInvocation cut at 24,000 characters (full-output.ts).
+        ...(props.commandLogGroup ? { COMMAND_LOG_GROUP: props.commandLogGroup.logGroupName } : {}),
+      }),
       interpretResults: make('interpretResults', table),
       runLock: make('runLock', table),
       runHistory: make('runHistory', { ...table, ...(props.events?.environment ?? {}) }),
@@ -194,6 +199,9 @@ export class RolloutFunctions extends Construct {
       // The bus: ForceRecovery publishes Rollout Lock Force Recovered.
       api: make('api', { ...(props.events?.environment ?? {}) }, API_FUNCTION_TIMEOUT),
     };
+    // complete-command reads a cut command output back from its stream: that one action, on
+    // the command log group only.
+    props.commandLogGroup?.grant(this.functions.completeCommand, 'logs:GetLogEvents');
     props.events?.grantPublish(this.functions.runHistory);
     props.events?.grantPublish(this.functions.approvalGate);
     props.events?.grantPublish(this.functions.api);

@@ -31,6 +31,11 @@ import { DEFAULT_SETTINGS, RolloutStack } from '../lib/rollout-stack.js';
 import { type AdaptedDefinition, adaptDefinition, SANDBOX_STATE_ENTERED_TIME } from './adapt.js';
 import { FakeS3, InProcessHandler, RecordingBus, TaskTokens } from './aws-fakes.js';
 import { VirtualClock } from './clock.js';
+import {
+  type CommandLogSource,
+  FakeCommandLogs,
+  SANDBOX_COMMAND_LOG_GROUP,
+} from './command-logs.js';
 import { type AslDefinition, placeholderArn, renderStateMachines } from './definitions.js';
 
 type Json = unknown;
@@ -232,6 +237,10 @@ function applyTemplate(template: Json, input: Json, item?: { value: Json; index:
   return template;
 }
 
+/** The fleet also keeps what SSM copies to CloudWatch Logs (SimulatedFleet does). */
+const hasCommandLogs = (ssm: object): ssm is object & CommandLogSource =>
+  typeof (ssm as Partial<CommandLogSource>).commandLogLines === 'function';
+
 /** The sandbox: start it, run rollouts, read the run store, stop it. */
 export class Sandbox {
   readonly clock: VirtualClock;
@@ -245,6 +254,8 @@ export class Sandbox {
   readonly executions: ExecutionResult[] = [];
   /** Lambda invocations per function. */
   readonly invocations = new Map<FunctionName, number>();
+  /** The command output SSM copied to CloudWatch Logs, which complete-command reads back. */
+  readonly commandLogs: FakeCommandLogs | undefined;
   /** Events the EventBridge rule delivered to complete-command (and retries). */
   deliveredEvents = 0;
   /**
@@ -289,6 +300,13 @@ export class Sandbox {
       sleep: (ms) => this.clock.pauseTracked(ms),
     });
     const ssm = options.ssm(this.clock, (event) => this.deliverEvent(event, 0));
+    // Command output to CloudWatch Logs, as the stack configures it, when the fleet keeps it.
+    this.commandLogs = hasCommandLogs(ssm)
+      ? new FakeCommandLogs(ssm, () => this.clock.now().getTime())
+      : undefined;
+    const commandLogs = this.commandLogs
+      ? { logs: this.commandLogs, commandLogGroup: SANDBOX_COMMAND_LOG_GROUP }
+      : {};
     const now = () => this.clock.now();
     const deps = { store: this.store, now };
     const s3 = this.s3 as never;
@@ -326,6 +344,7 @@ export class Sandbox {
           store: this.store,
           documentPrefix: this.synth.documentPrefix,
           now,
+          ...(hasCommandLogs(ssm) ? { commandLogGroup: SANDBOX_COMMAND_LOG_GROUP } : {}),
         }) as Handler,
       ],
       ['cancelCommand', makeCancelCommandHandler({ ssm: anySsm, now }) as Handler],
@@ -338,6 +357,7 @@ export class Sandbox {
           documentPrefix: this.synth.documentPrefix,
           now,
           sleep: (ms: number) => this.clock.pauseTracked(ms),
+          ...commandLogs,
         }) as Handler,
       ],
       ['interpretResults', makeInterpretResultsHandler(deps) as Handler],

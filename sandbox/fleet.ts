@@ -66,6 +66,7 @@ import {
   parseHotfixConfig,
 } from '../lambdas/core/hotfix-config.js';
 import { nodeKey } from '../lambdas/core/node-names.js';
+import { payloadJsonBytes } from '../lambdas/core/payload-encoding.js';
 import type { Clock } from './clock.js';
 import {
   deterministicUuid,
@@ -188,6 +189,19 @@ export interface NodeScriptContext {
   nextResumeFails(): boolean;
   /** The node's next pre- or post-update script run: exit code and minutes. */
   nextUpdateScript(phase: 'pre' | 'post'): { exitCode: number; minutes: number };
+  /**
+   * What `wusa.exe /uninstall` or `DISM /Remove-Package` of `updateId` answers on the node, the
+   * removal applied when it succeeds (remove-updates.ps1; the model's rule).
+   */
+  removeUpdate(updateId: string, method: 'wusa' | 'dism'): number;
+  /** What a Windows Update search finds on the node: the offered updates not installed. */
+  windowsUpdatesFound(): readonly WindowsUpdateItem[];
+  /** Installs a Windows Update update on the node (the model's rule); what WUA answers. */
+  installWindowsUpdate(update: WindowsUpdateItem): {
+    resultCode: number;
+    hResult: number;
+    rebootRequired: boolean;
+  };
 }
 
 /** A simulated node's state, as a {@link NodeScriptHost} reads and changes it. */
@@ -233,6 +247,8 @@ export const SIMULATED_TIMINGS = {
   downloadMs: 5_000,
   /** The Windows Update search. */
   windowsUpdateSearchMs: 30_000,
+  /** One removal (wusa.exe /uninstall or DISM /Remove-Package). */
+  removalMs: 60_000,
   /** From a script's exit 3010 to the node going down. */
   rebootRequestMs: 3_000,
   /** From the node being back to SSM Agent running the script again. */
@@ -557,7 +573,7 @@ function payloadArray(obj: unknown, name: string, path: string): unknown[] {
   return value;
 }
 
-/** Read-RolloutPayload: base64 of UTF-8 JSON holding one object, or the script's error. */
+/** Read-RolloutPayload: base64 of UTF-8 JSON (gzipped or not) holding one object, or the script's error. */
 function decodePayload(
   encoded: string,
 ): { ok: true; payload: Record<string, unknown> } | { ok: false; message: string } {
@@ -575,9 +591,15 @@ function decodePayload(
       message: `Payload (${encoded.length} characters): expected base64 of UTF-8 JSON`,
     };
   }
+  let bytes: Buffer;
+  try {
+    bytes = payloadJsonBytes(Buffer.from(encoded, 'base64'));
+  } catch (error) {
+    return { ok: false, message: (error as Error).message };
+  }
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(encoded, 'base64'));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     return {
       ok: false,
@@ -976,6 +998,25 @@ export class SimulatedFleet {
         CloudWatchOutputEnabled: inv.cloudWatch?.CloudWatchOutputEnabled ?? false,
       },
     };
+  }
+
+  // --- CloudWatch Logs (sandbox/command-logs.ts) ------------------------------------------------
+
+  /**
+   * The stdout lines SSM copied to `stream` of `logGroup`: an invocation that asked for
+   * CloudWatch output to that group, stream `<CommandId>/<InstanceId>/aws-runPowerShellScript/stdout`.
+   */
+  commandLogLines(logGroup: string, stream: string): readonly string[] | undefined {
+    const [commandId, instanceId, plugin, kind, ...rest] = stream.split('/');
+    if (plugin !== 'aws-runPowerShellScript' || kind !== 'stdout' || rest.length > 0)
+      return undefined;
+    const inv = this.invocations.find(
+      (i) => i.commandId === commandId && i.node.instanceId === instanceId,
+    );
+    const copied =
+      inv?.cloudWatch?.CloudWatchOutputEnabled === true &&
+      inv.cloudWatch.CloudWatchLogGroupName === logGroup;
+    return copied ? inv.stdout : undefined;
   }
 
   // --- DescribeInstanceInformation ------------------------------------------------------------
@@ -1475,7 +1516,51 @@ export class SimulatedFleet {
               node.spec.postUpdateScript);
         return { exitCode: behaviour?.exitCode ?? 0, minutes: behaviour?.minutes ?? 0.5 };
       },
+      removeUpdate: (updateId, method) => this.removeUpdate(node, updateId, method),
+      windowsUpdatesFound: () => this.windowsUpdatesFound(node),
+      installWindowsUpdate: (update) => this.installWindowsUpdate(node, update, run.now()),
     };
+  }
+
+  private windowsUpdatesFound(node: SimNode): WindowsUpdateItem[] {
+    const offered = (node.spec.windowsUpdate ?? this.scenario.windowsUpdate).available;
+    return offered.filter((u) => !node.installed.includes(u.kb));
+  }
+
+  private installWindowsUpdate(
+    node: SimNode,
+    update: WindowsUpdateItem,
+    at: number,
+  ): { resultCode: number; hResult: number; rebootRequired: boolean } {
+    const succeeded =
+      update.resultCode === WUA.succeeded || update.resultCode === WUA.succeededWithErrors;
+    if (succeeded) {
+      if (!node.installed.includes(update.kb)) node.installed.push(update.kb);
+      node.installs.push({ update: update.title, kb: update.kb, code: update.hResult, at });
+      if (update.rebootRequired) node.pendingReboot = true;
+    }
+    return {
+      resultCode: update.resultCode,
+      hResult: update.hResult,
+      rebootRequired: succeeded && update.rebootRequired,
+    };
+  }
+
+  /**
+   * A removal's exit code: the update behaviour's `removal.exitCodes[0]` (default 3010); a KB the
+   * node does not have answers 0x240007 (wusa, WU_S_ALREADY_UNINSTALLED) or 0x800F0805 (DISM,
+   * not installed). 0 and 3010 remove it and leave a restart pending.
+   */
+  private removeUpdate(node: SimNode, updateId: string, method: 'wusa' | 'dism'): number {
+    if (!node.installed.includes(updateId)) return method === 'wusa' ? 0x240007 : -2146498555;
+    const code = this.behaviourFor(node, updateId).removal?.exitCodes[0] ?? 3010;
+    if (code === 0 || code === 3010) {
+      for (let i = node.installed.length - 1; i >= 0; i--) {
+        if (node.installed[i] === updateId) node.installed.splice(i, 1);
+      }
+      node.pendingReboot = true;
+    }
+    return code;
   }
 
   /**
@@ -1538,20 +1623,8 @@ export class SimulatedFleet {
           line.packageName = packageName;
           tool = `Dism.exe /Online /Remove-Package /PackageName:${packageName}`;
         }
-        await run.sleep(60_000);
-        let code: number;
-        if (!node.installed.includes(updateId)) {
-          // wusa: WU_S_ALREADY_UNINSTALLED; DISM: 0x800F0805, the package is not installed.
-          code = method === 'wusa' ? 0x240007 : -2146498555;
-        } else {
-          code = this.behaviourFor(node, updateId).removal?.exitCodes[0] ?? 3010;
-          if (code === 0 || code === 3010) {
-            for (let i = node.installed.length - 1; i >= 0; i--) {
-              if (node.installed[i] === updateId) node.installed.splice(i, 1);
-            }
-            node.pendingReboot = true;
-          }
-        }
+        await run.sleep(SIMULATED_TIMINGS.removalMs);
+        const code = this.removeUpdate(node, updateId, method);
         line.exitCode = code;
         line.logTail = `${method} exited with ${code}`;
         run.log(`removing ${updateId}: ${tool} -> ${code}`);
@@ -1755,6 +1828,21 @@ export class SimulatedFleet {
     }
     for (let position = 0; position < updates.length; position++) {
       if (run.now() >= deadline) {
+        // As install-hotfixes.ps1 does: one notStarted line per update left, then exit 1.
+        for (let rest = position; rest < updates.length; rest++) {
+          const item = updates[rest];
+          run.result({
+            index: isRecord(item) && Number.isInteger(item.index) ? item.index : rest,
+            file: isRecord(item) && typeof item.file === 'string' ? item.file : '',
+            exitCode: null,
+            checksumOk: false,
+            timedOut: false,
+            durationSeconds: 0,
+            logTail: '',
+            notStarted: true,
+            error: 'not started: the command deadline passed',
+          });
+        }
         throw new ScriptFailure(
           `the command deadline passed before update ${position} of ${updates.length}; the rest were not started`,
         );
@@ -1873,11 +1961,17 @@ export class SimulatedFleet {
       if (behaviour.hangs || duration > limit) {
         await run.sleep(limit);
         line.timedOut = true;
-        // Whether TrustedInstaller was still servicing when the installer was stopped.
-        line.servicingBusy = behaviour.servicingBusy;
         line.error = stoppedAtDeadline
           ? 'stopped at the command deadline'
           : `the installer ran longer than ${context.timeoutMinutes} minutes (HotfixInstallerTimeoutMinutes) and was stopped`;
+        // Wait-ServicingQuiet: servicing that goes on without its client is waited for, every
+        // 10 s, up to the command deadline; still busy then, the script says so (and the
+        // deadline has passed, so the updates after this one are not started).
+        line.servicingBusy = behaviour.servicingBusy;
+        if (behaviour.servicingBusy) {
+          await run.sleep(Math.max(0, Math.ceil((context.deadline - run.now()) / 10_000) * 10_000));
+          line.error = `${line.error as string}; Windows servicing was still busy at the command deadline`;
+        }
         return line;
       }
       await run.sleep(duration);
@@ -2010,8 +2104,7 @@ export class SimulatedFleet {
 
     run.log(`searching for updates: ${queryString}`);
     await run.sleep(SIMULATED_TIMINGS.windowsUpdateSearchMs);
-    const offered = (node.spec.windowsUpdate ?? this.scenario.windowsUpdate).available;
-    const found = offered.filter((u) => !node.installed.includes(u.kb));
+    const found = this.windowsUpdatesFound(node);
     const selected: WindowsUpdateItem[] = [];
     for (const update of found) {
       if (update.recommended && !includeRecommended) {
@@ -2040,21 +2133,7 @@ export class SimulatedFleet {
       run.log(`downloading ${update.title}`);
       run.log(`installing ${update.title}`);
       await run.sleep(update.minutes * 60_000);
-      line.resultCode = update.resultCode;
-      line.hResult = update.hResult;
-      const succeeded =
-        update.resultCode === WUA.succeeded || update.resultCode === WUA.succeededWithErrors;
-      line.rebootRequired = succeeded && update.rebootRequired;
-      if (succeeded) {
-        if (!node.installed.includes(update.kb)) node.installed.push(update.kb);
-        node.installs.push({
-          update: update.title,
-          kb: update.kb,
-          code: update.hResult,
-          at: run.now(),
-        });
-        if (update.rebootRequired) node.pendingReboot = true;
-      }
+      Object.assign(line, this.installWindowsUpdate(node, update, run.now()));
       run.result(line);
     }
     return 0;

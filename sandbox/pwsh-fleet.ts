@@ -10,8 +10,8 @@
  * ({@link NodeScriptContext}); the scripts' own logic (payload checks, deadlines, markers, the
  * 1641 stop, the result lines) is the real PowerShell.
  *
- * Documents run here: every document but WindowsUpdate and RemoveUpdates, which the model still
- * answers (their seams, the WUA COM objects and wusa/DISM removal, are not simulated yet).
+ * Documents run here: all of them. The Windows Update Agent's COM objects are stand-ins in the
+ * worker whose search, download and install ask the node (`WU-*` calls).
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { DOCUMENTS, type DocumentKey, NODE_CONTRACT } from '../lambdas/core/contracts.js';
+import { payloadJsonBytes } from '../lambdas/core/payload-encoding.js';
 import type { Clock } from './clock.js';
 import {
   ENVIRONMENT,
@@ -44,6 +45,8 @@ export const PWSH_DOCUMENTS: readonly DocumentKey[] = [
   'restart',
   'installHotfixes',
   'runScript',
+  'removeUpdates',
+  'windowsUpdate',
 ];
 
 let available: boolean | undefined;
@@ -68,7 +71,7 @@ export function parseFleetKind(value: string, field = '--fleet'): FleetKind {
 /** One phrase for the report: which fleet ran. */
 export function describeFleet(fleet: FleetKind): string {
   return fleet === 'pwsh'
-    ? `pwsh fleet (the SSM documents' scripts run in PowerShell; ${PWSH_DOCUMENTS.length} of ${Object.keys(DOCUMENTS).length} documents, the model answers WindowsUpdate and RemoveUpdates)`
+    ? `pwsh fleet (the SSM documents' scripts run in PowerShell, ${PWSH_DOCUMENTS.length} of ${Object.keys(DOCUMENTS).length} documents)`
     : 'model fleet (the TypeScript model of the SSM documents)';
 }
 
@@ -149,26 +152,38 @@ class PwshWorker {
 }
 
 export interface PwshPoolOptions {
-  /** At most this many pwsh processes. @default 8 */
+  /** Idle pwsh processes kept for the next commands (more run while more commands do). @default 8 */
   readonly maxWorkers?: number;
 }
 
 /**
- * Long-lived pwsh workers, started on demand (a script holds its worker while it waits in
- * virtual time, so concurrent commands need concurrent workers), up to `maxWorkers`; past that
- * a command waits for a free worker.
+ * Long-lived pwsh workers, started on demand. A script holds its worker while it waits in
+ * virtual time, so every command that runs at once has a worker of its own: a command never
+ * waits for one. (It did: a command queued behind scripts waiting in virtual time saw the clock
+ * move on before it started, and passed its deadline, while a real node runs its command the
+ * moment it arrives.) At most `maxWorkers` idle workers are kept; one released past that is
+ * closed, so a wide group's burst of processes ends with its commands.
  */
 export class PwshWorkerPool {
   private readonly rendered: string;
   private readonly idle: PwshWorker[] = [];
   private readonly all: PwshWorker[] = [];
-  private readonly waiters: ((worker: PwshWorker) => void)[] = [];
   private readonly maxWorkers: number;
   /**
-   * Commands run, seam calls answered, workers started and the wall ms that took, and `busyMs`:
-   * wall ms spent waiting on pwsh (script work and pipe round trips; not the virtual waits).
+   * Commands run, seam calls answered, workers started and the wall ms that took, the most
+   * workers alive at once, and `busyMs`: wall ms spent waiting on pwsh (script work and pipe
+   * round trips; not the virtual waits).
    */
-  readonly stats = { commands: 0, seamCalls: 0, workers: 0, startMs: 0, busyMs: 0 };
+  readonly stats = {
+    commands: 0,
+    seamCalls: 0,
+    workers: 0,
+    peakWorkers: 0,
+    startMs: 0,
+    busyMs: 0,
+    /** Commands run per document. */
+    documents: {} as Partial<Record<DocumentKey, number>>,
+  };
 
   constructor(options: PwshPoolOptions = {}) {
     this.maxWorkers = options.maxWorkers ?? 8;
@@ -186,42 +201,40 @@ export class PwshWorkerPool {
   }
 
   /**
-   * A free worker, or a new one while there are fewer than `maxWorkers`, or the next one
-   * released. `track` wraps the start of a new worker only (real work, during which virtual
-   * time must not move); waiting for a busy worker must let the clock move, or the scripts
-   * holding the workers could never finish their virtual waits.
+   * A free worker, or a new one. `track` wraps the start (real work, during which virtual time
+   * must not move), so the command starts at the virtual instant it was sent.
    */
   async acquire(
     track: <T>(work: () => Promise<T>) => Promise<T> = (work) => work(),
   ): Promise<PwshWorker> {
     const free = this.idle.pop();
     if (free) return free;
-    if (this.all.length < this.maxWorkers) {
-      const started = performance.now();
-      const worker = new PwshWorker(this.rendered);
-      this.all.push(worker);
-      this.stats.workers++;
-      const ready = await track(() => worker.next());
-      if (ready.t !== 'ready') throw new Error(`pwsh worker: expected ready, got ${ready.t}`);
-      this.stats.startMs += performance.now() - started;
-      return worker;
-    }
-    return new Promise((resolve) => this.waiters.push(resolve));
+    const started = performance.now();
+    const worker = new PwshWorker(this.rendered);
+    this.all.push(worker);
+    this.stats.workers++;
+    this.stats.peakWorkers = Math.max(this.stats.peakWorkers, this.all.length);
+    const ready = await track(() => worker.next());
+    if (ready.t !== 'ready') throw new Error(`pwsh worker: expected ready, got ${ready.t}`);
+    this.stats.startMs += performance.now() - started;
+    return worker;
   }
 
-  /** Drops a broken worker; a command waiting for one gets a new one. */
+  /** Workers alive now (busy or idle). */
+  get alive(): number {
+    return this.all.length;
+  }
+
+  /** Drops a broken worker. */
   discard(worker: PwshWorker) {
     worker.close();
     const at = this.all.indexOf(worker);
     if (at >= 0) this.all.splice(at, 1);
-    const waiter = this.waiters.shift();
-    if (waiter) void this.acquire().then(waiter);
   }
 
   release(worker: PwshWorker) {
-    const waiter = this.waiters.shift();
-    if (waiter) waiter(worker);
-    else this.idle.push(worker);
+    if (this.idle.length < this.maxWorkers) this.idle.push(worker);
+    else this.discard(worker);
   }
 
   close() {
@@ -289,6 +302,8 @@ export class PwshNodeScripts implements NodeScriptHost {
     const job = new ScriptJob(context, this.extrasOf(node), this.clock);
     const worker = await this.pool.acquire(track);
     this.pool.stats.commands++;
+    const runs = this.pool.stats.documents;
+    runs[context.document] = (runs[context.document] ?? 0) + 1;
     // Set when the command ended (timeout, cancel) or the seam failed: the script is told to
     // stop, its worker is drained to its end, and this is thrown then.
     let stopped: unknown;
@@ -345,7 +360,9 @@ export class PwshNodeScripts implements NodeScriptHost {
 
 function hasUpdates(encoded: string): boolean {
   try {
-    const payload = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as {
+    const payload = JSON.parse(
+      payloadJsonBytes(Buffer.from(encoded, 'base64')).toString('utf8'),
+    ) as {
       updates?: unknown;
     };
     return Array.isArray(payload.updates) && payload.updates.length > 0;
@@ -374,7 +391,7 @@ class ScriptJob {
     let items: Record<string, unknown>[] = [];
     try {
       const payload = JSON.parse(
-        Buffer.from(context.encodedPayload, 'base64').toString('utf8'),
+        payloadJsonBytes(Buffer.from(context.encodedPayload, 'base64')).toString('utf8'),
       ) as { updates?: unknown; phase?: unknown };
       if (payload.phase === 'post') this.phase = 'post';
       if (Array.isArray(payload.updates)) {
@@ -521,6 +538,12 @@ class ScriptJob {
         );
       case 'Test-ServicingBusy':
         return this.extras.servicingBusy;
+      case 'WU-Search':
+        return this.windowsUpdateSearch();
+      case 'WU-Download':
+        return { resultCode: 2, hResult: 0 };
+      case 'WU-Install':
+        return this.windowsUpdateInstall(text('updateId'));
       case 'Get-Cluster':
         return node.cluster ?? '';
       case 'Get-ClusterNode':
@@ -536,6 +559,33 @@ class ScriptJob {
       default:
         throw new Error(`pwsh fleet: the seam function ${name} is not simulated`);
     }
+  }
+
+  /** IUpdateSearcher.Search: what the node is offered and lacks, as WUA describes it. */
+  private async windowsUpdateSearch() {
+    await this.context.sleep(SIMULATED_TIMINGS.windowsUpdateSearchMs);
+    return {
+      resultCode: 2,
+      updates: this.context.windowsUpdatesFound().map((u) => ({
+        updateId: u.updateId,
+        title: u.title,
+        kbDigits: u.kb.replace(/^KB/i, ''),
+        // WUA marks important updates AutoSelectOnWebSites; recommended ones are the others.
+        autoSelect: !u.recommended,
+        browseOnly: false,
+        eulaAccepted: true,
+        canRequestUserInput: false,
+        isDownloaded: false,
+      })),
+    };
+  }
+
+  /** IUpdateInstaller.Install of one update: its minutes pass, then the model's rule. */
+  private async windowsUpdateInstall(updateId: string) {
+    const update = this.context.windowsUpdatesFound().find((u) => u.updateId === updateId);
+    if (!update) throw new Error(`pwsh fleet: WUA install of ${updateId}: no such update offered`);
+    await this.context.sleep(update.minutes * 60_000);
+    return this.context.installWindowsUpdate(update);
   }
 
   private registryValue(name: string): unknown {
@@ -589,6 +639,7 @@ class ScriptJob {
   private async installer(filePath: string, args: string, timeoutMs: number) {
     const context = this.context;
     if (context.document === 'runScript') return this.updateScript(timeoutMs);
+    if (context.document === 'removeUpdates') return this.removal(filePath, args);
     if (context.document !== 'installHotfixes') {
       throw new Error(`pwsh fleet: Invoke-Installer in ${context.document} is not simulated`);
     }
@@ -617,6 +668,35 @@ class ScriptJob {
     context.applyInstall(file, code, behaviour, rule);
     if (code === 1641) context.restartAfterExit();
     return { exited: true, exitCode: code, output: [] };
+  }
+
+  /**
+   * remove-updates.ps1's `wusa.exe /uninstall /kb:<n>` or `Dism.exe /Remove-Package
+   * /PackageName:<name>`: the update of the payload it names, removed by the model's rule.
+   */
+  private async removal(filePath: string, args: string) {
+    const context = this.context;
+    const tool = filePath.split('\\').pop()?.toLowerCase();
+    let method: 'wusa' | 'dism';
+    let item: Record<string, unknown> | undefined;
+    if (tool === 'wusa.exe') {
+      method = 'wusa';
+      const kb = /\/kb:(\d+)/i.exec(args)?.[1];
+      item = this.payloadItems.find(
+        (i) => i.updateId === `KB${kb}` && (i.method ?? 'wusa') === 'wusa',
+      );
+    } else if (tool === 'dism.exe') {
+      method = 'dism';
+      const name = /\/PackageName:(\S+)/i.exec(args)?.[1];
+      item = this.payloadItems.find((i) => i.method === 'dism' && i.packageName === name);
+    } else {
+      throw new Error(`pwsh fleet: RemoveUpdates ran ${filePath}, not wusa.exe or Dism.exe`);
+    }
+    if (!item || typeof item.updateId !== 'string') {
+      throw new Error(`pwsh fleet: ${filePath} ${args}: no update of the payload`);
+    }
+    await context.sleep(SIMULATED_TIMINGS.removalMs);
+    return { exited: true, exitCode: context.removeUpdate(item.updateId, method), output: [] };
   }
 
   private async updateScript(timeoutMs: number) {

@@ -115,13 +115,78 @@ function global:SandboxSeam-InvokeInstaller {
 }
 function global:SandboxSeam-TestServicingBusy { return [bool](Invoke-SandboxSeam 'Test-ServicingBusy') }
 
+# The Windows Update Agent's COM objects, as far as windows-update.ps1 uses them: search,
+# download and install ask the node (WU-Search, WU-Download, WU-Install).
+function global:New-SandboxWuaCollection {
+    $collection = [pscustomobject]@{ List = (New-Object System.Collections.Generic.List[object]) }
+    $collection | Add-Member -MemberType ScriptProperty -Name Count -Value { $this.List.Count }
+    $collection | Add-Member -MemberType ScriptMethod -Name Item -Value { param($Index) $this.List[$Index] }
+    $collection | Add-Member -MemberType ScriptMethod -Name Add -Value { param($Update) $this.List.Add($Update); $this.List.Count - 1 }
+    return $collection
+}
+function global:New-SandboxWuaResult {
+    param($Answer)
+    $result = [pscustomobject]@{
+        ResultCode = [int]$Answer.resultCode
+        HResult = [int]$Answer.hResult
+        RebootRequired = [bool]($null -ne $Answer.PSObject.Properties['rebootRequired'] -and $Answer.rebootRequired)
+    }
+    $operation = [pscustomobject]@{ ResultCode = [int]$Answer.resultCode; Only = $result }
+    $operation | Add-Member -MemberType ScriptMethod -Name GetUpdateResult -Value { param($Index) $this.Only }
+    return $operation
+}
+function global:SandboxSeam-NewWindowsUpdateCollection { return (New-SandboxWuaCollection) }
+function global:SandboxSeam-NewWindowsUpdateSession {
+    $session = [pscustomobject]@{ ClientApplicationID = '' }
+    $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateSearcher -Value {
+        $searcher = [pscustomobject]@{}
+        $searcher | Add-Member -MemberType ScriptMethod -Name Search -Value {
+            param([string] $Criteria)
+            $answer = Invoke-SandboxSeam 'WU-Search' @{ query = $Criteria }
+            $updates = New-SandboxWuaCollection
+            foreach ($found in @($answer.updates)) {
+                $kb = New-SandboxWuaCollection
+                $null = $kb.Add([string]$found.kbDigits)
+                $null = $updates.Add([pscustomobject]@{
+                        Title = [string]$found.title
+                        KBArticleIDs = $kb
+                        AutoSelectOnWebSites = [bool]$found.autoSelect
+                        BrowseOnly = [bool]$found.browseOnly
+                        EulaAccepted = [bool]$found.eulaAccepted
+                        InstallationBehavior = [pscustomobject]@{ CanRequestUserInput = [bool]$found.canRequestUserInput }
+                        Identity = [pscustomobject]@{ UpdateID = [string]$found.updateId }
+                        IsDownloaded = [bool]$found.isDownloaded
+                    })
+            }
+            return [pscustomobject]@{ ResultCode = [int]$answer.resultCode; Updates = $updates }
+        }
+        return $searcher
+    }
+    $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateDownloader -Value {
+        $downloader = [pscustomobject]@{ Updates = $null }
+        $downloader | Add-Member -MemberType ScriptMethod -Name Download -Value {
+            New-SandboxWuaResult (Invoke-SandboxSeam 'WU-Download' @{ updateId = [string]$this.Updates.Item(0).Identity.UpdateID })
+        }
+        return $downloader
+    }
+    $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateInstaller -Value {
+        $installer = [pscustomobject]@{ Updates = $null; AllowSourcePrompts = $true }
+        $installer | Add-Member -MemberType ScriptMethod -Name Install -Value {
+            New-SandboxWuaResult (Invoke-SandboxSeam 'WU-Install' @{ updateId = [string]$this.Updates.Item(0).Identity.UpdateID })
+        }
+        return $installer
+    }
+    return $session
+}
+
 foreach ($seam in @(
         'Get-WindowsDirectory', 'Get-RolloutUtcNow', 'Wait-RolloutSeconds', 'Test-FileExists', 'Open-LockedFile',
         'Get-StreamSha256', 'Get-RegistryValue', 'Test-RegistryKey', 'Get-RolloutMarker', 'Set-RolloutMarker',
         'Remove-RolloutMarker', 'Clear-RolloutMarkers', 'Get-BootSessionId', 'Get-OperatingSystem', 'Get-LastBootTime',
         'Get-ServiceStatus', 'Get-ServiceStartMode', 'Import-FailoverClusterModule', 'Get-DeviceGuardStatus',
         'Test-SecureBoot', 'Get-InstalledHotFixIds', 'Get-FileVersion', 'Get-InstalledPackageNames', 'Receive-S3File',
-        'Initialize-UpdateFolder', 'Invoke-Installer', 'Test-ServicingBusy')) {
+        'Initialize-UpdateFolder', 'Invoke-Installer', 'Test-ServicingBusy', 'New-WindowsUpdateSession',
+        'New-WindowsUpdateCollection')) {
     Set-Alias -Name $seam -Value ('SandboxSeam-' + ($seam -replace '-', '')) -Scope Global
 }
 

@@ -120,6 +120,11 @@ function Read-RolloutPayload {
     catch {
         throw ('Payload (' + $encoded.Length + ' characters): expected base64 of UTF-8 JSON')
     }
+    # A payload too long for the variable comes gzipped (lambdas/core/payload-encoding.ts): gzip
+    # starts 1F 8B, which no JSON text does.
+    if ($bytes.Length -ge 2 -and $bytes[0] -eq 0x1F -and $bytes[1] -eq 0x8B) {
+        $bytes = Expand-RolloutGzip $bytes
+    }
     try {
         $strictUtf8 = New-Object System.Text.UTF8Encoding -ArgumentList $false, $true
         $text = $strictUtf8.GetString($bytes)
@@ -144,6 +149,34 @@ function Read-RolloutPayload {
         throw ('Payload: expected one JSON object, got ' + (Format-PayloadValue $payload))
     }
     return $payload
+}
+
+# The bytes gzip holds, at most maxPayloadJsonBytes of them.
+function Expand-RolloutGzip {
+    param([byte[]] $Bytes)
+    $maximum = [int]$script:RolloutContract.maxPayloadJsonBytes
+    $output = New-Object System.IO.MemoryStream
+    try {
+        $gzip = New-Object System.IO.Compression.GZipStream -ArgumentList (New-Object System.IO.MemoryStream -ArgumentList (, $Bytes)), ([System.IO.Compression.CompressionMode]::Decompress)
+        try {
+            $buffer = New-Object byte[] 65536
+            while (($read = $gzip.Read($buffer, 0, $buffer.Length)) -gt 0) {
+                if ($output.Length + $read -gt $maximum) {
+                    throw ('Payload: the gzipped JSON unpacks to more than ' + $maximum + ' bytes')
+                }
+                $output.Write($buffer, 0, $read)
+            }
+        }
+        finally {
+            $gzip.Dispose()
+        }
+        if ($output.Length -eq 0) { throw 'it unpacks to nothing' }
+    }
+    catch {
+        if ($_.Exception.Message -like 'Payload:*') { throw }
+        throw ('Payload: expected gzip of UTF-8 JSON; ' + $_.Exception.Message)
+    }
+    return , $output.ToArray()
 }
 
 function Format-PayloadValue {
@@ -229,6 +262,13 @@ function Get-EarlierDeadline {
     $own = (Get-RolloutUtcNow).AddMinutes($Minutes)
     if ($own -lt $Deadline) { return $own }
     return $Deadline
+}
+
+# Seconds since Since (a Get-RolloutUtcNow instant), to a tenth: durations come from the clock
+# seam, so the sandbox's virtual time and Pester's fake clock are what they measure.
+function Get-RolloutElapsedSeconds {
+    param([datetime] $Since)
+    return [Math]::Round(((Get-RolloutUtcNow) - $Since).TotalSeconds, 1)
 }
 
 function Test-DeadlinePassed {

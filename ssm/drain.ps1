@@ -20,7 +20,7 @@ if ($null -eq $node) {
     exit 0
 }
 $clusterName = [string](Get-Cluster).Name
-$stopwatch = [System.Diagnostics.Stopwatch]::StartNew()
+$started = Get-RolloutUtcNow
 
 function Write-DrainResult {
     param($Node, [bool] $Drained, [string] $Detail, [string[]] $RemainingGroups = @())
@@ -31,7 +31,7 @@ function Write-DrainResult {
             cluster = $clusterName
             nodeState = [string]$Node.State
             drainStatus = [string]$Node.DrainStatus
-            durationSeconds = [Math]::Round($stopwatch.Elapsed.TotalSeconds, 1)
+            durationSeconds = Get-RolloutElapsedSeconds $started
             remainingGroups = $RemainingGroups
             detail = $Detail
         })
@@ -60,7 +60,7 @@ do {
 
 $state = [string]$node.State
 if ($state -eq 'Paused' -and $drainStatus -eq 'Completed') {
-    Write-DrainResult $node $true ('drained in ' + [Math]::Round($stopwatch.Elapsed.TotalSeconds) + ' s')
+    Write-DrainResult $node $true ('drained in ' + [Math]::Round((Get-RolloutElapsedSeconds $started)) + ' s')
     exit 0
 }
 

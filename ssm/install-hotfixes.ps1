@@ -34,6 +34,10 @@ $installedMarkerKey = 'Installed'
 # Exit codes after which an update counts as installed for a re-run: done, done but restart
 # needed, done and restart started.
 $installedCodes = @(0, 3010, 1641)
+# The DISM packages installed, as last listed, or $null when something may have changed them
+# since: Get-WindowsPackage -Online takes seconds to minutes, so the list after one .msu is the
+# list before the next, and it runs once per .msu (and once before the first).
+$script:knownPackages = $null
 
 function Get-LogTail {
     param([string] $Path)
@@ -92,7 +96,7 @@ function Install-Update {
         durationSeconds = 0
         logTail = ''
     }
-    $stopwatch = [System.Diagnostics.Stopwatch]::StartNew()
+    $started = Get-RolloutUtcNow
     $stream = $null
     try {
         $line['index'] = [int](Get-PayloadInteger $Item 'index' $at 0 1000000)
@@ -153,7 +157,12 @@ function Install-Update {
         Remove-Item -LiteralPath $logPath -Force -ErrorAction SilentlyContinue
         $isMsu = $localPath.EndsWith('.msu', [StringComparison]::OrdinalIgnoreCase)
         $packagesBefore = @()
-        if ($isMsu) { $packagesBefore = @(Get-InstalledPackageNames) }
+        if ($isMsu) {
+            if ($null -eq $script:knownPackages) { $script:knownPackages = @(Get-InstalledPackageNames) }
+            $packagesBefore = $script:knownPackages
+        }
+        # Whatever runs now may change the packages: known again only once listed after it.
+        $script:knownPackages = $null
 
         $limit = [TimeSpan]::FromMinutes($timeoutMinutes)
         $untilDeadline = $deadline - (Get-RolloutUtcNow)
@@ -180,7 +189,8 @@ function Install-Update {
             }
         }
         if ($isMsu -and $run.exited) {
-            $added = @(Get-InstalledPackageNames | Where-Object { $packagesBefore -notcontains $_ })
+            $script:knownPackages = @(Get-InstalledPackageNames)
+            $added = @($script:knownPackages | Where-Object { $packagesBefore -notcontains $_ })
             $line['packageNames'] = $added
         }
         $line['logTail'] = Get-LogTail $logPath
@@ -196,7 +206,7 @@ function Install-Update {
     }
     finally {
         if ($null -ne $stream) { $stream.Dispose() }
-        $line['durationSeconds'] = [Math]::Round($stopwatch.Elapsed.TotalSeconds, 1)
+        $line['durationSeconds'] = Get-RolloutElapsedSeconds $started
     }
     return $line
 }

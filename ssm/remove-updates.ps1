@@ -40,7 +40,7 @@ function Remove-Update {
         durationSeconds = 0
         logTail = ''
     }
-    $stopwatch = [System.Diagnostics.Stopwatch]::StartNew()
+    $started = Get-RolloutUtcNow
     try {
         $line['index'] = [int](Get-PayloadInteger $Item 'index' $at 0 1000000)
         $updateId = Get-PayloadString $Item 'updateId' $at
@@ -99,7 +99,7 @@ function Remove-Update {
         Write-RolloutLog ('removal ' + $Position + ' failed: ' + $line['error'])
     }
     finally {
-        $line['durationSeconds'] = [Math]::Round($stopwatch.Elapsed.TotalSeconds, 1)
+        $line['durationSeconds'] = Get-RolloutElapsedSeconds $started
     }
     return $line
 }

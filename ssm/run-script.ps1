@@ -35,13 +35,13 @@ $powershell = (Get-WindowsDirectory) + '\System32\WindowsPowerShell\v1.0\powersh
 
 $env:ROLLOUT_PHASE = $phase
 Write-RolloutLog ('running the ' + $phase + '-update script ' + $path)
-$stopwatch = [System.Diagnostics.Stopwatch]::StartNew()
+$started = Get-RolloutUtcNow
 # The path is one quoted argument; a Windows path cannot hold a double quote, checked above.
 $arguments = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "' + $path + '"'
 $untilDeadline = ($deadline - (Get-RolloutUtcNow)).TotalMilliseconds
 $run = Invoke-Installer -FilePath $powershell -Arguments $arguments -WorkingDirectory ([System.IO.Path]::GetDirectoryName($path)) -TimeoutMilliseconds ([long][Math]::Max(0, $untilDeadline)) -CaptureOutput
 foreach ($outputLine in $run.output) { Write-RolloutLog ('[' + $phase + '-update script] ' + [string]$outputLine) }
-$duration = [Math]::Round($stopwatch.Elapsed.TotalSeconds, 1)
+$duration = Get-RolloutElapsedSeconds $started
 $exitCode = $run.exitCode
 $result = [ordered]@{ phase = $phase; script = $scriptPath; exitCode = $exitCode; durationSeconds = $duration }
 if (-not $run.exited) { $result['timedOut'] = $true }

@@ -506,7 +506,7 @@ export const startCommand = {
   usage:
     'rollout start --input <rollout.json> [--idempotency-key <key>] [--wait [--interval <s>]] [--json]\n' +
     '       rollout start --local [--scenario <file>] [--input <rollout.json>] [--approve | --reject]\n' +
-    '                     [--comment <text>] [--cancel-after <minutes>] [--json]',
+    '                     [--comment <text>] [--cancel-after <minutes>] [--fleet pwsh|model] [--json]',
   details: [
     'Starts the rollout workflow with the input (the API answers 202 with the rollout id). Without',
     '--wait it prints the id and returns; with --wait it follows the run (GET /rollouts/{id} every',
@@ -534,6 +534,8 @@ export const startCommand = {
     '  --comment <text>         the comment of that decision',
     '  --cancel-after <min>     cancel the rollout after that many simulated minutes (it stops after',
     '                           the current node, leaving no node drained)',
+    "  --fleet <kind>           pwsh: each node runs the real SSM documents' scripts (dotnet pwsh);",
+    '                           model: the TypeScript model of them (default: fast, no pwsh needed)',
   ],
   options: {
     ...CONNECTION_OPTIONS,
@@ -545,6 +547,7 @@ export const startCommand = {
     reject: { type: 'boolean', default: false },
     comment: { type: 'string' },
     'cancel-after': { type: 'string' },
+    fleet: { type: 'string' },
   },
 } satisfies CommandSpec;
 
@@ -568,6 +571,11 @@ export async function runStart(argv: readonly string[], io: Io): Promise<number>
         'rollout start: --cancel-after applies to start --local; for a deployed rollout run rollout cancel <id>',
       );
     }
+    if (flags.fleet !== undefined) {
+      throw new UsageError(
+        'rollout start: --fleet applies to start --local; a deployed rollout runs on your nodes',
+      );
+    }
     if (flags.interval !== undefined && !flags.wait) {
       throw new UsageError('rollout start: --interval applies with --wait');
     }
@@ -589,6 +597,11 @@ export async function runStart(argv: readonly string[], io: Io): Promise<number>
           `rollout start: --${flag} is for a one-process sandbox; the local control plane at ${service.url} runs: use rollout ${flag === 'cancel-after' ? 'cancel' : 'approve'} <id> --local${flag === 'reject' ? ' --reject' : ''}`,
         );
       }
+    }
+    if (flags.fleet !== undefined) {
+      throw new UsageError(
+        `rollout start: --fleet is for a one-process sandbox; the local control plane at ${service.url} runs with its own fleet`,
+      );
     }
   } else if (flags.local) return startLocal(io, flags, input, key);
 
@@ -634,6 +647,19 @@ function cancelAfterMs(value: string | undefined): number | undefined {
   return minutes * 60_000;
 }
 
+/**
+ * start --local --fleet: checked as `rollout sandbox` checks it; without the flag the model (the
+ * many --local commands of a session stay fast), not pwsh as `rollout sandbox` defaults.
+ */
+async function localFleet(flag: string | undefined, io: Io): Promise<'pwsh' | 'model'> {
+  if (flag === undefined) return 'model';
+  const [{ chooseFleet }, pwshFleet] = await Promise.all([
+    import('./sandbox.js'),
+    import('../../sandbox/pwsh-fleet.js'),
+  ]);
+  return chooseFleet(flag, pwshFleet, io);
+}
+
 /** start --local: start through the sandbox's API, run to the end, print status and report. */
 async function startLocal(
   io: Io,
@@ -644,11 +670,13 @@ async function startLocal(
     readonly reject: boolean;
     readonly comment?: string;
     readonly 'cancel-after'?: string;
+    readonly fleet?: string;
   },
   input: unknown,
   key: string | undefined,
 ): Promise<number> {
   const cancelAfter = cancelAfterMs(flags['cancel-after']);
+  const fleet = await localFleet(flags.fleet, io);
   const [{ openLocalBackend }, { createProgressDisplay }] = await Promise.all([
     import('../local-backend.js'),
     import('../../sandbox/progress.js'),
@@ -664,6 +692,7 @@ async function startLocal(
     runScenarioRollouts: false,
     inputs: input === undefined ? [] : [input],
     ...(flags.json ? {} : { onProgress: display.onProgress }),
+    fleet,
   });
   try {
     const body = input === undefined ? backend.defaultInput() : backend.completeInput(input);

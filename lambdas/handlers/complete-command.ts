@@ -4,6 +4,10 @@
  * `ROLLOUT-RESULT` lines and sends the CommandOutcome with SendTaskSuccess. Always success: the
  * workflow decides on `status`.
  *
+ * Output past GetCommandInvocation's 24,000 characters is read back from the command's
+ * CloudWatch Logs stream (`COMMAND_LOG_GROUP`, full-output.ts); when it cannot be, the results
+ * start with an error entry naming why, so the node fails instead of losing result lines.
+ *
  * Errors: `InvalidEvent`; `TokenNotYetStored` (the event beat send-command's write: redeliver);
  * `CommandNotFound` (SSM never showed the invocation). Throttling propagates; Lambda's async
  * retries redeliver the event.
@@ -15,6 +19,7 @@
  */
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetCommandInvocationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
@@ -28,6 +33,7 @@ import {
 import { InvalidEventError, parseEvent } from '../core/rollout-input.js';
 import { createRunStore, type RunStore } from '../shared/run-store.js';
 import { logContext, logger, metrics, requiredEnv, tracer } from '../shared/runtime.js';
+import { type FullOutputRequest, isInlineOutputCut, readFullOutput } from './full-output.js';
 import { parseCommandComment } from './send-command.js';
 
 /** Statuses of an invocation still under way. */
@@ -140,6 +146,10 @@ export interface CompleteCommandDeps {
   readonly now: () => Date;
   /** Waits between GetCommandInvocation tries. @default - setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Reads the full output of a command whose inline output was cut (full-output.ts). */
+  readonly logs?: FullOutputRequest['logs'];
+  /** `COMMAND_LOG_GROUP`: where send-command has SSM copy command output. @default - none */
+  readonly commandLogGroup?: string;
 }
 
 /**
@@ -201,6 +211,56 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
     }
   }
 
+  /**
+   * The output and its result lines. GetCommandInvocation returns the first 24,000 characters
+   * of stdout; when it cut them, the full output comes from CloudWatch Logs. When that cannot be
+   * read, the results start with an error entry naming why, which every interpreter refuses:
+   * the node fails rather than have updates it did not report counted as not installed.
+   */
+  async function fullResults(
+    commandId: string,
+    instanceId: string,
+    document: CommandOutcome['document'],
+    inline: string,
+    copiedToCloudWatch: boolean,
+  ): Promise<{ output: string; results: unknown[] }> {
+    if (!isInlineOutputCut(inline)) return { output: inline, results: parseResultLines(inline) };
+    const full = deps.logs
+      ? await readFullOutput({
+          logs: deps.logs,
+          logGroup: deps.commandLogGroup,
+          commandId,
+          instanceId,
+          document,
+          inline,
+          copiedToCloudWatch,
+          sleep,
+        })
+      : {
+          problem:
+            'GetCommandInvocation cut the output at 24000 characters and this handler has no CloudWatch Logs client to read the rest',
+        };
+    if ('problem' in full) {
+      logger.error('the full command output cannot be read', {
+        commandId,
+        instanceId,
+        problem: full.problem,
+      });
+      return {
+        output: inline,
+        results: [{ error: full.problem, line: '' }, ...parseResultLines(inline)],
+      };
+    }
+    logger.info('the full command output was read from CloudWatch Logs', {
+      commandId,
+      instanceId,
+      stream: full.stream,
+      pages: full.pages,
+      characters: full.output.length,
+    });
+    return { output: full.output, results: parseResultLines(full.output) };
+  }
+
   const completeOne = async (event: unknown): Promise<CompleteCommandResult> => {
     const { detail } = parseEvent('complete-command', eventSchema, event);
     const commandId = detail['command-id'];
@@ -243,9 +303,13 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
     const invocation = await getInvocation(commandId, instanceId);
     // StatusDetails is finer (DeliveryTimedOut, ExecutionTimedOut) where it names a terminal status.
     const status = isTerminal(invocation.StatusDetails) ? invocation.StatusDetails : detail.status;
-    // GetCommandInvocation returns at most 24,000 characters of output: results past that are
-    // lost (a cut last line becomes an error entry; the hotfix interpreter fails unreported updates).
-    const output = invocation.StandardOutputContent ?? '';
+    const { output, results } = await fullResults(
+      commandId,
+      instanceId,
+      token.document,
+      invocation.StandardOutputContent ?? '',
+      invocation.CloudWatchOutputConfig?.CloudWatchOutputEnabled === true,
+    );
     const errors = invocation.StandardErrorContent ?? '';
     const combined = errors ? `${output}\n[stderr]\n${errors}` : output;
     const outcome: CommandOutcome = {
@@ -254,7 +318,7 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
       document: token.document,
       status,
       responseCode: invocation.ResponseCode ?? -1,
-      results: parseResultLines(output),
+      results,
       outputTail: combined.slice(-OUTPUT_TAIL_LENGTH),
     };
 
@@ -352,6 +416,8 @@ function productionDeps(): CompleteCommandDeps {
     store: createRunStore(),
     documentPrefix: requiredEnv('DOCUMENT_PREFIX'),
     now: () => new Date(),
+    logs: tracer.captureAWSv3Client(new CloudWatchLogsClient({})),
+    ...(process.env.COMMAND_LOG_GROUP ? { commandLogGroup: process.env.COMMAND_LOG_GROUP } : {}),
   };
 }
 

@@ -24,6 +24,7 @@ import {
   type SendCommandInput,
 } from '../core/contracts.js';
 import { nodeNameProblem } from '../core/node-names.js';
+import { encodePayload } from '../core/payload-encoding.js';
 import { INSTANCE_ID_PATTERN, parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
 import { createRunStore, type RunStore } from '../shared/run-store.js';
 import { logContext, logger, requiredEnv, tracer } from '../shared/runtime.js';
@@ -126,12 +127,14 @@ export function makeSendCommandHandler(deps: SendCommandDeps) {
     const timing: CommandTiming = {
       deadline: new Date(start.getTime() + timeoutSeconds * 1000).toISOString(),
     };
-    const payload = Buffer.from(JSON.stringify({ ...input.payload, ...timing }), 'utf8').toString(
-      'base64',
+    // gzipped when plain base64 would not fit (payload-encoding.ts): 100 updates do.
+    const payload = encodePayload(
+      JSON.stringify({ ...input.payload, ...timing }),
+      MAX_PAYLOAD_BYTES,
     );
     if (payload.length > MAX_PAYLOAD_BYTES) {
       throw new PayloadTooLargeError(
-        `payload for document ${name} (${document}) is ${payload.length} characters in base64, over the ${MAX_PAYLOAD_BYTES} a Windows environment variable (SSM_Payload) can hold; send fewer updates per command`,
+        `payload for document ${name} (${document}) is ${payload.length} characters in base64 (gzipped), over the ${MAX_PAYLOAD_BYTES} a Windows environment variable (SSM_Payload) can hold; send fewer updates per command`,
       );
     }
 

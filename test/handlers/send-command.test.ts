@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import 'aws-sdk-client-mock-vitest/extend';
 import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import {
@@ -189,19 +191,27 @@ describe('send-command handler', () => {
 
     // Act
     await makeHandler()(input({ payload: fits }));
-    const error = await rejection(() => makeHandler()(input({ payload: over })));
+    await makeHandler()(input({ payload: over }));
 
-    // Assert
-    expect(
-      ssm.commandCalls(SendCommandCommand)[0]?.args[0].input.Parameters?.Payload?.[0],
-    ).toHaveLength(32_764);
-    expect(error.name).toBe('PayloadTooLarge');
-    expect(error.message).toContain('32768 characters in base64, over the 32766');
+    // Assert: plain base64 up to the cap; one byte more and it goes gzipped, which unpacks to it
+    const [plain, packed] = ssm
+      .commandCalls(SendCommandCommand)
+      .map((call) => call.args[0].input.Parameters?.Payload?.[0] ?? '');
+    expect(plain).toHaveLength(32_764);
+    expect(JSON.parse(Buffer.from(plain ?? '', 'base64').toString('utf8')).blob).toBe(fits.blob);
+    const packedBytes = Buffer.from(packed ?? '', 'base64');
+    expect([...packedBytes.subarray(0, 2)]).toEqual([0x1f, 0x8b]);
+    expect(packed?.length).toBeLessThan(1000);
+    expect(JSON.parse(gunzipSync(packedBytes).toString('utf8'))).toEqual({
+      ...over,
+      deadline: '2025-03-01T10:30:00.000Z',
+    });
   });
 
   it('refuses a payload over the environment-variable cap, naming the document and the size', async () => {
     // Arrange
-    const big = { blob: 'x'.repeat(50_000) };
+    // Random bytes: gzip cannot make them fit.
+    const big = { blob: randomBytes(36_000).toString('base64') };
 
     // Act
     const error = await rejection(() => makeHandler()(input({ payload: big })));
@@ -210,7 +220,7 @@ describe('send-command handler', () => {
     expect(error.name).toBe('PayloadTooLarge');
     expect(error.message).toContain('rollout-prod-InstallHotfixes');
     expect(error.message).toMatch(
-      /is 6\d{4} characters in base64, over the 32766 a Windows environment variable \(SSM_Payload\) can hold/,
+      /is 4\d{4} characters in base64 \(gzipped\), over the 32766 a Windows environment variable \(SSM_Payload\) can hold/,
     );
     expect(ssm).not.toHaveReceivedAnyCommand();
     expect(ddb).not.toHaveReceivedAnyCommand();

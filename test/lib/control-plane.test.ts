@@ -454,6 +454,26 @@ describe('the default control plane', () => {
       }
     });
 
+    it('lets only completeCommand read command output back, GetLogEvents on the command log group alone', () => {
+      // Act
+      const reads = statements.filter((s) =>
+        actionsOf(s.statement).some((a) => a === 'logs:GetLogEvents' || a === 'logs:*'),
+      );
+      // Assert
+      expect(reads.map((s) => s.roles)).toEqual([[id(fns.completeCommand.role)]]);
+      const statement = reads[0]?.statement;
+      if (!statement) throw new Error('no logs:GetLogEvents statement');
+      expect(actionsOf(statement)).toEqual(['logs:GetLogEvents']);
+      // The group's ARN, with and without its `:*` suffix: that group and its streams only.
+      expect(asList(statement.Resource).map(render)).toEqual([
+        `\${${id(cp.commandLogGroup)}.Arn}`,
+        arn('logs', `log-group:\${${id(cp.commandLogGroup)}}`),
+      ]);
+      expect(resources[id(fns.completeCommand)]?.Properties?.Environment).toMatchObject({
+        Variables: { COMMAND_LOG_GROUP: { Ref: id(cp.commandLogGroup) } },
+      });
+    });
+
     it('grants dynamodb:Scan to nobody', () => {
       const scans = statements.filter((s) =>
         actionsOf(s.statement).some((a) => a === 'dynamodb:Scan' || a === 'dynamodb:*'),

@@ -38,6 +38,10 @@ Describe 'DrainNode' {
             $run.ExitCode | Should -Be 0
             $run.Results[0].drained | Should -BeTrue
             $run.Results[0].cluster | Should -Be 'CLUSTER1'
+            # Timed on the clock seam: the polls' waits, in (fake) virtual seconds.
+            $waited = ($global:Fake.Now - [datetime]::new(2026, 3, 29, 0, 30, 0, [DateTimeKind]::Utc)).TotalSeconds
+            $waited | Should -BeGreaterThan 0
+            $run.Results[0].durationSeconds | Should -Be $waited
             Should -Invoke Suspend-ClusterNode -Times 1 -ParameterFilter { $Name -eq 'NODE1' -and $Drain }
         }
     }

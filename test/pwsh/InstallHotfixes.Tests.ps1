@@ -82,6 +82,37 @@ Describe 'InstallHotfixes' {
             $run.Results[1].exitCode | Should -Be 0
         }
 
+        It 'lists the DISM packages once per .msu (and once before the first), each reporting its own' {
+            $updates = @((New-Item-Plan 0), (New-Item-Plan 1), (New-Item-Plan 2))
+            $run = Invoke-Document installHotfixes @{ bucket = 'hotfixes'; timeoutMinutes = 30; updates = $updates }
+            $run.ExitCode | Should -Be 0
+            Should -Invoke Get-InstalledPackageNames -Times 4 -Exactly
+            foreach ($i in 0..2) {
+                @($run.Results[$i].packageNames) | Should -Be @('Package_for_RollupFix~31bf3856ad364e35~amd64~~KB10000' + $i + '.msu')
+            }
+        }
+
+        It 'lists the packages again before an .msu when another kind of installer ran since' {
+            # The .msi adds a package too: a list kept from before it would credit it to the next .msu.
+            $updates = @((New-Item-Plan 0), (New-Item-Plan 1 -Name 'KB100001.msi'), (New-Item-Plan 2))
+            $run = Invoke-Document installHotfixes @{ bucket = 'hotfixes'; timeoutMinutes = 30; updates = $updates }
+            $run.ExitCode | Should -Be 0
+            Should -Invoke Get-InstalledPackageNames -Times 4 -Exactly
+            @($run.Results[2].packageNames) | Should -Be @('Package_for_RollupFix~31bf3856ad364e35~amd64~~KB100002.msu')
+            $run.Results[1].PSObject.Properties['packageNames'] | Should -BeNullOrEmpty
+        }
+
+        It 'times each update on the clock seam, so durations are virtual in the sandbox' {
+            Mock Invoke-Installer {
+                $global:Fake.Now = $global:Fake.Now.AddMinutes(25)
+                @{ exited = $true; exitCode = 0; output = @() }
+            }
+            $run = Invoke-Document installHotfixes @{ bucket = 'hotfixes'; timeoutMinutes = 30; updates = @((New-Item-Plan 0), (New-Item-Plan 1)) }
+            $run.ExitCode | Should -Be 0
+            $run.Results[0].durationSeconds | Should -Be 1500
+            $run.Results[1].durationSeconds | Should -Be 1500
+        }
+
         It 'passes hostile parameters to the installer as one string, exactly as the rule wrote them' {
             $parameters = '/quiet "a b" $(Stop-Computer) `n ''x'' ; & calc'
             $run = Invoke-Document installHotfixes @{ bucket = 'hotfixes'; timeoutMinutes = 30; updates = @((New-Item-Plan 0 -Parameters $parameters)) }

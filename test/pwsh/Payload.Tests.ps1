@@ -60,6 +60,39 @@ Describe 'Every document: the payload' {
         $run.Errors | Should -Match $Message
     }
 
+    Context 'a gzipped payload (lambdas/core/payload-encoding.ts sends one when plain base64 is over the cap)' {
+        BeforeAll {
+            function ConvertTo-GzipPayload {
+                param([byte[]] $Bytes)
+                $packed = New-Object System.IO.MemoryStream
+                $gzip = New-Object System.IO.Compression.GZipStream -ArgumentList $packed, ([System.IO.Compression.CompressionMode]::Compress)
+                $gzip.Write($Bytes, 0, $Bytes.Length)
+                $gzip.Dispose()
+                return [Convert]::ToBase64String($packed.ToArray())
+            }
+        }
+
+        It 'is unpacked and read like a plain one' {
+            $json = ConvertTo-Json -Compress -InputObject @{ bucket = 'b'; timeoutMinutes = 5; updates = @(); deadline = (Get-IsoInstant $global:Fake.Now.AddHours(1)) }
+            $run = Invoke-Document installHotfixes (ConvertTo-GzipPayload ([Text.Encoding]::UTF8.GetBytes($json)))
+            $run.ExitCode | Should -Be 0
+            $run.Output | Should -Match 'no updates in the payload'
+        }
+
+        It 'is refused when it unpacks to more than maxPayloadJsonBytes, naming the limit' {
+            $json = '{"pad":"' + ('x' * ($script:Contract.maxPayloadJsonBytes + 10)) + '"}'
+            $run = Invoke-Document drain (ConvertTo-GzipPayload ([Text.Encoding]::UTF8.GetBytes($json)))
+            $run.ExitCode | Should -Be 1
+            $run.Errors | Should -Match ('unpacks to more than ' + $script:Contract.maxPayloadJsonBytes + ' bytes')
+        }
+
+        It 'is refused when the gzip is damaged' {
+            $run = Invoke-Document drain ([Convert]::ToBase64String([byte[]](0x1F, 0x8B, 0x08, 0x00, 0x01, 0x02)))
+            $run.ExitCode | Should -Be 1
+            $run.Errors | Should -Match 'Payload: expected gzip of UTF-8 JSON'
+        }
+    }
+
     It 'refuses a deadline <Deadline> that is not an ISO 8601 UTC instant' -ForEach @(
         @{ Deadline = '2026-03-29T02:30:00+02:00' }, @{ Deadline = '2026-03-29 02:30:00' }, @{ Deadline = 'tomorrow' }, @{ Deadline = "2026-03-29T02:30:00Z`n" }
     ) {

@@ -24,6 +24,15 @@ Describe 'RunUpdateScript' {
             }
         }
 
+        It 'times the script on the clock seam, so its duration is virtual in the sandbox' {
+            Mock Invoke-Installer {
+                $global:Fake.Now = $global:Fake.Now.AddSeconds(90)
+                @{ exited = $true; exitCode = 0; output = @() }
+            }
+            $run = Invoke-Document runScript @{ phase = 'pre'; script = 'C:\s.ps1' }
+            $run.Results[0].durationSeconds | Should -Be 90
+        }
+
         It 'gives the child only the time left before the command deadline' {
             $null = Invoke-Document runScript @{ phase = 'post'; script = 'C:\s.ps1'; deadline = (Get-IsoInstant $global:Fake.Now.AddMinutes(30)) }
             $expected = (30 * 60 - $script:Contract.deadlineMarginSeconds) * 1000

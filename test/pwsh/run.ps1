@@ -11,6 +11,10 @@ $env:ROLLOUT_RENDERED = $Rendered
 $env:ROLLOUT_FIXTURES = $Fixtures
 $configuration = New-PesterConfiguration
 $configuration.Run.Path = $PSScriptRoot
+# PESTER_FILES=Payload.Tests.ps1,InstallHotfixes.Tests.ps1 runs only those files.
+if ($env:PESTER_FILES) {
+    $configuration.Run.Path = @($env:PESTER_FILES -split ',' | ForEach-Object { Join-Path $PSScriptRoot $_.Trim() })
+}
 $configuration.Run.PassThru = $true
 $configuration.Output.Verbosity = 'Normal'
 $stopwatch = [System.Diagnostics.Stopwatch]::StartNew()

@@ -1,0 +1,345 @@
+import 'aws-sdk-client-mock-vitest/extend';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import {
+  CloudWatchLogsClient,
+  GetLogEventsCommand,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-cloudwatch-logs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { GetCommandInvocationCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { CommandOutcome, PlannedInstall } from '../../lambdas/core/contracts.js';
+import { interpretHotfixInstall } from '../../lambdas/core/interpret.js';
+import { makeCompleteCommandHandler } from '../../lambdas/handlers/complete-command.js';
+import {
+  INLINE_OUTPUT_LIMIT,
+  isInlineOutputCut,
+  outputStreamNames,
+} from '../../lambdas/handlers/full-output.js';
+import { RunStore } from '../../lambdas/shared/run-store.js';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const ssm = mockClient(SSMClient);
+const sfn = mockClient(SFNClient);
+const logs = mockClient(CloudWatchLogsClient);
+const INSTANCE = 'i-0123456789abcdef0';
+const GROUP = '/rollout/command-output';
+const STREAM = `cmd-1/${INSTANCE}/aws-runPowerShellScript/stdout`;
+
+/** The stdout of an install of `count` updates, each result line padded to about 400 chars. */
+function installOutput(count: number): string[] {
+  const lines = ['[rollout] installing'];
+  for (let i = 0; i < count; i++) {
+    lines.push(
+      `ROLLOUT-RESULT ${JSON.stringify({ index: i, file: `KB${5000000 + i}.msu`, exitCode: 0, checksumOk: true, timedOut: false, durationSeconds: 60, logTail: 'x'.repeat(300) })}`,
+    );
+  }
+  return lines;
+}
+
+/** What GetCommandInvocation returns for those lines: the first 24,000 characters. */
+const inlineOf = (lines: string[]) => `${lines.join('\r\n')}\r\n`.slice(0, INLINE_OUTPUT_LIMIT);
+
+function makeHandler(options: { logGroup?: string; withLogs?: boolean } = {}) {
+  const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
+  const sleep = vi.fn(async (_ms: number) => {});
+  const logGroup = 'logGroup' in options ? options.logGroup : GROUP;
+  return {
+    sleep,
+    handler: makeCompleteCommandHandler({
+      ssm: new SSMClient({ region: 'eu-west-1' }),
+      sfn: new SFNClient({ region: 'eu-west-1' }),
+      store: new RunStore({ client, tableName: 'runs' }),
+      documentPrefix: 'rollout-prod',
+      now: () => new Date('2025-03-01T10:00:00.000Z'),
+      sleep,
+      ...(options.withLogs === false
+        ? {}
+        : { logs: new CloudWatchLogsClient({ region: 'eu-west-1' }) }),
+      ...(logGroup === undefined ? {} : { commandLogGroup: logGroup }),
+    }),
+  };
+}
+
+const event = {
+  version: '0',
+  source: 'aws.ssm',
+  'detail-type': 'EC2 Command Invocation Status-change Notification',
+  detail: {
+    'command-id': 'cmd-1',
+    'instance-id': INSTANCE,
+    'document-name': 'rollout-prod-InstallHotfixes',
+    status: 'Success',
+  },
+};
+
+function arrange(lines: string[], copied = true) {
+  ddb.on(GetCommand).resolves({
+    Item: {
+      pk: `TASK#cmd-1#${INSTANCE}`,
+      sk: 'TOKEN',
+      kind: 'taskToken',
+      commandId: 'cmd-1',
+      instanceId: INSTANCE,
+      taskToken: 'token-abc',
+      runId: 'run-1',
+      node: 'NODE1',
+      document: 'installHotfixes',
+      expiresAt: 1_900_000_000,
+    },
+  });
+  ddb.on(DeleteCommand).resolves({});
+  ssm.on(GetCommandInvocationCommand).resolves({
+    Status: 'Success',
+    StatusDetails: 'Success',
+    ResponseCode: 0,
+    StandardOutputContent: inlineOf(lines),
+    CloudWatchOutputConfig: { CloudWatchOutputEnabled: copied, CloudWatchLogGroupName: GROUP },
+  });
+  sfn.on(SendTaskSuccessCommand).resolves({});
+}
+
+/** Serves `lines` from STREAM in pages of `pageSize`, as GetLogEvents does. */
+function serveStream(lines: string[], pageSize = 30, stream = STREAM) {
+  logs.on(GetLogEventsCommand).callsFake((input: { logStreamName: string; nextToken?: string }) => {
+    if (input.logStreamName !== stream) {
+      throw new ResourceNotFoundException({ message: 'no such stream', $metadata: {} });
+    }
+    const from = input.nextToken === undefined ? 0 : Number(input.nextToken.slice(2));
+    const to = Math.min(lines.length, from + pageSize);
+    return {
+      events: lines.slice(from, to).map((message) => ({ message, timestamp: 1 })),
+      nextForwardToken: `f/${to}`,
+    };
+  });
+}
+
+const sentOutcome = (): CommandOutcome =>
+  JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input.output ?? 'null');
+
+const planned = (count: number): PlannedInstall[] =>
+  Array.from({ length: count }, (_, index) => ({
+    index,
+    file: `KB${5000000 + index}.msu`,
+    key: `hotfix-root/KB${5000000 + index}.msu`,
+    sha256: 'a'.repeat(64),
+    localPath: `C:\\ProgramData\\WindowsRollout\\Hotfixes\\KB${5000000 + index}.msu`,
+    path: '%systemroot%\\System32\\wusa.exe',
+    parameters: '/quiet /norestart',
+    rule: { kind: 'extension', name: 'MSU' },
+    exitConditions: {
+      Success: [0],
+      Success_RebootRequired: [3010],
+      Fail_RebootRequired: [],
+      AlreadyInstalled: [],
+      NotApplicable: [],
+    },
+    alwaysReboot: false,
+  }));
+
+beforeEach(() => {
+  vi.spyOn(Metrics.prototype, 'addMetric').mockImplementation(function (this: Metrics) {
+    return this;
+  });
+});
+afterEach(() => {
+  ddb.reset();
+  ssm.reset();
+  sfn.reset();
+  logs.reset();
+  vi.restoreAllMocks();
+});
+
+describe('isInlineOutputCut', () => {
+  it('says cut at the 24,000-character limit and not below it', () => {
+    expect(isInlineOutputCut('a'.repeat(INLINE_OUTPUT_LIMIT))).toBe(true);
+    expect(isInlineOutputCut('a'.repeat(INLINE_OUTPUT_LIMIT - 1))).toBe(false);
+  });
+
+  it('also says cut when the limit is reached in UTF-8 bytes', () => {
+    expect(isInlineOutputCut('é'.repeat(INLINE_OUTPUT_LIMIT / 2))).toBe(true);
+  });
+});
+
+describe('outputStreamNames', () => {
+  it('tries the action form first, then the step name', () => {
+    expect(outputStreamNames('cmd-1', INSTANCE, 'installHotfixes')).toEqual([
+      STREAM,
+      `cmd-1/${INSTANCE}/InstallHotfixes/stdout`,
+    ]);
+  });
+});
+
+describe('complete-command with output past 24,000 characters', () => {
+  it('reads every page of the stream and passes on every result line', async () => {
+    // Arrange: 120 updates, about 48,000 characters, so the inline output stops near update 58
+    const lines = installOutput(120);
+    arrange(lines);
+    serveStream(lines);
+
+    // Act
+    await makeHandler().handler(event);
+
+    // Assert
+    const outcome = sentOutcome();
+    expect(outcome.results).toHaveLength(120);
+    expect(outcome.results.at(-1)).toMatchObject({ index: 119, exitCode: 0 });
+    // 121 events, 30 a page: 5 pages, and a sixth read that hands back the same token.
+    expect(logs).toHaveReceivedCommandTimes(GetLogEventsCommand, 6);
+    expect(logs).toHaveReceivedNthCommandWith(GetLogEventsCommand, 1, {
+      logGroupName: GROUP,
+      logStreamName: STREAM,
+      startFromHead: true,
+    });
+    expect(logs).toHaveReceivedNthCommandWith(GetLogEventsCommand, 2, { nextToken: 'f/30' });
+    const verdict = interpretHotfixInstall(planned(120), outcome);
+    expect(verdict.failed).toBe(false);
+    expect(verdict.results.filter((r) => r.outcome === 'Success')).toHaveLength(120);
+  });
+
+  it('reads the stream named after the step when there is none named after the action', async () => {
+    // Arrange
+    const lines = installOutput(100);
+    arrange(lines);
+    serveStream(lines, 1000, `cmd-1/${INSTANCE}/InstallHotfixes/stdout`);
+
+    // Act
+    await makeHandler().handler(event);
+
+    // Assert
+    expect(sentOutcome().results).toHaveLength(100);
+  });
+
+  it('does not read CloudWatch Logs for output under the limit', async () => {
+    // Arrange
+    const lines = installOutput(10);
+    arrange(lines);
+
+    // Act
+    await makeHandler().handler(event);
+
+    // Assert
+    expect(sentOutcome().results).toHaveLength(10);
+    expect(logs).not.toHaveReceivedAnyCommand();
+  });
+
+  it('waits for SSM Agent to finish uploading, then reads the whole stream', async () => {
+    // Arrange: the first read finds only the first 20 lines
+    const lines = installOutput(100);
+    arrange(lines);
+    let readsFromHead = 0;
+    logs.on(GetLogEventsCommand).callsFake((input: { nextToken?: string }) => {
+      if (input.nextToken === undefined) readsFromHead++;
+      const available = readsFromHead === 1 ? lines.slice(0, 20) : lines;
+      const from = input.nextToken === undefined ? 0 : Number(input.nextToken.slice(2));
+      return {
+        events: available.slice(from).map((message) => ({ message })),
+        nextForwardToken: `f/${available.length}`,
+      };
+    });
+    const { handler, sleep } = makeHandler();
+
+    // Act
+    await handler(event);
+
+    // Assert
+    expect(sentOutcome().results).toHaveLength(100);
+    expect(sleep).toHaveBeenCalledTimes(1);
+  });
+
+  it.each([
+    ['no log group is configured', { logGroup: undefined }, true, /no command log group/],
+    ['the command did not copy its output', {}, false, /did not copy its output/],
+    [
+      'the handler has no CloudWatch Logs client',
+      { withLogs: false },
+      true,
+      /no CloudWatch Logs client/,
+    ],
+  ])('fails closed when %s', async (_case, options, copied, reason) => {
+    // Arrange
+    const lines = installOutput(100);
+    arrange(lines, copied);
+
+    // Act
+    await makeHandler(options).handler(event);
+
+    // Assert: an error entry first, which the interpreter refuses, naming the reason
+    const outcome = sentOutcome();
+    expect(outcome.results[0]).toMatchObject({ error: expect.stringMatching(reason) });
+    expect(() => interpretHotfixInstall(planned(100), outcome)).toThrow(/cut the output/);
+  });
+
+  it('fails closed when the stream does not exist, after giving the upload time', async () => {
+    // Arrange
+    arrange(installOutput(100));
+    logs
+      .on(GetLogEventsCommand)
+      .rejects(new ResourceNotFoundException({ message: 'no such stream', $metadata: {} }));
+    const { handler, sleep } = makeHandler();
+
+    // Act
+    await handler(event);
+
+    // Assert
+    expect(sentOutcome().results[0]).toMatchObject({
+      error: expect.stringContaining(`has no stream ${STREAM} or`),
+    });
+    expect(sleep).toHaveBeenCalledTimes(3);
+  });
+
+  it('fails closed when reading the log group is refused', async () => {
+    // Arrange
+    arrange(installOutput(100));
+    const denied = Object.assign(new Error('not authorized to perform logs:GetLogEvents'), {
+      name: 'AccessDeniedException',
+    });
+    logs.on(GetLogEventsCommand).rejects(denied);
+
+    // Act
+    await makeHandler().handler(event);
+
+    // Assert
+    expect(sentOutcome().results[0]).toMatchObject({
+      error: expect.stringContaining('was refused (AccessDeniedException'),
+    });
+  });
+
+  it('fails closed when the stream disagrees with the inline output', async () => {
+    // Arrange
+    const lines = installOutput(100);
+    arrange(lines);
+    serveStream(['something else entirely', ...lines]);
+
+    // Act
+    await makeHandler().handler(event);
+
+    // Assert
+    expect(sentOutcome().results[0]).toMatchObject({
+      error: expect.stringContaining('does not begin with the inline output'),
+    });
+  });
+
+  it('lets throttling propagate, so Lambda retries the event and the token stays', async () => {
+    // Arrange
+    arrange(installOutput(100));
+    const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+    logs.on(GetLogEventsCommand).rejects(throttled);
+
+    // Act
+    const outcome = await makeHandler()
+      .handler(event)
+      .then(
+        () => 'resolved',
+        (error: Error) => error.name,
+      );
+
+    // Assert
+    expect(outcome).toBe('ThrottlingException');
+    expect(sfn).not.toHaveReceivedAnyCommand();
+    expect(ddb).not.toHaveReceivedCommand(DeleteCommand);
+  });
+});
