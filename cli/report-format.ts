@@ -195,7 +195,7 @@ function tone(value: string): string {
   if (/^(Succeeded|Success|Success_RebootRequired|AlreadyInstalled)$/.test(value)) return 'ok';
   if (/^(NothingToInstall|NotApplicable|Skipped|NotStarted|Running|Pending)$/.test(value))
     return 'muted';
-  if (/^(Stopped|Cancelled)$/.test(value)) return 'warn';
+  if (/^(Stopped|Cancelled|InstalledPendingReboot)$/.test(value)) return 'warn';
   return 'bad';
 }
 

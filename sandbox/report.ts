@@ -136,7 +136,7 @@ export function renderRunReport(report: RunReport): string {
   for (const node of report.nodes) {
     lines.push('');
     lines.push(
-      `  ${pad(node.name, 16)}${pad(node.status, 18)}drained: ${node.drained ? 'yes' : 'no '}  restarts: ${node.restarts}  attempts: ${node.attempts}`,
+      `  ${pad(node.name, 16)}${pad(node.status, Math.max(18, node.status.length + 1))}drained: ${node.drained ? 'yes' : 'no '}  restarts: ${node.restarts}  attempts: ${node.attempts}`,
     );
     if (node.detail) lines.push(`    ${node.detail}`);
     if (node.updates.length > 0) {

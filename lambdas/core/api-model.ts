@@ -919,6 +919,7 @@ export const rolloutStatusSchema = z
       failed: z.number().int(),
       nothingToInstall: z.number().int(),
       skipped: z.number().int(),
+      installedPendingReboot: z.number().int(),
       pending: z.number().int(),
     }),
     nodes: z.array(
@@ -1303,6 +1304,7 @@ export function rolloutStatusView(source: {
     failed: 0,
     nothingToInstall: 0,
     skipped: 0,
+    installedPendingReboot: 0,
     pending: 0,
   };
   if (run === undefined) {
@@ -1360,6 +1362,7 @@ export function rolloutStatusView(source: {
     failed: count('Failed'),
     nothingToInstall: count('NothingToInstall'),
     skipped: count('Skipped'),
+    installedPendingReboot: count('InstalledPendingReboot'),
     pending: pending.length,
   };
   const { status, reason } = effectiveStatus(run, execution);

@@ -361,8 +361,19 @@ export const NODE_STATUSES = [
   'Failed',
   'NotStarted',
   'Skipped',
+  // rebootOption Never: installed, the restart left to the operator (Patch Manager's state name).
+  'InstalledPendingReboot',
 ] as const;
 export type NodeStatus = (typeof NODE_STATUSES)[number];
+
+/**
+ * When the run restarts a node (SSM `RebootOption`, Azure `rebootSetting`): `IfRequired` when an
+ * update or a pending restart needs it (the default, CAU's behaviour); `Never`: install, never
+ * restart (the node ends `InstalledPendingReboot`); `Always`: restart after installing even when
+ * nothing asks for it (a cluster node drained first).
+ */
+export const REBOOT_OPTIONS = ['IfRequired', 'Never', 'Always'] as const;
+export type RebootOption = (typeof REBOOT_OPTIONS)[number];
 
 /** The final state of a run. */
 export const RUN_STATUSES = ['Running', 'Succeeded', 'Failed', 'Stopped', 'Cancelled'] as const;

@@ -147,6 +147,8 @@ export interface NodeCounts {
   readonly notStarted: number;
   readonly nothingToInstall: number;
   readonly skipped: number;
+  /** rebootOption Never: installed, restart pending. Absent when none. */
+  readonly installedPendingReboot?: number;
 }
 
 /** What finishRun returns and stores on the run. */
@@ -201,7 +203,8 @@ export type RunHistoryResult =
  * 1. `Cancelled` when a cancel was requested.
  * 2. `Failed` when the run was marked failed, or more nodes failed than maxFailedNodes.
  * 3. `Stopped` when some nodes never started and StopAfter has passed.
- * 4. `Succeeded` when every node is Succeeded or NothingToInstall.
+ * 4. `Succeeded` when every node is Succeeded, NothingToInstall or InstalledPendingReboot (the
+ *    run did what rebootOption Never asked).
  * 5. `Failed` otherwise: a node failed within maxFailedNodes, was skipped, or never started
  *    with no StopAfter to explain it. The run went on, but not every node got its updates.
  * A node of the run with no result counts as NotStarted.
@@ -226,6 +229,10 @@ export function summariseRun(
     notStarted: count('NotStarted'),
     nothingToInstall: count('NothingToInstall'),
     skipped: count('Skipped'),
+    // Only when there are some: summaries of runs without rebootOption Never keep their shape.
+    ...(count('InstalledPendingReboot') > 0
+      ? { installedPendingReboot: count('InstalledPendingReboot') }
+      : {}),
   };
   const failedNodes = all.filter((n) => n.status === 'Failed').map((n) => n.node);
   const base = { runId: run.runId, nodes, failedNodes };
@@ -252,11 +259,15 @@ export function summariseRun(
       reason: `StopAfter passed (${run.stopAt}) before ${nodes.notStarted} node(s) started`,
     };
   }
-  if (nodes.succeeded + nodes.nothingToInstall === nodes.total) {
+  const pendingReboot = nodes.installedPendingReboot ?? 0;
+  if (nodes.succeeded + nodes.nothingToInstall + pendingReboot === nodes.total) {
     return {
       ...base,
       status: 'Succeeded',
-      reason: 'every node succeeded or had nothing to install',
+      reason:
+        pendingReboot > 0
+          ? `every node succeeded or had nothing to install; ${pendingReboot} installed with a restart pending (rebootOption Never)`
+          : 'every node succeeded or had nothing to install',
     };
   }
   const left = [

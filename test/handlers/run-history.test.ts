@@ -172,6 +172,13 @@ describe('summariseRun', () => {
       reason: 'every node succeeded',
     },
     {
+      source: 'issue 13 item 3: rebootOption Never did what it was asked (InstalledPendingReboot)',
+      run: run(),
+      results: statuses('InstalledPendingReboot', 'NothingToInstall', 'Succeeded', 'Succeeded'),
+      status: 'Succeeded',
+      reason: '1 installed with a restart pending (rebootOption Never)',
+    },
+    {
       source: 'CAU MaxFailedNodes: more failures than allowed',
       run: run(),
       results: statuses('Failed', 'Failed', 'Succeeded', 'NotStarted'),
