@@ -136,6 +136,7 @@ export function renderReportText(report: RunReport, options: ReportOptions = {})
     );
   }
   for (const notice of report.notices ?? []) lines.push(`  ${notice}`);
+  if (report.order) lines.push(`  ${report.order}`);
   const ticket = ticketText(report.changeTicket);
   if (ticket || report.requestedBy) {
     lines.push(

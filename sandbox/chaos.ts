@@ -106,6 +106,7 @@ export interface DraftNode {
   postUpdateScriptByAttempt?: { exitCode: number }[];
   offlineDuringInstall?: { afterMinutes: number; minutes?: number };
   pausedAtStart?: boolean;
+  roles?: number;
   updates: Record<
     string,
     { exitCodes?: number[]; minutes?: number; hangs?: boolean; servicingBusy?: boolean }
@@ -424,6 +425,14 @@ export const FAULT_KINDS: readonly FaultKind[] = [
     apply: (draft) => {
       draft.rollout.rebootOption = 'Never';
     },
+  },
+  {
+    name: 'uneven-roles',
+    summary:
+      'a cluster node hosts 0 to 4 clustered roles (default 1): the computed order (no nodeOrder) updates the fewest first',
+    apply: onNode((node, value) => {
+      node.roles = value % 5 === 1 ? 0 : value % 5;
+    }),
   },
   {
     name: 'reboot-always',

@@ -6,6 +6,7 @@
 
 import { toHex } from '../lambdas/core/exit-codes.js';
 import type { LedgerEntry } from '../lambdas/core/install-ledger.js';
+import { describeNodeOrder } from '../lambdas/core/node-order.js';
 import type { RunStore } from '../lambdas/shared/run-store.js';
 
 /** One update's line in the report. */
@@ -47,6 +48,8 @@ export interface RunReport {
   /** Simulated wall-clock length of the run. */
   readonly makespanSeconds?: number;
   readonly lockReleased: boolean;
+  /** How a cluster run ordered its nodes, when it computed the order (issue 13, item 7). */
+  readonly order?: string;
   readonly nodes: readonly ReportNode[];
 }
 
@@ -103,6 +106,7 @@ export async function readRunReport(store: RunStore, runId: string): Promise<Run
       ? { makespanSeconds: (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000 }
       : {}),
     lockReleased: lock === undefined || lock.holder !== runId,
+    ...(run.nodeOrder ? { order: describeNodeOrder(run.nodeOrder) } : {}),
     nodes,
   };
 }
@@ -133,6 +137,7 @@ export function renderRunReport(report: RunReport): string {
       `  simulated ${report.startedAt}${report.finishedAt ? ` to ${report.finishedAt}, makespan ${formatDuration(report.makespanSeconds ?? 0)}` : ''}; lock ${report.lockReleased ? 'released' : 'STILL HELD'}`,
     );
   }
+  if (report.order) lines.push(`  ${report.order}`);
   for (const node of report.nodes) {
     lines.push('');
     lines.push(

@@ -20,6 +20,7 @@ import { formatProblems, showValue, type ValidationProblem } from './errors.js';
 import { EXIT_OUTCOMES, type ExitOutcome, KNOWN_EXIT_CODES, toHex } from './exit-codes.js';
 import type { LedgerEntry, RemovalPlan } from './install-ledger.js';
 import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';
+import { describeNodeOrder, type NodeOrderRecord } from './node-order.js';
 import {
   GROUP_NAME_PATTERN,
   issueProblems,
@@ -1019,6 +1020,12 @@ export const runReportSchema = z
       .describe(
         'What happened to the run as a whole, one line each: WarnAfter passed, the lock broken by ForceRecovery',
       ),
+    order: z
+      .string()
+      .optional()
+      .describe(
+        'How a cluster run without policy.nodeOrder ordered its nodes: computed, fewest clustered roles first, with the counts; or as given and why',
+      ),
     nodes: z.array(reportNodeSchema),
   })
   .meta({
@@ -1186,6 +1193,7 @@ export interface RunView {
   readonly requestedBy?: string;
   readonly warnAt?: string;
   readonly warnAfterPassedAt?: string;
+  readonly nodeOrder?: NodeOrderRecord;
   readonly forceRecovery?: {
     readonly recoveredAt: string;
     readonly recoveredBy: string;
@@ -1524,6 +1532,7 @@ export function buildRunReport(source: {
     changeTicket: run.changeTicket ?? null,
     requestedBy: run.requestedBy ?? null,
     ...(runNotices(run).length > 0 ? { notices: runNotices(run) } : {}),
+    ...(run.nodeOrder !== undefined ? { order: describeNodeOrder(run.nodeOrder) } : {}),
     nodes,
   };
 }

@@ -108,7 +108,15 @@ export interface InventoryResult {
   readonly binaries: readonly { readonly path: string; readonly fileVersion: string | null }[];
   readonly pendingReboot: boolean;
   readonly lastBootTime: string;
-  readonly cluster: { readonly name: string; readonly nodeState: string } | null;
+  readonly cluster: {
+    readonly name: string;
+    readonly nodeState: string;
+    /**
+     * Clustered roles per owner node, from Get-ClusterGroup (the cluster's own core group and
+     * its storage groups left out); a node that owns none is absent. Issue 13, item 7.
+     */
+    readonly roleCounts?: Readonly<Record<string, number>>;
+  } | null;
   readonly hotpatch: {
     readonly enrolled: boolean;
     readonly vbsEnabled: boolean;

@@ -415,6 +415,11 @@ export interface ResolvedRollout {
   readonly drain: DrainMode;
   /** When the run restarts a node; see {@link REBOOT_OPTIONS}. */
   readonly rebootOption: RebootOption;
+  /**
+   * A cluster run of 2 or more nodes whose input names no policy.nodeOrder: the workflow orders the nodes fewest
+   * clustered roles first (CAU), from an inventory, before the first node (issue 13, item 7).
+   */
+  readonly computeNodeOrder: boolean;
   /** When the run was requested (the execution's start), ISO 8601. */
   readonly requestedAt: string;
   /**
@@ -595,6 +600,13 @@ export function parseRolloutInput(
     requestedBy: data.requestedBy ?? null,
     drain: data.drain,
     rebootOption: data.rebootOption,
+    // One node has no order to compute.
+    computeNodeOrder:
+      data.target.kind === 'cluster' &&
+      data.target.nodes.length > 1 &&
+      (typeof data.policy !== 'object' ||
+        data.policy === null ||
+        (data.policy as { nodeOrder?: unknown }).nodeOrder === undefined),
     requestedAt: now.toISOString(),
     deadlines: deadlinesOf(policy, at, windowStop),
     approvalGate: data.approvalGate

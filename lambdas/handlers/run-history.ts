@@ -26,6 +26,7 @@ import {
   warnAfterPassed,
 } from '../core/lifecycle-events.js';
 import { nodeKey, nodeNameProblem } from '../core/node-names.js';
+import { computeNodeOrder, type NodeOrderRecord, roleCountsOf } from '../core/node-order.js';
 import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
 import { createEventPublisher, type LifecyclePublisher } from '../shared/event-publisher.js';
 import {
@@ -121,6 +122,20 @@ const pausedNodesSchema = z.object({ action: z.literal('pausedNodes'), runId });
 /** What is left of the run's MaxFailedNodes (the fleet's rest after the pilot). */
 const failureBudgetSchema = z.object({ action: z.literal('failureBudget'), runId });
 
+/**
+ * Issue 13, item 7: orders a cluster run's nodes fewest clustered roles first, from the
+ * inventory command one node answered (`command`), or keeps them when it failed (`error`).
+ */
+const orderNodesSchema = z.object({
+  action: z.literal('orderNodes'),
+  runId,
+  nodes: z.array(z.looseObject({ name: nodeName, instanceId: z.string().min(1) })).min(1),
+  command: z
+    .looseObject({ status: z.string(), results: z.array(z.unknown()).optional() })
+    .optional(),
+  error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
+});
+
 const eventSchema = z.discriminatedUnion(
   'action',
   [
@@ -130,10 +145,11 @@ const eventSchema = z.discriminatedUnion(
     failureBudgetSchema,
     checkWarnAfterSchema,
     pausedNodesSchema,
+    orderNodesSchema,
   ],
   {
     error:
-      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter" or "pausedNodes"',
+      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter", "pausedNodes" or "orderNodes"',
   },
 );
 
@@ -196,6 +212,11 @@ export type RunHistoryResult =
   | FailureBudget
   | WarnAfterCheck
   | { readonly runId: string; readonly node: string; readonly status: NodeStatus }
+  | {
+      readonly runId: string;
+      readonly nodes: readonly { readonly name: string }[];
+      readonly order: NodeOrderRecord;
+    }
   | RunSummary;
 
 /**
@@ -416,6 +437,26 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
         const run = await deps.store.getRun(id);
         if (run === undefined) throw new RunNotFoundError(id);
         return checkWarnAfter(run, parsed.node ?? null, deps.now());
+      }
+      case 'orderNodes': {
+        const { runId: id, nodes } = parsed;
+        logContext({ runId: id });
+        const from = (nodes[0] as { name: string }).name;
+        const counts = parsed.error
+          ? {
+              problem: `the inventory on ${from} failed (${parsed.error.Error ?? 'error'}: ${parsed.error.Cause ?? ''})`,
+            }
+          : parsed.command?.status !== 'Success'
+            ? {
+                problem: `the inventory on ${from} ended ${parsed.command?.status ?? 'without a result'}`,
+              }
+            : roleCountsOf(parsed.command.results?.[0]);
+        const ordered: { nodes: typeof nodes; order: NodeOrderRecord } =
+          'problem' in counts
+            ? { nodes, order: { source: 'given', reason: counts.problem } }
+            : computeNodeOrder(nodes, counts, from);
+        await deps.store.recordNodeOrder(id, ordered.order);
+        return { runId: id, ...ordered };
       }
       case 'pausedNodes': {
         const { runId: id } = parsed;

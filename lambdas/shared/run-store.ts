@@ -21,6 +21,7 @@ import {
 import type { DocumentKey, NodeStatus, RunStatus, UpdateResult } from '../core/contracts.js';
 import { type InstallLedger, type LedgerEntry, validateLedger } from '../core/install-ledger.js';
 import { sameNode } from '../core/node-names.js';
+import type { NodeOrderRecord } from '../core/node-order.js';
 import { type ItemKind, KEYS, keys, LEDGER_SORT_PREFIX } from '../core/run-store-model.js';
 import { requiredEnv, tracer } from './runtime.js';
 
@@ -66,6 +67,8 @@ export interface RunRecord {
   readonly warnAt?: string;
   /** When the run noticed it had passed WarnAfter (set once; the event and metric go with it). */
   readonly warnAfterPassedAt?: string;
+  /** How a cluster run without policy.nodeOrder ordered its nodes (issue 13, item 7). */
+  readonly nodeOrder?: NodeOrderRecord;
   readonly finishedAt?: string;
   /** Set by a cancel request; the run finishes as `Cancelled`. */
   readonly cancelRequested?: boolean;
@@ -682,6 +685,20 @@ export class RunStore {
       if (isConditionalCheckFailed(error)) return false;
       throw error;
     }
+  }
+
+  /** Records how the run ordered its nodes (computed, or given and why); a retry rewrites it. */
+  async recordNodeOrder(runId: string, order: NodeOrderRecord): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.run(runId),
+        UpdateExpression: 'SET #order = :order',
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': KEYS.partition, '#order': 'nodeOrder' },
+        ExpressionAttributeValues: { ':order': order },
+      }),
+    );
   }
 
   /**

@@ -123,19 +123,19 @@ describe('rebootOption Always', () => {
 
 describe('bad input (examples/scenarios/invalid)', () => {
   const dir = fileURLToPath(new URL('../../examples/scenarios/invalid/', import.meta.url));
-  it.each([['bad-reboot-option.json', 'rollout.rebootOption', 'NoReboot']])(
-    '%s is refused naming %s and its value',
-    async (file, field, value) => {
-      // Act
-      const error = await loadScenario(join(dir, file)).catch((e: unknown) => e);
-      // Assert
-      expect(error).toBeInstanceOf(ScenarioError);
-      expect((error as ScenarioError).problems).toContainEqual(
-        expect.objectContaining({ field, value }),
-      );
-      expect((error as Error).message).toContain(JSON.stringify(value));
-    },
-  );
+  it.each([
+    ['bad-reboot-option.json', 'rollout.rebootOption', 'NoReboot'],
+    ['bad-roles.json', 'nodes[0].roles', -1],
+  ])('%s is refused naming %s and its value', async (file, field, value) => {
+    // Act
+    const error = await loadScenario(join(dir, file)).catch((e: unknown) => e);
+    // Assert
+    expect(error).toBeInstanceOf(ScenarioError);
+    expect((error as ScenarioError).problems).toContainEqual(
+      expect.objectContaining({ field, value }),
+    );
+    expect((error as Error).message).toContain(JSON.stringify(value));
+  });
 
   it('every file there is refused', async () => {
     const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
