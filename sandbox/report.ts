@@ -32,7 +32,7 @@ export interface ReportNode {
   readonly updates: readonly ReportUpdate[];
   readonly ledger: readonly Pick<
     LedgerEntry,
-    'sequence' | 'updateId' | 'installedAt' | 'hotpatched'
+    'sequence' | 'updateId' | 'installedAt' | 'hotpatched' | 'installedPendingReboot'
   >[];
 }
 
@@ -81,6 +81,7 @@ export async function readRunReport(store: RunStore, runId: string): Promise<Run
         updateId: e.updateId,
         installedAt: e.installedAt,
         hotpatched: e.hotpatched,
+        ...(e.installedPendingReboot ? { installedPendingReboot: true } : {}),
       }));
     nodes.push({
       name,
@@ -158,7 +159,7 @@ export function renderRunReport(report: RunReport): string {
     }
     if (node.ledger.length > 0) {
       lines.push(
-        `    ledger: ${node.ledger.map((e) => `${e.sequence}. ${e.updateId}${e.hotpatched ? ' (hotpatch)' : ''}`).join(', ')}`,
+        `    ledger: ${node.ledger.map((e) => `${e.sequence}. ${e.updateId}${e.hotpatched ? ' (hotpatch)' : ''}${e.installedPendingReboot ? ' (restart pending)' : ''}`).join(', ')}`,
       );
     }
   }

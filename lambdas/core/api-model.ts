@@ -1134,6 +1134,10 @@ const ledgerEntrySchema = z.object({
   ),
   removedAt: timestamp.optional(),
   removedByRunId: z.string().optional(),
+  installedPendingReboot: z
+    .boolean()
+    .optional()
+    .describe('Installed by a run with rebootOption Never that left the node needing a restart'),
 });
 
 export const ledgerResponseSchema = z

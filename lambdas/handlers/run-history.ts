@@ -418,6 +418,10 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           finishedAt: result.finishedAt ?? deps.now().toISOString(),
         };
         await deps.store.putNodeResult(id, node, stored);
+        // rebootOption Never: the updates this run installed wait for a restart (issue 13, item 3).
+        if (result.status === 'InstalledPendingReboot') {
+          await deps.store.markLedgerPendingReboot(node, id);
+        }
         logger.info('node result recorded', { status: result.status });
         // A notice only: failing to give it must not fail the node's record (finishRun checks again).
         try {

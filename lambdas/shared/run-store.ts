@@ -929,6 +929,29 @@ export class RunStore {
   }
 
   /**
+   * Marks the node's ledger entries installed by the run (and not removed) as
+   * `installedPendingReboot` (rebootOption Never left a restart pending); returns how many.
+   */
+  async markLedgerPendingReboot(node: string, runId: string): Promise<number> {
+    const entries = (await this.getLedger(node)).entries.filter(
+      (e) => e.runId === runId && e.removedAt === undefined,
+    );
+    for (const entry of entries) {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.ledgerEntry(node, entry.sequence),
+          UpdateExpression: 'SET #pending = :true',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': KEYS.partition, '#pending': 'installedPendingReboot' },
+          ExpressionAttributeValues: { ':true': true },
+        }),
+      );
+    }
+    return entries.length;
+  }
+
+  /**
    * Marks an installed ledger entry removed; returns the entry as stored.
    * @throws LedgerConflictError when the entry does not exist or is already removed.
    */

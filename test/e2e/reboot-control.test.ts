@@ -28,7 +28,7 @@ describe('rebootOption Never', () => {
     // Arrange: the update needs a restart; NODE2 already waits for one.
     const scenario = await loadScenario(example('reboot-never'));
     // Act
-    const result = await runScenario(scenario);
+    const result = await runScenario(scenario, { keepRunning: true });
     // Assert
     const run = result.runs[0];
     expect(run?.mismatches).toEqual([]);
@@ -42,6 +42,12 @@ describe('rebootOption Never', () => {
       ['NODE2', 'InstalledPendingReboot', 0, false],
     ]);
     expect(result.fleet.node('NODE1').pendingReboot).toBe(true);
+    // The install ledger says the update waits for a restart.
+    const ledger = await result.sandbox.store.getLedger('NODE1');
+    expect(ledger.entries.map((e) => [e.updateId, e.installedPendingReboot])).toEqual([
+      ['KB5034127', true],
+    ]);
+    await result.sandbox.stop();
     const nodeEvents = result.sandbox.events.received
       .filter((e) => e.detailType === LIFECYCLE_EVENT_TYPES.nodeUpdated)
       .map((e) => [(e.detail as { node: string }).node, (e.detail as { status: string }).status]);
