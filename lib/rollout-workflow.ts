@@ -159,6 +159,7 @@ export class RolloutWorkflow extends Construct {
             deadlines: sfn.JsonPath.objectAt('$.deadlines'),
             changeTicket: sfn.JsonPath.objectAt('$.changeTicket'),
             requestedBy: sfn.JsonPath.objectAt('$.requestedBy'),
+            rebootOption: sfn.JsonPath.stringAt('$.rebootOption'),
             startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
             execution: sfn.JsonPath.stringAt('$$.Execution.Id'),
           },

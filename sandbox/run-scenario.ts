@@ -371,6 +371,7 @@ export async function checkExecutionInvariants(
   const { sandbox } = result;
   const runId = (execution.output as { runId?: string } | undefined)?.runId ?? execution.name;
   const report = await readRunReport(sandbox.store, runId).catch(() => undefined);
+  const rebootOption = (await sandbox.store.getRun(runId).catch(() => undefined))?.rebootOption;
   return sandbox.clock.track(() =>
     checkRunInvariants({
       sandbox,
@@ -380,6 +381,7 @@ export async function checkExecutionInvariants(
       ...(report ? { report } : {}),
       nodes: report?.nodes.map((n) => n.name) ?? [],
       fleetFrom: 0,
+      ...(rebootOption ? { rebootOption } : {}),
     }),
   );
 }

@@ -17,7 +17,12 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod';
-import { NODE_STATUSES, type NodeStatus, type RunStatus } from '../core/contracts.js';
+import {
+  NODE_STATUSES,
+  type NodeStatus,
+  REBOOT_OPTIONS,
+  type RunStatus,
+} from '../core/contracts.js';
 import {
   type LifecycleEvent,
   nodeUpdated,
@@ -71,6 +76,8 @@ const startRunSchema = z.object({
       .object({ system: z.string(), id: z.string(), url: z.string().optional() })
       .nullish(),
     requestedBy: z.string().nullish(),
+    /** The rollout's rebootOption (issue 13, item 3); kept on the run unless IfRequired. */
+    rebootOption: z.enum(REBOOT_OPTIONS).optional(),
   }),
 });
 
@@ -384,6 +391,9 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           ...(run.execution ? { execution: run.execution } : {}),
           ...(run.changeTicket ? { changeTicket: run.changeTicket } : {}),
           ...(run.requestedBy ? { requestedBy: run.requestedBy } : {}),
+          ...(run.rebootOption && run.rebootOption !== 'IfRequired'
+            ? { rebootOption: run.rebootOption }
+            : {}),
         };
         try {
           await deps.store.putRun(record);

@@ -67,6 +67,8 @@ export interface RunRecord {
   readonly warnAt?: string;
   /** When the run noticed it had passed WarnAfter (set once; the event and metric go with it). */
   readonly warnAfterPassedAt?: string;
+  /** The rollout's rebootOption when not IfRequired (issue 13, item 3). */
+  readonly rebootOption?: 'Never' | 'Always';
   /** How a cluster run without policy.nodeOrder ordered its nodes (issue 13, item 7). */
   readonly nodeOrder?: NodeOrderRecord;
   readonly finishedAt?: string;

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { LIFECYCLE_EVENT_TYPES } from '../../lambdas/core/contracts.js';
-import { runScenario } from '../../sandbox/run-scenario.js';
+import type { ExecutionResult } from '../../sandbox/engine.js';
+import { checkExecutionInvariants, runScenario } from '../../sandbox/run-scenario.js';
 import { loadScenario, type Scenario, ScenarioError } from '../../sandbox/scenario.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -80,6 +81,40 @@ describe('rebootOption Never', () => {
       ['NODE1', 'InstalledPendingReboot', 0],
       ['NODE2', 'Succeeded', 0],
     ]);
+  });
+});
+
+describe('rebootOption Never, started through the API', () => {
+  it('the run record keeps it, so the invariants of an API run check it too', async () => {
+    // Arrange
+    const scenario = await loadScenario(example('reboot-never'));
+    const result = await runScenario(scenario, { runRollouts: false });
+    const api = result.sandbox.api();
+    // Act
+    const started = await api({
+      httpMethod: 'POST',
+      path: '/rollouts',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': 'reboot-never-1' },
+      queryStringParameters: null,
+      body: JSON.stringify(scenario.runs[0]?.rollout),
+      requestContext: {
+        requestId: 'test',
+        identity: { userArn: 'arn:aws:iam::000000000000:user/change-manager' },
+      },
+    });
+    await result.sandbox.settle();
+    const id = (JSON.parse(started.body) as { rolloutId: string }).rolloutId;
+    const execution = result.sandbox.executions.find((e) => e.name === id);
+    const invariants = await checkExecutionInvariants(result, execution as ExecutionResult);
+    const run = await result.sandbox.store.getRun(id);
+    await result.sandbox.stop();
+    // Assert
+    expect(started.statusCode).toBe(202);
+    expect(run?.rebootOption).toBe('Never');
+    expect(invariants.filter((i) => !i.ok)).toEqual([]);
+    expect(invariants.find((i) => i.name === 'neverMeansNeverRestarted')?.detail).toMatch(
+      /^rebootOption Never: no restart by the run/,
+    );
   });
 });
 
