@@ -387,7 +387,8 @@ export class RolloutWorkflow extends Construct {
         '$.order',
       ),
     ).next(useNodeOrder);
-    const roleCountSeconds = 900;
+    // As the node workflow waits for its inventory (its commandTimeout default).
+    const roleCountSeconds = 1800;
     const readRoles = addLambdaRetries(
       new tasks.LambdaInvoke(this, 'ReadClusterRoles', {
         lambdaFunction: f.sendCommand,

@@ -108,7 +108,10 @@ describe.skipIf(!available)('the pwsh fleet and the model give the same report',
     120_000,
   );
 
-  const kinds = selectFaultKinds(undefined);
+  // The kinds as they were when the divergence below was listed: a kind added later changes
+  // what this seed draws (issue 13 added reboot-never, reboot-always and uneven-roles, which
+  // the pwsh fleet runs in examples/scenarios/reboot-*.json and computed-order.json).
+  const kinds = selectFaultKinds('-reboot-never,-reboot-always,-uneven-roles');
   // Runs whose reports differ since the safety seams merged (more fault kinds changed what this
   // seed draws). Run 1 (servicing-busy): the pwsh fleet's ledger records the update the model's
   // does not. Open in issue 10; each stays listed here, and tested as divergent, until fixed.
