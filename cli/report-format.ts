@@ -144,6 +144,7 @@ export function renderReportText(report: RunReport, options: ReportOptions = {})
     );
   }
   for (const notice of report.notices ?? []) lines.push(`  ${notice}`);
+  if (report.order) lines.push(`  ${report.order}`);
   const ticket = ticketText(report.changeTicket);
   if (ticket || report.requestedBy) {
     lines.push(
@@ -217,7 +218,7 @@ function tone(value: string): string {
   if (/^(Succeeded|Success|Success_RebootRequired|AlreadyInstalled)$/.test(value)) return 'ok';
   if (/^(NothingToInstall|NotApplicable|Skipped|NotStarted|Running|Pending)$/.test(value))
     return 'muted';
-  if (/^(Stopped|Cancelled)$/.test(value)) return 'warn';
+  if (/^(Stopped|Cancelled|InstalledPendingReboot)$/.test(value)) return 'warn';
   return 'bad';
 }
 

@@ -123,7 +123,12 @@ export class NodeWorkflow extends Construct {
           result: {
             status,
             instanceId: sfn.JsonPath.stringAt('$.node.instanceId'),
-            reason: reasonPath ? sfn.JsonPath.stringAt(reasonPath) : status,
+            // A path, or a quoted literal ('...').
+            reason: reasonPath
+              ? reasonPath.startsWith("'")
+                ? reasonPath.slice(1, -1)
+                : sfn.JsonPath.stringAt(reasonPath)
+              : status,
             drained: sfn.JsonPath.objectAt('$.state.drainedEver'),
             restarts: sfn.JsonPath.numberAt('$.state.restarts'),
             // Still drained at the end: its resume failed, the node is left Paused (point 8).
@@ -482,6 +487,11 @@ export class NodeWorkflow extends Construct {
       );
       return { restart, lateDrain };
     };
+    // rebootOption (issue 13): Never takes every restart of ours off the path (the Choices fall
+    // through to their otherwise); Always adds the final restart. Conditions only: no extra
+    // state on the node path whatever the option.
+    const rebootNever = sfn.Condition.stringEquals('$.rebootOption', 'Never');
+    const rebootAlways = sfn.Condition.stringEquals('$.rebootOption', 'Always');
     /** Ready to restart: a standalone server, or a drained cluster node. */
     const readyToRestart = sfn.Condition.or(
       sfn.Condition.not(sfn.Condition.stringEquals('$.target.kind', 'cluster')),
@@ -498,8 +508,11 @@ export class NodeWorkflow extends Construct {
       chain: ReturnType<typeof restartChain>,
     ) =>
       choice
-        .when(sfn.Condition.and(condition, readyToRestart), chain.restart)
-        .when(condition, chain.lateDrain);
+        .when(
+          sfn.Condition.and(condition, sfn.Condition.not(rebootNever), readyToRestart),
+          chain.restart,
+        )
+        .when(sfn.Condition.and(condition, sfn.Condition.not(rebootNever)), chain.lateDrain);
     const setState = (
       name: string,
       changes: Partial<Record<'restartPending' | 'pluginFailed', boolean>>,
@@ -531,8 +544,25 @@ export class NodeWorkflow extends Construct {
       { resultPath: '$.recordError' },
     );
     const recordSucceeded = recordSucceededTask.next(nodeUpdated);
+    // rebootOption Never: installed, and a restart still pending (ours, or one the node reports
+    // after the install) is the operator's: the node is InstalledPendingReboot, not Succeeded.
+    const recordPendingReboot = record(
+      'RecordNodeInstalledPendingReboot',
+      'InstalledPendingReboot',
+      "'installed; rebootOption Never: the restart the updates need is left to the operator'",
+    ).next(new sfn.Succeed(this, 'NodeInstalledPendingReboot'));
     const outcome = new sfn.Choice(this, 'AnyPluginFailed')
       .when(sfn.Condition.booleanEquals('$.state.pluginFailed', true), fail('UpdateFailed'))
+      .when(
+        sfn.Condition.and(
+          rebootNever,
+          sfn.Condition.or(
+            sfn.Condition.booleanEquals('$.state.restartPending', true),
+            sfn.Condition.booleanEquals('$.commands.verify.results[0].pendingReboot', true),
+          ),
+        ),
+        recordPendingReboot,
+      )
       .otherwise(recordSucceeded);
     const postScript = catchAll(
       command(
@@ -601,7 +631,7 @@ export class NodeWorkflow extends Construct {
     );
     const afterPlugins = whenRestart(
       new sfn.Choice(this, 'RestartPending'),
-      sfn.Condition.booleanEquals('$.state.restartPending', true),
+      sfn.Condition.or(sfn.Condition.booleanEquals('$.state.restartPending', true), rebootAlways),
       restartChain('Final', verify),
     ).otherwise(verify);
 
@@ -1011,14 +1041,32 @@ export class NodeWorkflow extends Construct {
         sfn.Condition.stringEquals('$.target.kind', 'cluster'),
         sfn.Condition.or(
           sfn.Condition.stringEquals('$.drain', 'always'),
-          sfn.Condition.booleanEquals('$.eligibility.restartPossible', true),
-          sfn.Condition.not(sfn.Condition.isNull('$.plan.windowsUpdate')),
+          rebootAlways,
+          sfn.Condition.and(
+            sfn.Condition.not(rebootNever),
+            sfn.Condition.or(
+              sfn.Condition.booleanEquals('$.eligibility.restartPossible', true),
+              sfn.Condition.not(sfn.Condition.isNull('$.plan.windowsUpdate')),
+            ),
+          ),
+          // Never: no restart of ours, so no drain for one; but a hotfix installer that is not
+          // hotpatched may restart the node itself (1641, DOMAIN §5), and a cluster node must be
+          // drained before such an installer runs.
+          sfn.Condition.and(
+            rebootNever,
+            sfn.Condition.not(sfn.Condition.isNull('$.plan.hotfix')),
+            sfn.Condition.booleanEquals('$.eligibility.restartPossible', true),
+          ),
         ),
       ),
       drain.next(
         new sfn.Choice(this, 'DrainSucceeded')
           .when(
-            sfn.Condition.and(succeeded('$.commands.drain.status'), pendingAtStart),
+            sfn.Condition.and(
+              succeeded('$.commands.drain.status'),
+              pendingAtStart,
+              sfn.Condition.not(rebootNever),
+            ),
             new sfn.Pass(this, 'MarkDrainedRestartPending', {
               parameters: {
                 drained: true,

@@ -32,6 +32,8 @@ export interface RolloutWorkflowProps {
     readonly runHistory: lambda.IFunction;
     readonly scan: lambda.IFunction;
     readonly approvalGate: lambda.IFunction;
+    /** Sends the role-count inventory of the computed node order (issue 13, item 7). */
+    readonly sendCommand: lambda.IFunction;
   };
   /** The per-node workflow, started once per node as a child execution. */
   readonly nodeWorkflow: sfn.IStateMachine;
@@ -157,6 +159,7 @@ export class RolloutWorkflow extends Construct {
             deadlines: sfn.JsonPath.objectAt('$.deadlines'),
             changeTicket: sfn.JsonPath.objectAt('$.changeTicket'),
             requestedBy: sfn.JsonPath.objectAt('$.requestedBy'),
+            rebootOption: sfn.JsonPath.stringAt('$.rebootOption'),
             startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
             execution: sfn.JsonPath.stringAt('$$.Execution.Id'),
           },
@@ -181,6 +184,7 @@ export class RolloutWorkflow extends Construct {
         plugins: sfn.JsonPath.objectAt('$.plugins'),
         policy: sfn.JsonPath.objectAt('$.policy'),
         drain: sfn.JsonPath.stringAt('$.drain'),
+        rebootOption: sfn.JsonPath.stringAt('$.rebootOption'),
         deadlines: sfn.JsonPath.objectAt('$.deadlines'),
         removal: sfn.JsonPath.objectAt('$.removal'),
         leaseSeconds,
@@ -350,6 +354,65 @@ export class RolloutWorkflow extends Construct {
         .otherwise(finish),
     );
 
+    // Computed node order (issue 13, item 7; CAU without NodeOrder): one node's inventory lists
+    // the clustered roles of every node (Get-ClusterGroup); the fewest roles go first, ties by
+    // name. An inventory that fails keeps the given order, and the run record says why.
+    const useNodeOrder = new sfn.Pass(this, 'UseNodeOrder', {
+      inputPath: '$.order.nodes',
+      resultPath: '$.scan.nodes',
+    }).next(clusterLoop);
+    const orderNodes = onError(
+      invoke(
+        'OrderNodesByRoles',
+        f.runHistory,
+        {
+          action: 'orderNodes',
+          runId: sfn.JsonPath.stringAt('$.runId'),
+          nodes: sfn.JsonPath.objectAt('$.scan.nodes'),
+          command: sfn.JsonPath.objectAt('$.roles'),
+        },
+        '$.order',
+      ),
+    ).next(useNodeOrder);
+    const keepNodeOrder = onError(
+      invoke(
+        'KeepNodeOrder',
+        f.runHistory,
+        {
+          action: 'orderNodes',
+          runId: sfn.JsonPath.stringAt('$.runId'),
+          nodes: sfn.JsonPath.objectAt('$.scan.nodes'),
+          error: sfn.JsonPath.objectAt('$.rolesError'),
+        },
+        '$.order',
+      ),
+    ).next(useNodeOrder);
+    // As the node workflow waits for its inventory (its commandTimeout default).
+    const roleCountSeconds = 1800;
+    const readRoles = addLambdaRetries(
+      new tasks.LambdaInvoke(this, 'ReadClusterRoles', {
+        lambdaFunction: f.sendCommand,
+        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        payload: sfn.TaskInput.fromObject({
+          taskToken: sfn.JsonPath.taskToken,
+          runId: sfn.JsonPath.stringAt('$.runId'),
+          node: sfn.JsonPath.stringAt('$.scan.nodes[0].name'),
+          instanceId: sfn.JsonPath.stringAt('$.scan.nodes[0].instanceId'),
+          document: 'inventory',
+          payload: { binaries: [] },
+          timeoutSeconds: roleCountSeconds,
+          startedAt: sfn.JsonPath.stringAt('$$.State.EnteredTime'),
+        }),
+        taskTimeout: sfn.Timeout.duration(Duration.seconds(roleCountSeconds)),
+        resultPath: '$.roles',
+      }),
+    );
+    readRoles.addCatch(keepNodeOrder, { resultPath: '$.rolesError' });
+    readRoles.next(orderNodes);
+    const clusterStart = new sfn.Choice(this, 'ComputeNodeOrder')
+      .when(sfn.Condition.booleanEquals('$.computeNodeOrder', true), readRoles)
+      .otherwise(clusterLoop);
+
     // Group: a Distributed Map; its iterations are child executions with their own histories.
     // With an approval gate, the pilot's list and the rest's run as two maps around the gate.
     const fleetRun = (id: string, listKeyPath: string, toleratedFailuresPath: string) => {
@@ -368,6 +431,7 @@ export class RolloutWorkflow extends Construct {
           'removal.$': '$.removal',
           'policy.$': '$.policy',
           'drain.$': '$.drain',
+          'rebootOption.$': '$.rebootOption',
           'deadlines.$': '$.deadlines',
           'node.$': '$$.Map.Item.Value',
         },
@@ -465,7 +529,7 @@ export class RolloutWorkflow extends Construct {
       .next(scan)
       .next(
         new sfn.Choice(this, 'ClusterOrGroup')
-          .when(sfn.Condition.stringEquals('$.target.kind', 'cluster'), clusterLoop)
+          .when(sfn.Condition.stringEquals('$.target.kind', 'cluster'), clusterStart)
           .otherwise(fleet),
       );
 
@@ -500,6 +564,7 @@ export class RolloutWorkflow extends Construct {
       f.runHistory,
       f.scan,
       f.approvalGate,
+      f.sendCommand,
     ]);
     acknowledge(
       this.stateMachine.role,

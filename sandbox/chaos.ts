@@ -76,6 +76,7 @@ export interface Draft {
     plugins: { name: string; arguments: string }[];
     policy: Record<string, unknown>;
     approvalGate?: { afterNodes: number; timeoutMinutes: number };
+    rebootOption?: 'IfRequired' | 'Never' | 'Always';
   };
   throttle: Record<string, number>;
   actions: {
@@ -105,6 +106,7 @@ export interface DraftNode {
   postUpdateScriptByAttempt?: { exitCode: number }[];
   offlineDuringInstall?: { afterMinutes: number; minutes?: number };
   pausedAtStart?: boolean;
+  roles?: number;
   updates: Record<
     string,
     { exitCodes?: number[]; minutes?: number; hangs?: boolean; servicingBusy?: boolean }
@@ -412,6 +414,32 @@ export const FAULT_KINDS: readonly FaultKind[] = [
         atMinutes: f.value % 90,
         reason: 'chaos: force recovery',
       });
+    },
+  },
+  // Issue 13, item 3: the run's rebootOption, drawn like a fault; neverMeansNeverRestarted and
+  // restartOnlyWhenDrained check what each does to the nodes.
+  {
+    name: 'reboot-never',
+    summary:
+      'the rollout says rebootOption Never: nothing is restarted by the run, nodes needing a restart end InstalledPendingReboot',
+    apply: (draft) => {
+      draft.rollout.rebootOption = 'Never';
+    },
+  },
+  {
+    name: 'uneven-roles',
+    summary:
+      'a cluster node hosts 0 to 4 clustered roles (default 1): the computed order (no nodeOrder) updates the fewest first',
+    apply: onNode((node, value) => {
+      node.roles = value % 5 === 1 ? 0 : value % 5;
+    }),
+  },
+  {
+    name: 'reboot-always',
+    summary:
+      'the rollout says rebootOption Always: every node that installs is restarted (a cluster node drained first)',
+    apply: (draft) => {
+      draft.rollout.rebootOption = 'Always';
     },
   },
   {

@@ -183,6 +183,11 @@ export interface NodeScriptContext {
   restartAfterExit(): void;
   /** Appends to the fleet log. */
   note(kind: 'drain' | 'resume', ok: boolean): void;
+  /**
+   * The cluster groups of the node's cluster, as Get-ClusterGroup lists them: each node's
+   * `roles`, none on a drained node (its roles moved off). Empty for a standalone server.
+   */
+  clusterGroups(): { name: string; owner: string; groupType: string }[];
   /** Whether the node's next drain (`drain.failsByAttempt`) fails; counts the drain. */
   nextDrainFails(): boolean;
   /** Whether the node's next resume fails; counts the resume. */
@@ -1503,6 +1508,7 @@ export class SimulatedFleet {
           });
         }),
       note: (kind, ok) => this.note(node, kind, { ok }),
+      clusterGroups: () => this.clusterGroups(node),
       nextDrainFails: () =>
         nthAttempt(node.spec.drain.failsByAttempt, ++node.runsOf.drain) ?? node.spec.drain.fails,
       nextResumeFails: () =>
@@ -1638,6 +1644,23 @@ export class SimulatedFleet {
     return 0;
   }
 
+  /** Get-ClusterGroup on `node`: the roles of every node of its cluster (see NodeScriptContext). */
+  private clusterGroups(node: SimNode): { name: string; owner: string; groupType: string }[] {
+    if (!node.cluster) return [];
+    const groups: { name: string; owner: string; groupType: string }[] = [];
+    for (const peer of this.nodesByKey.values()) {
+      if (peer.cluster !== node.cluster || peer.drainStatus === 'Completed') continue;
+      for (let i = 1; i <= peer.spec.roles; i++) {
+        groups.push({
+          name: `Role ${i} on ${peer.name}`,
+          owner: peer.name,
+          groupType: 'GenericService',
+        });
+      }
+    }
+    return groups;
+  }
+
   /** inventory.ps1 */
   private async inventory(run: ScriptRun, payload: Record<string, unknown>): Promise<number> {
     const node = run.inv.node;
@@ -1665,7 +1688,13 @@ export class SimulatedFleet {
       binaries,
       pendingReboot: node.pendingReboot,
       lastBootTime: roundTrip(node.lastBootTime),
-      cluster: node.cluster ? { name: node.cluster, nodeState: node.clusterState } : null,
+      cluster: node.cluster
+        ? {
+            name: node.cluster,
+            nodeState: node.clusterState,
+            roleCounts: roleCountsOf(this.clusterGroups(node)),
+          }
+        : null,
       hotpatch: { ...node.spec.hotpatch },
       installedUpdates: [...new Set(node.installed)].sort(ordinalIgnoreCase),
     });
@@ -1735,7 +1764,10 @@ export class SimulatedFleet {
       result(true, `drained in ${Math.round((run.now() - started) / 1000)} s`);
       return 0;
     }
-    const remaining = [`Roles on ${node.name}`];
+    // As drain.ps1 lists them: the groups Get-ClusterGroup still shows on the node.
+    const remaining = this.clusterGroups(node)
+      .filter((group) => nodeKey(group.owner) === nodeKey(node.name))
+      .map((group) => group.name);
     const detail = settled
       ? `the drain ended ${node.drainStatus} with the node ${node.clusterState}`
       : `the drain did not finish within ${timeoutMinutes} minutes`;
@@ -2399,4 +2431,11 @@ function readToken(text: string): { o: number; f: string } | undefined {
     // not one of ours
   }
   return undefined;
+}
+
+/** Roles per owner node, as inventory.ps1 counts them from Get-ClusterGroup. */
+function roleCountsOf(groups: readonly { owner: string }[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const group of groups) counts[group.owner] = (counts[group.owner] ?? 0) + 1;
+  return counts;
 }

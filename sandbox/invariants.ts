@@ -45,6 +45,10 @@ export const INVARIANTS = [
     name: 'reportMatchesHistory',
     rule: 'The run history (run record, node results, update results), the lifecycle events and the execution agree: the run is not left Running; the last finished event and the last event per node carry the stored statuses; a Succeeded run has a succeeded execution and a succeeded execution no Failed run; a node stored Succeeded has every update’s last attempt successful.',
   },
+  {
+    name: 'neverMeansNeverRestarted',
+    rule: 'With rebootOption Never, the run restarts no node: the fleet log has no restart that is not an installer’s own (1641). Evidence: the fleet log.',
+  },
 ] as const;
 
 export type InvariantName = (typeof INVARIANTS)[number]['name'];
@@ -185,6 +189,8 @@ export interface RunEvidence {
   readonly nodes: readonly string[];
   /** The fleet log from this position on belongs to the run (runs of a scenario are sequential). */
   readonly fleetFrom: number;
+  /** The rollout's rebootOption. @default 'IfRequired' */
+  readonly rebootOption?: string;
 }
 
 const TERMINAL = new Set(['Success', 'Cancelled', 'TimedOut', 'Failed']);
@@ -204,6 +210,7 @@ export async function checkRunInvariants(evidence: RunEvidence): Promise<Invaria
     await failureBudget(evidence),
     await ledgerExactlyOnce(evidence),
     await reportMatchesHistory(evidence),
+    neverMeansNeverRestarted(evidence.rebootOption, log),
   ];
 }
 
@@ -224,6 +231,21 @@ function restartOnlyWhenDrained(log: readonly FleetLogEntry[]): InvariantResult 
     'restartOnlyWhenDrained',
     bad,
     `${restarts.length} cluster node restart(s), each paused and drained`,
+  );
+}
+
+function neverMeansNeverRestarted(
+  rebootOption: string | undefined,
+  log: readonly FleetLogEntry[],
+): InvariantResult {
+  if (rebootOption !== 'Never') {
+    return result('neverMeansNeverRestarted', [], 'rebootOption is not Never: not applicable');
+  }
+  const ours = log.filter((e) => e.kind === 'restart' && e.byInstaller !== true);
+  return result(
+    'neverMeansNeverRestarted',
+    ours.map((e) => `${e.node} restarted by the run at ${iso(e.at)} with rebootOption Never`),
+    `rebootOption Never: no restart by the run (${log.filter((e) => e.kind === 'restart').length} by an installer)`,
   );
 }
 

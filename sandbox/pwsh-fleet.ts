@@ -549,9 +549,8 @@ class ScriptJob {
       case 'Get-ClusterNode':
         return this.clusterNode();
       case 'Get-ClusterGroup':
-        return node.drainStatus === 'Completed'
-          ? []
-          : [{ name: `Roles on ${node.name}`, owner: node.name }];
+        // Every group of the cluster, as the real cmdlet lists them (the model decides).
+        return context.clusterGroups();
       case 'Suspend-ClusterNode':
         return this.suspend();
       case 'Resume-ClusterNode':

@@ -200,7 +200,7 @@ $null = New-Module -Name FailoverClusters -ScriptBlock {
     function Get-ClusterNode { param([string] $Name, [string] $Cluster) return (ConvertTo-ClusterNode (Invoke-SandboxSeam 'Get-ClusterNode' @{ name = $Name })) }
     function Get-ClusterGroup {
         param([string] $Name, [string] $Cluster)
-        return @(Invoke-SandboxSeam 'Get-ClusterGroup' | ForEach-Object { [pscustomobject]@{ Name = [string]$_.name; OwnerNode = [pscustomobject]@{ Name = [string]$_.owner } } })
+        return @(Invoke-SandboxSeam 'Get-ClusterGroup' | ForEach-Object { [pscustomobject]@{ Name = [string]$_.name; OwnerNode = [pscustomobject]@{ Name = [string]$_.owner }; GroupType = [string]$_.groupType } })
     }
     function Suspend-ClusterNode {
         [CmdletBinding(SupportsShouldProcess = $true)]

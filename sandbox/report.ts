@@ -6,6 +6,7 @@
 
 import { toHex } from '../lambdas/core/exit-codes.js';
 import type { LedgerEntry } from '../lambdas/core/install-ledger.js';
+import { describeNodeOrder } from '../lambdas/core/node-order.js';
 import type { RunStore } from '../lambdas/shared/run-store.js';
 
 /** One update's line in the report. */
@@ -31,7 +32,7 @@ export interface ReportNode {
   readonly updates: readonly ReportUpdate[];
   readonly ledger: readonly Pick<
     LedgerEntry,
-    'sequence' | 'updateId' | 'installedAt' | 'hotpatched'
+    'sequence' | 'updateId' | 'installedAt' | 'hotpatched' | 'installedPendingReboot'
   >[];
 }
 
@@ -47,6 +48,8 @@ export interface RunReport {
   /** Simulated wall-clock length of the run. */
   readonly makespanSeconds?: number;
   readonly lockReleased: boolean;
+  /** How a cluster run ordered its nodes, when it computed the order (issue 13, item 7). */
+  readonly order?: string;
   readonly nodes: readonly ReportNode[];
 }
 
@@ -78,6 +81,7 @@ export async function readRunReport(store: RunStore, runId: string): Promise<Run
         updateId: e.updateId,
         installedAt: e.installedAt,
         hotpatched: e.hotpatched,
+        ...(e.installedPendingReboot ? { installedPendingReboot: true } : {}),
       }));
     nodes.push({
       name,
@@ -103,6 +107,7 @@ export async function readRunReport(store: RunStore, runId: string): Promise<Run
       ? { makespanSeconds: (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000 }
       : {}),
     lockReleased: lock === undefined || lock.holder !== runId,
+    ...(run.nodeOrder ? { order: describeNodeOrder(run.nodeOrder) } : {}),
     nodes,
   };
 }
@@ -133,10 +138,11 @@ export function renderRunReport(report: RunReport): string {
       `  simulated ${report.startedAt}${report.finishedAt ? ` to ${report.finishedAt}, makespan ${formatDuration(report.makespanSeconds ?? 0)}` : ''}; lock ${report.lockReleased ? 'released' : 'STILL HELD'}`,
     );
   }
+  if (report.order) lines.push(`  ${report.order}`);
   for (const node of report.nodes) {
     lines.push('');
     lines.push(
-      `  ${pad(node.name, 16)}${pad(node.status, 18)}drained: ${node.drained ? 'yes' : 'no '}  restarts: ${node.restarts}  attempts: ${node.attempts}`,
+      `  ${pad(node.name, 16)}${pad(node.status, Math.max(18, node.status.length + 1))}drained: ${node.drained ? 'yes' : 'no '}  restarts: ${node.restarts}  attempts: ${node.attempts}`,
     );
     if (node.detail) lines.push(`    ${node.detail}`);
     if (node.updates.length > 0) {
@@ -153,7 +159,7 @@ export function renderRunReport(report: RunReport): string {
     }
     if (node.ledger.length > 0) {
       lines.push(
-        `    ledger: ${node.ledger.map((e) => `${e.sequence}. ${e.updateId}${e.hotpatched ? ' (hotpatch)' : ''}`).join(', ')}`,
+        `    ledger: ${node.ledger.map((e) => `${e.sequence}. ${e.updateId}${e.hotpatched ? ' (hotpatch)' : ''}${e.installedPendingReboot ? ' (restart pending)' : ''}`).join(', ')}`,
       );
     }
   }

@@ -244,6 +244,7 @@ export async function runScenario(
           ...(report ? { report } : {}),
           nodes: run.rollout.target.nodes.map((n) => n.name),
           fleetFrom,
+          ...(run.rollout.rebootOption ? { rebootOption: run.rollout.rebootOption } : {}),
         }),
       );
       const mismatches = [
@@ -373,6 +374,7 @@ export async function checkExecutionInvariants(
   const { sandbox } = result;
   const runId = (execution.output as { runId?: string } | undefined)?.runId ?? execution.name;
   const report = await readRunReport(sandbox.store, runId).catch(() => undefined);
+  const rebootOption = (await sandbox.store.getRun(runId).catch(() => undefined))?.rebootOption;
   return sandbox.clock.track(() =>
     checkRunInvariants({
       sandbox,
@@ -382,6 +384,7 @@ export async function checkExecutionInvariants(
       ...(report ? { report } : {}),
       nodes: report?.nodes.map((n) => n.name) ?? [],
       fleetFrom: 0,
+      ...(rebootOption ? { rebootOption } : {}),
     }),
   );
 }

@@ -333,6 +333,18 @@ const nodeSchema = z.strictObject({
   pausedAtStart: flag()
     .default(false)
     .describe('A cluster node already Paused and drained when the run starts'),
+  /**
+   * Clustered roles (cluster groups) the node owns when the run starts, as Get-ClusterGroup
+   * lists them; the computed node order puts the node with the fewest first (issue 13, item 7).
+   * Ignored on a standalone server. @default 1
+   */
+  roles: z
+    .number({ error: 'expected a whole number of clustered roles, 0 to 1000' })
+    .int({ error: 'expected a whole number of clustered roles, 0 to 1000' })
+    .min(0, { error: 'expected a whole number of clustered roles, 0 to 1000' })
+    .max(1000, { error: 'expected a whole number of clustered roles, 0 to 1000' })
+    .default(1)
+    .describe('Clustered roles the node owns at the start (computed node order)'),
   /** How draining the node's clustered roles goes. */
   drain: z
     .strictObject({

@@ -57,11 +57,36 @@ if (@($renames | Where-Object { -not [string]::IsNullOrEmpty($_) }).Count -gt 0)
 }
 
 # --- failover cluster membership --------------------------------------------------------------
+# Clustered roles per owner node (Get-ClusterGroup lists every group of the cluster), for the
+# computed node order: CAU updates the node hosting the fewest roles first. The cluster's core
+# group and its storage groups are not roles. $null when the groups cannot be read: the run
+# then keeps the given order and says why.
+function Get-ClusterRoleCounts {
+    try {
+        $counts = @{}
+        foreach ($group in @(Get-ClusterGroup)) {
+            if ([string]$group.GroupType -in @('Cluster', 'AvailableStorage', 'ClusterStoragePool')) { continue }
+            $owner = [string]$group.OwnerNode.Name
+            if ([string]::IsNullOrEmpty($owner)) { continue }
+            $counts[$owner] = 1 + [int]$counts[$owner]
+        }
+        $sorted = [ordered]@{}
+        foreach ($owner in @($counts.Keys | Sort-Object)) { $sorted[$owner] = $counts[$owner] }
+        return $sorted
+    }
+    catch {
+        Write-RolloutLog ('cluster roles: ' + $_.Exception.Message)
+        return $null
+    }
+}
+
 $cluster = $null
 try {
     $clusterNode = Get-LocalClusterNode -WaitSeconds 0
     if ($null -ne $clusterNode) {
         $cluster = [ordered]@{ name = [string](Get-Cluster).Name; nodeState = [string]$clusterNode.State }
+        $roleCounts = Get-ClusterRoleCounts
+        if ($null -ne $roleCounts) { $cluster['roleCounts'] = $roleCounts }
     }
 }
 catch {

@@ -397,7 +397,7 @@ function renderStatus(s: RolloutStatus): string {
   const p = s.progress;
   if (p.total > 0) {
     lines.push(
-      `  ${p.finished} of ${p.total} nodes finished: ${p.succeeded} succeeded, ${p.failed} failed, ${p.nothingToInstall} nothing to install, ${p.skipped} skipped`,
+      `  ${p.finished} of ${p.total} nodes finished: ${p.succeeded} succeeded, ${p.failed} failed, ${p.nothingToInstall} nothing to install, ${p.skipped} skipped${p.installedPendingReboot > 0 ? `, ${p.installedPendingReboot} installed pending reboot` : ''}`,
       '',
       ...s.nodes.map((n) => `  ${n.name.padEnd(16)} ${nodeLabel(s, n)}`),
     );
@@ -516,7 +516,8 @@ export const startCommand = {
     '',
     'Options:',
     '  --input <file>           the rollout: { target, plugins?, policy?, changeTicket?, requestedBy?,',
-    '                           approvalGate?: { afterNodes, timeoutMinutes } } (the workflow input;',
+    '                           approvalGate?: { afterNodes, timeoutMinutes },',
+    '                           rebootOption?: IfRequired | Never | Always } (the workflow input;',
     '                           see the README). Required unless --local',
     '  --idempotency-key <key>  a retry with the same key and input returns the same rollout, never a',
     '                           second one (without it the change ticket plays that part)',

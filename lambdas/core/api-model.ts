@@ -21,6 +21,7 @@ import { EXIT_OUTCOMES, type ExitOutcome, KNOWN_EXIT_CODES, toHex } from './exit
 import { failedStepOf } from './failed-step.js';
 import type { LedgerEntry, RemovalPlan } from './install-ledger.js';
 import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';
+import { describeNodeOrder, type NodeOrderRecord } from './node-order.js';
 import {
   GROUP_NAME_PATTERN,
   issueProblems,
@@ -920,6 +921,7 @@ export const rolloutStatusSchema = z
       failed: z.number().int(),
       nothingToInstall: z.number().int(),
       skipped: z.number().int(),
+      installedPendingReboot: z.number().int(),
       pending: z.number().int(),
     }),
     nodes: z.array(
@@ -1041,6 +1043,12 @@ export const runReportSchema = z
       .describe(
         'What happened to the run as a whole, one line each: WarnAfter passed, the lock broken by ForceRecovery',
       ),
+    order: z
+      .string()
+      .optional()
+      .describe(
+        'How a cluster run without policy.nodeOrder ordered its nodes: computed, fewest clustered roles first, with the counts; or as given and why',
+      ),
     nodes: z.array(reportNodeSchema),
   })
   .meta({
@@ -1149,6 +1157,10 @@ const ledgerEntrySchema = z.object({
   ),
   removedAt: timestamp.optional(),
   removedByRunId: z.string().optional(),
+  installedPendingReboot: z
+    .boolean()
+    .optional()
+    .describe('Installed by a run with rebootOption Never that left the node needing a restart'),
 });
 
 export const ledgerResponseSchema = z
@@ -1208,6 +1220,7 @@ export interface RunView {
   readonly requestedBy?: string;
   readonly warnAt?: string;
   readonly warnAfterPassedAt?: string;
+  readonly nodeOrder?: NodeOrderRecord;
   readonly forceRecovery?: {
     readonly recoveredAt: string;
     readonly recoveredBy: string;
@@ -1341,6 +1354,7 @@ export function rolloutStatusView(source: {
     failed: 0,
     nothingToInstall: 0,
     skipped: 0,
+    installedPendingReboot: 0,
     pending: 0,
   };
   if (run === undefined) {
@@ -1398,6 +1412,7 @@ export function rolloutStatusView(source: {
     failed: count('Failed'),
     nothingToInstall: count('NothingToInstall'),
     skipped: count('Skipped'),
+    installedPendingReboot: count('InstalledPendingReboot'),
     pending: pending.length,
   };
   const { status, reason } = effectiveStatus(run, execution);
@@ -1578,6 +1593,7 @@ export function buildRunReport(source: {
     changeTicket: run.changeTicket ?? null,
     requestedBy: run.requestedBy ?? null,
     ...(runNotices(run).length > 0 ? { notices: runNotices(run) } : {}),
+    ...(run.nodeOrder !== undefined ? { order: describeNodeOrder(run.nodeOrder) } : {}),
     nodes,
   };
 }

@@ -108,7 +108,15 @@ export interface InventoryResult {
   readonly binaries: readonly { readonly path: string; readonly fileVersion: string | null }[];
   readonly pendingReboot: boolean;
   readonly lastBootTime: string;
-  readonly cluster: { readonly name: string; readonly nodeState: string } | null;
+  readonly cluster: {
+    readonly name: string;
+    readonly nodeState: string;
+    /**
+     * Clustered roles per owner node, from Get-ClusterGroup (the cluster's own core group and
+     * its storage groups left out); a node that owns none is absent. Issue 13, item 7.
+     */
+    readonly roleCounts?: Readonly<Record<string, number>>;
+  } | null;
   readonly hotpatch: {
     readonly enrolled: boolean;
     readonly vbsEnabled: boolean;
@@ -361,8 +369,19 @@ export const NODE_STATUSES = [
   'Failed',
   'NotStarted',
   'Skipped',
+  // rebootOption Never: installed, the restart left to the operator (Patch Manager's state name).
+  'InstalledPendingReboot',
 ] as const;
 export type NodeStatus = (typeof NODE_STATUSES)[number];
+
+/**
+ * When the run restarts a node (SSM `RebootOption`, Azure `rebootSetting`): `IfRequired` when an
+ * update or a pending restart needs it (the default, CAU's behaviour); `Never`: install, never
+ * restart (the node ends `InstalledPendingReboot`); `Always`: restart after installing even when
+ * nothing asks for it (a cluster node drained first).
+ */
+export const REBOOT_OPTIONS = ['IfRequired', 'Never', 'Always'] as const;
+export type RebootOption = (typeof REBOOT_OPTIONS)[number];
 
 /** The final state of a run. */
 export const RUN_STATUSES = ['Running', 'Succeeded', 'Failed', 'Stopped', 'Cancelled'] as const;

@@ -50,6 +50,11 @@ export interface LedgerEntry {
   readonly removedAt?: string;
   /** The rollout run that removed it, when a run did. */
   readonly removedByRunId?: string;
+  /**
+   * Installed by a run with rebootOption Never that left the node needing a restart: the update
+   * may not be in effect until the node restarts (Patch Manager's InstalledPendingReboot).
+   */
+  readonly installedPendingReboot?: boolean;
 }
 
 /** Every install recorded on one node, in install order. */
@@ -262,6 +267,7 @@ const entrySchema = z.strictObject(
     ...installFields,
     removedAt: timestampSchema.optional(),
     removedByRunId: text('a run id').optional(),
+    installedPendingReboot: z.boolean({ error: 'expected true or false' }).optional(),
   },
   { error: 'expected a ledger entry object' },
 );

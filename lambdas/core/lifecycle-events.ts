@@ -88,6 +88,12 @@ const nodeCountsSchema = z
     notStarted: z.number().int().min(0),
     nothingToInstall: z.number().int().min(0),
     skipped: z.number().int().min(0),
+    installedPendingReboot: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('Installed with a restart pending (rebootOption Never)'),
   })
   .describe('How many nodes ended in each status');
 

@@ -11,7 +11,14 @@
  * Pure: no AWS SDK, no I/O.
  */
 import * as z from 'zod';
-import { type ApprovalGate, commandTimeout, NODE_CONTRACT, type RemovalItem } from './contracts.js';
+import {
+  type ApprovalGate,
+  commandTimeout,
+  NODE_CONTRACT,
+  REBOOT_OPTIONS,
+  type RebootOption,
+  type RemovalItem,
+} from './contracts.js';
 import { formatProblems, RolloutRuleError, type ValidationProblem } from './errors.js';
 import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';
 import {
@@ -278,6 +285,12 @@ export const rolloutInputSchema = z
         .describe(
           'When to drain a node: whenRestartPossible (default: only when a restart may be needed) or always',
         ),
+      rebootOption: z
+        .enum(REBOOT_OPTIONS, { error: `expected one of ${quoted(REBOOT_OPTIONS)}` })
+        .default('IfRequired')
+        .describe(
+          'When the run restarts a node (SSM RebootOption, Azure rebootSetting): IfRequired (default: when an update or a pending restart needs it), Never (install, do not restart: the node ends InstalledPendingReboot and a cluster node is not drained for the restart) or Always (restart after installing even when not required, drained first)',
+        ),
       approvalGate: z
         .strictObject({
           afterNodes: z
@@ -400,6 +413,13 @@ export interface ResolvedRollout {
   readonly changeTicket: ChangeTicket | null;
   readonly requestedBy: string | null;
   readonly drain: DrainMode;
+  /** When the run restarts a node; see {@link REBOOT_OPTIONS}. */
+  readonly rebootOption: RebootOption;
+  /**
+   * A cluster run of 2 or more nodes whose input names no policy.nodeOrder: the workflow orders the nodes fewest
+   * clustered roles first (CAU), from an inventory, before the first node (issue 13, item 7).
+   */
+  readonly computeNodeOrder: boolean;
   /** When the run was requested (the execution's start), ISO 8601. */
   readonly requestedAt: string;
   /**
@@ -579,6 +599,14 @@ export function parseRolloutInput(
     changeTicket: data.changeTicket ?? null,
     requestedBy: data.requestedBy ?? null,
     drain: data.drain,
+    rebootOption: data.rebootOption,
+    // One node has no order to compute.
+    computeNodeOrder:
+      data.target.kind === 'cluster' &&
+      data.target.nodes.length > 1 &&
+      (typeof data.policy !== 'object' ||
+        data.policy === null ||
+        (data.policy as { nodeOrder?: unknown }).nodeOrder === undefined),
     requestedAt: now.toISOString(),
     deadlines: deadlinesOf(policy, at, windowStop),
     approvalGate: data.approvalGate

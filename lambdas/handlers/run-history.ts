@@ -17,7 +17,12 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod';
-import { NODE_STATUSES, type NodeStatus, type RunStatus } from '../core/contracts.js';
+import {
+  NODE_STATUSES,
+  type NodeStatus,
+  REBOOT_OPTIONS,
+  type RunStatus,
+} from '../core/contracts.js';
 import {
   type LifecycleEvent,
   nodeUpdated,
@@ -26,6 +31,7 @@ import {
   warnAfterPassed,
 } from '../core/lifecycle-events.js';
 import { nodeKey, nodeNameProblem } from '../core/node-names.js';
+import { computeNodeOrder, type NodeOrderRecord, roleCountsOf } from '../core/node-order.js';
 import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
 import { createEventPublisher, type LifecyclePublisher } from '../shared/event-publisher.js';
 import {
@@ -70,6 +76,8 @@ const startRunSchema = z.object({
       .object({ system: z.string(), id: z.string(), url: z.string().optional() })
       .nullish(),
     requestedBy: z.string().nullish(),
+    /** The rollout's rebootOption (issue 13, item 3); kept on the run unless IfRequired. */
+    rebootOption: z.enum(REBOOT_OPTIONS).optional(),
   }),
 });
 
@@ -121,6 +129,20 @@ const pausedNodesSchema = z.object({ action: z.literal('pausedNodes'), runId });
 /** What is left of the run's MaxFailedNodes (the fleet's rest after the pilot). */
 const failureBudgetSchema = z.object({ action: z.literal('failureBudget'), runId });
 
+/**
+ * Issue 13, item 7: orders a cluster run's nodes fewest clustered roles first, from the
+ * inventory command one node answered (`command`), or keeps them when it failed (`error`).
+ */
+const orderNodesSchema = z.object({
+  action: z.literal('orderNodes'),
+  runId,
+  nodes: z.array(z.looseObject({ name: nodeName, instanceId: z.string().min(1) })).min(1),
+  command: z
+    .looseObject({ status: z.string(), results: z.array(z.unknown()).optional() })
+    .optional(),
+  error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
+});
+
 const eventSchema = z.discriminatedUnion(
   'action',
   [
@@ -130,10 +152,11 @@ const eventSchema = z.discriminatedUnion(
     failureBudgetSchema,
     checkWarnAfterSchema,
     pausedNodesSchema,
+    orderNodesSchema,
   ],
   {
     error:
-      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter" or "pausedNodes"',
+      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter", "pausedNodes" or "orderNodes"',
   },
 );
 
@@ -147,6 +170,8 @@ export interface NodeCounts {
   readonly notStarted: number;
   readonly nothingToInstall: number;
   readonly skipped: number;
+  /** rebootOption Never: installed, restart pending. Absent when none. */
+  readonly installedPendingReboot?: number;
 }
 
 /** What finishRun returns and stores on the run. */
@@ -194,6 +219,11 @@ export type RunHistoryResult =
   | FailureBudget
   | WarnAfterCheck
   | { readonly runId: string; readonly node: string; readonly status: NodeStatus }
+  | {
+      readonly runId: string;
+      readonly nodes: readonly { readonly name: string }[];
+      readonly order: NodeOrderRecord;
+    }
   | RunSummary;
 
 /**
@@ -201,7 +231,8 @@ export type RunHistoryResult =
  * 1. `Cancelled` when a cancel was requested.
  * 2. `Failed` when the run was marked failed, or more nodes failed than maxFailedNodes.
  * 3. `Stopped` when some nodes never started and StopAfter has passed.
- * 4. `Succeeded` when every node is Succeeded or NothingToInstall.
+ * 4. `Succeeded` when every node is Succeeded, NothingToInstall or InstalledPendingReboot (the
+ *    run did what rebootOption Never asked).
  * 5. `Failed` otherwise: a node failed within maxFailedNodes, was skipped, or never started
  *    with no StopAfter to explain it. The run went on, but not every node got its updates.
  * A node of the run with no result counts as NotStarted.
@@ -226,6 +257,10 @@ export function summariseRun(
     notStarted: count('NotStarted'),
     nothingToInstall: count('NothingToInstall'),
     skipped: count('Skipped'),
+    // Only when there are some: summaries of runs without rebootOption Never keep their shape.
+    ...(count('InstalledPendingReboot') > 0
+      ? { installedPendingReboot: count('InstalledPendingReboot') }
+      : {}),
   };
   const failedNodes = all.filter((n) => n.status === 'Failed').map((n) => n.node);
   const base = { runId: run.runId, nodes, failedNodes };
@@ -252,11 +287,15 @@ export function summariseRun(
       reason: `StopAfter passed (${run.stopAt}) before ${nodes.notStarted} node(s) started`,
     };
   }
-  if (nodes.succeeded + nodes.nothingToInstall === nodes.total) {
+  const pendingReboot = nodes.installedPendingReboot ?? 0;
+  if (nodes.succeeded + nodes.nothingToInstall + pendingReboot === nodes.total) {
     return {
       ...base,
       status: 'Succeeded',
-      reason: 'every node succeeded or had nothing to install',
+      reason:
+        pendingReboot > 0
+          ? `every node succeeded or had nothing to install; ${pendingReboot} installed with a restart pending (rebootOption Never)`
+          : 'every node succeeded or had nothing to install',
     };
   }
   const left = [
@@ -352,6 +391,9 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           ...(run.execution ? { execution: run.execution } : {}),
           ...(run.changeTicket ? { changeTicket: run.changeTicket } : {}),
           ...(run.requestedBy ? { requestedBy: run.requestedBy } : {}),
+          ...(run.rebootOption && run.rebootOption !== 'IfRequired'
+            ? { rebootOption: run.rebootOption }
+            : {}),
         };
         try {
           await deps.store.putRun(record);
@@ -386,6 +428,10 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           finishedAt: result.finishedAt ?? deps.now().toISOString(),
         };
         await deps.store.putNodeResult(id, node, stored);
+        // rebootOption Never: the updates this run installed wait for a restart (issue 13, item 3).
+        if (result.status === 'InstalledPendingReboot') {
+          await deps.store.markLedgerPendingReboot(node, id);
+        }
         logger.info('node result recorded', { status: result.status });
         // A notice only: failing to give it must not fail the node's record (finishRun checks again).
         try {
@@ -405,6 +451,26 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
         const run = await deps.store.getRun(id);
         if (run === undefined) throw new RunNotFoundError(id);
         return checkWarnAfter(run, parsed.node ?? null, deps.now());
+      }
+      case 'orderNodes': {
+        const { runId: id, nodes } = parsed;
+        logContext({ runId: id });
+        const from = (nodes[0] as { name: string }).name;
+        const counts = parsed.error
+          ? {
+              problem: `the inventory on ${from} failed (${parsed.error.Error ?? 'error'}: ${parsed.error.Cause ?? ''})`,
+            }
+          : parsed.command?.status !== 'Success'
+            ? {
+                problem: `the inventory on ${from} ended ${parsed.command?.status ?? 'without a result'}`,
+              }
+            : roleCountsOf(parsed.command.results?.[0]);
+        const ordered: { nodes: typeof nodes; order: NodeOrderRecord } =
+          'problem' in counts
+            ? { nodes, order: { source: 'given', reason: counts.problem } }
+            : computeNodeOrder(nodes, counts, from);
+        await deps.store.recordNodeOrder(id, ordered.order);
+        return { runId: id, ...ordered };
       }
       case 'pausedNodes': {
         const { runId: id } = parsed;

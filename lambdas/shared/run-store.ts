@@ -21,6 +21,7 @@ import {
 import type { DocumentKey, NodeStatus, RunStatus, UpdateResult } from '../core/contracts.js';
 import { type InstallLedger, type LedgerEntry, validateLedger } from '../core/install-ledger.js';
 import { sameNode } from '../core/node-names.js';
+import type { NodeOrderRecord } from '../core/node-order.js';
 import { type ItemKind, KEYS, keys, LEDGER_SORT_PREFIX } from '../core/run-store-model.js';
 import { requiredEnv, tracer } from './runtime.js';
 
@@ -66,6 +67,10 @@ export interface RunRecord {
   readonly warnAt?: string;
   /** When the run noticed it had passed WarnAfter (set once; the event and metric go with it). */
   readonly warnAfterPassedAt?: string;
+  /** The rollout's rebootOption when not IfRequired (issue 13, item 3). */
+  readonly rebootOption?: 'Never' | 'Always';
+  /** How a cluster run without policy.nodeOrder ordered its nodes (issue 13, item 7). */
+  readonly nodeOrder?: NodeOrderRecord;
   readonly finishedAt?: string;
   /** Set by a cancel request; the run finishes as `Cancelled`. */
   readonly cancelRequested?: boolean;
@@ -703,6 +708,20 @@ export class RunStore {
     }
   }
 
+  /** Records how the run ordered its nodes (computed, or given and why); a retry rewrites it. */
+  async recordNodeOrder(runId: string, order: NodeOrderRecord): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.run(runId),
+        UpdateExpression: 'SET #order = :order',
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': KEYS.partition, '#order': 'nodeOrder' },
+        ExpressionAttributeValues: { ':order': order },
+      }),
+    );
+  }
+
   /**
    * Records a ForceRecovery on the run, and ends the run `Failed` with the reason when it was
    * still recorded `Running` (its execution has ended, so nothing else will). Undefined when no
@@ -947,6 +966,29 @@ export class RunStore {
         );
       }
     }
+  }
+
+  /**
+   * Marks the node's ledger entries installed by the run (and not removed) as
+   * `installedPendingReboot` (rebootOption Never left a restart pending); returns how many.
+   */
+  async markLedgerPendingReboot(node: string, runId: string): Promise<number> {
+    const entries = (await this.getLedger(node)).entries.filter(
+      (e) => e.runId === runId && e.removedAt === undefined,
+    );
+    for (const entry of entries) {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.ledgerEntry(node, entry.sequence),
+          UpdateExpression: 'SET #pending = :true',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': KEYS.partition, '#pending': 'installedPendingReboot' },
+          ExpressionAttributeValues: { ':true': true },
+        }),
+      );
+    }
+    return entries.length;
   }
 
   /**

@@ -507,6 +507,7 @@ describe('the commands over HTTP (fake fetch, credentials from the environment c
       failed: 0,
       nothingToInstall: 0,
       skipped: 0,
+      installedPendingReboot: 0,
       pending: 1,
     },
     nodes: [

@@ -85,6 +85,11 @@ describe('parseRolloutInput: defaults', () => {
       expected: 'whenRestartPossible',
     },
     {
+      source: 'issue 13 item 3: rebootOption default IfRequired (SSM RebootIfNeeded, CAU)',
+      field: 'rebootOption',
+      expected: 'IfRequired',
+    },
+    {
       source: 'brief: changeTicket optional (null when absent)',
       field: 'changeTicket',
       expected: null,
@@ -155,6 +160,19 @@ describe('parseRolloutInput: every field, accepted and refused', () => {
     field?: string;
   };
   const rows: Row[] = [
+    ...(['IfRequired', 'Never', 'Always'] as const).map((option) => ({
+      source: `issue 13 item 3: rebootOption ${option} (Azure rebootSetting)`,
+      path: ['rebootOption'],
+      value: option,
+      check: (r: ReturnType<typeof parseRolloutInput>) => expect(r.rebootOption).toBe(option),
+    })),
+    {
+      source: "rebootOption in Patch Manager's spelling",
+      path: ['rebootOption'],
+      value: 'NoReboot',
+      field: 'rebootOption',
+    },
+    { source: 'rebootOption not text', path: ['rebootOption'], value: true, field: 'rebootOption' },
     {
       source: 'runId 1-64 [A-Za-z0-9-_]',
       path: ['runId'],
@@ -578,6 +596,7 @@ describe('rolloutInputJsonSchema', () => {
       'changeTicket',
       'requestedBy',
       'drain',
+      'rebootOption',
       'approvalGate',
       'schedule',
       'removal',

@@ -4,6 +4,7 @@
  * it with: complete-command's result-line parser, then the interpreters. Neither side can change
  * the line format alone.
  */
+
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +28,7 @@ import {
   interpretRemoval,
   interpretWindowsUpdate,
 } from '../../lambdas/core/interpret.js';
+import { computeNodeOrder, roleCountsOf } from '../../lambdas/core/node-order.js';
 import { RUN_ID_PATTERN } from '../../lambdas/core/rollout-input.js';
 import { parseResultLines } from '../../lambdas/handlers/complete-command.js';
 import { MAX_PAYLOAD_BYTES } from '../../lambdas/handlers/send-command.js';
@@ -245,7 +247,11 @@ describe('SSM output fixtures: Windows Update and removal verdicts', () => {
 describe('SSM output fixtures: the other documents', () => {
   it('inventory: the InventoryResult shape', () => {
     const facts = fixture('inventory-cluster').results[0] as InventoryResult;
-    expect(facts.cluster).toEqual({ name: 'CLUSTER1', nodeState: 'Up' });
+    expect(facts.cluster).toEqual({
+      name: 'CLUSTER1',
+      nodeState: 'Up',
+      roleCounts: { NODE1: 2, NODE3: 1 },
+    });
     expect(Object.keys(facts).sort()).toEqual(
       [
         'binaries',
@@ -258,6 +264,22 @@ describe('SSM output fixtures: the other documents', () => {
         'pendingReboot',
       ].sort(),
     );
+  });
+
+  it('inventory: the computed node order reads the role counts the script printed (issue 13, item 7)', () => {
+    const facts = fixture('inventory-cluster').results[0];
+    const counts = roleCountsOf(facts);
+    expect(counts).toBeInstanceOf(Map);
+    const nodes = ['NODE1', 'NODE2', 'NODE3'].map((name) => ({ name }));
+    const { order } = computeNodeOrder(nodes, counts as Map<string, number>, 'NODE1');
+    expect(order).toMatchObject({
+      source: 'computed',
+      counts: [
+        { node: 'NODE2', roles: 0 },
+        { node: 'NODE3', roles: 1 },
+        { node: 'NODE1', roles: 2 },
+      ],
+    });
   });
 
   it('restart: 3010 without a result first, then the new boot', () => {

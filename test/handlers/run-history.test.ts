@@ -172,6 +172,13 @@ describe('summariseRun', () => {
       reason: 'every node succeeded',
     },
     {
+      source: 'issue 13 item 3: rebootOption Never did what it was asked (InstalledPendingReboot)',
+      run: run(),
+      results: statuses('InstalledPendingReboot', 'NothingToInstall', 'Succeeded', 'Succeeded'),
+      status: 'Succeeded',
+      reason: '1 installed with a restart pending (rebootOption Never)',
+    },
+    {
       source: 'CAU MaxFailedNodes: more failures than allowed',
       run: run(),
       results: statuses('Failed', 'Failed', 'Succeeded', 'NotStarted'),
@@ -615,5 +622,82 @@ describe('run-history lifecycle events', () => {
     // Assert
     expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
     expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+  });
+});
+
+describe('run-history orderNodes (issue 13, item 7)', () => {
+  const NODES = [
+    { name: 'NODE1', instanceId: 'i-0123456789abcdef0' },
+    { name: 'NODE2', instanceId: 'i-0123456789abcdef1' },
+    { name: 'NODE3', instanceId: 'i-0123456789abcdef2' },
+  ];
+  const inventory = (roleCounts: Record<string, number>) => ({
+    status: 'Success',
+    results: [{ cluster: { name: 'CLUSTER1', nodeState: 'Up', roleCounts } }],
+  });
+
+  it('orders fewest roles first and records the order on the run', async () => {
+    // Arrange
+    ddb.on(UpdateCommand).resolves({});
+    // Act
+    const result = await makeHandler()({
+      action: 'orderNodes',
+      runId: 'run-1',
+      nodes: NODES,
+      command: inventory({ NODE1: 2, NODE3: 1 }),
+    });
+    // Assert
+    expect((result as { nodes: readonly { name: string }[] }).nodes.map((n) => n.name)).toEqual([
+      'NODE2',
+      'NODE3',
+      'NODE1',
+    ]);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      UpdateExpression: 'SET #order = :order',
+      ExpressionAttributeValues: {
+        ':order': expect.objectContaining({
+          source: 'computed',
+          counts: [
+            { node: 'NODE2', roles: 0 },
+            { node: 'NODE3', roles: 1 },
+            { node: 'NODE1', roles: 2 },
+          ],
+          from: 'NODE1',
+        }),
+      },
+    });
+  });
+
+  it.each([
+    [
+      'the inventory failed',
+      { error: { Error: 'States.Timeout', Cause: 'no answer' } },
+      'the inventory on NODE1 failed (States.Timeout: no answer)',
+    ],
+    [
+      'the command did not succeed',
+      { command: { status: 'Failed' } },
+      'the inventory on NODE1 ended Failed',
+    ],
+    [
+      'the inventory had no counts',
+      { command: { status: 'Success', results: [{ cluster: null }] } },
+      'the inventory reported no clustered role counts',
+    ],
+  ])('%s: keeps the given order and records why', async (_what, outcome, reason) => {
+    // Arrange
+    ddb.on(UpdateCommand).resolves({});
+    // Act
+    const result = await makeHandler()({
+      action: 'orderNodes',
+      runId: 'run-1',
+      nodes: NODES,
+      ...outcome,
+    });
+    // Assert
+    expect(result).toMatchObject({ nodes: NODES, order: { source: 'given', reason } });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      ExpressionAttributeValues: { ':order': { source: 'given', reason } },
+    });
   });
 });

@@ -49,9 +49,50 @@ Describe 'Inventory' {
         Mock Import-FailoverClusterModule {}
         Mock Get-Cluster { [pscustomobject]@{ Name = 'CLUSTER1' } }
         Mock Get-ClusterNode { [pscustomobject]@{ State = 'Up' } }
+        Mock Get-ClusterGroup {
+            @(
+                [pscustomobject]@{ Name = 'Cluster Group'; GroupType = 'Cluster'; OwnerNode = [pscustomobject]@{ Name = 'NODE2' } }
+                [pscustomobject]@{ Name = 'Available Storage'; GroupType = 'AvailableStorage'; OwnerNode = [pscustomobject]@{ Name = 'NODE2' } }
+                [pscustomobject]@{ Name = 'SQL Server (MSSQLSERVER)'; GroupType = 'GenericService'; OwnerNode = [pscustomobject]@{ Name = 'NODE1' } }
+                [pscustomobject]@{ Name = 'FS01'; GroupType = 'FileServer'; OwnerNode = [pscustomobject]@{ Name = 'NODE1' } }
+                [pscustomobject]@{ Name = 'VM01'; GroupType = 'VirtualMachine'; OwnerNode = [pscustomobject]@{ Name = 'NODE3' } }
+            )
+        }
         $run = Invoke-Document inventory @{ binaries = @() } -Fixture 'inventory-cluster'
         $run.Results[0].cluster.name | Should -Be 'CLUSTER1'
         $run.Results[0].cluster.nodeState | Should -Be 'Up'
+    }
+
+    It 'counts clustered roles per owner node, leaving out the core cluster group and storage' {
+        Mock Get-ServiceStatus { 'Running' } -ParameterFilter { $Name -eq 'ClusSvc' }
+        Mock Import-FailoverClusterModule {}
+        Mock Get-Cluster { [pscustomobject]@{ Name = 'CLUSTER1' } }
+        Mock Get-ClusterNode { [pscustomobject]@{ State = 'Up' } }
+        Mock Get-ClusterGroup {
+            @(
+                [pscustomobject]@{ Name = 'Cluster Group'; GroupType = 'Cluster'; OwnerNode = [pscustomobject]@{ Name = 'NODE2' } }
+                [pscustomobject]@{ Name = 'Available Storage'; GroupType = 'AvailableStorage'; OwnerNode = [pscustomobject]@{ Name = 'NODE2' } }
+                [pscustomobject]@{ Name = 'SQL Server (MSSQLSERVER)'; GroupType = 'GenericService'; OwnerNode = [pscustomobject]@{ Name = 'NODE1' } }
+                [pscustomobject]@{ Name = 'FS01'; GroupType = 'FileServer'; OwnerNode = [pscustomobject]@{ Name = 'NODE1' } }
+                [pscustomobject]@{ Name = 'VM01'; GroupType = 'VirtualMachine'; OwnerNode = [pscustomobject]@{ Name = 'NODE3' } }
+            )
+        }
+        $counts = (Invoke-Document inventory @{ binaries = @() }).Results[0].cluster.roleCounts
+        @($counts.PSObject.Properties.Name) | Should -Be @('NODE1', 'NODE3')
+        $counts.NODE1 | Should -Be 2
+        $counts.NODE3 | Should -Be 1
+    }
+
+    It 'leaves the role counts out when the cluster groups cannot be read' {
+        Mock Get-ServiceStatus { 'Running' } -ParameterFilter { $Name -eq 'ClusSvc' }
+        Mock Import-FailoverClusterModule {}
+        Mock Get-Cluster { [pscustomobject]@{ Name = 'CLUSTER1' } }
+        Mock Get-ClusterNode { [pscustomobject]@{ State = 'Up' } }
+        Mock Get-ClusterGroup { throw 'The cluster service is not running' }
+        $run = Invoke-Document inventory @{ binaries = @() }
+        $run.ExitCode | Should -Be 0
+        $run.Results[0].cluster.nodeState | Should -Be 'Up'
+        $run.Results[0].cluster.PSObject.Properties.Name | Should -Not -Contain 'roleCounts'
     }
 
     It 'reports an unreadable membership as Unknown, not as a standalone server' {

@@ -295,7 +295,12 @@ describe('SimulatedFleet: the command life cycle', () => {
       ],
       pendingReboot: false,
       lastBootTime: '2026-01-06T22:00:00.0000000Z',
-      cluster: { name: 'CLUSTER1', nodeState: 'Up' },
+      cluster: {
+        name: 'CLUSTER1',
+        nodeState: 'Up',
+        // Every node of CLUSTER1 hosts one role by default (the scenario's roles).
+        roleCounts: { NODE1: 1, NODE2: 1, NODE3: 1, NODE4: 1 },
+      },
       hotpatch: { enrolled: true, vbsEnabled: true, secureBoot: true, azureArcConnected: false },
       installedUpdates: ['KB5032198'],
     });

@@ -563,6 +563,39 @@ describe('the safety invariants, on hand-made evidence', () => {
   });
 });
 
+describe('neverMeansNeverRestarted (issue 13, item 3: rebootOption Never)', () => {
+  it.each([
+    ['IfRequired', undefined, true],
+    ['Never', 'Never', false],
+  ])('a restart by the run, with rebootOption %s', async (_what, rebootOption, ok) => {
+    // Arrange: the clean world restarts NODE1 with RestartNode (not its installer).
+    const world = cleanWorld();
+    // Act
+    const results = await checkRunInvariants({
+      ...evidence(world),
+      ...(rebootOption ? { rebootOption } : {}),
+    });
+    // Assert
+    const never = results.find((r) => r.name === 'neverMeansNeverRestarted');
+    expect(never?.ok).toBe(ok);
+    if (!ok)
+      expect(never?.detail).toMatch(/NODE1 restarted by the run at .* with rebootOption Never/);
+  });
+
+  it('an installer restarting the node itself (1641) is not the run restarting it', async () => {
+    // Arrange
+    const world = cleanWorld();
+    world.log = world.log.map((e) => (e.kind === 'restart' ? { ...e, byInstaller: true } : e));
+    // Act
+    const results = await checkRunInvariants({ ...evidence(world), rebootOption: 'Never' });
+    // Assert
+    expect(results.find((r) => r.name === 'neverMeansNeverRestarted')).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/no restart by the run \(1 by an installer\)/),
+    });
+  });
+});
+
 describe('the invariants through the sandbox', () => {
   it('a shipped scenario keeps all seven, and the run result carries them', async () => {
     // A cluster run that drains, restarts and resumes NODE1, then stops (StopAfter).

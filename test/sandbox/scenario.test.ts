@@ -86,6 +86,7 @@ describe('parseScenario: defaults', () => {
       restartMinutes: 4,
       neverReturnsFromRestart: false,
       pausedAtStart: false,
+      roles: 1,
       drain: { fails: false, minutes: 2 },
       resumeFails: false,
       invocationDoesNotExistReads: 0,

@@ -1,0 +1,128 @@
+/**
+ * Health gates (issue 13, item 1): the verdict at one gate. Sources: CodeDeploy and Argo
+ * Rollouts stop on an alarm in ALARM; the issue: stop or hold for approval per onAlarm, a
+ * missing alarm is a clear error naming it.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  type AlarmReading,
+  alarmNameFromArn,
+  evaluateGates,
+  healthGatesInputSchema,
+} from '../../lambdas/core/health-gates.js';
+
+const gates = (input: unknown) => healthGatesInputSchema.parse(input);
+const reading = (name: string, state: AlarmReading['state'], reason = `${name} reason`) => ({
+  name,
+  state,
+  reason,
+});
+
+describe('healthGatesInputSchema', () => {
+  it.each([
+    ['names only, onAlarm defaults to stop', { alarmNames: ['cpu-high'] }, { onAlarm: 'stop' }],
+    ['a tag only', { alarmTag: { key: 'rollout', value: 'CLUSTER1' } }, { onAlarm: 'stop' }],
+    ['approve', { alarmNames: ['a'], onAlarm: 'approve' }, { onAlarm: 'approve' }],
+  ])('accepts %s', (_what, input, expected) => {
+    expect(gates(input)).toMatchObject(expected);
+  });
+
+  it.each([
+    ['neither names nor tag', {}, /alarmNames, alarmTag or both/],
+    ['an empty name list', { alarmNames: [] }, /at least one alarm name/],
+    ['a name with a newline', { alarmNames: ['a\nb'] }, /CloudWatch alarm name/],
+    ['101 names', { alarmNames: Array.from({ length: 101 }, (_, i) => `a${i}`) }, /at most 100/],
+    [
+      'onAlarm pause',
+      { alarmNames: ['a'], onAlarm: 'pause' },
+      /expected .{0,2}stop.{0,2} or .{0,2}approve/,
+    ],
+    ['an unknown field', { alarmNames: ['a'], alarms: ['b'] }, /alarms/],
+  ])('refuses %s', (_what, input, message) => {
+    const result = healthGatesInputSchema.safeParse(input);
+    expect(result.success).toBe(false);
+    expect(JSON.stringify(result.error?.issues)).toMatch(message);
+  });
+});
+
+describe('evaluateGates', () => {
+  it.each([
+    {
+      source: 'every alarm OK: go on',
+      input: { alarmNames: ['a', 'b'] },
+      readings: [reading('b', 'OK'), reading('a', 'OK')],
+      action: 'proceed',
+      message: /2 alarm\(s\) quiet/,
+    },
+    {
+      source: 'CodeDeploy: an alarm in ALARM stops the deployment',
+      input: { alarmNames: ['a', 'b'] },
+      readings: [reading('a', 'OK'), reading('b', 'ALARM', 'Threshold Crossed: 1 datapoint')],
+      action: 'stop',
+      message: /b is in ALARM \(Threshold Crossed: 1 datapoint\); onAlarm stop/,
+    },
+    {
+      source: 'issue 13: onAlarm approve holds the run',
+      input: { alarmNames: ['a'], onAlarm: 'approve' },
+      readings: [reading('a', 'ALARM')],
+      action: 'approve',
+      message: /onAlarm approve/,
+    },
+    {
+      source: 'INSUFFICIENT_DATA is not firing, and is listed',
+      input: { alarmNames: ['a'] },
+      readings: [reading('a', 'INSUFFICIENT_DATA')],
+      action: 'proceed',
+      message: /without enough data: a/,
+    },
+    {
+      source: 'issue 13: a missing alarm is an error naming it, even when others fire',
+      input: { alarmNames: ['a', 'gone'], onAlarm: 'approve' },
+      readings: [reading('a', 'ALARM')],
+      action: 'fail',
+      message: /CloudWatch alarm "gone" does not exist/,
+    },
+  ])('$source', ({ input, readings, action, message }) => {
+    const verdict = evaluateGates(gates(input), readings, {
+      checkpoint: 'beforeNode',
+      node: 'NODE2',
+    });
+    expect(verdict.action).toBe(action);
+    expect(verdict.message).toMatch(message);
+    expect(verdict.message).toMatch(/^health gate before node NODE2: /);
+  });
+
+  it('a tag that matches no alarm fails, naming the tag', () => {
+    const verdict = evaluateGates(
+      gates({ alarmTag: { key: 'rollout', value: 'C1' } }),
+      [],
+      { checkpoint: 'beforeWave' },
+      [],
+    );
+    expect(verdict).toMatchObject({ action: 'fail', missing: ['tag:rollout=C1'] });
+    expect(verdict.message).toBe('health gate beforeWave: no CloudWatch alarm has tag:rollout=C1');
+  });
+
+  it('lists the firing alarms in name order with their StateReason', () => {
+    const verdict = evaluateGates(
+      gates({ alarmNames: ['z', 'a', 'm'] }),
+      [reading('z', 'ALARM', 'zr'), reading('m', 'OK'), reading('a', 'ALARM', 'ar')],
+      { checkpoint: 'bake' },
+    );
+    expect(verdict.firing).toEqual([
+      { name: 'a', reason: 'ar' },
+      { name: 'z', reason: 'zr' },
+    ]);
+    expect(verdict.checked).toEqual(['a', 'm', 'z']);
+  });
+});
+
+describe('alarmNameFromArn', () => {
+  it.each([
+    ['arn:aws:cloudwatch:eu-west-1:111122223333:alarm:cpu-high', 'cpu-high'],
+    ['arn:aws:cloudwatch:eu-west-1:111122223333:alarm:name:with:colons', 'name:with:colons'],
+    ['arn:aws:sns:eu-west-1:111122223333:topic', undefined],
+  ])('%s', (arn, name) => {
+    expect(alarmNameFromArn(arn)).toBe(name);
+  });
+});
