@@ -20,6 +20,10 @@ import { makeHotpatchEligibilityHandler } from '../lambdas/handlers/hotpatch-eli
 import { makeInterpretResultsHandler } from '../lambdas/handlers/interpret-results.js';
 import { makePlanNodeHandler } from '../lambdas/handlers/plan-node.js';
 import { makePreflightHandler } from '../lambdas/handlers/preflight.js';
+import {
+  makeResolveTargetHandler,
+  type ResourceGroupsPort,
+} from '../lambdas/handlers/resolve-target.js';
 import { makeRunHistoryHandler } from '../lambdas/handlers/run-history.js';
 import { makeRunLockHandler } from '../lambdas/handlers/run-lock.js';
 import { makeScanHandler } from '../lambdas/handlers/scan.js';
@@ -32,6 +36,7 @@ import { type AdaptedDefinition, adaptDefinition, SANDBOX_STATE_ENTERED_TIME } f
 import { FakeS3, InProcessHandler, RecordingBus, TaskTokens } from './aws-fakes.js';
 import { VirtualClock } from './clock.js';
 import { type AslDefinition, placeholderArn, renderStateMachines } from './definitions.js';
+import { simulatedResourceGroups } from './resource-groups.js';
 
 type Json = unknown;
 
@@ -76,6 +81,8 @@ export interface SandboxOptions {
     clock: VirtualClock,
     onEvent: (event: Json) => void,
   ) => { send(command: unknown): Promise<unknown> };
+  /** Resource Groups for targets chosen by group (issue 11). @default - no group exists */
+  readonly resourceGroups?: ResourceGroupsPort;
   /** Lambda throttling to inject: the first N invocations of a function fail with Lambda.TooManyRequestsException. */
   readonly throttle?: Partial<Record<FunctionName, number>>;
 }
@@ -300,6 +307,15 @@ export class Sandbox {
         makeValidateInputHandler({
           now,
           random,
+        }) as Handler,
+      ],
+      [
+        'resolveTarget',
+        makeResolveTargetHandler({
+          ssm: anySsm,
+          s3,
+          resourceGroups: options.resourceGroups ?? simulatedResourceGroups([]),
+          now,
         }) as Handler,
       ],
       [

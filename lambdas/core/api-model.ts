@@ -1191,11 +1191,24 @@ export interface RunView {
     readonly reason: string;
     readonly executionStatus: string;
   };
+  /** Issue 11: how a selected target was resolved. */
+  readonly targetResolution?: {
+    readonly selector: string;
+    readonly count: number;
+    readonly skipped: number;
+    readonly resolvedAt: string;
+  };
 }
 
 /** The report's notices: what happened to the run as a whole, one line each. */
 export function runNotices(run: RunView): string[] {
   const notices: string[] = [];
+  const resolution = run.targetResolution;
+  if (resolution !== undefined) {
+    notices.push(
+      `Target resolved at ${resolution.resolvedAt}: ${resolution.selector} gave ${resolution.count} node(s)${resolution.skipped > 0 ? `, ${resolution.skipped} member(s) skipped (not Windows managed nodes)` : ''}`,
+    );
+  }
   if (run.warnAfterPassedAt !== undefined) {
     notices.push(
       `WarnAfter passed: the run was still going at ${run.warnAfterPassedAt}${run.warnAt ? `, past ${run.warnAt}` : ''}`,

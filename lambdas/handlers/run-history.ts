@@ -70,6 +70,16 @@ const startRunSchema = z.object({
       .object({ system: z.string(), id: z.string(), url: z.string().optional() })
       .nullish(),
     requestedBy: z.string().nullish(),
+    /** Issue 11: how a selected target was resolved (tags, Resource Group, manifest). */
+    targetResolution: z
+      .object({
+        by: z.enum(['tags', 'resourceGroup', 'manifest']),
+        selector: z.string(),
+        count: z.number().int().min(1),
+        skipped: z.number().int().min(0),
+        resolvedAt: timestamp,
+      })
+      .nullish(),
   }),
 });
 
@@ -337,6 +347,7 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           ...(run.targetKind === undefined ? {} : { targetKind: run.targetKind }),
           nodes: run.nodes,
           maxFailedNodes: run.maxFailedNodes,
+          ...(run.targetResolution ? { targetResolution: run.targetResolution } : {}),
           status: 'Running',
           startedAt,
           ...(run.deadlines?.stopAt !== undefined
