@@ -36,6 +36,7 @@ import { type AdaptedDefinition, adaptDefinition, SANDBOX_STATE_ENTERED_TIME } f
 import { FakeS3, InProcessHandler, RecordingBus, TaskTokens } from './aws-fakes.js';
 import { VirtualClock } from './clock.js';
 import { type AslDefinition, placeholderArn, renderStateMachines } from './definitions.js';
+import { closeDynaliteIterators } from './dynalite-iterators.js';
 import { simulatedResourceGroups } from './resource-groups.js';
 
 type Json = unknown;
@@ -378,6 +379,8 @@ export class Sandbox {
   /** Starts dynalite on loopback, creates the run store table from the template, and the fleet. */
   static async start(options: SandboxOptions): Promise<Sandbox> {
     const synth = synthesize();
+    // Issue 15: dynalite leaks an iterator per Query and Scan; make it close them.
+    closeDynaliteIterators();
     const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
