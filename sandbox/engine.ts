@@ -248,6 +248,8 @@ export class Sandbox {
   readonly executions: ExecutionResult[] = [];
   /** Lambda invocations per function. */
   readonly invocations = new Map<FunctionName, number>();
+  /** DynamoDB requests per operation (`PutItem`, `Query`, ...), for the cost bench (issue 11). */
+  dynamoOperations: ReadonlyMap<string, number> = new Map();
   /** Events the EventBridge rule delivered to complete-command (and retries). */
   deliveredEvents = 0;
   /**
@@ -385,12 +387,13 @@ export class Sandbox {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     const listener = server.listeners('request')[0] as (req: unknown, res: unknown) => void;
+    const dynamoOperations = new Map<string, number>();
     const dynamo = new DynamoDBClient({
       endpoint: `http://127.0.0.1:${port}`,
       region: 'us-east-1',
       credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' },
       // Adaptation 8 (adapt.ts): dynalite's listener called in-process, not over the socket.
-      requestHandler: new InProcessHandler(listener) as never,
+      requestHandler: new InProcessHandler(listener, dynamoOperations) as never,
     });
     const tableName = 'RunStore';
     const t = synth.table;
@@ -410,7 +413,11 @@ export class Sandbox {
       if (i >= 500) throw new Error(`the sandbox's table ${tableName} never became ACTIVE`);
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
-    return new Sandbox(server, tableName, dynamo, options);
+    const sandbox = new Sandbox(server, tableName, dynamo, options);
+    // Only requests after the table exists: what the control plane itself makes.
+    dynamoOperations.clear();
+    sandbox.dynamoOperations = dynamoOperations;
+    return sandbox;
   }
 
   async stop(): Promise<void> {

@@ -50,7 +50,7 @@ export const MAX_CLUSTER_NODES = 64;
 
 /**
  * Ours: the resolved rollout travels through every Step Functions state, whose payload limit is
- * 256 KB; 2,000 nodes keep the largest state near 150 KB (measured, README "Limits"). The same
+ * 256 KB; 2,000 nodes keep it under three quarters of that (README "Limits"). The same
  * cap as a tag, Resource Group or manifest selection (target-selection.ts).
  */
 export const MAX_GROUP_NODES = MAX_RESOLVED_NODES;
