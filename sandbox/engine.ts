@@ -4,6 +4,7 @@
  * in virtual time. See adapt.ts for every way the run differs from AWS.
  */
 import './polyfill.js';
+import './xray-manual-mode.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -108,6 +109,9 @@ interface Synthesized {
 }
 
 let synthesized: Synthesized | undefined;
+
+/** Adapted definitions and their validated interpreters, by key and definition text. */
+const ADAPTED_SCOPES = new Map<string, AdaptedScope>();
 
 /** Synthesizes the stack as `npx cdk synth` does (without bundling) and renders what we run. */
 export function synthesize(): Synthesized {
@@ -662,13 +666,20 @@ export class Sandbox {
   private adaptedFor(key: string, definition: AslDefinition): AdaptedScope {
     let adapted = this.adapted.get(key);
     if (!adapted) {
-      const scope = adaptDefinition(definition);
-      adapted = {
-        ...scope,
-        machine: new StateMachine(scope.definition as never, {
-          validationOptions: { checkArn: false, checkPaths: false },
-        }),
-      };
+      // Issue 11: one validation per definition per process, not per sandbox (tests and the
+      // chaos campaign start hundreds): the same text gives the same interpreter.
+      const text = `${key}\n${JSON.stringify(definition)}`;
+      adapted = ADAPTED_SCOPES.get(text);
+      if (!adapted) {
+        const scope = adaptDefinition(definition);
+        adapted = {
+          ...scope,
+          machine: new StateMachine(scope.definition as never, {
+            validationOptions: { checkArn: false, checkPaths: false },
+          }),
+        };
+        ADAPTED_SCOPES.set(text, adapted);
+      }
       this.adapted.set(key, adapted);
     }
     return adapted;
