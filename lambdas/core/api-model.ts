@@ -574,6 +574,15 @@ export function parseRolloutRequest(
     if (!(error instanceof RolloutInputError)) throw error;
     problems.push(...error.problems);
   }
+  // Issue 11: only the workflow's ResolveTarget state says how a target was resolved.
+  const target = isRecord(body) ? body.target : undefined;
+  if (isRecord(target) && Object.hasOwn(target, 'resolution')) {
+    problems.push({
+      field: 'target.resolution',
+      value: target.resolution,
+      message: 'set by the workflow when it resolves target.select; leave it out',
+    });
+  }
   let approvalGate: ApprovalGate | null =
     (rollout as { readonly approvalGate?: ApprovalGate | null } | undefined)?.approvalGate ?? null;
   if (hasGate) {

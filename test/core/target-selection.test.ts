@@ -223,3 +223,26 @@ describe('checkResolvedCount', () => {
     );
   });
 });
+
+describe('the API refuses a resolution it did not make', () => {
+  it('POST /rollouts with target.resolution is a 400 naming target.resolution', async () => {
+    const { parseRolloutRequest } = await import('../../lambdas/core/api-model.js');
+    const body = {
+      target: {
+        kind: 'group',
+        name: 'web',
+        nodes: [{ name: 'WEB01', instanceId: 'i-0123456789abcdef0' }],
+        resolution: {
+          by: 'tags',
+          selector: 'tag:Env=prod',
+          count: 1,
+          skipped: 0,
+          resolvedAt: '2026-12-04T22:00:00.000Z',
+        },
+      },
+    };
+    expect(() => parseRolloutRequest(body, new Date('2026-12-04T22:00:00.000Z'))).toThrow(
+      /target\.resolution .*set by the workflow when it resolves target\.select; leave it out/,
+    );
+  });
+});
