@@ -11,6 +11,7 @@ const { benchChaos } = await import('./chaos.bench.js');
 const { benchCli } = await import('./cli.bench.js');
 const { benchBundles } = await import('./bundles.bench.js');
 const { benchFleets } = await import('./fleets.bench.js');
+const { benchCost } = await import('./cost.bench.js');
 const { benchFleet, benchHistory, benchMakespan, benchTransitions } = await import(
   './sandbox.bench.js'
 );
@@ -26,6 +27,7 @@ const BENCHMARKS: Record<string, () => unknown> = {
   cli: benchCli,
   bundles: benchBundles,
   fleets: benchFleets,
+  cost: benchCost,
 };
 
 const wanted = process.argv.slice(2);

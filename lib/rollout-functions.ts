@@ -19,6 +19,7 @@ const HANDLERS = fileURLToPath(new URL('../lambdas/handlers/', import.meta.url))
 /** The Lambda functions of the control plane, by role. */
 export const FUNCTION_NAMES = [
   'validateInput',
+  'resolveTarget',
   'scan',
   'preflight',
   'planNode',
@@ -36,6 +37,7 @@ export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 const ENTRY: Record<FunctionName, string> = {
   validateInput: 'validate-input.ts',
+  resolveTarget: 'resolve-target.ts',
   scan: 'scan.ts',
   preflight: 'preflight.ts',
   planNode: 'plan-node.ts',
@@ -174,6 +176,7 @@ export class RolloutFunctions extends Construct {
     const table = { TABLE_NAME: props.table.tableName };
     this.functions = {
       validateInput: make('validateInput'),
+      resolveTarget: make('resolveTarget'),
       scan: make('scan', { ARTIFACTS_BUCKET: props.artifactsBucket.bucketName }),
       preflight: make('preflight', table),
       planNode: make('planNode'),
@@ -267,8 +270,34 @@ export class RolloutFunctions extends Construct {
     );
     grantKey(props.encryptionKey, f.scan, KEY_READ_WRITE);
 
+    // Issue 11: resolving a selected target reads managed nodes (by tag or id), a Resource
+    // Group's members, and a manifest under manifests/ of the artifacts bucket. Nothing else.
+    const rg = `arn:${stack.partition}:resource-groups:${stack.region}:${stack.account}:group/*`;
+    f.resolveTarget.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ListResourceGroupMembers',
+        actions: ['resource-groups:ListGroupResources'],
+        resources: [rg],
+      }),
+    );
+    f.resolveTarget.addToRolePolicy(
+      new iam.PolicyStatement({
+        // A tag-based group's members are found through the tagging API; it has no resources.
+        actions: ['tag:GetResources'],
+        resources: ['*'],
+      }),
+    );
+    f.resolveTarget.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadNodeManifests',
+        actions: ['s3:GetObject'],
+        resources: [props.artifactsBucket.arnForObjects('manifests/*')],
+      }),
+    );
+    grantKey(props.encryptionKey, f.resolveTarget, KEY_READ);
+
     // SSM: node status, and commands only with our documents on tagged instances.
-    for (const name of ['scan', 'preflight'] as const) {
+    for (const name of ['scan', 'preflight', 'resolveTarget'] as const) {
       f[name].addToRolePolicy(
         new iam.PolicyStatement({
           actions: ['ssm:DescribeInstanceInformation'],
@@ -334,8 +363,13 @@ export class RolloutFunctions extends Construct {
     // cdk-nag: the wildcards that remain, and why each is as narrow as IAM allows.
     for (const name of FUNCTION_NAMES) {
       const reasons = [XRAY_REASON];
-      if (name === 'scan' || name === 'preflight') {
+      if (name === 'scan' || name === 'preflight' || name === 'resolveTarget') {
         reasons.push('ssm:DescribeInstanceInformation supports only Resource "*"');
+      }
+      if (name === 'resolveTarget') {
+        reasons.push(
+          'tag:GetResources (which ListGroupResources needs for tag-based groups) supports only Resource "*"',
+        );
       }
       if (name === 'completeCommand')
         reasons.push('ssm:GetCommandInvocation supports only Resource "*"');
@@ -351,6 +385,11 @@ export class RolloutFunctions extends Construct {
       );
     }
     acknowledge(
+      f.resolveTarget.role as iam.IRole,
+      wildcardResource(`${arnToken(props.artifactsBucket)}/manifests/*`),
+      'reads the node manifests the CLI or API uploads under manifests/ (read-only)',
+    );
+    acknowledge(
       f.scan.role as iam.IRole,
       wildcardResource(`${arnToken(props.artifactsBucket)}/runs/*`),
       "writes each run's node list under runs/ of the artifacts bucket",
@@ -360,6 +399,11 @@ export class RolloutFunctions extends Construct {
     const nagAccount = Token.isUnresolved(account) ? '<AWS::AccountId>' : account;
     const arn = (service: string, rest: string) =>
       `arn:<AWS::Partition>:${service}:${nagRegion}:${nagAccount}:${rest}`;
+    acknowledge(
+      f.resolveTarget.role as iam.IRole,
+      wildcardResource(arn('resource-groups', 'group/*')),
+      'the Resource Group is named in the rollout input at run time; ListGroupResources only',
+    );
     acknowledge(
       f.sendCommand.role as iam.IRole,
       wildcardResource(arn('ssm', `document/${props.documentPrefix}-*`)),

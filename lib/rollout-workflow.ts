@@ -28,6 +28,8 @@ export const CHILD_EXECUTION_TRANSIENT_ERRORS = [
 export interface RolloutWorkflowProps {
   readonly functions: {
     readonly validateInput: lambda.IFunction;
+    /** Resolves a group target given by tags, Resource Group or manifest (issue 11). */
+    readonly resolveTarget: lambda.IFunction;
     readonly runLock: lambda.IFunction;
     readonly runHistory: lambda.IFunction;
     readonly scan: lambda.IFunction;
@@ -160,6 +162,7 @@ export class RolloutWorkflow extends Construct {
             changeTicket: sfn.JsonPath.objectAt('$.changeTicket'),
             requestedBy: sfn.JsonPath.objectAt('$.requestedBy'),
             rebootOption: sfn.JsonPath.stringAt('$.rebootOption'),
+            targetResolution: sfn.JsonPath.objectAt('$.targetResolution'),
             startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
             execution: sfn.JsonPath.stringAt('$$.Execution.Id'),
           },
@@ -519,7 +522,33 @@ export class RolloutWorkflow extends Construct {
         'A scheduled trigger outside its schedule (off-week, before startDate, window closed)',
       outputPath: '$.skip',
     });
-    const definition = validate.next(
+    // Issue 11: a group chosen by tags, Resource Group or manifest is resolved into its node list
+    // first, so an empty or over-large resolution ends the run before the lock or any node.
+    const resolveTarget = invoke(
+      'ResolveTarget',
+      f.resolveTarget,
+      { input: sfn.JsonPath.entirePayload },
+      '$',
+    );
+    resolveTarget.addCatch(
+      new sfn.Fail(this, 'InvalidTargetSelection', {
+        error: 'InvalidRolloutInput',
+        causePath: '$.error.Cause',
+      }),
+      { errors: ['InvalidRolloutInput'], resultPath: '$.error' },
+    );
+    resolveTarget.addCatch(
+      new sfn.Fail(this, 'TargetNotResolved', {
+        error: 'TargetNotResolved',
+        causePath: '$.error.Cause',
+      }),
+      { errors: ['TargetNotResolved'], resultPath: '$.error' },
+    );
+    resolveTarget.next(validate);
+    const start = new sfn.Choice(this, 'TargetIsSelection')
+      .when(sfn.Condition.isPresent('$.target.select'), resolveTarget)
+      .otherwise(validate);
+    validate.next(
       new sfn.Choice(this, 'ScheduledToRun')
         .when(sfn.Condition.not(sfn.Condition.isNull('$.skip')), skipped)
         .otherwise(acquire),
@@ -534,7 +563,7 @@ export class RolloutWorkflow extends Construct {
       );
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      definitionBody: sfn.DefinitionBody.fromChainable(start),
       stateMachineType: sfn.StateMachineType.STANDARD,
       tracingEnabled: true,
       logs: stateMachineLogging(props.logGroup),
@@ -560,6 +589,7 @@ export class RolloutWorkflow extends Construct {
     );
     acknowledgeWorkflowFindings(this.stateMachine, [
       f.validateInput,
+      f.resolveTarget,
       f.runLock,
       f.runHistory,
       f.scan,

@@ -215,9 +215,23 @@ type RequestListener = (req: unknown, res: unknown) => void;
  * without the HTTP client and server costs (a third of the sandbox's CPU per node).
  */
 export class InProcessHandler {
-  constructor(private readonly listener: RequestListener) {}
+  /**
+   * @param operations counts requests by DynamoDB operation (`PutItem`, `Query`, ...), for the
+   *   cost bench (issue 11 §6).
+   */
+  constructor(
+    private readonly listener: RequestListener,
+    private readonly operations?: Map<string, number>,
+  ) {}
 
   async handle(request: SdkHttpRequest): Promise<{ response: unknown }> {
+    if (this.operations) {
+      const target = Object.entries(request.headers).find(
+        ([k]) => k.toLowerCase() === 'x-amz-target',
+      )?.[1];
+      const operation = String(target ?? 'unknown').replace(/^DynamoDB_\d+\./, '');
+      this.operations.set(operation, (this.operations.get(operation) ?? 0) + 1);
+    }
     const body =
       request.body === undefined
         ? Buffer.alloc(0)

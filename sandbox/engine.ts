@@ -4,6 +4,7 @@
  * in virtual time. See adapt.ts for every way the run differs from AWS.
  */
 import './polyfill.js';
+import './xray-manual-mode.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -20,6 +21,10 @@ import { makeHotpatchEligibilityHandler } from '../lambdas/handlers/hotpatch-eli
 import { makeInterpretResultsHandler } from '../lambdas/handlers/interpret-results.js';
 import { makePlanNodeHandler } from '../lambdas/handlers/plan-node.js';
 import { makePreflightHandler } from '../lambdas/handlers/preflight.js';
+import {
+  makeResolveTargetHandler,
+  type ResourceGroupsPort,
+} from '../lambdas/handlers/resolve-target.js';
 import { makeRunHistoryHandler } from '../lambdas/handlers/run-history.js';
 import { makeRunLockHandler } from '../lambdas/handlers/run-lock.js';
 import { makeScanHandler } from '../lambdas/handlers/scan.js';
@@ -37,6 +42,8 @@ import {
   SANDBOX_COMMAND_LOG_GROUP,
 } from './command-logs.js';
 import { type AslDefinition, placeholderArn, renderStateMachines } from './definitions.js';
+import { closeDynaliteIterators } from './dynalite-iterators.js';
+import { simulatedResourceGroups } from './resource-groups.js';
 
 type Json = unknown;
 
@@ -81,6 +88,8 @@ export interface SandboxOptions {
     clock: VirtualClock,
     onEvent: (event: Json) => void,
   ) => { send(command: unknown): Promise<unknown> };
+  /** Resource Groups for targets chosen by group (issue 11). @default - no group exists */
+  readonly resourceGroups?: ResourceGroupsPort;
   /** Lambda throttling to inject: the first N invocations of a function fail with Lambda.TooManyRequestsException. */
   readonly throttle?: Partial<Record<FunctionName, number>>;
   /**
@@ -110,6 +119,9 @@ interface Synthesized {
 }
 
 let synthesized: Synthesized | undefined;
+
+/** Adapted definitions and their validated interpreters, by key and definition text. */
+const ADAPTED_SCOPES = new Map<string, AdaptedScope>();
 
 /** Synthesizes the stack as `npx cdk synth` does (without bundling) and renders what we run. */
 export function synthesize(): Synthesized {
@@ -256,6 +268,8 @@ export class Sandbox {
   readonly invocations = new Map<FunctionName, number>();
   /** The command output SSM copied to CloudWatch Logs, which complete-command reads back. */
   readonly commandLogs: FakeCommandLogs | undefined;
+  /** DynamoDB requests per operation (`PutItem`, `Query`, ...), for the cost bench (issue 11). */
+  dynamoOperations: ReadonlyMap<string, number> = new Map();
   /** Events the EventBridge rule delivered to complete-command (and retries). */
   deliveredEvents = 0;
   /**
@@ -326,6 +340,15 @@ export class Sandbox {
         }) as Handler,
       ],
       [
+        'resolveTarget',
+        makeResolveTargetHandler({
+          ssm: anySsm,
+          s3,
+          resourceGroups: options.resourceGroups ?? simulatedResourceGroups([]),
+          now,
+        }) as Handler,
+      ],
+      [
         'scan',
         makeScanHandler({
           s3,
@@ -390,6 +413,8 @@ export class Sandbox {
   /** Starts dynalite on loopback, creates the run store table from the template, and the fleet. */
   static async start(options: SandboxOptions): Promise<Sandbox> {
     const synth = synthesize();
+    // Issue 15: dynalite leaks an iterator per Query and Scan; make it close them.
+    closeDynaliteIterators();
     const server = dynalite({
       createTableMs: 0,
       deleteTableMs: 0,
@@ -399,12 +424,13 @@ export class Sandbox {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     const listener = server.listeners('request')[0] as (req: unknown, res: unknown) => void;
+    const dynamoOperations = new Map<string, number>();
     const dynamo = new DynamoDBClient({
       endpoint: `http://127.0.0.1:${port}`,
       region: 'us-east-1',
       credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' },
       // Adaptation 8 (adapt.ts): dynalite's listener called in-process, not over the socket.
-      requestHandler: new InProcessHandler(listener) as never,
+      requestHandler: new InProcessHandler(listener, dynamoOperations) as never,
     });
     const tableName = 'RunStore';
     const t = synth.table;
@@ -433,7 +459,11 @@ export class Sandbox {
       if (i >= 500) throw new Error(`the sandbox's table ${tableName} never became ACTIVE`);
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
-    return new Sandbox(server, tableName, dynamo, options);
+    const sandbox = new Sandbox(server, tableName, dynamo, options);
+    // Only requests after the table exists: what the control plane itself makes.
+    dynamoOperations.clear();
+    sandbox.dynamoOperations = dynamoOperations;
+    return sandbox;
   }
 
   async stop(): Promise<void> {
@@ -678,13 +708,20 @@ export class Sandbox {
   private adaptedFor(key: string, definition: AslDefinition): AdaptedScope {
     let adapted = this.adapted.get(key);
     if (!adapted) {
-      const scope = adaptDefinition(definition);
-      adapted = {
-        ...scope,
-        machine: new StateMachine(scope.definition as never, {
-          validationOptions: { checkArn: false, checkPaths: false },
-        }),
-      };
+      // Issue 11: one validation per definition per process, not per sandbox (tests and the
+      // chaos campaign start hundreds): the same text gives the same interpreter.
+      const text = `${key}\n${JSON.stringify(definition)}`;
+      adapted = ADAPTED_SCOPES.get(text);
+      if (!adapted) {
+        const scope = adaptDefinition(definition);
+        adapted = {
+          ...scope,
+          machine: new StateMachine(scope.definition as never, {
+            validationOptions: { checkArn: false, checkPaths: false },
+          }),
+        };
+        ADAPTED_SCOPES.set(text, adapted);
+      }
       this.adapted.set(key, adapted);
     }
     return adapted;

@@ -1042,10 +1042,15 @@ export class SimulatedFleet {
       PlatformTypes: (_node, value) => value === 'Windows',
       ResourceType: (node, value) => resourceType(node.instanceId) === value,
     };
+    // Issue 11: `tag:<key>` filters match the scenario's tags (several filters are ANDed).
+    const matches = (node: SimNode, key: string, value: string) =>
+      key.startsWith('tag:')
+        ? node.spec.tags?.[key.slice(4)] === value
+        : accepted[key]?.(node, value) === true;
     for (const filter of filters) {
-      if (!(filter.key in accepted)) {
+      if (!(filter.key in accepted) && !/^tag:.{1,128}$/.test(filter.key)) {
         throw new InvalidFilterKey({
-          message: `filter key ${JSON.stringify(filter.key)} is not simulated; accepted: ${Object.keys(accepted).join(', ')}`,
+          message: `filter key ${JSON.stringify(filter.key)} is not simulated; accepted: ${Object.keys(accepted).join(', ')}, tag:<key>`,
           $metadata: {},
         });
       }
@@ -1066,7 +1071,7 @@ export class SimulatedFleet {
       );
     }
     const matching = this.nodeList.filter((node) =>
-      filters.every((f) => f.values.some((value) => accepted[f.key]?.(node, value) === true)),
+      filters.every((f) => f.values.some((value) => matches(node, f.key, value))),
     );
     const fingerprint = sha256Hex(JSON.stringify(filters)).slice(0, 16);
     let offset = 0;

@@ -18,6 +18,7 @@ import {
 } from './invariants.js';
 import { type FleetKind, PwshNodeScripts, PwshWorkerPool } from './pwsh-fleet.js';
 import { type RunReport, readRunReport } from './report.js';
+import { simulatedResourceGroups } from './resource-groups.js';
 import type { Scenario, ScenarioAction } from './scenario.js';
 
 /** The file the hotfix-eligibility handler reads beside the config. */
@@ -194,6 +195,7 @@ export async function runScenario(
     },
     ...(Object.keys(throttle).length > 0 ? { throttle } : {}),
     ...(options.storePath === undefined ? {} : { storePath: options.storePath }),
+    resourceGroups: simulatedResourceGroups(scenario.nodes),
     ssm: (clock, onEvent) => {
       fleet = new SimulatedFleet(scenario, clock, {
         documentPrefix: synthesize().documentPrefix,

@@ -251,6 +251,10 @@ const nodeSchema = z.strictObject({
     .optional(),
   /** The failover cluster the node belongs to. @default - a standalone server */
   cluster: netbios('the cluster name').optional(),
+  /** Issue 11: the instance's EC2/SSM tags, for targets chosen by tag. @default - none */
+  tags: z.record(z.string().min(1).max(128), z.string().max(256)).optional(),
+  /** Issue 11: the Resource Groups the instance is a member of. @default - none */
+  resourceGroups: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,300}$/)).optional(),
   /** What Win32_OperatingSystem and the registry say. */
   os: z
     .strictObject({

@@ -576,6 +576,15 @@ export function parseRolloutRequest(
     if (!(error instanceof RolloutInputError)) throw error;
     problems.push(...error.problems);
   }
+  // Issue 11: only the workflow's ResolveTarget state says how a target was resolved.
+  const target = isRecord(body) ? body.target : undefined;
+  if (isRecord(target) && Object.hasOwn(target, 'resolution')) {
+    problems.push({
+      field: 'target.resolution',
+      value: target.resolution,
+      message: 'set by the workflow when it resolves target.select; leave it out',
+    });
+  }
   let approvalGate: ApprovalGate | null =
     (rollout as { readonly approvalGate?: ApprovalGate | null } | undefined)?.approvalGate ?? null;
   if (hasGate) {
@@ -1227,11 +1236,24 @@ export interface RunView {
     readonly reason: string;
     readonly executionStatus: string;
   };
+  /** Issue 11: how a selected target was resolved. */
+  readonly targetResolution?: {
+    readonly selector: string;
+    readonly count: number;
+    readonly skipped: number;
+    readonly resolvedAt: string;
+  };
 }
 
 /** The report's notices: what happened to the run as a whole, one line each. */
 export function runNotices(run: RunView): string[] {
   const notices: string[] = [];
+  const resolution = run.targetResolution;
+  if (resolution !== undefined) {
+    notices.push(
+      `Target resolved at ${resolution.resolvedAt}: ${resolution.selector} gave ${resolution.count} node(s)${resolution.skipped > 0 ? `, ${resolution.skipped} member(s) skipped (not Windows managed nodes)` : ''}`,
+    );
+  }
   if (run.warnAfterPassedAt !== undefined) {
     notices.push(
       `WarnAfter passed: the run was still going at ${run.warnAfterPassedAt}${run.warnAt ? `, past ${run.warnAt}` : ''}`,

@@ -35,6 +35,7 @@ import {
   runPolicyInputSchema,
 } from './run-policy.js';
 import { parseSchedule, scheduleTriggerSchema, shouldRunAt } from './schedule.js';
+import { MAX_RESOLVED_NODES, type TargetResolution } from './target-selection.js';
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -56,9 +57,10 @@ export const MAX_CLUSTER_NODES = 64;
 
 /**
  * Ours: the resolved rollout travels through every Step Functions state, whose payload limit is
- * 256 KB; 1,000 nodes keep it under a third of that.
+ * 256 KB; 2,000 nodes keep it under three quarters of that (README "Limits"). The same
+ * cap as a tag, Resource Group or manifest selection (target-selection.ts).
  */
-export const MAX_GROUP_NODES = 1000;
+export const MAX_GROUP_NODES = MAX_RESOLVED_NODES;
 
 /**
  * When a node is drained (its clustered roles moved off) before updating. `whenRestartPossible`:
@@ -133,6 +135,20 @@ const clusterTargetSchema = z
   })
   .describe('The nodes of one failover cluster: CAU, one node at a time');
 
+// Issue 11 §1: set by the ResolveTarget state when the target was a tag, Resource Group or
+// manifest selection; the run records it and the report shows it.
+const targetResolutionSchema = z
+  .strictObject({
+    by: z.enum(['tags', 'resourceGroup', 'manifest']),
+    selector: z.string().max(2048),
+    count: z.number().int().min(1),
+    skipped: z.number().int().min(0),
+    resolvedAt: z.iso.datetime({ offset: true }),
+  })
+  .describe(
+    'Set by the workflow when target.select was resolved: how the nodes were chosen and how many',
+  );
+
 const groupTargetSchema = z
   .strictObject({
     kind: z.literal('group'),
@@ -141,6 +157,7 @@ const groupTargetSchema = z
       .regex(GROUP_NAME_PATTERN, { error: GROUP_NAME_ACCEPTED })
       .describe('The name of the group; one run per group at a time'),
     nodes: nodeList(MAX_GROUP_NODES, 'group'),
+    resolution: targetResolutionSchema.optional(),
   })
   .describe('A group of standalone servers, updated policy.maxConcurrency at a time');
 
@@ -444,6 +461,8 @@ export interface ResolvedRollout {
    * Updates each node removes (RemoveUpdates) before the plug-ins, in order, with the command's
    * timeouts; null when the run removes nothing.
    */
+  /** How the nodes were chosen when the target was a selection (issue 11); null for a list. */
+  readonly targetResolution: TargetResolution | null;
   readonly removal: {
     readonly updates: readonly RemovalItem[];
     readonly timeoutMinutes: number;
@@ -618,6 +637,7 @@ export function parseRolloutInput(
       : null,
     skip,
     schedule,
+    targetResolution: data.target.kind === 'group' ? (data.target.resolution ?? null) : null,
     removal: data.removal
       ? {
           updates: data.removal.updates.map(

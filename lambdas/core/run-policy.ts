@@ -44,10 +44,14 @@ export interface RunTarget {
  */
 export interface RunPolicyInput {
   /**
-   * How many nodes may fail before the run stops: 0 to one less than the number of nodes (CAU).
+   * How many nodes may fail before the run stops: 0 to one less than the number of nodes (CAU),
+   * or a percentage of the run's nodes from 0% to 99% (`"10%"`, as SSM's MaxErrors), taken of
+   * the node count after a tag, Resource Group or manifest target is resolved and rounded DOWN
+   * (never a larger budget than written; SSM's docs give only exact examples, so the rounding
+   * is ours). 100% is refused: it would exceed one less than the node count.
    * @default - a third of the nodes, rounded down ("approximately one-third", Invoke-CauRun)
    */
-  maxFailedNodes?: number;
+  maxFailedNodes?: number | string;
   /**
    * How many times the update process (with its pre- and post-update scripts) is tried on one
    * node before the node counts as failed, from 1 to 64. CAU's help calls this the number of
@@ -106,6 +110,8 @@ export interface RunPolicyInput {
 /** A run policy with every default applied and every value resolved against the run's nodes. */
 export interface RunPolicy {
   readonly maxFailedNodes: number;
+  /** The percentage maxFailedNodes was written as (`"10%"` → 10); absent for a count. */
+  readonly maxFailedNodesPercent?: number;
   /** Attempts per node, the first included. */
   readonly maxRetriesPerNode: number;
   /** Every node of the run, in update order, spelled as in the target. */
@@ -279,6 +285,43 @@ const concurrency = z
     return z.NEVER;
   });
 
+const FAILED_NODES_ACCEPTED =
+  'expected a whole number of nodes, 0 or more, or a percentage of the nodes from 0% to 99% (e.g. "10%")';
+
+/** `maxFailedNodes` as written: a node count or a percentage of the run's nodes. */
+type FailedNodes = { readonly nodes: number } | { readonly percent: number };
+
+/** The JSON Schema of maxFailedNodes: what the transform below accepts. */
+const FAILED_NODES_JSON_SCHEMA = {
+  oneOf: [
+    { type: 'integer', minimum: 0 },
+    { type: 'string', pattern: '^\\s*(?:[0-9]|[1-9][0-9])\\s*%\\s*$' },
+  ],
+};
+
+const failedNodes = z
+  .union([z.number(), z.string()], { error: FAILED_NODES_ACCEPTED })
+  .transform((value, ctx): FailedNodes => {
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) {
+      return { nodes: value };
+    }
+    if (typeof value === 'string') {
+      const percent = /^\s*(\d{1,2})\s*%\s*$/.exec(value);
+      if (percent) return { percent: Number(percent[1]) };
+    }
+    ctx.addIssue({ code: 'custom', message: FAILED_NODES_ACCEPTED });
+    return z.NEVER;
+  })
+  .meta(FAILED_NODES_JSON_SCHEMA);
+
+/**
+ * The failure budget a percentage gives on `nodeCount` nodes: rounded down, so the budget is
+ * never larger than written, and never above one less than the node count (CAU).
+ */
+export function resolveFailedNodesPercent(percent: number, nodeCount: number): number {
+  return Math.min(Math.floor((nodeCount * percent) / 100), Math.max(0, nodeCount - 1));
+}
+
 const sameName = sameNode;
 
 const nodeOrder = z
@@ -313,11 +356,7 @@ const DURATION_FIELDS = ['warnAfter', 'stopAfter'];
 export const runPolicyInputSchema = z
   .strictObject(
     {
-      maxFailedNodes: wholeNumber(
-        0,
-        Number.MAX_SAFE_INTEGER,
-        'expected a whole number of nodes, 0 or more',
-      ).optional(),
+      maxFailedNodes: failedNodes.optional(),
       maxRetriesPerNode: wholeNumber(
         1,
         64,
@@ -483,6 +522,18 @@ function resolveConcurrency(value: Concurrency, nodeCount: number): number {
   return Math.max(1, Math.floor((nodeCount * value.percent) / 100));
 }
 
+function resolveFailedNodes(
+  value: FailedNodes | undefined,
+  nodeCount: number,
+): Pick<RunPolicy, 'maxFailedNodes' | 'maxFailedNodesPercent'> {
+  if (value === undefined) return { maxFailedNodes: Math.floor(nodeCount / 3) };
+  if ('nodes' in value) return { maxFailedNodes: value.nodes };
+  return {
+    maxFailedNodes: resolveFailedNodesPercent(value.percent, nodeCount),
+    maxFailedNodesPercent: value.percent,
+  };
+}
+
 /**
  * Validates a run policy against the run's target and resolves it. `input` undefined means all
  * defaults. Besides the schema's checks: maxFailedNodes at most one less than the node count;
@@ -495,7 +546,7 @@ function resolveConcurrency(value: Concurrency, nodeCount: number): number {
  * caller that wants that passes `target.nodes` sorted by role count.)
  *
  * `maxConcurrency` for a group: a count above the node count means all nodes; a percentage is
- * rounded down, and never below 1.
+ * rounded down, and never below 1. `maxFailedNodes` as a percentage: rounded down (0 allowed).
  *
  * @throws RunPolicyError listing every problem found in the input and the target.
  */
@@ -511,10 +562,11 @@ export function resolveRunPolicy(input: unknown, target: RunTarget): RunPolicy {
     : parseFieldsAlone(raw);
 
   if (nodes !== undefined) {
-    if (parsed.maxFailedNodes !== undefined && parsed.maxFailedNodes > nodes.length - 1) {
+    const failed = parsed.maxFailedNodes;
+    if (failed !== undefined && 'nodes' in failed && failed.nodes > nodes.length - 1) {
       problems.push({
         field: 'maxFailedNodes',
-        value: parsed.maxFailedNodes,
+        value: failed.nodes,
         message: `expected a whole number from 0 to ${nodes.length - 1} (one less than the ${nodes.length} nodes of the run)`,
       });
     }
@@ -553,7 +605,7 @@ export function resolveRunPolicy(input: unknown, target: RunTarget): RunPolicy {
   );
   const nodeOrderResolved = [...listed, ...nodes.filter((node) => !listed.includes(node))];
   return {
-    maxFailedNodes: policy.maxFailedNodes ?? Math.floor(nodes.length / 3),
+    ...resolveFailedNodes(policy.maxFailedNodes, nodes.length),
     maxRetriesPerNode: policy.maxRetriesPerNode ?? 3,
     nodeOrder: nodeOrderResolved,
     requireAllNodesOnline: policy.requireAllNodesOnline ?? false,

@@ -78,6 +78,16 @@ const startRunSchema = z.object({
     requestedBy: z.string().nullish(),
     /** The rollout's rebootOption (issue 13, item 3); kept on the run unless IfRequired. */
     rebootOption: z.enum(REBOOT_OPTIONS).optional(),
+    /** Issue 11: how a selected target was resolved (tags, Resource Group, manifest). */
+    targetResolution: z
+      .object({
+        by: z.enum(['tags', 'resourceGroup', 'manifest']),
+        selector: z.string(),
+        count: z.number().int().min(1),
+        skipped: z.number().int().min(0),
+        resolvedAt: timestamp,
+      })
+      .nullish(),
   }),
 });
 
@@ -376,6 +386,7 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           ...(run.targetKind === undefined ? {} : { targetKind: run.targetKind }),
           nodes: run.nodes,
           maxFailedNodes: run.maxFailedNodes,
+          ...(run.targetResolution ? { targetResolution: run.targetResolution } : {}),
           status: 'Running',
           startedAt,
           ...(run.deadlines?.stopAt !== undefined

@@ -99,8 +99,10 @@ export interface ScanNode {
 export interface ScanResult {
   readonly runId: string;
   readonly scannedAt: string;
-  /** In update order. */
+  /** In update order. Empty for a group too large to list here (see nodesOmitted). */
   readonly nodes: readonly ScanNode[];
+  /** Nodes left out of `nodes` to keep the output under 128 KB: a large group's. */
+  readonly nodesOmitted?: number;
   readonly ignored: readonly IgnoredPath[];
   readonly ignoredOmitted: number;
   readonly warnings: readonly string[];
@@ -349,6 +351,15 @@ function fitOutput(
       warnings: shownWarnings,
     };
     if (Buffer.byteLength(JSON.stringify(result)) <= MAX_SCAN_OUTPUT_BYTES) break;
+  }
+  // Issue 11: a large group's nodes alone pass the limit (about 190 bytes each). Its fleet map
+  // reads the node list from S3 (nodeListKey), so the state keeps the counts, not the nodes.
+  if (
+    result !== undefined &&
+    head.nodeListKey !== null &&
+    Buffer.byteLength(JSON.stringify(result)) > MAX_SCAN_OUTPUT_BYTES
+  ) {
+    result = { ...result, nodes: [], nodesOmitted: result.nodes.length };
   }
   return result as ScanResult;
 }

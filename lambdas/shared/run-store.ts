@@ -59,6 +59,14 @@ export interface RunRecord {
   readonly nodes: readonly string[];
   /** How many nodes may fail before the run counts as failed (the resolved run policy). */
   readonly maxFailedNodes: number;
+  /** How the nodes were chosen when the target was a selection (issue 11): by, selector, count. */
+  readonly targetResolution?: {
+    readonly by: 'tags' | 'resourceGroup' | 'manifest';
+    readonly selector: string;
+    readonly count: number;
+    readonly skipped: number;
+    readonly resolvedAt: string;
+  };
   readonly status: RunStatus;
   readonly startedAt: string;
   /** When StopAfter ends the run (startedAt + stopAfter); absent without StopAfter. */

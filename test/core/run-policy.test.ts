@@ -302,19 +302,22 @@ describe('resolveRunPolicy: each rejected value is one problem naming the field,
       source: 'CAU: MaxFailedNodes is a whole number',
       input: { maxFailedNodes: 1.5 },
       field: 'maxFailedNodes',
-      message: 'expected a whole number of nodes, 0 or more',
+      message:
+        'expected a whole number of nodes, 0 or more, or a percentage of the nodes from 0% to 99% (e.g. "10%")',
     },
     {
       source: 'CAU: MaxFailedNodes is not negative',
       input: { maxFailedNodes: -1 },
       field: 'maxFailedNodes',
-      message: 'expected a whole number of nodes, 0 or more',
+      message:
+        'expected a whole number of nodes, 0 or more, or a percentage of the nodes from 0% to 99% (e.g. "10%")',
     },
     {
       source: 'CAU: MaxFailedNodes is a number',
       input: { maxFailedNodes: '1' },
       field: 'maxFailedNodes',
-      message: 'expected a whole number of nodes, 0 or more',
+      message:
+        'expected a whole number of nodes, 0 or more, or a percentage of the nodes from 0% to 99% (e.g. "10%")',
     },
     {
       source: 'CAU: MaxFailedNodes range ends at nodes - 1',

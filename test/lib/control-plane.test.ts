@@ -421,6 +421,7 @@ describe('the default control plane', () => {
 
     const DYNAMODB_ACTIONS: Record<FunctionName, readonly string[]> = {
       validateInput: [],
+      resolveTarget: [],
       scan: [],
       preflight: ['GetItem', 'UpdateItem'],
       planNode: [],

@@ -1,0 +1,71 @@
+/**
+ * Least privilege of the resolve-target function (issue 11 §1): it may read managed-node
+ * information, list a Resource Group's members (and the tagging lookup that needs), and read
+ * node manifests under manifests/ of the artifacts bucket; nothing else, and no other function
+ * may list Resource Groups.
+ */
+import { describe, expect, it } from 'vitest';
+import { synth } from './synth.js';
+
+type Statement = { Action?: string | string[]; Resource?: unknown; Effect: string };
+const list = <T>(v: T | T[] | undefined): T[] =>
+  v === undefined ? [] : Array.isArray(v) ? v : [v];
+
+describe('resolve-target IAM', () => {
+  const { template, stack } = synth();
+  const resources = (
+    template.toJSON() as {
+      Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+    }
+  ).Resources;
+  const role = stack.node
+    .findAll()
+    .find((c) => c.node.path.endsWith('/resolveTargetRole')) as unknown as {
+    node: { defaultChild: unknown };
+  };
+  const roleId = stack.getLogicalId(role.node.defaultChild as never);
+  const statementsOf = (id: string) =>
+    Object.values(resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .filter((r) =>
+        list(r.Properties?.Roles as unknown[]).some((x) => (x as { Ref?: string }).Ref === id),
+      )
+      .flatMap((r) =>
+        list((r.Properties?.PolicyDocument as { Statement?: Statement[] } | undefined)?.Statement),
+      );
+
+  it('grants exactly the actions resolution uses', () => {
+    const actions = statementsOf(roleId)
+      .flatMap((s) => list(s.Action))
+      .filter((a) => !a.startsWith('xray:') && !a.startsWith('logs:'));
+    expect([...new Set(actions)].sort()).toEqual([
+      'resource-groups:ListGroupResources',
+      's3:GetObject',
+      'ssm:DescribeInstanceInformation',
+      'tag:GetResources',
+    ]);
+  });
+
+  it('reads manifests only under manifests/ and lists groups only in this account and Region', () => {
+    const rendered = JSON.stringify(statementsOf(roleId));
+    const s3 = statementsOf(roleId).find((s) => list(s.Action).includes('s3:GetObject'));
+    expect(JSON.stringify(s3?.Resource)).toMatch(/\/manifests\/\*"/);
+    const rg = statementsOf(roleId).find((s) =>
+      list(s.Action).includes('resource-groups:ListGroupResources'),
+    );
+    expect(JSON.stringify(rg?.Resource)).toContain(
+      ':resource-groups:us-east-1:000000000000:group/*',
+    );
+    expect(rendered).not.toMatch(/s3:PutObject|ssm:SendCommand|dynamodb:/);
+  });
+
+  it('no other role may list Resource Groups', () => {
+    const holders = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .filter((r) =>
+        JSON.stringify(r.Properties?.PolicyDocument).includes('resource-groups:ListGroupResources'),
+      )
+      .flatMap((r) => list(r.Properties?.Roles as { Ref: string }[]).map((x) => x.Ref));
+    expect(holders).toEqual([roleId]);
+  });
+});
