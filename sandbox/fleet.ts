@@ -182,12 +182,24 @@ export interface NodeScriptContext {
   restartAfterExit(): void;
   /** Appends to the fleet log. */
   note(kind: 'drain' | 'resume', ok: boolean): void;
+  /**
+   * `Get-ClusterNode` without `-Name`: every member of the node's cluster with its state, each
+   * noted in the fleet log as seen by this node (`clusterView`). Empty on a standalone server.
+   */
+  clusterMembers(): readonly ClusterMemberView[];
   /** Whether the node's next drain (`drain.failsByAttempt`) fails; counts the drain. */
   nextDrainFails(): boolean;
   /** Whether the node's next resume fails; counts the resume. */
   nextResumeFails(): boolean;
   /** The node's next pre- or post-update script run: exit code and minutes. */
   nextUpdateScript(phase: 'pre' | 'post'): { exitCode: number; minutes: number };
+}
+
+/** One member of a failover cluster as `Get-ClusterNode` lists it. */
+export interface ClusterMemberView {
+  readonly name: string;
+  readonly state: 'Up' | 'Paused' | 'Down';
+  readonly drainStatus: string;
 }
 
 /** A simulated node's state, as a {@link NodeScriptHost} reads and changes it. */
@@ -204,7 +216,8 @@ export interface FleetLogEntry {
   /** Virtual time, epoch milliseconds. */
   readonly at: number;
   readonly node: string;
-  readonly kind: 'restart' | 'back' | 'drain' | 'resume' | 'command';
+  /** clusterView: a script on `seenBy` listed the cluster's members and saw this node so. */
+  readonly kind: 'restart' | 'back' | 'drain' | 'resume' | 'command' | 'clusterView';
   readonly clusterState: 'Up' | 'Paused' | 'Down' | null;
   readonly drainStatus: string | null;
   /** restart: an installer restarted the node itself (1641), not RestartNode. */
@@ -217,6 +230,8 @@ export interface FleetLogEntry {
   readonly status?: InvocationStatus;
   /** command: a CancelCommand was accepted for it. */
   readonly cancelRequested?: boolean;
+  /** clusterView: the node whose script listed the cluster's members. */
+  readonly seenBy?: string;
 }
 
 /** Fixed durations of the simulation (virtual milliseconds). */
@@ -1197,7 +1212,7 @@ export class SimulatedFleet {
     fields: Partial<
       Pick<
         FleetLogEntry,
-        'byInstaller' | 'ok' | 'document' | 'commandId' | 'status' | 'cancelRequested'
+        'byInstaller' | 'ok' | 'document' | 'commandId' | 'status' | 'cancelRequested' | 'seenBy'
       >
     > = {},
   ) {
@@ -1210,6 +1225,18 @@ export class SimulatedFleet {
       drainStatus: node.cluster ? node.drainStatus : null,
       ...fields,
     });
+  }
+
+  /** Get-ClusterNode without -Name, run on `from`: its cluster's members, each noted as seen. */
+  private clusterMembers(from: SimNode): ClusterMemberView[] {
+    if (!from.cluster) return [];
+    const members = this.nodeList.filter((n) => n.cluster === from.cluster);
+    for (const member of members) this.note(member, 'clusterView', { seenBy: from.name });
+    return members.map((m) => ({
+      name: m.name,
+      state: m.clusterState,
+      drainStatus: m.drainStatus,
+    }));
   }
 
   private reachable(node: SimNode): boolean {
@@ -1462,6 +1489,7 @@ export class SimulatedFleet {
           });
         }),
       note: (kind, ok) => this.note(node, kind, { ok }),
+      clusterMembers: () => this.clusterMembers(node),
       nextDrainFails: () =>
         nthAttempt(node.spec.drain.failsByAttempt, ++node.runsOf.drain) ?? node.spec.drain.fails,
       nextResumeFails: () =>
@@ -1565,6 +1593,20 @@ export class SimulatedFleet {
     return 0;
   }
 
+  /** inventory.ps1's cluster facts: the node's state and every member's, and who is not Up. */
+  private inventoryCluster(node: SimNode) {
+    const members = this.clusterMembers(node);
+    return {
+      name: node.cluster,
+      nodeState: node.clusterState,
+      nodes: members.map((m) => ({ name: m.name, state: m.state })),
+      notUp: members
+        .filter((m) => m.state !== 'Up')
+        .map((m) => `${m.name} is ${m.state}`)
+        .join(', '),
+    };
+  }
+
   /** inventory.ps1 */
   private async inventory(run: ScriptRun, payload: Record<string, unknown>): Promise<number> {
     const node = run.inv.node;
@@ -1592,7 +1634,7 @@ export class SimulatedFleet {
       binaries,
       pendingReboot: node.pendingReboot,
       lastBootTime: roundTrip(node.lastBootTime),
-      cluster: node.cluster ? { name: node.cluster, nodeState: node.clusterState } : null,
+      cluster: node.cluster ? this.inventoryCluster(node) : null,
       hotpatch: { ...node.spec.hotpatch },
       installedUpdates: [...new Set(node.installed)].sort(ordinalIgnoreCase),
     });

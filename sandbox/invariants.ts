@@ -23,7 +23,7 @@ export const INVARIANTS = [
   },
   {
     name: 'nodesLeftClean',
-    rule: 'When the run ends, no node that can be reached is paused or drained, and none has an SSM command still running (Pending, InProgress or Delayed with no cancel requested). Exception: a node whose last Resume-ClusterNode failed stays paused, is not reported Succeeded, and no other node of its cluster is drained after that failure. A node that never came back, or is offline, is named with its state and not reported Succeeded.',
+    rule: 'When the run ends, no node that can be reached is paused or drained, and none has an SSM command still running (Pending, InProgress or Delayed with no cancel requested). Exception: a node whose last Resume-ClusterNode failed stays paused, is not reported Succeeded, and no other node of its cluster is drained after that failure. Exception: a cluster node paused before the run stays paused when a script of the run listed the cluster and saw it not Up, nothing of its cluster was drained or installed after that, nothing but the inventory ran on it, and it is not reported Succeeded. A node that never came back, or is offline, is named with its state and not reported Succeeded.',
   },
   {
     name: 'noPendingRestartOnSuccess',
@@ -272,7 +272,9 @@ function nodesLeftClean(
           );
         }
       } else {
-        problems.push(`${node.name} ends the run (${at}) ${state}`);
+        const found = foundNotUpAndUntouched(evidence, log, name, status(name));
+        if (found.ok) notes.push(`${node.name} stays ${state}: ${found.detail}`);
+        else problems.push(`${node.name} ends the run (${at}) ${state}${found.detail}`);
       }
     }
     const lastByCommand = new Map<string, FleetLogEntry>();
@@ -291,6 +293,70 @@ function nodesLeftClean(
     problems,
     `${evidence.nodes.length} node(s) left Up, undrained, no command running${notes.length ? `; ${notes.join('; ')}` : ''}`,
   );
+}
+
+/** Documents that change a node; only the inventory may run on a node found not Up. */
+const CHANGING_DOCUMENTS = new Set([
+  'drain',
+  'resume',
+  'installHotfixes',
+  'windowsUpdate',
+  'removeUpdates',
+  'restart',
+  'runScript',
+]);
+
+/**
+ * nodesLeftClean's exemption for a cluster node paused before the run (by an operator): the
+ * fleet log shows a script of the run listing the cluster and seeing it not Up, and after that
+ * nothing on the cluster was drained or installed, nothing on the node itself was changed at
+ * all in the run, and the report does not call it Succeeded. `detail` says which part failed.
+ */
+function foundNotUpAndUntouched(
+  evidence: RunEvidence,
+  log: readonly FleetLogEntry[],
+  name: string,
+  status: string,
+): { ok: boolean; detail: string } {
+  const key = nodeKey(name);
+  const seen = log.find(
+    (e) => e.kind === 'clusterView' && nodeKey(e.node) === key && e.clusterState !== 'Up',
+  );
+  if (!seen) return { ok: false, detail: '' };
+  const cluster = evidence.fleet.node(name).cluster;
+  const changedItself = log.find(
+    (e) =>
+      nodeKey(e.node) === key &&
+      (e.kind === 'drain' ||
+        e.kind === 'resume' ||
+        e.kind === 'restart' ||
+        (e.kind === 'command' && e.document !== undefined && CHANGING_DOCUMENTS.has(e.document))),
+  );
+  const changedCluster = log.find(
+    (e) =>
+      e.seq > seen.seq &&
+      cluster !== null &&
+      evidence.fleet.node(e.node).cluster === cluster &&
+      (e.kind === 'drain' ||
+        (e.kind === 'command' &&
+          (e.document === 'installHotfixes' ||
+            e.document === 'windowsUpdate' ||
+            e.document === 'removeUpdates'))),
+  );
+  const problems = [
+    changedItself
+      ? `it was found ${seen.clusterState} before the run changed it, yet ${changedItself.kind}${changedItself.document ? ` ${changedItself.document}` : ''} ran on it at ${iso(changedItself.at)}`
+      : '',
+    changedCluster
+      ? `after ${seen.seenBy} found it ${seen.clusterState} at ${iso(seen.at)}, ${changedCluster.node} was ${changedCluster.kind === 'drain' ? 'drained' : `sent ${changedCluster.document}`} at ${iso(changedCluster.at)}`
+      : '',
+    status === 'Succeeded' ? 'the report calls it Succeeded' : '',
+  ].filter(Boolean);
+  if (problems.length > 0) return { ok: false, detail: `: ${problems.join('; ')}` };
+  return {
+    ok: true,
+    detail: `${seen.seenBy} found it ${seen.clusterState} at ${iso(seen.at)}, before the run changed anything on its cluster, and the run left it untouched`,
+  };
 }
 
 function noPendingRestartOnSuccess(

@@ -524,7 +524,7 @@ class ScriptJob {
       case 'Get-Cluster':
         return node.cluster ?? '';
       case 'Get-ClusterNode':
-        return this.clusterNode();
+        return text('name') === '' ? this.context.clusterMembers() : this.clusterNode();
       case 'Get-ClusterGroup':
         return node.drainStatus === 'Completed'
           ? []

@@ -95,6 +95,20 @@ export interface InventoryPayload {
   readonly binaries: readonly string[];
 }
 
+/** A cluster node's membership facts in its inventory. */
+export interface InventoryCluster {
+  readonly name: string;
+  /** This node's state (`Up`, `Paused`, `Down`), or `Unknown` when the Cluster service is not readable. */
+  readonly nodeState: string;
+  /** Every member of the cluster and its state (absent when the membership is not readable). */
+  readonly nodes?: readonly { readonly name: string; readonly state: string }[];
+  /**
+   * The members not Up, e.g. `NODE3 is Paused`, comma-separated; empty when all are Up. Any
+   * stops the run before a node of the cluster is drained (`ClusterNodeNotUp`).
+   */
+  readonly notUp?: string;
+}
+
 export interface InventoryResult {
   readonly computerName: string;
   readonly os: {
@@ -108,7 +122,7 @@ export interface InventoryResult {
   readonly binaries: readonly { readonly path: string; readonly fileVersion: string | null }[];
   readonly pendingReboot: boolean;
   readonly lastBootTime: string;
-  readonly cluster: { readonly name: string; readonly nodeState: string } | null;
+  readonly cluster: InventoryCluster | null;
   readonly hotpatch: {
     readonly enrolled: boolean;
     readonly vbsEnabled: boolean;

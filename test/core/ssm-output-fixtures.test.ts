@@ -245,7 +245,15 @@ describe('SSM output fixtures: Windows Update and removal verdicts', () => {
 describe('SSM output fixtures: the other documents', () => {
   it('inventory: the InventoryResult shape', () => {
     const facts = fixture('inventory-cluster').results[0] as InventoryResult;
-    expect(facts.cluster).toEqual({ name: 'CLUSTER1', nodeState: 'Up' });
+    expect(facts.cluster).toEqual({
+      name: 'CLUSTER1',
+      nodeState: 'Up',
+      nodes: [
+        { name: 'NODE1', state: 'Up' },
+        { name: 'NODE2', state: 'Up' },
+      ],
+      notUp: '',
+    });
     expect(Object.keys(facts).sort()).toEqual(
       [
         'binaries',
@@ -258,6 +266,12 @@ describe('SSM output fixtures: the other documents', () => {
         'pendingReboot',
       ].sort(),
     );
+  });
+
+  it('inventory: members not Up are named in cluster.notUp (the node workflow stops on it)', () => {
+    const facts = fixture('inventory-cluster-paused').results[0] as InventoryResult;
+    expect(facts.cluster?.notUp).toBe('NODE2 is Paused, NODE3 is Down');
+    expect(facts.cluster?.nodes?.map((n) => n.state)).toEqual(['Up', 'Paused', 'Down']);
   });
 
   it('restart: 3010 without a result first, then the new boot', () => {

@@ -295,7 +295,17 @@ describe('SimulatedFleet: the command life cycle', () => {
       ],
       pendingReboot: false,
       lastBootTime: '2026-01-06T22:00:00.0000000Z',
-      cluster: { name: 'CLUSTER1', nodeState: 'Up' },
+      cluster: {
+        name: 'CLUSTER1',
+        nodeState: 'Up',
+        nodes: [
+          { name: 'NODE1', state: 'Up' },
+          { name: 'NODE2', state: 'Up' },
+          { name: 'NODE3', state: 'Up' },
+          { name: 'NODE4', state: 'Up' },
+        ],
+        notUp: '',
+      },
       hotpatch: { enrolled: true, vbsEnabled: true, secureBoot: true, azureArcConnected: false },
       installedUpdates: ['KB5032198'],
     });
