@@ -186,7 +186,8 @@ export class RolloutFunctions extends Construct {
       cancelCommand: make('cancelCommand'),
       completeCommand: make('completeCommand', { ...table, DOCUMENT_PREFIX: props.documentPrefix }),
       interpretResults: make('interpretResults', table),
-      runLock: make('runLock', table),
+      // The bus: a run the status-change rule marks Failed gets its Rollout Failed.
+      runLock: make('runLock', { ...table, ...(props.events?.environment ?? {}) }),
       runHistory: make('runHistory', { ...table, ...(props.events?.environment ?? {}) }),
       approvalGate: make('approvalGate', { ...table, ...(props.events?.environment ?? {}) }),
       // RolloutApi adds its environment and permissions (table, state machine, buckets).
@@ -197,6 +198,7 @@ export class RolloutFunctions extends Construct {
     props.events?.grantPublish(this.functions.runHistory);
     props.events?.grantPublish(this.functions.approvalGate);
     props.events?.grantPublish(this.functions.api);
+    props.events?.grantPublish(this.functions.runLock);
     const f = this.functions;
 
     // DynamoDB: each function gets only the actions it performs.
