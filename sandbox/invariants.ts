@@ -23,7 +23,7 @@ export const INVARIANTS = [
   },
   {
     name: 'nodesLeftClean',
-    rule: 'When the run ends, no node that can be reached is paused or drained, and none has an SSM command still running (Pending, InProgress or Delayed with no cancel requested). Exception: a node whose last Resume-ClusterNode failed stays paused, is not reported Succeeded, and no other node of its cluster is drained after that failure. Exception: a cluster node paused before the run stays paused when a script of the run listed the cluster and saw it not Up, nothing of its cluster was drained or installed after that, nothing but the inventory ran on it, and it is not reported Succeeded. A node that never came back, or is offline, is named with its state and not reported Succeeded.',
+    rule: 'When the run ends, no node that can be reached is paused or drained, and none has an SSM command still running (Pending, InProgress or Delayed with no cancel requested). Exception: a node whose last Resume-ClusterNode failed stays paused, is not reported Succeeded, and no other node of its cluster is drained after that failure. Exception: a cluster node paused before the run stays paused when a script of the run listed the cluster and saw it not Up, nothing of its cluster was drained or installed after that, nothing but the inventory ran on it, and it is not reported Succeeded; or when the run changed nothing on its cluster at all (no drain, resume, restart or command but the inventory on any of its nodes) and it is not reported Succeeded. A node that never came back, or is offline, is named with its state and not reported Succeeded.',
   },
   {
     name: 'noPendingRestartOnSuccess',
@@ -322,8 +322,8 @@ function foundNotUpAndUntouched(
   const seen = log.find(
     (e) => e.kind === 'clusterView' && nodeKey(e.node) === key && e.clusterState !== 'Up',
   );
-  if (!seen) return { ok: false, detail: '' };
   const cluster = evidence.fleet.node(name).cluster;
+  if (!seen) return clusterUntouched(evidence, log, cluster, status);
   const changedItself = log.find(
     (e) =>
       nodeKey(e.node) === key &&
@@ -356,6 +356,34 @@ function foundNotUpAndUntouched(
   return {
     ok: true,
     detail: `${seen.seenBy} found it ${seen.clusterState} at ${iso(seen.at)}, before the run changed anything on its cluster, and the run left it untouched`,
+  };
+}
+
+/**
+ * The run stopped before it looked at the cluster (a scan that refused offline nodes, say): a
+ * paused node of it is still as it was before the run when the fleet log shows nothing of the
+ * run on any node of its cluster that can pause one (no drain, resume or restart, no command
+ * but the inventory).
+ */
+function clusterUntouched(
+  evidence: RunEvidence,
+  log: readonly FleetLogEntry[],
+  cluster: string | null,
+  status: string,
+): { ok: boolean; detail: string } {
+  if (cluster === null || status === 'Succeeded') return { ok: false, detail: '' };
+  const touched = log.find(
+    (e) =>
+      evidence.fleet.node(e.node).cluster === cluster &&
+      (e.kind === 'drain' ||
+        e.kind === 'resume' ||
+        e.kind === 'restart' ||
+        (e.kind === 'command' && e.document !== undefined && CHANGING_DOCUMENTS.has(e.document))),
+  );
+  if (touched) return { ok: false, detail: '' };
+  return {
+    ok: true,
+    detail: `paused before the run, which changed nothing on ${cluster} (no drain, resume, restart or command but the inventory on any of its nodes)`,
   };
 }
 

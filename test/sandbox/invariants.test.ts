@@ -615,12 +615,27 @@ describe('nodesLeftClean: a cluster node paused before the run', () => {
     });
   });
 
-  it('is reported when no script of the run saw it paused (the run never looked)', async () => {
+  it('may stay paused when the run changed nothing on its cluster (it stopped before any node)', async () => {
     const world = cleanWorld();
     seq = 0;
     world.log = [];
     world.nodes.NODE2 = { ...world.nodes.NODE2, nodeState: 'Paused', drainStatus: 'Completed' };
+    setStatus(world, 'NODE1', 'NotStarted');
     setStatus(world, 'NODE2', 'NotStarted');
+    const results = await checkRunInvariants(evidence(world));
+    expect(results.find((r) => r.name === 'nodesLeftClean')).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(
+        /NODE2 stays Paused, drain Completed: paused before the run, which changed nothing on CLUSTER1/,
+      ),
+    });
+  });
+
+  it('is reported when no script of the run saw it paused and the run changed its cluster', async () => {
+    const world = cleanWorld();
+    world.nodes.NODE2 = { ...world.nodes.NODE2, nodeState: 'Paused', drainStatus: 'Completed' };
+    failNodes(world, ['NODE2']);
+    world.maxFailedNodes = 1;
     const results = await checkRunInvariants(evidence(world));
     expect(results.find((r) => r.name === 'nodesLeftClean')).toMatchObject({
       ok: false,
