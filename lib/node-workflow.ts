@@ -1096,6 +1096,57 @@ export class NodeWorkflow extends Construct {
     eligibility.next(afterEligibility);
     noEligibility.next(afterEligibility);
 
+    // A cluster member not Up before anything is drained (paused by an operator, down): CAU
+    // refuses to run. The node is recorded NotStarted with what its inventory saw, untouched, and
+    // the workflow fails so that the rollout stops the run (`ClusterNodeNotUp`, rollout-workflow).
+    const clusterNodesUp = (next: sfn.IChainable) => {
+      const notUpPath = '$.commands.inventory.results[0].cluster.notUp';
+      const stop = new sfn.Pass(this, 'ClusterNodeNotUp', {
+        parameters: {
+          'reason.$': `States.Format('ClusterNodeNotUp: {} in cluster {}, found before any drain; nothing was changed on this node', ${notUpPath}, $.commands.inventory.results[0].cluster.name)`,
+        },
+        resultPath: '$.failure',
+      })
+        .next(
+          catchAll(
+            invoke(
+              'RecordClusterNodeNotUp',
+              f.runHistory,
+              {
+                action: 'recordNode',
+                runId: sfn.JsonPath.stringAt('$.runId'),
+                node: sfn.JsonPath.stringAt('$.node.name'),
+                result: {
+                  status: 'NotStarted',
+                  instanceId: sfn.JsonPath.stringAt('$.node.instanceId'),
+                  reason: sfn.JsonPath.stringAt('$.failure.reason'),
+                  clusterNotUp: sfn.JsonPath.stringAt(notUpPath),
+                  drained: false,
+                  restarts: 0,
+                  startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+                  execution: sfn.JsonPath.stringAt('$$.Execution.Id'),
+                },
+              },
+              null,
+            ),
+          ),
+        )
+        .next(
+          new sfn.Fail(this, 'StoppedAtClusterNodeNotUp', {
+            error: 'ClusterNodeNotUp',
+            causePath: '$.failure.reason',
+          }),
+        );
+      return new sfn.Choice(this, 'ClusterMembersListed')
+        .when(
+          sfn.Condition.isPresent(notUpPath),
+          new sfn.Choice(this, 'AllClusterNodesUp')
+            .when(sfn.Condition.stringEquals(notUpPath, ''), next)
+            .otherwise(stop),
+        )
+        .otherwise(next);
+    };
+
     const definition = init.next(preflight).next(
       new sfn.Choice(this, 'StopAfterReached')
         .when(sfn.Condition.booleanEquals('$.preflight.pastStopAfter', true), notStarted)
@@ -1112,9 +1163,14 @@ export class NodeWorkflow extends Construct {
                   new sfn.Choice(this, 'InventorySucceeded')
                     .when(
                       succeeded('$.commands.inventory.status'),
-                      new sfn.Choice(this, 'HotfixesToJudge')
-                        .when(sfn.Condition.not(sfn.Condition.isNull('$.plan.hotfix')), eligibility)
-                        .otherwise(noEligibility),
+                      clusterNodesUp(
+                        new sfn.Choice(this, 'HotfixesToJudge')
+                          .when(
+                            sfn.Condition.not(sfn.Condition.isNull('$.plan.hotfix')),
+                            eligibility,
+                          )
+                          .otherwise(noEligibility),
+                      ),
                     )
                     .otherwise(fail('InventoryFailed')),
                 ),

@@ -194,7 +194,8 @@ export class RolloutFunctions extends Construct {
         ...(props.commandLogGroup ? { COMMAND_LOG_GROUP: props.commandLogGroup.logGroupName } : {}),
       }),
       interpretResults: make('interpretResults', table),
-      runLock: make('runLock', table),
+      // The bus: a run the status-change rule marks Failed gets its Rollout Failed.
+      runLock: make('runLock', { ...table, ...(props.events?.environment ?? {}) }),
       runHistory: make('runHistory', { ...table, ...(props.events?.environment ?? {}) }),
       approvalGate: make('approvalGate', { ...table, ...(props.events?.environment ?? {}) }),
       // RolloutApi adds its environment and permissions (table, state machine, buckets).
@@ -208,6 +209,7 @@ export class RolloutFunctions extends Construct {
     props.events?.grantPublish(this.functions.runHistory);
     props.events?.grantPublish(this.functions.approvalGate);
     props.events?.grantPublish(this.functions.api);
+    props.events?.grantPublish(this.functions.runLock);
     const f = this.functions;
 
     // DynamoDB: each function gets only the actions it performs.

@@ -314,8 +314,22 @@ export class RolloutWorkflow extends Construct {
         '$.paused',
       ),
     );
+    // A cluster member found not Up before anything was drained (the node's inventory): the run
+    // stops there, the paused node untouched (CAU refuses to run on such a cluster).
+    const stoppedAtNodeNotUp = invoke(
+      'RecordRunStoppedAtClusterNodeNotUp',
+      f.runHistory,
+      {
+        action: 'finishRun',
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        error: { Error: 'ClusterNodeNotUp', 'Cause.$': '$.paused.reason' },
+      },
+      '$.summary',
+    );
+    stoppedAtNodeNotUp.addCatch(releaseAfterError, { resultPath: '$.error' });
     anyPaused.next(
       new sfn.Choice(this, 'NodeLeftPaused')
+        .when(sfn.Condition.booleanEquals('$.paused.clusterNotUp', true), stoppedAtNodeNotUp)
         .when(sfn.Condition.booleanEquals('$.paused.anyPaused', true), stoppedAtPausedNode)
         .otherwise(countFailure),
     );
@@ -498,6 +512,7 @@ export class RolloutWorkflow extends Construct {
     );
     calledOff.next(release);
     stoppedAtPausedNode.next(release);
+    stoppedAtNodeNotUp.next(release);
     finish.next(release).next(
       new sfn.Choice(this, 'RolloutOutcome')
         .when(

@@ -215,6 +215,8 @@ type RequestListener = (req: unknown, res: unknown) => void;
  * without the HTTP client and server costs (a third of the sandbox's CPU per node).
  */
 export class InProcessHandler {
+  private closed = false;
+
   /**
    * @param operations counts requests by DynamoDB operation (`PutItem`, `Query`, ...), for the
    *   cost bench (issue 11 §6).
@@ -224,7 +226,22 @@ export class InProcessHandler {
     private readonly operations?: Map<string, number>,
   ) {}
 
+  /**
+   * The store behind the listener is closed (Sandbox.stop): every later request fails at once.
+   * Handed to a closed dynalite, a request would never be answered (its "Database is closed"
+   * is thrown in a callback, away from the response), so the caller would wait for ever.
+   */
+  close(): void {
+    this.closed = true;
+  }
+
   async handle(request: SdkHttpRequest): Promise<{ response: unknown }> {
+    if (this.closed) {
+      const operation = request.headers['x-amz-target'] ?? request.headers['X-Amz-Target'] ?? '';
+      throw new Error(
+        `the sandbox has stopped: its DynamoDB is closed, so ${operation || 'the request'} cannot run; read the run store before Sandbox.stop()`,
+      );
+    }
     if (this.operations) {
       const target = Object.entries(request.headers).find(
         ([k]) => k.toLowerCase() === 'x-amz-target',
@@ -254,7 +271,7 @@ export class InProcessHandler {
       statusCode: number;
       headers: Record<string, string>;
       body: Uint8Array;
-    }>((resolve) => {
+    }>((resolve, reject) => {
       const headers: Record<string, string> = {};
       const res = {
         statusCode: 200,
@@ -270,9 +287,13 @@ export class InProcessHandler {
           });
         },
       };
-      this.listener(req, res);
-      req.emit('data', body);
-      req.emit('end');
+      try {
+        this.listener(req, res);
+        req.emit('data', body);
+        req.emit('end');
+      } catch (error) {
+        reject(error);
+      }
     });
     return { response: { ...response, reason: undefined } };
   }

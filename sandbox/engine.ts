@@ -389,6 +389,7 @@ export class Sandbox {
         makeRunLockHandler({
           ...deps,
           executionStatus: async (arn) => this.executionStatus(arn),
+          publisher: this.events as never,
         }) as Handler,
       ],
       [
@@ -425,12 +426,19 @@ export class Sandbox {
     const { port } = server.address() as AddressInfo;
     const listener = server.listeners('request')[0] as (req: unknown, res: unknown) => void;
     const dynamoOperations = new Map<string, number>();
+    const inProcess = new InProcessHandler(listener, dynamoOperations);
+    // Once stopping, a request fails at once instead of waiting for ever on the closed store.
+    const closeServer = server.close.bind(server);
+    server.close = ((done?: (error?: Error) => void) => {
+      inProcess.close();
+      return closeServer(done);
+    }) as typeof server.close;
     const dynamo = new DynamoDBClient({
       endpoint: `http://127.0.0.1:${port}`,
       region: 'us-east-1',
       credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' },
       // Adaptation 8 (adapt.ts): dynalite's listener called in-process, not over the socket.
-      requestHandler: new InProcessHandler(listener, dynamoOperations) as never,
+      requestHandler: inProcess as never,
     });
     const tableName = 'RunStore';
     const t = synth.table;

@@ -188,6 +188,11 @@ export interface NodeScriptContext {
    * `roles`, none on a drained node (its roles moved off). Empty for a standalone server.
    */
   clusterGroups(): { name: string; owner: string; groupType: string }[];
+  /**
+   * `Get-ClusterNode` without `-Name`: every member of the node's cluster with its state, each
+   * noted in the fleet log as seen by this node (`clusterView`). Empty on a standalone server.
+   */
+  clusterMembers(): readonly ClusterMemberView[];
   /** Whether the node's next drain (`drain.failsByAttempt`) fails; counts the drain. */
   nextDrainFails(): boolean;
   /** Whether the node's next resume fails; counts the resume. */
@@ -209,6 +214,13 @@ export interface NodeScriptContext {
   };
 }
 
+/** One member of a failover cluster as `Get-ClusterNode` lists it. */
+export interface ClusterMemberView {
+  readonly name: string;
+  readonly state: 'Up' | 'Paused' | 'Down';
+  readonly drainStatus: string;
+}
+
 /** A simulated node's state, as a {@link NodeScriptHost} reads and changes it. */
 export type SimulatedNode = SimNode;
 
@@ -223,7 +235,8 @@ export interface FleetLogEntry {
   /** Virtual time, epoch milliseconds. */
   readonly at: number;
   readonly node: string;
-  readonly kind: 'restart' | 'back' | 'drain' | 'resume' | 'command';
+  /** clusterView: a script on `seenBy` listed the cluster's members and saw this node so. */
+  readonly kind: 'restart' | 'back' | 'drain' | 'resume' | 'command' | 'clusterView';
   readonly clusterState: 'Up' | 'Paused' | 'Down' | null;
   readonly drainStatus: string | null;
   /** restart: an installer restarted the node itself (1641), not RestartNode. */
@@ -236,6 +249,8 @@ export interface FleetLogEntry {
   readonly status?: InvocationStatus;
   /** command: a CancelCommand was accepted for it. */
   readonly cancelRequested?: boolean;
+  /** clusterView: the node whose script listed the cluster's members. */
+  readonly seenBy?: string;
 }
 
 /** Fixed durations of the simulation (virtual milliseconds). */
@@ -1248,7 +1263,7 @@ export class SimulatedFleet {
     fields: Partial<
       Pick<
         FleetLogEntry,
-        'byInstaller' | 'ok' | 'document' | 'commandId' | 'status' | 'cancelRequested'
+        'byInstaller' | 'ok' | 'document' | 'commandId' | 'status' | 'cancelRequested' | 'seenBy'
       >
     > = {},
   ) {
@@ -1261,6 +1276,18 @@ export class SimulatedFleet {
       drainStatus: node.cluster ? node.drainStatus : null,
       ...fields,
     });
+  }
+
+  /** Get-ClusterNode without -Name, run on `from`: its cluster's members, each noted as seen. */
+  private clusterMembers(from: SimNode): ClusterMemberView[] {
+    if (!from.cluster) return [];
+    const members = this.nodeList.filter((n) => n.cluster === from.cluster);
+    for (const member of members) this.note(member, 'clusterView', { seenBy: from.name });
+    return members.map((m) => ({
+      name: m.name,
+      state: m.clusterState,
+      drainStatus: m.drainStatus,
+    }));
   }
 
   private reachable(node: SimNode): boolean {
@@ -1514,6 +1541,7 @@ export class SimulatedFleet {
         }),
       note: (kind, ok) => this.note(node, kind, { ok }),
       clusterGroups: () => this.clusterGroups(node),
+      clusterMembers: () => this.clusterMembers(node),
       nextDrainFails: () =>
         nthAttempt(node.spec.drain.failsByAttempt, ++node.runsOf.drain) ?? node.spec.drain.fails,
       nextResumeFails: () =>
@@ -1666,6 +1694,20 @@ export class SimulatedFleet {
     return groups;
   }
 
+  /** inventory.ps1's cluster facts: the node's state and every member's, and who is not Up. */
+  private inventoryCluster(node: SimNode) {
+    const members = this.clusterMembers(node);
+    return {
+      name: node.cluster,
+      nodeState: node.clusterState,
+      nodes: members.map((m) => ({ name: m.name, state: m.state })),
+      notUp: members
+        .filter((m) => m.state !== 'Up')
+        .map((m) => `${m.name} is ${m.state}`)
+        .join(', '),
+    };
+  }
+
   /** inventory.ps1 */
   private async inventory(run: ScriptRun, payload: Record<string, unknown>): Promise<number> {
     const node = run.inv.node;
@@ -1695,8 +1737,7 @@ export class SimulatedFleet {
       lastBootTime: roundTrip(node.lastBootTime),
       cluster: node.cluster
         ? {
-            name: node.cluster,
-            nodeState: node.clusterState,
+            ...this.inventoryCluster(node),
             roleCounts: roleCountsOf(this.clusterGroups(node)),
           }
         : null,

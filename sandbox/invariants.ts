@@ -23,7 +23,7 @@ export const INVARIANTS = [
   },
   {
     name: 'nodesLeftClean',
-    rule: 'When the run ends, no node that can be reached is paused or drained, and none has an SSM command still running (Pending, InProgress or Delayed with no cancel requested). Exception: a node whose last Resume-ClusterNode failed stays paused, is not reported Succeeded, and no other node of its cluster is drained after that failure. A node that never came back, or is offline, is named with its state and not reported Succeeded.',
+    rule: 'When the run ends, no node that can be reached is paused or drained, and none has an SSM command still running (Pending, InProgress or Delayed with no cancel requested). Exception: a node whose last Resume-ClusterNode failed stays paused, is not reported Succeeded, and no other node of its cluster is drained after that failure. Exception: a cluster node paused before the run stays paused when a script of the run listed the cluster and saw it not Up, nothing of its cluster was drained or installed after that, nothing but the inventory ran on it, and it is not reported Succeeded; or when the run changed nothing on its cluster at all (no drain, resume, restart or command but the inventory on any of its nodes) and it is not reported Succeeded. A node that never came back, or is offline, is named with its state and not reported Succeeded.',
   },
   {
     name: 'noPendingRestartOnSuccess',
@@ -294,7 +294,9 @@ function nodesLeftClean(
           );
         }
       } else {
-        problems.push(`${node.name} ends the run (${at}) ${state}`);
+        const found = foundNotUpAndUntouched(evidence, log, name, status(name));
+        if (found.ok) notes.push(`${node.name} stays ${state}: ${found.detail}`);
+        else problems.push(`${node.name} ends the run (${at}) ${state}${found.detail}`);
       }
     }
     const lastByCommand = new Map<string, FleetLogEntry>();
@@ -313,6 +315,98 @@ function nodesLeftClean(
     problems,
     `${evidence.nodes.length} node(s) left Up, undrained, no command running${notes.length ? `; ${notes.join('; ')}` : ''}`,
   );
+}
+
+/** Documents that change a node; only the inventory may run on a node found not Up. */
+const CHANGING_DOCUMENTS = new Set([
+  'drain',
+  'resume',
+  'installHotfixes',
+  'windowsUpdate',
+  'removeUpdates',
+  'restart',
+  'runScript',
+]);
+
+/**
+ * nodesLeftClean's exemption for a cluster node paused before the run (by an operator): the
+ * fleet log shows a script of the run listing the cluster and seeing it not Up, and after that
+ * nothing on the cluster was drained or installed, nothing on the node itself was changed at
+ * all in the run, and the report does not call it Succeeded. `detail` says which part failed.
+ */
+function foundNotUpAndUntouched(
+  evidence: RunEvidence,
+  log: readonly FleetLogEntry[],
+  name: string,
+  status: string,
+): { ok: boolean; detail: string } {
+  const key = nodeKey(name);
+  const seen = log.find(
+    (e) => e.kind === 'clusterView' && nodeKey(e.node) === key && e.clusterState !== 'Up',
+  );
+  const cluster = evidence.fleet.node(name).cluster;
+  if (!seen) return clusterUntouched(evidence, log, cluster, status);
+  const changedItself = log.find(
+    (e) =>
+      nodeKey(e.node) === key &&
+      (e.kind === 'drain' ||
+        e.kind === 'resume' ||
+        e.kind === 'restart' ||
+        (e.kind === 'command' && e.document !== undefined && CHANGING_DOCUMENTS.has(e.document))),
+  );
+  const changedCluster = log.find(
+    (e) =>
+      e.seq > seen.seq &&
+      cluster !== null &&
+      evidence.fleet.node(e.node).cluster === cluster &&
+      (e.kind === 'drain' ||
+        (e.kind === 'command' &&
+          (e.document === 'installHotfixes' ||
+            e.document === 'windowsUpdate' ||
+            e.document === 'removeUpdates'))),
+  );
+  const problems = [
+    changedItself
+      ? `it was found ${seen.clusterState} before the run changed it, yet ${changedItself.kind}${changedItself.document ? ` ${changedItself.document}` : ''} ran on it at ${iso(changedItself.at)}`
+      : '',
+    changedCluster
+      ? `after ${seen.seenBy} found it ${seen.clusterState} at ${iso(seen.at)}, ${changedCluster.node} was ${changedCluster.kind === 'drain' ? 'drained' : `sent ${changedCluster.document}`} at ${iso(changedCluster.at)}`
+      : '',
+    status === 'Succeeded' ? 'the report calls it Succeeded' : '',
+  ].filter(Boolean);
+  if (problems.length > 0) return { ok: false, detail: `: ${problems.join('; ')}` };
+  return {
+    ok: true,
+    detail: `${seen.seenBy} found it ${seen.clusterState} at ${iso(seen.at)}, before the run changed anything on its cluster, and the run left it untouched`,
+  };
+}
+
+/**
+ * The run stopped before it looked at the cluster (a scan that refused offline nodes, say): a
+ * paused node of it is still as it was before the run when the fleet log shows nothing of the
+ * run on any node of its cluster that can pause one (no drain, resume or restart, no command
+ * but the inventory).
+ */
+function clusterUntouched(
+  evidence: RunEvidence,
+  log: readonly FleetLogEntry[],
+  cluster: string | null,
+  status: string,
+): { ok: boolean; detail: string } {
+  if (cluster === null || status === 'Succeeded') return { ok: false, detail: '' };
+  const touched = log.find(
+    (e) =>
+      evidence.fleet.node(e.node).cluster === cluster &&
+      (e.kind === 'drain' ||
+        e.kind === 'resume' ||
+        e.kind === 'restart' ||
+        (e.kind === 'command' && e.document !== undefined && CHANGING_DOCUMENTS.has(e.document))),
+  );
+  if (touched) return { ok: false, detail: '' };
+  return {
+    ok: true,
+    detail: `paused before the run, which changed nothing on ${cluster} (no drain, resume, restart or command but the inventory on any of its nodes)`,
+  };
 }
 
 function noPendingRestartOnSuccess(
@@ -355,8 +449,9 @@ function lockHeldForRunLife(evidence: RunEvidence): InvariantResult {
   let heldByExecution = byExecution(samples[acquired]);
   for (const s of samples.slice(acquired + 1)) {
     if (s.holder !== runId) {
-      // Released at the very end (the release task is the run's last step): not a loss.
-      if (s.at >= end && s.holder === null) continue;
+      // At the very end (the release task is the run's last step, and a run waiting for the
+      // target may take it in the same instant): not a loss while the run lived.
+      if (s.at >= end) continue;
       problems.push(
         `after ${s.op} at ${iso(s.at)} the lock of ${report.target} is ${s.holder === null ? 'free' : `held by ${s.holder}`} while ${runId} still runs (until ${iso(end)})`,
       );

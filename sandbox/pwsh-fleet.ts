@@ -547,7 +547,7 @@ class ScriptJob {
       case 'Get-Cluster':
         return node.cluster ?? '';
       case 'Get-ClusterNode':
-        return this.clusterNode();
+        return text('name') === '' ? this.context.clusterMembers() : this.clusterNode();
       case 'Get-ClusterGroup':
         // Every group of the cluster, as the real cmdlet lists them (the model decides).
         return context.clusterGroups();

@@ -197,7 +197,8 @@ $null = New-Module -Name FailoverClusters -ScriptBlock {
         return [pscustomobject]@{ Name = [string]$Node.name; State = [string]$Node.state; DrainStatus = [string]$Node.drainStatus }
     }
     function Get-Cluster { param([string] $Name) return [pscustomobject]@{ Name = [string](Invoke-SandboxSeam 'Get-Cluster') } }
-    function Get-ClusterNode { param([string] $Name, [string] $Cluster) return (ConvertTo-ClusterNode (Invoke-SandboxSeam 'Get-ClusterNode' @{ name = $Name })) }
+    # Without -Name: every member of the cluster, as the real cmdlet lists them.
+    function Get-ClusterNode { param([string] $Name, [string] $Cluster) return (@(Invoke-SandboxSeam 'Get-ClusterNode' @{ name = $Name }) | ForEach-Object { ConvertTo-ClusterNode $_ }) }
     function Get-ClusterGroup {
         param([string] $Name, [string] $Cluster)
         return @(Invoke-SandboxSeam 'Get-ClusterGroup' | ForEach-Object { [pscustomobject]@{ Name = [string]$_.name; OwnerNode = [pscustomobject]@{ Name = [string]$_.owner }; GroupType = [string]$_.groupType } })

@@ -375,7 +375,12 @@ export async function checkExecutionInvariants(
 ): Promise<InvariantResult[]> {
   const { sandbox } = result;
   const runId = (execution.output as { runId?: string } | undefined)?.runId ?? execution.name;
-  const report = await readRunReport(sandbox.store, runId).catch(() => undefined);
+  // Only a run that never reached the run store has no report: any other failure to read it
+  // (a stopped sandbox, say) is an error, never a vacuous pass.
+  const report =
+    (await sandbox.store.getRun(runId)) === undefined
+      ? undefined
+      : await readRunReport(sandbox.store, runId);
   const rebootOption = (await sandbox.store.getRun(runId).catch(() => undefined))?.rebootOption;
   return sandbox.clock.track(() =>
     checkRunInvariants({

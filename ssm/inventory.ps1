@@ -84,7 +84,16 @@ $cluster = $null
 try {
     $clusterNode = Get-LocalClusterNode -WaitSeconds 0
     if ($null -ne $clusterNode) {
-        $cluster = [ordered]@{ name = [string](Get-Cluster).Name; nodeState = [string]$clusterNode.State }
+        # Every member's state: a member not Up (paused by an operator, down) stops the run
+        # before anything on the cluster is drained or installed (CAU refuses to run then too).
+        $members = @(Get-ClusterNode | ForEach-Object { [ordered]@{ name = [string]$_.Name; state = [string]$_.State } })
+        $notUp = @($members | Where-Object { $_.state -ne 'Up' } | ForEach-Object { $_.name + ' is ' + $_.state })
+        $cluster = [ordered]@{
+            name = [string](Get-Cluster).Name
+            nodeState = [string]$clusterNode.State
+            nodes = $members
+            notUp = ($notUp -join ', ')
+        }
         $roleCounts = Get-ClusterRoleCounts
         if ($null -ne $roleCounts) { $cluster['roleCounts'] = $roleCounts }
     }

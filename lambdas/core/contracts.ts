@@ -95,6 +95,25 @@ export interface InventoryPayload {
   readonly binaries: readonly string[];
 }
 
+/** A cluster node's membership facts in its inventory. */
+export interface InventoryCluster {
+  readonly name: string;
+  /** This node's state (`Up`, `Paused`, `Down`), or `Unknown` when the Cluster service is not readable. */
+  readonly nodeState: string;
+  /** Every member of the cluster and its state (absent when the membership is not readable). */
+  readonly nodes?: readonly { readonly name: string; readonly state: string }[];
+  /**
+   * The members not Up, e.g. `NODE3 is Paused`, comma-separated; empty when all are Up. Any
+   * stops the run before a node of the cluster is drained (`ClusterNodeNotUp`).
+   */
+  readonly notUp?: string;
+  /**
+   * Clustered roles per owner node, from Get-ClusterGroup (the cluster's own core group and
+   * its storage groups left out); a node that owns none is absent. Issue 13, item 7.
+   */
+  readonly roleCounts?: Readonly<Record<string, number>>;
+}
+
 export interface InventoryResult {
   readonly computerName: string;
   readonly os: {
@@ -108,15 +127,7 @@ export interface InventoryResult {
   readonly binaries: readonly { readonly path: string; readonly fileVersion: string | null }[];
   readonly pendingReboot: boolean;
   readonly lastBootTime: string;
-  readonly cluster: {
-    readonly name: string;
-    readonly nodeState: string;
-    /**
-     * Clustered roles per owner node, from Get-ClusterGroup (the cluster's own core group and
-     * its storage groups left out); a node that owns none is absent. Issue 13, item 7.
-     */
-    readonly roleCounts?: Readonly<Record<string, number>>;
-  } | null;
+  readonly cluster: InventoryCluster | null;
   readonly hotpatch: {
     readonly enrolled: boolean;
     readonly vbsEnabled: boolean;

@@ -73,6 +73,7 @@ import {
 } from '../core/rollout-input.js';
 import { type ExecutionStatus, holderIsAlive } from '../core/target-lock.js';
 import { createEventPublisher, type LifecyclePublisher } from '../shared/event-publisher.js';
+import { publishRunEndedOutsideWorkflow } from '../shared/run-ended-outside.js';
 import {
   createRunStore,
   type IdempotencyRecord,
@@ -492,6 +493,10 @@ export function makeApiHandler(deps: ApiDeps) {
       status: out.status,
       error: out.error,
     });
+    // Whoever started it (a change ticket waiting for its end) learns it ended, as of any run.
+    if (record.status === 'Failed') {
+      await publishRunEndedOutsideWorkflow(deps.store, deps.publisher, runId, deps.now());
+    }
     return record;
   };
 
@@ -1071,6 +1076,10 @@ export function makeApiHandler(deps: ApiDeps) {
         occurredAt: recovery.recoveredAt,
       });
       await deps.publisher.publish(event.detailType, event.detail);
+      // The run it marked Failed has ended: its Rollout Failed, as any other end has.
+      if (recorded?.markedFailed) {
+        await publishRunEndedOutsideWorkflow(deps.store, deps.publisher, lock.holder, now);
+      }
     }
     return json(200, {
       target,

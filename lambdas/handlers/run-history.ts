@@ -108,6 +108,8 @@ const recordNodeSchema = z.object({
     drained: z.boolean().optional(),
     /** The node ended still drained: its resume failed, it is left Paused. */
     leftPaused: z.boolean().optional(),
+    /** Cluster members the node's inventory found not Up before any drain: the run stops. */
+    clusterNotUp: z.string().min(1).max(4000).optional(),
     restarts: z.number().int().min(0).optional(),
     execution: z.string().optional(),
   }),
@@ -221,6 +223,11 @@ export interface PausedNodes {
   readonly nodes: readonly string[];
   /** Why the run must stop, when any is paused. */
   readonly reason?: string;
+  /**
+   * A node's inventory found a cluster member not Up before the run drained anything (paused
+   * by an operator, down): the run stops with `ClusterNodeNotUp`, and `reason` names them.
+   */
+  readonly clusterNotUp: boolean;
 }
 
 export type RunHistoryResult =
@@ -326,6 +333,24 @@ export interface RunHistoryDeps {
    * @default - none: no events are published and no sequence numbers are taken
    */
   readonly publisher?: LifecyclePublisher;
+}
+
+/**
+ * The run stops: a node's inventory found members of the cluster not Up before anything was
+ * drained. CAU refuses to run on such a cluster; the paused node is left as the operator left it.
+ * `nodes` are the nodes whose inventory found it.
+ */
+function clusterNotUp(run: RunRecord, found: readonly NodeResultRecord[]): PausedNodes {
+  const seen = found.map((n) => `${n.clusterNotUp} (found by ${n.node}'s inventory)`).join('; ');
+  const reason = `${seen}: a node of ${run.target} was not Up before the run, so it stops before draining or updating any node of it and leaves that node as it was; resume it (Resume-ClusterNode) or bring it up, then start a new run`;
+  logger.warn('cluster node not up before the run: the run stops', { found: seen });
+  return {
+    runId: run.runId,
+    anyPaused: true,
+    nodes: found.map((n) => n.node),
+    reason,
+    clusterNotUp: true,
+  };
 }
 
 export function makeRunHistoryHandler(deps: RunHistoryDeps) {
@@ -488,12 +513,14 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
         logContext({ runId: id });
         const items = await deps.store.getRunItems(id);
         if (items.run === undefined) throw new RunNotFoundError(id);
+        const notUp = items.nodes.filter((n) => n.clusterNotUp !== undefined);
+        if (notUp.length > 0) return clusterNotUp(items.run, notUp);
         const paused = new Set(items.nodes.filter((n) => n.leftPaused).map((n) => nodeKey(n.node)));
         const nodes = items.run.nodes.filter((n) => paused.has(nodeKey(n)));
-        if (nodes.length === 0) return { runId: id, anyPaused: false, nodes };
+        if (nodes.length === 0) return { runId: id, anyPaused: false, nodes, clusterNotUp: false };
         const reason = `${nodes.join(', ')} ${nodes.length === 1 ? 'is' : 'are'} left Paused (the resume failed): the run stops so that no other node of ${items.run.target} is drained while one is paused; resume ${nodes.length === 1 ? 'it' : 'them'} (Resume-ClusterNode) and start a new run`;
         logger.warn('node left paused: the run stops', { nodes });
-        return { runId: id, anyPaused: true, nodes, reason };
+        return { runId: id, anyPaused: true, nodes, reason, clusterNotUp: false };
       }
       case 'failureBudget': {
         const { runId: id } = parsed;

@@ -21,6 +21,8 @@ import type { Context } from 'aws-lambda';
 import * as z from 'zod';
 import { parseEvent, parseRolloutInput, RUN_ID_PATTERN } from '../core/rollout-input.js';
 import { ENDED_WITHOUT_RELEASE, type ExecutionStatus, holderIsAlive } from '../core/target-lock.js';
+import { createEventPublisher, type LifecyclePublisher } from '../shared/event-publisher.js';
+import { publishRunEndedOutsideWorkflow } from '../shared/run-ended-outside.js';
 import { createRunStore, LockHeldError, type RunStore } from '../shared/run-store.js';
 import { logContext, logger, metrics, tracer } from '../shared/runtime.js';
 
@@ -89,6 +91,11 @@ export interface RunLockDeps {
   readonly now: () => Date;
   /** DescribeExecution's status of an execution (the lock holder's). */
   readonly executionStatus: (executionArn: string) => Promise<ExecutionStatus>;
+  /**
+   * Where Rollout Failed goes for a run this marks Failed (its execution ended first).
+   * @default - none: no event is published
+   */
+  readonly publisher?: LifecyclePublisher;
 }
 
 export function makeRunLockHandler(deps: RunLockDeps) {
@@ -171,6 +178,7 @@ export function makeRunLockHandler(deps: RunLockDeps) {
         failureReason: `the execution ended ${status} before the run recorded its end`,
       });
       runMarkedFailed = true;
+      await publishRunEndedOutsideWorkflow(deps.store, deps.publisher, runId, deps.now());
     }
     if (released) {
       metrics.singleMetric().addMetric('LockReleasedAfterExecutionEnded', MetricUnit.Count, 1);
@@ -229,6 +237,7 @@ function productionDeps(): RunLockDeps {
     store: createRunStore(),
     now: () => new Date(),
     executionStatus: describeExecutionStatus(tracer.captureAWSv3Client(new SFNClient({}))),
+    publisher: createEventPublisher(),
   };
 }
 

@@ -137,6 +137,11 @@ export interface NodeResultRecord {
   readonly drained?: boolean;
   /** The node ended still drained: its resume failed and it is left Paused. */
   readonly leftPaused?: boolean;
+  /**
+   * Cluster members this node's inventory found not Up before anything was drained (e.g.
+   * `NODE3 is Paused`): the run stops (`ClusterNodeNotUp`) and this node is NotStarted.
+   */
+  readonly clusterNotUp?: string;
   readonly restarts?: number;
   readonly execution?: string;
 }

@@ -250,6 +250,12 @@ describe('SSM output fixtures: the other documents', () => {
     expect(facts.cluster).toEqual({
       name: 'CLUSTER1',
       nodeState: 'Up',
+      nodes: [
+        { name: 'NODE1', state: 'Up' },
+        { name: 'NODE2', state: 'Up' },
+        { name: 'NODE3', state: 'Up' },
+      ],
+      notUp: '',
       roleCounts: { NODE1: 2, NODE3: 1 },
     });
     expect(Object.keys(facts).sort()).toEqual(
@@ -280,6 +286,12 @@ describe('SSM output fixtures: the other documents', () => {
         { node: 'NODE1', roles: 2 },
       ],
     });
+  });
+
+  it('inventory: members not Up are named in cluster.notUp (the node workflow stops on it)', () => {
+    const facts = fixture('inventory-cluster-paused').results[0] as InventoryResult;
+    expect(facts.cluster?.notUp).toBe('NODE2 is Paused, NODE3 is Down');
+    expect(facts.cluster?.nodes?.map((n) => n.state)).toEqual(['Up', 'Paused', 'Down']);
   });
 
   it('restart: 3010 without a result first, then the new boot', () => {

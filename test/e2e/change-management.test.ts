@@ -11,7 +11,7 @@ import type { Sandbox } from '../../sandbox/engine.js';
 import type { SimulatedFleet } from '../../sandbox/fleet.js';
 import { runScenario, type ScenarioResult } from '../../sandbox/run-scenario.js';
 import { loadScenario, type Scenario } from '../../sandbox/scenario.js';
-import { API_RUN_INVARIANTS, invariantViolations } from './invariants-of-api-runs.js';
+import { checkBeforeStop, invariantViolations } from './invariants-of-api-runs.js';
 
 const SCENARIO = fileURLToPath(
   new URL('../../examples/scenarios/change-management.json', import.meta.url),
@@ -33,7 +33,7 @@ interface Env {
 async function start(): Promise<Env> {
   const scenario = await loadScenario(SCENARIO);
   const result = await runScenario(scenario, { runRollouts: false });
-  last = result;
+  last = checkBeforeStop(result);
   const api = result.sandbox.api();
   const call: Env['call'] = async (method, path, body, headers = {}) => {
     const [pathOnly, query] = path.split('?');
@@ -68,7 +68,7 @@ let last: ScenarioResult | undefined;
 afterEach(async () => {
   const result = last;
   last = undefined;
-  if (result && API_RUN_INVARIANTS) expect(await invariantViolations(result)).toEqual([]);
+  if (result) expect(await invariantViolations(result)).toEqual([]);
 });
 
 describe('change management through the API, in the sandbox', () => {

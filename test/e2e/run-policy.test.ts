@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runScenario, type ScenarioResult } from '../../sandbox/run-scenario.js';
 import { loadScenario, type Scenario } from '../../sandbox/scenario.js';
-import { API_RUN_INVARIANTS, invariantViolations } from './invariants-of-api-runs.js';
+import { checkBeforeStop, invariantViolations } from './invariants-of-api-runs.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -44,7 +44,7 @@ let last: ScenarioResult | undefined;
 afterEach(async () => {
   const result = last;
   last = undefined;
-  if (result && API_RUN_INVARIANTS) expect(await invariantViolations(result)).toEqual([]);
+  if (result) expect(await invariantViolations(result)).toEqual([]);
 });
 
 describe('one failure budget for the whole run (issue 8, point 3)', () => {
@@ -55,7 +55,7 @@ describe('one failure budget for the whole run (issue 8, point 3)', () => {
       web02.updates = { KB5034439: { exitCodes: [1603], minutes: 4 } };
     });
     const result = await runScenario(scenario, { runRollouts: false });
-    last = result;
+    last = checkBeforeStop(result);
     const { sandbox, fleet } = result;
     const call = callApi(sandbox.api());
     const input = {
@@ -98,7 +98,7 @@ describe('one failure budget for the whole run (issue 8, point 3)', () => {
     // Arrange: MaxFailedNodes 2; the pilot WEB06 fails (1 left); the rest fails nothing.
     const scenario = await groupScenario();
     const result = await runScenario(scenario, { runRollouts: false });
-    last = result;
+    last = checkBeforeStop(result);
     const { sandbox, fleet } = result;
     const call = callApi(sandbox.api());
     const input = {
@@ -179,7 +179,7 @@ describe('WarnAfter passing is visible (issue 8, point 11)', () => {
     // Arrange: three nodes of about 25 minutes each; WarnAfter 30 minutes.
     const scenario = await loadScenario(CHANGE);
     const result = await runScenario(scenario, { runRollouts: false });
-    last = result;
+    last = checkBeforeStop(result);
     const { sandbox } = result;
     const call = callApi(sandbox.api());
     const input = {
@@ -216,7 +216,7 @@ describe('WarnAfter passing is visible (issue 8, point 11)', () => {
     // Arrange
     const scenario = await loadScenario(CHANGE);
     const result = await runScenario(scenario, { runRollouts: false });
-    last = result;
+    last = checkBeforeStop(result);
     const { sandbox } = result;
     const call = callApi(sandbox.api());
     const input = {
@@ -269,7 +269,7 @@ describe('a cluster node left Paused stops the run (issue 8, point 8)', () => {
     const node2 = scenario.nodes.find((n) => n.name === 'NODE2') as { resumeFails?: boolean };
     node2.resumeFails = true;
     const result = await runScenario(scenario, { runRollouts: false });
-    last = result;
+    last = checkBeforeStop(result);
     const { sandbox, fleet } = result;
     const call = callApi(sandbox.api());
     const input = {
@@ -306,7 +306,7 @@ describe('a cluster node left Paused stops the run (issue 8, point 8)', () => {
     const node2 = scenario.nodes.find((n) => n.name === 'NODE2') as { updates?: unknown };
     node2.updates = { KB5034439: { exitCodes: [1603], minutes: 4 } };
     const result = await runScenario(scenario, { runRollouts: false });
-    last = result;
+    last = checkBeforeStop(result);
     const { sandbox, fleet } = result;
     const call = callApi(sandbox.api());
     const input = {

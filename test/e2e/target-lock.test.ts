@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LIFECYCLE_EVENT_TYPES } from '../../lambdas/core/contracts.js';
 import { runScenario, type ScenarioResult } from '../../sandbox/run-scenario.js';
 import { loadScenario } from '../../sandbox/scenario.js';
-import { API_RUN_INVARIANTS, invariantViolations } from './invariants-of-api-runs.js';
+import { checkBeforeStop, invariantViolations } from './invariants-of-api-runs.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -22,7 +22,7 @@ const HOUR = 3600_000;
 async function start() {
   const scenario = await loadScenario(SCENARIO);
   const result = await runScenario(scenario, { runRollouts: false });
-  last = result;
+  last = checkBeforeStop(result);
   const { sandbox, fleet } = result;
   const api = sandbox.api();
   const call = async (method: string, path: string, body?: unknown) => {
@@ -48,7 +48,7 @@ let last: ScenarioResult | undefined;
 afterEach(async () => {
   const result = last;
   last = undefined;
-  if (result && API_RUN_INVARIANTS) expect(await invariantViolations(result)).toEqual([]);
+  if (result) expect(await invariantViolations(result)).toEqual([]);
 });
 
 describe('the target lock in the sandbox', () => {
@@ -236,6 +236,14 @@ describe('the target lock in the sandbox', () => {
       executionStatus: 'FAILED',
       target: { kind: 'cluster', name: 'CLUSTER1' },
     });
+    // The run it marked Failed has ended: its Rollout Failed comes after the recovery's event.
+    const ofDeadRun = env.sandbox.events.received
+      .filter((e) => (e.detail as { rolloutId?: string }).rolloutId === 'dead-run')
+      .map((e) => e.detailType);
+    expect(ofDeadRun).toEqual([
+      LIFECYCLE_EVENT_TYPES.lockForceRecovered,
+      LIFECYCLE_EVENT_TYPES.rolloutFailed,
+    ]);
     expect(next.status).toBe(202);
     expect((await env.sandbox.store.getRun(String(next.body.rolloutId)))?.status).toBe('Succeeded');
     await env.sandbox.stop();

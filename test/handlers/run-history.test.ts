@@ -396,6 +396,44 @@ describe('run-history handler', () => {
     expect(addMetric).toHaveBeenCalledExactlyOnceWith('RolloutFailed', 'Count', 1);
   });
 
+  it.each([
+    [
+      'a node left Paused by a failed resume',
+      { ...node('NODE2', 'Failed'), leftPaused: true },
+      { anyPaused: true, clusterNotUp: false, nodes: ['NODE2'] },
+      /NODE2 is left Paused \(the resume failed\)/,
+    ],
+    [
+      "a member found not Up by a node's inventory before any drain",
+      { ...node('NODE1', 'NotStarted'), clusterNotUp: 'NODE3 is Paused' },
+      { anyPaused: true, clusterNotUp: true, nodes: ['NODE1'] },
+      /^NODE3 is Paused \(found by NODE1's inventory\): a node of Cluster1 was not Up before the run, so it stops before draining or updating any node of it/,
+    ],
+    ['no such node', node('NODE1', 'Failed'), { anyPaused: false, clusterNotUp: false }, undefined],
+  ])('pausedNodes: %s', async (_what, result, expected, reason) => {
+    // Arrange
+    const item = (r: object, sk: string, kind: string) => ({ pk: 'RUN#run-1', sk, kind, ...r });
+    ddb.on(QueryCommand).resolves({
+      Items: [item(run(), 'RUN', 'run'), item(result, `NODE#${result.node}`, 'nodeResult')],
+    });
+
+    // Act
+    const answer = await makeHandler()({ action: 'pausedNodes', runId: 'run-1' });
+
+    // Assert
+    expect(answer).toMatchObject(expected);
+    if (reason) expect((answer as { reason?: string }).reason).toMatch(reason);
+    else expect(answer).not.toHaveProperty('reason');
+  });
+
+  it('recordNode refuses an empty clusterNotUp, naming the field', async () => {
+    const error = await rejection(() =>
+      makeHandler()(recordNode('NODE1', 'NotStarted', { clusterNotUp: '' })),
+    );
+    expect(error.name).toBe('InvalidEvent');
+    expect(error.message).toContain('clusterNotUp');
+  });
+
   it('finishRun counts a successful rollout', async () => {
     // Arrange
     ddb.on(QueryCommand).resolves({

@@ -262,6 +262,47 @@ describe('run-lock: the status-change rule releases the lock of a run that died'
     });
   });
 
+  it('publishes Rollout Failed for the run it marks Failed, with the stored reason and status', async () => {
+    // Arrange
+    await acquire('run-a');
+    await store.putRun({
+      runId: 'run-a',
+      target: 'CLUSTER1',
+      targetKind: 'cluster',
+      nodes: ['NODE1', 'NODE2'],
+      maxFailedNodes: 0,
+      status: 'Running',
+      startedAt: T0.toISOString(),
+      execution: arnOf('run-a'),
+    });
+    const published: { detailType: string; detail: Record<string, unknown> }[] = [];
+    const withBus = makeRunLockHandler({
+      store,
+      now: () => now,
+      executionStatus: async () => 'ABORTED',
+      publisher: {
+        enabled: true,
+        publish: async (detailType, detail) => {
+          published.push({ detailType, detail: detail as unknown as Record<string, unknown> });
+        },
+      },
+    });
+
+    // Act
+    await withBus(ended('run-a', 'ABORTED'));
+
+    // Assert
+    expect(published.map((p) => p.detailType)).toEqual(['Rollout Failed']);
+    expect(published[0]?.detail).toMatchObject({
+      rolloutId: 'run-a',
+      status: 'Failed',
+      reason: expect.stringContaining(
+        'the execution ended ABORTED before the run recorded its end',
+      ),
+      nodes: expect.objectContaining({ total: 2, notStarted: 2 }),
+    });
+  });
+
   it("never releases a lock another execution holds (the rule's event came late)", async () => {
     // Arrange: run-a ended and run-b took the lock before the event arrived.
     await acquire('run-a');

@@ -963,7 +963,9 @@ describe('a cluster node left Paused stops the run (issue 8, point 8)', () => {
     const update = stateNamed(rolloutWorkflow, 'UpdateClusterNode');
     const check = stateNamed(rolloutWorkflow, 'CheckPausedNodes');
     const choice = stateNamed(rolloutWorkflow, String(check.Next));
-    const onPaused = choicesOf(choice).find((r) => r.BooleanEquals === true)?.Next;
+    const onPaused = choicesOf(choice).find(
+      (r) => r.Variable === '$.paused.anyPaused' && r.BooleanEquals === true,
+    )?.Next;
     // Act: every path from the stop to an end.
     const paths = uncoveredPaths(rolloutWorkflow, String(onPaused), null, () => false);
     // Assert
@@ -972,6 +974,61 @@ describe('a cluster node left Paused stops the run (issue 8, point 8)', () => {
     expect(lambdaCall(stateNamed(rolloutWorkflow, String(onPaused)))?.payload).toMatchObject({
       action: 'finishRun',
       error: { Error: 'NodeLeftPaused' },
+    });
+    expect(paths.length).toBeGreaterThan(0);
+    for (const path of paths) {
+      expect(path).not.toContain('UpdateClusterNode');
+      expect(path.some((n) => isRelease(n, stateNamed(rolloutWorkflow, n)))).toBe(true);
+    }
+  });
+});
+
+describe('a cluster node not Up before the run stops it before any drain (issue 8, paused-at-start)', () => {
+  it('the node workflow stops after its inventory names a member not Up: recorded NotStarted, no drain, no install', () => {
+    // Arrange
+    const listed = stateNamed(nodeWorkflow, 'ClusterMembersListed');
+    const allUp = stateNamed(nodeWorkflow, 'AllClusterNodesUp');
+    const stop = String(allUp.Default);
+    // Act: every path from the stop to an end.
+    const paths = uncoveredPaths(nodeWorkflow as unknown as Scope, stop, null, () => false);
+    // Assert
+    expect(choicesOf(listed)[0]).toMatchObject({
+      Variable: '$.commands.inventory.results[0].cluster.notUp',
+      IsPresent: true,
+      Next: 'AllClusterNodesUp',
+    });
+    expect(choicesOf(allUp)[0]).toMatchObject({ StringEquals: '' });
+    expect(paths.length).toBeGreaterThan(0);
+    for (const path of paths) {
+      expect(['StoppedAtClusterNodeNotUp', 'NodeFailed']).toContain(path.at(-1));
+      expect(path).not.toContain('Drain');
+      expect(path).not.toContain('InstallHotfixes');
+      const record = path.find((n) => lambdaCall(stateNamed(nodeWorkflow, n))?.payload.action);
+      expect(lambdaCall(stateNamed(nodeWorkflow, String(record)))?.payload).toMatchObject({
+        action: 'recordNode',
+        result: { status: 'NotStarted', 'clusterNotUp.$': expect.any(String) },
+      });
+    }
+    expect(stateNamed(nodeWorkflow, 'StoppedAtClusterNodeNotUp')).toMatchObject({
+      Type: 'Fail',
+      Error: 'ClusterNodeNotUp',
+    });
+  });
+
+  it('the rollout ends the run with ClusterNodeNotUp when the check finds it, without reaching another node', () => {
+    // Arrange
+    const check = stateNamed(rolloutWorkflow, 'CheckPausedNodes');
+    const choice = stateNamed(rolloutWorkflow, String(check.Next));
+    const onNotUp = choicesOf(choice).find(
+      (r) => r.Variable === '$.paused.clusterNotUp' && r.BooleanEquals === true,
+    )?.Next;
+    // Act
+    const paths = uncoveredPaths(rolloutWorkflow, String(onNotUp), null, () => false);
+    // Assert: checked before the left-paused rule, so its own error names it.
+    expect(choicesOf(choice)[0]?.Variable).toBe('$.paused.clusterNotUp');
+    expect(lambdaCall(stateNamed(rolloutWorkflow, String(onNotUp)))?.payload).toMatchObject({
+      action: 'finishRun',
+      error: { Error: 'ClusterNodeNotUp' },
     });
     expect(paths.length).toBeGreaterThan(0);
     for (const path of paths) {

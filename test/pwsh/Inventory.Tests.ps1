@@ -48,7 +48,8 @@ Describe 'Inventory' {
         Mock Get-ServiceStatus { 'Running' } -ParameterFilter { $Name -eq 'ClusSvc' }
         Mock Import-FailoverClusterModule {}
         Mock Get-Cluster { [pscustomobject]@{ Name = 'CLUSTER1' } }
-        Mock Get-ClusterNode { [pscustomobject]@{ State = 'Up' } }
+        Mock Get-ClusterNode { [pscustomobject]@{ Name = 'NODE1'; State = 'Up' } } -ParameterFilter { $Name }
+        Mock Get-ClusterNode { @([pscustomobject]@{ Name = 'NODE1'; State = 'Up' }, [pscustomobject]@{ Name = 'NODE2'; State = 'Up' }, [pscustomobject]@{ Name = 'NODE3'; State = 'Up' }) } -ParameterFilter { -not $Name }
         Mock Get-ClusterGroup {
             @(
                 [pscustomobject]@{ Name = 'Cluster Group'; GroupType = 'Cluster'; OwnerNode = [pscustomobject]@{ Name = 'NODE2' } }
@@ -61,6 +62,29 @@ Describe 'Inventory' {
         $run = Invoke-Document inventory @{ binaries = @() } -Fixture 'inventory-cluster'
         $run.Results[0].cluster.name | Should -Be 'CLUSTER1'
         $run.Results[0].cluster.nodeState | Should -Be 'Up'
+        @($run.Results[0].cluster.nodes).Count | Should -Be 3
+        $run.Results[0].cluster.nodes[1].name | Should -Be 'NODE2'
+        $run.Results[0].cluster.nodes[1].state | Should -Be 'Up'
+        $run.Results[0].cluster.notUp | Should -Be ''
+    }
+
+    It 'names every member that is not Up (paused by an operator, down)' {
+        Mock Get-ServiceStatus { 'Running' } -ParameterFilter { $Name -eq 'ClusSvc' }
+        Mock Import-FailoverClusterModule {}
+        Mock Get-Cluster { [pscustomobject]@{ Name = 'CLUSTER1' } }
+        Mock Get-ClusterNode { [pscustomobject]@{ Name = 'NODE1'; State = 'Up' } } -ParameterFilter { $Name }
+        Mock Get-ClusterNode {
+            @(
+                [pscustomobject]@{ Name = 'NODE1'; State = 'Up' },
+                [pscustomobject]@{ Name = 'NODE2'; State = 'Paused' },
+                [pscustomobject]@{ Name = 'NODE3'; State = 'Down' }
+            )
+        } -ParameterFilter { -not $Name }
+        $run = Invoke-Document inventory @{ binaries = @() } -Fixture 'inventory-cluster-paused'
+        $run.ExitCode | Should -Be 0
+        $run.Results[0].cluster.nodeState | Should -Be 'Up'
+        $run.Results[0].cluster.notUp | Should -Be 'NODE2 is Paused, NODE3 is Down'
+        ($run.Results[0].cluster.nodes | ForEach-Object { $_.state }) | Should -Be @('Up', 'Paused', 'Down')
     }
 
     It 'counts clustered roles per owner node, leaving out the core cluster group and storage' {

@@ -298,6 +298,13 @@ describe('SimulatedFleet: the command life cycle', () => {
       cluster: {
         name: 'CLUSTER1',
         nodeState: 'Up',
+        nodes: [
+          { name: 'NODE1', state: 'Up' },
+          { name: 'NODE2', state: 'Up' },
+          { name: 'NODE3', state: 'Up' },
+          { name: 'NODE4', state: 'Up' },
+        ],
+        notUp: '',
         // Every node of CLUSTER1 hosts one role by default (the scenario's roles).
         roleCounts: { NODE1: 1, NODE2: 1, NODE3: 1, NODE4: 1 },
       },

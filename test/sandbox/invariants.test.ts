@@ -50,6 +50,17 @@ const command = (node: string, at: number, status: FleetLogEntry['status'], id =
     cancelRequested: false,
   });
 
+/** NODE1's inventory, before anything else of the run, listing the cluster: NODE2 is Paused. */
+const pausedSeen = (): FleetLogEntry => ({
+  seq: -1,
+  at: min(-1),
+  node: 'NODE2',
+  kind: 'clusterView',
+  clusterState: 'Paused',
+  drainStatus: 'Completed',
+  seenBy: 'NODE1',
+});
+
 /** A clean two-node cluster run: drained, restarted, resumed, recorded, released. */
 function cleanWorld(): World {
   seq = 0;
@@ -291,6 +302,15 @@ const BREAKS: readonly [string, InvariantName, RegExp, (w: World) => void][] = [
     'nodesLeftClean',
     /NODE2 ends the run .* Paused, drain Completed/,
     (w) => {
+      w.nodes.NODE2 = { ...w.nodes.NODE2, nodeState: 'Paused', drainStatus: 'Completed' };
+    },
+  ],
+  [
+    'a node paused before the run, seen so, and then the cluster drained and the node updated',
+    'nodesLeftClean',
+    /NODE2 ends the run .* Paused, drain Completed: it was found Paused before the run changed it, yet command installHotfixes ran on it .*; after NODE1 found it Paused at 2026-01-13T21:59:00.000Z, NODE1 was sent installHotfixes at 2026-01-13T22:00:00.000Z; the report calls it Succeeded/,
+    (w) => {
+      w.log.unshift(pausedSeen());
       w.nodes.NODE2 = { ...w.nodes.NODE2, nodeState: 'Paused', drainStatus: 'Completed' };
     },
   ],
@@ -592,6 +612,67 @@ describe('neverMeansNeverRestarted (issue 13, item 3: rebootOption Never)', () =
     expect(results.find((r) => r.name === 'neverMeansNeverRestarted')).toMatchObject({
       ok: true,
       detail: expect.stringMatching(/no restart by the run \(1 by an installer\)/),
+    });
+  });
+});
+
+describe('nodesLeftClean: a cluster node paused before the run', () => {
+  it('may stay paused when a script of the run saw it so and nothing of its cluster changed after', async () => {
+    // Arrange: NODE1's inventory saw NODE2 Paused; the run stopped, nothing drained or installed.
+    const world = cleanWorld();
+    seq = 0;
+    world.log = [
+      entry({
+        at: min(0),
+        node: 'NODE1',
+        kind: 'command',
+        clusterState: 'Up',
+        drainStatus: 'NotInitiated',
+        document: 'inventory',
+        commandId: 'c-inv',
+        status: 'Success',
+      }),
+      { ...pausedSeen(), seq: seq++ },
+    ];
+    world.nodes.NODE2 = { ...world.nodes.NODE2, nodeState: 'Paused', drainStatus: 'Completed' };
+    setStatus(world, 'NODE1', 'NotStarted');
+    setStatus(world, 'NODE2', 'NotStarted');
+    // Act
+    const results = await checkRunInvariants(evidence(world));
+    // Assert
+    expect(results.find((r) => r.name === 'nodesLeftClean')).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(
+        /NODE2 stays Paused, drain Completed: NODE1 found it Paused at .*, before the run changed anything on its cluster, and the run left it untouched/,
+      ),
+    });
+  });
+
+  it('may stay paused when the run changed nothing on its cluster (it stopped before any node)', async () => {
+    const world = cleanWorld();
+    seq = 0;
+    world.log = [];
+    world.nodes.NODE2 = { ...world.nodes.NODE2, nodeState: 'Paused', drainStatus: 'Completed' };
+    setStatus(world, 'NODE1', 'NotStarted');
+    setStatus(world, 'NODE2', 'NotStarted');
+    const results = await checkRunInvariants(evidence(world));
+    expect(results.find((r) => r.name === 'nodesLeftClean')).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(
+        /NODE2 stays Paused, drain Completed: paused before the run, which changed nothing on CLUSTER1/,
+      ),
+    });
+  });
+
+  it('is reported when no script of the run saw it paused and the run changed its cluster', async () => {
+    const world = cleanWorld();
+    world.nodes.NODE2 = { ...world.nodes.NODE2, nodeState: 'Paused', drainStatus: 'Completed' };
+    failNodes(world, ['NODE2']);
+    world.maxFailedNodes = 1;
+    const results = await checkRunInvariants(evidence(world));
+    expect(results.find((r) => r.name === 'nodesLeftClean')).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/^NODE2 ends the run .* Paused, drain Completed$/),
     });
   });
 });
