@@ -7,6 +7,7 @@ import { z } from 'zod';
 import {
   issueProblems,
   parseEvent,
+  parseHotfixRootUri,
   parseRolloutInput,
   type RolloutInput,
   RolloutInputError,
@@ -714,5 +715,210 @@ describe('issueProblems and the event schemas', () => {
     if (!result.success) {
       expect(result.error.issues[0]?.message).toBe('expected an empty prefix or one ending in "/"');
     }
+  });
+});
+
+describe('parseRolloutInput: problems from every check, in the order of the input', () => {
+  it('sorts schema, duplicate and plug-in problems by field, then item number', () => {
+    const nodes = Array.from({ length: 12 }, (_, i) => node(`N${i}`, `i-0123456${i.toString(16)}`));
+    nodes[10] = node('N0', 'i-0123456f');
+    nodes[11] = node('N11', 'bad');
+    const problems = problemsOf({
+      runId: 'a b',
+      target: { kind: 'group', name: 'g', nodes },
+      plugins: [{ name: WU, arguments: 'x' }],
+      drain: 'never',
+    });
+    expect(problems.map((p) => p.field)).toEqual([
+      'runId',
+      'target.nodes[10].name',
+      'target.nodes[11].instanceId',
+      'plugins[0].arguments',
+      'drain',
+    ]);
+  });
+
+  it('does not count an invalid name or instance id as a duplicate', () => {
+    const names = problemsOf({
+      target: { ...BASE.target, nodes: [node('A B', 'i-01234567'), node('A B', 'i-0123456a')] },
+    });
+    expect(names.map((p) => p.field)).toEqual(['target.nodes[0].name', 'target.nodes[1].name']);
+    const ids = problemsOf({
+      target: { ...BASE.target, nodes: [node('N1', 'i-XYZ'), node('N2', 'i-XYZ')] },
+    });
+    expect(ids.map((p) => p.field)).toEqual([
+      'target.nodes[0].instanceId',
+      'target.nodes[1].instanceId',
+    ]);
+  });
+
+  it.each([
+    {
+      source: 'a policy that is not an object is named policy',
+      input: { ...BASE, policy: 5 },
+      problem: { field: 'policy', value: 5, message: 'expected an object of run parameters' },
+    },
+    {
+      source: 'run policy fields are prefixed policy.',
+      input: { ...BASE, policy: { nodeOrder: ['NODE1', 'NODE9'] } },
+      problem: {
+        field: 'policy.nodeOrder[1]',
+        value: 'NODE9',
+        message: 'not a node of this run; its nodes are NODE1, NODE2, NODE3',
+      },
+    },
+    {
+      source: 'a hotfix root that is not S3',
+      input: {
+        ...BASE,
+        plugins: [
+          { name: 'Microsoft.HotfixPlugin', arguments: 'HotfixRootFolderPath="\\\\srv\\share"' },
+        ],
+      },
+      problem: {
+        field: 'plugins[0].arguments',
+        value: 'HotfixRootFolderPath="\\\\srv\\share"',
+        message:
+          'HotfixRootFolderPath "\\\\\\\\srv\\\\share": our hotfix root is an S3 prefix; expected s3://bucket/prefix, e.g. HotfixRootFolderPath="s3://my-hotfixes/2025-05"',
+      },
+    },
+    {
+      source: 'the hotfix plug-in without a root',
+      input: { ...BASE, plugins: [{ name: 'Microsoft.HotfixPlugin' }] },
+      problem: {
+        field: 'plugins[0].arguments',
+        message:
+          'Microsoft.HotfixPlugin needs HotfixRootFolderPath, the S3 URI of the hotfix root, e.g. HotfixRootFolderPath="s3://my-hotfixes/2025-05"',
+      },
+    },
+  ])('$source', ({ input, problem }) => {
+    expect(problemsOf(input)).toEqual([problem]);
+  });
+
+  it('spells out 50 problems in full, and caps the message past that', () => {
+    const bad = (n: number) => Array.from({ length: n }, (_, i) => node(`N${i}`, 'bad'));
+    const fifty = inputError(() =>
+      parseRolloutInput({ target: { kind: 'group', name: 'g', nodes: bad(50) } }, NOW),
+    );
+    expect(fifty.message).toMatch(/^rollout input is invalid \(50 problems\):/);
+    expect(fifty.message).not.toContain('more');
+    expect(fifty.message.split('\n')).toHaveLength(51);
+    const fiftyOne = inputError(() =>
+      parseRolloutInput({ target: { kind: 'group', name: 'g', nodes: bad(51) } }, NOW),
+    );
+    expect(fiftyOne.message).toMatch(/^rollout input is invalid \(51 problems\):/);
+    expect(fiftyOne.message.endsWith('\n  ... and 1 more')).toBe(true);
+  });
+
+  it('deadlines: only warnAt with only WarnAfter, none without either', () => {
+    expect(parseRolloutInput({ ...BASE, policy: { warnAfter: 30 } }, NOW).deadlines).toEqual({
+      warnAt: '2026-01-13T03:30:30.000Z',
+    });
+    expect(parseRolloutInput(BASE, NOW).deadlines).toEqual({});
+  });
+
+  it('generates a run id when no default is given', () => {
+    expect(parseRolloutInput(BASE, NOW, { random: () => 0.5 }).runId).toBe(
+      '20260113T030030-iiiiii',
+    );
+  });
+});
+
+function inputError(fn: () => unknown): RolloutInputError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(RolloutInputError);
+    return error as RolloutInputError;
+  }
+  throw new Error('expected a RolloutInputError, nothing was thrown');
+}
+
+describe('parseHotfixRootUri: the edges of an S3 URI', () => {
+  it.each([
+    { uri: ' s3://my-hotfixes/2025-05 ', prefix: '2025-05/', source: 'spaces around are trimmed' },
+    { uri: 's3://my-hotfixes/p//', prefix: 'p/', source: 'trailing slashes collapse' },
+    { uri: 'S3://my-hotfixes', prefix: '', source: 'the scheme in any case' },
+  ])('$uri → prefix $prefix ($source)', ({ uri, prefix }) => {
+    expect(parseHotfixRootUri(uri)).toMatchObject({ bucket: 'my-hotfixes', prefix });
+  });
+
+  it.each([
+    { uri: 'xs3://my-hotfixes/p', problem: 'our hotfix root is an S3 prefix' },
+    { uri: 's3://my-hotfixes/p\nx', problem: 'our hotfix root is an S3 prefix' },
+    { uri: 's3://my-hotfixes-/p', problem: 'bucket "my-hotfixes-" is not an S3 bucket name' },
+    { uri: 's3://my-hotfixes/a/./b', problem: 'without "\\", empty, "." or ".." segments' },
+  ])('refuses $uri', ({ uri, problem }) => {
+    const result = parseHotfixRootUri(uri);
+    expect('problem' in result && result.problem).toContain(problem);
+  });
+});
+
+describe('resolvedPluginSchema: the plug-ins the handlers receive', () => {
+  const hotfix = (args: Record<string, unknown>, root: Record<string, unknown> = {}) => ({
+    name: 'Microsoft.HotfixPlugin',
+    arguments: {
+      hotfixRootFolderPath: 's3://b/p',
+      hotfixConfigFileName: 'DefaultHotfixConfig.xml',
+      hotfixInstallerTimeoutMinutes: 30,
+      disableAclChecks: false,
+      requireSmbEncryption: false,
+      ...args,
+    },
+    hotfixRoot: { bucket: 'b', prefix: 'p/', uri: 's3://b/p', ...root },
+  });
+  const wu = (args: Record<string, unknown>) => ({
+    name: WU,
+    arguments: {
+      includeRecommendedUpdates: false,
+      queryString: 'IsInstalled=0',
+      queryStringGiven: false,
+      ...args,
+    },
+  });
+
+  it.each([
+    { source: 'hotfix, as resolved', value: hotfix({}), ok: true },
+    {
+      source: 'installer timeout 1440',
+      value: hotfix({ hotfixInstallerTimeoutMinutes: 1440 }),
+      ok: true,
+    },
+    {
+      source: 'installer timeout 1',
+      value: hotfix({ hotfixInstallerTimeoutMinutes: 1 }),
+      ok: true,
+    },
+    {
+      source: 'installer timeout 0',
+      value: hotfix({ hotfixInstallerTimeoutMinutes: 0 }),
+      ok: false,
+    },
+    {
+      source: 'installer timeout 1441',
+      value: hotfix({ hotfixInstallerTimeoutMinutes: 1441 }),
+      ok: false,
+    },
+    {
+      source: 'installer timeout 1.5',
+      value: hotfix({ hotfixInstallerTimeoutMinutes: 1.5 }),
+      ok: false,
+    },
+    { source: 'an empty root path', value: hotfix({ hotfixRootFolderPath: '' }), ok: false },
+    {
+      source: 'a long config name',
+      value: hotfix({ hotfixConfigFileName: 'Custom.xml' }),
+      ok: true,
+    },
+    { source: 'an empty bucket', value: hotfix({}, { bucket: '' }), ok: false },
+    { source: 'Windows Update, as resolved', value: wu({}), ok: true },
+    { source: 'an empty query', value: wu({ queryString: '' }), ok: false },
+    {
+      source: 'recommended updates not a boolean',
+      value: wu({ includeRecommendedUpdates: 'yes' }),
+      ok: false,
+    },
+  ])('$source: $ok', ({ value, ok }) => {
+    expect(resolvedPluginSchema.safeParse(value).success).toBe(ok);
   });
 });
