@@ -922,3 +922,47 @@ describe('resolvedPluginSchema: the plug-ins the handlers receive', () => {
     expect(resolvedPluginSchema.safeParse(value).success).toBe(ok);
   });
 });
+
+describe('parseRolloutInput: causes and odd random sources', () => {
+  it('keeps zod error as the cause of a schema problem', () => {
+    let caught: unknown;
+    try {
+      parseRolloutInput({ ...BASE, drain: 'never' }, NOW);
+    } catch (error) {
+      caught = error;
+    }
+    expect((caught as RolloutInputError).cause).toBeInstanceOf(z.ZodError);
+  });
+
+  it('keeps the schedule error as the cause of a schedule problem', () => {
+    const definition = {
+      startDate: '2026-01-01',
+      daysOfWeek: ['Tuesday'],
+      weeksOfMonth: [2],
+      intervalWeeks: 2,
+      time: '03:00',
+      timeZone: 'UTC',
+      windowMinutes: 240,
+    };
+    const schedule = {
+      name: 'p',
+      expression: 'cron(0 3 ? * TUE *)',
+      scheduledTime: '2026-01-13T03:00:00Z',
+      definition,
+    };
+    let caught: unknown;
+    try {
+      parseRolloutInput({ ...BASE, schedule }, NOW);
+    } catch (error) {
+      caught = error;
+    }
+    expect((caught as RolloutInputError).cause).toBeInstanceOf(Error);
+    expect(((caught as RolloutInputError).cause as Error).name).toBe('ScheduleError');
+  });
+
+  it('a random source that gives NaN makes zeros, not "NaN"', () => {
+    expect(parseRolloutInput(BASE, NOW, { random: () => Number.NaN }).runId).toBe(
+      '20260113T030030-000000',
+    );
+  });
+});
