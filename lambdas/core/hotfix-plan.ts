@@ -218,11 +218,22 @@ function sortCandidates(list: Candidate[]): Candidate[] {
   );
 }
 
-/** Compares as Windows' ordinal-ignore-case does: by upper-cased UTF-16 code units. */
+/**
+ * Compares as Windows' ordinal-ignore-case does: by upper-cased UTF-16 code units, each
+ * character mapped on its own (simple case mapping): `ß` stays `ß`, where JavaScript's
+ * `toUpperCase` would make it `SS` and sort `ßa` before `sz`.
+ */
 export function ordinalIgnoreCase(a: string, b: string): number {
-  const x = a.toUpperCase();
-  const y = b.toUpperCase();
+  const x = simpleUpperCase(a);
+  const y = simpleUpperCase(b);
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function simpleUpperCase(text: string): string {
+  return Array.from(text, (c) => {
+    const upper = c.toUpperCase();
+    return upper.length === c.length ? upper : c;
+  }).join('');
 }
 
 function lastSegment(c: Candidate): string {

@@ -238,3 +238,120 @@ describe('planHotfixRoot: bad input', () => {
     expect(() => plan([], nodes)).toThrow(message);
   });
 });
+
+describe('planHotfixRoot: paths as listed (mutation testing, issue 14)', () => {
+  it.each([
+    { file: '', reason: 'an empty path', source: 'an empty listing entry' },
+    {
+      file: 'NODE1\\Alpha\\',
+      reason: 'a folder marker, not a file',
+      source: 'a folder marker written with \\',
+    },
+    {
+      file: 'CAUHotfix_All/./KB9.msu',
+      reason: 'a path with . or .. segments, which could leave the hotfix root',
+      source: 'our safety rule: a "." segment',
+    },
+    {
+      file: 'CAUHotfix_All/KB9.msu ',
+      reason: '"KB9.msu " is not a valid Windows file or folder name',
+      source: 'Windows naming rules: no trailing space',
+    },
+  ])('ignores $file ($source)', ({ file, reason }) => {
+    const p = plan([file]);
+    expect(p.ignored).toEqual([{ file, reason }]);
+    expect(p.nodes.NODE1).toEqual([]);
+  });
+
+  it.each([
+    { file: '/CAUHotfix_All/KB1.msu', source: 'an S3 key with a leading /' },
+    { file: '\\CAUHotfix_All\\KB1.msu', source: 'a leading \\' },
+    { file: 'CAUHotfix_All//KB1.msu', source: 'doubled separators' },
+  ])('reads $file as CAUHotfix_All/KB1.msu ($source)', ({ file }) => {
+    const p = plan([file], ['NODE1']);
+    expect(p.ignored).toEqual([]);
+    expect(p.nodes.NODE1?.map((u) => [u.file, u.localPath])).toEqual([
+      ['CAUHotfix_All/KB1.msu', '%ProgramData%\\WindowsRollout\\Hotfixes\\CAUHotfix_All\\KB1.msu'],
+    ]);
+  });
+
+  it('accepts a leading space in a file name (Windows strips only trailing spaces and dots)', () => {
+    const p = plan(['CAUHotfix_All/ KB1.msu'], ['NODE1']);
+    expect(p.ignored).toEqual([]);
+    expect(filesOf(p, 'NODE1')).toEqual(['CAUHotfix_All/ KB1.msu']);
+  });
+
+  it('says when the configuration has no extension rules', () => {
+    const p = planHotfixRoot({
+      files: ['CAUHotfix_All/KB1.msu'],
+      nodes: ['NODE1'],
+      config: { ...config, extensionRules: [] },
+    });
+    expect(reasonOf(p, 'CAUHotfix_All/KB1.msu')).toBe(
+      'no extension rule for "KB1.msu" (extension rules: none)',
+    );
+  });
+
+  it('does not warn when the node folder names other files than CAUHotfix_All', () => {
+    const p = plan(['CAUHotfix_All/KB1.msu', 'NODE1/KB2.msu']);
+    expect(p.warnings).toEqual([]);
+  });
+
+  it('trims every trailing separator of the update root', () => {
+    const p = plan(['CAUHotfix_All/KB1.msi'], ['N1'], { updateRoot: 'D:\\staging\\/\\' });
+    expect(p.nodes.N1?.[0]?.localPath).toBe('D:\\staging\\CAUHotfix_All\\KB1.msi');
+  });
+
+  it('names the operation in the error for bad nodes', () => {
+    expect(() => plan([], [])).toThrow(/^cannot plan \(1 problem\):/);
+  });
+});
+
+describe('ordinalIgnoreCase (Windows CompareStringOrdinal with ignoreCase)', () => {
+  it.each([
+    { a: 'a', b: 'A', expected: 0, source: 'case is ignored' },
+    { a: 'KB1', b: 'kb2', expected: -1, source: 'by code unit after upper-casing' },
+    { a: 'b', b: 'A', expected: 1, source: 'b after A' },
+    { a: '_', b: 'a', expected: 1, source: '_ (0x5F) after A (0x41)' },
+    { a: 'ßa', b: 'sz', expected: 1, source: 'simple case mapping: ß (0xDF) stays one character' },
+    { a: 'ß', b: 'SS', expected: 1, source: 'ß is not SS' },
+  ])('$a vs $b → $expected ($source)', ({ a, b, expected }) => {
+    expect(ordinalIgnoreCase(a, b)).toBe(expected);
+    expect(ordinalIgnoreCase(b, a)).toBe(-expected || 0);
+  });
+
+  it('plans names equal ignoring case in ordinal order (ı and i both upper-case to I)', () => {
+    const files = ['CAUHotfix_All/ı.msu', 'CAUHotfix_All/i.msu'];
+    expect(filesOf(plan(files, ['NODE1']), 'NODE1')).toEqual([
+      'CAUHotfix_All/i.msu',
+      'CAUHotfix_All/ı.msu',
+    ]);
+    expect(filesOf(plan([...files].reverse(), ['NODE1']), 'NODE1')).toEqual([
+      'CAUHotfix_All/i.msu',
+      'CAUHotfix_All/ı.msu',
+    ]);
+  });
+
+  it('plans names that tie ignoring case in one order, however they are listed', () => {
+    // ı and i upper-case to I, ſ (long s) and s to S: all four are IS, and distinct files.
+    const names = ['is', 'iſ', 'ıs', 'ıſ'];
+    const permutations = (list: string[]): string[][] =>
+      list.length <= 1
+        ? [list]
+        : list.flatMap((x, i) =>
+            permutations([...list.slice(0, i), ...list.slice(i + 1)]).map((rest) => [x, ...rest]),
+          );
+    for (const order of permutations(names)) {
+      const p = plan(
+        order.map((n) => `CAUHotfix_All/${n}.msu`),
+        ['NODE1'],
+      );
+      expect(filesOf(p, 'NODE1')).toEqual(names.map((n) => `CAUHotfix_All/${n}.msu`));
+    }
+  });
+
+  it('plans ß after s and z, as NTFS lists them', () => {
+    const p = plan(['CAUHotfix_All/ßa.msu', 'CAUHotfix_All/sz.msu'], ['NODE1']);
+    expect(filesOf(p, 'NODE1')).toEqual(['CAUHotfix_All/sz.msu', 'CAUHotfix_All/ßa.msu']);
+  });
+});
