@@ -394,5 +394,6 @@ export const LIFECYCLE_EVENT_TYPES = {
   rolloutCancelled: 'Rollout Cancelled',
   warnAfterPassed: 'Rollout WarnAfter Passed',
   lockForceRecovered: 'Rollout Lock Force Recovered',
+  phaseCompleted: 'Rollout Phase Completed',
 } as const;
 export type LifecycleEventKey = keyof typeof LIFECYCLE_EVENT_TYPES;

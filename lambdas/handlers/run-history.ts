@@ -5,7 +5,8 @@
  * `{ action: 'finishRun', runId }`, `{ action: 'failureBudget', runId }` (what is left of
  * MaxFailedNodes: a fleet's rest after its pilot tolerates only that), `{ action:
  * 'checkWarnAfter', runId, node? }` (WarnAfter passed: event, metric and report line, once),
- * `{ action: 'pausedNodes', runId }` (nodes left Paused by a failed resume: the cluster stops). Errors: `InvalidEvent`, `RunExists` (the run id was used by
+ * `{ action: 'pausedNodes', runId }` (nodes left Paused by a failed resume: the cluster stops),
+ * `{ action: 'phaseVerdict', runId, phase }` (a phase's end: its criteria; Rollout Phase Completed). Errors: `InvalidEvent`, `RunExists` (the run id was used by
  * another run), `RunNotFound`, `LifecycleEventNotPublished`. Throttling propagates for Retry.
  *
  * Each action also publishes its lifecycle event (Rollout Started, Rollout Node Updated, Rollout
@@ -24,8 +25,10 @@ import {
   rolloutFinished,
   rolloutStarted,
   warnAfterPassed,
+  phaseCompleted,
 } from '../core/lifecycle-events.js';
 import { nodeKey, nodeNameProblem } from '../core/node-names.js';
+import { type PhaseVerdict, phaseVerdict } from '../core/phases.js';
 import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
 import { createEventPublisher, type LifecyclePublisher } from '../shared/event-publisher.js';
 import {
@@ -121,6 +124,20 @@ const pausedNodesSchema = z.object({ action: z.literal('pausedNodes'), runId });
 /** What is left of the run's MaxFailedNodes (the fleet's rest after the pilot). */
 const failureBudgetSchema = z.object({ action: z.literal('failureBudget'), runId });
 
+/** A phase's end (issue 13, item 4): judge its criteria, publish Rollout Phase Completed. */
+const phaseVerdictSchema = z.object({
+  action: z.literal('phaseVerdict'),
+  runId,
+  phase: z.object({
+    index: z.number().int().min(0),
+    name: z.string().min(1),
+    start: z.number().int().min(0),
+    end: z.number().int().min(0),
+    failuresAllowed: z.number().int().min(0),
+    advance: z.enum(['bake', 'approval', 'none']),
+  }),
+});
+
 const eventSchema = z.discriminatedUnion(
   'action',
   [
@@ -130,10 +147,11 @@ const eventSchema = z.discriminatedUnion(
     failureBudgetSchema,
     checkWarnAfterSchema,
     pausedNodesSchema,
+    phaseVerdictSchema,
   ],
   {
     error:
-      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter" or "pausedNodes"',
+      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter", "pausedNodes" or "phaseVerdict"',
   },
 );
 
@@ -193,6 +211,7 @@ export type RunHistoryResult =
   | PausedNodes
   | FailureBudget
   | WarnAfterCheck
+  | PhaseVerdict
   | { readonly runId: string; readonly node: string; readonly status: NodeStatus }
   | RunSummary;
 
@@ -431,6 +450,22 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           remaining,
         });
         return { runId: id, maxFailedNodes: items.run.maxFailedNodes, failed, remaining };
+      }
+      case 'phaseVerdict': {
+        const { runId: id, phase } = parsed;
+        logContext({ runId: id });
+        const items = await deps.store.getRunItems(id);
+        if (items.run === undefined) throw new RunNotFoundError(id);
+        const statuses = new Map(items.nodes.map((n) => [nodeKey(n.node), n.status]));
+        const verdict = phaseVerdict(phase, items.run.nodes, (n) => statuses.get(nodeKey(n)));
+        logger.info('phase verdict', { phase: phase.index, passed: verdict.passed });
+        await publish(id, (stored, sequence) =>
+          phaseCompleted(stored, verdict, phase.advance, {
+            sequence,
+            occurredAt: deps.now().toISOString(),
+          }),
+        );
+        return verdict;
       }
       case 'finishRun': {
         const { runId: id } = parsed;
