@@ -295,7 +295,7 @@ export class RolloutWorkflow extends Construct {
         .when(
           sfn.Condition.and(
             sfn.Condition.isPresent('$.healthGates'),
-            sfn.Condition.isNotNull('$.healthGates'),
+            sfn.Condition.not(sfn.Condition.isNull('$.healthGates')),
             sfn.Condition.booleanEquals('$.phaseAt.phase.alarmsQuiet', true),
           ),
           new sfn.Pass(this, `${kind}PhaseAlarmsCheckHook`, {
@@ -422,10 +422,7 @@ export class RolloutWorkflow extends Construct {
     );
     advance.next(
       new sfn.Choice(this, 'ClusterPilotDone')
-        .when(
-          sfn.Condition.and(sfn.Condition.isPresent('$.phases'), sfn.Condition.isNotNull('$.phases')),
-          clusterPhases,
-        )
+        .when(sfn.Condition.not(sfn.Condition.isNull('$.phases')), clusterPhases)
         .when(
           sfn.Condition.and(
             sfn.Condition.not(sfn.Condition.isNull('$.approvalGate')),
@@ -542,10 +539,7 @@ export class RolloutWorkflow extends Construct {
       )
       .otherwise(finish);
     const fleet = new sfn.Choice(this, 'FleetHasApprovalGate')
-      .when(
-        sfn.Condition.and(sfn.Condition.isPresent('$.phases'), sfn.Condition.isNotNull('$.phases')),
-        selectFleetPhase,
-      )
+      .when(sfn.Condition.not(sfn.Condition.isNull('$.phases')), selectFleetPhase)
       .when(sfn.Condition.isNull('$.approvalGate'), fleetMap)
       .otherwise(fleetPilot);
 

@@ -249,7 +249,7 @@ export const lifecycleDetailSchemas = {
     .meta({
       title: LIFECYCLE_EVENT_TYPES.phaseCompleted,
       description:
-        "A phase of the rollout has ended and its success criteria were judged; a phase that fails them stops the rollout (issue 13, item 4)",
+        'A phase of the rollout has ended and its success criteria were judged; a phase that fails them stops the rollout (issue 13, item 4)',
     }),
 } as const satisfies Record<LifecycleEventKey, z.ZodType>;
 

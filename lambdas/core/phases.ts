@@ -93,7 +93,9 @@ export const phaseInputSchema = z
     { error: 'expected a phase: { nodeCount | percent | nodes, bakeMinutes | approval, ... }' },
   )
   .superRefine((phase, ctx) => {
-    const sizes = (['nodeCount', 'percent', 'nodes'] as const).filter((k) => phase[k] !== undefined);
+    const sizes = (['nodeCount', 'percent', 'nodes'] as const).filter(
+      (k) => phase[k] !== undefined,
+    );
     if (sizes.length !== 1) {
       ctx.addIssue({
         code: 'custom',

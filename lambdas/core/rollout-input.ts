@@ -14,6 +14,7 @@ import * as z from 'zod';
 import { type ApprovalGate, commandTimeout, NODE_CONTRACT, type RemovalItem } from './contracts.js';
 import { formatProblems, RolloutRuleError, type ValidationProblem } from './errors.js';
 import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';
+import { type PhasePlan, phasesInputSchema, resolvePhases } from './phases.js';
 import {
   type HotfixPluginArguments,
   PLUGIN_NAMES,
@@ -21,7 +22,6 @@ import {
   parsePluginArgumentsFor,
   type WindowsUpdatePluginArguments,
 } from './plugin-arguments.js';
-import { type PhasePlan, phasesInputSchema, resolvePhases } from './phases.js';
 import {
   type RunPolicy,
   RunPolicyError,
@@ -633,7 +633,8 @@ function resolvePhasesOf(
       {
         field: 'approvalGate',
         value: data.approvalGate,
-        message: 'expected phases or approvalGate, not both: give the pilot as the first phase, with an approval',
+        message:
+          'expected phases or approvalGate, not both: give the pilot as the first phase, with an approval',
       },
     ]);
   }

@@ -22,10 +22,10 @@ import { NODE_STATUSES, type NodeStatus, type RunStatus } from '../core/contract
 import {
   type LifecycleEvent,
   nodeUpdated,
+  phaseCompleted,
   rolloutFinished,
   rolloutStarted,
   warnAfterPassed,
-  phaseCompleted,
 } from '../core/lifecycle-events.js';
 import { nodeKey, nodeNameProblem } from '../core/node-names.js';
 import { type PhaseVerdict, phaseVerdict } from '../core/phases.js';
