@@ -13,6 +13,7 @@ import { kbFromName } from '../lambdas/handlers/interpret-results.js';
 import type { RunStore } from '../lambdas/shared/run-store.js';
 import type { ExecutionResult, ProgressEvent, Sandbox } from './engine.js';
 import type { FleetLogEntry, SimulatedFleet } from './fleet.js';
+import { checkPhasesGateInOrder, PHASES_GATE_IN_ORDER } from './phase-invariants.js';
 import type { RunReport } from './report.js';
 
 /** The promises, each with the rule it checks, in the README's words. */
@@ -35,7 +36,7 @@ export const INVARIANTS = [
   },
   {
     name: 'failureBudget',
-    rule: 'Let the budget be spent by the (maxFailedNodes + 1)th node recorded Failed (in write order, across gates and waves). The failed nodes then number at most maxFailedNodes plus the nodes whose workflow had started before that record (the spending node included).',
+    rule: 'Let the budget be spent by the (maxFailedNodes + 1)th node recorded Failed (in write order, across gates, phases and waves). The failed nodes then number at most maxFailedNodes plus the nodes whose workflow had started before that record (the spending node included).',
   },
   {
     name: 'ledgerExactlyOnce',
@@ -45,6 +46,7 @@ export const INVARIANTS = [
     name: 'reportMatchesHistory',
     rule: 'The run history (run record, node results, update results), the lifecycle events and the execution agree: the run is not left Running; the last finished event and the last event per node carry the stored statuses; a Succeeded run has a succeeded execution and a succeeded execution no Failed run; a node stored Succeeded has every update’s last attempt successful.',
   },
+  PHASES_GATE_IN_ORDER,
 ] as const;
 
 export type InvariantName = (typeof INVARIANTS)[number]['name'];
@@ -185,6 +187,8 @@ export interface RunEvidence {
   readonly nodes: readonly string[];
   /** The fleet log from this position on belongs to the run (runs of a scenario are sequential). */
   readonly fleetFrom: number;
+  /** The rollout input the run started with, when known (phases are resolved from it). */
+  readonly rollout?: unknown;
 }
 
 const TERMINAL = new Set(['Success', 'Cancelled', 'TimedOut', 'Failed']);
@@ -204,7 +208,24 @@ export async function checkRunInvariants(evidence: RunEvidence): Promise<Invaria
     await failureBudget(evidence),
     await ledgerExactlyOnce(evidence),
     await reportMatchesHistory(evidence),
+    phasesGateInOrder(evidence),
   ];
+}
+
+/** Phases (issue 13, item 4): each later phase starts only through its gate. */
+function phasesGateInOrder(evidence: RunEvidence): InvariantResult {
+  const { report } = evidence;
+  if (!report || evidence.rollout === undefined) {
+    return result('phasesGateInOrder', [], 'not checked: no run report or no rollout input');
+  }
+  const { problems, detail } = checkPhasesGateInOrder({
+    runId: report.runId,
+    rollout: evidence.rollout,
+    startedAt: report.startedAt ?? new Date(0).toISOString(),
+    nodeResults: evidence.observations.nodeResults,
+    nodeStarts: evidence.observations.nodeStarts,
+  });
+  return result('phasesGateInOrder', problems, detail);
 }
 
 const result = (name: InvariantName, problems: readonly string[], ok: string): InvariantResult =>

@@ -241,6 +241,7 @@ export async function runScenario(
           ...(report ? { report } : {}),
           nodes: run.rollout.target.nodes.map((n) => n.name),
           fleetFrom,
+          rollout: run.rollout,
         }),
       );
       const mismatches = [

@@ -27,6 +27,7 @@ import {
   nodeUpdated,
   rolloutFinished,
   rolloutStarted,
+  phaseCompleted,
   warnAfterPassed,
 } from '../../lambdas/core/lifecycle-events.js';
 
@@ -116,6 +117,25 @@ const BUILDERS: {
     source: 'issue 5: rollout cancelled',
     key: 'rolloutCancelled',
     build: (r) => rolloutFinished(r, summary('Cancelled'), AT),
+  },
+  {
+    source: 'issue 13 item 4: a phase ended, its criteria judged',
+    key: 'phaseCompleted',
+    build: (r) =>
+      phaseCompleted(
+        r,
+        {
+          index: 0,
+          name: 'canary',
+          nodes: ['NODE1'],
+          failed: [],
+          failuresAllowed: 0,
+          passed: true,
+          reason: 'canary (phases[0], 1 node): 0 failed, 0 allowed: the criteria hold',
+        },
+        'bake',
+        AT,
+      ),
   },
   {
     source: 'issue 8 point 11: WarnAfter passed',
@@ -343,6 +363,7 @@ describe('published JSON Schemas (events/schemas)', () => {
       'rollout-failed.json',
       'rollout-lock-force-recovered.json',
       'rollout-node-updated.json',
+      'rollout-phase-completed.json',
       'rollout-started.json',
       'rollout-succeeded.json',
       'rollout-warnafter-passed.json',

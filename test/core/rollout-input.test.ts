@@ -581,6 +581,7 @@ describe('rolloutInputJsonSchema', () => {
       'approvalGate',
       'schedule',
       'removal',
+      'phases',
     ]);
     expect(JSON.parse(json)).toEqual(schema);
   });

@@ -149,7 +149,7 @@ describe('rollout sandbox --json', () => {
       runs: { invariants: { name: string; ok: boolean; detail: string }[] }[];
     };
     expect(status).toBe(0);
-    expect(json.runs[0]?.invariants).toHaveLength(7);
+    expect(json.runs[0]?.invariants).toHaveLength(8);
     expect(json.runs[0]?.invariants.every((i) => i.ok && i.detail.length > 0)).toBe(true);
   });
 });

@@ -882,11 +882,12 @@ describe('transient errors (issue 8, point 14)', () => {
   );
 
   it('every child execution start, cluster loop and fleet maps, retries the transient Step Functions errors', () => {
-    // Assert: the cluster loop's one start and each fleet map's (whole, pilot, rest).
+    // Assert: the cluster loop's one start and each fleet map's (whole, pilot, rest, phase).
     expect(childStarts.map((s) => s.path).sort()).toEqual(
       [
         'UpdateClusterNode',
         'UpdateFleet.ItemProcessor/UpdateFleetNode',
+        'UpdateFleetPhase.ItemProcessor/UpdateFleetPhaseNode',
         'UpdateFleetPilot.ItemProcessor/UpdateFleetPilotNode',
         'UpdateFleetRest.ItemProcessor/UpdateFleetRestNode',
       ].sort(),
