@@ -221,6 +221,7 @@ describe('lifecycle event builders', () => {
       'run-1:finished',
       'run-1:finished',
       'run-1:finished',
+      'run-1:phase:0',
       'run-1:warn-after',
       'run-1:force-recovery:2026-01-13T22:00:00.000Z',
     ]);

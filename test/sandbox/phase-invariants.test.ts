@@ -21,10 +21,7 @@ const rollout = {
   phases: [{ nodeCount: 1, bakeMinutes: 60, failuresAllowed: 0 }],
 };
 
-function evidence(
-  results: [string, string, number][],
-  starts: [string, number][],
-): PhaseEvidence {
+function evidence(results: [string, string, number][], starts: [string, number][]): PhaseEvidence {
   return {
     runId: 'r1',
     rollout,
@@ -62,7 +59,9 @@ describe('phasesGateInOrder', () => {
         ],
       ),
     );
-    expect(problems).toEqual([expect.stringMatching(/^phase 1: a later phase started at .*bake 3600 s/)]);
+    expect(problems).toEqual([
+      expect.stringMatching(/^phase 1: a later phase started at .*bake 3600 s/),
+    ]);
   });
 
   it('is broken by a later phase that starts after the phase failed its criteria', () => {
