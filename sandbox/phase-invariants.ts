@@ -28,7 +28,11 @@ export interface PhaseEvidence {
     readonly node: string;
     readonly status: string;
   }[];
-  readonly nodeStarts: readonly { readonly at: number; readonly runId: string; readonly node: string }[];
+  readonly nodeStarts: readonly {
+    readonly at: number;
+    readonly runId: string;
+    readonly node: string;
+  }[];
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

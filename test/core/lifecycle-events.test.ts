@@ -25,9 +25,9 @@ import {
   lockForceRecovered,
   MAX_EVENT_UPDATES,
   nodeUpdated,
+  phaseCompleted,
   rolloutFinished,
   rolloutStarted,
-  phaseCompleted,
   warnAfterPassed,
 } from '../../lambdas/core/lifecycle-events.js';
 
