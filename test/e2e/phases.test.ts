@@ -8,6 +8,13 @@ import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { LIFECYCLE_EVENT_TYPES } from '../../lambdas/core/contracts.js';
+import {
+  buildScenario,
+  type ChaosPhases,
+  FAULT_KINDS,
+  generateSpec,
+  runSpec,
+} from '../../sandbox/chaos.js';
 import { runScenario, type ScenarioResult } from '../../sandbox/run-scenario.js';
 import { loadScenario, type Scenario, ScenarioError } from '../../sandbox/scenario.js';
 
@@ -169,4 +176,34 @@ describe('phases that advance themselves (issue 13, item 4)', () => {
       expect((error as Error).message, file).toContain(value);
     }
   });
+
+  it('faulted runs with every shape of phase keep every invariant, phasesGateInOrder included', async () => {
+    // Arrange: the campaign's own draws (seed 13, faults of every kind), each given phases.
+    const shapes: ChaosPhases[] = [
+      { first: 'count', failuresAllowed: 0, approval: false, bakeMinutes: 45, second: true },
+      { first: 'percent', failuresAllowed: 1, approval: false, bakeMinutes: 20, second: false },
+      { first: 'named', failuresAllowed: 0, approval: true, bakeMinutes: 10, second: true },
+      { first: 'count', failuresAllowed: 1, approval: true, bakeMinutes: 5, second: false },
+      { first: 'percent', failuresAllowed: 0, approval: false, bakeMinutes: 90, second: true },
+      { first: 'named', failuresAllowed: 1, approval: false, bakeMinutes: 30, second: false },
+    ];
+    const specs = shapes.map((phases, i) => ({
+      ...generateSpec(13, i, FAULT_KINDS),
+      gateAfterNodes: null,
+      phases,
+    }));
+
+    expect(specs.map((spec) => (buildScenario(spec).rollout.phases?.length ?? 0) > 0)).toEqual(
+      specs.map(() => true),
+    );
+
+    // Act
+    const results = [];
+    for (const spec of specs) results.push(await runSpec(spec));
+
+    // Assert: each run had phases, and no run broke an invariant or missed its expectation.
+    const phaseInvariant = results.map((r) => r.violations.map((v) => `${v.name}: ${v.detail}`));
+    expect(phaseInvariant).toEqual(specs.map(() => []));
+    expect(results.map((r) => r.expectationFailures)).toEqual(specs.map(() => []));
+  }, 300_000);
 });
