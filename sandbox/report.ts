@@ -6,7 +6,7 @@
 
 import { toHex } from '../lambdas/core/exit-codes.js';
 import type { LedgerEntry } from '../lambdas/core/install-ledger.js';
-import type { RunStore } from '../lambdas/shared/run-store.js';
+import type { RunStore, StoredPhaseVerdict } from '../lambdas/shared/run-store.js';
 
 /** One update's line in the report. */
 export interface ReportUpdate {
@@ -47,6 +47,8 @@ export interface RunReport {
   /** Simulated wall-clock length of the run. */
   readonly makespanSeconds?: number;
   readonly lockReleased: boolean;
+  /** Phase verdicts (issue 13, item 4), in phase order; absent without phases. */
+  readonly phases?: readonly StoredPhaseVerdict[];
   readonly nodes: readonly ReportNode[];
 }
 
@@ -103,6 +105,7 @@ export async function readRunReport(store: RunStore, runId: string): Promise<Run
       ? { makespanSeconds: (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000 }
       : {}),
     lockReleased: lock === undefined || lock.holder !== runId,
+    ...(items.phases ? { phases: items.phases } : {}),
     nodes,
   };
 }

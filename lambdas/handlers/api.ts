@@ -719,6 +719,7 @@ export function makeApiHandler(deps: ApiDeps) {
       run,
       nodes: items.nodes,
       updates: items.updates,
+      ...(items.phases ? { phases: items.phases } : {}),
       ledgers,
       ...(lock ? { lockHolder: lock.holder } : {}),
     });

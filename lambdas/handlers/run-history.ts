@@ -459,6 +459,11 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
         const statuses = new Map(items.nodes.map((n) => [nodeKey(n.node), n.status]));
         const verdict = phaseVerdict(phase, items.run.nodes, (n) => statuses.get(nodeKey(n)));
         logger.info('phase verdict', { phase: phase.index, passed: verdict.passed });
+        await deps.store.putPhaseVerdict(id, {
+          ...verdict,
+          advance: phase.advance,
+          judgedAt: deps.now().toISOString(),
+        });
         await publish(id, (stored, sequence) =>
           phaseCompleted(stored, verdict, phase.advance, {
             sequence,

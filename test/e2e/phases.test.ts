@@ -7,6 +7,8 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { renderReportText } from '../../cli/report-format.js';
+import type { RunReportView } from '../../lambdas/core/api-model.js';
 import { LIFECYCLE_EVENT_TYPES } from '../../lambdas/core/contracts.js';
 import {
   buildScenario,
@@ -117,6 +119,30 @@ describe('phases that advance themselves (issue 13, item 4)', () => {
     expect(result.fleet.node('WEB03').commands).toEqual([]);
     expect(result.fleet.node('WEB04').commands).toEqual([]);
     expect(phaseEvents(result).map((e) => [e.phase.index, e.passed])).toEqual([[0, false]]);
+    // The report (GET /rollouts/{id}/report, as the CLI renders it) states the phase's verdict.
+    const api = await result.sandbox.api()({
+      httpMethod: 'GET',
+      path: `/rollouts/${report?.runId}/report`,
+      headers: { Accept: 'application/json' },
+      queryStringParameters: null,
+      body: null,
+      requestContext: { requestId: 't', identity: { userArn: 'arn:aws:iam::0:user/ops' } },
+    });
+    const view = JSON.parse(api.body) as RunReportView;
+    expect(view.phases).toEqual([
+      expect.objectContaining({
+        name: 'first half',
+        nodes: ['WEB01', 'WEB02'],
+        failed: ['WEB02'],
+        failuresAllowed: 0,
+        passed: false,
+        advance: 'bake',
+      }),
+    ]);
+    expect(report?.phases?.map((p) => p.passed)).toEqual([false]);
+    expect(renderReportText(view, { timeZone: 'UTC' })).toMatch(
+      /PHASES \(1\):\n {4}1\. first half: WEB01, WEB02; 1 failed of 0 allowed; FAILED its criteria: the run stopped; judged 2026-01-13/,
+    );
     // The bake never ran: the run ended at once, not an hour later.
     const ended = Date.parse(report?.finishedAt ?? '');
     expect(ended - span(result, 'WEB02').last).toBeLessThan(60 * MINUTE);
