@@ -116,9 +116,11 @@ describe('resolveRunPolicy: defaults', () => {
         'runPluginsSerially',
         'separateReboots',
         'stopOnPluginFailure',
+        'suspendClusterNodeTimeoutMinutes',
       ].sort(),
     );
     expect(resolveRunPolicy(undefined, FOUR)).toEqual(defaults);
+    expect(defaults.suspendClusterNodeTimeoutMinutes).toBe(30);
   });
 
   it.each([
@@ -467,7 +469,13 @@ describe('resolveRunPolicy: each rejected value is one problem naming the field,
       input: { MaxFailedNodes: 1 },
       field: 'MaxFailedNodes',
       message:
-        'unknown field; accepted fields: maxFailedNodes, maxRetriesPerNode, nodeOrder, requireAllNodesOnline, preUpdateScript, postUpdateScript, rebootTimeoutMinutes, warnAfter, stopAfter, failbackMode, runPluginsSerially, stopOnPluginFailure, separateReboots, maxConcurrency',
+        'unknown field; accepted fields: maxFailedNodes, maxRetriesPerNode, nodeOrder, requireAllNodesOnline, preUpdateScript, postUpdateScript, rebootTimeoutMinutes, warnAfter, stopAfter, failbackMode, suspendClusterNodeTimeoutMinutes, runPluginsSerially, stopOnPluginFailure, separateReboots, maxConcurrency',
+    },
+    {
+      source: 'issue 13 item 6: SuspendClusterNodeTimeoutMinutes, 1 to 1440',
+      input: { suspendClusterNodeTimeoutMinutes: 1441 },
+      field: 'suspendClusterNodeTimeoutMinutes',
+      message: 'expected a whole number of minutes from 1 to 1440',
     },
   ])('$source', ({ input, field, message }) => {
     const error = policyError(() => resolveRunPolicy(input, FOUR));
