@@ -370,7 +370,8 @@ export class RolloutWorkflow extends Construct {
       {
         action: 'finishRun',
         runId: sfn.JsonPath.stringAt('$.runId'),
-        error: { Error: 'NodeLeftPaused', 'Cause.$': '$.paused.reason' },
+        // NodeLeftPaused, or StorageRepairTimedOut (issue 13, item 6).
+        error: { 'Error.$': '$.paused.error', 'Cause.$': '$.paused.reason' },
       },
       '$.summary',
     );

@@ -114,6 +114,7 @@ function global:SandboxSeam-InvokeInstaller {
     return @{ exited = [bool]$run.exited; exitCode = $exitCode; output = $output }
 }
 function global:SandboxSeam-TestServicingBusy { return [bool](Invoke-SandboxSeam 'Test-ServicingBusy') }
+function global:SandboxSeam-GetStorageRepairJobs { return @(Invoke-SandboxSeam 'Get-StorageRepairJobs') }
 
 foreach ($seam in @(
         'Get-WindowsDirectory', 'Get-RolloutUtcNow', 'Wait-RolloutSeconds', 'Test-FileExists', 'Open-LockedFile',
@@ -121,7 +122,7 @@ foreach ($seam in @(
         'Remove-RolloutMarker', 'Clear-RolloutMarkers', 'Get-BootSessionId', 'Get-OperatingSystem', 'Get-LastBootTime',
         'Get-ServiceStatus', 'Get-ServiceStartMode', 'Import-FailoverClusterModule', 'Get-DeviceGuardStatus',
         'Test-SecureBoot', 'Get-InstalledHotFixIds', 'Get-FileVersion', 'Get-InstalledPackageNames', 'Receive-S3File',
-        'Initialize-UpdateFolder', 'Invoke-Installer', 'Test-ServicingBusy')) {
+        'Initialize-UpdateFolder', 'Invoke-Installer', 'Test-ServicingBusy', 'Get-StorageRepairJobs')) {
     Set-Alias -Name $seam -Value ('SandboxSeam-' + ($seam -replace '-', '')) -Scope Global
 }
 

@@ -333,6 +333,28 @@ const nodeSchema = z.strictObject({
   pausedAtStart: flag()
     .default(false)
     .describe('A cluster node already Paused and drained when the run starts'),
+  /**
+   * Storage Spaces Direct repair jobs (Get-StorageJob) that run on a cluster node after each of
+   * its restarts, each for `minutes` (issue 13, item 6: WaitForStorageRepairTimeoutMinutes).
+   * @default - none
+   */
+  storageJobs: z
+    .array(
+      z
+        .object({
+          /** The job's name, e.g. `CLUSTER1-Pool Repair`; it must say Repair or Regeneration. */
+          name: z
+            .string()
+            .regex(/Repair|Regenerat/, { error: 'expected a name with Repair or Regeneration' }),
+          /** Minutes the job runs after the restart. */
+          minutes: minutes('the storage job duration'),
+        })
+        .strict(),
+      { error: 'expected a list of { name, minutes }' },
+    )
+    .max(20)
+    .optional()
+    .describe('Storage repair jobs that run after each restart of the node'),
   /** How draining the node's clustered roles goes. */
   drain: z
     .strictObject({

@@ -90,6 +90,12 @@ export interface RunPolicyInput {
    */
   suspendClusterNodeTimeoutMinutes?: number;
   /**
+   * Minutes to wait, after a cluster node is resumed and before the next node, for its Storage
+   * Spaces Direct repair jobs (Get-StorageJob) to finish, 1 to 1440 (CAU's
+   * WaitForStorageRepairTimeoutMinutes). Absent: no wait. Past it the run stops.
+   */
+  waitForStorageRepairTimeoutMinutes?: number;
+  /**
    * Scan and stage plug-ins one after another instead of in parallel. Honoured always: the node
    * workflow runs a node's plug-ins one at a time, in the order given, whatever this says.
    * @default false
@@ -126,6 +132,8 @@ export interface RunPolicy {
   readonly failbackMode: FailbackMode;
   /** Minutes a drain may take (CAU's SuspendClusterNodeTimeoutMinutes). */
   readonly suspendClusterNodeTimeoutMinutes: number;
+  /** Minutes to wait for storage repair after each resume; absent: no wait. */
+  readonly waitForStorageRepairTimeoutMinutes?: number;
   readonly runPluginsSerially: boolean;
   readonly stopOnPluginFailure: boolean;
   readonly separateReboots: boolean;
@@ -338,6 +346,11 @@ export const runPolicyInputSchema = z
       preUpdateScript: scriptPath.optional(),
       postUpdateScript: scriptPath.optional(),
       rebootTimeoutMinutes: wholeNumber(
+        1,
+        1440,
+        'expected a whole number of minutes from 1 to 1440',
+      ).optional(),
+      waitForStorageRepairTimeoutMinutes: wholeNumber(
         1,
         1440,
         'expected a whole number of minutes from 1 to 1440',
@@ -580,6 +593,9 @@ export function resolveRunPolicy(input: unknown, target: RunTarget): RunPolicy {
     failbackMode: policy.failbackMode ?? 'Immediate',
     suspendClusterNodeTimeoutMinutes:
       policy.suspendClusterNodeTimeoutMinutes ?? DEFAULT_SUSPEND_CLUSTER_NODE_TIMEOUT_MINUTES,
+    ...(policy.waitForStorageRepairTimeoutMinutes === undefined
+      ? {}
+      : { waitForStorageRepairTimeoutMinutes: policy.waitForStorageRepairTimeoutMinutes }),
     runPluginsSerially: policy.runPluginsSerially ?? false,
     stopOnPluginFailure: policy.stopOnPluginFailure ?? false,
     separateReboots: policy.separateReboots ?? false,

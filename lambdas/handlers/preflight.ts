@@ -23,6 +23,8 @@ import { logContext, metrics, requiredEnv, tracer } from '../shared/runtime.js';
 
 /** Seconds SSM may take to deliver a command to a node (SendCommand TimeoutSeconds). */
 export const COMMAND_DELIVERY_SECONDS = 600;
+/** Seconds the resume command may take without a storage repair wait (the join wait and more). */
+export const RESUME_SECONDS = 1800;
 /** Minutes a drain may take to move the roles off a node, unless the policy says otherwise. */
 export const DRAIN_MINUTES = DEFAULT_SUSPEND_CLUSTER_NODE_TIMEOUT_MINUTES;
 
@@ -35,6 +37,8 @@ const eventSchema = z.object({
       rebootTimeoutMinutes: z.number().int().positive(),
       /** The drain's limit (CAU's SuspendClusterNodeTimeoutMinutes); absent: DRAIN_MINUTES. */
       suspendClusterNodeTimeoutMinutes: z.number().int().min(1).max(1440).optional(),
+      /** Storage repair wait after the resume (CAU's WaitForStorageRepairTimeoutMinutes). */
+      waitForStorageRepairTimeoutMinutes: z.number().int().min(1).max(1440).optional(),
     })
     .passthrough(),
   deadlines: z
@@ -56,6 +60,10 @@ export interface PreflightResult {
   readonly timeouts: {
     readonly commandSeconds: number;
     readonly drainMinutes: number;
+    /** Minutes the resume then waits for storage repair jobs; 0: no wait. */
+    readonly storageRepairMinutes: number;
+    /** The resume command's limit: RESUME_SECONDS plus the storage repair wait. */
+    readonly resumeSeconds: number;
     /** How long the workflow waits for the drain command: the drain's own limit plus delivery. */
     readonly drainSeconds: number;
     readonly rebootSeconds: number;
@@ -98,6 +106,7 @@ export function makePreflightHandler(deps: PreflightDeps) {
     const pastWarnAfter = past(event.deadlines.warnAt);
     const pastStopAfter = past(event.deadlines.stopAt);
     const drainMinutes = event.policy.suspendClusterNodeTimeoutMinutes ?? DRAIN_MINUTES;
+    const storageRepairMinutes = event.policy.waitForStorageRepairTimeoutMinutes ?? 0;
     return {
       online: pingStatus === 'Online',
       pingStatus,
@@ -118,6 +127,8 @@ export function makePreflightHandler(deps: PreflightDeps) {
         drainMinutes,
         drainSeconds: drainMinutes * 60 + COMMAND_DELIVERY_SECONDS,
         rebootSeconds: event.policy.rebootTimeoutMinutes * 60,
+        storageRepairMinutes,
+        resumeSeconds: RESUME_SECONDS + storageRepairMinutes * 60,
       },
     };
   };

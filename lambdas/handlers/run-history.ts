@@ -93,6 +93,8 @@ const recordNodeSchema = z.object({
     drained: z.boolean().optional(),
     /** The node ended still drained: its resume failed, it is left Paused. */
     leftPaused: z.boolean().optional(),
+    /** Its storage repair outlasted WaitForStorageRepairTimeoutMinutes: the run stops. */
+    storageRepairTimedOut: z.boolean().optional(),
     restarts: z.number().int().min(0).optional(),
     execution: z.string().optional(),
   }),
@@ -196,6 +198,28 @@ export interface WarnAfterCheck {
   readonly noticed: boolean;
 }
 
+/**
+ * Nodes whose storage repair outlasted WaitForStorageRepairTimeoutMinutes (issue 13, item 6): as
+ * CAU, the run stops before the next node, naming them and the jobs (their recorded detail).
+ */
+export function storageRepairStop(
+  run: { readonly nodes: readonly string[]; readonly target: string },
+  results: readonly NodeResultRecord[],
+): { nodes: string[]; reason: string; error: 'StorageRepairTimedOut' } | undefined {
+  const waiting = results.filter((n) => n.storageRepairTimedOut === true);
+  if (waiting.length === 0) return undefined;
+  const byKey = new Map(waiting.map((n) => [nodeKey(n.node), n]));
+  const nodes = run.nodes.filter((n) => byKey.has(nodeKey(n)));
+  const details = nodes.map(
+    (n) => `${n}: ${byKey.get(nodeKey(n))?.detail ?? 'storage repair not finished'}`,
+  );
+  return {
+    nodes,
+    reason: `storage repair did not finish in time on ${details.join('; ')}: the run stops before the next node of ${run.target} (WaitForStorageRepairTimeoutMinutes); let the repair finish (Get-StorageJob) and start a new run`,
+    error: 'StorageRepairTimedOut',
+  };
+}
+
 /** What pausedNodes returns. */
 export interface PausedNodes {
   readonly runId: string;
@@ -204,6 +228,8 @@ export interface PausedNodes {
   readonly nodes: readonly string[];
   /** Why the run must stop, when any is paused. */
   readonly reason?: string;
+  /** The error the run stops with: `NodeLeftPaused` or `StorageRepairTimedOut`. */
+  readonly error?: string;
 }
 
 export type RunHistoryResult =
@@ -432,10 +458,17 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
         if (items.run === undefined) throw new RunNotFoundError(id);
         const paused = new Set(items.nodes.filter((n) => n.leftPaused).map((n) => nodeKey(n.node)));
         const nodes = items.run.nodes.filter((n) => paused.has(nodeKey(n)));
-        if (nodes.length === 0) return { runId: id, anyPaused: false, nodes };
+        if (nodes.length === 0) {
+          const repairing = storageRepairStop(items.run, items.nodes);
+          if (repairing !== undefined) {
+            logger.warn('storage repair not finished: the run stops', { nodes: repairing.nodes });
+            return { runId: id, anyPaused: true, ...repairing };
+          }
+          return { runId: id, anyPaused: false, nodes };
+        }
         const reason = `${nodes.join(', ')} ${nodes.length === 1 ? 'is' : 'are'} left Paused (the resume failed): the run stops so that no other node of ${items.run.target} is drained while one is paused; resume ${nodes.length === 1 ? 'it' : 'them'} (Resume-ClusterNode) and start a new run`;
         logger.warn('node left paused: the run stops', { nodes });
-        return { runId: id, anyPaused: true, nodes, reason };
+        return { runId: id, anyPaused: true, nodes, reason, error: 'NodeLeftPaused' };
       }
       case 'failureBudget': {
         const { runId: id } = parsed;

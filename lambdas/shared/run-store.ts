@@ -137,6 +137,11 @@ export interface NodeResultRecord {
   readonly drained?: boolean;
   /** The node ended still drained: its resume failed and it is left Paused. */
   readonly leftPaused?: boolean;
+  /**
+   * Resumed, but its storage repair jobs outlasted WaitForStorageRepairTimeoutMinutes: the run
+   * stops before the next node (issue 13, item 6).
+   */
+  readonly storageRepairTimedOut?: boolean;
   readonly restarts?: number;
   readonly execution?: string;
 }

@@ -972,7 +972,8 @@ describe('a cluster node left Paused stops the run (issue 8, point 8)', () => {
     expect(lambdaCall(check)?.payload.action).toBe('pausedNodes');
     expect(lambdaCall(stateNamed(rolloutWorkflow, String(onPaused)))?.payload).toMatchObject({
       action: 'finishRun',
-      error: { Error: 'NodeLeftPaused' },
+      // NodeLeftPaused or StorageRepairTimedOut (issue 13, item 6), as pausedNodes says.
+      error: { 'Error.$': '$.paused.error', 'Cause.$': '$.paused.reason' },
     });
     expect(paths.length).toBeGreaterThan(0);
     for (const path of paths) {

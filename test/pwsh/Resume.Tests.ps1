@@ -76,4 +76,64 @@ Describe 'ResumeNode' {
             $run.Results[0].clustered | Should -BeFalse
         }
     }
+    Context 'storageRepairTimeoutMinutes (WaitForStorageRepairTimeoutMinutes)' {
+        BeforeEach {
+            # Jobs that finish at given instants of the fake clock, as Get-StorageJob would show them.
+            $global:Fake.Jobs = @(
+                @{ Name = 'CLUSTER1-Pool Repair'; Until = $global:Fake.Now.AddMinutes(12) },
+                @{ Name = 'CLUSTER1-Pool Regeneration'; Until = $global:Fake.Now.AddMinutes(4) }
+            )
+            Mock Get-StorageRepairJobs {
+                @($global:Fake.Jobs | Where-Object { $global:Fake.Now -lt $_.Until } | ForEach-Object {
+                        [pscustomobject]@{ name = $_.Name; state = 'Running'; percentComplete = 50 }
+                    })
+            }
+        }
+
+        It 'waits, after the resume, until every repair job has finished' {
+            $start = $global:Fake.Now
+            $run = Invoke-Document resume @{ failbackMode = 'Immediate'; storageRepairTimeoutMinutes = 20 }
+            $run.ExitCode | Should -Be 0
+            $run.Results[0].resumed | Should -BeTrue
+            $run.Results[0].storageRepair.timedOut | Should -BeFalse
+            $run.Results[0].PSObject.Properties['storageRepairTimedOut'] | Should -BeNullOrEmpty
+            ($global:Fake.Now - $start).TotalMinutes | Should -BeGreaterOrEqual 12
+            ($global:Fake.Now - $start).TotalMinutes | Should -BeLessThan 13
+            Should -Invoke Resume-ClusterNode -Times 1
+        }
+
+        It 'stops waiting at the limit and names the jobs still running' {
+            $start = $global:Fake.Now
+            $run = Invoke-Document resume @{ failbackMode = 'Immediate'; storageRepairTimeoutMinutes = 10 }
+            $run.ExitCode | Should -Be 0
+            $run.Results[0].storageRepair.timedOut | Should -BeTrue
+            @($run.Results[0].storageRepairTimedOut) | Should -Be @('CLUSTER1-Pool Repair (Running, 50%)')
+            $run.Results[0].storageRepair.detail | Should -Match 'after 10 minutes.*CLUSTER1-Pool Repair'
+            ($global:Fake.Now - $start).TotalMinutes | Should -BeLessThan 11
+        }
+
+        It 'waits also when the node was already Up' {
+            $global:Fake.State = 'Up'
+            $run = Invoke-Document resume @{ failbackMode = 'Policy'; storageRepairTimeoutMinutes = 20 }
+            $run.Results[0].alreadyUp | Should -BeTrue
+            $run.Results[0].storageRepair.timedOut | Should -BeFalse
+            Should -Invoke Get-StorageRepairJobs -Scope It -Times 2 -Because 'one look, then polls every 30 s until 12 minutes'
+        }
+
+        It 'does not look at storage jobs without it' {
+            $run = Invoke-Document resume @{ failbackMode = 'Policy' }
+            $run.ExitCode | Should -Be 0
+            $run.Results[0].PSObject.Properties['storageRepair'] | Should -BeNullOrEmpty
+            Should -Invoke Get-StorageRepairJobs -Times 0
+        }
+
+        It 'refuses a limit that is not a whole number from 0 to 1440 (<Value>)' -ForEach @(
+            @{ Value = -1 }, @{ Value = 1441 }, @{ Value = '10' }
+        ) {
+            $run = Invoke-Document resume @{ failbackMode = 'Policy'; storageRepairTimeoutMinutes = $Value }
+            $run.ExitCode | Should -Be 1
+            $run.Errors | Should -Match 'payload\.storageRepairTimeoutMinutes'
+            Should -Invoke Resume-ClusterNode -Times 0
+        }
+    }
 }
