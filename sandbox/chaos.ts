@@ -62,6 +62,19 @@ export interface ChaosSpec {
   readonly faults: readonly Fault[];
   /** Phases (issue 13, item 4), on runs without an approval gate; see {@link phasesOf}. */
   readonly phases?: ChaosPhases | null;
+  /** A storage repair wait and one node's repair job (issue 13, item 6); clusters only. */
+  readonly storageRepair?: ChaosStorageRepair | null;
+}
+
+/**
+ * WaitForStorageRepairTimeoutMinutes drawn for a cluster run: the wait, and a repair job on one
+ * node (position taken modulo the nodes) that runs `jobMinutes` after each of its restarts, so
+ * that it finishes within the wait or outlasts it.
+ */
+export interface ChaosStorageRepair {
+  readonly waitMinutes: number;
+  readonly node: number;
+  readonly jobMinutes: number;
 }
 
 /**
@@ -121,6 +134,7 @@ export interface DraftNode {
   postUpdateScriptByAttempt?: { exitCode: number }[];
   offlineDuringInstall?: { afterMinutes: number; minutes?: number };
   pausedAtStart?: boolean;
+  storageJobs?: { name: string; minutes: number }[];
   updates: Record<
     string,
     { exitCodes?: number[]; minutes?: number; hangs?: boolean; servicingBusy?: boolean }
@@ -509,6 +523,11 @@ export function generateSpec(seed: number, index: number, kinds: readonly FaultK
             second: random() < 0.5,
           }
         : null,
+    // Drawn after the phases, for the same reason.
+    storageRepair:
+      random() < 0.3
+        ? { waitMinutes: int(5, 60), node: int(0, 99), jobMinutes: int(1, 120) }
+        : null,
   };
 }
 
@@ -597,6 +616,11 @@ export function buildScenario(spec: ChaosSpec, name = `chaos-s${spec.seed}-r${sp
       });
     }
   }
+  if (spec.storageRepair && cluster) {
+    draft.rollout.policy.waitForStorageRepairTimeoutMinutes = spec.storageRepair.waitMinutes;
+    const node = draft.nodes[spec.storageRepair.node % spec.nodes] as DraftNode;
+    node.storageJobs = [{ name: 'CLUSTER1-Pool Repair', minutes: spec.storageRepair.jobMinutes }];
+  }
   const byName = new Map(FAULT_KINDS.map((k) => [k.name, k]));
   for (const fault of spec.faults) {
     const kind = byName.get(fault.kind);
@@ -621,7 +645,13 @@ function describeSpec(spec: ChaosSpec): string {
               `${f.kind} (node ${(f.node % spec.nodes) + 1}, update ${(f.update % spec.updates) + 1}, value ${f.value})`,
           )
           .join(', ');
-  return `chaos seed ${spec.seed} run ${spec.index}: a ${spec.target} of ${spec.nodes} node(s), ${spec.updates} update(s), maxFailedNodes ${Math.min(spec.maxFailedNodes, spec.nodes - 1)}, maxRetriesPerNode ${spec.maxRetriesPerNode}${spec.target === 'group' ? `, maxConcurrency ${spec.maxConcurrency}` : ''}${spec.gateAfterNodes !== null && spec.gateAfterNodes < spec.nodes ? `, approval gate after ${spec.gateAfterNodes}` : ''}${describePhases(spec)}; ${faults}`;
+  return `chaos seed ${spec.seed} run ${spec.index}: a ${spec.target} of ${spec.nodes} node(s), ${spec.updates} update(s), maxFailedNodes ${Math.min(spec.maxFailedNodes, spec.nodes - 1)}, maxRetriesPerNode ${spec.maxRetriesPerNode}${spec.target === 'group' ? `, maxConcurrency ${spec.maxConcurrency}` : ''}${spec.gateAfterNodes !== null && spec.gateAfterNodes < spec.nodes ? `, approval gate after ${spec.gateAfterNodes}` : ''}${describePhases(spec)}${describeStorageRepair(spec)}; ${faults}`;
+}
+
+function describeStorageRepair(spec: ChaosSpec): string {
+  const r = spec.storageRepair;
+  if (!r || spec.target !== 'cluster') return '';
+  return `, a ${r.waitMinutes}-minute storage repair wait (NODE${(r.node % spec.nodes) + 1}'s repair runs ${r.jobMinutes} minutes after a restart)`;
 }
 
 function describePhases(spec: ChaosSpec): string {
@@ -755,6 +785,7 @@ function reductions(spec: ChaosSpec): ChaosSpec[] {
   }
   if (spec.maxRetriesPerNode > 1) out.push({ ...spec, maxRetriesPerNode: 1 });
   if (spec.phases) out.push({ ...spec, phases: null });
+  if (spec.storageRepair) out.push({ ...spec, storageRepair: null });
   return out;
 }
 

@@ -762,6 +762,11 @@ export class SimulatedFleet {
     return this.snapshot(node);
   }
 
+  /** The storage repair jobs the scenario gives the node (issue 13, item 6); none by default. */
+  storageJobsOf(name: string): readonly { readonly name: string; readonly minutes: number }[] {
+    return this.nodesByKey.get(nodeKey(name))?.spec.storageJobs ?? [];
+  }
+
   /** Every node's state now, in scenario order. */
   nodes(): NodeSnapshot[] {
     return this.nodeList.map((node) => this.snapshot(node));

@@ -15,6 +15,10 @@ import type { ExecutionResult, ProgressEvent, Sandbox } from './engine.js';
 import type { FleetLogEntry, SimulatedFleet } from './fleet.js';
 import { checkPhasesGateInOrder, PHASES_GATE_IN_ORDER } from './phase-invariants.js';
 import type { RunReport } from './report.js';
+import {
+  checkStorageRepairStopsRun,
+  STORAGE_REPAIR_STOPS_RUN,
+} from './storage-repair-invariants.js';
 
 /** The promises, each with the rule it checks, in the README's words. */
 export const INVARIANTS = [
@@ -47,6 +51,7 @@ export const INVARIANTS = [
     rule: 'The run history (run record, node results, update results), the lifecycle events and the execution agree: the run is not left Running; the last finished event and the last event per node carry the stored statuses; a Succeeded run has a succeeded execution and a succeeded execution no Failed run; a node stored Succeeded has every update’s last attempt successful.',
   },
   PHASES_GATE_IN_ORDER,
+  STORAGE_REPAIR_STOPS_RUN,
 ] as const;
 
 export type InvariantName = (typeof INVARIANTS)[number]['name'];
@@ -209,7 +214,30 @@ export async function checkRunInvariants(evidence: RunEvidence): Promise<Invaria
     await ledgerExactlyOnce(evidence),
     await reportMatchesHistory(evidence),
     phasesGateInOrder(evidence),
+    storageRepairStopsRun(evidence, log, status),
   ];
+}
+
+/** WaitForStorageRepairTimeoutMinutes (issue 13, item 6): an unfinished repair stops the run. */
+function storageRepairStopsRun(
+  evidence: RunEvidence,
+  log: readonly FleetLogEntry[],
+  status: (node: string) => string,
+): InvariantResult {
+  if (evidence.rollout === undefined) {
+    return result('storageRepairStopsRun', [], 'not checked: no rollout input');
+  }
+  const runId = evidence.report?.runId;
+  const { problems, detail } = checkStorageRepairStopsRun({
+    rollout: evidence.rollout,
+    log,
+    storageJobsOf: (node) => evidence.fleet.storageJobsOf(node),
+    nodeStarts: evidence.observations.nodeStarts.filter(
+      (s) => runId === undefined || s.runId === runId,
+    ),
+    status,
+  });
+  return result('storageRepairStopsRun', problems, detail);
 }
 
 /** Phases (issue 13, item 4): each later phase starts only through its gate. */
