@@ -137,3 +137,34 @@ Describe 'ResumeNode' {
         }
     }
 }
+
+Describe 'Get-StorageRepairJobs (the seam over Get-StorageJob)' {
+    BeforeAll {
+        # The Storage module is Windows-only: a stub for Mock to find.
+        if ($null -eq (Get-Command -Name 'Get-StorageJob' -ErrorAction SilentlyContinue)) {
+            function global:Get-StorageJob { param() }
+        }
+    }
+
+    It 'keeps repair and regeneration jobs not Completed, as { name, state, percentComplete }' {
+        Mock Get-StorageJob {
+            @(
+                [pscustomobject]@{ Name = 'Pool-Repair'; JobState = 'Running'; PercentComplete = 40 },
+                [pscustomobject]@{ Name = 'Pool-Regeneration'; JobState = 'Suspended'; PercentComplete = 0 },
+                [pscustomobject]@{ Name = 'Pool-Repair 2'; JobState = 'Completed'; PercentComplete = 100 },
+                [pscustomobject]@{ Name = 'Optimize'; JobState = 'Running'; PercentComplete = 10 }
+            )
+        }
+        $jobs = @(Get-StorageRepairJobs)
+        $jobs.Count | Should -Be 2
+        $jobs[0].name | Should -Be 'Pool-Repair'
+        $jobs[0].state | Should -Be 'Running'
+        $jobs[0].percentComplete | Should -Be 40
+        $jobs[1].name | Should -Be 'Pool-Regeneration'
+    }
+
+    It 'returns nothing when no job runs' {
+        Mock Get-StorageJob { }
+        @(Get-StorageRepairJobs).Count | Should -Be 0
+    }
+}
