@@ -144,7 +144,11 @@ export class NodeWorkflow extends Construct {
     const resumeAfterFailure = command(
       'ResumeAfterFailure',
       'resume',
-      { failbackMode: sfn.JsonPath.stringAt('$.policy.failbackMode') },
+      // After a failure the node is resumed without waiting for storage repair.
+      {
+        failbackMode: sfn.JsonPath.stringAt('$.policy.failbackMode'),
+        storageRepairTimeoutMinutes: 0,
+      },
       '$.commands.resumeAfterFailure',
       commandSeconds,
     );

@@ -1708,8 +1708,13 @@ export class SimulatedFleet {
         `payload.failbackMode (${formatValue(failbackMode)}): expected NoFailback, Immediate or Policy`,
       );
     }
-    const storageRepairMinutes =
-      payloadInteger(payload, 'storageRepairTimeoutMinutes', 'payload', 0, 1440, true) ?? 0;
+    const storageRepairMinutes = payloadInteger(
+      payload,
+      'storageRepairTimeoutMinutes',
+      'payload',
+      0,
+      1440,
+    );
     await run.sleep(SIMULATED_TIMINGS.resumeMs);
     if (!node.cluster) {
       run.result({

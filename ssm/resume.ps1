@@ -1,6 +1,6 @@
 # Document ResumeNode: brings a paused (drained) cluster node back, with the run's FailbackMode,
 # as CAU does after it updates a node. Payload: ResumePayload { failbackMode,
-# storageRepairTimeoutMinutes? }. Idempotent: a node already Up is success. Standalone server:
+# storageRepairTimeoutMinutes }. Idempotent: a node already Up is success. Standalone server:
 # nothing to resume. With storageRepairTimeoutMinutes (CAU's WaitForStorageRepairTimeoutMinutes),
 # once the node is Up it waits for the Storage Spaces Direct repair jobs to finish; past the limit
 # the result carries storageRepairTimedOut (the jobs still running) and the run stops there.
@@ -10,8 +10,6 @@
 $payload = Read-RolloutPayload
 $failbackMode = Get-PayloadString $payload 'failbackMode' 'payload'
 $deadline = Get-RolloutDeadline $payload
-$storageRepairMinutes = Get-PayloadInteger $payload 'storageRepairTimeoutMinutes' 'payload' 0 1440 -Optional
-if ($null -eq $storageRepairMinutes) { $storageRepairMinutes = 0 }
 # FailbackMode (lambdas/core/run-policy.ts) to Resume-ClusterNode -Failback, whose accepted
 # values have the same names. Only these three literals ever reach the cmdlet.
 $failback = switch -CaseSensitive ($failbackMode) {
@@ -22,6 +20,8 @@ $failback = switch -CaseSensitive ($failbackMode) {
         throw ('payload.failbackMode (' + (Format-PayloadValue $failbackMode) + '): expected NoFailback, Immediate or Policy')
     }
 }
+# 0: no storage repair wait (the policy has none, or this resume follows a failure).
+$storageRepairMinutes = Get-PayloadInteger $payload 'storageRepairTimeoutMinutes' 'payload' 0 1440
 
 $name = [string]$env:COMPUTERNAME
 # Right after a restart the cluster service may still be starting.

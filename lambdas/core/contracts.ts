@@ -127,9 +127,9 @@ export interface ResumePayload {
   readonly failbackMode: FailbackMode;
   /**
    * After the node is Up: minutes to wait for its storage repair jobs (Get-StorageJob) to finish
-   * (CAU's WaitForStorageRepairTimeoutMinutes); absent or 0: no wait.
+   * (CAU's WaitForStorageRepairTimeoutMinutes), 0 to 1440; 0: no wait.
    */
-  readonly storageRepairTimeoutMinutes?: number;
+  readonly storageRepairTimeoutMinutes: number;
 }
 
 /** One update the node downloads, verifies and installs. */

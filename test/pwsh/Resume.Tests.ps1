@@ -19,7 +19,7 @@ Describe 'ResumeNode' {
         It 'resumes it with -Failback <mode>' -ForEach @(
             @{ Mode = 'NoFailback' }, @{ Mode = 'Immediate' }, @{ Mode = 'Policy' }
         ) {
-            $run = Invoke-Document resume @{ failbackMode = $Mode } -Fixture ('resume-' + $Mode)
+            $run = Invoke-Document resume @{ failbackMode = $Mode; storageRepairTimeoutMinutes = 0 } -Fixture ('resume-' + $Mode)
             $run.ExitCode | Should -Be 0
             $run.Results[0].resumed | Should -BeTrue
             $run.Results[0].failback | Should -Be $Mode
@@ -30,7 +30,7 @@ Describe 'ResumeNode' {
     Context 'a node already Up (a retry)' {
         It 'succeeds without resuming it' {
             $global:Fake.State = 'Up'
-            $run = Invoke-Document resume @{ failbackMode = 'Policy' }
+            $run = Invoke-Document resume @{ failbackMode = 'Policy'; storageRepairTimeoutMinutes = 0 }
             $run.ExitCode | Should -Be 0
             $run.Results[0].alreadyUp | Should -BeTrue
             Should -Invoke Resume-ClusterNode -Times 0
@@ -41,7 +41,7 @@ Describe 'ResumeNode' {
         It 'waits for it to be Paused, then resumes it' {
             $global:Fake.State = 'Joining'
             Mock Wait-RolloutSeconds { $global:Fake.Now = $global:Fake.Now.AddSeconds($Seconds); $global:Fake.State = 'Paused' }
-            $run = Invoke-Document resume @{ failbackMode = 'NoFailback' }
+            $run = Invoke-Document resume @{ failbackMode = 'NoFailback'; storageRepairTimeoutMinutes = 0 }
             $run.ExitCode | Should -Be 0
             $run.Results[0].resumed | Should -BeTrue
         }
@@ -49,7 +49,7 @@ Describe 'ResumeNode' {
         It 'fails when it is still Down at the command deadline' {
             $global:Fake.State = 'Down'
             $start = $global:Fake.Now
-            $run = Invoke-Document resume @{ failbackMode = 'NoFailback'; deadline = (Get-IsoInstant $start.AddMinutes(5)) }
+            $run = Invoke-Document resume @{ failbackMode = 'NoFailback'; storageRepairTimeoutMinutes = 0; deadline = (Get-IsoInstant $start.AddMinutes(5)) }
             $run.ExitCode | Should -Be 1
             $run.Results[0].nodeState | Should -Be 'Down'
             ($global:Fake.Now - $start).TotalMinutes | Should -BeLessThan 5
@@ -61,7 +61,7 @@ Describe 'ResumeNode' {
         It 'refuses <Mode> before touching the cluster' -ForEach @(
             @{ Mode = 'immediate' }, @{ Mode = 'Immediate; Stop-Computer' }, @{ Mode = '$(Stop-Computer)' }, @{ Mode = "Policy`n" }
         ) {
-            $run = Invoke-Document resume @{ failbackMode = $Mode }
+            $run = Invoke-Document resume @{ failbackMode = $Mode; storageRepairTimeoutMinutes = 0 }
             $run.ExitCode | Should -Be 1
             $run.Errors | Should -Match 'payload\.failbackMode'
             Should -Invoke Get-ClusterNode -Times 0
@@ -71,7 +71,7 @@ Describe 'ResumeNode' {
     Context 'a standalone server' {
         It 'resumes nothing and succeeds' {
             Mock Get-ServiceStatus { $null } -ParameterFilter { $Name -eq 'ClusSvc' }
-            $run = Invoke-Document resume @{ failbackMode = 'Policy' }
+            $run = Invoke-Document resume @{ failbackMode = 'Policy'; storageRepairTimeoutMinutes = 0 }
             $run.ExitCode | Should -Be 0
             $run.Results[0].clustered | Should -BeFalse
         }
@@ -120,15 +120,15 @@ Describe 'ResumeNode' {
             Should -Invoke Get-StorageRepairJobs -Scope It -Times 2 -Because 'one look, then polls every 30 s until 12 minutes'
         }
 
-        It 'does not look at storage jobs without it' {
-            $run = Invoke-Document resume @{ failbackMode = 'Policy' }
+        It 'does not look at storage jobs with 0 (no wait)' {
+            $run = Invoke-Document resume @{ failbackMode = 'Policy'; storageRepairTimeoutMinutes = 0 }
             $run.ExitCode | Should -Be 0
             $run.Results[0].PSObject.Properties['storageRepair'] | Should -BeNullOrEmpty
             Should -Invoke Get-StorageRepairJobs -Times 0
         }
 
         It 'refuses a limit that is not a whole number from 0 to 1440 (<Value>)' -ForEach @(
-            @{ Value = -1 }, @{ Value = 1441 }, @{ Value = '10' }
+            @{ Value = -1 }, @{ Value = 1441 }, @{ Value = '10' }, @{ Value = $null }
         ) {
             $run = Invoke-Document resume @{ failbackMode = 'Policy'; storageRepairTimeoutMinutes = $Value }
             $run.ExitCode | Should -Be 1
