@@ -84,8 +84,9 @@ export interface LocalBackend extends RolloutBackend {
   completeInput(input: unknown): unknown;
   /**
    * Runs virtual time until the rollout ends. With a decision, advances in steps until the
-   * rollout waits at its approval gate, then approves or rejects it; the decision is null when
-   * the run ended without reaching a gate.
+   * rollout waits at its approval gate, then approves or rejects it (an approve decides every
+   * gate of a phased run; the last decision is returned); the decision is null when the run
+   * ended without reaching a gate.
    */
   runToEnd(
     rolloutId: string,
@@ -277,7 +278,10 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
         const status = await api.getRollout(rolloutId);
         if (status.approval !== null) {
           decision = await api.decide(rolloutId, decide.decision, decide.comment);
-          break;
+          // Phases (issue 13, item 4) may wait for approval more than once: approve each.
+          if (decide.decision !== 'approve') break;
+          await sandbox.advance(APPROVAL_POLL_MS);
+          continue;
         }
         if (isTerminal(status)) break;
         if (sandbox.clock.now().getTime() >= until) {

@@ -126,6 +126,25 @@ const exitCodeText = (u: RunReport['nodes'][number]['updates'][number]) =>
 const ticketText = (t: RunReport['changeTicket']) =>
   t ? `${t.system} ${t.id}${t.url ? ` <${t.url}>` : ''}` : undefined;
 
+/** Phases (issue 13, item 4): one line per phase judged, with its verdict and how it advanced. */
+export function phaseLines(report: RunReport, time: (iso: string) => string): string[] {
+  const phases = report.phases ?? [];
+  if (phases.length === 0) return [];
+  const how = {
+    bake: 'baked, then advanced by itself',
+    approval: 'waited for approval',
+    none: 'last',
+  };
+  return [
+    '',
+    `  PHASES (${phases.length}):`,
+    ...phases.map(
+      (p) =>
+        `    ${p.index + 1}. ${p.name}: ${p.nodes.join(', ')}; ${p.failed.length} failed of ${p.failuresAllowed} allowed; ${p.passed ? `passed (${how[p.advance]})` : 'FAILED its criteria: the run stopped'}; judged ${time(p.judgedAt)}`,
+    ),
+  ];
+}
+
 /**
  * The report as text, like `Get-CauReport -Detailed`: the run, what failed and why, then per
  * node (failed ones first) its result and times, and per update the outcome with the exit code
@@ -151,6 +170,7 @@ export function renderReportText(report: RunReport, options: ReportOptions = {})
       `  ${[ticket ? `change ticket ${ticket}` : '', report.requestedBy ? `requested by ${report.requestedBy}` : ''].filter(Boolean).join('; ')}`,
     );
   }
+  lines.push(...phaseLines(report, time));
   const failures = failureSummary(report);
   if (failures.length > 0) {
     lines.push('', `  FAILED (${failures.length} of ${report.nodes.length} nodes):`);

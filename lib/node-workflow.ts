@@ -149,7 +149,11 @@ export class NodeWorkflow extends Construct {
     const resumeAfterFailure = command(
       'ResumeAfterFailure',
       'resume',
-      { failbackMode: sfn.JsonPath.stringAt('$.policy.failbackMode') },
+      // After a failure the node is resumed without waiting for storage repair.
+      {
+        failbackMode: sfn.JsonPath.stringAt('$.policy.failbackMode'),
+        storageRepairTimeoutMinutes: 0,
+      },
       '$.commands.resumeAfterFailure',
       commandSeconds,
     );
@@ -584,13 +588,20 @@ export class NodeWorkflow extends Construct {
         ),
       )
       .otherwise(outcome);
+    // The resume also waits for storage repair when the policy says so (CAU's
+    // WaitForStorageRepairTimeoutMinutes): preflight adds that wait to the command's limit.
     const resume = catchAll(
       command(
         'Resume',
         'resume',
-        { failbackMode: sfn.JsonPath.stringAt('$.policy.failbackMode') },
+        {
+          failbackMode: sfn.JsonPath.stringAt('$.policy.failbackMode'),
+          storageRepairTimeoutMinutes: sfn.JsonPath.numberAt(
+            '$.preflight.timeouts.storageRepairMinutes',
+          ),
+        },
         '$.commands.resume',
-        commandSeconds,
+        '$.preflight.timeouts.resumeSeconds',
       ),
       'ResumeTimedOut',
     );
@@ -604,11 +615,63 @@ export class NodeWorkflow extends Construct {
       },
       resultPath: '$.state',
     });
+    /**
+     * Storage repair not done within WaitForStorageRepairTimeoutMinutes: the node is resumed (not
+     * drained any more) and recorded Failed with the jobs named and `storageRepairTimedOut`, which
+     * the rollout's pausedNodes check turns into a stop before the next node.
+     */
+    const storageRepairTimedOut = () =>
+      new sfn.Pass(this, 'MarkResumedStorageRepairPending', {
+        parameters: {
+          drained: false,
+          drainedEver: true,
+          'restartPending.$': '$.state.restartPending',
+          'restarts.$': '$.state.restarts',
+          'pluginFailed.$': '$.state.pluginFailed',
+        },
+        resultPath: '$.state',
+      })
+        .next(
+          invoke(
+            'RecordStorageRepairTimedOut',
+            f.runHistory,
+            {
+              action: 'recordNode',
+              runId: sfn.JsonPath.stringAt('$.runId'),
+              node: sfn.JsonPath.stringAt('$.node.name'),
+              result: {
+                status: 'Failed',
+                instanceId: sfn.JsonPath.stringAt('$.node.instanceId'),
+                reason: sfn.JsonPath.format(
+                  'StorageRepairTimedOut: {}',
+                  sfn.JsonPath.stringAt('$.commands.resume.results[0].storageRepair.detail'),
+                ),
+                drained: true,
+                restarts: sfn.JsonPath.numberAt('$.state.restarts'),
+                leftPaused: false,
+                storageRepairTimedOut: true,
+                startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+                execution: sfn.JsonPath.stringAt('$$.Execution.Id'),
+              },
+            },
+            null,
+          ),
+        )
+        .next(nodeFailed);
     const resumeIfDrained = new sfn.Choice(this, 'WasDrained')
       .when(
         sfn.Condition.booleanEquals('$.state.drained', true),
         resume.next(
           new sfn.Choice(this, 'ResumeSucceeded')
+            // Resumed, but its storage repair outlasted the wait: the node fails and the run
+            // stops before the next node (no extra state when the policy has no wait).
+            .when(
+              sfn.Condition.and(
+                succeeded('$.commands.resume.status'),
+                sfn.Condition.isPresent('$.commands.resume.results[0].storageRepairTimedOut'),
+              ),
+              storageRepairTimedOut(),
+            )
             .when(succeeded('$.commands.resume.status'), markResumed.next(afterResume))
             .otherwise(fail('ResumeFailed')),
         ),

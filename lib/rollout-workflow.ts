@@ -239,7 +239,14 @@ export class RolloutWorkflow extends Construct {
       '$.summary',
     );
     calledOff.addCatch(releaseAfterError, { resultPath: '$.error' });
-    const approvalGate = (id: string) => {
+    const approvalGate = (
+      id: string,
+      gate: { afterNodes: string; timeoutMinutes: string; timeoutSeconds: string } = {
+        afterNodes: '$.approvalGate.afterNodes',
+        timeoutMinutes: '$.approvalGate.timeoutMinutes',
+        timeoutSeconds: '$.approvalGate.timeoutSeconds',
+      },
+    ) => {
       const task = addLambdaRetries(
         new tasks.LambdaInvoke(this, id, {
           lambdaFunction: f.approvalGate,
@@ -248,11 +255,11 @@ export class RolloutWorkflow extends Construct {
             taskToken: sfn.JsonPath.taskToken,
             runId: sfn.JsonPath.stringAt('$.runId'),
             target: sfn.JsonPath.stringAt('$.target.name'),
-            afterNodes: sfn.JsonPath.numberAt('$.approvalGate.afterNodes'),
-            timeoutMinutes: sfn.JsonPath.numberAt('$.approvalGate.timeoutMinutes'),
+            afterNodes: sfn.JsonPath.numberAt(gate.afterNodes),
+            timeoutMinutes: sfn.JsonPath.numberAt(gate.timeoutMinutes),
             changeTicket: sfn.JsonPath.objectAt('$.changeTicket'),
           }),
-          taskTimeout: sfn.Timeout.at('$.approvalGate.timeoutSeconds'),
+          taskTimeout: sfn.Timeout.at(gate.timeoutSeconds),
           resultPath: '$.approval',
         }),
       );
@@ -262,6 +269,75 @@ export class RolloutWorkflow extends Construct {
       });
       task.addCatch(finishAfterError, { resultPath: '$.error' });
       return task;
+    };
+
+    // Phases (issue 13, item 4): at a phase's end, its verdict (failures in the phase against
+    // failuresAllowed; an event), then its bake (a Wait) or its approval, then the alarms slot,
+    // then the next phase. A phase over its criteria stops the run there. MaxFailedNodes keeps
+    // counting across phases as it does across the pilot gate.
+    const stoppedAtPhase = invoke(
+      'RecordRunStoppedAtPhase',
+      f.runHistory,
+      {
+        action: 'finishRun',
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        error: { Error: 'PhaseCriteriaNotMet', 'Cause.$': '$.phaseVerdict.reason' },
+      },
+      '$.summary',
+    );
+    stoppedAtPhase.addCatch(releaseAfterError, { resultPath: '$.error' });
+    const phaseGate = (kind: 'Cluster' | 'Fleet', next: sfn.IChainable) => {
+      const nextPhase = new sfn.Pass(this, `Next${kind}Phase`, {
+        parameters: {
+          'list.$': '$.phases.list',
+          'count.$': '$.phases.count',
+          'current.$': 'States.MathAdd($.phases.current, 1)',
+        },
+        resultPath: '$.phases',
+      });
+      nextPhase.next(next);
+      // The alarms criterion: item 1's health gates read the run's alarms here. Without alarms in
+      // the input there is nothing to read; the hook state is where that check plugs in.
+      const alarmsSlot = new sfn.Choice(this, `${kind}PhaseAlarmsConfigured`)
+        .when(
+          sfn.Condition.and(
+            sfn.Condition.isPresent('$.healthGates'),
+            sfn.Condition.not(sfn.Condition.isNull('$.healthGates')),
+            sfn.Condition.booleanEquals('$.phaseAt.phase.alarmsQuiet', true),
+          ),
+          new sfn.Pass(this, `${kind}PhaseAlarmsCheckHook`, {
+            comment:
+              'Hook for the health gates (issue 13, item 1): check the alarms before advancing',
+          }).next(nextPhase),
+        )
+        .otherwise(nextPhase);
+      const verdict = onError(
+        invoke(
+          `Evaluate${kind}Phase`,
+          f.runHistory,
+          {
+            action: 'phaseVerdict',
+            runId: sfn.JsonPath.stringAt('$.runId'),
+            phase: sfn.JsonPath.objectAt('$.phaseAt.phase'),
+          },
+          '$.phaseVerdict',
+        ),
+      );
+      const bake = new sfn.Wait(this, `Bake${kind}Phase`, {
+        time: sfn.WaitTime.secondsPath('$.phaseAt.phase.bakeSeconds'),
+      }).next(alarmsSlot);
+      const approval = approvalGate(`Await${kind}PhaseApproval`, {
+        afterNodes: '$.phaseAt.phase.end',
+        timeoutMinutes: '$.phaseAt.phase.timeoutMinutes',
+        timeoutSeconds: '$.phaseAt.phase.timeoutSeconds',
+      }).next(alarmsSlot);
+      return verdict.next(
+        new sfn.Choice(this, `${kind}PhaseCriteriaMet`)
+          .when(sfn.Condition.booleanEquals('$.phaseVerdict.passed', false), stoppedAtPhase)
+          .when(sfn.Condition.stringEquals('$.phaseAt.phase.advance', 'bake'), bake)
+          .when(sfn.Condition.stringEquals('$.phaseAt.phase.advance', 'approval'), approval)
+          .otherwise(nextPhase),
+      );
     };
 
     // Cluster: one node at a time, in order, stopping once MaxFailedNodes is exceeded.
@@ -301,7 +377,8 @@ export class RolloutWorkflow extends Construct {
       {
         action: 'finishRun',
         runId: sfn.JsonPath.stringAt('$.runId'),
-        error: { Error: 'NodeLeftPaused', 'Cause.$': '$.paused.reason' },
+        // NodeLeftPaused, or StorageRepairTimedOut (issue 13, item 6).
+        error: { 'Error.$': '$.paused.error', 'Cause.$': '$.paused.reason' },
       },
       '$.summary',
     );
@@ -351,8 +428,23 @@ export class RolloutWorkflow extends Construct {
     const moreNodes = new sfn.Choice(this, 'MoreClusterNodes')
       .when(sfn.Condition.numberLessThanJsonPath('$.loop.index', '$.loop.count'), selectNode)
       .otherwise(finish);
+    // Phases (issue 13, item 4): at each phase's last node, its gate; off (no phases) this is
+    // one Choice on the input, so the plain node path gains no state.
+    const clusterPhaseGate = phaseGate('Cluster', moreNodes);
+    const clusterPhases = new sfn.Pass(this, 'SelectClusterPhase', {
+      parameters: { 'phase.$': 'States.ArrayGetItem($.phases.list, $.phases.current)' },
+      resultPath: '$.phaseAt',
+    }).next(
+      new sfn.Choice(this, 'ClusterPhaseDone')
+        .when(
+          sfn.Condition.numberEqualsJsonPath('$.loop.index', '$.phaseAt.phase.end'),
+          clusterPhaseGate,
+        )
+        .otherwise(moreNodes),
+    );
     advance.next(
       new sfn.Choice(this, 'ClusterPilotDone')
+        .when(sfn.Condition.not(sfn.Condition.isNull('$.phases')), clusterPhases)
         .when(
           sfn.Condition.and(
             sfn.Condition.not(sfn.Condition.isNull('$.approvalGate')),
@@ -495,7 +587,41 @@ export class RolloutWorkflow extends Construct {
       .next(budgetLeft)
       .next(fleetRest)
       .next(finish);
+    // Phased: one Distributed Map per phase, each tolerating only what is left of the budget.
+    const fleetPhaseMap = fleetRun(
+      'UpdateFleetPhase',
+      '$.phaseAt.listKey',
+      '$.failureBudget.remaining',
+    );
+    const morePhases = new sfn.Choice(this, 'MoreFleetPhases');
+    const selectFleetPhase = new sfn.Pass(this, 'SelectFleetPhase', {
+      parameters: {
+        'phase.$': 'States.ArrayGetItem($.phases.list, $.phases.current)',
+        'listKey.$': 'States.ArrayGetItem($.scan.phaseListKeys, $.phases.current)',
+      },
+      resultPath: '$.phaseAt',
+    });
+    selectFleetPhase
+      .next(
+        onError(
+          invoke(
+            'FailureBudgetBeforePhase',
+            f.runHistory,
+            { action: 'failureBudget', runId: sfn.JsonPath.stringAt('$.runId') },
+            '$.failureBudget',
+          ),
+        ),
+      )
+      .next(fleetPhaseMap)
+      .next(phaseGate('Fleet', morePhases));
+    morePhases
+      .when(
+        sfn.Condition.numberLessThanJsonPath('$.phases.current', '$.phases.count'),
+        selectFleetPhase,
+      )
+      .otherwise(finish);
     const fleet = new sfn.Choice(this, 'FleetHasApprovalGate')
+      .when(sfn.Condition.not(sfn.Condition.isNull('$.phases')), selectFleetPhase)
       .when(sfn.Condition.isNull('$.approvalGate'), fleetMap)
       .otherwise(fleetPilot);
 
@@ -513,6 +639,7 @@ export class RolloutWorkflow extends Construct {
     calledOff.next(release);
     stoppedAtPausedNode.next(release);
     stoppedAtNodeNotUp.next(release);
+    stoppedAtPhase.next(release);
     finish.next(release).next(
       new sfn.Choice(this, 'RolloutOutcome')
         .when(

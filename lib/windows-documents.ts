@@ -54,9 +54,10 @@ export const DOCUMENT_SPECS: { readonly [K in DocumentKey]: DocumentSpec } = {
   },
   resume: {
     script: 'resume.ps1',
-    timeoutSeconds: HOUR,
+    // The payload's storageRepairTimeoutMinutes goes up to 1440, after the join and resume.
+    timeoutSeconds: 26 * HOUR,
     description:
-      'Resumes a paused failover cluster node (Resume-ClusterNode -Failback NoFailback|Immediate|Policy). A node already Up is success; no-op on a standalone server.',
+      'Resumes a paused failover cluster node (Resume-ClusterNode -Failback NoFailback|Immediate|Policy), then with storageRepairTimeoutMinutes waits for its Storage Spaces Direct repair jobs (Get-StorageJob). A node already Up is success; no-op on a standalone server.',
   },
   installHotfixes: {
     script: 'install-hotfixes.ps1',

@@ -28,6 +28,9 @@
  * 9. `$$.State.EnteredTime` (which the interpreter does not set) becomes the literal
  *    {@link SANDBOX_STATE_ENTERED_TIME}; the sandbox replaces it in a task's parameters with the
  *    virtual time the task starts at, which is when its state was entered.
+ * 10. Wait states (a phase's bake): the interpreter waits in wall time. The state becomes a task
+ *    the sandbox runs, sleeping its `Seconds`/`SecondsPath` on the virtual clock, with the input
+ *    passed on unchanged (`ResultPath: null`), as a Wait passes it on.
  */
 
 /** What a `"x.$": "$$.State.EnteredTime"` parameter holds until the sandbox fills the time in. */
@@ -46,9 +49,11 @@ export type TaskKind =
   | { readonly kind: 'lambda'; readonly functionArn: string }
   | { readonly kind: 'waitForToken'; readonly functionArn: string }
   | { readonly kind: 'childExecution' }
-  | { readonly kind: 'distributedMap'; readonly original: State };
+  | { readonly kind: 'distributedMap'; readonly original: State }
+  | { readonly kind: 'wait' };
 
 export const SANDBOX_DISTRIBUTED_MAP = 'arn:aws:states:::sandbox:distributedMap';
+export const SANDBOX_WAIT = 'arn:aws:states:::sandbox:wait';
 
 /** An adapted definition and what each task state is. */
 export interface AdaptedDefinition {
@@ -102,6 +107,29 @@ export function adaptDefinition(original: AslDefinition): AdaptedDefinition {
       throw new Error(
         `state ${name}: inline Map states are not used by our workflows; the sandbox has no adaptation for them`,
       );
+    }
+    if (state.Type === 'Wait') {
+      const seconds =
+        typeof state.SecondsPath === 'string'
+          ? { 'seconds.$': state.SecondsPath }
+          : typeof state.Seconds === 'number'
+            ? { seconds: state.Seconds }
+            : undefined;
+      if (seconds === undefined) {
+        throw new Error(
+          `state ${name}: only Wait states with Seconds or SecondsPath are adapted to virtual time`,
+        );
+      }
+      tasks.set(name, { kind: 'wait' });
+      states[name] = {
+        Type: 'Task',
+        Resource: SANDBOX_WAIT,
+        Parameters: seconds,
+        ResultPath: null,
+        TimeoutSeconds: NO_WALL_TIMEOUT_SECONDS,
+        ...pick(state, ['InputPath', 'OutputPath', 'Next', 'End', 'Comment']),
+      };
+      continue;
     }
     if (state.Type === 'Task') {
       const resource = String(state.Resource);

@@ -60,6 +60,34 @@ export interface ChaosSpec {
   /** An approval gate after this many pilot nodes (approved a minute after it is reached). */
   readonly gateAfterNodes: number | null;
   readonly faults: readonly Fault[];
+  /** Phases (issue 13, item 4), on runs without an approval gate; see {@link phasesOf}. */
+  readonly phases?: ChaosPhases | null;
+  /** A storage repair wait and one node's repair job (issue 13, item 6); clusters only. */
+  readonly storageRepair?: ChaosStorageRepair | null;
+}
+
+/**
+ * WaitForStorageRepairTimeoutMinutes drawn for a cluster run: the wait, and a repair job on one
+ * node (position taken modulo the nodes) that runs `jobMinutes` after each of its restarts, so
+ * that it finishes within the wait or outlasts it.
+ */
+export interface ChaosStorageRepair {
+  readonly waitMinutes: number;
+  readonly node: number;
+  readonly jobMinutes: number;
+}
+
+/**
+ * A phase plan drawn for a run: the first phase is one node (a count), half the target (a
+ * percentage) or the last node (named), gated by a bake or an approval (approved a minute after
+ * it is reached); an optional second phase of one node with a bake; the rest run last.
+ */
+export interface ChaosPhases {
+  readonly first: 'count' | 'percent' | 'named';
+  readonly failuresAllowed: number;
+  readonly approval: boolean;
+  readonly bakeMinutes: number;
+  readonly second: boolean;
 }
 
 /** A scenario being built: the JSON of a scenario file, mutable. */
@@ -77,6 +105,7 @@ export interface Draft {
     policy: Record<string, unknown>;
     approvalGate?: { afterNodes: number; timeoutMinutes: number };
     rebootOption?: 'IfRequired' | 'Never' | 'Always';
+    phases?: Record<string, unknown>[];
   };
   throttle: Record<string, number>;
   actions: {
@@ -107,6 +136,7 @@ export interface DraftNode {
   offlineDuringInstall?: { afterMinutes: number; minutes?: number };
   pausedAtStart?: boolean;
   roles?: number;
+  storageJobs?: { name: string; minutes: number }[];
   updates: Record<
     string,
     { exitCodes?: number[]; minutes?: number; hangs?: boolean; servicingBusy?: boolean }
@@ -510,7 +540,47 @@ export function generateSpec(seed: number, index: number, kinds: readonly FaultK
     maxConcurrency: int(1, 3),
     gateAfterNodes: random() < 0.35 ? 1 : null,
     faults,
+    // Drawn last, so the draws above (and the shipped reproductions) stay what they were.
+    phases:
+      random() < 0.3
+        ? {
+            first: pick(['count', 'percent', 'named'] as const, int(0, 2)),
+            failuresAllowed: int(0, 1),
+            approval: random() < 0.3,
+            bakeMinutes: int(5, 90),
+            second: random() < 0.5,
+          }
+        : null,
+    // Drawn after the phases, for the same reason.
+    storageRepair:
+      random() < 0.3
+        ? { waitMinutes: int(5, 60), node: int(0, 99), jobMinutes: int(1, 120) }
+        : null,
   };
+}
+
+/** The rollout input's phases of a spec, fitted to its nodes; none with an approval gate. */
+export function phasesOf(
+  spec: ChaosSpec,
+  nodeNames: readonly string[],
+): Record<string, unknown>[] | undefined {
+  const p = spec.phases;
+  if (!p || (spec.gateAfterNodes !== null && spec.gateAfterNodes < spec.nodes)) return undefined;
+  const gate = p.approval ? { approval: { timeoutMinutes: 720 } } : { bakeMinutes: p.bakeMinutes };
+  const first =
+    p.first === 'count'
+      ? { nodeCount: 1 }
+      : p.first === 'percent'
+        ? { percent: 50 }
+        : { nodes: [nodeNames[nodeNames.length - 1]] };
+  const taken = p.first === 'percent' ? Math.ceil(nodeNames.length / 2) : 1;
+  const phases: Record<string, unknown>[] = [
+    { name: 'chaos phase 1', ...first, failuresAllowed: p.failuresAllowed, ...gate },
+  ];
+  if (p.second && nodeNames.length - taken >= 2) {
+    phases.push({ name: 'chaos phase 2', nodeCount: 1, bakeMinutes: p.bakeMinutes });
+  }
+  return phases;
 }
 
 const KB_BASE = 5034439;
@@ -559,6 +629,26 @@ export function buildScenario(spec: ChaosSpec, name = `chaos-s${spec.seed}-r${sp
       reason: 'chaos: approve',
     });
   }
+  const phases = phasesOf(
+    spec,
+    draft.nodes.map((n) => n.name),
+  );
+  if (phases) {
+    draft.rollout.phases = phases;
+    if (spec.phases?.approval) {
+      draft.actions.push({
+        action: 'approve',
+        onState: cluster ? 'AwaitClusterPhaseApproval' : 'AwaitFleetPhaseApproval',
+        delayMinutes: 1,
+        reason: 'chaos: approve the phase',
+      });
+    }
+  }
+  if (spec.storageRepair && cluster) {
+    draft.rollout.policy.waitForStorageRepairTimeoutMinutes = spec.storageRepair.waitMinutes;
+    const node = draft.nodes[spec.storageRepair.node % spec.nodes] as DraftNode;
+    node.storageJobs = [{ name: 'CLUSTER1-Pool Repair', minutes: spec.storageRepair.jobMinutes }];
+  }
   const byName = new Map(FAULT_KINDS.map((k) => [k.name, k]));
   for (const fault of spec.faults) {
     const kind = byName.get(fault.kind);
@@ -583,7 +673,19 @@ function describeSpec(spec: ChaosSpec): string {
               `${f.kind} (node ${(f.node % spec.nodes) + 1}, update ${(f.update % spec.updates) + 1}, value ${f.value})`,
           )
           .join(', ');
-  return `chaos seed ${spec.seed} run ${spec.index}: a ${spec.target} of ${spec.nodes} node(s), ${spec.updates} update(s), maxFailedNodes ${Math.min(spec.maxFailedNodes, spec.nodes - 1)}, maxRetriesPerNode ${spec.maxRetriesPerNode}${spec.target === 'group' ? `, maxConcurrency ${spec.maxConcurrency}` : ''}${spec.gateAfterNodes !== null && spec.gateAfterNodes < spec.nodes ? `, approval gate after ${spec.gateAfterNodes}` : ''}; ${faults}`;
+  return `chaos seed ${spec.seed} run ${spec.index}: a ${spec.target} of ${spec.nodes} node(s), ${spec.updates} update(s), maxFailedNodes ${Math.min(spec.maxFailedNodes, spec.nodes - 1)}, maxRetriesPerNode ${spec.maxRetriesPerNode}${spec.target === 'group' ? `, maxConcurrency ${spec.maxConcurrency}` : ''}${spec.gateAfterNodes !== null && spec.gateAfterNodes < spec.nodes ? `, approval gate after ${spec.gateAfterNodes}` : ''}${describePhases(spec)}${describeStorageRepair(spec)}; ${faults}`;
+}
+
+function describeStorageRepair(spec: ChaosSpec): string {
+  const r = spec.storageRepair;
+  if (!r || spec.target !== 'cluster') return '';
+  return `, a ${r.waitMinutes}-minute storage repair wait (NODE${(r.node % spec.nodes) + 1}'s repair runs ${r.jobMinutes} minutes after a restart)`;
+}
+
+function describePhases(spec: ChaosSpec): string {
+  const p = spec.phases;
+  if (!p || (spec.gateAfterNodes !== null && spec.gateAfterNodes < spec.nodes)) return '';
+  return `, phases (${p.first} first, ${p.failuresAllowed} failure(s) allowed, ${p.approval ? 'approval' : `${p.bakeMinutes}-minute bake`}${p.second ? ', a second of one node' : ''})`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -710,6 +812,8 @@ function reductions(spec: ChaosSpec): ChaosSpec[] {
     out.push({ ...spec, gateAfterNodes: null });
   }
   if (spec.maxRetriesPerNode > 1) out.push({ ...spec, maxRetriesPerNode: 1 });
+  if (spec.phases) out.push({ ...spec, phases: null });
+  if (spec.storageRepair) out.push({ ...spec, storageRepair: null });
   return out;
 }
 

@@ -806,6 +806,15 @@ export class Sandbox {
             ctx.counter.history += 4; // TaskScheduled, TaskStarted, TaskSubmitted, TaskSucceeded|Failed
             return this.childExecution(params as Record<string, Json>);
           }
+          case 'wait': {
+            ctx.counter.history += 2; // WaitStateEntered, WaitStateExited
+            const seconds = Number((params as { seconds?: unknown }).seconds);
+            if (!Number.isFinite(seconds) || seconds < 0) {
+              throw new Error(`a Wait state's seconds must be a number, 0 or more; got ${seconds}`);
+            }
+            await this.clock.sleep(seconds * 1000);
+            return {};
+          }
           case 'distributedMap': {
             ctx.counter.history += 2; // MapRunStarted, MapRunSucceeded|Failed
             return this.distributedMap(task.original, (params as { input: Json }).input, ctx);

@@ -289,7 +289,7 @@ export const SIMULATED_TIMINGS = {
 export const DOCUMENT_STEP_TIMEOUT_SECONDS: { readonly [K in DocumentKey]: number } = {
   inventory: 900,
   drain: 25 * 3600,
-  resume: 3600,
+  resume: 26 * 3600,
   installHotfixes: 48 * 3600,
   windowsUpdate: 48 * 3600,
   runScript: 24 * 3600,
@@ -542,6 +542,28 @@ function property(obj: unknown, name: string, path: string, optional = false): u
   return obj[key];
 }
 
+/**
+ * The node's storage repair jobs not Completed at `now` (Get-StorageJob, filtered as
+ * `Get-StorageRepairJobs` in ssm/_common.ps1 does): scenario `storageJobs`, each running its
+ * `minutes` after the node's last restart in the run (none before any restart). Shared by both
+ * fleets.
+ */
+export function storageRepairJobs(
+  node: Pick<SimulatedNode, 'restarts' | 'lastBootTime' | 'spec'>,
+  now: number,
+): { name: string; state: 'Running'; percentComplete: number }[] {
+  if (node.restarts === 0) return [];
+  return (node.spec.storageJobs ?? [])
+    .filter((j) => node.lastBootTime + j.minutes * 60_000 > now)
+    .map((j) => ({
+      name: j.name,
+      state: 'Running' as const,
+      percentComplete: Math.floor(
+        Math.min(1, Math.max(0, (now - node.lastBootTime) / (j.minutes * 60_000))) * 100,
+      ),
+    }));
+}
+
 function payloadString(obj: unknown, name: string, path: string, allowEmpty = false): string {
   const value = property(obj, name, path);
   if (typeof value !== 'string' || (!allowEmpty && value.length === 0)) {
@@ -780,6 +802,11 @@ export class SimulatedFleet {
       );
     }
     return this.snapshot(node);
+  }
+
+  /** The storage repair jobs the scenario gives the node (issue 13, item 6); none by default. */
+  storageJobsOf(name: string): readonly { readonly name: string; readonly minutes: number }[] {
+    return this.nodesByKey.get(nodeKey(name))?.spec.storageJobs ?? [];
   }
 
   /** Every node's state now, in scenario order. */
@@ -1832,6 +1859,13 @@ export class SimulatedFleet {
         `payload.failbackMode (${formatValue(failbackMode)}): expected NoFailback, Immediate or Policy`,
       );
     }
+    const storageRepairMinutes = payloadInteger(
+      payload,
+      'storageRepairTimeoutMinutes',
+      'payload',
+      0,
+      1440,
+    );
     await run.sleep(SIMULATED_TIMINGS.resumeMs);
     if (!node.cluster) {
       run.result({
@@ -1845,7 +1879,12 @@ export class SimulatedFleet {
       return 0;
     }
     const cluster = node.cluster;
-    const result = (resumed: boolean, alreadyUp: boolean, detail: string) =>
+    const result = (
+      resumed: boolean,
+      alreadyUp: boolean,
+      detail: string,
+      storage?: Record<string, unknown>,
+    ) =>
       run.result({
         clustered: true,
         resumed,
@@ -1855,9 +1894,20 @@ export class SimulatedFleet {
         nodeState: node.clusterState,
         failback: failbackMode,
         detail,
+        ...(storage === undefined
+          ? {}
+          : {
+              storageRepair: storage,
+              ...(storage.timedOut === true ? { storageRepairTimedOut: storage.pending } : {}),
+            }),
       });
     if (node.clusterState === 'Up') {
-      result(false, true, 'already Up: nothing to resume');
+      result(
+        false,
+        true,
+        'already Up: nothing to resume',
+        await this.waitForStorageRepair(run, storageRepairMinutes),
+      );
       return 0;
     }
     if (node.clusterState !== 'Paused') {
@@ -1878,8 +1928,41 @@ export class SimulatedFleet {
     node.drainStatus = 'NotInitiated';
     node.resumedCount++;
     this.note(node, 'resume', { ok: true });
-    result(true, false, 'resumed');
+    result(true, false, 'resumed', await this.waitForStorageRepair(run, storageRepairMinutes));
     return 0;
+  }
+
+  /**
+   * resume.ps1's Wait-StorageRepair: polls the node's repair jobs (scenario `storageJobs`, each
+   * running `minutes` after the node's last restart) every 30 s until none is left or `limit`
+   * minutes pass. Undefined without a limit (the policy has no wait).
+   */
+  private async waitForStorageRepair(
+    run: ScriptRun,
+    limit: number,
+  ): Promise<Record<string, unknown> | undefined> {
+    if (limit <= 0) return undefined;
+    const node = run.inv.node;
+    const started = run.now();
+    const until = started + limit * 60_000;
+    let jobs = storageRepairJobs(node, run.now());
+    while (jobs.length > 0 && run.now() < until) {
+      run.log(`waiting for storage repair: ${jobs.map((j) => `${j.name} ${j.state}`).join(', ')}`);
+      await run.sleep(30_000);
+      jobs = storageRepairJobs(node, run.now());
+    }
+    const waited = Math.round((run.now() - started) / 1000);
+    const names = jobs.map((j) => `${j.name} (${j.state}, ${j.percentComplete}%)`);
+    return {
+      minutes: limit,
+      waitedSeconds: waited,
+      timedOut: names.length > 0,
+      pending: names,
+      detail:
+        names.length > 0
+          ? `storage repair jobs still running after ${limit} minutes (WaitForStorageRepairTimeoutMinutes): ${names.join(', ')}`
+          : `storage repair jobs finished after ${waited} s`,
+    };
   }
 
   /** install-hotfixes.ps1 */

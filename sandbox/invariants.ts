@@ -13,7 +13,12 @@ import { kbFromName } from '../lambdas/handlers/interpret-results.js';
 import type { RunStore } from '../lambdas/shared/run-store.js';
 import type { ExecutionResult, ProgressEvent, Sandbox } from './engine.js';
 import type { FleetLogEntry, SimulatedFleet } from './fleet.js';
+import { checkPhasesGateInOrder, PHASES_GATE_IN_ORDER } from './phase-invariants.js';
 import type { RunReport } from './report.js';
+import {
+  checkStorageRepairStopsRun,
+  STORAGE_REPAIR_STOPS_RUN,
+} from './storage-repair-invariants.js';
 
 /** The promises, each with the rule it checks, in the README's words. */
 export const INVARIANTS = [
@@ -35,7 +40,7 @@ export const INVARIANTS = [
   },
   {
     name: 'failureBudget',
-    rule: 'Let the budget be spent by the (maxFailedNodes + 1)th node recorded Failed (in write order, across gates and waves). The failed nodes then number at most maxFailedNodes plus the nodes whose workflow had started before that record (the spending node included).',
+    rule: 'Let the budget be spent by the (maxFailedNodes + 1)th node recorded Failed (in write order, across gates, phases and waves). The failed nodes then number at most maxFailedNodes plus the nodes whose workflow had started before that record (the spending node included).',
   },
   {
     name: 'ledgerExactlyOnce',
@@ -49,6 +54,8 @@ export const INVARIANTS = [
     name: 'neverMeansNeverRestarted',
     rule: 'With rebootOption Never, the run restarts no node: the fleet log has no restart that is not an installer’s own (1641). Evidence: the fleet log.',
   },
+  PHASES_GATE_IN_ORDER,
+  STORAGE_REPAIR_STOPS_RUN,
 ] as const;
 
 export type InvariantName = (typeof INVARIANTS)[number]['name'];
@@ -191,6 +198,8 @@ export interface RunEvidence {
   readonly fleetFrom: number;
   /** The rollout's rebootOption. @default 'IfRequired' */
   readonly rebootOption?: string;
+  /** The rollout input the run started with, when known (phases are resolved from it). */
+  readonly rollout?: unknown;
 }
 
 const TERMINAL = new Set(['Success', 'Cancelled', 'TimedOut', 'Failed']);
@@ -211,7 +220,47 @@ export async function checkRunInvariants(evidence: RunEvidence): Promise<Invaria
     await ledgerExactlyOnce(evidence),
     await reportMatchesHistory(evidence),
     neverMeansNeverRestarted(evidence.rebootOption, log),
+    phasesGateInOrder(evidence),
+    storageRepairStopsRun(evidence, log, status),
   ];
+}
+
+/** WaitForStorageRepairTimeoutMinutes (issue 13, item 6): an unfinished repair stops the run. */
+function storageRepairStopsRun(
+  evidence: RunEvidence,
+  log: readonly FleetLogEntry[],
+  status: (node: string) => string,
+): InvariantResult {
+  if (evidence.rollout === undefined) {
+    return result('storageRepairStopsRun', [], 'not checked: no rollout input');
+  }
+  const runId = evidence.report?.runId;
+  const { problems, detail } = checkStorageRepairStopsRun({
+    rollout: evidence.rollout,
+    log,
+    storageJobsOf: (node) => evidence.fleet.storageJobsOf(node),
+    nodeStarts: evidence.observations.nodeStarts.filter(
+      (s) => runId === undefined || s.runId === runId,
+    ),
+    status,
+  });
+  return result('storageRepairStopsRun', problems, detail);
+}
+
+/** Phases (issue 13, item 4): each later phase starts only through its gate. */
+function phasesGateInOrder(evidence: RunEvidence): InvariantResult {
+  const { report } = evidence;
+  if (!report || evidence.rollout === undefined) {
+    return result('phasesGateInOrder', [], 'not checked: no run report or no rollout input');
+  }
+  const { problems, detail } = checkPhasesGateInOrder({
+    runId: report.runId,
+    rollout: evidence.rollout,
+    startedAt: report.startedAt ?? new Date(0).toISOString(),
+    nodeResults: evidence.observations.nodeResults,
+    nodeStarts: evidence.observations.nodeStarts,
+  });
+  return result('phasesGateInOrder', problems, detail);
 }
 
 const result = (name: InvariantName, problems: readonly string[], ok: string): InvariantResult =>

@@ -29,6 +29,7 @@ import {
   type NodeScriptHost,
   SIMULATED_TIMINGS,
   type SimulatedNode,
+  storageRepairJobs,
 } from './fleet.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -555,6 +556,8 @@ class ScriptJob {
         return this.suspend();
       case 'Resume-ClusterNode':
         return this.resume();
+      case 'Get-StorageRepairJobs':
+        return storageRepairJobs(node, context.now());
       default:
         throw new Error(`pwsh fleet: the seam function ${name} is not simulated`);
     }

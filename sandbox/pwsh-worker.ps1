@@ -114,6 +114,7 @@ function global:SandboxSeam-InvokeInstaller {
     return @{ exited = [bool]$run.exited; exitCode = $exitCode; output = $output }
 }
 function global:SandboxSeam-TestServicingBusy { return [bool](Invoke-SandboxSeam 'Test-ServicingBusy') }
+function global:SandboxSeam-GetStorageRepairJobs { return @(Invoke-SandboxSeam 'Get-StorageRepairJobs') }
 
 # The Windows Update Agent's COM objects, as far as windows-update.ps1 uses them: search,
 # download and install ask the node (WU-Search, WU-Download, WU-Install).
@@ -186,7 +187,7 @@ foreach ($seam in @(
         'Get-ServiceStatus', 'Get-ServiceStartMode', 'Import-FailoverClusterModule', 'Get-DeviceGuardStatus',
         'Test-SecureBoot', 'Get-InstalledHotFixIds', 'Get-FileVersion', 'Get-InstalledPackageNames', 'Receive-S3File',
         'Initialize-UpdateFolder', 'Invoke-Installer', 'Test-ServicingBusy', 'New-WindowsUpdateSession',
-        'New-WindowsUpdateCollection')) {
+        'New-WindowsUpdateCollection', 'Get-StorageRepairJobs')) {
     Set-Alias -Name $seam -Value ('SandboxSeam-' + ($seam -replace '-', '')) -Scope Global
 }
 

@@ -7,7 +7,7 @@
 import { toHex } from '../lambdas/core/exit-codes.js';
 import type { LedgerEntry } from '../lambdas/core/install-ledger.js';
 import { describeNodeOrder } from '../lambdas/core/node-order.js';
-import type { RunStore } from '../lambdas/shared/run-store.js';
+import type { RunStore, StoredPhaseVerdict } from '../lambdas/shared/run-store.js';
 
 /** One update's line in the report. */
 export interface ReportUpdate {
@@ -50,6 +50,8 @@ export interface RunReport {
   readonly lockReleased: boolean;
   /** How a cluster run ordered its nodes, when it computed the order (issue 13, item 7). */
   readonly order?: string;
+  /** Phase verdicts (issue 13, item 4), in phase order; absent without phases. */
+  readonly phases?: readonly StoredPhaseVerdict[];
   readonly nodes: readonly ReportNode[];
 }
 
@@ -108,6 +110,7 @@ export async function readRunReport(store: RunStore, runId: string): Promise<Run
       : {}),
     lockReleased: lock === undefined || lock.holder !== runId,
     ...(run.nodeOrder ? { order: describeNodeOrder(run.nodeOrder) } : {}),
+    ...(items.phases ? { phases: items.phases } : {}),
     nodes,
   };
 }

@@ -247,6 +247,7 @@ export async function runScenario(
           nodes: run.rollout.target.nodes.map((n) => n.name),
           fleetFrom,
           ...(run.rollout.rebootOption ? { rebootOption: run.rollout.rebootOption } : {}),
+          rollout: run.rollout,
         }),
       );
       const mismatches = [

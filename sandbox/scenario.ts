@@ -349,6 +349,28 @@ const nodeSchema = z.strictObject({
     .max(1000, { error: 'expected a whole number of clustered roles, 0 to 1000' })
     .default(1)
     .describe('Clustered roles the node owns at the start (computed node order)'),
+  /**
+   * Storage Spaces Direct repair jobs (Get-StorageJob) that run on a cluster node after each of
+   * its restarts, each for `minutes` (issue 13, item 6: WaitForStorageRepairTimeoutMinutes).
+   * @default - none
+   */
+  storageJobs: z
+    .array(
+      z
+        .object({
+          /** The job's name, e.g. `CLUSTER1-Pool Repair`; it must say Repair or Regeneration. */
+          name: z
+            .string()
+            .regex(/Repair|Regenerat/, { error: 'expected a name with Repair or Regeneration' }),
+          /** Minutes the job runs after the restart. */
+          minutes: minutes('the storage job duration'),
+        })
+        .strict(),
+      { error: 'expected a list of { name, minutes }' },
+    )
+    .max(20)
+    .optional()
+    .describe('Storage repair jobs that run after each restart of the node'),
   /** How draining the node's clustered roles goes. */
   drain: z
     .strictObject({

@@ -552,6 +552,17 @@ function Wait-ServicingQuiet {
 }
 
 # The failover cluster node object of this computer, or $null on a standalone server.
+# Storage Spaces Direct repair and regeneration jobs not Completed (Get-StorageJob, the Storage
+# module), as { name, state, percentComplete }. After a node is back its storage resyncs; CAU's
+# WaitForStorageRepairTimeoutMinutes waits for these before the next node.
+function Get-StorageRepairJobs {
+    return @(Get-StorageJob -ErrorAction Stop |
+            Where-Object { ([string]$_.Name -match 'Repair|Regenerat') -and [string]$_.JobState -ne 'Completed' } |
+            ForEach-Object {
+                [pscustomobject]@{ name = [string]$_.Name; state = [string]$_.JobState; percentComplete = [int]$_.PercentComplete }
+            })
+}
+
 # A cluster member's Cluster service (ClusSvc) starts automatically; a server with the feature
 # installed but in no cluster has it stopped and set to Manual or Disabled. After a restart the
 # service may still be starting: wait up to WaitSeconds for it.

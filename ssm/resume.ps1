@@ -1,7 +1,11 @@
 # Document ResumeNode: brings a paused (drained) cluster node back, with the run's FailbackMode,
-# as CAU does after it updates a node. Payload: ResumePayload { failbackMode }.
-# Idempotent: a node already Up is success. Standalone server: nothing to resume.
-# Result line: { clustered, resumed, alreadyUp, node, cluster, nodeState, failback, detail }.
+# as CAU does after it updates a node. Payload: ResumePayload { failbackMode,
+# storageRepairTimeoutMinutes }. Idempotent: a node already Up is success. Standalone server:
+# nothing to resume. With storageRepairTimeoutMinutes (CAU's WaitForStorageRepairTimeoutMinutes),
+# once the node is Up it waits for the Storage Spaces Direct repair jobs to finish; past the limit
+# the result carries storageRepairTimedOut (the jobs still running) and the run stops there.
+# Result line: { clustered, resumed, alreadyUp, node, cluster, nodeState, failback, detail,
+# storageRepair?, storageRepairTimedOut? }.
 
 $payload = Read-RolloutPayload
 $failbackMode = Get-PayloadString $payload 'failbackMode' 'payload'
@@ -16,6 +20,8 @@ $failback = switch -CaseSensitive ($failbackMode) {
         throw ('payload.failbackMode (' + (Format-PayloadValue $failbackMode) + '): expected NoFailback, Immediate or Policy')
     }
 }
+# 0: no storage repair wait (the policy has none, or this resume follows a failure).
+$storageRepairMinutes = Get-PayloadInteger $payload 'storageRepairTimeoutMinutes' 'payload' 0 1440
 
 $name = [string]$env:COMPUTERNAME
 # Right after a restart the cluster service may still be starting.
@@ -34,17 +40,50 @@ if ($null -eq $node) {
 $clusterName = [string](Get-Cluster).Name
 
 function Write-ResumeResult {
-    param($Node, [bool] $Resumed, [bool] $AlreadyUp, [string] $Detail)
-    Write-RolloutResult ([ordered]@{
-            clustered = $true
-            resumed = $Resumed
-            alreadyUp = $AlreadyUp
-            node = $name
-            cluster = $clusterName
-            nodeState = [string]$Node.State
-            failback = $failback
-            detail = $Detail
-        })
+    param($Node, [bool] $Resumed, [bool] $AlreadyUp, [string] $Detail, $Storage = $null)
+    $result = [ordered]@{
+        clustered = $true
+        resumed = $Resumed
+        alreadyUp = $AlreadyUp
+        node = $name
+        cluster = $clusterName
+        nodeState = [string]$Node.State
+        failback = $failback
+        detail = $Detail
+    }
+    if ($null -ne $Storage) {
+        $result.storageRepair = $Storage
+        # Present only past the limit: the workflow stops the run on it.
+        if ($Storage.timedOut) { $result.storageRepairTimedOut = $Storage.pending }
+    }
+    Write-RolloutResult $result
+}
+
+# Polls the repair and regeneration jobs every 30 s until none is left or the limit (or the
+# command's deadline) passes. Returns { minutes, waitedSeconds, timedOut, pending, detail }.
+function Wait-StorageRepair {
+    param([long] $Minutes)
+    $started = Get-RolloutUtcNow
+    $until = Get-EarlierDeadline $deadline $Minutes
+    $jobs = @(Get-StorageRepairJobs)
+    while ($jobs.Count -gt 0 -and -not (Test-DeadlinePassed $until)) {
+        Write-RolloutLog ('waiting for storage repair: ' + (($jobs | ForEach-Object { $_.name + ' ' + $_.state + ' ' + $_.percentComplete + '%' }) -join ', '))
+        Wait-RolloutSeconds 30
+        $jobs = @(Get-StorageRepairJobs)
+    }
+    $waited = [int]((Get-RolloutUtcNow) - $started).TotalSeconds
+    $pending = @($jobs | ForEach-Object { [string]$_.name + ' (' + [string]$_.state + ', ' + [string]$_.percentComplete + '%)' })
+    $detail = if ($pending.Count -gt 0) {
+        'storage repair jobs still running after ' + $Minutes + ' minutes (WaitForStorageRepairTimeoutMinutes): ' + ($pending -join ', ')
+    }
+    else { 'storage repair jobs finished after ' + $waited + ' s' }
+    return [ordered]@{
+        minutes = $Minutes
+        waitedSeconds = $waited
+        timedOut = ($pending.Count -gt 0)
+        pending = $pending
+        detail = $detail
+    }
 }
 
 # After a restart the node is Down, then Joining, for a while before it is Paused again.
@@ -56,7 +95,8 @@ while (([string]$node.State -eq 'Down' -or [string]$node.State -eq 'Joining') -a
 
 $state = [string]$node.State
 if ($state -eq 'Up') {
-    Write-ResumeResult $node $false $true 'already Up: nothing to resume'
+    $storage = if ($storageRepairMinutes -gt 0) { Wait-StorageRepair $storageRepairMinutes } else { $null }
+    Write-ResumeResult $node $false $true 'already Up: nothing to resume' $storage
     exit 0
 }
 if ($state -ne 'Paused') {
@@ -71,5 +111,6 @@ if ([string]$node.State -ne 'Up') {
     Write-ResumeResult $node $false $false ('Resume-ClusterNode returned but the node is ' + [string]$node.State)
     Exit-RolloutFailure ('resumed ' + $name + ' but the node is ' + [string]$node.State + ', not Up')
 }
-Write-ResumeResult $node $true $false 'resumed'
+$storage = if ($storageRepairMinutes -gt 0) { Wait-StorageRepair $storageRepairMinutes } else { $null }
+Write-ResumeResult $node $true $false 'resumed' $storage
 exit 0

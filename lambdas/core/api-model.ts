@@ -1058,6 +1058,24 @@ export const runReportSchema = z
       .describe(
         'How a cluster run without policy.nodeOrder ordered its nodes: computed, fewest clustered roles first, with the counts; or as given and why',
       ),
+    phases: z
+      .array(
+        z.object({
+          index: z.number().int().min(0),
+          name: z.string(),
+          nodes: z.array(z.string()),
+          failed: z.array(z.string()),
+          failuresAllowed: z.number().int().min(0),
+          passed: z.boolean(),
+          advance: z.enum(['bake', 'approval', 'none']),
+          reason: z.string(),
+          judgedAt: timestamp,
+        }),
+      )
+      .optional()
+      .describe(
+        'Phases that advance themselves (issue 13, item 4): each phase judged so far, in order, with its criteria and verdict',
+      ),
     nodes: z.array(reportNodeSchema),
   })
   .meta({
@@ -1535,6 +1553,14 @@ export function buildRunReport(source: {
   readonly ledgers: ReadonlyMap<string, readonly LedgerEntry[]>;
   /** The run holding the target's lock now, if any. */
   readonly lockHolder?: string;
+  /** Phase verdicts (issue 13, item 4), in phase order. */
+  readonly phases?: readonly (Omit<
+    NonNullable<RunReportView['phases']>[number],
+    'nodes' | 'failed'
+  > & {
+    readonly nodes: readonly string[];
+    readonly failed: readonly string[];
+  })[];
 }): RunReportView {
   const { run } = source;
   const ledgers = new Map([...source.ledgers].map(([node, entries]) => [nodeKey(node), entries]));
@@ -1616,6 +1642,9 @@ export function buildRunReport(source: {
     requestedBy: run.requestedBy ?? null,
     ...(runNotices(run).length > 0 ? { notices: runNotices(run) } : {}),
     ...(run.nodeOrder !== undefined ? { order: describeNodeOrder(run.nodeOrder) } : {}),
+    ...(source.phases && source.phases.length > 0
+      ? { phases: source.phases.map((p) => ({ ...p, nodes: [...p.nodes], failed: [...p.failed] })) }
+      : {}),
     nodes,
   };
 }

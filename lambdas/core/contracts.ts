@@ -144,6 +144,11 @@ export interface DrainPayload {
 
 export interface ResumePayload {
   readonly failbackMode: FailbackMode;
+  /**
+   * After the node is Up: minutes to wait for its storage repair jobs (Get-StorageJob) to finish
+   * (CAU's WaitForStorageRepairTimeoutMinutes), 0 to 1440; 0: no wait.
+   */
+  readonly storageRepairTimeoutMinutes: number;
 }
 
 /** One update the node downloads, verifies and installs. */
@@ -424,5 +429,6 @@ export const LIFECYCLE_EVENT_TYPES = {
   rolloutCancelled: 'Rollout Cancelled',
   warnAfterPassed: 'Rollout WarnAfter Passed',
   lockForceRecovered: 'Rollout Lock Force Recovered',
+  phaseCompleted: 'Rollout Phase Completed',
 } as const;
 export type LifecycleEventKey = keyof typeof LIFECYCLE_EVENT_TYPES;

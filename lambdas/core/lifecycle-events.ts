@@ -232,6 +232,31 @@ export const lifecycleDetailSchemas = {
       description:
         "An operator broke the target lock of a rollout that was no longer running (CAU's ForceRecovery)",
     }),
+  phaseCompleted: z
+    .object({
+      ...commonFields,
+      phase: z
+        .object({
+          index: z.number().int().min(0).describe('Position in the rollout input, from 0'),
+          name: z.string().describe('The phase name ("phase <n>" by default)'),
+          nodes: z.array(z.string()).describe("The phase's nodes, in update order"),
+          failed: z.array(z.string()).describe('Its nodes recorded Failed'),
+          failuresAllowed: z.number().int().min(0).describe('Its success criterion'),
+        })
+        .describe('The phase that ended'),
+      passed: z
+        .boolean()
+        .describe('The criteria hold: the run bakes or waits for approval, then advances'),
+      advance: z
+        .enum(['bake', 'approval', 'none'])
+        .describe('What comes next when it passed: a bake, an approval, or nothing (the last)'),
+      reason: z.string().describe('The verdict in words'),
+    })
+    .meta({
+      title: LIFECYCLE_EVENT_TYPES.phaseCompleted,
+      description:
+        'A phase of the rollout has ended and its success criteria were judged; a phase that fails them stops the rollout (issue 13, item 4)',
+    }),
 } as const satisfies Record<LifecycleEventKey, z.ZodType>;
 
 export type LifecycleDetails = {
@@ -448,6 +473,36 @@ export function lockForceRecovered(
   return build('lockForceRecovered', {
     ...common(run, meta, `force-recovery:${recovery.lockAcquiredAt}`),
     ...recovery,
+  });
+}
+
+/** Rollout Phase Completed: a phase's nodes are done and its criteria judged. */
+export function phaseCompleted(
+  run: LifecycleRun,
+  verdict: {
+    readonly index: number;
+    readonly name: string;
+    readonly nodes: readonly string[];
+    readonly failed: readonly string[];
+    readonly failuresAllowed: number;
+    readonly passed: boolean;
+    readonly reason: string;
+  },
+  advance: 'bake' | 'approval' | 'none',
+  meta: EventMeta,
+): LifecycleEvent {
+  return build('phaseCompleted', {
+    ...common(run, meta, `phase:${verdict.index}`),
+    phase: {
+      index: verdict.index,
+      name: verdict.name,
+      nodes: [...verdict.nodes],
+      failed: [...verdict.failed],
+      failuresAllowed: verdict.failuresAllowed,
+    },
+    passed: verdict.passed,
+    advance,
+    reason: verdict.reason,
   });
 }
 

@@ -21,6 +21,7 @@ import {
 } from './contracts.js';
 import { formatProblems, RolloutRuleError, type ValidationProblem } from './errors.js';
 import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';
+import { type PhasePlan, phasesInputSchema, resolvePhases } from './phases.js';
 import {
   type HotfixPluginArguments,
   PLUGIN_NAMES,
@@ -327,6 +328,7 @@ export const rolloutInputSchema = z
         ),
       schedule: scheduleTriggerSchema.optional(),
       removal: removalSchema.optional(),
+      phases: phasesInputSchema.optional(),
     },
     {
       error:
@@ -446,6 +448,11 @@ export interface ResolvedRollout {
   readonly deadlines: { readonly warnAt?: string; readonly stopAt?: string };
   /** The pilot gate (with its timeout in seconds, for the wait), or null when there is none. */
   readonly approvalGate: (ApprovalGate & { readonly timeoutSeconds: number }) | null;
+  /**
+   * Phases that advance themselves (issue 13, item 4), in the order they run, with the one being
+   * run; the node order is theirs. Null when the input gives none.
+   */
+  readonly phases: PhasePlan | null;
   /**
    * Set when a scheduled trigger fired outside its schedule (an off-week of intervalWeeks, before
    * startDate, or after the window closed): the run ends at once, touching nothing. Null otherwise.
@@ -575,6 +582,7 @@ export function parseRolloutInput(
       },
     ]);
   }
+  const phased = resolvePhasesOf(data, policy);
   let skip: ResolvedRollout['skip'] = null;
   let schedule: ResolvedRollout['schedule'] = null;
   let windowStop: string | undefined;
@@ -604,7 +612,8 @@ export function parseRolloutInput(
     }
   }
   const byName = new Map(data.target.nodes.map((node) => [node.name, node]));
-  const nodes = policy.nodeOrder.map((name) => byName.get(name) as RolloutNode);
+  const order = phased?.order ?? policy.nodeOrder;
+  const nodes = order.map((name) => byName.get(name) as RolloutNode);
   const at = (minutes: number) => new Date(now.getTime() + minutes * 60_000).toISOString();
   const defaultRunId =
     options.defaultRunId !== undefined && RUN_ID_PATTERN.test(options.defaultRunId)
@@ -614,7 +623,7 @@ export function parseRolloutInput(
     runId: data.runId ?? defaultRunId ?? generateRunId(now, options.random ?? Math.random),
     target: { kind: data.target.kind, name: data.target.name, nodes },
     plugins,
-    policy,
+    policy: phased ? { ...policy, nodeOrder: phased.order } : policy,
     changeTicket: data.changeTicket ?? null,
     requestedBy: data.requestedBy ?? null,
     drain: data.drain,
@@ -635,6 +644,7 @@ export function parseRolloutInput(
           timeoutSeconds: data.approvalGate.timeoutMinutes * 60,
         }
       : null,
+    phases: phased?.plan ?? null,
     skip,
     schedule,
     targetResolution: data.target.kind === 'group' ? (data.target.resolution ?? null) : null,
@@ -658,6 +668,27 @@ export function parseRolloutInput(
         }
       : null,
   };
+}
+
+/** Phases (issue 13, item 4) against the resolved node order; refused with every problem. */
+function resolvePhasesOf(
+  data: { phases?: Parameters<typeof resolvePhases>[0]; approvalGate?: unknown },
+  policy: RunPolicy,
+): { order: string[]; plan: PhasePlan } | undefined {
+  if (data.phases === undefined) return undefined;
+  if (data.approvalGate !== undefined) {
+    throw new RolloutInputError([
+      {
+        field: 'approvalGate',
+        value: data.approvalGate,
+        message:
+          'expected phases or approvalGate, not both: give the pilot as the first phase, with an approval',
+      },
+    ]);
+  }
+  const resolved = resolvePhases(data.phases, policy.nodeOrder, policy.maxFailedNodes);
+  if ('problems' in resolved) throw new RolloutInputError(resolved.problems);
+  return resolved;
 }
 
 /** WarnAfter and StopAfter as times; a scheduled window's end caps StopAfter. */

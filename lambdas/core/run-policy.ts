@@ -89,6 +89,17 @@ export interface RunPolicyInput {
   /** How drained roles come back to an updated node. @default 'Immediate' */
   failbackMode?: FailbackMode;
   /**
+   * Minutes a cluster node's drain (Suspend-ClusterNode -Drain) may take before the node fails,
+   * 1 to 1440 (CAU's SuspendClusterNodeTimeoutMinutes). @default 30
+   */
+  suspendClusterNodeTimeoutMinutes?: number;
+  /**
+   * Minutes to wait, after a cluster node is resumed and before the next node, for its Storage
+   * Spaces Direct repair jobs (Get-StorageJob) to finish, 1 to 1440 (CAU's
+   * WaitForStorageRepairTimeoutMinutes). Absent: no wait. Past it the run stops.
+   */
+  waitForStorageRepairTimeoutMinutes?: number;
+  /**
    * Scan and stage plug-ins one after another instead of in parallel. Honoured always: the node
    * workflow runs a node's plug-ins one at a time, in the order given, whatever this says.
    * @default false
@@ -125,6 +136,10 @@ export interface RunPolicy {
   /** `stopAfter` in whole minutes; absent when not given. */
   readonly stopAfterMinutes?: number;
   readonly failbackMode: FailbackMode;
+  /** Minutes a drain may take (CAU's SuspendClusterNodeTimeoutMinutes). */
+  readonly suspendClusterNodeTimeoutMinutes: number;
+  /** Minutes to wait for storage repair after each resume; absent: no wait. */
+  readonly waitForStorageRepairTimeoutMinutes?: number;
   readonly runPluginsSerially: boolean;
   readonly stopOnPluginFailure: boolean;
   readonly separateReboots: boolean;
@@ -348,6 +363,9 @@ const nodeOrder = z
 
 const DURATION_FIELDS = ['warnAfter', 'stopAfter'];
 
+/** Ours (the drain limit before this was configurable): 30 minutes per drain. */
+export const DEFAULT_SUSPEND_CLUSTER_NODE_TIMEOUT_MINUTES = 30;
+
 /**
  * The schema of {@link RunPolicyInput}, strict: unknown fields are errors. It checks each field
  * alone and warnAfter against stopAfter; {@link resolveRunPolicy} adds the checks that need the
@@ -371,11 +389,21 @@ export const runPolicyInputSchema = z
         1440,
         'expected a whole number of minutes from 1 to 1440',
       ).optional(),
+      waitForStorageRepairTimeoutMinutes: wholeNumber(
+        1,
+        1440,
+        'expected a whole number of minutes from 1 to 1440',
+      ).optional(),
       warnAfter: duration.optional(),
       stopAfter: duration.optional(),
       failbackMode: z
         .enum(FAILBACK_MODES, { error: `expected one of ${FAILBACK_MODES.join(', ')}` })
         .optional(),
+      suspendClusterNodeTimeoutMinutes: wholeNumber(
+        1,
+        1440,
+        'expected a whole number of minutes from 1 to 1440',
+      ).optional(),
       runPluginsSerially: flag().optional(),
       stopOnPluginFailure: flag().optional(),
       separateReboots: flag().optional(),
@@ -615,6 +643,11 @@ export function resolveRunPolicy(input: unknown, target: RunTarget): RunPolicy {
     ...(policy.warnAfter === undefined ? {} : { warnAfterMinutes: policy.warnAfter }),
     ...(policy.stopAfter === undefined ? {} : { stopAfterMinutes: policy.stopAfter }),
     failbackMode: policy.failbackMode ?? 'Immediate',
+    suspendClusterNodeTimeoutMinutes:
+      policy.suspendClusterNodeTimeoutMinutes ?? DEFAULT_SUSPEND_CLUSTER_NODE_TIMEOUT_MINUTES,
+    ...(policy.waitForStorageRepairTimeoutMinutes === undefined
+      ? {}
+      : { waitForStorageRepairTimeoutMinutes: policy.waitForStorageRepairTimeoutMinutes }),
     runPluginsSerially: policy.runPluginsSerially ?? false,
     stopOnPluginFailure: policy.stopOnPluginFailure ?? false,
     separateReboots: policy.separateReboots ?? false,

@@ -39,7 +39,8 @@ export type ItemKind =
   | 'lock'
   | 'taskToken'
   | 'idempotency'
-  | 'approval';
+  | 'approval'
+  | 'phaseVerdict';
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
@@ -53,6 +54,11 @@ const PLUGIN_KEY: Record<string, string> = {
 /** Key builders: the only place key strings are spelled. */
 export const keys = {
   run: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'RUN' }),
+  /** A phase's verdict (issue 13, item 4), in the run's partition, in phase order. */
+  phaseVerdict: (runId: string, index: number) => ({
+    pk: `RUN#${runId}`,
+    sk: `PHASE#${pad(index, 4)}`,
+  }),
   nodeResult: (runId: string, node: string) => ({
     pk: `RUN#${runId}`,
     sk: `NODE#${nodeKey(node)}`,

@@ -725,6 +725,7 @@ export function makeApiHandler(deps: ApiDeps) {
       nodes: items.nodes,
       updates: items.updates,
       ...(items.scripts ? { scripts: items.scripts } : {}),
+      ...(items.phases ? { phases: items.phases } : {}),
       ledgers,
       ...(lock ? { lockHolder: lock.holder } : {}),
     });

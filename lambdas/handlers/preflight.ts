@@ -16,20 +16,31 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
+import { DEFAULT_SUSPEND_CLUSTER_NODE_TIMEOUT_MINUTES } from '../core/run-policy.js';
 import { invalidEvent } from '../shared/events.js';
 import { RunStore } from '../shared/run-store.js';
 import { logContext, metrics, requiredEnv, tracer } from '../shared/runtime.js';
 
 /** Seconds SSM may take to deliver a command to a node (SendCommand TimeoutSeconds). */
 export const COMMAND_DELIVERY_SECONDS = 600;
-/** Minutes a drain may take to move the roles off a node. */
-export const DRAIN_MINUTES = 30;
+/** Seconds the resume command may take without a storage repair wait (the join wait and more). */
+export const RESUME_SECONDS = 1800;
+/** Minutes a drain may take to move the roles off a node, unless the policy says otherwise. */
+export const DRAIN_MINUTES = DEFAULT_SUSPEND_CLUSTER_NODE_TIMEOUT_MINUTES;
 
 const eventSchema = z.object({
   runId: z.string().min(1),
   target: z.object({ kind: z.enum(['cluster', 'group']), name: z.string().min(1) }),
   node: z.object({ name: z.string().min(1), instanceId: z.string().min(1) }),
-  policy: z.object({ rebootTimeoutMinutes: z.number().int().positive() }).passthrough(),
+  policy: z
+    .object({
+      rebootTimeoutMinutes: z.number().int().positive(),
+      /** The drain's limit (CAU's SuspendClusterNodeTimeoutMinutes); absent: DRAIN_MINUTES. */
+      suspendClusterNodeTimeoutMinutes: z.number().int().min(1).max(1440).optional(),
+      /** Storage repair wait after the resume (CAU's WaitForStorageRepairTimeoutMinutes). */
+      waitForStorageRepairTimeoutMinutes: z.number().int().min(1).max(1440).optional(),
+    })
+    .passthrough(),
   deadlines: z
     .object({ warnAt: z.string().datetime().optional(), stopAt: z.string().datetime().optional() })
     .default({}),
@@ -49,6 +60,10 @@ export interface PreflightResult {
   readonly timeouts: {
     readonly commandSeconds: number;
     readonly drainMinutes: number;
+    /** Minutes the resume then waits for storage repair jobs; 0: no wait. */
+    readonly storageRepairMinutes: number;
+    /** The resume command's limit: RESUME_SECONDS plus the storage repair wait. */
+    readonly resumeSeconds: number;
     /** How long the workflow waits for the drain command: the drain's own limit plus delivery. */
     readonly drainSeconds: number;
     readonly rebootSeconds: number;
@@ -90,6 +105,8 @@ export function makePreflightHandler(deps: PreflightDeps) {
     const past = (iso?: string) => iso !== undefined && now.getTime() >= Date.parse(iso);
     const pastWarnAfter = past(event.deadlines.warnAt);
     const pastStopAfter = past(event.deadlines.stopAt);
+    const drainMinutes = event.policy.suspendClusterNodeTimeoutMinutes ?? DRAIN_MINUTES;
+    const storageRepairMinutes = event.policy.waitForStorageRepairTimeoutMinutes ?? 0;
     return {
       online: pingStatus === 'Online',
       pingStatus,
@@ -107,9 +124,11 @@ export function makePreflightHandler(deps: PreflightDeps) {
       leaseExpiresAt: lease.leaseExpiresAt,
       timeouts: {
         commandSeconds: COMMAND_DELIVERY_SECONDS,
-        drainMinutes: DRAIN_MINUTES,
-        drainSeconds: DRAIN_MINUTES * 60 + COMMAND_DELIVERY_SECONDS,
+        drainMinutes,
+        drainSeconds: drainMinutes * 60 + COMMAND_DELIVERY_SECONDS,
         rebootSeconds: event.policy.rebootTimeoutMinutes * 60,
+        storageRepairMinutes,
+        resumeSeconds: RESUME_SECONDS + storageRepairMinutes * 60,
       },
     };
   };

@@ -5,7 +5,8 @@
  * `{ action: 'finishRun', runId }`, `{ action: 'failureBudget', runId }` (what is left of
  * MaxFailedNodes: a fleet's rest after its pilot tolerates only that), `{ action:
  * 'checkWarnAfter', runId, node? }` (WarnAfter passed: event, metric and report line, once),
- * `{ action: 'pausedNodes', runId }` (nodes left Paused by a failed resume: the cluster stops). Errors: `InvalidEvent`, `RunExists` (the run id was used by
+ * `{ action: 'pausedNodes', runId }` (nodes left Paused by a failed resume: the cluster stops),
+ * `{ action: 'phaseVerdict', runId, phase }` (a phase's end: its criteria; Rollout Phase Completed). Errors: `InvalidEvent`, `RunExists` (the run id was used by
  * another run), `RunNotFound`, `LifecycleEventNotPublished`. Throttling propagates for Retry.
  *
  * Each action also publishes its lifecycle event (Rollout Started, Rollout Node Updated, Rollout
@@ -26,12 +27,14 @@ import {
 import {
   type LifecycleEvent,
   nodeUpdated,
+  phaseCompleted,
   rolloutFinished,
   rolloutStarted,
   warnAfterPassed,
 } from '../core/lifecycle-events.js';
 import { nodeKey, nodeNameProblem } from '../core/node-names.js';
 import { computeNodeOrder, type NodeOrderRecord, roleCountsOf } from '../core/node-order.js';
+import { type PhaseVerdict, phaseVerdict } from '../core/phases.js';
 import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
 import { createEventPublisher, type LifecyclePublisher } from '../shared/event-publisher.js';
 import {
@@ -110,6 +113,8 @@ const recordNodeSchema = z.object({
     leftPaused: z.boolean().optional(),
     /** Cluster members the node's inventory found not Up before any drain: the run stops. */
     clusterNotUp: z.string().min(1).max(4000).optional(),
+    /** Its storage repair outlasted WaitForStorageRepairTimeoutMinutes: the run stops. */
+    storageRepairTimedOut: z.boolean().optional(),
     restarts: z.number().int().min(0).optional(),
     execution: z.string().optional(),
   }),
@@ -155,6 +160,20 @@ const orderNodesSchema = z.object({
   error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
 });
 
+/** A phase's end (issue 13, item 4): judge its criteria, publish Rollout Phase Completed. */
+const phaseVerdictSchema = z.object({
+  action: z.literal('phaseVerdict'),
+  runId,
+  phase: z.object({
+    index: z.number().int().min(0),
+    name: z.string().min(1),
+    start: z.number().int().min(0),
+    end: z.number().int().min(0),
+    failuresAllowed: z.number().int().min(0),
+    advance: z.enum(['bake', 'approval', 'none']),
+  }),
+});
+
 const eventSchema = z.discriminatedUnion(
   'action',
   [
@@ -165,10 +184,11 @@ const eventSchema = z.discriminatedUnion(
     checkWarnAfterSchema,
     pausedNodesSchema,
     orderNodesSchema,
+    phaseVerdictSchema,
   ],
   {
     error:
-      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter", "pausedNodes" or "orderNodes"',
+      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter", "pausedNodes", "orderNodes" or "phaseVerdict"',
   },
 );
 
@@ -215,6 +235,28 @@ export interface WarnAfterCheck {
   readonly noticed: boolean;
 }
 
+/**
+ * Nodes whose storage repair outlasted WaitForStorageRepairTimeoutMinutes (issue 13, item 6): as
+ * CAU, the run stops before the next node, naming them and the jobs (their recorded detail).
+ */
+export function storageRepairStop(
+  run: { readonly nodes: readonly string[]; readonly target: string },
+  results: readonly NodeResultRecord[],
+): { nodes: string[]; reason: string; error: 'StorageRepairTimedOut' } | undefined {
+  const waiting = results.filter((n) => n.storageRepairTimedOut === true);
+  if (waiting.length === 0) return undefined;
+  const byKey = new Map(waiting.map((n) => [nodeKey(n.node), n]));
+  const nodes = run.nodes.filter((n) => byKey.has(nodeKey(n)));
+  const details = nodes.map(
+    (n) => `${n}: ${byKey.get(nodeKey(n))?.detail ?? 'storage repair not finished'}`,
+  );
+  return {
+    nodes,
+    reason: `storage repair did not finish in time on ${details.join('; ')}: the run stops before the next node of ${run.target} (WaitForStorageRepairTimeoutMinutes); let the repair finish (Get-StorageJob) and start a new run`,
+    error: 'StorageRepairTimedOut',
+  };
+}
+
 /** What pausedNodes returns. */
 export interface PausedNodes {
   readonly runId: string;
@@ -228,6 +270,8 @@ export interface PausedNodes {
    * by an operator, down): the run stops with `ClusterNodeNotUp`, and `reason` names them.
    */
   readonly clusterNotUp: boolean;
+  /** The error the run stops with: `NodeLeftPaused` or `StorageRepairTimedOut`. */
+  readonly error?: string;
 }
 
 export type RunHistoryResult =
@@ -235,6 +279,7 @@ export type RunHistoryResult =
   | PausedNodes
   | FailureBudget
   | WarnAfterCheck
+  | PhaseVerdict
   | { readonly runId: string; readonly node: string; readonly status: NodeStatus }
   | {
       readonly runId: string;
@@ -349,6 +394,7 @@ function clusterNotUp(run: RunRecord, found: readonly NodeResultRecord[]): Pause
     anyPaused: true,
     nodes: found.map((n) => n.node),
     reason,
+    error: 'ClusterNodeNotUp',
     clusterNotUp: true,
   };
 }
@@ -517,10 +563,24 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
         if (notUp.length > 0) return clusterNotUp(items.run, notUp);
         const paused = new Set(items.nodes.filter((n) => n.leftPaused).map((n) => nodeKey(n.node)));
         const nodes = items.run.nodes.filter((n) => paused.has(nodeKey(n)));
-        if (nodes.length === 0) return { runId: id, anyPaused: false, nodes, clusterNotUp: false };
+        if (nodes.length === 0) {
+          const repairing = storageRepairStop(items.run, items.nodes);
+          if (repairing !== undefined) {
+            logger.warn('storage repair not finished: the run stops', { nodes: repairing.nodes });
+            return { runId: id, anyPaused: true, clusterNotUp: false, ...repairing };
+          }
+          return { runId: id, anyPaused: false, nodes, clusterNotUp: false };
+        }
         const reason = `${nodes.join(', ')} ${nodes.length === 1 ? 'is' : 'are'} left Paused (the resume failed): the run stops so that no other node of ${items.run.target} is drained while one is paused; resume ${nodes.length === 1 ? 'it' : 'them'} (Resume-ClusterNode) and start a new run`;
         logger.warn('node left paused: the run stops', { nodes });
-        return { runId: id, anyPaused: true, nodes, reason, clusterNotUp: false };
+        return {
+          runId: id,
+          anyPaused: true,
+          nodes,
+          reason,
+          error: 'NodeLeftPaused',
+          clusterNotUp: false,
+        };
       }
       case 'failureBudget': {
         const { runId: id } = parsed;
@@ -535,6 +595,27 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           remaining,
         });
         return { runId: id, maxFailedNodes: items.run.maxFailedNodes, failed, remaining };
+      }
+      case 'phaseVerdict': {
+        const { runId: id, phase } = parsed;
+        logContext({ runId: id });
+        const items = await deps.store.getRunItems(id);
+        if (items.run === undefined) throw new RunNotFoundError(id);
+        const statuses = new Map(items.nodes.map((n) => [nodeKey(n.node), n.status]));
+        const verdict = phaseVerdict(phase, items.run.nodes, (n) => statuses.get(nodeKey(n)));
+        logger.info('phase verdict', { phase: phase.index, passed: verdict.passed });
+        await deps.store.putPhaseVerdict(id, {
+          ...verdict,
+          advance: phase.advance,
+          judgedAt: deps.now().toISOString(),
+        });
+        await publish(id, (stored, sequence) =>
+          phaseCompleted(stored, verdict, phase.advance, {
+            sequence,
+            occurredAt: deps.now().toISOString(),
+          }),
+        );
+        return verdict;
       }
       case 'finishRun': {
         const { runId: id } = parsed;

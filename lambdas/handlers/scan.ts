@@ -63,6 +63,12 @@ const scanEventSchema = z.object({
     plugins: z.array(resolvedPluginSchema),
     policy: z.object({ requireAllNodesOnline: z.boolean() }),
     approvalGate: z.object({ afterNodes: z.number().int().min(1) }).nullish(),
+    /** Phases (issue 13, item 4): a group's fleet runs one node list per phase. */
+    phases: z
+      .object({
+        list: z.array(z.object({ start: z.number().int().min(0), end: z.number().int().min(0) })),
+      })
+      .nullish(),
   }),
 });
 
@@ -126,6 +132,8 @@ export interface ScanResult {
    */
   readonly pilotListKey: string | null;
   readonly restListKey: string | null;
+  /** For a group with phases: one node list per phase, in phase order. Null otherwise. */
+  readonly phaseListKeys: readonly string[] | null;
 }
 
 /** policy.requireAllNodesOnline is set and some nodes are not online. */
@@ -230,6 +238,7 @@ export function makeScanHandler(deps: ScanDeps) {
     let nodeListKey: string | null = null;
     let pilotListKey: string | null = null;
     let restListKey: string | null = null;
+    let phaseListKeys: string[] | null = null;
     if (rollout.target.kind === 'group') {
       const bucket = deps.artifactsBucket;
       if (!bucket) {
@@ -255,6 +264,12 @@ export function makeScanHandler(deps: ScanDeps) {
         pilotListKey = await write('pilot', nodes.slice(0, pilot));
         restListKey = await write('rest', nodes.slice(pilot));
       }
+      if (rollout.phases) {
+        phaseListKeys = [];
+        for (const [i, phase] of rollout.phases.list.entries()) {
+          phaseListKeys.push(await write(`phase-${i}`, nodes.slice(phase.start, phase.end)));
+        }
+      }
     }
 
     const result = fitOutput(
@@ -267,6 +282,7 @@ export function makeScanHandler(deps: ScanDeps) {
         nodeListKey,
         pilotListKey,
         restListKey,
+        phaseListKeys,
       },
       nodes.map((n) => ({
         name: n.name,
@@ -307,6 +323,7 @@ function fitOutput(
     | 'nodeListKey'
     | 'pilotListKey'
     | 'restListKey'
+    | 'phaseListKeys'
   >,
   nodes: readonly {
     name: string;

@@ -25,6 +25,19 @@ import type { NodeOrderRecord } from '../core/node-order.js';
 import { type ItemKind, KEYS, keys, LEDGER_SORT_PREFIX } from '../core/run-store-model.js';
 import { requiredEnv, tracer } from './runtime.js';
 
+/** A phase's verdict as stored for the report (issue 13, item 4). */
+export interface StoredPhaseVerdict {
+  readonly index: number;
+  readonly name: string;
+  readonly nodes: readonly string[];
+  readonly failed: readonly string[];
+  readonly failuresAllowed: number;
+  readonly passed: boolean;
+  readonly advance: 'bake' | 'approval' | 'none';
+  readonly reason: string;
+  readonly judgedAt: string;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Domain records (what the store returns: no key attributes, no `kind`)
 
@@ -142,6 +155,11 @@ export interface NodeResultRecord {
    * `NODE3 is Paused`): the run stops (`ClusterNodeNotUp`) and this node is NotStarted.
    */
   readonly clusterNotUp?: string;
+  /**
+   * Resumed, but its storage repair jobs outlasted WaitForStorageRepairTimeoutMinutes: the run
+   * stops before the next node (issue 13, item 6).
+   */
+  readonly storageRepairTimedOut?: boolean;
   readonly restarts?: number;
   readonly execution?: string;
 }
@@ -178,6 +196,8 @@ export interface RunItems {
   readonly updates: readonly StoredUpdateResult[];
   /** The pre- and post-update scripts' outcomes, in the order they completed. */
   readonly scripts?: readonly ScriptResultRecord[];
+  /** Phase verdicts (issue 13, item 4), in phase order; absent when the run has none. */
+  readonly phases?: readonly StoredPhaseVerdict[];
 }
 
 /** A page of a target's runs, newest first. */
@@ -846,6 +866,21 @@ export class RunStore {
   }
 
   /** Stores (or replaces) a node's result in a run, with the node-history GSI1 keys. */
+  /**
+   * Stores a phase's verdict (issue 13, item 4) for the report; a retry writes the same item.
+   */
+  async putPhaseVerdict(runId: string, verdict: StoredPhaseVerdict): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: item(
+          { ...keys.phaseVerdict(runId, verdict.index), kind: kind('phaseVerdict') },
+          { ...verdict, runId },
+        ),
+      }),
+    );
+  }
+
   async putNodeResult(runId: string, node: string, result: NodeResultInput): Promise<void> {
     await this.client.send(
       new PutCommand({
@@ -915,14 +950,26 @@ export class RunStore {
     const nodes: NodeResultRecord[] = [];
     const updates: StoredUpdateResult[] = [];
     const scripts: ScriptResultRecord[] = [];
+    const phases: StoredPhaseVerdict[] = [];
     for (const each of found) {
       if (each.kind === 'run') run = toDomain<RunRecord>(each);
       else if (each.kind === 'nodeResult') nodes.push(toDomain<NodeResultRecord>(each));
       else if (each.kind === 'updateResult') updates.push(toDomain<StoredUpdateResult>(each));
       else if (each.kind === 'scriptResult') scripts.push(toDomain<ScriptResultRecord>(each));
+      else if (each.kind === 'phaseVerdict') {
+        const { runId: _, ...verdict } = toDomain<StoredPhaseVerdict & { runId: string }>(each);
+        phases.push(verdict);
+      }
     }
     scripts.sort((a, b) => a.completedAt.localeCompare(b.completedAt));
-    return { ...(run === undefined ? {} : { run }), nodes, updates, scripts };
+    phases.sort((a, b) => a.index - b.index);
+    return {
+      ...(run === undefined ? {} : { run }),
+      nodes,
+      updates,
+      scripts,
+      ...(phases.length > 0 ? { phases } : {}),
+    };
   }
 
   // -------------------------------------------------------------------------------------------

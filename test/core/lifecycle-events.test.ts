@@ -25,6 +25,7 @@ import {
   lockForceRecovered,
   MAX_EVENT_UPDATES,
   nodeUpdated,
+  phaseCompleted,
   rolloutFinished,
   rolloutStarted,
   warnAfterPassed,
@@ -118,6 +119,25 @@ const BUILDERS: {
     build: (r) => rolloutFinished(r, summary('Cancelled'), AT),
   },
   {
+    source: 'issue 13 item 4: a phase ended, its criteria judged',
+    key: 'phaseCompleted',
+    build: (r) =>
+      phaseCompleted(
+        r,
+        {
+          index: 0,
+          name: 'canary',
+          nodes: ['NODE1'],
+          failed: [],
+          failuresAllowed: 0,
+          passed: true,
+          reason: 'canary (phases[0], 1 node): 0 failed, 0 allowed: the criteria hold',
+        },
+        'bake',
+        AT,
+      ),
+  },
+  {
     source: 'issue 8 point 11: WarnAfter passed',
     key: 'warnAfterPassed',
     build: (r) => warnAfterPassed(r, '2026-01-13T23:00:00.000Z', 'NODE2', AT),
@@ -201,6 +221,7 @@ describe('lifecycle event builders', () => {
       'run-1:finished',
       'run-1:finished',
       'run-1:finished',
+      'run-1:phase:0',
       'run-1:warn-after',
       'run-1:force-recovery:2026-01-13T22:00:00.000Z',
     ]);
@@ -343,6 +364,7 @@ describe('published JSON Schemas (events/schemas)', () => {
       'rollout-failed.json',
       'rollout-lock-force-recovered.json',
       'rollout-node-updated.json',
+      'rollout-phase-completed.json',
       'rollout-started.json',
       'rollout-succeeded.json',
       'rollout-warnafter-passed.json',

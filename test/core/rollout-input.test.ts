@@ -600,6 +600,7 @@ describe('rolloutInputJsonSchema', () => {
       'approvalGate',
       'schedule',
       'removal',
+      'phases',
     ]);
     expect(JSON.parse(json)).toEqual(schema);
   });

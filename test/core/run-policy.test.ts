@@ -116,9 +116,17 @@ describe('resolveRunPolicy: defaults', () => {
         'runPluginsSerially',
         'separateReboots',
         'stopOnPluginFailure',
+        'suspendClusterNodeTimeoutMinutes',
       ].sort(),
     );
     expect(resolveRunPolicy(undefined, FOUR)).toEqual(defaults);
+    expect(defaults.suspendClusterNodeTimeoutMinutes).toBe(30);
+    // No storage repair wait unless asked (the field is absent, not 0).
+    expect(defaults).not.toHaveProperty('waitForStorageRepairTimeoutMinutes');
+    expect(
+      resolveRunPolicy({ waitForStorageRepairTimeoutMinutes: 45 }, FOUR)
+        .waitForStorageRepairTimeoutMinutes,
+    ).toBe(45);
   });
 
   it.each([
@@ -470,7 +478,19 @@ describe('resolveRunPolicy: each rejected value is one problem naming the field,
       input: { MaxFailedNodes: 1 },
       field: 'MaxFailedNodes',
       message:
-        'unknown field; accepted fields: maxFailedNodes, maxRetriesPerNode, nodeOrder, requireAllNodesOnline, preUpdateScript, postUpdateScript, rebootTimeoutMinutes, warnAfter, stopAfter, failbackMode, runPluginsSerially, stopOnPluginFailure, separateReboots, maxConcurrency',
+        'unknown field; accepted fields: maxFailedNodes, maxRetriesPerNode, nodeOrder, requireAllNodesOnline, preUpdateScript, postUpdateScript, rebootTimeoutMinutes, waitForStorageRepairTimeoutMinutes, warnAfter, stopAfter, failbackMode, suspendClusterNodeTimeoutMinutes, runPluginsSerially, stopOnPluginFailure, separateReboots, maxConcurrency',
+    },
+    {
+      source: 'issue 13 item 6: SuspendClusterNodeTimeoutMinutes, 1 to 1440',
+      input: { suspendClusterNodeTimeoutMinutes: 1441 },
+      field: 'suspendClusterNodeTimeoutMinutes',
+      message: 'expected a whole number of minutes from 1 to 1440',
+    },
+    {
+      source: 'issue 13 item 6: WaitForStorageRepairTimeoutMinutes, 1 to 1440',
+      input: { waitForStorageRepairTimeoutMinutes: 0 },
+      field: 'waitForStorageRepairTimeoutMinutes',
+      message: 'expected a whole number of minutes from 1 to 1440',
     },
   ])('$source', ({ input, field, message }) => {
     const error = policyError(() => resolveRunPolicy(input, FOUR));

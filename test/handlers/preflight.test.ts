@@ -70,3 +70,77 @@ describe('preflight', () => {
     expect(ssm.commandCalls(DescribeInstanceInformationCommand)).toHaveLength(0);
   });
 });
+
+describe('preflight: the drain limit (SuspendClusterNodeTimeoutMinutes, issue 13 item 6)', () => {
+  it.each([
+    {
+      source: 'the policy sets 10 minutes',
+      policy: { suspendClusterNodeTimeoutMinutes: 10 },
+      minutes: 10,
+    },
+    { source: 'absent: DRAIN_MINUTES, 30', policy: {}, minutes: 30 },
+  ])('$source', async ({ policy, minutes }) => {
+    // Arrange
+    ssm
+      .on(DescribeInstanceInformationCommand)
+      .resolves({ InstanceInformationList: [{ PingStatus: 'Online' }] });
+    const handler = makePreflightHandler({
+      ssm: new SSMClient({ region: 'us-east-1' }),
+      store: store((async () => ({
+        target: 'CLUSTER1',
+        holder: 'run-1',
+        leaseExpiresAt: '2026-01-13T23:00:00.000Z',
+      })) as never),
+      now: () => NOW,
+    });
+    // Act
+    const result = await handler({ ...event(), policy: { rebootTimeoutMinutes: 15, ...policy } });
+    // Assert: the drain command's payload limit and the workflow's wait for it (plus delivery).
+    expect(result.timeouts.drainMinutes).toBe(minutes);
+    expect(result.timeouts.drainSeconds).toBe(minutes * 60 + 600);
+  });
+});
+
+describe('preflight: the storage repair wait (WaitForStorageRepairTimeoutMinutes, issue 13 item 6)', () => {
+  it.each([
+    {
+      source: 'the policy sets 45 minutes',
+      policy: { waitForStorageRepairTimeoutMinutes: 45 },
+      minutes: 45,
+    },
+    { source: 'absent: no wait', policy: {}, minutes: 0 },
+  ])('$source', async ({ policy, minutes }) => {
+    // Arrange
+    ssm
+      .on(DescribeInstanceInformationCommand)
+      .resolves({ InstanceInformationList: [{ PingStatus: 'Online' }] });
+    const handler = makePreflightHandler({
+      ssm: new SSMClient({ region: 'us-east-1' }),
+      store: store((async () => ({
+        target: 'CLUSTER1',
+        holder: 'run-1',
+        leaseExpiresAt: '2026-01-13T23:00:00.000Z',
+      })) as never),
+      now: () => NOW,
+    });
+    // Act
+    const result = await handler({ ...event(), policy: { rebootTimeoutMinutes: 15, ...policy } });
+    // Assert: the resume's payload wait, and the workflow's wait for the resume command with it.
+    expect(result.timeouts.storageRepairMinutes).toBe(minutes);
+    expect(result.timeouts.resumeSeconds).toBe(1800 + minutes * 60);
+  });
+
+  it('refuses a wait outside 1 to 1440 naming the field', async () => {
+    const handler = makePreflightHandler({
+      ssm: new SSMClient({ region: 'us-east-1' }),
+      store: store((async () => undefined) as never),
+      now: () => NOW,
+    });
+    await expect(
+      handler({
+        ...event(),
+        policy: { rebootTimeoutMinutes: 15, waitForStorageRepairTimeoutMinutes: 0 },
+      }),
+    ).rejects.toThrow(/waitForStorageRepairTimeoutMinutes/);
+  });
+});

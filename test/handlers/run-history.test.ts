@@ -739,3 +739,61 @@ describe('run-history orderNodes (issue 13, item 7)', () => {
     });
   });
 });
+
+describe('phaseVerdict (issue 13, item 4)', () => {
+  afterEach(() => ddb.reset());
+  const phase = {
+    index: 0,
+    name: 'canary',
+    start: 0,
+    end: 2,
+    failuresAllowed: 0,
+    advance: 'bake',
+  } as const;
+
+  it.each([
+    { allowed: 0, passed: false, reason: /1 failed \(NODE2\), more than the 0/ },
+    { allowed: 1, passed: true, reason: /1 failed, 1 allowed: the criteria hold/ },
+  ])(
+    'judges the phase against failuresAllowed $allowed and publishes Rollout Phase Completed',
+    async ({ allowed, passed, reason }) => {
+      // Arrange
+      fakeRunPartition();
+      const { publisher, published } = recordingPublisher();
+      const handler = makeHandler(publisher);
+      await handler(START_RUN);
+      await handler(recordNode('NODE1', 'Succeeded'));
+      await handler(recordNode('NODE2', 'Failed'));
+
+      // Act
+      const verdict = await handler({
+        action: 'phaseVerdict',
+        runId: 'run-1',
+        phase: { ...phase, failuresAllowed: allowed },
+      });
+
+      // Assert
+      expect(verdict).toMatchObject({ nodes: ['NODE1', 'NODE2'], failed: ['NODE2'], passed });
+      expect((verdict as { reason: string }).reason).toMatch(reason);
+      const event = published.at(-1);
+      expect(event?.detailType).toBe('Rollout Phase Completed');
+      expect(lifecycleDetailSchemas.phaseCompleted.safeParse(event?.detail).success).toBe(true);
+      expect(event?.detail).toMatchObject({
+        eventId: 'run-1:phase:0',
+        passed,
+        advance: 'bake',
+        phase: { name: 'canary', failed: ['NODE2'], failuresAllowed: allowed },
+      });
+    },
+  );
+
+  it('refuses a phase without its bounds, naming the field', async () => {
+    fakeRunPartition();
+    const handler = makeHandler();
+    const error = await rejection(() =>
+      handler({ action: 'phaseVerdict', runId: 'run-1', phase: { ...phase, end: undefined } }),
+    );
+    expect(error.name).toBe('InvalidEvent');
+    expect(error.message).toContain('phase.end');
+  });
+});

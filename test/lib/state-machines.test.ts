@@ -882,11 +882,12 @@ describe('transient errors (issue 8, point 14)', () => {
   );
 
   it('every child execution start, cluster loop and fleet maps, retries the transient Step Functions errors', () => {
-    // Assert: the cluster loop's one start and each fleet map's (whole, pilot, rest).
+    // Assert: the cluster loop's one start and each fleet map's (whole, pilot, rest, phase).
     expect(childStarts.map((s) => s.path).sort()).toEqual(
       [
         'UpdateClusterNode',
         'UpdateFleet.ItemProcessor/UpdateFleetNode',
+        'UpdateFleetPhase.ItemProcessor/UpdateFleetPhaseNode',
         'UpdateFleetPilot.ItemProcessor/UpdateFleetPilotNode',
         'UpdateFleetRest.ItemProcessor/UpdateFleetRestNode',
       ].sort(),
@@ -973,7 +974,8 @@ describe('a cluster node left Paused stops the run (issue 8, point 8)', () => {
     expect(lambdaCall(check)?.payload.action).toBe('pausedNodes');
     expect(lambdaCall(stateNamed(rolloutWorkflow, String(onPaused)))?.payload).toMatchObject({
       action: 'finishRun',
-      error: { Error: 'NodeLeftPaused' },
+      // NodeLeftPaused or StorageRepairTimedOut (issue 13, item 6), as pausedNodes says.
+      error: { 'Error.$': '$.paused.error', 'Cause.$': '$.paused.reason' },
     });
     expect(paths.length).toBeGreaterThan(0);
     for (const path of paths) {

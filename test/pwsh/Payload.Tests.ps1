@@ -26,7 +26,7 @@ Describe 'Every document: the payload' {
 
     It '<Key> refuses a payload without <Field>, naming it' -ForEach $missingCases {
         $payload = @{
-            binaries = @(); timeoutMinutes = 5; failbackMode = 'Policy'; bucket = 'b'; updates = @()
+            binaries = @(); timeoutMinutes = 5; failbackMode = 'Policy'; storageRepairTimeoutMinutes = 0; bucket = 'b'; updates = @()
             queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; phase = 'pre'
             script = 'C:\s.ps1'; runId = 'r'; reason = ''; deadline = (Get-IsoInstant $global:Fake.Now.AddHours(1))
         }

@@ -19,7 +19,7 @@ Describe 'ResumeNode' {
         It 'resumes it with -Failback <mode>' -ForEach @(
             @{ Mode = 'NoFailback' }, @{ Mode = 'Immediate' }, @{ Mode = 'Policy' }
         ) {
-            $run = Invoke-Document resume @{ failbackMode = $Mode } -Fixture ('resume-' + $Mode)
+            $run = Invoke-Document resume @{ failbackMode = $Mode; storageRepairTimeoutMinutes = 0 } -Fixture ('resume-' + $Mode)
             $run.ExitCode | Should -Be 0
             $run.Results[0].resumed | Should -BeTrue
             $run.Results[0].failback | Should -Be $Mode
@@ -30,7 +30,7 @@ Describe 'ResumeNode' {
     Context 'a node already Up (a retry)' {
         It 'succeeds without resuming it' {
             $global:Fake.State = 'Up'
-            $run = Invoke-Document resume @{ failbackMode = 'Policy' }
+            $run = Invoke-Document resume @{ failbackMode = 'Policy'; storageRepairTimeoutMinutes = 0 }
             $run.ExitCode | Should -Be 0
             $run.Results[0].alreadyUp | Should -BeTrue
             Should -Invoke Resume-ClusterNode -Times 0
@@ -41,7 +41,7 @@ Describe 'ResumeNode' {
         It 'waits for it to be Paused, then resumes it' {
             $global:Fake.State = 'Joining'
             Mock Wait-RolloutSeconds { $global:Fake.Now = $global:Fake.Now.AddSeconds($Seconds); $global:Fake.State = 'Paused' }
-            $run = Invoke-Document resume @{ failbackMode = 'NoFailback' }
+            $run = Invoke-Document resume @{ failbackMode = 'NoFailback'; storageRepairTimeoutMinutes = 0 }
             $run.ExitCode | Should -Be 0
             $run.Results[0].resumed | Should -BeTrue
         }
@@ -49,7 +49,7 @@ Describe 'ResumeNode' {
         It 'fails when it is still Down at the command deadline' {
             $global:Fake.State = 'Down'
             $start = $global:Fake.Now
-            $run = Invoke-Document resume @{ failbackMode = 'NoFailback'; deadline = (Get-IsoInstant $start.AddMinutes(5)) }
+            $run = Invoke-Document resume @{ failbackMode = 'NoFailback'; storageRepairTimeoutMinutes = 0; deadline = (Get-IsoInstant $start.AddMinutes(5)) }
             $run.ExitCode | Should -Be 1
             $run.Results[0].nodeState | Should -Be 'Down'
             ($global:Fake.Now - $start).TotalMinutes | Should -BeLessThan 5
@@ -61,7 +61,7 @@ Describe 'ResumeNode' {
         It 'refuses <Mode> before touching the cluster' -ForEach @(
             @{ Mode = 'immediate' }, @{ Mode = 'Immediate; Stop-Computer' }, @{ Mode = '$(Stop-Computer)' }, @{ Mode = "Policy`n" }
         ) {
-            $run = Invoke-Document resume @{ failbackMode = $Mode }
+            $run = Invoke-Document resume @{ failbackMode = $Mode; storageRepairTimeoutMinutes = 0 }
             $run.ExitCode | Should -Be 1
             $run.Errors | Should -Match 'payload\.failbackMode'
             Should -Invoke Get-ClusterNode -Times 0
@@ -71,9 +71,100 @@ Describe 'ResumeNode' {
     Context 'a standalone server' {
         It 'resumes nothing and succeeds' {
             Mock Get-ServiceStatus { $null } -ParameterFilter { $Name -eq 'ClusSvc' }
-            $run = Invoke-Document resume @{ failbackMode = 'Policy' }
+            $run = Invoke-Document resume @{ failbackMode = 'Policy'; storageRepairTimeoutMinutes = 0 }
             $run.ExitCode | Should -Be 0
             $run.Results[0].clustered | Should -BeFalse
         }
+    }
+    Context 'storageRepairTimeoutMinutes (WaitForStorageRepairTimeoutMinutes)' {
+        BeforeEach {
+            # Jobs that finish at given instants of the fake clock, as Get-StorageJob would show them.
+            $global:Fake.Jobs = @(
+                @{ Name = 'CLUSTER1-Pool Repair'; Until = $global:Fake.Now.AddMinutes(12) },
+                @{ Name = 'CLUSTER1-Pool Regeneration'; Until = $global:Fake.Now.AddMinutes(4) }
+            )
+            Mock Get-StorageRepairJobs {
+                @($global:Fake.Jobs | Where-Object { $global:Fake.Now -lt $_.Until } | ForEach-Object {
+                        [pscustomobject]@{ name = $_.Name; state = 'Running'; percentComplete = 50 }
+                    })
+            }
+        }
+
+        It 'waits, after the resume, until every repair job has finished' {
+            $start = $global:Fake.Now
+            $run = Invoke-Document resume @{ failbackMode = 'Immediate'; storageRepairTimeoutMinutes = 20 }
+            $run.ExitCode | Should -Be 0
+            $run.Results[0].resumed | Should -BeTrue
+            $run.Results[0].storageRepair.timedOut | Should -BeFalse
+            $run.Results[0].PSObject.Properties['storageRepairTimedOut'] | Should -BeNullOrEmpty
+            ($global:Fake.Now - $start).TotalMinutes | Should -BeGreaterOrEqual 12
+            ($global:Fake.Now - $start).TotalMinutes | Should -BeLessThan 13
+            Should -Invoke Resume-ClusterNode -Times 1
+        }
+
+        It 'stops waiting at the limit and names the jobs still running' {
+            $start = $global:Fake.Now
+            $run = Invoke-Document resume @{ failbackMode = 'Immediate'; storageRepairTimeoutMinutes = 10 }
+            $run.ExitCode | Should -Be 0
+            $run.Results[0].storageRepair.timedOut | Should -BeTrue
+            @($run.Results[0].storageRepairTimedOut) | Should -Be @('CLUSTER1-Pool Repair (Running, 50%)')
+            $run.Results[0].storageRepair.detail | Should -Match 'after 10 minutes.*CLUSTER1-Pool Repair'
+            ($global:Fake.Now - $start).TotalMinutes | Should -BeLessThan 11
+        }
+
+        It 'waits also when the node was already Up' {
+            $global:Fake.State = 'Up'
+            $run = Invoke-Document resume @{ failbackMode = 'Policy'; storageRepairTimeoutMinutes = 20 }
+            $run.Results[0].alreadyUp | Should -BeTrue
+            $run.Results[0].storageRepair.timedOut | Should -BeFalse
+            Should -Invoke Get-StorageRepairJobs -Scope It -Times 2 -Because 'one look, then polls every 30 s until 12 minutes'
+        }
+
+        It 'does not look at storage jobs with 0 (no wait)' {
+            $run = Invoke-Document resume @{ failbackMode = 'Policy'; storageRepairTimeoutMinutes = 0 }
+            $run.ExitCode | Should -Be 0
+            $run.Results[0].PSObject.Properties['storageRepair'] | Should -BeNullOrEmpty
+            Should -Invoke Get-StorageRepairJobs -Times 0
+        }
+
+        It 'refuses a limit that is not a whole number from 0 to 1440 (<Value>)' -ForEach @(
+            @{ Value = -1 }, @{ Value = 1441 }, @{ Value = '10' }, @{ Value = $null }
+        ) {
+            $run = Invoke-Document resume @{ failbackMode = 'Policy'; storageRepairTimeoutMinutes = $Value }
+            $run.ExitCode | Should -Be 1
+            $run.Errors | Should -Match 'payload\.storageRepairTimeoutMinutes'
+            Should -Invoke Resume-ClusterNode -Times 0
+        }
+    }
+}
+
+Describe 'Get-StorageRepairJobs (the seam over Get-StorageJob)' {
+    BeforeAll {
+        # The Storage module is Windows-only: a stub for Mock to find.
+        if ($null -eq (Get-Command -Name 'Get-StorageJob' -ErrorAction SilentlyContinue)) {
+            function global:Get-StorageJob { param() }
+        }
+    }
+
+    It 'keeps repair and regeneration jobs not Completed, as { name, state, percentComplete }' {
+        Mock Get-StorageJob {
+            @(
+                [pscustomobject]@{ Name = 'Pool-Repair'; JobState = 'Running'; PercentComplete = 40 },
+                [pscustomobject]@{ Name = 'Pool-Regeneration'; JobState = 'Suspended'; PercentComplete = 0 },
+                [pscustomobject]@{ Name = 'Pool-Repair 2'; JobState = 'Completed'; PercentComplete = 100 },
+                [pscustomobject]@{ Name = 'Optimize'; JobState = 'Running'; PercentComplete = 10 }
+            )
+        }
+        $jobs = @(Get-StorageRepairJobs)
+        $jobs.Count | Should -Be 2
+        $jobs[0].name | Should -Be 'Pool-Repair'
+        $jobs[0].state | Should -Be 'Running'
+        $jobs[0].percentComplete | Should -Be 40
+        $jobs[1].name | Should -Be 'Pool-Regeneration'
+    }
+
+    It 'returns nothing when no job runs' {
+        Mock Get-StorageJob { }
+        @(Get-StorageRepairJobs).Count | Should -Be 0
     }
 }

@@ -868,7 +868,12 @@ describe('SimulatedFleet: drain, resume, scripts, Windows Update, cancel', () =>
       );
       resumes.push(
         String(
-          (await h.runDocument('NODE1', 'ResumeNode', { failbackMode: 'NoFailback' })).out.Status,
+          (
+            await h.runDocument('NODE1', 'ResumeNode', {
+              failbackMode: 'NoFailback',
+              storageRepairTimeoutMinutes: 0,
+            })
+          ).out.Status,
         ),
       );
     }
@@ -891,7 +896,10 @@ describe('SimulatedFleet: drain, resume, scripts, Windows Update, cancel', () =>
     // Arrange
     const h = harness({ nodes: [{ name: 'NODE1', cluster: 'C1' }] });
     await h.runDocument('NODE1', 'DrainNode', { timeoutMinutes: 30 });
-    await h.runDocument('NODE1', 'ResumeNode', { failbackMode: 'NoFailback' });
+    await h.runDocument('NODE1', 'ResumeNode', {
+      failbackMode: 'NoFailback',
+      storageRepairTimeoutMinutes: 0,
+    });
     // Act
     const listed = await h.fleet.send(
       new ListCommandInvocationsCommand({ InstanceId: h.fleet.node('NODE1').instanceId }),
@@ -911,7 +919,10 @@ describe('SimulatedFleet: drain, resume, scripts, Windows Update, cancel', () =>
     // Act
     const drain = await h.runDocument('NODE2', 'DrainNode', { timeoutMinutes: 30 });
     const paused = h.fleet.node('NODE2');
-    const resume = await h.runDocument('NODE2', 'ResumeNode', { failbackMode: 'Immediate' });
+    const resume = await h.runDocument('NODE2', 'ResumeNode', {
+      failbackMode: 'Immediate',
+      storageRepairTimeoutMinutes: 0,
+    });
     // Assert
     expect(drain.out).toMatchObject({ Status: 'Failed', ResponseCode: 1 });
     expect(drain.results[0]).toMatchObject({

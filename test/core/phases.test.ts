@@ -1,0 +1,251 @@
+/**
+ * Phases (issue 13, item 4): the resolution of the phases against the target's node order, the
+ * problems that refuse them (each naming the field and the value), the verdict at a phase's
+ * end, and the rollout input that carries them.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  nodesOfPercent,
+  type PhaseInput,
+  phaseInputSchema,
+  phaseVerdict,
+  resolvePhases,
+} from '../../lambdas/core/phases.js';
+import { parseRolloutInput, RolloutInputError } from '../../lambdas/core/rollout-input.js';
+
+const NODES = ['N1', 'N2', 'N3', 'N4', 'N5', 'N6', 'N7', 'N8', 'N9', 'N10'];
+const phase = (p: Record<string, unknown>): PhaseInput =>
+  phaseInputSchema.parse({ bakeMinutes: 10, ...p });
+
+function resolved(phases: Record<string, unknown>[], nodes = NODES, maxFailed = 3) {
+  const result = resolvePhases(phases.map(phase), nodes, maxFailed);
+  if ('problems' in result) throw new Error(JSON.stringify(result.problems));
+  return result;
+}
+
+function problems(phases: Record<string, unknown>[], nodes = NODES) {
+  const result = resolvePhases(phases.map(phase), nodes, 3);
+  return 'problems' in result ? result.problems : [];
+}
+
+describe('resolvePhases: which nodes each phase takes', () => {
+  it.each([
+    {
+      case: 'a count, then the rest ungated (Argo setWeight, ConfigMgr first collection)',
+      phases: [{ nodeCount: 2 }],
+      spans: [
+        [0, 2, 'bake'],
+        [2, 10, 'none'],
+      ],
+      order: NODES,
+    },
+    {
+      case: 'percentages of the target, rounded up (10% of 10 is 1; 25% is 3)',
+      phases: [{ percent: 10 }, { percent: 25 }],
+      spans: [
+        [0, 1, 'bake'],
+        [1, 4, 'bake'],
+        [4, 10, 'none'],
+      ],
+      order: NODES,
+    },
+    {
+      case: 'a named set runs in its place; counts take the next free nodes in order',
+      phases: [{ nodeCount: 1 }, { nodes: ['n9', 'N3'] }, { nodeCount: 2 }],
+      spans: [
+        [0, 1, 'bake'],
+        [1, 3, 'bake'],
+        [3, 5, 'bake'],
+        [5, 10, 'none'],
+      ],
+      order: ['N1', 'N3', 'N9', 'N2', 'N4', 'N5', 'N6', 'N7', 'N8', 'N10'],
+    },
+    {
+      case: 'phases that take every node leave no last phase',
+      phases: [{ percent: 50 }, { percent: 50, approval: {}, bakeMinutes: undefined }],
+      spans: [
+        [0, 5, 'bake'],
+        [5, 10, 'approval'],
+      ],
+      order: NODES,
+    },
+  ])('$case', ({ phases, spans, order }) => {
+    const { order: got, plan } = resolved(phases);
+    expect(plan.list.map((p) => [p.start, p.end, p.advance])).toEqual(spans);
+    expect(got).toEqual(order);
+    expect(plan).toMatchObject({ current: 0, count: spans.length });
+  });
+
+  it('the last, ungated phase may fail what the run budget allows; a listed one what it says', () => {
+    const { plan } = resolved([{ nodeCount: 2, failuresAllowed: 1 }], NODES, 3);
+    expect(plan.list.map((p) => p.failuresAllowed)).toEqual([1, 3]);
+  });
+
+  it('bake and approval times in seconds for the workflow', () => {
+    const { plan } = resolved([
+      { nodeCount: 1, bakeMinutes: 90 },
+      { nodeCount: 1, bakeMinutes: undefined, approval: { timeoutMinutes: 30 } },
+    ]);
+    expect(
+      plan.list.slice(0, 2).map((p) => [p.bakeSeconds, p.timeoutMinutes, p.timeoutSeconds]),
+    ).toEqual([
+      [5400, 0, 0],
+      [0, 30, 1800],
+    ]);
+  });
+
+  it.each([
+    [10, 10, 1],
+    [33, 3, 1],
+    [34, 3, 2],
+    [30, 10, 3],
+    [100, 7, 7],
+    [0.1, 1000, 1],
+  ])('nodesOfPercent(%s%% of %s) is %s', (percent, size, nodes) => {
+    expect(nodesOfPercent(percent, size)).toBe(nodes);
+  });
+});
+
+describe('resolvePhases: refused, naming the field and the value', () => {
+  it.each([
+    {
+      case: 'a phase bigger than the target',
+      phases: [{ nodeCount: 11 }],
+      field: 'phases[0].nodeCount',
+      value: 11,
+      message: /bigger than the target: it has 10 nodes/,
+    },
+    {
+      case: 'phases together bigger than the target',
+      phases: [{ nodeCount: 6 }, { nodeCount: 5 }],
+      field: 'phases[1].nodeCount',
+      value: 5,
+      message: /took 6 of the target's 10/,
+    },
+    {
+      case: 'percentages over 100 in all',
+      phases: [{ percent: 60 }, { percent: 50 }],
+      field: 'phases[1].percent',
+      value: 50,
+      message: /110%/,
+    },
+    {
+      case: 'an unknown node',
+      phases: [{ nodes: ['N1', 'WEB01'] }],
+      field: 'phases[0].nodes[1]',
+      value: 'WEB01',
+      message: /not a node of the target/,
+    },
+    {
+      case: 'overlapping named sets (case-insensitive)',
+      phases: [{ nodes: ['N1', 'N2'] }, { nodes: ['n2'] }],
+      field: 'phases[1].nodes[0]',
+      value: 'n2',
+      message: /already in phases\[0\]/,
+    },
+    {
+      case: 'a node twice in one set',
+      phases: [{ nodes: ['N1', 'N1'] }],
+      field: 'phases[0].nodes[1]',
+      value: 'N1',
+      message: /twice in this phase/,
+    },
+  ])('$case', ({ phases, field, value, message }) => {
+    const found = problems(phases);
+    expect(found).toEqual([expect.objectContaining({ field, value })]);
+    expect(found[0]?.message).toMatch(message);
+  });
+});
+
+describe('phaseInputSchema', () => {
+  it.each([
+    [{ bakeMinutes: 10 }, /exactly one of nodeCount, percent and nodes; got none/],
+    [{ nodeCount: 1, percent: 10, bakeMinutes: 10 }, /got nodeCount and percent/],
+    [{ nodeCount: 1 }, /exactly one of bakeMinutes .* and approval; got none/],
+    [{ nodeCount: 1, bakeMinutes: 5, approval: {} }, /got bakeMinutes and approval/],
+    [{ percent: 0, bakeMinutes: 5 }, /more than 0 and at most 100/],
+    [{ nodeCount: 1, bakeMinutes: 10081 }, /from 1 to 10080/],
+    [{ nodeCount: 1, bakeMinutes: 5, failuresAllowed: -1 }, /0 or more/],
+  ])('%j is refused: %s', (input, message) => {
+    const result = phaseInputSchema.safeParse(input);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.message).join('; ')).toMatch(message);
+  });
+});
+
+describe('phaseVerdict', () => {
+  const status: Record<string, string> = { N1: 'Succeeded', N2: 'Failed', N3: 'Failed' };
+  const p = { index: 1, name: 'ring 1', start: 1, end: 3, failuresAllowed: 1 };
+  it.each([
+    [1, false, /2 failed \(N2, N3\), more than the 1/],
+    [2, true, /2 failed, 2 allowed: the criteria hold/],
+  ])('failuresAllowed %s: passed %s', (allowed, passed, reason) => {
+    const verdict = phaseVerdict({ ...p, failuresAllowed: allowed }, NODES, (n) => status[n]);
+    expect(verdict).toMatchObject({ nodes: ['N2', 'N3'], failed: ['N2', 'N3'], passed });
+    expect(verdict.reason).toMatch(reason);
+  });
+});
+
+describe('the rollout input with phases', () => {
+  const input = (extra: Record<string, unknown>) => ({
+    target: {
+      kind: 'group',
+      name: 'web',
+      nodes: ['WEB01', 'WEB02', 'WEB03', 'WEB04'].map((name, i) => ({
+        name,
+        instanceId: `i-0000000${i}`,
+      })),
+    },
+    ...extra,
+  });
+  const now = new Date('2026-01-13T22:00:00Z');
+
+  it('orders the nodes phase by phase and carries the plan; none without phases', () => {
+    const rollout = parseRolloutInput(
+      input({
+        phases: [
+          { nodes: ['WEB03'], approval: {} },
+          { percent: 25, bakeMinutes: 30 },
+        ],
+      }),
+      now,
+    );
+    expect(rollout.target.nodes.map((n) => n.name)).toEqual(['WEB03', 'WEB01', 'WEB02', 'WEB04']);
+    expect(rollout.policy.nodeOrder).toEqual(['WEB03', 'WEB01', 'WEB02', 'WEB04']);
+    expect(rollout.phases?.list.map((p) => [p.name, p.advance, p.timeoutMinutes])).toEqual([
+      ['phase 1', 'approval', 1440],
+      ['phase 2', 'bake', 0],
+      ['the rest', 'none', 0],
+    ]);
+    expect(parseRolloutInput(input({}), now).phases).toBeNull();
+  });
+
+  it('refuses phases with approvalGate, naming approvalGate', () => {
+    const error = (() => {
+      try {
+        parseRolloutInput(
+          input({
+            phases: [{ nodeCount: 1, bakeMinutes: 5 }],
+            approvalGate: { afterNodes: 1 },
+          }),
+          now,
+        );
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(RolloutInputError);
+    expect((error as RolloutInputError).problems).toEqual([
+      expect.objectContaining({
+        field: 'approvalGate',
+        message: expect.stringMatching(/not both/),
+      }),
+    ]);
+  });
+
+  it('refuses a bad phase with its field and value in the message', () => {
+    expect(() =>
+      parseRolloutInput(input({ phases: [{ nodeCount: 9, bakeMinutes: 5 }] }), now),
+    ).toThrow(/phases\[0\]\.nodeCount.*9.*bigger than the target: it has 4 nodes/s);
+  });
+});

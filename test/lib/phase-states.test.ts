@@ -1,0 +1,68 @@
+/**
+ * The phase states of the synthesized rollout workflow (issue 13, item 4): off, one Choice
+ * branch on the input and no new state on the plain path; the alarms slot is a Choice on
+ * `$.healthGates` whose hook state item 1's alarm check replaces (a contract for that work).
+ */
+import { describe, expect, it } from 'vitest';
+import { synthesize } from '../../sandbox/engine.js';
+
+type State = Record<string, unknown> & { Type: string; Next?: string; Default?: string };
+const states = synthesize().rollout.definition.States as Record<string, State>;
+const state = (name: string): State => {
+  const found = states[name];
+  if (!found) throw new Error(`no state ${name}`);
+  return found;
+};
+
+describe('phase states of the rollout workflow', () => {
+  it('without phases, the cluster loop goes from NextNode to MoreClusterNodes as before', () => {
+    const choice = state('ClusterPilotDone') as State & {
+      Choices: { Next: string; Not?: unknown }[];
+    };
+    expect(state('NextNode').Next).toBe('ClusterPilotDone');
+    expect(choice.Choices[0]).toEqual({
+      Not: { Variable: '$.phases', IsNull: true },
+      Next: 'SelectClusterPhase',
+    });
+    expect(choice.Default).toBe('MoreClusterNodes');
+  });
+
+  it.each(['Cluster', 'Fleet'])(
+    '%s: verdict, then bake or approval, then the alarms slot',
+    (kind) => {
+      const criteria = state(`${kind}PhaseCriteriaMet`) as State & {
+        Choices: { Next: string }[];
+      };
+      expect(state(`Evaluate${kind}Phase`).Next).toBe(`${kind}PhaseCriteriaMet`);
+      expect(criteria.Choices.map((c) => c.Next)).toEqual([
+        'RecordRunStoppedAtPhase',
+        `Bake${kind}Phase`,
+        `Await${kind}PhaseApproval`,
+      ]);
+      expect(criteria.Default).toBe(`Next${kind}Phase`);
+      expect(state(`Bake${kind}Phase`)).toMatchObject({
+        Type: 'Wait',
+        SecondsPath: '$.phaseAt.phase.bakeSeconds',
+        Next: `${kind}PhaseAlarmsConfigured`,
+      });
+      expect(state(`Await${kind}PhaseApproval`).Next).toBe(`${kind}PhaseAlarmsConfigured`);
+      const alarms = state(`${kind}PhaseAlarmsConfigured`) as State & {
+        Choices: { Next: string; And: unknown[] }[];
+      };
+      expect(alarms.Choices).toHaveLength(1);
+      expect(JSON.stringify(alarms.Choices[0]?.And)).toContain('$.healthGates');
+      expect(JSON.stringify(alarms.Choices[0]?.And)).toContain('$.phaseAt.phase.alarmsQuiet');
+      expect(alarms.Choices[0]?.Next).toBe(`${kind}PhaseAlarmsCheckHook`);
+      expect(state(`${kind}PhaseAlarmsCheckHook`).Next).toBe(`Next${kind}Phase`);
+      expect(alarms.Default).toBe(`Next${kind}Phase`);
+    },
+  );
+
+  it('a fleet phase map tolerates only what is left of MaxFailedNodes', () => {
+    expect(state('FailureBudgetBeforePhase').Next).toBe('UpdateFleetPhase');
+    expect(state('UpdateFleetPhase')).toMatchObject({
+      ToleratedFailureCountPath: '$.failureBudget.remaining',
+      Next: 'EvaluateFleetPhase',
+    });
+  });
+});
