@@ -880,6 +880,8 @@ export class NodeWorkflow extends Construct {
             '$.plan.windowsUpdate.includeRecommendedUpdates',
           ),
           timeoutMinutes: sfn.JsonPath.numberAt('$.plan.windowsUpdate.timeoutMinutes'),
+          // The rollout's updateSelection (issue 13 item 2), or null: the node filters by it.
+          selection: sfn.JsonPath.objectAt('$.plan.windowsUpdate.selection'),
         },
         '$.commands.windowsUpdate',
         '$.plan.windowsUpdate.commandTimeoutSeconds',

@@ -1,6 +1,6 @@
 # Document InstallWindowsUpdates: what CAU's Microsoft.WindowsUpdatePlugin does on a node, through
 # the Windows Update Agent (WUA) COM API. Payload: WindowsUpdatePayload { queryString,
-# includeRecommendedUpdates, timeoutMinutes }.
+# includeRecommendedUpdates, timeoutMinutes, selection }.
 #
 # Search with queryString (the plug-in's QueryString, or its default query); keep the important
 # updates, and the recommended ones too when includeRecommendedUpdates is true; leave out those
@@ -10,6 +10,11 @@
 # licence accepted or user input is reported too, with skipped true, skipReason (eula or
 # userInput) and resultCode 0 (WUA's NotStarted): the interpreter counts it against the run.
 # Updates the options leave out (recommended, optional) are only logged.
+# selection (the rollout's updateSelection, or null) filters what the search found by the rules
+# of node-contract.json, in its order (Get-UpdateExclusion; lambdas/core/update-selection.ts
+# holds the same rules, and test/fixtures/update-selection/cases.json runs through both). An
+# update it leaves out is reported with excludedBy (the rule) and excludedReason, resultCode 0,
+# and is neither downloaded nor installed.
 # Exit 0 once every selected update is reported: the interpret-results Lambda judges WUA's result
 # codes. An update not started before timeoutMinutes (or the command deadline) passes is
 # reported with result code 5 (aborted), so it counts as failed and can be retried.
@@ -18,6 +23,10 @@ $payload = Read-RolloutPayload
 $queryString = Get-PayloadString $payload 'queryString' 'payload'
 $includeRecommended = Get-PayloadBoolean $payload 'includeRecommendedUpdates' 'payload'
 $timeoutMinutes = Get-PayloadInteger $payload 'timeoutMinutes' 'payload' 1 2880
+$selection = Get-PayloadProperty $payload 'selection' 'payload'
+if ($null -ne $selection -and $selection -isnot [System.Management.Automation.PSCustomObject]) {
+    throw ('payload.selection ({0}): expected a JSON object or null' -f (Format-PayloadValue $selection))
+}
 $deadline = Get-EarlierDeadline (Get-RolloutDeadline $payload) $timeoutMinutes
 
 # WUA OperationResultCode values.
@@ -31,6 +40,125 @@ function Get-UpdateKb {
     $ids = $Update.KBArticleIDs
     if ($null -eq $ids -or $ids.Count -eq 0) { return $null }
     return ('KB' + [string]$ids.Item(0))
+}
+
+# What the selection rules read of a WUA IUpdate: its KB, category GUIDs (the classification is
+# one of them), MSRC severity, publish date and InstallationBehavior.RebootBehavior.
+function Get-UpdateFacts {
+    param($Update)
+    $ids = New-Object System.Collections.Generic.List[string]
+    $categories = $Update.Categories
+    if ($null -ne $categories) {
+        for ($c = 0; $c -lt $categories.Count; $c++) { $ids.Add([string]$categories.Item($c).CategoryID) }
+    }
+    $reboot = 0
+    if ($null -ne $Update.InstallationBehavior -and $null -ne $Update.InstallationBehavior.RebootBehavior) {
+        $reboot = [int]$Update.InstallationBehavior.RebootBehavior
+    }
+    return [pscustomobject]@{
+        kb = Get-UpdateKb $Update
+        classificationIds = $ids.ToArray()
+        msrcSeverity = [string]$Update.MsrcSeverity
+        published = $Update.LastDeploymentChangeTime
+        rebootBehavior = $reboot
+    }
+}
+
+function ConvertTo-UtcInstant {
+    param([AllowNull()] $Value)
+    if ($null -eq $Value -or ($Value -is [string] -and $Value.Length -eq 0)) { return $null }
+    if ($Value -is [datetime]) { return $Value.ToUniversalTime() }
+    $styles = [Globalization.DateTimeStyles]::AdjustToUniversal -bor [Globalization.DateTimeStyles]::AssumeUniversal
+    return [datetime]::Parse([string]$Value, [Globalization.CultureInfo]::InvariantCulture, $styles)
+}
+
+function Get-SelectionList {
+    param($Selection, [string] $Name)
+    $property = $Selection.PSObject.Properties[$Name]
+    if ($null -eq $property -or $null -eq $property.Value) { return $null }
+    return , @($property.Value | ForEach-Object { [string]$_ })
+}
+
+# The first rule of the selection the update fails, as [ordered]@{ rule; reason }, or $null: it
+# installs. The rules and their order are node-contract.json's (updateSelection.rules).
+function Get-UpdateExclusion {
+    param($Facts, $Selection, [datetime] $Now)
+    if ($null -eq $Selection) { return $null }
+    $contract = $script:RolloutContract.updateSelection
+    $kb = $null
+    if (-not [string]::IsNullOrEmpty($Facts.kb)) { $kb = ([string]$Facts.kb).ToUpperInvariant() }
+    $published = ConvertTo-UtcInstant $Facts.published
+    foreach ($rule in $contract.rules) {
+        switch ($rule) {
+            'includeKbs' {
+                $list = Get-SelectionList $Selection 'includeKbs'
+                if ($null -ne $list -and ($null -eq $kb -or $list -notcontains $kb)) {
+                    $shown = if ($null -eq $kb) { 'no KB' } else { $kb }
+                    return [ordered]@{ rule = $rule; reason = ($shown + ' is not in includeKbs') }
+                }
+            }
+            'excludeKbs' {
+                $list = Get-SelectionList $Selection 'excludeKbs'
+                if ($null -ne $list -and $null -ne $kb -and $list -contains $kb) {
+                    return [ordered]@{ rule = $rule; reason = ($kb + ' is in excludeKbs') }
+                }
+            }
+            'classifications' {
+                $list = Get-SelectionList $Selection 'classifications'
+                if ($null -ne $list) {
+                    $wanted = @($list | ForEach-Object { [string]$contract.classifications.$_ })
+                    $have = @($Facts.classificationIds | ForEach-Object { ([string]$_).ToLowerInvariant() })
+                    if (@($have | Where-Object { $wanted -contains $_ }).Count -eq 0) {
+                        $names = @($have | ForEach-Object {
+                                $id = $_
+                                $name = $contract.classifications.PSObject.Properties | Where-Object { $_.Value -eq $id } | Select-Object -First 1
+                                if ($null -eq $name) { $id } else { $name.Name }
+                            })
+                        $shown = if ($names.Count -eq 0) { 'none' } else { $names -join ', ' }
+                        return [ordered]@{ rule = $rule; reason = ('classification ' + $shown + ' is not one of ' + ($list -join ', ')) }
+                    }
+                }
+            }
+            'msrcSeverities' {
+                $list = Get-SelectionList $Selection 'msrcSeverities'
+                if ($null -ne $list) {
+                    $severity = if ([string]::IsNullOrEmpty([string]$Facts.msrcSeverity)) { 'Unspecified' } else { [string]$Facts.msrcSeverity }
+                    if ($list -notcontains $severity) {
+                        return [ordered]@{ rule = $rule; reason = ('MSRC severity ' + $severity + ' is not one of ' + ($list -join ', ')) }
+                    }
+                }
+            }
+            'maxPublishDate' {
+                $property = $Selection.PSObject.Properties['maxPublishDate']
+                if ($null -ne $property -and $null -ne $property.Value) {
+                    if ($null -eq $published) { return [ordered]@{ rule = $rule; reason = 'publish date unknown' } }
+                    $limitText = if ($property.Value -is [datetime]) { $property.Value.ToString('yyyy-MM-dd', [Globalization.CultureInfo]::InvariantCulture) } else { [string]$property.Value }
+                    $limit = (ConvertTo-UtcInstant ($limitText + 'T00:00:00Z')).AddDays(1)
+                    if ($published -ge $limit) {
+                        return [ordered]@{ rule = $rule; reason = ('published ' + $published.ToString('yyyy-MM-dd', [Globalization.CultureInfo]::InvariantCulture) + ', after ' + $limitText) }
+                    }
+                }
+            }
+            'approveAfterDays' {
+                $property = $Selection.PSObject.Properties['approveAfterDays']
+                if ($null -ne $property -and $null -ne $property.Value) {
+                    if ($null -eq $published) { return [ordered]@{ rule = $rule; reason = 'publish date unknown' } }
+                    $age = [math]::Floor(($Now.ToUniversalTime() - $published).TotalDays)
+                    if ($age -lt [int]$property.Value) {
+                        return [ordered]@{ rule = $rule; reason = ('published ' + $age + ' days ago, fewer than ' + $property.Value) }
+                    }
+                }
+            }
+            'excludeRebootRequired' {
+                $property = $Selection.PSObject.Properties['excludeRebootRequired']
+                if ($null -ne $property -and $property.Value -eq $true -and [int]$Facts.rebootBehavior -ne 0) {
+                    $how = if ([int]$Facts.rebootBehavior -eq 1) { 'always requires' } else { 'can request' }
+                    return [ordered]@{ rule = $rule; reason = ('it ' + $how + ' a restart') }
+                }
+            }
+        }
+    }
+    return $null
 }
 
 function Get-ErrorHResult {
@@ -67,6 +195,21 @@ for ($i = 0; $i -lt $search.Updates.Count; $i++) {
             Write-RolloutLog ('left out, optional: ' + $title)
             continue
         }
+    }
+    $exclusion = Get-UpdateExclusion (Get-UpdateFacts $update) $selection (Get-RolloutUtcNow)
+    if ($null -ne $exclusion) {
+        Write-RolloutLog ('excluded by updateSelection.' + $exclusion['rule'] + ' (' + $exclusion['reason'] + '): ' + $title)
+        Write-RolloutResult ([ordered]@{
+                updateId = [string]$update.Identity.UpdateID
+                title = $title
+                kb = Get-UpdateKb $update
+                resultCode = $resultNotStarted
+                hResult = 0
+                rebootRequired = $false
+                excludedBy = $exclusion['rule']
+                excludedReason = $exclusion['reason']
+            })
+        continue
     }
     $skipReason = $null
     if (-not $update.EulaAccepted) { $skipReason = 'eula' }

@@ -6,6 +6,7 @@
 import type { ExitConditions, ExitOutcome } from './exit-codes.js';
 import NODE_CONTRACT_JSON from './node-contract.json' with { type: 'json' };
 import type { FailbackMode } from './run-policy.js';
+import type { SelectionRule, UpdateSelection } from './update-selection.js';
 
 // ---------------------------------------------------------------------------------------------
 // The node contract: one JSON file read by both languages
@@ -193,6 +194,8 @@ export interface WindowsUpdatePayload {
   readonly queryString: string;
   readonly includeRecommendedUpdates: boolean;
   readonly timeoutMinutes: number;
+  /** The rollout's updateSelection, applied to the search result on the node; null: none. */
+  readonly selection: UpdateSelection | null;
 }
 
 /** WUA OperationResultCode: 2 succeeded, 3 succeeded with errors, 4 failed, 5 aborted. */
@@ -210,6 +213,12 @@ export interface WindowsUpdateResultLine {
    */
   readonly skipped?: boolean;
   readonly skipReason?: WindowsUpdateSkipReason;
+  /**
+   * The search found it but the rollout's updateSelection leaves it out: `excludedBy` names the
+   * rule and `excludedReason` why. Not installed, not counted against the run; `resultCode` 0.
+   */
+  readonly excludedBy?: SelectionRule;
+  readonly excludedReason?: string;
 }
 
 export const WINDOWS_UPDATE_SKIP_REASONS = ['eula', 'userInput'] as const;
@@ -335,6 +344,8 @@ export interface UpdateResult {
   readonly durationSeconds: number;
   readonly logTail: string;
   readonly detail?: string;
+  /** Not installed: the rollout's updateSelection rule that excluded it (outcome NotApplicable). */
+  readonly excludedBy?: SelectionRule;
 }
 
 /** What the plan-node task returns for the hotfix plug-in. */

@@ -204,6 +204,22 @@ describe('SSM output fixtures: Windows Update and removal verdicts', () => {
     expect(verdict.results[0]?.detail).toContain('EULA');
   });
 
+  it('updates the updateSelection excluded: NotApplicable with the rule, not a failure', () => {
+    const verdict = interpretWindowsUpdate(command(fixture('windows-update-excluded')));
+    expect(verdict.failed).toBe(false);
+    expect(verdict.rebootRequired).toBe(true);
+    expect(verdict.outcomes.Success_RebootRequired).toBe(1);
+    expect(verdict.outcomes.NotApplicable).toBe(2);
+    expect(verdict.results.map((r) => r.excludedBy ?? null)).toEqual([
+      'classifications',
+      'excludeKbs',
+      null,
+    ]);
+    expect(verdict.results[0]?.detail).toBe(
+      'excluded by updateSelection.classifications: classification Drivers is not one of Security Updates, Critical Updates',
+    );
+  });
+
   it('a failed install: failed, the other update succeeded', () => {
     const verdict = interpretWindowsUpdate(command(fixture('windows-update-failed')));
     expect(verdict.failed).toBe(true);

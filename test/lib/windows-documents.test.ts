@@ -648,6 +648,7 @@ const SAMPLE_PAYLOADS: { readonly [K in DocumentKey]: object } = {
     queryString: "IsInstalled=0 and Type='Software' and IsHidden=0 and IsAssigned=1",
     includeRecommendedUpdates: false,
     timeoutMinutes: 120,
+    selection: { classifications: ['Security Updates'], excludeKbs: ['KB5034439'] },
   } satisfies WindowsUpdatePayload,
   runScript: { phase: 'pre', script: 'C:\\Scripts\\PreUpdate.ps1' } satisfies ScriptPayload,
   restart: { runId: 'run-2024-01', reason: 'updates need a restart' } satisfies RestartPayload,
@@ -753,6 +754,8 @@ describe('PowerShell sources: contracts', () => {
       rebootRequired: false,
       skipped: true,
       skipReason: 'eula',
+      excludedBy: 'classifications',
+      excludedReason: '',
     };
     const installWritten = keysWritten(DOCUMENT_SPECS.installHotfixes.script);
     for (const field of Object.keys(install)) expect(installWritten, field).toContain(field);
