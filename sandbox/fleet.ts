@@ -66,6 +66,7 @@ import {
   parseHotfixConfig,
 } from '../lambdas/core/hotfix-config.js';
 import { nodeKey } from '../lambdas/core/node-names.js';
+import { type UpdateSelection, updateExclusion } from '../lambdas/core/update-selection.js';
 import type { Clock } from './clock.js';
 import {
   deterministicUuid,
@@ -79,6 +80,7 @@ import {
   type UpdateBehaviour,
   type WindowsUpdateItem,
 } from './scenario.js';
+import { windowsUpdateFacts } from './update-selection-model.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types and constants
@@ -549,6 +551,17 @@ function payloadBoolean(obj: unknown, name: string, path: string): boolean {
   return value;
 }
 
+/** payload.selection: the rollout's updateSelection or null (checked by the control plane). */
+function payloadSelection(payload: unknown): UpdateSelection | null {
+  const value = property(payload, 'selection', 'payload');
+  if (value !== null && !isRecord(value)) {
+    throw new ScriptFailure(
+      `payload.selection (${formatValue(value)}): expected a JSON object or null`,
+    );
+  }
+  return value as UpdateSelection | null;
+}
+
 function payloadArray(obj: unknown, name: string, path: string): unknown[] {
   const value = property(obj, name, path);
   if (!Array.isArray(value)) {
@@ -738,6 +751,13 @@ export class SimulatedFleet {
       );
     }
     return this.snapshot(node);
+  }
+
+  /** What Windows Update offers the node (its own list, else the scenario's). */
+  windowsUpdateOffered(name: string): readonly WindowsUpdateItem[] {
+    const node = this.nodesByKey.get(nodeKey(name));
+    if (!node) throw new Error(`SimulatedFleet: no node ${JSON.stringify(name)}`);
+    return (node.spec.windowsUpdate ?? this.scenario.windowsUpdate).available;
   }
 
   /** Every node's state now, in scenario order. */
@@ -2006,6 +2026,7 @@ export class SimulatedFleet {
     const queryString = payloadString(payload, 'queryString', 'payload');
     const includeRecommended = payloadBoolean(payload, 'includeRecommendedUpdates', 'payload');
     const timeoutMinutes = payloadInteger(payload, 'timeoutMinutes', 'payload', 1, 2880);
+    const selection = payloadSelection(payload);
     const deadline = Math.min(run.now() + timeoutMinutes * 60_000, commandDeadline);
 
     run.log(`searching for updates: ${queryString}`);
@@ -2018,6 +2039,23 @@ export class SimulatedFleet {
         run.log(
           `left out, recommended but not important (IncludeRecommendedUpdates is false): ${update.title}`,
         );
+        continue;
+      }
+      const exclusion = updateExclusion(windowsUpdateFacts(update), selection, new Date(run.now()));
+      if (exclusion !== null) {
+        run.log(
+          `excluded by updateSelection.${exclusion.rule} (${exclusion.reason}): ${update.title}`,
+        );
+        run.result({
+          updateId: update.updateId,
+          title: update.title,
+          kb: update.kb,
+          resultCode: 0,
+          hResult: 0,
+          rebootRequired: false,
+          excludedBy: exclusion.rule,
+          excludedReason: exclusion.reason,
+        });
         continue;
       }
       selected.push(update);

@@ -9,10 +9,12 @@
 import { LIFECYCLE_EVENT_TYPES } from '../lambdas/core/contracts.js';
 import { isSuccessfulOutcome } from '../lambdas/core/exit-codes.js';
 import { nodeKey } from '../lambdas/core/node-names.js';
+import type { UpdateSelection } from '../lambdas/core/update-selection.js';
 import { kbFromName } from '../lambdas/handlers/interpret-results.js';
 import type { RunStore } from '../lambdas/shared/run-store.js';
 import type { ExecutionResult, ProgressEvent, Sandbox } from './engine.js';
 import type { FleetLogEntry, SimulatedFleet } from './fleet.js';
+import { excludedNeverInstalled } from './invariant-update-selection.js';
 import type { RunReport } from './report.js';
 
 /** The promises, each with the rule it checks, in the README's words. */
@@ -44,6 +46,10 @@ export const INVARIANTS = [
   {
     name: 'reportMatchesHistory',
     rule: 'The run history (run record, node results, update results), the lifecycle events and the execution agree: the run is not left Running; the last finished event and the last event per node carry the stored statuses; a Succeeded run has a succeeded execution and a succeeded execution no Failed run; a node stored Succeeded has every update’s last attempt successful.',
+  },
+  {
+    name: 'excludedNeverInstalled',
+    rule: 'An update the run’s updateSelection excludes (issue 13 item 2) is never installed during the run: the selection is applied again to every install the fleet saw (a Windows Update item by its facts at the time, a hotfix file by the KB in its name), and the report calls no excluded update installed.',
   },
 ] as const;
 
@@ -185,6 +191,8 @@ export interface RunEvidence {
   readonly nodes: readonly string[];
   /** The fleet log from this position on belongs to the run (runs of a scenario are sequential). */
   readonly fleetFrom: number;
+  /** The run's resolved updateSelection (null: none); absent when unknown (an API run). */
+  readonly updateSelection?: UpdateSelection | null;
 }
 
 const TERMINAL = new Set(['Success', 'Cancelled', 'TimedOut', 'Failed']);
@@ -204,7 +212,22 @@ export async function checkRunInvariants(evidence: RunEvidence): Promise<Invaria
     await failureBudget(evidence),
     await ledgerExactlyOnce(evidence),
     await reportMatchesHistory(evidence),
+    selectionRespected(evidence),
   ];
+}
+
+function selectionRespected(evidence: RunEvidence): InvariantResult {
+  const { problems, checked } = excludedNeverInstalled({
+    fleet: evidence.fleet,
+    nodes: evidence.nodes,
+    ...(evidence.updateSelection === undefined
+      ? {}
+      : { updateSelection: evidence.updateSelection }),
+    startedAt: evidence.execution.startedAt.getTime(),
+    stoppedAt: evidence.execution.stoppedAt.getTime(),
+    ...(evidence.report ? { report: evidence.report } : {}),
+  });
+  return result('excludedNeverInstalled', problems, checked);
 }
 
 const result = (name: InvariantName, problems: readonly string[], ok: string): InvariantResult =>

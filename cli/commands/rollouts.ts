@@ -456,11 +456,38 @@ function renderScan(scan: ScanResult): string {
     for (const file of node.files) lines.push(`    ${file}`);
     if (node.filesOmitted > 0) lines.push(`    ... and ${node.filesOmitted} more`);
   }
+  lines.push(...renderScanSelection(scan));
   if (scan.nodeOrder.length > 0) lines.push('', `Node order: ${scan.nodeOrder.join(', ')}`);
   if (scan.warnings.length > 0) {
     lines.push('', 'Warnings:', ...scan.warnings.map((w) => `  ${w}`));
   }
   return lines.join('\n');
+}
+
+/** The Windows Update query and the updateSelection, and the hotfix files it excludes (issue 13 item 2). */
+function renderScanSelection(scan: ScanResult): string[] {
+  const lines: string[] = [];
+  const wu = scan.windowsUpdate;
+  if (wu) {
+    lines.push(
+      '',
+      `Windows Update (searched on each node when it runs): ${wu.queryString}; recommended updates ${wu.includeRecommendedUpdates ? 'included' : 'left out'}`,
+    );
+    if (wu.selection) {
+      for (const [rule, value] of Object.entries(wu.selection)) {
+        lines.push(
+          `  updateSelection.${rule}: ${Array.isArray(value) ? value.join(', ') : String(value)}`,
+        );
+      }
+    }
+  }
+  const excluded = scan.excluded ?? [];
+  if (excluded.length > 0) {
+    lines.push('', 'Excluded by updateSelection (hotfix files):');
+    for (const e of excluded) lines.push(`  ${e.file}: ${e.rule} (${e.reason})`);
+    if ((scan.excludedOmitted ?? 0) > 0) lines.push(`  ... and ${scan.excludedOmitted} more`);
+  }
+  return lines;
 }
 
 function renderLedger(ledger: Ledger): string {

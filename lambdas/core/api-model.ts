@@ -977,6 +977,12 @@ const reportUpdateSchema = z.object({
   rebootInitiated: z.boolean(),
   durationSeconds: z.number(),
   detail: z.string().optional(),
+  excludedBy: z
+    .string()
+    .optional()
+    .describe(
+      "Not installed: the rollout's updateSelection rule that left it out (outcome NotApplicable)",
+    ),
 });
 
 const reportNodeSchema = z.object({
@@ -1103,6 +1109,25 @@ export const scanResultSchema = z
     ),
     warnings: z.array(z.string()),
     nodeOrder: z.array(z.string()),
+    windowsUpdate: z
+      .looseObject({
+        queryString: z.string(),
+        includeRecommendedUpdates: z.boolean(),
+        selection: z
+          .record(z.string(), z.unknown())
+          .nullable()
+          .optional()
+          .describe("the rollout's updateSelection, which each node applies to its search"),
+        note: z.string().optional(),
+      })
+      .nullable()
+      .optional()
+      .describe('what Windows Update will be asked for; null without the Windows Update plug-in'),
+    excluded: z
+      .array(z.object({ file: z.string(), rule: z.string(), reason: z.string() }))
+      .optional()
+      .describe("hotfix files the rollout's updateSelection leaves out, with the rule"),
+    excludedOmitted: z.number().int().optional(),
   })
   .meta({
     title: 'ScanResult',
@@ -1235,6 +1260,7 @@ export interface UpdateResultView {
   readonly rebootInitiated: boolean;
   readonly durationSeconds: number;
   readonly detail?: string;
+  readonly excludedBy?: string;
 }
 
 /** The execution as DescribeExecution reports it. */
@@ -1483,6 +1509,7 @@ export function buildRunReport(source: {
         rebootInitiated: u.rebootInitiated,
         durationSeconds: u.durationSeconds,
         ...(u.detail ? { detail: u.detail } : {}),
+        ...(u.excludedBy ? { excludedBy: u.excludedBy } : {}),
       }));
     const ledger = (ledgers.get(key) ?? [])
       .filter((e) => e.runId === run.runId && e.removedAt === undefined)

@@ -297,6 +297,12 @@ export function updateExclusion(
   return null;
 }
 
+/** The KB in a hotfix file name (`windows10.0-kb5034441-x64.msu`), upper-cased; null: none. */
+export function kbFromFileName(file: string): string | null {
+  const name = file.slice(file.lastIndexOf('/') + 1);
+  return /(?:^|[^A-Za-z0-9])(KB[1-9][0-9]{3,7})(?![0-9])/i.exec(name)?.[1]?.toUpperCase() ?? null;
+}
+
 /**
  * The hotfix plug-in's share of the rules: only the KB lists apply, to the KB in the file name
  * (`kb` from it, or null).

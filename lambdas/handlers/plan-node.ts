@@ -28,7 +28,7 @@ import {
   resolvedPluginSchema,
   rolloutNodeRefSchema,
 } from '../core/rollout-input.js';
-import { type Exclusion, hotfixFileExclusion } from '../core/update-selection.js';
+import { type Exclusion, hotfixFileExclusion, kbFromFileName } from '../core/update-selection.js';
 import {
   checksumOf,
   findManifestEntry,
@@ -225,12 +225,6 @@ export function makePlanNodeHandler(deps: PlanNodeDeps) {
     });
     return result;
   };
-}
-
-/** The KB in a hotfix file name (`windows10.0-kb5034441-x64.msu`), upper-cased; null: none. */
-export function kbFromFileName(file: string): string | null {
-  const name = file.slice(file.lastIndexOf('/') + 1);
-  return /(?:^|[^A-Za-z0-9])(KB[1-9][0-9]{3,7})(?![0-9])/i.exec(name)?.[1]?.toUpperCase() ?? null;
 }
 
 /** `fn` over `items` with at most `limit` calls in flight; results in input order. */

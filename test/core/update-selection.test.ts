@@ -4,11 +4,11 @@ import { parseRolloutInput, RolloutInputError } from '../../lambdas/core/rollout
 import {
   CLASSIFICATIONS,
   hotfixFileExclusion,
+  kbFromFileName,
   type UpdateFacts,
   type UpdateSelection,
   updateExclusion,
 } from '../../lambdas/core/update-selection.js';
-import { kbFromFileName } from '../../lambdas/handlers/plan-node.js';
 import CASES from '../fixtures/update-selection/cases.json' with { type: 'json' };
 
 const NOW = new Date(CASES.now);

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.js';
+import { INVARIANTS } from '../../sandbox/invariants.js';
 import { runScenario } from '../../sandbox/run-scenario.js';
 import { parseScenario, ScenarioError } from '../../sandbox/scenario.js';
 
@@ -149,7 +150,7 @@ describe('rollout sandbox --json', () => {
       runs: { invariants: { name: string; ok: boolean; detail: string }[] }[];
     };
     expect(status).toBe(0);
-    expect(json.runs[0]?.invariants).toHaveLength(7);
+    expect(json.runs[0]?.invariants).toHaveLength(INVARIANTS.length);
     expect(json.runs[0]?.invariants.every((i) => i.ok && i.detail.length > 0)).toBe(true);
   });
 });

@@ -972,6 +972,7 @@ describe('SimulatedFleet: drain, resume, scripts, Windows Update, cancel', () =>
       queryString: "IsInstalled=0 and Type='Software' and IsHidden=0 and IsAssigned=1",
       includeRecommendedUpdates: false,
       timeoutMinutes: 180,
+      selection: null,
     };
     // Act
     const first = await h.runDocument('WEB01', 'InstallWindowsUpdates', payload);
