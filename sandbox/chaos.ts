@@ -76,6 +76,8 @@ export interface Draft {
     plugins: { name: string; arguments: string }[];
     policy: Record<string, unknown>;
     approvalGate?: { afterNodes: number; timeoutMinutes: number };
+    /** Issue 13 item 2; the excludedNeverInstalled invariant checks it on every run. */
+    updateSelection?: { includeKbs?: string[]; excludeKbs?: string[] };
   };
   throttle: Record<string, number>;
   actions: {
@@ -412,6 +414,16 @@ export const FAULT_KINDS: readonly FaultKind[] = [
         atMinutes: f.value % 90,
         reason: 'chaos: force recovery',
       });
+    },
+  },
+  {
+    name: 'update-selection',
+    summary:
+      'the rollout names an update in updateSelection: excludeKbs (never installed) or includeKbs (only it installed)',
+    apply: (draft, f) => {
+      const list = f.value % 2 === 0 ? 'excludeKbs' : 'includeKbs';
+      const selection = (draft.rollout.updateSelection ??= {});
+      selection[list] = [...new Set([...(selection[list] ?? []), f.kb])];
     },
   },
   {

@@ -8,6 +8,7 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { buildScenario, generateSpec, runCampaign, selectFaultKinds } from '../../sandbox/chaos.js';
 import { checkRunInvariants } from '../../sandbox/invariants.js';
 import { runScenario } from '../../sandbox/run-scenario.js';
 import { loadScenario, ScenarioError } from '../../sandbox/scenario.js';
@@ -121,5 +122,27 @@ describe('updateSelection end to end (issue 13 item 2)', () => {
       'update-selection-bad-kb.json',
       'update-selection-unknown-classification.json',
     ]);
+  });
+
+  it('a chaos campaign drawing updateSelection (and installer faults) breaks no invariant', async () => {
+    const kinds = selectFaultKinds('update-selection,exit-3010,exit-failure');
+    const result = await runCampaign({
+      runs: 6,
+      seed: 20261205,
+      kinds,
+      shrink: false,
+      parallel: 3,
+    });
+    const problems = result.failures.map(
+      (f) =>
+        `${buildScenario(f.run.spec).description}: ${[...f.run.violations.map((v) => `${v.name}: ${v.detail}`), ...f.run.expectationFailures].join('; ')}`,
+    );
+    expect(problems).toEqual([]);
+    expect(result.runs).toBe(6);
+    // The draw is not idle: some run of this seed carries a selection.
+    const drawn = Array.from({ length: 6 }, (_, i) => generateSpec(20261205, i, kinds)).filter(
+      (spec) => buildScenario(spec).rollout.updateSelection !== undefined,
+    );
+    expect(drawn.length).toBeGreaterThan(0);
   });
 });
