@@ -422,8 +422,9 @@ export const FAULT_KINDS: readonly FaultKind[] = [
       'the rollout names an update in updateSelection: excludeKbs (never installed) or includeKbs (only it installed)',
     apply: (draft, f) => {
       const list = f.value % 2 === 0 ? 'excludeKbs' : 'includeKbs';
-      const selection = (draft.rollout.updateSelection ??= {});
+      const selection = draft.rollout.updateSelection ?? {};
       selection[list] = [...new Set([...(selection[list] ?? []), f.kb])];
+      draft.rollout.updateSelection = selection;
     },
   },
   {
