@@ -151,12 +151,13 @@ async function connectLocalAfterScenario(
   io: Io,
   flags: ConnectionFlags,
   inputs: readonly unknown[] = [],
+  runScenarioRollouts = true,
 ): Promise<LocalBackend> {
   const { openLocalBackend } = await import('../local-backend.js');
   return openLocalBackend({
     cwd: io.cwd,
     ...(flags.scenario === undefined ? {} : { scenario: flags.scenario }),
-    runScenarioRollouts: true,
+    runScenarioRollouts,
     inputs,
   });
 }
@@ -455,6 +456,9 @@ function renderScan(scan: ScanResult): string {
     );
     for (const file of node.files) lines.push(`    ${file}`);
     if (node.filesOmitted > 0) lines.push(`    ... and ${node.filesOmitted} more`);
+    lines.push(
+      `    hotpatch candidates: ${node.hotpatchCandidates}; restart expected: ${node.restartExpected ? 'yes' : 'no'}`,
+    );
   }
   lines.push(...renderScanSelection(scan));
   if (scan.nodeOrder.length > 0) lines.push('', `Node order: ${scan.nodeOrder.join(', ')}`);
@@ -1161,7 +1165,14 @@ export async function runScan(argv: readonly string[], io: Io): Promise<number> 
       print(await backend.scan(input ?? service?.defaultInput)),
     );
   }
-  const backend = await connectLocalAfterScenario(io, flags, input === undefined ? [] : [input]);
+  // A scan installs nothing and previews the fleet as it is: the scenario's rollouts do not run
+  // first (issue 12 point 4).
+  const backend = await connectLocalAfterScenario(
+    io,
+    flags,
+    input === undefined ? [] : [input],
+    false,
+  );
   try {
     const body = input === undefined ? backend.defaultInput() : backend.completeInput(input);
     return print(await backend.scan(body));
