@@ -715,6 +715,8 @@ export class NodeWorkflow extends Construct {
           planned: sfn.JsonPath.objectAt('$.attempt.items'),
           command: sfn.JsonPath.objectAt('$.commands.install'),
           recordLedger: true,
+          // Files updateSelection left out of the plan, for the report (issue 13 item 2).
+          excluded: sfn.JsonPath.objectAt('$.plan.excluded'),
         },
         '$.verdict',
       ),

@@ -40,6 +40,7 @@ describe('updateSelection end to end (issue 13 item 2)', () => {
           .filter((u) => u.excludedBy !== undefined)
           .map((u) => [u.update.split(' ')[0], u.excludedBy, u.outcome]);
         expect(excluded).toEqual([
+          ['CAUHotfix_All/windows10.0-kb5034439-x64.msu', 'excludeKbs', 'NotApplicable'],
           ['KB5030219', 'classifications', 'NotApplicable'],
           ['KB5034439', 'excludeKbs', 'NotApplicable'],
           ['KB5035001', 'approveAfterDays', 'NotApplicable'],
