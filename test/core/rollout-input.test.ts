@@ -581,6 +581,7 @@ describe('rolloutInputJsonSchema', () => {
       'approvalGate',
       'schedule',
       'removal',
+      'updateSelection',
     ]);
     expect(JSON.parse(json)).toEqual(schema);
   });
