@@ -80,7 +80,7 @@ import {
   type UpdateBehaviour,
   type WindowsUpdateItem,
 } from './scenario.js';
-import { windowsUpdateFacts } from './update-selection-model.js';
+import { scanResultLine, windowsUpdateFacts } from './update-selection-model.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types and constants
@@ -261,6 +261,7 @@ export const DOCUMENT_STEP_TIMEOUT_SECONDS: { readonly [K in DocumentKey]: numbe
   runScript: 24 * 3600,
   restart: 2 * 3600,
   removeUpdates: 48 * 3600,
+  scan: 2 * 3600,
 };
 
 /** SSM Agent version the simulated nodes report. */
@@ -1446,6 +1447,8 @@ export class SimulatedFleet {
         return this.restart(run, payload);
       case 'removeUpdates':
         return this.removeUpdates(run, payload, deadline);
+      case 'scan':
+        return this.scanUpdates(run, payload);
     }
   }
 
@@ -2095,6 +2098,36 @@ export class SimulatedFleet {
       }
       run.result(line);
     }
+    return 0;
+  }
+
+  /** scan-updates.ps1: searches only; nothing on the node changes. */
+  private async scanUpdates(run: ScriptRun, payload: Record<string, unknown>): Promise<number> {
+    const node = run.inv.node;
+    const queryString = payloadString(payload, 'queryString', 'payload');
+    const includeRecommended = payloadBoolean(payload, 'includeRecommendedUpdates', 'payload');
+    const selection = payloadSelection(payload);
+    run.log(`scanning (searching only, nothing is installed): ${queryString}`);
+    await run.sleep(SIMULATED_TIMINGS.windowsUpdateSearchMs);
+    const offered = (node.spec.windowsUpdate ?? this.scenario.windowsUpdate).available;
+    const found = offered.filter((u) => !node.installed.includes(u.kb));
+    let applicable = 0;
+    for (const update of found) {
+      if (update.recommended && !includeRecommended) {
+        run.log(
+          `left out, recommended but not important (IncludeRecommendedUpdates is false): ${update.title}`,
+        );
+        continue;
+      }
+      const line = scanResultLine(update, selection, new Date(run.now()));
+      if (line.excludedBy === null) applicable++;
+      run.result(line);
+    }
+    const pendingRestart = node.pendingReboot;
+    run.log(
+      `${applicable} of ${found.length} updates would install; pending restart ${pendingRestart ? 'True' : 'False'}`,
+    );
+    run.result({ kind: 'node', pendingRestart, found: found.length, applicable });
     return 0;
   }
 

@@ -68,7 +68,7 @@ export function parseFleetKind(value: string, field = '--fleet'): FleetKind {
 /** One phrase for the report: which fleet ran. */
 export function describeFleet(fleet: FleetKind): string {
   return fleet === 'pwsh'
-    ? `pwsh fleet (the SSM documents' scripts run in PowerShell; ${PWSH_DOCUMENTS.length} of ${Object.keys(DOCUMENTS).length} documents, the model answers WindowsUpdate and RemoveUpdates)`
+    ? `pwsh fleet (the SSM documents' scripts run in PowerShell; ${PWSH_DOCUMENTS.length} of ${Object.keys(DOCUMENTS).length} documents, the model answers WindowsUpdate, RemoveUpdates and ScanUpdates)`
     : 'model fleet (the TypeScript model of the SSM documents)';
 }
 
