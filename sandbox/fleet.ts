@@ -190,6 +190,8 @@ export interface NodeScriptContext {
   nextResumeFails(): boolean;
   /** The node's next pre- or post-update script run: exit code and minutes. */
   nextUpdateScript(phase: 'pre' | 'post'): { exitCode: number; minutes: number };
+  /** What a Windows Update search finds on the node: the offered updates it lacks. */
+  windowsUpdateFound(): readonly WindowsUpdateItem[];
 }
 
 /** A simulated node's state, as a {@link NodeScriptHost} reads and changes it. */
@@ -1463,6 +1465,10 @@ export class SimulatedFleet {
       now: () => run.now(),
       sleep: (ms) => run.sleep(ms),
       storedFile: (file) => this.files.get(file.replace(/\\/g, '/')),
+      windowsUpdateFound: () =>
+        (node.spec.windowsUpdate ?? this.scenario.windowsUpdate).available.filter(
+          (u) => !node.installed.includes(u.kb),
+        ),
       countAttempt: (file) => this.countAttempt(node, file),
       behaviourFor: (file) => this.behaviourFor(node, file),
       ruleFor: (item, file) => this.ruleFor(item, file),

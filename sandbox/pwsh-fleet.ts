@@ -11,7 +11,8 @@
  * 1641 stop, the result lines) is the real PowerShell.
  *
  * Documents run here: every document but WindowsUpdate and RemoveUpdates, which the model still
- * answers (their seams, the WUA COM objects and wusa/DISM removal, are not simulated yet).
+ * answers (WUA download and install and wusa/DISM removal are not simulated yet). The WUA
+ * search is: ScanUpdates runs here, its searcher answered by the seam Search-WindowsUpdate.
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +30,8 @@ import {
   SIMULATED_TIMINGS,
   type SimulatedNode,
 } from './fleet.js';
+import type { WindowsUpdateItem } from './scenario.js';
+import { windowsUpdateFacts } from './update-selection-model.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const WORKER_SCRIPT = join(ROOT, 'sandbox', 'pwsh-worker.ps1');
@@ -44,6 +47,7 @@ export const PWSH_DOCUMENTS: readonly DocumentKey[] = [
   'restart',
   'installHotfixes',
   'runScript',
+  'scan',
 ];
 
 let available: boolean | undefined;
@@ -68,7 +72,7 @@ export function parseFleetKind(value: string, field = '--fleet'): FleetKind {
 /** One phrase for the report: which fleet ran. */
 export function describeFleet(fleet: FleetKind): string {
   return fleet === 'pwsh'
-    ? `pwsh fleet (the SSM documents' scripts run in PowerShell; ${PWSH_DOCUMENTS.length} of ${Object.keys(DOCUMENTS).length} documents, the model answers WindowsUpdate, RemoveUpdates and ScanUpdates)`
+    ? `pwsh fleet (the SSM documents' scripts run in PowerShell; ${PWSH_DOCUMENTS.length} of ${Object.keys(DOCUMENTS).length} documents, the model answers WindowsUpdate and RemoveUpdates)`
     : 'model fleet (the TypeScript model of the SSM documents)';
 }
 
@@ -357,6 +361,24 @@ function hasUpdates(encoded: string): boolean {
 const iso = (ms: number) => new Date(ms).toISOString();
 const windowsPath = (path: string) => expandEnvironment(path).replace(/\//g, '\\').toLowerCase();
 
+/**
+ * One offered update as the worker builds a WUA IUpdate of it (New-WindowsUpdateSession's
+ * searcher): the facts updateSelection reads, as the model reads them (windowsUpdateFacts).
+ */
+function searchedUpdate(update: WindowsUpdateItem) {
+  const facts = windowsUpdateFacts(update);
+  return {
+    updateId: update.updateId,
+    title: update.title,
+    kbNumber: update.kb.replace(/^KB/i, ''),
+    categoryIds: facts.classificationIds,
+    msrcSeverity: facts.msrcSeverity ?? '',
+    published: facts.published,
+    rebootBehavior: facts.rebootBehavior,
+    important: !update.recommended,
+  };
+}
+
 /** One run of a script: the answers to its seam calls. */
 class ScriptJob {
   private readonly payloadItems: Record<string, unknown>[];
@@ -521,6 +543,9 @@ class ScriptJob {
         );
       case 'Test-ServicingBusy':
         return this.extras.servicingBusy;
+      case 'Search-WindowsUpdate':
+        await context.sleep(SIMULATED_TIMINGS.windowsUpdateSearchMs);
+        return context.windowsUpdateFound().map(searchedUpdate);
       case 'Get-Cluster':
         return node.cluster ?? '';
       case 'Get-ClusterNode':

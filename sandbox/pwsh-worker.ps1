@@ -114,6 +114,42 @@ function global:SandboxSeam-InvokeInstaller {
     return @{ exited = [bool]$run.exited; exitCode = $exitCode; output = $output }
 }
 function global:SandboxSeam-TestServicingBusy { return [bool](Invoke-SandboxSeam 'Test-ServicingBusy') }
+# A WUA session that can search (Search-WindowsUpdate answers from the node's offered updates)
+# and nothing else: a downloader or installer fails, as their seams are not simulated.
+function global:SandboxSeam-NewWindowsUpdateSession {
+    $searcher = [pscustomobject]@{}
+    $searcher | Add-Member -MemberType ScriptMethod -Name Search -Value {
+        param($Query)
+        $items = @(Invoke-SandboxSeam 'Search-WindowsUpdate' @{ query = [string]$Query } | ForEach-Object {
+                $kbIds = [pscustomobject]@{ Count = 1; Value = [string]$_.kbNumber }
+                $kbIds | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Value }
+                $categories = [pscustomobject]@{ Count = @($_.categoryIds).Count; Items = @($_.categoryIds | ForEach-Object { [pscustomobject]@{ CategoryID = [string]$_ } }) }
+                $categories | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Items[$i] }
+                [pscustomobject]@{
+                    Title = [string]$_.title
+                    Identity = [pscustomobject]@{ UpdateID = [string]$_.updateId }
+                    KBArticleIDs = $kbIds
+                    Categories = $categories
+                    MsrcSeverity = [string]$_.msrcSeverity
+                    LastDeploymentChangeTime = $(if ($null -eq $_.published) { $null } else { [string]$_.published })
+                    InstallationBehavior = [pscustomobject]@{ CanRequestUserInput = $false; RebootBehavior = [int]$_.rebootBehavior }
+                    AutoSelectOnWebSites = [bool]$_.important
+                    BrowseOnly = $false
+                    EulaAccepted = $true
+                    IsDownloaded = $false
+                    IsInstalled = $false
+                }
+            })
+        $list = [pscustomobject]@{ Count = $items.Count; Items = $items }
+        $list | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Items[$i] }
+        return [pscustomobject]@{ ResultCode = 2; Updates = $list }
+    }
+    $session = [pscustomobject]@{ ClientApplicationID = ''; Searcher = $searcher }
+    $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateSearcher -Value { $this.Searcher }
+    $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateDownloader -Value { throw 'pwsh fleet: WUA download is not simulated' }
+    $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateInstaller -Value { throw 'pwsh fleet: WUA install is not simulated' }
+    return $session
+}
 
 foreach ($seam in @(
         'Get-WindowsDirectory', 'Get-RolloutUtcNow', 'Wait-RolloutSeconds', 'Test-FileExists', 'Open-LockedFile',
@@ -121,7 +157,7 @@ foreach ($seam in @(
         'Remove-RolloutMarker', 'Clear-RolloutMarkers', 'Get-BootSessionId', 'Get-OperatingSystem', 'Get-LastBootTime',
         'Get-ServiceStatus', 'Get-ServiceStartMode', 'Import-FailoverClusterModule', 'Get-DeviceGuardStatus',
         'Test-SecureBoot', 'Get-InstalledHotFixIds', 'Get-FileVersion', 'Get-InstalledPackageNames', 'Receive-S3File',
-        'Initialize-UpdateFolder', 'Invoke-Installer', 'Test-ServicingBusy')) {
+        'Initialize-UpdateFolder', 'Invoke-Installer', 'Test-ServicingBusy', 'New-WindowsUpdateSession')) {
     Set-Alias -Name $seam -Value ('SandboxSeam-' + ($seam -replace '-', '')) -Scope Global
 }
 
