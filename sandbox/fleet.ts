@@ -1450,7 +1450,7 @@ export class SimulatedFleet {
       case 'removeUpdates':
         return this.removeUpdates(run, payload, deadline);
       case 'scan':
-        return this.scanUpdates(run, payload);
+        return this.scanUpdates(run, payload, deadline);
     }
   }
 
@@ -2108,11 +2108,18 @@ export class SimulatedFleet {
   }
 
   /** scan-updates.ps1: searches only; nothing on the node changes. */
-  private async scanUpdates(run: ScriptRun, payload: Record<string, unknown>): Promise<number> {
+  private async scanUpdates(
+    run: ScriptRun,
+    payload: Record<string, unknown>,
+    deadline: number,
+  ): Promise<number> {
     const node = run.inv.node;
     const queryString = payloadString(payload, 'queryString', 'payload');
     const includeRecommended = payloadBoolean(payload, 'includeRecommendedUpdates', 'payload');
     const selection = payloadSelection(payload);
+    if (run.now() >= deadline) {
+      throw new ScriptFailure('the deadline passed before the Windows Update search could start');
+    }
     run.log(`scanning (searching only, nothing is installed): ${queryString}`);
     await run.sleep(SIMULATED_TIMINGS.windowsUpdateSearchMs);
     const offered = (node.spec.windowsUpdate ?? this.scenario.windowsUpdate).available;

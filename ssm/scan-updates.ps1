@@ -8,7 +8,8 @@
 # update: KB, title, classification, MSRC severity, restart expected, installed, and the
 # updateSelection rule that excludes it, or the licence / user-input reason it would be skipped),
 # then one line of kind node: pending restart (the registry markers Inventory reads) and counts.
-# Exit 0 once the search answered; a failed search (result code 4 or 5) fails the command.
+# Exit 0 once the search answered; a failed search (result code 4 or 5), or a deadline passed
+# before it started, fails the command.
 
 $payload = Read-RolloutPayload
 $queryString = Get-PayloadString $payload 'queryString' 'payload'
@@ -17,6 +18,7 @@ $selection = Get-PayloadProperty $payload 'selection' 'payload'
 if ($null -ne $selection -and $selection -isnot [System.Management.Automation.PSCustomObject]) {
     throw ('payload.selection ({0}): expected a JSON object or null' -f (Format-PayloadValue $selection))
 }
+$deadline = Get-RolloutDeadline $payload
 
 # WUA OperationResultCode values.
 $resultSucceeded = 2
@@ -34,6 +36,11 @@ function Get-UpdateClassification {
     }
     if ($Facts.classificationIds.Count -gt 0) { return ([string]$Facts.classificationIds[0]).ToLowerInvariant() }
     return $null
+}
+
+# A search is one WUA call that cannot be stopped midway: it starts only before the deadline.
+if (Test-DeadlinePassed $deadline) {
+    throw 'the deadline passed before the Windows Update search could start'
 }
 
 $session = New-WindowsUpdateSession

@@ -140,6 +140,14 @@ Describe 'ScanUpdates' {
         $run.Errors | Should -Match 'result code 4'
     }
 
+    It 'does not start the search once the deadline (less the margin) has passed' {
+        $deadline = Get-IsoInstant ($global:Fake.Now.AddSeconds(30))
+        $run = Invoke-Document scan @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; selection = $null; deadline = $deadline }
+        $run.ExitCode | Should -Be 1
+        $run.Errors | Should -Match 'the deadline passed before the Windows Update search could start'
+        $global:Fake.Queries | Should -Be @()
+    }
+
     It 'refuses a selection that is not an object, naming the field and the value' {
         $run = Invoke-Document scan @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; selection = 'all' }
         $run.ExitCode | Should -Be 1

@@ -29,10 +29,12 @@ const PAYLOAD = {
   queryString: "IsInstalled=0 and Type='Software' and IsHidden=0 and IsAssigned=1",
   includeRecommendedUpdates: true,
   selection: { excludeKbs: ['KB890830'], excludeRebootRequired: false },
+  // send-command adds it: the command's deadline, an hour after the scenario's start.
+  deadline: '2026-03-29T01:30:00.000Z',
 };
 
 /** Runs ScanUpdates once on WEB01 of a fresh fleet; returns its status, lines and the node after. */
-async function scan(kind: 'pwsh' | 'model') {
+async function scan(kind: 'pwsh' | 'model', payload: object = PAYLOAD) {
   const scenario = parseScenario(
     {
       name: 'scan',
@@ -73,7 +75,7 @@ async function scan(kind: 'pwsh' | 'model') {
       DocumentName: `${PREFIX}-ScanUpdates`,
       InstanceIds: [instanceId],
       Parameters: {
-        Payload: [Buffer.from(JSON.stringify(PAYLOAD), 'utf8').toString('base64')],
+        Payload: [Buffer.from(JSON.stringify(payload), 'utf8').toString('base64')],
       },
       TimeoutSeconds: 600,
       Comment: 'run-1 WEB01 scan',
@@ -138,6 +140,19 @@ describe('ScanUpdates on the sandbox fleets', () => {
       expect(pwsh.node.installedUpdates).toEqual(['KB5030009']);
       expect(pwsh.node.installs).toEqual([]);
       expect(pwsh.node.restarts).toBe(0);
+    },
+    120_000,
+  );
+
+  it.each(available ? (['model', 'pwsh'] as const) : (['model'] as const))(
+    '%s: a deadline within the margin fails the command before the search',
+    async (kind) => {
+      const result = await scan(kind, { ...PAYLOAD, deadline: '2026-03-29T00:30:30.000Z' });
+      expect(result.status).toBe('Failed');
+      expect(result.stderr).toContain(
+        'the deadline passed before the Windows Update search could start',
+      );
+      expect(result.lines).toEqual([]);
     },
     120_000,
   );
