@@ -18,6 +18,7 @@ import {
   RESULT_LINE_PREFIX,
   type RemovalItem,
   type RemovalResultLine,
+  type ScanUpdatesResultLine,
 } from '../../lambdas/core/contracts.js';
 import { defaultHotfixConfig } from '../../lambdas/core/default-config.js';
 import { findExtensionRule } from '../../lambdas/core/hotfix-config.js';
@@ -80,6 +81,24 @@ function plannedFor(f: Fixture, extension: 'msu' | 'msi' = 'msu'): PlannedInstal
     alwaysReboot: false,
   }));
 }
+
+describe('SSM output fixtures: ScanUpdates', () => {
+  it('prints one update line per listed update, then the node line with the counts', () => {
+    const f = fixture('scan-updates');
+    expect(f.document).toBe('scan');
+    expect(f.exitCode).toBe(0);
+    const lines = f.results as ScanUpdatesResultLine[];
+    const updates = lines.filter((l) => l.kind === 'update');
+    expect(updates.map((l) => [l.kb, l.classification, l.restartExpected, l.skipReason])).toEqual([
+      ['KB5034439', 'Security Updates', true, null],
+      ['KB5034440', 'Critical Updates', false, null],
+      ['KB5030001', 'Drivers', true, null],
+      ['KB5030003', 'Security Updates', true, 'eula'],
+    ]);
+    expect(lines.at(-1)).toEqual({ kind: 'node', pendingRestart: false, found: 5, applicable: 3 });
+    expect(f.output).not.toMatch(/downloading|installing/);
+  });
+});
 
 describe('SSM output fixtures: every one is read', () => {
   const names = readdirSync(FIXTURES)
