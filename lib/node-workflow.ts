@@ -808,6 +808,8 @@ export class NodeWorkflow extends Construct {
           planned: sfn.JsonPath.objectAt('$.attempt.items'),
           command: sfn.JsonPath.objectAt('$.commands.install'),
           recordLedger: true,
+          // Files updateSelection left out of the plan, for the report (issue 13 item 2).
+          excluded: sfn.JsonPath.objectAt('$.plan.excluded'),
         },
         '$.verdict',
       ),
@@ -973,6 +975,8 @@ export class NodeWorkflow extends Construct {
             '$.plan.windowsUpdate.includeRecommendedUpdates',
           ),
           timeoutMinutes: sfn.JsonPath.numberAt('$.plan.windowsUpdate.timeoutMinutes'),
+          // The rollout's updateSelection (issue 13 item 2), or null: the node filters by it.
+          selection: sfn.JsonPath.objectAt('$.plan.windowsUpdate.selection'),
         },
         '$.commands.windowsUpdate',
         '$.plan.windowsUpdate.commandTimeoutSeconds',

@@ -30,7 +30,12 @@ export interface DocumentSpec {
    */
   readonly timeoutSeconds: number;
   readonly description: string;
+  /** Shared scripts of {@link SCRIPTS_DIRECTORY} inlined between the prelude and its own script. */
+  readonly includes?: readonly string[];
 }
+
+/** The update selection rules (Get-UpdateExclusion), shared by the WUA documents. */
+export const UPDATE_SELECTION_SCRIPT = '_update-selection.ps1';
 
 const HOUR = 3600;
 
@@ -68,6 +73,7 @@ export const DOCUMENT_SPECS: { readonly [K in DocumentKey]: DocumentSpec } = {
   },
   windowsUpdate: {
     script: 'windows-update.ps1',
+    includes: [UPDATE_SELECTION_SCRIPT],
     timeoutSeconds: 48 * HOUR,
     description:
       'Microsoft.WindowsUpdatePlugin: searches the Windows Update Agent with the query, keeps important (and optionally recommended) updates without licence or user-input needs, downloads and installs each. One result line per update.',
@@ -90,6 +96,14 @@ export const DOCUMENT_SPECS: { readonly [K in DocumentKey]: DocumentSpec } = {
     timeoutSeconds: 48 * HOUR,
     description:
       'Removes installed updates in the given (safe, reverse) order with wusa.exe /uninstall /kb:<n> /quiet /norestart, or DISM /Online /Remove-Package /PackageName:<name> for combined SSU+LCU packages, with a per-update timeout; never restarts. One result line per update.',
+  },
+  scan: {
+    script: 'scan-updates.ps1',
+    includes: [UPDATE_SELECTION_SCRIPT],
+    // One Windows Update search: WUA searches can take many minutes on a slow WSUS.
+    timeoutSeconds: 2 * HOUR,
+    description:
+      "Invoke-CauScan for Microsoft.WindowsUpdatePlugin: searches the Windows Update Agent with the run's query and options and applies updateSelection; downloads and installs nothing. One result line per update (KB, title, classification, restart expected, the rule that excludes it) and one for the node (pending restart).",
   },
 };
 
@@ -136,6 +150,12 @@ export function renderDocumentScript(
   const lines = [
     contractLine(),
     ...readScriptLines(directory, PRELUDE_SCRIPT),
+    ...(spec.includes ?? []).flatMap((file) => [
+      '',
+      `# --- ${file} ---`,
+      '',
+      ...readScriptLines(directory, file),
+    ]),
     '',
     `# --- ${spec.script} (document ${DOCUMENTS[key]}) ---`,
     '',

@@ -106,6 +106,8 @@ export interface Draft {
     approvalGate?: { afterNodes: number; timeoutMinutes: number };
     rebootOption?: 'IfRequired' | 'Never' | 'Always';
     phases?: Record<string, unknown>[];
+    /** Issue 13 item 2; the excludedNeverInstalled invariant checks it on every run. */
+    updateSelection?: { includeKbs?: string[]; excludeKbs?: string[] };
   };
   throttle: Record<string, number>;
   actions: {
@@ -470,6 +472,17 @@ export const FAULT_KINDS: readonly FaultKind[] = [
       'the rollout says rebootOption Always: every node that installs is restarted (a cluster node drained first)',
     apply: (draft) => {
       draft.rollout.rebootOption = 'Always';
+    },
+  },
+  {
+    name: 'update-selection',
+    summary:
+      'the rollout names an update in updateSelection: excludeKbs (never installed) or includeKbs (only it installed)',
+    apply: (draft, f) => {
+      const list = f.value % 2 === 0 ? 'excludeKbs' : 'includeKbs';
+      const selection = draft.rollout.updateSelection ?? {};
+      selection[list] = [...new Set([...(selection[list] ?? []), f.kb])];
+      draft.rollout.updateSelection = selection;
     },
   },
   {

@@ -67,6 +67,7 @@ import {
 } from '../lambdas/core/hotfix-config.js';
 import { nodeKey } from '../lambdas/core/node-names.js';
 import { payloadJsonBytes } from '../lambdas/core/payload-encoding.js';
+import { type UpdateSelection, updateExclusion } from '../lambdas/core/update-selection.js';
 import type { Clock } from './clock.js';
 import {
   deterministicUuid,
@@ -80,6 +81,7 @@ import {
   type UpdateBehaviour,
   type WindowsUpdateItem,
 } from './scenario.js';
+import { scanResultLine, windowsUpdateFacts } from './update-selection-model.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types and constants
@@ -212,6 +214,8 @@ export interface NodeScriptContext {
     hResult: number;
     rebootRequired: boolean;
   };
+  /** What a Windows Update search finds on the node: the offered updates it lacks. */
+  windowsUpdateFound(): readonly WindowsUpdateItem[];
 }
 
 /** One member of a failover cluster as `Get-ClusterNode` lists it. */
@@ -295,6 +299,7 @@ export const DOCUMENT_STEP_TIMEOUT_SECONDS: { readonly [K in DocumentKey]: numbe
   runScript: 24 * 3600,
   restart: 2 * 3600,
   removeUpdates: 48 * 3600,
+  scan: 2 * 3600,
 };
 
 /** SSM Agent version the simulated nodes report. */
@@ -607,6 +612,17 @@ function payloadBoolean(obj: unknown, name: string, path: string): boolean {
   return value;
 }
 
+/** payload.selection: the rollout's updateSelection or null (checked by the control plane). */
+function payloadSelection(payload: unknown): UpdateSelection | null {
+  const value = property(payload, 'selection', 'payload');
+  if (value !== null && !isRecord(value)) {
+    throw new ScriptFailure(
+      `payload.selection (${formatValue(value)}): expected a JSON object or null`,
+    );
+  }
+  return value as UpdateSelection | null;
+}
+
 function payloadArray(obj: unknown, name: string, path: string): unknown[] {
   const value = property(obj, name, path);
   if (!Array.isArray(value)) {
@@ -807,6 +823,13 @@ export class SimulatedFleet {
   /** The storage repair jobs the scenario gives the node (issue 13, item 6); none by default. */
   storageJobsOf(name: string): readonly { readonly name: string; readonly minutes: number }[] {
     return this.nodesByKey.get(nodeKey(name))?.spec.storageJobs ?? [];
+  }
+
+  /** What Windows Update offers the node (its own list, else the scenario's). */
+  windowsUpdateOffered(name: string): readonly WindowsUpdateItem[] {
+    const node = this.nodesByKey.get(nodeKey(name));
+    if (!node) throw new Error(`SimulatedFleet: no node ${JSON.stringify(name)}`);
+    return (node.spec.windowsUpdate ?? this.scenario.windowsUpdate).available;
   }
 
   /** Every node's state now, in scenario order. */
@@ -1531,6 +1554,8 @@ export class SimulatedFleet {
         return this.restart(run, payload);
       case 'removeUpdates':
         return this.removeUpdates(run, payload, deadline);
+      case 'scan':
+        return this.scanUpdates(run, payload, deadline);
     }
   }
 
@@ -1545,6 +1570,10 @@ export class SimulatedFleet {
       now: () => run.now(),
       sleep: (ms) => run.sleep(ms),
       storedFile: (file) => this.files.get(file.replace(/\\/g, '/')),
+      windowsUpdateFound: () =>
+        (node.spec.windowsUpdate ?? this.scenario.windowsUpdate).available.filter(
+          (u) => !node.installed.includes(u.kb),
+        ),
       countAttempt: (file) => this.countAttempt(node, file),
       behaviourFor: (file) => this.behaviourFor(node, file),
       ruleFor: (item, file) => this.ruleFor(item, file),
@@ -2261,6 +2290,7 @@ export class SimulatedFleet {
     const queryString = payloadString(payload, 'queryString', 'payload');
     const includeRecommended = payloadBoolean(payload, 'includeRecommendedUpdates', 'payload');
     const timeoutMinutes = payloadInteger(payload, 'timeoutMinutes', 'payload', 1, 2880);
+    const selection = payloadSelection(payload);
     const deadline = Math.min(run.now() + timeoutMinutes * 60_000, commandDeadline);
 
     run.log(`searching for updates: ${queryString}`);
@@ -2272,6 +2302,23 @@ export class SimulatedFleet {
         run.log(
           `left out, recommended but not important (IncludeRecommendedUpdates is false): ${update.title}`,
         );
+        continue;
+      }
+      const exclusion = updateExclusion(windowsUpdateFacts(update), selection, new Date(run.now()));
+      if (exclusion !== null) {
+        run.log(
+          `excluded by updateSelection.${exclusion.rule} (${exclusion.reason}): ${update.title}`,
+        );
+        run.result({
+          updateId: update.updateId,
+          title: update.title,
+          kb: update.kb,
+          resultCode: 0,
+          hResult: 0,
+          rebootRequired: false,
+          excludedBy: exclusion.rule,
+          excludedReason: exclusion.reason,
+        });
         continue;
       }
       selected.push(update);
@@ -2297,6 +2344,43 @@ export class SimulatedFleet {
       Object.assign(line, this.installWindowsUpdate(node, update, run.now()));
       run.result(line);
     }
+    return 0;
+  }
+
+  /** scan-updates.ps1: searches only; nothing on the node changes. */
+  private async scanUpdates(
+    run: ScriptRun,
+    payload: Record<string, unknown>,
+    deadline: number,
+  ): Promise<number> {
+    const node = run.inv.node;
+    const queryString = payloadString(payload, 'queryString', 'payload');
+    const includeRecommended = payloadBoolean(payload, 'includeRecommendedUpdates', 'payload');
+    const selection = payloadSelection(payload);
+    if (run.now() >= deadline) {
+      throw new ScriptFailure('the deadline passed before the Windows Update search could start');
+    }
+    run.log(`scanning (searching only, nothing is installed): ${queryString}`);
+    await run.sleep(SIMULATED_TIMINGS.windowsUpdateSearchMs);
+    const offered = (node.spec.windowsUpdate ?? this.scenario.windowsUpdate).available;
+    const found = offered.filter((u) => !node.installed.includes(u.kb));
+    let applicable = 0;
+    for (const update of found) {
+      if (update.recommended && !includeRecommended) {
+        run.log(
+          `left out, recommended but not important (IncludeRecommendedUpdates is false): ${update.title}`,
+        );
+        continue;
+      }
+      const line = scanResultLine(update, selection, new Date(run.now()));
+      if (line.excludedBy === null) applicable++;
+      run.result(line);
+    }
+    const pendingRestart = node.pendingReboot;
+    run.log(
+      `${applicable} of ${found.length} updates would install; pending restart ${pendingRestart ? 'True' : 'False'}`,
+    );
+    run.result({ kind: 'node', pendingRestart, found: found.length, applicable });
     return 0;
   }
 

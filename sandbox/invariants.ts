@@ -9,10 +9,12 @@
 import { LIFECYCLE_EVENT_TYPES } from '../lambdas/core/contracts.js';
 import { isSuccessfulOutcome } from '../lambdas/core/exit-codes.js';
 import { nodeKey } from '../lambdas/core/node-names.js';
+import type { UpdateSelection } from '../lambdas/core/update-selection.js';
 import { kbFromName } from '../lambdas/handlers/interpret-results.js';
 import type { RunStore } from '../lambdas/shared/run-store.js';
 import type { ExecutionResult, ProgressEvent, Sandbox } from './engine.js';
 import type { FleetLogEntry, SimulatedFleet } from './fleet.js';
+import { excludedNeverInstalled } from './invariant-update-selection.js';
 import { checkPhasesGateInOrder, PHASES_GATE_IN_ORDER } from './phase-invariants.js';
 import type { RunReport } from './report.js';
 import {
@@ -56,6 +58,10 @@ export const INVARIANTS = [
   },
   PHASES_GATE_IN_ORDER,
   STORAGE_REPAIR_STOPS_RUN,
+  {
+    name: 'excludedNeverInstalled',
+    rule: 'An update the run’s updateSelection excludes (issue 13 item 2) is never installed during the run: the selection is applied again to every install the fleet saw (a Windows Update item by its facts at the time, a hotfix file by the KB in its name), and the report calls no excluded update installed.',
+  },
 ] as const;
 
 export type InvariantName = (typeof INVARIANTS)[number]['name'];
@@ -200,6 +206,8 @@ export interface RunEvidence {
   readonly rebootOption?: string;
   /** The rollout input the run started with, when known (phases are resolved from it). */
   readonly rollout?: unknown;
+  /** The run's resolved updateSelection (null: none); absent when unknown (an API run). */
+  readonly updateSelection?: UpdateSelection | null;
 }
 
 const TERMINAL = new Set(['Success', 'Cancelled', 'TimedOut', 'Failed']);
@@ -222,6 +230,7 @@ export async function checkRunInvariants(evidence: RunEvidence): Promise<Invaria
     neverMeansNeverRestarted(evidence.rebootOption, log),
     phasesGateInOrder(evidence),
     storageRepairStopsRun(evidence, log, status),
+    selectionRespected(evidence),
   ];
 }
 
@@ -261,6 +270,20 @@ function phasesGateInOrder(evidence: RunEvidence): InvariantResult {
     nodeStarts: evidence.observations.nodeStarts,
   });
   return result('phasesGateInOrder', problems, detail);
+}
+
+function selectionRespected(evidence: RunEvidence): InvariantResult {
+  const { problems, checked } = excludedNeverInstalled({
+    fleet: evidence.fleet,
+    nodes: evidence.nodes,
+    ...(evidence.updateSelection === undefined
+      ? {}
+      : { updateSelection: evidence.updateSelection }),
+    startedAt: evidence.execution.startedAt.getTime(),
+    stoppedAt: evidence.execution.stoppedAt.getTime(),
+    ...(evidence.report ? { report: evidence.report } : {}),
+  });
+  return result('excludedNeverInstalled', problems, checked);
 }
 
 const result = (name: InvariantName, problems: readonly string[], ok: string): InvariantResult =>

@@ -31,6 +31,8 @@ import {
   type SimulatedNode,
   storageRepairJobs,
 } from './fleet.js';
+import type { WindowsUpdateItem } from './scenario.js';
+import { windowsUpdateFacts } from './update-selection-model.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const WORKER_SCRIPT = join(ROOT, 'sandbox', 'pwsh-worker.ps1');
@@ -48,6 +50,7 @@ export const PWSH_DOCUMENTS: readonly DocumentKey[] = [
   'runScript',
   'removeUpdates',
   'windowsUpdate',
+  'scan',
 ];
 
 let available: boolean | undefined;
@@ -375,6 +378,20 @@ function hasUpdates(encoded: string): boolean {
 const iso = (ms: number) => new Date(ms).toISOString();
 const windowsPath = (path: string) => expandEnvironment(path).replace(/\//g, '\\').toLowerCase();
 
+/**
+ * One offered update as the worker builds a WUA IUpdate of it (New-WindowsUpdateSession's
+ * searcher): the facts updateSelection reads, as the model reads them (windowsUpdateFacts).
+ */
+function searchedUpdateFacts(update: WindowsUpdateItem) {
+  const facts = windowsUpdateFacts(update);
+  return {
+    categoryIds: facts.classificationIds,
+    msrcSeverity: facts.msrcSeverity ?? '',
+    published: facts.published,
+    rebootBehavior: facts.rebootBehavior,
+  };
+}
+
 /** One run of a script: the answers to its seam calls. */
 class ScriptJob {
   private readonly payloadItems: Record<string, unknown>[];
@@ -578,6 +595,8 @@ class ScriptJob {
         eulaAccepted: true,
         canRequestUserInput: false,
         isDownloaded: false,
+        // What update selection reads (issue 13, item 2): classification, severity, dates.
+        ...searchedUpdateFacts(u),
       })),
     };
   }

@@ -148,15 +148,21 @@ function global:SandboxSeam-NewWindowsUpdateSession {
             foreach ($found in @($answer.updates)) {
                 $kb = New-SandboxWuaCollection
                 $null = $kb.Add([string]$found.kbDigits)
+                $categories = New-SandboxWuaCollection
+                foreach ($id in @($found.categoryIds)) { $null = $categories.Add([pscustomobject]@{ CategoryID = [string]$id }) }
                 $null = $updates.Add([pscustomobject]@{
                         Title = [string]$found.title
                         KBArticleIDs = $kb
                         AutoSelectOnWebSites = [bool]$found.autoSelect
                         BrowseOnly = [bool]$found.browseOnly
                         EulaAccepted = [bool]$found.eulaAccepted
-                        InstallationBehavior = [pscustomobject]@{ CanRequestUserInput = [bool]$found.canRequestUserInput }
+                        InstallationBehavior = [pscustomobject]@{ CanRequestUserInput = [bool]$found.canRequestUserInput; RebootBehavior = [int]$found.rebootBehavior }
                         Identity = [pscustomobject]@{ UpdateID = [string]$found.updateId }
                         IsDownloaded = [bool]$found.isDownloaded
+                        IsInstalled = $false
+                        Categories = $categories
+                        MsrcSeverity = [string]$found.msrcSeverity
+                        LastDeploymentChangeTime = $(if ($null -eq $found.published) { $null } else { [string]$found.published })
                     })
             }
             return [pscustomobject]@{ ResultCode = [int]$answer.resultCode; Updates = $updates }

@@ -19,6 +19,8 @@ export interface ReportUpdate {
   readonly rebootRequired: boolean;
   readonly durationSeconds: number;
   readonly detail?: string;
+  /** Not installed: the rollout's updateSelection rule that left it out. */
+  readonly excludedBy?: string;
 }
 
 /** One node's section of the report. */
@@ -75,6 +77,7 @@ export async function readRunReport(store: RunStore, runId: string): Promise<Run
         rebootRequired: u.rebootRequired,
         durationSeconds: u.durationSeconds,
         ...(u.detail ? { detail: u.detail } : {}),
+        ...(u.excludedBy ? { excludedBy: u.excludedBy } : {}),
       }));
     const ledger = (await store.getLedger(name)).entries
       .filter((e) => e.runId === runId && e.removedAt === undefined)
@@ -156,8 +159,9 @@ export function renderRunReport(report: RunReport): string {
         const code = u.exitCode === null ? '-' : `${u.exitCode} (${toHex(u.exitCode)})`;
         const name = `${u.attempt > 1 ? `[try ${u.attempt}] ` : ''}${u.update}`;
         lines.push(
-          `    ${pad(name.length > 45 ? `${name.slice(0, 42)}...` : name, 46)}${pad(u.outcome, 24)}${pad(code, 27)}${pad(u.rebootRequired ? 'yes' : 'no', 9)}${formatDuration(u.durationSeconds)}`,
+          `    ${pad(name.length > 45 ? `${name.slice(0, 42)}...` : name, 46)}${pad(u.excludedBy ? `Excluded (${u.excludedBy})` : u.outcome, 24)}${pad(code, 27)}${pad(u.rebootRequired ? 'yes' : 'no', 9)}${formatDuration(u.durationSeconds)}`,
         );
+        if (u.excludedBy && u.detail) lines.push(`      ${u.detail}`);
       }
     }
     if (node.ledger.length > 0) {

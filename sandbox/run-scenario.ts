@@ -6,6 +6,11 @@
 
 import { DEFAULT_CONFIG_FILE_NAME } from '../lambdas/core/hotfix-plan.js';
 import { PLUGIN_NAMES, parseHotfixPluginArguments } from '../lambdas/core/plugin-arguments.js';
+import {
+  resolveUpdateSelection,
+  type UpdateSelection,
+  updateSelectionInputSchema,
+} from '../lambdas/core/update-selection.js';
 import type { FunctionName } from '../lib/rollout-functions.js';
 import { type ExecutionResult, type ProgressEvent, Sandbox, synthesize } from './engine.js';
 import { SimulatedFleet } from './fleet.js';
@@ -168,6 +173,13 @@ function compare(
   return mismatches;
 }
 
+/** The rollout's resolved updateSelection (issue 13 item 2), for its invariant. */
+function selectionOf(rollout: unknown): UpdateSelection | null {
+  const raw = (rollout as { updateSelection?: unknown }).updateSelection;
+  const parsed = updateSelectionInputSchema.safeParse(raw);
+  return parsed.success ? resolveUpdateSelection(parsed.data) : null;
+}
+
 /** Runs every rollout of the scenario in order. */
 export async function runScenario(
   scenario: Scenario,
@@ -248,6 +260,7 @@ export async function runScenario(
           fleetFrom,
           ...(run.rollout.rebootOption ? { rebootOption: run.rollout.rebootOption } : {}),
           rollout: run.rollout,
+          updateSelection: selectionOf(run.rollout),
         }),
       );
       const mismatches = [

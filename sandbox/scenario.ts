@@ -8,6 +8,7 @@
  * ids, checksums, the nodes of each rollout) and validates each rollout exactly as the workflow
  * does ({@link parseRolloutInput}). Every problem is listed in one {@link ScenarioError}.
  */
+
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
@@ -24,6 +25,12 @@ import {
   type RolloutInput,
   RolloutInputError,
 } from '../lambdas/core/rollout-input.js';
+import {
+  CLASSIFICATIONS,
+  type Classification,
+  MSRC_SEVERITIES,
+  type MsrcSeverity,
+} from '../lambdas/core/update-selection.js';
 import { type HotpatchManifest, hotpatchManifestSchema } from '../lambdas/shared/hotfix-root.js';
 import { FUNCTION_NAMES } from '../lib/rollout-functions.js';
 
@@ -182,6 +189,38 @@ const updatesSchema = z
   })
   .default({});
 
+/**
+ * What updateSelection reads of an update (issue 13 item 2): its WUA classification, MSRC
+ * severity, publish date and RebootBehavior.
+ */
+const windowsUpdateSelectionFacts = {
+  /** WUA's update classification. @default "Security Updates" */
+  classification: z
+    .enum(CLASSIFICATIONS as [Classification, ...Classification[]], {
+      error: `expected a WUA update classification: one of ${CLASSIFICATIONS.map((c) => JSON.stringify(c)).join(', ')}`,
+    })
+    .default('Security Updates'),
+  /** IUpdate.MsrcSeverity. @default "Unspecified" (none) */
+  msrcSeverity: z
+    .enum(MSRC_SEVERITIES as [MsrcSeverity, ...MsrcSeverity[]], {
+      error: `expected an MSRC severity: one of ${MSRC_SEVERITIES.join(', ')}`,
+    })
+    .default('Unspecified'),
+  /** IUpdate.LastDeploymentChangeTime, ISO 8601. @default - unknown (the date rules exclude it) */
+  published: z.iso
+    .datetime({ offset: true, error: 'expected an ISO 8601 date-time, e.g. 2026-11-10T17:00:00Z' })
+    .optional(),
+  /**
+   * InstallationBehavior.RebootBehavior before the install. @default - AlwaysRequiresReboot when
+   * rebootRequired, else NeverReboots
+   */
+  rebootBehavior: z
+    .enum(['NeverReboots', 'AlwaysRequiresReboot', 'CanRequestReboot'], {
+      error: 'expected NeverReboots, AlwaysRequiresReboot or CanRequestReboot',
+    })
+    .optional(),
+};
+
 /** One update Windows Update offers a node. */
 const windowsUpdateItemSchema = z
   .strictObject({
@@ -214,6 +253,7 @@ const windowsUpdateItemSchema = z
     recommended: flag().default(false),
     /** How long the download and install take, in minutes. @default 5 */
     minutes: minutes('the install duration').default(5),
+    ...windowsUpdateSelectionFacts,
   })
   .transform((item) => ({
     ...item,

@@ -1,6 +1,6 @@
 # Document InstallWindowsUpdates: what CAU's Microsoft.WindowsUpdatePlugin does on a node, through
 # the Windows Update Agent (WUA) COM API. Payload: WindowsUpdatePayload { queryString,
-# includeRecommendedUpdates, timeoutMinutes }.
+# includeRecommendedUpdates, timeoutMinutes, selection }.
 #
 # Search with queryString (the plug-in's QueryString, or its default query); keep the important
 # updates, and the recommended ones too when includeRecommendedUpdates is true; leave out those
@@ -10,6 +10,11 @@
 # licence accepted or user input is reported too, with skipped true, skipReason (eula or
 # userInput) and resultCode 0 (WUA's NotStarted): the interpreter counts it against the run.
 # Updates the options leave out (recommended, optional) are only logged.
+# selection (the rollout's updateSelection, or null) filters what the search found by the rules
+# of node-contract.json, in its order (Get-UpdateExclusion; lambdas/core/update-selection.ts
+# holds the same rules, and test/fixtures/update-selection/cases.json runs through both). An
+# update it leaves out is reported with excludedBy (the rule) and excludedReason, resultCode 0,
+# and is neither downloaded nor installed.
 # Exit 0 once every selected update is reported: the interpret-results Lambda judges WUA's result
 # codes. An update not started before timeoutMinutes (or the command deadline) passes is
 # reported with result code 5 (aborted), so it counts as failed and can be retried.
@@ -18,6 +23,10 @@ $payload = Read-RolloutPayload
 $queryString = Get-PayloadString $payload 'queryString' 'payload'
 $includeRecommended = Get-PayloadBoolean $payload 'includeRecommendedUpdates' 'payload'
 $timeoutMinutes = Get-PayloadInteger $payload 'timeoutMinutes' 'payload' 1 2880
+$selection = Get-PayloadProperty $payload 'selection' 'payload'
+if ($null -ne $selection -and $selection -isnot [System.Management.Automation.PSCustomObject]) {
+    throw ('payload.selection ({0}): expected a JSON object or null' -f (Format-PayloadValue $selection))
+}
 $deadline = Get-EarlierDeadline (Get-RolloutDeadline $payload) $timeoutMinutes
 
 # WUA OperationResultCode values.
@@ -25,13 +34,6 @@ $resultNotStarted = 0
 $resultSucceeded = 2
 $resultFailed = 4
 $resultAborted = 5
-
-function Get-UpdateKb {
-    param($Update)
-    $ids = $Update.KBArticleIDs
-    if ($null -eq $ids -or $ids.Count -eq 0) { return $null }
-    return ('KB' + [string]$ids.Item(0))
-}
 
 function Get-ErrorHResult {
     param([System.Exception] $Exception)
@@ -67,6 +69,21 @@ for ($i = 0; $i -lt $search.Updates.Count; $i++) {
             Write-RolloutLog ('left out, optional: ' + $title)
             continue
         }
+    }
+    $exclusion = Get-UpdateExclusion (Get-UpdateFacts $update) $selection (Get-RolloutUtcNow)
+    if ($null -ne $exclusion) {
+        Write-RolloutLog ('excluded by updateSelection.' + $exclusion['rule'] + ' (' + $exclusion['reason'] + '): ' + $title)
+        Write-RolloutResult ([ordered]@{
+                updateId = [string]$update.Identity.UpdateID
+                title = $title
+                kb = Get-UpdateKb $update
+                resultCode = $resultNotStarted
+                hResult = 0
+                rebootRequired = $false
+                excludedBy = $exclusion['rule']
+                excludedReason = $exclusion['reason']
+            })
+        continue
     }
     $skipReason = $null
     if (-not $update.EulaAccepted) { $skipReason = 'eula' }

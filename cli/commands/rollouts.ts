@@ -151,12 +151,13 @@ async function connectLocalAfterScenario(
   io: Io,
   flags: ConnectionFlags,
   inputs: readonly unknown[] = [],
+  runScenarioRollouts = true,
 ): Promise<LocalBackend> {
   const { openLocalBackend } = await import('../local-backend.js');
   return openLocalBackend({
     cwd: io.cwd,
     ...(flags.scenario === undefined ? {} : { scenario: flags.scenario }),
-    runScenarioRollouts: true,
+    runScenarioRollouts,
     inputs,
   });
 }
@@ -455,12 +456,42 @@ function renderScan(scan: ScanResult): string {
     );
     for (const file of node.files) lines.push(`    ${file}`);
     if (node.filesOmitted > 0) lines.push(`    ... and ${node.filesOmitted} more`);
+    lines.push(
+      `    hotpatch candidates: ${node.hotpatchCandidates}; restart expected: ${node.restartExpected ? 'yes' : 'no'}`,
+    );
   }
+  lines.push(...renderScanSelection(scan));
   if (scan.nodeOrder.length > 0) lines.push('', `Node order: ${scan.nodeOrder.join(', ')}`);
   if (scan.warnings.length > 0) {
     lines.push('', 'Warnings:', ...scan.warnings.map((w) => `  ${w}`));
   }
   return lines.join('\n');
+}
+
+/** The Windows Update query and the updateSelection, and the hotfix files it excludes (issue 13 item 2). */
+function renderScanSelection(scan: ScanResult): string[] {
+  const lines: string[] = [];
+  const wu = scan.windowsUpdate;
+  if (wu) {
+    lines.push(
+      '',
+      `Windows Update (searched on each node when it runs): ${wu.queryString}; recommended updates ${wu.includeRecommendedUpdates ? 'included' : 'left out'}`,
+    );
+    if (wu.selection) {
+      for (const [rule, value] of Object.entries(wu.selection)) {
+        lines.push(
+          `  updateSelection.${rule}: ${Array.isArray(value) ? value.join(', ') : String(value)}`,
+        );
+      }
+    }
+  }
+  const excluded = scan.excluded ?? [];
+  if (excluded.length > 0) {
+    lines.push('', 'Excluded by updateSelection (hotfix files):');
+    for (const e of excluded) lines.push(`  ${e.file}: ${e.rule} (${e.reason})`);
+    if ((scan.excludedOmitted ?? 0) > 0) lines.push(`  ... and ${scan.excludedOmitted} more`);
+  }
+  return lines;
 }
 
 function renderLedger(ledger: Ledger): string {
@@ -1168,7 +1199,14 @@ export async function runScan(argv: readonly string[], io: Io): Promise<number> 
       print(await backend.scan(input ?? service?.defaultInput)),
     );
   }
-  const backend = await connectLocalAfterScenario(io, flags, input === undefined ? [] : [input]);
+  // A scan installs nothing and previews the fleet as it is: the scenario's rollouts do not run
+  // first (issue 12 point 4).
+  const backend = await connectLocalAfterScenario(
+    io,
+    flags,
+    input === undefined ? [] : [input],
+    false,
+  );
   try {
     const body = input === undefined ? backend.defaultInput() : backend.completeInput(input);
     return print(await backend.scan(body));

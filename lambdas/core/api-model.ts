@@ -991,6 +991,12 @@ const reportUpdateSchema = z.object({
   detail: z.string().optional(),
   startedAt: timestamp.optional().describe('When the update started (UTC)'),
   finishedAt: timestamp.optional().describe('When the update ended (UTC)'),
+  excludedBy: z
+    .string()
+    .optional()
+    .describe(
+      "Not installed: the rollout's updateSelection rule that left it out (outcome NotApplicable)",
+    ),
 });
 
 const reportNodeSchema = z.object({
@@ -1161,6 +1167,25 @@ export const scanResultSchema = z
     ),
     warnings: z.array(z.string()),
     nodeOrder: z.array(z.string()),
+    windowsUpdate: z
+      .looseObject({
+        queryString: z.string(),
+        includeRecommendedUpdates: z.boolean(),
+        selection: z
+          .record(z.string(), z.unknown())
+          .nullable()
+          .optional()
+          .describe("the rollout's updateSelection, which each node applies to its search"),
+        note: z.string().optional(),
+      })
+      .nullable()
+      .optional()
+      .describe('what Windows Update will be asked for; null without the Windows Update plug-in'),
+    excluded: z
+      .array(z.object({ file: z.string(), rule: z.string(), reason: z.string() }))
+      .optional()
+      .describe("hotfix files the rollout's updateSelection leaves out, with the rule"),
+    excludedOmitted: z.number().int().optional(),
   })
   .meta({
     title: 'ScanResult',
@@ -1313,6 +1338,7 @@ export interface UpdateResultView {
   readonly rebootInitiated: boolean;
   readonly durationSeconds: number;
   readonly detail?: string;
+  readonly excludedBy?: string;
   /** When it started and ended (lambdas/core/update-times.ts); absent on older records. */
   readonly startedAt?: string;
   readonly finishedAt?: string;
@@ -1598,6 +1624,7 @@ export function buildRunReport(source: {
         ...(u.detail ? { detail: u.detail } : {}),
         ...(u.startedAt ? { startedAt: u.startedAt } : {}),
         ...(u.finishedAt ? { finishedAt: u.finishedAt } : {}),
+        ...(u.excludedBy ? { excludedBy: u.excludedBy } : {}),
       }));
     const ledger = (ledgers.get(key) ?? [])
       .filter((e) => e.runId === run.runId && e.removedAt === undefined)

@@ -6,6 +6,7 @@
 import type { ExitConditions, ExitOutcome } from './exit-codes.js';
 import NODE_CONTRACT_JSON from './node-contract.json' with { type: 'json' };
 import type { FailbackMode } from './run-policy.js';
+import type { SelectionRule, UpdateSelection } from './update-selection.js';
 
 // ---------------------------------------------------------------------------------------------
 // The node contract: one JSON file read by both languages
@@ -76,6 +77,7 @@ export const DOCUMENTS = {
   runScript: 'RunUpdateScript',
   restart: 'RestartNode',
   removeUpdates: 'RemoveUpdates',
+  scan: 'ScanUpdates',
 } as const;
 export type DocumentKey = keyof typeof DOCUMENTS;
 
@@ -217,7 +219,49 @@ export interface WindowsUpdatePayload {
   readonly queryString: string;
   readonly includeRecommendedUpdates: boolean;
   readonly timeoutMinutes: number;
+  /** The rollout's updateSelection, applied to the search result on the node; null: none. */
+  readonly selection: UpdateSelection | null;
 }
+
+/**
+ * Payload of ScanUpdates (`ssm/scan-updates.ps1`, CAU's Invoke-CauScan for the Windows Update
+ * plug-in): the run's query and options and its updateSelection. Searches only: nothing is
+ * downloaded or installed.
+ */
+export interface ScanUpdatesPayload {
+  readonly queryString: string;
+  readonly includeRecommendedUpdates: boolean;
+  readonly selection: UpdateSelection | null;
+}
+
+/**
+ * One ScanUpdates result line. `kind` `update`: one update the search found that the query and
+ * options select (`excludedBy` set when updateSelection leaves it out; `skipReason` when it needs
+ * a licence accepted or user input). `kind` `node`: the last line, the node's pending restart
+ * and the counts.
+ */
+export type ScanUpdatesResultLine =
+  | {
+      readonly kind: 'update';
+      readonly updateId: string;
+      readonly kb: string | null;
+      readonly title: string;
+      /** Names from node-contract.json's classifications, or the category GUID when unknown. */
+      readonly classification: string | null;
+      readonly msrcSeverity: string | null;
+      /** WUA InstallationBehavior.RebootBehavior is not 0 (always requires or can request). */
+      readonly restartExpected: boolean;
+      readonly isInstalled: boolean;
+      readonly excludedBy: string | null;
+      readonly excludedReason: string | null;
+      readonly skipReason: WindowsUpdateSkipReason | null;
+    }
+  | {
+      readonly kind: 'node';
+      readonly pendingRestart: boolean;
+      readonly found: number;
+      readonly applicable: number;
+    };
 
 /** WUA OperationResultCode: 2 succeeded, 3 succeeded with errors, 4 failed, 5 aborted. */
 export interface WindowsUpdateResultLine {
@@ -234,6 +278,12 @@ export interface WindowsUpdateResultLine {
    */
   readonly skipped?: boolean;
   readonly skipReason?: WindowsUpdateSkipReason;
+  /**
+   * The search found it but the rollout's updateSelection leaves it out: `excludedBy` names the
+   * rule and `excludedReason` why. Not installed, not counted against the run; `resultCode` 0.
+   */
+  readonly excludedBy?: SelectionRule;
+  readonly excludedReason?: string;
 }
 
 export const WINDOWS_UPDATE_SKIP_REASONS = ['eula', 'userInput'] as const;
@@ -359,6 +409,8 @@ export interface UpdateResult {
   readonly durationSeconds: number;
   readonly logTail: string;
   readonly detail?: string;
+  /** Not installed: the rollout's updateSelection rule that excluded it (outcome NotApplicable). */
+  readonly excludedBy?: SelectionRule;
 }
 
 /** What the plan-node task returns for the hotfix plug-in. */

@@ -215,6 +215,8 @@ function isWuLine(value: unknown): value is WindowsUpdateResultLine {
  * An update the query selected but the node skipped (it needs a licence accepted or user input,
  * `skipped` with `skipReason`) counts as Failed, not transient: the run must not look fully
  * successful while an important update was left out, and a retry would skip it again.
+ * An update the rollout's updateSelection excluded (`excludedBy`) is `NotApplicable` with the
+ * rule in `excludedBy` and `detail`: the run asked for it to stay out.
  */
 export function interpretWindowsUpdate(
   command: Pick<CommandOutcome, 'status' | 'results' | 'outputTail'>,
@@ -224,6 +226,23 @@ export function interpretWindowsUpdate(
       throw new InstallReportError(
         `Windows Update result line ${i + 1} (${JSON.stringify(line)?.slice(0, 200)}): expected { updateId, title, resultCode, rebootRequired }`,
       );
+    }
+    if (typeof line.excludedBy === 'string') {
+      // The rollout's updateSelection left it out: not installed, not a failure (issue 13 item 2).
+      return {
+        index: i,
+        plugin: 'Microsoft.WindowsUpdatePlugin' as const,
+        update: line.kb ? `${line.kb} ${line.title}` : line.title,
+        exitCode: null,
+        outcome: 'NotApplicable' as const,
+        rebootRequired: false,
+        rebootInitiated: false,
+        transient: false,
+        durationSeconds: 0,
+        logTail: '',
+        detail: `excluded by updateSelection.${line.excludedBy}: ${line.excludedReason ?? ''}`,
+        excludedBy: line.excludedBy,
+      };
     }
     const succeeded = line.resultCode === WUA_RESULT.succeeded;
     const outcome: ExitOutcome = succeeded

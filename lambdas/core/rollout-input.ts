@@ -37,6 +37,12 @@ import {
 } from './run-policy.js';
 import { parseSchedule, scheduleTriggerSchema, shouldRunAt } from './schedule.js';
 import { MAX_RESOLVED_NODES, type TargetResolution } from './target-selection.js';
+import {
+  resolvedUpdateSelectionSchema,
+  resolveUpdateSelection,
+  type UpdateSelection,
+  updateSelectionInputSchema,
+} from './update-selection.js';
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -329,6 +335,7 @@ export const rolloutInputSchema = z
       schedule: scheduleTriggerSchema.optional(),
       removal: removalSchema.optional(),
       phases: phasesInputSchema.optional(),
+      updateSelection: updateSelectionInputSchema.optional(),
     },
     {
       error:
@@ -406,10 +413,14 @@ export type ResolvedPlugin =
       readonly name: typeof PLUGIN_NAMES.hotfix;
       readonly arguments: HotfixPluginArguments;
       readonly hotfixRoot: HotfixRootLocation;
+      /** The input's updateSelection (only its KB lists apply here); absent when none. */
+      readonly selection?: UpdateSelection;
     }
   | {
       readonly name: typeof PLUGIN_NAMES.windowsUpdate;
       readonly arguments: WindowsUpdatePluginArguments;
+      /** The input's updateSelection, which the node applies; absent when none. */
+      readonly selection?: UpdateSelection;
     };
 
 export interface ChangeTicket {
@@ -622,7 +633,7 @@ export function parseRolloutInput(
   return {
     runId: data.runId ?? defaultRunId ?? generateRunId(now, options.random ?? Math.random),
     target: { kind: data.target.kind, name: data.target.name, nodes },
-    plugins,
+    plugins: withSelection(plugins, resolveUpdateSelection(data.updateSelection)),
     policy: phased ? { ...policy, nodeOrder: phased.order } : policy,
     changeTicket: data.changeTicket ?? null,
     requestedBy: data.requestedBy ?? null,
@@ -689,6 +700,17 @@ function resolvePhasesOf(
   const resolved = resolvePhases(data.phases, policy.nodeOrder, policy.maxFailedNodes);
   if ('problems' in resolved) throw new RolloutInputError(resolved.problems);
   return resolved;
+}
+
+/**
+ * Each plug-in carries the update selection (issue 13 item 2), so plan-node and scan read it
+ * with the plug-in; nothing is added when the input selects everything.
+ */
+function withSelection(
+  plugins: readonly ResolvedPlugin[],
+  selection: UpdateSelection | null,
+): ResolvedPlugin[] {
+  return selection === null ? [...plugins] : plugins.map((plugin) => ({ ...plugin, selection }));
 }
 
 /** WarnAfter and StopAfter as times; a scheduled window's end caps StopAfter. */
@@ -916,6 +938,8 @@ function acceptedRolloutFields(path: readonly PropertyKey[]): readonly string[] 
       return Object.keys(changeTicketSchema.shape);
     case 'removal':
       return Object.keys(removalSchema.shape);
+    case 'updateSelection':
+      return Object.keys(updateSelectionInputSchema.shape);
     default:
       return [];
   }
@@ -1065,6 +1089,7 @@ export const resolvedPluginSchema = z.discriminatedUnion('name', [
       }),
       uri: nonEmpty,
     }),
+    selection: resolvedUpdateSelectionSchema.optional(),
   }),
   z.object({
     name: z.literal(PLUGIN_NAMES.windowsUpdate),
@@ -1073,5 +1098,6 @@ export const resolvedPluginSchema = z.discriminatedUnion('name', [
       queryString: nonEmpty,
       queryStringGiven: z.boolean(),
     }),
+    selection: resolvedUpdateSelectionSchema.optional(),
   }),
 ]);

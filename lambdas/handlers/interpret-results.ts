@@ -16,6 +16,7 @@ import {
   type PlannedInstall,
   type RemovalItem,
   TERMINAL_STATUSES,
+  type UpdateResult,
 } from '../core/contracts.js';
 import { EXIT_CONDITIONS, isSuccessfulOutcome } from '../core/exit-codes.js';
 import {
@@ -33,6 +34,7 @@ import {
 } from '../core/interpret.js';
 import { nodeNameProblem } from '../core/node-names.js';
 import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
+import { SELECTION_RULES, type SelectionRule } from '../core/update-selection.js';
 import { withUpdateTimes } from '../core/update-times.js';
 import { createRunStore, LedgerConflictError, type RunStore } from '../shared/run-store.js';
 import { logContext, logger } from '../shared/runtime.js';
@@ -103,6 +105,19 @@ const eventSchema = z
     recordLedger: z.boolean({ error: 'expected true or false' }),
     /** The node installs hotfixes with hotpatching (`/hotpatch:enable`). */
     hotpatch: z.boolean().optional(),
+    /**
+     * Hotfix files the rollout's updateSelection left out of the plan (plan-node's `excluded`):
+     * stored with the first attempt's results as NotApplicable with `excludedBy`, for the report.
+     */
+    excluded: z
+      .array(
+        z.object({
+          file: z.string().min(1),
+          rule: z.enum(SELECTION_RULES as [SelectionRule, ...SelectionRule[]]),
+          reason: z.string(),
+        }),
+      )
+      .optional(),
   })
   .refine((event) => event.plugin !== 'Microsoft.HotfixPlugin' || event.planned !== undefined, {
     path: ['planned'],
@@ -141,6 +156,27 @@ export interface InterpretResultsDeps {
   readonly now: () => Date;
 }
 
+/** Hotfix files updateSelection excluded, as update results after the plan's (issue 13 item 2). */
+function excludedResults(
+  excluded: readonly { file: string; rule: SelectionRule; reason: string }[],
+  from: number,
+): UpdateResult[] {
+  return excluded.map((e, i) => ({
+    index: from + i,
+    plugin: 'Microsoft.HotfixPlugin',
+    update: e.file,
+    exitCode: null,
+    outcome: 'NotApplicable',
+    rebootRequired: false,
+    rebootInitiated: false,
+    transient: false,
+    durationSeconds: 0,
+    logTail: '',
+    detail: `excluded by updateSelection.${e.rule}: ${e.reason}`,
+    excludedBy: e.rule,
+  }));
+}
+
 /** The KB id in an update's file name or title, upper-cased; undefined when it has none. */
 export function kbFromName(name: string): string | undefined {
   return KB_IN_NAME.exec(name)?.[1]?.toUpperCase();
@@ -163,12 +199,10 @@ export function makeInterpretResultsHandler(deps: InterpretResultsDeps) {
           ? interpretRemoval(removals, command)
           : interpretWindowsUpdate(command);
     // Each update's start and end, from the command's completion (now) and the durations.
-    await deps.store.putUpdateResults(
-      runId,
-      node,
-      attempt,
-      withUpdateTimes(verdict.results, deps.now()),
-    );
+    await deps.store.putUpdateResults(runId, node, attempt, [
+      ...withUpdateTimes(verdict.results, deps.now()),
+      ...(attempt === 1 ? excludedResults(input.excluded ?? [], planned.length) : []),
+    ]);
     if ('unplannedRestart' in verdict && verdict.unplannedRestart.length > 0) {
       // The update results say so too; a cluster node's roles moved without a drain.
       logger.error(

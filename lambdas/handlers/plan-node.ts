@@ -28,6 +28,7 @@ import {
   resolvedPluginSchema,
   rolloutNodeRefSchema,
 } from '../core/rollout-input.js';
+import { type Exclusion, hotfixFileExclusion, kbFromFileName } from '../core/update-selection.js';
 import {
   checksumOf,
   findManifestEntry,
@@ -89,6 +90,8 @@ export interface PlanNodeResult {
    * for the Inventory document's payload.
    */
   readonly inventoryBinaries: readonly string[];
+  /** Hotfix files the rollout's updateSelection (its KB lists) left out of the plan, with the rule. */
+  readonly excluded: readonly (Exclusion & { readonly file: string })[];
 }
 
 /** The inventory reports another computer than the node the run names. */
@@ -125,12 +128,14 @@ export function makePlanNodeHandler(deps: PlanNodeDeps) {
     let inventoryBinaries: string[] = [];
     let windowsUpdate: PlanNodeResult['windowsUpdate'] = null;
     let timeoutProblem: string | undefined;
+    const excluded: (Exclusion & { file: string })[] = [];
     for (const plugin of plugins) {
       if (plugin.name === PLUGIN_NAMES.windowsUpdate) {
         windowsUpdate = {
           queryString: plugin.arguments.queryString,
           includeRecommendedUpdates: plugin.arguments.includeRecommendedUpdates,
           timeoutMinutes: WINDOWS_UPDATE_TIMEOUT_MINUTES,
+          selection: plugin.selection ?? null,
           commandTimeoutSeconds: WINDOWS_UPDATE_TIMEOUT_MINUTES * 60 + COMMAND_OVERHEAD_SECONDS,
         };
         continue;
@@ -149,7 +154,13 @@ export function makePlanNodeHandler(deps: PlanNodeDeps) {
         config: loaded.config,
         configFileName,
       });
-      const planned = plan.nodes[node.name] ?? [];
+      const allPlanned = plan.nodes[node.name] ?? [];
+      const planned: (typeof allPlanned)[number][] = [];
+      for (const u of allPlanned) {
+        const exclusion = hotfixFileExclusion(kbFromFileName(u.file), plugin.selection ?? null);
+        if (exclusion === null) planned.push(u);
+        else excluded.push({ file: u.file, ...exclusion });
+      }
       const checksums = await mapLimit(planned, CHECKSUM_CONCURRENCY, (u) =>
         checksumOf(deps.s3, bucket, `${prefix}${u.file}`),
       );
@@ -197,6 +208,7 @@ export function makePlanNodeHandler(deps: PlanNodeDeps) {
       nothingToInstall: hotfix === null && windowsUpdate === null,
       hotfixRoot,
       inventoryBinaries,
+      excluded,
     };
     const bytes = Buffer.byteLength(JSON.stringify(result));
     if (bytes > MAX_PLAN_BYTES) {
@@ -207,6 +219,7 @@ export function makePlanNodeHandler(deps: PlanNodeDeps) {
     if (timeoutProblem !== undefined) throw new CommandTimeoutTooLongError(timeoutProblem);
     logger.info('planned node', {
       hotfixUpdates: hotfix?.updates.length ?? 0,
+      excluded,
       windowsUpdate: windowsUpdate !== null,
       generatedAt: deps.now().toISOString(),
     });

@@ -22,6 +22,12 @@ import {
   rolloutNodeRefSchema,
 } from '../core/rollout-input.js';
 import {
+  type Exclusion,
+  hotfixFileExclusion,
+  kbFromFileName,
+  type UpdateSelection,
+} from '../core/update-selection.js';
+import {
   findManifestEntry,
   type HotpatchManifest,
   listHotfixRoot,
@@ -119,8 +125,16 @@ export interface ScanResult {
   readonly windowsUpdate: {
     readonly queryString: string;
     readonly includeRecommendedUpdates: boolean;
+    /** The rollout's updateSelection, which each node applies to its search; null: none. */
+    readonly selection: UpdateSelection | null;
     readonly note: string;
   } | null;
+  /**
+   * Hotfix files the rollout's updateSelection (its KB lists) leaves out of every node's plan,
+   * each once, with the rule (at most {@link MAX_IGNORED}; `excludedOmitted` counts the rest).
+   */
+  readonly excluded: readonly (Exclusion & { readonly file: string })[];
+  readonly excludedOmitted: number;
   /**
    * For a group: the artifacts-bucket key of the node list (`[{ name, instanceId }]` in update
    * order) that the fleet's Distributed Map reads. Null for a cluster, whose nodes run in a loop.
@@ -206,6 +220,7 @@ export function makeScanHandler(deps: ScanDeps) {
     let hotfix: ScanResult['hotfix'] = null;
     let windowsUpdate: ScanResult['windowsUpdate'] = null;
     let manifest: HotpatchManifest = {};
+    const excluded = new Map<string, Exclusion & { file: string }>();
     for (const plugin of rollout.plugins) {
       if (plugin.name === PLUGIN_NAMES.hotfix) {
         const { bucket, prefix, uri } = plugin.hotfixRoot;
@@ -217,7 +232,7 @@ export function makeScanHandler(deps: ScanDeps) {
         ]);
         manifest = loadedManifest;
         const plan = planHotfixRoot({ files, nodes: names, config: loaded.config, configFileName });
-        planned = plan.nodes;
+        planned = selectPlanned(plan.nodes, plugin.selection ?? null, excluded);
         ignored = plan.ignored;
         warnings.push(...loaded.config.warnings, ...plan.warnings);
         hotfix = { root: uri, config: loaded.source };
@@ -225,6 +240,7 @@ export function makeScanHandler(deps: ScanDeps) {
         windowsUpdate = {
           queryString: plugin.arguments.queryString,
           includeRecommendedUpdates: plugin.arguments.includeRecommendedUpdates,
+          selection: plugin.selection ?? null,
           note: WINDOWS_UPDATE_NOTE,
         };
       }
@@ -283,6 +299,8 @@ export function makeScanHandler(deps: ScanDeps) {
         pilotListKey,
         restListKey,
         phaseListKeys,
+        excluded: [...excluded.values()].slice(0, MAX_IGNORED),
+        excludedOmitted: Math.max(0, excluded.size - MAX_IGNORED),
       },
       nodes.map((n) => ({
         name: n.name,
@@ -308,6 +326,24 @@ export function makeScanHandler(deps: ScanDeps) {
   };
 }
 
+/** Each node's plan without the files the selection's KB lists exclude, which go to `excluded`. */
+function selectPlanned<T extends { file: string }>(
+  nodes: Readonly<Record<string, readonly T[]>>,
+  selection: UpdateSelection | null,
+  excluded: Map<string, Exclusion & { file: string }>,
+): Record<string, T[]> {
+  const kept: Record<string, T[]> = {};
+  for (const [node, updates] of Object.entries(nodes)) {
+    kept[node] = updates.filter((u) => {
+      const exclusion = hotfixFileExclusion(kbFromFileName(u.file), selection);
+      if (exclusion !== null && !excluded.has(u.file))
+        excluded.set(u.file, { file: u.file, ...exclusion });
+      return exclusion === null;
+    });
+  }
+  return kept;
+}
+
 /**
  * Shapes the output within {@link MAX_SCAN_OUTPUT_BYTES}: at most 50 files per node, fewer when
  * there are many nodes; counts stay complete.
@@ -324,6 +360,8 @@ function fitOutput(
     | 'pilotListKey'
     | 'restListKey'
     | 'phaseListKeys'
+    | 'excluded'
+    | 'excludedOmitted'
   >,
   nodes: readonly {
     name: string;

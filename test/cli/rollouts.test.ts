@@ -130,6 +130,30 @@ describe('the other commands with --local answer after the scenario ran its own 
     expect((check as (json: never) => boolean)(JSON.parse(result.stdout) as never)).toBe(true);
   });
 
+  it('scan --local shows the updateSelection, the hotfix files it excludes, hotpatch and restart, before any rollout ran', async () => {
+    const scenario = join(REPO, 'examples/scenarios/update-selection.json');
+    const text = await run('scan', '--local', '--scenario', scenario);
+    expect(text.stderr).toBe('');
+    expect(text.status).toBe(0);
+    expect(text.stdout).toContain(
+      'updateSelection.classifications: Security Updates, Critical Updates',
+    );
+    expect(text.stdout).toContain('updateSelection.excludeKbs: KB5034439');
+    expect(text.stdout).toContain(
+      'CAUHotfix_All/windows10.0-kb5034439-x64.msu: excludeKbs (KB5034439 is in excludeKbs)',
+    );
+    expect(text.stdout).toContain('hotpatch candidates: 0; restart expected: yes');
+    const json = JSON.parse(
+      (await run('scan', '--local', '--scenario', scenario, '--json')).stdout,
+    );
+    expect(json.nodes.map((n: { files: string[] }) => n.files)).toEqual([
+      ['CAUHotfix_All/windows10.0-kb5034441-x64.msu'],
+      ['CAUHotfix_All/windows10.0-kb5034441-x64.msu'],
+    ]);
+    // The scenario's rollout did not run first: the simulated clock is still at its start.
+    expect(json.scannedAt).toBe('2026-01-13T22:00:00.000Z');
+  });
+
   it("report --format csv is the API renderer's CSV", async () => {
     const result = await run('report', '--local', 'change-management-1', '--format', 'csv');
     expect(result.status).toBe(0);

@@ -601,6 +601,7 @@ describe('rolloutInputJsonSchema', () => {
       'schedule',
       'removal',
       'phases',
+      'updateSelection',
     ]);
     expect(JSON.parse(json)).toEqual(schema);
   });

@@ -19,6 +19,7 @@ import {
   RESULT_LINE_PREFIX,
   type RemovalItem,
   type RemovalResultLine,
+  type ScanUpdatesResultLine,
 } from '../../lambdas/core/contracts.js';
 import { defaultHotfixConfig } from '../../lambdas/core/default-config.js';
 import { findExtensionRule } from '../../lambdas/core/hotfix-config.js';
@@ -82,6 +83,24 @@ function plannedFor(f: Fixture, extension: 'msu' | 'msi' = 'msu'): PlannedInstal
     alwaysReboot: false,
   }));
 }
+
+describe('SSM output fixtures: ScanUpdates', () => {
+  it('prints one update line per listed update, then the node line with the counts', () => {
+    const f = fixture('scan-updates');
+    expect(f.document).toBe('scan');
+    expect(f.exitCode).toBe(0);
+    const lines = f.results as ScanUpdatesResultLine[];
+    const updates = lines.filter((l) => l.kind === 'update');
+    expect(updates.map((l) => [l.kb, l.classification, l.restartExpected, l.skipReason])).toEqual([
+      ['KB5034439', 'Security Updates', true, null],
+      ['KB5034440', 'Critical Updates', false, null],
+      ['KB5030001', 'Drivers', true, null],
+      ['KB5030003', 'Security Updates', true, 'eula'],
+    ]);
+    expect(lines.at(-1)).toEqual({ kind: 'node', pendingRestart: false, found: 5, applicable: 3 });
+    expect(f.output).not.toMatch(/downloading|installing/);
+  });
+});
 
 describe('SSM output fixtures: every one is read', () => {
   const names = readdirSync(FIXTURES)
@@ -204,6 +223,22 @@ describe('SSM output fixtures: Windows Update and removal verdicts', () => {
     expect(verdict.outcomes.Success).toBe(1);
     expect(verdict.results.filter((r) => r.detail?.startsWith('skipped'))).toHaveLength(2);
     expect(verdict.results[0]?.detail).toContain('EULA');
+  });
+
+  it('updates the updateSelection excluded: NotApplicable with the rule, not a failure', () => {
+    const verdict = interpretWindowsUpdate(command(fixture('windows-update-excluded')));
+    expect(verdict.failed).toBe(false);
+    expect(verdict.rebootRequired).toBe(true);
+    expect(verdict.outcomes.Success_RebootRequired).toBe(1);
+    expect(verdict.outcomes.NotApplicable).toBe(2);
+    expect(verdict.results.map((r) => r.excludedBy ?? null)).toEqual([
+      'classifications',
+      'excludeKbs',
+      null,
+    ]);
+    expect(verdict.results[0]?.detail).toBe(
+      'excluded by updateSelection.classifications: classification Drivers is not one of Security Updates, Critical Updates',
+    );
   });
 
   it('a failed install: failed, the other update succeeded', () => {

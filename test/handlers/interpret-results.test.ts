@@ -148,6 +148,56 @@ describe('interpret-results handler', () => {
     });
   });
 
+  it('stores the files updateSelection excluded after the plan, first attempt only, without touching the verdict', async () => {
+    // Arrange
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    ddb.on(PutCommand).resolves({});
+    const excluded = [
+      {
+        file: 'CAUHotfix_All/windows10.0-kb5034439-x64.msu',
+        rule: 'excludeKbs',
+        reason: 'KB5034439 is in excludeKbs',
+      },
+    ];
+
+    // Act
+    const first = await makeHandler()(hotfixEvent({ excluded }));
+    const firstWrites = ddb.commandCalls(BatchWriteCommand).length;
+    await makeHandler()(
+      hotfixEvent({
+        excluded,
+        attempt: 2,
+        planned: [PLAN[1]],
+        command: command([line(1, PLAN[1]?.file ?? '', 0)]),
+      }),
+    );
+
+    // Assert
+    expect(first.failed).toBe(true);
+    expect(first.outcomes).toMatchObject({ NotApplicable: 0, Failed: 1 });
+    const written = ddb.commandCalls(BatchWriteCommand)[0]?.args[0].input.RequestItems?.runs;
+    expect(written).toHaveLength(5);
+    expect(written?.[4]?.PutRequest?.Item).toMatchObject({
+      sk: 'NODE#NODE1#ATTEMPT#01#HOTFIX#UPDATE#0004',
+      update: 'CAUHotfix_All/windows10.0-kb5034439-x64.msu',
+      outcome: 'NotApplicable',
+      excludedBy: 'excludeKbs',
+      detail: 'excluded by updateSelection.excludeKbs: KB5034439 is in excludeKbs',
+    });
+    const retryWritten =
+      ddb.commandCalls(BatchWriteCommand)[firstWrites]?.args[0].input.RequestItems?.runs;
+    expect(retryWritten).toHaveLength(1);
+  });
+
+  it('refuses an excluded file with an unknown rule: InvalidEvent', async () => {
+    const error = await rejection(() =>
+      makeHandler()(hotfixEvent({ excluded: [{ file: 'a.msu', rule: 'bogus', reason: '' }] })),
+    );
+    expect(error.name).toBe('InvalidEvent');
+    expect(error.message).toContain('excluded[0].rule');
+  });
+
   it('never retries an update whose SHA-256 did not match (issue 8, point 9)', async () => {
     // Arrange
     ddb.on(BatchWriteCommand).resolves({});

@@ -46,6 +46,14 @@ const listing = (...keys: string[]) => ({
 
 /** The resolved plug-ins of a rollout, as validate-input returns them. */
 function plugins(...list: { name: string; arguments?: string }[]) {
+  return pluginsSelecting(undefined, ...list);
+}
+
+/** The same, with the rollout's updateSelection. */
+function pluginsSelecting(
+  updateSelection: Record<string, unknown> | undefined,
+  ...list: { name: string; arguments?: string }[]
+) {
   return parseRolloutInput(
     {
       target: {
@@ -54,6 +62,7 @@ function plugins(...list: { name: string; arguments?: string }[]) {
         nodes: [NODE, { name: 'NODE2', instanceId: 'i-01234567' }],
       },
       plugins: list,
+      ...(updateSelection ? { updateSelection } : {}),
     },
     NOW,
   ).plugins;
@@ -196,6 +205,99 @@ describe('plan-node handler', () => {
     });
   });
 
+  it('updateSelection: the hotfix plan drops the files its KB lists exclude, naming the rule', async () => {
+    // Arrange: KB1 and KB2 shared, agent.msi (no KB) for NODE1.
+    arrangeRoot();
+
+    // Act
+    const result = await makePlanNodeHandler(deps())({
+      runId: 'run-1',
+      node: NODE,
+      plugins: pluginsSelecting({ excludeKbs: ['KB2000'] }, HOTFIX),
+    });
+    const onlyKb1 = await makePlanNodeHandler(deps())({
+      runId: 'run-1',
+      node: NODE,
+      plugins: pluginsSelecting({ includeKbs: ['KB1000'] }, HOTFIX),
+    });
+
+    // Assert: the file names carry KB1 / KB2, which are not valid KB ids, so nothing matches
+    // excludeKbs and includeKbs keeps nothing.
+    expect(result.hotfix?.updates.map((u) => u.file)).toEqual([
+      'CAUHotfix_All/KB1.msu',
+      'CAUHotfix_All/KB2.msu',
+      'NODE1/agent.msi',
+    ]);
+    expect(result.excluded).toEqual([]);
+    expect(onlyKb1.hotfix).toBeNull();
+    expect(onlyKb1.nothingToInstall).toBe(true);
+    expect(onlyKb1.excluded.map((e) => [e.file, e.rule])).toEqual([
+      ['CAUHotfix_All/KB1.msu', 'includeKbs'],
+      ['CAUHotfix_All/KB2.msu', 'includeKbs'],
+      ['NODE1/agent.msi', 'includeKbs'],
+    ]);
+  });
+
+  it('updateSelection: a KB in the file name, any case, is matched by both lists', async () => {
+    // Arrange
+    s3Mock
+      .on(ListObjectsV2Command)
+      .resolves(
+        listing(
+          '2025-05/CAUHotfix_All/windows10.0-kb5034441-x64.msu',
+          '2025-05/CAUHotfix_All/Windows10.0-KB5034439-x64.msu',
+          '2025-05/CAUHotfix_All/windows10.0-kb5035000-x64.msu',
+        ),
+      );
+    s3Mock.on(GetObjectCommand).rejects(noSuchKey());
+    s3Mock.on(GetObjectAttributesCommand).callsFake((input: { Key: string }) => ({
+      Checksum: { ChecksumSHA256: base64Of(input.Key), ChecksumType: 'FULL_OBJECT' },
+    }));
+
+    // Act
+    const result = await makePlanNodeHandler(deps())({
+      runId: 'run-1',
+      node: NODE,
+      plugins: pluginsSelecting(
+        { includeKbs: ['KB5034441', 'KB5034439'], excludeKbs: ['kb5034439'] },
+        HOTFIX,
+      ),
+    });
+
+    // Assert: only KB5034441 is planned, and only its SHA-256 is read.
+    expect(result.hotfix?.updates.map((u) => [u.index, u.file])).toEqual([
+      [0, 'CAUHotfix_All/windows10.0-kb5034441-x64.msu'],
+    ]);
+    expect(result.excluded).toEqual([
+      {
+        file: 'CAUHotfix_All/Windows10.0-KB5034439-x64.msu',
+        rule: 'excludeKbs',
+        reason: 'KB5034439 is in excludeKbs',
+      },
+      {
+        file: 'CAUHotfix_All/windows10.0-kb5035000-x64.msu',
+        rule: 'includeKbs',
+        reason: 'KB5035000 is not in includeKbs',
+      },
+    ]);
+    expect(s3Mock).toHaveReceivedCommandTimes(GetObjectAttributesCommand, 1);
+  });
+
+  it('updateSelection: the Windows Update payload carries it for the node', async () => {
+    const result = await makePlanNodeHandler(deps())({
+      runId: 'run-1',
+      node: NODE,
+      plugins: pluginsSelecting(
+        { classifications: ['Security Updates'], excludeRebootRequired: true },
+        WINDOWS_UPDATE,
+      ),
+    });
+    expect(result.windowsUpdate?.selection).toEqual({
+      classifications: ['Security Updates'],
+      excludeRebootRequired: true,
+    });
+  });
+
   it('an update without a SHA-256 is never planned: ChecksumMissing', async () => {
     arrangeRoot();
     s3Mock.on(GetObjectAttributesCommand, { Key: '2025-05/NODE1/agent.msi' }).resolves({});
@@ -223,10 +325,12 @@ describe('plan-node handler', () => {
         includeRecommendedUpdates: true,
         timeoutMinutes: WINDOWS_UPDATE_TIMEOUT_MINUTES,
         commandTimeoutSeconds: WINDOWS_UPDATE_TIMEOUT_MINUTES * 60 + 900,
+        selection: null,
       },
       nothingToInstall: false,
       hotfixRoot: null,
       inventoryBinaries: [],
+      excluded: [],
     });
     expect(s3Mock).not.toHaveReceivedAnyCommand();
   });

@@ -327,11 +327,54 @@ describe('scan handler', () => {
     expect(result.windowsUpdate).toEqual({
       queryString: "IsInstalled=0 and Type='Software' and IsHidden=0 and IsAssigned=1",
       includeRecommendedUpdates: false,
+      selection: null,
       note: expect.stringContaining('scans on each node'),
     });
     expect(result.hotfix).toBeNull();
     expect(result.nodes[0]).toMatchObject({ hotfixUpdates: 0, files: [] });
     expect(s3Mock).not.toHaveReceivedAnyCommand();
+  });
+
+  it('updateSelection: shows the Windows Update selection and the hotfix files its KB lists exclude, once each', async () => {
+    // Arrange
+    s3Mock
+      .on(ListObjectsV2Command)
+      .resolves(
+        listing(
+          '2025-05/CAUHotfix_All/windows10.0-kb5034441-x64.msu',
+          '2025-05/CAUHotfix_All/windows10.0-kb5034439-x64.msu',
+          '2025-05/NODE2/agent.msi',
+        ),
+      );
+    s3Mock.on(GetObjectCommand).rejects(noSuchKey());
+    ssmMock.on(DescribeInstanceInformationCommand).resolves(online('i-00000001', 'i-00000002'));
+
+    // Act
+    const result = await makeScanHandler(deps())(
+      rolloutEvent({
+        nodeCount: 2,
+        plugins: [HOTFIX, { name: 'Microsoft.WindowsUpdatePlugin' }],
+        updateSelection: { excludeKbs: ['KB5034439'], classifications: ['Security Updates'] },
+      }),
+    );
+
+    // Assert
+    expect(result.nodes.map((n) => n.files)).toEqual([
+      ['CAUHotfix_All/windows10.0-kb5034441-x64.msu'],
+      ['CAUHotfix_All/windows10.0-kb5034441-x64.msu', 'NODE2/agent.msi'],
+    ]);
+    expect(result.excluded).toEqual([
+      {
+        file: 'CAUHotfix_All/windows10.0-kb5034439-x64.msu',
+        rule: 'excludeKbs',
+        reason: 'KB5034439 is in excludeKbs',
+      },
+    ]);
+    expect(result.excludedOmitted).toBe(0);
+    expect(result.windowsUpdate?.selection).toEqual({
+      excludeKbs: ['KB5034439'],
+      classifications: ['Security Updates'],
+    });
   });
 
   it('names at most 50 files per node and counts the rest', async () => {

@@ -765,7 +765,7 @@ describe('the default control plane', () => {
       (d) => d.Properties.Name as string,
     );
     // Assert
-    template.resourceCountIs('AWS::SSM::Document', 8);
+    template.resourceCountIs('AWS::SSM::Document', 9);
     template.allResourcesProperties('AWS::SSM::Document', { DocumentType: 'Command' });
     expect(names.sort()).toEqual(
       Object.values(DOCUMENTS)
@@ -949,7 +949,7 @@ describe('settings change the synthesized stack', () => {
       (d) => d.Properties.Name as string,
     );
     // Assert
-    expect(names).toHaveLength(8);
+    expect(names).toHaveLength(9);
     for (const name of names) expect(name).toMatch(/^Ops-Rollout-/);
     expect(statements.flatMap((s) => asList(s.statement.Resource).map(render))).toContain(
       arn('ssm', 'document/Ops-Rollout-*'),

@@ -19,6 +19,7 @@ import {
   type RemoveUpdatesPayload,
   type RestartPayload,
   type ResumePayload,
+  type ScanUpdatesPayload,
   type ScriptPayload,
   type WindowsUpdatePayload,
   type WindowsUpdateResultLine,
@@ -30,6 +31,7 @@ import {
   PRELUDE_SCRIPT,
   renderDocumentScript,
   SCRIPTS_DIRECTORY,
+  UPDATE_SELECTION_SCRIPT,
   WindowsDocuments,
 } from '../../lib/windows-documents.js';
 
@@ -262,9 +264,9 @@ describe('scanPowerShell (the structural check used below)', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('WindowsDocuments: the documents', () => {
-  it('creates the seven documents of DOCUMENTS, and nothing else', () => {
+  it('creates the nine documents of DOCUMENTS, and nothing else', () => {
     template.resourceCountIs('AWS::SSM::Document', KEYS.length);
-    expect(KEYS).toHaveLength(8);
+    expect(KEYS).toHaveLength(9);
     expect(Object.keys(template.toJSON().Resources)).toHaveLength(KEYS.length);
   });
 
@@ -533,9 +535,35 @@ const FORBIDDEN: readonly [RegExp, string][] = [
 ];
 
 describe('PowerShell sources: lint', () => {
-  it('finds the prelude and one script per document', () => {
+  it('finds the prelude, the shared update selection and one script per document', () => {
     expect(SOURCES).toEqual(
-      [PRELUDE_SCRIPT, ...KEYS.map((key) => DOCUMENT_SPECS[key].script)].sort(),
+      [
+        PRELUDE_SCRIPT,
+        UPDATE_SELECTION_SCRIPT,
+        ...KEYS.map((key) => DOCUMENT_SPECS[key].script),
+      ].sort(),
+    );
+  });
+
+  it('inlines the shared update selection into the two WUA documents only, after the prelude', () => {
+    const shared = readSource(UPDATE_SELECTION_SCRIPT).trimEnd();
+    for (const key of KEYS) {
+      const text = shippedScript(key);
+      const own = readSource(DOCUMENT_SPECS[key].script).trimEnd();
+      if (key === 'windowsUpdate' || key === 'scan') {
+        expect(text).toContain(shared);
+        expect(text.indexOf(shared)).toBeLessThan(text.lastIndexOf(own));
+      } else {
+        expect(text).not.toContain('function Get-UpdateExclusion');
+      }
+    }
+  });
+
+  it('ScanUpdates never creates a downloader or an installer', () => {
+    const code = codeOf(DOCUMENT_SPECS.scan.script);
+    expect(code).toContain('CreateUpdateSearcher');
+    expect(code).not.toMatch(
+      /CreateUpdateDownloader|CreateUpdateInstaller|New-WindowsUpdateCollection/,
     );
   });
 
@@ -648,8 +676,14 @@ const SAMPLE_PAYLOADS: { readonly [K in DocumentKey]: object } = {
     queryString: "IsInstalled=0 and Type='Software' and IsHidden=0 and IsAssigned=1",
     includeRecommendedUpdates: false,
     timeoutMinutes: 120,
+    selection: { classifications: ['Security Updates'], excludeKbs: ['KB5034439'] },
   } satisfies WindowsUpdatePayload,
   runScript: { phase: 'pre', script: 'C:\\Scripts\\PreUpdate.ps1' } satisfies ScriptPayload,
+  scan: {
+    queryString: "IsInstalled=0 and Type='Software' and IsHidden=0 and IsAssigned=1",
+    includeRecommendedUpdates: true,
+    selection: { excludeKbs: ['KB5034439'] },
+  } satisfies ScanUpdatesPayload,
   restart: { runId: 'run-2024-01', reason: 'updates need a restart' } satisfies RestartPayload,
   removeUpdates: {
     timeoutMinutes: 30,
@@ -753,6 +787,8 @@ describe('PowerShell sources: contracts', () => {
       rebootRequired: false,
       skipped: true,
       skipReason: 'eula',
+      excludedBy: 'classifications',
+      excludedReason: '',
     };
     const installWritten = keysWritten(DOCUMENT_SPECS.installHotfixes.script);
     for (const field of Object.keys(install)) expect(installWritten, field).toContain(field);

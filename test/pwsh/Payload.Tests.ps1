@@ -27,7 +27,7 @@ Describe 'Every document: the payload' {
     It '<Key> refuses a payload without <Field>, naming it' -ForEach $missingCases {
         $payload = @{
             binaries = @(); timeoutMinutes = 5; failbackMode = 'Policy'; storageRepairTimeoutMinutes = 0; bucket = 'b'; updates = @()
-            queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; phase = 'pre'
+            queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; selection = $null; phase = 'pre'
             script = 'C:\s.ps1'; runId = 'r'; reason = ''; deadline = (Get-IsoInstant $global:Fake.Now.AddHours(1))
         }
         $payload.Remove($Field)
@@ -125,7 +125,7 @@ Describe 'Every document: hostile strings in the payload stay data' {
             @{ Key = 'inventory'; Field = 'binaries[0]'; Payload = @{ binaries = @($hostile) } }
             @{ Key = 'resume'; Field = 'failbackMode'; Payload = @{ failbackMode = $hostile } }
             @{ Key = 'drain'; Field = 'deadline'; Payload = @{ timeoutMinutes = 5; deadline = $hostile } }
-            @{ Key = 'windowsUpdate'; Field = 'queryString'; Payload = @{ queryString = $hostile; includeRecommendedUpdates = $false; timeoutMinutes = 5 } }
+            @{ Key = 'windowsUpdate'; Field = 'queryString'; Payload = @{ queryString = $hostile; includeRecommendedUpdates = $false; timeoutMinutes = 5; selection = $null } }
             @{ Key = 'runScript'; Field = 'script'; Payload = @{ phase = 'pre'; script = 'C:\' + $hostile + '.ps1' } }
             @{ Key = 'restart'; Field = 'runId'; Payload = @{ runId = $hostile; reason = '' } }
             @{ Key = 'restart'; Field = 'reason'; Payload = @{ runId = 'run-1'; reason = $hostile } }

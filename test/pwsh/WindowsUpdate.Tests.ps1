@@ -4,15 +4,22 @@ BeforeAll {
 
     # A WUA IUpdate as the COM API shows it.
     function New-FakeUpdate {
-        param([string] $Title, [string] $Kb, [bool] $Important = $true, [bool] $BrowseOnly = $false, [bool] $Eula = $true, [bool] $UserInput = $false, [int] $Result = 2, [bool] $Reboot = $false)
+        param([string] $Title, [string] $Kb, [bool] $Important = $true, [bool] $BrowseOnly = $false, [bool] $Eula = $true, [bool] $UserInput = $false, [int] $Result = 2, [bool] $Reboot = $false,
+            [string[]] $CategoryIds = @('0fa1201d-4330-4fa8-8ae9-b877473b6441'), [string] $Severity = 'Important', [datetime] $Published = [datetime]::new(2026, 3, 10, 17, 0, 0, [DateTimeKind]::Utc), [int] $RebootBehavior = 1)
         $kbIds = [pscustomobject]@{ Count = 1; Value = $Kb }
         $kbIds | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Value }
+        # IUpdate.Categories: ICategory items with CategoryID (the classification is one of them).
+        $categories = [pscustomobject]@{ Count = $CategoryIds.Count; Items = @($CategoryIds | ForEach-Object { [pscustomobject]@{ CategoryID = $_.ToUpperInvariant(); Type = 'UpdateClassification' } }) }
+        $categories | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Items[$i] }
         [pscustomobject]@{
+            Categories = $categories
+            MsrcSeverity = $Severity
+            LastDeploymentChangeTime = $Published
             Title = $Title
             KBArticleIDs = $kbIds
             Identity = [pscustomobject]@{ UpdateID = [guid]::NewGuid().ToString() }
             EulaAccepted = $Eula
-            InstallationBehavior = [pscustomobject]@{ CanRequestUserInput = $UserInput }
+            InstallationBehavior = [pscustomobject]@{ CanRequestUserInput = $UserInput; RebootBehavior = $RebootBehavior }
             AutoSelectOnWebSites = $Important
             BrowseOnly = $BrowseOnly
             IsDownloaded = $true
@@ -61,14 +68,14 @@ Describe 'InstallWindowsUpdates' {
         It 'searches with the QueryString exactly as given' {
             Mock New-WindowsUpdateSession { New-FakeSession @() }
             $query = "IsInstalled=0 and Type='Software' and IsHidden=0"
-            $run = Invoke-Document windowsUpdate @{ queryString = $query; includeRecommendedUpdates = $false; timeoutMinutes = 60 }
+            $run = Invoke-Document windowsUpdate @{ queryString = $query; includeRecommendedUpdates = $false; timeoutMinutes = 60; selection = $null }
             $run.ExitCode | Should -Be 0
             $global:Fake.Queries | Should -Be @($query)
         }
 
         It 'fails when the search fails' {
             Mock New-WindowsUpdateSession { New-FakeSession @() -SearchResult 4 }
-            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60 }
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60; selection = $null }
             $run.ExitCode | Should -Be 1
             $run.Errors | Should -Match 'result code 4'
         }
@@ -86,7 +93,7 @@ Describe 'InstallWindowsUpdates' {
         }
 
         It 'installs only the important updates when it is false' {
-            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60 } -Fixture 'windows-update-important'
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60; selection = $null } -Fixture 'windows-update-important'
             $run.ExitCode | Should -Be 0
             $global:Fake.Installed | Should -Be @('Cumulative Update')
             $run.Results[0].kb | Should -Be 'KB5034439'
@@ -94,7 +101,7 @@ Describe 'InstallWindowsUpdates' {
         }
 
         It 'adds the recommended ones, never the optional ones, when it is true' {
-            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $true; timeoutMinutes = 60 }
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $true; timeoutMinutes = 60; selection = $null }
             $global:Fake.Installed | Should -Be @('Cumulative Update', 'Recommended driver')
             $run.Results.Count | Should -Be 2
         }
@@ -109,7 +116,7 @@ Describe 'InstallWindowsUpdates' {
                     (New-FakeUpdate 'Fine' '5000003')
                 )
             }
-            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60 } -Fixture 'windows-update-skipped'
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60; selection = $null } -Fixture 'windows-update-skipped'
             $run.ExitCode | Should -Be 0
             $global:Fake.Installed | Should -Be @('Fine')
             $skipped = @($run.Results | Where-Object { $_.PSObject.Properties['skipped'] })
@@ -120,17 +127,81 @@ Describe 'InstallWindowsUpdates' {
         }
     }
 
+    Context 'updateSelection: the shared rule table' {
+        BeforeAll {
+            $script:SelectionCases = Get-Content -LiteralPath (Join-Path $PSScriptRoot '../fixtures/update-selection/cases.json') -Raw | ConvertFrom-Json
+        }
+
+        It 'excludes by the same rule as lambdas/core/update-selection.ts in every row of cases.json' {
+            # The rendered document sets this from node-contract.json; here the helper's copy of it.
+            $script:RolloutContract = $script:Contract
+            $now = [datetime]::Parse([string]$script:SelectionCases.now, [Globalization.CultureInfo]::InvariantCulture, [Globalization.DateTimeStyles]::AdjustToUniversal)
+            $script:SelectionCases.cases.Count | Should -BeGreaterThan 20
+            foreach ($case in $script:SelectionCases.cases) {
+                $exclusion = Get-UpdateExclusion $case.update $case.selection $now
+                $got = if ($null -eq $exclusion) { $null } else { $exclusion['rule'] }
+                $got | Should -Be $case.excludedBy -Because $case.name
+            }
+        }
+    }
+
+    Context 'updateSelection: the document' {
+        BeforeEach {
+            Mock New-WindowsUpdateSession {
+                New-FakeSession @(
+                    (New-FakeUpdate 'Security cumulative update' '5034441' -Reboot $true),
+                    (New-FakeUpdate 'Printer driver' '5030009' -CategoryIds @('ebfc1fc5-71a4-4f7b-9aca-3b9a503104a0') -Severity ''),
+                    (New-FakeUpdate 'Security update held back' '5034439')
+                )
+            }
+        }
+
+        It 'installs only what the selection keeps and reports each excluded update with its rule' {
+            $selection = @{ classifications = @('Security Updates', 'Critical Updates'); excludeKbs = @('KB5034439') }
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60; selection = $selection } -Fixture 'windows-update-excluded'
+            $run.ExitCode | Should -Be 0
+            $global:Fake.Installed | Should -Be @('Security cumulative update')
+            $excluded = @($run.Results | Where-Object { $_.PSObject.Properties['excludedBy'] })
+            $excluded.Count | Should -Be 2
+            $excluded[0].title | Should -Be 'Printer driver'
+            $excluded[0].excludedBy | Should -Be 'classifications'
+            $excluded[0].excludedReason | Should -Match 'Drivers'
+            $excluded[1].kb | Should -Be 'KB5034439'
+            $excluded[1].excludedBy | Should -Be 'excludeKbs'
+            $excluded[1].resultCode | Should -Be 0
+            $run.Output | Should -Match 'excluded by updateSelection\.classifications'
+        }
+
+        It 'leaves out every update that may restart with excludeRebootRequired' {
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60; selection = @{ excludeRebootRequired = $true } }
+            $global:Fake.Installed.Count | Should -Be 0
+            @($run.Results | Where-Object { $_.excludedBy -eq 'excludeRebootRequired' }).Count | Should -Be 3
+        }
+
+        It 'installs everything the options select when selection is null' {
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60; selection = $null }
+            $global:Fake.Installed.Count | Should -Be 3
+            @($run.Results | Where-Object { $_.PSObject.Properties['excludedBy'] }).Count | Should -Be 0
+        }
+
+        It 'refuses a selection that is not an object' {
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60; selection = 'Security' }
+            $run.ExitCode | Should -Be 1
+            $run.Errors | Should -Match 'payload\.selection'
+        }
+    }
+
     Context 'results' {
         It 'reports a failed install and goes on with the next' {
             Mock New-WindowsUpdateSession { New-FakeSession @((New-FakeUpdate 'Bad' '5000001' -Result 4), (New-FakeUpdate 'Good' '5000002')) }
-            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60 } -Fixture 'windows-update-failed'
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60; selection = $null } -Fixture 'windows-update-failed'
             $run.Results[0].resultCode | Should -Be 4
             $run.Results[1].resultCode | Should -Be 2
         }
 
         It 'reports updates not started after the deadline as aborted (5)' {
             Mock New-WindowsUpdateSession { New-FakeSession @((New-FakeUpdate 'Late' '5000001')) }
-            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60; deadline = (Get-IsoInstant $global:Fake.Now.AddSeconds(10)) }
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60; selection = $null; deadline = (Get-IsoInstant $global:Fake.Now.AddSeconds(10)) }
             $run.Results[0].resultCode | Should -Be 5
             $global:Fake.Installed.Count | Should -Be 0
         }
@@ -138,7 +209,7 @@ Describe 'InstallWindowsUpdates' {
 
     Context 'a bad payload' {
         It 'refuses includeRecommendedUpdates <Value>' -ForEach @(@{ Value = 'true' }, @{ Value = 1 }) {
-            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $Value; timeoutMinutes = 60 }
+            $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $Value; timeoutMinutes = 60; selection = $null }
             $run.ExitCode | Should -Be 1
             $run.Errors | Should -Match 'payload\.includeRecommendedUpdates'
         }

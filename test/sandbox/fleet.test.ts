@@ -15,6 +15,7 @@ import type {
   InstallResultLine,
   InventoryResult,
   PlannedInstall,
+  ScanUpdatesResultLine,
   WindowsUpdateResultLine,
 } from '../../lambdas/core/contracts.js';
 import { NODE_CONTRACT, RESULT_LINE_PREFIX } from '../../lambdas/core/contracts.js';
@@ -995,6 +996,7 @@ describe('SimulatedFleet: drain, resume, scripts, Windows Update, cancel', () =>
       queryString: "IsInstalled=0 and Type='Software' and IsHidden=0 and IsAssigned=1",
       includeRecommendedUpdates: false,
       timeoutMinutes: 180,
+      selection: null,
     };
     // Act
     const first = await h.runDocument('WEB01', 'InstallWindowsUpdates', payload);
@@ -1015,6 +1017,42 @@ describe('SimulatedFleet: drain, resume, scripts, Windows Update, cancel', () =>
       installedUpdates: ['KB5034127', 'KB890830'],
       pendingReboot: true,
     });
+  });
+
+  it('ScanUpdates lists what Windows Update offers with the selection rule, and installs nothing', async () => {
+    // Arrange
+    const h = harness({
+      nodes: [{ name: 'WEB01', pendingReboot: true }],
+      windowsUpdate: {
+        available: [
+          { kb: 'KB5034127', title: '2024-01 Cumulative Update (KB5034127)', rebootRequired: true },
+          { kb: 'KB890830', title: 'Malicious Software Removal Tool (KB890830)' },
+          { kb: 'KB5000001', title: 'Optional preview (KB5000001)', recommended: true },
+        ],
+      },
+    });
+    const payload = {
+      queryString: "IsInstalled=0 and Type='Software' and IsHidden=0 and IsAssigned=1",
+      includeRecommendedUpdates: false,
+      selection: { excludeKbs: ['KB890830'] },
+    };
+    // Act
+    const scan = await h.runDocument('WEB01', 'ScanUpdates', payload);
+    // Assert
+    expect(scan.out.Status).toBe('Success');
+    const lines = scan.results as ScanUpdatesResultLine[];
+    expect(
+      lines.map((l) => (l.kind === 'update' ? [l.kb, l.restartExpected, l.excludedBy] : l)),
+    ).toEqual([
+      ['KB5034127', true, null],
+      ['KB890830', false, 'excludeKbs'],
+      { kind: 'node', pendingRestart: true, found: 3, applicable: 1 },
+    ]);
+    expect(scan.out.StandardOutputContent).toContain(
+      'left out, recommended but not important (IncludeRecommendedUpdates is false): Optional preview (KB5000001)',
+    );
+    expect(h.fleet.node('WEB01')).toMatchObject({ installedUpdates: [] });
+    expect(h.fleet.node('WEB01').installs).toEqual([]);
   });
 
   it('cancels a running command: Cancelling, then Cancelled', async () => {

@@ -161,6 +161,8 @@ describe('parseScenario: defaults', () => {
         rebootRequired: false,
         recommended: false,
         minutes: 5,
+        classification: 'Security Updates',
+        msrcSeverity: 'Unspecified',
       },
     ]);
   });

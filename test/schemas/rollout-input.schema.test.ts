@@ -106,6 +106,43 @@ describe('schemas/rollout-input.schema.json', () => {
       input: { ...BASE, approvalGate: { afterNodes: 1, timeoutMinutes: 10081 } },
       accepted: false,
     },
+    // Issue 13 item 2: updateSelection.
+    {
+      name: 'updateSelection with every rule',
+      input: {
+        ...BASE,
+        updateSelection: {
+          includeKbs: ['KB5034441'],
+          excludeKbs: ['kb5034439'],
+          classifications: ['Security Updates', 'Update Rollups'],
+          msrcSeverities: ['Critical', 'Unspecified'],
+          maxPublishDate: '2026-11-30',
+          approveAfterDays: 7,
+          excludeRebootRequired: true,
+        },
+      },
+      accepted: true,
+    },
+    {
+      name: 'updateSelection: an unknown classification',
+      input: { ...BASE, updateSelection: { classifications: ['Security'] } },
+      accepted: false,
+    },
+    {
+      name: 'updateSelection: a KB without the KB prefix',
+      input: { ...BASE, updateSelection: { excludeKbs: ['5034439'] } },
+      accepted: false,
+    },
+    {
+      name: 'updateSelection: a date not YYYY-MM-DD',
+      input: { ...BASE, updateSelection: { maxPublishDate: '2026-11-30T00:00:00Z' } },
+      accepted: false,
+    },
+    {
+      name: 'updateSelection: approveAfterDays 361',
+      input: { ...BASE, updateSelection: { approveAfterDays: 361 } },
+      accepted: false,
+    },
   ])('$name: accepted=$accepted by both', ({ input, accepted }) => {
     expect(validatorAccepts(input)).toBe(accepted);
     expect(validate(input)).toBe(accepted);
@@ -119,6 +156,10 @@ describe('schemas/rollout-input.schema.json', () => {
       input: withPolicy({ warnAfter: 90, stopAfter: 60 }),
     },
     { name: 'ISO seconds that are not whole minutes', input: withPolicy({ stopAfter: 'PT30S' }) },
+    {
+      name: 'updateSelection.maxPublishDate not a calendar date',
+      input: { ...BASE, updateSelection: { maxPublishDate: '2026-02-30' } },
+    },
   ])('schema accepts, validator refuses: $name', ({ input }) => {
     expect(validate(input)).toBe(true);
     expect(validatorAccepts(input)).toBe(false);
