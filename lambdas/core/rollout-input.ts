@@ -639,10 +639,11 @@ export function parseRolloutInput(
     requestedBy: data.requestedBy ?? null,
     drain: data.drain,
     rebootOption: data.rebootOption,
-    // One node has no order to compute.
+    // One node has no order to compute; phases give the order (each phase's nodes in turn).
     computeNodeOrder:
       data.target.kind === 'cluster' &&
       data.target.nodes.length > 1 &&
+      phased === undefined &&
       (typeof data.policy !== 'object' ||
         data.policy === null ||
         (data.policy as { nodeOrder?: unknown }).nodeOrder === undefined),

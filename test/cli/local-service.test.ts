@@ -91,7 +91,13 @@ describe('rollout local up / down', () => {
   it('cancel --local stops a running rollout after its current node', async () => {
     const accepted = await json('start', '--local', '--idempotency-key', 'cancel-test');
     const id = accepted.rolloutId as string;
-    const cancelled = await run('cancel', '--local', id, '--reason', 'change window closed');
+    // Right after the start the run may not be recorded yet: the API answers 409 RolloutStarting
+    // and says to retry in a few seconds, which is what an operator (and this test) does.
+    let cancelled = await run('cancel', '--local', id, '--reason', 'change window closed');
+    for (let tries = 0; tries < 20 && cancelled.stderr.includes('RolloutStarting'); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      cancelled = await run('cancel', '--local', id, '--reason', 'change window closed');
+    }
     expect(cancelled.stderr).toBe('');
     expect(cancelled.status).toBe(0);
     const ended = await until(id, (s) => s.status !== 'Running' && s.status !== 'Pending');

@@ -83,7 +83,7 @@ describe('issue 8: a cluster node paused before the run', () => {
             arguments: 'HotfixRootFolderPath="s3://rollout-sandbox-hotfixes/paused-first"',
           },
         ],
-        policy: { maxFailedNodes: 1 },
+        policy: { maxFailedNodes: 1, nodeOrder: ['NODE1', 'NODE2'] },
       },
     };
     const result = await runScenario(parseScenario(input, 'paused-first (test)'), {

@@ -91,7 +91,8 @@ Describe 'Inventory' {
         Mock Get-ServiceStatus { 'Running' } -ParameterFilter { $Name -eq 'ClusSvc' }
         Mock Import-FailoverClusterModule {}
         Mock Get-Cluster { [pscustomobject]@{ Name = 'CLUSTER1' } }
-        Mock Get-ClusterNode { [pscustomobject]@{ State = 'Up' } }
+        Mock Get-ClusterNode { [pscustomobject]@{ Name = 'NODE1'; State = 'Up' } } -ParameterFilter { $Name }
+        Mock Get-ClusterNode { @([pscustomobject]@{ Name = 'NODE1'; State = 'Up' }, [pscustomobject]@{ Name = 'NODE2'; State = 'Up' }, [pscustomobject]@{ Name = 'NODE3'; State = 'Up' }) } -ParameterFilter { -not $Name }
         Mock Get-ClusterGroup {
             @(
                 [pscustomobject]@{ Name = 'Cluster Group'; GroupType = 'Cluster'; OwnerNode = [pscustomobject]@{ Name = 'NODE2' } }
@@ -111,7 +112,8 @@ Describe 'Inventory' {
         Mock Get-ServiceStatus { 'Running' } -ParameterFilter { $Name -eq 'ClusSvc' }
         Mock Import-FailoverClusterModule {}
         Mock Get-Cluster { [pscustomobject]@{ Name = 'CLUSTER1' } }
-        Mock Get-ClusterNode { [pscustomobject]@{ State = 'Up' } }
+        Mock Get-ClusterNode { [pscustomobject]@{ Name = 'NODE1'; State = 'Up' } } -ParameterFilter { $Name }
+        Mock Get-ClusterNode { @([pscustomobject]@{ Name = 'NODE1'; State = 'Up' }, [pscustomobject]@{ Name = 'NODE2'; State = 'Up' }, [pscustomobject]@{ Name = 'NODE3'; State = 'Up' }) } -ParameterFilter { -not $Name }
         Mock Get-ClusterGroup { throw 'The cluster service is not running' }
         $run = Invoke-Document inventory @{ binaries = @() }
         $run.ExitCode | Should -Be 0
