@@ -162,4 +162,4 @@ Write-RolloutResult ([ordered]@{
         }
         installedUpdates = $installedUpdates
     })
-exit 0
+Exit-RolloutSuccess

@@ -29,7 +29,7 @@ if ($null -eq $node) {
             failback = $failback
             detail = 'standalone server: not a failover cluster node, nothing to resume'
         })
-    exit 0
+    Exit-RolloutSuccess
 }
 $clusterName = [string](Get-Cluster).Name
 
@@ -57,7 +57,7 @@ while (([string]$node.State -eq 'Down' -or [string]$node.State -eq 'Joining') -a
 $state = [string]$node.State
 if ($state -eq 'Up') {
     Write-ResumeResult $node $false $true 'already Up: nothing to resume'
-    exit 0
+    Exit-RolloutSuccess
 }
 if ($state -ne 'Paused') {
     Write-ResumeResult $node $false $false ('the node is ' + $state + ' after waiting 10 minutes to join')
@@ -72,4 +72,4 @@ if ([string]$node.State -ne 'Up') {
     Exit-RolloutFailure ('resumed ' + $name + ' but the node is ' + [string]$node.State + ', not Up')
 }
 Write-ResumeResult $node $true $false 'resumed'
-exit 0
+Exit-RolloutSuccess
