@@ -279,10 +279,14 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
     status: TerminalStatus,
     inline: string,
     copiedToCloudWatch: boolean,
-  ): Promise<{ output: string; results: unknown[] }> {
+  ): Promise<{ output: string; results: unknown[]; problem?: string }> {
     const unreadable = (output: string, problem: string) => {
       logger.error('the full command output cannot be read', { commandId, instanceId, problem });
-      return { output, results: [{ error: problem, line: '' }, ...parseResultLines(output)] };
+      return {
+        output,
+        results: [{ error: problem, line: '' }, ...parseResultLines(output)],
+        problem,
+      };
     };
     if (!isInlineOutputCut(inline)) {
       const gap = outputGap(inline, status === 'Success');
@@ -360,7 +364,7 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
     const invocation = await getInvocation(commandId, instanceId);
     // StatusDetails is finer (DeliveryTimedOut, ExecutionTimedOut) where it names a terminal status.
     const status = isTerminal(invocation.StatusDetails) ? invocation.StatusDetails : detail.status;
-    const { output, results } = await fullResults(
+    const { output, results, problem } = await fullResults(
       commandId,
       instanceId,
       token.document,
@@ -368,13 +372,22 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
       invocation.StandardOutputContent ?? '',
       invocation.CloudWatchOutputConfig?.CloudWatchOutputEnabled === true,
     );
+    // Output not proved whole is no success: Failed, so every document's branch of the workflow
+    // fails the node (a drain or an inventory too, whose results no interpreter reads), and the
+    // reason ends the output tail.
+    const outcomeStatus: TerminalStatus =
+      problem !== undefined && status === 'Success' ? 'Failed' : status;
     const errors = invocation.StandardErrorContent ?? '';
-    const combined = errors ? `${output}\n[stderr]\n${errors}` : output;
+    const combined = [
+      output,
+      ...(errors ? [`[stderr]\n${errors}`] : []),
+      ...(problem !== undefined ? [`[complete-command] ${problem}`] : []),
+    ].join('\n');
     const outcome: CommandOutcome = {
       commandId,
       instanceId,
       document: token.document,
-      status,
+      status: outcomeStatus,
       responseCode: invocation.ResponseCode ?? -1,
       results,
       outputTail: combined.slice(-OUTPUT_TAIL_LENGTH),
@@ -389,7 +402,7 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
           node: token.node,
           phase: token.phase,
           commandId,
-          status,
+          status: outcomeStatus,
           exitCode: outcome.responseCode,
           outputTail: outcome.outputTail.slice(-SCRIPT_TAIL_LENGTH),
           completedAt: deps.now().toISOString(),
@@ -408,7 +421,7 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
       logger.warn('the workflow no longer waits for this command', {
         commandId,
         instanceId,
-        status,
+        status: outcomeStatus,
         error: (error as Error).name,
       });
       await deps.store.deleteTaskToken(commandId, instanceId);
@@ -417,12 +430,12 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
     await deps.store.deleteTaskToken(commandId, instanceId);
 
     const metric = metrics.singleMetric();
-    metric.addDimension('status', status);
+    metric.addDimension('status', outcomeStatus);
     metric.addMetric('CommandCompleted', MetricUnit.Count, 1);
     logger.info('command completed', {
       commandId,
       instanceId,
-      status,
+      status: outcomeStatus,
       responseCode: outcome.responseCode,
       results: outcome.results.length,
     });

@@ -139,11 +139,12 @@ describe('complete-command handler', () => {
     ddb.on(GetCommand).resolves({ Item: tokenItem });
     ddb.on(DeleteCommand).resolves({});
     const missing = new InvocationDoesNotExist({ message: 'no invocation', $metadata: {} });
-    ssm
-      .on(GetCommandInvocationCommand)
-      .rejectsOnce(missing)
-      .rejectsOnce(missing)
-      .resolves({ Status: 'Success', StatusDetails: 'Success', ResponseCode: 0 });
+    ssm.on(GetCommandInvocationCommand).rejectsOnce(missing).rejectsOnce(missing).resolves({
+      Status: 'Success',
+      StatusDetails: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: 'ROLLOUT-END {"results":0}\r\n',
+    });
     sfn.on(SendTaskSuccessCommand).resolves({});
     const { handler, sleep } = makeHandler();
 
@@ -349,7 +350,7 @@ describe('complete-command redrive from the dead-letter queue', () => {
       Status: 'Success',
       StatusDetails: 'Success',
       ResponseCode: 0,
-      StandardOutputContent: 'ROLLOUT-RESULT {"index":0,"exitCode":0}',
+      StandardOutputContent: 'ROLLOUT-RESULT {"index":0,"exitCode":0}\r\nROLLOUT-END {"results":1}',
     });
     sfn.on(SendTaskSuccessCommand).resolves({});
 
@@ -567,9 +568,12 @@ describe('complete-command: pre/post-update script results (issue 12)', () => {
     ddb.on(GetCommand).resolves({ Item: scriptToken });
     ddb.on(PutCommand).rejects(new Error('throttled'));
     ddb.on(DeleteCommand).resolves({});
-    ssm
-      .on(GetCommandInvocationCommand)
-      .resolves({ Status: 'Success', StatusDetails: 'Success', ResponseCode: 0 });
+    ssm.on(GetCommandInvocationCommand).resolves({
+      Status: 'Success',
+      StatusDetails: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: 'ROLLOUT-END {"results":0}\r\n',
+    });
     sfn.on(SendTaskSuccessCommand).resolves({});
 
     // Act
@@ -584,9 +588,12 @@ describe('complete-command: pre/post-update script results (issue 12)', () => {
     // Arrange
     ddb.on(GetCommand).resolves({ Item: tokenItem });
     ddb.on(DeleteCommand).resolves({});
-    ssm
-      .on(GetCommandInvocationCommand)
-      .resolves({ Status: 'Success', StatusDetails: 'Success', ResponseCode: 0 });
+    ssm.on(GetCommandInvocationCommand).resolves({
+      Status: 'Success',
+      StatusDetails: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: 'ROLLOUT-END {"results":0}\r\n',
+    });
     sfn.on(SendTaskSuccessCommand).resolves({});
 
     // Act

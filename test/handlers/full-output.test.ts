@@ -410,6 +410,7 @@ describe('complete-command proves the output whole by its end marker', () => {
       ),
     });
     expect(sleep.mock.calls.map(([ms]) => ms)).toEqual([1000, 2000, 4000, 8000]);
+    expect(outcome.status).toBe('Failed');
     expect(() => interpretHotfixInstall(planned(100), outcome)).toThrow(/still incomplete/);
   });
 
@@ -470,11 +471,13 @@ describe('complete-command proves the output whole by its end marker', () => {
     // Act
     await makeHandler().handler(event);
 
-    // Assert
+    // Assert: Failed, an error entry first, and the reason at the end of the output tail
     const outcome = sentOutcome();
+    expect(outcome.status).toBe('Failed');
     expect(outcome.results[0]).toMatchObject({
       error: expect.stringContaining('the command ended Success but the output has no ROLLOUT-END'),
     });
+    expect(outcome.outputTail).toMatch(/\[complete-command\] the command ended Success but .*\)$/);
     expect(outcome.results).toHaveLength(11);
     expect(() => interpretHotfixInstall(planned(10), outcome)).toThrow(/ROLLOUT-END/);
     expect(logs).not.toHaveReceivedAnyCommand();
@@ -491,8 +494,64 @@ describe('complete-command proves the output whole by its end marker', () => {
 
       // Assert
       const outcome = sentOutcome();
+      expect(outcome.status).toBe(status);
       expect(outcome.results).toHaveLength(10);
       expect(outcome.results.some((r) => 'error' in (r as object))).toBe(false);
     },
   );
+});
+
+describe('complete-command: a document no interpreter reads', () => {
+  const drainToken = {
+    pk: `TASK#cmd-1#${INSTANCE}`,
+    sk: 'TOKEN',
+    kind: 'taskToken',
+    commandId: 'cmd-1',
+    instanceId: INSTANCE,
+    taskToken: 'token-abc',
+    runId: 'run-1',
+    node: 'NODE1',
+    document: 'drain',
+    expiresAt: 1_900_000_000,
+  };
+  const drainEvent = {
+    ...event,
+    detail: { ...event.detail, 'document-name': 'rollout-prod-DrainNode' },
+  };
+
+  it.each([
+    [
+      'fails a drain whose Success output has no end marker, so the workflow takes its failed branch',
+      '',
+      'Failed',
+      [
+        { error: expect.stringContaining('has no ROLLOUT-END line'), line: '' },
+        { drained: true, node: 'NODE1' },
+      ],
+    ],
+    [
+      'passes a drain whose output ends with its marker as it was',
+      'ROLLOUT-END {"results":1}\r\n',
+      'Success',
+      [{ drained: true, node: 'NODE1' }],
+    ],
+  ])('%s', async (_case, end, status, results) => {
+    // Arrange
+    arrange([]);
+    ddb.on(GetCommand).resolves({ Item: drainToken });
+    ssm.on(GetCommandInvocationCommand).resolves({
+      Status: 'Success',
+      StatusDetails: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: `ROLLOUT-RESULT {"drained":true,"node":"NODE1"}\r\n${end}`,
+    });
+
+    // Act
+    await makeHandler().handler(drainEvent);
+
+    // Assert
+    const outcome = sentOutcome();
+    expect(outcome).toMatchObject({ document: 'drain', status, responseCode: 0 });
+    expect(outcome.results).toEqual(results);
+  });
 });
