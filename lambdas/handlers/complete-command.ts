@@ -6,7 +6,9 @@
  *
  * Output past GetCommandInvocation's 24,000 characters is read back from the command's
  * CloudWatch Logs stream (`COMMAND_LOG_GROUP`, full-output.ts); when it cannot be, the results
- * start with an error entry naming why, so the node fails instead of losing result lines.
+ * start with an error entry naming why, so the node fails instead of losing result lines. The
+ * scripts' end marker (`ROLLOUT-END {"results":N}`) proves the output whole: a cut output is
+ * re-read until its stream carries it, and a Success without it is answered Failed.
  *
  * Errors: `InvalidEvent`; `TokenNotYetStored` (the event beat send-command's write: redeliver);
  * `CommandNotFound` (SSM never showed the invocation). Throttling propagates; Lambda's async
