@@ -15,6 +15,8 @@
  * Fail closed: output that is cut and cannot be read in full is never passed on as if it were
  * whole, since an update the node installed but did not report would be counted failed and left
  * out of the ledger. The caller gets a `problem` instead, which it reports as an unreadable result.
+ * SSM Agent uploads asynchronously, so a stream read right after the command may be partial: the
+ * caller's `incomplete` check (the scripts' end marker, complete-command.ts) has it read again.
  */
 import {
   type CloudWatchLogsClient,
