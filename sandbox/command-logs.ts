@@ -25,10 +25,25 @@ export interface CommandLogSource {
   commandLogLines(logGroup: string, stream: string): readonly string[] | undefined;
 }
 
+/**
+ * SSM Agent uploads a command's output to CloudWatch Logs after the fact, so a read right after
+ * the command ends may find only part of the stream: the first `reads` reads from the head of
+ * each stream (Infinity: every read) see all its lines but the last `withheldLines`.
+ */
+export interface PartialUpload {
+  readonly reads: number;
+  readonly withheldLines: number;
+}
+
 export class FakeCommandLogs {
   /** GetLogEvents calls answered, and the streams read, for tests. */
   reads = 0;
   readonly streamsRead = new Set<string>();
+  /** Simulate an upload still under way (tests set it, e.g. in runScenario's beforeRuns). */
+  partialUpload: PartialUpload | undefined;
+  /** Reads from the head that found the stream partial, for tests. */
+  partialReads = 0;
+  private readonly headReads = new Map<string, number>();
 
   constructor(
     private readonly source: CommandLogSource,
@@ -43,8 +58,8 @@ export class FakeCommandLogs {
     }
     this.reads++;
     const input = command.input;
-    const lines = this.source.commandLogLines(input.logGroupName ?? '', input.logStreamName ?? '');
-    if (lines === undefined) {
+    const whole = this.source.commandLogLines(input.logGroupName ?? '', input.logStreamName ?? '');
+    if (whole === undefined) {
       throw new ResourceNotFoundException({
         message: `The specified log stream does not exist: ${String(input.logGroupName)} ${String(input.logStreamName)}`,
         $metadata: {},
@@ -56,6 +71,7 @@ export class FakeCommandLogs {
         'FakeCommandLogs: read from the head (startFromHead: true), as SSM output is',
       );
     }
+    const lines = this.uploaded(input.logStreamName ?? '', whole, input.nextToken === undefined);
     const from =
       input.nextToken === undefined ? 0 : Number(/^f\/(\d+)$/.exec(input.nextToken)?.[1]);
     if (!Number.isInteger(from)) {
@@ -74,5 +90,20 @@ export class FakeCommandLogs {
       nextForwardToken: `f/${to}`,
       nextBackwardToken: `b/${from}`,
     };
+  }
+
+  /**
+   * The lines of `stream` uploaded so far: while `partialUpload` lasts for the stream, all but
+   * the last `withheldLines`. A read from the head starts a new look; the pages after it (their
+   * tokens) see what that look saw.
+   */
+  private uploaded(stream: string, lines: readonly string[], fromHead: boolean): readonly string[] {
+    const partial = this.partialUpload;
+    if (partial === undefined) return lines;
+    const looks = (this.headReads.get(stream) ?? 0) + (fromHead ? 1 : 0);
+    this.headReads.set(stream, looks);
+    if (looks > partial.reads) return lines;
+    if (fromHead) this.partialReads++;
+    return lines.slice(0, Math.max(0, lines.length - partial.withheldLines));
   }
 }

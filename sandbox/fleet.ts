@@ -48,6 +48,7 @@ import {
   DEADLINE_MARGIN_SECONDS,
   DOCUMENTS,
   type DocumentKey,
+  END_LINE_PREFIX,
   PAYLOAD_ALLOWED_PATTERN,
   PAYLOAD_PARAMETER,
   RESULT_LINE_PREFIX,
@@ -1519,10 +1520,16 @@ export class SimulatedFleet {
         if (!(error instanceof ScriptFailure)) throw error;
         const message = singleLine(error.message);
         inv.stdout.push(`[rollout] ERROR: ${message}`);
+        inv.stdout.push(endMarkerLine(inv.stdout));
         inv.stderr.push(`ROLLOUT-ERROR ${message}`);
         return 1;
       }
-      if (code !== 3010) return code;
+      if (code !== 3010) {
+        // Exit-RolloutSuccess / Exit-RolloutFailure; the pwsh fleet's real scripts write their own.
+        if (!this.options.nodeScripts?.runs(inv.document))
+          inv.stdout.push(endMarkerLine(inv.stdout));
+        return code;
+      }
       await run.sleep(SIMULATED_TIMINGS.rebootRequestMs);
       await this.reboot(inv.node, false);
       await run.sleep(SIMULATED_TIMINGS.agentStartMs);
@@ -2582,6 +2589,12 @@ class ScriptRun {
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
+
+/** Write-RolloutEnd: the end marker, counting the result lines written so far. */
+function endMarkerLine(stdout: readonly string[]): string {
+  const results = stdout.filter((line) => line.startsWith(`${RESULT_LINE_PREFIX} `)).length;
+  return `${END_LINE_PREFIX} {"results":${results}}`;
+}
 
 /** Output as the agent captures it: CRLF line ends, as Windows writes them. */
 function joinLines(lines: readonly string[]): string {

@@ -6,6 +6,9 @@
 # base64 of UTF-8 JSON. No value from a request is ever part of the script text.
 #
 # Output: each result is ONE line, 'ROLLOUT-RESULT ' and compact JSON (lambdas/core/contracts.ts).
+# The last line is 'ROLLOUT-END {"results":N}', N the result lines written (Write-RolloutEnd):
+# Exit-RolloutSuccess, Exit-RolloutFailure and the trap write it, so the control plane can tell
+# whole output from a cut or partly uploaded one. Exit 3010 (RestartNode's first run) does not.
 # Every other line starts with '[rollout] ' and has its control characters replaced, so no log
 # text (a file name, an error message) can pose as a result line.
 #
@@ -27,6 +30,8 @@ $ProgressPreference = 'SilentlyContinue'
 
 $script:RolloutContract = ConvertFrom-Json -InputObject $script:RolloutContractJson
 $script:RolloutResultPrefix = [string]$script:RolloutContract.resultLinePrefix
+$script:RolloutEndPrefix = [string]$script:RolloutContract.endLinePrefix
+$script:RolloutResultCount = 0
 $script:RolloutLogPrefix = '[rollout]'
 # Log lines stop once this many characters were written, so the result lines of a long run
 # still fit GetCommandInvocation's inline output (the full output also goes to CloudWatch).
@@ -46,6 +51,9 @@ trap {
     $message = (([string]$_.Exception.Message) -replace '[\x00-\x1F\x7F]+', ' ') -replace '[^\x00-\x7F]', '?'
     $line = $_.InvocationInfo.ScriptLineNumber
     [Console]::Out.WriteLine('[rollout] ERROR: ' + $message)
+    if ($null -ne (Get-Variable -Name 'RolloutResultCount' -Scope Script -ErrorAction SilentlyContinue)) {
+        [Console]::Out.WriteLine($script:RolloutEndPrefix + ' {"results":' + $script:RolloutResultCount + '}')
+    }
     [Console]::Error.WriteLine('ROLLOUT-ERROR ' + $message + ' (script line ' + $line + ')')
     exit 1
 }
@@ -90,12 +98,25 @@ function ConvertTo-RolloutJson {
 function Write-RolloutResult {
     param([Parameter(Mandatory = $true)] $Result)
     [Console]::Out.WriteLine($script:RolloutResultPrefix + ' ' + (ConvertTo-RolloutJson $Result))
+    $script:RolloutResultCount++
     [Console]::Out.Flush()
+}
+
+# The end marker: the last line of the output, with the count of result lines written.
+function Write-RolloutEnd {
+    [Console]::Out.WriteLine($script:RolloutEndPrefix + ' {"results":' + $script:RolloutResultCount + '}')
+    [Console]::Out.Flush()
+}
+
+function Exit-RolloutSuccess {
+    Write-RolloutEnd
+    exit 0
 }
 
 function Exit-RolloutFailure {
     param([Parameter(Mandatory = $true)] [string] $Message)
     Write-RolloutLog ('ERROR: ' + $Message)
+    Write-RolloutEnd
     [Console]::Error.WriteLine('ROLLOUT-ERROR ' + (ConvertTo-SingleLine $Message))
     exit 1
 }

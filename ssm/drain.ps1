@@ -17,7 +17,7 @@ if ($null -eq $node) {
             node = $name
             detail = 'standalone server: not a failover cluster node, nothing to drain'
         })
-    exit 0
+    Exit-RolloutSuccess
 }
 $clusterName = [string](Get-Cluster).Name
 $started = Get-RolloutUtcNow
@@ -40,7 +40,7 @@ function Write-DrainResult {
 $state = [string]$node.State
 if ($state -eq 'Paused' -and [string]$node.DrainStatus -eq 'Completed') {
     Write-DrainResult $node $true 'already paused and drained'
-    exit 0
+    Exit-RolloutSuccess
 }
 if ($state -ne 'Up' -and $state -ne 'Paused') {
     Write-DrainResult $node $false ('the node is ' + $state + '; only an Up node can be drained')
@@ -61,7 +61,7 @@ do {
 $state = [string]$node.State
 if ($state -eq 'Paused' -and $drainStatus -eq 'Completed') {
     Write-DrainResult $node $true ('drained in ' + [Math]::Round((Get-RolloutElapsedSeconds $started)) + ' s')
-    exit 0
+    Exit-RolloutSuccess
 }
 
 $remaining = @()

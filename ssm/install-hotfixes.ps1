@@ -238,7 +238,7 @@ function Write-NotStartedLines {
 
 if ($updates.Count -eq 0) {
     Write-RolloutLog 'no updates in the payload: nothing to install'
-    exit 0
+    Exit-RolloutSuccess
 }
 for ($position = 0; $position -lt $updates.Count; $position++) {
     if (Test-DeadlinePassed $deadline) {
@@ -252,7 +252,7 @@ for ($position = 0; $position -lt $updates.Count; $position++) {
         Write-RolloutLog ('the installer started a restart (1641): the remaining ' +
             ($updates.Count - $position - 1) + ' updates were not started')
         Write-NotStartedLines ($position + 1) 'not started: an installer restarted the node (1641); run again after the restart'
-        exit 0
+        Exit-RolloutSuccess
     }
 }
-exit 0
+Exit-RolloutSuccess

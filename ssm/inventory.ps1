@@ -171,4 +171,4 @@ Write-RolloutResult ([ordered]@{
         }
         installedUpdates = $installedUpdates
     })
-exit 0
+Exit-RolloutSuccess

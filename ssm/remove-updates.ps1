@@ -106,7 +106,7 @@ function Remove-Update {
 
 if ($updates.Count -eq 0) {
     Write-RolloutLog 'no updates in the payload: nothing to remove'
-    exit 0
+    Exit-RolloutSuccess
 }
 # A removal makes InstallHotfixes' records of what this node installed stale.
 Clear-RolloutMarkers 'Installed'
@@ -118,4 +118,4 @@ for ($position = 0; $position -lt $updates.Count; $position++) {
     $line = Remove-Update $updates[$position] $position
     Write-RolloutResult $line
 }
-exit 0
+Exit-RolloutSuccess

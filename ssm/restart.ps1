@@ -69,7 +69,7 @@ if ($null -ne $marker -and [string]$marker.bootSession -ne $bootSession) {
             requestedAt = [string]$marker.requestedAt
             reason = $reason
         })
-    exit 0
+    Exit-RolloutSuccess
 }
 
 # First run (or the agent ran it again before restarting): record this boot and ask for a restart.

@@ -35,7 +35,7 @@ if ($null -eq $node) {
             failback = $failback
             detail = 'standalone server: not a failover cluster node, nothing to resume'
         })
-    exit 0
+    Exit-RolloutSuccess
 }
 $clusterName = [string](Get-Cluster).Name
 
@@ -97,7 +97,7 @@ $state = [string]$node.State
 if ($state -eq 'Up') {
     $storage = if ($storageRepairMinutes -gt 0) { Wait-StorageRepair $storageRepairMinutes } else { $null }
     Write-ResumeResult $node $false $true 'already Up: nothing to resume' $storage
-    exit 0
+    Exit-RolloutSuccess
 }
 if ($state -ne 'Paused') {
     Write-ResumeResult $node $false $false ('the node is ' + $state + ' after waiting 10 minutes to join')
@@ -113,4 +113,4 @@ if ([string]$node.State -ne 'Up') {
 }
 $storage = if ($storageRepairMinutes -gt 0) { Wait-StorageRepair $storageRepairMinutes } else { $null }
 Write-ResumeResult $node $true $false 'resumed' $storage
-exit 0
+Exit-RolloutSuccess

@@ -52,4 +52,4 @@ if (-not $run.exited) {
 if ($exitCode -ne 0) {
     Exit-RolloutFailure ('the ' + $phase + '-update script ' + $path + ' exited with code ' + $exitCode)
 }
-exit 0
+Exit-RolloutSuccess

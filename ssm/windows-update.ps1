@@ -154,4 +154,4 @@ foreach ($update in $selected) {
     }
     Write-RolloutResult $line
 }
-exit 0
+Exit-RolloutSuccess

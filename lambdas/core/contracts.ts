@@ -92,6 +92,13 @@ export const PAYLOAD_ALLOWED_PATTERN = '^[A-Za-z0-9+/]*={0,2}$';
 /** Scripts print each result as one line: this prefix, a space, then one JSON object. */
 export const RESULT_LINE_PREFIX = NODE_CONTRACT.resultLinePrefix;
 
+/**
+ * Every script that reports results ends its stdout with one line: this prefix, a space, then
+ * `{"results":N}`, N the result lines it wrote (Write-RolloutEnd in ssm/_common.ps1). Its
+ * presence proves the output is whole (complete-command.ts).
+ */
+export const END_LINE_PREFIX = NODE_CONTRACT.endLinePrefix;
+
 export interface InventoryPayload {
   /** Binaries whose file version strings to report (e.g. `%windir%\system32\authz.dll`). */
   readonly binaries: readonly string[];

@@ -82,6 +82,17 @@ const NO_EXIT_CODE = {
 };
 
 /**
+ * A result line as a refusal names it: the reason of an error entry (complete-command's
+ * unreadable or incomplete output) whole, up to 1,000 characters, so the report says why; any
+ * other line as JSON, cut to 200.
+ */
+function shownLine(line: unknown): string {
+  const error = (line as { error?: unknown } | null)?.error;
+  if (typeof error === 'string') return error.slice(0, 1000);
+  return String(JSON.stringify(line)).slice(0, 200);
+}
+
+/**
  * Interprets the install command of the hotfix plug-in. Updates the node did not report (the
  * command died midway) are `Failed` with a reason, never silently dropped.
  */
@@ -93,7 +104,7 @@ export function interpretHotfixInstall(
   command.results.forEach((line, i) => {
     if (!isInstallLine(line)) {
       throw new InstallReportError(
-        `install result line ${i + 1} (${JSON.stringify(line)?.slice(0, 200)}): expected { index, file, exitCode, checksumOk, timedOut }`,
+        `install result line ${i + 1} (${shownLine(line)}): expected { index, file, exitCode, checksumOk, timedOut }`,
       );
     }
     lines.set(line.index, line);
@@ -224,7 +235,7 @@ export function interpretWindowsUpdate(
   const results: UpdateResult[] = command.results.map((line, i) => {
     if (!isWuLine(line)) {
       throw new InstallReportError(
-        `Windows Update result line ${i + 1} (${JSON.stringify(line)?.slice(0, 200)}): expected { updateId, title, resultCode, rebootRequired }`,
+        `Windows Update result line ${i + 1} (${shownLine(line)}): expected { updateId, title, resultCode, rebootRequired }`,
       );
     }
     if (typeof line.excludedBy === 'string') {
@@ -326,7 +337,7 @@ export function interpretRemoval(
   command.results.forEach((line, i) => {
     if (!isRemovalLine(line)) {
       throw new InstallReportError(
-        `removal result line ${i + 1} (${JSON.stringify(line)?.slice(0, 200)}): expected { index, updateId, exitCode, timedOut }`,
+        `removal result line ${i + 1} (${shownLine(line)}): expected { index, updateId, exitCode, timedOut }`,
       );
     }
     lines.set(line.index, line);

@@ -6,7 +6,9 @@
  *
  * Output past GetCommandInvocation's 24,000 characters is read back from the command's
  * CloudWatch Logs stream (`COMMAND_LOG_GROUP`, full-output.ts); when it cannot be, the results
- * start with an error entry naming why, so the node fails instead of losing result lines.
+ * start with an error entry naming why, so the node fails instead of losing result lines. The
+ * scripts' end marker (`ROLLOUT-END {"results":N}`) proves the output whole: a cut output is
+ * re-read until its stream carries it, and a Success without it is answered Failed.
  *
  * Errors: `InvalidEvent`; `TokenNotYetStored` (the event beat send-command's write: redeliver);
  * `CommandNotFound` (SSM never showed the invocation). Throttling propagates; Lambda's async
@@ -26,6 +28,7 @@ import type { Context } from 'aws-lambda';
 import * as z from 'zod';
 import {
   type CommandOutcome,
+  END_LINE_PREFIX,
   RESULT_LINE_PREFIX,
   TERMINAL_STATUSES,
   type TerminalStatus,
@@ -174,6 +177,55 @@ export function parseResultLines(output: string): unknown[] {
   return results;
 }
 
+/**
+ * The script's end marker, `ROLLOUT-END {"results":N}` (the last one when there are several):
+ * the result lines it says it wrote, `undefined` when the output has no marker, or `{ error }`
+ * when the marker line is malformed.
+ */
+export function parseEndMarker(
+  output: string,
+): { readonly results: number } | { readonly error: string } | undefined {
+  const marker = new RegExp(`^${END_LINE_PREFIX}(?:\\s|$)`);
+  const line = output
+    .split(/\r?\n/)
+    .map((raw) => raw.trim())
+    .findLast((text) => marker.test(text));
+  if (line === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line.slice(END_LINE_PREFIX.length));
+  } catch {
+    parsed = undefined;
+  }
+  const results = (parsed as { results?: unknown } | undefined)?.results;
+  if (typeof results !== 'number' || !Number.isSafeInteger(results) || results < 0) {
+    return {
+      error: `the ${END_LINE_PREFIX} line ${JSON.stringify(line.slice(0, 200))} is not ${END_LINE_PREFIX} {"results":<whole number>}`,
+    };
+  }
+  return { results };
+}
+
+/**
+ * Why `output` is not provably whole, or undefined when its end marker counts exactly the
+ * result lines it holds. `required`: whether a missing marker is a gap (a script that ran to
+ * its end writes one; one the agent killed or timed out does not).
+ */
+export function outputGap(output: string, required: boolean): string | undefined {
+  const end = parseEndMarker(output);
+  const found = parseResultLines(output).length;
+  if (end === undefined) {
+    return required
+      ? `the output has no ${END_LINE_PREFIX} line, so the script's last result lines may be missing (${found} result lines found)`
+      : undefined;
+  }
+  if ('error' in end) return end.error;
+  if (end.results !== found) {
+    return `the ${END_LINE_PREFIX} line counts ${end.results} result lines but the output holds ${found}`;
+  }
+  return undefined;
+}
+
 const isTerminal = (status: string | undefined): status is TerminalStatus =>
   (TERMINAL_STATUSES as readonly string[]).includes(status ?? '');
 
@@ -213,18 +265,38 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
 
   /**
    * The output and its result lines. GetCommandInvocation returns the first 24,000 characters
-   * of stdout; when it cut them, the full output comes from CloudWatch Logs. When that cannot be
-   * read, the results start with an error entry naming why, which every interpreter refuses:
-   * the node fails rather than have updates it did not report counted as not installed.
+   * of stdout; when it cut them, the full output comes from CloudWatch Logs, re-read until it
+   * ends with its end marker. When the output cannot be proved whole, the results start with an
+   * error entry naming why, which every interpreter refuses: the node fails rather than have
+   * updates it did not report counted as not installed.
+   *
+   * The marker is required of a script that ended by itself: Success (and Failed when the
+   * output was cut, as the stream may be partial). A command the agent killed or timed out
+   * writes none; its partial results go on as before, and the interpreters judge them.
    */
   async function fullResults(
     commandId: string,
     instanceId: string,
     document: CommandOutcome['document'],
+    status: TerminalStatus,
     inline: string,
     copiedToCloudWatch: boolean,
-  ): Promise<{ output: string; results: unknown[] }> {
-    if (!isInlineOutputCut(inline)) return { output: inline, results: parseResultLines(inline) };
+  ): Promise<{ output: string; results: unknown[]; problem?: string }> {
+    const unreadable = (output: string, problem: string) => {
+      logger.error('the full command output cannot be read', { commandId, instanceId, problem });
+      return {
+        output,
+        results: [{ error: problem, line: '' }, ...parseResultLines(output)],
+        problem,
+      };
+    };
+    if (!isInlineOutputCut(inline)) {
+      const gap = outputGap(inline, status === 'Success');
+      return gap === undefined
+        ? { output: inline, results: parseResultLines(inline) }
+        : unreadable(inline, `the command ended ${status} but ${gap}`);
+    }
+    const markerRequired = status === 'Success' || status === 'Failed';
     const full = deps.logs
       ? await readFullOutput({
           logs: deps.logs,
@@ -235,22 +307,13 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
           inline,
           copiedToCloudWatch,
           sleep,
+          incomplete: (output) => outputGap(output, markerRequired),
         })
       : {
           problem:
             'GetCommandInvocation cut the output at 24000 characters and this handler has no CloudWatch Logs client to read the rest',
         };
-    if ('problem' in full) {
-      logger.error('the full command output cannot be read', {
-        commandId,
-        instanceId,
-        problem: full.problem,
-      });
-      return {
-        output: inline,
-        results: [{ error: full.problem, line: '' }, ...parseResultLines(inline)],
-      };
-    }
+    if ('problem' in full) return unreadable(inline, full.problem);
     logger.info('the full command output was read from CloudWatch Logs', {
       commandId,
       instanceId,
@@ -303,20 +366,30 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
     const invocation = await getInvocation(commandId, instanceId);
     // StatusDetails is finer (DeliveryTimedOut, ExecutionTimedOut) where it names a terminal status.
     const status = isTerminal(invocation.StatusDetails) ? invocation.StatusDetails : detail.status;
-    const { output, results } = await fullResults(
+    const { output, results, problem } = await fullResults(
       commandId,
       instanceId,
       token.document,
+      status,
       invocation.StandardOutputContent ?? '',
       invocation.CloudWatchOutputConfig?.CloudWatchOutputEnabled === true,
     );
+    // Output not proved whole is no success: Failed, so every document's branch of the workflow
+    // fails the node (a drain or an inventory too, whose results no interpreter reads), and the
+    // reason ends the output tail.
+    const outcomeStatus: TerminalStatus =
+      problem !== undefined && status === 'Success' ? 'Failed' : status;
     const errors = invocation.StandardErrorContent ?? '';
-    const combined = errors ? `${output}\n[stderr]\n${errors}` : output;
+    const combined = [
+      output,
+      ...(errors ? [`[stderr]\n${errors}`] : []),
+      ...(problem !== undefined ? [`[complete-command] ${problem}`] : []),
+    ].join('\n');
     const outcome: CommandOutcome = {
       commandId,
       instanceId,
       document: token.document,
-      status,
+      status: outcomeStatus,
       responseCode: invocation.ResponseCode ?? -1,
       results,
       outputTail: combined.slice(-OUTPUT_TAIL_LENGTH),
@@ -331,7 +404,7 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
           node: token.node,
           phase: token.phase,
           commandId,
-          status,
+          status: outcomeStatus,
           exitCode: outcome.responseCode,
           outputTail: outcome.outputTail.slice(-SCRIPT_TAIL_LENGTH),
           completedAt: deps.now().toISOString(),
@@ -350,7 +423,7 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
       logger.warn('the workflow no longer waits for this command', {
         commandId,
         instanceId,
-        status,
+        status: outcomeStatus,
         error: (error as Error).name,
       });
       await deps.store.deleteTaskToken(commandId, instanceId);
@@ -359,12 +432,12 @@ export function makeCompleteCommandHandler(deps: CompleteCommandDeps) {
     await deps.store.deleteTaskToken(commandId, instanceId);
 
     const metric = metrics.singleMetric();
-    metric.addDimension('status', status);
+    metric.addDimension('status', outcomeStatus);
     metric.addMetric('CommandCompleted', MetricUnit.Count, 1);
     logger.info('command completed', {
       commandId,
       instanceId,
-      status,
+      status: outcomeStatus,
       responseCode: outcome.responseCode,
       results: outcome.results.length,
     });

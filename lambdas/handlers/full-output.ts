@@ -15,6 +15,8 @@
  * Fail closed: output that is cut and cannot be read in full is never passed on as if it were
  * whole, since an update the node installed but did not report would be counted failed and left
  * out of the ledger. The caller gets a `problem` instead, which it reports as an unreadable result.
+ * SSM Agent uploads asynchronously, so a stream read right after the command may be partial: the
+ * caller's `incomplete` check (the scripts' end marker, complete-command.ts) has it read again.
  */
 import {
   type CloudWatchLogsClient,
@@ -29,8 +31,11 @@ export const INLINE_OUTPUT_LIMIT = 24_000;
 const STEP_ACTION = 'aws:runPowerShellScript';
 /** GetLogEvents pages read at most (1 MB each): a guard against a token that never settles. */
 const MAX_PAGES = 1000;
-/** Reads while the stream holds no more than the inline output (SSM Agent still uploading). */
-const UPLOAD_TRIES = 4;
+/**
+ * Reads while the stream holds no more than the inline output or lacks its end marker (SSM Agent
+ * still uploading): waits of 1, 2, 4 and 8 s, 15 s in all.
+ */
+export const UPLOAD_TRIES = 5;
 const UPLOAD_FIRST_DELAY_MS = 1000;
 
 /**
@@ -65,6 +70,13 @@ export interface FullOutputRequest {
   /** Whether the invocation says its output went to CloudWatch Logs. */
   readonly copiedToCloudWatch: boolean;
   readonly sleep: (ms: number) => Promise<void>;
+  /**
+   * Why the text read is not the whole output yet (no end marker, or a count that disagrees with
+   * the result lines), or undefined when it is. The read is retried while it says so (the agent
+   * may still be uploading), then the output fails closed naming it. @default - whole once it is
+   * longer than the inline output
+   */
+  readonly incomplete?: (output: string) => string | undefined;
 }
 
 export type FullOutput =
@@ -138,6 +150,7 @@ export async function readFullOutput(request: FullOutputRequest): Promise<FullOu
   let delay = UPLOAD_FIRST_DELAY_MS;
   for (let attempt = 1; ; attempt++) {
     let found: { text: string; pages: number; stream: string } | undefined;
+    let gap: string | undefined;
     try {
       for (const stream of streams) {
         const read = await readStream(logs, logGroup, stream);
@@ -163,7 +176,10 @@ export async function readFullOutput(request: FullOutputRequest): Promise<FullOu
       }
       // Longer than the inline output, or as long when exactly the limit was written.
       if (full.length >= inline.length) {
-        return { output: found.text, stream: found.stream, pages: found.pages };
+        gap = request.incomplete?.(found.text);
+        if (gap === undefined) {
+          return { output: found.text, stream: found.stream, pages: found.pages };
+        }
       }
     }
     if (attempt >= UPLOAD_TRIES) {
@@ -171,7 +187,9 @@ export async function readFullOutput(request: FullOutputRequest): Promise<FullOu
         problem:
           found === undefined
             ? `${cut} and log group ${logGroup} has no stream ${streams.join(' or ')} after ${attempt} reads`
-            : `${cut} and the CloudWatch Logs stream ${found.stream} in ${logGroup} held no more than the inline output after ${attempt} reads`,
+            : gap === undefined
+              ? `${cut} and the CloudWatch Logs stream ${found.stream} in ${logGroup} held no more than the inline output after ${attempt} reads`
+              : `${cut} and the CloudWatch Logs stream ${found.stream} in ${logGroup} is still incomplete after ${attempt} reads: ${gap}`,
       };
     }
     // SSM Agent uploads the output while and after the script runs: give it a moment.

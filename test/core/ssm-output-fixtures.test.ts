@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import {
   COMMAND_ID_PATTERN,
   type CommandOutcome,
+  END_LINE_PREFIX,
   type InstallResultLine,
   type InventoryResult,
   NODE_CONTRACT,
@@ -31,7 +32,11 @@ import {
 } from '../../lambdas/core/interpret.js';
 import { computeNodeOrder, roleCountsOf } from '../../lambdas/core/node-order.js';
 import { RUN_ID_PATTERN } from '../../lambdas/core/rollout-input.js';
-import { parseResultLines } from '../../lambdas/handlers/complete-command.js';
+import {
+  outputGap,
+  parseEndMarker,
+  parseResultLines,
+} from '../../lambdas/handlers/complete-command.js';
 import { MAX_PAYLOAD_BYTES } from '../../lambdas/handlers/send-command.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/ssm-output/', import.meta.url));
@@ -113,9 +118,24 @@ describe('SSM output fixtures: every one is read', () => {
   });
 
   it.each(names)('%s: every line is a result line or a [rollout] log line', (name) => {
-    for (const line of fixture(name).output.split('\n').filter(Boolean)) {
+    const lines = fixture(name).output.split('\n').filter(Boolean);
+    const end = lines.at(-1)?.startsWith(`${END_LINE_PREFIX} `) ? lines.pop() : undefined;
+    expect(end === undefined || !lines.some((line) => line.startsWith(END_LINE_PREFIX))).toBe(true);
+    for (const line of lines) {
       expect(line).toMatch(new RegExp(`^(${RESULT_LINE_PREFIX} \\{|\\[rollout\\] )`));
     }
+  });
+
+  it.each(names)('%s: ends with the end marker, which counts its result lines', (name) => {
+    const f = fixture(name);
+    const lines = f.output.split('\n').filter(Boolean);
+    if (f.exitCode === 3010) {
+      // RestartNode's first run: the agent restarts the node and runs it again; no marker yet.
+      expect(parseEndMarker(f.output)).toBeUndefined();
+      return;
+    }
+    expect(lines.at(-1)).toBe(`${END_LINE_PREFIX} {"results":${f.results.length}}`);
+    expect(outputGap(f.output, true)).toBeUndefined();
   });
 });
 

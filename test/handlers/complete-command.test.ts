@@ -24,6 +24,8 @@ import type { CommandOutcome } from '../../lambdas/core/contracts.js';
 import {
   eventOfDeadLetter,
   makeCompleteCommandHandler,
+  outputGap,
+  parseEndMarker,
   parseResultLines,
 } from '../../lambdas/handlers/complete-command.js';
 import { RunStore } from '../../lambdas/shared/run-store.js';
@@ -137,11 +139,12 @@ describe('complete-command handler', () => {
     ddb.on(GetCommand).resolves({ Item: tokenItem });
     ddb.on(DeleteCommand).resolves({});
     const missing = new InvocationDoesNotExist({ message: 'no invocation', $metadata: {} });
-    ssm
-      .on(GetCommandInvocationCommand)
-      .rejectsOnce(missing)
-      .rejectsOnce(missing)
-      .resolves({ Status: 'Success', StatusDetails: 'Success', ResponseCode: 0 });
+    ssm.on(GetCommandInvocationCommand).rejectsOnce(missing).rejectsOnce(missing).resolves({
+      Status: 'Success',
+      StatusDetails: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: 'ROLLOUT-END {"results":0}\r\n',
+    });
     sfn.on(SendTaskSuccessCommand).resolves({});
     const { handler, sleep } = makeHandler();
 
@@ -347,7 +350,7 @@ describe('complete-command redrive from the dead-letter queue', () => {
       Status: 'Success',
       StatusDetails: 'Success',
       ResponseCode: 0,
-      StandardOutputContent: 'ROLLOUT-RESULT {"index":0,"exitCode":0}',
+      StandardOutputContent: 'ROLLOUT-RESULT {"index":0,"exitCode":0}\r\nROLLOUT-END {"results":1}',
     });
     sfn.on(SendTaskSuccessCommand).resolves({});
 
@@ -463,6 +466,66 @@ describe('parseResultLines', () => {
   });
 });
 
+describe('parseEndMarker', () => {
+  it('reads the count of the ROLLOUT-END line, with CRLF line ends and surrounding space', () => {
+    expect(
+      parseEndMarker('[rollout] x\r\nROLLOUT-RESULT {"a":1}\r\n  ROLLOUT-END {"results":1} \r\n'),
+    ).toEqual({
+      results: 1,
+    });
+  });
+
+  it('is undefined without the line, and ignores look-alikes', () => {
+    expect(
+      parseEndMarker('ROLLOUT-RESULT {"a":1}\n[rollout] ROLLOUT-END {"results":1}'),
+    ).toBeUndefined();
+    expect(parseEndMarker('ROLLOUT-ENDING {"results":1}')).toBeUndefined();
+  });
+
+  it('takes the last marker when there are several', () => {
+    expect(parseEndMarker('ROLLOUT-END {"results":0}\nROLLOUT-END {"results":2}')).toEqual({
+      results: 2,
+    });
+  });
+
+  it.each([
+    'ROLLOUT-END',
+    'ROLLOUT-END {"results":-1}',
+    'ROLLOUT-END {"results":1.5}',
+    'ROLLOUT-END {"results":"2"}',
+    'ROLLOUT-END {"results":2',
+  ])('refuses the malformed marker %s, quoting it', (line) => {
+    expect(parseEndMarker(`ROLLOUT-RESULT {"a":1}\n${line}`)).toEqual({
+      error: expect.stringContaining(JSON.stringify(line)),
+    });
+  });
+});
+
+describe('outputGap', () => {
+  const two = 'ROLLOUT-RESULT {"a":1}\nROLLOUT-RESULT {"a":2}\n';
+
+  it('is undefined when the marker counts the result lines', () => {
+    expect(outputGap(`${two}ROLLOUT-END {"results":2}\n`, true)).toBeUndefined();
+  });
+
+  it('names a missing marker when one is required, and only then', () => {
+    expect(outputGap(two, true)).toBe(
+      "the output has no ROLLOUT-END line, so the script's last result lines may be missing (2 result lines found)",
+    );
+    expect(outputGap(two, false)).toBeUndefined();
+  });
+
+  it('names a count that disagrees, required or not', () => {
+    const gap = 'the ROLLOUT-END line counts 3 result lines but the output holds 2';
+    expect(outputGap(`${two}ROLLOUT-END {"results":3}`, true)).toBe(gap);
+    expect(outputGap(`${two}ROLLOUT-END {"results":3}`, false)).toBe(gap);
+  });
+
+  it('counts an unparsable result line as a line, so it cannot hide a gap', () => {
+    expect(outputGap('ROLLOUT-RESULT {"a":\nROLLOUT-END {"results":1}', true)).toBeUndefined();
+  });
+});
+
 describe('complete-command: pre/post-update script results (issue 12)', () => {
   const scriptToken = { ...tokenItem, document: 'runScript', phase: 'pre' };
   const scriptEvent = () => event('Failed', 'rollout-prod-RunUpdateScript');
@@ -505,9 +568,12 @@ describe('complete-command: pre/post-update script results (issue 12)', () => {
     ddb.on(GetCommand).resolves({ Item: scriptToken });
     ddb.on(PutCommand).rejects(new Error('throttled'));
     ddb.on(DeleteCommand).resolves({});
-    ssm
-      .on(GetCommandInvocationCommand)
-      .resolves({ Status: 'Success', StatusDetails: 'Success', ResponseCode: 0 });
+    ssm.on(GetCommandInvocationCommand).resolves({
+      Status: 'Success',
+      StatusDetails: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: 'ROLLOUT-END {"results":0}\r\n',
+    });
     sfn.on(SendTaskSuccessCommand).resolves({});
 
     // Act
@@ -522,9 +588,12 @@ describe('complete-command: pre/post-update script results (issue 12)', () => {
     // Arrange
     ddb.on(GetCommand).resolves({ Item: tokenItem });
     ddb.on(DeleteCommand).resolves({});
-    ssm
-      .on(GetCommandInvocationCommand)
-      .resolves({ Status: 'Success', StatusDetails: 'Success', ResponseCode: 0 });
+    ssm.on(GetCommandInvocationCommand).resolves({
+      Status: 'Success',
+      StatusDetails: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: 'ROLLOUT-END {"results":0}\r\n',
+    });
     sfn.on(SendTaskSuccessCommand).resolves({});
 
     // Act

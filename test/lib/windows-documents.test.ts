@@ -632,7 +632,17 @@ describe('PowerShell sources: lint', () => {
       .split('\n')
       .map((line) => line.trim())
       .filter(Boolean);
-    expect(lines.at(-1)).toMatch(/^(exit (0|3010)|Exit-RolloutFailure \$\w+)$/);
+    expect(lines.at(-1)).toMatch(/^(Exit-RolloutSuccess|exit 3010|Exit-RolloutFailure \$\w+)$/);
+  });
+
+  it.each(KEYS)('%s: leaves only through the exits that write the end marker (or 3010)', (key) => {
+    // Exit-RolloutSuccess / Exit-RolloutFailure write ROLLOUT-END; a bare exit would not.
+    const exits = (
+      codeOf(DOCUMENT_SPECS[key].script).match(/(?:^|[;{}])\s*exit(?![\w-])[^\n;}]*/gim) ?? []
+    ).map((exit) => exit.replace(/^[;{}]?\s*/, '').trim());
+    expect(exits.filter((exit) => exit !== 'exit 3010')).toEqual([]);
+    // Not vacuous: RestartNode's 3010 is found.
+    if (key === 'restart') expect(exits).toEqual(['exit 3010']);
   });
 
   it('only RestartNode asks SSM Agent for a restart (exit 3010)', () => {

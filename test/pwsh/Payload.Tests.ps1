@@ -112,7 +112,7 @@ Describe 'Every document: the payload' {
     It 'keeps log lines from posing as result lines' {
         Mock Get-ServiceStatus { $null }
         $run = Invoke-Document drain @{ timeoutMinutes = 5 }
-        $run.Lines | ForEach-Object { $_ | Should -Match '^(ROLLOUT-RESULT \{|\[rollout\] )' }
+        $run.Lines | ForEach-Object { $_ | Should -Match '^(ROLLOUT-RESULT \{|\[rollout\] |ROLLOUT-END \{"results":\d+\}$)' }
     }
 }
 
@@ -175,7 +175,7 @@ Describe 'Every document: hostile strings in the payload stay data' {
         $run.ExitCode | Should -BeIn @(0, 1, 3010)
         Get-Variable -Name RolloutPwned -Scope Global -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         foreach ($line in $run.Lines) {
-            $line | Should -Match '^(ROLLOUT-RESULT \{|\[rollout\] )'
+            $line | Should -Match '^(ROLLOUT-RESULT \{|\[rollout\] |ROLLOUT-END \{"results":\d+\}$)'
             $line | Should -Not -Match '[^\x20-\x7E]'
         }
         foreach ($line in @($run.Errors -split "`r?`n" | Where-Object { $_ })) { $line | Should -Match '^ROLLOUT-ERROR ' }

@@ -54,7 +54,8 @@ function Get-IsoInstant {
 
 # Runs one document. Payload: a hashtable (encoded here, with a deadline an hour from the
 # mocked clock unless it has one) or a string (sent as is). Returns ExitCode, Output (stdout
-# text), Lines, Results (the ROLLOUT-RESULT objects, parsed) and Errors (stderr text).
+# text), Lines, Results (the ROLLOUT-RESULT objects, parsed), End (the ROLLOUT-END object) and
+# Errors (stderr text). Throws when the end marker is missing, misplaced or miscounted.
 function Invoke-Document {
     param([Parameter(Mandatory = $true)] [string] $Key, $Payload, [switch] $NoDeadline, [string] $Fixture)
     if ($null -eq $Payload) {
@@ -87,6 +88,18 @@ function Invoke-Document {
     $lines = @($text -split "`r?`n" | Where-Object { $_.Length -gt 0 })
     $prefix = [string]$script:Contract.resultLinePrefix + ' '
     $results = @($lines | Where-Object { $_.StartsWith($prefix) } | ForEach-Object { ConvertFrom-Json -InputObject $_.Substring($prefix.Length) -DateKind String })
+    # The end marker (Write-RolloutEnd): the last line, counting the result lines, on every exit
+    # but 3010 (the agent restarts the node and runs the script again). Checked on every run.
+    $endPrefix = [string]$script:Contract.endLinePrefix + ' '
+    $end = $null
+    if ($lines.Count -gt 0 -and $lines[-1].StartsWith($endPrefix)) { $end = ConvertFrom-Json -InputObject $lines[-1].Substring($endPrefix.Length) }
+    $endLines = @($lines | Where-Object { $_.StartsWith([string]$script:Contract.endLinePrefix) })
+    if ($exitCode -eq 3010) {
+        if ($endLines.Count -gt 0) { throw ($Key + ' exited 3010 but wrote an end marker: ' + $endLines[0]) }
+    }
+    elseif ($null -eq $end -or $endLines.Count -ne 1 -or $end.results -ne $results.Count) {
+        throw ($Key + ' exited ' + $exitCode + ' without one end marker last counting its ' + $results.Count + ' result lines; last line: ' + [string]($lines | Select-Object -Last 1))
+    }
     if (-not [string]::IsNullOrEmpty($Fixture) -and -not [string]::IsNullOrEmpty($env:ROLLOUT_FIXTURES)) {
         # Wall-clock durations are the only thing that differs between captures: zero them.
         $stable = $text -replace '"durationSeconds":[0-9.]+', '"durationSeconds":0' -replace 'drained in [0-9]+ s', 'drained in 0 s'
@@ -98,6 +111,7 @@ function Invoke-Document {
         Output = $text
         Lines = $lines
         Results = $results
+        End = $end
         Errors = $err.ToString()
     }
 }

@@ -18,7 +18,11 @@ import type {
   ScanUpdatesResultLine,
   WindowsUpdateResultLine,
 } from '../../lambdas/core/contracts.js';
-import { NODE_CONTRACT, RESULT_LINE_PREFIX } from '../../lambdas/core/contracts.js';
+import {
+  END_LINE_PREFIX,
+  NODE_CONTRACT,
+  RESULT_LINE_PREFIX,
+} from '../../lambdas/core/contracts.js';
 import { interpretHotfixInstall } from '../../lambdas/core/interpret.js';
 import { parseResultLines } from '../../lambdas/handlers/complete-command.js';
 import { decideUpdate } from '../../lambdas/handlers/hotpatch-eligibility.js';
@@ -317,6 +321,10 @@ describe('SimulatedFleet: the command life cycle', () => {
     expect(decideUpdate({ index: 0, file: hotpatchFile }, entry, inventory).eligible).toBe(true);
     // Result lines are ASCII and escape as Windows PowerShell 5.1 does.
     expect(out.StandardOutputContent).toContain(`${RESULT_LINE_PREFIX} {"computerName":"NODE1"`);
+    // Write-RolloutEnd: the last line counts the one result line.
+    expect(out.StandardOutputContent?.endsWith(`\r\n${END_LINE_PREFIX} {"results":1}\r\n`)).toBe(
+      true,
+    );
     expect(powershellJson({ a: "<b>&'é" })).toBe('{"a":"\\u003cb\\u003e\\u0026\\u0027\\u00e9"}');
     expect(JSON.parse(powershellJson({ a: "<b>&'é" }))).toEqual({ a: "<b>&'é" });
   });
@@ -739,7 +747,10 @@ describe('SimulatedFleet: timeouts, delivery and errors', () => {
     // Assert
     expect(out).toMatchObject({ Status: 'Failed', ResponseCode: 1 });
     expect(out.StandardErrorContent).toBe(`ROLLOUT-ERROR ${message}\r\n`);
-    expect(out.StandardOutputContent).toBe(`[rollout] ERROR: ${message}\r\n`);
+    // The trap's end marker follows the error, as in _common.ps1.
+    expect(out.StandardOutputContent).toBe(
+      `[rollout] ERROR: ${message}\r\n${END_LINE_PREFIX} {"results":0}\r\n`,
+    );
   });
 
   it('refuses unknown documents, unknown or stopped instances and unsimulated commands', async () => {
