@@ -106,4 +106,4 @@ Write-RolloutResult ([ordered]@{
         found = [int]$search.Updates.Count
         applicable = $applicable
     })
-exit 0
+Exit-RolloutSuccess
