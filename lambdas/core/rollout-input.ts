@@ -20,6 +20,7 @@ import {
   type RemovalItem,
 } from './contracts.js';
 import { formatProblems, RolloutRuleError, type ValidationProblem } from './errors.js';
+import { type HealthGates, healthGatesInputSchema } from './health-gates.js';
 import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';
 import {
   type HotfixPluginArguments,
@@ -327,6 +328,8 @@ export const rolloutInputSchema = z
         ),
       schedule: scheduleTriggerSchema.optional(),
       removal: removalSchema.optional(),
+      // Issue 13, item 1: CloudWatch alarms read before each cluster node and each wave.
+      healthGates: healthGatesInputSchema.optional(),
     },
     {
       error:
@@ -446,6 +449,11 @@ export interface ResolvedRollout {
   readonly deadlines: { readonly warnAt?: string; readonly stopAt?: string };
   /** The pilot gate (with its timeout in seconds, for the wait), or null when there is none. */
   readonly approvalGate: (ApprovalGate & { readonly timeoutSeconds: number }) | null;
+  /**
+   * CloudWatch alarms read before each cluster node and before each wave of a group (issue 13,
+   * item 1); absent (not null) when the input names none, so a Choice tests it with IsPresent.
+   */
+  readonly healthGates?: HealthGates;
   /**
    * Set when a scheduled trigger fired outside its schedule (an off-week of intervalWeeks, before
    * startDate, or after the window closed): the run ends at once, touching nothing. Null otherwise.
@@ -635,6 +643,7 @@ export function parseRolloutInput(
           timeoutSeconds: data.approvalGate.timeoutMinutes * 60,
         }
       : null,
+    ...(data.healthGates ? { healthGates: data.healthGates } : {}),
     skip,
     schedule,
     targetResolution: data.target.kind === 'group' ? (data.target.resolution ?? null) : null,

@@ -106,6 +106,39 @@ describe('schemas/rollout-input.schema.json', () => {
       input: { ...BASE, approvalGate: { afterNodes: 1, timeoutMinutes: 10081 } },
       accepted: false,
     },
+    {
+      name: 'healthGates by name',
+      input: { ...BASE, healthGates: { alarmNames: ['web-5xx'] } },
+      accepted: true,
+    },
+    {
+      name: 'healthGates by tag, onAlarm approve',
+      input: {
+        ...BASE,
+        healthGates: { alarmTag: { key: 'rollout', value: 'prod' }, onAlarm: 'approve' },
+      },
+      accepted: true,
+    },
+    {
+      name: 'healthGates onAlarm "ignore"',
+      input: { ...BASE, healthGates: { alarmNames: ['web-5xx'], onAlarm: 'ignore' } },
+      accepted: false,
+    },
+    {
+      name: 'healthGates empty alarmNames',
+      input: { ...BASE, healthGates: { alarmNames: [] } },
+      accepted: false,
+    },
+    {
+      name: 'healthGates alarm name of 256 characters',
+      input: { ...BASE, healthGates: { alarmNames: ['a'.repeat(256)] } },
+      accepted: false,
+    },
+    {
+      name: 'healthGates unknown field',
+      input: { ...BASE, healthGates: { alarmNames: ['web-5xx'], alarms: ['x'] } },
+      accepted: false,
+    },
   ])('$name: accepted=$accepted by both', ({ input, accepted }) => {
     expect(validatorAccepts(input)).toBe(accepted);
     expect(validate(input)).toBe(accepted);
@@ -119,6 +152,10 @@ describe('schemas/rollout-input.schema.json', () => {
       input: withPolicy({ warnAfter: 90, stopAfter: 60 }),
     },
     { name: 'ISO seconds that are not whole minutes', input: withPolicy({ stopAfter: 'PT30S' }) },
+    {
+      name: 'healthGates with neither alarmNames nor alarmTag',
+      input: { ...BASE, healthGates: {} },
+    },
   ])('schema accepts, validator refuses: $name', ({ input }) => {
     expect(validate(input)).toBe(true);
     expect(validatorAccepts(input)).toBe(false);
