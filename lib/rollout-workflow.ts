@@ -6,6 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { healthGateCheck } from './health-gate-states.js';
 import { acknowledge, arnToken, wildcardResource } from './nag.js';
 import {
   acknowledgeWorkflowFindings,
@@ -36,6 +37,8 @@ export interface RolloutWorkflowProps {
     readonly approvalGate: lambda.IFunction;
     /** Sends the role-count inventory of the computed node order (issue 13, item 7). */
     readonly sendCommand: lambda.IFunction;
+    /** Reads the rollout's CloudWatch alarms at a health gate (issue 13, item 1). */
+    readonly checkAlarms: lambda.IFunction;
   };
   /** The per-node workflow, started once per node as a child execution. */
   readonly nodeWorkflow: sfn.IStateMachine;
@@ -334,7 +337,28 @@ export class RolloutWorkflow extends Construct {
     );
     checkWarnAfter.addCatch(updateNode, { resultPath: '$.warnAfterError' });
     selectNode.next(checkWarnAfter).next(updateNode).next(advance);
+    // Health gates (issue 13, item 1): before each node, between nodes, never inside one. Only
+    // a run with healthGates takes this path (the loop's own Choices pick it), so a run without
+    // them has no extra state per node.
+    const healthGateEnds = { error: finishAfterError, calledOff };
+    const selectGatedNode = new sfn.Pass(this, 'SelectGatedNode', {
+      parameters: { 'node.$': 'States.ArrayGetItem($.scan.nodes, $.loop.index)' },
+      resultPath: '$.current',
+    });
+    selectGatedNode
+      .next(
+        healthGateCheck(this, 'HealthGateBeforeNode', f, 'beforeNode', healthGateEnds, {
+          nodePath: '$.current.node.name',
+          doneNodesPath: '$.loop.index',
+        }),
+      )
+      .next(checkWarnAfter);
+    const nextNodeIsGated = sfn.Condition.and(
+      sfn.Condition.numberLessThanJsonPath('$.loop.index', '$.loop.count'),
+      sfn.Condition.isPresent('$.healthGates'),
+    );
     const moreNodes = new sfn.Choice(this, 'MoreClusterNodes')
+      .when(nextNodeIsGated, selectGatedNode)
       .when(sfn.Condition.numberLessThanJsonPath('$.loop.index', '$.loop.count'), selectNode)
       .otherwise(finish);
     advance.next(
@@ -353,6 +377,7 @@ export class RolloutWorkflow extends Construct {
       resultPath: '$.loop',
     }).next(
       new sfn.Choice(this, 'AnyClusterNodes')
+        .when(nextNodeIsGated, selectGatedNode)
         .when(sfn.Condition.numberGreaterThan('$.loop.count', 0), selectNode)
         .otherwise(finish),
     );
@@ -476,13 +501,32 @@ export class RolloutWorkflow extends Construct {
         '$.failureBudget',
       ),
     );
+    // Health gates before each wave (each Distributed Map: the whole group, or the pilot and
+    // the rest), only on a run with healthGates.
+    const gatesSet = sfn.Condition.isPresent('$.healthGates');
+    const beforeWave = (id: string, done?: string) =>
+      healthGateCheck(this, id, f, 'beforeWave', healthGateEnds, {
+        ...(done ? { doneNodesPath: done } : {}),
+      });
     fleetPilot
       .next(approvalGate('AwaitFleetApproval'))
       .next(budgetLeft)
-      .next(fleetRest)
-      .next(finish);
+      .next(
+        new sfn.Choice(this, 'HealthGatesBeforeRest')
+          .when(
+            gatesSet,
+            beforeWave('HealthGateBeforeRestWave', '$.approvalGate.afterNodes').next(fleetRest),
+          )
+          .otherwise(fleetRest),
+      );
+    fleetRest.next(finish);
     const fleet = new sfn.Choice(this, 'FleetHasApprovalGate')
+      .when(
+        sfn.Condition.and(sfn.Condition.isNull('$.approvalGate'), gatesSet),
+        beforeWave('HealthGateBeforeFleetWave').next(fleetMap),
+      )
       .when(sfn.Condition.isNull('$.approvalGate'), fleetMap)
+      .when(gatesSet, beforeWave('HealthGateBeforePilotWave').next(fleetPilot))
       .otherwise(fleetPilot);
 
     // -- the end: status, lock, result ------------------------------------------------------
@@ -595,6 +639,7 @@ export class RolloutWorkflow extends Construct {
       f.scan,
       f.approvalGate,
       f.sendCommand,
+      f.checkAlarms,
     ]);
     acknowledge(
       this.stateMachine.role,
