@@ -7,6 +7,7 @@
 import { DEFAULT_CONFIG_FILE_NAME } from '../lambdas/core/hotfix-plan.js';
 import { PLUGIN_NAMES, parseHotfixPluginArguments } from '../lambdas/core/plugin-arguments.js';
 import type { FunctionName } from '../lib/rollout-functions.js';
+import { SimulatedAlarms } from './alarms.js';
 import { type ExecutionResult, type ProgressEvent, Sandbox, synthesize } from './engine.js';
 import { SimulatedFleet } from './fleet.js';
 import {
@@ -186,6 +187,7 @@ export async function runScenario(
     await ownPool.render();
     pool = ownPool;
   }
+  const alarms = new SimulatedAlarms(scenario.alarms, new Date(scenario.startTime));
   const sandbox = await Sandbox.start({
     startTime: new Date(scenario.startTime),
     onProgress: (event: ProgressEvent) => {
@@ -196,6 +198,7 @@ export async function runScenario(
     ...(Object.keys(throttle).length > 0 ? { throttle } : {}),
     ...(options.storePath === undefined ? {} : { storePath: options.storePath }),
     resourceGroups: simulatedResourceGroups(scenario.nodes),
+    alarms,
     ssm: (clock, onEvent) => {
       fleet = new SimulatedFleet(scenario, clock, {
         documentPrefix: synthesize().documentPrefix,
@@ -247,6 +250,8 @@ export async function runScenario(
           nodes: run.rollout.target.nodes.map((n) => n.name),
           fleetFrom,
           ...(run.rollout.rebootOption ? { rebootOption: run.rollout.rebootOption } : {}),
+          alarms,
+          ...(run.rollout.healthGates ? { healthGates: run.rollout.healthGates } : {}),
         }),
       );
       const mismatches = [
