@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { LIFECYCLE_EVENT_TYPES } from '../../lambdas/core/contracts.js';
 import { SimulatedAlarms } from '../../sandbox/alarms.js';
+import { type ChaosSpec, FAULT_KINDS, generateSpec, runSpec } from '../../sandbox/chaos.js';
 import { checkRunInvariants } from '../../sandbox/invariants.js';
 import { readRunReport } from '../../sandbox/report.js';
 import { runScenario } from '../../sandbox/run-scenario.js';
@@ -206,4 +207,35 @@ describe('the noNodeStartsInAlarm invariant', () => {
     expect(verdict?.detail).toMatch(/NODE1 started at .* while web-5xx-rate had been in ALARM/);
     expect(verdict?.detail).toMatch(/NODE2 started at/);
   });
+});
+
+describe('chaos: the health-gate kind', () => {
+  it('is the last kind drawn, so earlier kinds keep their draws', () => {
+    expect(FAULT_KINDS.at(-1)?.name).toBe('health-gate');
+  });
+
+  // The cluster is stopped at the gate before a later node; the group's one wave had passed its
+  // gate (alarm OK at the start) and runs to its end: the gate is per wave.
+  it.each([
+    ['cluster', 3, 'Failed'],
+    ['group', 4, 'Succeeded'],
+  ] as const)(
+    'a %s of %i nodes whose alarm fires 20 minutes in and never clears keeps every invariant, ends %s',
+    async (target, nodes, status) => {
+      // Arrange: value 560: fires at PT20M, never clears (560 % 7 = 0), by tag, onAlarm stop.
+      const spec: ChaosSpec = {
+        ...generateSpec(3, 0, []),
+        target,
+        nodes,
+        gateAfterNodes: null,
+        faults: [{ kind: 'health-gate', node: 0, update: 0, value: 560 }],
+      };
+      // Act
+      const result = await runSpec(spec);
+      // Assert
+      expect(result.violations).toEqual([]);
+      expect(result.expectationFailures).toEqual([]);
+      expect(result.runStatus).toBe(status);
+    },
+  );
 });
