@@ -7,7 +7,8 @@
  * The chain is entered only when `$.healthGates` is present (the caller's Choice), so a run
  * without gates takes no extra state. Its one end is the "carry on" state; the verdicts that do
  * not carry on leave through `ends`:
- * - `proceed`: no alarm in ALARM → the chain's end;
+ * - `proceed`: no alarm in ALARM → the chain's end; any other verdict first publishes Rollout
+ *   Health Gate (run history; a failure to publish does not change the verdict), then:
  * - `stop` (onAlarm stop): `$.error` = { Error: HealthGateAlarm, Cause: the verdict's message,
  *   naming each alarm and its StateReason } → `ends.error` (the run is recorded Failed);
  * - `approve` (onAlarm approve): the existing approval gate (task token, Rollout Approval
@@ -17,8 +18,9 @@
  * An error of check-alarms itself (after the Lambda retries) also goes to `ends.error`: an alarm
  * that cannot be read is never taken as quiet.
  *
- * The verdict is kept at `$.healthGate` (a few hundred bytes: the alarms in ALARM and the
- * message, not the alarms read), replaced at each gate, so the state does not grow with nodes.
+ * The verdict is kept at `$.healthGate` (its alarm lists are bounded by the 100 names a rollout
+ * may give, plus what a tag matches), replaced at each gate, so the state does not grow with
+ * nodes.
  */
 import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -59,7 +61,11 @@ export interface HealthGateOptions {
 export function healthGateCheck(
   scope: Construct,
   id: string,
-  functions: { readonly checkAlarms: lambda.IFunction; readonly approvalGate: lambda.IFunction },
+  functions: {
+    readonly checkAlarms: lambda.IFunction;
+    readonly approvalGate: lambda.IFunction;
+    readonly runHistory: lambda.IFunction;
+  },
   checkpoint: GateCheckpoint,
   ends: HealthGateEnds,
   options: HealthGateOptions = {},
@@ -105,14 +111,33 @@ export function healthGateCheck(
   });
   hold.addCatch(ends.error, { resultPath: '$.error' });
   hold.next(passed);
-  const verdict = new sfn.Choice(scope, `${id}Verdict`)
-    .when(sfn.Condition.stringEquals('$.healthGate.action', 'proceed'), passed)
+  const act = new sfn.Choice(scope, `${id}Act`)
     .when(sfn.Condition.stringEquals('$.healthGate.action', 'approve'), hold)
     .when(
       sfn.Condition.stringEquals('$.healthGate.action', 'stop'),
       errorOf(`${id}Alarm`, HEALTH_GATE_ERRORS.alarm),
     )
     .otherwise(errorOf(`${id}MissingAlarm`, HEALTH_GATE_ERRORS.missing));
-  check.next(verdict);
+  // Rollout Health Gate (run history publishes it); only a notice: a failure to publish it
+  // must not change what the gate does.
+  const announce = lambdaTask(
+    scope,
+    `${id}Announce`,
+    functions.runHistory,
+    {
+      action: 'healthGate',
+      runId: sfn.JsonPath.stringAt('$.runId'),
+      gate: id,
+      verdict: sfn.JsonPath.objectAt('$.healthGate'),
+    },
+    null,
+  );
+  announce.addCatch(act, { resultPath: '$.healthGateEventError' });
+  announce.next(act);
+  check.next(
+    new sfn.Choice(scope, `${id}Verdict`)
+      .when(sfn.Condition.stringEquals('$.healthGate.action', 'proceed'), passed)
+      .otherwise(announce),
+  );
   return sfn.Chain.custom(check, [passed], passed);
 }

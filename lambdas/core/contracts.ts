@@ -413,5 +413,7 @@ export const LIFECYCLE_EVENT_TYPES = {
   rolloutCancelled: 'Rollout Cancelled',
   warnAfterPassed: 'Rollout WarnAfter Passed',
   lockForceRecovered: 'Rollout Lock Force Recovered',
+  // Issue 13, item 1: a health gate found an alarm in ALARM, or one missing.
+  healthGate: 'Rollout Health Gate',
 } as const;
 export type LifecycleEventKey = keyof typeof LIFECYCLE_EVENT_TYPES;

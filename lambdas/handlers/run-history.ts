@@ -24,6 +24,7 @@ import {
   type RunStatus,
 } from '../core/contracts.js';
 import {
+  healthGateTripped,
   type LifecycleEvent,
   nodeUpdated,
   rolloutFinished,
@@ -153,6 +154,25 @@ const orderNodesSchema = z.object({
   error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
 });
 
+/**
+ * Issue 13, item 1: a health gate found an alarm in ALARM or missing (check-alarms' verdict):
+ * publishes Rollout Health Gate. The run's end (stop, fail) is recorded by finishRun.
+ */
+const healthGateSchema = z.object({
+  action: z.literal('healthGate'),
+  runId,
+  /** The gate's state name: the event's id is the same on a retry. */
+  gate: z.string().min(1).max(80).optional(),
+  verdict: z.looseObject({
+    checkpoint: z.enum(['beforeNode', 'beforeWave', 'beforePhase', 'bake']),
+    node: z.string().nullable(),
+    action: z.enum(['stop', 'approve', 'fail']),
+    firing: z.array(z.object({ name: z.string(), reason: z.string() })),
+    missing: z.array(z.string()),
+    message: z.string(),
+  }),
+});
+
 const eventSchema = z.discriminatedUnion(
   'action',
   [
@@ -163,10 +183,11 @@ const eventSchema = z.discriminatedUnion(
     checkWarnAfterSchema,
     pausedNodesSchema,
     orderNodesSchema,
+    healthGateSchema,
   ],
   {
     error:
-      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter", "pausedNodes" or "orderNodes"',
+      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter", "pausedNodes", "orderNodes" or "healthGate"',
   },
 );
 
@@ -234,7 +255,8 @@ export type RunHistoryResult =
       readonly nodes: readonly { readonly name: string }[];
       readonly order: NodeOrderRecord;
     }
-  | RunSummary;
+  | RunSummary
+  | { readonly runId: string; readonly published: true };
 
 /**
  * The final status of a run from its node results, first rule that applies:
@@ -508,6 +530,20 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           remaining,
         });
         return { runId: id, maxFailedNodes: items.run.maxFailedNodes, failed, remaining };
+      }
+      case 'healthGate': {
+        const { runId: id, verdict, gate } = parsed;
+        logContext({ runId: id, ...(verdict.node ? { node: verdict.node } : {}) });
+        logger.warn('health gate', { action: verdict.action, message: verdict.message });
+        const occurredAt = deps.now().toISOString();
+        await publish(id, (stored, sequence) =>
+          healthGateTripped(
+            stored,
+            { ...verdict, ...(gate ? { gate } : {}) },
+            { sequence, occurredAt },
+          ),
+        );
+        return { runId: id, published: true };
       }
       case 'finishRun': {
         const { runId: id } = parsed;

@@ -61,6 +61,25 @@ describe('health gates, onAlarm stop (cluster)', () => {
     expect(run?.invariants.find((i) => i.name === 'noNodeStartsInAlarm')?.detail).toMatch(
       /2 node start\(s\) checked against 2 alarm\(s\)/,
     );
+    // Rollout Health Gate names the gate, the node, the alarm and its reason.
+    const gate = result.sandbox.events.received.filter(
+      (e) => e.detailType === LIFECYCLE_EVENT_TYPES.healthGate,
+    );
+    expect(gate.map((e) => e.detail)).toEqual([
+      expect.objectContaining({
+        eventId: 'health-gate-stop-1:health-gate:HealthGateBeforeNode:NODE3',
+        checkpoint: 'beforeNode',
+        node: 'NODE3',
+        action: 'stop',
+        firing: [
+          {
+            name: 'web-5xx-rate',
+            reason: expect.stringMatching(/^Threshold Crossed: 3 datapoints/),
+          },
+        ],
+        missing: [],
+      }),
+    ]);
     const failed = result.sandbox.events.received.find(
       (e) => e.detailType === LIFECYCLE_EVENT_TYPES.rolloutFailed,
     );
@@ -116,6 +135,15 @@ describe('health gates, onAlarm approve', () => {
       (e) => e.detailType === LIFECYCLE_EVENT_TYPES.approvalRequired,
     );
     // One hold, before NODE2 (after one node); NODE3's gate found the alarm OK again.
+    const held = result.sandbox.events.received.filter(
+      (e) => e.detailType === LIFECYCLE_EVENT_TYPES.healthGate,
+    );
+    expect(
+      held.map((e) => [
+        (e.detail as { action: string }).action,
+        (e.detail as { node: string }).node,
+      ]),
+    ).toEqual([['approve', 'NODE2']]);
     expect(required.map((e) => (e.detail as { gate: { afterNodes: number } }).gate)).toEqual([
       { afterNodes: 1, timeoutMinutes: 1440 },
     ]);
@@ -159,6 +187,14 @@ describe('a missing alarm', () => {
       /^HealthGateMissingAlarm: health gate before node NODE1: CloudWatch alarm "no-such-alarm" does not exist/,
     );
     expect(result.fleet.log).toEqual([]);
+    expect(
+      result.sandbox.events.received
+        .filter((e) => e.detailType === LIFECYCLE_EVENT_TYPES.healthGate)
+        .map((e) => [
+          (e.detail as { action: string }).action,
+          (e.detail as { missing: string[] }).missing,
+        ]),
+    ).toEqual([['fail', ['no-such-alarm']]]);
   });
 });
 
