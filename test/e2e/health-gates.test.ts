@@ -83,7 +83,9 @@ describe('health gates, onAlarm stop (cluster)', () => {
     const failed = result.sandbox.events.received.find(
       (e) => e.detailType === LIFECYCLE_EVENT_TYPES.rolloutFailed,
     );
-    expect((failed?.detail as { reason: string }).reason).toMatch(/web-5xx-rate is in ALARM/);
+    expect((failed?.detail as { reason?: string } | undefined)?.reason).toMatch(
+      /web-5xx-rate is in ALARM/,
+    );
   });
 
   it('a group is stopped before its wave: no node starts while the alarm is in ALARM', async () => {

@@ -931,7 +931,9 @@ describe('run-level policy in the definitions (issue 8, points 3 and 10)', () =>
     const gate = stateNamed(rolloutWorkflow, 'AwaitFleetApproval');
     // Assert
     expect(gate.Next).toBe('FailureBudgetAfterPilot');
-    expect(budget.Next).toBe('UpdateFleetRest');
+    // Through the health-gate Choice (issue 13, item 1): without healthGates straight on.
+    expect(budget.Next).toBe('HealthGatesBeforeRest');
+    expect(stateNamed(rolloutWorkflow, 'HealthGatesBeforeRest').Default).toBe('UpdateFleetRest');
     expect(lambdaCall(budget)).toMatchObject({
       functionId: logicalId(fns.runHistory),
       payload: { action: 'failureBudget' },
