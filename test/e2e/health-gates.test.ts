@@ -127,6 +127,50 @@ describe('health gates, onAlarm stop (cluster)', () => {
   });
 });
 
+describe("health gates around a group's approval gate", () => {
+  it('the gate before the rest wave stops the run: the pilot is done, the rest never starts', async () => {
+    // Arrange: the alarm fires 10 minutes in, while the pilot (WEB1) installs; it never clears.
+    const scenario = parseScenario(
+      {
+        name: 'health-gate-rest-wave',
+        alarms: [
+          {
+            name: 'web-5xx-rate',
+            timeline: [
+              { at: 'PT0S', state: 'OK', reason: 'Threshold Crossed: 0.2 < 5.0' },
+              { at: 'PT10M', state: 'ALARM', reason: 'Threshold Crossed: 12.5 > 5.0' },
+            ],
+          },
+        ],
+        nodes: [{ name: 'WEB1' }, { name: 'WEB2' }, { name: 'WEB3' }],
+        windowsUpdate: UPDATE,
+        actions: [{ action: 'approve', onState: 'AwaitFleetApproval', delayMinutes: 1 }],
+        rollout: {
+          target: { kind: 'group', name: 'WEB' },
+          plugins: [{ name: 'Microsoft.WindowsUpdatePlugin' }],
+          approvalGate: { afterNodes: 1 },
+          healthGates: { alarmNames: ['web-5xx-rate'] },
+        },
+        expect: {
+          runStatus: 'Failed',
+          nodes: { WEB1: 'Succeeded', WEB2: 'NotStarted', WEB3: 'NotStarted' },
+        },
+      },
+      'health-gate-rest-wave',
+    );
+    // Act
+    const result = await runScenario(scenario);
+    // Assert
+    const run = result.runs[0];
+    expect(run?.mismatches).toEqual([]);
+    expect(run?.invariants.filter((i) => !i.ok)).toEqual([]);
+    expect(run?.report?.reason).toBe(
+      'HealthGateAlarm: health gate beforeWave: web-5xx-rate is in ALARM (Threshold Crossed: 12.5 > 5.0); onAlarm stop',
+    );
+    expect(new Set(result.fleet.log.map((e) => e.node))).toEqual(new Set(['WEB1']));
+  });
+});
+
 describe('health gates, onAlarm approve', () => {
   it('holds the run in the approval gate; approve goes on', async () => {
     // Arrange
