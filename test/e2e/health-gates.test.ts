@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import type { RunReport as CliRunReport } from '../../cli/backend.js';
 import { renderReportText } from '../../cli/report-format.js';
 import { LIFECYCLE_EVENT_TYPES } from '../../lambdas/core/contracts.js';
 import { SimulatedAlarms } from '../../sandbox/alarms.js';
@@ -51,7 +52,13 @@ describe('health gates, onAlarm stop (cluster)', () => {
     );
     // The printed report (rollout report) names the gate, the alarm and its StateReason.
     if (!run?.report) throw new Error('no report');
-    const text = renderReportText(run.report, { timeZone: 'UTC' });
+    // As the API serves it (JSON), with the fields the sandbox's report leaves to the API.
+    const view: CliRunReport = {
+      ...JSON.parse(JSON.stringify(run.report)),
+      changeTicket: null,
+      requestedBy: null,
+    };
+    const text = renderReportText(view, { timeZone: 'UTC' });
     expect(text.split('\n')[0]).toContain(
       'Failed (HealthGateAlarm: health gate before node NODE3: web-5xx-rate is in ALARM (Threshold Crossed: 3 datapoints',
     );
