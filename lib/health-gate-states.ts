@@ -18,9 +18,9 @@
  * An error of check-alarms itself (after the Lambda retries) also goes to `ends.error`: an alarm
  * that cannot be read is never taken as quiet.
  *
- * The verdict is kept at `$.healthGate` (its alarm lists are bounded by the 100 names a rollout
- * may give, plus what a tag matches), replaced at each gate, so the state does not grow with
- * nodes.
+ * The verdict is kept at `$.healthGate` without the list of every alarm read (only the firing
+ * and the missing ones, and the message), replaced at each gate, so the state does not grow with
+ * the nodes or with the alarms a tag matches while they are quiet.
  */
 import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -70,17 +70,29 @@ export function healthGateCheck(
   ends: HealthGateEnds,
   options: HealthGateOptions = {},
 ): sfn.Chain {
-  const check = lambdaTask(
-    scope,
-    id,
-    functions.checkAlarms,
-    {
-      runId: sfn.JsonPath.stringAt('$.runId'),
-      gates: sfn.JsonPath.objectAt('$.healthGates'),
-      checkpoint,
-      ...(options.nodePath ? { node: sfn.JsonPath.stringAt(options.nodePath) } : {}),
-    },
-    '$.healthGate',
+  // The verdict without its lists of every alarm read (`checked`, `insufficientData`), which
+  // a tag matching many alarms would make long: the state keeps what the gate acts on.
+  const check = addLambdaRetries(
+    new tasks.LambdaInvoke(scope, id, {
+      lambdaFunction: functions.checkAlarms,
+      payload: sfn.TaskInput.fromObject({
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        gates: sfn.JsonPath.objectAt('$.healthGates'),
+        checkpoint,
+        ...(options.nodePath ? { node: sfn.JsonPath.stringAt(options.nodePath) } : {}),
+      }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultSelector: {
+        'action.$': '$.action',
+        'checkpoint.$': '$.checkpoint',
+        'node.$': '$.node',
+        'firing.$': '$.firing',
+        'missing.$': '$.missing',
+        'message.$': '$.message',
+      },
+      resultPath: '$.healthGate',
+    }),
   );
   check.addCatch(ends.error, { resultPath: '$.error' });
   const passed = new sfn.Pass(scope, `${id}Passed`);
