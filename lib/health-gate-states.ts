@@ -111,6 +111,7 @@ export function healthGateCheck(
         target: sfn.JsonPath.stringAt('$.target.name'),
         afterNodes: options.doneNodesPath ? sfn.JsonPath.numberAt(options.doneNodesPath) : 0,
         timeoutMinutes: HEALTH_GATE_APPROVAL_MINUTES,
+        heldBy: id,
         changeTicket: sfn.JsonPath.objectAt('$.changeTicket'),
       }),
       taskTimeout: sfn.Timeout.duration(Duration.minutes(HEALTH_GATE_APPROVAL_MINUTES)),

@@ -398,6 +398,11 @@ export interface ApprovalGate {
   readonly afterNodes: number;
   /** How long the run waits for a decision; no decision counts as rejected. */
   readonly timeoutMinutes: number;
+  /**
+   * The health gate holding the run (its state name; issue 13, item 1), when it is not the pilot
+   * gate: it keeps the event's id apart from a pilot gate after as many nodes.
+   */
+  readonly heldBy?: string;
 }
 
 /** The EventBridge `source` of our lifecycle events. */

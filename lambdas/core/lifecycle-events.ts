@@ -369,7 +369,7 @@ export function approvalRequired(
   meta: EventMeta,
 ): LifecycleEvent {
   return build('approvalRequired', {
-    ...common(run, meta, `approval:${gate.afterNodes}`),
+    ...common(run, meta, `approval:${gate.heldBy ? `${gate.heldBy}:` : ''}${gate.afterNodes}`),
     gate: { afterNodes: gate.afterNodes, timeoutMinutes: gate.timeoutMinutes },
     pilotNodes: run.nodes.slice(0, gate.afterNodes),
     remainingNodes: run.nodes.slice(gate.afterNodes),

@@ -30,6 +30,8 @@ const approvalGateEventSchema = z.object({
   // 0 at a health gate before the first node or wave (issue 13, item 1).
   afterNodes: z.number().int().min(0),
   timeoutMinutes: z.number().int().min(1).max(MAX_APPROVAL_TIMEOUT_MINUTES),
+  /** A health gate's state name when it holds the run (issue 13, item 1). */
+  heldBy: z.string().min(1).max(80).optional(),
   changeTicket: z
     .object({ system: z.string(), id: z.string(), url: z.string().optional() })
     .nullish(),
@@ -107,7 +109,11 @@ export function makeApprovalGateHandler(deps: ApprovalGateDeps) {
       await deps.publish({
         runId: parsed.runId,
         target: parsed.target,
-        gate: { afterNodes: parsed.afterNodes, timeoutMinutes: parsed.timeoutMinutes },
+        gate: {
+          afterNodes: parsed.afterNodes,
+          timeoutMinutes: parsed.timeoutMinutes,
+          ...(parsed.heldBy ? { heldBy: parsed.heldBy } : {}),
+        },
         changeTicket,
         requestedAt,
         decideBy,

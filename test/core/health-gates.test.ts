@@ -10,6 +10,7 @@ import {
   evaluateGates,
   healthGatesInputSchema,
 } from '../../lambdas/core/health-gates.js';
+import { approvalRequired } from '../../lambdas/core/lifecycle-events.js';
 import { parseRolloutInput, RolloutInputError } from '../../lambdas/core/rollout-input.js';
 
 const gates = (input: unknown) => healthGatesInputSchema.parse(input);
@@ -125,6 +126,28 @@ describe('alarmNameFromArn', () => {
     ['arn:aws:sns:eu-west-1:111122223333:topic', undefined],
   ])('%s', (arn, name) => {
     expect(alarmNameFromArn(arn)).toBe(name);
+  });
+});
+
+describe('a hold at a health gate', () => {
+  it('has its own Rollout Approval Required id, apart from a pilot gate after as many nodes', () => {
+    const run = {
+      runId: 'run-1',
+      target: 'CLUSTER1',
+      nodes: ['NODE1', 'NODE2', 'NODE3'],
+      maxFailedNodes: 1,
+      startedAt: '2026-01-13T22:00:00.000Z',
+    };
+    const meta = { sequence: 4, occurredAt: '2026-01-13T22:30:00.000Z' };
+    const pilot = approvalRequired(run as never, { afterNodes: 1, timeoutMinutes: 60 }, meta);
+    const held = approvalRequired(
+      run as never,
+      { afterNodes: 1, timeoutMinutes: 60, heldBy: 'HealthGateBeforeNode' },
+      meta,
+    );
+    expect(pilot.detail.eventId).toBe('run-1:approval:1');
+    expect(held.detail.eventId).toBe('run-1:approval:HealthGateBeforeNode:1');
+    expect(held.detail).toMatchObject({ gate: { afterNodes: 1, timeoutMinutes: 60 } });
   });
 });
 

@@ -204,7 +204,7 @@ describe('health gates, onAlarm approve', () => {
       ]),
     ).toEqual([['approve', 'NODE2']]);
     expect(required.map((e) => (e.detail as { gate: { afterNodes: number } }).gate)).toEqual([
-      { afterNodes: 1, timeoutMinutes: 1440 },
+      { afterNodes: 1, timeoutMinutes: 1440, heldBy: 'HealthGateBeforeNode' },
     ]);
   });
 });
