@@ -32,6 +32,7 @@ export const FUNCTION_NAMES = [
   'runHistory',
   'approvalGate',
   'api',
+  'checkAlarms',
 ] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
@@ -50,6 +51,7 @@ const ENTRY: Record<FunctionName, string> = {
   runHistory: 'run-history.ts',
   approvalGate: 'approval-gate.ts',
   api: 'api.ts',
+  checkAlarms: 'check-alarms.ts',
 };
 
 /** A function's handler source file. */
@@ -202,6 +204,8 @@ export class RolloutFunctions extends Construct {
       // API Gateway answers 504 after 29 s: the function must end first, with its own answer.
       // The bus: ForceRecovery publishes Rollout Lock Force Recovered.
       api: make('api', { ...(props.events?.environment ?? {}) }, API_FUNCTION_TIMEOUT),
+      // Health gates (issue 13, item 1): reads CloudWatch alarms, by name or by tag.
+      checkAlarms: make('checkAlarms'),
     };
     // complete-command reads a cut command output back from its stream: that one action, on
     // the command log group only.
@@ -362,6 +366,24 @@ export class RolloutFunctions extends Construct {
       }),
     );
 
+    // Health gates (issue 13, item 1): read-only. DescribeAlarms is scoped to "*" because
+    // CloudWatch returns composite alarms only to a DescribeAlarms permission scoped to "*"
+    // (DescribeAlarms API reference); GetResources supports no resource-level permissions.
+    f.checkAlarms.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadAlarms',
+        actions: ['cloudwatch:DescribeAlarms'],
+        resources: ['*'],
+      }),
+    );
+    f.checkAlarms.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'FindTaggedAlarms',
+        actions: ['tag:GetResources'],
+        resources: ['*'],
+      }),
+    );
+
     // cdk-nag: the wildcards that remain, and why each is as narrow as IAM allows.
     for (const name of FUNCTION_NAMES) {
       const reasons = [XRAY_REASON];
@@ -371,6 +393,11 @@ export class RolloutFunctions extends Construct {
       if (name === 'resolveTarget') {
         reasons.push(
           'tag:GetResources (which ListGroupResources needs for tag-based groups) supports only Resource "*"',
+        );
+      }
+      if (name === 'checkAlarms') {
+        reasons.push(
+          'cloudwatch:DescribeAlarms returns composite alarms only when scoped to Resource "*"; tag:GetResources supports only Resource "*"; both read-only',
         );
       }
       if (name === 'completeCommand')

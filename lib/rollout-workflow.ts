@@ -6,6 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { healthGateCheck } from './health-gate-states.js';
 import { acknowledge, arnToken, wildcardResource } from './nag.js';
 import {
   acknowledgeWorkflowFindings,
@@ -36,6 +37,8 @@ export interface RolloutWorkflowProps {
     readonly approvalGate: lambda.IFunction;
     /** Sends the role-count inventory of the computed node order (issue 13, item 7). */
     readonly sendCommand: lambda.IFunction;
+    /** Reads the rollout's CloudWatch alarms at a health gate (issue 13, item 1). */
+    readonly checkAlarms: lambda.IFunction;
   };
   /** The per-node workflow, started once per node as a child execution. */
   readonly nodeWorkflow: sfn.IStateMachine;
@@ -296,8 +299,8 @@ export class RolloutWorkflow extends Construct {
         resultPath: '$.phases',
       });
       nextPhase.next(next);
-      // The alarms criterion: item 1's health gates read the run's alarms here. Without alarms in
-      // the input there is nothing to read; the hook state is where that check plugs in.
+      // The alarms criterion: the health gates (item 1) read the run's alarms here; without
+      // alarms in the input, or with the phase's alarmsQuiet false, there is nothing to read.
       const alarmsSlot = new sfn.Choice(this, `${kind}PhaseAlarmsConfigured`)
         .when(
           sfn.Condition.and(
@@ -305,9 +308,10 @@ export class RolloutWorkflow extends Construct {
             sfn.Condition.not(sfn.Condition.isNull('$.healthGates')),
             sfn.Condition.booleanEquals('$.phaseAt.phase.alarmsQuiet', true),
           ),
-          new sfn.Pass(this, `${kind}PhaseAlarmsCheckHook`, {
-            comment:
-              'Hook for the health gates (issue 13, item 1): check the alarms before advancing',
+          // Item 1's health gate: the phase's alarms criterion, read before the next phase.
+          healthGateCheck(this, `${kind}PhaseHealthGate`, f, 'beforePhase', {
+            error: finishAfterError,
+            calledOff,
           }).next(nextPhase),
         )
         .otherwise(nextPhase);
@@ -425,7 +429,28 @@ export class RolloutWorkflow extends Construct {
     );
     checkWarnAfter.addCatch(updateNode, { resultPath: '$.warnAfterError' });
     selectNode.next(checkWarnAfter).next(updateNode).next(advance);
+    // Health gates (issue 13, item 1): before each node, between nodes, never inside one. Only
+    // a run with healthGates takes this path (the loop's own Choices pick it), so a run without
+    // them has no extra state per node.
+    const healthGateEnds = { error: finishAfterError, calledOff };
+    const selectGatedNode = new sfn.Pass(this, 'SelectGatedNode', {
+      parameters: { 'node.$': 'States.ArrayGetItem($.scan.nodes, $.loop.index)' },
+      resultPath: '$.current',
+    });
+    selectGatedNode
+      .next(
+        healthGateCheck(this, 'HealthGateBeforeNode', f, 'beforeNode', healthGateEnds, {
+          nodePath: '$.current.node.name',
+          doneNodesPath: '$.loop.index',
+        }),
+      )
+      .next(checkWarnAfter);
+    const nextNodeIsGated = sfn.Condition.and(
+      sfn.Condition.numberLessThanJsonPath('$.loop.index', '$.loop.count'),
+      sfn.Condition.isPresent('$.healthGates'),
+    );
     const moreNodes = new sfn.Choice(this, 'MoreClusterNodes')
+      .when(nextNodeIsGated, selectGatedNode)
       .when(sfn.Condition.numberLessThanJsonPath('$.loop.index', '$.loop.count'), selectNode)
       .otherwise(finish);
     // Phases (issue 13, item 4): at each phase's last node, its gate; off (no phases) this is
@@ -459,6 +484,7 @@ export class RolloutWorkflow extends Construct {
       resultPath: '$.loop',
     }).next(
       new sfn.Choice(this, 'AnyClusterNodes')
+        .when(nextNodeIsGated, selectGatedNode)
         .when(sfn.Condition.numberGreaterThan('$.loop.count', 0), selectNode)
         .otherwise(finish),
     );
@@ -582,11 +608,25 @@ export class RolloutWorkflow extends Construct {
         '$.failureBudget',
       ),
     );
+    // Health gates before each wave (each Distributed Map: the whole group, or the pilot and
+    // the rest), only on a run with healthGates.
+    const gatesSet = sfn.Condition.isPresent('$.healthGates');
+    const beforeWave = (id: string, done?: string) =>
+      healthGateCheck(this, id, f, 'beforeWave', healthGateEnds, {
+        ...(done ? { doneNodesPath: done } : {}),
+      });
     fleetPilot
       .next(approvalGate('AwaitFleetApproval'))
       .next(budgetLeft)
-      .next(fleetRest)
-      .next(finish);
+      .next(
+        new sfn.Choice(this, 'HealthGatesBeforeRest')
+          .when(
+            gatesSet,
+            beforeWave('HealthGateBeforeRestWave', '$.approvalGate.afterNodes').next(fleetRest),
+          )
+          .otherwise(fleetRest),
+      );
+    fleetRest.next(finish);
     // Phased: one Distributed Map per phase, each tolerating only what is left of the budget.
     const fleetPhaseMap = fleetRun(
       'UpdateFleetPhase',
@@ -622,7 +662,12 @@ export class RolloutWorkflow extends Construct {
       .otherwise(finish);
     const fleet = new sfn.Choice(this, 'FleetHasApprovalGate')
       .when(sfn.Condition.not(sfn.Condition.isNull('$.phases')), selectFleetPhase)
+      .when(
+        sfn.Condition.and(sfn.Condition.isNull('$.approvalGate'), gatesSet),
+        beforeWave('HealthGateBeforeFleetWave').next(fleetMap),
+      )
       .when(sfn.Condition.isNull('$.approvalGate'), fleetMap)
+      .when(gatesSet, beforeWave('HealthGateBeforePilotWave').next(fleetPilot))
       .otherwise(fleetPilot);
 
     // -- the end: status, lock, result ------------------------------------------------------
@@ -737,6 +782,7 @@ export class RolloutWorkflow extends Construct {
       f.scan,
       f.approvalGate,
       f.sendCommand,
+      f.checkAlarms,
     ]);
     acknowledge(
       this.stateMachine.role,

@@ -108,7 +108,18 @@ export interface Draft {
     phases?: Record<string, unknown>[];
     /** Issue 13 item 2; the excludedNeverInstalled invariant checks it on every run. */
     updateSelection?: { includeKbs?: string[]; excludeKbs?: string[] };
+    healthGates?: {
+      alarmNames?: string[];
+      alarmTag?: { key: string; value: string };
+      onAlarm: 'stop' | 'approve';
+    };
   };
+  /** Simulated CloudWatch alarms (issue 13, item 1). */
+  alarms?: {
+    name: string;
+    tags?: Record<string, string>;
+    timeline: { at: string; state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'; reason: string }[];
+  }[];
   throttle: Record<string, number>;
   actions: {
     action: 'cancel' | 'approve' | 'reject' | 'forceRecovery';
@@ -185,6 +196,45 @@ const gateDecision =
     gate.action = action;
     gate.delayMinutes = delay(f.value);
   };
+
+const HEALTH_GATE_SUMMARY =
+  'the rollout has health gates (by name or tag, onAlarm stop, or approve on a cluster) and an alarm goes to ALARM 0 to 89 minutes in, back to OK 5 to 44 minutes later or never';
+
+/** A health-gated rollout and an alarm that fires mid-run; a second draw adds another alarm. */
+const applyHealthGate: FaultKind['apply'] = (draft, f) => {
+  const alarms = draft.alarms ?? [];
+  draft.alarms = alarms;
+  const name = `chaos-alarm-${alarms.length + 1}`;
+  const firesAt = f.value % 90;
+  const clearsAfter = f.value % 7 === 0 ? null : 5 + (f.value % 40);
+  alarms.push({
+    name,
+    tags: { 'rollout-gate': 'chaos' },
+    timeline: [
+      { at: 'PT0S', state: 'OK', reason: 'Threshold Crossed: no datapoint above the threshold' },
+      { at: `PT${firesAt}M`, state: 'ALARM', reason: `chaos: ${name} fired` },
+      ...(clearsAfter === null
+        ? []
+        : [{ at: `PT${firesAt + clearsAfter}M`, state: 'OK' as const, reason: 'chaos: cleared' }]),
+    ],
+  });
+  if (draft.rollout.healthGates) return;
+  const approve = draft.rollout.target.kind === 'cluster' && f.value % 3 === 0;
+  draft.rollout.healthGates = {
+    ...(f.value % 2 === 0
+      ? { alarmTag: { key: 'rollout-gate', value: 'chaos' } }
+      : { alarmNames: [name] }),
+    onAlarm: approve ? 'approve' : 'stop',
+  };
+  if (approve) {
+    draft.actions.push({
+      action: 'approve',
+      onState: 'HealthGateBeforeNodeAwaitApproval',
+      delayMinutes: f.value % 20,
+      reason: 'chaos: approve at the health gate',
+    });
+  }
+};
 
 /**
  * Every fault kind, one function each. A node behaviour the scenario format gains becomes a
@@ -490,6 +540,8 @@ export const FAULT_KINDS: readonly FaultKind[] = [
     summary: 'the operator approves 2 to 9 hours after the gate is reached (against the lease)',
     apply: gateDecision('approve', (v) => 120 + (v % 420)),
   },
+  // Issue 13, item 1 (last, so earlier kinds keep their draws): noNodeStartsInAlarm checks it.
+  { name: 'health-gate', summary: HEALTH_GATE_SUMMARY, apply: applyHealthGate },
 ];
 
 /** The fault kinds a `--faults` value selects: `a,b` only those; `-a,-b` all but those. */

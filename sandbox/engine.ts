@@ -16,6 +16,7 @@ import { JSONPath } from 'jsonpath-plus';
 import { makeApiHandler, makeRolloutRemovalStarter } from '../lambdas/handlers/api.js';
 import { makeApprovalGateHandler } from '../lambdas/handlers/approval-gate.js';
 import { makeCancelCommandHandler } from '../lambdas/handlers/cancel-command.js';
+import { makeCheckAlarmsHandler } from '../lambdas/handlers/check-alarms.js';
 import { makeCompleteCommandHandler } from '../lambdas/handlers/complete-command.js';
 import { makeHotpatchEligibilityHandler } from '../lambdas/handlers/hotpatch-eligibility.js';
 import { makeInterpretResultsHandler } from '../lambdas/handlers/interpret-results.js';
@@ -34,6 +35,7 @@ import { RunStore } from '../lambdas/shared/run-store.js';
 import { FUNCTION_NAMES, type FunctionName } from '../lib/rollout-functions.js';
 import { DEFAULT_SETTINGS, RolloutStack } from '../lib/rollout-stack.js';
 import { type AdaptedDefinition, adaptDefinition, SANDBOX_STATE_ENTERED_TIME } from './adapt.js';
+import { SimulatedAlarms } from './alarms.js';
 import { FakeS3, InProcessHandler, RecordingBus, TaskTokens } from './aws-fakes.js';
 import { VirtualClock } from './clock.js';
 import {
@@ -90,6 +92,8 @@ export interface SandboxOptions {
   ) => { send(command: unknown): Promise<unknown> };
   /** Resource Groups for targets chosen by group (issue 11). @default - no group exists */
   readonly resourceGroups?: ResourceGroupsPort;
+  /** CloudWatch alarms for health gates (issue 13, item 1). @default - no alarm exists */
+  readonly alarms?: SimulatedAlarms;
   /** Lambda throttling to inject: the first N invocations of a function fail with Lambda.TooManyRequestsException. */
   readonly throttle?: Partial<Record<FunctionName, number>>;
   /**
@@ -395,6 +399,18 @@ export class Sandbox {
       [
         'runHistory',
         makeRunHistoryHandler({ ...deps, publisher: this.events as never }) as Handler,
+      ],
+      [
+        'checkAlarms',
+        (() => {
+          const alarms = (options.alarms ?? new SimulatedAlarms([], this.clock.now())).withClock(
+            now,
+          );
+          return makeCheckAlarmsHandler({
+            cloudwatch: alarms as never,
+            tagging: alarms as never,
+          }) as Handler;
+        })(),
       ],
       [
         'approvalGate',

@@ -12,6 +12,7 @@ import { nodeKey } from '../lambdas/core/node-names.js';
 import type { UpdateSelection } from '../lambdas/core/update-selection.js';
 import { kbFromName } from '../lambdas/handlers/interpret-results.js';
 import type { RunStore } from '../lambdas/shared/run-store.js';
+import type { SimulatedAlarms } from './alarms.js';
 import type { ExecutionResult, ProgressEvent, Sandbox } from './engine.js';
 import type { FleetLogEntry, SimulatedFleet } from './fleet.js';
 import { excludedNeverInstalled } from './invariant-update-selection.js';
@@ -51,6 +52,10 @@ export const INVARIANTS = [
   {
     name: 'reportMatchesHistory',
     rule: 'The run history (run record, node results, update results), the lifecycle events and the execution agree: the run is not left Running; the last finished event and the last event per node carry the stored statuses; a Succeeded run has a succeeded execution and a succeeded execution no Failed run; a node stored Succeeded has every update’s last attempt successful.',
+  },
+  {
+    name: 'noNodeStartsInAlarm',
+    rule: 'With health gates (onAlarm stop), no node starts while a configured alarm is in ALARM at the time of the check: no node of a cluster starts when an alarm was in ALARM all the time since the node before it ended (or the run started), and no node of a group when it was so since the run started and no node had yet started. Evidence: the alarm timeline and the node workflows’ starts.',
   },
   {
     name: 'neverMeansNeverRestarted',
@@ -208,6 +213,13 @@ export interface RunEvidence {
   readonly rollout?: unknown;
   /** The run's resolved updateSelection (null: none); absent when unknown (an API run). */
   readonly updateSelection?: UpdateSelection | null;
+  /** The simulated alarms (their timeline) and the rollout's healthGates, if any. */
+  readonly alarms?: SimulatedAlarms;
+  readonly healthGates?: {
+    readonly alarmNames?: readonly string[];
+    readonly alarmTag?: { readonly key: string; readonly value: string };
+    readonly onAlarm?: string;
+  };
 }
 
 const TERMINAL = new Set(['Success', 'Cancelled', 'TimedOut', 'Failed']);
@@ -227,6 +239,7 @@ export async function checkRunInvariants(evidence: RunEvidence): Promise<Invaria
     await failureBudget(evidence),
     await ledgerExactlyOnce(evidence),
     await reportMatchesHistory(evidence),
+    noNodeStartsInAlarm(evidence),
     neverMeansNeverRestarted(evidence.rebootOption, log),
     phasesGateInOrder(evidence),
     storageRepairStopsRun(evidence, log, status),
@@ -303,6 +316,51 @@ function restartOnlyWhenDrained(log: readonly FleetLogEntry[]): InvariantResult 
     'restartOnlyWhenDrained',
     bad,
     `${restarts.length} cluster node restart(s), each paused and drained`,
+  );
+}
+
+/**
+ * Health gates (issue 13, item 1), from the alarm timeline, not the workflow's verdicts: a gate
+ * stands between the end of one cluster node and the start of the next (and before a group's
+ * first wave), so an alarm in ALARM for the whole of that interval was in ALARM when the gate
+ * read it, and the node must not have started. onAlarm approve lets an operator go on: not
+ * checked. Within a group's wave nodes keep starting (the gate is per wave).
+ */
+function noNodeStartsInAlarm(evidence: RunEvidence): InvariantResult {
+  const gates = evidence.healthGates;
+  const alarms = evidence.alarms;
+  if (!gates || !alarms || (gates.onAlarm ?? 'stop') !== 'stop') {
+    return result('noNodeStartsInAlarm', [], 'no health gates with onAlarm stop: not applicable');
+  }
+  const runId = evidence.report?.runId;
+  const names = [
+    ...new Set([
+      ...(gates.alarmNames ?? []),
+      ...(gates.alarmTag ? alarms.tagged(gates.alarmTag.key, gates.alarmTag.value) : []),
+    ]),
+  ];
+  const starts = evidence.observations.nodeStarts
+    .filter((s) => s.runId === runId)
+    .sort((a, b) => a.at - b.at);
+  const ends = evidence.observations.nodeResults.filter((r) => r.runId === runId).map((r) => r.at);
+  const runStart = evidence.execution.startedAt.getTime();
+  const isCluster = evidence.report?.targetKind === 'cluster';
+  const checked = isCluster ? starts : starts.slice(0, 1);
+  const problems: string[] = [];
+  for (const start of checked) {
+    const from = Math.max(runStart, ...ends.filter((at) => at <= start.at));
+    for (const name of names) {
+      if (alarms.inAlarmThroughout(name, from, start.at)) {
+        problems.push(
+          `${start.node} started at ${iso(start.at)} while ${name} had been in ALARM since ${iso(from)} or before (${alarms.stateAt(name, start.at)?.reason ?? ''})`,
+        );
+      }
+    }
+  }
+  return result(
+    'noNodeStartsInAlarm',
+    problems,
+    `${checked.length} node start(s) checked against ${names.length} alarm(s): none in ALARM throughout its gate's interval`,
   );
 }
 

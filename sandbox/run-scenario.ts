@@ -12,6 +12,7 @@ import {
   updateSelectionInputSchema,
 } from '../lambdas/core/update-selection.js';
 import type { FunctionName } from '../lib/rollout-functions.js';
+import { SimulatedAlarms } from './alarms.js';
 import { type ExecutionResult, type ProgressEvent, Sandbox, synthesize } from './engine.js';
 import { SimulatedFleet } from './fleet.js';
 import {
@@ -198,6 +199,7 @@ export async function runScenario(
     await ownPool.render();
     pool = ownPool;
   }
+  const alarms = new SimulatedAlarms(scenario.alarms, new Date(scenario.startTime));
   const sandbox = await Sandbox.start({
     startTime: new Date(scenario.startTime),
     onProgress: (event: ProgressEvent) => {
@@ -208,6 +210,7 @@ export async function runScenario(
     ...(Object.keys(throttle).length > 0 ? { throttle } : {}),
     ...(options.storePath === undefined ? {} : { storePath: options.storePath }),
     resourceGroups: simulatedResourceGroups(scenario.nodes),
+    alarms,
     ssm: (clock, onEvent) => {
       fleet = new SimulatedFleet(scenario, clock, {
         documentPrefix: synthesize().documentPrefix,
@@ -261,6 +264,8 @@ export async function runScenario(
           ...(run.rollout.rebootOption ? { rebootOption: run.rollout.rebootOption } : {}),
           rollout: run.rollout,
           updateSelection: selectionOf(run.rollout),
+          alarms,
+          ...(run.rollout.healthGates ? { healthGates: run.rollout.healthGates } : {}),
         }),
       );
       const mismatches = [

@@ -33,6 +33,7 @@ import {
 } from '../lambdas/core/update-selection.js';
 import { type HotpatchManifest, hotpatchManifestSchema } from '../lambdas/shared/hotfix-root.js';
 import { FUNCTION_NAMES } from '../lib/rollout-functions.js';
+import { healthGateProblems, scenarioAlarmSchema } from './alarms.js';
 
 /** When a scenario's virtual clock starts unless it says otherwise (a Patch Tuesday evening). */
 export const DEFAULT_START_TIME = '2026-01-13T22:00:00Z';
@@ -643,6 +644,11 @@ export const scenarioSchema = z.strictObject({
         .max(1000, { error: 'expected a whole number of invocations from 0 to 1000' }),
     )
     .default({}),
+  /**
+   * Simulated CloudWatch alarms for health gates (issue 13, item 1), each with its states on a
+   * timeline of virtual time. @default []
+   */
+  alarms: z.array(scenarioAlarmSchema, { error: 'expected a list of alarms' }).default([]),
   /** Operator actions at simulated times or states, in any order. @default [] */
   actions: z.array(actionSchema, { error: 'expected a list of operator actions' }).default([]),
   /** The one rollout to run. Exactly one of `rollout` and `rollouts`. */
@@ -794,6 +800,11 @@ export function parseScenario(json: unknown, source: string): Scenario {
   checkUpdateKeys(parsed, hotfixRoot, problems);
   const runs = resolveRuns(parsed, raw, expects, nodes, problems);
   checkActions(parsed, runs.length, problems);
+  problems.push(
+    ...healthGateProblems(parsed.alarms, runs, (i) =>
+      raw.rollouts === undefined ? 'rollout' : `rollouts[${i}]`,
+    ),
+  );
   if (problems.length > 0) throw new ScenarioError(source, problems);
 
   const { rollout: _rollout, rollouts: _rollouts, expect: _expect, ...rest } = parsed;

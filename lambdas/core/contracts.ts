@@ -473,6 +473,11 @@ export interface ApprovalGate {
   readonly afterNodes: number;
   /** How long the run waits for a decision; no decision counts as rejected. */
   readonly timeoutMinutes: number;
+  /**
+   * The health gate holding the run (its state name; issue 13, item 1), when it is not the pilot
+   * gate: it keeps the event's id apart from a pilot gate after as many nodes.
+   */
+  readonly heldBy?: string;
 }
 
 /** The EventBridge `source` of our lifecycle events. */
@@ -489,5 +494,7 @@ export const LIFECYCLE_EVENT_TYPES = {
   warnAfterPassed: 'Rollout WarnAfter Passed',
   lockForceRecovered: 'Rollout Lock Force Recovered',
   phaseCompleted: 'Rollout Phase Completed',
+  // Issue 13, item 1: a health gate found an alarm in ALARM, or one missing.
+  healthGate: 'Rollout Health Gate',
 } as const;
 export type LifecycleEventKey = keyof typeof LIFECYCLE_EVENT_TYPES;

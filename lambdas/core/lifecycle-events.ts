@@ -257,6 +257,31 @@ export const lifecycleDetailSchemas = {
       description:
         'A phase of the rollout has ended and its success criteria were judged; a phase that fails them stops the rollout (issue 13, item 4)',
     }),
+  healthGate: z
+    .object({
+      ...commonFields,
+      checkpoint: z
+        .enum(['beforeNode', 'beforeWave', 'beforePhase', 'bake'])
+        .describe('Where the gate stands'),
+      node: z.string().nullable().describe('The node about to start (beforeNode), or null'),
+      action: z
+        .enum(['stop', 'approve', 'fail'])
+        .describe(
+          'stop: the run ends (onAlarm stop); approve: it waits for an approve or reject; fail: an alarm is missing',
+        ),
+      firing: z
+        .array(z.object({ name: z.string(), reason: z.string().describe('The StateReason') }))
+        .describe('The alarms in ALARM, by name'),
+      missing: z
+        .array(z.string())
+        .describe('Alarms named that do not exist; a tag that matched none is tag:key=value'),
+      message: z.string().describe('One line: the gate, each alarm and its reason'),
+    })
+    .meta({
+      title: LIFECYCLE_EVENT_TYPES.healthGate,
+      description:
+        'A health gate (issue 13, item 1) found a CloudWatch alarm in ALARM or missing: the rollout stops, waits for approval or fails',
+    }),
 } as const satisfies Record<LifecycleEventKey, z.ZodType>;
 
 export type LifecycleDetails = {
@@ -369,7 +394,7 @@ export function approvalRequired(
   meta: EventMeta,
 ): LifecycleEvent {
   return build('approvalRequired', {
-    ...common(run, meta, `approval:${gate.afterNodes}`),
+    ...common(run, meta, `approval:${gate.heldBy ? `${gate.heldBy}:` : ''}${gate.afterNodes}`),
     gate: { afterNodes: gate.afterNodes, timeoutMinutes: gate.timeoutMinutes },
     pilotNodes: run.nodes.slice(0, gate.afterNodes),
     remainingNodes: run.nodes.slice(gate.afterNodes),
@@ -456,6 +481,35 @@ export function warnAfterPassed(
     warnAt,
     startedAt: run.startedAt,
     node,
+  });
+}
+
+/** What a health gate found (check-alarms' verdict), for {@link healthGateTripped}. */
+export interface HealthGateFinding {
+  readonly checkpoint: 'beforeNode' | 'beforeWave' | 'beforePhase' | 'bake';
+  readonly node: string | null;
+  readonly action: 'stop' | 'approve' | 'fail';
+  readonly firing: readonly { readonly name: string; readonly reason: string }[];
+  readonly missing: readonly string[];
+  readonly message: string;
+  /** Which gate of the workflow (its state name), so a retry publishes the same eventId. */
+  readonly gate?: string;
+}
+
+/** Rollout Health Gate: a gate found an alarm in ALARM (stop or approve) or one missing (fail). */
+export function healthGateTripped(
+  run: LifecycleRun,
+  finding: HealthGateFinding,
+  meta: EventMeta,
+): LifecycleEvent {
+  return build('healthGate', {
+    ...common(run, meta, `health-gate:${finding.gate ?? finding.checkpoint}:${finding.node ?? ''}`),
+    checkpoint: finding.checkpoint,
+    node: finding.node,
+    action: finding.action,
+    firing: finding.firing.map((f) => ({ name: f.name, reason: f.reason })),
+    missing: [...finding.missing],
+    message: finding.message,
   });
 }
 

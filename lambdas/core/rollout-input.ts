@@ -20,6 +20,7 @@ import {
   type RemovalItem,
 } from './contracts.js';
 import { formatProblems, RolloutRuleError, type ValidationProblem } from './errors.js';
+import { type HealthGates, healthGatesInputSchema } from './health-gates.js';
 import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';
 import { type PhasePlan, phasesInputSchema, resolvePhases } from './phases.js';
 import {
@@ -336,6 +337,8 @@ export const rolloutInputSchema = z
       removal: removalSchema.optional(),
       phases: phasesInputSchema.optional(),
       updateSelection: updateSelectionInputSchema.optional(),
+      // Issue 13, item 1: CloudWatch alarms read before each cluster node and each wave.
+      healthGates: healthGatesInputSchema.optional(),
     },
     {
       error:
@@ -464,6 +467,11 @@ export interface ResolvedRollout {
    * run; the node order is theirs. Null when the input gives none.
    */
   readonly phases: PhasePlan | null;
+  /**
+   * CloudWatch alarms read before each cluster node and before each wave of a group (issue 13,
+   * item 1); absent (not null) when the input names none, so a Choice tests it with IsPresent.
+   */
+  readonly healthGates?: HealthGates;
   /**
    * Set when a scheduled trigger fired outside its schedule (an off-week of intervalWeeks, before
    * startDate, or after the window closed): the run ends at once, touching nothing. Null otherwise.
@@ -657,6 +665,7 @@ export function parseRolloutInput(
         }
       : null,
     phases: phased?.plan ?? null,
+    ...(data.healthGates ? { healthGates: data.healthGates } : {}),
     skip,
     schedule,
     targetResolution: data.target.kind === 'group' ? (data.target.resolution ?? null) : null,

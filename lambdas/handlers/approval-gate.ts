@@ -27,8 +27,11 @@ const approvalGateEventSchema = z.object({
   taskToken: z.string().min(1).max(2048),
   runId: z.string().regex(RUN_ID_PATTERN, { error: 'expected a run id' }),
   target: z.string().min(1, { error: 'expected the cluster or group name' }),
-  afterNodes: z.number().int().min(1),
+  // 0 at a health gate before the first node or wave (issue 13, item 1).
+  afterNodes: z.number().int().min(0),
   timeoutMinutes: z.number().int().min(1).max(MAX_APPROVAL_TIMEOUT_MINUTES),
+  /** A health gate's state name when it holds the run (issue 13, item 1). */
+  heldBy: z.string().min(1).max(80).optional(),
   changeTicket: z
     .object({ system: z.string(), id: z.string(), url: z.string().optional() })
     .nullish(),
@@ -106,7 +109,11 @@ export function makeApprovalGateHandler(deps: ApprovalGateDeps) {
       await deps.publish({
         runId: parsed.runId,
         target: parsed.target,
-        gate: { afterNodes: parsed.afterNodes, timeoutMinutes: parsed.timeoutMinutes },
+        gate: {
+          afterNodes: parsed.afterNodes,
+          timeoutMinutes: parsed.timeoutMinutes,
+          ...(parsed.heldBy ? { heldBy: parsed.heldBy } : {}),
+        },
         changeTicket,
         requestedAt,
         decideBy,

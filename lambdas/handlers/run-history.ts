@@ -25,6 +25,7 @@ import {
   type RunStatus,
 } from '../core/contracts.js';
 import {
+  healthGateTripped,
   type LifecycleEvent,
   nodeUpdated,
   phaseCompleted,
@@ -174,6 +175,25 @@ const phaseVerdictSchema = z.object({
   }),
 });
 
+/**
+ * Issue 13, item 1: a health gate found an alarm in ALARM or missing (check-alarms' verdict):
+ * publishes Rollout Health Gate. The run's end (stop, fail) is recorded by finishRun.
+ */
+const healthGateSchema = z.object({
+  action: z.literal('healthGate'),
+  runId,
+  /** The gate's state name: the event's id is the same on a retry. */
+  gate: z.string().min(1).max(80).optional(),
+  verdict: z.looseObject({
+    checkpoint: z.enum(['beforeNode', 'beforeWave', 'beforePhase', 'bake']),
+    node: z.string().nullable(),
+    action: z.enum(['stop', 'approve', 'fail']),
+    firing: z.array(z.object({ name: z.string(), reason: z.string() })),
+    missing: z.array(z.string()),
+    message: z.string(),
+  }),
+});
+
 const eventSchema = z.discriminatedUnion(
   'action',
   [
@@ -185,10 +205,11 @@ const eventSchema = z.discriminatedUnion(
     pausedNodesSchema,
     orderNodesSchema,
     phaseVerdictSchema,
+    healthGateSchema,
   ],
   {
     error:
-      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter", "pausedNodes", "orderNodes" or "phaseVerdict"',
+      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter", "pausedNodes", "orderNodes", "phaseVerdict" or "healthGate"',
   },
 );
 
@@ -286,7 +307,8 @@ export type RunHistoryResult =
       readonly nodes: readonly { readonly name: string }[];
       readonly order: NodeOrderRecord;
     }
-  | RunSummary;
+  | RunSummary
+  | { readonly runId: string; readonly published: true };
 
 /**
  * The final status of a run from its node results, first rule that applies:
@@ -616,6 +638,20 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           }),
         );
         return verdict;
+      }
+      case 'healthGate': {
+        const { runId: id, verdict, gate } = parsed;
+        logContext({ runId: id, ...(verdict.node ? { node: verdict.node } : {}) });
+        logger.warn('health gate', { action: verdict.action, message: verdict.message });
+        const occurredAt = deps.now().toISOString();
+        await publish(id, (stored, sequence) =>
+          healthGateTripped(
+            stored,
+            { ...verdict, ...(gate ? { gate } : {}) },
+            { sequence, occurredAt },
+          ),
+        );
+        return { runId: id, published: true };
       }
       case 'finishRun': {
         const { runId: id } = parsed;

@@ -269,6 +269,16 @@ describe('parseRolloutRequest', () => {
       fields: ['approvalGate.afterNodes'],
     },
     {
+      case: 'health gates that stop on nothing',
+      body: { target: cluster(2), healthGates: { onAlarm: 'approve' } },
+      fields: ['healthGates'],
+    },
+    {
+      case: 'health gates that ignore an alarm',
+      body: { target: cluster(2), healthGates: { alarmNames: ['web-5xx'], onAlarm: 'ignore' } },
+      fields: ['healthGates.onAlarm'],
+    },
+    {
       case: 'an unknown field',
       body: { target: cluster(2), colour: 'blue' },
       fields: ['colour'],

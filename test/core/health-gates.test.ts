@@ -10,6 +10,8 @@ import {
   evaluateGates,
   healthGatesInputSchema,
 } from '../../lambdas/core/health-gates.js';
+import { approvalRequired } from '../../lambdas/core/lifecycle-events.js';
+import { parseRolloutInput, RolloutInputError } from '../../lambdas/core/rollout-input.js';
 
 const gates = (input: unknown) => healthGatesInputSchema.parse(input);
 const reading = (name: string, state: AlarmReading['state'], reason = `${name} reason`) => ({
@@ -124,5 +126,62 @@ describe('alarmNameFromArn', () => {
     ['arn:aws:sns:eu-west-1:111122223333:topic', undefined],
   ])('%s', (arn, name) => {
     expect(alarmNameFromArn(arn)).toBe(name);
+  });
+});
+
+describe('a hold at a health gate', () => {
+  it('has its own Rollout Approval Required id, apart from a pilot gate after as many nodes', () => {
+    const run = {
+      runId: 'run-1',
+      target: 'CLUSTER1',
+      nodes: ['NODE1', 'NODE2', 'NODE3'],
+      maxFailedNodes: 1,
+      startedAt: '2026-01-13T22:00:00.000Z',
+    };
+    const meta = { sequence: 4, occurredAt: '2026-01-13T22:30:00.000Z' };
+    const pilot = approvalRequired(run as never, { afterNodes: 1, timeoutMinutes: 60 }, meta);
+    const held = approvalRequired(
+      run as never,
+      { afterNodes: 1, timeoutMinutes: 60, heldBy: 'HealthGateBeforeNode' },
+      meta,
+    );
+    expect(pilot.detail.eventId).toBe('run-1:approval:1');
+    expect(held.detail.eventId).toBe('run-1:approval:HealthGateBeforeNode:1');
+    expect(held.detail).toMatchObject({ gate: { afterNodes: 1, timeoutMinutes: 60 } });
+  });
+});
+
+describe('the rollout input carries healthGates to the workflows', () => {
+  const NOW = new Date('2026-03-02T10:00:00Z');
+  const target = {
+    kind: 'cluster',
+    name: 'CLUSTER1',
+    nodes: [
+      { name: 'NODE1', instanceId: 'i-0123456789abcdef0' },
+      { name: 'NODE2', instanceId: 'i-0123456789abcdef1' },
+    ],
+  };
+
+  it('resolved with onAlarm stop by default', () => {
+    const resolved = parseRolloutInput({ target, healthGates: { alarmNames: ['web-5xx'] } }, NOW);
+    expect(resolved.healthGates).toEqual({ alarmNames: ['web-5xx'], onAlarm: 'stop' });
+  });
+
+  it('absent (not null) without gates, so the workflows test it with IsPresent', () => {
+    const resolved = parseRolloutInput({ target }, NOW);
+    expect('healthGates' in resolved).toBe(false);
+  });
+
+  it('refuses a bad onAlarm naming the field and the value', () => {
+    let error: unknown;
+    try {
+      parseRolloutInput({ target, healthGates: { alarmNames: ['a'], onAlarm: 'ignore' } }, NOW);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RolloutInputError);
+    expect((error as RolloutInputError).problems).toContainEqual(
+      expect.objectContaining({ field: 'healthGates.onAlarm', value: 'ignore' }),
+    );
   });
 });

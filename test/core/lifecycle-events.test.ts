@@ -17,6 +17,7 @@ import {
 } from '../../lambdas/core/contracts.js';
 import {
   approvalRequired,
+  healthGateTripped,
   type LifecycleEvent,
   type LifecycleRun,
   type LifecycleRunSummary,
@@ -157,6 +158,24 @@ const BUILDERS: {
         AT,
       ),
   },
+  {
+    source: 'issue 13 item 1: health gate',
+    key: 'healthGate',
+    build: (r) =>
+      healthGateTripped(
+        r,
+        {
+          checkpoint: 'beforeNode',
+          node: 'NODE2',
+          action: 'stop',
+          firing: [{ name: 'web-5xx-rate', reason: 'Threshold Crossed: 12.5 > 5.0' }],
+          missing: [],
+          message:
+            'health gate before node NODE2: web-5xx-rate is in ALARM (Threshold Crossed: 12.5 > 5.0); onAlarm stop',
+        },
+        AT,
+      ),
+  },
 ];
 
 describe('lifecycle event builders', () => {
@@ -224,6 +243,7 @@ describe('lifecycle event builders', () => {
       'run-1:phase:0',
       'run-1:warn-after',
       'run-1:force-recovery:2026-01-13T22:00:00.000Z',
+      'run-1:health-gate:beforeNode:NODE2',
     ]);
   });
 
@@ -362,6 +382,7 @@ describe('published JSON Schemas (events/schemas)', () => {
       'rollout-approval-required.json',
       'rollout-cancelled.json',
       'rollout-failed.json',
+      'rollout-health-gate.json',
       'rollout-lock-force-recovered.json',
       'rollout-node-updated.json',
       'rollout-phase-completed.json',

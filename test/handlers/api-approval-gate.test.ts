@@ -177,7 +177,8 @@ describe('approval-gate', () => {
   it.each([
     { case: 'no task token', change: { taskToken: '' }, field: 'taskToken' },
     { case: 'a bad run id', change: { runId: 'a b' }, field: 'runId' },
-    { case: 'a pilot of no nodes', change: { afterNodes: 0 }, field: 'afterNodes' },
+    // 0 is a health gate before the first node or wave (issue 13, item 1).
+    { case: 'a negative node count', change: { afterNodes: -1 }, field: 'afterNodes' },
     {
       case: 'a wait of more than a week',
       change: { timeoutMinutes: 10_081 },

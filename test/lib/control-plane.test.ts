@@ -419,6 +419,32 @@ describe('the default control plane', () => {
       expect(asList(listed.Resource)).toEqual(['*']);
     });
 
+    it('lets only checkAlarms read CloudWatch alarms, read-only, and find alarms by tag', () => {
+      // Arrange
+      const alarmsRole = id(fns.checkAlarms.role);
+      // Act
+      const cloudwatch = statements.filter((s) =>
+        actionsOf(s.statement).some((a) => a.startsWith('cloudwatch:')),
+      );
+      const tagging = statements.filter((s) =>
+        actionsOf(s.statement).some((a) => a.startsWith('tag:')),
+      );
+      // Assert
+      expect(cloudwatch.map((s) => s.roles)).toEqual([[alarmsRole]]);
+      const read = cloudwatch[0]?.statement as PolicyStatement;
+      expect(actionsOf(read).filter((a) => !a.startsWith('xray:'))).toEqual([
+        'cloudwatch:DescribeAlarms',
+      ]);
+      // Composite alarms are returned only to a DescribeAlarms permission on "*".
+      expect(asList(read.Resource)).toEqual(['*']);
+      expect(tagging.flatMap((s) => s.roles).filter((r) => r === alarmsRole)).toEqual([alarmsRole]);
+      const tagged = tagging.find((s) => s.roles.includes(alarmsRole))
+        ?.statement as PolicyStatement;
+      expect(
+        actionsOf(tagged).filter((a) => !a.startsWith('xray:') && !a.startsWith('cloudwatch:')),
+      ).toEqual(['tag:GetResources']);
+    });
+
     const DYNAMODB_ACTIONS: Record<FunctionName, readonly string[]> = {
       validateInput: [],
       resolveTarget: [],
@@ -434,6 +460,7 @@ describe('the default control plane', () => {
       runHistory: ['PutItem', 'UpdateItem', 'GetItem', 'Query'],
       approvalGate: ['PutItem', 'GetItem', 'DeleteItem', 'UpdateItem'],
       api: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'],
+      checkAlarms: [],
     };
 
     it.each(FUNCTION_NAMES)('%s has exactly the DynamoDB actions it uses', (name) => {

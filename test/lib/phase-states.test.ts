@@ -52,8 +52,12 @@ describe('phase states of the rollout workflow', () => {
       expect(alarms.Choices).toHaveLength(1);
       expect(JSON.stringify(alarms.Choices[0]?.And)).toContain('$.healthGates');
       expect(JSON.stringify(alarms.Choices[0]?.And)).toContain('$.phaseAt.phase.alarmsQuiet');
-      expect(alarms.Choices[0]?.Next).toBe(`${kind}PhaseAlarmsCheckHook`);
-      expect(state(`${kind}PhaseAlarmsCheckHook`).Next).toBe(`Next${kind}Phase`);
+      // The health gate (item 1) reads the alarms at the phase's end, then the next phase.
+      expect(alarms.Choices[0]?.Next).toBe(`${kind}PhaseHealthGate`);
+      expect(JSON.stringify(state(`${kind}PhaseHealthGate`))).toContain(
+        '"checkpoint":"beforePhase"',
+      );
+      expect(state(`${kind}PhaseHealthGatePassed`).Next).toBe(`Next${kind}Phase`);
       expect(alarms.Default).toBe(`Next${kind}Phase`);
     },
   );

@@ -932,7 +932,9 @@ describe('run-level policy in the definitions (issue 8, points 3 and 10)', () =>
     const gate = stateNamed(rolloutWorkflow, 'AwaitFleetApproval');
     // Assert
     expect(gate.Next).toBe('FailureBudgetAfterPilot');
-    expect(budget.Next).toBe('UpdateFleetRest');
+    // Through the health-gate Choice (issue 13, item 1): without healthGates straight on.
+    expect(budget.Next).toBe('HealthGatesBeforeRest');
+    expect(stateNamed(rolloutWorkflow, 'HealthGatesBeforeRest').Default).toBe('UpdateFleetRest');
     expect(lambdaCall(budget)).toMatchObject({
       functionId: logicalId(fns.runHistory),
       payload: { action: 'failureBudget' },
@@ -1037,5 +1039,82 @@ describe('a cluster node not Up before the run stops it before any drain (issue 
       expect(path).not.toContain('UpdateClusterNode');
       expect(path.some((n) => isRelease(n, stateNamed(rolloutWorkflow, n)))).toBe(true);
     }
+  });
+});
+
+describe('health gates in the rollout workflow (issue 13, item 1)', () => {
+  it('the cluster loop picks the gated path only on $.healthGates, before the node, never inside it', () => {
+    // Arrange
+    const more = stateNamed(rolloutWorkflow, 'MoreClusterNodes');
+    const any = stateNamed(rolloutWorkflow, 'AnyClusterNodes');
+    // Assert: the gated rule comes first and tests $.healthGates; without it the old rule.
+    for (const choice of [more, any]) {
+      const [gated, plain] = choicesOf(choice);
+      expect(JSON.stringify(gated)).toContain('"IsPresent":true');
+      expect(JSON.stringify(gated)).toContain('$.healthGates');
+      expect(gated?.Next).toBe('SelectGatedNode');
+      expect(plain?.Next).toBe('SelectNode');
+    }
+    expect(stateNamed(rolloutWorkflow, 'SelectGatedNode').Next).toBe('HealthGateBeforeNode');
+    expect(stateNamed(rolloutWorkflow, 'HealthGateBeforeNodePassed').Next).toBe('CheckWarnAfter');
+    expect(stateNamed(rolloutWorkflow, 'SelectNode').Next).toBe('CheckWarnAfter');
+  });
+
+  it('the gate keeps only what it acts on, and each verdict has its way out', () => {
+    // Arrange
+    const check = stateNamed(rolloutWorkflow, 'HealthGateBeforeNode');
+    const verdict = stateNamed(rolloutWorkflow, 'HealthGateBeforeNodeVerdict');
+    const act = stateNamed(rolloutWorkflow, 'HealthGateBeforeNodeAct');
+    const hold = stateNamed(rolloutWorkflow, 'HealthGateBeforeNodeAwaitApproval');
+    // Assert
+    expect(lambdaCall(check)).toMatchObject({
+      functionId: logicalId(fns.checkAlarms),
+      payload: { checkpoint: 'beforeNode', 'node.$': '$.current.node.name' },
+    });
+    expect(Object.keys(check.ResultSelector as object).sort()).toEqual([
+      'action.$',
+      'checkpoint.$',
+      'firing.$',
+      'message.$',
+      'missing.$',
+      'node.$',
+    ]);
+    expect(check.ResultPath).toBe('$.healthGate');
+    expect(catchesOf(check).map((c) => c.Next)).toEqual(['FinishRunAfterError']);
+    expect(choicesOf(verdict).map((c) => c.Next)).toEqual(['HealthGateBeforeNodePassed']);
+    expect(verdict.Default).toBe('HealthGateBeforeNodeAnnounce');
+    expect(lambdaCall(stateNamed(rolloutWorkflow, 'HealthGateBeforeNodeAnnounce'))).toMatchObject({
+      functionId: logicalId(fns.runHistory),
+      payload: { action: 'healthGate' },
+    });
+    expect(choicesOf(act).map((c) => c.Next)).toEqual([
+      'HealthGateBeforeNodeAwaitApproval',
+      'HealthGateBeforeNodeAlarm',
+    ]);
+    expect(act.Default).toBe('HealthGateBeforeNodeMissingAlarm');
+    expect(stateNamed(rolloutWorkflow, 'HealthGateBeforeNodeAlarm').Next).toBe(
+      'FinishRunAfterError',
+    );
+    expect(hold.Next).toBe('HealthGateBeforeNodePassed');
+    expect(catchesOf(hold).map((c) => c.Next)).toEqual([
+      'RecordRunCalledOff',
+      'FinishRunAfterError',
+    ]);
+  });
+
+  it('a group is gated before each wave: the whole group, the pilot and the rest', () => {
+    const fleet = stateNamed(rolloutWorkflow, 'FleetHasApprovalGate');
+    expect(choicesOf(fleet).map((c) => c.Next)).toEqual([
+      'HealthGateBeforeFleetWave',
+      'UpdateFleet',
+      'HealthGateBeforePilotWave',
+    ]);
+    expect(stateNamed(rolloutWorkflow, 'HealthGateBeforeFleetWavePassed').Next).toBe('UpdateFleet');
+    expect(stateNamed(rolloutWorkflow, 'HealthGateBeforePilotWavePassed').Next).toBe(
+      'UpdateFleetPilot',
+    );
+    expect(stateNamed(rolloutWorkflow, 'HealthGateBeforeRestWavePassed').Next).toBe(
+      'UpdateFleetRest',
+    );
   });
 });

@@ -124,6 +124,19 @@ describe('schemas/rollout-input.schema.json', () => {
       accepted: true,
     },
     {
+      name: 'healthGates by name',
+      input: { ...BASE, healthGates: { alarmNames: ['web-5xx'] } },
+      accepted: true,
+    },
+    {
+      name: 'healthGates by tag, onAlarm approve',
+      input: {
+        ...BASE,
+        healthGates: { alarmTag: { key: 'rollout', value: 'prod' }, onAlarm: 'approve' },
+      },
+      accepted: true,
+    },
+    {
       name: 'updateSelection: an unknown classification',
       input: { ...BASE, updateSelection: { classifications: ['Security'] } },
       accepted: false,
@@ -143,6 +156,26 @@ describe('schemas/rollout-input.schema.json', () => {
       input: { ...BASE, updateSelection: { approveAfterDays: 361 } },
       accepted: false,
     },
+    {
+      name: 'healthGates onAlarm "ignore"',
+      input: { ...BASE, healthGates: { alarmNames: ['web-5xx'], onAlarm: 'ignore' } },
+      accepted: false,
+    },
+    {
+      name: 'healthGates empty alarmNames',
+      input: { ...BASE, healthGates: { alarmNames: [] } },
+      accepted: false,
+    },
+    {
+      name: 'healthGates alarm name of 256 characters',
+      input: { ...BASE, healthGates: { alarmNames: ['a'.repeat(256)] } },
+      accepted: false,
+    },
+    {
+      name: 'healthGates unknown field',
+      input: { ...BASE, healthGates: { alarmNames: ['web-5xx'], alarms: ['x'] } },
+      accepted: false,
+    },
   ])('$name: accepted=$accepted by both', ({ input, accepted }) => {
     expect(validatorAccepts(input)).toBe(accepted);
     expect(validate(input)).toBe(accepted);
@@ -159,6 +192,10 @@ describe('schemas/rollout-input.schema.json', () => {
     {
       name: 'updateSelection.maxPublishDate not a calendar date',
       input: { ...BASE, updateSelection: { maxPublishDate: '2026-02-30' } },
+    },
+    {
+      name: 'healthGates with neither alarmNames nor alarmTag',
+      input: { ...BASE, healthGates: {} },
     },
   ])('schema accepts, validator refuses: $name', ({ input }) => {
     expect(validate(input)).toBe(true);
