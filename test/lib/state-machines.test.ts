@@ -1104,7 +1104,9 @@ describe('health gates in the rollout workflow (issue 13, item 1)', () => {
 
   it('a group is gated before each wave: the whole group, the pilot and the rest', () => {
     const fleet = stateNamed(rolloutWorkflow, 'FleetHasApprovalGate');
+    // Phases come first (each phase's own gate is checked at its end: beforePhase).
     expect(choicesOf(fleet).map((c) => c.Next)).toEqual([
+      'SelectFleetPhase',
       'HealthGateBeforeFleetWave',
       'UpdateFleet',
       'HealthGateBeforePilotWave',
