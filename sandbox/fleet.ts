@@ -215,8 +215,6 @@ export interface NodeScriptContext {
     hResult: number;
     rebootRequired: boolean;
   };
-  /** What a Windows Update search finds on the node: the offered updates it lacks. */
-  windowsUpdateFound(): readonly WindowsUpdateItem[];
 }
 
 /** One member of a failover cluster as `Get-ClusterNode` lists it. */
@@ -1577,10 +1575,6 @@ export class SimulatedFleet {
       now: () => run.now(),
       sleep: (ms) => run.sleep(ms),
       storedFile: (file) => this.files.get(file.replace(/\\/g, '/')),
-      windowsUpdateFound: () =>
-        (node.spec.windowsUpdate ?? this.scenario.windowsUpdate).available.filter(
-          (u) => !node.installed.includes(u.kb),
-        ),
       countAttempt: (file) => this.countAttempt(node, file),
       behaviourFor: (file) => this.behaviourFor(node, file),
       ruleFor: (item, file) => this.ruleFor(item, file),
@@ -2369,8 +2363,7 @@ export class SimulatedFleet {
     }
     run.log(`scanning (searching only, nothing is installed): ${queryString}`);
     await run.sleep(SIMULATED_TIMINGS.windowsUpdateSearchMs);
-    const offered = (node.spec.windowsUpdate ?? this.scenario.windowsUpdate).available;
-    const found = offered.filter((u) => !node.installed.includes(u.kb));
+    const found = this.windowsUpdatesFound(node);
     let applicable = 0;
     for (const update of found) {
       if (update.recommended && !includeRecommended) {
