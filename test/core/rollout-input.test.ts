@@ -602,6 +602,7 @@ describe('rolloutInputJsonSchema', () => {
       'removal',
       'phases',
       'updateSelection',
+      'healthGates',
     ]);
     expect(JSON.parse(json)).toEqual(schema);
   });
