@@ -22,6 +22,14 @@ import { main } from '../../cli/main.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
+/**
+ * Where the screenshots go: the README's docs/ with UPDATE_SCREENSHOTS=1, else a temporary
+ * folder (the test still takes them, and leaves the checkout as it was).
+ */
+const SHOTS =
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? join(REPO, 'docs')
+    : mkdtempSync(join(tmpdir(), 'rollout-dashboard-shots-'));
 const haveChromium = existsSync(CHROMIUM);
 const required = process.env.REQUIRE_CHROMIUM === '1';
 
@@ -100,8 +108,8 @@ describe.skipIf(!haveChromium)('rollout dashboard in headless Chromium', () => {
     // The gate: shown with its buttons; Approve asks first, and Back leaves it waiting.
     await page.locator('#approval').waitFor({ timeout: 90_000 });
     expect(await page.locator('#nodes tr[data-node="NODE2"] .phase').textContent()).toBe('Pending');
-    mkdirSync(join(REPO, 'docs'), { recursive: true });
-    await page.screenshot({ path: join(REPO, 'docs', 'dashboard.png'), fullPage: true });
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, 'dashboard.png'), fullPage: true });
     await page.click('[data-action="approve"]');
     await page.locator('#modal [data-dismiss]').click();
     expect((await api.getRollout(id)).approval).not.toBeNull();
@@ -128,7 +136,7 @@ describe.skipIf(!haveChromium)('rollout dashboard in headless Chromium', () => {
     expect(await page.locator('section[data-report-node="NODE1"]').textContent()).toContain(
       'kb5034439',
     );
-    await page.screenshot({ path: join(REPO, 'docs', 'dashboard-report.png'), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, 'dashboard-report.png'), fullPage: true });
   }, 300_000);
 
   it("a node's ledger shows what the run installed, and the KB823836 check before a removal", async () => {
