@@ -15,13 +15,15 @@ import type {
   ErrorBody,
   forceRecoveryAcceptedSchema,
   ledgerResponseSchema,
+  nodeProgressSchema,
   RemovalRequest,
   RolloutStatusView,
   RunReportView,
   removalAcceptedSchema,
   rolloutAcceptedSchema,
   rolloutPageSchema,
-  scanResultSchema,
+  scanAcceptedSchema,
+  scanViewSchema,
 } from '../lambdas/core/api-model.js';
 import type { ValidationProblem } from '../lambdas/core/errors.js';
 
@@ -32,7 +34,9 @@ export type RunReport = RunReportView;
 export type CancelAccepted = z.output<typeof cancelAcceptedSchema>;
 export type DecisionAccepted = z.output<typeof decisionAcceptedSchema>;
 export type ForceRecoveryAccepted = z.output<typeof forceRecoveryAcceptedSchema>;
-export type ScanResult = z.output<typeof scanResultSchema>;
+export type ScanAccepted = z.output<typeof scanAcceptedSchema>;
+export type NodeProgress = z.output<typeof nodeProgressSchema>;
+export type ScanView = z.output<typeof scanViewSchema>;
 export type Ledger = z.output<typeof ledgerResponseSchema>;
 export type RemovalAccepted = z.output<typeof removalAcceptedSchema>;
 export type RemovalBody = RemovalRequest;
@@ -67,8 +71,10 @@ export interface RolloutBackend {
   decide(id: string, decision: 'approve' | 'reject', comment?: string): Promise<DecisionAccepted>;
   /** POST /targets/{id}/force-recovery (200): break the lock of a target whose run has ended. */
   forceRecovery(target: string, reason: string): Promise<ForceRecoveryAccepted>;
-  /** POST /scans: what would install where; installs nothing. */
-  scan(input: unknown): Promise<ScanResult>;
+  /** POST /scans (202): starts a scan, which installs nothing. */
+  scan(input: unknown): Promise<ScanAccepted>;
+  /** GET /scans/{id}: the scan's status and, once it ended, its result per node. */
+  getScan(id: string): Promise<ScanView>;
   /** GET /nodes/{id}/ledger. */
   getLedger(node: string): Promise<Ledger>;
   /** POST /nodes/{id}/removals (202). */
@@ -306,6 +312,7 @@ export function apiBackend(
     forceRecovery: (target, reason) =>
       json('POST', at('/targets/{id}/force-recovery', target), { body: { reason } }),
     scan: (input) => json('POST', '/scans', { body: input }),
+    getScan: (id) => json('GET', at('/scans/{id}', id)),
     getLedger: (node) => json('GET', at('/nodes/{id}/ledger', node)),
     requestRemoval: (node, body) => json('POST', at('/nodes/{id}/removals', node), { body }),
     close,

@@ -35,6 +35,12 @@ export interface RolloutApiProps {
   /** The run store table. */
   readonly table: dynamodb.ITable;
   /**
+   * The node workflow: GET /rollouts/{id}/nodes/{node}/progress reads its executions' history
+   * (states:GetExecutionHistory on its executions, nothing else).
+   * @default - none: that route answers 501
+   */
+  readonly nodeStateMachine?: sfn.IStateMachine;
+  /**
    * Lets POST /scans start the scan workflow (lib/scan-workflow.ts) and GET /scans/{id} describe
    * it and read its per-node results (`scans/` of the artifacts bucket).
    * @default - none: POST /scans and GET /scans/{id} answer 501
@@ -214,6 +220,22 @@ export class RolloutApi extends Construct {
         ),
         'DescribeExecution of the rollout workflow: its executions are named by rollout id at run time; the ARN is scoped to this state machine',
       );
+    }
+
+    if (props.nodeStateMachine) {
+      // The live node view (issue 12): a node's step, from its execution's history.
+      fn.addEnvironment('NODE_STATE_MACHINE_ARN', props.nodeStateMachine.stateMachineArn);
+      props.nodeStateMachine.grantExecution(fn, 'states:GetExecutionHistory');
+      const nodeMachine = props.nodeStateMachine.node.defaultChild;
+      if (nodeMachine !== undefined) {
+        acknowledge(
+          role,
+          wildcardResource(
+            `arn:<AWS::Partition>:states:${nagRegion}:${nagAccount}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${stack.getLogicalId(nodeMachine as never)}"}]}]}:*`,
+          ),
+          "GetExecutionHistory of the node workflow: a node's execution is named <runId>-<node> at run time; the ARN is scoped to this state machine",
+        );
+      }
     }
 
     if (props.scan) {

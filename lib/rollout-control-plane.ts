@@ -322,6 +322,7 @@ export class RolloutControlPlane extends Construct {
     this.api = new RolloutApi(this, 'Api', {
       handler: fns.api,
       rolloutStateMachine: this.rolloutWorkflow,
+      nodeStateMachine: this.nodeWorkflow,
       table: this.runStore.table,
       scan: { stateMachine: this.scanWorkflow, artifactsBucket: this.artifactsBucket },
       logRetention,

@@ -51,6 +51,9 @@ import { simulatedResourceGroups } from './resource-groups.js';
 
 type Json = unknown;
 
+/** History events kept per node execution for GetExecutionHistory (the live node view). */
+const HISTORY_KEPT = 8;
+
 /** Lambda's asynchronous invocation retries a function error twice, about 1 and 2 minutes later. */
 export const ASYNC_RETRY_DELAYS_MS = [60_000, 120_000] as const;
 type Handler = (event: Json) => Promise<Json>;
@@ -296,6 +299,15 @@ export class Sandbox {
 
   /** Every execution (rollout or node, however started) that has started and not ended. */
   private readonly live = new Set<string>();
+  /**
+   * The newest history events of each node execution, newest last, for GetExecutionHistory (the
+   * live node view): states entered with their input, and how the execution ended. At most
+   * {@link HISTORY_KEPT} per execution.
+   */
+  private readonly histories = new Map<
+    string,
+    { type: string; timestamp: Date; stateEnteredEventDetails?: { name: string; input: string } }[]
+  >();
   /** The input of every rollout execution started, for DescribeExecution. */
   private readonly inputs = new Map<string, Json>();
   /** How to stop each running top-level execution (StopExecution). */
@@ -637,6 +649,23 @@ export class Sandbox {
           }
           return { stopDate: this.clock.now() };
         }
+        case 'GetExecutionHistoryCommand': {
+          const arn = String(input.executionArn);
+          const history = this.histories.get(arn);
+          if (!history) {
+            throw namedError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+          }
+          const ordered = input.reverseOrder === true ? [...history].reverse() : [...history];
+          const limit = Number(input.maxResults ?? 0) || ordered.length;
+          const events = ordered.slice(0, limit).map((e, i) => ({ id: i + 1, ...e }));
+          return input.includeExecutionData === false
+            ? {
+                events: events.map(({ stateEnteredEventDetails: d, ...e }) =>
+                  d ? { ...e, stateEnteredEventDetails: { name: d.name } } : e,
+                ),
+              }
+            : { events };
+        }
         case 'DescribeExecutionCommand': {
           const arn = String(input.executionArn);
           const live = this.running.get(arn);
@@ -691,6 +720,7 @@ export class Sandbox {
         rolloutStateMachineArn: this.synth.rollout.arn,
         now: () => this.clock.now(),
       }),
+      nodeStateMachineArn: this.synth.node.arn,
     });
     return (event) => this.clock.track(() => handler(event as never) as never);
   }
@@ -888,9 +918,21 @@ export class Sandbox {
     if (topLevel) this.aborters.set(ctx.executionArn, run.abort);
     const node = (input as { node?: { name?: string } })?.node?.name;
     const runId = (input as { runId?: string })?.runId;
+    // The live node view reads a node execution's newest events (GetExecutionHistory).
+    const history = key === this.synth.node.arn ? this.historyOf(ctx.executionArn) : undefined;
     const events = (async () => {
       for await (const event of run.eventLogs) {
         if (event.type === 'StateEntered') {
+          if (history) {
+            const name = event.state.name;
+            const type = String(definition.States[name]?.Type ?? 'Task');
+            history.push({
+              type: `${type}StateEntered`,
+              timestamp: this.clock.now(),
+              stateEnteredEventDetails: { name, input: JSON.stringify(event.state.input ?? null) },
+            });
+            if (history.length > HISTORY_KEPT) history.shift();
+          }
           ctx.counter.history += 1;
           ctx.counter.transitions += 1;
           this.options.onProgress?.({
@@ -903,13 +945,22 @@ export class Sandbox {
         } else if (event.type === 'StateExited') ctx.counter.history += 1;
       }
     })();
+    const ended = (type: string) =>
+      history?.push({ type, timestamp: this.clock.now() }) && history.length > HISTORY_KEPT
+        ? history.shift()
+        : undefined;
     try {
       const output = await run.result;
       await events;
+      ended('ExecutionSucceeded');
       return { status: 'SUCCEEDED', output };
     } catch (error) {
       await events.catch(() => undefined);
-      if ((error as Error).name === 'ExecutionAbortedError') return { status: 'ABORTED' };
+      if ((error as Error).name === 'ExecutionAbortedError') {
+        ended('ExecutionAborted');
+        return { status: 'ABORTED' };
+      }
+      ended('ExecutionFailed');
       const cause = (error as { cause?: { name?: string; message?: string } }).cause;
       return {
         status: 'FAILED',
@@ -917,6 +968,13 @@ export class Sandbox {
         cause: cause?.message ?? (error as Error).message,
       };
     }
+  }
+
+  /** A node execution's kept history, started empty (a second run of a name starts anew). */
+  private historyOf(executionArn: string) {
+    const history: NonNullable<ReturnType<typeof this.histories.get>> = [];
+    this.histories.set(executionArn, history);
+    return history;
   }
 
   private functionName(arn: string): FunctionName {

@@ -27,8 +27,9 @@ import {
   type RolloutPage,
   type RolloutStatus,
   type RunReport,
-  type ScanResult,
+  type ScanView,
 } from '../backend.js';
+import { EXIT } from '../exit-status.js';
 import { readJsonFile } from '../files.js';
 import type { LocalBackend } from '../local-backend.js';
 import {
@@ -43,6 +44,7 @@ import {
   type ReportFormat,
   resolveTimeZone,
 } from '../report-format.js';
+import { followScan, renderScanView } from '../scan-format.js';
 
 // ---------------------------------------------------------------------------------------------
 // Where a command goes: the deployed API or the local sandbox
@@ -445,53 +447,6 @@ function renderDecision(d: DecisionAccepted): string {
     d.message ??
     (d.decision === 'approved' ? 'the remaining nodes are updated' : 'no further node is updated');
   return `Rollout ${d.rolloutId} ${d.decision} at ${d.decidedAt} by ${d.decidedBy}${d.comment ? `: ${d.comment}` : ''}; ${next}`;
-}
-
-function renderScan(scan: ScanResult): string {
-  const lines = [`Scan ${scan.runId} at ${scan.scannedAt} (nothing was installed):`];
-  for (const node of scan.nodes) {
-    lines.push(
-      '',
-      `  ${node.name.padEnd(16)} ${node.instanceId}  ${node.online ? 'online' : 'OFFLINE'}${node.pingStatus ? ` (${node.pingStatus})` : ''}  ${node.hotfixUpdates} hotfix update${node.hotfixUpdates === 1 ? '' : 's'}`,
-    );
-    for (const file of node.files) lines.push(`    ${file}`);
-    if (node.filesOmitted > 0) lines.push(`    ... and ${node.filesOmitted} more`);
-    lines.push(
-      `    hotpatch candidates: ${node.hotpatchCandidates}; restart expected: ${node.restartExpected ? 'yes' : 'no'}`,
-    );
-  }
-  lines.push(...renderScanSelection(scan));
-  if (scan.nodeOrder.length > 0) lines.push('', `Node order: ${scan.nodeOrder.join(', ')}`);
-  if (scan.warnings.length > 0) {
-    lines.push('', 'Warnings:', ...scan.warnings.map((w) => `  ${w}`));
-  }
-  return lines.join('\n');
-}
-
-/** The Windows Update query and the updateSelection, and the hotfix files it excludes (issue 13 item 2). */
-function renderScanSelection(scan: ScanResult): string[] {
-  const lines: string[] = [];
-  const wu = scan.windowsUpdate;
-  if (wu) {
-    lines.push(
-      '',
-      `Windows Update (searched on each node when it runs): ${wu.queryString}; recommended updates ${wu.includeRecommendedUpdates ? 'included' : 'left out'}`,
-    );
-    if (wu.selection) {
-      for (const [rule, value] of Object.entries(wu.selection)) {
-        lines.push(
-          `  updateSelection.${rule}: ${Array.isArray(value) ? value.join(', ') : String(value)}`,
-        );
-      }
-    }
-  }
-  const excluded = scan.excluded ?? [];
-  if (excluded.length > 0) {
-    lines.push('', 'Excluded by updateSelection (hotfix files):');
-    for (const e of excluded) lines.push(`  ${e.file}: ${e.rule} (${e.reason})`);
-    if ((scan.excludedOmitted ?? 0) > 0) lines.push(`  ... and ${scan.excludedOmitted} more`);
-  }
-  return lines;
 }
 
 function renderLedger(ledger: Ledger): string {
@@ -1164,6 +1119,9 @@ export async function runForceRecovery(argv: readonly string[], io: Io): Promise
 // ---------------------------------------------------------------------------------------------
 // scan
 
+/** Seconds between two GET /scans/{id} while a scan runs: a node's search takes a minute or so. */
+const SCAN_INTERVAL_SECONDS = 5;
+
 export const scanCommand = {
   name: 'scan',
   summary:
@@ -1171,8 +1129,12 @@ export const scanCommand = {
   usage:
     'rollout scan --input <rollout.json> [--json] [--local [--scenario <file>] | --endpoint <url>]',
   details: [
-    "Per node: whether it is online, and the hotfix plug-in's updates it would install in order;",
-    'the node order; warnings. Nothing is started on the nodes.',
+    'Starts the scan workflow (POST /scans) and waits for it (GET /scans/{id}). Each node searches',
+    "Windows Update with the run's QueryString, IncludeRecommendedUpdates and updateSelection",
+    '(document ScanUpdates) and gets its hotfix plan. Per node: each update that would install',
+    '(KB, title, classification, severity, restart expected and why, hotpatch candidate and why),',
+    'each update left out with its rule, a pending restart. Installs, drains and restarts nothing.',
+    'Exit status 1 when the scan failed (its reason is printed).',
     '',
     'Options:',
     '  --input <file>    the rollout input, as for rollout start (required unless --local)',
@@ -1190,16 +1152,18 @@ export async function runScan(argv: readonly string[], io: Io): Promise<number> 
   checkConnection(scanCommand.name, flags);
   if (!flags.local) required(flags.input, 'input', scanCommand.name);
   const input = flags.input === undefined ? undefined : readJsonFile(io.cwd, flags.input, 'input');
-  const print = (scan: ScanResult) => {
-    if (flags.json) printJson(io, scan);
-    else io.out(renderScan(scan));
-    return 0;
+  const intervalMs = SCAN_INTERVAL_SECONDS * 1000;
+  const print = (view: ScanView) => {
+    if (flags.json) printJson(io, view);
+    else io.out(renderScanView(view));
+    return view.status === 'Succeeded' ? EXIT.ok : EXIT.failed;
   };
   const service = flags.local ? runningService(io, scanCommand.name, flags) : undefined;
   if (!flags.local || service) {
-    return withBackend(scanCommand.name, io, flags, async (backend) =>
-      print(await backend.scan(input ?? service?.defaultInput)),
-    );
+    return withBackend(scanCommand.name, io, flags, async (backend) => {
+      const started = await backend.scan(input ?? service?.defaultInput);
+      return print(await followScan(backend, started.scanId, { intervalMs }));
+    });
   }
   // A scan installs nothing and previews the fleet as it is: the scenario's rollouts do not run
   // first (issue 12 point 4).
@@ -1211,7 +1175,10 @@ export async function runScan(argv: readonly string[], io: Io): Promise<number> 
   );
   try {
     const body = input === undefined ? backend.defaultInput() : backend.completeInput(input);
-    return print(await backend.scan(body));
+    const started = await backend.scan(body);
+    // In-process: virtual time runs the scan to its end.
+    await backend.sandbox.settle();
+    return print(await followScan(backend, started.scanId, { intervalMs }));
   } finally {
     await backend.close();
   }

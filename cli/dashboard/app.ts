@@ -11,11 +11,13 @@ import { type InstallLedger, planRemoval } from '../../lambdas/core/install-ledg
 import type {
   DecisionAccepted,
   Ledger,
+  NodeProgress,
   RemovalAccepted,
   RolloutPage,
   RolloutStatus,
   RunReport,
-  ScanResult,
+  ScanAccepted,
+  ScanView,
 } from '../backend.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -287,6 +289,28 @@ function phaseOf(node: NodeRow, run: RolloutStatus): string {
 
 let timer: ReturnType<typeof setTimeout> | undefined;
 
+/** Nodes whose live step the run page reads at once (GET .../nodes/{node}/progress each). */
+const MAX_PROGRESS_READS = 20;
+
+/**
+ * The live step of each node being updated, from its execution's history (the run store
+ * records a node only when it ends). A node whose progress cannot be read shows none.
+ */
+async function nodeProgress(id: string, run: RolloutStatus): Promise<Map<string, NodeProgress>> {
+  const updating = run.nodes
+    .filter((n) => phaseOf(n, run) === 'Updating')
+    .slice(0, MAX_PROGRESS_READS);
+  const read = await Promise.all(
+    updating.map((n) =>
+      api<NodeProgress>('GET', `/rollouts/${enc(id)}/nodes/${enc(n.name)}/progress`).then(
+        (p) => [n.name, p] as const,
+        () => undefined,
+      ),
+    ),
+  );
+  return new Map(read.filter((r) => r !== undefined));
+}
+
 /** The answer to the last approve, reject or cancel: it stays shown across refreshes. */
 let actionResult: { readonly id: string; readonly node: HTMLElement } | undefined;
 /** Only the newest refresh of a run page renders and schedules the next. */
@@ -306,6 +330,8 @@ async function runPage(id: string, generation: number) {
   }
   if (!current()) return;
   const live = run.status === 'Running' || run.status === 'Pending';
+  const progress = await nodeProgress(id, run);
+  if (!current()) return;
   if (actionResult?.id !== id) actionResult = { id, node: h('div', { id: 'action-result' }) };
   const message = actionResult.node;
   const act = async (what: 'approve' | 'reject' | 'cancel') => {
@@ -397,6 +423,7 @@ async function runPage(id: string, generation: number) {
         ...[
           'Node',
           'Phase',
+          'Step',
           'Attempts',
           'Restarts',
           'Drained',
@@ -416,6 +443,11 @@ async function runPage(id: string, generation: number) {
           },
           h('td', {}, node.name),
           h('td', { class: 'phase' }, badge(phase)),
+          h(
+            'td',
+            { class: 'step', 'data-step': progress.get(node.name)?.step ?? '' },
+            progress.get(node.name)?.summary ?? '',
+          ),
           h('td', {}, node.attempts ?? ''),
           h('td', {}, node.restarts ?? ''),
           h('td', {}, node.drained === undefined ? '' : node.drained ? 'yes' : 'no'),
@@ -798,10 +830,128 @@ async function nodePage(name: string) {
 // ---------------------------------------------------------------------------------------------
 // Scan preview
 
+/** How often the scan page asks GET /scans/{id} while the scan runs. */
+const SCAN_POLL_MS = 2000;
+
+function scanNodeView(n: ScanView['nodes'][number]): HTMLElement {
+  return h(
+    'section',
+    { class: 'scan-node', 'data-node': n.node, 'data-status': n.status },
+    h(
+      'h2',
+      {},
+      `${n.node} `,
+      badge(n.status),
+      ` ${n.updates.length} to install; restart expected: ${n.restartExpected ? 'yes' : 'no'}; hotpatch candidates: ${n.hotpatchCandidates}`,
+    ),
+    h(
+      'p',
+      { class: 'muted' },
+      `${n.instanceId}; SSM ${n.pingStatus ?? 'not registered'}`,
+      n.pendingRestart === null
+        ? ''
+        : `; restart pending before the run: ${n.pendingRestart ? 'yes' : 'no'}`,
+      n.windowsUpdate === null
+        ? ''
+        : `; Windows Update found ${n.windowsUpdate.found}, ${n.windowsUpdate.applicable} would install`,
+    ),
+    n.error ? h('div', { class: 'error' }, `${n.error.code}: ${n.error.message}`) : null,
+    h(
+      'table',
+      { class: 'scan-updates' },
+      h(
+        'tr',
+        {},
+        ...[
+          '#',
+          'KB',
+          'Title',
+          'Source',
+          'Classification',
+          'Severity',
+          'Restart expected',
+          'Hotpatch',
+        ].map((t) => h('th', {}, t)),
+      ),
+      ...n.updates.map((u, i) =>
+        h(
+          'tr',
+          { 'data-kb': u.kb ?? '' },
+          h('td', {}, i + 1),
+          h('td', { class: 'mono' }, u.kb ?? '—'),
+          h('td', {}, u.title),
+          h('td', {}, u.source === 'hotfix' ? `hotfix ${u.file ?? ''}` : 'Windows Update'),
+          h('td', {}, u.classification ?? 'unknown'),
+          h('td', {}, u.msrcSeverity ?? '—'),
+          h('td', {}, `${u.restartExpected ? 'yes' : 'no'}: ${u.restartReason}`),
+          h('td', {}, `${u.hotpatchCandidate ? 'candidate' : 'no'}: ${u.hotpatchReason}`),
+        ),
+      ),
+    ),
+    n.excluded.length === 0
+      ? null
+      : h(
+          'div',
+          { class: 'scan-excluded' },
+          h('h3', {}, 'Left out'),
+          h(
+            'ul',
+            {},
+            ...n.excluded.map((e) =>
+              h(
+                'li',
+                { 'data-kb': e.kb ?? '', 'data-rule': e.rule },
+                `${e.kb ?? '(no KB)'} ${e.title} [${e.source === 'hotfix' ? 'hotfix' : 'Windows Update'}]: ${e.rule} (${e.reason})`,
+              ),
+            ),
+          ),
+        ),
+    n.restartReasons.length === 0
+      ? null
+      : h(
+          'div',
+          {},
+          h('h3', {}, 'Why a restart is expected'),
+          h('ul', {}, ...n.restartReasons.map((r) => h('li', {}, r))),
+        ),
+  );
+}
+
+function scanView(view: ScanView): Child[] {
+  const plan = view.plan;
+  return [
+    h(
+      'p',
+      { 'data-scan-status': view.status },
+      badge(view.status),
+      ` Scan ${view.scanId} started ${time(view.startedAt)}${view.stoppedAt ? `, ended ${time(view.stoppedAt)}` : ''}. Nothing was installed, drained or restarted.`,
+    ),
+    view.error ? h('div', { class: 'error' }, `${view.error.code}: ${view.error.message}`) : null,
+    ...(plan?.warnings ?? []).map((w) => h('div', { class: 'warning' }, w)),
+    plan?.windowsUpdate
+      ? h('p', { class: 'muted' }, `Windows Update query: ${plan.windowsUpdate.queryString}`)
+      : null,
+    ...view.nodes.map(scanNodeView),
+    view.nodesMissing.length > 0
+      ? h('div', { class: 'warning' }, `No result for: ${view.nodesMissing.join(', ')}`)
+      : null,
+  ];
+}
+
 function scanPage() {
+  const generation = routeGeneration;
   const input = h('textarea', { 'aria-label': 'rollout input' }) as HTMLTextAreaElement;
   input.value = JSON.stringify({ target: { kind: 'cluster', name: '' } }, null, 2);
   const out = h('div', { id: 'scan-result' });
+  const follow = async (scanId: string) => {
+    for (;;) {
+      if (generation !== routeGeneration) return;
+      const view = await api<ScanView>('GET', `/scans/${enc(scanId)}`);
+      out.replaceChildren(...(scanView(view).filter(Boolean) as Node[]));
+      if (view.status !== 'Running') return;
+      await new Promise((done) => setTimeout(done, SCAN_POLL_MS));
+    }
+  };
   const scan = async () => {
     let body: unknown;
     try {
@@ -814,48 +964,8 @@ function scanPage() {
     }
     out.replaceChildren(h('p', {}, 'Scanning…'));
     try {
-      const result = await api<ScanResult>('POST', '/scans', body);
-      out.replaceChildren(
-        h(
-          'p',
-          {},
-          `Scanned ${time(result.scannedAt)}; update order: ${result.nodeOrder.join(', ')}. Nothing was installed.`,
-        ),
-        ...result.warnings.map((w) => h('div', { class: 'warning' }, w)),
-        h(
-          'table',
-          {},
-          h(
-            'tr',
-            {},
-            ...[
-              'Node',
-              'Online',
-              'Hotfix updates',
-              'Hotpatch candidates',
-              'Restart expected',
-              'Files',
-            ].map((t) => h('th', {}, t)),
-          ),
-          ...result.nodes.map((n) =>
-            h(
-              'tr',
-              { 'data-node': n.name },
-              h('td', {}, n.name),
-              h('td', {}, n.online ? 'yes' : `no (${n.pingStatus ?? 'unknown'})`),
-              h('td', {}, n.hotfixUpdates),
-              h('td', {}, n.hotpatchCandidates),
-              h('td', {}, n.restartExpected ? 'yes' : 'no'),
-              h(
-                'td',
-                { class: 'mono' },
-                n.files.join(', '),
-                n.filesOmitted ? ` and ${n.filesOmitted} more` : '',
-              ),
-            ),
-          ),
-        ),
-      );
+      const started = await api<ScanAccepted>('POST', '/scans', body);
+      await follow(started.scanId);
     } catch (error) {
       out.replaceChildren(errorBox(error));
     }
@@ -865,7 +975,7 @@ function scanPage() {
     h(
       'p',
       { class: 'muted' },
-      'What a rollout with this input would install where (POST /scans). Installs nothing.',
+      "What a rollout with this input would install on each node (POST /scans, then GET /scans/{id}): each node searches Windows Update with the run's query and selection, next to its hotfix plan. Installs nothing.",
     ),
     input,
     h('p', {}, h('button', { 'data-action': 'scan', onclick: () => void scan() }, 'Scan')),

@@ -27,8 +27,10 @@ const ROUTES: readonly (readonly [ApiCall['method'], RegExp])[] = [
   ['GET', /^\/rollouts$/],
   ['GET', /^\/rollouts\/[^/]+$/],
   ['GET', /^\/rollouts\/[^/]+\/report$/],
+  ['GET', /^\/rollouts\/[^/]+\/nodes\/[^/]+\/progress$/],
   ['POST', /^\/rollouts\/[^/]+\/(?:cancel|approve|reject)$/],
   ['POST', /^\/scans$/],
+  ['GET', /^\/scans\/[^/]+$/],
   ['GET', /^\/nodes\/[^/]+\/ledger$/],
   ['POST', /^\/nodes\/[^/]+\/removals$/],
 ];

@@ -113,6 +113,12 @@ export const API_ROUTES = [
     summary: "Break the lock of a target whose rollout is no longer running (CAU's ForceRecovery)",
   },
   {
+    operationId: 'getNodeProgress',
+    method: 'GET',
+    path: '/rollouts/{id}/nodes/{node}/progress',
+    summary: "Where a node is inside its update, from its execution's history",
+  },
+  {
     operationId: 'scan',
     method: 'POST',
     path: '/scans',
@@ -1200,6 +1206,47 @@ export const scanResultSchema = z
       "CAU's Invoke-CauScan: per node, the updates the hotfix plug-in would install, how many can hotpatch, whether a restart is expected, and whether the node is online; the Windows Update query. Installs nothing",
   });
 
+/** The steps of a node's update (lambdas/handlers/node-progress.ts), in order. */
+const NODE_PROGRESS_STEPS = [
+  'preflight',
+  'planning',
+  'inventory',
+  'hotpatchEligibility',
+  'preUpdateScript',
+  'draining',
+  'removing',
+  'installing',
+  'restarting',
+  'verifying',
+  'resuming',
+  'postUpdateScript',
+  'recording',
+  'failing',
+] as const;
+
+export const nodeProgressSchema = z
+  .object({
+    rolloutId: z.string(),
+    node: z.string(),
+    executionArn: z.string(),
+    status: z.enum(['Running', 'Succeeded', 'Failed', 'Aborted', 'TimedOut']),
+    state: z.string().nullable().describe('The node-workflow state entered last'),
+    enteredAt: timestamp.nullable(),
+    step: z.enum(NODE_PROGRESS_STEPS).nullable(),
+    plugin: z
+      .object({ index: z.number().int(), count: z.number().int(), name: z.string().nullable() })
+      .nullable()
+      .describe('The plug-in being installed, i of n (from 1)'),
+    updatesPlanned: z.number().int().nullable(),
+    restarts: z.number().int().nullable(),
+    summary: z.string().describe('One line for a person'),
+  })
+  .meta({
+    title: 'NodeProgress',
+    description:
+      "Where a node is inside its update, read from its node-workflow execution's history (newest events first): the step, the plug-in i of n, the updates planned, the restarts so far",
+  });
+
 // -- The scan workflow (issue 12, point 4): POST /scans starts it, GET /scans/{id} reads it. ----
 
 export const scanAcceptedSchema = z
@@ -2134,6 +2181,26 @@ const OPERATIONS: Record<OperationId, Json> = {
       ...errorRefs('ServiceUnavailable', 'InternalError'),
     },
   },
+  getNodeProgress: {
+    description:
+      "Where a node is inside its update: the node workflow's state entered last (GetExecutionHistory of the node's execution, newest first), mapped to a step (inventory, draining, installing, restarting, ...), with the plug-in i of n, the hotfix updates planned and the restarts so far. 404 when the node's execution has not started.",
+    parameters: [
+      idParameter('rollout'),
+      {
+        name: 'node',
+        in: 'path',
+        required: true,
+        description: 'The node (NetBIOS computer name), as the rollout names it',
+        schema: { type: 'string', minLength: 1, maxLength: NETBIOS_MAX_LENGTH },
+      },
+    ],
+    responses: {
+      '200': { description: 'The progress', content: jsonContent('NodeProgress') },
+      ...errorRefs('BadRequest', 'NotFound'),
+      '501': errorResponse('Progress is not wired in this deployment'),
+      ...errorRefs('ServiceUnavailable', 'InternalError'),
+    },
+  },
   getScan: {
     description:
       "A scan's status and, once it ended, per node: each update that would install (KB, title, classification, severity, restart expected and why, hotpatch candidate and why) and each update found that would not, with the rule that leaves it out.",
@@ -2272,6 +2339,7 @@ export function openApiDocument(): Json {
     ScanResult: schemaOf(scanResultSchema, 'output'),
     ScanAccepted: schemaOf(scanAcceptedSchema, 'output'),
     ScanView: schemaOf(scanViewSchema, 'output'),
+    NodeProgress: schemaOf(nodeProgressSchema, 'output'),
     Ledger: schemaOf(ledgerResponseSchema, 'output'),
     RemovalRequest: schemaOf(removalRequestSchema, 'input'),
     RemovalAccepted: schemaOf(removalAcceptedSchema, 'output'),

@@ -82,6 +82,7 @@ import {
   type RunStore,
 } from '../shared/run-store.js';
 import { logContext, logger, requiredEnv, tracer } from '../shared/runtime.js';
+import { readNodeProgress } from './node-progress.js';
 import { makeScanRoutes, readArtifact, type ScanApiDeps } from './scan-api.js';
 
 /** What a removal is started with, besides the node and the plan. */
@@ -143,6 +144,11 @@ export interface ApiDeps {
    * @default - none: POST /scans and GET /scans/{id} answer 501
    */
   readonly scans?: ScanApiDeps;
+  /**
+   * The node workflow: GET /rollouts/{id}/nodes/{node}/progress reads its executions' history.
+   * @default - none: that route answers 501
+   */
+  readonly nodeStateMachineArn?: string;
   /**
    * Starts removing updates from a node in the plan's order, then restarting it.
    * @default - none: POST /nodes/{id}/removals answers 501 after planning, and starts nothing
@@ -907,6 +913,19 @@ export function makeApiHandler(deps: ApiDeps) {
     return json(202, await scanRoutes.startScan(rollout.runId, input));
   };
 
+  const getNodeProgress: Route = async (_request, params) => {
+    const id = parseRunId(params.id);
+    const node = parseNodeName(params.node);
+    logContext({ runId: id, node });
+    if (deps.nodeStateMachineArn === undefined) {
+      throw new ApiError(
+        'NotImplemented',
+        'node progress is not wired in this deployment (the API function has no NODE_STATE_MACHINE_ARN)',
+      );
+    }
+    return json(200, await readNodeProgress(deps.sfn, deps.nodeStateMachineArn, id, node));
+  };
+
   const getScan: Route = async (_request, params) => {
     const id = parseRunId(params.id);
     logContext({ runId: id });
@@ -1104,6 +1123,7 @@ export function makeApiHandler(deps: ApiDeps) {
     approveRollout: decide(true),
     rejectRollout: decide(false),
     forceRecovery,
+    getNodeProgress,
     scan,
     getScan,
     getLedger,
@@ -1226,6 +1246,9 @@ function productionDeps(): ApiDeps {
     rolloutStateMachineArn,
     publisher: createEventPublisher(),
     ...(scans ? { scans } : {}),
+    ...(process.env.NODE_STATE_MACHINE_ARN
+      ? { nodeStateMachineArn: process.env.NODE_STATE_MACHINE_ARN }
+      : {}),
     startRemoval: makeRolloutRemovalStarter({
       sfn,
       rolloutStateMachineArn,

@@ -9,7 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BackendError, type RolloutBackend, type RolloutStatus } from '../../cli/backend.js';
+import {
+  BackendError,
+  type RolloutBackend,
+  type RolloutStatus,
+  type ScanView,
+} from '../../cli/backend.js';
 import { createStatusDisplay, followRollout } from '../../cli/commands/rollouts.js';
 import { EXIT } from '../../cli/exit-status.js';
 import { createHttpBackend, resolveRegion } from '../../cli/http-backend.js';
@@ -122,7 +127,10 @@ describe('the other commands with --local answer after the scenario ran its own 
       (j: { nodes: unknown[]; status: string }) => j.nodes.length === 3 && j.status === 'Succeeded',
     ],
     [['ledger', 'NODE1'], (j: { installed: string[] }) => j.installed.includes('KB5034439')],
-    [['scan'], (j: { nodes: unknown[] }) => j.nodes.length === 3],
+    [
+      ['scan'],
+      (j: { nodes: unknown[]; status: string }) => j.nodes.length === 3 && j.status === 'Succeeded',
+    ],
   ] as const)('%j --json parses', async (argv, check) => {
     const result = await run(...argv, '--local', '--json');
     expect(result.stderr).toBe('');
@@ -130,28 +138,45 @@ describe('the other commands with --local answer after the scenario ran its own 
     expect((check as (json: never) => boolean)(JSON.parse(result.stdout) as never)).toBe(true);
   });
 
-  it('scan --local shows the updateSelection, the hotfix files it excludes, hotpatch and restart, before any rollout ran', async () => {
+  it('scan --local searches each node and shows in text everything the JSON has, before any rollout ran', async () => {
     const scenario = join(REPO, 'examples/scenarios/update-selection.json');
+    const json = JSON.parse(
+      (await run('scan', '--local', '--scenario', scenario, '--json')).stdout,
+    ) as ScanView;
     const text = await run('scan', '--local', '--scenario', scenario);
     expect(text.stderr).toBe('');
     expect(text.status).toBe(0);
+    expect(json.status).toBe('Succeeded');
+    // The scenario's rollout did not run first: the scan started at the simulated start.
+    expect(json.startedAt).toBe('2026-01-13T22:00:00.000Z');
+    expect(json.nodes.map((n) => n.updates.map((u) => u.kb))).toEqual([
+      ['KB5034441', 'KB5034127'],
+      ['KB5034441', 'KB5034127'],
+    ]);
     expect(text.stdout).toContain(
       'updateSelection.classifications: Security Updates, Critical Updates',
     );
-    expect(text.stdout).toContain('updateSelection.excludeKbs: KB5034439');
+    // Every value of the JSON's per-node lists is in the text.
+    for (const node of json.nodes) {
+      expect(text.stdout).toContain(`${node.node} (${node.instanceId}`);
+      for (const u of node.updates) {
+        for (const value of [u.kb, u.title, u.restartReason, u.hotpatchReason]) {
+          expect(text.stdout).toContain(String(value));
+        }
+        expect(text.stdout).toContain(`restart expected: ${u.restartExpected ? 'yes' : 'no'}`);
+        expect(text.stdout).toContain(`hotpatch candidate: ${u.hotpatchCandidate ? 'yes' : 'no'}`);
+        if (u.classification) expect(text.stdout).toContain(u.classification);
+        if (u.msrcSeverity) expect(text.stdout).toContain(u.msrcSeverity);
+      }
+      for (const e of node.excluded) {
+        expect(text.stdout).toContain(`${e.title} [`);
+        expect(text.stdout).toContain(`${e.rule} (${e.reason})`);
+      }
+      for (const reason of node.restartReasons) expect(text.stdout).toContain(reason);
+    }
     expect(text.stdout).toContain(
-      'CAUHotfix_All/windows10.0-kb5034439-x64.msu: excludeKbs (KB5034439 is in excludeKbs)',
+      'windows10.0-kb5034439-x64.msu [hotfix]: excludeKbs (KB5034439 is in excludeKbs)',
     );
-    expect(text.stdout).toContain('hotpatch candidates: 0; restart expected: yes');
-    const json = JSON.parse(
-      (await run('scan', '--local', '--scenario', scenario, '--json')).stdout,
-    );
-    expect(json.nodes.map((n: { files: string[] }) => n.files)).toEqual([
-      ['CAUHotfix_All/windows10.0-kb5034441-x64.msu'],
-      ['CAUHotfix_All/windows10.0-kb5034441-x64.msu'],
-    ]);
-    // The scenario's rollout did not run first: the simulated clock is still at its start.
-    expect(json.scannedAt).toBe('2026-01-13T22:00:00.000Z');
   });
 
   it("report --format csv is the API renderer's CSV", async () => {
@@ -371,6 +396,7 @@ describe('the HTTP backend: SigV4-signed requests to the deployed API', () => {
     await api.decide('r-1', 'approve', 'pilot fine');
     await api.decide('r-1', 'reject');
     await api.scan(input);
+    await api.getScan('s-1');
     await api.getLedger('NODE1');
     await api.requestRemoval('NODE1', { updates: ['KB5034439'], force: true });
     expect(sent.map((s) => `${s.method} ${s.url.pathname}${s.url.search}`)).toEqual([
@@ -382,6 +408,7 @@ describe('the HTTP backend: SigV4-signed requests to the deployed API', () => {
       'POST /prod/rollouts/r-1/approve',
       'POST /prod/rollouts/r-1/reject',
       'POST /prod/scans',
+      'GET /prod/scans/s-1',
       'GET /prod/nodes/NODE1/ledger',
       'POST /prod/nodes/NODE1/removals',
     ]);
@@ -396,7 +423,7 @@ describe('the HTTP backend: SigV4-signed requests to the deployed API', () => {
         expectedSignature(s),
       );
     }
-    const [start, , , , cancel, approve, reject, scan, , removal] = sent;
+    const [start, , , , cancel, approve, reject, scan, , , removal] = sent;
     expect(start?.headers['content-type']).toBe('application/json');
     expect(start?.headers['idempotency-key']).toBe('chg-1');
     expect(start?.headers.authorization).toMatch(/SignedHeaders=[^,]*idempotency-key/);

@@ -168,13 +168,15 @@ describe.skipIf(!haveChromium)('rollout dashboard in headless Chromium', () => {
     ).toBeUndefined();
   });
 
-  it('the scan preview calls POST /scans and shows each node', async () => {
+  it('the scan preview starts a scan (POST /scans), follows it and shows each node with its updates', async () => {
     await page.goto(`${dashboard.url}/#/scan`);
     await page
       .locator('textarea')
       .fill(JSON.stringify({ ...scenario.rollout, changeTicket: undefined }));
     await page.click('[data-action="scan"]');
-    await page.locator('#scan-result table').waitFor({ timeout: 60_000 });
-    expect(await page.locator('#scan-result tr[data-node]').count()).toBe(3);
+    await page.locator('#scan-result [data-scan-status="Succeeded"]').waitFor({ timeout: 120_000 });
+    expect(await page.locator('#scan-result section[data-node]').count()).toBe(3);
+    expect(await page.locator('#scan-result section[data-status="Scanned"]').count()).toBe(3);
+    expect(await page.locator('#scan-result .scan-updates tr[data-kb]').count()).toBeGreaterThan(0);
   });
 });

@@ -143,6 +143,7 @@ beforeAll(async () => {
     now: () => NOW,
     rolloutStateMachineArn: MACHINE,
     scans: { stateMachineArn: MACHINE, readNodeResult: async () => undefined },
+    nodeStateMachineArn: MACHINE,
     startRemoval: async () => ({ removalId: 'rm-1' }),
   });
 });
@@ -264,6 +265,7 @@ const VALID_BODIES: Record<OperationId, unknown[]> = {
   getRolloutReport: [{}],
   getLedger: [{}],
   getScan: [{}],
+  getNodeProgress: [{}],
 };
 const ALL_BODIES = [...new Set(Object.values(VALID_BODIES).flat())];
 

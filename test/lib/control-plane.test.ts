@@ -509,7 +509,7 @@ describe('the default control plane', () => {
       expect(scans).toEqual([]);
     });
 
-    it('lets completeCommand answer the node workflow and the API the rollout workflow, nobody else', () => {
+    it('lets completeCommand answer the node and scan workflows and the API the rollout workflow, nobody else', () => {
       // Act
       const found = statements.filter((s) =>
         actionsOf(s.statement).some((a) => a.startsWith('states:SendTask')),
@@ -518,7 +518,11 @@ describe('the default control plane', () => {
       // Assert
       expect(byRole).toEqual(
         expect.arrayContaining([
-          [[id(fns.completeCommand.role)], { Ref: id(cp.nodeWorkflow) }],
+          // The scan workflow waits on its ScanUpdates commands as the node workflow does.
+          [
+            [id(fns.completeCommand.role)],
+            [{ Ref: id(cp.nodeWorkflow) }, { Ref: id(cp.scanWorkflow) }],
+          ],
           [[id(fns.api.role)], { Ref: id(cp.rolloutWorkflow) }],
           // The approval gate fails its own task when a cancel beat its token to the store.
           [[id(fns.approvalGate.role)], { Ref: id(cp.rolloutWorkflow) }],
@@ -529,8 +533,8 @@ describe('the default control plane', () => {
   });
 
   describe('Step Functions', () => {
-    it('has the node and rollout workflows', () => {
-      template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    it('has the node, rollout and scan workflows', () => {
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
     });
 
     it('logs errors with their data (no task token reaches the logs) and traces with X-Ray', () => {
@@ -557,7 +561,7 @@ describe('the default control plane', () => {
       // Act
       const { template } = synth({ settings: { workflowLogLevel: level } });
       // Assert
-      template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
       template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
         LoggingConfiguration: Match.objectLike({ Level: level, IncludeExecutionData: data }),
       });
@@ -864,8 +868,8 @@ describe('a customer managed key (customerManagedKey)', () => {
     });
   });
 
-  it('encrypts both state machines with it', () => {
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+  it('encrypts every state machine with it', () => {
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
     template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
       EncryptionConfiguration: {
         Type: 'CUSTOMER_MANAGED_KMS_KEY',
@@ -1201,7 +1205,7 @@ describe('cdk-nag (AWS Solutions)', () => {
 
     it('synthesizes (AwsSolutionsChecks would throw on any finding)', () => {
       result.template.resourceCountIs('AWS::Lambda::Function', FUNCTION_NAMES.length);
-      result.template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+      result.template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
     });
 
     it('bundles every function to index.mjs, with the default hotfix config where needed', {

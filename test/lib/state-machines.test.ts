@@ -51,9 +51,11 @@ const definitionOf = (construct: IConstruct): AslDefinition => {
 };
 const nodeWorkflow = definitionOf(stack.controlPlane.nodeWorkflow);
 const rolloutWorkflow = definitionOf(stack.controlPlane.rolloutWorkflow);
+const scanWorkflow = definitionOf(stack.controlPlane.scanWorkflow);
 const WORKFLOWS = [
   ['node workflow', nodeWorkflow],
   ['rollout workflow', rolloutWorkflow],
+  ['scan workflow', scanWorkflow],
 ] as const;
 const fns = stack.controlPlane.functions.functions;
 
@@ -353,11 +355,12 @@ const stateNamed = (scope: Scope, name: string): State => {
 // -- tests ---------------------------------------------------------------------------------
 
 describe('rendered definitions', () => {
-  it('renders both workflows from the template', () => {
+  it('renders every workflow from the template', () => {
     expect(machines.map((m) => m.logicalId).sort()).toEqual(
       [
         logicalId(stack.controlPlane.nodeWorkflow),
         logicalId(stack.controlPlane.rolloutWorkflow),
+        logicalId(stack.controlPlane.scanWorkflow),
       ].sort(),
     );
   });
