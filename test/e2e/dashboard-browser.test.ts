@@ -19,6 +19,7 @@ import { apiBackend } from '../../cli/backend.js';
 import { type Dashboard, startDashboard } from '../../cli/dashboard/server.js';
 import { readLocalService, serviceTransport } from '../../cli/local-service.js';
 import { main } from '../../cli/main.js';
+import { NODE_STEPS } from '../../lambdas/handlers/node-progress.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -101,6 +102,11 @@ describe.skipIf(!haveChromium)('rollout dashboard in headless Chromium', () => {
       .locator('#nodes tr[data-node="NODE1"] [data-status="Updating"]')
       .waitFor({ timeout: 90_000 });
     expect(await firstPhase.textContent()).toBe('Updating');
+    // Its live step inside the update, read from its execution's history (issue 12).
+    const step = page.locator('#nodes tr[data-node="NODE1"] .step:not([data-step=""])');
+    await step.waitFor({ timeout: 90_000 });
+    expect(NODE_STEPS).toContain(await step.getAttribute('data-step'));
+    expect(await step.textContent()).toMatch(/^[a-zA-Z]+( \(.*\))?$/);
     await page
       .locator('#nodes tr[data-node="NODE1"] [data-status="Succeeded"]')
       .waitFor({ timeout: 90_000 });
