@@ -412,6 +412,27 @@ describe('parseScanNodeResult', () => {
       's3://b/k: not a scan node result: updates.0.source: ',
     ],
     ['text', 's3://b/k: not a scan node result: (the object): '],
+    [
+      { ...good, windowsUpdate: { found: -1, applicable: 0 } },
+      's3://b/k: not a scan node result: windowsUpdate.found: ',
+    ],
+    [
+      {
+        ...good,
+        excluded: [
+          {
+            source: 'hotfix',
+            updateId: null,
+            file: 'a',
+            kb: null,
+            title: 'a',
+            rule: '',
+            reason: 'r',
+          },
+        ],
+      },
+      's3://b/k: not a scan node result: excluded.0.rule: ',
+    ],
   ])('refuses %j naming the field', (value, message) => {
     expect(() => parseScanNodeResult(value, 's3://b/k')).toThrow(message);
   });

@@ -68,12 +68,14 @@ function synth(
   });
   const table = new RunStoreTable(stack, 'RunStore', { removalPolicy: RemovalPolicy.DESTROY })
     .table;
-  const scanMachine = (scope: Stack) => {
-    const m = new sfn.StateMachine(scope, 'ScanMachine', {
-      definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(scope, 'ScanPass')),
+  const scanMachine = (scope: Stack, name: string) => {
+    const m = new sfn.StateMachine(scope, `${name}Machine`, {
+      definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(scope, `${name}Pass`)),
       tracingEnabled: true,
       logs: {
-        destination: new logs.LogGroup(scope, 'ScanLogs', { removalPolicy: RemovalPolicy.DESTROY }),
+        destination: new logs.LogGroup(scope, `${name}Logs`, {
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
         level: sfn.LogLevel.ALL,
       },
     });
@@ -97,7 +99,10 @@ function synth(
     rolloutStateMachine: machine,
     table,
     ...(scan
-      ? { scan: { stateMachine: scanMachine(stack), artifactsBucket: bucket('Artifacts') } }
+      ? {
+          scan: { stateMachine: scanMachine(stack, 'Scan'), artifactsBucket: bucket('Artifacts') },
+          nodeStateMachine: scanMachine(stack, 'Node'),
+        }
       : {}),
     ...props,
   });
@@ -321,6 +326,12 @@ describe('RolloutApi: the handler', () => {
     expect(JSON.stringify(get?.Resource)).toContain('/scans/*');
     const start = found.filter((s) => actionsOf(s).includes('states:StartExecution'));
     expect(JSON.stringify(start)).toContain('ScanMachine');
+    // The live node view: the node workflow's execution history, and nothing else of it.
+    const history = found.filter((s) => actionsOf(s).includes('states:GetExecutionHistory'));
+    expect(history).toHaveLength(1);
+    expect(actionsOf(history[0] as never)).toEqual(['states:GetExecutionHistory']);
+    expect(JSON.stringify(history[0]?.Resource)).toContain('NodeMachine');
+    expect(JSON.stringify(history[0]?.Resource)).toContain(':execution:');
   });
 
   it('grants invoking chosen operations only', () => {
