@@ -88,6 +88,17 @@ describe('rollout local up / down', () => {
     ]);
   }, 120_000);
 
+  it('scan --local starts the scan workflow in the service and waits for its result per node', async () => {
+    const scan = await json('scan', '--local');
+    expect(scan.status).toBe('Succeeded');
+    expect(scan.nodes.map((n: { node: string; status: string }) => [n.node, n.status])).toEqual([
+      ['NODE1', 'Scanned'],
+      ['NODE2', 'Scanned'],
+      ['NODE3', 'Scanned'],
+    ]);
+    expect(scan.nodesMissing).toEqual([]);
+  }, 120_000);
+
   it('cancel --local stops a running rollout after its current node', async () => {
     const accepted = await json('start', '--local', '--idempotency-key', 'cancel-test');
     const id = accepted.rolloutId as string;
