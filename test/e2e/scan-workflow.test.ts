@@ -9,12 +9,14 @@
  * - The scan drained, installed and restarted nothing: the fleet's own log, not the scan's word.
  * - Bad input is refused naming the field.
  */
+
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ScanView } from '../../lambdas/handlers/scan-api.js';
 import { PwshWorkerPool, pwshAvailable } from '../../sandbox/pwsh-fleet.js';
 import { runScenario } from '../../sandbox/run-scenario.js';
 import { scanChangedNothing } from '../../sandbox/scan-invariants.js';
-import { loadScenario } from '../../sandbox/scenario.js';
+import { loadScenario, parseScenario } from '../../sandbox/scenario.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -138,6 +140,54 @@ for (const fleet of ['model', 'pwsh'] as const) {
     });
   });
 }
+
+describe('a node that does not answer', () => {
+  it('gets a Failed result naming why; the other nodes are scanned and the scan succeeds', async () => {
+    // Arrange: WEB02's agent is unreachable (its commands end DeliveryTimedOut).
+    const json = JSON.parse(readFileSync(SCENARIO, 'utf8')) as {
+      nodes: Record<string, unknown>[];
+    };
+    json.nodes = json.nodes.map((n) => (n.name === 'WEB02' ? { ...n, online: false } : n));
+    const scenario = parseScenario(json, 'offline-node');
+    const result = await runScenario(scenario, { runRollouts: false });
+    try {
+      const input = JSON.parse(JSON.stringify(scenario.runs[0]?.rollout)) as Record<
+        string,
+        unknown
+      >;
+      // Act
+      const { done } = result.sandbox.startScan(
+        { ...input, runId: 'scan-offline' },
+        'scan-offline',
+      );
+      await result.sandbox.settle();
+      const execution = await done;
+      // Assert
+      expect(execution.status).toBe('SUCCEEDED');
+      const read = (node: string) =>
+        JSON.parse(
+          result.sandbox.s3.text(
+            result.sandbox.synth.artifactsBucket,
+            `scans/scan-offline/nodes/${node}.json`,
+          ) ?? 'null',
+        ) as {
+          status: string;
+          error: { code: string } | null;
+          pingStatus: string;
+          updates: { kb: string }[];
+        };
+      expect(read('WEB01').status).toBe('Scanned');
+      const web02 = read('WEB02');
+      expect(web02.status).toBe('Failed');
+      expect(web02.error?.code).toBe('ScanUpdatesDeliveryTimedOut');
+      expect(web02.pingStatus).toBe('ConnectionLost');
+      // The hotfix plan is still listed: it is known without the node.
+      expect(web02.updates.map((u) => u.kb)).toEqual(['KB5034441']);
+    } finally {
+      await result.sandbox.stop();
+    }
+  });
+});
 
 describe('the scan workflow refuses bad input', () => {
   it('names the field, through the API and in the workflow itself', async () => {
