@@ -17,6 +17,7 @@ import { PwshWorkerPool, pwshAvailable } from '../../sandbox/pwsh-fleet.js';
 import { runScenario } from '../../sandbox/run-scenario.js';
 import { scanChangedNothing } from '../../sandbox/scan-invariants.js';
 import { loadScenario, parseScenario } from '../../sandbox/scenario.js';
+import { PLUGINS, selectionScenario, TARGET } from './selection-helpers.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -140,6 +141,47 @@ for (const fleet of ['model', 'pwsh'] as const) {
     });
   });
 }
+
+describe('a target chosen by tags', () => {
+  it('is resolved as the rollout resolves it, and only the nodes it names are scanned', async () => {
+    // Arrange: WEB001-WEB002 carry Env=prod; WEB003 does not.
+    const scenario = selectionScenario(3, (i) => (i < 2 ? { tags: { Env: 'prod' } } : {}));
+    (scenario.runs[0] as { rollout: { plugins: unknown } }).rollout.plugins = PLUGINS;
+    const result = await runScenario(scenario, { runRollouts: false });
+    try {
+      // Act
+      const { done } = result.sandbox.startScan(
+        {
+          target: { kind: 'group', name: TARGET, select: { tags: { Env: 'prod' } } },
+          plugins: PLUGINS,
+          runId: 'scan-by-tags',
+        },
+        'scan-by-tags',
+      );
+      await result.sandbox.settle();
+      const execution = await done;
+      // Assert
+      expect(execution.status).toBe('SUCCEEDED');
+      const output = execution.output as { nodes: string[] };
+      expect(output.nodes).toEqual(['WEB001', 'WEB002']);
+      for (const node of output.nodes) {
+        const text = result.sandbox.s3.text(
+          result.sandbox.synth.artifactsBucket,
+          `scans/scan-by-tags/nodes/${node}.json`,
+        );
+        expect(JSON.parse(text ?? 'null')).toMatchObject({ node, status: 'Scanned' });
+      }
+      expect(
+        result.sandbox.s3.text(
+          result.sandbox.synth.artifactsBucket,
+          'scans/scan-by-tags/nodes/WEB003.json',
+        ),
+      ).toBeUndefined();
+    } finally {
+      await result.sandbox.stop();
+    }
+  });
+});
 
 describe('a node that does not answer', () => {
   it('gets a Failed result naming why; the other nodes are scanned and the scan succeeds', async () => {
