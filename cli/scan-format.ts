@@ -36,6 +36,7 @@ function renderNode(node: ScanNodeResult): string[] {
     '',
     `${node.node} (${node.instanceId}, ${ping}): ${node.status === 'Scanned' ? 'scanned' : 'SCAN FAILED'}; ${node.updates.length} update${node.updates.length === 1 ? '' : 's'} would install; restart expected: ${yesNo(node.restartExpected)}; hotpatch candidates: ${node.hotpatchCandidates}`,
   ];
+  lines.push(`  scanned at ${node.scannedAt}`);
   if (node.error !== null) lines.push(`  failed: ${node.error.code}: ${node.error.message.trim()}`);
   if (node.pendingRestart !== null) {
     lines.push(`  restart pending before the run: ${yesNo(node.pendingRestart)}`);
@@ -48,7 +49,7 @@ function renderNode(node: ScanNodeResult): string[] {
   for (const [i, u] of node.updates.entries()) {
     lines.push(
       `  ${i + 1}. ${u.kb ?? '(no KB)'}  ${u.title}`,
-      `     source: ${u.source === 'hotfix' ? `hotfix file ${u.file}` : 'Windows Update'}; classification: ${u.classification ?? 'unknown'}; severity: ${u.msrcSeverity ?? 'none'}`,
+      `     source: ${u.source === 'hotfix' ? `hotfix file ${u.file}` : `Windows Update, update id ${u.updateId}`}; classification: ${u.classification ?? 'unknown'}; severity: ${u.msrcSeverity ?? 'none'}`,
       `     restart expected: ${yesNo(u.restartExpected)} (${u.restartReason})`,
       `     hotpatch candidate: ${yesNo(u.hotpatchCandidate)} (${u.hotpatchReason})`,
     );
@@ -57,7 +58,7 @@ function renderNode(node: ScanNodeResult): string[] {
     lines.push('  left out:');
     for (const e of node.excluded) {
       lines.push(
-        `    ${e.kb ?? '(no KB)'}  ${e.title} [${e.source === 'hotfix' ? 'hotfix' : 'Windows Update'}]: ${e.rule} (${e.reason})`,
+        `    ${e.kb ?? '(no KB)'}  ${e.title} [${e.source === 'hotfix' ? `hotfix ${e.file}` : `Windows Update ${e.updateId}`}]: ${e.rule} (${e.reason})`,
       );
     }
   }

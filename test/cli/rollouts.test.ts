@@ -159,8 +159,15 @@ describe('the other commands with --local answer after the scenario ran its own 
     // Every value of the JSON's per-node lists is in the text.
     for (const node of json.nodes) {
       expect(text.stdout).toContain(`${node.node} (${node.instanceId}`);
+      expect(text.stdout).toContain(`scanned at ${node.scannedAt}`);
       for (const u of node.updates) {
-        for (const value of [u.kb, u.title, u.restartReason, u.hotpatchReason]) {
+        for (const value of [
+          u.kb,
+          u.title,
+          u.restartReason,
+          u.hotpatchReason,
+          u.file ?? u.updateId,
+        ]) {
           expect(text.stdout).toContain(String(value));
         }
         expect(text.stdout).toContain(`restart expected: ${u.restartExpected ? 'yes' : 'no'}`);
@@ -169,13 +176,15 @@ describe('the other commands with --local answer after the scenario ran its own 
         if (u.msrcSeverity) expect(text.stdout).toContain(u.msrcSeverity);
       }
       for (const e of node.excluded) {
-        expect(text.stdout).toContain(`${e.title} [`);
+        expect(text.stdout).toContain(
+          `${e.title} [${e.source === 'hotfix' ? `hotfix ${e.file}` : `Windows Update ${e.updateId}`}]`,
+        );
         expect(text.stdout).toContain(`${e.rule} (${e.reason})`);
       }
       for (const reason of node.restartReasons) expect(text.stdout).toContain(reason);
     }
     expect(text.stdout).toContain(
-      'windows10.0-kb5034439-x64.msu [hotfix]: excludeKbs (KB5034439 is in excludeKbs)',
+      'windows10.0-kb5034439-x64.msu [hotfix CAUHotfix_All/windows10.0-kb5034439-x64.msu]: excludeKbs (KB5034439 is in excludeKbs)',
     );
   });
 
