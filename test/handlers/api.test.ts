@@ -12,6 +12,7 @@ import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
+  GetExecutionHistoryCommand,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
   SFNClient,
@@ -1090,6 +1091,58 @@ describe('scans: POST /scans and GET /scans/{id}', () => {
     );
     clientError(await call({ method: 'GET', path: '/scans/scan-1' }), 501, 'NotImplemented');
     expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+});
+
+describe('GET /rollouts/{id}/nodes/{node}/progress', () => {
+  const NODE_MACHINE = 'arn:aws:states:us-east-1:000000000000:stateMachine:Node';
+
+  it("reads the node's execution history, newest first, into its step", async () => {
+    // Arrange
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        {
+          id: 9,
+          type: 'TaskStateEntered',
+          timestamp: NOW,
+          stateEnteredEventDetails: {
+            name: 'Drain',
+            input: JSON.stringify({ plan: { hotfix: { updates: [{}] } } }),
+          },
+        },
+      ],
+    });
+    // Act
+    const result = await call(
+      { method: 'GET', path: '/rollouts/run-1/nodes/NODE1/progress' },
+      { nodeStateMachineArn: NODE_MACHINE },
+    );
+    // Assert
+    expect(result.statusCode).toBe(200);
+    expect(result.json).toMatchObject({
+      executionArn: 'arn:aws:states:us-east-1:000000000000:execution:Node:run-1-NODE1',
+      status: 'Running',
+      step: 'draining',
+      summary: 'draining (1 hotfix update planned)',
+    });
+    const sent = sfn.commandCalls(GetExecutionHistoryCommand)[0]?.args[0].input;
+    expect(sent).toMatchObject({ reverseOrder: true, includeExecutionData: true });
+  });
+
+  it('404 names the node whose execution has not started; 501 where it is not wired', async () => {
+    sfn
+      .on(GetExecutionHistoryCommand)
+      .rejects(new ExecutionDoesNotExist({ message: 'none', $metadata: {} }));
+    const missing = await call(
+      { method: 'GET', path: '/rollouts/run-1/nodes/NODE1/progress' },
+      { nodeStateMachineArn: NODE_MACHINE },
+    );
+    expect(clientError(missing, 404, 'NotFound')).toMatchObject({ field: 'node', value: 'NODE1' });
+    clientError(
+      await call({ method: 'GET', path: '/rollouts/run-1/nodes/NODE1/progress' }),
+      501,
+      'NotImplemented',
+    );
   });
 });
 
