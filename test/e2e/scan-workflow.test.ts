@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ScanView } from '../../lambdas/handlers/scan-api.js';
+import { Sandbox } from '../../sandbox/engine.js';
 import { PwshWorkerPool, pwshAvailable } from '../../sandbox/pwsh-fleet.js';
 import { runScenario } from '../../sandbox/run-scenario.js';
 import { scanChangedNothing } from '../../sandbox/scan-invariants.js';
@@ -227,6 +228,76 @@ describe('a node that does not answer', () => {
       expect(web02.updates.map((u) => u.kb)).toEqual(['KB5034441']);
     } finally {
       await result.sandbox.stop();
+    }
+  });
+});
+
+describe('a search that never ends', () => {
+  it('is cancelled when its wait times out, and the node gets a Failed result saying so', async () => {
+    // Arrange: an SSM whose commands are delivered and never end (no status event comes).
+    const sent: { CommandId: string; Comment: string }[] = [];
+    const cancelled: string[] = [];
+    const ssm = {
+      send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+        switch (command.constructor.name) {
+          case 'DescribeInstanceInformationCommand':
+            return {
+              InstanceInformationList: [
+                { InstanceId: 'i-0000000000000a001', PingStatus: 'Online' },
+              ],
+            };
+          case 'SendCommandCommand': {
+            const id = `cmd-${sent.length + 1}`;
+            sent.push({ CommandId: id, Comment: String(command.input.Comment) });
+            return { Command: { CommandId: id } };
+          }
+          case 'ListCommandInvocationsCommand':
+            return {
+              CommandInvocations: sent.map((c) => ({ ...c, Status: 'InProgress' })),
+            };
+          case 'CancelCommandCommand':
+            cancelled.push(String(command.input.CommandId));
+            return {};
+          default:
+            throw new Error(`unexpected ${command.constructor.name}`);
+        }
+      },
+    };
+    const sandbox = await Sandbox.start({ ssm: () => ssm });
+    try {
+      // Act
+      const { done } = sandbox.startScan(
+        {
+          target: {
+            kind: 'group',
+            name: 'g',
+            nodes: [{ name: 'WEB01', instanceId: 'i-0000000000000a001' }],
+          },
+          plugins: [{ name: 'Microsoft.WindowsUpdatePlugin' }],
+          runId: 'scan-hang',
+        },
+        'scan-hang',
+      );
+      await sandbox.settle();
+      const execution = await done;
+      // Assert: the command was cancelled and the node says why it has no search result.
+      expect(execution.status).toBe('SUCCEEDED');
+      expect(sent).toEqual([{ CommandId: 'cmd-1', Comment: 'scan-hang WEB01 scan' }]);
+      expect(cancelled).toEqual(['cmd-1']);
+      const result = JSON.parse(
+        sandbox.s3.text(sandbox.synth.artifactsBucket, 'scans/scan-hang/nodes/WEB01.json') ??
+          'null',
+      ) as { status: string; error: { code: string; message: string } };
+      expect(result.status).toBe('Failed');
+      expect(result.error.code).toBe('States.Timeout');
+      expect(result.error.message).toMatch(
+        /^the Windows Update search did not answer in time; it was cancelled/,
+      );
+      expect(execution.stoppedAt.getTime() - execution.startedAt.getTime()).toBeGreaterThanOrEqual(
+        1800_000,
+      );
+    } finally {
+      await sandbox.stop();
     }
   });
 });
