@@ -6,7 +6,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
@@ -17,7 +16,7 @@ import {
 } from '../lambdas/core/api-model.js';
 import { KEYS } from '../lambdas/core/run-store-model.js';
 import { grantKey, KEY_READ_WRITE, stateMachineContext } from './data-key.js';
-import { acknowledge, arnToken, wildcardResource } from './nag.js';
+import { acknowledge, wildcardResource } from './nag.js';
 
 /** The OpenAPI document in the repository: what is deployed, with the handler's URI filled in. */
 export const OPENAPI_DOCUMENT_PATH = new URL('../api/openapi.json', import.meta.url);
@@ -26,7 +25,7 @@ export const OPENAPI_DOCUMENT_PATH = new URL('../api/openapi.json', import.meta.
 export interface RolloutApiProps {
   /**
    * The function behind every route (`lambdas/handlers/api.ts`). RolloutApi sets its
-   * environment (`TABLE_NAME`, `ROLLOUT_STATE_MACHINE_ARN`, `ARTIFACTS_BUCKET` with `scan`) and
+   * environment (`TABLE_NAME`, `ROLLOUT_STATE_MACHINE_ARN`, `SCAN_FUNCTION_NAME` with `scan`) and
    * grants it what it uses.
    */
   readonly handler: lambda.Function;
@@ -35,11 +34,12 @@ export interface RolloutApiProps {
   /** The run store table. */
   readonly table: dynamodb.ITable;
   /**
-   * Lets POST /scans scan in the API function: the hotfix root it reads, and the bucket it
-   * writes a group's node list to (as the workflow's scan does).
+   * Lets POST /scans run the scan: the API function invokes this function (the workflow's scan,
+   * which reads the hotfix root and writes a group's node list), and needs no S3 or SSM access
+   * itself; its bundle leaves the scan out (issue 11 §4).
    * @default - none: POST /scans answers 501
    */
-  readonly scan?: { readonly hotfixBucket: s3.IBucket; readonly artifactsBucket: s3.IBucket };
+  readonly scan?: { readonly scanFunction: lambda.IFunction };
   /** The stage, part of the URL. @default 'v1' */
   readonly stageName?: string;
   /** Requests per second the stage admits, steady state, all callers together. @default 10 */
@@ -214,47 +214,14 @@ export class RolloutApi extends Construct {
     }
 
     if (props.scan) {
-      const { hotfixBucket, artifactsBucket } = props.scan;
-      fn.addEnvironment('ARTIFACTS_BUCKET', artifactsBucket.bucketName);
+      const { scanFunction } = props.scan;
+      fn.addEnvironment('SCAN_FUNCTION_NAME', scanFunction.functionName);
+      // The unqualified function only (no version or alias ARN, so no wildcard).
       fn.addToRolePolicy(
         new iam.PolicyStatement({
-          actions: ['s3:ListBucket'],
-          resources: [hotfixBucket.bucketArn],
+          actions: ['lambda:InvokeFunction'],
+          resources: [scanFunction.functionArn],
         }),
-      );
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['s3:GetObject', 's3:GetObjectAttributes', 's3:GetObjectVersion'],
-          resources: [hotfixBucket.arnForObjects('*')],
-        }),
-      );
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['s3:PutObject'],
-          resources: [artifactsBucket.arnForObjects('runs/*')],
-        }),
-      );
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['ssm:DescribeInstanceInformation'],
-          // DescribeInstanceInformation supports no resource-level permissions.
-          resources: ['*'],
-        }),
-      );
-      acknowledge(
-        role,
-        wildcardResource(`${arnToken(hotfixBucket)}/*`),
-        'the scan reads any update under the hotfix root (read-only)',
-      );
-      acknowledge(
-        role,
-        wildcardResource(`${arnToken(artifactsBucket)}/runs/*`),
-        "the scan writes a group's node list under runs/ of the artifacts bucket",
-      );
-      acknowledge(
-        role,
-        wildcardResource('*'),
-        'ssm:DescribeInstanceInformation supports only Resource "*"',
       );
     }
 

@@ -313,7 +313,7 @@ export class RolloutControlPlane extends Construct {
       handler: fns.api,
       rolloutStateMachine: this.rolloutWorkflow,
       table: this.runStore.table,
-      scan: { hotfixBucket: this.hotfixRoot.bucket, artifactsBucket: this.artifactsBucket },
+      scan: { scanFunction: fns.scan },
       logRetention,
       logRemovalPolicy: dataRemovalPolicy,
       ...keyed,

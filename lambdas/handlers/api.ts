@@ -9,7 +9,7 @@
  * by what it sends: test/handlers/api.property.test.ts sends arbitrary requests to every route.
  */
 
-import { S3Client } from '@aws-sdk/client-s3';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import {
   DescribeExecutionCommand,
   SendTaskFailureCommand,
@@ -17,7 +17,6 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import {
   API_PATHS,
@@ -87,7 +86,7 @@ import {
   type RunStore,
 } from '../shared/run-store.js';
 import { logContext, logger, requiredEnv, tracer } from '../shared/runtime.js';
-import { makeScanHandler } from './scan.js';
+import { invokeScanFunction } from '../shared/scan-invoker.js';
 
 /** What a removal is started with, besides the node and the plan. */
 export interface RemovalStartRequest {
@@ -904,7 +903,7 @@ export function makeApiHandler(deps: ApiDeps) {
     if (deps.scan === undefined) {
       throw new ApiError(
         'NotImplemented',
-        'scanning is not wired in this deployment (the API function has no ARTIFACTS_BUCKET); nothing was scanned',
+        'scanning is not wired in this deployment (the API function has no SCAN_FUNCTION_NAME); nothing was scanned',
       );
     }
     try {
@@ -1236,17 +1235,13 @@ export function makeRolloutRemovalStarter(deps: {
 }
 
 function productionDeps(): ApiDeps {
-  const artifactsBucket = process.env.ARTIFACTS_BUCKET;
+  // POST /scans runs the deployed scan function (RolloutApi sets SCAN_FUNCTION_NAME with scan).
+  const scanFunction = process.env.SCAN_FUNCTION_NAME;
   const now = () => new Date();
-  const scanHandler =
-    artifactsBucket === undefined || artifactsBucket === ''
+  const scan =
+    scanFunction === undefined || scanFunction === ''
       ? undefined
-      : makeScanHandler({
-          s3: tracer.captureAWSv3Client(new S3Client({})),
-          ssm: tracer.captureAWSv3Client(new SSMClient({})),
-          now,
-          artifactsBucket,
-        });
+      : invokeScanFunction(tracer.captureAWSv3Client(new LambdaClient({})), scanFunction);
   const sfn = tracer.captureAWSv3Client(new SFNClient({}));
   const rolloutStateMachineArn = requiredEnv('ROLLOUT_STATE_MACHINE_ARN');
   return {
@@ -1256,7 +1251,7 @@ function productionDeps(): ApiDeps {
     random: Math.random,
     rolloutStateMachineArn,
     publisher: createEventPublisher(),
-    ...(scanHandler ? { scan: (rollout: ResolvedRollout) => scanHandler({ rollout }) } : {}),
+    ...(scan ? { scan } : {}),
     startRemoval: makeRolloutRemovalStarter({
       sfn,
       rolloutStateMachineArn,

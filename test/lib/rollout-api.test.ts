@@ -11,7 +11,6 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
@@ -68,21 +67,23 @@ function synth(
   });
   const table = new RunStoreTable(stack, 'RunStore', { removalPolicy: RemovalPolicy.DESTROY })
     .table;
-  const bucket = (id: string) => {
-    const b = new s3.Bucket(stack, id, {
-      enforceSSL: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-    });
-    Validations.of(b).acknowledge({ id: 'AwsSolutions-S1', reason: 'test fixture' });
-    return b;
-  };
   const api = new RolloutApi(stack, 'Api', {
     handler,
     rolloutStateMachine: machine,
     table,
     ...(scan
-      ? { scan: { hotfixBucket: bucket('Hotfixes'), artifactsBucket: bucket('Artifacts') } }
+      ? {
+          scan: {
+            scanFunction: new lambda.Function(stack, 'ScanHandler', {
+              runtime: lambda.Runtime.NODEJS_24_X,
+              handler: 'index.handler',
+              code: lambda.Code.fromInline('export const handler = async () => ({});'),
+              role: new iam.Role(stack, 'ScanHandlerRole', {
+                assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+              }),
+            }),
+          },
+        }
       : {}),
     ...props,
   });
@@ -283,25 +284,25 @@ describe('RolloutApi: the handler', () => {
     ).toBe(false);
   });
 
-  it('with scan, may read the hotfix root and write node lists, and knows the artifacts bucket', () => {
+  it('with scan, may invoke the scan function (that one only) and knows its name, and reads no bucket itself', () => {
     // Act
     const { template } = synth({}, true);
     const found = statements(template);
     // Assert
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ ARTIFACTS_BUCKET: Match.anyValue() }) },
-    });
-    const actions = found.flatMap(actionsOf);
-    expect(actions).toEqual(
-      expect.arrayContaining([
-        's3:ListBucket',
-        's3:GetObject',
-        's3:PutObject',
-        'ssm:DescribeInstanceInformation',
-      ]),
+    const scanFn = Object.keys(template.findResources('AWS::Lambda::Function')).find((id) =>
+      id.startsWith('ScanHandler'),
     );
-    const put = found.find((s) => actionsOf(s).includes('s3:PutObject'));
-    expect(JSON.stringify(put?.Resource)).toContain('/runs/*');
+    expect(scanFn).toBeDefined();
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ SCAN_FUNCTION_NAME: { Ref: scanFn } }),
+      },
+    });
+    const invoke = found.filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
+    expect(invoke.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [scanFn, 'Arn'] }]);
+    expect(
+      found.some((s) => actionsOf(s).some((a) => a.startsWith('s3:') || a.startsWith('ssm:'))),
+    ).toBe(false);
   });
 
   it('grants invoking chosen operations only', () => {
