@@ -4,7 +4,6 @@
  * in virtual time. See adapt.ts for every way the run differs from AWS.
  */
 import './polyfill.js';
-import './xray-manual-mode.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
