@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -93,5 +94,7 @@ export async function benchBundles(runs = Number(process.env.BENCH_IMPORT_RUNS ?
     rows,
     withinLimit: rows.filter((r) => r.withinLimit).length,
     of: rows.length,
+    // Cold imports are wall time: the machine's load averages when they were taken.
+    loadAverage: loadavg().map((l) => round(l, 1)),
   };
 }

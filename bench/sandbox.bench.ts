@@ -3,6 +3,7 @@
  * against a 30-second poll loop; history events of one rollout execution; orchestration
  * overhead; wall time and memory of a 1,000-node fleet. Figures, not assertions.
  */
+import { loadavg } from 'node:os';
 import { runScenario } from '../sandbox/run-scenario.js';
 import { parseScenario } from '../sandbox/scenario.js';
 import { peakRssMiB, round } from './measure.js';
@@ -158,6 +159,8 @@ export async function benchFleetOf(count: number, maxConcurrency: number) {
     wallSeconds: round(result.wallMs / 1000, 1),
     // On a shared machine wall time depends on the neighbours; CPU time is this process's own.
     cpuSeconds: round((cpu.user + cpu.system) / 1e6, 1),
+    // The machine's 1-, 5- and 15-minute load averages at the end (2 cores here).
+    loadAverage: loadavg().map((l) => round(l, 1)),
     simulatedHours: round(result.simulatedMs / 3_600_000, 2),
     executions: result.sandbox.executions.length,
     rssGrowthMiB: round((process.memoryUsage().rss - before) / 1024 / 1024),

@@ -6,72 +6,181 @@
  * an internal error, and only with ROLLOUT_DEBUG=1.
  */
 import { type CommandSpec, helpText, type Io, UsageError } from './args.js';
-import { chaosCommand, runChaos } from './commands/chaos.js';
-import { dashboardCommand, runDashboard } from './commands/dashboard.js';
-import { demoCommand, runDemo } from './commands/demo.js';
-import { exitCodeCommand, runExitCode } from './commands/exit-code.js';
-import { hotpatchCommand, runHotpatch } from './commands/hotpatch.js';
-import { localCommand, runLocal } from './commands/local.js';
-import { planCommand, runPlan } from './commands/plan.js';
-import {
-  approveCommand,
-  cancelCommand,
-  forceRecoveryCommand,
-  ledgerCommand,
-  listCommand,
-  removeCommand,
-  reportCommand,
-  runApprove,
-  runCancel,
-  runForceRecovery,
-  runLedger,
-  runList,
-  runRemove,
-  runReport,
-  runScan,
-  runStart,
-  runStatus,
-  scanCommand,
-  startCommand,
-  statusCommand,
-} from './commands/rollouts.js';
-import { runSandbox, sandboxCommand } from './commands/sandbox.js';
 import { EXIT, EXIT_TABLE, errorObject, exitStatusFor } from './exit-status.js';
 
-interface Command {
-  readonly spec: CommandSpec;
-  readonly run: (argv: readonly string[], io: Io) => number | Promise<number>;
+type Run = (argv: readonly string[], io: Io) => number | Promise<number>;
+
+/**
+ * A subcommand. Its module is imported only when the command runs or shows its own help
+ * (issue 11 §5): `rollout --help` and `rollout exit-code` no longer load every command's
+ * dependencies (zod, the API model, node:http) at start. `summary` repeats the spec's own for
+ * the top-level help; test/cli/start.test.ts keeps the two in step.
+ */
+export interface LazyCommand {
+  readonly name: string;
+  readonly summary: string;
+  readonly load: () => Promise<{ readonly spec: CommandSpec; readonly run: Run }>;
 }
 
-const COMMANDS: readonly Command[] = [
-  { spec: demoCommand, run: runDemo },
-  { spec: exitCodeCommand, run: runExitCode },
-  { spec: hotpatchCommand, run: runHotpatch },
-  { spec: planCommand, run: runPlan },
-  { spec: sandboxCommand, run: runSandbox },
-  { spec: chaosCommand, run: runChaos },
-  { spec: localCommand, run: runLocal },
-  { spec: dashboardCommand, run: runDashboard },
+const rollouts = () => import('./commands/rollouts.js');
+
+export const COMMANDS: readonly LazyCommand[] = [
+  {
+    name: 'demo',
+    summary: 'run plan, exit-code and hotpatch on the shipped examples (what npm start runs)',
+    load: async () => {
+      const m = await import('./commands/demo.js');
+      return { spec: m.demoCommand, run: m.runDemo };
+    },
+  },
+  {
+    name: 'exit-code',
+    summary: "classify an installer exit code into CAU's outcomes",
+    load: async () => {
+      const m = await import('./commands/exit-code.js');
+      return { spec: m.exitCodeCommand, run: m.runExitCode };
+    },
+  },
+  {
+    name: 'hotpatch',
+    summary: 'decide hotpatch eligibility (install without restart) from node and package facts',
+    load: async () => {
+      const m = await import('./commands/hotpatch.js');
+      return { spec: m.hotpatchCommand, run: m.runHotpatch };
+    },
+  },
+  {
+    name: 'plan',
+    summary: 'plan a hotfix root: the ordered updates each node installs, and what is ignored',
+    load: async () => {
+      const m = await import('./commands/plan.js');
+      return { spec: m.planCommand, run: m.runPlan };
+    },
+  },
+  {
+    name: 'sandbox',
+    summary: 'run a rollout scenario in the local sandbox (no AWS account needed)',
+    load: async () => {
+      const m = await import('./commands/sandbox.js');
+      return { spec: m.sandboxCommand, run: m.runSandbox };
+    },
+  },
+  {
+    name: 'chaos',
+    summary: 'run random fault scenarios in the sandbox and check the safety invariants',
+    load: async () => {
+      const m = await import('./commands/chaos.js');
+      return { spec: m.chaosCommand, run: m.runChaos };
+    },
+  },
+  {
+    name: 'local',
+    summary: 'start (up) or stop (down) a local control plane that the --local commands share',
+    load: async () => {
+      const m = await import('./commands/local.js');
+      return { spec: m.localCommand, run: m.runLocal };
+    },
+  },
+  {
+    name: 'dashboard',
+    summary: 'serve the rollout dashboard on 127.0.0.1 (runs, a run live, reports, ledgers, scans)',
+    load: async () => {
+      const m = await import('./commands/dashboard.js');
+      return { spec: m.dashboardCommand, run: m.runDashboard };
+    },
+  },
   // The change-management API: the deployed one, or the sandbox's with --local.
-  { spec: startCommand, run: runStart },
-  { spec: statusCommand, run: runStatus },
-  { spec: listCommand, run: runList },
-  { spec: reportCommand, run: runReport },
-  { spec: cancelCommand, run: runCancel },
-  { spec: approveCommand, run: runApprove },
-  { spec: forceRecoveryCommand, run: runForceRecovery },
-  { spec: scanCommand, run: runScan },
-  { spec: ledgerCommand, run: runLedger },
-  { spec: removeCommand, run: runRemove },
+  {
+    name: 'start',
+    summary: 'start a rollout (POST /rollouts); --wait follows it to its end',
+    load: async () => {
+      const m = await rollouts();
+      return { spec: m.startCommand, run: m.runStart };
+    },
+  },
+  {
+    name: 'status',
+    summary: "a rollout's status, current step and per-node progress (GET /rollouts/{id})",
+    load: async () => {
+      const m = await rollouts();
+      return { spec: m.statusCommand, run: m.runStatus };
+    },
+  },
+  {
+    name: 'list',
+    summary: "a cluster's or group's rollouts, newest first (GET /rollouts)",
+    load: async () => {
+      const m = await rollouts();
+      return { spec: m.listCommand, run: m.runList };
+    },
+  },
+  {
+    name: 'report',
+    summary: "a rollout's detailed report as text, JSON, CSV or HTML (like Export-CauReport)",
+    load: async () => {
+      const m = await rollouts();
+      return { spec: m.reportCommand, run: m.runReport };
+    },
+  },
+  {
+    name: 'cancel',
+    summary: 'cancel a rollout after its current node (POST /rollouts/{id}/cancel)',
+    load: async () => {
+      const m = await rollouts();
+      return { spec: m.cancelCommand, run: m.runCancel };
+    },
+  },
+  {
+    name: 'approve',
+    summary: 'approve (or --reject) a rollout waiting at its approval gate',
+    load: async () => {
+      const m = await rollouts();
+      return { spec: m.approveCommand, run: m.runApprove };
+    },
+  },
+  {
+    name: 'force-recovery',
+    summary:
+      "break the lock of a cluster or group whose rollout is no longer running (CAU's -ForceRecovery)",
+    load: async () => {
+      const m = await rollouts();
+      return { spec: m.forceRecoveryCommand, run: m.runForceRecovery };
+    },
+  },
+  {
+    name: 'scan',
+    summary:
+      'what a rollout would install where, like Invoke-CauScan (POST /scans); installs nothing',
+    load: async () => {
+      const m = await rollouts();
+      return { spec: m.scanCommand, run: m.runScan };
+    },
+  },
+  {
+    name: 'ledger',
+    summary: "a node's install ledger, in install order (GET /nodes/{id}/ledger)",
+    load: async () => {
+      const m = await rollouts();
+      return { spec: m.ledgerCommand, run: m.runLedger };
+    },
+  },
+  {
+    name: 'remove',
+    summary: 'remove updates from a node in the safe reverse order (POST /nodes/{id}/removals)',
+    load: async () => {
+      const m = await rollouts();
+      return { spec: m.removeCommand, run: m.runRemove };
+    },
+  },
 ];
 
 function usage(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.spec.name.length));
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
     'Usage: rollout <command> [options]',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}  ${c.spec.summary}`),
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Run rollout <command> --help for the options of a command.',
     '',
@@ -87,11 +196,12 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     (name === undefined ? io.err : io.out)(usage());
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
-  const command = COMMANDS.find((c) => c.spec.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     io.err(`rollout: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
     return EXIT.usage;
   }
+  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     io.out(helpText(command.spec));
     return 0;

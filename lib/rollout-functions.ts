@@ -77,7 +77,7 @@ export const HANDLER_BUNDLING = {
 export const API_FUNCTION_TIMEOUT = Duration.seconds(28);
 
 /** Functions that read the hotfix configuration and may fall back to our default file. */
-const NEEDS_DEFAULT_CONFIG: readonly FunctionName[] = ['scan', 'planNode', 'api'];
+const NEEDS_DEFAULT_CONFIG: readonly FunctionName[] = ['scan', 'planNode'];
 
 /** Props of {@link RolloutFunctions}. */
 export interface RolloutFunctionsProps {

@@ -32,6 +32,9 @@
  * 10. Wait states (a phase's bake): the interpreter waits in wall time. The state becomes a task
  *    the sandbox runs, sleeping its `Seconds`/`SecondsPath` on the virtual clock, with the input
  *    passed on unchanged (`ResultPath: null`), as a Wait passes it on.
+ * 11. The sandbox's DynamoDB client does not compute SigV4 signatures (sandbox-signer.ts):
+ *    dynalite checks the Authorization header's form, never the signature. Not a change to a
+ *    definition either; listed because it differs from AWS.
  */
 
 /** What a `"x.$": "$$.State.EnteredTime"` parameter holds until the sandbox fills the time in. */

@@ -8,12 +8,16 @@
  * clock never moves while it runs.
  */
 
+import { TimerHeap } from './timer-heap.js';
+
 /** A virtual timer: fires `fn` when the clock reaches `at` (epoch milliseconds). */
 interface Timer {
   readonly at: number;
   readonly seq: number;
   readonly fn: () => void;
   cancelled: boolean;
+  /** Left the heap to fire (a later cancel has nothing to remove). */
+  fired?: boolean;
 }
 
 /** What the simulated fleet and the handlers need from the clock. */
@@ -33,7 +37,7 @@ const macrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class VirtualClock implements Clock {
   private current: number;
-  private readonly timers: Timer[] = [];
+  private readonly timers = new TimerHeap<Timer>();
   private seq = 0;
   /** Tracked work in flight (read and written through `inFlight`). */
   private tracked = 0;
@@ -56,7 +60,10 @@ export class VirtualClock implements Clock {
     const timer: Timer = { at: when, seq: this.seq++, fn, cancelled: false };
     this.timers.push(timer);
     return () => {
+      if (timer.cancelled) return;
       timer.cancelled = true;
+      // Once fired it has left the heap; only a pending timer counts towards a sweep.
+      if (!timer.fired) this.timers.noteCancelled();
     };
   }
 
@@ -155,18 +162,8 @@ export class VirtualClock implements Clock {
   }
 
   private nextTimer(): Timer | undefined {
-    let best = -1;
-    for (let i = 0; i < this.timers.length; i++) {
-      const t = this.timers[i] as Timer;
-      if (t.cancelled) continue;
-      const b = this.timers[best];
-      if (best === -1 || !b || t.at < b.at || (t.at === b.at && t.seq < b.seq)) best = i;
-    }
-    if (best === -1) {
-      this.timers.length = 0;
-      return undefined;
-    }
-    const [timer] = this.timers.splice(best, 1);
+    const timer = this.timers.pop();
+    if (timer) timer.fired = true;
     return timer;
   }
 }

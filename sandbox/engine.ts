@@ -4,7 +4,6 @@
  * in virtual time. See adapt.ts for every way the run differs from AWS.
  */
 import './polyfill.js';
-import './xray-manual-mode.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -48,6 +47,7 @@ import {
 import { type AslDefinition, placeholderArn, renderStateMachines } from './definitions.js';
 import { closeDynaliteIterators } from './dynalite-iterators.js';
 import { simulatedResourceGroups } from './resource-groups.js';
+import { unsignedDynamoDbAuth } from './sandbox-signer.js';
 
 type Json = unknown;
 
@@ -476,6 +476,8 @@ export class Sandbox {
       credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' },
       // Adaptation 8 (adapt.ts): dynalite's listener called in-process, not over the socket.
       requestHandler: inProcess as never,
+      // Adaptation 11 (adapt.ts): no SigV4 signature computed (dynalite never checks it).
+      ...(unsignedDynamoDbAuth() as object),
     });
     const tableName = 'RunStore';
     const t = synth.table;

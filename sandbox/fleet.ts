@@ -704,6 +704,8 @@ export class SimulatedFleet {
   private readonly nodesById = new Map<string, SimNode>();
   private readonly nodeList: SimNode[] = [];
   private readonly invocations: Invocation[] = [];
+  /** Each invocation by command and instance (issue 11: a find over all was quadratic). */
+  private readonly invocationIndex = new Map<string, Invocation>();
   private readonly files = new Map<string, ScenarioHotfixFile>();
   private readonly config: HotfixConfig;
   private readonly account: string;
@@ -928,6 +930,7 @@ export class SimulatedFleet {
         cancelRequested: false,
       };
       this.invocations.push(inv);
+      this.indexInvocation(inv);
       node.invocations.push(inv);
       this.emit(inv);
       inv.timers.push(
@@ -1020,12 +1023,23 @@ export class SimulatedFleet {
 
   // --- GetCommandInvocation -----------------------------------------------------------------
 
+  /** The first invocation of `commandId` on `instanceId` (as a find over all would answer). */
+  private findInvocation(
+    commandId: string | undefined,
+    instanceId: string | undefined,
+  ): Invocation | undefined {
+    return this.invocationIndex.get(`${commandId}\u0000${instanceId}`);
+  }
+
+  private indexInvocation(inv: Invocation): void {
+    const key = `${inv.commandId}\u0000${inv.node.instanceId}`;
+    if (!this.invocationIndex.has(key)) this.invocationIndex.set(key, inv);
+  }
+
   private getCommandInvocation(
     input: GetCommandInvocationCommand['input'],
   ): GetCommandInvocationCommandOutput {
-    const inv = this.invocations.find(
-      (i) => i.commandId === input.CommandId && i.node.instanceId === input.InstanceId,
-    );
+    const inv = this.findInvocation(input.CommandId, input.InstanceId);
     if (!inv || inv.notFoundReads > 0) {
       if (inv) inv.notFoundReads--;
       throw new InvocationDoesNotExist({
@@ -1079,9 +1093,7 @@ export class SimulatedFleet {
     const [commandId, instanceId, plugin, kind, ...rest] = stream.split('/');
     if (plugin !== 'aws-runPowerShellScript' || kind !== 'stdout' || rest.length > 0)
       return undefined;
-    const inv = this.invocations.find(
-      (i) => i.commandId === commandId && i.node.instanceId === instanceId,
-    );
+    const inv = this.findInvocation(commandId, instanceId);
     const copied =
       inv?.cloudWatch?.CloudWatchOutputEnabled === true &&
       inv.cloudWatch.CloudWatchLogGroupName === logGroup;

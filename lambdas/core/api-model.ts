@@ -1929,7 +1929,8 @@ const errorResponse = (description: string, headers?: Json) => ({
   content: { 'application/json': { schema: ref('Error') } },
 });
 
-const RESPONSES: Json = {
+/** Built when the document is (the API handler never builds it: its bundle leaves it out). */
+const responses = (): Json => ({
   BadRequest: errorResponse(
     'The request is malformed: the body names the field (or parameter, or header) and the problem',
   ),
@@ -1944,7 +1945,7 @@ const RESPONSES: Json = {
     },
   }),
   InternalError: errorResponse('An unexpected error; it is logged with the request id'),
-};
+});
 
 const errorRefs = (...names: string[]) =>
   Object.fromEntries(
@@ -1988,7 +1989,8 @@ const idParameter = (what: 'rollout' | 'node' | 'target' | 'scan'): Json => ({
 const idKind = (path: string): 'rollout' | 'node' | 'target' =>
   path.startsWith('/nodes') ? 'node' : path.startsWith('/targets') ? 'target' : 'rollout';
 
-const OPERATIONS: Record<OperationId, Json> = {
+/** Each operation's description (built with the document, like {@link responses}). */
+const operations = (): Record<OperationId, Json> => ({
   startRollout: {
     description:
       'Starts the rollout workflow with the body as its input; the rollout id is the execution name. The request is remembered for 24 hours under its Idempotency-Key header, else under its change ticket (system:id): the same request again returns the same rollout (with Idempotent-Replay: true), another request under the same key gets 422. 409 when the target already has an active rollout (its lock is held).',
@@ -2238,7 +2240,7 @@ const OPERATIONS: Record<OperationId, Json> = {
       ...errorRefs('ServiceUnavailable', 'InternalError'),
     },
   },
-};
+});
 
 const integration = () => ({
   type: 'aws_proxy',
@@ -2295,6 +2297,7 @@ const GATEWAY_ERROR_TEMPLATE =
  * cannot check the rules across fields (duplicate nodes, the run policy against the nodes).
  */
 export function openApiDocument(): Json {
+  const described = operations();
   const paths: Record<string, Json> = {};
   for (const path of API_PATHS) {
     const item: Json = {};
@@ -2303,7 +2306,7 @@ export function openApiDocument(): Json {
       item[route.method.toLowerCase()] = {
         operationId: route.operationId,
         summary: route.summary,
-        ...OPERATIONS[route.operationId],
+        ...described[route.operationId],
         ...IAM,
         'x-amazon-apigateway-integration': integration(),
       };
@@ -2374,7 +2377,7 @@ export function openApiDocument(): Json {
         },
       },
       schemas,
-      responses: RESPONSES,
+      responses: responses(),
     },
     'x-amazon-apigateway-request-validators': {
       params: { validateRequestParameters: true, validateRequestBody: false },

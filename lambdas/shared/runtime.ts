@@ -5,7 +5,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureAWSv3Client } from './xray.js';
 
 /** The metrics namespace of the control plane. */
 export const METRICS_NAMESPACE = 'WindowsRollout';
@@ -15,7 +15,11 @@ export const metrics = new Metrics({
   namespace: METRICS_NAMESPACE,
   serviceName: 'windows-rollout',
 });
-export const tracer = new Tracer({ serviceName: 'windows-rollout' });
+/**
+ * X-Ray subsegments for each SDK client's calls (lambdas/shared/xray.ts): what the handlers used
+ * of Powertools' Tracer, without the X-Ray SDK in every bundle (issue 11 §4).
+ */
+export const tracer = { captureAWSv3Client };
 
 /** Reads a required environment variable, naming it when it is missing. */
 export function requiredEnv(name: string): string {
