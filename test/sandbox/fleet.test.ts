@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import {
   CancelCommandCommand,
   DescribeInstanceInformationCommand,
@@ -10,7 +11,6 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type {
   InstallResultLine,
