@@ -243,7 +243,8 @@ function readRule(
 
 function readTemplate(where: Walker, rule: XmlNode, path: string): HotfixTemplate | undefined {
   const node = where.exactlyOne(rule, path, 'Template');
-  if (!node) return undefined;
+  // An empty <Template/> parses as '': it is there, without a path (not a rule to drop silently).
+  if (node === undefined) return undefined;
   const here = `${path}/Template`;
   if (typeof node === 'string') {
     where.problem(`${here}@path`, 'is missing; expected the installer path, e.g. wusa.exe');

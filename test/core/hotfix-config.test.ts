@@ -304,3 +304,153 @@ describe('parseHotfixConfig: validation errors name element, attribute and value
     expect(() => parseHotfixConfig(xml)).toThrow(/line 2.*DOCTYPE is not allowed/);
   });
 });
+
+describe('parseHotfixConfig: every problem a user can meet, with its element path', () => {
+  const SUCCESS = '<ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>';
+  const EXT = 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]';
+  const folder = (attrs: string, inner = `<Template path="$update$"/>${SUCCESS}`) =>
+    `<C><FolderRules><Folder ${attrs}>${inner}</Folder></FolderRules></C>`;
+  it.each([
+    [
+      'an empty rule',
+      '<Cfg><DefaultRules><ExtensionRules><Extension/></ExtensionRules></DefaultRules></Cfg>',
+      'Cfg/DefaultRules/ExtensionRules/Extension[1]: is empty; it needs a name, a <Template> and <ExitConditions>',
+    ],
+    [
+      'an empty name',
+      withExtension(`${TEMPLATE}${SUCCESS}`, 'name=""'),
+      'Cfg/DefaultRules/ExtensionRules/Extension[1]@name = : is missing or empty',
+    ],
+    [
+      'no name',
+      withExtension(`${TEMPLATE}${SUCCESS}`, ''),
+      'Cfg/DefaultRules/ExtensionRules/Extension[1]@name: is missing or empty',
+    ],
+    [
+      'an empty Template',
+      withExtension(`<Template/>${SUCCESS}`),
+      `${EXT}/Template@path: is missing; expected the installer path, e.g. wusa.exe`,
+    ],
+    [
+      'a Template with a child element',
+      withExtension(`<Template path="wusa.exe"><Arg/></Template>${SUCCESS}`),
+      `${EXT}/Template/Arg: unknown element; no child elements are allowed here`,
+    ],
+    [
+      'two Templates',
+      withExtension(`${TEMPLATE}${TEMPLATE}${SUCCESS}`),
+      `${EXT}/Template: appears 2 times; expected once`,
+    ],
+    [
+      'an empty ExitConditions',
+      withExtension(`${TEMPLATE}<ExitConditions/>`),
+      `${EXT}/ExitConditions: has no <Success> element; it is required`,
+    ],
+    [
+      'an attribute on ExitConditions',
+      withExtension(
+        `${TEMPLATE}<ExitConditions x="1"><Success><ExitCode Code="0"/></Success></ExitConditions>`,
+      ),
+      `${EXT}/ExitConditions@x = 1: unknown attribute; no attributes are allowed here`,
+    ],
+    [
+      'a code given both ways',
+      withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0">1</ExitCode></Success></ExitConditions>`,
+      ),
+      `${EXT}/ExitConditions/Success/ExitCode[1] = 0 / 1: give the code either as Code="..." or as text, not both`,
+    ],
+    [
+      'a blank Code',
+      withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code=" "/></Success></ExitConditions>`,
+      ),
+      `${EXT}/ExitConditions/Success/ExitCode[1]@Code = : is missing; expected an integer exit code`,
+    ],
+    [
+      'an ExitCode with neither Code nor text',
+      withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Kode="0"/></Success></ExitConditions>`,
+      ),
+      `${EXT}/ExitConditions/Success/ExitCode[1]@Code: is missing; expected an integer exit code`,
+    ],
+    [
+      'an unknown attribute on ExitCode',
+      withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0" Kode="1"/></Success></ExitConditions>`,
+      ),
+      `${EXT}/ExitConditions/Success/ExitCode[1]@Kode = 1: unknown attribute; expected Code (names are case-sensitive)`,
+    ],
+    [
+      'two Success lists',
+      withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/></Success><Success><ExitCode Code="1"/></Success></ExitConditions>`,
+      ),
+      `${EXT}/ExitConditions/Success: appears 2 times; expected once`,
+    ],
+    [
+      'DefaultRules twice',
+      `<Cfg><DefaultRules/><DefaultRules/><FolderRules/></Cfg>`,
+      'Cfg/DefaultRules: appears 2 times; expected once',
+    ],
+    [
+      'text in DefaultRules',
+      '<Cfg><DefaultRules>MSU</DefaultRules></Cfg>',
+      'Cfg/DefaultRules = MSU: unexpected text; expected only child elements',
+    ],
+    [
+      'text beside the rules',
+      '<Cfg>rules<FolderRules/></Cfg>',
+      'Cfg = rules: unexpected text; expected only child elements',
+    ],
+    [
+      'an attribute on FolderRules',
+      '<Cfg><FolderRules order="1"/></Cfg>',
+      'Cfg/FolderRules@order = 1: unknown attribute; no attributes are allowed here',
+    ],
+    [
+      'an unknown attribute on a Folder',
+      folder('name="F" reboot="true"'),
+      'C/FolderRules/Folder[1]@reboot = true: unknown attribute; expected name, alwaysReboot (names are case-sensitive)',
+    ],
+  ])('%s', (_what, xml, expected) => {
+    expect(problemsOf(xml)).toContain(expected);
+  });
+
+  it.each([
+    ['true', true],
+    ['1', true],
+    [' false ', false],
+    ['0', false],
+  ])('alwaysReboot="%s" is %s', (text, always) => {
+    const config = parseHotfixConfig(folder(`name="F" alwaysReboot="${text}"`));
+    expect(config.folderRules[0]?.alwaysReboot).toBe(always);
+  });
+
+  it('keeps a code listed twice under one condition once; trims the template', () => {
+    const config = parseHotfixConfig(
+      withExtension(
+        '<Template path=" wusa.exe "/><ExitConditions><Success><ExitCode Code="0"/><ExitCode>0x0</ExitCode></Success></ExitConditions>',
+      ),
+    );
+    expect(config.extensionRules[0]).toMatchObject({
+      template: { path: 'wusa.exe', parameters: '' },
+      exitConditions: { Success: [0] },
+    });
+    expect(config.warnings).toEqual([
+      'extension rule "MSU": neither Template path nor parameters uses $update$, so the installer is not told which file to install',
+    ]);
+  });
+
+  it('reads a folder name without the spaces around it (attribute values are trimmed)', () => {
+    expect(parseHotfixConfig(folder('name=" F "')).folderRules.map((r) => r.name)).toEqual(['F']);
+  });
+
+  it('an empty FolderRules beside rules is no rule, and no problem', () => {
+    const config = parseHotfixConfig(
+      withExtension(`${TEMPLATE}${SUCCESS}`).replace('</Cfg>', '<FolderRules/></Cfg>'),
+    );
+    expect(config.folderRules).toEqual([]);
+    expect(config.extensionRules.map((r) => r.name)).toEqual(['MSU']);
+  });
+});
