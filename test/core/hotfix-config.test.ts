@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultHotfixConfig, defaultHotfixConfigXml } from '../../lambdas/core/default-config.js';
 import {
+  describeRule,
   findExtensionRule,
   findFolderRule,
   HotfixConfigError,
@@ -452,5 +453,194 @@ describe('parseHotfixConfig: every problem a user can meet, with its element pat
     );
     expect(config.folderRules).toEqual([]);
     expect(config.extensionRules.map((r) => r.name)).toEqual(['MSU']);
+  });
+});
+
+describe('parseHotfixConfig: the rest of the shape (mutation testing, issue 14)', () => {
+  const SUCCESS = '<ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>';
+  const EXT = 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]';
+  const rule = (name: string, inner = `${TEMPLATE}${SUCCESS}`) =>
+    `<Extension name="${name}">${inner}</Extension>`;
+  const extensions = (...rules: string[]) =>
+    `<Cfg><DefaultRules><ExtensionRules>${rules.join('')}</ExtensionRules></DefaultRules></Cfg>`;
+
+  it.each([
+    [
+      'an attribute on DefaultRules',
+      '<Cfg><DefaultRules x="1"><ExtensionRules/></DefaultRules></Cfg>',
+      'Cfg/DefaultRules@x = 1: unknown attribute; no attributes are allowed here',
+    ],
+    [
+      'an attribute on ExtensionRules',
+      `<Cfg><DefaultRules><ExtensionRules x="1">${rule('MSU')}</ExtensionRules></DefaultRules></Cfg>`,
+      'Cfg/DefaultRules/ExtensionRules@x = 1: unknown attribute; no attributes are allowed here',
+    ],
+    [
+      'an unknown element in ExtensionRules',
+      `<Cfg><DefaultRules><ExtensionRules><Ext/>${rule('MSU')}</ExtensionRules></DefaultRules></Cfg>`,
+      'Cfg/DefaultRules/ExtensionRules/Ext: unknown element; expected <Extension> (names are case-sensitive)',
+    ],
+    [
+      'an extension name with a dot inside',
+      extensions(rule('MS.U')),
+      'Cfg/DefaultRules/ExtensionRules/Extension[1]@name = MS.U: expected an extension without the dot, e.g. "MSU"',
+    ],
+    [
+      'an unknown attribute on Template',
+      withExtension(`<Template path="wusa.exe" args="/q"/>${SUCCESS}`),
+      `${EXT}/Template@args = /q: unknown attribute; expected path, parameters (names are case-sensitive)`,
+    ],
+    [
+      'no ExitConditions',
+      withExtension(TEMPLATE),
+      `${EXT}/ExitConditions: is missing; each rule needs one <ExitConditions>`,
+    ],
+    [
+      'an attribute on a condition',
+      withExtension(
+        `${TEMPLATE}<ExitConditions><Success x="1"><ExitCode Code="0"/></Success></ExitConditions>`,
+      ),
+      `${EXT}/ExitConditions/Success@x = 1: unknown attribute; no attributes are allowed here`,
+    ],
+    [
+      'an element inside an ExitCode',
+      withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"><Hex/></ExitCode></Success></ExitConditions>`,
+      ),
+      `${EXT}/ExitConditions/Success/ExitCode[1]/Hex: unknown element; no child elements are allowed here`,
+    ],
+    [
+      'duplicate folder rules, case-insensitively',
+      `<C><FolderRules>${['Drivers', 'drivers'].map((n) => `<Folder name="${n}"><Template path="$update$"/>${SUCCESS}</Folder>`).join('')}</FolderRules></C>`,
+      'C/FolderRules/Folder@name = drivers: is defined twice (names compare case-insensitively)',
+    ],
+  ])('%s', (_what, xml, expected) => {
+    expect(problemsOf(xml)).toContain(expected);
+  });
+
+  it.each([
+    ['an empty rule', '<Extension/>'],
+    ['a bad name', rule('.msu')],
+    [
+      'a bad alwaysReboot',
+      '<Folder name="F" alwaysReboot="yes"><Template path="$update$"/><ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions></Folder>',
+    ],
+    [
+      'text for codes',
+      rule('MSU', `${TEMPLATE}<ExitConditions><Success>0</Success></ExitConditions>`),
+    ],
+    [
+      'a code given both ways',
+      rule(
+        'MSU',
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0">0</ExitCode></Success></ExitConditions>`,
+      ),
+    ],
+    [
+      'a code that is no number',
+      rule(
+        'MSU',
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="x"/></Success></ExitConditions>`,
+      ),
+    ],
+    [
+      'a code with two meanings',
+      rule(
+        'MSU',
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/></Success><NotApplicable><ExitCode Code="0"/></NotApplicable></ExitConditions>`,
+      ),
+    ],
+    [
+      'no Success',
+      rule(
+        'MSU',
+        `${TEMPLATE}<ExitConditions><NotApplicable><ExitCode Code="1"/></NotApplicable></ExitConditions>`,
+      ),
+    ],
+  ])(
+    'a broken rule (%s) is reported once, each time it is written, and never kept',
+    (_what, broken) => {
+      const twice = broken.startsWith('<Folder')
+        ? `<C><FolderRules>${broken}${broken}</FolderRules></C>`
+        : extensions(broken, broken);
+      const problems = problemsOf(twice);
+      expect(problems).toHaveLength(2);
+      expect(problems.join('\n')).not.toContain('is defined twice');
+    },
+  );
+
+  it('a code given both ways is one problem, with both values', () => {
+    expect(
+      problemsOf(
+        withExtension(
+          `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0">1</ExitCode></Success></ExitConditions>`,
+        ),
+      ),
+    ).toEqual([
+      `${EXT}/ExitConditions/Success/ExitCode[1] = 0 / 1: give the code either as Code="..." or as text, not both`,
+    ]);
+  });
+
+  it('text beside the rules is one problem, not also an unknown element', () => {
+    expect(problemsOf('<Cfg>rules<FolderRules/></Cfg>')).toEqual([
+      'Cfg = rules: unexpected text; expected only child elements',
+    ]);
+  });
+
+  it.each([
+    ['an empty DefaultRules', '<Cfg><DefaultRules/></Cfg>'],
+    ['empty rule lists', '<Cfg><DefaultRules><ExtensionRules/></DefaultRules><FolderRules/></Cfg>'],
+  ])('%s has no rule: refused, as no rules at all are', (_what, xml) => {
+    expect(problemsOf(xml)).toEqual([
+      'Cfg: has no <Extension> or <Folder> rule; a hotfix configuration needs rules',
+    ]);
+  });
+
+  it('keeps Straße and STRASSE apart: Windows folder names compare one character at a time', () => {
+    const folders = ['Straße', 'STRASSE']
+      .map((n) => `<Folder name="${n}"><Template path="$update$"/>${SUCCESS}</Folder>`)
+      .join('');
+    const config = parseHotfixConfig(`<C><FolderRules>${folders}</FolderRules></C>`);
+    expect(config.folderRules.map((r) => r.name)).toEqual(['Straße', 'STRASSE']);
+  });
+
+  it('reads elements under any namespace prefix', () => {
+    const xml = `<h:C xmlns:h="urn:h"><h:DefaultRules><h:ExtensionRules><h:Extension name="MSU"><h:Template path="wusa.exe" parameters="$update$"/><h:ExitConditions><h:Success><h:ExitCode Code="0"/></h:Success></h:ExitConditions></h:Extension></h:ExtensionRules></h:DefaultRules></h:C>`;
+    expect(parseHotfixConfig(xml).extensionRules.map((r) => r.name)).toEqual(['MSU']);
+  });
+
+  it('drops only a leading byte-order mark; one inside a value stays', () => {
+    const config = parseHotfixConfig(
+      `\uFEFF${withExtension(`<Template path="wusa.exe" parameters="$update$ \uFEFF/q"/>${SUCCESS}`)}`,
+    );
+    expect(config.extensionRules[0]?.template.parameters).toBe('$update$ \uFEFF/q');
+  });
+
+  it.each([
+    ['', 'hotfix configuration: malformed XML at line 1, column 1: '],
+    [
+      '<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY a "aaaa">]>\n<C/>',
+      'hotfix configuration: malformed XML at line 2, column 1: a DOCTYPE is not allowed',
+    ],
+  ])(
+    'names the file (by default "hotfix configuration"), the line and the column: %j',
+    (xml, message) => {
+      expect(() => parseHotfixConfig(xml)).toThrow(HotfixConfigSyntaxError);
+      expect(() => parseHotfixConfig(xml)).toThrow(message);
+    },
+  );
+
+  it('names a file without a source as "hotfix configuration" in a validation error too', () => {
+    expect(() => parseHotfixConfig('<C/>')).toThrow(
+      /^hotfix configuration: not a valid hotfix configuration \(1 problem\):/,
+    );
+  });
+
+  it('finds no extension rule for a name that is only an extension, and describes rules', () => {
+    const config = parseHotfixConfig(SAMPLE);
+    expect(findExtensionRule(config, '.msu')).toBeUndefined();
+    expect(findExtensionRule(config, 'KB1.msu')?.name).toBe('MSU');
+    expect(describeRule({ kind: 'extension', name: 'MSU' })).toBe('extension MSU');
+    expect(describeRule({ kind: 'folder', name: 'FolderRule1' })).toBe('folder FolderRule1');
   });
 });
