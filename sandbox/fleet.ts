@@ -66,6 +66,7 @@ import {
   type HotfixConfig,
   parseHotfixConfig,
 } from '../lambdas/core/hotfix-config.js';
+import { ordinalIgnoreCase } from '../lambdas/core/hotfix-plan.js';
 import { nodeKey } from '../lambdas/core/node-names.js';
 import { payloadJsonBytes } from '../lambdas/core/payload-encoding.js';
 import { type UpdateSelection, updateExclusion } from '../lambdas/core/update-selection.js';
@@ -2604,12 +2605,6 @@ function endMarkerLine(stdout: readonly string[]): string {
 /** Output as the agent captures it: CRLF line ends, as Windows writes them. */
 function joinLines(lines: readonly string[]): string {
   return lines.length === 0 ? '' : `${lines.join('\r\n')}\r\n`;
-}
-
-function ordinalIgnoreCase(a: string, b: string): number {
-  const x = a.toUpperCase();
-  const y = b.toUpperCase();
-  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 function resourceType(instanceId: string): 'ManagedInstance' | 'EC2Instance' {

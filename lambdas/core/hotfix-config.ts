@@ -125,7 +125,8 @@ export function parseHotfixConfig(xml: string, source = 'hotfix configuration'):
   }
   const valid = XMLValidator.validate(text);
   if (valid !== true) {
-    throw new HotfixConfigSyntaxError(valid.err.line, valid.err.col, valid.err.msg, source);
+    // fast-xml-parser gives no column for some errors (an empty document): say column 1.
+    throw new HotfixConfigSyntaxError(valid.err.line, valid.err.col ?? 1, valid.err.msg, source);
   }
   const problems: ValidationProblem[] = [];
   const warnings: string[] = [];
@@ -175,6 +176,12 @@ export function parseHotfixConfig(xml: string, source = 'hotfix configuration'):
     problems.push({
       field: rootName,
       message: 'has neither <DefaultRules> nor <FolderRules>; a hotfix configuration needs rules',
+    });
+  } else if (problems.length === 0 && extensionRules.length === 0 && folderRules.length === 0) {
+    // `<DefaultRules/>` alone would plan no file at all: as empty as no rules.
+    problems.push({
+      field: rootName,
+      message: 'has no <Extension> or <Folder> rule; a hotfix configuration needs rules',
     });
   }
   reportDuplicateNames(
@@ -243,7 +250,8 @@ function readRule(
 
 function readTemplate(where: Walker, rule: XmlNode, path: string): HotfixTemplate | undefined {
   const node = where.exactlyOne(rule, path, 'Template');
-  if (!node) return undefined;
+  // An empty <Template/> parses as '': it is there, without a path (not a rule to drop silently).
+  if (node === undefined) return undefined;
   const here = `${path}/Template`;
   if (typeof node === 'string') {
     where.problem(`${here}@path`, 'is missing; expected the installer path, e.g. wusa.exe');

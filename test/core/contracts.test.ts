@@ -7,6 +7,7 @@ import {
   MAX_COMMAND_TIMEOUT_SECONDS,
   NODE_STATUSES,
   PAYLOAD_ALLOWED_PATTERN,
+  PAYLOAD_PARAMETER,
   TERMINAL_STATUSES,
 } from '../../lambdas/core/contracts.js';
 
@@ -69,6 +70,13 @@ describe('TERMINAL_STATUSES (SSM "Understanding command statuses")', () => {
 
   it.each(['Pending', 'InProgress', 'Delayed', 'Cancelling'])('%s is not final', (status) => {
     expect(TERMINAL_STATUSES).not.toContain(status);
+  });
+});
+
+describe('PAYLOAD_PARAMETER: the one document parameter the scripts read', () => {
+  it('is the environment variable SSM_<name> that Read-RolloutPayload reads (ssm/_common.ps1)', () => {
+    const common = readFileSync(new URL('../../ssm/_common.ps1', import.meta.url), 'utf8');
+    expect(common).toContain(`$encoded = $env:SSM_${PAYLOAD_PARAMETER}\n`);
   });
 });
 

@@ -24,6 +24,9 @@ describe('failedStepOf', () => {
     ['  PreUpdateScriptFailed', FAILED_STEPS.PreUpdateScriptFailed],
     ['ResumeFailed', FAILED_STEPS.ResumeFailed],
     ['SomethingElse', undefined],
+    // The detail starts with the error name (lib/node-workflow.ts `fail(...)`): not found later.
+    [': DrainFailed', undefined],
+    ['1DrainFailed', undefined],
     ['constructor', undefined],
     ['', undefined],
     [undefined, undefined],

@@ -3,7 +3,9 @@
  * Rollouts stop on an alarm in ALARM; the issue: stop or hold for approval per onAlarm, a
  * missing alarm is a clear error naming it.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
 import {
   type AlarmReading,
   alarmNameFromArn,
@@ -40,10 +42,33 @@ describe('healthGatesInputSchema', () => {
       /expected .{0,2}stop.{0,2} or .{0,2}approve/,
     ],
     ['an unknown field', { alarmNames: ['a'], alarms: ['b'] }, /alarms/],
+    ['alarmNames a text', { alarmNames: 'cpu-high' }, /expected a list of CloudWatch alarm names/],
+    ['an alarm name a number', { alarmNames: [5] }, /expected a CloudWatch alarm name: 1 to 255/],
+    ['alarmTag a text', { alarmTag: 'rollout=C1' }, /expected a tag: \{ key, value \}/],
+    ['a tag key a number', { alarmTag: { key: 5, value: 'C1' } }, /expected a tag key of 1 to 128/],
+    ['a tag value null', { alarmTag: { key: 'k', value: null } }, /and a value of 0 to 256/],
+    ['gates a list', [{ alarmNames: ['a'] }], /expected health gates: \{ alarmNames\?/],
   ])('refuses %s', (_what, input, message) => {
     const result = healthGatesInputSchema.safeParse(input);
     expect(result.success).toBe(false);
     expect(JSON.stringify(result.error?.issues)).toMatch(message);
+  });
+});
+
+describe('healthGatesInputSchema: the published JSON Schema says what the module says', () => {
+  // schemas/rollout-input.schema.json is generated from the rollout input (npm run schema):
+  // its healthGates descriptions are the ones this schema carries.
+  const published = JSON.parse(readFileSync('schemas/rollout-input.schema.json', 'utf8')).properties
+    .healthGates;
+  const live = z.toJSONSchema(healthGatesInputSchema, { io: 'input' }) as typeof published;
+  it.each([
+    ['healthGates', (s: typeof published) => s.description],
+    ['alarmNames', (s: typeof published) => s.properties.alarmNames.description],
+    ['alarmTag', (s: typeof published) => s.properties.alarmTag.description],
+    ['onAlarm', (s: typeof published) => s.properties.onAlarm.description],
+  ])('%s', (_field, describe) => {
+    expect(describe(published)).toMatch(/^[A-Z].{20,}/);
+    expect(describe(live)).toBe(describe(published));
   });
 });
 
@@ -119,11 +144,99 @@ describe('evaluateGates', () => {
   });
 });
 
+describe('evaluateGates: where, what and how it reads', () => {
+  const quiet = gates({ alarmNames: ['a', 'b'] });
+  it.each([
+    [{ checkpoint: 'beforeNode', node: 'NODE2' }, 'health gate before node NODE2: ', 'NODE2'],
+    [{ checkpoint: 'beforeNode' }, 'health gate beforeNode: ', null],
+    [{ checkpoint: 'bake', node: 'NODE2' }, 'health gate bake: ', 'NODE2'],
+    [{ checkpoint: 'beforeWave', node: null }, 'health gate beforeWave: ', null],
+  ] as const)('at %j the message starts %j', (at, start, node) => {
+    const verdict = evaluateGates(quiet, [reading('a', 'OK'), reading('b', 'OK')], at);
+    expect(verdict.message.startsWith(start)).toBe(true);
+    expect(verdict.node).toBe(node);
+  });
+
+  it.each([
+    {
+      what: 'every alarm quiet',
+      readings: [reading('b', 'OK'), reading('a', 'OK')],
+      message: 'health gate bake: 2 alarm(s) quiet',
+      insufficientData: [],
+    },
+    {
+      what: 'two without enough data, listed by name',
+      readings: [
+        reading('b', 'INSUFFICIENT_DATA'),
+        reading('c', 'OK'),
+        reading('a', 'INSUFFICIENT_DATA'),
+      ],
+      message: 'health gate bake: 3 alarm(s) quiet (2 without enough data: a, b)',
+      insufficientData: ['a', 'b'],
+    },
+    {
+      what: 'two firing, each with its reason',
+      readings: [reading('b', 'ALARM', 'rb'), reading('a', 'ALARM', 'ra')],
+      message: 'health gate bake: a is in ALARM (ra); b is in ALARM (rb); onAlarm stop',
+      insufficientData: [],
+    },
+    {
+      what: 'two missing, each named',
+      readings: [],
+      message:
+        'health gate bake: CloudWatch alarm "a" does not exist; CloudWatch alarm "b" does not exist',
+      insufficientData: [],
+    },
+  ])('$what', ({ readings, message, insufficientData }) => {
+    const verdict = evaluateGates(quiet, readings, { checkpoint: 'bake' });
+    expect(verdict.message).toBe(message);
+    expect(verdict.insufficientData).toEqual(insufficientData);
+  });
+
+  it.each([
+    ['names only, the handler read no tag', { alarmNames: ['a'] }, undefined, 'proceed'],
+    ['names only, an empty tag listing is not read', { alarmNames: ['a'] }, [], 'proceed'],
+    ['a tag not listed yet', { alarmTag: { key: 'k', value: 'v' } }, undefined, 'proceed'],
+    ['a tag that matched alarm a', { alarmTag: { key: 'k', value: 'v' } }, ['a'], 'proceed'],
+    ['a tag that matched none', { alarmTag: { key: 'k', value: 'v' } }, [], 'fail'],
+  ] as const)('%s: %s', (_what, input, tagged, action) => {
+    const verdict = evaluateGates(
+      gates(input),
+      [reading('a', 'OK')],
+      { checkpoint: 'bake' },
+      tagged,
+    );
+    expect(verdict.action).toBe(action);
+  });
+
+  // Every order of four alarms read: checked, firing and without data come out in name order.
+  const permutations = (list: string[]): string[][] =>
+    list.length <= 1
+      ? [list]
+      : list.flatMap((first, i) =>
+          permutations([...list.slice(0, i), ...list.slice(i + 1)]).map((rest) => [first, ...rest]),
+        );
+  it.each(permutations(['d', 'b', 'a', 'c']).map((p) => [p.join('')]))(
+    'read in order %s',
+    (order) => {
+      const verdict = evaluateGates(
+        gates({ alarmNames: ['a', 'b', 'c', 'd'] }),
+        [...order].map((name) => reading(name, 'ALARM', `r${name}`)),
+        { checkpoint: 'bake' },
+      );
+      expect(verdict.checked).toEqual(['a', 'b', 'c', 'd']);
+      expect(verdict.firing.map((f) => f.name)).toEqual(['a', 'b', 'c', 'd']);
+    },
+  );
+});
+
 describe('alarmNameFromArn', () => {
   it.each([
     ['arn:aws:cloudwatch:eu-west-1:111122223333:alarm:cpu-high', 'cpu-high'],
     ['arn:aws:cloudwatch:eu-west-1:111122223333:alarm:name:with:colons', 'name:with:colons'],
     ['arn:aws:sns:eu-west-1:111122223333:topic', undefined],
+    ['xarn:aws:cloudwatch:eu-west-1:111122223333:alarm:cpu-high', undefined],
+    ['arn:aws:cloudwatch:eu-west-1:111122223333:alarm:cpu\nhigh', undefined],
   ])('%s', (arn, name) => {
     expect(alarmNameFromArn(arn)).toBe(name);
   });

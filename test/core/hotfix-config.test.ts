@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultHotfixConfig, defaultHotfixConfigXml } from '../../lambdas/core/default-config.js';
 import {
+  describeRule,
   findExtensionRule,
   findFolderRule,
   HotfixConfigError,
@@ -302,5 +303,344 @@ describe('parseHotfixConfig: validation errors name element, attribute and value
   it('refuses a DOCTYPE (entity expansion is never needed)', () => {
     const xml = '<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY a "aaaa">]>\n<C/>';
     expect(() => parseHotfixConfig(xml)).toThrow(/line 2.*DOCTYPE is not allowed/);
+  });
+});
+
+describe('parseHotfixConfig: every problem a user can meet, with its element path', () => {
+  const SUCCESS = '<ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>';
+  const EXT = 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]';
+  const folder = (attrs: string, inner = `<Template path="$update$"/>${SUCCESS}`) =>
+    `<C><FolderRules><Folder ${attrs}>${inner}</Folder></FolderRules></C>`;
+  it.each([
+    [
+      'an empty rule',
+      '<Cfg><DefaultRules><ExtensionRules><Extension/></ExtensionRules></DefaultRules></Cfg>',
+      'Cfg/DefaultRules/ExtensionRules/Extension[1]: is empty; it needs a name, a <Template> and <ExitConditions>',
+    ],
+    [
+      'an empty name',
+      withExtension(`${TEMPLATE}${SUCCESS}`, 'name=""'),
+      'Cfg/DefaultRules/ExtensionRules/Extension[1]@name = : is missing or empty',
+    ],
+    [
+      'no name',
+      withExtension(`${TEMPLATE}${SUCCESS}`, ''),
+      'Cfg/DefaultRules/ExtensionRules/Extension[1]@name: is missing or empty',
+    ],
+    [
+      'an empty Template',
+      withExtension(`<Template/>${SUCCESS}`),
+      `${EXT}/Template@path: is missing; expected the installer path, e.g. wusa.exe`,
+    ],
+    [
+      'a Template with a child element',
+      withExtension(`<Template path="wusa.exe"><Arg/></Template>${SUCCESS}`),
+      `${EXT}/Template/Arg: unknown element; no child elements are allowed here`,
+    ],
+    [
+      'two Templates',
+      withExtension(`${TEMPLATE}${TEMPLATE}${SUCCESS}`),
+      `${EXT}/Template: appears 2 times; expected once`,
+    ],
+    [
+      'an empty ExitConditions',
+      withExtension(`${TEMPLATE}<ExitConditions/>`),
+      `${EXT}/ExitConditions: has no <Success> element; it is required`,
+    ],
+    [
+      'an attribute on ExitConditions',
+      withExtension(
+        `${TEMPLATE}<ExitConditions x="1"><Success><ExitCode Code="0"/></Success></ExitConditions>`,
+      ),
+      `${EXT}/ExitConditions@x = 1: unknown attribute; no attributes are allowed here`,
+    ],
+    [
+      'a code given both ways',
+      withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0">1</ExitCode></Success></ExitConditions>`,
+      ),
+      `${EXT}/ExitConditions/Success/ExitCode[1] = 0 / 1: give the code either as Code="..." or as text, not both`,
+    ],
+    [
+      'a blank Code',
+      withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code=" "/></Success></ExitConditions>`,
+      ),
+      `${EXT}/ExitConditions/Success/ExitCode[1]@Code = : is missing; expected an integer exit code`,
+    ],
+    [
+      'an ExitCode with neither Code nor text',
+      withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Kode="0"/></Success></ExitConditions>`,
+      ),
+      `${EXT}/ExitConditions/Success/ExitCode[1]@Code: is missing; expected an integer exit code`,
+    ],
+    [
+      'an unknown attribute on ExitCode',
+      withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0" Kode="1"/></Success></ExitConditions>`,
+      ),
+      `${EXT}/ExitConditions/Success/ExitCode[1]@Kode = 1: unknown attribute; expected Code (names are case-sensitive)`,
+    ],
+    [
+      'two Success lists',
+      withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/></Success><Success><ExitCode Code="1"/></Success></ExitConditions>`,
+      ),
+      `${EXT}/ExitConditions/Success: appears 2 times; expected once`,
+    ],
+    [
+      'DefaultRules twice',
+      `<Cfg><DefaultRules/><DefaultRules/><FolderRules/></Cfg>`,
+      'Cfg/DefaultRules: appears 2 times; expected once',
+    ],
+    [
+      'text in DefaultRules',
+      '<Cfg><DefaultRules>MSU</DefaultRules></Cfg>',
+      'Cfg/DefaultRules = MSU: unexpected text; expected only child elements',
+    ],
+    [
+      'text beside the rules',
+      '<Cfg>rules<FolderRules/></Cfg>',
+      'Cfg = rules: unexpected text; expected only child elements',
+    ],
+    [
+      'an attribute on FolderRules',
+      '<Cfg><FolderRules order="1"/></Cfg>',
+      'Cfg/FolderRules@order = 1: unknown attribute; no attributes are allowed here',
+    ],
+    [
+      'an unknown attribute on a Folder',
+      folder('name="F" reboot="true"'),
+      'C/FolderRules/Folder[1]@reboot = true: unknown attribute; expected name, alwaysReboot (names are case-sensitive)',
+    ],
+  ])('%s', (_what, xml, expected) => {
+    expect(problemsOf(xml)).toContain(expected);
+  });
+
+  it.each([
+    ['true', true],
+    ['1', true],
+    [' false ', false],
+    ['0', false],
+  ])('alwaysReboot="%s" is %s', (text, always) => {
+    const config = parseHotfixConfig(folder(`name="F" alwaysReboot="${text}"`));
+    expect(config.folderRules[0]?.alwaysReboot).toBe(always);
+  });
+
+  it('keeps a code listed twice under one condition once; trims the template', () => {
+    const config = parseHotfixConfig(
+      withExtension(
+        '<Template path=" wusa.exe "/><ExitConditions><Success><ExitCode Code="0"/><ExitCode>0x0</ExitCode></Success></ExitConditions>',
+      ),
+    );
+    expect(config.extensionRules[0]).toMatchObject({
+      template: { path: 'wusa.exe', parameters: '' },
+      exitConditions: { Success: [0] },
+    });
+    expect(config.warnings).toEqual([
+      'extension rule "MSU": neither Template path nor parameters uses $update$, so the installer is not told which file to install',
+    ]);
+  });
+
+  it('reads a folder name without the spaces around it (attribute values are trimmed)', () => {
+    expect(parseHotfixConfig(folder('name=" F "')).folderRules.map((r) => r.name)).toEqual(['F']);
+  });
+
+  it('an empty FolderRules beside rules is no rule, and no problem', () => {
+    const config = parseHotfixConfig(
+      withExtension(`${TEMPLATE}${SUCCESS}`).replace('</Cfg>', '<FolderRules/></Cfg>'),
+    );
+    expect(config.folderRules).toEqual([]);
+    expect(config.extensionRules.map((r) => r.name)).toEqual(['MSU']);
+  });
+});
+
+describe('parseHotfixConfig: the rest of the shape (mutation testing, issue 14)', () => {
+  const SUCCESS = '<ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions>';
+  const EXT = 'Cfg/DefaultRules/ExtensionRules/Extension[1][@name="MSU"]';
+  const rule = (name: string, inner = `${TEMPLATE}${SUCCESS}`) =>
+    `<Extension name="${name}">${inner}</Extension>`;
+  const extensions = (...rules: string[]) =>
+    `<Cfg><DefaultRules><ExtensionRules>${rules.join('')}</ExtensionRules></DefaultRules></Cfg>`;
+
+  it.each([
+    [
+      'an attribute on DefaultRules',
+      '<Cfg><DefaultRules x="1"><ExtensionRules/></DefaultRules></Cfg>',
+      'Cfg/DefaultRules@x = 1: unknown attribute; no attributes are allowed here',
+    ],
+    [
+      'an attribute on ExtensionRules',
+      `<Cfg><DefaultRules><ExtensionRules x="1">${rule('MSU')}</ExtensionRules></DefaultRules></Cfg>`,
+      'Cfg/DefaultRules/ExtensionRules@x = 1: unknown attribute; no attributes are allowed here',
+    ],
+    [
+      'an unknown element in ExtensionRules',
+      `<Cfg><DefaultRules><ExtensionRules><Ext/>${rule('MSU')}</ExtensionRules></DefaultRules></Cfg>`,
+      'Cfg/DefaultRules/ExtensionRules/Ext: unknown element; expected <Extension> (names are case-sensitive)',
+    ],
+    [
+      'an extension name with a dot inside',
+      extensions(rule('MS.U')),
+      'Cfg/DefaultRules/ExtensionRules/Extension[1]@name = MS.U: expected an extension without the dot, e.g. "MSU"',
+    ],
+    [
+      'an unknown attribute on Template',
+      withExtension(`<Template path="wusa.exe" args="/q"/>${SUCCESS}`),
+      `${EXT}/Template@args = /q: unknown attribute; expected path, parameters (names are case-sensitive)`,
+    ],
+    [
+      'no ExitConditions',
+      withExtension(TEMPLATE),
+      `${EXT}/ExitConditions: is missing; each rule needs one <ExitConditions>`,
+    ],
+    [
+      'an attribute on a condition',
+      withExtension(
+        `${TEMPLATE}<ExitConditions><Success x="1"><ExitCode Code="0"/></Success></ExitConditions>`,
+      ),
+      `${EXT}/ExitConditions/Success@x = 1: unknown attribute; no attributes are allowed here`,
+    ],
+    [
+      'an element inside an ExitCode',
+      withExtension(
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"><Hex/></ExitCode></Success></ExitConditions>`,
+      ),
+      `${EXT}/ExitConditions/Success/ExitCode[1]/Hex: unknown element; no child elements are allowed here`,
+    ],
+    [
+      'duplicate folder rules, case-insensitively',
+      `<C><FolderRules>${['Drivers', 'drivers'].map((n) => `<Folder name="${n}"><Template path="$update$"/>${SUCCESS}</Folder>`).join('')}</FolderRules></C>`,
+      'C/FolderRules/Folder@name = drivers: is defined twice (names compare case-insensitively)',
+    ],
+  ])('%s', (_what, xml, expected) => {
+    expect(problemsOf(xml)).toContain(expected);
+  });
+
+  it.each([
+    ['an empty rule', '<Extension/>'],
+    ['a bad name', rule('.msu')],
+    [
+      'a bad alwaysReboot',
+      '<Folder name="F" alwaysReboot="yes"><Template path="$update$"/><ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions></Folder>',
+    ],
+    [
+      'text for codes',
+      rule('MSU', `${TEMPLATE}<ExitConditions><Success>0</Success></ExitConditions>`),
+    ],
+    [
+      'a code given both ways',
+      rule(
+        'MSU',
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0">0</ExitCode></Success></ExitConditions>`,
+      ),
+    ],
+    [
+      'a code that is no number',
+      rule(
+        'MSU',
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="x"/></Success></ExitConditions>`,
+      ),
+    ],
+    [
+      'a code with two meanings',
+      rule(
+        'MSU',
+        `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0"/></Success><NotApplicable><ExitCode Code="0"/></NotApplicable></ExitConditions>`,
+      ),
+    ],
+    [
+      'no Success',
+      rule(
+        'MSU',
+        `${TEMPLATE}<ExitConditions><NotApplicable><ExitCode Code="1"/></NotApplicable></ExitConditions>`,
+      ),
+    ],
+  ])(
+    'a broken rule (%s) is reported once, each time it is written, and never kept',
+    (_what, broken) => {
+      const twice = broken.startsWith('<Folder')
+        ? `<C><FolderRules>${broken}${broken}</FolderRules></C>`
+        : extensions(broken, broken);
+      const problems = problemsOf(twice);
+      expect(problems).toHaveLength(2);
+      expect(problems.join('\n')).not.toContain('is defined twice');
+    },
+  );
+
+  it('a code given both ways is one problem, with both values', () => {
+    expect(
+      problemsOf(
+        withExtension(
+          `${TEMPLATE}<ExitConditions><Success><ExitCode Code="0">1</ExitCode></Success></ExitConditions>`,
+        ),
+      ),
+    ).toEqual([
+      `${EXT}/ExitConditions/Success/ExitCode[1] = 0 / 1: give the code either as Code="..." or as text, not both`,
+    ]);
+  });
+
+  it('text beside the rules is one problem, not also an unknown element', () => {
+    expect(problemsOf('<Cfg>rules<FolderRules/></Cfg>')).toEqual([
+      'Cfg = rules: unexpected text; expected only child elements',
+    ]);
+  });
+
+  it.each([
+    ['an empty DefaultRules', '<Cfg><DefaultRules/></Cfg>'],
+    ['empty rule lists', '<Cfg><DefaultRules><ExtensionRules/></DefaultRules><FolderRules/></Cfg>'],
+  ])('%s has no rule: refused, as no rules at all are', (_what, xml) => {
+    expect(problemsOf(xml)).toEqual([
+      'Cfg: has no <Extension> or <Folder> rule; a hotfix configuration needs rules',
+    ]);
+  });
+
+  it('keeps Straße and STRASSE apart: Windows folder names compare one character at a time', () => {
+    const folders = ['Straße', 'STRASSE']
+      .map((n) => `<Folder name="${n}"><Template path="$update$"/>${SUCCESS}</Folder>`)
+      .join('');
+    const config = parseHotfixConfig(`<C><FolderRules>${folders}</FolderRules></C>`);
+    expect(config.folderRules.map((r) => r.name)).toEqual(['Straße', 'STRASSE']);
+  });
+
+  it('reads elements under any namespace prefix', () => {
+    const xml = `<h:C xmlns:h="urn:h"><h:DefaultRules><h:ExtensionRules><h:Extension name="MSU"><h:Template path="wusa.exe" parameters="$update$"/><h:ExitConditions><h:Success><h:ExitCode Code="0"/></h:Success></h:ExitConditions></h:Extension></h:ExtensionRules></h:DefaultRules></h:C>`;
+    expect(parseHotfixConfig(xml).extensionRules.map((r) => r.name)).toEqual(['MSU']);
+  });
+
+  it('drops only a leading byte-order mark; one inside a value stays', () => {
+    const config = parseHotfixConfig(
+      `\uFEFF${withExtension(`<Template path="wusa.exe" parameters="$update$ \uFEFF/q"/>${SUCCESS}`)}`,
+    );
+    expect(config.extensionRules[0]?.template.parameters).toBe('$update$ \uFEFF/q');
+  });
+
+  it.each([
+    ['', 'hotfix configuration: malformed XML at line 1, column 1: '],
+    [
+      '<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY a "aaaa">]>\n<C/>',
+      'hotfix configuration: malformed XML at line 2, column 1: a DOCTYPE is not allowed',
+    ],
+  ])(
+    'names the file (by default "hotfix configuration"), the line and the column: %j',
+    (xml, message) => {
+      expect(() => parseHotfixConfig(xml)).toThrow(HotfixConfigSyntaxError);
+      expect(() => parseHotfixConfig(xml)).toThrow(message);
+    },
+  );
+
+  it('names a file without a source as "hotfix configuration" in a validation error too', () => {
+    expect(() => parseHotfixConfig('<C/>')).toThrow(
+      /^hotfix configuration: not a valid hotfix configuration \(1 problem\):/,
+    );
+  });
+
+  it('finds no extension rule for a name that is only an extension, and describes rules', () => {
+    const config = parseHotfixConfig(SAMPLE);
+    expect(findExtensionRule(config, '.msu')).toBeUndefined();
+    expect(findExtensionRule(config, 'KB1.msu')?.name).toBe('MSU');
+    expect(describeRule({ kind: 'extension', name: 'MSU' })).toBe('extension MSU');
+    expect(describeRule({ kind: 'folder', name: 'FolderRule1' })).toBe('folder FolderRule1');
   });
 });

@@ -65,9 +65,39 @@ describe('computeNodeOrder', () => {
   });
 });
 
+describe('computeNodeOrder: ties by name in every given order', () => {
+  // Four nodes with one role each: the order is by name alone, whatever order they came in.
+  const names = ['NODE3', 'node1', 'NODE4', 'Node2'];
+  const permutations = (list: string[]): string[][] =>
+    list.length <= 1
+      ? [list]
+      : list.flatMap((first, i) =>
+          permutations([...list.slice(0, i), ...list.slice(i + 1)]).map((rest) => [first, ...rest]),
+        );
+  it.each(permutations(names).map((given) => [given.join(' ')]))('%s', (given) => {
+    const counts = new Map(names.map((n) => [n.toUpperCase(), 1]));
+    const { nodes: ordered } = computeNodeOrder(nodes(...given.split(' ')), counts, 'NODE3');
+    expect(ordered.map((n) => n.name)).toEqual(['node1', 'Node2', 'NODE3', 'NODE4']);
+  });
+
+  it('records the rule by its words, as the run record and the report keep it', () => {
+    const { order } = computeNodeOrder(nodes('NODE1'), new Map(), 'NODE1');
+    expect(order).toEqual({
+      source: 'computed',
+      rule: 'fewest roles first, ties by name',
+      counts: [{ node: 'NODE1', roles: 0 }],
+      from: 'NODE1',
+    });
+  });
+});
+
 describe('roleCountsOf', () => {
   it.each([
     ['no cluster facts', {}, /no clustered role counts/],
+    ['no inventory (null)', null, /no clustered role counts/],
+    ['no inventory (undefined)', undefined, /no clustered role counts/],
+    ['an inventory that is text', 'NODE1', /no clustered role counts/],
+    ['role counts null', inventory(null), /no clustered role counts/],
     ['a standalone server', { cluster: null }, /no clustered role counts/],
     ['counts not an object', inventory([1, 2]), /no clustered role counts/],
     ['a count that is not a whole number', inventory({ NODE1: 1.5 }), /"NODE1" is 1\.5/],

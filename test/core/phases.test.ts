@@ -8,10 +8,12 @@ import {
   nodesOfPercent,
   type PhaseInput,
   phaseInputSchema,
+  phasesInputSchema,
   phaseVerdict,
   resolvePhases,
 } from '../../lambdas/core/phases.js';
 import { parseRolloutInput, RolloutInputError } from '../../lambdas/core/rollout-input.js';
+import { descriptions, liveDescriptions, publishedProperty } from './published-schema.js';
 
 const NODES = ['N1', 'N2', 'N3', 'N4', 'N5', 'N6', 'N7', 'N8', 'N9', 'N10'];
 const phase = (p: Record<string, unknown>): PhaseInput =>
@@ -247,5 +249,169 @@ describe('the rollout input with phases', () => {
     expect(() =>
       parseRolloutInput(input({ phases: [{ nodeCount: 9, bakeMinutes: 5 }] }), now),
     ).toThrow(/phases\[0\]\.nodeCount.*9.*bigger than the target: it has 4 nodes/s);
+  });
+});
+
+describe('phase input: what the user reads when a field is wrong', () => {
+  const valid = { nodeCount: 1, bakeMinutes: 5 };
+  it.each([
+    [{ ...valid, name: 5 }, 'expected a phase name: text of 1 to 64 characters'],
+    [{ ...valid, name: '' }, 'expected a phase name: text of 1 to 64 characters'],
+    [{ ...valid, name: 'x'.repeat(65) }, 'expected a phase name: text of 1 to 64 characters'],
+    [{ ...valid, nodeCount: '2' }, 'expected a whole number of nodes, 1 or more'],
+    [{ ...valid, nodeCount: 1.5 }, 'expected a whole number of nodes, 1 or more'],
+    [{ ...valid, nodeCount: 0 }, 'expected a whole number of nodes, 1 or more'],
+    [
+      { bakeMinutes: 5, percent: '10' },
+      'expected a percentage of the target, more than 0 and at most 100',
+    ],
+    [
+      { bakeMinutes: 5, percent: 100.5 },
+      'expected a percentage of the target, more than 0 and at most 100',
+    ],
+    [{ bakeMinutes: 5, nodes: 'N1' }, 'expected a list of node names'],
+    [{ bakeMinutes: 5, nodes: [] }, 'expected at least one node name'],
+    [{ bakeMinutes: 5, nodes: [5] }, 'expected a node of the target: a NetBIOS computer name'],
+    [{ bakeMinutes: 5, nodes: [''] }, 'expected a node of the target: a NetBIOS computer name'],
+    [
+      { bakeMinutes: 5, nodes: ['N'.repeat(16)] },
+      'expected a node of the target: a NetBIOS computer name',
+    ],
+    [{ ...valid, failuresAllowed: 'none' }, 'expected a whole number of failed nodes, 0 or more'],
+    [{ ...valid, failuresAllowed: 0.5 }, 'expected a whole number of failed nodes, 0 or more'],
+    [{ ...valid, alarmsQuiet: 'yes' }, 'expected true or false'],
+    [{ nodeCount: 1, bakeMinutes: '5' }, 'expected whole minutes from 1 to 10080 (a week)'],
+    [{ nodeCount: 1, bakeMinutes: 0 }, 'expected whole minutes from 1 to 10080 (a week)'],
+    [{ nodeCount: 1, approval: 30 }, 'expected an approval: { timeoutMinutes? }'],
+    [
+      { nodeCount: 1, approval: { timeoutMinutes: 1.5 } },
+      'expected whole minutes from 1 to 10080 (a week)',
+    ],
+    ['ring 1', 'expected a phase: { nodeCount | percent | nodes, bakeMinutes | approval, ... }'],
+  ])('%j: %s', (input, message) => {
+    const result = phaseInputSchema.safeParse(input);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toBe(message);
+  });
+
+  it.each([
+    [{}, 'expected a list of phases'],
+    [[], 'expected at least one phase'],
+    [
+      Array.from({ length: 21 }, () => ({ nodeCount: 1, bakeMinutes: 5 })),
+      'expected at most 20 phases',
+    ],
+  ])('phases %j: %s', (input, message) => {
+    const result = phasesInputSchema.safeParse(input);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toBe(message);
+  });
+
+  it('accepts a name of 1 to 64 characters; a phase gates its alarms by default', () => {
+    for (const name of ['r', 'ring 1', 'x'.repeat(64)]) {
+      expect(phaseInputSchema.parse({ ...valid, name })).toMatchObject({
+        name,
+        failuresAllowed: 0,
+        alarmsQuiet: true,
+      });
+    }
+    const { plan } = resolved([{ nodeCount: 2, name: 'pilot' }]);
+    expect(plan.list.map((p) => [p.name, p.alarmsQuiet])).toEqual([
+      ['pilot', true],
+      ['the rest', false],
+    ]);
+  });
+
+  it('the published JSON Schema carries the same descriptions (schemas/rollout-input.schema.json)', () => {
+    const published = descriptions(publishedProperty('phases'));
+    expect(Object.keys(published).length).toBeGreaterThanOrEqual(10);
+    expect(liveDescriptions(phasesInputSchema)).toEqual(published);
+  });
+});
+
+describe('resolvePhases: the edges of the target', () => {
+  const ten = NODES;
+  it.each([
+    {
+      case: 'a named node that is not a NetBIOS name',
+      phases: [{ nodes: ['N 1'] }],
+      field: 'phases[0].nodes[0]',
+      value: 'N 1',
+      message: 'expected a NetBIOS name without spaces',
+    },
+    {
+      case: 'an unknown node, naming every node of the target',
+      phases: [{ nodes: ['WEB01'] }],
+      field: 'phases[0].nodes[0]',
+      value: 'WEB01',
+      message: `is not a node of the target; expected one of ${ten.join(', ')}`,
+    },
+    {
+      case: 'a named set that, with a count after it, is bigger than the target',
+      phases: [{ nodes: ['N1', 'N2', 'N3', 'N4', 'N5', 'N6'] }, { nodeCount: 5 }],
+      field: 'phases[1].nodeCount',
+      value: 5,
+      message: "takes 5 node(s) when the phases before it took 6 of the target's 10",
+    },
+    {
+      case: 'a phase after phases that took the whole target',
+      phases: [{ nodeCount: 5 }, { nodeCount: 5 }, { nodeCount: 1 }],
+      field: 'phases[2].nodeCount',
+      value: 1,
+      message: "takes 1 node(s) when the phases before it took 10 of the target's 10",
+    },
+    {
+      case: 'a percentage that goes past the target',
+      phases: [{ nodeCount: 9 }, { percent: 20 }],
+      field: 'phases[1].percent',
+      value: 20,
+      message: "takes 2 node(s) when the phases before it took 9 of the target's 10",
+    },
+    {
+      case: 'a named set that goes past the target',
+      phases: [{ nodeCount: 9 }, { nodes: ['N10', 'N1'] }],
+      field: 'phases[1].nodes',
+      value: ['N10', 'N1'],
+      message: "takes 2 node(s) when the phases before it took 9 of the target's 10",
+    },
+  ])('$case', ({ phases, field, value, message }) => {
+    const found = problems(phases);
+    expect(found).toEqual([expect.objectContaining({ field, value })]);
+    expect(found[0]?.message).toContain(message);
+  });
+
+  it('a count of the whole target is not bigger than it', () => {
+    expect(resolved([{ nodeCount: 10 }]).plan.list.map((p) => [p.start, p.end])).toEqual([[0, 10]]);
+  });
+
+  it('names one node as one node', () => {
+    expect(problems([{ nodeCount: 2 }], ['N1'])[0]?.message).toBe(
+      'is bigger than the target: it has 1 node',
+    );
+  });
+});
+
+describe('phaseVerdict: the reason the report and the event show', () => {
+  const status: Record<string, string> = { N1: 'Succeeded', N2: 'Failed', N3: 'Succeeded' };
+  it.each([
+    [
+      { index: 0, name: 'pilot', start: 0, end: 1, failuresAllowed: 0 },
+      [],
+      'pilot (phases[0], 1 node): 0 failed, 0 allowed: the criteria hold',
+    ],
+    [
+      { index: 1, name: 'ring 1', start: 1, end: 3, failuresAllowed: 1 },
+      ['N2'],
+      'ring 1 (phases[1], 2 nodes): 1 failed, 1 allowed: the criteria hold',
+    ],
+    [
+      { index: 1, name: 'ring 1', start: 1, end: 3, failuresAllowed: 0 },
+      ['N2'],
+      'ring 1 (phases[1], 2 nodes): 1 failed (N2), more than the 0 its criteria allow: the run stops before the next phase',
+    ],
+  ])('%j', (phase, failed, reason) => {
+    const verdict = phaseVerdict(phase, NODES, (n) => status[n]);
+    expect(verdict.failed).toEqual(failed);
+    expect(verdict.reason).toBe(reason);
   });
 });

@@ -684,3 +684,165 @@ describe('properties', () => {
     );
   });
 });
+
+describe('plug-in arguments: line breaks, spaces and braces (mutation testing, issue 14)', () => {
+  it.each([
+    ['a line break is whitespace outside @{...}', 'A=\n1', [['A', '1']]],
+    [
+      'a line break separates pairs in @{...}',
+      '@{A=\nB=2}',
+      [
+        ['A', ''],
+        ['B', '2'],
+      ],
+    ],
+    [
+      'a lone CR separates pairs in @{...} too',
+      '@{A=1\rB=2}',
+      [
+        ['A', '1'],
+        ['B', '2'],
+      ],
+    ],
+    [
+      'a quoted value, then a line break, in @{...}',
+      '@{A="x"\nB=2}',
+      [
+        ['A', 'x'],
+        ['B', '2'],
+      ],
+    ],
+    ['spaces after the closing "}"', '@{A=1} ', [['A', '1']]],
+  ])('%s', (_what, text, pairs) => {
+    expect(parsePluginArguments(text).map((a) => [a.name, a.value])).toEqual(pairs);
+  });
+
+  it.each([
+    [
+      'A=1\nB=2',
+      'plugin argument 1 ("A=1\\nB=2"): a value with spaces must be quoted: A="..." at character 4',
+      4,
+    ],
+    ['@{Name}', 'plugin argument 1 ("Name"): missing "=" after the name at character 7', 7],
+    [
+      'A="x"\nB=2',
+      'plugin argument 1 ("A=\\"x\\"\\nB=2"): text after the closing quote ("B") at character 7',
+      7,
+    ],
+    [
+      '@{A=x{y}',
+      'plugin argument 1 ("A=x{y"): "{" inside @{...}; quote the value (each plug-in\'s arguments go in their own @{...}) at character 6',
+      6,
+    ],
+  ])('refuses %j', (text, message, position) => {
+    let error: unknown;
+    try {
+      parsePluginArguments(text);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(PluginArgumentError);
+    expect((error as Error).message).toBe(message);
+    expect((error as PluginArgumentError).position).toBe(position);
+  });
+});
+
+describe('plug-in arguments: values read trimmed, names and errors (mutation testing, issue 14)', () => {
+  const errorOf = (f: () => unknown): PluginArgumentError => {
+    try {
+      f();
+    } catch (e) {
+      expect(e).toBeInstanceOf(PluginArgumentError);
+      return e as PluginArgumentError;
+    }
+    throw new Error('expected a PluginArgumentError');
+  };
+
+  it('trims quoted values of booleans, file names, minutes and the query', () => {
+    expect(
+      parsePluginArgumentsFor(
+        ' Microsoft.HotfixPlugin ',
+        'HotfixRootFolderPath=r;DisableAclChecks=" True ";HotfixConfigFileName=" My.xml ";HotfixInstallerTimeoutMinutes=" 60 "',
+      ),
+    ).toEqual({
+      pluginName: 'Microsoft.HotfixPlugin',
+      arguments: {
+        hotfixRootFolderPath: 'r',
+        hotfixConfigFileName: 'My.xml',
+        hotfixInstallerTimeoutMinutes: 60,
+        disableAclChecks: true,
+        requireSmbEncryption: false,
+      },
+    });
+    expect(parseWindowsUpdatePluginArguments('QueryString=" IsInstalled=0 "').queryString).toBe(
+      'IsInstalled=0',
+    );
+  });
+
+  it.each([
+    ['.', false],
+    ['..', false],
+    ['a\tb.xml', false],
+    [`${'x'.repeat(251)}.xml`, true],
+    [`${'x'.repeat(252)}.xml`, false],
+  ])('HotfixConfigFileName %j accepted: %s', (name, accepted) => {
+    const parse = () =>
+      parseHotfixPluginArguments(`HotfixRootFolderPath=r;HotfixConfigFileName="${name}"`);
+    if (accepted) expect(parse().hotfixConfigFileName).toBe(name);
+    else
+      expect(errorOf(parse).message).toContain(
+        'expected a plain file name in the hotfix root folder',
+      );
+  });
+
+  it.each([
+    ['an unknown argument', () => parseHotfixPluginArguments('HotfixRootFolderPath=r;Foo=1')],
+    [
+      'a bad boolean',
+      () => parseHotfixPluginArguments('HotfixRootFolderPath=r;DisableAclChecks=maybe'),
+    ],
+    ['no root folder', () => parseHotfixPluginArguments('DisableAclChecks=1')],
+    ['an empty root folder', () => parseHotfixPluginArguments('HotfixRootFolderPath=" "')],
+    [
+      'a bad config file name',
+      () => parseHotfixPluginArguments('HotfixRootFolderPath=r;HotfixConfigFileName=".."'),
+    ],
+  ])('names Microsoft.HotfixPlugin in the error for %s', (_what, parse) => {
+    expect(errorOf(parse).pluginName).toBe('Microsoft.HotfixPlugin');
+  });
+
+  it('names Microsoft.WindowsUpdatePlugin for an empty query, and the plug-in asked for when unknown', () => {
+    expect(errorOf(() => parseWindowsUpdatePluginArguments('QueryString="  "')).pluginName).toBe(
+      'Microsoft.WindowsUpdatePlugin',
+    );
+    expect(errorOf(() => parsePluginArgumentsFor('Contoso.Plugin', '')).pluginName).toBe(
+      'Contoso.Plugin',
+    );
+    const notText = errorOf(() => parsePluginArgumentsFor(5 as never, ''));
+    expect(notText.pluginName).toBeUndefined();
+    expect(notText.message).toBe(
+      'plug-in 5: unknown plug-in; known plug-ins: Microsoft.WindowsUpdatePlugin, Microsoft.HotfixPlugin',
+    );
+  });
+
+  it.each([
+    [5, 'plugin arguments 5: expected text like Name1=Value1;Name2="Value with Spaces"'],
+    [null, 'plugin arguments null: expected text like Name1=Value1;Name2="Value with Spaces"'],
+  ])('refuses arguments %j that are not text', (input, message) => {
+    expect(errorOf(() => parsePluginArguments(input as never)).message).toBe(message);
+  });
+
+  it.each([
+    [[null], 'plugin argument null: expected { index, name, value, raw } with text name and value'],
+    [
+      [{ index: 1, name: 5, value: 'r', raw: '5=r' }],
+      'plugin argument {"index":1,"name":5,"value":"r","raw":"5=r"}: expected { index, name, value, raw } with text name and value',
+    ],
+    [
+      [{ index: 1, name: 'X', value: 5, raw: 'X=5' }],
+      'plugin argument {"index":1,"name":"X","value":5,"raw":"X=5"}: expected { index, name, value, raw } with text name and value',
+    ],
+  ])('refuses a hand-built argument list %j', (list, message) => {
+    expect(errorOf(() => parseHotfixPluginArguments(list as never)).message).toBe(message);
+  });
+});

@@ -246,3 +246,166 @@ describe('the API refuses a resolution it did not make', () => {
     );
   });
 });
+
+describe('parseTargetSelection: the edges', () => {
+  it.each([
+    {
+      source: 'five tags, the most SSM Targets take',
+      select: { tags: { a: '1', b: '2', c: '3', d: '4', e: '5' } },
+    },
+    {
+      source: 'a key with aws: inside it, not at its start',
+      select: { tags: { 'team/aws:x': 'v' } },
+    },
+    { source: 'tag values of digits', select: { tags: { Wave: '2026' } } },
+  ])('accepts $source', ({ select }) => {
+    expect(parseTargetSelection(group(select))).toEqual(select);
+  });
+
+  const SELECT_ACCEPTED =
+    'expected one of { tags: { Key: "Value", ... } }, { resourceGroup }, { manifest }';
+  const TAGS_ACCEPTED = 'expected { "TagKey": "value", ... }';
+  const KEY =
+    'expected a tag key of 1 to 128 letters, digits, spaces and _ . : / = + - @, not starting with aws:';
+  const VALUE =
+    'expected a tag value: text of 0 to 256 letters, digits, spaces and _ . : / = + - @';
+  const MANIFEST =
+    'expected an S3 object of the nodes: s3://bucket/key.json or s3://bucket/key.csv';
+  it.each([
+    [undefined, 'target.select', undefined, SELECT_ACCEPTED],
+    [null, 'target.select', null, SELECT_ACCEPTED],
+    [['tags'], 'target.select', ['tags'], SELECT_ACCEPTED],
+    ['tag:Env=prod', 'target.select', 'tag:Env=prod', SELECT_ACCEPTED],
+    [{}, 'target.select', {}, 'expected exactly one of tags, resourceGroup, manifest; none given'],
+    [{ tags: 'Env=prod' }, 'target.select.tags', 'Env=prod', TAGS_ACCEPTED],
+    [{ tags: null }, 'target.select.tags', null, TAGS_ACCEPTED],
+    [{ tags: ['Env'] }, 'target.select.tags', ['Env'], TAGS_ACCEPTED],
+    [{ tags: { '*Env': 'prod' } }, 'target.select.tags.*Env', '*Env', KEY],
+    [{ tags: { Env: '*prod' } }, 'target.select.tags.Env', '*prod', VALUE],
+    [{ tags: { Env: 'prod*' } }, 'target.select.tags.Env', 'prod*', VALUE],
+    [
+      { resourceGroup: 5 },
+      'target.select.resourceGroup',
+      5,
+      'expected a Resource Group name: 1 to 300 letters, digits, _ . -',
+    ],
+    [
+      { manifest: ['s3://my-bucket/k.json'] },
+      'target.select.manifest',
+      ['s3://my-bucket/k.json'],
+      MANIFEST,
+    ],
+    [
+      { manifest: 'xs3://my-bucket/k.json' },
+      'target.select.manifest',
+      'xs3://my-bucket/k.json',
+      MANIFEST,
+    ],
+    [
+      { manifest: 's3://my-bucket/k.json.bak' },
+      'target.select.manifest',
+      's3://my-bucket/k.json.bak',
+      MANIFEST,
+    ],
+  ])('select %j: one problem at %s', (select, field, value, message) => {
+    expect(problemsOf(group(select))).toEqual([{ field, value, message }]);
+  });
+
+  it('names the listed nodes by their count, and the error heads its problems', () => {
+    let error: unknown;
+    try {
+      parseTargetSelection(group({ tags: { Env: 'prod' } }, { nodes: [{}, {}] }));
+    } catch (e) {
+      error = e;
+    }
+    expect((error as TargetSelectionError).problems).toEqual([
+      {
+        field: 'target.nodes',
+        value: '2 node(s)',
+        message: 'give either nodes or select, not both',
+      },
+    ]);
+    expect((error as Error).message).toBe(
+      'target selection is invalid (1 problem):\n  - target.nodes ("2 node(s)"): give either nodes or select, not both',
+    );
+  });
+});
+
+describe('parseManifest: the edges', () => {
+  const A = { name: 'WEB01', instanceId: 'i-01234567' };
+  const B = { name: 'WEB02', instanceId: 'mi-0123456789abcdef1' };
+  const refusal = (text: string, format: 'json' | 'csv') => {
+    try {
+      parseManifest(text, format);
+    } catch (error) {
+      expect(error).toBeInstanceOf(TargetResolutionError);
+      return (error as Error).message;
+    }
+    throw new Error('expected a TargetResolutionError');
+  };
+
+  it('reads an 8-digit instance id, spaces around cells and a line of spaces', () => {
+    const csv = ` name , instanceId \n  \n ${A.name} , ${A.instanceId} \n${B.name},${B.instanceId}`;
+    expect(parseManifest(csv, 'csv')).toEqual([A, B]);
+  });
+
+  it.each([
+    ['host,instanceId', 'expected the CSV header "name,instanceId"; found "host,instanceId"'],
+    ['name,host', 'expected the CSV header "name,instanceId"; found "name,host"'],
+    [
+      'name,instanceId,zone',
+      'expected the CSV header "name,instanceId"; found "name,instanceId,zone"',
+    ],
+  ])('refuses the CSV header %s', (header, message) => {
+    expect(refusal(`${header}\nWEB01,i-01234567`, 'csv')).toBe(
+      `target.select.manifest: ${message}`,
+    );
+  });
+
+  it.each([
+    [
+      'a CSV line of three cells',
+      'name,instanceId\nWEB02,mi-0123456789abcdef1\nWEB01,i-01234567,eu-west-1',
+      'csv' as const,
+      '1 problem(s):  line 3: expected { name, instanceId }, found "WEB01,i-01234567,eu-west-1"',
+    ],
+    [
+      'a JSON row that is not an object, by index',
+      JSON.stringify([A, 5]),
+      'json' as const,
+      '1 problem(s): [1]: expected { name, instanceId }, found 5',
+    ],
+    [
+      'instance ids with junk around them',
+      JSON.stringify([
+        { name: 'WEB01', instanceId: 'xi-01234567' },
+        { name: 'WEB02', instanceId: 'i-0123456789abcdef0x' },
+      ]),
+      'json' as const,
+      '2 problem(s): [0]: "xi-01234567" is not a managed node id (i-… or mi-…); [1]: "i-0123456789abcdef0x" is not a managed node id (i-… or mi-…)',
+    ],
+  ])('refuses %s', (_what, text, format, message) => {
+    expect(refusal(text, format)).toBe(`target.select.manifest: ${message}`);
+  });
+
+  const badRows = (n: number) =>
+    JSON.stringify(Array.from({ length: n }, (_, i) => ({ name: `WEB${i}`, instanceId: `x${i}` })));
+  it('shows ten problems; more are counted and cut with "..."', () => {
+    const ten = refusal(badRows(10), 'json');
+    expect(ten).toMatch(/^target\.select\.manifest: 10 problem\(s\): \[0\]: "x0" is not/);
+    expect(ten.split('; ')).toHaveLength(10);
+    expect(ten.endsWith('(i-… or mi-…)')).toBe(true);
+    const twelve = refusal(badRows(12), 'json');
+    expect(twelve).toMatch(/^target\.select\.manifest: 12 problem\(s\): /);
+    expect(twelve.split('; ')).toHaveLength(11);
+    expect(twelve).toContain('[9]: "x9"');
+    expect(twelve).not.toContain('[10]');
+    expect(twelve.endsWith('; ...')).toBe(true);
+  });
+
+  it('a manifest that matched no node names the manifest field', () => {
+    expect(() => checkResolvedCount({ manifest: 's3://b/k.json' }, 0)).toThrow(
+      'target.select.manifest: no Windows managed node matches s3://b/k.json; nothing was touched',
+    );
+  });
+});
