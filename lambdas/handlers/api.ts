@@ -55,6 +55,11 @@ import {
   rolloutSummary,
   validationError,
 } from '../core/api-model.js';
+import {
+  COMPLIANCE_DEFAULT_PAGE_SIZE,
+  compliancePageView,
+  complianceQuerySchema,
+} from '../core/compliance-api.js';
 import { showValue } from '../core/errors.js';
 import {
   installedUpdates,
@@ -72,6 +77,11 @@ import {
   RolloutInputError,
 } from '../core/rollout-input.js';
 import { type ExecutionStatus, holderIsAlive } from '../core/target-lock.js';
+import {
+  type ComplianceStore,
+  createComplianceStore,
+  InvalidComplianceCursorError,
+} from '../shared/compliance-store.js';
 import { createEventPublisher, type LifecyclePublisher } from '../shared/event-publisher.js';
 import { publishRunEndedOutsideWorkflow } from '../shared/run-ended-outside.js';
 import {
@@ -164,6 +174,11 @@ export interface ApiDeps {
    * @default - none: the recovery is recorded on the run, no event is published
    */
   readonly publisher?: LifecyclePublisher;
+  /**
+   * The target's compliance, a page at a time (issue 13, item 8).
+   * @default - none: GET /compliance answers 501
+   */
+  readonly compliance?: Pick<ComplianceStore, 'listCompliance'>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -926,6 +941,41 @@ export function makeApiHandler(deps: ApiDeps) {
     });
   };
 
+  const getCompliance: Route = async (request) => {
+    if (request.repeatedQuery.length > 0) {
+      const name = request.repeatedQuery[0] as string;
+      throw new ApiError('ValidationFailed', `query parameter ${name}: given more than once`, {
+        field: name,
+      });
+    }
+    const query = parseRequest('the query', complianceQuerySchema, request.query);
+    logContext({ target: query.target });
+    if (deps.compliance === undefined) {
+      throw new ApiError('NotImplemented', 'compliance is not wired in this deployment', {
+        field: 'target',
+      });
+    }
+    try {
+      const page = await deps.compliance.listCompliance(query.target, {
+        limit: query.limit ?? COMPLIANCE_DEFAULT_PAGE_SIZE,
+        ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+      });
+      return json(200, compliancePageView(query.target, page.nodes, page.cursor));
+    } catch (error) {
+      if (
+        error instanceof InvalidComplianceCursorError ||
+        (query.cursor !== undefined && nameOf(error) === 'ValidationException')
+      ) {
+        throw new ApiError(
+          'ValidationFailed',
+          `cursor: ${error instanceof InvalidComplianceCursorError ? error.message : 'not a cursor this API returned'}; pass back the cursor of the previous page unchanged`,
+          { field: 'cursor', value: query.cursor, cause: error },
+        );
+      }
+      throw error;
+    }
+  };
+
   const requestRemoval: Route = async (request, params) => {
     const node = parseNodeName(params.id);
     logContext({ node });
@@ -1107,6 +1157,7 @@ export function makeApiHandler(deps: ApiDeps) {
     scan,
     getLedger,
     requestRemoval,
+    getCompliance,
   };
 
   return async function api(event: unknown): Promise<APIGatewayProxyResult> {
@@ -1256,6 +1307,7 @@ function productionDeps(): ApiDeps {
     random: Math.random,
     rolloutStateMachineArn,
     publisher: createEventPublisher(),
+    compliance: createComplianceStore(),
     ...(scanHandler ? { scan: (rollout: ResolvedRollout) => scanHandler({ rollout }) } : {}),
     startRemoval: makeRolloutRemovalStarter({
       sfn,

@@ -263,6 +263,7 @@ const VALID_BODIES: Record<OperationId, unknown[]> = {
   getRollout: [{}],
   getRolloutReport: [{}],
   getLedger: [{}],
+  getCompliance: [{}],
 };
 const ALL_BODIES = [...new Set(Object.values(VALID_BODIES).flat())];
 
