@@ -35,11 +35,14 @@ export interface RolloutApiProps {
   /** The run store table. */
   readonly table: dynamodb.ITable;
   /**
-   * Lets POST /scans scan in the API function: the hotfix root it reads, and the bucket it
-   * writes a group's node list to (as the workflow's scan does).
-   * @default - none: POST /scans answers 501
+   * Lets POST /scans start the scan workflow (lib/scan-workflow.ts) and GET /scans/{id} describe
+   * it and read its per-node results (`scans/` of the artifacts bucket).
+   * @default - none: POST /scans and GET /scans/{id} answer 501
    */
-  readonly scan?: { readonly hotfixBucket: s3.IBucket; readonly artifactsBucket: s3.IBucket };
+  readonly scan?: {
+    readonly stateMachine: sfn.IStateMachine;
+    readonly artifactsBucket: s3.IBucket;
+  };
   /** The stage, part of the URL. @default 'v1' */
   readonly stageName?: string;
   /** Requests per second the stage admits, steady state, all callers together. @default 10 */
@@ -214,47 +217,33 @@ export class RolloutApi extends Construct {
     }
 
     if (props.scan) {
-      const { hotfixBucket, artifactsBucket } = props.scan;
+      // The scan (issue 12, point 4): start it, describe it, read its per-node results. Nothing
+      // else: the workflow's own functions read the hotfix root and the nodes.
+      const { stateMachine, artifactsBucket } = props.scan;
+      fn.addEnvironment('SCAN_STATE_MACHINE_ARN', stateMachine.stateMachineArn);
       fn.addEnvironment('ARTIFACTS_BUCKET', artifactsBucket.bucketName);
+      stateMachine.grantStartExecution(fn);
+      stateMachine.grantExecution(fn, 'states:DescribeExecution');
       fn.addToRolePolicy(
         new iam.PolicyStatement({
-          actions: ['s3:ListBucket'],
-          resources: [hotfixBucket.bucketArn],
+          actions: ['s3:GetObject'],
+          resources: [artifactsBucket.arnForObjects('scans/*')],
         }),
       );
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['s3:GetObject', 's3:GetObjectAttributes', 's3:GetObjectVersion'],
-          resources: [hotfixBucket.arnForObjects('*')],
-        }),
-      );
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['s3:PutObject'],
-          resources: [artifactsBucket.arnForObjects('runs/*')],
-        }),
-      );
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['ssm:DescribeInstanceInformation'],
-          // DescribeInstanceInformation supports no resource-level permissions.
-          resources: ['*'],
-        }),
-      );
+      const scanMachine = stateMachine.node.defaultChild;
+      if (scanMachine !== undefined) {
+        acknowledge(
+          role,
+          wildcardResource(
+            `arn:<AWS::Partition>:states:${nagRegion}:${nagAccount}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${stack.getLogicalId(scanMachine as never)}"}]}]}:*`,
+          ),
+          'DescribeExecution of the scan workflow: its executions are named by scan id at run time; the ARN is scoped to this state machine',
+        );
+      }
       acknowledge(
         role,
-        wildcardResource(`${arnToken(hotfixBucket)}/*`),
-        'the scan reads any update under the hotfix root (read-only)',
-      );
-      acknowledge(
-        role,
-        wildcardResource(`${arnToken(artifactsBucket)}/runs/*`),
-        "the scan writes a group's node list under runs/ of the artifacts bucket",
-      );
-      acknowledge(
-        role,
-        wildcardResource('*'),
-        'ssm:DescribeInstanceInformation supports only Resource "*"',
+        wildcardResource(`${arnToken(artifactsBucket)}/scans/*`),
+        "GET /scans/{id} reads the scan's per-node results under scans/ of the artifacts bucket (read-only)",
       );
     }
 

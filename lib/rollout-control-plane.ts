@@ -29,6 +29,7 @@ import { RolloutFunctions } from './rollout-functions.js';
 import { type RolloutScheduleEntry, RolloutSchedules } from './rollout-schedules.js';
 import { RolloutWorkflow } from './rollout-workflow.js';
 import { RunStoreTable } from './run-store-table.js';
+import { ScanWorkflow } from './scan-workflow.js';
 import { WindowsDocuments } from './windows-documents.js';
 import { setWorkflowLogLevel } from './workflow-common.js';
 
@@ -110,6 +111,11 @@ export class RolloutControlPlane extends Construct {
   public readonly functions: RolloutFunctions;
   public readonly nodeWorkflow: sfn.StateMachine;
   public readonly rolloutWorkflow: sfn.StateMachine;
+  /**
+   * CAU's Invoke-CauScan (lib/scan-workflow.ts): searches each node, installs nothing, writes
+   * one result per node under `scans/` of the artifacts bucket (lambdas/core/scan-result.ts).
+   */
+  public readonly scanWorkflow: sfn.StateMachine;
   /** Holds fleet node lists and Distributed Map results. */
   public readonly artifactsBucket: s3.Bucket;
   /** Where SSM writes the output of our commands. */
@@ -245,8 +251,12 @@ export class RolloutControlPlane extends Construct {
       logGroup: workflowLogs('RolloutWorkflow'),
       ...(props.lockLease ? { lockLease: props.lockLease } : {}),
     }).stateMachine;
+    this.scanWorkflow = new ScanWorkflow(this, 'ScanWorkflow', {
+      functions: fns,
+      logGroup: workflowLogs('ScanWorkflow'),
+    }).stateMachine;
     if (workflowLogLevel !== sfn.LogLevel.ALL) {
-      for (const machine of [this.nodeWorkflow, this.rolloutWorkflow]) {
+      for (const machine of [this.nodeWorkflow, this.rolloutWorkflow, this.scanWorkflow]) {
         acknowledge(
           machine,
           'AwsSolutions-SF1',
@@ -313,7 +323,7 @@ export class RolloutControlPlane extends Construct {
       handler: fns.api,
       rolloutStateMachine: this.rolloutWorkflow,
       table: this.runStore.table,
-      scan: { hotfixBucket: this.hotfixRoot.bucket, artifactsBucket: this.artifactsBucket },
+      scan: { stateMachine: this.scanWorkflow, artifactsBucket: this.artifactsBucket },
       logRetention,
       logRemovalPolicy: dataRemovalPolicy,
       ...keyed,
@@ -330,6 +340,7 @@ export class RolloutControlPlane extends Construct {
     // complete-command throws on purpose when the event beats send-command's token write; Lambda
     // retries an async invocation only twice, so what still fails is dead-lettered, not dropped.
     this.nodeWorkflow.grantTaskResponse(fns.completeCommand);
+    this.scanWorkflow.grantTaskResponse(fns.completeCommand);
     this.completionDeadLetters = new sqs.Queue(this, 'CompletionDeadLetters', {
       ...(key
         ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key }
@@ -445,7 +456,7 @@ export class RolloutControlPlane extends Construct {
   private encryptWorkflows(key: kms.IKey): void {
     const context = stateMachineContext(this);
     const sfnKeyUse = ['kms:Decrypt', 'kms:GenerateDataKey'];
-    for (const machine of [this.nodeWorkflow, this.rolloutWorkflow]) {
+    for (const machine of [this.nodeWorkflow, this.rolloutWorkflow, this.scanWorkflow]) {
       (machine.node.defaultChild as sfn.CfnStateMachine).encryptionConfiguration = {
         type: 'CUSTOMER_MANAGED_KMS_KEY',
         kmsKeyId: key.keyArn,

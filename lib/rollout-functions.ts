@@ -271,7 +271,11 @@ export class RolloutFunctions extends Construct {
     f.scan.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['s3:PutObject'],
-        resources: [props.artifactsBucket.arnForObjects('runs/*')],
+        resources: [
+          props.artifactsBucket.arnForObjects('runs/*'),
+          // The scan workflow's per-node results (lambdas/core/scan-result.ts).
+          props.artifactsBucket.arnForObjects('scans/*'),
+        ],
       }),
     );
     grantKey(props.encryptionKey, f.scan, KEY_READ_WRITE);
@@ -422,6 +426,11 @@ export class RolloutFunctions extends Construct {
       f.scan.role as iam.IRole,
       wildcardResource(`${arnToken(props.artifactsBucket)}/runs/*`),
       "writes each run's node list under runs/ of the artifacts bucket",
+    );
+    acknowledge(
+      f.scan.role as iam.IRole,
+      wildcardResource(`${arnToken(props.artifactsBucket)}/scans/*`),
+      "writes each scan's per-node results under scans/ of the artifacts bucket",
     );
     // cdk-nag prints unresolved pseudo parameters as <AWS::Region>; resolved ones literally.
     const nagRegion = Token.isUnresolved(region) ? '<AWS::Region>' : region;

@@ -10,7 +10,8 @@
  * 2. `states:startExecution.sync:2` tasks: the sandbox runs the child state machine itself, from
  *    its own synthesized definition, and fails the task with `States.TaskFailed` when it fails.
  * 3. Distributed Map states: the interpreter runs inline maps only. The state becomes a task the
- *    sandbox runs: it reads the ItemReader's S3 object, applies ItemSelector, runs the item
+ *    sandbox runs: it reads the ItemReader's S3 object (or, without one, the array at its
+ *    ItemsPath, as the scan workflow's map has), applies ItemSelector, runs the item
  *    processor per item with MaxConcurrency, and raises
  *    `States.ExceedToleratedFailureThreshold` past ToleratedFailureCount, as AWS does. Its Next,
  *    ResultPath, Retry and Catch stay as synthesized.

@@ -13,6 +13,7 @@ import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { StateMachine } from 'aws-local-stepfunctions';
 import dynalite from 'dynalite';
 import { JSONPath } from 'jsonpath-plus';
+import { scanNodeResultKey } from '../lambdas/core/scan-result.js';
 import { makeApiHandler, makeRolloutRemovalStarter } from '../lambdas/handlers/api.js';
 import { makeApprovalGateHandler } from '../lambdas/handlers/approval-gate.js';
 import { makeCancelCommandHandler } from '../lambdas/handlers/cancel-command.js';
@@ -29,6 +30,7 @@ import {
 import { makeRunHistoryHandler } from '../lambdas/handlers/run-history.js';
 import { makeRunLockHandler } from '../lambdas/handlers/run-lock.js';
 import { makeScanHandler } from '../lambdas/handlers/scan.js';
+import { makeScanNodeHandler } from '../lambdas/handlers/scan-node.js';
 import { makeSendCommandHandler } from '../lambdas/handlers/send-command.js';
 import { makeValidateInputHandler } from '../lambdas/handlers/validate-input.js';
 import { RunStore } from '../lambdas/shared/run-store.js';
@@ -113,6 +115,8 @@ function namedError(name: string, message: string): Error {
 interface Synthesized {
   readonly rollout: { arn: string; definition: AslDefinition };
   readonly node: { arn: string; definition: AslDefinition };
+  /** The scan workflow (lib/scan-workflow.ts). */
+  readonly scan: { arn: string; definition: AslDefinition };
   readonly functions: ReadonlyMap<string, FunctionName>;
   readonly table: Record<string, unknown>;
   readonly eventPattern: Record<string, unknown>;
@@ -166,6 +170,7 @@ export function synthesize(): Synthesized {
     synthesized = {
       rollout: find(id(cp.rolloutWorkflow)),
       node: find(id(cp.nodeWorkflow)),
+      scan: find(id(cp.scanWorkflow)),
       functions,
       table: template.Resources[id(cp.runStore.table)]?.Properties ?? {},
       eventPattern: (rule?.Properties.EventPattern ?? {}) as Record<string, unknown>,
@@ -354,12 +359,16 @@ export class Sandbox {
       ],
       [
         'scan',
-        makeScanHandler({
-          s3,
-          ssm: anySsm,
-          now,
-          artifactsBucket: this.synth.artifactsBucket,
-        }) as Handler,
+        (() => {
+          // As deployed: one function for the plan and for each node's result (scan.ts).
+          const scanDeps = { s3, ssm: anySsm, now, artifactsBucket: this.synth.artifactsBucket };
+          const plan = makeScanHandler(scanDeps) as Handler;
+          const node = makeScanNodeHandler(scanDeps) as Handler;
+          return (event: Json) =>
+            (event as { action?: unknown } | null)?.action === 'scanNode'
+              ? node(event)
+              : plan(event);
+        })(),
       ],
       ['preflight', makePreflightHandler({ ssm: anySsm, store: this.store, now }) as Handler],
       ['planNode', makePlanNodeHandler({ s3, now }) as Handler],
@@ -510,7 +519,20 @@ export class Sandbox {
     input: Json,
     name: string,
   ): { executionArn: string; done: Promise<ExecutionResult> } {
-    const arn = this.synth.rollout.arn;
+    return this.startExecution(this.synth.rollout, input, name);
+  }
+
+  /** Starts a scan execution (lib/scan-workflow.ts) without waiting for it, as StartExecution does. */
+  startScan(input: Json, name: string): { executionArn: string; done: Promise<ExecutionResult> } {
+    return this.startExecution(this.synth.scan, input, name);
+  }
+
+  private startExecution(
+    machine: { arn: string; definition: AslDefinition },
+    input: Json,
+    name: string,
+  ): { executionArn: string; done: Promise<ExecutionResult> } {
+    const arn = machine.arn;
     const executionArn = `${arn.replace(':stateMachine:', ':execution:')}:${name}`;
     // As AWS (Standard): the same name and input while it runs is the same execution.
     const live = this.running.get(executionArn);
@@ -520,7 +542,7 @@ export class Sandbox {
     if (this.names.has(`${arn}/${name}`) || this.running.has(executionArn)) {
       throw namedError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
     }
-    const done = this.execute(arn, this.synth.rollout.definition, input, name);
+    const done = this.execute(arn, machine.definition, input, name);
     this.inputs.set(executionArn, input);
     this.running.set(executionArn, { input, startedAt: this.clock.now(), done });
     void done.finally(() => this.running.delete(executionArn)).catch(() => undefined);
@@ -593,6 +615,11 @@ export class Sandbox {
       const input = command.input;
       switch (command.constructor.name) {
         case 'StartExecutionCommand': {
+          if (input.stateMachineArn === this.synth.scan.arn) {
+            const name = String(input.name);
+            const { executionArn } = this.startScan(JSON.parse(String(input.input ?? '{}')), name);
+            return { executionArn, startDate: this.clock.now() };
+          }
           if (input.stateMachineArn !== this.synth.rollout.arn) {
             throw namedError(
               'StateMachineDoesNotExist',
@@ -654,7 +681,11 @@ export class Sandbox {
       now: () => this.clock.now(),
       rolloutStateMachineArn: this.synth.rollout.arn,
       publisher: this.events as never,
-      scan: (rollout) => this.invoke('scan', { rollout }),
+      scans: {
+        stateMachineArn: this.synth.scan.arn,
+        readNodeResult: async (scanId, node) =>
+          this.s3.text(this.synth.artifactsBucket, scanNodeResultKey(scanId, node)),
+      },
       startRemoval: makeRolloutRemovalStarter({
         sfn: this.sfnClient as never,
         rolloutStateMachineArn: this.synth.rollout.arn,
@@ -951,6 +982,26 @@ export class Sandbox {
     return description;
   }
 
+  /** A Distributed Map's items: its ItemReader's S3 object, else the array at its ItemsPath. */
+  private mapItems(state: Record<string, unknown>, input: Json): Json[] {
+    const reader = state.ItemReader as { Parameters: Record<string, Json> } | undefined;
+    if (reader === undefined) {
+      const items = evaluatePath(String(state.ItemsPath ?? '$'), input);
+      if (!Array.isArray(items)) {
+        throw namedError(
+          'States.Runtime',
+          `the Map's ItemsPath ${String(state.ItemsPath ?? '$')} is not an array`,
+        );
+      }
+      return items;
+    }
+    const where = applyTemplate(reader.Parameters, input) as { Bucket: string; Key: string };
+    const text = this.s3.text(where.Bucket, where.Key);
+    if (text === undefined)
+      throw namedError('States.ItemReaderFailed', `no object s3://${where.Bucket}/${where.Key}`);
+    return JSON.parse(text) as Json[];
+  }
+
   /** A Distributed Map, as AWS runs it: items from S3, concurrency, tolerated failures. */
   private async distributedMap(
     state: Record<string, unknown>,
@@ -962,12 +1013,7 @@ export class Sandbox {
       counter: { history: number; transitions: number };
     },
   ): Promise<Json> {
-    const reader = state.ItemReader as { Parameters: Record<string, Json> };
-    const where = applyTemplate(reader.Parameters, input) as { Bucket: string; Key: string };
-    const text = this.s3.text(where.Bucket, where.Key);
-    if (text === undefined)
-      throw namedError('States.ItemReaderFailed', `no object s3://${where.Bucket}/${where.Key}`);
-    const items = JSON.parse(text) as Json[];
+    const items = this.mapItems(state, input);
     const read = (field: string, fallback: number) => {
       const path = state[`${field}Path`];
       const value = typeof path === 'string' ? evaluatePath(path, input) : state[field];

@@ -36,6 +36,7 @@ import {
   RUN_ID_PATTERN,
   rolloutInputSchema,
 } from './rollout-input.js';
+import { scanNodeResultSchema } from './scan-result.js';
 
 // ---------------------------------------------------------------------------------------------
 // Limits
@@ -120,7 +121,13 @@ export const API_ROUTES = [
     operationId: 'scan',
     method: 'POST',
     path: '/scans',
-    summary: 'What a rollout would install where; installs nothing',
+    summary: 'Start a scan: what a rollout would install where; installs nothing',
+  },
+  {
+    operationId: 'getScan',
+    method: 'GET',
+    path: '/scans/{id}',
+    summary: "A scan's status and, once it ended, its result per node",
   },
   {
     operationId: 'getLedger',
@@ -1205,6 +1212,48 @@ export const scanResultSchema = z
       "CAU's Invoke-CauScan: per node, the updates the hotfix plug-in would install, how many can hotpatch, whether a restart is expected, and whether the node is online; the Windows Update query. Installs nothing",
   });
 
+// -- The scan workflow (issue 12, point 4): POST /scans starts it, GET /scans/{id} reads it. ----
+
+export const scanAcceptedSchema = z
+  .object({
+    scanId: z.string().describe('The scan id; also the execution name'),
+    executionArn: z.string(),
+    status: z.literal('Running'),
+  })
+  .meta({ title: 'ScanAccepted' });
+
+/** How a scan stands: its execution's status, in the words of the rest of the API. */
+export const SCAN_STATUSES = ['Running', 'Succeeded', 'Failed', 'Cancelled', 'TimedOut'] as const;
+export type ScanStatus = (typeof SCAN_STATUSES)[number];
+
+export const scanViewSchema = z
+  .object({
+    scanId: z.string(),
+    status: z.enum(SCAN_STATUSES),
+    startedAt: timestamp,
+    stoppedAt: timestamp.nullable(),
+    error: z
+      .object({ code: z.string(), message: z.string() })
+      .nullable()
+      .describe('Why the scan failed (the input, the target, NodesOffline, the hotfix root)'),
+    plan: scanResultSchema
+      .nullable()
+      .describe("The hotfix plan and the nodes' SSM status; null until the scan ended"),
+    nodes: z
+      .array(scanNodeResultSchema)
+      .describe(
+        'Per node, in update order: each update that would install (KB, title, classification, severity, restart expected and why, hotpatch candidate and why) and each found update left out, with the rule (lambdas/core/scan-result.ts). Empty until the scan ended',
+      ),
+    nodesMissing: z
+      .array(z.string())
+      .describe('Nodes of a finished scan whose result could not be read'),
+  })
+  .meta({
+    title: 'ScanView',
+    description:
+      "CAU's Invoke-CauScan: a scan started by POST /scans, its status and, once it ended, what each node would install. Installs nothing, drains nothing, restarts nothing",
+  });
+
 const ledgerEntrySchema = z.object({
   node: z.string(),
   sequence: z.number().int(),
@@ -1882,17 +1931,18 @@ const jsonContent = (schemaName: string) => ({
   'application/json': { schema: ref(schemaName) },
 });
 
-const idParameter = (what: 'rollout' | 'node' | 'target'): Json => ({
+const idParameter = (what: 'rollout' | 'node' | 'target' | 'scan'): Json => ({
   name: 'id',
   in: 'path',
   required: true,
   description: {
     rollout: 'The rollout (run) id',
+    scan: 'The scan id',
     node: 'The node (NetBIOS computer name)',
     target: 'The cluster or group name',
   }[what],
   schema:
-    what === 'rollout'
+    what === 'rollout' || what === 'scan'
       ? { type: 'string', pattern: RUN_ID_PATTERN.source }
       : what === 'node'
         ? { type: 'string', minLength: 1, maxLength: NETBIOS_MAX_LENGTH }
@@ -2087,14 +2137,22 @@ const OPERATIONS: Record<OperationId, Json> = {
   },
   scan: {
     description:
-      "CAU's Invoke-CauScan for a rollout input: what would install where, which nodes are online. Starts nothing on the nodes and installs nothing.",
+      "CAU's Invoke-CauScan for a rollout input: starts the scan workflow, which resolves the target as a rollout does, plans the hotfix root, and searches Windows Update on every node with the run's QueryString, IncludeRecommendedUpdates and updateSelection (document ScanUpdates). Installs nothing, drains nothing, restarts nothing. Follow it with GET /scans/{id}.",
     requestBody: { required: true, content: jsonContent('RolloutRequest') },
     responses: {
-      '200': { description: 'The scan', content: jsonContent('ScanResult') },
-      ...errorRefs('BadRequest'),
-      '409': errorResponse('policy.requireAllNodesOnline is set and nodes are offline'),
-      ...errorRefs('TooLarge', 'UnsupportedMediaType'),
-      '422': errorResponse('The hotfix root or its configuration cannot be used'),
+      '202': { description: 'The scan started', content: jsonContent('ScanAccepted') },
+      ...errorRefs('BadRequest', 'TooLarge', 'UnsupportedMediaType'),
+      '501': errorResponse('Scanning is not wired in this deployment'),
+      ...errorRefs('ServiceUnavailable', 'InternalError'),
+    },
+  },
+  getScan: {
+    description:
+      "A scan's status and, once it ended, per node: each update that would install (KB, title, classification, severity, restart expected and why, hotpatch candidate and why) and each update found that would not, with the rule that leaves it out.",
+    parameters: [idParameter('scan')],
+    responses: {
+      '200': { description: 'The scan', content: jsonContent('ScanView') },
+      ...errorRefs('BadRequest', 'NotFound'),
       '501': errorResponse('Scanning is not wired in this deployment'),
       ...errorRefs('ServiceUnavailable', 'InternalError'),
     },
@@ -2261,6 +2319,8 @@ export function openApiDocument(): Json {
     DecisionRequest: schemaOf(decisionRequestSchema, 'input'),
     DecisionAccepted: schemaOf(decisionAcceptedSchema, 'output'),
     ScanResult: schemaOf(scanResultSchema, 'output'),
+    ScanAccepted: schemaOf(scanAcceptedSchema, 'output'),
+    ScanView: schemaOf(scanViewSchema, 'output'),
     Ledger: schemaOf(ledgerResponseSchema, 'output'),
     RemovalRequest: schemaOf(removalRequestSchema, 'input'),
     RemovalAccepted: schemaOf(removalAcceptedSchema, 'output'),

@@ -17,7 +17,6 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import {
   API_PATHS,
@@ -70,12 +69,8 @@ import {
   safeRemovalOrder,
 } from '../core/install-ledger.js';
 import { lockForceRecovered } from '../core/lifecycle-events.js';
-import { PLUGIN_NAMES } from '../core/plugin-arguments.js';
-import {
-  parseRolloutInput,
-  type ResolvedRollout,
-  RolloutInputError,
-} from '../core/rollout-input.js';
+import { parseRolloutInput, RolloutInputError } from '../core/rollout-input.js';
+import { scanNodeResultKey } from '../core/scan-result.js';
 import { type ExecutionStatus, holderIsAlive } from '../core/target-lock.js';
 import {
   type ComplianceStore,
@@ -97,7 +92,7 @@ import {
   type RunStore,
 } from '../shared/run-store.js';
 import { logContext, logger, requiredEnv, tracer } from '../shared/runtime.js';
-import { makeScanHandler } from './scan.js';
+import { makeScanRoutes, readArtifact, type ScanApiDeps } from './scan-api.js';
 
 /** What a removal is started with, besides the node and the plan. */
 export interface RemovalStartRequest {
@@ -154,10 +149,10 @@ export interface ApiDeps {
   /** The rollout workflow: POST /rollouts starts it, GET /rollouts/{id} describes its executions. */
   readonly rolloutStateMachineArn: string;
   /**
-   * Scans a resolved rollout, installing nothing (the scan handler's logic).
-   * @default - none: POST /scans answers 501
+   * The scan workflow: POST /scans starts it, GET /scans/{id} reads it (scan-api.ts).
+   * @default - none: POST /scans and GET /scans/{id} answer 501
    */
-  readonly scan?: (rollout: ResolvedRollout) => Promise<unknown>;
+  readonly scans?: ScanApiDeps;
   /**
    * Starts removing updates from a node in the plan's order, then restarting it.
    * @default - none: POST /nodes/{id}/removals answers 501 after planning, and starts nothing
@@ -907,6 +902,13 @@ export function makeApiHandler(deps: ApiDeps) {
       });
     };
 
+  const scanRoutes = deps.scans ? makeScanRoutes(deps.sfn, deps.scans) : undefined;
+  const scansNotWired = () =>
+    new ApiError(
+      'NotImplemented',
+      'scanning is not wired in this deployment (the API function has no SCAN_STATE_MACHINE_ARN); nothing was scanned',
+    );
+
   const scan: Route = async (request) => {
     const body = parseJsonBody({
       body: request.body,
@@ -914,19 +916,17 @@ export function makeApiHandler(deps: ApiDeps) {
       contentType: request.headers.get('content-type'),
       required: true,
     });
-    const { rollout } = parseRolloutRequest(body, deps.now(), { random });
+    const { rollout, input } = parseRolloutRequest(body, deps.now(), { random });
     logContext({ runId: rollout.runId, target: rollout.target.name });
-    if (deps.scan === undefined) {
-      throw new ApiError(
-        'NotImplemented',
-        'scanning is not wired in this deployment (the API function has no ARTIFACTS_BUCKET); nothing was scanned',
-      );
-    }
-    try {
-      return json(200, await deps.scan(rollout));
-    } catch (error) {
-      throw scanError(error, rollout) ?? error;
-    }
+    if (scanRoutes === undefined) throw scansNotWired();
+    return json(202, await scanRoutes.startScan(rollout.runId, input));
+  };
+
+  const getScan: Route = async (_request, params) => {
+    const id = parseRunId(params.id);
+    logContext({ runId: id });
+    if (scanRoutes === undefined) throw scansNotWired();
+    return json(200, await scanRoutes.getScan(id));
   };
 
   const getLedger: Route = async (_request, params) => {
@@ -1155,6 +1155,7 @@ export function makeApiHandler(deps: ApiDeps) {
     rejectRollout: decide(false),
     forceRecovery,
     scan,
+    getScan,
     getLedger,
     requestRemoval,
     getCompliance,
@@ -1192,39 +1193,6 @@ export function makeApiHandler(deps: ApiDeps) {
     }
   };
 }
-
-/** The scan's errors that the request caused, as 4xx; undefined for the rest. */
-function scanError(error: unknown, rollout: ResolvedRollout): ApiError | undefined {
-  const name = nameOf(error);
-  const message = error instanceof Error ? error.message : String(error);
-  if (name === 'NodesOffline') {
-    return new ApiError('NodesOffline', message, { field: 'policy.requireAllNodesOnline' });
-  }
-  const hotfix = rollout.plugins.findIndex((p) => p.name === PLUGIN_NAMES.hotfix);
-  const plugin = rollout.plugins[hotfix];
-  const root = plugin?.name === PLUGIN_NAMES.hotfix ? plugin.hotfixRoot.uri : undefined;
-  if (root !== undefined && (HOTFIX_ROOT_ERRORS.has(name) || name.startsWith('HotfixConfig'))) {
-    return new ApiError(
-      'HotfixRootInvalid',
-      `the hotfix root ${root} cannot be used (${name}): ${message}`,
-      { field: `plugins[${hotfix}].arguments`, value: root, cause: error },
-    );
-  }
-  return undefined;
-}
-
-/** S3 and hotfix-root errors that mean the root the request names is missing or unreadable. */
-const HOTFIX_ROOT_ERRORS: ReadonlySet<string> = new Set([
-  'NoSuchBucket',
-  'NoSuchKey',
-  'AccessDenied',
-  'AllAccessDisabled',
-  'PermanentRedirect',
-  'InvalidBucketName',
-  'InvalidObjectState',
-  'HotfixRootObjectTooLarge',
-  'HotpatchManifestInvalid',
-]);
 
 /**
  * `startRemoval` over the rollout workflow: a rollout of the node alone, in its cluster (or
@@ -1288,16 +1256,17 @@ export function makeRolloutRemovalStarter(deps: {
 
 function productionDeps(): ApiDeps {
   const artifactsBucket = process.env.ARTIFACTS_BUCKET;
+  const scanStateMachineArn = process.env.SCAN_STATE_MACHINE_ARN;
   const now = () => new Date();
-  const scanHandler =
-    artifactsBucket === undefined || artifactsBucket === ''
-      ? undefined
-      : makeScanHandler({
-          s3: tracer.captureAWSv3Client(new S3Client({})),
-          ssm: tracer.captureAWSv3Client(new SSMClient({})),
-          now,
-          artifactsBucket,
-        });
+  const s3 = tracer.captureAWSv3Client(new S3Client({}));
+  const scans: ScanApiDeps | undefined =
+    artifactsBucket && scanStateMachineArn
+      ? {
+          stateMachineArn: scanStateMachineArn,
+          readNodeResult: (scanId, node) =>
+            readArtifact(s3, artifactsBucket, scanNodeResultKey(scanId, node)),
+        }
+      : undefined;
   const sfn = tracer.captureAWSv3Client(new SFNClient({}));
   const rolloutStateMachineArn = requiredEnv('ROLLOUT_STATE_MACHINE_ARN');
   return {
@@ -1308,7 +1277,7 @@ function productionDeps(): ApiDeps {
     rolloutStateMachineArn,
     publisher: createEventPublisher(),
     compliance: createComplianceStore(),
-    ...(scanHandler ? { scan: (rollout: ResolvedRollout) => scanHandler({ rollout }) } : {}),
+    ...(scans ? { scans } : {}),
     startRemoval: makeRolloutRemovalStarter({
       sfn,
       rolloutStateMachineArn,

@@ -35,6 +35,7 @@ import {
   loadHotpatchManifest,
 } from '../shared/hotfix-root.js';
 import { logContext, logger, tracer } from '../shared/runtime.js';
+import { makeScanNodeHandler, type ScanNodeSummary } from './scan-node.js';
 
 export interface ScanDeps {
   readonly s3: S3Client;
@@ -430,7 +431,20 @@ function productionDeps(): ScanDeps {
   };
 }
 
-export const handler = async (event: unknown, _context?: Context): Promise<ScanResult> => {
+let cachedNode: ReturnType<typeof makeScanNodeHandler> | undefined;
+
+/**
+ * The scan function serves both steps of the scan workflow: the plan (this file) and, for an
+ * event with `action: 'scanNode'`, one node's result (scan-node.ts), so one role holds the reads.
+ */
+export const handler = async (
+  event: unknown,
+  _context?: Context,
+): Promise<ScanResult | ScanNodeSummary> => {
+  if ((event as { action?: unknown } | null)?.action === 'scanNode') {
+    cachedNode ??= makeScanNodeHandler(productionDeps());
+    return cachedNode(event);
+  }
   cached ??= makeScanHandler(productionDeps());
   return cached(event);
 };

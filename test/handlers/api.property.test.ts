@@ -142,7 +142,7 @@ beforeAll(async () => {
     store,
     now: () => NOW,
     rolloutStateMachineArn: MACHINE,
-    scan: async (rollout) => ({ runId: rollout.runId, nodes: [], warnings: [] }),
+    scans: { stateMachineArn: MACHINE, readNodeResult: async () => undefined },
     startRemoval: async () => ({ removalId: 'rm-1' }),
   });
 });
@@ -264,6 +264,7 @@ const VALID_BODIES: Record<OperationId, unknown[]> = {
   getRolloutReport: [{}],
   getLedger: [{}],
   getCompliance: [{}],
+  getScan: [{}],
 };
 const ALL_BODIES = [...new Set(Object.values(VALID_BODIES).flat())];
 

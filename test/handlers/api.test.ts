@@ -34,10 +34,9 @@ import {
   rolloutPageSchema,
   rolloutStatusSchema,
   runReportSchema,
-  scanResultSchema,
+  scanViewSchema,
 } from '../../lambdas/core/api-model.js';
 import type { UpdateResult } from '../../lambdas/core/contracts.js';
-import { HotfixConfigSyntaxError } from '../../lambdas/core/hotfix-config.js';
 import type { LedgerEntry } from '../../lambdas/core/install-ledger.js';
 import {
   type ApiDeps,
@@ -45,7 +44,6 @@ import {
   makeRolloutRemovalStarter,
 } from '../../lambdas/handlers/api.js';
 import { makeApprovalGateHandler } from '../../lambdas/handlers/approval-gate.js';
-import { NodesOfflineError } from '../../lambdas/handlers/scan.js';
 import { type RunRecord, RunStore } from '../../lambdas/shared/run-store.js';
 import { logger } from '../../lambdas/shared/runtime.js';
 import type { RunReport } from '../../sandbox/report.js';
@@ -961,72 +959,122 @@ describe('POST /rollouts/{id}/approve and /reject', () => {
   });
 });
 
-describe('POST /scans', () => {
-  const scanResult = {
-    runId: 'x',
+describe('scans: POST /scans and GET /scans/{id}', () => {
+  const SCAN_MACHINE = 'arn:aws:states:us-east-1:000000000000:stateMachine:Scan';
+  const scanExecution = (id: string) =>
+    `arn:aws:states:us-east-1:000000000000:execution:Scan:${id}`;
+  const nodeResult = (node: string) => ({
+    schemaVersion: 1,
+    scanId: 'scan-1',
+    node,
+    instanceId: 'i-0123456789abcdef0',
     scannedAt: NOW.toISOString(),
-    nodes: [],
-    ignored: [],
-    ignoredOmitted: 0,
-    warnings: [],
-    nodeOrder: [],
-    hotfix: null,
-    windowsUpdate: null,
-    nodeListKey: null,
-  };
-
-  it('scans the resolved rollout and starts nothing', async () => {
-    // Arrange
-    const scan = vi.fn(async () => scanResult);
-    // Act
-    const result = await call({ method: 'POST', path: '/scans', body: rolloutBody() }, { scan });
-    // Assert
-    expect(result.statusCode).toBe(200);
-    expect(scanResultSchema.parse(result.json)).toMatchObject({ runId: 'x' });
-    expect(scan).toHaveBeenCalledWith(
-      expect.objectContaining({ target: expect.objectContaining({ name: 'CLUSTER1' }) }),
-    );
-    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+    status: 'Scanned',
+    error: null,
+    pingStatus: 'Online',
+    pendingRestart: false,
+    windowsUpdate: { found: 1, applicable: 1 },
+    updates: [],
+    excluded: [],
+    restartExpected: false,
+    restartReasons: [],
+    hotpatchCandidates: 0,
+  });
+  const scans = (stored: Record<string, string> = {}) => ({
+    stateMachineArn: SCAN_MACHINE,
+    readNodeResult: vi.fn(async (_id: string, node: string) => stored[node]),
   });
 
-  it.each([
-    {
-      case: 'nodes offline under requireAllNodesOnline',
-      error: new NodesOfflineError([
-        { name: 'NODE1', instanceId: 'i-0123456789abcdef0', pingStatus: null },
-      ]),
-      status: 409,
-      code: 'NodesOffline',
-    },
-    {
-      case: 'a malformed hotfix configuration',
-      error: new HotfixConfigSyntaxError(3, 1, 'unclosed tag', 's3://root/DefaultHotfixConfig.xml'),
-      status: 422,
-      code: 'HotfixRootInvalid',
-    },
-    {
-      case: 'a hotfix root bucket that does not exist',
-      error: Object.assign(new Error('The specified bucket does not exist'), {
-        name: 'NoSuchBucket',
-      }),
-      status: 422,
-      code: 'HotfixRootInvalid',
-    },
-  ])('$case → $status $code', async ({ error, status, code }) => {
+  it('POST starts the scan workflow with the validated input and answers 202 with the scan id', async () => {
     // Arrange
-    const body = rolloutBody({
-      plugins: [
-        { name: 'Microsoft.HotfixPlugin', arguments: 'HotfixRootFolderPath="s3://root/2025-05"' },
-      ],
-    });
+    sfn.on(StartExecutionCommand).resolves({ executionArn: scanExecution('scan-1') });
     // Act
     const result = await call(
-      { method: 'POST', path: '/scans', body },
-      { scan: vi.fn().mockRejectedValue(error) },
+      { method: 'POST', path: '/scans', body: rolloutBody({ runId: 'scan-1' }) },
+      { scans: scans() },
     );
     // Assert
-    const body2 = clientError(result, status, code);
-    if (code === 'HotfixRootInvalid') expect(body2.field).toBe('plugins[0].arguments');
+    expect(result.statusCode).toBe(202);
+    expect(result.json).toEqual({
+      scanId: 'scan-1',
+      executionArn: scanExecution('scan-1'),
+      status: 'Running',
+    });
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+    const sent = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
+    expect(sent?.stateMachineArn).toBe(SCAN_MACHINE);
+    expect(sent?.name).toBe('scan-1');
+    expect(JSON.parse(sent?.input ?? '{}')).toMatchObject({
+      runId: 'scan-1',
+      target: { name: 'CLUSTER1' },
+    });
+  });
+
+  it('POST refuses a scan id in use, naming runId', async () => {
+    sfn
+      .on(StartExecutionCommand)
+      .rejects(Object.assign(new Error('exists'), { name: 'ExecutionAlreadyExists' }));
+    const result = await call(
+      { method: 'POST', path: '/scans', body: rolloutBody({ runId: 'scan-1' }) },
+      { scans: scans() },
+    );
+    expect(clientError(result, 409, 'RolloutIdInUse').field).toBe('runId');
+  });
+
+  it('GET of a running scan gives its status and no nodes yet', async () => {
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING', startDate: NOW });
+    const deps = scans();
+    const result = await call({ method: 'GET', path: '/scans/scan-1' }, { scans: deps });
+    expect(result.statusCode).toBe(200);
+    expect(result.json).toMatchObject({ scanId: 'scan-1', status: 'Running', nodes: [] });
+    expect(deps.readNodeResult).not.toHaveBeenCalled();
+  });
+
+  it('GET of a finished scan reads each node result in order, naming the ones it cannot read', async () => {
+    // Arrange
+    sfn.on(DescribeExecutionCommand).resolves({
+      status: 'SUCCEEDED',
+      startDate: NOW,
+      stopDate: NOW,
+      output: JSON.stringify({ scanId: 'scan-1', plan: null, nodes: ['NODE1', 'NODE2', 'NODE3'] }),
+    });
+    const deps = scans({
+      NODE1: JSON.stringify(nodeResult('NODE1')),
+      NODE3: JSON.stringify({ ...nodeResult('NODE3'), schemaVersion: 99 }),
+    });
+    // Act
+    const result = await call({ method: 'GET', path: '/scans/scan-1' }, { scans: deps });
+    // Assert
+    const view = scanViewSchema.parse(result.json);
+    expect(view.status).toBe('Succeeded');
+    expect(view.nodes.map((n) => n.node)).toEqual(['NODE1']);
+    expect(view.nodesMissing).toEqual(['NODE2', 'NODE3']);
+    expect(deps.readNodeResult).toHaveBeenCalledWith('scan-1', 'NODE2');
+  });
+
+  it('GET of a failed scan says why, from the Lambda error in the cause', async () => {
+    sfn.on(DescribeExecutionCommand).resolves({
+      status: 'FAILED',
+      startDate: NOW,
+      stopDate: NOW,
+      error: 'NodesOffline',
+      cause: JSON.stringify({ errorType: 'NodesOffline', errorMessage: 'NODE1 is offline' }),
+    });
+    const result = await call({ method: 'GET', path: '/scans/scan-1' }, { scans: scans() });
+    expect(result.json).toMatchObject({
+      status: 'Failed',
+      error: { code: 'NodesOffline', message: 'NODE1 is offline' },
+    });
+  });
+
+  it('GET of an unknown scan is 404 naming the id; a bad id is 400', async () => {
+    sfn
+      .on(DescribeExecutionCommand)
+      .rejects(Object.assign(new Error('none'), { name: 'ExecutionDoesNotExist' }));
+    const missing = await call({ method: 'GET', path: '/scans/scan-9' }, { scans: scans() });
+    expect(clientError(missing, 404, 'NotFound')).toMatchObject({ field: 'id', value: 'scan-9' });
+    const bad = await call({ method: 'GET', path: '/scans/bad%20id' }, { scans: scans() });
+    expect(clientError(bad, 400, 'ValidationFailed').field).toBe('id');
   });
 
   it('answers 501 where scanning is not wired, after checking the body', async () => {
@@ -1040,6 +1088,8 @@ describe('POST /scans', () => {
       501,
       'NotImplemented',
     );
+    clientError(await call({ method: 'GET', path: '/scans/scan-1' }), 501, 'NotImplemented');
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
   });
 });
 

@@ -68,6 +68,21 @@ function synth(
   });
   const table = new RunStoreTable(stack, 'RunStore', { removalPolicy: RemovalPolicy.DESTROY })
     .table;
+  const scanMachine = (scope: Stack) => {
+    const m = new sfn.StateMachine(scope, 'ScanMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(scope, 'ScanPass')),
+      tracingEnabled: true,
+      logs: {
+        destination: new logs.LogGroup(scope, 'ScanLogs', { removalPolicy: RemovalPolicy.DESTROY }),
+        level: sfn.LogLevel.ALL,
+      },
+    });
+    Validations.of(m.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'test fixture: Step Functions log delivery and X-Ray support only Resource "*"',
+    });
+    return m;
+  };
   const bucket = (id: string) => {
     const b = new s3.Bucket(stack, id, {
       enforceSSL: true,
@@ -82,7 +97,7 @@ function synth(
     rolloutStateMachine: machine,
     table,
     ...(scan
-      ? { scan: { hotfixBucket: bucket('Hotfixes'), artifactsBucket: bucket('Artifacts') } }
+      ? { scan: { stateMachine: scanMachine(stack), artifactsBucket: bucket('Artifacts') } }
       : {}),
     ...props,
   });
@@ -283,25 +298,29 @@ describe('RolloutApi: the handler', () => {
     ).toBe(false);
   });
 
-  it('with scan, may read the hotfix root and write node lists, and knows the artifacts bucket', () => {
+  it('with scan, may start and describe the scan workflow and read scans/ only', () => {
     // Act
     const { template } = synth({}, true);
     const found = statements(template);
     // Assert
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ ARTIFACTS_BUCKET: Match.anyValue() }) },
+      Environment: {
+        Variables: Match.objectLike({
+          ARTIFACTS_BUCKET: Match.anyValue(),
+          SCAN_STATE_MACHINE_ARN: Match.anyValue(),
+        }),
+      },
     });
     const actions = found.flatMap(actionsOf);
-    expect(actions).toEqual(
-      expect.arrayContaining([
-        's3:ListBucket',
-        's3:GetObject',
-        's3:PutObject',
-        'ssm:DescribeInstanceInformation',
-      ]),
-    );
-    const put = found.find((s) => actionsOf(s).includes('s3:PutObject'));
-    expect(JSON.stringify(put?.Resource)).toContain('/runs/*');
+    expect(actions).toEqual(expect.arrayContaining(['s3:GetObject', 'states:StartExecution']));
+    // Least privilege: the workflow's functions read the hotfix root and the nodes, not the API.
+    for (const action of ['s3:PutObject', 's3:ListBucket', 'ssm:DescribeInstanceInformation']) {
+      expect(actions).not.toContain(action);
+    }
+    const get = found.find((s) => actionsOf(s).includes('s3:GetObject'));
+    expect(JSON.stringify(get?.Resource)).toContain('/scans/*');
+    const start = found.filter((s) => actionsOf(s).includes('states:StartExecution'));
+    expect(JSON.stringify(start)).toContain('ScanMachine');
   });
 
   it('grants invoking chosen operations only', () => {
