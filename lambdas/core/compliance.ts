@@ -46,7 +46,10 @@ export interface ComplianceScan {
   /** `Failed`: the search did not answer; `error` says why. */
   readonly status: 'Scanned' | 'Failed';
   readonly error: { readonly code: string; readonly message: string } | null;
-  /** The registry's restart markers; null: not searched. */
+  /**
+   * The registry's restart markers; null: not read (the scan reads them with its Windows Update
+   * search only). Null: the ledger's InstalledPendingReboot installs decide.
+   */
   readonly pendingRestart: boolean | null;
   /** Updates that would install now (applicable, not excluded by the selection). */
   readonly updates: readonly {
@@ -224,7 +227,10 @@ export function assessNode(input: NodeAssessmentInput): NodeCompliance {
     }
   }
 
-  const pendingRestart = scanned ? scan.pendingRestart === true : null;
+  // The scan reads the node's restart markers only with its Windows Update search. Without it,
+  // the ledger's word stands: an install a rebootOption Never run left owing a restart.
+  const owed = installed.filter((u) => u.installedPendingReboot).map((u) => u.kb);
+  const pendingRestart = scanned ? (scan.pendingRestart ?? owed.length > 0) : null;
   const reasons: string[] = [];
   let state: ComplianceState;
   if (!scanned) {
@@ -243,7 +249,13 @@ export function assessNode(input: NodeAssessmentInput): NodeCompliance {
         `${failed.length} update${failed.length === 1 ? '' : 's'} failed on the last attempt in run ${input.lastRun?.runId}: ${failed.map((f) => f.kb ?? f.update).join(', ')}`,
       );
     }
-    if (pendingRestart) reasons.push('a restart is pending: installed updates are not in effect');
+    if (scan.pendingRestart === true) {
+      reasons.push('a restart is pending: installed updates are not in effect');
+    } else if (pendingRestart) {
+      reasons.push(
+        `a restart is owed: ${owed.join(', ')} installed without one (rebootOption Never); the scan did not read the node's restart markers`,
+      );
+    }
     state = reasons.length === 0 ? 'Compliant' : 'NonCompliant';
   }
 

@@ -28,6 +28,7 @@ import type { InstallLedger } from '../core/install-ledger.js';
 import { nodeComplianceChanged } from '../core/lifecycle-events.js';
 import { nodeNameProblem } from '../core/node-names.js';
 import { GROUP_NAME_PATTERN, parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
+import { scanNodeResultKey } from '../core/scan-result.js';
 import {
   type ComplianceStore,
   createComplianceStore,
@@ -68,7 +69,10 @@ const eventSchema = z.object({
 
 export type RecordComplianceEvent = z.input<typeof eventSchema>;
 
-/** What the node's scan result must hold (a subset of the scan contract's ScanNodeResult). */
+/**
+ * What the node's scan result must hold: the fields of the scan contract's ScanNodeResult
+ * (lambdas/core/scan-result.ts) that compliance reads; the rest is not checked here.
+ */
 const scanSchema = z.object({
   node: z.string().min(1),
   scannedAt: z.string().min(1),
@@ -239,11 +243,6 @@ function productionDeps(): RecordComplianceDeps {
     ...(publisher.enabled ? { events: publisher as unknown as ComplianceEventSink } : {}),
     now: () => new Date(),
   };
-}
-
-/** Where the scan writes one node's result (the scan contract, lambdas/core/scan-result.ts). */
-export function scanNodeResultKey(scanId: string, node: string): string {
-  return `scans/${scanId}/nodes/${node}.json`;
 }
 
 export const handler = async (

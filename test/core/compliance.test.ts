@@ -187,6 +187,44 @@ describe('assessNode: the state (Patch Manager / Azure Update Manager compliance
   });
 });
 
+const owing: InstallLedger = {
+  node: NODE,
+  entries: [
+    {
+      node: NODE,
+      sequence: 1,
+      updateId: 'KB1000001',
+      installedAt: '2026-12-01T10:00:00Z',
+      hotpatched: false,
+      replacedFiles: [],
+    },
+    {
+      node: NODE,
+      sequence: 2,
+      updateId: 'KB1000002',
+      installedAt: '2026-12-02T10:00:00Z',
+      hotpatched: false,
+      replacedFiles: [],
+      installedPendingReboot: true,
+    },
+  ],
+};
+
+describe('assessNode: a restart owed by the ledger when the scan did not read the markers', () => {
+  it('is pending, with the updates that owe it', () => {
+    const result = assessNode(input({ scan: scan({ pendingRestart: null }), ledger: owing }));
+    expect(result).toMatchObject({ state: 'NonCompliant', pendingRestart: true });
+    expect(result.reasons).toEqual([
+      "a restart is owed: KB1000002 installed without one (rebootOption Never); the scan did not read the node's restart markers",
+    ]);
+  });
+  it("the scan's own reading wins", () => {
+    expect(assessNode(input({ scan: scan({ pendingRestart: false }), ledger: owing })).state).toBe(
+      'Compliant',
+    );
+  });
+});
+
 describe('assessNode: installed, missing, failed, pending restart', () => {
   it('lists installed updates from the ledger, with when and by which run', () => {
     const result = assessNode(input({ ledger: ledgerWith('KB1000001', 'KB1000002') }));
@@ -334,6 +372,9 @@ describe('assessNode: installed, missing, failed, pending restart', () => {
   it("pendingRestart is the scan's, and null when the scan failed (missing and failed are then not claimed either)", () => {
     expect(assessNode(input({ scan: scan({ pendingRestart: true }) })).pendingRestart).toBe(true);
     expect(assessNode(input({ scan: scan({ pendingRestart: null }) })).pendingRestart).toBe(false);
+    expect(
+      assessNode(input({ scan: scan({ pendingRestart: false }), ledger: owing })).pendingRestart,
+    ).toBe(false);
     const failedScan = assessNode(
       input({
         scan: scan({

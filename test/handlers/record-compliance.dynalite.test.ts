@@ -11,10 +11,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assessNode } from '../../lambdas/core/compliance.js';
 import type { UpdateResult } from '../../lambdas/core/contracts.js';
 import { createLedger, recordInstall } from '../../lambdas/core/install-ledger.js';
+import { type ScanNodeResult, scanNodeResultKey } from '../../lambdas/core/scan-result.js';
 import {
   makeRecordComplianceHandler,
   type RecordComplianceDeps,
-  scanNodeResultKey,
 } from '../../lambdas/handlers/record-compliance.js';
 import { ComplianceStore } from '../../lambdas/shared/compliance-store.js';
 import { RunStore } from '../../lambdas/shared/run-store.js';
@@ -91,6 +91,13 @@ type Scan = {
   pendingRestart: boolean | null;
   updates: { source: 'windowsUpdate' | 'hotfix'; kb: string | null; title: string }[];
 };
+
+// The scan contract's result is what compliance reads: this fails to compile if they drift apart.
+const _contractFits = (result: ScanNodeResult): Scan => ({
+  ...result,
+  updates: result.updates.map((u) => ({ source: u.source, kb: u.kb, title: u.title })),
+});
+void _contractFits;
 
 const clean = (node: string): Scan => ({
   node,

@@ -461,6 +461,7 @@ describe('the default control plane', () => {
       approvalGate: ['PutItem', 'GetItem', 'DeleteItem', 'UpdateItem'],
       api: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'],
       checkAlarms: [],
+      recordCompliance: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
     };
 
     it.each(FUNCTION_NAMES)('%s has exactly the DynamoDB actions it uses', (name) => {
@@ -522,15 +523,18 @@ describe('the default control plane', () => {
           [[id(fns.api.role)], { Ref: id(cp.rolloutWorkflow) }],
           // The approval gate fails its own task when a cancel beat its token to the store.
           [[id(fns.approvalGate.role)], { Ref: id(cp.rolloutWorkflow) }],
+          // The scan and the compliance assessment wait on ScanUpdates the same way.
+          [[id(fns.completeCommand.role)], { Ref: id(cp.scanWorkflow) }],
+          [[id(fns.completeCommand.role)], { Ref: id(cp.complianceWorkflow) }],
         ]),
       );
-      expect(found).toHaveLength(3);
+      expect(found).toHaveLength(5);
     });
   });
 
   describe('Step Functions', () => {
-    it('has the node and rollout workflows', () => {
-      template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    it('has the node, rollout, scan and compliance workflows', () => {
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
     });
 
     it('logs errors with their data (no task token reaches the logs) and traces with X-Ray', () => {
@@ -557,7 +561,7 @@ describe('the default control plane', () => {
       // Act
       const { template } = synth({ settings: { workflowLogLevel: level } });
       // Assert
-      template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
       template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
         LoggingConfiguration: Match.objectLike({ Level: level, IncludeExecutionData: data }),
       });
@@ -864,8 +868,8 @@ describe('a customer managed key (customerManagedKey)', () => {
     });
   });
 
-  it('encrypts both state machines with it', () => {
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+  it('encrypts every state machine with it', () => {
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
     template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
       EncryptionConfiguration: {
         Type: 'CUSTOMER_MANAGED_KMS_KEY',
@@ -1201,7 +1205,7 @@ describe('cdk-nag (AWS Solutions)', () => {
 
     it('synthesizes (AwsSolutionsChecks would throw on any finding)', () => {
       result.template.resourceCountIs('AWS::Lambda::Function', FUNCTION_NAMES.length);
-      result.template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+      result.template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
     });
 
     it('bundles every function to index.mjs, with the default hotfix config where needed', {
