@@ -7,6 +7,7 @@
  */
 import { type CommandSpec, helpText, type Io, UsageError } from './args.js';
 import { chaosCommand, runChaos } from './commands/chaos.js';
+import { complianceCommand, runCompliance } from './commands/compliance.js';
 import { dashboardCommand, runDashboard } from './commands/dashboard.js';
 import { demoCommand, runDemo } from './commands/demo.js';
 import { exitCodeCommand, runExitCode } from './commands/exit-code.js';
@@ -63,6 +64,7 @@ const COMMANDS: readonly Command[] = [
   { spec: scanCommand, run: runScan },
   { spec: ledgerCommand, run: runLedger },
   { spec: removeCommand, run: runRemove },
+  { spec: complianceCommand, run: runCompliance },
 ];
 
 function usage(): string {
