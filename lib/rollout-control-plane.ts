@@ -347,6 +347,7 @@ export class RolloutControlPlane extends Construct {
     if (props.schedules && props.schedules.length > 0) {
       this.schedules = new RolloutSchedules(this, 'Schedules', {
         rolloutStateMachine: this.rolloutWorkflow,
+        complianceStateMachine: this.complianceWorkflow,
         schedules: props.schedules,
       });
     }
