@@ -202,3 +202,23 @@ describe('an assessment refuses bad input naming the field', () => {
     }
   });
 });
+
+describe('a scenario with assess: the assessmentReadOnly invariant on every run', () => {
+  it('runs an assessment after the rollout and finds it changed nothing', async () => {
+    const scenario = { ...(await loadScenario(SCENARIO)), assess: true };
+    const result = await runScenario(scenario, { fleet: 'model', keepRunning: true });
+    try {
+      const [run] = result.runs;
+      const verdict = run?.invariants.find((i) => i.name === 'assessmentReadOnly');
+      expect(verdict?.ok).toBe(true);
+      expect(verdict?.detail).toMatch(
+        /^assessment compliance-1-assessment: \d+ ScanUpdates command update\(s\) on 3 node\(s\)/,
+      );
+      expect(run?.mismatches).toEqual([]);
+      const page = await result.sandbox.compliance.listCompliance('web');
+      expect(page.nodes.map((n) => n.state)).toEqual(['NonCompliant', 'NonCompliant', 'Compliant']);
+    } finally {
+      await result.sandbox.stop();
+    }
+  });
+});
