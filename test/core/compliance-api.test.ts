@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { openApiDocument } from '../../lambdas/core/api-model.js';
 import { assessNode, type NodeCompliance } from '../../lambdas/core/compliance.js';
 import {
   COMPLIANCE_DEFAULT_PAGE_SIZE,
@@ -145,5 +147,25 @@ describe('compliancePageView', () => {
     expect(compliancePageView('web', [stored], undefined).nodes[0]).not.toHaveProperty(
       'changeNotifiedAt',
     );
+  });
+});
+
+describe('the published OpenAPI document (api/openapi.json)', () => {
+  const published = JSON.parse(
+    readFileSync(new URL('../../api/openapi.json', import.meta.url), 'utf8'),
+  ) as { components: { schemas: Record<string, unknown> }; paths: Record<string, unknown> };
+
+  it('documents the CompliancePage this module defines, field by field', () => {
+    const generated = openApiDocument() as typeof published;
+    expect(published.components.schemas.CompliancePage).toEqual(
+      generated.components.schemas.CompliancePage,
+    );
+    expect(published.paths['/compliance']).toEqual(generated.paths['/compliance']);
+  });
+
+  it('says what each state means and that counts are whole numbers from 0', () => {
+    const page = JSON.stringify(published.components.schemas.CompliancePage);
+    expect(page).toContain('Compliant, NonCompliant, or Unknown (the scan did not answer)');
+    expect(page).toContain('"minimum":0');
   });
 });

@@ -222,3 +222,11 @@ describe('a scenario with assess: the assessmentReadOnly invariant on every run'
     }
   });
 });
+
+describe('the shipped bad compliance scenario is refused naming the field', () => {
+  it('assess-not-a-flag.json: assess ("daily")', async () => {
+    const path = new URL('../../examples/scenarios/invalid/assess-not-a-flag.json', import.meta.url)
+      .pathname;
+    await expect(loadScenario(path)).rejects.toThrow(/assess \("daily"\): expected true or false/);
+  });
+});
