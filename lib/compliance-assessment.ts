@@ -63,7 +63,7 @@ export class ComplianceAssessment extends Construct {
       functions: props.functions,
       logGroup: props.logGroup,
       ...(props.maxConcurrency === undefined ? {} : { maxConcurrency: props.maxConcurrency }),
-      then: record,
+      afterScan: record,
     });
     this.stateMachine = scan.stateMachine;
     acknowledgeWorkflowFindings(this.stateMachine, [props.functions.recordCompliance]);

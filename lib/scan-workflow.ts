@@ -40,7 +40,7 @@ export interface ScanWorkflowProps {
    * e.g. recording a compliance assessment (lib/compliance-assessment.ts). Built in this
    * construct's scope. @default - nothing: the scan ends with its output
    */
-  readonly then?: (scope: Construct) => sfn.IChainable;
+  readonly afterScan?: (scope: Construct) => sfn.IChainable;
 }
 
 /** The document every node is sent: searches Windows Update, installs nothing. */
@@ -232,7 +232,7 @@ export class ScanWorkflow extends Construct {
     validate.next(plan);
     plan.next(nodes);
     nodes.next(done);
-    if (props.then) done.next(props.then(this));
+    if (props.afterScan) done.next(props.afterScan(this));
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(start),
