@@ -399,6 +399,30 @@ describe('assessNode: installed, missing, failed, pending restart', () => {
     });
   });
 
+  it('says which node it cannot assess', () => {
+    expect(() => assessNode(input({ scan: scan({ node: 'NODE2' }) }))).toThrow(
+      /^Cannot assess node "NODE1" \(1 problem\):/,
+    );
+  });
+
+  it('lists every update that owes a restart', () => {
+    const ledger: InstallLedger = {
+      node: NODE,
+      entries: ['KB1000001', 'KB1000002'].map((updateId, i) => ({
+        node: NODE,
+        sequence: i + 1,
+        updateId,
+        installedAt: `2026-12-0${i + 1}T10:00:00Z`,
+        hotpatched: false,
+        replacedFiles: [],
+        installedPendingReboot: true,
+      })),
+    };
+    expect(assessNode(input({ scan: scan({ pendingRestart: null }), ledger })).reasons[0]).toMatch(
+      /^a restart is owed: KB1000001, KB1000002 installed without one/,
+    );
+  });
+
   it('refuses a scan of another node, naming scan.node', () => {
     const act = () => assessNode(input({ scan: scan({ node: 'NODE2' }) }));
     expect(act).toThrow(ComplianceError);
@@ -565,6 +589,18 @@ describe('parseComplianceTarget: bad input names the field and the value', () =>
     expect(() => parseComplianceTarget(value)).toThrow(ComplianceError);
     expect(() => parseComplianceTarget(value)).toThrow(message);
   });
+  it('heads the error and gives no value when none was given', () => {
+    let error: ComplianceError | undefined;
+    try {
+      parseComplianceTarget(undefined);
+    } catch (caught) {
+      error = caught as ComplianceError;
+    }
+    expect(error?.message).toMatch(/^Invalid compliance target \(1 problem\):/);
+    expect(error?.problems[0]).not.toHaveProperty('value');
+    expect(() => parseComplianceTarget('?')).toThrow(/^Invalid compliance target/);
+  });
+
   it('names another field when asked', () => {
     expect(() => parseComplianceTarget('?', 'assessment.target')).toThrow(
       /assessment\.target \("\?"\)/,
