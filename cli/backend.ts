@@ -25,6 +25,7 @@ import type {
   scanAcceptedSchema,
   scanViewSchema,
 } from '../lambdas/core/api-model.js';
+import type { CompliancePageView } from '../lambdas/core/compliance-api.js';
 import type { ValidationProblem } from '../lambdas/core/errors.js';
 
 export type RolloutAccepted = z.output<typeof rolloutAcceptedSchema>;
@@ -79,6 +80,8 @@ export interface RolloutBackend {
   getLedger(node: string): Promise<Ledger>;
   /** POST /nodes/{id}/removals (202). */
   requestRemoval(node: string, body: RemovalBody): Promise<RemovalAccepted>;
+  /** GET /compliance?target=…&limit=…&cursor=… (issue 13, item 8). */
+  getCompliance(target: string, options?: ListOptions): Promise<CompliancePageView>;
   /** Releases what the backend holds (the local sandbox's DynamoDB). */
   close(): Promise<void>;
 }
@@ -315,6 +318,14 @@ export function apiBackend(
     getScan: (id) => json('GET', at('/scans/{id}', id)),
     getLedger: (node) => json('GET', at('/nodes/{id}/ledger', node)),
     requestRemoval: (node, body) => json('POST', at('/nodes/{id}/removals', node), { body }),
+    getCompliance: (target, options = {}) =>
+      json('GET', '/compliance', {
+        query: {
+          target,
+          ...(options.limit === undefined ? {} : { limit: String(options.limit) }),
+          ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
+        },
+      }),
     close,
   };
 }

@@ -172,6 +172,14 @@ export const COMMANDS: readonly LazyCommand[] = [
       return { spec: m.removeCommand, run: m.runRemove };
     },
   },
+  {
+    name: 'compliance',
+    summary: "a cluster's or group's compliance per node, from its last assessment (GET /compliance)",
+    load: async () => {
+      const m = await import('./commands/compliance.js');
+      return { spec: m.complianceCommand, run: m.runCompliance };
+    },
+  },
 ];
 
 function usage(): string {

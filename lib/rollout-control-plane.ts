@@ -13,6 +13,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { TERMINAL_STATUSES } from '../lambdas/core/contracts.js';
 import { ENDED_WITHOUT_RELEASE } from '../lambdas/core/target-lock.js';
+import { ComplianceAssessment } from './compliance-assessment.js';
 import {
   addDataKeyPolicy,
   dataKeyPolicyStatements,
@@ -116,6 +117,11 @@ export class RolloutControlPlane extends Construct {
    * one result per node under `scans/` of the artifacts bucket (lambdas/core/scan-result.ts).
    */
   public readonly scanWorkflow: sfn.StateMachine;
+  /**
+   * Compliance between runs (issue 13, item 8; lib/compliance-assessment.ts): the scan workflow,
+   * then record-compliance. Read-only; started by `assessment` schedules or by hand.
+   */
+  public readonly complianceWorkflow: sfn.StateMachine;
   /** Holds fleet node lists and Distributed Map results. */
   public readonly artifactsBucket: s3.Bucket;
   /** Where SSM writes the output of our commands. */
@@ -255,8 +261,17 @@ export class RolloutControlPlane extends Construct {
       functions: fns,
       logGroup: workflowLogs('ScanWorkflow'),
     }).stateMachine;
+    this.complianceWorkflow = new ComplianceAssessment(this, 'ComplianceWorkflow', {
+      functions: fns,
+      logGroup: workflowLogs('ComplianceWorkflow'),
+    }).stateMachine;
     if (workflowLogLevel !== sfn.LogLevel.ALL) {
-      for (const machine of [this.nodeWorkflow, this.rolloutWorkflow, this.scanWorkflow]) {
+      for (const machine of [
+        this.nodeWorkflow,
+        this.rolloutWorkflow,
+        this.scanWorkflow,
+        this.complianceWorkflow,
+      ]) {
         acknowledge(
           machine,
           'AwsSolutions-SF1',
@@ -333,6 +348,7 @@ export class RolloutControlPlane extends Construct {
     if (props.schedules && props.schedules.length > 0) {
       this.schedules = new RolloutSchedules(this, 'Schedules', {
         rolloutStateMachine: this.rolloutWorkflow,
+        complianceStateMachine: this.complianceWorkflow,
         schedules: props.schedules,
       });
     }
@@ -342,6 +358,7 @@ export class RolloutControlPlane extends Construct {
     // retries an async invocation only twice, so what still fails is dead-lettered, not dropped.
     this.nodeWorkflow.grantTaskResponse(fns.completeCommand);
     this.scanWorkflow.grantTaskResponse(fns.completeCommand);
+    this.complianceWorkflow.grantTaskResponse(fns.completeCommand);
     this.completionDeadLetters = new sqs.Queue(this, 'CompletionDeadLetters', {
       ...(key
         ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key }
@@ -457,7 +474,12 @@ export class RolloutControlPlane extends Construct {
   private encryptWorkflows(key: kms.IKey): void {
     const context = stateMachineContext(this);
     const sfnKeyUse = ['kms:Decrypt', 'kms:GenerateDataKey'];
-    for (const machine of [this.nodeWorkflow, this.rolloutWorkflow, this.scanWorkflow]) {
+    for (const machine of [
+      this.nodeWorkflow,
+      this.rolloutWorkflow,
+      this.scanWorkflow,
+      this.complianceWorkflow,
+    ]) {
       (machine.node.defaultChild as sfn.CfnStateMachine).encryptionConfiguration = {
         type: 'CUSTOMER_MANAGED_KMS_KEY',
         kmsKeyId: key.keyArn,

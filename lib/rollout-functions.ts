@@ -33,6 +33,7 @@ export const FUNCTION_NAMES = [
   'approvalGate',
   'api',
   'checkAlarms',
+  'recordCompliance',
 ] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
@@ -52,6 +53,7 @@ const ENTRY: Record<FunctionName, string> = {
   approvalGate: 'approval-gate.ts',
   api: 'api.ts',
   checkAlarms: 'check-alarms.ts',
+  recordCompliance: 'record-compliance.ts',
 };
 
 /** A function's handler source file. */
@@ -206,6 +208,16 @@ export class RolloutFunctions extends Construct {
       api: make('api', { ...(props.events?.environment ?? {}) }, API_FUNCTION_TIMEOUT),
       // Health gates (issue 13, item 1): reads CloudWatch alarms, by name or by tag.
       checkAlarms: make('checkAlarms'),
+      // Compliance (issue 13, item 8): judges and records each node after an assessment's scan.
+      recordCompliance: make(
+        'recordCompliance',
+        {
+          ...table,
+          ARTIFACTS_BUCKET: props.artifactsBucket.bucketName,
+          ...(props.events?.environment ?? {}),
+        },
+        Duration.minutes(5),
+      ),
     };
     // complete-command reads a cut command output back from its stream: that one action, on
     // the command log group only.
@@ -214,6 +226,7 @@ export class RolloutFunctions extends Construct {
     props.events?.grantPublish(this.functions.approvalGate);
     props.events?.grantPublish(this.functions.api);
     props.events?.grantPublish(this.functions.runLock);
+    props.events?.grantPublish(this.functions.recordCompliance);
     const f = this.functions;
 
     // DynamoDB: each function gets only the actions it performs.
@@ -238,6 +251,13 @@ export class RolloutFunctions extends Construct {
         'dynamodb:PutItem',
         'dynamodb:GetItem',
         'dynamodb:DeleteItem',
+        'dynamodb:UpdateItem',
+      ],
+      // Reads ledgers and the last run (GSI1), writes only its compliance items.
+      recordCompliance: [
+        'dynamodb:GetItem',
+        'dynamodb:Query',
+        'dynamodb:PutItem',
         'dynamodb:UpdateItem',
       ],
     };
@@ -279,6 +299,15 @@ export class RolloutFunctions extends Construct {
       }),
     );
     grantKey(props.encryptionKey, f.scan, KEY_READ_WRITE);
+
+    // Compliance: reads the scan's per-node results, nothing else of the bucket.
+    f.recordCompliance.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [props.artifactsBucket.arnForObjects('scans/*')],
+      }),
+    );
+    grantKey(props.encryptionKey, f.recordCompliance, KEY_READ);
 
     // Issue 11: resolving a selected target reads managed nodes (by tag or id), a Resource
     // Group's members, and a manifest under manifests/ of the artifacts bucket. Nothing else.
@@ -431,6 +460,11 @@ export class RolloutFunctions extends Construct {
       f.scan.role as iam.IRole,
       wildcardResource(`${arnToken(props.artifactsBucket)}/scans/*`),
       "writes each scan's per-node results under scans/ of the artifacts bucket",
+    );
+    acknowledge(
+      f.recordCompliance.role as iam.IRole,
+      wildcardResource(`${arnToken(props.artifactsBucket)}/scans/*`),
+      "reads each scan's per-node results under scans/ of the artifacts bucket (read-only)",
     );
     // cdk-nag prints unresolved pseudo parameters as <AWS::Region>; resolved ones literally.
     const nagRegion = Token.isUnresolved(region) ? '<AWS::Region>' : region;

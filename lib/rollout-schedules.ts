@@ -15,9 +15,11 @@ import type { RunPolicyInput } from '../lambdas/core/run-policy.js';
 import {
   describeSchedule,
   parseSchedule,
+  SCHEDULE_KINDS,
   type Schedule,
   ScheduleError,
   type ScheduleInput,
+  type ScheduleKind,
   type ScheduleTrigger,
   skippedDates,
   toScheduleInput,
@@ -50,12 +52,25 @@ export interface RolloutScheduleEntry {
    * @default false
    */
   readonly paused?: boolean;
+  /**
+   * What the schedule starts: the rollout, or a read-only compliance assessment of its target
+   * (issue 13, item 8; the compliance workflow scans with the rollout's plug-ins and selection,
+   * records each node's compliance and installs nothing). An assessment's window only bounds how
+   * late Scheduler may still start it; `intervalWeeks` other than 1 is not accepted for it.
+   * @default 'rollout'
+   */
+  readonly kind?: ScheduleKind;
 }
 
 /** Props of {@link RolloutSchedules}. */
 export interface RolloutSchedulesProps {
   /** The rollout workflow the schedules start. */
   readonly rolloutStateMachine: sfn.IStateMachine;
+  /**
+   * The compliance workflow that `assessment` schedules start.
+   * @default - none: an entry of kind assessment fails synth
+   */
+  readonly complianceStateMachine?: sfn.IStateMachine;
   /** The schedules, at least one. Checked at synth: every problem in one error. */
   readonly schedules: readonly RolloutScheduleEntry[];
   /**
@@ -73,7 +88,7 @@ export interface ScheduledTrigger {
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$/;
-const ENTRY_FIELDS = ['name', 'schedule', 'rollout', 'paused'];
+const ENTRY_FIELDS = ['name', 'schedule', 'rollout', 'paused', 'kind'];
 /** Scheduler's MaximumEventAgeInSeconds goes from 60 s to a day. */
 const MAX_EVENT_AGE = Duration.hours(24);
 /** How far ahead of startDate to look for days that lose their window to a DST gap. */
@@ -93,6 +108,7 @@ interface CheckedEntry {
   readonly schedule: Schedule;
   readonly rollout: Record<string, unknown>;
   readonly paused: boolean;
+  readonly kind: ScheduleKind;
 }
 
 /** Checks the props; returns the entries, or throws one error listing every problem. */
@@ -167,15 +183,65 @@ function checkProps(props: RolloutSchedulesProps): CheckedEntry[] {
       if (!(error instanceof ScheduleError)) throw error;
       problems.push(...prefixed(`${at}.schedule`, error.problems));
     }
+    const kind = checkKind(entry.kind, schedule, props, at, problems);
     const rollout = checkRollout(entry.rollout, schedule, `${at}.rollout`, problems);
     if (problems.length === before && schedule && rollout && typeof name === 'string') {
-      checked.push({ name, schedule, rollout, paused: paused === true });
+      checked.push({
+        name,
+        schedule,
+        // An assessment installs nothing and has no window to stop: its input is the rollout's.
+        rollout: kind === 'assessment' ? withoutStopAfter(rollout) : rollout,
+        paused: paused === true,
+        kind,
+      });
     }
   });
   if (problems.length > 0) {
     throw new Error(formatProblems('RolloutSchedules: invalid props', problems));
   }
   return checked;
+}
+
+/** The schedule's kind (issue 13, item 8), checked against the props and the schedule. */
+function checkKind(
+  kind: unknown,
+  schedule: Schedule | undefined,
+  props: RolloutSchedulesProps,
+  at: string,
+  problems: ValidationProblem[],
+): ScheduleKind {
+  if (kind === undefined) return 'rollout';
+  if (!SCHEDULE_KINDS.includes(kind as ScheduleKind)) {
+    problems.push({
+      field: `${at}.kind`,
+      value: kind,
+      message: `expected one of ${SCHEDULE_KINDS.join(', ')}`,
+    });
+    return 'rollout';
+  }
+  if (kind === 'assessment' && props.complianceStateMachine === undefined) {
+    problems.push({
+      field: `${at}.kind`,
+      value: kind,
+      message: 'an assessment needs the compliance workflow: give complianceStateMachine',
+    });
+  }
+  if (kind === 'assessment' && schedule !== undefined && schedule.intervalWeeks !== 1) {
+    problems.push({
+      field: `${at}.schedule.intervalWeeks`,
+      value: schedule.intervalWeeks,
+      message:
+        'an assessment runs on every occurrence of its days: use 1 (or daysOfWeek / weeksOfMonth)',
+    });
+  }
+  return kind as ScheduleKind;
+}
+
+/** The input without the stopAfter the window adds (an assessment has no window to stop). */
+function withoutStopAfter(rollout: Record<string, unknown>): Record<string, unknown> {
+  const { stopAfter: _stopAfter, ...policy } = (rollout.policy ?? {}) as Record<string, unknown>;
+  const { policy: _policy, ...rest } = rollout;
+  return Object.keys(policy).length === 0 ? rest : { ...rest, policy };
 }
 
 /** Checks a rollout as the workflow will (with stopAfter from the window); returns its input. */
@@ -299,25 +365,33 @@ export class RolloutSchedules extends Construct {
         const schedule = new scheduler.Schedule(this, name, {
           scheduleName: name,
           scheduleGroup: this.scheduleGroup,
-          description: `Rollout window ${entry.name}: ${describeSchedule(entry.schedule)}`.slice(
-            0,
-            512,
-          ),
+          description:
+            `${entry.kind === 'assessment' ? 'Compliance assessment' : 'Rollout window'} ${entry.name}: ${describeSchedule(entry.schedule)}`.slice(
+              0,
+              512,
+            ),
           schedule: scheduler.ScheduleExpression.expression(expression, TimeZone.of(plan.timeZone)),
           enabled,
           timeWindow: scheduler.TimeWindow.off(),
-          target: new targets.StepFunctionsStartExecution(props.rolloutStateMachine, {
-            role: this.role,
-            input: scheduler.ScheduleTargetInput.fromObject({
-              ...entry.rollout,
-              schedule: trigger,
-            }),
-            // A start later than the window is of no use; the run refuses it anyway.
-            maxEventAge: Duration.minutes(
-              Math.max(1, Math.min(entry.schedule.windowMinutes, MAX_EVENT_AGE.toMinutes())),
-            ),
-            retryAttempts: 185,
-          }),
+          target: new targets.StepFunctionsStartExecution(
+            entry.kind === 'assessment'
+              ? (props.complianceStateMachine as sfn.IStateMachine)
+              : props.rolloutStateMachine,
+            {
+              role: this.role,
+              // An assessment checks no window (it installs nothing): its input is the rollout's.
+              input: scheduler.ScheduleTargetInput.fromObject(
+                entry.kind === 'assessment'
+                  ? entry.rollout
+                  : { ...entry.rollout, schedule: trigger },
+              ),
+              // A start later than the window is of no use; the run refuses it anyway.
+              maxEventAge: Duration.minutes(
+                Math.max(1, Math.min(entry.schedule.windowMinutes, MAX_EVENT_AGE.toMinutes())),
+              ),
+              retryAttempts: 185,
+            },
+          ),
         });
         triggers.push({ entry: entry.name, expression, schedule });
       });

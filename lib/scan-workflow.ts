@@ -35,6 +35,12 @@ export interface ScanWorkflowProps {
    * @default Duration.minutes(30)
    */
   readonly searchTimeout?: Duration;
+  /**
+   * What runs after the scan, on its output `{ scanId, plan, nodes }` (its last state's output):
+   * e.g. recording a compliance assessment (lib/compliance-assessment.ts). Built in this
+   * construct's scope. @default - nothing: the scan ends with its output
+   */
+  readonly afterScan?: (scope: Construct) => sfn.IChainable;
 }
 
 /** The document every node is sent: searches Windows Update, installs nothing. */
@@ -226,6 +232,7 @@ export class ScanWorkflow extends Construct {
     validate.next(plan);
     plan.next(nodes);
     nodes.next(done);
+    if (props.afterScan) done.next(props.afterScan(this));
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(start),

@@ -114,6 +114,8 @@ export interface Draft {
       onAlarm: 'stop' | 'approve';
     };
   };
+  /** A compliance assessment after the run (issue 13, item 8); assessmentReadOnly checks it. */
+  assess?: boolean;
   /** Simulated CloudWatch alarms (issue 13, item 1). */
   alarms?: {
     name: string;
@@ -542,6 +544,15 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   },
   // Issue 13, item 1 (last, so earlier kinds keep their draws): noNodeStartsInAlarm checks it.
   { name: 'health-gate', summary: HEALTH_GATE_SUMMARY, apply: applyHealthGate },
+  // Issue 13, item 8 (last, so earlier kinds keep their draws): assessmentReadOnly checks it.
+  {
+    name: 'compliance-assessment',
+    summary:
+      'a read-only compliance assessment of the target runs after the rollout: it drains, installs, restarts and removes nothing',
+    apply: (draft) => {
+      draft.assess = true;
+    },
+  },
 ];
 
 /** The fault kinds a `--faults` value selects: `a,b` only those; `-a,-b` all but those. */

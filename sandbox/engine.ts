@@ -22,6 +22,7 @@ import { makeHotpatchEligibilityHandler } from '../lambdas/handlers/hotpatch-eli
 import { makeInterpretResultsHandler } from '../lambdas/handlers/interpret-results.js';
 import { makePlanNodeHandler } from '../lambdas/handlers/plan-node.js';
 import { makePreflightHandler } from '../lambdas/handlers/preflight.js';
+import { makeRecordComplianceHandler } from '../lambdas/handlers/record-compliance.js';
 import {
   makeResolveTargetHandler,
   type ResourceGroupsPort,
@@ -32,6 +33,7 @@ import { makeScanHandler } from '../lambdas/handlers/scan.js';
 import { makeScanNodeHandler } from '../lambdas/handlers/scan-node.js';
 import { makeSendCommandHandler } from '../lambdas/handlers/send-command.js';
 import { makeValidateInputHandler } from '../lambdas/handlers/validate-input.js';
+import { ComplianceStore } from '../lambdas/shared/compliance-store.js';
 import { RunStore } from '../lambdas/shared/run-store.js';
 import { FUNCTION_NAMES, type FunctionName } from '../lib/rollout-functions.js';
 import { DEFAULT_SETTINGS, RolloutStack } from '../lib/rollout-stack.js';
@@ -120,6 +122,8 @@ interface Synthesized {
   readonly node: { arn: string; definition: AslDefinition };
   /** The scan workflow (lib/scan-workflow.ts). */
   readonly scan: { arn: string; definition: AslDefinition };
+  /** The compliance assessment (lib/compliance-assessment.ts): the scan, then record-compliance. */
+  readonly compliance: { arn: string; definition: AslDefinition };
   readonly functions: ReadonlyMap<string, FunctionName>;
   readonly table: Record<string, unknown>;
   readonly eventPattern: Record<string, unknown>;
@@ -174,6 +178,7 @@ export function synthesize(): Synthesized {
       rollout: find(id(cp.rolloutWorkflow)),
       node: find(id(cp.nodeWorkflow)),
       scan: find(id(cp.scanWorkflow)),
+      compliance: find(id(cp.complianceWorkflow)),
       functions,
       table: template.Resources[id(cp.runStore.table)]?.Properties ?? {},
       eventPattern: (rule?.Properties.EventPattern ?? {}) as Record<string, unknown>,
@@ -273,6 +278,8 @@ export class Sandbox {
   /** The lifecycle events the run history and the approval gate published, in order. */
   readonly events = new RecordingBus();
   readonly store: RunStore;
+  /** Compliance items of the run-store table (issue 13, item 8). */
+  readonly compliance: ComplianceStore;
   readonly synth: Synthesized;
   /** Every execution that ran, in start order. */
   readonly executions: ExecutionResult[] = [];
@@ -334,6 +341,7 @@ export class Sandbox {
       tableName,
       sleep: (ms) => this.clock.pauseTracked(ms),
     });
+    this.compliance = new ComplianceStore({ client: document, tableName });
     const ssm = options.ssm(this.clock, (event) => this.deliverEvent(event, 0));
     // Command output to CloudWatch Logs, as the stack configures it, when the fleet keeps it.
     this.commandLogs = hasCommandLogs(ssm)
@@ -432,6 +440,19 @@ export class Sandbox {
             tagging: alarms as never,
           }) as Handler;
         })(),
+      ],
+      [
+        'recordCompliance',
+        makeRecordComplianceHandler({
+          compliance: this.compliance,
+          ledgers: this.store,
+          loadScan: async (scanId, node) => {
+            const text = this.s3.text(this.synth.artifactsBucket, scanNodeResultKey(scanId, node));
+            return text === undefined ? undefined : JSON.parse(text);
+          },
+          events: this.events as never,
+          now,
+        }) as Handler,
       ],
       [
         'approvalGate',
@@ -541,6 +562,17 @@ export class Sandbox {
     return this.startExecution(this.synth.scan, input, name);
   }
 
+  /**
+   * Starts a compliance assessment (lib/compliance-assessment.ts) without waiting for it; the
+   * execution name is the assessment id.
+   */
+  startAssessment(
+    input: Json,
+    name: string,
+  ): { executionArn: string; done: Promise<ExecutionResult> } {
+    return this.startExecution(this.synth.compliance, input, name);
+  }
+
   private startExecution(
     machine: { arn: string; definition: AslDefinition },
     input: Json,
@@ -629,6 +661,14 @@ export class Sandbox {
       const input = command.input;
       switch (command.constructor.name) {
         case 'StartExecutionCommand': {
+          if (input.stateMachineArn === this.synth.compliance.arn) {
+            const name = String(input.name);
+            const { executionArn } = this.startAssessment(
+              JSON.parse(String(input.input ?? '{}')),
+              name,
+            );
+            return { executionArn, startDate: this.clock.now() };
+          }
           if (input.stateMachineArn === this.synth.scan.arn) {
             const name = String(input.name);
             const { executionArn } = this.startScan(JSON.parse(String(input.input ?? '{}')), name);
@@ -712,6 +752,7 @@ export class Sandbox {
       now: () => this.clock.now(),
       rolloutStateMachineArn: this.synth.rollout.arn,
       publisher: this.events as never,
+      compliance: this.compliance,
       scans: {
         stateMachineArn: this.synth.scan.arn,
         readNodeResult: async (scanId, node) =>

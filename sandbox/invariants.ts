@@ -13,6 +13,11 @@ import type { UpdateSelection } from '../lambdas/core/update-selection.js';
 import { kbFromName } from '../lambdas/handlers/interpret-results.js';
 import type { RunStore } from '../lambdas/shared/run-store.js';
 import type { SimulatedAlarms } from './alarms.js';
+import {
+  ASSESSMENT_READ_ONLY,
+  type AssessmentEvidence,
+  checkAssessmentReadOnly,
+} from './compliance-invariants.js';
 import type { ExecutionResult, ProgressEvent, Sandbox } from './engine.js';
 import type { FleetLogEntry, SimulatedFleet } from './fleet.js';
 import { excludedNeverInstalled } from './invariant-update-selection.js';
@@ -67,6 +72,7 @@ export const INVARIANTS = [
     name: 'excludedNeverInstalled',
     rule: 'An update the run’s updateSelection excludes (issue 13 item 2) is never installed during the run: the selection is applied again to every install the fleet saw (a Windows Update item by its facts at the time, a hotfix file by the KB in its name), and the report calls no excluded update installed.',
   },
+  ASSESSMENT_READ_ONLY,
 ] as const;
 
 export type InvariantName = (typeof INVARIANTS)[number]['name'];
@@ -220,6 +226,10 @@ export interface RunEvidence {
     readonly alarmTag?: { readonly key: string; readonly value: string };
     readonly onAlarm?: string;
   };
+  /** The fleet log up to here belongs to the run; after it, to the assessments. @default - all */
+  readonly fleetTo?: number;
+  /** Compliance assessments run after the rollout (issue 13, item 8). @default [] */
+  readonly assessments?: readonly AssessmentEvidence[];
 }
 
 const TERMINAL = new Set(['Success', 'Cancelled', 'TimedOut', 'Failed']);
@@ -228,7 +238,9 @@ const TERMINAL = new Set(['Success', 'Cancelled', 'TimedOut', 'Failed']);
 export async function checkRunInvariants(evidence: RunEvidence): Promise<InvariantResult[]> {
   const { fleet, report } = evidence;
   const members = new Set(evidence.nodes.map(nodeKey));
-  const log = fleet.log.slice(evidence.fleetFrom).filter((e) => members.has(nodeKey(e.node)));
+  const log = fleet.log
+    .slice(evidence.fleetFrom, evidence.fleetTo)
+    .filter((e) => members.has(nodeKey(e.node)));
   const status = (node: string) =>
     report?.nodes.find((n) => nodeKey(n.name) === nodeKey(node))?.status ?? 'NotRecorded';
   return [
@@ -244,7 +256,19 @@ export async function checkRunInvariants(evidence: RunEvidence): Promise<Invaria
     phasesGateInOrder(evidence),
     storageRepairStopsRun(evidence, log, status),
     selectionRespected(evidence),
+    assessmentReadOnly(evidence.assessments ?? []),
   ];
+}
+
+/** Compliance (issue 13, item 8): an assessment changes nothing on its nodes. */
+function assessmentReadOnly(assessments: readonly AssessmentEvidence[]): InvariantResult {
+  if (assessments.length === 0) return result('assessmentReadOnly', [], 'no assessment ran');
+  const checked = assessments.map(checkAssessmentReadOnly);
+  return result(
+    'assessmentReadOnly',
+    checked.flatMap((c) => c.problems),
+    checked.map((c) => c.detail).join('; '),
+  );
 }
 
 /** WaitForStorageRepairTimeoutMinutes (issue 13, item 6): an unfinished repair stops the run. */

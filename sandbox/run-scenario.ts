@@ -13,6 +13,7 @@ import {
 } from '../lambdas/core/update-selection.js';
 import type { FunctionName } from '../lib/rollout-functions.js';
 import { SimulatedAlarms } from './alarms.js';
+import type { AssessmentEvidence } from './compliance-invariants.js';
 import { type ExecutionResult, type ProgressEvent, Sandbox, synthesize } from './engine.js';
 import { SimulatedFleet } from './fleet.js';
 import {
@@ -111,6 +112,33 @@ function splitS3Uri(uri: string): { bucket: string; prefix: string } {
   return {
     bucket: match[1] as string,
     prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`,
+  };
+}
+
+/**
+ * Runs a compliance assessment of the rollout's target to its end (issue 13, item 8) and returns
+ * what the assessmentReadOnly invariant reads: the fleet log while it ran and what was installed.
+ */
+async function assessAfter(
+  sandbox: Sandbox,
+  fleet: SimulatedFleet,
+  rollout: Scenario['runs'][number]['rollout'],
+  name: string,
+): Promise<AssessmentEvidence> {
+  const from = fleet.log.length;
+  const { runId: _runId, ...input } = JSON.parse(JSON.stringify(rollout)) as Record<
+    string,
+    unknown
+  >;
+  const { done } = sandbox.startAssessment(input as never, name.slice(0, 80));
+  await sandbox.settle();
+  const execution = await done;
+  const started = execution.startedAt.getTime();
+  return {
+    assessmentId: name,
+    log: fleet.log.slice(from),
+    nodes: rollout.target.nodes.map((n) => n.name),
+    installsSince: (node) => fleet.node(node).installs.filter((i) => Date.parse(i.at) >= started),
   };
 }
 
@@ -246,6 +274,10 @@ export async function runScenario(
       );
       const execution = await sandbox.runRollout(run.rollout, name);
       stopActions();
+      const fleetTo = fleet?.log.length ?? 0;
+      const assessments = scenario.assess
+        ? [await assessAfter(sandbox, fleet as SimulatedFleet, run.rollout, `${name}-assessment`)]
+        : [];
       const runId =
         (execution.output as { runId?: string } | undefined)?.runId ??
         (await findRunId(sandbox, execution));
@@ -266,6 +298,8 @@ export async function runScenario(
           updateSelection: selectionOf(run.rollout),
           alarms,
           ...(run.rollout.healthGates ? { healthGates: run.rollout.healthGates } : {}),
+          fleetTo,
+          assessments,
         }),
       );
       const mismatches = [

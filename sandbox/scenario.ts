@@ -651,6 +651,11 @@ export const scenarioSchema = z.strictObject({
   alarms: z.array(scenarioAlarmSchema, { error: 'expected a list of alarms' }).default([]),
   /** Operator actions at simulated times or states, in any order. @default [] */
   actions: z.array(actionSchema, { error: 'expected a list of operator actions' }).default([]),
+  /**
+   * After each rollout, a read-only compliance assessment of its target (issue 13, item 8); the
+   * assessmentReadOnly invariant checks it changed nothing. @default false
+   */
+  assess: flag().default(false),
   /** The one rollout to run. Exactly one of `rollout` and `rollouts`. */
   rollout: rolloutEntrySchema.optional(),
   /** Rollouts to run one after another on the same fleet. Exactly one of `rollout` and `rollouts`. */

@@ -49,7 +49,7 @@ import { followScan, renderScanView } from '../scan-format.js';
 // ---------------------------------------------------------------------------------------------
 // Where a command goes: the deployed API or the local sandbox
 
-const CONNECTION_OPTIONS = {
+export const CONNECTION_OPTIONS = {
   local: { type: 'boolean', default: false },
   scenario: { type: 'string' },
   endpoint: { type: 'string' },
@@ -59,7 +59,7 @@ const CONNECTION_OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies Options;
 
-const CONNECTION_HELP = [
+export const CONNECTION_HELP = [
   '',
   'Where it goes (the deployed API unless --local):',
   "  --endpoint <url>   the API's base URL with its stage, e.g.",
@@ -75,7 +75,7 @@ const CONNECTION_HELP = [
   '  --scenario <file>  with --local: the scenario (default: examples/scenarios/change-management.json)',
 ];
 
-const OUTPUT_HELP = [
+export const OUTPUT_HELP = [
   '',
   'Output:',
   "  --json             print the API's JSON answer instead of text",
@@ -86,7 +86,7 @@ const OUTPUT_HELP = [
  * What --local means for the commands that read (every command but start): a sandbox lives only
  * as long as the process, so it first runs the scenario's own rollouts, then answers.
  */
-const LOCAL_READ_HELP = [
+export const LOCAL_READ_HELP = [
   'With --local: the local control plane of rollout local up when one runs (its rollouts live',
   "between commands). Otherwise a one-command sandbox that first runs the scenario's own",
   'rollouts (ids <scenario name>-1, -2, ...; change-management-1 for the default scenario), then',
@@ -165,7 +165,7 @@ async function connectLocalAfterScenario(
 }
 
 /** Runs `use` against the backend the flags choose, then releases it. */
-async function withBackend<T>(
+export async function withBackend<T>(
   command: string,
   io: Io,
   flags: ConnectionFlags,

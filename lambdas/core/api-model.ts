@@ -10,6 +10,11 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import {
+  COMPLIANCE_DEFAULT_PAGE_SIZE,
+  COMPLIANCE_MAX_PAGE_SIZE,
+  compliancePageSchema,
+} from './compliance-api.js';
+import {
   type ApprovalGate,
   NODE_STATUSES,
   type NodeStatus,
@@ -141,6 +146,13 @@ export const API_ROUTES = [
     method: 'POST',
     path: '/nodes/{id}/removals',
     summary: 'Remove named updates from a node in the safe (reverse install) order',
+  },
+  // Issue 13, item 8.
+  {
+    operationId: 'getCompliance',
+    method: 'GET',
+    path: '/compliance',
+    summary: "A cluster's or group's compliance per node, from its last assessment",
   },
 ] as const;
 
@@ -2240,6 +2252,43 @@ const operations = (): Record<OperationId, Json> => ({
       ...errorRefs('ServiceUnavailable', 'InternalError'),
     },
   },
+  getCompliance: {
+    description:
+      "Each node's last compliance assessment (issue 13, item 8; Patch Manager's patch state): installed (KB, when, by which run), missing, failed on the last attempt, pending restart, the state and the state before. Read-only; a page at a time. A target never assessed has no nodes.",
+    parameters: [
+      {
+        name: 'target',
+        in: 'query',
+        required: true,
+        description: 'The cluster or group name',
+        schema: { type: 'string', pattern: GROUP_NAME_PATTERN.source },
+      },
+      {
+        name: 'limit',
+        in: 'query',
+        required: false,
+        schema: {
+          type: 'integer',
+          minimum: 1,
+          maximum: COMPLIANCE_MAX_PAGE_SIZE,
+          default: COMPLIANCE_DEFAULT_PAGE_SIZE,
+        },
+      },
+      {
+        name: 'cursor',
+        in: 'query',
+        required: false,
+        description: 'The cursor of the previous page',
+        schema: { type: 'string' },
+      },
+    ],
+    responses: {
+      '200': { description: 'A page of nodes', content: jsonContent('CompliancePage') },
+      ...errorRefs('BadRequest'),
+      '501': errorResponse('Compliance is not wired in this deployment'),
+      ...errorRefs('ServiceUnavailable', 'InternalError'),
+    },
+  },
 });
 
 const integration = () => ({
@@ -2346,6 +2395,7 @@ export function openApiDocument(): Json {
     Ledger: schemaOf(ledgerResponseSchema, 'output'),
     RemovalRequest: schemaOf(removalRequestSchema, 'input'),
     RemovalAccepted: schemaOf(removalAcceptedSchema, 'output'),
+    CompliancePage: schemaOf(compliancePageSchema, 'output'),
     Error: schemaOf(errorBodySchema, 'output'),
   };
 

@@ -496,5 +496,7 @@ export const LIFECYCLE_EVENT_TYPES = {
   phaseCompleted: 'Rollout Phase Completed',
   // Issue 13, item 1: a health gate found an alarm in ALARM, or one missing.
   healthGate: 'Rollout Health Gate',
+  // Issue 13, item 8: an assessment found a node fell out of (or came back into) compliance.
+  nodeComplianceChanged: 'Node Compliance Changed',
 } as const;
 export type LifecycleEventKey = keyof typeof LIFECYCLE_EVENT_TYPES;

@@ -115,6 +115,50 @@ const updateOutcomeSchema = z.object({
   rebootRequired: z.boolean(),
 });
 
+/** Lists in Node Compliance Changed name at most this many updates each. */
+export const MAX_COMPLIANCE_EVENT_UPDATES = 50;
+
+/**
+ * Node Compliance Changed (issue 13, item 8): not a rollout's event, an assessment's. It has no
+ * rolloutId, sequence or change ticket; `eventId` is `<assessmentId>:<node>`.
+ */
+function nodeComplianceChangedSchema() {
+  const state = z.enum(['Compliant', 'NonCompliant', 'Unknown']);
+  return z
+    .object({
+      schemaVersion: commonFields.schemaVersion,
+      eventId: commonFields.eventId,
+      occurredAt: commonFields.occurredAt,
+      assessmentId: z.string().describe('The assessment that found the change'),
+      target: z.object({ name: z.string().describe('The cluster or group assessed') }),
+      node: z.string(),
+      change: z
+        .enum(['FellOut', 'CameBack'])
+        .describe('FellOut: Compliant before, NonCompliant now; CameBack: the reverse'),
+      state: state.describe('The state now'),
+      previousState: state.describe('The last known state before (Compliant or NonCompliant)'),
+      assessedAt: timestamp.describe('When the node was assessed'),
+      previousAssessedAt: timestamp.nullable().describe('When it was assessed before'),
+      reasons: z.array(z.string()).describe('Why it is NonCompliant now; empty when Compliant'),
+      missing: z
+        .array(z.string())
+        .describe(
+          `Missing updates (KB, or title without one), at most ${MAX_COMPLIANCE_EVENT_UPDATES}`,
+        ),
+      failed: z
+        .array(z.string())
+        .describe(
+          `Updates whose last attempt failed (KB, or as the run named it), at most ${MAX_COMPLIANCE_EVENT_UPDATES}`,
+        ),
+      pendingRestart: z.boolean().nullable().describe('A restart is pending on the node'),
+    })
+    .meta({
+      title: LIFECYCLE_EVENT_TYPES.nodeComplianceChanged,
+      description:
+        'A scheduled or requested compliance assessment (issue 13, item 8) found a node fell out of compliance, or came back; sent once per change',
+    });
+}
+
 /** The detail of each lifecycle event, by key. */
 export const lifecycleDetailSchemas = {
   rolloutStarted: z
@@ -282,6 +326,7 @@ export const lifecycleDetailSchemas = {
       description:
         'A health gate (issue 13, item 1) found a CloudWatch alarm in ALARM or missing: the rollout stops, waits for approval or fails',
     }),
+  nodeComplianceChanged: nodeComplianceChangedSchema(),
 } as const satisfies Record<LifecycleEventKey, z.ZodType>;
 
 export type LifecycleDetails = {
@@ -289,14 +334,24 @@ export type LifecycleDetails = {
 };
 export type LifecycleDetailType = (typeof LIFECYCLE_EVENT_TYPES)[LifecycleEventKey];
 
-/** One event to publish: its `detail-type` and `detail`. */
+/** The events of a rollout: every key but the assessment's (they share the common fields). */
+export type RolloutEventKey = Exclude<LifecycleEventKey, 'nodeComplianceChanged'>;
+
+/** One event of a rollout to publish: its `detail-type` and `detail`. */
 export type LifecycleEvent = {
-  readonly [K in LifecycleEventKey]: {
+  readonly [K in RolloutEventKey]: {
     readonly key: K;
     readonly detailType: (typeof LIFECYCLE_EVENT_TYPES)[K];
     readonly detail: LifecycleDetails[K];
   };
-}[LifecycleEventKey];
+}[RolloutEventKey];
+
+/** Node Compliance Changed, an assessment's event (issue 13, item 8). */
+export interface ComplianceEvent {
+  readonly key: 'nodeComplianceChanged';
+  readonly detailType: (typeof LIFECYCLE_EVENT_TYPES)['nodeComplianceChanged'];
+  readonly detail: LifecycleDetails['nodeComplianceChanged'];
+}
 
 // ---------------------------------------------------------------------------------------------
 // Builders
@@ -368,7 +423,7 @@ function common(run: LifecycleRun, meta: EventMeta, occurrence: string) {
 }
 
 // Parsing what we build keeps a wrong field from reaching a subscriber as a valid-looking event.
-function build<K extends LifecycleEventKey>(key: K, detail: unknown): LifecycleEvent {
+function build<K extends RolloutEventKey>(key: K, detail: unknown): LifecycleEvent {
   return {
     key,
     detailType: LIFECYCLE_EVENT_TYPES[key],
@@ -558,6 +613,52 @@ export function phaseCompleted(
     advance,
     reason: verdict.reason,
   });
+}
+
+/** What {@link nodeComplianceChanged} reads of a node's assessment (a NodeCompliance fits). */
+export interface ComplianceChangeFinding {
+  readonly assessmentId: string;
+  readonly target: string;
+  readonly node: string;
+  readonly change: 'FellOut' | 'CameBack';
+  readonly state: 'Compliant' | 'NonCompliant' | 'Unknown';
+  /** The last known state before: the opposite of `state` for a change. */
+  readonly previousState: 'Compliant' | 'NonCompliant';
+  readonly assessedAt: string;
+  readonly previousAssessedAt: string | null;
+  readonly reasons: readonly string[];
+  readonly missing: readonly { readonly kb: string | null; readonly title: string }[];
+  readonly failed: readonly { readonly kb: string | null; readonly update: string }[];
+  readonly pendingRestart: boolean | null;
+}
+
+/** Node Compliance Changed: an assessment found the node fell out of compliance or came back. */
+export function nodeComplianceChanged(
+  finding: ComplianceChangeFinding,
+  occurredAt: string,
+): ComplianceEvent {
+  const detail = lifecycleDetailSchemas.nodeComplianceChanged.parse({
+    schemaVersion: LIFECYCLE_SCHEMA_VERSION,
+    eventId: `${finding.assessmentId}:${nodeKey(finding.node)}`,
+    occurredAt,
+    assessmentId: finding.assessmentId,
+    target: { name: finding.target },
+    node: finding.node,
+    change: finding.change,
+    state: finding.state,
+    previousState: finding.previousState,
+    assessedAt: finding.assessedAt,
+    previousAssessedAt: finding.previousAssessedAt,
+    reasons: [...finding.reasons],
+    missing: finding.missing.slice(0, MAX_COMPLIANCE_EVENT_UPDATES).map((m) => m.kb ?? m.title),
+    failed: finding.failed.slice(0, MAX_COMPLIANCE_EVENT_UPDATES).map((f) => f.kb ?? f.update),
+    pendingRestart: finding.pendingRestart,
+  });
+  return {
+    key: 'nodeComplianceChanged',
+    detailType: LIFECYCLE_EVENT_TYPES.nodeComplianceChanged,
+    detail,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,6 +13,9 @@
  * | the task token waiting on an SSM invocation      | GetItem TASK#<commandId>#<instanceId>        |
  * | a request already seen (idempotency)             | GetItem IDEMPOTENCY#<key>                    |
  * | the approval a run waits on (its task token)     | GetItem RUN#<runId> / APPROVAL               |
+ * | a target's compliance, one item per node (paged) | Query pk = COMPLIANCE#<target>, sk NODE#...  |
+ * | one node's last assessment (and the one before)  | GetItem COMPLIANCE#<target> / NODE#<node>    |
+ * | a node's last run and its update results         | GSI1 NODE#<node> desc limit 1, then RUN#...  |
  *
  * Node names are stored under their NetBIOS key (upper case) so any spelling finds them.
  */
@@ -40,7 +43,8 @@ export type ItemKind =
   | 'taskToken'
   | 'idempotency'
   | 'approval'
-  | 'phaseVerdict';
+  | 'phaseVerdict'
+  | 'compliance';
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
@@ -88,6 +92,15 @@ export const keys = {
    * the run and its pending decision are read and deleted together.
    */
   approval: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'APPROVAL' }),
+  /**
+   * A node's compliance (issue 13, item 8): its last assessment, with the state before it. One
+   * item per node under the target, so GET /compliance pages through the target's partition;
+   * no GSI keys: nothing queries compliance across targets.
+   */
+  compliance: (target: string, node: string) => ({
+    pk: `COMPLIANCE#${target.toUpperCase()}`,
+    sk: `NODE#${nodeKey(node)}`,
+  }),
   /** GSI1 keys of a run item: history per target, newest first by start time. */
   runByTarget: (target: string, startedAt: string, runId: string) => ({
     gsi1pk: `TARGET#${target.toUpperCase()}`,
@@ -102,5 +115,7 @@ export const keys = {
 
 /** Prefix of a node's items within a run (for begins_with). */
 export const nodeResultPrefix = (node: string) => `NODE#${nodeKey(node)}`;
+/** Prefix of a node's update results within a run, every attempt (for begins_with). */
+export const nodeUpdatesPrefix = (node: string) => `NODE#${nodeKey(node)}#ATTEMPT#`;
 /** Prefix of ledger entries (for begins_with). */
 export const LEDGER_SORT_PREFIX = 'SEQ#';

@@ -33,6 +33,14 @@ import { formatProblems, RolloutRuleError, type ValidationProblem } from './erro
 // Constants and types
 
 /** Days of the week as CAU's `-DaysOfWeek` spells them, Sunday first (Windows' `DayOfWeek`). */
+/**
+ * What a schedule starts (issue 13, item 8): a `rollout` window (CAU's self-updating mode), or a
+ * read-only compliance `assessment` of the same target (Azure Update Manager's periodic
+ * assessment), e.g. daily, which scans and records compliance and installs nothing.
+ */
+export const SCHEDULE_KINDS = ['rollout', 'assessment'] as const;
+export type ScheduleKind = (typeof SCHEDULE_KINDS)[number];
+
 export const DAYS_OF_WEEK = [
   'Sunday',
   'Monday',

@@ -54,6 +54,11 @@ import {
   rolloutSummary,
   validationError,
 } from '../core/api-model.js';
+import {
+  COMPLIANCE_DEFAULT_PAGE_SIZE,
+  compliancePageView,
+  complianceQuerySchema,
+} from '../core/compliance-api.js';
 import { showValue } from '../core/errors.js';
 import {
   installedUpdates,
@@ -67,6 +72,11 @@ import { lockForceRecovered } from '../core/lifecycle-events.js';
 import { parseRolloutInput, RolloutInputError } from '../core/rollout-input.js';
 import { scanNodeResultKey } from '../core/scan-result.js';
 import { type ExecutionStatus, holderIsAlive } from '../core/target-lock.js';
+import {
+  type ComplianceStore,
+  createComplianceStore,
+  InvalidComplianceCursorError,
+} from '../shared/compliance-store.js';
 import { createEventPublisher, type LifecyclePublisher } from '../shared/event-publisher.js';
 import { publishRunEndedOutsideWorkflow } from '../shared/run-ended-outside.js';
 import {
@@ -165,6 +175,11 @@ export interface ApiDeps {
    * @default - none: the recovery is recorded on the run, no event is published
    */
   readonly publisher?: LifecyclePublisher;
+  /**
+   * The target's compliance, a page at a time (issue 13, item 8).
+   * @default - none: GET /compliance answers 501
+   */
+  readonly compliance?: Pick<ComplianceStore, 'listCompliance'>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -945,6 +960,41 @@ export function makeApiHandler(deps: ApiDeps) {
     });
   };
 
+  const getCompliance: Route = async (request) => {
+    if (request.repeatedQuery.length > 0) {
+      const name = request.repeatedQuery[0] as string;
+      throw new ApiError('ValidationFailed', `query parameter ${name}: given more than once`, {
+        field: name,
+      });
+    }
+    const query = parseRequest('the query', complianceQuerySchema, request.query);
+    logContext({ target: query.target });
+    if (deps.compliance === undefined) {
+      throw new ApiError('NotImplemented', 'compliance is not wired in this deployment', {
+        field: 'target',
+      });
+    }
+    try {
+      const page = await deps.compliance.listCompliance(query.target, {
+        limit: query.limit ?? COMPLIANCE_DEFAULT_PAGE_SIZE,
+        ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+      });
+      return json(200, compliancePageView(query.target, page.nodes, page.cursor));
+    } catch (error) {
+      if (
+        error instanceof InvalidComplianceCursorError ||
+        (query.cursor !== undefined && nameOf(error) === 'ValidationException')
+      ) {
+        throw new ApiError(
+          'ValidationFailed',
+          `cursor: ${error instanceof InvalidComplianceCursorError ? error.message : 'not a cursor this API returned'}; pass back the cursor of the previous page unchanged`,
+          { field: 'cursor', value: query.cursor, cause: error },
+        );
+      }
+      throw error;
+    }
+  };
+
   const requestRemoval: Route = async (request, params) => {
     const node = parseNodeName(params.id);
     logContext({ node });
@@ -1128,6 +1178,7 @@ export function makeApiHandler(deps: ApiDeps) {
     getScan,
     getLedger,
     requestRemoval,
+    getCompliance,
   };
 
   return async function api(event: unknown): Promise<APIGatewayProxyResult> {
@@ -1245,6 +1296,7 @@ function productionDeps(): ApiDeps {
     random: Math.random,
     rolloutStateMachineArn,
     publisher: createEventPublisher(),
+    compliance: createComplianceStore(),
     ...(scans ? { scans } : {}),
     ...(process.env.NODE_STATE_MACHINE_ARN
       ? { nodeStateMachineArn: process.env.NODE_STATE_MACHINE_ARN }

@@ -12,10 +12,15 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { LIFECYCLE_EVENT_SOURCE } from '../core/contracts.js';
 import {
+  type ComplianceEvent,
   EVENT_BUS_ENV,
   type LifecycleDetailType,
   type LifecycleEvent,
 } from '../core/lifecycle-events.js';
+
+/** Any detail the control plane publishes: a rollout's, or an assessment's. */
+type AnyDetail = LifecycleEvent['detail'] | ComplianceEvent['detail'];
+
 import { logger, tracer } from './runtime.js';
 
 /** Where lifecycle events go. */
@@ -71,6 +76,14 @@ const MAX_DELAY_MS = 2_000;
 
 const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Where an assessment's Node Compliance Changed events go (an EventPublisher, or a fake). */
+export interface ComplianceEventSink {
+  publish(
+    detailType: ComplianceEvent['detailType'],
+    detail: ComplianceEvent['detail'],
+  ): Promise<void>;
+}
+
 /** Publishes to one EventBridge bus with `source` {@link LIFECYCLE_EVENT_SOURCE}. */
 export class EventPublisher implements LifecyclePublisher {
   readonly enabled = true;
@@ -93,7 +106,7 @@ export class EventPublisher implements LifecyclePublisher {
     this.sleep = options.sleep ?? sleepFor;
   }
 
-  async publish(detailType: LifecycleDetailType, detail: LifecycleEvent['detail']): Promise<void> {
+  async publish(detailType: LifecycleDetailType, detail: AnyDetail): Promise<void> {
     await this.publishAll([{ detailType, detail }]);
   }
 
@@ -106,7 +119,7 @@ export class EventPublisher implements LifecyclePublisher {
   async publishAll(
     events: readonly {
       readonly detailType: LifecycleDetailType;
-      readonly detail: LifecycleEvent['detail'];
+      readonly detail: AnyDetail;
     }[],
   ): Promise<void> {
     const entries = events.map(
@@ -116,7 +129,9 @@ export class EventPublisher implements LifecyclePublisher {
         DetailType: event.detailType,
         Detail: JSON.stringify(event.detail),
         Time: new Date(event.detail.occurredAt),
-        ...(event.detail.execution ? { Resources: [event.detail.execution] } : {}),
+        ...('execution' in event.detail && event.detail.execution
+          ? { Resources: [event.detail.execution] }
+          : {}),
       }),
     );
     for (let start = 0; start < entries.length; start += MAX_ENTRIES) {

@@ -94,7 +94,9 @@ describe('events/README.md documents the lifecycle events as published', () => {
   const readme = readFileSync(new URL('../../events/README.md', import.meta.url), 'utf8');
 
   it('has one table row per detail-type, with its schema file', () => {
-    const rows = [...readme.matchAll(/^\| `(Rollout [^`]+)` +\|.*\(schemas\/([a-z-]+\.json)\)/gm)];
+    const rows = [
+      ...readme.matchAll(/^\| `((?:Rollout|Node) [^`]+)` +\|.*\(schemas\/([a-z-]+\.json)\)/gm),
+    ];
     expect(rows.map((r) => r[1]).sort()).toEqual(Object.values(LIFECYCLE_EVENT_TYPES).sort());
     for (const [, type, file] of rows) {
       expect(file).toBe(`${type?.toLowerCase().replaceAll(' ', '-')}.json`);

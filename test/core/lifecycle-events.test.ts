@@ -24,7 +24,9 @@ import {
   lifecycleDetailSchemas,
   lifecycleEventJsonSchemas,
   lockForceRecovered,
+  MAX_COMPLIANCE_EVENT_UPDATES,
   MAX_EVENT_UPDATES,
+  nodeComplianceChanged,
   nodeUpdated,
   phaseCompleted,
   rolloutFinished,
@@ -180,7 +182,10 @@ const BUILDERS: {
 
 describe('lifecycle event builders', () => {
   it('cover every detail type of the contracts', () => {
-    expect(BUILDERS.map((b) => b.key).sort()).toEqual(Object.keys(LIFECYCLE_EVENT_TYPES).sort());
+    // Node Compliance Changed is an assessment's, not a rollout's: tested on its own below.
+    expect([...BUILDERS.map((b) => b.key), 'nodeComplianceChanged'].sort()).toEqual(
+      Object.keys(LIFECYCLE_EVENT_TYPES).sort(),
+    );
   });
 
   it.each(BUILDERS)(
@@ -379,6 +384,7 @@ describe('published JSON Schemas (events/schemas)', () => {
   it('one file per detail type, and no other', () => {
     expect(readdirSync(SCHEMA_DIR).sort()).toEqual(generated.map((g) => g.file).sort());
     expect(generated.map((g) => g.file).sort()).toEqual([
+      'node-compliance-changed.json',
       'rollout-approval-required.json',
       'rollout-cancelled.json',
       'rollout-failed.json',
@@ -435,5 +441,66 @@ describe('events/README.md', () => {
       const parsed = lifecycleDetailSchemas[key as LifecycleEventKey].safeParse(example.detail);
       expect(parsed.error?.issues ?? []).toEqual([]);
     }
+  });
+});
+
+describe('Node Compliance Changed (issue 13, item 8)', () => {
+  const finding = {
+    assessmentId: 'assess-1',
+    target: 'CLUSTER1',
+    node: 'node2',
+    change: 'FellOut' as const,
+    state: 'NonCompliant' as const,
+    previousState: 'Compliant' as const,
+    assessedAt: '2025-03-02T03:00:00.000Z',
+    previousAssessedAt: '2025-03-01T03:00:00.000Z',
+    reasons: ['a restart is pending: installed updates are not in effect'],
+    missing: [
+      { kb: 'KB5002222', title: '2025-03 Cumulative Update' },
+      { kb: null, title: 'Defender definitions' },
+    ],
+    failed: [{ kb: null, update: 'tool.msi' }],
+    pendingRestart: true,
+  };
+
+  it('validates, names the node once per assessment, and lists KBs (titles when none)', () => {
+    // Act
+    const event = nodeComplianceChanged(finding, '2025-03-02T03:05:00.000Z');
+
+    // Assert
+    expect(event.detailType).toBe('Node Compliance Changed');
+    expect(lifecycleDetailSchemas.nodeComplianceChanged.safeParse(event.detail).success).toBe(true);
+    expect(event.detail).toMatchObject({
+      schemaVersion: '1',
+      eventId: 'assess-1:NODE2',
+      occurredAt: '2025-03-02T03:05:00.000Z',
+      target: { name: 'CLUSTER1' },
+      node: 'node2',
+      change: 'FellOut',
+      state: 'NonCompliant',
+      previousState: 'Compliant',
+      missing: ['KB5002222', 'Defender definitions'],
+      failed: ['tool.msi'],
+      pendingRestart: true,
+    });
+  });
+
+  it(`lists at most ${MAX_COMPLIANCE_EVENT_UPDATES} missing and failed updates`, () => {
+    const many = Array.from({ length: MAX_COMPLIANCE_EVENT_UPDATES + 5 }, (_, i) => ({
+      kb: `KB${5000000 + i}`,
+      title: 't',
+      update: 'u',
+    }));
+    const event = nodeComplianceChanged(
+      { ...finding, missing: many, failed: many },
+      finding.assessedAt,
+    );
+    expect(event.detail.missing).toHaveLength(MAX_COMPLIANCE_EVENT_UPDATES);
+    expect(event.detail.failed).toHaveLength(MAX_COMPLIANCE_EVENT_UPDATES);
+    expect(event.detail.missing.at(-1)).toBe(`KB${5000000 + MAX_COMPLIANCE_EVENT_UPDATES - 1}`);
+  });
+
+  it('refuses to build a detail its schema rejects', () => {
+    expect(() => nodeComplianceChanged(finding, 'yesterday')).toThrow(/occurredAt/);
   });
 });

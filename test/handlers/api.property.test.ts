@@ -264,6 +264,7 @@ const VALID_BODIES: Record<OperationId, unknown[]> = {
   getRollout: [{}],
   getRolloutReport: [{}],
   getLedger: [{}],
+  getCompliance: [{}],
   getScan: [{}],
   getNodeProgress: [{}],
 };

@@ -461,6 +461,7 @@ describe('the default control plane', () => {
       approvalGate: ['PutItem', 'GetItem', 'DeleteItem', 'UpdateItem'],
       api: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'],
       checkAlarms: [],
+      recordCompliance: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
     };
 
     it.each(FUNCTION_NAMES)('%s has exactly the DynamoDB actions it uses', (name) => {
@@ -518,10 +519,15 @@ describe('the default control plane', () => {
       // Assert
       expect(byRole).toEqual(
         expect.arrayContaining([
-          // The scan workflow waits on its ScanUpdates commands as the node workflow does.
+          // The node workflow, and the scan and the compliance assessment (both wait on
+          // ScanUpdates the same way), in one statement.
           [
             [id(fns.completeCommand.role)],
-            [{ Ref: id(cp.nodeWorkflow) }, { Ref: id(cp.scanWorkflow) }],
+            [
+              { Ref: id(cp.complianceWorkflow) },
+              { Ref: id(cp.nodeWorkflow) },
+              { Ref: id(cp.scanWorkflow) },
+            ],
           ],
           [[id(fns.api.role)], { Ref: id(cp.rolloutWorkflow) }],
           // The approval gate fails its own task when a cancel beat its token to the store.
@@ -533,8 +539,8 @@ describe('the default control plane', () => {
   });
 
   describe('Step Functions', () => {
-    it('has the node, rollout and scan workflows', () => {
-      template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
+    it('has the node, rollout, scan and compliance workflows', () => {
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
     });
 
     it('logs errors with their data (no task token reaches the logs) and traces with X-Ray', () => {
@@ -561,7 +567,7 @@ describe('the default control plane', () => {
       // Act
       const { template } = synth({ settings: { workflowLogLevel: level } });
       // Assert
-      template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
       template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
         LoggingConfiguration: Match.objectLike({ Level: level, IncludeExecutionData: data }),
       });
@@ -869,7 +875,7 @@ describe('a customer managed key (customerManagedKey)', () => {
   });
 
   it('encrypts every state machine with it', () => {
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
     template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
       EncryptionConfiguration: {
         Type: 'CUSTOMER_MANAGED_KMS_KEY',
@@ -1205,7 +1211,7 @@ describe('cdk-nag (AWS Solutions)', () => {
 
     it('synthesizes (AwsSolutionsChecks would throw on any finding)', () => {
       result.template.resourceCountIs('AWS::Lambda::Function', FUNCTION_NAMES.length);
-      result.template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
+      result.template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
     });
 
     it('bundles every function to index.mjs, with the default hotfix config where needed', {

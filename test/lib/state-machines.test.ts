@@ -361,6 +361,7 @@ describe('rendered definitions', () => {
         logicalId(stack.controlPlane.nodeWorkflow),
         logicalId(stack.controlPlane.rolloutWorkflow),
         logicalId(stack.controlPlane.scanWorkflow),
+        logicalId(stack.controlPlane.complianceWorkflow),
       ].sort(),
     );
   });

@@ -181,6 +181,7 @@ describe('the ASL language service', () => {
         stack.controlPlane.nodeWorkflow,
         stack.controlPlane.rolloutWorkflow,
         stack.controlPlane.scanWorkflow,
+        stack.controlPlane.complianceWorkflow,
       ]
         .map((m) => stack.getLogicalId(m.node.defaultChild as never))
         .sort(),
