@@ -606,6 +606,10 @@ export class NodeWorkflow extends Construct {
           storageRepairTimeoutMinutes: sfn.JsonPath.numberAt(
             '$.preflight.timeouts.storageRepairMinutes',
           ),
+          // The failback check (issue 13 item 6): the roles the drain moved off, and how long
+          // to wait for them to be back (0 unless failbackMode is Immediate).
+          failbackGroups: sfn.JsonPath.listAt('$.commands.drain.results[0].movedGroups'),
+          failbackTimeoutMinutes: sfn.JsonPath.numberAt('$.preflight.timeouts.failbackMinutes'),
         },
         '$.commands.resume',
         '$.preflight.timeouts.resumeSeconds',
@@ -665,8 +669,40 @@ export class NodeWorkflow extends Construct {
           ),
         )
         .next(nodeFailed);
+    // After the restart (issue 13 item 6): a node not Up in the cluster fails (and, drained,
+    // is resumed again, then recorded left Paused: the run stops); roles that did not fail back
+    // in time fail the node, resumed. Failure paths only: the happy path gains no state.
+    const notUpInCluster = new sfn.Pass(this, 'Failure_NodeNotUpInCluster', {
+      parameters: {
+        'reason.$':
+          "States.Format('NodeNotUpInCluster: {} is {} in cluster {} after waiting for it to join ({})', $.node.name, $.commands.resume.results[0].clusterNodeNotUp, $.commands.resume.results[0].cluster, $.commands.resume.results[0].detail)",
+      },
+      resultPath: '$.failure',
+    }).next(failureCleanup);
+    const rolesNotFailedBack = new sfn.Pass(this, 'MarkResumedRolesNotFailedBack', {
+      parameters: {
+        drained: false,
+        drainedEver: true,
+        'restartPending.$': '$.state.restartPending',
+        'restarts.$': '$.state.restarts',
+        'pluginFailed.$': '$.state.pluginFailed',
+      },
+      resultPath: '$.state',
+    }).next(
+      new sfn.Pass(this, 'Failure_RolesNotFailedBack', {
+        parameters: {
+          'reason.$':
+            "States.Format('RolesNotFailedBack: {}', $.commands.resume.results[0].failbackCheck.detail)",
+        },
+        resultPath: '$.failure',
+      }).next(failureCleanup),
+    );
     resume.next(
       new sfn.Choice(this, 'ResumeSucceeded')
+        .when(
+          sfn.Condition.isPresent('$.commands.resume.results[0].clusterNodeNotUp'),
+          notUpInCluster,
+        )
         // Resumed, but its storage repair outlasted the wait: the node fails and the run
         // stops before the next node (no extra state when the policy has no wait).
         .when(
@@ -675,6 +711,13 @@ export class NodeWorkflow extends Construct {
             sfn.Condition.isPresent('$.commands.resume.results[0].storageRepairTimedOut'),
           ),
           storageRepairTimedOut(),
+        )
+        .when(
+          sfn.Condition.and(
+            succeeded('$.commands.resume.status'),
+            sfn.Condition.isPresent('$.commands.resume.results[0].rolesNotFailedBack'),
+          ),
+          rolesNotFailedBack,
         )
         .when(succeeded('$.commands.resume.status'), markResumed.next(afterResume))
         .otherwise(fail('ResumeFailed')),

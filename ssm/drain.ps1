@@ -1,7 +1,8 @@
 # Document DrainNode: moves the clustered roles off this node and pauses it, as CAU does before
 # it updates a node. Payload: DrainPayload { timeoutMinutes }.
 # Result line: { clustered, drained, node, cluster, nodeState, drainStatus, durationSeconds,
-# remainingGroups, detail }. Exit 0 when the node is paused and drained, or is a standalone
+# remainingGroups, movedGroups, detail }. movedGroups: the roles the node owned when the drain
+# started, which the resume's failback check expects back (issue 13 item 6). Exit 0 when the node is paused and drained, or is a standalone
 # server (nothing to drain); exit 1 otherwise.
 
 $payload = Read-RolloutPayload
@@ -15,6 +16,7 @@ if ($null -eq $node) {
             clustered = $false
             drained = $false
             node = $name
+            movedGroups = @()
             detail = 'standalone server: not a failover cluster node, nothing to drain'
         })
     Exit-RolloutSuccess
@@ -24,6 +26,7 @@ $started = Get-RolloutUtcNow
 
 function Write-DrainResult {
     param($Node, [bool] $Drained, [string] $Detail, [string[]] $RemainingGroups = @())
+    $moved = [string[]]@($script:ownedBeforeDrain)
     Write-RolloutResult ([ordered]@{
             clustered = $true
             drained = $Drained
@@ -33,11 +36,21 @@ function Write-DrainResult {
             drainStatus = [string]$Node.DrainStatus
             durationSeconds = Get-RolloutElapsedSeconds $started
             remainingGroups = $RemainingGroups
+            movedGroups = $moved
             detail = $Detail
         })
 }
 
+# The roles on the node before the drain: the ones a failback brings back.
+$script:ownedBeforeDrain = @()
 $state = [string]$node.State
+if ($state -eq 'Up') {
+    $script:ownedBeforeDrain = @(
+        Get-ClusterGroup |
+            Where-Object { [string]$_.OwnerNode.Name -eq $name } |
+            ForEach-Object { [string]$_.Name }
+    )
+}
 if ($state -eq 'Paused' -and [string]$node.DrainStatus -eq 'Completed') {
     Write-DrainResult $node $true 'already paused and drained'
     Exit-RolloutSuccess

@@ -43,6 +43,8 @@ Describe 'DrainNode' {
             $waited | Should -BeGreaterThan 0
             $run.Results[0].durationSeconds | Should -Be $waited
             Should -Invoke Suspend-ClusterNode -Times 1 -ParameterFilter { $Name -eq 'NODE1' -and $Drain }
+            # The roles it owned before the drain: what the resume's failback check expects back.
+            $run.Results[0].movedGroups | Should -Be @('SQL Server (MSSQLSERVER)')
         }
     }
 
