@@ -41,13 +41,19 @@ function Write-DrainResult {
         })
 }
 
-# The roles on the node before the drain: the ones a failback brings back.
+# The roles on the node before the drain: the ones a failback brings back. The cluster's own
+# groups (the core Cluster Group, Available Storage, a storage pool) are not roles.
+function Test-ClusterRole {
+    param($Group)
+    $type = $Group.PSObject.Properties['GroupType']
+    return ($null -eq $type) -or (@('Cluster', 'AvailableStorage', 'ClusterStoragePool') -notcontains [string]$type.Value)
+}
 $script:ownedBeforeDrain = @()
 $state = [string]$node.State
 if ($state -eq 'Up') {
     $script:ownedBeforeDrain = @(
         Get-ClusterGroup |
-            Where-Object { [string]$_.OwnerNode.Name -eq $name } |
+            Where-Object { [string]$_.OwnerNode.Name -eq $name -and (Test-ClusterRole $_) } |
             ForEach-Object { [string]$_.Name }
     )
 }
