@@ -93,6 +93,8 @@ export async function benchCost() {
     benchmark: 'cost',
     group: `${count} nodes, 3 updates each (one restart), maxConcurrency 20`,
     status: result.runs[0]?.report?.status,
+    // The 100-node figure before issue 11 item 6 merged the node workflow's Choice chains (429db3d).
+    previous: { stateTransitionsPer1000: 39_130, totalUsdPer1000: 1.0013, commit: '429db3d' },
     perNodeUpdate: {
       stateTransitions: round(transitions / nodeUpdates, 1),
       nodeWorkflowTransitions: round(

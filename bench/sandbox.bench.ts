@@ -90,6 +90,8 @@ export async function benchTransitions() {
     rows,
     growsWithInstallTime: new Set(rows.map((r) => r.nodeStateTransitions)).size > 1,
     pollLoopRatioAt20Minutes: at20 ? round(at20.pollLoop30s / at20.nodeStateTransitions) : null,
+    // The figure before issue 11 item 6 merged Choice chains and the plug-in loop (429db3d).
+    previous: { nodeStateTransitions: 46, nodeHistoryEvents: 133, commit: '429db3d' },
   };
 }
 

@@ -174,7 +174,8 @@ export const COMMANDS: readonly LazyCommand[] = [
   },
   {
     name: 'compliance',
-    summary: "a cluster's or group's compliance per node, from its last assessment (GET /compliance)",
+    summary:
+      "a cluster's or group's compliance per node, from its last assessment (GET /compliance)",
     load: async () => {
       const m = await import('./commands/compliance.js');
       return { spec: m.complianceCommand, run: m.runCompliance };

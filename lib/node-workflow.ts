@@ -416,7 +416,7 @@ export class NodeWorkflow extends Construct {
      * drained first; if that drain fails the node is not restarted, and ends Failed, resumed,
      * with the restart still pending (`RestartPendingDrainFailed`).
      */
-    const restartChain = (suffix: string, next: sfn.IChainable) => {
+    const restartChain = (suffix: string, next: sfn.IChainable, failure = suffix) => {
       const restart = catchAll(
         command(
           `Restart${suffix}`,
@@ -448,7 +448,7 @@ export class NodeWorkflow extends Construct {
       restart.next(
         new sfn.Choice(this, `RestartSucceeded${suffix}`)
           .when(succeeded('$.commands.restart.status'), restarted.next(next))
-          .otherwise(fail(`NodeDidNotRestart${suffix}`)),
+          .otherwise(fail(`NodeDidNotRestart${failure}`)),
       );
       const lateDrain = command(
         `DrainBeforeRestart${suffix}`,
@@ -538,16 +538,16 @@ export class NodeWorkflow extends Construct {
 
     // -- the tail: final restart, verify, resume, post-update script, record ------------------
     const nodeUpdated = new sfn.Succeed(this, 'NodeUpdated');
-    const recordSucceededTask = record('RecordNodeSucceeded', 'Succeeded');
+    // The happy path ends with the record itself (one transition fewer, issue 11 item 6).
+    const recordSucceeded = record('RecordNodeSucceeded', 'Succeeded');
     // The node is updated whatever the write does: a history write that fails after its retries
     // must not turn the node Failed (the run's report then shows it without a recorded result).
-    recordSucceededTask.addCatch(
+    recordSucceeded.addCatch(
       new sfn.Pass(this, 'NodeUpdatedNotRecorded', { resultPath: sfn.JsonPath.DISCARD }).next(
         nodeUpdated,
       ),
       { resultPath: '$.recordError' },
     );
-    const recordSucceeded = recordSucceededTask.next(nodeUpdated);
     // rebootOption Never: installed, and a restart still pending (ours, or one the node reports
     // after the install) is the operator's: the node is InstalledPendingReboot, not Succeeded.
     const recordPendingReboot = record(
@@ -555,19 +555,21 @@ export class NodeWorkflow extends Construct {
       'InstalledPendingReboot',
       "'installed; rebootOption Never: the restart the updates need is left to the operator'",
     ).next(new sfn.Succeed(this, 'NodeInstalledPendingReboot'));
-    const outcome = new sfn.Choice(this, 'AnyPluginFailed')
-      .when(sfn.Condition.booleanEquals('$.state.pluginFailed', true), fail('UpdateFailed'))
-      .when(
-        sfn.Condition.and(
-          rebootNever,
-          sfn.Condition.or(
-            sfn.Condition.booleanEquals('$.state.restartPending', true),
-            sfn.Condition.booleanEquals('$.commands.verify.results[0].pendingReboot', true),
+    /** Adds the outcome's rules to `choice`: failed, installed pending reboot, or succeeded. */
+    const outcomeRules = (choice: sfn.Choice) =>
+      choice
+        .when(sfn.Condition.booleanEquals('$.state.pluginFailed', true), fail('UpdateFailed'))
+        .when(
+          sfn.Condition.and(
+            rebootNever,
+            sfn.Condition.or(
+              sfn.Condition.booleanEquals('$.state.restartPending', true),
+              sfn.Condition.booleanEquals('$.commands.verify.results[0].pendingReboot', true),
+            ),
           ),
-        ),
-        recordPendingReboot,
-      )
-      .otherwise(recordSucceeded);
+          recordPendingReboot,
+        )
+        .otherwise(recordSucceeded);
     const postScript = catchAll(
       command(
         'PostUpdateScript',
@@ -578,16 +580,21 @@ export class NodeWorkflow extends Construct {
       ),
       'PostUpdateScriptTimedOut',
     );
-    const afterResume = new sfn.Choice(this, 'HasPostUpdateScript')
-      .when(
-        sfn.Condition.isPresent('$.policy.postUpdateScript'),
-        postScript.next(
-          new sfn.Choice(this, 'PostUpdateScriptSucceeded')
-            .when(succeeded('$.commands.postScript.status'), outcome)
-            .otherwise(fail('PostUpdateScriptFailed')),
+    // The post-update script's Choice and the outcome's are one state (issue 11 item 6).
+    postScript.next(
+      outcomeRules(
+        new sfn.Choice(this, 'PostUpdateScriptSucceeded').when(
+          sfn.Condition.not(succeeded('$.commands.postScript.status')),
+          fail('PostUpdateScriptFailed'),
         ),
-      )
-      .otherwise(outcome);
+      ),
+    );
+    const afterResume = outcomeRules(
+      new sfn.Choice(this, 'PostUpdateScriptOrOutcome').when(
+        sfn.Condition.isPresent('$.policy.postUpdateScript'),
+        postScript,
+      ),
+    );
     // The resume also waits for storage repair when the policy says so (CAU's
     // WaitForStorageRepairTimeoutMinutes): preflight adds that wait to the command's limit.
     const resume = catchAll(
@@ -599,6 +606,10 @@ export class NodeWorkflow extends Construct {
           storageRepairTimeoutMinutes: sfn.JsonPath.numberAt(
             '$.preflight.timeouts.storageRepairMinutes',
           ),
+          // The failback check (issue 13 item 6): the roles the drain moved off, and how long
+          // to wait for them to be back (0 unless failbackMode is Immediate).
+          failbackGroups: sfn.JsonPath.listAt('$.commands.drain.results[0].movedGroups'),
+          failbackTimeoutMinutes: sfn.JsonPath.numberAt('$.preflight.timeouts.failbackMinutes'),
         },
         '$.commands.resume',
         '$.preflight.timeouts.resumeSeconds',
@@ -658,25 +669,59 @@ export class NodeWorkflow extends Construct {
           ),
         )
         .next(nodeFailed);
-    const resumeIfDrained = new sfn.Choice(this, 'WasDrained')
-      .when(
-        sfn.Condition.booleanEquals('$.state.drained', true),
-        resume.next(
-          new sfn.Choice(this, 'ResumeSucceeded')
-            // Resumed, but its storage repair outlasted the wait: the node fails and the run
-            // stops before the next node (no extra state when the policy has no wait).
-            .when(
-              sfn.Condition.and(
-                succeeded('$.commands.resume.status'),
-                sfn.Condition.isPresent('$.commands.resume.results[0].storageRepairTimedOut'),
-              ),
-              storageRepairTimedOut(),
-            )
-            .when(succeeded('$.commands.resume.status'), markResumed.next(afterResume))
-            .otherwise(fail('ResumeFailed')),
-        ),
-      )
-      .otherwise(afterResume);
+    // After the restart (issue 13 item 6): a node not Up in the cluster fails (and, drained,
+    // is resumed again, then recorded left Paused: the run stops); roles that did not fail back
+    // in time fail the node, resumed. Failure paths only: the happy path gains no state.
+    const notUpInCluster = new sfn.Pass(this, 'Failure_NodeNotUpInCluster', {
+      parameters: {
+        'reason.$':
+          "States.Format('NodeNotUpInCluster: {} is {} in cluster {} after waiting for it to join ({})', $.node.name, $.commands.resume.results[0].clusterNodeNotUp, $.commands.resume.results[0].cluster, $.commands.resume.results[0].detail)",
+      },
+      resultPath: '$.failure',
+    }).next(failureCleanup);
+    const rolesNotFailedBack = new sfn.Pass(this, 'MarkResumedRolesNotFailedBack', {
+      parameters: {
+        drained: false,
+        drainedEver: true,
+        'restartPending.$': '$.state.restartPending',
+        'restarts.$': '$.state.restarts',
+        'pluginFailed.$': '$.state.pluginFailed',
+      },
+      resultPath: '$.state',
+    }).next(
+      new sfn.Pass(this, 'Failure_RolesNotFailedBack', {
+        parameters: {
+          'reason.$':
+            "States.Format('RolesNotFailedBack: {}', $.commands.resume.results[0].failbackCheck.detail)",
+        },
+        resultPath: '$.failure',
+      }).next(failureCleanup),
+    );
+    resume.next(
+      new sfn.Choice(this, 'ResumeSucceeded')
+        .when(
+          sfn.Condition.isPresent('$.commands.resume.results[0].clusterNodeNotUp'),
+          notUpInCluster,
+        )
+        // Resumed, but its storage repair outlasted the wait: the node fails and the run
+        // stops before the next node (no extra state when the policy has no wait).
+        .when(
+          sfn.Condition.and(
+            succeeded('$.commands.resume.status'),
+            sfn.Condition.isPresent('$.commands.resume.results[0].storageRepairTimedOut'),
+          ),
+          storageRepairTimedOut(),
+        )
+        .when(
+          sfn.Condition.and(
+            succeeded('$.commands.resume.status'),
+            sfn.Condition.isPresent('$.commands.resume.results[0].rolesNotFailedBack'),
+          ),
+          rolesNotFailedBack,
+        )
+        .when(succeeded('$.commands.resume.status'), markResumed.next(afterResume))
+        .otherwise(fail('ResumeFailed')),
+    );
     const verify = catchAll(
       command(
         'Verify',
@@ -687,33 +732,101 @@ export class NodeWorkflow extends Construct {
       ),
       'VerifyTimedOut',
     );
+    // Answered, and drained: resume; answered: the post-update script and the outcome.
     verify.next(
       new sfn.Choice(this, 'NodeAnswered')
-        .when(succeeded('$.commands.verify.status'), resumeIfDrained)
-        .otherwise(fail('NodeDidNotAnswerAfterUpdate')),
+        .when(
+          sfn.Condition.not(succeeded('$.commands.verify.status')),
+          fail('NodeDidNotAnswerAfterUpdate'),
+        )
+        .when(sfn.Condition.booleanEquals('$.state.drained', true), resume)
+        .otherwise(afterResume),
     );
-    const afterPlugins = whenRestart(
-      new sfn.Choice(this, 'RestartPending'),
-      sfn.Condition.or(sfn.Condition.booleanEquals('$.state.restartPending', true), rebootAlways),
-      restartChain('Final', verify),
-    ).otherwise(verify);
+    const finalRestart = restartChain('Final', verify);
+    /** Adds the end of the plug-ins to `choice`: the final restart when one is due, else verify. */
+    const finalRules = (choice: sfn.Choice) =>
+      whenRestart(
+        choice,
+        sfn.Condition.or(sfn.Condition.booleanEquals('$.state.restartPending', true), rebootAlways),
+        finalRestart,
+      ).otherwise(verify);
+    const afterPlugins = finalRules(new sfn.Choice(this, 'RestartPending'));
 
     // -- plug-ins, in the run's order ---------------------------------------------------------
-    const nextPlugin = new sfn.Pass(this, 'NextPlugin', {
-      parameters: {
-        'index.$': 'States.MathAdd($.loop.index, 1)',
-        'count.$': '$.loop.count',
-      },
-      resultPath: '$.loop',
-    });
-    const pluginDone = whenRestart(
-      new sfn.Choice(this, 'RestartAfterThisPlugin'),
-      sfn.Condition.and(
-        sfn.Condition.booleanEquals('$.policy.separateReboots', true),
-        sfn.Condition.booleanEquals('$.state.restartPending', true),
-      ),
-      restartChain('AfterPlugin', nextPlugin),
-    ).otherwise(nextPlugin);
+    // At most two plug-ins, each named once (rollout-input), so no loop counter: the plug-in
+    // that just ended says which one is next (the other one, when it ended first of two). Each
+    // plug-in's end is one Choice: restart (SeparateReboots), the next plug-in, or the final
+    // restart and verify (issue 11 item 6: no Pass or Choice chain between plug-ins).
+    type PluginKind = 'Hotfix' | 'WindowsUpdate';
+    const pluginName: Record<PluginKind, string> = {
+      Hotfix: 'Microsoft.HotfixPlugin',
+      WindowsUpdate: 'Microsoft.WindowsUpdatePlugin',
+    };
+    const otherPlugin = (kind: PluginKind): PluginKind =>
+      kind === 'Hotfix' ? 'WindowsUpdate' : 'Hotfix';
+    const pluginPlanned = (kind: PluginKind) =>
+      sfn.Condition.not(
+        sfn.Condition.isNull(kind === 'Hotfix' ? '$.plan.hotfix' : '$.plan.windowsUpdate'),
+      );
+    const pluginDoneChoices: Record<PluginKind, sfn.Choice> = {
+      Hotfix: new sfn.Choice(this, 'AfterHotfixPlugin'),
+      WindowsUpdate: new sfn.Choice(this, 'AfterWindowsUpdatePlugin'),
+    };
+    /** Where a plug-in ends (done, or failed without StopOnPluginFailure). */
+    const pluginDone = (kind: PluginKind): sfn.IChainable => pluginDoneChoices[kind];
+    // Filled in once the plug-ins' first attempts exist (below).
+    const firstAttempt = {} as Record<PluginKind, sfn.IChainable>;
+    /**
+     * Adds to `choice`: when `guard`, run plug-in `kind` (its first attempt, or straight to its
+     * end when its plan is empty); without `guard`, as the Choice's default.
+     */
+    const runPlugin = (choice: sfn.Choice, kind: PluginKind, guard?: sfn.Condition) =>
+      guard
+        ? choice
+            .when(sfn.Condition.and(guard, pluginPlanned(kind)), firstAttempt[kind])
+            .when(guard, pluginDone(kind))
+        : choice.when(pluginPlanned(kind), firstAttempt[kind]).otherwise(pluginDone(kind));
+    /** After plug-in `kind`: the other one when `kind` came first of two. */
+    const nextPluginRules = (choice: sfn.Choice, kind: PluginKind) =>
+      runPlugin(
+        choice,
+        otherPlugin(kind),
+        sfn.Condition.and(
+          sfn.Condition.stringEquals('$.plugins[0].name', pluginName[kind]),
+          sfn.Condition.isPresent('$.plugins[1]'),
+        ),
+      );
+    /** The first plug-in; a removal may run none. */
+    const startPluginRules = (choice: sfn.Choice) =>
+      runPlugin(
+        runPlugin(
+          choice.when(sfn.Condition.not(sfn.Condition.isPresent('$.plugins[0]')), afterPlugins),
+          'Hotfix',
+          sfn.Condition.stringEquals('$.plugins[0].name', pluginName.Hotfix),
+        ),
+        'WindowsUpdate',
+      );
+    const wirePluginEnds = () => {
+      for (const kind of ['Hotfix', 'WindowsUpdate'] as const) {
+        const afterRestart = finalRules(
+          nextPluginRules(new sfn.Choice(this, `NextAfter${kind}Plugin`), kind),
+        );
+        finalRules(
+          nextPluginRules(
+            whenRestart(
+              pluginDoneChoices[kind],
+              sfn.Condition.and(
+                sfn.Condition.booleanEquals('$.policy.separateReboots', true),
+                sfn.Condition.booleanEquals('$.state.restartPending', true),
+              ),
+              // Either plug-in's restart fails as NodeDidNotRestartAfterPlugin (FAILED_STEPS).
+              restartChain(`After${kind}Plugin`, afterRestart, 'AfterPlugin'),
+            ),
+            kind,
+          ),
+        );
+      }
+    };
 
     /**
      * Before a retry: an update that failed for good (`neverRetry`, a SHA-256 mismatch) is not in
@@ -734,7 +847,7 @@ export class NodeWorkflow extends Construct {
      * the restart and failure rules (the hotfix plug-in's 1641 and busy servicing).
      */
     const verdict = (
-      suffix: string,
+      suffix: PluginKind,
       retry: sfn.IChainable,
       first: (judge: {
         retriesLeft: sfn.Condition;
@@ -748,7 +861,7 @@ export class NodeWorkflow extends Construct {
       const exhausted = setState(`PluginFailed${suffix}`, { pluginFailed: true }).next(
         new sfn.Choice(this, `StopOnPluginFailure${suffix}`)
           .when(sfn.Condition.booleanEquals('$.policy.stopOnPluginFailure', true), afterPlugins)
-          .otherwise(pluginDone),
+          .otherwise(pluginDone(suffix)),
       );
       // A failure that left a restart pending (Fail_RebootRequired, or a 3010 beside it) is
       // retried on a restarted node: the installer would otherwise meet the same pending state.
@@ -770,7 +883,7 @@ export class NodeWorkflow extends Construct {
           retryNow,
         )
         .when(sfn.Condition.booleanEquals('$.verdict.failed', true), exhausted)
-        .otherwise(pluginDone);
+        .otherwise(pluginDone(suffix));
       const choice = new sfn.Choice(this, `NeedsRestart${suffix}`);
       for (const [condition, next] of first({ retriesLeft, exhausted }))
         choice.when(condition, next);
@@ -852,7 +965,7 @@ export class NodeWorkflow extends Construct {
         )
         .when(sfn.Condition.booleanEquals('$.verdict.startedFailed', true), exhausted)
         .when(sfn.Condition.booleanEquals('$.verdict.retryable', true), goOn)
-        .otherwise(pluginDone);
+        .otherwise(pluginDone('Hotfix'));
       const checkBoot = catchAll(
         command(
           'CheckBootAfterInstallerRestart',
@@ -954,16 +1067,11 @@ export class NodeWorkflow extends Construct {
         ],
       ]),
     );
-    const hotfixPlugin = new sfn.Choice(this, 'HotfixesPlanned')
-      .when(
-        sfn.Condition.not(sfn.Condition.isNull('$.plan.hotfix')),
-        new sfn.Pass(this, 'FirstHotfixAttempt', {
-          // The plan's items as hotpatch-eligibility returns them (with /hotpatch:enable).
-          parameters: { number: 1, spent: 1, 'items.$': '$.eligibility.updates' },
-          resultPath: '$.attempt',
-        }).next(installHotfixes),
-      )
-      .otherwise(pluginDone);
+    firstAttempt.Hotfix = new sfn.Pass(this, 'FirstHotfixAttempt', {
+      // The plan's items as hotpatch-eligibility returns them (with /hotpatch:enable).
+      parameters: { number: 1, spent: 1, 'items.$': '$.eligibility.updates' },
+      resultPath: '$.attempt',
+    }).next(installHotfixes);
 
     const installWindowsUpdates = catchAll(
       command(
@@ -1008,36 +1116,12 @@ export class NodeWorkflow extends Construct {
     installWindowsUpdates
       .next(interpretWindowsUpdates)
       .next(verdict('WindowsUpdate', retryWindowsUpdates));
-    const windowsUpdatePlugin = new sfn.Choice(this, 'WindowsUpdatePlanned')
-      .when(
-        sfn.Condition.not(sfn.Condition.isNull('$.plan.windowsUpdate')),
-        new sfn.Pass(this, 'FirstWindowsUpdateAttempt', {
-          parameters: { number: 1, spent: 1 },
-          resultPath: '$.attempt',
-        }).next(installWindowsUpdates),
-      )
-      .otherwise(pluginDone);
-
-    const selectPlugin = new sfn.Pass(this, 'SelectPlugin', {
-      parameters: { 'plugin.$': 'States.ArrayGetItem($.plugins, $.loop.index)' },
-      resultPath: '$.current',
-    }).next(
-      new sfn.Choice(this, 'WhichPlugin')
-        .when(
-          sfn.Condition.stringEquals('$.current.plugin.name', 'Microsoft.HotfixPlugin'),
-          hotfixPlugin,
-        )
-        .otherwise(windowsUpdatePlugin),
-    );
-    // A removal may run no plug-in at all: the loop checks its count before the first one.
-    const morePlugins = new sfn.Choice(this, 'MorePlugins')
-      .when(sfn.Condition.numberLessThanJsonPath('$.loop.index', '$.loop.count'), selectPlugin)
-      .otherwise(afterPlugins);
-    nextPlugin.next(morePlugins);
-    const startPlugins = new sfn.Pass(this, 'StartPlugins', {
-      parameters: { index: 0, 'count.$': 'States.ArrayLength($.plugins)' },
-      resultPath: '$.loop',
-    }).next(morePlugins);
+    firstAttempt.WindowsUpdate = new sfn.Pass(this, 'FirstWindowsUpdateAttempt', {
+      parameters: { number: 1, spent: 1 },
+      resultPath: '$.attempt',
+    }).next(installWindowsUpdates);
+    wirePluginEnds();
+    const startPlugins = startPluginRules(new sfn.Choice(this, 'StartPlugins'));
 
     // -- removal (KB823836 order, computed by the API), before the plug-ins -------------------
     /** `then` when the run removes updates (`$.removal` present and not null), else `otherwise`. */
@@ -1093,7 +1177,16 @@ export class NodeWorkflow extends Construct {
             .otherwise(startPlugins),
         ),
       );
-    const beforePlugins = ifRemoval('BeforePlugins', removeUpdates, startPlugins);
+    // The removal's check and the first plug-in's are one Choice (issue 11 item 6).
+    const beforePlugins = startPluginRules(
+      new sfn.Choice(this, 'BeforePlugins').when(
+        sfn.Condition.and(
+          sfn.Condition.isPresent('$.removal'),
+          sfn.Condition.not(sfn.Condition.isNull('$.removal')),
+        ),
+        removeUpdates,
+      ),
+    );
 
     // -- wiring -------------------------------------------------------------------------------
     // A restart already pending before the run (the inventory sees it) is done first, drained:
@@ -1103,70 +1196,84 @@ export class NodeWorkflow extends Construct {
       true,
     );
     const restartPendingFirst = restartChain('BeforeInstall', beforePlugins);
-    const needDrain = new sfn.Choice(this, 'NeedsDrain').when(
-      sfn.Condition.and(
-        sfn.Condition.stringEquals('$.target.kind', 'cluster'),
-        sfn.Condition.or(
-          sfn.Condition.stringEquals('$.drain', 'always'),
-          rebootAlways,
+    drain.next(
+      new sfn.Choice(this, 'DrainSucceeded')
+        .when(
           sfn.Condition.and(
+            succeeded('$.commands.drain.status'),
+            pendingAtStart,
             sfn.Condition.not(rebootNever),
-            sfn.Condition.or(
-              sfn.Condition.booleanEquals('$.eligibility.restartPossible', true),
-              sfn.Condition.not(sfn.Condition.isNull('$.plan.windowsUpdate')),
-            ),
           ),
-          // Never: no restart of ours, so no drain for one; but a hotfix installer that is not
-          // hotpatched may restart the node itself (1641, DOMAIN §5), and a cluster node must be
-          // drained before such an installer runs.
+          new sfn.Pass(this, 'MarkDrainedRestartPending', {
+            parameters: {
+              drained: true,
+              drainedEver: true,
+              restartPending: true,
+              'restarts.$': '$.state.restarts',
+              'pluginFailed.$': '$.state.pluginFailed',
+            },
+            resultPath: '$.state',
+          }).next(restartPendingFirst.restart),
+        )
+        .when(succeeded('$.commands.drain.status'), markDrained.next(beforePlugins))
+        .otherwise(drainFailed),
+    );
+    /**
+     * Adds the drain's rules to `choice` (a cluster node is drained when a restart is possible,
+     * or the run says so; a restart pending before the run comes first). One Choice with the
+     * pre-update script's (issue 11 item 6): built twice, before and after the script.
+     */
+    const drainRules = (choice: sfn.Choice) =>
+      whenRestart(
+        choice.when(
           sfn.Condition.and(
-            rebootNever,
-            sfn.Condition.not(sfn.Condition.isNull('$.plan.hotfix')),
-            sfn.Condition.booleanEquals('$.eligibility.restartPossible', true),
-          ),
-        ),
-      ),
-      drain.next(
-        new sfn.Choice(this, 'DrainSucceeded')
-          .when(
-            sfn.Condition.and(
-              succeeded('$.commands.drain.status'),
-              pendingAtStart,
-              sfn.Condition.not(rebootNever),
+            sfn.Condition.stringEquals('$.target.kind', 'cluster'),
+            sfn.Condition.or(
+              sfn.Condition.stringEquals('$.drain', 'always'),
+              rebootAlways,
+              sfn.Condition.and(
+                sfn.Condition.not(rebootNever),
+                sfn.Condition.or(
+                  sfn.Condition.booleanEquals('$.eligibility.restartPossible', true),
+                  sfn.Condition.not(sfn.Condition.isNull('$.plan.windowsUpdate')),
+                ),
+              ),
+              // Never: no restart of ours, so no drain for one; but a hotfix installer that is not
+              // hotpatched may restart the node itself (1641, DOMAIN §5), and a cluster node must be
+              // drained before such an installer runs.
+              sfn.Condition.and(
+                rebootNever,
+                sfn.Condition.not(sfn.Condition.isNull('$.plan.hotfix')),
+                sfn.Condition.booleanEquals('$.eligibility.restartPossible', true),
+              ),
             ),
-            new sfn.Pass(this, 'MarkDrainedRestartPending', {
-              parameters: {
-                drained: true,
-                drainedEver: true,
-                restartPending: true,
-                'restarts.$': '$.state.restarts',
-                'pluginFailed.$': '$.state.pluginFailed',
-              },
-              resultPath: '$.state',
-            }).next(restartPendingFirst.restart),
-          )
-          .when(succeeded('$.commands.drain.status'), markDrained.next(beforePlugins))
-          .otherwise(drainFailed),
+          ),
+          drain,
+        ),
+        pendingAtStart,
+        restartPendingFirst,
+      ).otherwise(beforePlugins);
+    preScript.next(
+      drainRules(
+        new sfn.Choice(this, 'PreUpdateScriptSucceeded').when(
+          sfn.Condition.not(succeeded('$.commands.preScript.status')),
+          fail('PreUpdateScriptFailed'),
+        ),
       ),
     );
-    whenRestart(needDrain, pendingAtStart, restartPendingFirst).otherwise(beforePlugins);
-    const afterEligibility = new sfn.Choice(this, 'HasPreUpdateScript')
-      .when(
+    const afterEligibility = drainRules(
+      new sfn.Choice(this, 'NeedsDrain').when(
         sfn.Condition.isPresent('$.policy.preUpdateScript'),
-        preScript.next(
-          new sfn.Choice(this, 'PreUpdateScriptSucceeded')
-            .when(succeeded('$.commands.preScript.status'), needDrain)
-            .otherwise(fail('PreUpdateScriptFailed')),
-        ),
-      )
-      .otherwise(needDrain);
+        preScript,
+      ),
+    );
     eligibility.next(afterEligibility);
     noEligibility.next(afterEligibility);
 
     // A cluster member not Up before anything is drained (paused by an operator, down): CAU
     // refuses to run. The node is recorded NotStarted with what its inventory saw, untouched, and
     // the workflow fails so that the rollout stops the run (`ClusterNodeNotUp`, rollout-workflow).
-    const clusterNodesUp = (next: sfn.IChainable) => {
+    const inventoryChecked = () => {
       const notUpPath = '$.commands.inventory.results[0].cluster.notUp';
       const stop = new sfn.Pass(this, 'ClusterNodeNotUp', {
         parameters: {
@@ -1204,14 +1311,18 @@ export class NodeWorkflow extends Construct {
             causePath: '$.failure.reason',
           }),
         );
-      return new sfn.Choice(this, 'ClusterMembersListed')
-        .when(
-          sfn.Condition.isPresent(notUpPath),
-          new sfn.Choice(this, 'AllClusterNodesUp')
-            .when(sfn.Condition.stringEquals(notUpPath, ''), next)
-            .otherwise(stop),
-        )
-        .otherwise(next);
+      // One Choice after the inventory (issue 11 item 6): failed, a member not Up, or on to the
+      // hotfixes' eligibility. The rules' order guards the paths: notUp is compared only once
+      // a rule before has found it present.
+      const hotfixPlanned = sfn.Condition.not(sfn.Condition.isNull('$.plan.hotfix'));
+      const notListed = sfn.Condition.not(sfn.Condition.isPresent(notUpPath));
+      return new sfn.Choice(this, 'InventoryChecked')
+        .when(sfn.Condition.not(succeeded('$.commands.inventory.status')), fail('InventoryFailed'))
+        .when(sfn.Condition.and(notListed, hotfixPlanned), eligibility)
+        .when(notListed, noEligibility)
+        .when(sfn.Condition.not(sfn.Condition.stringEquals(notUpPath, '')), stop)
+        .when(hotfixPlanned, eligibility)
+        .otherwise(noEligibility);
     };
 
     const definition = init.next(preflight).next(
@@ -1225,23 +1336,7 @@ export class NodeWorkflow extends Construct {
                 sfn.Condition.booleanEquals('$.plan.nothingToInstall', true),
                 ifRemoval('NothingToInstall', inventory, nothingToInstall),
               )
-              .otherwise(
-                inventory.next(
-                  new sfn.Choice(this, 'InventorySucceeded')
-                    .when(
-                      succeeded('$.commands.inventory.status'),
-                      clusterNodesUp(
-                        new sfn.Choice(this, 'HotfixesToJudge')
-                          .when(
-                            sfn.Condition.not(sfn.Condition.isNull('$.plan.hotfix')),
-                            eligibility,
-                          )
-                          .otherwise(noEligibility),
-                      ),
-                    )
-                    .otherwise(fail('InventoryFailed')),
-                ),
-              ),
+              .otherwise(inventory.next(inventoryChecked())),
           ),
         ),
     );

@@ -152,6 +152,9 @@ export interface DraftNode {
   pausedAtStart?: boolean;
   roles?: number;
   storageJobs?: { name: string; minutes: number }[];
+  /** Issue 13 item 6: the failback's delay, and a cluster service not back after a restart. */
+  failbackMinutes?: number;
+  staysDownAfterRestart?: boolean;
   updates: Record<
     string,
     { exitCodes?: number[]; minutes?: number; hangs?: boolean; servicingBusy?: boolean }
@@ -552,6 +555,24 @@ export const FAULT_KINDS: readonly FaultKind[] = [
     apply: (draft) => {
       draft.assess = true;
     },
+  },
+  // Issue 13, item 6, the checks after a restart (last, so earlier kinds keep their draws):
+  // clusterHealthAfterRestart checks both.
+  {
+    name: 'failback-late',
+    summary:
+      'a cluster node gets its drained roles back 2 to 30 minutes after its resume (failbackMode Immediate waits 10 by default: past it the node fails)',
+    apply: onNode((node, value) => {
+      node.failbackMinutes = pick([2, 5, 15, 30], value);
+    }),
+  },
+  {
+    name: 'down-after-restart',
+    summary:
+      'a cluster node boots after its restart but stays Down in the cluster (its cluster service): it fails and the run stops',
+    apply: onNode((node) => {
+      node.staysDownAfterRestart = true;
+    }),
   },
 ];
 

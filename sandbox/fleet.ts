@@ -201,6 +201,8 @@ export interface NodeScriptContext {
   nextDrainFails(): boolean;
   /** Whether the node's next resume fails; counts the resume. */
   nextResumeFails(): boolean;
+  /** A resume with this failback mode succeeded: the node's roles come back (failbackMinutes). */
+  failedBack(mode: string): void;
   /** The node's next pre- or post-update script run: exit code and minutes. */
   nextUpdateScript(phase: 'pre' | 'post'): { exitCode: number; minutes: number };
   /**
@@ -413,6 +415,8 @@ interface SimNode {
   restarts: number;
   drainedCount: number;
   resumedCount: number;
+  /** Until when (virtual ms) its drained roles are still owned by another node (failback). */
+  failbackAt: number;
   /** Until when (virtual ms) the node is offline mid-install; Infinity: it never comes back. */
   offlineUntil: number;
   /** The node went offline once already (`offlineDuringInstall` happens once). */
@@ -756,6 +760,7 @@ export class SimulatedFleet {
         restarts: 0,
         drainedCount: 0,
         resumedCount: 0,
+        failbackAt: 0,
         offlineUntil: 0,
         wentOffline: false,
         runsOf: { drain: 0, resume: 0, pre: 0, post: 0 },
@@ -825,6 +830,12 @@ export class SimulatedFleet {
   /** The storage repair jobs the scenario gives the node (issue 13, item 6); none by default. */
   storageJobsOf(name: string): readonly { readonly name: string; readonly minutes: number }[] {
     return this.nodesByKey.get(nodeKey(name))?.spec.storageJobs ?? [];
+  }
+
+  /** How the scenario's node fails back (issue 13 item 6): minutes, and its roles at the start. */
+  failbackOf(name: string): { readonly minutes: number; readonly roles: number } {
+    const spec = this.nodesByKey.get(nodeKey(name))?.spec;
+    return { minutes: spec?.failbackMinutes ?? 0, roles: spec?.roles ?? 0 };
   }
 
   /** What Windows Update offers the node (its own list, else the scenario's). */
@@ -1502,8 +1513,15 @@ export class SimulatedFleet {
         node.bootSession++;
         node.lastBootTime = now;
         node.pendingReboot = false;
-        // A paused cluster node stays paused across a restart.
-        if (node.cluster) node.clusterState = wasPaused ? 'Paused' : 'Up';
+        // A paused cluster node stays paused across a restart (unless its cluster service
+        // does not come back: staysDownAfterRestart, issue 13 item 6).
+        if (node.cluster) {
+          node.clusterState = node.spec.staysDownAfterRestart
+            ? 'Down'
+            : wasPaused
+              ? 'Paused'
+              : 'Up';
+        }
         record.end = now;
         this.note(node, 'back');
         const waiters = node.upWaiters;
@@ -1616,6 +1634,7 @@ export class SimulatedFleet {
         nthAttempt(node.spec.drain.failsByAttempt, ++node.runsOf.drain) ?? node.spec.drain.fails,
       nextResumeFails: () =>
         nthAttempt(node.spec.resumeFailsByAttempt, ++node.runsOf.resume) ?? node.spec.resumeFails,
+      failedBack: (mode) => this.failBack(node, mode),
       nextUpdateScript: (phase) => {
         const behaviour =
           phase === 'pre'
@@ -1753,15 +1772,74 @@ export class SimulatedFleet {
     const groups: { name: string; owner: string; groupType: string }[] = [];
     for (const peer of this.nodesByKey.values()) {
       if (peer.cluster !== node.cluster || peer.drainStatus === 'Completed') continue;
+      const owner = this.failbackOwner(peer);
       for (let i = 1; i <= peer.spec.roles; i++) {
-        groups.push({
-          name: `Role ${i} on ${peer.name}`,
-          owner: peer.name,
-          groupType: 'GenericService',
-        });
+        groups.push({ name: `Role ${i} on ${peer.name}`, owner, groupType: 'GenericService' });
       }
     }
     return groups;
+  }
+
+  /**
+   * Who owns `peer`'s roles: the peer, or, until its failback is done (failbackMinutes after
+   * a resume), another member of its cluster (issue 13 item 6).
+   */
+  private failbackOwner(peer: SimNode): string {
+    if (this.now() >= peer.failbackAt) return peer.name;
+    for (const other of this.nodesByKey.values()) {
+      if (other.cluster === peer.cluster && other !== peer) return other.name;
+    }
+    return peer.name;
+  }
+
+  /** A resume succeeded with `mode`: the roles come back after failbackMinutes (not NoFailback: they stay away). */
+  private failBack(node: SimNode, mode: string): void {
+    node.failbackAt =
+      mode === 'NoFailback' ? node.failbackAt : this.now() + node.spec.failbackMinutes * 60_000;
+  }
+
+  /**
+   * resume.ps1's Test-Failback: with Immediate, polls the roles of `groups` every 15 s until
+   * each is owned by the node or `limit` minutes pass; with Policy, reads them once. Undefined
+   * when there is nothing to check.
+   */
+  private async failbackCheck(
+    run: ScriptRun,
+    mode: string,
+    groups: readonly string[],
+    limit: number,
+  ): Promise<Record<string, unknown> | undefined> {
+    if (mode === 'NoFailback' || groups.length === 0) return undefined;
+    const node = run.inv.node;
+    const notBackNow = () => {
+      const owners = new Map(this.clusterGroups(node).map((g) => [g.name, g.owner]));
+      return groups.filter((g) => owners.has(g) && owners.get(g) !== node.name);
+    };
+    const started = run.now();
+    const until = started + limit * 60_000;
+    let notBack = notBackNow();
+    if (mode === 'Immediate' && limit > 0) {
+      while (notBack.length > 0 && run.now() < until) {
+        run.log(`waiting for failback: ${notBack.join(', ')}`);
+        await run.sleep(15_000);
+        notBack = notBackNow();
+      }
+    }
+    const timedOut = mode === 'Immediate' && limit > 0 && notBack.length > 0;
+    return {
+      mode,
+      roles: groups.length,
+      back: groups.filter((g) => !notBack.includes(g)),
+      notBack,
+      waitedSeconds: Math.round((run.now() - started) / 1000),
+      timedOut,
+      detail:
+        notBack.length === 0
+          ? `all ${groups.length} roles back on the node`
+          : timedOut
+            ? `roles not back on the node after ${limit} minutes (failback ${mode}): ${notBack.join(', ')}`
+            : `roles not back yet (failback ${mode}: by each role's own policy): ${notBack.join(', ')}`,
+    };
   }
 
   /** inventory.ps1's cluster facts: the node's state and every member's, and who is not Up. */
@@ -1832,12 +1910,20 @@ export class SimulatedFleet {
         clustered: false,
         drained: false,
         node: node.name,
+        movedGroups: [],
         detail: 'standalone server: not a failover cluster node, nothing to drain',
       });
       return 0;
     }
     const started = run.now();
     const cluster = node.cluster;
+    // As drain.ps1: the roles on an Up node before the drain, which its failback brings back.
+    const movedGroups =
+      node.clusterState === 'Up'
+        ? this.clusterGroups(node)
+            .filter((group) => group.owner === node.name)
+            .map((group) => group.name)
+        : [];
     const result = (drained: boolean, detail: string, remainingGroups: string[] = []) =>
       run.result({
         clustered: true,
@@ -1848,6 +1934,7 @@ export class SimulatedFleet {
         drainStatus: node.drainStatus,
         durationSeconds: round1(run.now() - started),
         remainingGroups,
+        movedGroups,
         detail,
       });
     if (node.clusterState === 'Paused' && node.drainStatus === 'Completed') {
@@ -1909,6 +1996,7 @@ export class SimulatedFleet {
       0,
       1440,
     );
+    const failback = resumeFailbackPayload(payload);
     await run.sleep(SIMULATED_TIMINGS.resumeMs);
     if (!node.cluster) {
       run.result({
@@ -1927,6 +2015,7 @@ export class SimulatedFleet {
       alreadyUp: boolean,
       detail: string,
       storage?: Record<string, unknown>,
+      failbackCheck?: Record<string, unknown>,
     ) =>
       run.result({
         clustered: true,
@@ -1937,6 +2026,17 @@ export class SimulatedFleet {
         nodeState: node.clusterState,
         failback: failbackMode,
         detail,
+        ...(failbackCheck === undefined
+          ? {}
+          : {
+              failbackCheck,
+              ...(failbackCheck.timedOut === true
+                ? { rolesNotFailedBack: failbackCheck.notBack }
+                : {}),
+            }),
+        ...(node.clusterState === 'Up' || node.clusterState === 'Paused'
+          ? {}
+          : { clusterNodeNotUp: node.clusterState }),
         ...(storage === undefined
           ? {}
           : {
@@ -1945,14 +2045,18 @@ export class SimulatedFleet {
             }),
       });
     if (node.clusterState === 'Up') {
+      const check = await this.failbackCheck(run, failbackMode, failback.groups, failback.minutes);
       result(
         false,
         true,
         'already Up: nothing to resume',
         await this.waitForStorageRepair(run, storageRepairMinutes),
+        check,
       );
       return 0;
     }
+    // As resume.ps1: a node Down (its cluster service not back) is waited for 10 minutes.
+    if (node.clusterState === 'Down') await run.sleep(10 * 60_000);
     if (node.clusterState !== 'Paused') {
       result(false, false, `the node is ${node.clusterState} after waiting 10 minutes to join`);
       throw new ScriptFailure(
@@ -1970,8 +2074,16 @@ export class SimulatedFleet {
     node.clusterState = 'Up';
     node.drainStatus = 'NotInitiated';
     node.resumedCount++;
+    this.failBack(node, failbackMode);
     this.note(node, 'resume', { ok: true });
-    result(true, false, 'resumed', await this.waitForStorageRepair(run, storageRepairMinutes));
+    const check = await this.failbackCheck(run, failbackMode, failback.groups, failback.minutes);
+    result(
+      true,
+      false,
+      'resumed',
+      await this.waitForStorageRepair(run, storageRepairMinutes),
+      check,
+    );
     return 0;
   }
 
@@ -2664,4 +2776,20 @@ function roleCountsOf(groups: readonly { owner: string }[]): Record<string, numb
   const counts: Record<string, number> = {};
   for (const group of groups) counts[group.owner] = (counts[group.owner] ?? 0) + 1;
   return counts;
+}
+
+/** resume.ps1's optional failback fields: the roles to see back and the wait (issue 13 item 6). */
+function resumeFailbackPayload(payload: Record<string, unknown>): {
+  groups: string[];
+  minutes: number;
+} {
+  const minutes =
+    payload.failbackTimeoutMinutes === undefined
+      ? 0
+      : payloadInteger(payload, 'failbackTimeoutMinutes', 'payload', 0, 1440);
+  const groups = payload.failbackGroups ?? [];
+  if (!Array.isArray(groups) || groups.some((g) => typeof g !== 'string' || g === '')) {
+    throw new ScriptFailure(`payload.failbackGroups (${formatValue(groups)}): expected role names`);
+  }
+  return { groups, minutes };
 }

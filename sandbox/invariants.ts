@@ -19,6 +19,10 @@ import {
   checkAssessmentReadOnly,
 } from './compliance-invariants.js';
 import type { ExecutionResult, ProgressEvent, Sandbox } from './engine.js';
+import {
+  CLUSTER_HEALTH_AFTER_RESTART,
+  checkClusterHealthAfterRestart,
+} from './failback-invariants.js';
 import type { FleetLogEntry, SimulatedFleet } from './fleet.js';
 import { excludedNeverInstalled } from './invariant-update-selection.js';
 import { checkPhasesGateInOrder, PHASES_GATE_IN_ORDER } from './phase-invariants.js';
@@ -36,7 +40,7 @@ export const INVARIANTS = [
   },
   {
     name: 'nodesLeftClean',
-    rule: 'When the run ends, no node that can be reached is paused or drained, and none has an SSM command still running (Pending, InProgress or Delayed with no cancel requested). Exception: a node whose last Resume-ClusterNode failed stays paused, is not reported Succeeded, and no other node of its cluster is drained after that failure. Exception: a cluster node paused before the run stays paused when a script of the run listed the cluster and saw it not Up, nothing of its cluster was drained or installed after that, nothing but the inventory ran on it, and it is not reported Succeeded; or when the run changed nothing on its cluster at all (no drain, resume, restart or command but the inventory on any of its nodes) and it is not reported Succeeded. A node that never came back, or is offline, is named with its state and not reported Succeeded.',
+    rule: 'When the run ends, no node that can be reached is paused or drained, and none has an SSM command still running (Pending, InProgress or Delayed with no cancel requested). Exception: a node whose last Resume-ClusterNode failed stays paused, is not reported Succeeded, and no other node of its cluster is drained after that failure. Exception: a cluster node paused before the run stays paused when a script of the run listed the cluster and saw it not Up, nothing of its cluster was drained or installed after that, nothing but the inventory ran on it, and it is not reported Succeeded; or when the run changed nothing on its cluster at all (no drain, resume, restart or command but the inventory on any of its nodes) and it is not reported Succeeded. A node that never came back, or is offline, is named with its state and not reported Succeeded. Exception: a cluster node that came back from a restart Down in the cluster stays so (clusterHealthAfterRestart checks it).',
   },
   {
     name: 'noPendingRestartOnSuccess',
@@ -73,6 +77,7 @@ export const INVARIANTS = [
     rule: 'An update the run’s updateSelection excludes (issue 13 item 2) is never installed during the run: the selection is applied again to every install the fleet saw (a Windows Update item by its facts at the time, a hotfix file by the KB in its name), and the report calls no excluded update installed.',
   },
   ASSESSMENT_READ_ONLY,
+  CLUSTER_HEALTH_AFTER_RESTART,
 ] as const;
 
 export type InvariantName = (typeof INVARIANTS)[number]['name'];
@@ -257,6 +262,7 @@ export async function checkRunInvariants(evidence: RunEvidence): Promise<Invaria
     storageRepairStopsRun(evidence, log, status),
     selectionRespected(evidence),
     assessmentReadOnly(evidence.assessments ?? []),
+    clusterHealthAfterRestart(evidence, log, status),
   ];
 }
 
@@ -291,6 +297,22 @@ function storageRepairStopsRun(
     status,
   });
   return result('storageRepairStopsRun', problems, detail);
+}
+
+/** After a restart (issue 13, item 6): Up in the cluster, and the roles failed back in time. */
+function clusterHealthAfterRestart(
+  evidence: RunEvidence,
+  log: readonly FleetLogEntry[],
+  status: (node: string) => string,
+): InvariantResult {
+  const { problems, detail } = checkClusterHealthAfterRestart({
+    rollout: evidence.rollout,
+    log,
+    failbackOf: (node) => evidence.fleet.failbackOf(node),
+    clusterOf: (node) => evidence.fleet.node(node).cluster,
+    status,
+  });
+  return result('clusterHealthAfterRestart', problems, detail);
 }
 
 /** Phases (issue 13, item 4): each later phase starts only through its gate. */
@@ -463,6 +485,10 @@ function nodesLeftClean(
             `${laterDrain.node} was drained at ${iso(laterDrain.at)} while ${node.name} of the same cluster stayed paused after its failed resume at ${iso(lastResume.at)}`,
           );
         }
+      } else if (mine.filter((e) => e.kind === 'back').at(-1)?.clusterState === 'Down') {
+        // Its cluster service did not come back after a restart: clusterHealthAfterRestart
+        // checks it is not Succeeded and stopped its cluster.
+        notes.push(`${node.name} stays ${state}: it came back from a restart Down in the cluster`);
       } else {
         const found = foundNotUpAndUntouched(evidence, log, name, status(name));
         if (found.ok) notes.push(`${node.name} stays ${state}: ${found.detail}`);

@@ -572,7 +572,7 @@ class ScriptJob {
       case 'Suspend-ClusterNode':
         return this.suspend();
       case 'Resume-ClusterNode':
-        return this.resume();
+        return this.resume(text('failback'));
       case 'Get-StorageRepairJobs':
         return storageRepairJobs(node, context.now());
       default:
@@ -642,7 +642,7 @@ class ScriptJob {
     return this.clusterNode();
   }
 
-  private async resume() {
+  private async resume(failback: string) {
     const node = this.node;
     const context = this.context;
     await context.sleep(SIMULATED_TIMINGS.resumeMs);
@@ -653,6 +653,8 @@ class ScriptJob {
     node.clusterState = 'Up';
     node.drainStatus = 'NotInitiated';
     node.resumedCount++;
+    // The roles come back as the model says (failbackMinutes; issue 13 item 6).
+    context.failedBack(failback);
     context.note('resume', true);
     return this.clusterNode();
   }

@@ -431,6 +431,20 @@ const nodeSchema = z.strictObject({
         .describe('Whether each drain fails, first first; the last one repeats'),
     })
     .prefault({}),
+  /**
+   * Minutes after Resume-ClusterNode (failback Immediate or Policy) until the roles the drain
+   * moved off are owned by the node again (issue 13 item 6: the failback check). @default 0
+   */
+  failbackMinutes: minutes('the failback duration')
+    .default(0)
+    .describe('Minutes after the resume until the node owns its drained roles again'),
+  /**
+   * After each restart the node boots (SSM answers) but stays Down in the cluster: the resume
+   * finds it not Up (issue 13 item 6). @default false
+   */
+  staysDownAfterRestart: flag()
+    .default(false)
+    .describe('After a restart the node stays Down in the cluster (its cluster service)'),
   /** Resume-ClusterNode leaves the node Paused. @default false */
   resumeFails: flag().default(false),
   /**

@@ -1,7 +1,8 @@
 # Document DrainNode: moves the clustered roles off this node and pauses it, as CAU does before
 # it updates a node. Payload: DrainPayload { timeoutMinutes }.
 # Result line: { clustered, drained, node, cluster, nodeState, drainStatus, durationSeconds,
-# remainingGroups, detail }. Exit 0 when the node is paused and drained, or is a standalone
+# remainingGroups, movedGroups, detail }. movedGroups: the roles the node owned when the drain
+# started, which the resume's failback check expects back (issue 13 item 6). Exit 0 when the node is paused and drained, or is a standalone
 # server (nothing to drain); exit 1 otherwise.
 
 $payload = Read-RolloutPayload
@@ -15,6 +16,7 @@ if ($null -eq $node) {
             clustered = $false
             drained = $false
             node = $name
+            movedGroups = @()
             detail = 'standalone server: not a failover cluster node, nothing to drain'
         })
     Exit-RolloutSuccess
@@ -24,6 +26,7 @@ $started = Get-RolloutUtcNow
 
 function Write-DrainResult {
     param($Node, [bool] $Drained, [string] $Detail, [string[]] $RemainingGroups = @())
+    $moved = [string[]]@($script:ownedBeforeDrain)
     Write-RolloutResult ([ordered]@{
             clustered = $true
             drained = $Drained
@@ -33,11 +36,27 @@ function Write-DrainResult {
             drainStatus = [string]$Node.DrainStatus
             durationSeconds = Get-RolloutElapsedSeconds $started
             remainingGroups = $RemainingGroups
+            movedGroups = $moved
             detail = $Detail
         })
 }
 
+# The roles on the node before the drain: the ones a failback brings back. The cluster's own
+# groups (the core Cluster Group, Available Storage, a storage pool) are not roles.
+function Test-ClusterRole {
+    param($Group)
+    $type = $Group.PSObject.Properties['GroupType']
+    return ($null -eq $type) -or (@('Cluster', 'AvailableStorage', 'ClusterStoragePool') -notcontains [string]$type.Value)
+}
+$script:ownedBeforeDrain = @()
 $state = [string]$node.State
+if ($state -eq 'Up') {
+    $script:ownedBeforeDrain = @(
+        Get-ClusterGroup |
+            Where-Object { [string]$_.OwnerNode.Name -eq $name -and (Test-ClusterRole $_) } |
+            ForEach-Object { [string]$_.Name }
+    )
+}
 if ($state -eq 'Paused' -and [string]$node.DrainStatus -eq 'Completed') {
     Write-DrainResult $node $true 'already paused and drained'
     Exit-RolloutSuccess

@@ -158,6 +158,14 @@ export interface ResumePayload {
    * (CAU's WaitForStorageRepairTimeoutMinutes), 0 to 1440; 0: no wait.
    */
   readonly storageRepairTimeoutMinutes: number;
+  /**
+   * The roles the node's drain moved off (the drain's `movedGroups`): with failbackMode
+   * Immediate the resume waits for each to be owned by the node again (issue 13 item 6).
+   * Absent: nothing is checked.
+   */
+  readonly failbackGroups?: readonly string[];
+  /** Minutes to wait for them, 0 to 1440; 0 or absent: no wait (Policy only reports them). */
+  readonly failbackTimeoutMinutes?: number;
 }
 
 /** One update the node downloads, verifies and installs. */

@@ -32,6 +32,8 @@ export const FAILED_STEPS = {
   PostUpdateScriptTimedOut: 'post-update script (timed out)',
   ResumeFailed: 'resume (bringing the node back; it is left Paused)',
   ResumeTimedOut: 'resume (timed out)',
+  NodeNotUpInCluster: 'resume after the restart (the node did not come back Up in the cluster)',
+  RolesNotFailedBack: 'failback after the resume (its roles did not come back in time)',
 } as const satisfies Record<string, string>;
 
 export type NodeFailure = keyof typeof FAILED_STEPS;

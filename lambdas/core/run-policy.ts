@@ -100,6 +100,12 @@ export interface RunPolicyInput {
    */
   waitForStorageRepairTimeoutMinutes?: number;
   /**
+   * Minutes to wait after a cluster node's resume, with failbackMode Immediate, for the roles its
+   * drain moved off to be back on it, 1 to 1440 (issue 13 item 6). Past it the node fails.
+   * @default 10
+   */
+  failbackTimeoutMinutes?: number;
+  /**
    * Scan and stage plug-ins one after another instead of in parallel. Honoured always: the node
    * workflow runs a node's plug-ins one at a time, in the order given, whatever this says.
    * @default false
@@ -140,6 +146,8 @@ export interface RunPolicy {
   readonly suspendClusterNodeTimeoutMinutes: number;
   /** Minutes to wait for storage repair after each resume; absent: no wait. */
   readonly waitForStorageRepairTimeoutMinutes?: number;
+  /** Minutes to wait for the failback after each resume (Immediate); absent: the default, 10. */
+  readonly failbackTimeoutMinutes?: number;
   readonly runPluginsSerially: boolean;
   readonly stopOnPluginFailure: boolean;
   readonly separateReboots: boolean;
@@ -390,6 +398,11 @@ export const runPolicyInputSchema = z
         'expected a whole number of minutes from 1 to 1440',
       ).optional(),
       waitForStorageRepairTimeoutMinutes: wholeNumber(
+        1,
+        1440,
+        'expected a whole number of minutes from 1 to 1440',
+      ).optional(),
+      failbackTimeoutMinutes: wholeNumber(
         1,
         1440,
         'expected a whole number of minutes from 1 to 1440',
@@ -648,6 +661,9 @@ export function resolveRunPolicy(input: unknown, target: RunTarget): RunPolicy {
     ...(policy.waitForStorageRepairTimeoutMinutes === undefined
       ? {}
       : { waitForStorageRepairTimeoutMinutes: policy.waitForStorageRepairTimeoutMinutes }),
+    ...(policy.failbackTimeoutMinutes === undefined
+      ? {}
+      : { failbackTimeoutMinutes: policy.failbackTimeoutMinutes }),
     runPluginsSerially: policy.runPluginsSerially ?? false,
     stopOnPluginFailure: policy.stopOnPluginFailure ?? false,
     separateReboots: policy.separateReboots ?? false,

@@ -25,6 +25,8 @@ import { logContext, metrics, requiredEnv, tracer } from '../shared/runtime.js';
 export const COMMAND_DELIVERY_SECONDS = 600;
 /** Seconds the resume command may take without a storage repair wait (the join wait and more). */
 export const RESUME_SECONDS = 1800;
+/** Minutes the resume waits for a node's drained roles to fail back (Immediate), unless the policy says. */
+export const DEFAULT_FAILBACK_TIMEOUT_MINUTES = 10;
 /** Minutes a drain may take to move the roles off a node, unless the policy says otherwise. */
 export const DRAIN_MINUTES = DEFAULT_SUSPEND_CLUSTER_NODE_TIMEOUT_MINUTES;
 
@@ -39,6 +41,10 @@ const eventSchema = z.object({
       suspendClusterNodeTimeoutMinutes: z.number().int().min(1).max(1440).optional(),
       /** Storage repair wait after the resume (CAU's WaitForStorageRepairTimeoutMinutes). */
       waitForStorageRepairTimeoutMinutes: z.number().int().min(1).max(1440).optional(),
+      /** How roles come back after the resume (CAU's FailbackMode). */
+      failbackMode: z.enum(['NoFailback', 'Immediate', 'Policy']).optional(),
+      /** The failback check's wait after the resume (issue 13 item 6); absent: the default. */
+      failbackTimeoutMinutes: z.number().int().min(1).max(1440).optional(),
     })
     .passthrough(),
   deadlines: z
@@ -62,7 +68,12 @@ export interface PreflightResult {
     readonly drainMinutes: number;
     /** Minutes the resume then waits for storage repair jobs; 0: no wait. */
     readonly storageRepairMinutes: number;
-    /** The resume command's limit: RESUME_SECONDS plus the storage repair wait. */
+    /**
+     * Minutes the resume waits for the drained roles to be back on the node (failbackMode
+     * Immediate; 0 with Policy or NoFailback: no wait).
+     */
+    readonly failbackMinutes: number;
+    /** The resume command's limit: RESUME_SECONDS plus the failback and storage repair waits. */
     readonly resumeSeconds: number;
     /** How long the workflow waits for the drain command: the drain's own limit plus delivery. */
     readonly drainSeconds: number;
@@ -107,6 +118,10 @@ export function makePreflightHandler(deps: PreflightDeps) {
     const pastStopAfter = past(event.deadlines.stopAt);
     const drainMinutes = event.policy.suspendClusterNodeTimeoutMinutes ?? DRAIN_MINUTES;
     const storageRepairMinutes = event.policy.waitForStorageRepairTimeoutMinutes ?? 0;
+    const failbackMinutes =
+      (event.policy.failbackMode ?? 'Immediate') === 'Immediate'
+        ? (event.policy.failbackTimeoutMinutes ?? DEFAULT_FAILBACK_TIMEOUT_MINUTES)
+        : 0;
     return {
       online: pingStatus === 'Online',
       pingStatus,
@@ -128,7 +143,8 @@ export function makePreflightHandler(deps: PreflightDeps) {
         drainSeconds: drainMinutes * 60 + COMMAND_DELIVERY_SECONDS,
         rebootSeconds: event.policy.rebootTimeoutMinutes * 60,
         storageRepairMinutes,
-        resumeSeconds: RESUME_SECONDS + storageRepairMinutes * 60,
+        failbackMinutes,
+        resumeSeconds: RESUME_SECONDS + (storageRepairMinutes + failbackMinutes) * 60,
       },
     };
   };

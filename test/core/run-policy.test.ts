@@ -127,6 +127,9 @@ describe('resolveRunPolicy: defaults', () => {
       resolveRunPolicy({ waitForStorageRepairTimeoutMinutes: 45 }, FOUR)
         .waitForStorageRepairTimeoutMinutes,
     ).toBe(45);
+    // The failback wait: absent unless given (preflight applies its default).
+    expect(defaults).not.toHaveProperty('failbackTimeoutMinutes');
+    expect(resolveRunPolicy({ failbackTimeoutMinutes: 20 }, FOUR).failbackTimeoutMinutes).toBe(20);
   });
 
   it.each([
@@ -478,7 +481,13 @@ describe('resolveRunPolicy: each rejected value is one problem naming the field,
       input: { MaxFailedNodes: 1 },
       field: 'MaxFailedNodes',
       message:
-        'unknown field; accepted fields: maxFailedNodes, maxRetriesPerNode, nodeOrder, requireAllNodesOnline, preUpdateScript, postUpdateScript, rebootTimeoutMinutes, waitForStorageRepairTimeoutMinutes, warnAfter, stopAfter, failbackMode, suspendClusterNodeTimeoutMinutes, runPluginsSerially, stopOnPluginFailure, separateReboots, maxConcurrency',
+        'unknown field; accepted fields: maxFailedNodes, maxRetriesPerNode, nodeOrder, requireAllNodesOnline, preUpdateScript, postUpdateScript, rebootTimeoutMinutes, waitForStorageRepairTimeoutMinutes, failbackTimeoutMinutes, warnAfter, stopAfter, failbackMode, suspendClusterNodeTimeoutMinutes, runPluginsSerially, stopOnPluginFailure, separateReboots, maxConcurrency',
+    },
+    {
+      source: 'issue 13 item 6: the failback check waits 1 to 1440 minutes',
+      input: { failbackTimeoutMinutes: 0 },
+      field: 'failbackTimeoutMinutes',
+      message: 'expected a whole number of minutes from 1 to 1440',
     },
     {
       source: 'issue 13 item 6: SuspendClusterNodeTimeoutMinutes, 1 to 1440',

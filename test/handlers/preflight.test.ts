@@ -127,7 +127,8 @@ describe('preflight: the storage repair wait (WaitForStorageRepairTimeoutMinutes
     const result = await handler({ ...event(), policy: { rebootTimeoutMinutes: 15, ...policy } });
     // Assert: the resume's payload wait, and the workflow's wait for the resume command with it.
     expect(result.timeouts.storageRepairMinutes).toBe(minutes);
-    expect(result.timeouts.resumeSeconds).toBe(1800 + minutes * 60);
+    // Plus the failback check's default 10 minutes (failbackMode Immediate by default).
+    expect(result.timeouts.resumeSeconds).toBe(1800 + (minutes + 10) * 60);
   });
 
   it('refuses a wait outside 1 to 1440 naming the field', async () => {
@@ -142,5 +143,56 @@ describe('preflight: the storage repair wait (WaitForStorageRepairTimeoutMinutes
         policy: { rebootTimeoutMinutes: 15, waitForStorageRepairTimeoutMinutes: 0 },
       }),
     ).rejects.toThrow(/waitForStorageRepairTimeoutMinutes/);
+  });
+});
+
+describe('preflight: the failback check after the resume (issue 13 item 6)', () => {
+  it.each([
+    { source: 'Immediate by default: 10 minutes', policy: {}, minutes: 10 },
+    {
+      source: 'Immediate with failbackTimeoutMinutes 25',
+      policy: { failbackMode: 'Immediate', failbackTimeoutMinutes: 25 },
+      minutes: 25,
+    },
+    {
+      source: 'Policy: reported, not waited for',
+      policy: { failbackMode: 'Policy', failbackTimeoutMinutes: 25 },
+      minutes: 0,
+    },
+    {
+      source: 'NoFailback: nothing to wait for',
+      policy: { failbackMode: 'NoFailback' },
+      minutes: 0,
+    },
+  ])('$source', async ({ policy, minutes }) => {
+    // Arrange
+    ssm
+      .on(DescribeInstanceInformationCommand)
+      .resolves({ InstanceInformationList: [{ PingStatus: 'Online' }] });
+    const handler = makePreflightHandler({
+      ssm: new SSMClient({ region: 'us-east-1' }),
+      store: store((async () => ({
+        target: 'CLUSTER1',
+        holder: 'run-1',
+        leaseExpiresAt: '2026-01-13T23:00:00.000Z',
+      })) as never),
+      now: () => NOW,
+    });
+    // Act
+    const result = await handler({ ...event(), policy: { rebootTimeoutMinutes: 15, ...policy } });
+    // Assert: the resume payload's wait, and the workflow's wait for the resume command with it.
+    expect(result.timeouts.failbackMinutes).toBe(minutes);
+    expect(result.timeouts.resumeSeconds).toBe(1800 + minutes * 60);
+  });
+
+  it('refuses a failback wait outside 1 to 1440 naming the field', async () => {
+    const handler = makePreflightHandler({
+      ssm: new SSMClient({ region: 'us-east-1' }),
+      store: store((async () => undefined) as never),
+      now: () => NOW,
+    });
+    await expect(
+      handler({ ...event(), policy: { rebootTimeoutMinutes: 15, failbackTimeoutMinutes: 0 } }),
+    ).rejects.toThrow(/failbackTimeoutMinutes/);
   });
 });

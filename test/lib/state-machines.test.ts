@@ -950,17 +950,26 @@ describe('run-level policy in the definitions (issue 8, points 3 and 10)', () =>
     );
   });
 
-  it('the node workflow runs plug-ins one at a time (RunPluginsSerially): a loop, no Map or Parallel', () => {
+  it("the node workflow runs plug-ins one at a time (RunPluginsSerially), in the run's order: no Map or Parallel", () => {
     // Arrange
     const states = allStates(nodeWorkflow as unknown as Scope);
-    const select = stateNamed(nodeWorkflow, 'SelectPlugin');
+    const start = choicesOf(stateNamed(nodeWorkflow, 'StartPlugins'));
+    const afterHotfix = choicesOf(stateNamed(nodeWorkflow, 'AfterHotfixPlugin'));
     // Assert
     expect(states.filter(({ state }) => state.Type === 'Map' || state.Type === 'Parallel')).toEqual(
       [],
     );
-    expect(JSON.stringify(select.Parameters)).toContain(
-      'States.ArrayGetItem($.plugins, $.loop.index)',
-    );
+    // The first plug-in is the list's first; none at all (a plain removal) goes to the end.
+    expect(start[0]).toMatchObject({
+      Not: { Variable: '$.plugins[0]', IsPresent: true },
+      Next: 'RestartPending',
+    });
+    expect(JSON.stringify(start[1])).toContain('"Variable":"$.plugins[0].name"');
+    expect(start[1]?.Next).toBe('FirstHotfixAttempt');
+    // After the hotfix plug-in, Windows Update only when the hotfix plug-in came first of two.
+    const next = afterHotfix.find((r) => r.Next === 'FirstWindowsUpdateAttempt');
+    expect(JSON.stringify(next)).toContain('"StringEquals":"Microsoft.HotfixPlugin"');
+    expect(JSON.stringify(next)).toContain('"Variable":"$.plugins[1]","IsPresent":true');
   });
 });
 
@@ -994,18 +1003,26 @@ describe('a cluster node left Paused stops the run (issue 8, point 8)', () => {
 describe('a cluster node not Up before the run stops it before any drain (issue 8, paused-at-start)', () => {
   it('the node workflow stops after its inventory names a member not Up: recorded NotStarted, no drain, no install', () => {
     // Arrange
-    const listed = stateNamed(nodeWorkflow, 'ClusterMembersListed');
-    const allUp = stateNamed(nodeWorkflow, 'AllClusterNodesUp');
-    const stop = String(allUp.Default);
+    const checked = choicesOf(stateNamed(nodeWorkflow, 'InventoryChecked'));
+    const notUpPath = '$.commands.inventory.results[0].cluster.notUp';
+    const stopRule = checked.findIndex(
+      (r) =>
+        JSON.stringify((r as { Not?: unknown }).Not) ===
+        JSON.stringify({ Variable: notUpPath, StringEquals: '' }),
+    );
+    const stop = String(checked[stopRule]?.Next);
     // Act: every path from the stop to an end.
     const paths = uncoveredPaths(nodeWorkflow as unknown as Scope, stop, null, () => false);
     // Assert
-    expect(choicesOf(listed)[0]).toMatchObject({
-      Variable: '$.commands.inventory.results[0].cluster.notUp',
-      IsPresent: true,
-      Next: 'AllClusterNodesUp',
-    });
-    expect(choicesOf(allUp)[0]).toMatchObject({ StringEquals: '' });
+    // A failed inventory fails first; notUp is compared only after the rules that take every
+    // inventory without it (an older node, a standalone server).
+    expect(stopRule).toBe(3);
+    expect(JSON.stringify(checked[0])).toContain('"Variable":"$.commands.inventory.status"');
+    for (const rule of checked.slice(1, 3)) {
+      expect(JSON.stringify(rule)).toContain(
+        `"Not":${JSON.stringify({ Variable: notUpPath, IsPresent: true })}`,
+      );
+    }
     expect(paths.length).toBeGreaterThan(0);
     for (const path of paths) {
       expect(['StoppedAtClusterNodeNotUp', 'NodeFailed']).toContain(path.at(-1));

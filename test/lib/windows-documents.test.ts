@@ -680,7 +680,12 @@ function payloadFieldsRead(file: string): Set<string> {
 const SAMPLE_PAYLOADS: { readonly [K in DocumentKey]: object } = {
   inventory: { binaries: ['%windir%\\system32\\authz.dll'] } satisfies InventoryPayload,
   drain: { timeoutMinutes: 30 } satisfies DrainPayload,
-  resume: { failbackMode: 'Immediate', storageRepairTimeoutMinutes: 20 } satisfies ResumePayload,
+  resume: {
+    failbackMode: 'Immediate',
+    storageRepairTimeoutMinutes: 20,
+    failbackGroups: ['SQL Server (MSSQLSERVER)'],
+    failbackTimeoutMinutes: 10,
+  } satisfies ResumePayload,
   installHotfixes: hostileInstallPayload(),
   windowsUpdate: {
     queryString: "IsInstalled=0 and Type='Software' and IsHidden=0 and IsAssigned=1",

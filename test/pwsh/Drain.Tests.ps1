@@ -43,6 +43,8 @@ Describe 'DrainNode' {
             $waited | Should -BeGreaterThan 0
             $run.Results[0].durationSeconds | Should -Be $waited
             Should -Invoke Suspend-ClusterNode -Times 1 -ParameterFilter { $Name -eq 'NODE1' -and $Drain }
+            # The roles it owned before the drain: what the resume's failback check expects back.
+            $run.Results[0].movedGroups | Should -Be @('SQL Server (MSSQLSERVER)')
         }
     }
 
@@ -95,6 +97,28 @@ Describe 'DrainNode' {
             $run = Invoke-Document drain @{ timeoutMinutes = 30 }
             $run.ExitCode | Should -Be 1
             $run.Errors | Should -Match 'ClusSvc'
+        }
+    }
+
+    Context 'the roles a failback brings back (issue 13 item 6)' {
+        It 'lists the roles the node owned before the drain, not the cluster''s own groups' {
+            $global:Fake.Polls = 0
+            Mock Get-ClusterNode {
+                $global:Fake.Polls++
+                if ($global:Fake.Polls -eq 1) { return [pscustomobject]@{ State = 'Up'; DrainStatus = 'NotInitiated' } }
+                [pscustomobject]@{ State = 'Paused'; DrainStatus = 'Completed' }
+            }
+            Mock Get-ClusterGroup {
+                @(
+                    [pscustomobject]@{ Name = 'SQL1'; GroupType = 'GenericService'; OwnerNode = [pscustomobject]@{ Name = 'NODE1' } },
+                    [pscustomobject]@{ Name = 'Cluster Group'; GroupType = 'Cluster'; OwnerNode = [pscustomobject]@{ Name = 'NODE1' } },
+                    [pscustomobject]@{ Name = 'Available Storage'; GroupType = 'AvailableStorage'; OwnerNode = [pscustomobject]@{ Name = 'NODE1' } },
+                    [pscustomobject]@{ Name = 'FS2'; GroupType = 'FileServer'; OwnerNode = [pscustomobject]@{ Name = 'NODE2' } }
+                )
+            }
+            $run = Invoke-Document drain @{ timeoutMinutes = 30 }
+            $run.ExitCode | Should -Be 0
+            $run.Results[0].movedGroups | Should -Be @('SQL1')
         }
     }
 }

@@ -138,6 +138,87 @@ Describe 'ResumeNode' {
     }
 }
 
+
+Describe 'ResumeNode after the restart: Up in the cluster, and the failback check (issue 13 item 6)' {
+    BeforeEach {
+        $global:Fake = @{ Now = [datetime]::new(2026, 3, 29, 0, 30, 0, [DateTimeKind]::Utc); State = 'Paused'; BackAt = $null }
+        Mock Get-RolloutUtcNow { $global:Fake.Now }
+        Mock Wait-RolloutSeconds { $global:Fake.Now = $global:Fake.Now.AddSeconds($Seconds) }
+        Mock Get-ServiceStatus { 'Running' } -ParameterFilter { $Name -eq 'ClusSvc' }
+        Mock Import-FailoverClusterModule {}
+        Mock Get-Cluster { [pscustomobject]@{ Name = 'CLUSTER1' } }
+        Mock Get-ClusterNode { [pscustomobject]@{ State = $global:Fake.State } }
+        Mock Resume-ClusterNode { $global:Fake.State = 'Up' }
+        # SQL1 is back on NODE1 from BackAt on (never when $null); FS1 never left another node.
+        Mock Get-ClusterGroup {
+            $back = $null -ne $global:Fake.BackAt -and $global:Fake.Now -ge $global:Fake.BackAt
+            @(
+                [pscustomobject]@{ Name = 'SQL1'; OwnerNode = [pscustomobject]@{ Name = $(if ($back) { 'NODE1' } else { 'NODE2' }) } },
+                [pscustomobject]@{ Name = 'FS1'; OwnerNode = [pscustomobject]@{ Name = 'NODE1' } }
+            )
+        }
+    }
+
+    It 'waits with Immediate until the drained roles are owned by the node again' {
+        $global:Fake.BackAt = $global:Fake.Now.AddMinutes(3)
+        $run = Invoke-Document resume @{ failbackMode = 'Immediate'; storageRepairTimeoutMinutes = 0; failbackGroups = @('SQL1', 'FS1'); failbackTimeoutMinutes = 10 } -Fixture 'resume-failback-waited'
+        $run.ExitCode | Should -Be 0
+        $run.Results[0].failbackCheck.notBack.Count | Should -Be 0
+        $run.Results[0].failbackCheck.back | Should -Be @('SQL1', 'FS1')
+        $run.Results[0].failbackCheck.waitedSeconds | Should -BeGreaterOrEqual 180
+        $run.Results[0].failbackCheck.waitedSeconds | Should -BeLessThan 200
+        $run.Results[0].PSObject.Properties.Name | Should -Not -Contain 'rolesNotFailedBack'
+    }
+
+    It 'stops waiting at the limit and names the roles not back (rolesNotFailedBack)' {
+        $start = $global:Fake.Now
+        $run = Invoke-Document resume @{ failbackMode = 'Immediate'; storageRepairTimeoutMinutes = 0; failbackGroups = @('SQL1', 'FS1'); failbackTimeoutMinutes = 5 } -Fixture 'resume-failback-timed-out'
+        $run.ExitCode | Should -Be 0
+        $run.Results[0].rolesNotFailedBack | Should -Be @('SQL1')
+        $run.Results[0].failbackCheck.timedOut | Should -BeTrue
+        $run.Results[0].failbackCheck.detail | Should -Match 'after 5 minutes \(failback Immediate\): SQL1$'
+        ($global:Fake.Now - $start).TotalMinutes | Should -BeGreaterOrEqual 5
+        ($global:Fake.Now - $start).TotalMinutes | Should -BeLessThan 5.5
+    }
+
+    It 'reports, without waiting or failing, with Policy (each role fails back by its own policy)' {
+        $start = $global:Fake.Now
+        $run = Invoke-Document resume @{ failbackMode = 'Policy'; storageRepairTimeoutMinutes = 0; failbackGroups = @('SQL1'); failbackTimeoutMinutes = 0 }
+        $run.ExitCode | Should -Be 0
+        $run.Results[0].failbackCheck.notBack | Should -Be @('SQL1')
+        $run.Results[0].failbackCheck.timedOut | Should -BeFalse
+        $run.Results[0].PSObject.Properties.Name | Should -Not -Contain 'rolesNotFailedBack'
+        $global:Fake.Now | Should -Be $start
+    }
+
+    It 'checks nothing with NoFailback, or without the optional fields (an older payload)' {
+        $run = Invoke-Document resume @{ failbackMode = 'NoFailback'; storageRepairTimeoutMinutes = 0; failbackGroups = @('SQL1'); failbackTimeoutMinutes = 5 }
+        $run.Results[0].PSObject.Properties.Name | Should -Not -Contain 'failbackCheck'
+        $run = Invoke-Document resume @{ failbackMode = 'Immediate'; storageRepairTimeoutMinutes = 0 }
+        $run.ExitCode | Should -Be 0
+        $run.Results[0].PSObject.Properties.Name | Should -Not -Contain 'failbackCheck'
+        Should -Invoke Get-ClusterGroup -Times 0
+    }
+
+    It 'refuses failbackGroups that are not role names (<Value>)' -ForEach @(
+        @{ Value = 'SQL1' }, @{ Value = @('') }, @{ Value = @(7) }
+    ) {
+        $run = Invoke-Document resume @{ failbackMode = 'Immediate'; storageRepairTimeoutMinutes = 0; failbackGroups = $Value; failbackTimeoutMinutes = 5 }
+        $run.ExitCode | Should -Be 1
+        $run.Output | Should -Match 'payload\.failbackGroups'
+        Should -Invoke Resume-ClusterNode -Times 0
+    }
+
+    It 'fails a node still Down after the join wait, with clusterNodeNotUp in its result' {
+        $global:Fake.State = 'Down'
+        $run = Invoke-Document resume @{ failbackMode = 'Immediate'; storageRepairTimeoutMinutes = 0; failbackGroups = @('SQL1'); failbackTimeoutMinutes = 5 } -Fixture 'resume-not-up'
+        $run.ExitCode | Should -Be 1
+        $run.Results[0].clusterNodeNotUp | Should -Be 'Down'
+        $run.Results[0].detail | Should -Match 'Down after waiting 10 minutes to join'
+        Should -Invoke Resume-ClusterNode -Times 0
+    }
+}
+
 Describe 'Get-StorageRepairJobs (the seam over Get-StorageJob)' {
     BeforeAll {
         # The Storage module is Windows-only: a stub for Mock to find.

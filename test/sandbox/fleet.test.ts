@@ -985,12 +985,15 @@ describe('SimulatedFleet: drain, resume, scripts, Windows Update, cancel', () =>
       drained: true,
       nodeState: 'Paused',
       durationSeconds: 120,
+      // The roles it owned before the drain, for the resume's failback check (issue 13 item 6).
+      movedGroups: ['Role 1 on NODE1'],
     });
     expect(h.fleet.node('NODE1')).toMatchObject({ nodeState: 'Paused', drainedCount: 1 });
     expect(standalone.results[0]).toEqual({
       clustered: false,
       drained: false,
       node: 'WEB01',
+      movedGroups: [],
       detail: 'standalone server: not a failover cluster node, nothing to drain',
     });
     expect(h.fleet.node('WEB01').nodeState).toBeNull();

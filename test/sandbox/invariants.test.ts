@@ -207,7 +207,12 @@ function evidence(w: World): RunEvidence {
       pendingReboot: false,
       ...w.nodes[name],
     }) as NodeSnapshot;
-  const fleet = { log: w.log, node: snapshot } as unknown as SimulatedFleet;
+  const fleet = {
+    log: w.log,
+    node: snapshot,
+    // No failback in these worlds: roles are back on the node at once.
+    failbackOf: () => ({ minutes: 0, roles: 1 }),
+  } as unknown as SimulatedFleet;
   const nodeResults = w.report.nodes.map((n) => ({
     node: n.name,
     status: n.status,

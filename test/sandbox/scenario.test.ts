@@ -88,6 +88,8 @@ describe('parseScenario: defaults', () => {
       pausedAtStart: false,
       roles: 1,
       drain: { fails: false, minutes: 2 },
+      failbackMinutes: 0,
+      staysDownAfterRestart: false,
       resumeFails: false,
       invocationDoesNotExistReads: 0,
       updates: {},
