@@ -8,6 +8,7 @@
  */
 import { GetExecutionHistoryCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { ApiError, executionArnFor } from '../core/api-model.js';
+import { PLUGIN_NAMES } from '../core/plugin-arguments.js';
 
 /** The steps of a node's update, in the order they happen. */
 export const NODE_STEPS = [
@@ -43,7 +44,7 @@ const STEP_RULES: readonly (readonly [RegExp, NodeStep])[] = [
     /^(Inventory|InventorySucceeded|CancelAfterInventoryTimedOut|CancelFailedAfterInventoryTimedOut)$/,
     'inventory',
   ],
-  [/ClusterMembersListed|ClusterNodeNotUp|AllClusterNodesUp/, 'inventory'],
+  [/ClusterMembersListed|ClusterNodeNotUp|AllClusterNodesUp|^InventoryChecked$/, 'inventory'],
   [/^(HotpatchEligibility|HotfixesToJudge|NoHotfixesToJudge)$/, 'hotpatchEligibility'],
   [/PreUpdateScript/, 'preUpdateScript'],
   [/PostUpdateScript/, 'postUpdateScript'],
@@ -60,7 +61,7 @@ const STEP_RULES: readonly (readonly [RegExp, NodeStep])[] = [
     'verifying',
   ],
   [/^(WasDrained|Resume|ResumeSucceeded|MarkResumed|MarkResumedStorageRepairPending)$/, 'resuming'],
-  [/AfterResumeTimedOut/, 'resuming'],
+  [/AfterResumeTimedOut|RolesNotFailedBack/, 'resuming'],
   [
     /^(AnyPluginFailed|RecordNodeSucceeded|NodeUpdated|NodeUpdatedNotRecorded|RecordNodeInstalledPendingReboot|NodeInstalledPendingReboot|RecordStorageRepairTimedOut)$/,
     'recording',
@@ -106,9 +107,8 @@ const ENDED: Readonly<Record<string, NodeProgress['status']>> = {
 const HISTORY_PAGE = 50;
 
 interface StateInput {
-  loop?: { index?: unknown; count?: unknown };
-  /** SelectPlugin's result: the plug-in of this turn of the loop. */
-  current?: { plugin?: { name?: unknown } };
+  /** The node's plug-ins, in run order (the node workflow keeps no loop counter: issue 11 §6). */
+  plugins?: { name?: unknown }[];
   plan?: { hotfix?: { updates?: unknown[] } | null };
   state?: { restarts?: unknown };
 }
@@ -121,6 +121,22 @@ function parseInput(text: string | undefined): StateInput {
   } catch {
     return {};
   }
+}
+
+/**
+ * The plug-in a state installs with: its name is in the state's (`…Hotfix…`,
+ * `…WindowsUpdate…`), its place in the node's `plugins` list.
+ */
+function pluginOf(state: string, input: StateInput): NodeProgress['plugin'] {
+  const name = /WindowsUpdate/.test(state)
+    ? PLUGIN_NAMES.windowsUpdate
+    : /Hotfix/.test(state)
+      ? PLUGIN_NAMES.hotfix
+      : null;
+  const plugins = Array.isArray(input.plugins) ? input.plugins : null;
+  if (name === null || plugins === null) return null;
+  const index = plugins.findIndex((p) => p?.name === name);
+  return index < 0 ? null : { index: index + 1, count: plugins.length, name };
 }
 
 const whole = (value: unknown) =>
@@ -142,16 +158,7 @@ export function progressOf(
   const state = entered?.stateEnteredEventDetails?.name ?? null;
   const input = parseInput(entered?.stateEnteredEventDetails?.input);
   const step = state === null ? null : (stepOfState(state) ?? null);
-  const index = whole(input.loop?.index);
-  const count = whole(input.loop?.count);
-  const plugin =
-    step === 'installing' && index !== null && count !== null && index < count
-      ? {
-          index: index + 1,
-          count,
-          name: typeof input.current?.plugin?.name === 'string' ? input.current.plugin.name : null,
-        }
-      : null;
+  const plugin = step === 'installing' && state !== null ? pluginOf(state, input) : null;
   const updates = input.plan?.hotfix?.updates;
   const updatesPlanned = Array.isArray(updates) ? updates.length : null;
   const restarts = whole(input.state?.restarts);

@@ -63,8 +63,7 @@ describe('progressOf (newest events first)', () => {
   it('mid-install: the step, the plug-in i of n, the updates planned and the restarts', () => {
     const progress = progressOf('run-1', 'WEB01', ARN, [
       entered('InstallHotfixes', {
-        loop: { index: 0, count: 2 },
-        current: { plugin: { name: 'Microsoft.HotfixPlugin' } },
+        plugins: [{ name: 'Microsoft.HotfixPlugin' }, { name: 'Microsoft.WindowsUpdatePlugin' }],
         plan: { hotfix: { updates: [{}, {}, {}] } },
         state: { restarts: 1 },
       }),
@@ -86,9 +85,21 @@ describe('progressOf (newest events first)', () => {
     } satisfies NodeProgress);
   });
 
+  it('the second plug-in is 2 of 2, named by its state; a plug-in the list lacks is no plug-in', () => {
+    const plugins = [{ name: 'Microsoft.HotfixPlugin' }, { name: 'Microsoft.WindowsUpdatePlugin' }];
+    const second = progressOf('run-1', 'WEB01', ARN, [
+      entered('InstallWindowsUpdates', { plugins }),
+    ]);
+    expect(second.plugin).toEqual({ index: 2, count: 2, name: 'Microsoft.WindowsUpdatePlugin' });
+    const missing = progressOf('run-1', 'WEB01', ARN, [
+      entered('InstallWindowsUpdates', { plugins: [{ name: 'Microsoft.HotfixPlugin' }] }),
+    ]);
+    expect(missing.plugin).toBeNull();
+  });
+
   it('outside the plug-ins there is no plug-in; an ended execution says how it ended', () => {
     const draining = progressOf('run-1', 'WEB01', ARN, [
-      entered('Drain', { loop: { index: 0, count: 1 }, plan: { hotfix: null } }),
+      entered('Drain', { plugins: [{ name: 'Microsoft.HotfixPlugin' }], plan: { hotfix: null } }),
     ]);
     expect(draining.plugin).toBeNull();
     expect(draining.updatesPlanned).toBeNull();
