@@ -502,6 +502,18 @@ function Initialize-UpdateFolder {
     [System.IO.Directory]::SetAccessControl($Path, $acl)
 }
 
+# The staging cache (StageUpdates, issue 13 item 5): one folder per SHA-256 under it, only SYSTEM
+# and Administrators may write (Initialize-UpdateFolder).
+function Get-StagingCacheRoot {
+    return [System.IO.Path]::Combine([Environment]::GetFolderPath('CommonApplicationData'), 'RolloutControlPlane', 'Staging')
+}
+
+# Copies a staged update into the folder it is installed from (InstallHotfixes).
+function Copy-UpdateFile {
+    param([string] $Source, [string] $Destination)
+    Copy-Item -LiteralPath $Source -Destination $Destination -Force
+}
+
 function Stop-ProcessTree {
     param([int] $ProcessId)
     $children = @(Get-CimInstance -ClassName Win32_Process -Filter ('ParentProcessId = ' + $ProcessId))

@@ -78,6 +78,7 @@ export const DOCUMENTS = {
   restart: 'RestartNode',
   removeUpdates: 'RemoveUpdates',
   scan: 'ScanUpdates',
+  stageUpdates: 'StageUpdates',
 } as const;
 export type DocumentKey = keyof typeof DOCUMENTS;
 
