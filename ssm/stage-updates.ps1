@@ -21,8 +21,9 @@
 
 $payload = Read-RolloutPayload
 $updates = Get-PayloadArray $payload 'updates' 'payload'
-$bucket = ''
-if ($updates.Count -gt 0) { $bucket = Get-PayloadString $payload 'bucket' 'payload' }
+# Empty without the hotfix plug-in.
+$bucket = Get-PayloadString $payload 'bucket' 'payload' -AllowEmpty
+if ($updates.Count -gt 0 -and $bucket.Length -eq 0) { throw 'payload.bucket (""): expected the hotfix root bucket when updates are given' }
 $windowsUpdate = Get-PayloadProperty $payload 'windowsUpdate' 'payload'
 if ($null -ne $windowsUpdate -and $windowsUpdate -isnot [System.Management.Automation.PSCustomObject]) {
     throw ('payload.windowsUpdate ({0}): expected a JSON object or null' -f (Format-PayloadValue $windowsUpdate))
@@ -83,7 +84,7 @@ function Save-StagedFile {
             Write-RolloutLog ($line['file'] + ': the staged copy has SHA-256 ' + $actual + ', not ' + $sha256 + '; downloading again')
             Remove-Item -LiteralPath $path -Force
         }
-        Write-RolloutLog ('staging ' + $line['file'] + ' in ' + $folder)
+        Write-RolloutLog ('staging ' + $line['file'] + ' under its SHA-256')
         Receive-S3File $bucket $key $path
         $actual = Get-FileSha256 $path
         if ($actual -ne $sha256) {

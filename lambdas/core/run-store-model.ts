@@ -13,6 +13,8 @@
  * | the task token waiting on an SSM invocation      | GetItem TASK#<commandId>#<instanceId>        |
  * | a request already seen (idempotency)             | GetItem IDEMPOTENCY#<key>                    |
  * | the approval a run waits on (its task token)     | GetItem RUN#<runId> / APPROVAL               |
+ * | a staging run's nodes (issue 13 item 5)          | Query pk = RUN#<runId>, sk begins STAGING#   |
+ * | what a node's staging cache holds, latest        | GetItem STAGING#<node> / LATEST              |
  *
  * Node names are stored under their NetBIOS key (upper case) so any spelling finds them.
  */
@@ -40,7 +42,8 @@ export type ItemKind =
   | 'taskToken'
   | 'idempotency'
   | 'approval'
-  | 'phaseVerdict';
+  | 'phaseVerdict'
+  | 'staging';
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
@@ -88,6 +91,13 @@ export const keys = {
    * the run and its pending decision are read and deleted together.
    */
   approval: (runId: string) => ({ pk: `RUN#${runId}`, sk: 'APPROVAL' }),
+  /** A node's staging in a staging run (issue 13 item 5), in that run's partition. */
+  stagingResult: (runId: string, node: string) => ({
+    pk: `RUN#${runId}`,
+    sk: `STAGING#${nodeKey(node)}`,
+  }),
+  /** A node's latest staging: the digests its cache holds, for the install run and the report. */
+  nodeStaging: (node: string) => ({ pk: `STAGING#${nodeKey(node)}`, sk: 'LATEST' }),
   /** GSI1 keys of a run item: history per target, newest first by start time. */
   runByTarget: (target: string, startedAt: string, runId: string) => ({
     gsi1pk: `TARGET#${target.toUpperCase()}`,

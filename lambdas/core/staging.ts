@@ -192,7 +192,7 @@ export function summarizeNodeStaging(
   const stagedDigests: string[] = [];
   for (const line of lines) {
     const inCache = line.outcome === 'staged' || line.outcome === 'alreadyStaged';
-    const name = line.kind === 'file' ? line.file : line.kb ? `KB${line.kb}` : line.title;
+    const name = line.kind === 'file' ? line.file : (line.kb ?? line.title);
     if (!inCache) {
       const detail = line.kind === 'file' && line.error ? `: ${line.error}` : '';
       problems.push(`${name} ${line.outcome}${detail}`);
