@@ -28,6 +28,7 @@ import { RolloutEvents } from './rollout-events.js';
 import { RolloutFunctions } from './rollout-functions.js';
 import { type RolloutScheduleEntry, RolloutSchedules } from './rollout-schedules.js';
 import { RolloutWorkflow } from './rollout-workflow.js';
+import { StagingWorkflow } from './staging-workflow.js';
 import { RunStoreTable } from './run-store-table.js';
 import { WindowsDocuments } from './windows-documents.js';
 import { setWorkflowLogLevel } from './workflow-common.js';
@@ -110,6 +111,8 @@ export class RolloutControlPlane extends Construct {
   public readonly functions: RolloutFunctions;
   public readonly nodeWorkflow: sfn.StateMachine;
   public readonly rolloutWorkflow: sfn.StateMachine;
+  /** Staging before the window (issue 13 item 5): downloads and verifies, never installs. */
+  public readonly stagingWorkflow: sfn.StateMachine;
   /** Holds fleet node lists and Distributed Map results. */
   public readonly artifactsBucket: s3.Bucket;
   /** Where SSM writes the output of our commands. */
@@ -245,8 +248,12 @@ export class RolloutControlPlane extends Construct {
       logGroup: workflowLogs('RolloutWorkflow'),
       ...(props.lockLease ? { lockLease: props.lockLease } : {}),
     }).stateMachine;
+    this.stagingWorkflow = new StagingWorkflow(this, 'StagingWorkflow', {
+      functions: fns,
+      logGroup: workflowLogs('StagingWorkflow'),
+    }).stateMachine;
     if (workflowLogLevel !== sfn.LogLevel.ALL) {
-      for (const machine of [this.nodeWorkflow, this.rolloutWorkflow]) {
+      for (const machine of [this.nodeWorkflow, this.rolloutWorkflow, this.stagingWorkflow]) {
         acknowledge(
           machine,
           'AwsSolutions-SF1',

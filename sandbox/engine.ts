@@ -113,6 +113,8 @@ function namedError(name: string, message: string): Error {
 interface Synthesized {
   readonly rollout: { arn: string; definition: AslDefinition };
   readonly node: { arn: string; definition: AslDefinition };
+  /** Staging before the window (issue 13 item 5). */
+  readonly staging: { arn: string; definition: AslDefinition };
   readonly functions: ReadonlyMap<string, FunctionName>;
   readonly table: Record<string, unknown>;
   readonly eventPattern: Record<string, unknown>;
@@ -166,6 +168,7 @@ export function synthesize(): Synthesized {
     synthesized = {
       rollout: find(id(cp.rolloutWorkflow)),
       node: find(id(cp.nodeWorkflow)),
+      staging: find(id(cp.stagingWorkflow)),
       functions,
       table: template.Resources[id(cp.runStore.table)]?.Properties ?? {},
       eventPattern: (rule?.Properties.EventPattern ?? {}) as Record<string, unknown>,
@@ -499,6 +502,14 @@ export class Sandbox {
     const executionName = name ?? `rollout-${this.executions.length + 1}`;
     return this.clock.run(
       this.execute(this.synth.rollout.arn, this.synth.rollout.definition, input, executionName),
+    );
+  }
+
+  /** Runs a staging execution (issue 13 item 5) to its end, driving virtual time. */
+  async runStaging(input: Json, name?: string): Promise<ExecutionResult> {
+    const executionName = name ?? `staging-${this.executions.length + 1}`;
+    return this.clock.run(
+      this.execute(this.synth.staging.arn, this.synth.staging.definition, input, executionName),
     );
   }
 

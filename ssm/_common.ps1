@@ -508,6 +508,21 @@ function Get-StagingCacheRoot {
     return [System.IO.Path]::Combine([Environment]::GetFolderPath('CommonApplicationData'), 'RolloutControlPlane', 'Staging')
 }
 
+# A file of the staging cache: @{ sha256 (lower case); bytes }, or $null when it is not there.
+function Get-StagedFile {
+    param([string] $Path)
+    if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { return $null }
+    return @{
+        sha256 = ([string](Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash).ToLowerInvariant()
+        bytes = [long](Get-Item -LiteralPath $Path).Length
+    }
+}
+
+function Remove-StagedFile {
+    param([string] $Path)
+    Remove-Item -LiteralPath $Path -Force -ErrorAction SilentlyContinue
+}
+
 # Copies a staged update into the folder it is installed from (InstallHotfixes).
 function Copy-UpdateFile {
     param([string] $Source, [string] $Destination)

@@ -92,8 +92,9 @@ function Copy-StagedFile {
     param([string] $File, [string] $Sha256, [string] $LocalPath, $Line)
     $expected = $Sha256.ToLowerInvariant()
     $staged = Join-Path (Join-Path (Get-StagingCacheRoot) $expected) (($File -split '[\\/]')[-1])
-    if (-not (Test-Path -LiteralPath $staged -PathType Leaf)) { return $false }
-    $actual = ([string](Get-FileHash -LiteralPath $staged -Algorithm SHA256).Hash).ToLowerInvariant()
+    $found = Get-StagedFile $staged
+    if ($null -eq $found) { return $false }
+    $actual = [string]$found.sha256
     if ($actual -ne $expected) {
         $Line['cacheNote'] = 'the staged copy has SHA-256 ' + $actual + ', the plan says ' + $expected + ': not used; downloaded from the hotfix root'
         Write-RolloutLog ($File + ': ' + $Line['cacheNote'])

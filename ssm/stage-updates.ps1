@@ -35,16 +35,6 @@ $resultNotStarted = 0
 $resultSucceeded = 2
 $resultFailed = 4
 
-function Get-FileSha256 {
-    param([string] $Path)
-    return ([string](Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash).ToLowerInvariant()
-}
-
-function Get-FileBytes {
-    param([string] $Path)
-    return [long](Get-Item -LiteralPath $Path).Length
-}
-
 function Save-StagedFile {
     param($Item, [int] $Position, [string] $CacheRoot)
     $at = 'payload.updates[' + $Position + ']'
@@ -73,29 +63,31 @@ function Save-StagedFile {
         $folder = Join-Path $CacheRoot $sha256
         $path = Join-Path $folder $leaf
         Initialize-UpdateFolder $folder
-        if (Test-Path -LiteralPath $path -PathType Leaf) {
-            $actual = Get-FileSha256 $path
-            if ($actual -eq $sha256) {
-                $line['bytes'] = Get-FileBytes $path
+        $found = Get-StagedFile $path
+        if ($null -ne $found) {
+            if ($found.sha256 -eq $sha256) {
+                $line['bytes'] = [long]$found.bytes
                 $line['outcome'] = 'alreadyStaged'
                 Write-RolloutLog ($line['file'] + ': already staged, SHA-256 verified')
                 return $line
             }
-            Write-RolloutLog ($line['file'] + ': the staged copy has SHA-256 ' + $actual + ', not ' + $sha256 + '; downloading again')
-            Remove-Item -LiteralPath $path -Force
+            Write-RolloutLog ($line['file'] + ': the staged copy has SHA-256 ' + $found.sha256 + ', not ' + $sha256 + '; downloading again')
+            Remove-StagedFile $path
         }
         Write-RolloutLog ('staging ' + $line['file'] + ' under its SHA-256')
         Receive-S3File $bucket $key $path
-        $actual = Get-FileSha256 $path
+        $found = Get-StagedFile $path
+        $actual = ''
+        if ($null -ne $found) { $actual = [string]$found.sha256 }
         if ($actual -ne $sha256) {
-            Remove-Item -LiteralPath $path -Force -ErrorAction SilentlyContinue
+            Remove-StagedFile $path
             $line['outcome'] = 'digestMismatch'
             $line['actualSha256'] = $actual
             $line['error'] = 'SHA-256 of the download is ' + $actual + ', the plan says ' + $sha256 + ': not staged'
             Write-RolloutLog ($line['file'] + ': ' + $line['error'])
             return $line
         }
-        $line['bytes'] = Get-FileBytes $path
+        $line['bytes'] = [long]$found.bytes
         $line['outcome'] = 'staged'
     }
     catch {

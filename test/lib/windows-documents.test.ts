@@ -820,6 +820,8 @@ describe('PowerShell sources: contracts', () => {
       packageNames: [],
       alreadyInstalled: true,
       earlierExitCode: 0,
+      fromCache: true,
+      cacheNote: '',
     };
     const update: Required<WindowsUpdateResultLine> = {
       updateId: '',
