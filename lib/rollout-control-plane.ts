@@ -28,8 +28,8 @@ import { RolloutEvents } from './rollout-events.js';
 import { RolloutFunctions } from './rollout-functions.js';
 import { type RolloutScheduleEntry, RolloutSchedules } from './rollout-schedules.js';
 import { RolloutWorkflow } from './rollout-workflow.js';
-import { StagingWorkflow } from './staging-workflow.js';
 import { RunStoreTable } from './run-store-table.js';
+import { StagingWorkflow } from './staging-workflow.js';
 import { WindowsDocuments } from './windows-documents.js';
 import { setWorkflowLogLevel } from './workflow-common.js';
 

@@ -4,7 +4,6 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { DEFAULT_STAGING_CONCURRENCY } from '../lambdas/core/staging.js';
 import {
   acknowledgeWorkflowFindings,
   addLambdaRetries,
@@ -23,11 +22,6 @@ export interface StagingWorkflowProps {
   };
   readonly logGroup: logs.ILogGroup;
   /**
-   * Nodes staged at once: their downloads share the uplink and the hotfix root.
-   * @default 10
-   */
-  readonly maxConcurrency?: number;
-  /**
    * Longest wait for one node's StageUpdates command (its execution timeout on the node too).
    * @default Duration.hours(6)
    */
@@ -38,8 +32,8 @@ export interface StagingWorkflowProps {
  * Staging before the window (issue 13 item 5, ConfigMgr's pre-download): started on its own
  * (`rollout stage`) or by a schedule hours ahead of the window, with the rollout's own input.
  *
- * Validate the input (a failure names the field) → for each node, at most `maxConcurrency` at
- * once: plan it (plan-node, as the install run will) → StageUpdates (SendCommand, waited on
+ * Validate the input (a failure names the field) → for each node, at most
+ * `staging.maxConcurrency` at once: plan it (plan-node, as the install run will) → StageUpdates (SendCommand, waited on
  * with a task token as the node workflow waits; a timeout cancels it) → record the node's
  * staging (run-history `recordStaging`: files, bytes, digests verified, cache hits, and the
  * digests the install run may take from the cache).
@@ -54,12 +48,6 @@ export class StagingWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: StagingWorkflowProps) {
     super(scope, id);
     const f = props.functions;
-    const maxConcurrency = props.maxConcurrency ?? DEFAULT_STAGING_CONCURRENCY;
-    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > 50) {
-      throw new Error(
-        `StagingWorkflow: maxConcurrency (${maxConcurrency}): expected a whole number of nodes from 1 to 50`,
-      );
-    }
     const commandSeconds = (props.commandTimeout ?? Duration.hours(6)).toSeconds();
 
     const validate = lambdaTask(
@@ -190,7 +178,8 @@ export class StagingWorkflow extends Construct {
 
     const nodes = new sfn.Map(this, 'StageNodes', {
       itemsPath: '$.target.nodes',
-      maxConcurrency,
+      // The input's staging.maxConcurrency (1 to 50, default 10): downloads share the uplink.
+      maxConcurrencyPath: '$.staging.maxConcurrency',
       itemSelector: {
         'runId.$': '$.runId',
         'node.$': '$$.Map.Item.Value',

@@ -962,6 +962,54 @@ export class Sandbox {
     return description;
   }
 
+  /**
+   * An inline Map, as AWS runs it: items from ItemsPath, at most MaxConcurrency(Path) at once,
+   * the iterations' outputs in item order; the first iteration that fails fails the Map.
+   */
+  private async inlineMap(
+    state: Record<string, unknown>,
+    input: Json,
+    ctx: {
+      executionArn: string;
+      name: string;
+      startedAt: Date;
+      counter: { history: number; transitions: number };
+    },
+  ): Promise<Json> {
+    const items = evaluatePath(String(state.ItemsPath ?? '$'), input) as Json[];
+    if (!Array.isArray(items)) throw namedError('States.Runtime', 'ItemsPath is not an array');
+    const path = state.MaxConcurrencyPath;
+    const limit = Number(
+      typeof path === 'string' ? evaluatePath(path, input) : state.MaxConcurrency,
+    );
+    const { ProcessorConfig: _mode, ...processor } = state.ItemProcessor as AslDefinition & {
+      ProcessorConfig?: unknown;
+    };
+    const outputs: Json[] = new Array(items.length).fill(null);
+    let failed: { error?: string; cause?: string } | undefined;
+    let next = 0;
+    const worker = async () => {
+      while (failed === undefined && next < items.length) {
+        const index = next++;
+        const itemInput = state.ItemSelector
+          ? applyTemplate(state.ItemSelector as Json, input, { value: items[index] as Json, index })
+          : (items[index] as Json);
+        const result = await this.runScope(`${ctx.executionArn}#inline`, processor, itemInput, ctx);
+        if (result.status === 'FAILED') failed = result;
+        else outputs[index] = (result.output ?? null) as Json;
+      }
+    };
+    const workers = limit > 0 ? Math.min(limit, items.length) : items.length;
+    await Promise.all(Array.from({ length: workers }, worker));
+    if (failed !== undefined) {
+      throw namedError(
+        failed.error ?? 'States.TaskFailed',
+        failed.cause ?? 'a Map iteration failed',
+      );
+    }
+    return outputs;
+  }
+
   /** A Distributed Map, as AWS runs it: items from S3, concurrency, tolerated failures. */
   private async distributedMap(
     state: Record<string, unknown>,
@@ -973,6 +1021,7 @@ export class Sandbox {
       counter: { history: number; transitions: number };
     },
   ): Promise<Json> {
+    if (state.ItemReader === undefined) return this.inlineMap(state, input, ctx);
     const reader = state.ItemReader as { Parameters: Record<string, Json> };
     const where = applyTemplate(reader.Parameters, input) as { Bucket: string; Key: string };
     const text = this.s3.text(where.Bucket, where.Key);

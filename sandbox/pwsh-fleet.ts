@@ -779,7 +779,9 @@ class ScriptJob {
 
 /** `<cache root>\<sha256>\<leaf>` of the staging cache (either separator), or undefined. */
 function stagedPath(path: string): { sha256: string; leaf: string } | undefined {
-  const match = /[\\/]RolloutControlPlane[\\/]Staging[\\/]([0-9a-fA-F]{64})[\\/]([^\\/]+)$/.exec(path);
+  const match = /[\\/]RolloutControlPlane[\\/]Staging[\\/]([0-9a-fA-F]{64})[\\/]([^\\/]+)$/.exec(
+    path,
+  );
   if (!match) return undefined;
   return { sha256: (match[1] as string).toLowerCase(), leaf: match[2] as string };
 }

@@ -85,7 +85,7 @@ export interface RunScenarioOptions {
   /** Keep the sandbox running after the scenario (the caller stops it). @default false */
   readonly keepRunning?: boolean;
   /** Runs after the sandbox starts and before the first rollout (e.g. to leave a stale lock). */
-  readonly beforeRuns?: (sandbox: Sandbox) => Promise<void>;
+  readonly beforeRuns?: (sandbox: Sandbox, fleet: SimulatedFleet) => Promise<void>;
   /**
    * Run the scenario's rollouts. False prepares the fleet and the hotfix root only, for a caller
    * that starts rollouts itself (through the API, say); implies keepRunning. @default true
@@ -227,7 +227,7 @@ export async function runScenario(
   observe = observations.onProgress;
   try {
     publishHotfixRoot(sandbox, scenario);
-    await options.beforeRuns?.(sandbox);
+    await options.beforeRuns?.(sandbox, fleet as SimulatedFleet);
     const runs: ScenarioRunResult[] = [];
     for (const [i, run] of (options.runRollouts === false ? [] : scenario.runs).entries()) {
       const fleetFrom = fleet?.log.length ?? 0;

@@ -91,7 +91,7 @@ function Get-EarlierInstall {
 function Copy-StagedFile {
     param([string] $File, [string] $Sha256, [string] $LocalPath, $Line)
     $expected = $Sha256.ToLowerInvariant()
-    $staged = Join-Path (Join-Path (Get-StagingCacheRoot) $expected) (($File -split '[\\/]')[-1])
+    $staged = [System.IO.Path]::Combine((Get-StagingCacheRoot), $expected, ($File -split '[\\/]')[-1])
     $found = Get-StagedFile $staged
     if ($null -eq $found) { return $false }
     $actual = [string]$found.sha256

@@ -60,8 +60,9 @@ function Save-StagedFile {
         if ($leaf -notmatch '^[A-Za-z0-9._-]+$' -or $leaf -match '^\.+$') {
             throw ($at + '.file (' + (Format-PayloadValue $line['file']) + '): expected a file name of letters, digits, . _ -')
         }
-        $folder = Join-Path $CacheRoot $sha256
-        $path = Join-Path $folder $leaf
+        # Path.Combine, not Join-Path: Join-Path insists the drive exists where the path is built.
+        $folder = [System.IO.Path]::Combine($CacheRoot, $sha256)
+        $path = [System.IO.Path]::Combine($folder, $leaf)
         Initialize-UpdateFolder $folder
         $found = Get-StagedFile $path
         if ($null -ne $found) {

@@ -245,24 +245,34 @@ export const MAX_STAGING_CONCURRENCY = 50;
 /** A week: a cache older than that is more likely stale than useful. */
 export const MAX_HOURS_BEFORE_WINDOW = 168;
 
-export const stagingOptionsSchema = z.strictObject({
-  maxConcurrency: z
-    .number()
-    .int()
-    .min(1)
-    .max(MAX_STAGING_CONCURRENCY)
-    .default(DEFAULT_STAGING_CONCURRENCY)
-    .describe('Nodes staged at once (1 to 50).'),
-  hoursBeforeWindow: z
-    .number()
-    .int()
-    .min(1)
-    .max(MAX_HOURS_BEFORE_WINDOW)
-    .optional()
-    .describe(
-      "With a schedule: start a staging run this many hours (1 to 168) before each of the schedule's windows.",
-    ),
-});
+const CONCURRENCY_ACCEPTED = `expected a whole number of nodes from 1 to ${MAX_STAGING_CONCURRENCY}`;
+const HOURS_ACCEPTED = `expected a whole number of hours from 1 to ${MAX_HOURS_BEFORE_WINDOW}`;
+
+export const stagingOptionsSchema = z
+  .strictObject(
+    {
+      maxConcurrency: z
+        .number({ error: CONCURRENCY_ACCEPTED })
+        .int({ error: CONCURRENCY_ACCEPTED })
+        .min(1, { error: CONCURRENCY_ACCEPTED })
+        .max(MAX_STAGING_CONCURRENCY, { error: CONCURRENCY_ACCEPTED })
+        .default(DEFAULT_STAGING_CONCURRENCY)
+        .describe('Nodes staged at once (1 to 50, default 10).'),
+      hoursBeforeWindow: z
+        .number({ error: HOURS_ACCEPTED })
+        .int({ error: HOURS_ACCEPTED })
+        .min(1, { error: HOURS_ACCEPTED })
+        .max(MAX_HOURS_BEFORE_WINDOW, { error: HOURS_ACCEPTED })
+        .optional()
+        .describe(
+          "With a schedule: start a staging run this many hours (1 to 168) before each of the schedule's windows.",
+        ),
+    },
+    { error: 'expected { maxConcurrency?, hoursBeforeWindow? }' },
+  )
+  .describe(
+    "Staging before the window (issue 13 item 5, ConfigMgr pre-download): how a staging run of this rollout downloads and verifies each node's updates into its protected cache ahead of the install run.",
+  );
 
 /** The rollout input's `staging` block is wrong. */
 export class StagingOptionsError extends RolloutRuleError {}
@@ -277,12 +287,7 @@ export function parseStagingOptions(raw: unknown): StagingOptions {
   const problems = result.error.issues.map((issue) => ({
     field: ['staging', ...issue.path.map(String)].join('.'),
     value: valueAt(raw, issue.path),
-    message:
-      issue.path[0] === 'maxConcurrency'
-        ? `expected a whole number of nodes from 1 to ${MAX_STAGING_CONCURRENCY}`
-        : issue.path[0] === 'hoursBeforeWindow'
-          ? `expected a whole number of hours from 1 to ${MAX_HOURS_BEFORE_WINDOW}`
-          : issue.message,
+    message: issue.message,
   }));
   throw new StagingOptionsError(formatProblems('invalid staging options', problems));
 }
