@@ -442,7 +442,7 @@ export class RolloutControlPlane extends Construct {
   }
 
   /**
-   * Encrypts both state machines (definition and execution history) with the key, and grants
+   * Encrypts every state machine (definition and execution history) with the key, and grants
    * its use under Step Functions' encryption context to every principal that runs, starts,
    * describes or answers them. Set on the CloudFormation resource: the workflows are built by
    * their own constructs. Grants that would name a state machine would make a dependency cycle
@@ -452,7 +452,7 @@ export class RolloutControlPlane extends Construct {
   private encryptWorkflows(key: kms.IKey): void {
     const context = stateMachineContext(this);
     const sfnKeyUse = ['kms:Decrypt', 'kms:GenerateDataKey'];
-    for (const machine of [this.nodeWorkflow, this.rolloutWorkflow]) {
+    for (const machine of [this.nodeWorkflow, this.rolloutWorkflow, this.stagingWorkflow]) {
       (machine.node.defaultChild as sfn.CfnStateMachine).encryptionConfiguration = {
         type: 'CUSTOMER_MANAGED_KMS_KEY',
         kmsKeyId: key.keyArn,

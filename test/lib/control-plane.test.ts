@@ -529,8 +529,8 @@ describe('the default control plane', () => {
   });
 
   describe('Step Functions', () => {
-    it('has the node and rollout workflows', () => {
-      template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    it('has the node, rollout and staging workflows', () => {
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
     });
 
     it('logs errors with their data (no task token reaches the logs) and traces with X-Ray', () => {
@@ -557,7 +557,7 @@ describe('the default control plane', () => {
       // Act
       const { template } = synth({ settings: { workflowLogLevel: level } });
       // Assert
-      template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
       template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
         LoggingConfiguration: Match.objectLike({ Level: level, IncludeExecutionData: data }),
       });
@@ -786,13 +786,13 @@ describe('the default control plane', () => {
     });
   });
 
-  it('deploys the 8 Command documents under the name prefix', () => {
+  it('deploys the 10 Command documents under the name prefix', () => {
     // Act
     const names = Object.values(template.findResources('AWS::SSM::Document')).map(
       (d) => d.Properties.Name as string,
     );
     // Assert
-    template.resourceCountIs('AWS::SSM::Document', 9);
+    template.resourceCountIs('AWS::SSM::Document', 10);
     template.allResourcesProperties('AWS::SSM::Document', { DocumentType: 'Command' });
     expect(names.sort()).toEqual(
       Object.values(DOCUMENTS)
@@ -864,8 +864,8 @@ describe('a customer managed key (customerManagedKey)', () => {
     });
   });
 
-  it('encrypts both state machines with it', () => {
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+  it('encrypts every state machine with it', () => {
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
     template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
       EncryptionConfiguration: {
         Type: 'CUSTOMER_MANAGED_KMS_KEY',
@@ -976,7 +976,7 @@ describe('settings change the synthesized stack', () => {
       (d) => d.Properties.Name as string,
     );
     // Assert
-    expect(names).toHaveLength(9);
+    expect(names).toHaveLength(10);
     for (const name of names) expect(name).toMatch(/^Ops-Rollout-/);
     expect(statements.flatMap((s) => asList(s.statement.Resource).map(render))).toContain(
       arn('ssm', 'document/Ops-Rollout-*'),
@@ -1201,7 +1201,7 @@ describe('cdk-nag (AWS Solutions)', () => {
 
     it('synthesizes (AwsSolutionsChecks would throw on any finding)', () => {
       result.template.resourceCountIs('AWS::Lambda::Function', FUNCTION_NAMES.length);
-      result.template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+      result.template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
     });
 
     it('bundles every function to index.mjs, with the default hotfix config where needed', {

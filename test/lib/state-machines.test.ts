@@ -353,11 +353,12 @@ const stateNamed = (scope: Scope, name: string): State => {
 // -- tests ---------------------------------------------------------------------------------
 
 describe('rendered definitions', () => {
-  it('renders both workflows from the template', () => {
+  it('renders the three workflows from the template', () => {
     expect(machines.map((m) => m.logicalId).sort()).toEqual(
       [
         logicalId(stack.controlPlane.nodeWorkflow),
         logicalId(stack.controlPlane.rolloutWorkflow),
+        logicalId(stack.controlPlane.stagingWorkflow),
       ].sort(),
     );
   });

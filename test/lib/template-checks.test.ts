@@ -177,7 +177,11 @@ describe('the ASL language service', () => {
 
   it('renders every state machine of the template', () => {
     expect(machines.map((m) => m.logicalId).sort()).toEqual(
-      [stack.controlPlane.nodeWorkflow, stack.controlPlane.rolloutWorkflow]
+      [
+        stack.controlPlane.nodeWorkflow,
+        stack.controlPlane.rolloutWorkflow,
+        stack.controlPlane.stagingWorkflow,
+      ]
         .map((m) => stack.getLogicalId(m.node.defaultChild as never))
         .sort(),
     );
