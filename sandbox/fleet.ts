@@ -1599,6 +1599,22 @@ export class SimulatedFleet {
     };
   }
 
+  /**
+   * The node's staged copy of a hotfix file (issue 13 item 5): the SHA-256 the hotfix root holds
+   * for it (the plan's) and the SHA-256 of the copy on disk; undefined when none is staged.
+   */
+  stagedCopyOf(
+    name: string,
+    file: string,
+  ): { plannedSha256: string; actualSha256: string } | undefined {
+    const stored = this.files.get(file.replace(/\\/g, '/'));
+    const node = this.nodesByKey.get(nodeKey(name));
+    if (!stored || !node) return undefined;
+    const planned = stored.sha256.toLowerCase();
+    const copy = node.stagingCache.get(planned);
+    return copy ? { plannedSha256: planned, actualSha256: copy.actualSha256 } : undefined;
+  }
+
   /** Chaos: the staged copy of one file on a node changes on disk after staging (issue 13 item 5). */
   corruptStagedCopy(name: string): boolean {
     const copy = [...(this.nodesByKey.get(nodeKey(name))?.stagingCache.values() ?? [])][0];

@@ -18,6 +18,7 @@ import type { FleetLogEntry, SimulatedFleet } from './fleet.js';
 import { excludedNeverInstalled } from './invariant-update-selection.js';
 import { checkPhasesGateInOrder, PHASES_GATE_IN_ORDER } from './phase-invariants.js';
 import type { RunReport } from './report.js';
+import { STAGING_SAFE, stagedInstallsVerified } from './staging-invariants.js';
 import {
   checkStorageRepairStopsRun,
   STORAGE_REPAIR_STOPS_RUN,
@@ -67,6 +68,7 @@ export const INVARIANTS = [
     name: 'excludedNeverInstalled',
     rule: 'An update the run’s updateSelection excludes (issue 13 item 2) is never installed during the run: the selection is applied again to every install the fleet saw (a Windows Update item by its facts at the time, a hotfix file by the KB in its name), and the report calls no excluded update installed.',
   },
+  STAGING_SAFE,
 ] as const;
 
 export type InvariantName = (typeof INVARIANTS)[number]['name'];
@@ -244,7 +246,18 @@ export async function checkRunInvariants(evidence: RunEvidence): Promise<Invaria
     phasesGateInOrder(evidence),
     storageRepairStopsRun(evidence, log, status),
     selectionRespected(evidence),
+    await stagingSafe(evidence),
   ];
+}
+
+/** Staging (issue 13 item 5): "from cache" only with a verified staged copy (staging-invariants.ts). */
+async function stagingSafe(evidence: RunEvidence): Promise<InvariantResult> {
+  const { problems, detail } = await stagedInstallsVerified({
+    ...(evidence.report ? { report: evidence.report } : {}),
+    store: evidence.sandbox.store,
+    stagedCopyOf: (node, file) => evidence.fleet.stagedCopyOf(node, file),
+  });
+  return result('stagingSafe', problems, detail);
 }
 
 /** WaitForStorageRepairTimeoutMinutes (issue 13, item 6): an unfinished repair stops the run. */
