@@ -5,13 +5,14 @@
  * and restarts nothing; the install run then takes each update from the cache, and a staged copy
  * corrupted on disk is not used.
  */
+import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../sandbox/engine.js';
 import type { SimulatedFleet } from '../../sandbox/fleet.js';
 import { PwshWorkerPool, pwshAvailable } from '../../sandbox/pwsh-fleet.js';
 import { runScenario } from '../../sandbox/run-scenario.js';
-import { loadScenario } from '../../sandbox/scenario.js';
+import { loadScenario, ScenarioError } from '../../sandbox/scenario.js';
 import { checkStagingRun } from '../../sandbox/staging-invariants.js';
 import { formatStagingTable, readStagingReport } from '../../sandbox/staging-report.js';
 
@@ -139,5 +140,53 @@ describe('a staged copy corrupted on disk after staging (model fleet)', () => {
     );
     const node2 = result.runs[0]?.report?.nodes.find((n) => n.name === 'NODE2');
     expect(node2?.updates.every((u) => u.fromCache === true)).toBe(true);
+  });
+});
+
+describe('bad staging input (examples/scenarios/invalid/staging-*.json)', () => {
+  it('each is refused naming the field and the value', async () => {
+    const dir = fileURLToPath(new URL('../../examples/scenarios/invalid/', import.meta.url));
+    const files = (await readdir(dir)).filter((f) => f.startsWith('staging-')).sort();
+    const expected: Record<string, [string, string]> = {
+      'staging-concurrency-zero.json': [
+        'staging.maxConcurrency (0): expected a whole number of nodes from 1 to 50',
+        '0',
+      ],
+      'staging-hours-too-many.json': [
+        'staging.hoursBeforeWindow (200): expected a whole number of hours from 1 to 168',
+        '200',
+      ],
+    };
+    expect(files).toEqual(Object.keys(expected));
+    for (const file of files) {
+      const error = await loadScenario(`${dir}${file}`).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, file).toBeInstanceOf(ScenarioError);
+      const [field, value] = expected[file] as [string, string];
+      expect((error as Error).message, file).toContain(field);
+      expect((error as Error).message, file).toContain(value);
+    }
+  });
+
+  it('the staging workflow refuses the same input, naming the field, before any node is staged', async () => {
+    const scenario = await loadScenario(FILE);
+    const rollout = scenario.runs[0]?.rollout as Record<string, unknown>;
+    let execution: Awaited<ReturnType<Sandbox['runStaging']>> | undefined;
+    const result = await runScenario(scenario, {
+      runRollouts: false,
+      beforeRuns: async (sandbox) => {
+        execution = await sandbox.runStaging(
+          { ...rollout, runId: 'staging-bad', staging: { maxConcurrency: 51 } },
+          'staging-bad',
+        );
+      },
+    });
+    await result.sandbox.stop();
+    expect(execution?.status).toBe('FAILED');
+    expect(execution?.error).toBe('InvalidRolloutInput');
+    expect(execution?.cause).toContain('staging.maxConcurrency (51)');
+    expect(result.fleet.log.filter((e) => e.kind === 'command')).toEqual([]);
   });
 });
