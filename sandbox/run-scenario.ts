@@ -26,6 +26,8 @@ import { type FleetKind, PwshNodeScripts, PwshWorkerPool } from './pwsh-fleet.js
 import { type RunReport, readRunReport } from './report.js';
 import { simulatedResourceGroups } from './resource-groups.js';
 import type { Scenario, ScenarioAction } from './scenario.js';
+import { withStagingRunProblems } from './staging-invariants.js';
+import { stageBeforeRun } from './staging-report.js';
 
 /** The file the hotfix-eligibility handler reads beside the config. */
 const HOTPATCH_MANIFEST_FILE = 'hotpatch-manifest.json';
@@ -230,8 +232,18 @@ export async function runScenario(
     await options.beforeRuns?.(sandbox, fleet as SimulatedFleet);
     const runs: ScenarioRunResult[] = [];
     for (const [i, run] of (options.runRollouts === false ? [] : scenario.runs).entries()) {
-      const fleetFrom = fleet?.log.length ?? 0;
       const name = `${scenario.name}-${i + 1}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+      // Issue 13 item 5: staged just before the run, outside the run's part of the fleet log.
+      const stagingProblems = scenario.staging
+        ? await stageBeforeRun(
+            sandbox,
+            fleet as SimulatedFleet,
+            run.rollout,
+            `${name}-staging`.slice(0, 64),
+            scenario.staging.corrupt,
+          )
+        : [];
+      const fleetFrom = fleet?.log.length ?? 0;
       const actions: ActionOutcome[] = [];
       const stopActions = scheduleActions(
         sandbox,
@@ -252,7 +264,7 @@ export async function runScenario(
       const report = runId
         ? await readRunReport(sandbox.store, runId).catch(() => undefined)
         : undefined;
-      const invariants = await sandbox.clock.track(() =>
+      const checked = await sandbox.clock.track(() =>
         checkRunInvariants({
           sandbox,
           fleet: fleet as SimulatedFleet,
@@ -268,6 +280,7 @@ export async function runScenario(
           ...(run.rollout.healthGates ? { healthGates: run.rollout.healthGates } : {}),
         }),
       );
+      const invariants = withStagingRunProblems(checked, stagingProblems);
       const mismatches = [
         ...compare(run, execution, report),
         ...violations(invariants).map((v) => `invariant ${v}`),

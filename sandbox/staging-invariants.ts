@@ -94,3 +94,19 @@ export async function stagedInstallsVerified(
     detail: `${fromCache} update(s) installed from the staging cache, each verified`,
   };
 }
+
+/**
+ * The run's invariants with what the staging just before it broke (stageBeforeRun's problems)
+ * folded into stagingSafe, so a chaos campaign counts it as any violation.
+ */
+export function withStagingRunProblems<T extends { name: string; ok: boolean; detail: string }>(
+  invariants: readonly T[],
+  problems: readonly string[],
+): T[] {
+  if (problems.length === 0) return [...invariants];
+  return invariants.map((i) =>
+    i.name === STAGING_SAFE.name
+      ? { ...i, ok: false, detail: [...problems, ...(i.ok ? [] : [i.detail])].join('; ') }
+      : i,
+  );
+}

@@ -4,6 +4,9 @@
  * records, as the deployed control plane writes them.
  */
 import type { RunStore, StagingRecord } from '../lambdas/shared/run-store.js';
+import type { Sandbox } from './engine.js';
+import type { SimulatedFleet } from './fleet.js';
+import { checkStagingRun } from './staging-invariants.js';
 
 /** A staging run's nodes, in node order. */
 export async function readStagingReport(store: RunStore, runId: string): Promise<StagingRecord[]> {
@@ -44,4 +47,28 @@ export function formatStagingTable(records: readonly StagingRecord[]): string {
     ...rows.map(line),
     ...(problems.length > 0 ? ['not staged:', ...problems] : []),
   ].join('\n');
+}
+
+/**
+ * A scenario's `staging`: stages the rollout's nodes through the staging workflow, then changes
+ * the first staged copy of each `corrupt` node on disk. Returns what went wrong, one line each
+ * (the staging execution failed, or it changed a node: the stagingSafe invariant).
+ */
+export async function stageBeforeRun(
+  sandbox: Sandbox,
+  fleet: SimulatedFleet,
+  rollout: object,
+  name: string,
+  corrupt: readonly string[],
+): Promise<string[]> {
+  const from = fleet.log.length;
+  const execution = await sandbox.runStaging({ ...rollout, runId: name }, name);
+  const problems = checkStagingRun(fleet.log.slice(from));
+  if (execution.status !== 'SUCCEEDED') {
+    problems.push(
+      `staging ${name} ended ${execution.status}: ${execution.error ?? ''} ${execution.cause ?? ''}`.trim(),
+    );
+  }
+  for (const node of corrupt) fleet.corruptStagedCopy(node);
+  return problems;
 }

@@ -8,6 +8,7 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ChaosSpec, generateSpec, runSpec } from '../../sandbox/chaos.js';
 import type { Sandbox } from '../../sandbox/engine.js';
 import type { SimulatedFleet } from '../../sandbox/fleet.js';
 import { PwshWorkerPool, pwshAvailable } from '../../sandbox/pwsh-fleet.js';
@@ -189,4 +190,32 @@ describe('bad staging input (examples/scenarios/invalid/staging-*.json)', () => 
     expect(execution?.cause).toContain('staging.maxConcurrency (51)');
     expect(result.fleet.log.filter((e) => e.kind === 'command')).toEqual([]);
   });
+});
+
+describe('chaos: the corrupt-cache kind', () => {
+  it.each([
+    ['cluster', 3],
+    ['group', 4],
+  ] as const)(
+    'a %s staged before the run, one copy corrupted: every invariant holds',
+    async (target, nodes) => {
+      // Arrange: the campaign's own draw (seed 5) with the kind, and an installer failure beside it.
+      const { phases: _phases, ...drawn } = generateSpec(5, 0, []);
+      const spec: ChaosSpec = {
+        ...drawn,
+        target,
+        nodes,
+        gateAfterNodes: null,
+        faults: [
+          { kind: 'corrupt-cache', node: 1, update: 0, value: 3 },
+          { kind: 'exit-3010', node: 0, update: 0, value: 2 },
+        ],
+      };
+      // Act
+      const result = await runSpec(spec);
+      // Assert
+      expect(result.violations).toEqual([]);
+      expect(result.expectationFailures).toEqual([]);
+    },
+  );
 });

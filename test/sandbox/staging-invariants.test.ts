@@ -6,7 +6,11 @@ import { describe, expect, it } from 'vitest';
 import type { StagingRecord } from '../../lambdas/shared/run-store.js';
 import type { FleetLogEntry } from '../../sandbox/fleet.js';
 import type { RunReport } from '../../sandbox/report.js';
-import { checkStagingRun, stagedInstallsVerified } from '../../sandbox/staging-invariants.js';
+import {
+  checkStagingRun,
+  stagedInstallsVerified,
+  withStagingRunProblems,
+} from '../../sandbox/staging-invariants.js';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -127,6 +131,22 @@ describe('stagedInstallsVerified', () => {
     });
     expect(problems).toEqual([
       `NODE1: CAUHotfix_All/KB1.msu is reported from cache, but the node's staging record does not list ${A}`,
+    ]);
+  });
+});
+
+describe('withStagingRunProblems', () => {
+  const invariants = [
+    { name: 'restartOnlyWhenDrained', ok: true, detail: 'ok' },
+    { name: 'stagingSafe', ok: true, detail: '0 update(s)' },
+  ];
+  it('leaves the verdicts as they are without problems', () => {
+    expect(withStagingRunProblems(invariants, [])).toEqual(invariants);
+  });
+  it('fails stagingSafe only, with the staging run problems as evidence', () => {
+    expect(withStagingRunProblems(invariants, ['NODE1: drain while staging ran'])).toEqual([
+      invariants[0],
+      { name: 'stagingSafe', ok: false, detail: 'NODE1: drain while staging ran' },
     ]);
   });
 });
