@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
 import {
   DEFAULT_STAGING_CONCURRENCY,
   fromCacheViolations,
@@ -16,6 +17,7 @@ import {
   StagingOptionsError,
   StagingReportError,
   stagePayload,
+  stagingOptionsSchema,
   stagingStartFor,
   summarizeNodeStaging,
 } from '../../lambdas/core/staging.js';
@@ -255,5 +257,58 @@ describe('fromCacheViolations: "from cache" only when the staged digest matched'
     expect(found).toHaveLength(count);
     if (count > 0)
       expect(found[0]).toContain(`${node}: KB1.msu was installed from the staging cache`);
+  });
+});
+
+describe('staging: what the messages and the schema say (mutation testing, issue 14)', () => {
+  it('keeps the Windows Update selection of the plan', () => {
+    const selection = { includeKbs: ['KB5034439'] };
+    const payload = stagePayload({
+      hotfix: null,
+      windowsUpdate: { queryString: 'IsInstalled=0', includeRecommendedUpdates: false, selection },
+    });
+    expect(payload.windowsUpdate?.selection).toEqual(selection);
+  });
+
+  it.each([
+    ['staged', `x${A}`],
+    ['staged', `${A}x`],
+    ['alreadyStaged', ''],
+  ] as const)('refuses a %s file with SHA-256 %j, naming what is accepted', (outcome, sha256) => {
+    const run = () => parseStageLines('NODE1', [{ ...file(outcome), sha256 }]);
+    expect(run).toThrow('NODE1: StageUpdates result lines are malformed');
+    expect(run).toThrow(
+      `results[0].sha256 (${JSON.stringify(sha256)}): expected 64 lower-case hexadecimal digits for a staged file`,
+    );
+  });
+
+  it('refuses a line that is not an object, naming it', () => {
+    expect(() => parseStageLines('NODE1', [null])).toThrow(StagingReportError);
+    expect(() => parseStageLines('NODE1', ['text'])).toThrow('results[0]');
+  });
+
+  it('names the command status when the command did not succeed', () => {
+    expect(summarizeNodeStaging('NODE1', [], 'TimedOut').problems).toEqual([
+      'the StageUpdates command ended TimedOut',
+    ]);
+  });
+
+  it('heads the options error and refuses a staging block that is not an object', () => {
+    expect(() => parseStagingOptions(5)).toThrow('invalid staging options (1 problem)');
+    expect(() => parseStagingOptions(5)).toThrow(
+      'staging (5): expected { maxConcurrency?, hoursBeforeWindow? }',
+    );
+  });
+
+  it('describes each option in the published schema', () => {
+    const schema = z.toJSONSchema(stagingOptionsSchema, { io: 'input' }) as {
+      description: string;
+      properties: Record<string, { description: string }>;
+    };
+    expect(schema.description).toMatch(/^Staging before the window \(issue 13 item 5/);
+    expect(schema.properties.maxConcurrency?.description).toBe(
+      'Nodes staged at once (1 to 50, default 10).',
+    );
+    expect(schema.properties.hoursBeforeWindow?.description).toMatch(/^With a schedule: start/);
   });
 });
