@@ -36,6 +36,7 @@ import {
   statusCommand,
 } from './commands/rollouts.js';
 import { runSandbox, sandboxCommand } from './commands/sandbox.js';
+import { runStage, stageCommand } from './commands/stage.js';
 import { EXIT, EXIT_TABLE, errorObject, exitStatusFor } from './exit-status.js';
 
 interface Command {
@@ -50,6 +51,7 @@ const COMMANDS: readonly Command[] = [
   { spec: planCommand, run: runPlan },
   { spec: sandboxCommand, run: runSandbox },
   { spec: chaosCommand, run: runChaos },
+  { spec: stageCommand, run: runStage },
   { spec: localCommand, run: runLocal },
   { spec: dashboardCommand, run: runDashboard },
   // The change-management API: the deployed one, or the sandbox's with --local.
