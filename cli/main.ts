@@ -74,6 +74,14 @@ export const COMMANDS: readonly LazyCommand[] = [
     },
   },
   {
+    name: 'stage',
+    summary: "stage each node's updates before the window (download and verify, install nothing)",
+    load: async () => {
+      const m = await import('./commands/stage.js');
+      return { spec: m.stageCommand, run: m.runStage };
+    },
+  },
+  {
     name: 'local',
     summary: 'start (up) or stop (down) a local control plane that the --local commands share',
     load: async () => {

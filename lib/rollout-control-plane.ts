@@ -31,6 +31,7 @@ import { type RolloutScheduleEntry, RolloutSchedules } from './rollout-schedules
 import { RolloutWorkflow } from './rollout-workflow.js';
 import { RunStoreTable } from './run-store-table.js';
 import { ScanWorkflow } from './scan-workflow.js';
+import { StagingWorkflow } from './staging-workflow.js';
 import { WindowsDocuments } from './windows-documents.js';
 import { setWorkflowLogLevel } from './workflow-common.js';
 
@@ -122,6 +123,8 @@ export class RolloutControlPlane extends Construct {
    * then record-compliance. Read-only; started by `assessment` schedules or by hand.
    */
   public readonly complianceWorkflow: sfn.StateMachine;
+  /** Staging before the window (issue 13 item 5): downloads and verifies, never installs. */
+  public readonly stagingWorkflow: sfn.StateMachine;
   /** Holds fleet node lists and Distributed Map results. */
   public readonly artifactsBucket: s3.Bucket;
   /** Where SSM writes the output of our commands. */
@@ -265,12 +268,17 @@ export class RolloutControlPlane extends Construct {
       functions: fns,
       logGroup: workflowLogs('ComplianceWorkflow'),
     }).stateMachine;
+    this.stagingWorkflow = new StagingWorkflow(this, 'StagingWorkflow', {
+      functions: fns,
+      logGroup: workflowLogs('StagingWorkflow'),
+    }).stateMachine;
     if (workflowLogLevel !== sfn.LogLevel.ALL) {
       for (const machine of [
         this.nodeWorkflow,
         this.rolloutWorkflow,
         this.scanWorkflow,
         this.complianceWorkflow,
+        this.stagingWorkflow,
       ]) {
         acknowledge(
           machine,
@@ -464,7 +472,7 @@ export class RolloutControlPlane extends Construct {
   }
 
   /**
-   * Encrypts both state machines (definition and execution history) with the key, and grants
+   * Encrypts every state machine (definition and execution history) with the key, and grants
    * its use under Step Functions' encryption context to every principal that runs, starts,
    * describes or answers them. Set on the CloudFormation resource: the workflows are built by
    * their own constructs. Grants that would name a state machine would make a dependency cycle
@@ -479,6 +487,7 @@ export class RolloutControlPlane extends Construct {
       this.rolloutWorkflow,
       this.scanWorkflow,
       this.complianceWorkflow,
+      this.stagingWorkflow,
     ]) {
       (machine.node.defaultChild as sfn.CfnStateMachine).encryptionConfiguration = {
         type: 'CUSTOMER_MANAGED_KMS_KEY',

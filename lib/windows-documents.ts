@@ -105,6 +105,14 @@ export const DOCUMENT_SPECS: { readonly [K in DocumentKey]: DocumentSpec } = {
     description:
       "Invoke-CauScan for Microsoft.WindowsUpdatePlugin: searches the Windows Update Agent with the run's query and options and applies updateSelection; downloads and installs nothing. One result line per update (KB, title, classification, restart expected, the rule that excludes it) and one for the node (pending restart).",
   },
+  stageUpdates: {
+    script: 'stage-updates.ps1',
+    includes: [UPDATE_SELECTION_SCRIPT],
+    // Downloads only: a large cumulative update over a slow link, per file, well under a day.
+    timeoutSeconds: 24 * HOUR,
+    description:
+      "ConfigMgr's pre-download (issue 13 item 5): copies each planned hotfix from the hotfix root into a cache only SYSTEM and Administrators may write, verifying its SHA-256, and downloads the selected Windows updates (IUpdateDownloader) without installing. Drains, installs and restarts nothing. One result line per file or update.",
+  },
 };
 
 /** The step time-out of each document, in seconds: the cap on a command's execution time. */

@@ -108,9 +108,26 @@ export function adaptDefinition(original: AslDefinition): AdaptedDefinition {
         };
         continue;
       }
-      throw new Error(
-        `state ${name}: inline Map states are not used by our workflows; the sandbox has no adaptation for them`,
-      );
+      // An inline Map (the staging workflow's, issue 13 item 5): run by the same sandbox task,
+      // its items from ItemsPath, in virtual time (engine.ts distributedMap).
+      tasks.set(name, { kind: 'distributedMap', original });
+      states[name] = {
+        Type: 'Task',
+        Resource: SANDBOX_DISTRIBUTED_MAP,
+        Parameters: { 'input.$': '$' },
+        TimeoutSeconds: NO_WALL_TIMEOUT_SECONDS,
+        ...pick(state, [
+          'ResultPath',
+          'ResultSelector',
+          'OutputPath',
+          'Retry',
+          'Catch',
+          'Next',
+          'End',
+          'Comment',
+        ]),
+      };
+      continue;
     }
     if (state.Type === 'Wait') {
       const seconds =

@@ -123,6 +123,8 @@ export interface Draft {
     timeline: { at: string; state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'; reason: string }[];
   }[];
   throttle: Record<string, number>;
+  /** Staging before each run (issue 13 item 5), and the nodes whose staged copy is corrupted. */
+  staging?: { corrupt: string[] };
   actions: {
     action: 'cancel' | 'approve' | 'reject' | 'forceRecovery';
     atMinutes?: number;
@@ -573,6 +575,16 @@ export const FAULT_KINDS: readonly FaultKind[] = [
     apply: onNode((node) => {
       node.staysDownAfterRestart = true;
     }),
+  },
+  // Issue 13, item 5 (last, as above): stagingSafe checks it.
+  {
+    name: 'corrupt-cache',
+    summary:
+      "the nodes are staged before the run, then one node's first staged copy changes on disk: its install must not use it",
+    apply: (draft, f) => {
+      const corrupt = draft.staging?.corrupt ?? [];
+      draft.staging = { corrupt: [...new Set([...corrupt, f.nodeName])] };
+    },
   },
 ];
 

@@ -124,6 +124,8 @@ interface Synthesized {
   readonly scan: { arn: string; definition: AslDefinition };
   /** The compliance assessment (lib/compliance-assessment.ts): the scan, then record-compliance. */
   readonly compliance: { arn: string; definition: AslDefinition };
+  /** Staging before the window (issue 13 item 5). */
+  readonly staging: { arn: string; definition: AslDefinition };
   readonly functions: ReadonlyMap<string, FunctionName>;
   readonly table: Record<string, unknown>;
   readonly eventPattern: Record<string, unknown>;
@@ -179,6 +181,7 @@ export function synthesize(): Synthesized {
       node: find(id(cp.nodeWorkflow)),
       scan: find(id(cp.scanWorkflow)),
       compliance: find(id(cp.complianceWorkflow)),
+      staging: find(id(cp.stagingWorkflow)),
       functions,
       table: template.Resources[id(cp.runStore.table)]?.Properties ?? {},
       eventPattern: (rule?.Properties.EventPattern ?? {}) as Record<string, unknown>,
@@ -543,6 +546,14 @@ export class Sandbox {
     const executionName = name ?? `rollout-${this.executions.length + 1}`;
     return this.clock.run(
       this.execute(this.synth.rollout.arn, this.synth.rollout.definition, input, executionName),
+    );
+  }
+
+  /** Runs a staging execution (issue 13 item 5) to its end, driving virtual time. */
+  async runStaging(input: Json, name?: string): Promise<ExecutionResult> {
+    const executionName = name ?? `staging-${this.executions.length + 1}`;
+    return this.clock.run(
+      this.execute(this.synth.staging.arn, this.synth.staging.definition, input, executionName),
     );
   }
 
@@ -1103,6 +1114,54 @@ export class Sandbox {
     return JSON.parse(text) as Json[];
   }
 
+  /**
+   * An inline Map, as AWS runs it: items from ItemsPath, at most MaxConcurrency(Path) at once,
+   * the iterations' outputs in item order; the first iteration that fails fails the Map.
+   */
+  private async inlineMap(
+    state: Record<string, unknown>,
+    input: Json,
+    ctx: {
+      executionArn: string;
+      name: string;
+      startedAt: Date;
+      counter: { history: number; transitions: number };
+    },
+  ): Promise<Json> {
+    const items = evaluatePath(String(state.ItemsPath ?? '$'), input) as Json[];
+    if (!Array.isArray(items)) throw namedError('States.Runtime', 'ItemsPath is not an array');
+    const path = state.MaxConcurrencyPath;
+    const limit = Number(
+      typeof path === 'string' ? evaluatePath(path, input) : state.MaxConcurrency,
+    );
+    const { ProcessorConfig: _mode, ...processor } = state.ItemProcessor as AslDefinition & {
+      ProcessorConfig?: unknown;
+    };
+    const outputs: Json[] = new Array(items.length).fill(null);
+    let failed: { error?: string; cause?: string } | undefined;
+    let next = 0;
+    const worker = async () => {
+      while (failed === undefined && next < items.length) {
+        const index = next++;
+        const itemInput = state.ItemSelector
+          ? applyTemplate(state.ItemSelector as Json, input, { value: items[index] as Json, index })
+          : (items[index] as Json);
+        const result = await this.runScope(`${ctx.executionArn}#inline`, processor, itemInput, ctx);
+        if (result.status === 'FAILED') failed = result;
+        else outputs[index] = (result.output ?? null) as Json;
+      }
+    };
+    const workers = limit > 0 ? Math.min(limit, items.length) : items.length;
+    await Promise.all(Array.from({ length: workers }, worker));
+    if (failed !== undefined) {
+      throw namedError(
+        failed.error ?? 'States.TaskFailed',
+        failed.cause ?? 'a Map iteration failed',
+      );
+    }
+    return outputs;
+  }
+
   /** A Distributed Map, as AWS runs it: items from S3, concurrency, tolerated failures. */
   private async distributedMap(
     state: Record<string, unknown>,
@@ -1114,6 +1173,9 @@ export class Sandbox {
       counter: { history: number; transitions: number };
     },
   ): Promise<Json> {
+    const processorMode = (state.ItemProcessor as { ProcessorConfig?: { Mode?: string } })
+      ?.ProcessorConfig?.Mode;
+    if (processorMode !== 'DISTRIBUTED') return this.inlineMap(state, input, ctx);
     const items = this.mapItems(state, input);
     const read = (field: string, fallback: number) => {
       const path = state[`${field}Path`];

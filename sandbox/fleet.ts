@@ -83,6 +83,12 @@ import {
   type UpdateBehaviour,
   type WindowsUpdateItem,
 } from './scenario.js';
+import {
+  type StagingCache,
+  type StagingRun,
+  stageUpdates,
+  takeStagedCopy,
+} from './staging-model.js';
 import { scanResultLine, windowsUpdateFacts } from './update-selection-model.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -301,6 +307,7 @@ export const DOCUMENT_STEP_TIMEOUT_SECONDS: { readonly [K in DocumentKey]: numbe
   runScript: 24 * 3600,
   restart: 2 * 3600,
   removeUpdates: 48 * 3600,
+  stageUpdates: 24 * 3600,
   scan: 2 * 3600,
 };
 
@@ -406,6 +413,8 @@ interface SimNode {
   readonly attempts: Map<string, { file: string; count: number }>;
   readonly installs: { update: string; kb: string | null; code: number; at: number }[];
   readonly downloaded: Set<string>;
+  /** StageUpdates' cache (issue 13 item 5), by planned SHA-256. */
+  readonly stagingCache: StagingCache;
   readonly restartMarkers: Map<string, Marker>;
   readonly invocations: Invocation[];
   /** Run when the node is back from a restart. */
@@ -753,6 +762,7 @@ export class SimulatedFleet {
         attempts: new Map(),
         installs: [],
         downloaded: new Set(),
+        stagingCache: new Map(),
         restartMarkers: new Map(),
         invocations: [],
         upWaiters: [],
@@ -1592,7 +1602,56 @@ export class SimulatedFleet {
         return this.removeUpdates(run, payload, deadline);
       case 'scan':
         return this.scanUpdates(run, payload, deadline);
+      case 'stageUpdates':
+        return stageUpdates(this.stagingRun(run), payload, deadline);
     }
+  }
+
+  /** What the staging model (sandbox/staging-model.ts) needs of this fleet for one run. */
+  private stagingRun(run: ScriptRun): StagingRun {
+    return {
+      cache: run.inv.node.stagingCache,
+      files: this.files,
+      downloadMs: SIMULATED_TIMINGS.downloadMs,
+      searchMs: SIMULATED_TIMINGS.windowsUpdateSearchMs,
+      now: () => run.now(),
+      sleep: (ms) => run.sleep(ms),
+      log: (message) => run.log(message),
+      result: (value) => run.result(value),
+      windowsUpdatesFound: () => this.windowsUpdatesFound(run.inv.node),
+      payload: {
+        string: payloadString,
+        integer: payloadInteger,
+        boolean: payloadBoolean,
+        array: payloadArray,
+        selection: payloadSelection,
+        fail: (message) => new ScriptFailure(message),
+      },
+    };
+  }
+
+  /**
+   * The node's staged copy of a hotfix file (issue 13 item 5): the SHA-256 the hotfix root holds
+   * for it (the plan's) and the SHA-256 of the copy on disk; undefined when none is staged.
+   */
+  stagedCopyOf(
+    name: string,
+    file: string,
+  ): { plannedSha256: string; actualSha256: string } | undefined {
+    const stored = this.files.get(file.replace(/\\/g, '/'));
+    const node = this.nodesByKey.get(nodeKey(name));
+    if (!stored || !node) return undefined;
+    const planned = stored.sha256.toLowerCase();
+    const copy = node.stagingCache.get(planned);
+    return copy ? { plannedSha256: planned, actualSha256: copy.actualSha256 } : undefined;
+  }
+
+  /** Chaos: the staged copy of one file on a node changes on disk after staging (issue 13 item 5). */
+  corruptStagedCopy(name: string): boolean {
+    const copy = [...(this.nodesByKey.get(nodeKey(name))?.stagingCache.values() ?? [])][0];
+    if (!copy) return false;
+    copy.actualSha256 = sha256Hex(`corrupted ${copy.file}`);
+    return true;
   }
 
   private scriptContext(run: ScriptRun, afterExit: (() => void)[]): NodeScriptContext {
@@ -2242,6 +2301,18 @@ export class SimulatedFleet {
       const stored = this.files.get(file.replace(/\\/g, '/'));
       let actual: string | undefined;
       if (stored && node.downloaded.has(localPath)) actual = stored.deliveredSha256.toUpperCase();
+      if (actual === undefined || actual.toLowerCase() !== sha256.toLowerCase()) {
+        // Copy-StagedFile: the staged copy, when its SHA-256 still matches the plan.
+        const staged = takeStagedCopy(node.stagingCache, file, sha256);
+        if (staged.fromCache) {
+          run.log(`${file}: installing the staged copy (SHA-256 verified)`);
+          line.fromCache = true;
+          actual = sha256.toUpperCase();
+        } else if (staged.note !== undefined) {
+          line.cacheNote = staged.note;
+          run.log(`${file}: ${staged.note}`);
+        }
+      }
       if (actual === undefined || actual.toLowerCase() !== sha256.toLowerCase()) {
         run.log(`downloading ${file} to ${localPath}`);
         if (!stored) {

@@ -27,6 +27,7 @@ import type { FleetLogEntry, SimulatedFleet } from './fleet.js';
 import { excludedNeverInstalled } from './invariant-update-selection.js';
 import { checkPhasesGateInOrder, PHASES_GATE_IN_ORDER } from './phase-invariants.js';
 import type { RunReport } from './report.js';
+import { STAGING_SAFE, stagedInstallsVerified } from './staging-invariants.js';
 import {
   checkStorageRepairStopsRun,
   STORAGE_REPAIR_STOPS_RUN,
@@ -78,6 +79,7 @@ export const INVARIANTS = [
   },
   ASSESSMENT_READ_ONLY,
   CLUSTER_HEALTH_AFTER_RESTART,
+  STAGING_SAFE,
 ] as const;
 
 export type InvariantName = (typeof INVARIANTS)[number]['name'];
@@ -263,6 +265,7 @@ export async function checkRunInvariants(evidence: RunEvidence): Promise<Invaria
     selectionRespected(evidence),
     assessmentReadOnly(evidence.assessments ?? []),
     clusterHealthAfterRestart(evidence, log, status),
+    await stagingSafe(evidence),
   ];
 }
 
@@ -275,6 +278,16 @@ function assessmentReadOnly(assessments: readonly AssessmentEvidence[]): Invaria
     checked.flatMap((c) => c.problems),
     checked.map((c) => c.detail).join('; '),
   );
+}
+
+/** Staging (issue 13 item 5): "from cache" only with a verified staged copy (staging-invariants.ts). */
+async function stagingSafe(evidence: RunEvidence): Promise<InvariantResult> {
+  const { problems, detail } = await stagedInstallsVerified({
+    ...(evidence.report ? { report: evidence.report } : {}),
+    store: evidence.sandbox.store,
+    stagedCopyOf: (node, file) => evidence.fleet.stagedCopyOf(node, file),
+  });
+  return result('stagingSafe', problems, detail);
 }
 
 /** WaitForStorageRepairTimeoutMinutes (issue 13, item 6): an unfinished repair stops the run. */

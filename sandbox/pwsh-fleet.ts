@@ -51,6 +51,7 @@ export const PWSH_DOCUMENTS: readonly DocumentKey[] = [
   'removeUpdates',
   'windowsUpdate',
   'scan',
+  'stageUpdates',
 ];
 
 let available: boolean | undefined;
@@ -455,6 +456,29 @@ class ScriptJob {
     return undefined;
   }
 
+  /** Receive-S3File into the staging cache (StageUpdates): the planned item of that digest. */
+  private async receiveStaged(
+    at: { sha256: string; leaf: string },
+    bucket: string,
+    key: string,
+  ): Promise<string | null> {
+    const item = this.payloadItems.find(
+      (each) => typeof each.sha256 === 'string' && each.sha256.toLowerCase() === at.sha256,
+    );
+    const stored = item ? this.context.storedFile(String(item.file)) : undefined;
+    if (!item || !stored) {
+      await this.context.sleep(SIMULATED_TIMINGS.downloadMs * 3);
+      return `download of s3://${bucket}/${key} failed after 3 tries: The specified key does not exist.`;
+    }
+    await this.context.sleep(SIMULATED_TIMINGS.downloadMs);
+    this.node.stagingCache.set(at.sha256, {
+      file: String(item.file),
+      bytes: stored.sizeBytes,
+      actualSha256: stored.deliveredSha256.toLowerCase(),
+    });
+    return null;
+  }
+
   private clusterNode() {
     const node = this.node;
     return { name: node.name, state: node.clusterState, drainStatus: node.drainStatus };
@@ -480,7 +504,23 @@ class ScriptJob {
         const stored = found ? context.storedFile(found.file) : undefined;
         return stored ? stored.deliveredSha256.toUpperCase() : '';
       }
+      case 'Get-StagedFile': {
+        const at = stagedPath(text('path'));
+        const copy = at ? node.stagingCache.get(at.sha256) : undefined;
+        if (!at || !copy || leafOf(copy.file) !== at.leaf) return null;
+        return { sha256: copy.actualSha256, bytes: copy.bytes };
+      }
+      case 'Remove-StagedFile': {
+        const at = stagedPath(text('path'));
+        if (at) node.stagingCache.delete(at.sha256);
+        return null;
+      }
+      case 'Copy-UpdateFile':
+        node.downloaded.add(expandEnvironment(text('destination')));
+        return null;
       case 'Receive-S3File': {
+        const staging = stagedPath(text('destination'));
+        if (staging) return this.receiveStaged(staging, text('bucket'), text('key'));
         const found = this.itemFor(text('destination'));
         const stored = found ? context.storedFile(found.file) : undefined;
         if (!stored) {
@@ -737,4 +777,17 @@ class ScriptJob {
       output: [exitCode === 0 ? 'done' : `exiting with code ${exitCode}`],
     };
   }
+}
+
+/** `<cache root>\<sha256>\<leaf>` of the staging cache (either separator), or undefined. */
+function stagedPath(path: string): { sha256: string; leaf: string } | undefined {
+  const match = /[\\/]RolloutControlPlane[\\/]Staging[\\/]([0-9a-fA-F]{64})[\\/]([^\\/]+)$/.exec(
+    path,
+  );
+  if (!match) return undefined;
+  return { sha256: (match[1] as string).toLowerCase(), leaf: match[2] as string };
+}
+
+function leafOf(file: string): string {
+  return file.split(/[\\/]/).at(-1) ?? '';
 }

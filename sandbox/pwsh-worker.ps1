@@ -104,6 +104,10 @@ function global:SandboxSeam-ReceiveS3File {
     if ($null -ne $failure) { throw ([string]$failure) }
 }
 function global:SandboxSeam-InitializeUpdateFolder { param([string] $Path) }
+function global:SandboxSeam-GetStagingCacheRoot { return 'C:\ProgramData\RolloutControlPlane\Staging' }
+function global:SandboxSeam-GetStagedFile { param([string] $Path) return (Invoke-SandboxSeam 'Get-StagedFile' @{ path = $Path }) }
+function global:SandboxSeam-RemoveStagedFile { param([string] $Path) $null = Invoke-SandboxSeam 'Remove-StagedFile' @{ path = $Path } }
+function global:SandboxSeam-CopyUpdateFile { param([string] $Source, [string] $Destination) $null = Invoke-SandboxSeam 'Copy-UpdateFile' @{ source = $Source; destination = $Destination } }
 function global:SandboxSeam-InvokeInstaller {
     param([string] $FilePath, [string] $Arguments, [string] $WorkingDirectory, [long] $TimeoutMilliseconds, [switch] $CaptureOutput)
     $run = Invoke-SandboxSeam 'Invoke-Installer' @{ filePath = $FilePath; arguments = $Arguments; timeoutMilliseconds = $TimeoutMilliseconds }
@@ -193,7 +197,8 @@ foreach ($seam in @(
         'Get-ServiceStatus', 'Get-ServiceStartMode', 'Import-FailoverClusterModule', 'Get-DeviceGuardStatus',
         'Test-SecureBoot', 'Get-InstalledHotFixIds', 'Get-FileVersion', 'Get-InstalledPackageNames', 'Receive-S3File',
         'Initialize-UpdateFolder', 'Invoke-Installer', 'Test-ServicingBusy', 'New-WindowsUpdateSession',
-        'New-WindowsUpdateCollection', 'Get-StorageRepairJobs')) {
+        'New-WindowsUpdateCollection', 'Get-StorageRepairJobs', 'Get-StagingCacheRoot', 'Get-StagedFile',
+        'Remove-StagedFile', 'Copy-UpdateFile')) {
     Set-Alias -Name $seam -Value ('SandboxSeam-' + ($seam -replace '-', '')) -Scope Global
 }
 

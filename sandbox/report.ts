@@ -21,6 +21,10 @@ export interface ReportUpdate {
   readonly detail?: string;
   /** Not installed: the rollout's updateSelection rule that left it out. */
   readonly excludedBy?: string;
+  /** Installed from the staging cache (issue 13 item 5); absent: from the hotfix root. */
+  readonly fromCache?: boolean;
+  /** A staged copy was there but not used, and why. */
+  readonly cacheNote?: string;
 }
 
 /** One node's section of the report. */
@@ -78,6 +82,8 @@ export async function readRunReport(store: RunStore, runId: string): Promise<Run
         durationSeconds: u.durationSeconds,
         ...(u.detail ? { detail: u.detail } : {}),
         ...(u.excludedBy ? { excludedBy: u.excludedBy } : {}),
+        ...(u.fromCache === true ? { fromCache: true } : {}),
+        ...(u.cacheNote ? { cacheNote: u.cacheNote } : {}),
       }));
     const ledger = (await store.getLedger(name)).entries
       .filter((e) => e.runId === runId && e.removedAt === undefined)

@@ -27,6 +27,8 @@ import { type FleetKind, PwshNodeScripts, PwshWorkerPool } from './pwsh-fleet.js
 import { type RunReport, readRunReport } from './report.js';
 import { simulatedResourceGroups } from './resource-groups.js';
 import type { Scenario, ScenarioAction } from './scenario.js';
+import { withStagingRunProblems } from './staging-invariants.js';
+import { stageBeforeRun } from './staging-report.js';
 
 /** The file the hotfix-eligibility handler reads beside the config. */
 const HOTPATCH_MANIFEST_FILE = 'hotpatch-manifest.json';
@@ -86,7 +88,7 @@ export interface RunScenarioOptions {
   /** Keep the sandbox running after the scenario (the caller stops it). @default false */
   readonly keepRunning?: boolean;
   /** Runs after the sandbox starts and before the first rollout (e.g. to leave a stale lock). */
-  readonly beforeRuns?: (sandbox: Sandbox) => Promise<void>;
+  readonly beforeRuns?: (sandbox: Sandbox, fleet: SimulatedFleet) => Promise<void>;
   /**
    * Run the scenario's rollouts. False prepares the fleet and the hotfix root only, for a caller
    * that starts rollouts itself (through the API, say); implies keepRunning. @default true
@@ -255,11 +257,21 @@ export async function runScenario(
   observe = observations.onProgress;
   try {
     publishHotfixRoot(sandbox, scenario);
-    await options.beforeRuns?.(sandbox);
+    await options.beforeRuns?.(sandbox, fleet as SimulatedFleet);
     const runs: ScenarioRunResult[] = [];
     for (const [i, run] of (options.runRollouts === false ? [] : scenario.runs).entries()) {
-      const fleetFrom = fleet?.log.length ?? 0;
       const name = `${scenario.name}-${i + 1}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+      // Issue 13 item 5: staged just before the run, outside the run's part of the fleet log.
+      const stagingProblems = scenario.staging
+        ? await stageBeforeRun(
+            sandbox,
+            fleet as SimulatedFleet,
+            run.rollout,
+            `${name}-staging`.slice(0, 64),
+            scenario.staging.corrupt,
+          )
+        : [];
+      const fleetFrom = fleet?.log.length ?? 0;
       const actions: ActionOutcome[] = [];
       const stopActions = scheduleActions(
         sandbox,
@@ -284,7 +296,7 @@ export async function runScenario(
       const report = runId
         ? await readRunReport(sandbox.store, runId).catch(() => undefined)
         : undefined;
-      const invariants = await sandbox.clock.track(() =>
+      const checked = await sandbox.clock.track(() =>
         checkRunInvariants({
           sandbox,
           fleet: fleet as SimulatedFleet,
@@ -302,6 +314,7 @@ export async function runScenario(
           assessments,
         }),
       );
+      const invariants = withStagingRunProblems(checked, stagingProblems);
       const mismatches = [
         ...compare(run, execution, report),
         ...violations(invariants).map((v) => `invariant ${v}`),

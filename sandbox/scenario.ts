@@ -663,6 +663,23 @@ export const scenarioSchema = z.strictObject({
    * timeline of virtual time. @default []
    */
   alarms: z.array(scenarioAlarmSchema, { error: 'expected a list of alarms' }).default([]),
+  /**
+   * Staging before the window (issue 13 item 5): each rollout's nodes are staged (the staging
+   * workflow) just before it runs; `corrupt` names nodes whose first staged copy then changes on
+   * disk, so their install must not use it. @default - no staging
+   */
+  staging: z
+    .strictObject(
+      {
+        corrupt: z
+          .array(z.string({ error: 'expected a node name' }), {
+            error: 'expected a list of node names',
+          })
+          .default([]),
+      },
+      { error: 'expected { corrupt?: [node names] }' },
+    )
+    .optional(),
   /** Operator actions at simulated times or states, in any order. @default [] */
   actions: z.array(actionSchema, { error: 'expected a list of operator actions' }).default([]),
   /**
@@ -819,6 +836,15 @@ export function parseScenario(json: unknown, source: string): Scenario {
   checkUpdateKeys(parsed, hotfixRoot, problems);
   const runs = resolveRuns(parsed, raw, expects, nodes, problems);
   checkActions(parsed, runs.length, problems);
+  (parsed.staging?.corrupt ?? []).forEach((name, i) => {
+    if (!nodes.some((n) => nodeKey(n.name) === nodeKey(name))) {
+      problems.push({
+        field: `staging.corrupt[${i}]`,
+        value: name,
+        message: `expected a node of the scenario: ${nodes.map((n) => n.name).join(', ')}`,
+      });
+    }
+  });
   problems.push(
     ...healthGateProblems(parsed.alarms, runs, (i) =>
       raw.rollouts === undefined ? 'rollout' : `rollouts[${i}]`,

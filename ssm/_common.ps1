@@ -502,6 +502,33 @@ function Initialize-UpdateFolder {
     [System.IO.Directory]::SetAccessControl($Path, $acl)
 }
 
+# The staging cache (StageUpdates, issue 13 item 5): one folder per SHA-256 under it, only SYSTEM
+# and Administrators may write (Initialize-UpdateFolder).
+function Get-StagingCacheRoot {
+    return [System.IO.Path]::Combine([Environment]::GetFolderPath('CommonApplicationData'), 'RolloutControlPlane', 'Staging')
+}
+
+# A file of the staging cache: @{ sha256 (lower case); bytes }, or $null when it is not there.
+function Get-StagedFile {
+    param([string] $Path)
+    if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { return $null }
+    return @{
+        sha256 = ([string](Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash).ToLowerInvariant()
+        bytes = [long](Get-Item -LiteralPath $Path).Length
+    }
+}
+
+function Remove-StagedFile {
+    param([string] $Path)
+    Remove-Item -LiteralPath $Path -Force -ErrorAction SilentlyContinue
+}
+
+# Copies a staged update into the folder it is installed from (InstallHotfixes).
+function Copy-UpdateFile {
+    param([string] $Source, [string] $Destination)
+    Copy-Item -LiteralPath $Source -Destination $Destination -Force
+}
+
 function Stop-ProcessTree {
     param([int] $ProcessId)
     $children = @(Get-CimInstance -ClassName Win32_Process -Filter ('ParentProcessId = ' + $ProcessId))

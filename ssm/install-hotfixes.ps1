@@ -5,7 +5,8 @@
 #   0. skip it when this node installed the same file (SHA-256) within a day and the installer
 #      succeeded (a marker in the registry): SSM or the workflow may run the step again after a
 #      restart, and nothing is installed twice;
-#   1. download s3://<bucket>/<key> to localPath (environment variables expanded), into a folder
+#   1. take the staged copy (StageUpdates) when its SHA-256 is the plan's (fromCache true; a copy
+#      that does not match is left, said in cacheNote), else download s3://<bucket>/<key> to localPath (environment variables expanded), into a folder
 #      only SYSTEM and Administrators may write;
 #   2. open the file so nobody can change it, and check its SHA-256 against the plan; on a
 #      mismatch nothing runs (checksumOk false);
@@ -84,6 +85,26 @@ function Get-EarlierInstall {
     return $marker
 }
 
+# The staged copy of this file (StageUpdates, issue 13 item 5), copied to LocalPath when its
+# SHA-256 (Get-FileHash) is the plan's; $false otherwise, with cacheNote saying why when a copy
+# was there but did not match.
+function Copy-StagedFile {
+    param([string] $File, [string] $Sha256, [string] $LocalPath, $Line)
+    $expected = $Sha256.ToLowerInvariant()
+    $staged = [System.IO.Path]::Combine((Get-StagingCacheRoot), $expected, ($File -split '[\\/]')[-1])
+    $found = Get-StagedFile $staged
+    if ($null -eq $found) { return $false }
+    $actual = [string]$found.sha256
+    if ($actual -ne $expected) {
+        $Line['cacheNote'] = 'the staged copy has SHA-256 ' + $actual + ', the plan says ' + $expected + ': not used; downloaded from the hotfix root'
+        Write-RolloutLog ($File + ': ' + $Line['cacheNote'])
+        return $false
+    }
+    Write-RolloutLog ($File + ': installing the staged copy (SHA-256 verified)')
+    Copy-UpdateFile $staged $LocalPath
+    return $true
+}
+
 function Install-Update {
     param($Item, [int] $Position)
     $at = 'payload.updates[' + $Position + ']'
@@ -135,6 +156,18 @@ function Install-Update {
             $stream = Open-LockedFile $localPath
             $actual = Get-StreamSha256 $stream
             if (-not [string]::Equals($actual, $sha256, [StringComparison]::OrdinalIgnoreCase)) {
+                $stream.Dispose()
+                $stream = $null
+            }
+        }
+        if ($null -eq $stream -and (Copy-StagedFile $line['file'] $sha256 $localPath $line)) {
+            $stream = Open-LockedFile $localPath
+            $actual = Get-StreamSha256 $stream
+            if ([string]::Equals($actual, $sha256, [StringComparison]::OrdinalIgnoreCase)) {
+                $line['fromCache'] = $true
+            }
+            else {
+                $line['cacheNote'] = 'the copy taken from the staging cache changed before it was verified; downloaded from the hotfix root'
                 $stream.Dispose()
                 $stream = $null
             }

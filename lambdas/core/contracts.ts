@@ -78,6 +78,7 @@ export const DOCUMENTS = {
   restart: 'RestartNode',
   removeUpdates: 'RemoveUpdates',
   scan: 'ScanUpdates',
+  stageUpdates: 'StageUpdates',
 } as const;
 export type DocumentKey = keyof typeof DOCUMENTS;
 
@@ -228,6 +229,13 @@ export interface InstallResultLine {
    */
   readonly alreadyInstalled?: boolean;
   readonly earlierExitCode?: number;
+  /**
+   * Issue 13 item 5: the staged copy (StageUpdates) was installed, its SHA-256 (Get-FileHash)
+   * matching the plan; absent when it came from the hotfix root.
+   */
+  readonly fromCache?: boolean;
+  /** A staged copy was there but not used, and why (its SHA-256 did not match). */
+  readonly cacheNote?: string;
 }
 
 export interface WindowsUpdatePayload {
@@ -426,6 +434,10 @@ export interface UpdateResult {
   readonly detail?: string;
   /** Not installed: the rollout's updateSelection rule that excluded it (outcome NotApplicable). */
   readonly excludedBy?: SelectionRule;
+  /** Hotfix plug-in: installed from the staging cache (issue 13 item 5). */
+  readonly fromCache?: boolean;
+  /** Hotfix plug-in: a staged copy was there but not used, and why. */
+  readonly cacheNote?: string;
 }
 
 /** What the plan-node task returns for the hotfix plug-in. */

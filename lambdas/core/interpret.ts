@@ -151,6 +151,9 @@ export function interpretHotfixInstall(
       ...base,
       durationSeconds: line.durationSeconds ?? 0,
       logTail: tail(line.logTail ?? ''),
+      // Issue 13 item 5: installed from the staging cache, or why a staged copy was not used.
+      ...(line.fromCache === true ? { fromCache: true } : {}),
+      ...(typeof line.cacheNote === 'string' ? { cacheNote: line.cacheNote.slice(0, 300) } : {}),
     };
     if (!line.checksumOk) {
       // A retry downloads the same bytes: the update fails at once and is never retried.

@@ -10,6 +10,7 @@
  *
  * Pure: no AWS SDK, no I/O.
  */
+
 import * as z from 'zod';
 import {
   type ApprovalGate,
@@ -37,6 +38,11 @@ import {
   runPolicyInputSchema,
 } from './run-policy.js';
 import { parseSchedule, scheduleTriggerSchema, shouldRunAt } from './schedule.js';
+import {
+  DEFAULT_STAGING_CONCURRENCY,
+  type StagingOptions,
+  stagingOptionsSchema,
+} from './staging.js';
 import { MAX_RESOLVED_NODES, type TargetResolution } from './target-selection.js';
 import {
   resolvedUpdateSelectionSchema,
@@ -310,6 +316,7 @@ export const rolloutInputSchema = z
         .describe(
           'When to drain a node: whenRestartPossible (default: only when a restart may be needed) or always',
         ),
+      staging: stagingOptionsSchema.optional(),
       rebootOption: z
         .enum(REBOOT_OPTIONS, { error: `expected one of ${quoted(REBOOT_OPTIONS)}` })
         .default('IfRequired')
@@ -448,6 +455,8 @@ export interface ResolvedRollout {
   readonly drain: DrainMode;
   /** When the run restarts a node; see {@link REBOOT_OPTIONS}. */
   readonly rebootOption: RebootOption;
+  /** Staging before the window (issue 13 item 5): nodes at once, and hours ahead of a window. */
+  readonly staging: StagingOptions;
   /**
    * A cluster run of 2 or more nodes whose input names no policy.nodeOrder: the workflow orders the nodes fewest
    * clustered roles first (CAU), from an inventory, before the first node (issue 13, item 7).
@@ -647,6 +656,7 @@ export function parseRolloutInput(
     requestedBy: data.requestedBy ?? null,
     drain: data.drain,
     rebootOption: data.rebootOption,
+    staging: data.staging ?? { maxConcurrency: DEFAULT_STAGING_CONCURRENCY },
     // One node has no order to compute; phases give the order (each phase's nodes in turn).
     computeNodeOrder:
       data.target.kind === 'cluster' &&

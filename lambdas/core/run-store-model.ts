@@ -16,6 +16,8 @@
  * | a target's compliance, one item per node (paged) | Query pk = COMPLIANCE#<target>, sk NODE#...  |
  * | one node's last assessment (and the one before)  | GetItem COMPLIANCE#<target> / NODE#<node>    |
  * | a node's last run and its update results         | GSI1 NODE#<node> desc limit 1, then RUN#...  |
+ * | a staging run's nodes (issue 13 item 5)          | Query pk = RUN#<runId>, sk begins STAGING#   |
+ * | what a node's staging cache holds, latest        | GetItem STAGING#<node> / LATEST              |
  *
  * Node names are stored under their NetBIOS key (upper case) so any spelling finds them.
  */
@@ -44,7 +46,8 @@ export type ItemKind =
   | 'idempotency'
   | 'approval'
   | 'phaseVerdict'
-  | 'compliance';
+  | 'compliance'
+  | 'staging';
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
@@ -101,6 +104,13 @@ export const keys = {
     pk: `COMPLIANCE#${target.toUpperCase()}`,
     sk: `NODE#${nodeKey(node)}`,
   }),
+  /** A node's staging in a staging run (issue 13 item 5), in that run's partition. */
+  stagingResult: (runId: string, node: string) => ({
+    pk: `RUN#${runId}`,
+    sk: `STAGING#${nodeKey(node)}`,
+  }),
+  /** A node's latest staging: the digests its cache holds, for the install run and the report. */
+  nodeStaging: (node: string) => ({ pk: `STAGING#${nodeKey(node)}`, sk: 'LATEST' }),
   /** GSI1 keys of a run item: history per target, newest first by start time. */
   runByTarget: (target: string, startedAt: string, runId: string) => ({
     gsi1pk: `TARGET#${target.toUpperCase()}`,

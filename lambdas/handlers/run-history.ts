@@ -37,6 +37,12 @@ import { nodeKey, nodeNameProblem } from '../core/node-names.js';
 import { computeNodeOrder, type NodeOrderRecord, roleCountsOf } from '../core/node-order.js';
 import { type PhaseVerdict, phaseVerdict } from '../core/phases.js';
 import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
+import {
+  type NodeStaging,
+  parseStageLines,
+  StagingReportError,
+  summarizeNodeStaging,
+} from '../core/staging.js';
 import { createEventPublisher, type LifecyclePublisher } from '../shared/event-publisher.js';
 import {
   createRunStore,
@@ -194,9 +200,23 @@ const healthGateSchema = z.object({
   }),
 });
 
+/**
+ * Issue 13, item 5: a node's StageUpdates command ended (or never ran: `error`). Its result lines
+ * are checked and summed up (core/staging.ts) and stored as the node's staging.
+ */
+const recordStagingSchema = z.object({
+  action: z.literal('recordStaging'),
+  runId,
+  node: z.string().min(1),
+  commandStatus: z.string().min(1),
+  results: z.array(z.unknown()),
+  error: z.string().max(4000).optional(),
+});
+
 const eventSchema = z.discriminatedUnion(
   'action',
   [
+    recordStagingSchema,
     startRunSchema,
     recordNodeSchema,
     finishRunSchema,
@@ -209,7 +229,7 @@ const eventSchema = z.discriminatedUnion(
   ],
   {
     error:
-      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter", "pausedNodes", "orderNodes", "phaseVerdict" or "healthGate"',
+      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter", "pausedNodes", "orderNodes", "phaseVerdict", "healthGate" or "recordStaging"',
   },
 );
 
@@ -308,6 +328,7 @@ export type RunHistoryResult =
       readonly order: NodeOrderRecord;
     }
   | RunSummary
+  | NodeStaging
   | { readonly runId: string; readonly published: true };
 
 /**
@@ -638,6 +659,24 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           }),
         );
         return verdict;
+      }
+      case 'recordStaging': {
+        const { runId: id, node, commandStatus, results, error } = parsed;
+        logContext({ runId: id, node });
+        let summary: NodeStaging;
+        try {
+          summary = summarizeNodeStaging(node, parseStageLines(node, results), commandStatus);
+        } catch (problem) {
+          if (!(problem instanceof StagingReportError)) throw problem;
+          summary = summarizeNodeStaging(node, [], 'Failed');
+          summary = { ...summary, problems: [problem.message] };
+        }
+        if (error !== undefined) summary = { ...summary, problems: [...summary.problems, error] };
+        if (summary.problems.length > 0 && summary.status === 'NothingToStage')
+          summary = { ...summary, status: 'Failed' };
+        await deps.store.putStaging({ ...summary, runId: id, stagedAt: deps.now().toISOString() });
+        logger.info('node staged', { status: summary.status, files: summary.files });
+        return summary;
       }
       case 'healthGate': {
         const { runId: id, verdict, gate } = parsed;

@@ -23,6 +23,7 @@ import { type InstallLedger, type LedgerEntry, validateLedger } from '../core/in
 import { sameNode } from '../core/node-names.js';
 import type { NodeOrderRecord } from '../core/node-order.js';
 import { type ItemKind, KEYS, keys, LEDGER_SORT_PREFIX } from '../core/run-store-model.js';
+import type { NodeStaging } from '../core/staging.js';
 import { requiredEnv, tracer } from './runtime.js';
 
 /** A phase's verdict as stored for the report (issue 13, item 4). */
@@ -190,6 +191,12 @@ export interface ScriptResultRecord {
 }
 
 /** Everything stored under a run: the run, its node results and its update results. */
+/** A node's staging as stored (issue 13 item 5): its summary, the run and when. */
+export interface StagingRecord extends NodeStaging {
+  readonly runId: string;
+  readonly stagedAt: string;
+}
+
 export interface RunItems {
   readonly run?: RunRecord;
   readonly nodes: readonly NodeResultRecord[];
@@ -920,6 +927,49 @@ export class RunStore {
     for (let start = 0; start < items.length; start += BATCH_SIZE) {
       await this.batchPut(items.slice(start, start + BATCH_SIZE));
     }
+  }
+
+  /**
+   * Records a node's staging (issue 13 item 5): in the staging run's partition, and as the node's
+   * latest staging, which says what its cache holds. A retry writes the same items.
+   */
+  async putStaging(record: StagingRecord): Promise<void> {
+    // Two PutItems (the run-history role has no BatchWriteItem): the run's item first, so a
+    // node's latest staging never names a run without it.
+    for (const keyAttributes of [
+      keys.stagingResult(record.runId, record.node),
+      keys.nodeStaging(record.node),
+    ]) {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item({ ...keyAttributes, kind: kind('staging') }, record),
+        }),
+      );
+    }
+  }
+
+  /** The latest staging of a node, or undefined when it was never staged. */
+  async getNodeStaging(node: string): Promise<StagingRecord | undefined> {
+    const found = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: keys.nodeStaging(node),
+        ConsistentRead: true,
+      }),
+    );
+    return found.Item === undefined ? undefined : toDomain<StagingRecord>(found.Item);
+  }
+
+  /** Every node of a staging run, in node-key order. */
+  async getStagingOfRun(runId: string): Promise<StagingRecord[]> {
+    const found = await this.queryAll({
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': KEYS.partition, '#sk': KEYS.sort },
+      ExpressionAttributeValues: { ':pk': keys.run(runId).pk, ':prefix': 'STAGING#' },
+      ConsistentRead: true,
+    });
+    return found.map((each) => toDomain<StagingRecord>(each));
   }
 
   /** Records a pre- or post-update script's outcome (complete-command). */

@@ -596,6 +596,7 @@ describe('rolloutInputJsonSchema', () => {
       'changeTicket',
       'requestedBy',
       'drain',
+      'staging',
       'rebootOption',
       'approvalGate',
       'schedule',

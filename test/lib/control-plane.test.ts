@@ -539,8 +539,8 @@ describe('the default control plane', () => {
   });
 
   describe('Step Functions', () => {
-    it('has the node, rollout, scan and compliance workflows', () => {
-      template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
+    it('has the node, rollout, scan, compliance and staging workflows', () => {
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 5);
     });
 
     it('logs errors with their data (no task token reaches the logs) and traces with X-Ray', () => {
@@ -567,7 +567,7 @@ describe('the default control plane', () => {
       // Act
       const { template } = synth({ settings: { workflowLogLevel: level } });
       // Assert
-      template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 5);
       template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
         LoggingConfiguration: Match.objectLike({ Level: level, IncludeExecutionData: data }),
       });
@@ -796,13 +796,13 @@ describe('the default control plane', () => {
     });
   });
 
-  it('deploys the 8 Command documents under the name prefix', () => {
+  it('deploys the 10 Command documents under the name prefix', () => {
     // Act
     const names = Object.values(template.findResources('AWS::SSM::Document')).map(
       (d) => d.Properties.Name as string,
     );
     // Assert
-    template.resourceCountIs('AWS::SSM::Document', 9);
+    template.resourceCountIs('AWS::SSM::Document', 10);
     template.allResourcesProperties('AWS::SSM::Document', { DocumentType: 'Command' });
     expect(names.sort()).toEqual(
       Object.values(DOCUMENTS)
@@ -875,7 +875,7 @@ describe('a customer managed key (customerManagedKey)', () => {
   });
 
   it('encrypts every state machine with it', () => {
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 5);
     template.allResourcesProperties('AWS::StepFunctions::StateMachine', {
       EncryptionConfiguration: {
         Type: 'CUSTOMER_MANAGED_KMS_KEY',
@@ -986,7 +986,7 @@ describe('settings change the synthesized stack', () => {
       (d) => d.Properties.Name as string,
     );
     // Assert
-    expect(names).toHaveLength(9);
+    expect(names).toHaveLength(10);
     for (const name of names) expect(name).toMatch(/^Ops-Rollout-/);
     expect(statements.flatMap((s) => asList(s.statement.Resource).map(render))).toContain(
       arn('ssm', 'document/Ops-Rollout-*'),
@@ -1211,7 +1211,7 @@ describe('cdk-nag (AWS Solutions)', () => {
 
     it('synthesizes (AwsSolutionsChecks would throw on any finding)', () => {
       result.template.resourceCountIs('AWS::Lambda::Function', FUNCTION_NAMES.length);
-      result.template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
+      result.template.resourceCountIs('AWS::StepFunctions::StateMachine', 5);
     });
 
     it('bundles every function to index.mjs, with the default hotfix config where needed', {

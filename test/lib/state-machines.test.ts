@@ -362,6 +362,7 @@ describe('rendered definitions', () => {
         logicalId(stack.controlPlane.rolloutWorkflow),
         logicalId(stack.controlPlane.scanWorkflow),
         logicalId(stack.controlPlane.complianceWorkflow),
+        logicalId(stack.controlPlane.stagingWorkflow),
       ].sort(),
     );
   });

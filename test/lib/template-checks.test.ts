@@ -182,6 +182,7 @@ describe('the ASL language service', () => {
         stack.controlPlane.rolloutWorkflow,
         stack.controlPlane.scanWorkflow,
         stack.controlPlane.complianceWorkflow,
+        stack.controlPlane.stagingWorkflow,
       ]
         .map((m) => stack.getLogicalId(m.node.defaultChild as never))
         .sort(),

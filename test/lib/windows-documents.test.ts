@@ -25,6 +25,7 @@ import {
   type WindowsUpdateResultLine,
 } from '../../lambdas/core/contracts.js';
 import { DEFAULT_UPDATE_ROOT, substituteUpdate } from '../../lambdas/core/hotfix-plan.js';
+import type { StageUpdatesPayload } from '../../lambdas/core/staging.js';
 import {
   contractLine,
   DOCUMENT_SPECS,
@@ -264,9 +265,9 @@ describe('scanPowerShell (the structural check used below)', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('WindowsDocuments: the documents', () => {
-  it('creates the nine documents of DOCUMENTS, and nothing else', () => {
+  it('creates the ten documents of DOCUMENTS, and nothing else', () => {
     template.resourceCountIs('AWS::SSM::Document', KEYS.length);
-    expect(KEYS).toHaveLength(9);
+    expect(KEYS).toHaveLength(10);
     expect(Object.keys(template.toJSON().Resources)).toHaveLength(KEYS.length);
   });
 
@@ -545,12 +546,12 @@ describe('PowerShell sources: lint', () => {
     );
   });
 
-  it('inlines the shared update selection into the two WUA documents only, after the prelude', () => {
+  it('inlines the shared update selection into the three WUA documents only, after the prelude', () => {
     const shared = readSource(UPDATE_SELECTION_SCRIPT).trimEnd();
     for (const key of KEYS) {
       const text = shippedScript(key);
       const own = readSource(DOCUMENT_SPECS[key].script).trimEnd();
-      if (key === 'windowsUpdate' || key === 'scan') {
+      if (key === 'windowsUpdate' || key === 'scan' || key === 'stageUpdates') {
         expect(text).toContain(shared);
         expect(text.indexOf(shared)).toBeLessThan(text.lastIndexOf(own));
       } else {
@@ -564,6 +565,15 @@ describe('PowerShell sources: lint', () => {
     expect(code).toContain('CreateUpdateSearcher');
     expect(code).not.toMatch(
       /CreateUpdateDownloader|CreateUpdateInstaller|New-WindowsUpdateCollection/,
+    );
+  });
+
+  it('StageUpdates downloads but never creates an installer, drains or restarts (issue 13 item 5)', () => {
+    const code = codeOf(DOCUMENT_SPECS.stageUpdates.script);
+    expect(code).toContain('CreateUpdateDownloader');
+    expect(code).toContain('Initialize-UpdateFolder');
+    expect(code).not.toMatch(
+      /CreateUpdateInstaller|Invoke-Installer|Suspend-ClusterNode|Restart-Computer|exit 3010/,
     );
   });
 
@@ -677,6 +687,13 @@ function payloadFieldsRead(file: string): Set<string> {
   return fields;
 }
 
+/** StageUpdates' Windows Update search: its fields are read from payload.windowsUpdate. */
+const STAGE_WINDOWS_UPDATE = {
+  queryString: 'IsInstalled=0',
+  includeRecommendedUpdates: false,
+  selection: null,
+};
+
 const SAMPLE_PAYLOADS: { readonly [K in DocumentKey]: object } = {
   inventory: { binaries: ['%windir%\\system32\\authz.dll'] } satisfies InventoryPayload,
   drain: { timeoutMinutes: 30 } satisfies DrainPayload,
@@ -687,6 +704,18 @@ const SAMPLE_PAYLOADS: { readonly [K in DocumentKey]: object } = {
     failbackTimeoutMinutes: 10,
   } satisfies ResumePayload,
   installHotfixes: hostileInstallPayload(),
+  stageUpdates: {
+    bucket: 'hotfix-root',
+    updates: [
+      {
+        index: 0,
+        file: 'CAUHotfix_All/KB1.msu',
+        key: 'p/CAUHotfix_All/KB1.msu',
+        sha256: 'a'.repeat(64),
+      },
+    ],
+    windowsUpdate: STAGE_WINDOWS_UPDATE,
+  } satisfies StageUpdatesPayload,
   windowsUpdate: {
     queryString: "IsInstalled=0 and Type='Software' and IsHidden=0 and IsAssigned=1",
     includeRecommendedUpdates: false,
@@ -717,12 +746,15 @@ describe('PowerShell sources: contracts', () => {
   it.each(KEYS)('%s: reads exactly the payload fields of its contract', (key) => {
     const sample = SAMPLE_PAYLOADS[key] as Record<string, unknown>;
     const expected = new Set(Object.keys(sample));
-    if (key === 'installHotfixes' || key === 'removeUpdates') {
+    if (key === 'installHotfixes' || key === 'removeUpdates' || key === 'stageUpdates') {
       for (const field of Object.keys(
         (sample as unknown as { updates: readonly object[] }).updates[0] ?? {},
       )) {
         expected.add(field);
       }
+    }
+    if (key === 'stageUpdates') {
+      for (const field of Object.keys(STAGE_WINDOWS_UPDATE)) expected.add(field);
     }
     const read = payloadFieldsRead(DOCUMENT_SPECS[key].script);
     expect([...read].sort()).toEqual([...expected].sort());
@@ -738,7 +770,8 @@ describe('PowerShell sources: contracts', () => {
     const read = new Set([...payloadFieldsRead(DOCUMENT_SPECS[key].script), 'deadline']);
     const itemFields = ['index', 'file', 'key', 'sha256', 'localPath', 'path', 'parameters'];
     const removalFields = ['index', 'updateId', 'method', 'packageName'];
-    for (const field of [...itemFields, ...removalFields]) {
+    const stageFields = Object.keys(STAGE_WINDOWS_UPDATE);
+    for (const field of [...itemFields, ...removalFields, ...stageFields]) {
       if (!(PAYLOAD_FIELDS[key] as readonly string[]).includes(field)) read.delete(field);
     }
     expect([...read].sort()).toEqual([...PAYLOAD_FIELDS[key]].sort());
@@ -792,6 +825,8 @@ describe('PowerShell sources: contracts', () => {
       packageNames: [],
       alreadyInstalled: true,
       earlierExitCode: 0,
+      fromCache: true,
+      cacheNote: '',
     };
     const update: Required<WindowsUpdateResultLine> = {
       updateId: '',

@@ -57,6 +57,10 @@ Describe 'InstallHotfixes' {
             @{ exited = $true; exitCode = [int]$code; output = @() }
         }
         Mock Test-ServicingBusy { $global:Fake.Busy -gt 0 -and $global:Fake.Busy-- -gt 0 }
+        # The staging cache (StageUpdates): empty unless a test stages a file.
+        $global:Fake.Cache = Join-Path $folder 'staging'
+        Mock Get-StagingCacheRoot { $global:Fake.Cache }
+        Mock Copy-UpdateFile { Copy-Item -LiteralPath $Source -Destination (Join-Path $global:Fake.Dir ($Destination.Split('\')[-1])) -Force }
     }
 
     Context 'updates that install' {
@@ -242,6 +246,48 @@ Describe 'InstallHotfixes' {
             $run.Output.Length | Should -BeLessThan $script:Contract.inlineOutputCharacters
             $logCharacters = (@($run.Lines | Where-Object { $_.StartsWith('[rollout]') }) -join "`n").Length
             $logCharacters | Should -BeLessOrEqual ($script:Contract.logBudgetCharacters + 600)
+        }
+    }
+
+    Context 'a staging cache filled before the window (StageUpdates)' {
+        BeforeEach {
+            # Stages a file as StageUpdates leaves it: <cache>\<sha256>\<leaf>.
+            function Add-StagedFile {
+                param($Item, [string] $Text)
+                $digestFolder = Join-Path $global:Fake.Cache $Item.sha256
+                $null = New-Item -ItemType Directory -Path $digestFolder -Force
+                [System.IO.File]::WriteAllText((Join-Path $digestFolder $Item.file.Split('/')[-1]), $Text)
+            }
+        }
+
+        It 'installs the staged copy when its SHA-256 matches the plan, says so, and downloads nothing' {
+            $item = New-Item-Plan 0
+            Add-StagedFile $item 'content of KB100000.msu'
+            $run = Invoke-Document installHotfixes @{ bucket = 'hotfixes'; timeoutMinutes = 30; updates = @($item) } -Fixture 'install-hotfixes-from-cache'
+            $run.ExitCode | Should -Be 0
+            $run.Results[0].fromCache | Should -BeTrue
+            $run.Results[0].exitCode | Should -Be 0
+            Should -Invoke Receive-S3File -Times 0 -Exactly
+            Should -Invoke Copy-UpdateFile -Times 1 -Exactly
+        }
+
+        It 'does not use a staged copy whose SHA-256 differs: downloads from the hotfix root and says why' {
+            $item = New-Item-Plan 0
+            Add-StagedFile $item 'corrupted on disk'
+            $run = Invoke-Document installHotfixes @{ bucket = 'hotfixes'; timeoutMinutes = 30; updates = @($item) } -Fixture 'install-hotfixes-cache-mismatch'
+            $run.ExitCode | Should -Be 0
+            $run.Results[0].PSObject.Properties['fromCache'] | Should -BeNullOrEmpty
+            $run.Results[0].cacheNote | Should -Match ('SHA-256 ' + (Get-TextSha256 'corrupted on disk') + '.*not used')
+            $run.Results[0].checksumOk | Should -BeTrue
+            Should -Invoke Copy-UpdateFile -Times 0 -Exactly
+            Should -Invoke Receive-S3File -Times 1 -Exactly
+        }
+
+        It 'downloads from the hotfix root when nothing is staged, with no cache note' {
+            $run = Invoke-Document installHotfixes @{ bucket = 'hotfixes'; timeoutMinutes = 30; updates = @((New-Item-Plan 0)) }
+            $run.Results[0].PSObject.Properties['fromCache'] | Should -BeNullOrEmpty
+            $run.Results[0].PSObject.Properties['cacheNote'] | Should -BeNullOrEmpty
+            Should -Invoke Receive-S3File -Times 1 -Exactly
         }
     }
 }

@@ -28,7 +28,7 @@ Describe 'Every document: the payload' {
         $payload = @{
             binaries = @(); timeoutMinutes = 5; failbackMode = 'Policy'; storageRepairTimeoutMinutes = 0; bucket = 'b'; updates = @()
             queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; selection = $null; phase = 'pre'
-            script = 'C:\s.ps1'; runId = 'r'; reason = ''; deadline = (Get-IsoInstant $global:Fake.Now.AddHours(1))
+            script = 'C:\s.ps1'; runId = 'r'; reason = ''; windowsUpdate = $null; deadline = (Get-IsoInstant $global:Fake.Now.AddHours(1))
         }
         $payload.Remove($Field)
         $run = Invoke-Document $Key $payload -NoDeadline

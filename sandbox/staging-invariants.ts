@@ -1,0 +1,112 @@
+/**
+ * The promises of staging (issue 13 item 5), checked by the sandbox:
+ * - a staging run changes nothing on a node: while it runs, the only command it sends is
+ *   StageUpdates, and no node is drained, resumed or restarted (checkStagingRun, on every
+ *   staging execution the tests and scenarios start);
+ * - on every rollout run: an update the report calls installed "from cache" had, on that node, a
+ *   staged copy whose SHA-256 on disk was the plan's, and the node's latest staging record lists
+ *   that digest (stagedInstallsVerified).
+ */
+import { nodeKey } from '../lambdas/core/node-names.js';
+import type { RunStore } from '../lambdas/shared/run-store.js';
+import type { FleetLogEntry } from './fleet.js';
+import type { RunReport } from './report.js';
+
+export const STAGING_SAFE = {
+  name: 'stagingSafe',
+  rule: 'A staging run sends only StageUpdates and drains, resumes, installs and restarts nothing (checked on each staging execution); an update reported installed from the staging cache had, on that node, a staged copy whose SHA-256 on disk was the plan’s, and the node’s staging record lists that digest (checked on every run). Evidence: the fleet log, the fleet’s caches and the run store.',
+} as const;
+
+/** Commands that change a node: a staging run may send none. */
+const CHANGING_DOCUMENTS = new Set([
+  'drain',
+  'resume',
+  'installHotfixes',
+  'windowsUpdate',
+  'removeUpdates',
+  'restart',
+  'runScript',
+]);
+
+/** What the fleet log shows of one staging run: each change it made, one line each. */
+export function checkStagingRun(log: readonly FleetLogEntry[]): string[] {
+  return log
+    .filter(
+      (e) =>
+        e.kind === 'drain' ||
+        e.kind === 'resume' ||
+        e.kind === 'restart' ||
+        (e.kind === 'command' && e.document !== undefined && CHANGING_DOCUMENTS.has(e.document)),
+    )
+    .map(
+      (e) =>
+        `${e.node}: ${e.kind}${e.document ? ` ${e.document}` : ''} at ${new Date(e.at).toISOString()} while staging ran`,
+    );
+}
+
+export interface StagedInstallEvidence {
+  readonly report?: RunReport;
+  readonly store: RunStore;
+  /** The planned SHA-256 and the SHA-256 on disk of the node's staged copy of a file, if any. */
+  readonly stagedCopyOf: (
+    node: string,
+    file: string,
+  ) => { readonly plannedSha256: string; readonly actualSha256: string } | undefined;
+}
+
+/** Problems (empty: none) and what was checked. */
+export async function stagedInstallsVerified(
+  evidence: StagedInstallEvidence,
+): Promise<{ problems: string[]; detail: string }> {
+  const problems: string[] = [];
+  let fromCache = 0;
+  for (const node of evidence.report?.nodes ?? []) {
+    const cached = node.updates.filter((u) => u.fromCache === true);
+    if (cached.length === 0) continue;
+    const record = await evidence.store.getNodeStaging(node.name);
+    for (const u of cached) {
+      fromCache++;
+      const copy = evidence.stagedCopyOf(node.name, u.update);
+      if (!copy) {
+        problems.push(
+          `${node.name}: ${u.update} is reported from cache, but no copy was staged on the node`,
+        );
+        continue;
+      }
+      if (copy.actualSha256 !== copy.plannedSha256) {
+        problems.push(
+          `${node.name}: ${u.update} is reported from cache, but the staged copy's SHA-256 is ${copy.actualSha256}, not the plan's ${copy.plannedSha256}`,
+        );
+      }
+      if (
+        !record ||
+        nodeKey(record.node) !== nodeKey(node.name) ||
+        !record.stagedDigests.includes(copy.plannedSha256)
+      ) {
+        problems.push(
+          `${node.name}: ${u.update} is reported from cache, but the node's staging record does not list ${copy.plannedSha256}`,
+        );
+      }
+    }
+  }
+  return {
+    problems,
+    detail: `${fromCache} update(s) installed from the staging cache, each verified`,
+  };
+}
+
+/**
+ * The run's invariants with what the staging just before it broke (stageBeforeRun's problems)
+ * folded into stagingSafe, so a chaos campaign counts it as any violation.
+ */
+export function withStagingRunProblems<T extends { name: string; ok: boolean; detail: string }>(
+  invariants: readonly T[],
+  problems: readonly string[],
+): T[] {
+  if (problems.length === 0) return [...invariants];
+  return invariants.map((i) =>
+    i.name === STAGING_SAFE.name
+      ? { ...i, ok: false, detail: [...problems, ...(i.ok ? [] : [i.detail])].join('; ') }
+      : i,
+  );
+}
