@@ -17,6 +17,7 @@ import {
 } from '../../lambdas/core/contracts.js';
 import {
   approvalRequired,
+  EVENT_BUS_ENV,
   healthGateTripped,
   type LifecycleEvent,
   type LifecycleRun,
@@ -435,5 +436,48 @@ describe('events/README.md', () => {
       const parsed = lifecycleDetailSchemas[key as LifecycleEventKey].safeParse(example.detail);
       expect(parsed.error?.issues ?? []).toEqual([]);
     }
+  });
+});
+
+describe('lifecycle events: what a detail carries (mutation testing, issue 14)', () => {
+  it('a health gate that found missing alarms lists them; no node is an empty occurrence part', () => {
+    const event = healthGateTripped(
+      run(),
+      {
+        checkpoint: 'bake',
+        node: null,
+        action: 'fail',
+        firing: [],
+        missing: ['gone', 'tag:rollout=C1'],
+        message: 'health gate bake: CloudWatch alarm "gone" does not exist',
+      },
+      AT,
+    );
+    expect(event.detail).toMatchObject({ missing: ['gone', 'tag:rollout=C1'], checkpoint: 'bake' });
+    expect(event.detail.eventId).toMatch(/:health-gate:bake:$/);
+  });
+
+  it('a phase lists its nodes and the failed ones', () => {
+    const event = phaseCompleted(
+      run(),
+      {
+        index: 1,
+        name: 'ring 1',
+        nodes: ['NODE2', 'NODE3'],
+        failed: ['NODE3'],
+        failuresAllowed: 0,
+        passed: false,
+        reason: 'ring 1 (phases[1], 2 nodes): 1 failed (NODE3), more than the 0 its criteria allow',
+      },
+      'bake',
+      AT,
+    );
+    expect(event.detail).toMatchObject({
+      phase: { index: 1, name: 'ring 1', nodes: ['NODE2', 'NODE3'], failed: ['NODE3'] },
+    });
+  });
+
+  it('the functions read the bus from EVENT_BUS_NAME (lib/rollout-events.ts sets it)', () => {
+    expect(EVENT_BUS_ENV).toBe('EVENT_BUS_NAME');
   });
 });
