@@ -477,6 +477,17 @@ describe('lifecycle events: what a detail carries (mutation testing, issue 14)',
     });
   });
 
+  it('the detail schemas take a time with an offset as well as UTC (ISO 8601, for subscribers)', () => {
+    const event = warnAfterPassed(run(), '2026-01-13T23:00:00.000Z', 'NODE2', AT);
+    const schema = lifecycleDetailSchemas.warnAfterPassed;
+    expect(schema.safeParse(event.detail).success).toBe(true);
+    const offset = { ...event.detail, occurredAt: '2025-03-01T13:00:00+01:00' };
+    expect(schema.safeParse(offset).success).toBe(true);
+    expect(schema.safeParse({ ...event.detail, occurredAt: '2025-03-01 12:00' }).success).toBe(
+      false,
+    );
+  });
+
   it('the functions read the bus from EVENT_BUS_NAME (lib/rollout-events.ts sets it)', () => {
     expect(EVENT_BUS_ENV).toBe('EVENT_BUS_NAME');
   });
