@@ -17,6 +17,7 @@ import {
 } from '../../lambdas/core/contracts.js';
 import {
   approvalRequired,
+  EVENT_BUS_ENV,
   healthGateTripped,
   type LifecycleEvent,
   type LifecycleRun,
@@ -502,5 +503,59 @@ describe('Node Compliance Changed (issue 13, item 8)', () => {
 
   it('refuses to build a detail its schema rejects', () => {
     expect(() => nodeComplianceChanged(finding, 'yesterday')).toThrow(/occurredAt/);
+  });
+});
+
+describe('lifecycle events: what a detail carries (mutation testing, issue 14)', () => {
+  it('a health gate that found missing alarms lists them; no node is an empty occurrence part', () => {
+    const event = healthGateTripped(
+      run(),
+      {
+        checkpoint: 'bake',
+        node: null,
+        action: 'fail',
+        firing: [],
+        missing: ['gone', 'tag:rollout=C1'],
+        message: 'health gate bake: CloudWatch alarm "gone" does not exist',
+      },
+      AT,
+    );
+    expect(event.detail).toMatchObject({ missing: ['gone', 'tag:rollout=C1'], checkpoint: 'bake' });
+    expect(event.detail.eventId).toMatch(/:health-gate:bake:$/);
+  });
+
+  it('a phase lists its nodes and the failed ones', () => {
+    const event = phaseCompleted(
+      run(),
+      {
+        index: 1,
+        name: 'ring 1',
+        nodes: ['NODE2', 'NODE3'],
+        failed: ['NODE3'],
+        failuresAllowed: 0,
+        passed: false,
+        reason: 'ring 1 (phases[1], 2 nodes): 1 failed (NODE3), more than the 0 its criteria allow',
+      },
+      'bake',
+      AT,
+    );
+    expect(event.detail).toMatchObject({
+      phase: { index: 1, name: 'ring 1', nodes: ['NODE2', 'NODE3'], failed: ['NODE3'] },
+    });
+  });
+
+  it('the detail schemas take a time with an offset as well as UTC (ISO 8601, for subscribers)', () => {
+    const event = warnAfterPassed(run(), '2026-01-13T23:00:00.000Z', 'NODE2', AT);
+    const schema = lifecycleDetailSchemas.warnAfterPassed;
+    expect(schema.safeParse(event.detail).success).toBe(true);
+    const offset = { ...event.detail, occurredAt: '2025-03-01T13:00:00+01:00' };
+    expect(schema.safeParse(offset).success).toBe(true);
+    expect(schema.safeParse({ ...event.detail, occurredAt: '2025-03-01 12:00' }).success).toBe(
+      false,
+    );
+  });
+
+  it('the functions read the bus from EVENT_BUS_NAME (lib/rollout-events.ts sets it)', () => {
+    expect(EVENT_BUS_ENV).toBe('EVENT_BUS_NAME');
   });
 });

@@ -727,3 +727,33 @@ describe('properties', () => {
     );
   });
 });
+
+describe('parseSchedule: the start date and the words (mutation testing, issue 14)', () => {
+  it.each([
+    ['1970-01-01', true],
+    ['2199-12-31', true],
+    ['1969-12-31', false],
+    ['2200-01-01', false],
+    ['2026-02-29', false],
+    ['2028-02-29', true],
+    ['2026-04-31', false],
+    ['2026-13-01', false],
+    ['x2026-01-01', false],
+    ['2026-01-01x', false],
+  ])('startDate %s accepted: %s', (startDate, accepted) => {
+    if (accepted) expect(schedule({ startDate }).startDate).toBe(startDate);
+    else expect(scheduleError(() => schedule({ startDate })).problems[0]?.field).toBe('startDate');
+  });
+
+  it.each([
+    [{}, 'every Tuesday at 03:00 UTC from 2026-01-01, 240 minutes'],
+    [
+      { daysOfWeek: ['Monday', 'Wednesday', 'Friday'] as ScheduleInput['daysOfWeek'] },
+      'every Monday, Wednesday and Friday at 03:00 UTC from 2026-01-01, 240 minutes',
+    ],
+    [{ intervalWeeks: 2 }, 'Tuesday every 2 weeks at 03:00 UTC from 2026-01-01, 240 minutes'],
+    [{ intervalWeeks: 1 }, 'every Tuesday at 03:00 UTC from 2026-01-01, 240 minutes'],
+  ])('describes %j', (change, words) => {
+    expect(describeSchedule(schedule(change))).toBe(words);
+  });
+});

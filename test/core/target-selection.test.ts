@@ -403,6 +403,12 @@ describe('parseManifest: the edges', () => {
     expect(twelve.endsWith('; ...')).toBe(true);
   });
 
+  it('an empty CSV manifest names the header it lacks', () => {
+    expect(refusal('\r\n  \n', 'csv')).toBe(
+      'target.select.manifest: expected the CSV header "name,instanceId"; found ""',
+    );
+  });
+
   it('a manifest that matched no node names the manifest field', () => {
     expect(() => checkResolvedCount({ manifest: 's3://b/k.json' }, 0)).toThrow(
       'target.select.manifest: no Windows managed node matches s3://b/k.json; nothing was touched',
