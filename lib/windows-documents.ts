@@ -127,12 +127,23 @@ const NAME_CHARACTERS = /^[A-Za-z0-9_.-]+$/;
 /** Document name prefixes SSM reserves for AWS. */
 const RESERVED_PREFIX = /^(aws|amazon|amzn)/i;
 
-function readScriptLines(directory: string, file: string): string[] {
-  const text = readFileSync(join(directory, file), 'utf8')
+/**
+ * A script's lines as they ship: without its whole-line comments. They are for the reader of
+ * `ssm/`, cost about 100 KB of a template that must stay under CloudFormation's 1 MB, and are
+ * safe to drop: the scripts hold no here-strings, block comments or `#requires` (a test keeps
+ * it so), and a line whose first character is `#` is then a comment and nothing else.
+ */
+export function shippedLines(text: string): string[] {
+  return text
     .replace(/^\uFEFF/, '')
     .replace(/\r\n?/g, '\n')
-    .replace(/\n+$/, '');
-  return text.split('\n');
+    .replace(/\n+$/, '')
+    .split('\n')
+    .filter((line) => !/^\s*#/.test(line));
+}
+
+function readScriptLines(directory: string, file: string): string[] {
+  return shippedLines(readFileSync(join(directory, file), 'utf8'));
 }
 
 /**
@@ -207,7 +218,10 @@ export function documentContent(key: DocumentKey, directory: string = SCRIPTS_DI
         inputs: {
           // A string, as in AWS's own documents; the agent reads a number as a float.
           timeoutSeconds: String(spec.timeoutSeconds),
-          runCommand: renderDocumentScript(key, directory),
+          // One element holding the whole script, lines joined with newlines (as a YAML
+          // document's `- |` block gives): one JSON string per line cost about 10 bytes of
+          // template per line, and the template must stay under CloudFormation's 1 MB.
+          runCommand: [renderDocumentScript(key, directory).join('\n')],
         },
       },
     ],

@@ -58,7 +58,8 @@ describe('the CloudWatch dashboard', () => {
   });
 
   it('graphs both workflows: rollouts and nodes', () => {
-    const ids = stateMachineIds();
+    // The scan, compliance and staging workflows install nothing: the dashboard is about updates.
+    const ids = stateMachineIds().filter((id) => /^ControlPlane(Rollout|Node)Workflow/.test(id));
     expect(ids).toHaveLength(2);
     for (const id of ids) expect(text).toContain(id);
   });

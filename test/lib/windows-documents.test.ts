@@ -32,6 +32,7 @@ import {
   PRELUDE_SCRIPT,
   renderDocumentScript,
   SCRIPTS_DIRECTORY,
+  shippedLines,
   UPDATE_SELECTION_SCRIPT,
   WindowsDocuments,
 } from '../../lib/windows-documents.js';
@@ -331,14 +332,29 @@ describe('WindowsDocuments: the documents', () => {
     expect(DOCUMENT_SPECS.drain.timeoutSeconds).toBeGreaterThan(1440 * 60);
   });
 
+  it('ships scripts without whole-line comments, which is safe only with no here-string, block comment or #requires', () => {
+    for (const file of readdirSync(SCRIPTS_DIRECTORY).filter((f) => f.endsWith('.ps1'))) {
+      const text = readFileSync(join(SCRIPTS_DIRECTORY, file), 'utf8');
+      expect(text, file).not.toMatch(/@['"]\s*$|^['"]@|<#|#>|^\s*#requires/im);
+    }
+    expect(shippedLines('a\n  # note\n#x\nb # tail\n\nc\n')).toEqual(['a', 'b # tail', '', 'c']);
+    for (const key of KEYS) {
+      expect(shippedScript(key)).not.toMatch(/^\s*#(?! --- )/m);
+    }
+  });
+
   it('inlines the prelude: the shipped script is _common.ps1 then the document script', () => {
     for (const key of KEYS) {
-      const lines = rendered(key).Content.mainSteps[0]?.inputs.runCommand ?? [];
-      const prelude = readFileSync(join(SCRIPTS_DIRECTORY, PRELUDE_SCRIPT), 'utf8').trimEnd();
-      const own = readFileSync(
-        join(SCRIPTS_DIRECTORY, DOCUMENT_SPECS[key].script),
-        'utf8',
-      ).trimEnd();
+      const commands = rendered(key).Content.mainSteps[0]?.inputs.runCommand ?? [];
+      // One element, the whole script (lib/windows-documents.ts: the template's size).
+      expect(commands).toHaveLength(1);
+      const lines = commands.join('\n').split('\n');
+      const prelude = shippedLines(
+        readFileSync(join(SCRIPTS_DIRECTORY, PRELUDE_SCRIPT), 'utf8'),
+      ).join('\n');
+      const own = shippedLines(
+        readFileSync(join(SCRIPTS_DIRECTORY, DOCUMENT_SPECS[key].script), 'utf8'),
+      ).join('\n');
       const text = lines.join('\n');
       expect(lines[0]).toBe(contractLine());
       expect(text.startsWith(`${contractLine()}\n${prelude}`)).toBe(true);
@@ -465,7 +481,7 @@ describe('WindowsDocuments: injection', () => {
       const original = readFileSync(inventory, 'utf8');
       writeFileSync(inventory, `${original}\n$x = '{{ Payload }}'\n`);
       expect(() => renderDocumentScript('inventory', directory)).toThrowError(/holds "\{\{"/);
-      writeFileSync(inventory, `${original}\n# Mise \u00e0 jour\n`);
+      writeFileSync(inventory, `${original}\n$note = 'Mise \u00e0 jour'\n`);
       expect(() => renderDocumentScript('inventory', directory)).toThrowError(/printable ASCII/);
     } finally {
       rmSync(directory, { recursive: true, force: true });
@@ -547,10 +563,10 @@ describe('PowerShell sources: lint', () => {
   });
 
   it('inlines the shared update selection into the three WUA documents only, after the prelude', () => {
-    const shared = readSource(UPDATE_SELECTION_SCRIPT).trimEnd();
+    const shared = shippedLines(readSource(UPDATE_SELECTION_SCRIPT)).join('\n');
     for (const key of KEYS) {
       const text = shippedScript(key);
-      const own = readSource(DOCUMENT_SPECS[key].script).trimEnd();
+      const own = shippedLines(readSource(DOCUMENT_SPECS[key].script)).join('\n');
       if (key === 'windowsUpdate' || key === 'scan' || key === 'stageUpdates') {
         expect(text).toContain(shared);
         expect(text.indexOf(shared)).toBeLessThan(text.lastIndexOf(own));
