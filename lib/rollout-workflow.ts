@@ -714,7 +714,11 @@ export class RolloutWorkflow extends Construct {
     const resolveTarget = invoke(
       'ResolveTarget',
       f.resolveTarget,
-      { input: sfn.JsonPath.entirePayload },
+      {
+        input: sfn.JsonPath.entirePayload,
+        // The resolved list is written under targets/<execution name>/ (issue 11).
+        executionName: sfn.JsonPath.stringAt('$$.Execution.Name'),
+      },
       '$',
     );
     resolveTarget.addCatch(

@@ -45,6 +45,7 @@ import {
 } from './command-logs.js';
 import { type AslDefinition, placeholderArn, renderStateMachines } from './definitions.js';
 import { closeDynaliteIterators } from './dynalite-iterators.js';
+import { type ItemReaderSpec, readItems } from './item-reader.js';
 import { simulatedResourceGroups } from './resource-groups.js';
 
 type Json = unknown;
@@ -341,6 +342,7 @@ export class Sandbox {
         makeValidateInputHandler({
           now,
           random,
+          s3,
         }) as Handler,
       ],
       [
@@ -350,6 +352,7 @@ export class Sandbox {
           s3,
           resourceGroups: options.resourceGroups ?? simulatedResourceGroups([]),
           now,
+          artifactsBucket: this.synth.artifactsBucket,
         }) as Handler,
       ],
       [
@@ -398,7 +401,7 @@ export class Sandbox {
       ],
       [
         'runHistory',
-        makeRunHistoryHandler({ ...deps, publisher: this.events as never }) as Handler,
+        makeRunHistoryHandler({ ...deps, publisher: this.events as never, s3 }) as Handler,
       ],
       [
         'checkAlarms',
@@ -654,6 +657,8 @@ export class Sandbox {
       now: () => this.clock.now(),
       rolloutStateMachineArn: this.synth.rollout.arn,
       publisher: this.events as never,
+      // Issue 11: a list longer than 2,000 nodes is uploaded as a manifest.
+      manifests: { s3: this.s3 as never, bucket: this.synth.artifactsBucket },
       scan: (rollout) => this.invoke('scan', { rollout }),
       startRemoval: makeRolloutRemovalStarter({
         sfn: this.sfnClient as never,
@@ -962,12 +967,12 @@ export class Sandbox {
       counter: { history: number; transitions: number };
     },
   ): Promise<Json> {
-    const reader = state.ItemReader as { Parameters: Record<string, Json> };
-    const where = applyTemplate(reader.Parameters, input) as { Bucket: string; Key: string };
-    const text = this.s3.text(where.Bucket, where.Key);
-    if (text === undefined)
-      throw namedError('States.ItemReaderFailed', `no object s3://${where.Bucket}/${where.Key}`);
-    const items = JSON.parse(text) as Json[];
+    // Issue 11: the ItemReader in its own module (item-reader.ts): JSON, JSONL or CSV from S3.
+    const items = await readItems(state.ItemReader as ItemReaderSpec, {
+      s3: this.s3,
+      parameters: (template) => applyTemplate(template, input),
+      path: (path) => evaluatePath(path, input),
+    });
     const read = (field: string, fallback: number) => {
       const path = state[`${field}Path`];
       const value = typeof path === 'string' ? evaluatePath(path, input) : state[field];

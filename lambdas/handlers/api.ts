@@ -87,6 +87,12 @@ import {
   type RunStore,
 } from '../shared/run-store.js';
 import { logContext, logger, requiredEnv, tracer } from '../shared/runtime.js';
+import {
+  isSelectedRequest,
+  type ManifestUpload,
+  parseLargeList,
+  parseSelectedRequest,
+} from '../shared/selected-request.js';
 import { makeScanHandler } from './scan.js';
 
 /** What a removal is started with, besides the node and the plan. */
@@ -164,6 +170,11 @@ export interface ApiDeps {
    * @default - none: the recovery is recorded on the run, no event is published
    */
   readonly publisher?: LifecyclePublisher;
+  /**
+   * Where POST /rollouts uploads a group's list longer than 2,000 nodes, as a manifest (issue 11).
+   * @default - none: such a list is refused
+   */
+  readonly manifests?: ManifestUpload;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -559,7 +570,13 @@ export function makeApiHandler(deps: ApiDeps) {
     });
     const headerKey = parseIdempotencyKey(request.headers.get('idempotency-key'));
     const now = deps.now();
-    const parsed = parseRolloutRequest(body, now, { random });
+    // Issue 11: a selected group, or more nodes than an input lists (selected-request.ts).
+    const parsed: RolloutRequest & { upload?: () => Promise<Record<string, unknown>> } =
+      isSelectedRequest(body) && isRecord(body)
+        ? Object.hasOwn(body.target as object, 'select')
+          ? parseSelectedRequest(body, now, { random })
+          : parseLargeList(body, now, deps.manifests, { random })
+        : parseRolloutRequest(body, now, { random });
     const { rollout } = parsed;
     const runId = rollout.runId;
     logContext({ runId, target: rollout.target.name });
@@ -609,7 +626,10 @@ export function makeApiHandler(deps: ApiDeps) {
       }
       throw error;
     }
-    const executionArn = await startExecution(runId, parsed.input);
+    const executionArn = await startExecution(
+      runId,
+      parsed.upload ? await parsed.upload() : parsed.input,
+    );
     if (key !== undefined) await deps.store.recordIdempotentStart(key, executionArn);
     logger.info('rollout started', { executionArn, nodes: rollout.target.nodes.length });
     return json(202, {
@@ -1256,6 +1276,9 @@ function productionDeps(): ApiDeps {
     random: Math.random,
     rolloutStateMachineArn,
     publisher: createEventPublisher(),
+    ...(artifactsBucket
+      ? { manifests: { s3: tracer.captureAWSv3Client(new S3Client({})), bucket: artifactsBucket } }
+      : {}),
     ...(scanHandler ? { scan: (rollout: ResolvedRollout) => scanHandler({ rollout }) } : {}),
     startRemoval: makeRolloutRemovalStarter({
       sfn,

@@ -79,6 +79,9 @@ export interface RunRecord {
     readonly count: number;
     readonly skipped: number;
     readonly resolvedAt: string;
+    /** The resolved list in S3 when `nodes` holds only its first names (issue 11). */
+    readonly nodeList?: { readonly bucket: string; readonly key: string; readonly sha256: string };
+    readonly firstNodes?: readonly string[];
   };
   readonly status: RunStatus;
   readonly startedAt: string;
