@@ -10,7 +10,8 @@
  * (`target.resolution.nodeList`, node-list.ts). It is read back (digest and count checked) and the
  * whole input validated with it; the result keeps the list in S3 (re-written in update order when
  * the policy or phases reorder it) and carries only its first NODE_LIST_HEAD nodes in
- * `target.nodes`, so the state does not grow with the group; the scan reads the list.
+ * `target.nodes` and `policy.nodeOrder`, so the state does not grow with the group; the scan
+ * reads the list.
  *
  * Errors: `InvalidRolloutInput`, whose message lists every problem with its field and value
  * (Step Functions puts it in the Cause the workflow's Fail state shows); `InvalidEvent` when
@@ -134,6 +135,8 @@ async function keepListInS3(
   return {
     ...rollout,
     target: { ...rollout.target, nodes: nodes.slice(0, NODE_LIST_HEAD) },
+    // The resolved order is the list's in S3; like target.nodes, the state keeps its head.
+    policy: { ...rollout.policy, nodeOrder: rollout.policy.nodeOrder.slice(0, NODE_LIST_HEAD) },
     targetResolution: {
       ...resolution,
       nodeList,
