@@ -43,7 +43,11 @@ export async function benchSelectedFleetOf(count: number, maxConcurrency: number
       })),
       // Not run (runRollouts: false): the bench runs the selection below.
       rollout: {
-        target: { kind: 'group', name: 'bench-fleet', nodes: [{ name: `N${'1'.padStart(width, '0')}` }] },
+        target: {
+          kind: 'group',
+          name: 'bench-fleet',
+          nodes: [{ name: `N${'1'.padStart(width, '0')}` }],
+        },
         plugins: PLUGINS,
       },
     },
@@ -65,7 +69,9 @@ export async function benchSelectedFleetOf(count: number, maxConcurrency: number
   const wallMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   const children = sandbox.executions.filter((e) => e.name.startsWith('bench-selected-'));
-  const summary = execution.output as { status?: string; nodes?: Record<string, number> } | undefined;
+  const summary = execution.output as
+    | { status?: string; nodes?: Record<string, number> }
+    | undefined;
   const figures = {
     name: `sandbox: ${count.toLocaleString('en-US')}-node fleet chosen by tag (maxConcurrency ${maxConcurrency})`,
     status: summary?.status ?? execution.status,

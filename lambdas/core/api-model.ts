@@ -362,13 +362,16 @@ export function parseJsonBody(request: {
   readonly isBase64Encoded?: boolean;
   readonly contentType?: string;
   readonly required: boolean;
+  /** The largest body this route takes. @default MAX_BODY_BYTES */
+  readonly maxBytes?: number;
 }): unknown {
+  const max = request.maxBytes ?? MAX_BODY_BYTES;
   let text = request.body ?? '';
-  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES * (request.isBase64Encoded ? 1.4 : 1)) {
-    throw tooLarge();
+  if (Buffer.byteLength(text, 'utf8') > max * (request.isBase64Encoded ? 1.4 : 1)) {
+    throw tooLarge(max);
   }
   if (request.isBase64Encoded) text = Buffer.from(text, 'base64').toString('utf8');
-  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) throw tooLarge();
+  if (Buffer.byteLength(text, 'utf8') > max) throw tooLarge(max);
   if (text.trim() === '') {
     if (!request.required) return undefined;
     throw new ApiError('ValidationFailed', 'the request needs a JSON body; it has none', {
@@ -403,10 +406,10 @@ export function parseJsonBody(request: {
   return value;
 }
 
-function tooLarge(): ApiError {
+function tooLarge(max: number): ApiError {
   return new ApiError(
     'PayloadTooLarge',
-    `the body is larger than ${MAX_BODY_BYTES} bytes; a rollout input of 1,000 nodes is about 70 KB`,
+    `the body is larger than ${max} bytes; a rollout input of 1,000 nodes is about 70 KB`,
     { field: '(body)' },
   );
 }

@@ -89,6 +89,7 @@ import {
 import { logContext, logger, requiredEnv, tracer } from '../shared/runtime.js';
 import {
   isSelectedRequest,
+  MAX_ROLLOUT_BODY_BYTES,
   type ManifestUpload,
   parseLargeList,
   parseSelectedRequest,
@@ -567,6 +568,8 @@ export function makeApiHandler(deps: ApiDeps) {
       isBase64Encoded: request.isBase64Encoded,
       contentType: request.headers.get('content-type'),
       required: true,
+      // Issue 11: a group of up to 100,000 listed nodes (uploaded as a manifest).
+      maxBytes: MAX_ROLLOUT_BODY_BYTES,
     });
     const headerKey = parseIdempotencyKey(request.headers.get('idempotency-key'));
     const now = deps.now();

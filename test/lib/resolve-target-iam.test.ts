@@ -71,12 +71,11 @@ describe('resolve-target IAM', () => {
       Object.values(resources)
         .filter((r) => r.Type === 'AWS::IAM::Policy')
         .flatMap((r) =>
-          list(
-            (r.Properties?.PolicyDocument as { Statement?: Statement[] } | undefined)?.Statement,
-          )
+          list((r.Properties?.PolicyDocument as { Statement?: Statement[] } | undefined)?.Statement)
             .filter(
               (s) =>
-                list(s.Action).includes(action) && /\/targets\/\*"/.test(JSON.stringify(s.Resource)),
+                list(s.Action).includes(action) &&
+                /\/targets\/\*"/.test(JSON.stringify(s.Resource)),
             )
             .flatMap(() =>
               list(r.Properties?.Roles as { Ref: string }[]).map((x) =>

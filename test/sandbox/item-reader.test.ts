@@ -50,7 +50,11 @@ describe('the sandbox ItemReader', () => {
 
   it('reads JSONL, one item a line, blank lines ignored', async () => {
     const s3 = new FakeS3();
-    s3.put('artifacts', 'runs/r1/nodes.json', `${nodes.map((n) => JSON.stringify(n)).join('\n')}\n\n`);
+    s3.put(
+      'artifacts',
+      'runs/r1/nodes.json',
+      `${nodes.map((n) => JSON.stringify(n)).join('\n')}\n\n`,
+    );
     await expect(read(s3, reader({ InputType: 'JSONL' }))).resolves.toEqual(nodes);
   });
 
@@ -107,7 +111,9 @@ describe('the sandbox ItemReader', () => {
     s3.put('artifacts', 'runs/r1/nodes.json', JSON.stringify(nodes));
     await expect(
       read(s3, { ...reader(), Resource: 'arn:aws:states:::s3:listObjectsV2' }),
-    ).rejects.toThrow(/reads s3:getObject objects only; this map uses arn:aws:states:::s3:listObjectsV2/);
+    ).rejects.toThrow(
+      /reads s3:getObject objects only; this map uses arn:aws:states:::s3:listObjectsV2/,
+    );
     await expect(read(s3, reader({ InputType: 'MANIFEST' }))).rejects.toThrow(
       /reads JSON, JSONL or CSV; this map reads MANIFEST/,
     );
