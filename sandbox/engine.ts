@@ -275,6 +275,8 @@ export class Sandbox {
   readonly commandLogs: FakeCommandLogs | undefined;
   /** DynamoDB requests per operation (`PutItem`, `Query`, ...), for the cost bench (issue 11). */
   dynamoOperations: ReadonlyMap<string, number> = new Map();
+  /** Distributed Map runs and the items they started, for the cost bench (issue 11). */
+  readonly mapRuns = { runs: 0, items: 0, processorStates: 0 };
   /** Events the EventBridge rule delivered to complete-command (and retries). */
   deliveredEvents = 0;
   /**
@@ -988,16 +990,20 @@ export class Sandbox {
     let failures = 0;
     let next = 0;
     let exceeded = false;
+    this.mapRuns.runs++;
     const worker = async () => {
       while (!exceeded && next < items.length) {
         const index = next++;
         const itemInput = selector
           ? applyTemplate(selector, input, { value: items[index], index })
           : items[index];
+        const counter = { history: 0, transitions: 0 }; // iterations are child executions with their own history
         const result = await this.runScope(`${ctx.executionArn}#processor`, processor, itemInput, {
           ...ctx,
-          counter: { history: 0, transitions: 0 }, // iterations are child executions with their own history
+          counter,
         });
+        this.mapRuns.items++;
+        this.mapRuns.processorStates += counter.transitions;
         if (result.status === 'FAILED') {
           failures++;
           if (failures > tolerated) exceeded = true;

@@ -112,6 +112,8 @@ it('a 100,000-server group by tag: the API takes it, the run resolves it through
   // The map started one child (maxConcurrency 1); its failure stopped it (maxFailedNodes 0).
   const children = sandbox.executions.filter((e) => e.name.startsWith(`${runId}-`));
   expect(children.map((c) => c.name)).toEqual([`${runId}-${FIRST}`]);
+  // One Map Run, one item started, its processor's one state (StartExecution.sync) entered.
+  expect(sandbox.mapRuns).toEqual({ runs: 1, items: 1, processorStates: 1 });
   expect(new Set(fleet.log.map((e) => e.node))).toEqual(new Set([FIRST]));
   // Nothing in the state grows with the count: the list alone is about 4 MB.
   expect(JSON.stringify(listed).length).toBeGreaterThan(COUNT * 40);

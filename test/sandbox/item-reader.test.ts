@@ -46,6 +46,8 @@ describe('the sandbox ItemReader', () => {
     s3.put('artifacts', 'runs/r1/nodes.json', JSON.stringify(nodes));
     await expect(read(s3, reader({ InputType: 'JSON' }))).resolves.toEqual(nodes);
     await expect(read(s3, reader())).resolves.toEqual(nodes);
+    // Each read is one GetObject request, as the cost bench counts S3 (issue 11).
+    expect(Object.fromEntries(s3.requests)).toEqual({ GetObject: 2 });
   });
 
   it('reads JSONL, one item a line, blank lines ignored', async () => {
