@@ -166,6 +166,8 @@ export class RolloutWorkflow extends Construct {
             requestedBy: sfn.JsonPath.objectAt('$.requestedBy'),
             rebootOption: sfn.JsonPath.stringAt('$.rebootOption'),
             targetResolution: sfn.JsonPath.objectAt('$.targetResolution'),
+            // Issue 11: maxConcurrency and the percentages as resolved, for the report.
+            policy: sfn.JsonPath.objectAt('$.policy'),
             startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
             execution: sfn.JsonPath.stringAt('$$.Execution.Id'),
           },

@@ -1289,6 +1289,35 @@ export interface RunView {
     readonly skipped: number;
     readonly resolvedAt: string;
   };
+  /** Issue 11: maxConcurrency as resolved, and the percentages as written. */
+  readonly resolvedPolicy?: {
+    readonly maxConcurrency: number;
+    readonly maxConcurrencyPercent?: number;
+    readonly maxFailedNodesPercent?: number;
+  };
+  readonly maxFailedNodes?: number;
+}
+
+/**
+ * Issue 11: a group policy's percentages as resolved against the run's nodes, e.g.
+ * `Policy resolved against 10000 node(s): maxConcurrency 10% = 1000 at a time; maxFailedNodes 1% = 100`.
+ * Undefined when the run wrote no percentage.
+ */
+export function percentagesNotice(run: RunView): string | undefined {
+  const policy = run.resolvedPolicy;
+  if (policy?.maxConcurrencyPercent === undefined && policy?.maxFailedNodesPercent === undefined) {
+    return undefined;
+  }
+  const count = run.targetResolution?.count ?? run.nodes.length;
+  const parts = [
+    policy.maxConcurrencyPercent === undefined
+      ? `maxConcurrency ${policy.maxConcurrency} at a time`
+      : `maxConcurrency ${policy.maxConcurrencyPercent}% = ${policy.maxConcurrency} at a time`,
+    ...(policy.maxFailedNodesPercent === undefined
+      ? []
+      : [`maxFailedNodes ${policy.maxFailedNodesPercent}% = ${run.maxFailedNodes}`]),
+  ];
+  return `Policy resolved against ${count} node(s): ${parts.join('; ')}`;
 }
 
 /** The report's notices: what happened to the run as a whole, one line each. */
@@ -1300,6 +1329,8 @@ export function runNotices(run: RunView): string[] {
       `Target resolved at ${resolution.resolvedAt}: ${resolution.selector} gave ${resolution.count} node(s)${resolution.skipped > 0 ? `, ${resolution.skipped} member(s) skipped (not Windows managed nodes)` : ''}`,
     );
   }
+  const percentages = percentagesNotice(run);
+  if (percentages !== undefined) notices.push(percentages);
   if (run.warnAfterPassedAt !== undefined) {
     notices.push(
       `WarnAfter passed: the run was still going at ${run.warnAfterPassedAt}${run.warnAt ? `, past ${run.warnAt}` : ''}`,

@@ -84,6 +84,14 @@ const startRunSchema = z.object({
     requestedBy: z.string().nullish(),
     /** The rollout's rebootOption (issue 13, item 3); kept on the run unless IfRequired. */
     rebootOption: z.enum(REBOOT_OPTIONS).optional(),
+    /** Issue 11: the run policy as resolved; the run keeps its concurrency and percentages. */
+    policy: z
+      .looseObject({
+        maxConcurrency: z.number().int().min(1),
+        maxConcurrencyPercent: z.number().optional(),
+        maxFailedNodesPercent: z.number().optional(),
+      })
+      .optional(),
     /** Issue 11: how a selected target was resolved (tags, Resource Group, manifest). */
     targetResolution: z
       .object({
@@ -498,6 +506,19 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           nodes: await recordedNames(deps.s3, run),
           maxFailedNodes: run.maxFailedNodes,
           ...(run.targetResolution ? { targetResolution: run.targetResolution } : {}),
+          ...(run.policy
+            ? {
+                resolvedPolicy: {
+                  maxConcurrency: run.policy.maxConcurrency,
+                  ...(run.policy.maxConcurrencyPercent === undefined
+                    ? {}
+                    : { maxConcurrencyPercent: run.policy.maxConcurrencyPercent }),
+                  ...(run.policy.maxFailedNodesPercent === undefined
+                    ? {}
+                    : { maxFailedNodesPercent: run.policy.maxFailedNodesPercent }),
+                },
+              }
+            : {}),
           status: 'Running',
           startedAt,
           ...(run.deadlines?.stopAt !== undefined

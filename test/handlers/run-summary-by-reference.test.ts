@@ -23,7 +23,9 @@ const run = (nodeList: boolean): RunRecord =>
       skipped: 0,
       resolvedAt: '2026-12-05T02:00:00.000Z',
       ...(nodeList
-        ? { nodeList: { bucket: 'artifacts', key: 'targets/r1/nodes.json', sha256: 'a'.repeat(64) } }
+        ? {
+            nodeList: { bucket: 'artifacts', key: 'targets/r1/nodes.json', sha256: 'a'.repeat(64) },
+          }
         : {}),
     },
   }) as RunRecord;

@@ -101,7 +101,9 @@ describe('validate-input: a list by reference', () => {
     });
     await expect(run()).rejects.toMatchObject({
       name: 'InvalidRolloutInput',
-      message: expect.stringMatching(/^phases: 2001 nodes resolved; phases take a group of at most 2000/),
+      message: expect.stringMatching(
+        /^phases: 2001 nodes resolved; phases take a group of at most 2000/,
+      ),
     });
   });
 });
