@@ -25,10 +25,10 @@ let post: (
 ) => Promise<{ status: number; body: Record<string, unknown> }>;
 
 beforeAll(async () => {
-  // 2,001 nodes WEB0001-WEB2001; the first 3 tagged Env=prod.
+  // 2,001 nodes WEB0001-WEB2001; the first 3 tagged Env=prod, the first 30 Ring=1.
   const scenario = selectionScenario(
     COUNT,
-    (i) => (i < 3 ? { tags: { Env: 'prod' } } : {}),
+    (i) => ({ tags: { ...(i < 3 ? { Env: 'prod' } : {}), ...(i < 30 ? { Ring: '1' } : {}) } }),
     [1603],
   );
   (scenario.runs[0] as { rollout: { plugins: unknown } }).rollout.plugins = PLUGINS;
@@ -79,6 +79,17 @@ describe('POST /rollouts with target.select', () => {
       1,
     );
     expect(executionOf(first.body.rolloutId)?.error).toBe('RolloutFailed');
+  }, 600_000);
+
+  it('up to 2,000 resolved nodes the run records every name, read from the list in S3', async () => {
+    const started = await post(selected({ tags: { Ring: '1' } }));
+    await result.sandbox.settle();
+    const run = await result.sandbox.store.getRun(String(started.body.rolloutId));
+    // The state carried the first 20; the run history read all 30 from S3.
+    expect(run?.targetResolution?.firstNodes).toHaveLength(20);
+    expect(run?.nodes).toEqual(
+      Array.from({ length: 30 }, (_, i) => `WEB${String(i + 1).padStart(4, '0')}`),
+    );
   }, 600_000);
 
   it('a malformed selection is a 400 naming the field, and nothing starts', async () => {
