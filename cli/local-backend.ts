@@ -151,7 +151,11 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     const byName = new Map(scenario.nodes.map((n) => [n.name.toUpperCase(), n]));
     let nodes = target.nodes;
     // Issue 11: a group chosen by select is resolved by the workflow; leave it without nodes.
-    if (nodes === undefined && target.select === undefined && (kind === 'cluster' || kind === 'group')) {
+    if (
+      nodes === undefined &&
+      target.select === undefined &&
+      (kind === 'cluster' || kind === 'group')
+    ) {
       const members = scenario.nodes.filter((n) =>
         kind === 'cluster' ? n.cluster?.toUpperCase() === name : n.cluster === undefined,
       );
