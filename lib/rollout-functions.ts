@@ -73,6 +73,12 @@ export const HANDLER_BUNDLING = {
   externalModules: ['@aws-sdk/*'],
 } as const;
 
+/**
+ * Issue 11: resolving a selection and scanning its nodes page SSM 50 nodes a call: 2,000 calls
+ * each at 100,000 nodes, minutes at SSM's Describe throttling. Lambda's longest timeout.
+ */
+export const LIST_FUNCTION_TIMEOUT = Duration.minutes(15);
+
 /** The API function's timeout: under API Gateway's 29-second integration limit. */
 export const API_FUNCTION_TIMEOUT = Duration.seconds(28);
 
@@ -179,8 +185,16 @@ export class RolloutFunctions extends Construct {
     this.functions = {
       validateInput: make('validateInput'),
       // Issue 11: the resolved node list goes to targets/ of the artifacts bucket.
-      resolveTarget: make('resolveTarget', { ARTIFACTS_BUCKET: props.artifactsBucket.bucketName }),
-      scan: make('scan', { ARTIFACTS_BUCKET: props.artifactsBucket.bucketName }),
+      resolveTarget: make(
+        'resolveTarget',
+        { ARTIFACTS_BUCKET: props.artifactsBucket.bucketName },
+        LIST_FUNCTION_TIMEOUT,
+      ),
+      scan: make(
+        'scan',
+        { ARTIFACTS_BUCKET: props.artifactsBucket.bucketName },
+        LIST_FUNCTION_TIMEOUT,
+      ),
       preflight: make('preflight', table),
       planNode: make('planNode'),
       hotpatchEligibility: make('hotpatchEligibility'),

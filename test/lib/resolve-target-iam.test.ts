@@ -88,6 +88,22 @@ describe('resolve-target IAM', () => {
     expect(byRole('s3:GetObject')).toEqual(['runHistory', 'scan', 'validateInput']);
   });
 
+  it('resolve-target and the scan may run 15 minutes: 2,000 SSM pages at 100,000 nodes', () => {
+    const timeouts = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::Lambda::Function')
+      .map((r) => r.Properties?.Timeout as number);
+    // The two list functions at Lambda's longest; every other one shorter.
+    expect(timeouts.filter((t) => t === 900)).toHaveLength(2);
+    const byRole = (suffix: string) =>
+      Object.values(resources).find(
+        (r) =>
+          r.Type === 'AWS::Lambda::Function' &&
+          JSON.stringify(r.Properties?.Role).includes(`${suffix}Role`),
+      )?.Properties?.Timeout;
+    expect(byRole('resolveTarget')).toBe(900);
+    expect(byRole('scan')).toBe(900);
+  });
+
   it('no other role may list Resource Groups', () => {
     const holders = Object.values(resources)
       .filter((r) => r.Type === 'AWS::IAM::Policy')
