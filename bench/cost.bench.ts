@@ -35,7 +35,21 @@ export const PRICES = {
   s3Get: 0.0004 / 1000,
   /** Run Command on EC2 managed nodes: no charge (standard tier). */
   ssmCall: 0,
+  /**
+   * Distributed Map (Standard child workflows): one state transition for each child workflow
+   * execution the map starts, besides the transitions of the states inside it (the item
+   * processor's, here one StartExecution.sync task), at the state-transition price. Source:
+   * Step Functions Developer Guide, "Transitions" ("Transitions in Distributed Map states"),
+   * and aws.amazon.com/step-functions/pricing; read 2026-12-05.
+   */
+  mapChildExecution: 0.025 / 1000,
 } as const;
+
+/**
+ * S3 PUTs Step Functions' ResultWriter makes per Map Run (not simulated by the sandbox):
+ * manifest.json and one results file per status with items (SUCCEEDED_0.json, FAILED_0.json).
+ */
+export const RESULT_WRITER_PUTS_PER_MAP_RUN = 3;
 
 /** Assumptions where the sandbox cannot measure what AWS bills. */
 export const ASSUMPTIONS = {
@@ -75,6 +89,17 @@ export async function benchCost() {
     else if (READS.has(operation)) reads += n;
   }
   const events = sandbox.events.received.length;
+  // Issue 11: the Distributed Map's own billing (item executions and the states inside them),
+  // and the S3 requests (the handlers' and the ItemReader's, counted by the sandbox's S3; the
+  // ResultWriter's, assumed per Map Run).
+  const map = sandbox.mapRuns;
+  const mapTransitions = map.items + map.processorStates;
+  const s3 = sandbox.s3.requests;
+  const s3Puts =
+    (s3.get('PutObject') ?? 0) +
+    (s3.get('ListObjectsV2') ?? 0) +
+    map.runs * RESULT_WRITER_PUTS_PER_MAP_RUN;
+  const s3Gets = (s3.get('GetObject') ?? 0) + (s3.get('GetObjectAttributes') ?? 0);
   const commands = result.fleet.nodes().reduce((n, node) => n + node.commands.length, 0);
   // S3: the scan writes the node list; each node's plan reads the hotfix root (list + config).
   const per1000 = (n: number) => round((n / nodeUpdates) * 1000, 1);
@@ -86,6 +111,9 @@ export async function benchCost() {
     dynamoReads: reads * ASSUMPTIONS.unitsPerRequest * PRICES.dynamoReadUnit,
     eventBridgeEvents: events * PRICES.eventBridgeEvent,
     ssmCommands: commands * PRICES.ssmCall,
+    distributedMapItems: mapTransitions * PRICES.mapChildExecution,
+    s3Puts: s3Puts * PRICES.s3Put,
+    s3Gets: s3Gets * PRICES.s3Get,
   };
   const total = Object.values(lines).reduce((a, b) => a + b, 0);
   const usd = (x: number) => round((x / nodeUpdates) * 1000, 4);
@@ -106,6 +134,8 @@ export async function benchCost() {
       dynamoReads: round(reads / nodeUpdates, 1),
       eventBridgeEvents: round(events / nodeUpdates, 2),
       ssmCommands: round(commands / nodeUpdates, 1),
+      distributedMapTransitions: round(mapTransitions / nodeUpdates, 2),
+      s3Requests: round((s3Puts + s3Gets) / nodeUpdates, 2),
     },
     per1000NodeUpdates: {
       counts: {
@@ -116,17 +146,23 @@ export async function benchCost() {
         dynamoReadUnits: per1000(reads),
         eventBridgeEvents: per1000(events),
         ssmCommands: per1000(commands),
+        distributedMapTransitions: per1000(mapTransitions),
+        s3PutListRequests: per1000(s3Puts),
+        s3GetRequests: per1000(s3Gets),
       },
       usd: Object.fromEntries(Object.entries(lines).map(([k, v]) => [k, usd(v)])),
       totalUsd: usd(total),
     },
     lambdaByFunction: Object.fromEntries(sandbox.invocations),
     dynamoByOperation: Object.fromEntries(sandbox.dynamoOperations),
+    distributedMap: { ...map, resultWriterPutsAssumedPerRun: RESULT_WRITER_PUTS_PER_MAP_RUN },
+    s3ByOperation: Object.fromEntries(s3),
     prices: PRICES,
     assumptions: ASSUMPTIONS,
     notes: [
-      "Step Functions bills a Distributed Map's item executions too (about 2 transitions each: the StartExecution.sync task and its end); the sandbox runs the item processor without counting them, so add about 2 per node-update ($0.05 per 1,000).",
-      'Not counted: CloudWatch Logs ingestion ($0.50/GB; the workflows log ERROR only by default), X-Ray traces, KMS requests with a customer key, S3 requests (a few per run and per node), API Gateway for API-started runs.',
+      "Distributed Map: one transition per child workflow execution it starts plus the item processor's own states (the StartExecution.sync task), counted by the sandbox per item (distributedMapTransitions); the node workflow's transitions are in stateTransitions.",
+      `S3: the requests the handlers and the Distributed Map's ItemReader make, counted by the sandbox's S3; the ResultWriter's ${RESULT_WRITER_PUTS_PER_MAP_RUN} PUTs per Map Run are assumed (not simulated).`,
+      'Not counted: CloudWatch Logs ingestion ($0.50/GB; the workflows log ERROR only by default), X-Ray traces, KMS requests with a customer key, API Gateway for API-started runs.',
       'SSM status-change events reach EventBridge as AWS service events: free; counted above are only our PutEvents (lifecycle events).',
     ],
   };

@@ -7,6 +7,7 @@ import { loadavg } from 'node:os';
 import { runScenario } from '../sandbox/run-scenario.js';
 import { parseScenario } from '../sandbox/scenario.js';
 import { peakRssMiB, round } from './measure.js';
+import { benchSelectedFleetOf, needsSelection } from './selected-fleet.js';
 
 const FILES = [
   'windows10.0-kb5034439-x64.msu',
@@ -145,6 +146,8 @@ export async function benchFleet() {
 
 /** Wall time and memory of one group rollout of `count` nodes. */
 export async function benchFleetOf(count: number, maxConcurrency: number) {
+  // Issue 11: more nodes than an input lists run as a tag selection, the list through S3.
+  if (needsSelection(count)) return benchSelectedFleetOf(count, maxConcurrency);
   const before = process.memoryUsage().rss;
   const cpuBefore = process.cpuUsage();
   const result = await runScenario(scenario({ kind: 'group', count, minutes: 10, maxConcurrency }));

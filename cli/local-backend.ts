@@ -150,7 +150,12 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     const name = typeof target.name === 'string' ? target.name.toUpperCase() : undefined;
     const byName = new Map(scenario.nodes.map((n) => [n.name.toUpperCase(), n]));
     let nodes = target.nodes;
-    if (nodes === undefined && (kind === 'cluster' || kind === 'group')) {
+    // Issue 11: a group chosen by select is resolved by the workflow; leave it without nodes.
+    if (
+      nodes === undefined &&
+      target.select === undefined &&
+      (kind === 'cluster' || kind === 'group')
+    ) {
       const members = scenario.nodes.filter((n) =>
         kind === 'cluster' ? n.cluster?.toUpperCase() === name : n.cluster === undefined,
       );

@@ -267,6 +267,20 @@ export class RolloutApi extends Construct {
         wildcardResource(`${arnToken(artifactsBucket)}/scans/*`),
         "GET /scans/{id} reads the scan's per-node results under scans/ of the artifacts bucket (read-only)",
       );
+      // Issue 11: a group listing more than 2,000 nodes is uploaded as a manifest, which the
+      // workflow's ResolveTarget reads (manifests/); the API writes only manifests/api/.
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'UploadLargeNodeLists',
+          actions: ['s3:PutObject'],
+          resources: [artifactsBucket.arnForObjects('manifests/api/*')],
+        }),
+      );
+      acknowledge(
+        role,
+        wildcardResource(`${arnToken(artifactsBucket)}/manifests/api/*`),
+        "uploads a large group's node list as a manifest, one object per run id (known at request time)",
+      );
     }
 
     // cdk-nag: what remains, and why.

@@ -75,6 +75,12 @@ export const HANDLER_BUNDLING = {
   externalModules: ['@aws-sdk/*'],
 } as const;
 
+/**
+ * Issue 11: resolving a selection and scanning its nodes page SSM 50 nodes a call: 2,000 calls
+ * each at 100,000 nodes, minutes at SSM's Describe throttling. Lambda's longest timeout.
+ */
+export const LIST_FUNCTION_TIMEOUT = Duration.minutes(15);
+
 /** The API function's timeout: under API Gateway's 29-second integration limit. */
 export const API_FUNCTION_TIMEOUT = Duration.seconds(28);
 
@@ -180,8 +186,17 @@ export class RolloutFunctions extends Construct {
     const table = { TABLE_NAME: props.table.tableName };
     this.functions = {
       validateInput: make('validateInput'),
-      resolveTarget: make('resolveTarget'),
-      scan: make('scan', { ARTIFACTS_BUCKET: props.artifactsBucket.bucketName }),
+      // Issue 11: the resolved node list goes to targets/ of the artifacts bucket.
+      resolveTarget: make(
+        'resolveTarget',
+        { ARTIFACTS_BUCKET: props.artifactsBucket.bucketName },
+        LIST_FUNCTION_TIMEOUT,
+      ),
+      scan: make(
+        'scan',
+        { ARTIFACTS_BUCKET: props.artifactsBucket.bucketName },
+        LIST_FUNCTION_TIMEOUT,
+      ),
       preflight: make('preflight', table),
       planNode: make('planNode'),
       hotpatchEligibility: make('hotpatchEligibility'),
@@ -333,7 +348,42 @@ export class RolloutFunctions extends Construct {
         resources: [props.artifactsBucket.arnForObjects('manifests/*')],
       }),
     );
-    grantKey(props.encryptionKey, f.resolveTarget, KEY_READ);
+    grantKey(props.encryptionKey, f.resolveTarget, KEY_READ_WRITE);
+    // Issue 11: a resolved list goes through S3 (targets/<execution>/): ResolveTarget writes
+    // it, validation reads it (and writes it again in update order when reordered), the scan
+    // reads it. Only that prefix.
+    const nodeLists = props.artifactsBucket.arnForObjects('targets/*');
+    f.resolveTarget.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteResolvedNodeLists',
+        actions: ['s3:PutObject'],
+        resources: [nodeLists],
+      }),
+    );
+    f.validateInput.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadResolvedNodeLists',
+        actions: ['s3:GetObject', 's3:PutObject'],
+        resources: [nodeLists],
+      }),
+    );
+    grantKey(props.encryptionKey, f.validateInput, KEY_READ_WRITE);
+    // The run history records a resolved list's names (up to 2,000) from it.
+    f.runHistory.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadResolvedNodeLists',
+        actions: ['s3:GetObject'],
+        resources: [nodeLists],
+      }),
+    );
+    grantKey(props.encryptionKey, f.runHistory, KEY_READ);
+    f.scan.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadResolvedNodeLists',
+        actions: ['s3:GetObject'],
+        resources: [nodeLists],
+      }),
+    );
 
     // SSM: node status, and commands only with our documents on tagged instances.
     for (const name of ['scan', 'preflight', 'resolveTarget'] as const) {
@@ -466,6 +516,18 @@ export class RolloutFunctions extends Construct {
       wildcardResource(`${arnToken(props.artifactsBucket)}/scans/*`),
       "reads each scan's per-node results under scans/ of the artifacts bucket (read-only)",
     );
+    for (const [name, what] of [
+      ['resolveTarget', 'writes'],
+      ['validateInput', 'reads (and writes in update order)'],
+      ['runHistory', 'reads'],
+      ['scan', 'reads'],
+    ] as const) {
+      acknowledge(
+        f[name].role as iam.IRole,
+        wildcardResource(`${arnToken(props.artifactsBucket)}/targets/*`),
+        `${what} each execution's resolved node list under targets/ of the artifacts bucket; the key names the execution, known only at run time`,
+      );
+    }
     // cdk-nag prints unresolved pseudo parameters as <AWS::Region>; resolved ones literally.
     const nagRegion = Token.isUnresolved(region) ? '<AWS::Region>' : region;
     const nagAccount = Token.isUnresolved(account) ? '<AWS::AccountId>' : account;

@@ -166,6 +166,8 @@ export class RolloutWorkflow extends Construct {
             requestedBy: sfn.JsonPath.objectAt('$.requestedBy'),
             rebootOption: sfn.JsonPath.stringAt('$.rebootOption'),
             targetResolution: sfn.JsonPath.objectAt('$.targetResolution'),
+            // Issue 11: maxConcurrency and the percentages as resolved, for the report.
+            policy: sfn.JsonPath.objectAt('$.policy'),
             startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
             execution: sfn.JsonPath.stringAt('$$.Execution.Id'),
           },
@@ -714,7 +716,11 @@ export class RolloutWorkflow extends Construct {
     const resolveTarget = invoke(
       'ResolveTarget',
       f.resolveTarget,
-      { input: sfn.JsonPath.entirePayload },
+      {
+        input: sfn.JsonPath.entirePayload,
+        // The resolved list is written under targets/<execution name>/ (issue 11).
+        executionName: sfn.JsonPath.stringAt('$$.Execution.Name'),
+      },
       '$',
     );
     resolveTarget.addCatch(

@@ -14,7 +14,11 @@
  *    ItemsPath, as the scan workflow's map has), applies ItemSelector, runs the item
  *    processor per item with MaxConcurrency, and raises
  *    `States.ExceedToleratedFailureThreshold` past ToleratedFailureCount, as AWS does. Its Next,
- *    ResultPath, Retry and Catch stay as synthesized.
+ *    ResultPath, Retry and Catch stay as synthesized. The ItemReader (item-reader.ts) reads the
+ *    object with GetObject from the sandbox's S3 (aws-fakes.ts): `InputType` JSON, JSONL or CSV
+ *    (header row or `CSVHeaders`), `MaxItems`/`MaxItemsPath`; any other reader is refused by
+ *    name, and a missing or malformed object is `States.ItemReaderFailed`, as in AWS. The
+ *    ResultWriter writes nothing: each item's result is its child execution's.
  * 4. Lambda tasks (function ARNs): the interpreter would call AWS; each is overridden to call the
  *    real handler in-process with the payload Step Functions would send.
  * 5. Retry intervals run in zero wall time (they are waits, and the sandbox's time is virtual).

@@ -34,6 +34,8 @@ function existing(objects: Map<string, StoredObject> | undefined, key: unknown):
 /** An in-memory S3 with the calls the handlers make. */
 export class FakeS3 {
   private readonly buckets = new Map<string, Map<string, StoredObject>>();
+  /** Requests made through {@link send}, by operation (`GetObject`, ...), for the cost bench. */
+  readonly requests = new Map<string, number>();
 
   /** Stores an object; `sha256` (hex) overrides the checksum, e.g. to simulate a mismatch. */
   put(bucket: string, key: string, body: string | Buffer, sha256Hex?: string): void {
@@ -60,6 +62,8 @@ export class FakeS3 {
     const input = command.input;
     const bucket = String(input.Bucket);
     const objects = this.buckets.get(bucket);
+    const operation = command.constructor.name.replace(/Command$/, '');
+    this.requests.set(operation, (this.requests.get(operation) ?? 0) + 1);
     switch (command.constructor.name) {
       case 'ListObjectsV2Command': {
         if (!objects)

@@ -48,6 +48,7 @@ import {
 } from './command-logs.js';
 import { type AslDefinition, placeholderArn, renderStateMachines } from './definitions.js';
 import { closeDynaliteIterators } from './dynalite-iterators.js';
+import { type ItemReaderSpec, readItems } from './item-reader.js';
 import { simulatedResourceGroups } from './resource-groups.js';
 import { unsignedDynamoDbAuth } from './sandbox-signer.js';
 
@@ -292,6 +293,8 @@ export class Sandbox {
   readonly commandLogs: FakeCommandLogs | undefined;
   /** DynamoDB requests per operation (`PutItem`, `Query`, ...), for the cost bench (issue 11). */
   dynamoOperations: ReadonlyMap<string, number> = new Map();
+  /** Distributed Map runs and the items they started, for the cost bench (issue 11). */
+  readonly mapRuns = { runs: 0, items: 0, processorStates: 0 };
   /** Events the EventBridge rule delivered to complete-command (and retries). */
   deliveredEvents = 0;
   /**
@@ -369,6 +372,7 @@ export class Sandbox {
         makeValidateInputHandler({
           now,
           random,
+          s3,
         }) as Handler,
       ],
       [
@@ -378,6 +382,7 @@ export class Sandbox {
           s3,
           resourceGroups: options.resourceGroups ?? simulatedResourceGroups([]),
           now,
+          artifactsBucket: this.synth.artifactsBucket,
         }) as Handler,
       ],
       [
@@ -430,7 +435,7 @@ export class Sandbox {
       ],
       [
         'runHistory',
-        makeRunHistoryHandler({ ...deps, publisher: this.events as never }) as Handler,
+        makeRunHistoryHandler({ ...deps, publisher: this.events as never, s3 }) as Handler,
       ],
       [
         'checkAlarms',
@@ -769,6 +774,8 @@ export class Sandbox {
         readNodeResult: async (scanId, node) =>
           this.s3.text(this.synth.artifactsBucket, scanNodeResultKey(scanId, node)),
       },
+      // Issue 11: a list longer than 2,000 nodes is uploaded as a manifest.
+      manifests: { s3: this.s3 as never, bucket: this.synth.artifactsBucket },
       startRemoval: makeRolloutRemovalStarter({
         sfn: this.sfnClient as never,
         rolloutStateMachineArn: this.synth.rollout.arn,
@@ -1094,24 +1101,16 @@ export class Sandbox {
     return description;
   }
 
-  /** A Distributed Map's items: its ItemReader's S3 object, else the array at its ItemsPath. */
+  /** A Map's items without an ItemReader: the array at its ItemsPath. */
   private mapItems(state: Record<string, unknown>, input: Json): Json[] {
-    const reader = state.ItemReader as { Parameters: Record<string, Json> } | undefined;
-    if (reader === undefined) {
-      const items = evaluatePath(String(state.ItemsPath ?? '$'), input);
-      if (!Array.isArray(items)) {
-        throw namedError(
-          'States.Runtime',
-          `the Map's ItemsPath ${String(state.ItemsPath ?? '$')} is not an array`,
-        );
-      }
-      return items;
+    const items = evaluatePath(String(state.ItemsPath ?? '$'), input);
+    if (!Array.isArray(items)) {
+      throw namedError(
+        'States.Runtime',
+        `the Map's ItemsPath ${String(state.ItemsPath ?? '$')} is not an array`,
+      );
     }
-    const where = applyTemplate(reader.Parameters, input) as { Bucket: string; Key: string };
-    const text = this.s3.text(where.Bucket, where.Key);
-    if (text === undefined)
-      throw namedError('States.ItemReaderFailed', `no object s3://${where.Bucket}/${where.Key}`);
-    return JSON.parse(text) as Json[];
+    return items;
   }
 
   /**
@@ -1176,7 +1175,15 @@ export class Sandbox {
     const processorMode = (state.ItemProcessor as { ProcessorConfig?: { Mode?: string } })
       ?.ProcessorConfig?.Mode;
     if (processorMode !== 'DISTRIBUTED') return this.inlineMap(state, input, ctx);
-    const items = this.mapItems(state, input);
+    // Issue 11: the ItemReader in its own module (item-reader.ts): JSON, JSONL or CSV from S3.
+    const items =
+      state.ItemReader === undefined
+        ? this.mapItems(state, input)
+        : await readItems(state.ItemReader as ItemReaderSpec, {
+            s3: this.s3,
+            parameters: (template) => applyTemplate(template, input),
+            path: (path) => evaluatePath(path, input),
+          });
     const read = (field: string, fallback: number) => {
       const path = state[`${field}Path`];
       const value = typeof path === 'string' ? evaluatePath(path, input) : state[field];
@@ -1192,16 +1199,20 @@ export class Sandbox {
     let failures = 0;
     let next = 0;
     let exceeded = false;
+    this.mapRuns.runs++;
     const worker = async () => {
       while (!exceeded && next < items.length) {
         const index = next++;
         const itemInput = selector
           ? applyTemplate(selector, input, { value: items[index], index })
           : items[index];
+        const counter = { history: 0, transitions: 0 }; // iterations are child executions with their own history
         const result = await this.runScope(`${ctx.executionArn}#processor`, processor, itemInput, {
           ...ctx,
-          counter: { history: 0, transitions: 0 }, // iterations are child executions with their own history
+          counter,
         });
+        this.mapRuns.items++;
+        this.mapRuns.processorStates += counter.transitions;
         if (result.status === 'FAILED') {
           failures++;
           if (failures > tolerated) exceeded = true;

@@ -387,13 +387,16 @@ export function parseJsonBody(request: {
   readonly isBase64Encoded?: boolean;
   readonly contentType?: string;
   readonly required: boolean;
+  /** The largest body this route takes. @default MAX_BODY_BYTES */
+  readonly maxBytes?: number;
 }): unknown {
+  const max = request.maxBytes ?? MAX_BODY_BYTES;
   let text = request.body ?? '';
-  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES * (request.isBase64Encoded ? 1.4 : 1)) {
-    throw tooLarge();
+  if (Buffer.byteLength(text, 'utf8') > max * (request.isBase64Encoded ? 1.4 : 1)) {
+    throw tooLarge(max);
   }
   if (request.isBase64Encoded) text = Buffer.from(text, 'base64').toString('utf8');
-  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) throw tooLarge();
+  if (Buffer.byteLength(text, 'utf8') > max) throw tooLarge(max);
   if (text.trim() === '') {
     if (!request.required) return undefined;
     throw new ApiError('ValidationFailed', 'the request needs a JSON body; it has none', {
@@ -428,10 +431,10 @@ export function parseJsonBody(request: {
   return value;
 }
 
-function tooLarge(): ApiError {
+function tooLarge(max: number): ApiError {
   return new ApiError(
     'PayloadTooLarge',
-    `the body is larger than ${MAX_BODY_BYTES} bytes; a rollout input of 1,000 nodes is about 70 KB`,
+    `the body is larger than ${max} bytes; a rollout input of 1,000 nodes is about 70 KB`,
     { field: '(body)' },
   );
 }
@@ -1394,6 +1397,35 @@ export interface RunView {
     readonly skipped: number;
     readonly resolvedAt: string;
   };
+  /** Issue 11: maxConcurrency as resolved, and the percentages as written. */
+  readonly resolvedPolicy?: {
+    readonly maxConcurrency: number;
+    readonly maxConcurrencyPercent?: number;
+    readonly maxFailedNodesPercent?: number;
+  };
+  readonly maxFailedNodes?: number;
+}
+
+/**
+ * Issue 11: a group policy's percentages as resolved against the run's nodes, e.g.
+ * `Policy resolved against 10000 node(s): maxConcurrency 10% = 1000 at a time; maxFailedNodes 1% = 100`.
+ * Undefined when the run wrote no percentage.
+ */
+export function percentagesNotice(run: RunView): string | undefined {
+  const policy = run.resolvedPolicy;
+  if (policy?.maxConcurrencyPercent === undefined && policy?.maxFailedNodesPercent === undefined) {
+    return undefined;
+  }
+  const count = run.targetResolution?.count ?? run.nodes.length;
+  const parts = [
+    policy.maxConcurrencyPercent === undefined
+      ? `maxConcurrency ${policy.maxConcurrency} at a time`
+      : `maxConcurrency ${policy.maxConcurrencyPercent}% = ${policy.maxConcurrency} at a time`,
+    ...(policy.maxFailedNodesPercent === undefined
+      ? []
+      : [`maxFailedNodes ${policy.maxFailedNodesPercent}% = ${run.maxFailedNodes}`]),
+  ];
+  return `Policy resolved against ${count} node(s): ${parts.join('; ')}`;
 }
 
 /** The report's notices: what happened to the run as a whole, one line each. */
@@ -1405,6 +1437,8 @@ export function runNotices(run: RunView): string[] {
       `Target resolved at ${resolution.resolvedAt}: ${resolution.selector} gave ${resolution.count} node(s)${resolution.skipped > 0 ? `, ${resolution.skipped} member(s) skipped (not Windows managed nodes)` : ''}`,
     );
   }
+  const percentages = percentagesNotice(run);
+  if (percentages !== undefined) notices.push(percentages);
   if (run.warnAfterPassedAt !== undefined) {
     notices.push(
       `WarnAfter passed: the run was still going at ${run.warnAfterPassedAt}${run.warnAt ? `, past ${run.warnAt}` : ''}`,

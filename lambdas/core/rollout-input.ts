@@ -70,11 +70,12 @@ export const GROUP_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const MAX_CLUSTER_NODES = 64;
 
 /**
- * Ours: the resolved rollout travels through every Step Functions state, whose payload limit is
- * 256 KB; 2,000 nodes keep it under three quarters of that (README "Limits"). The same
- * cap as a tag, Resource Group or manifest selection (target-selection.ts).
+ * Ours, for a group that lists its nodes in the input: that list travels through every Step
+ * Functions state, whose payload limit is 256 KB; 2,000 nodes keep it under three quarters of
+ * that (README "Limits"). A larger group is a selection (tags, Resource Group, or a manifest the
+ * CLI/API uploads), whose list goes through S3, up to MAX_RESOLVED_NODES (target-selection.ts).
  */
-export const MAX_GROUP_NODES = MAX_RESOLVED_NODES;
+export const MAX_GROUP_NODES = 2000;
 
 /**
  * When a node is drained (its clustered roles moved off) before updating. `whenRestartPossible`:
@@ -158,6 +159,14 @@ const targetResolutionSchema = z
     count: z.number().int().min(1),
     skipped: z.number().int().min(0),
     resolvedAt: z.iso.datetime({ offset: true }),
+    nodeList: z
+      .strictObject({
+        bucket: z.string().min(3),
+        key: z.string().min(1),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      })
+      .optional(),
+    firstNodes: z.array(z.string()).max(20).optional(),
   })
   .describe(
     'Set by the workflow when target.select was resolved: how the nodes were chosen and how many',
@@ -174,6 +183,12 @@ const groupTargetSchema = z
     resolution: targetResolutionSchema.optional(),
   })
   .describe('A group of standalone servers, updated policy.maxConcurrency at a time');
+
+// Issue 11: a resolved selection's nodes, read back from S3 by validate-input: up to
+// MAX_RESOLVED_NODES, as they never travel in the state.
+const referencedGroupTargetSchema = groupTargetSchema.extend({
+  nodes: nodeList(MAX_RESOLVED_NODES, 'group'),
+});
 
 const targetSchema = z.discriminatedUnion('kind', [clusterTargetSchema, groupTargetSchema], {
   error: (issue) =>
@@ -358,6 +373,11 @@ export const rolloutInputSchema = z
       'Starts a rollout of Windows updates to a failover cluster (Cluster-Aware Updating) or a group of servers',
   });
 
+/** The input with a resolved selection's nodes read back from S3 (issue 11). */
+const referencedRolloutInputSchema = rolloutInputSchema.extend({
+  target: z.discriminatedUnion('kind', [clusterTargetSchema, referencedGroupTargetSchema]),
+});
+
 /** The rollout input as a caller writes it. */
 export type RolloutInput = z.input<typeof rolloutInputSchema>;
 
@@ -519,6 +539,11 @@ export interface ParseRolloutOptions {
   /** Random numbers in [0, 1) for a generated run id. @default Math.random */
   readonly random?: () => number;
   /**
+   * The group's nodes were resolved from a selection and read back from S3 (issue 11): up to
+   * MAX_RESOLVED_NODES instead of the MAX_GROUP_NODES an input may list. @default false
+   */
+  readonly nodesByReference?: boolean;
+  /**
    * The run id when the input has none, e.g. the execution name; used only when it is a valid
    * run id. @default - a generated run id
    */
@@ -543,7 +568,9 @@ export function parseRolloutInput(
   }
   let result: ReturnType<typeof rolloutInputSchema.safeParse>;
   try {
-    result = rolloutInputSchema.safeParse(input);
+    result = (
+      options.nodesByReference === true ? referencedRolloutInputSchema : rolloutInputSchema
+    ).safeParse(input) as typeof result;
   } catch (error) {
     // Only reachable with exotic objects (throwing getters); JSON never gets here.
     const problem = { field: '(root)', message: `could not be read: ${String(error)}` };

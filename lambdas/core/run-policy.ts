@@ -153,6 +153,8 @@ export interface RunPolicy {
   readonly separateReboots: boolean;
   /** Nodes updated at the same time (1 for a cluster). */
   readonly maxConcurrency: number;
+  /** The percentage maxConcurrency was written as (`"10%"` → 10); absent for a count. */
+  readonly maxConcurrencyPercent?: number;
 }
 
 /** Raised when a run policy or its target is invalid; lists every problem found. */
@@ -671,5 +673,10 @@ export function resolveRunPolicy(input: unknown, target: RunTarget): RunPolicy {
       kind === 'cluster' || policy.maxConcurrency === undefined
         ? 1
         : resolveConcurrency(policy.maxConcurrency, nodes.length),
+    ...(kind === 'group' &&
+    policy.maxConcurrency !== undefined &&
+    'percent' in policy.maxConcurrency
+      ? { maxConcurrencyPercent: policy.maxConcurrency.percent }
+      : {}),
   };
 }

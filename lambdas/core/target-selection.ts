@@ -15,11 +15,15 @@ import { formatProblems, RolloutRuleError, type ValidationProblem } from './erro
 import { nodeListProblems, nodeNameProblem } from './node-names.js';
 
 /**
- * The most nodes a resolution may give. Ours: the resolved node list travels in the workflow's
- * state (payload limit 256 KB); 2,000 nodes with 15-character names make a resolved rollout of about 160 KB, and the
- * scan leaves a large group's nodes to S3 (test/handlers/scan-large-group.test.ts).
+ * The most nodes a resolution may give: 100,000 (README "Limits"). The list never travels in the
+ * state (it is written to S3 and read by the Distributed Map's ItemReader), so the 256 KB payload
+ * limit does not bound it. What does: resolving pages SSM's DescribeInstanceInformation 50 nodes a
+ * call (2,000 calls at 100,000, within its throttle and a 15-minute Lambda), the validation and
+ * the scan hold the list in one Lambda's memory (about 6 MB of JSON at 100,000), and the run's
+ * summary reads one DynamoDB item per node. AWS's own limits are far above: a Distributed Map
+ * reads up to 10 GB of JSON and runs up to 10,000 child executions at once.
  */
-export const MAX_RESOLVED_NODES = 2000;
+export const MAX_RESOLVED_NODES = 100_000;
 
 /** How many tags a selection may AND (SSM Run Command's Targets take at most 5 keys). */
 export const MAX_SELECTION_TAGS = 5;
@@ -52,6 +56,10 @@ export interface TargetResolution {
   /** Members left out and why, e.g. a group's instances that are not Windows managed nodes. */
   readonly skipped: number;
   readonly resolvedAt: string;
+  /** The resolved list in S3 (the state never carries it): bucket, key and SHA-256. */
+  readonly nodeList?: { readonly bucket: string; readonly key: string; readonly sha256: string };
+  /** The first names of the list (at most 20), for the run record and the report. */
+  readonly firstNodes?: readonly string[];
 }
 
 /** The selection is not well formed; every problem names its field. */

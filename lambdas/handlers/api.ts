@@ -92,6 +92,13 @@ import {
   type RunStore,
 } from '../shared/run-store.js';
 import { logContext, logger, requiredEnv, tracer } from '../shared/runtime.js';
+import {
+  isSelectedRequest,
+  MAX_ROLLOUT_BODY_BYTES,
+  type ManifestUpload,
+  parseLargeList,
+  parseSelectedRequest,
+} from '../shared/selected-request.js';
 import { readNodeProgress } from './node-progress.js';
 import { makeScanRoutes, readArtifact, type ScanApiDeps } from './scan-api.js';
 
@@ -180,6 +187,11 @@ export interface ApiDeps {
    * @default - none: GET /compliance answers 501
    */
   readonly compliance?: Pick<ComplianceStore, 'listCompliance'>;
+  /**
+   * Where POST /rollouts uploads a group's list longer than 2,000 nodes, as a manifest (issue 11).
+   * @default - none: such a list is refused
+   */
+  readonly manifests?: ManifestUpload;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -572,10 +584,18 @@ export function makeApiHandler(deps: ApiDeps) {
       isBase64Encoded: request.isBase64Encoded,
       contentType: request.headers.get('content-type'),
       required: true,
+      // Issue 11: a group of up to 100,000 listed nodes (uploaded as a manifest).
+      maxBytes: MAX_ROLLOUT_BODY_BYTES,
     });
     const headerKey = parseIdempotencyKey(request.headers.get('idempotency-key'));
     const now = deps.now();
-    const parsed = parseRolloutRequest(body, now, { random });
+    // Issue 11: a selected group, or more nodes than an input lists (selected-request.ts).
+    const parsed: RolloutRequest & { upload?: () => Promise<Record<string, unknown>> } =
+      isSelectedRequest(body) && isRecord(body)
+        ? Object.hasOwn(body.target as object, 'select')
+          ? parseSelectedRequest(body, now, { random })
+          : parseLargeList(body, now, deps.manifests, { random })
+        : parseRolloutRequest(body, now, { random });
     const { rollout } = parsed;
     const runId = rollout.runId;
     logContext({ runId, target: rollout.target.name });
@@ -625,7 +645,10 @@ export function makeApiHandler(deps: ApiDeps) {
       }
       throw error;
     }
-    const executionArn = await startExecution(runId, parsed.input);
+    const executionArn = await startExecution(
+      runId,
+      parsed.upload ? await parsed.upload() : parsed.input,
+    );
     if (key !== undefined) await deps.store.recordIdempotentStart(key, executionArn);
     logger.info('rollout started', { executionArn, nodes: rollout.target.nodes.length });
     return json(202, {
@@ -1301,6 +1324,7 @@ function productionDeps(): ApiDeps {
     ...(process.env.NODE_STATE_MACHINE_ARN
       ? { nodeStateMachineArn: process.env.NODE_STATE_MACHINE_ARN }
       : {}),
+    ...(artifactsBucket ? { manifests: { s3, bucket: artifactsBucket } } : {}),
     startRemoval: makeRolloutRemovalStarter({
       sfn,
       rolloutStateMachineArn,

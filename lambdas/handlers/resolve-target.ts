@@ -10,8 +10,11 @@
  *   nodes among them; the others are counted as skipped.
  * - `{ manifest: "s3://bucket/key.json|csv" }`: the object's `{ name, instanceId }` rows.
  *
- * Event: `{ input }`, the execution's input. Result: the same input with `target.nodes` (sorted by name, so a
- * retry resolves the same order) and `target.resolution` in place of `target.select`.
+ * Event: `{ input, executionName }`, the execution's input and name. The node list (sorted by name, so a
+ * retry resolves the same order; a manifest keeps its own) is written to the artifacts bucket at
+ * `targets/<executionName>/nodes.json` (node-list.ts), never into the state: the result is the
+ * same input with `target.resolution` (how, how many, the list's S3 reference and digest, the
+ * first names) in place of `target.select`, whatever the group's size.
  *
  * Errors: `InvalidRolloutInput` (the selection is malformed; the message names the field) and
  * `TargetNotResolved` (no match, too many, or a bad manifest; the message names the field).
@@ -32,6 +35,7 @@ import {
   type TargetSelection,
   TargetSelectionError,
 } from '../core/target-selection.js';
+import { NODE_LIST_HEAD, nodeListKey, writeNodeList } from '../shared/node-list.js';
 import { logger, tracer } from '../shared/runtime.js';
 
 /** One page of Resource Groups ListGroupResources: the members' ARNs. */
@@ -50,6 +54,8 @@ export interface ResolveTargetDeps {
   readonly s3: Pick<S3Client, 'send'>;
   readonly resourceGroups: ResourceGroupsPort;
   readonly now: () => Date;
+  /** Where the resolved node list goes (env ARTIFACTS_BUCKET). */
+  readonly artifactsBucket: string;
 }
 
 /** The selection is malformed (same error name as validate-input's, so one Catch serves). */
@@ -139,6 +145,12 @@ export function makeResolveTargetHandler(deps: ResolveTargetDeps) {
 
   return async function resolveTarget(event: unknown): Promise<Record<string, unknown>> {
     const raw = (event as { input?: unknown } | null)?.input;
+    const executionName = (event as { executionName?: unknown } | null)?.executionName;
+    if (typeof executionName !== 'string') {
+      throw new Error(
+        'resolve-target: the state machine passes { input, executionName }; executionName is missing',
+      );
+    }
     const input = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
     let selection: TargetSelection;
     try {
@@ -167,6 +179,12 @@ export function makeResolveTargetHandler(deps: ResolveTargetDeps) {
       'manifest' in selection
         ? resolved.nodes
         : [...resolved.nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const nodeList = await writeNodeList(
+      deps.s3,
+      deps.artifactsBucket,
+      nodeListKey(executionName),
+      nodes,
+    );
     const resolution: TargetResolution = {
       by:
         'tags' in selection ? 'tags' : 'resourceGroup' in selection ? 'resourceGroup' : 'manifest',
@@ -174,10 +192,12 @@ export function makeResolveTargetHandler(deps: ResolveTargetDeps) {
       count: nodes.length,
       skipped: resolved.skipped,
       resolvedAt: deps.now().toISOString(),
+      nodeList,
+      firstNodes: nodes.slice(0, NODE_LIST_HEAD).map((n) => n.name),
     };
     logger.info('target resolved', { ...resolution });
     const { select: _select, ...target } = input.target as Record<string, unknown>;
-    return { ...input, target: { ...target, nodes, resolution } };
+    return { ...input, target: { ...target, resolution } };
   };
 }
 
@@ -237,6 +257,12 @@ function notFound(selection: TargetSelection, error: unknown): TargetResolutionE
   return undefined;
 }
 
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`environment variable ${name} is not set; the stack sets it`);
+  return value;
+}
+
 let cached: ReturnType<typeof makeResolveTargetHandler> | undefined;
 
 export const handler = async (
@@ -248,6 +274,7 @@ export const handler = async (
     s3: tracer.captureAWSv3Client(new S3Client({})),
     resourceGroups: sdkResourceGroups(),
     now: () => new Date(),
+    artifactsBucket: requiredEnv('ARTIFACTS_BUCKET'),
   });
   return cached(event);
 };

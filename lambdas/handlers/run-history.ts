@@ -16,6 +16,7 @@
  * replaces the node's result, and finishRun of a finished run returns the stored summary.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod';
 import {
@@ -36,7 +37,7 @@ import {
 import { nodeKey, nodeNameProblem } from '../core/node-names.js';
 import { computeNodeOrder, type NodeOrderRecord, roleCountsOf } from '../core/node-order.js';
 import { type PhaseVerdict, phaseVerdict } from '../core/phases.js';
-import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
+import { MAX_GROUP_NODES, parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
 import {
   type NodeStaging,
   parseStageLines,
@@ -44,6 +45,7 @@ import {
   summarizeNodeStaging,
 } from '../core/staging.js';
 import { createEventPublisher, type LifecyclePublisher } from '../shared/event-publisher.js';
+import { type NodeListRef, readNodeList } from '../shared/node-list.js';
 import {
   createRunStore,
   type NodeResultRecord,
@@ -52,7 +54,7 @@ import {
   type RunRecord,
   type RunStore,
 } from '../shared/run-store.js';
-import { logContext, logger, metrics } from '../shared/runtime.js';
+import { logContext, logger, metrics, tracer } from '../shared/runtime.js';
 
 const RUN_ID_ACCEPTED = 'expected a run id: 1 to 64 letters, digits, - and _';
 
@@ -88,6 +90,14 @@ const startRunSchema = z.object({
     requestedBy: z.string().nullish(),
     /** The rollout's rebootOption (issue 13, item 3); kept on the run unless IfRequired. */
     rebootOption: z.enum(REBOOT_OPTIONS).optional(),
+    /** Issue 11: the run policy as resolved; the run keeps its concurrency and percentages. */
+    policy: z
+      .looseObject({
+        maxConcurrency: z.number().int().min(1),
+        maxConcurrencyPercent: z.number().optional(),
+        maxFailedNodesPercent: z.number().optional(),
+      })
+      .optional(),
     /** Issue 11: how a selected target was resolved (tags, Resource Group, manifest). */
     targetResolution: z
       .object({
@@ -96,6 +106,9 @@ const startRunSchema = z.object({
         count: z.number().int().min(1),
         skipped: z.number().int().min(0),
         resolvedAt: timestamp,
+        // The list by reference (its full names are in S3, `nodes` holds the first ones).
+        nodeList: z.object({ bucket: z.string(), key: z.string(), sha256: z.string() }).optional(),
+        firstNodes: z.array(z.string()).optional(),
       })
       .nullish(),
   }),
@@ -354,9 +367,16 @@ export function summariseRun(
     byNode.set(nodeKey(result.node), { node: known?.node ?? result.node, status: result.status });
   }
   const all = [...byNode.values()];
-  const count = (status: NodeStatus) => all.filter((n) => n.status === status).length;
+  // Issue 11: a list given by reference records its first names only; the rest, without a
+  // result, are NotStarted all the same.
+  const unnamed = Math.max(
+    0,
+    (run.targetResolution?.nodeList ? run.targetResolution.count : 0) - all.length,
+  );
+  const count = (status: NodeStatus) =>
+    all.filter((n) => n.status === status).length + (status === 'NotStarted' ? unnamed : 0);
   const nodes: NodeCounts = {
-    total: all.length,
+    total: all.length + unnamed,
     succeeded: count('Succeeded'),
     failed: count('Failed'),
     notStarted: count('NotStarted'),
@@ -421,6 +441,12 @@ export interface RunHistoryDeps {
    * @default - none: no events are published and no sequence numbers are taken
    */
   readonly publisher?: LifecyclePublisher;
+  /**
+   * Reads a resolved selection's node list (issue 11) so the run records every name up to
+   * MAX_GROUP_NODES; beyond, the run keeps the first names and the count.
+   * @default - the names the state carries (the list's first ones)
+   */
+  readonly s3?: Pick<S3Client, 'send'>;
 }
 
 /**
@@ -498,9 +524,22 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           runId: run.runId,
           target: run.target,
           ...(run.targetKind === undefined ? {} : { targetKind: run.targetKind }),
-          nodes: run.nodes,
+          nodes: await recordedNames(deps.s3, run),
           maxFailedNodes: run.maxFailedNodes,
           ...(run.targetResolution ? { targetResolution: run.targetResolution } : {}),
+          ...(run.policy
+            ? {
+                resolvedPolicy: {
+                  maxConcurrency: run.policy.maxConcurrency,
+                  ...(run.policy.maxConcurrencyPercent === undefined
+                    ? {}
+                    : { maxConcurrencyPercent: run.policy.maxConcurrencyPercent }),
+                  ...(run.policy.maxFailedNodesPercent === undefined
+                    ? {}
+                    : { maxFailedNodesPercent: run.policy.maxFailedNodesPercent }),
+                },
+              }
+            : {}),
           status: 'Running',
           startedAt,
           ...(run.deadlines?.stopAt !== undefined
@@ -771,8 +810,27 @@ function finishedSummary(run: RunRecord): RunSummary | undefined {
   };
 }
 
+/**
+ * The names a run records: all of a selection's list up to MAX_GROUP_NODES, read from S3 (its
+ * state carries the first ones only); the state's names otherwise.
+ */
+async function recordedNames(
+  s3: Pick<S3Client, 'send'> | undefined,
+  run: { nodes: string[]; targetResolution?: { count: number; nodeList?: NodeListRef } | null },
+): Promise<string[]> {
+  const resolution = run.targetResolution;
+  if (!s3 || !resolution?.nodeList || resolution.count > MAX_GROUP_NODES) return run.nodes;
+  const nodes = await readNodeList(s3, resolution.nodeList, resolution.count);
+  return nodes.map((n) => n.name);
+}
+
 function productionDeps(): RunHistoryDeps {
-  return { store: createRunStore(), now: () => new Date(), publisher: createEventPublisher() };
+  return {
+    store: createRunStore(),
+    now: () => new Date(),
+    publisher: createEventPublisher(),
+    s3: tracer.captureAWSv3Client(new S3Client({})),
+  };
 }
 
 let cached: ReturnType<typeof makeRunHistoryHandler> | undefined;

@@ -34,6 +34,7 @@ import {
   loadHotfixConfig,
   loadHotpatchManifest,
 } from '../shared/hotfix-root.js';
+import { NODE_LIST_HEAD, readNodeList } from '../shared/node-list.js';
 import { logContext, logger, tracer } from '../shared/runtime.js';
 import { makeScanNodeHandler, type ScanNodeSummary } from './scan-node.js';
 
@@ -70,6 +71,13 @@ const scanEventSchema = z.object({
     plugins: z.array(resolvedPluginSchema),
     policy: z.object({ requireAllNodesOnline: z.boolean() }),
     approvalGate: z.object({ afterNodes: z.number().int().min(1) }).nullish(),
+    /** Issue 11: a resolved selection's full node list is in S3, not in target.nodes. */
+    targetResolution: z
+      .object({
+        count: z.number().int().min(1),
+        nodeList: z.object({ bucket: z.string(), key: z.string(), sha256: z.string() }).optional(),
+      })
+      .nullish(),
     /** Phases (issue 13, item 4): a group's fleet runs one node list per phase. */
     phases: z
       .object({
@@ -120,6 +128,8 @@ export interface ScanResult {
   readonly ignoredOmitted: number;
   readonly warnings: readonly string[];
   readonly nodeOrder: readonly string[];
+  /** Names left out of `nodeOrder` when `nodes` is omitted (issue 11: the order is in S3). */
+  readonly nodeOrderOmitted?: number;
   /** The hotfix root and the configuration used; null without the hotfix plug-in. */
   readonly hotfix: { readonly root: string; readonly config: string } | null;
   /** What Windows Update will be asked for; null without the Windows Update plug-in. */
@@ -201,7 +211,11 @@ export function makeScanHandler(deps: ScanDeps) {
   return async function scan(event: unknown): Promise<ScanResult> {
     const { rollout } = parseEvent('scan', scanEventSchema, event);
     logContext({ runId: rollout.runId, target: rollout.target.name });
-    const nodes = rollout.target.nodes;
+    // Issue 11: a resolved selection carries only its first nodes; the list is in S3.
+    const listed = rollout.targetResolution?.nodeList;
+    const nodes = listed
+      ? await readNodeList(deps.s3, listed, rollout.targetResolution?.count ?? 0)
+      : rollout.target.nodes;
     const names = nodes.map((n) => n.name);
 
     const statuses = await pingStatuses(
@@ -415,7 +429,18 @@ function fitOutput(
     head.nodeListKey !== null &&
     Buffer.byteLength(JSON.stringify(result)) > MAX_SCAN_OUTPUT_BYTES
   ) {
-    result = { ...result, nodes: [], nodesOmitted: result.nodes.length };
+    result = {
+      ...result,
+      nodes: [],
+      nodesOmitted: result.nodes.length,
+      // The order is the list's in S3; the state keeps its head (nodeOrderOmitted counts the rest).
+      ...(result.nodeOrder.length > NODE_LIST_HEAD
+        ? {
+            nodeOrder: result.nodeOrder.slice(0, NODE_LIST_HEAD),
+            nodeOrderOmitted: result.nodeOrder.length - NODE_LIST_HEAD,
+          }
+        : {}),
+    };
   }
   return result as ScanResult;
 }

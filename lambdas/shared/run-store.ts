@@ -64,6 +64,13 @@ export interface LockRecord {
 }
 
 /** A run, as stored in run history. */
+/** The run policy's figures the report shows (issue 11). */
+export interface ResolvedPolicyRecord {
+  readonly maxConcurrency: number;
+  readonly maxConcurrencyPercent?: number;
+  readonly maxFailedNodesPercent?: number;
+}
+
 export interface RunRecord {
   readonly runId: string;
   /** The cluster or group the run updates. */
@@ -80,7 +87,12 @@ export interface RunRecord {
     readonly count: number;
     readonly skipped: number;
     readonly resolvedAt: string;
+    /** The resolved list in S3 when `nodes` holds only its first names (issue 11). */
+    readonly nodeList?: { readonly bucket: string; readonly key: string; readonly sha256: string };
+    readonly firstNodes?: readonly string[];
   };
+  /** Issue 11: maxConcurrency as resolved against the nodes, and the percentages written. */
+  readonly resolvedPolicy?: ResolvedPolicyRecord;
   readonly status: RunStatus;
   readonly startedAt: string;
   /** When StopAfter ends the run (startedAt + stopAfter); absent without StopAfter. */

@@ -11,6 +11,8 @@ export const TARGET = 'web-fleet';
 export function selectionScenario(
   count: number,
   tagged: (i: number) => { tags?: Record<string, string>; resourceGroups?: string[] },
+  /** The update's installer exit codes on every node. @default [0] */
+  exitCodes: readonly number[] = [0],
 ) {
   const width = Math.max(3, String(count).length);
   const nameOf = (i: number) => `WEB${String(i + 1).padStart(width, '0')}`;
@@ -21,7 +23,7 @@ export function selectionScenario(
       nodes: Array.from({ length: count }, (_, i) => ({
         name: nameOf(i),
         ...tagged(i),
-        updates: { KB5036001: { exitCodes: [0], minutes: 1 } },
+        updates: { KB5036001: { exitCodes: [...exitCodes], minutes: 1 } },
       })),
       // The scenario's own run is not run (runRollouts: false); it names one node.
       rollout: { target: { kind: 'group', name: TARGET, nodes: [{ name: nameOf(0) }] } },

@@ -54,7 +54,14 @@ describe('a group chosen by Resource Group, manifest or tag (small fleet)', () =
       expect.stringMatching(
         /^Target resolved at .*: tag:Env=prod AND tag:Role=db gave 4 node\(s\)$/,
       ),
+      // The percentages as resolved against the 4 nodes.
+      'Policy resolved against 4 node(s): maxConcurrency 50% = 2 at a time; maxFailedNodes 25% = 1',
     ]);
+    expect(stored?.resolvedPolicy).toEqual({
+      maxConcurrency: 2,
+      maxConcurrencyPercent: 50,
+      maxFailedNodesPercent: 25,
+    });
     const touched = new Set(result.fleet.log.slice(run.fleetFrom).map((e) => e.node));
     expect([...touched].sort()).toEqual(['WEB001', 'WEB002', 'WEB003', 'WEB004']);
     expect(run.invariants).toEqual([]);

@@ -1,4 +1,5 @@
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
@@ -29,8 +30,18 @@ const handler = (resourceGroups: ResourceGroupsPort = noGroups) =>
     s3: new S3Client({}),
     resourceGroups,
     now: () => NOW,
+    artifactsBucket: 'artifacts',
   });
+/** The node list the handler wrote to S3 (issue 11: never into the state), and its key. */
+const written = () => {
+  const calls = s3Mock.commandCalls(PutObjectCommand);
+  expect(calls).toHaveLength(1);
+  const put = calls[0]?.args[0].input as { Bucket: string; Key: string; Body: string };
+  return { ...put, nodes: JSON.parse(put.Body) as unknown[] };
+};
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const input = (select: unknown) => ({
+  executionName: 'exec-1',
   input: {
     target: { kind: 'group', name: 'web', select },
     plugins: [{ name: 'Microsoft.WindowsUpdatePlugin' }],
@@ -62,21 +73,30 @@ describe('resolve-target: tags', () => {
     expect(ssmMock).toHaveReceivedNthCommandWith(DescribeInstanceInformationCommand, 2, {
       NextToken: 'p2',
     });
+    // Sorted by name, so a retry resolves the same order; the node without a name is skipped.
+    const list = written();
+    expect(list).toMatchObject({ Bucket: 'artifacts', Key: 'targets/exec-1/nodes.json' });
+    expect(list.nodes).toEqual([
+      { name: 'WEB1', instanceId: id(1) },
+      { name: 'WEB2', instanceId: id(2) },
+      { name: 'WEB3', instanceId: id(3) },
+    ]);
+    // The state carries the reference, the digest and the first names; not the list.
     expect(out.target).toEqual({
       kind: 'group',
       name: 'web',
-      // Sorted by name, so a retry resolves the same order; the node without a name is skipped.
-      nodes: [
-        { name: 'WEB1', instanceId: id(1) },
-        { name: 'WEB2', instanceId: id(2) },
-        { name: 'WEB3', instanceId: id(3) },
-      ],
       resolution: {
         by: 'tags',
         selector: 'tag:Env=prod AND tag:Role=web',
         count: 3,
         skipped: 1,
         resolvedAt: NOW.toISOString(),
+        nodeList: {
+          bucket: 'artifacts',
+          key: 'targets/exec-1/nodes.json',
+          sha256: sha256(list.Body),
+        },
+        firstNodes: ['WEB1', 'WEB2', 'WEB3'],
       },
     });
     expect(out.plugins).toEqual([{ name: 'Microsoft.WindowsUpdatePlugin' }]);
@@ -89,6 +109,7 @@ describe('resolve-target: tags', () => {
       message:
         'target.select.tags: no Windows managed node matches tag:Env=none; nothing was touched',
     });
+    expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 0);
   });
 
   it('stops paging once past the limit and refuses the resolution', async () => {
@@ -101,8 +122,12 @@ describe('resolve-target: tags', () => {
       name: 'TargetNotResolved',
       message: expect.stringContaining(`more than the ${MAX_RESOLVED_NODES} one run takes`),
     });
-    // 41 pages of 50 pass 2,000; no more are read.
-    expect(ssmMock).toHaveReceivedCommandTimes(DescribeInstanceInformationCommand, 41);
+    // 2,001 pages of 50 pass 100,000; no more are read, and nothing is written.
+    expect(ssmMock).toHaveReceivedCommandTimes(
+      DescribeInstanceInformationCommand,
+      MAX_RESOLVED_NODES / 50 + 1,
+    );
+    expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 0);
   });
 
   it('a malformed selection is InvalidRolloutInput, before any call', async () => {
@@ -131,7 +156,7 @@ describe('resolve-target: Resource Group', () => {
     });
     // Act
     const out = (await handler(groups)(input({ resourceGroup: 'wave-1' }))) as {
-      target: { nodes: unknown[]; resolution: Record<string, unknown> };
+      target: { resolution: Record<string, unknown> };
     };
     // Assert
     expect(groups.calls).toBe(3);
@@ -142,7 +167,7 @@ describe('resolve-target: Resource Group', () => {
         { Key: 'PlatformTypes', Values: ['Windows'] },
       ],
     });
-    expect(out.target.nodes).toHaveLength(118);
+    expect(written().nodes).toHaveLength(118);
     expect(out.target.resolution).toMatchObject({ by: 'resourceGroup', count: 118, skipped: 2 });
   });
 
@@ -167,9 +192,9 @@ describe('resolve-target: manifest', () => {
       Body: { transformToString: async () => JSON.stringify(nodes) } as never,
     });
     const out = (await handler()(input({ manifest: 's3://bkt/manifests/w.json' }))) as {
-      target: { nodes: unknown[]; resolution: { by: string } };
+      target: { resolution: { by: string } };
     };
-    expect(out.target.nodes).toEqual(nodes);
+    expect(written().nodes).toEqual(nodes);
     expect(out.target.resolution.by).toBe('manifest');
   });
 });
