@@ -392,7 +392,7 @@ function renderStatus(s: RolloutStatus): string {
   if (who.length > 0) lines.push(`  ${who.join('; ')}`);
   if (s.approval) {
     lines.push(
-      `  waiting for approval of the pilot (${s.approval.afterNodes} node(s)) until ${s.approval.decideBy}: rollout approve ${s.rolloutId} [--reject]`,
+      `  waiting for approval: ${s.approval.waitingFor ?? `the pilot (${s.approval.afterNodes} node(s)) is done`}, until ${s.approval.decideBy}: rollout approve ${s.rolloutId} [--reject]`,
     );
   }
   const p = s.progress;

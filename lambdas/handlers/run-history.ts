@@ -6,7 +6,8 @@
  * MaxFailedNodes: a fleet's rest after its pilot tolerates only that), `{ action:
  * 'checkWarnAfter', runId, node? }` (WarnAfter passed: event, metric and report line, once),
  * `{ action: 'pausedNodes', runId }` (nodes left Paused by a failed resume: the cluster stops),
- * `{ action: 'phaseVerdict', runId, phase }` (a phase's end: its criteria; Rollout Phase Completed). Errors: `InvalidEvent`, `RunExists` (the run id was used by
+ * `{ action: 'phaseVerdict', runId, phase }` (a phase's end: its criteria; Rollout Phase Completed),
+ * `{ action: 'bakeTick', runId, phase, bake }` (one check of a bake: a cancel, the next wait). Errors: `InvalidEvent`, `RunExists` (the run id was used by
  * another run), `RunNotFound`, `LifecycleEventNotPublished`. Throttling propagates for Retry.
  *
  * Each action also publishes its lifecycle event (Rollout Started, Rollout Node Updated, Rollout
@@ -35,7 +36,7 @@ import {
 } from '../core/lifecycle-events.js';
 import { nodeKey, nodeNameProblem } from '../core/node-names.js';
 import { computeNodeOrder, type NodeOrderRecord, roleCountsOf } from '../core/node-order.js';
-import { type PhaseVerdict, phaseVerdict } from '../core/phases.js';
+import { type BakeTick, bakeTick, type PhaseVerdict, phaseVerdict } from '../core/phases.js';
 import { parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
 import { createEventPublisher, type LifecyclePublisher } from '../shared/event-publisher.js';
 import {
@@ -176,6 +177,25 @@ const phaseVerdictSchema = z.object({
 });
 
 /**
+ * Issue 13, item 1: one check of a phase's bake (a loop of shorter waits): reads the run's
+ * cancel flag and says how long to wait until the next check, or that the bake is over.
+ */
+const bakeTickSchema = z.object({
+  action: z.literal('bakeTick'),
+  runId,
+  phase: z.object({
+    index: z.number().int().min(0),
+    name: z.string().min(1),
+    bakeSeconds: z.number().int().min(0),
+    bakeCheckSeconds: z.number().int().min(0),
+  }),
+  bake: z.object({
+    leftSeconds: z.number().int().min(0),
+    checks: z.number().int().min(0),
+  }),
+});
+
+/**
  * Issue 13, item 1: a health gate found an alarm in ALARM or missing (check-alarms' verdict):
  * publishes Rollout Health Gate. The run's end (stop, fail) is recorded by finishRun.
  */
@@ -206,10 +226,11 @@ const eventSchema = z.discriminatedUnion(
     orderNodesSchema,
     phaseVerdictSchema,
     healthGateSchema,
+    bakeTickSchema,
   ],
   {
     error:
-      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter", "pausedNodes", "orderNodes", "phaseVerdict" or "healthGate"',
+      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter", "pausedNodes", "orderNodes", "phaseVerdict", "healthGate" or "bakeTick"',
   },
 );
 
@@ -301,6 +322,7 @@ export type RunHistoryResult =
   | FailureBudget
   | WarnAfterCheck
   | PhaseVerdict
+  | BakeTick
   | { readonly runId: string; readonly node: string; readonly status: NodeStatus }
   | {
       readonly runId: string;
@@ -638,6 +660,15 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           }),
         );
         return verdict;
+      }
+      case 'bakeTick': {
+        const { runId: id, phase, bake } = parsed;
+        logContext({ runId: id });
+        const run = await deps.store.getRun(id);
+        if (run === undefined) throw new RunNotFoundError(id);
+        const tick = bakeTick(phase, bake, run.cancelRequested === true);
+        logger.info('bake check', { phase: phase.index, ...tick });
+        return tick;
       }
       case 'healthGate': {
         const { runId: id, verdict, gate } = parsed;

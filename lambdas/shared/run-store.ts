@@ -241,6 +241,10 @@ export interface ApprovalRecord {
   readonly requestedAt: string;
   /** Epoch seconds; the table's TTL attribute (after the gate's timeout). */
   readonly expiresAt: number;
+  /** The health gate holding the run, when it is not the pilot (issue 13, item 1). */
+  readonly heldBy?: string;
+  /** The phase the gate belongs to (issue 13, items 1 and 4). */
+  readonly phase?: { readonly index: number; readonly name: string };
 }
 
 /** What {@link RunStore.requestCancel} records on the run. */
