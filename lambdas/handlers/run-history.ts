@@ -379,6 +379,13 @@ export function summariseRun(
   if (run.status === 'Failed') {
     return { ...base, status: 'Failed', reason: run.failureReason ?? 'the run was marked failed' };
   }
+  if (run.haltedBy !== undefined) {
+    return {
+      ...base,
+      status: 'Failed',
+      reason: `${run.haltedBy.error}: ${run.haltedBy.reason}; no node of ${run.target} started after it (WaitForStorageRepairTimeoutMinutes)`,
+    };
+  }
   if (nodes.failed > run.maxFailedNodes) {
     return {
       ...base,
@@ -554,6 +561,16 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           finishedAt: result.finishedAt ?? deps.now().toISOString(),
         };
         await deps.store.putNodeResult(id, node, stored);
+        // Storage repair outlasted its wait (issue 13, item 6): no node of the run starts after
+        // this one (a group's other nodes are refused at their preflight; a cluster stops).
+        if (result.storageRepairTimedOut === true) {
+          await deps.store.haltNewNodes(id, {
+            error: 'StorageRepairTimedOut',
+            node,
+            reason: `storage repair did not finish in time on ${node}: ${detail ?? 'storage repair not finished'}`,
+            at: stored.finishedAt,
+          });
+        }
         // rebootOption Never: the updates this run installed wait for a restart (issue 13, item 3).
         if (result.status === 'InstalledPendingReboot') {
           await deps.store.markLedgerPendingReboot(node, id);
