@@ -322,28 +322,27 @@ export class RolloutWorkflow extends Construct {
         parameters: { Error: 'RolloutCancelled', 'Cause.$': '$.bake.message' },
         resultPath: '$.approvalError',
       }).next(calledOff);
-      const readAlarms = new sfn.Choice(this, `${kind}PhaseBakeAlarmsConfigured`)
-        .when(
-          sfn.Condition.and(
-            sfn.Condition.isPresent('$.healthGates'),
-            sfn.Condition.not(sfn.Condition.isNull('$.healthGates')),
-            sfn.Condition.booleanEquals('$.phaseAt.phase.alarmsQuiet', true),
-          ),
-          healthGateCheck(
-            this,
-            `${kind}PhaseBakeHealthGate`,
-            f,
-            'bake',
-            { error: finishAfterError, calledOff },
-            { doneNodesPath: '$.phaseAt.phase.end', phasePath: '$.phaseAt.phase' },
-          ).next(wait),
-        )
-        .otherwise(wait);
+      // One Choice per check: cancelled, over, alarms to read (gates and alarmsQuiet), or wait.
       tick.next(
         new sfn.Choice(this, `${kind}PhaseBakeCheck`)
           .when(sfn.Condition.booleanEquals('$.bake.cancelled', true), cancelled)
           .when(sfn.Condition.booleanEquals('$.bake.done', true), done)
-          .otherwise(readAlarms),
+          .when(
+            sfn.Condition.and(
+              sfn.Condition.isPresent('$.healthGates'),
+              sfn.Condition.not(sfn.Condition.isNull('$.healthGates')),
+              sfn.Condition.booleanEquals('$.phaseAt.phase.alarmsQuiet', true),
+            ),
+            healthGateCheck(
+              this,
+              `${kind}PhaseBakeHealthGate`,
+              f,
+              'bake',
+              { error: finishAfterError, calledOff },
+              { doneNodesPath: '$.phaseAt.phase.end', phasePath: '$.phaseAt.phase' },
+            ).next(wait),
+          )
+          .otherwise(wait),
       );
       return new sfn.Pass(this, `Start${kind}PhaseBake`, {
         parameters: { 'leftSeconds.$': '$.phaseAt.phase.bakeSeconds', checks: 0 },

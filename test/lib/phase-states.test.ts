@@ -50,19 +50,17 @@ describe('phase states of the rollout workflow', () => {
       expect(JSON.stringify(state(`Check${kind}PhaseBake`))).toContain('"action":"bakeTick"');
       expect(state(`Check${kind}PhaseBake`).Next).toBe(`${kind}PhaseBakeCheck`);
       const check = state(`${kind}PhaseBakeCheck`) as State & {
-        Choices: { Next: string; Variable: string }[];
+        Choices: { Next: string; Variable?: string; And?: unknown[] }[];
       };
       expect(check.Choices.map((c) => [c.Variable, c.Next])).toEqual([
         ['$.bake.cancelled', `${kind}PhaseBakeCancelled`],
         ['$.bake.done', `${kind}PhaseAlarmsConfigured`],
+        [undefined, `${kind}PhaseBakeHealthGate`],
       ]);
-      expect(check.Default).toBe(`${kind}PhaseBakeAlarmsConfigured`);
+      expect(JSON.stringify(check.Choices[2]?.And)).toContain('$.healthGates');
+      expect(JSON.stringify(check.Choices[2]?.And)).toContain('$.phaseAt.phase.alarmsQuiet');
+      expect(check.Default).toBe(`Bake${kind}Phase`);
       expect(state(`${kind}PhaseBakeCancelled`).Next).toBe('RecordRunCalledOff');
-      const during = state(`${kind}PhaseBakeAlarmsConfigured`) as State & {
-        Choices: { Next: string }[];
-      };
-      expect(during.Choices.map((c) => c.Next)).toEqual([`${kind}PhaseBakeHealthGate`]);
-      expect(during.Default).toBe(`Bake${kind}Phase`);
       expect(JSON.stringify(state(`${kind}PhaseBakeHealthGate`))).toContain('"checkpoint":"bake"');
       expect(state(`${kind}PhaseBakeHealthGatePassed`).Next).toBe(`Bake${kind}Phase`);
       expect(state(`Bake${kind}Phase`)).toMatchObject({
