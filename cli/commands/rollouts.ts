@@ -550,7 +550,7 @@ export const startCommand = {
     '                           approvalGate?: { afterNodes, timeoutMinutes }, phases?: [...],',
     '                           rebootOption?: IfRequired | Never | Always,',
     '                           healthGates?: { alarmNames?, alarmTag?: { key, value },',
-    '                           onAlarm?: stop | approve } } (the workflow input;',
+    '                           onAlarm?: stop | approve, checkEveryMinutes? } } (the workflow input;',
     '                           phases: a count, percent or named nodes each, with bakeMinutes or',
     '                           approval; see the README). Required unless --local',
     '  --idempotency-key <key>  a retry with the same key and input returns the same rollout, never a',
