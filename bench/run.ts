@@ -12,6 +12,7 @@ const { benchCli } = await import('./cli.bench.js');
 const { benchBundles } = await import('./bundles.bench.js');
 const { benchFleets } = await import('./fleets.bench.js');
 const { benchCost } = await import('./cost.bench.js');
+const { benchBake } = await import('./bake.bench.js');
 const { benchFleet, benchHistory, benchMakespan, benchTransitions } = await import(
   './sandbox.bench.js'
 );
@@ -28,6 +29,7 @@ const BENCHMARKS: Record<string, () => unknown> = {
   bundles: benchBundles,
   fleets: benchFleets,
   cost: benchCost,
+  bake: benchBake,
 };
 
 const wanted = process.argv.slice(2);

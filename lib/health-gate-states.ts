@@ -52,6 +52,8 @@ export interface HealthGateOptions {
   readonly nodePath?: string;
   /** JSONPath of how many nodes are done, for the approval record. @default 0 */
   readonly doneNodesPath?: string;
+  /** JSONPath of the phase the gate belongs to (a phase's bake or end), for the approval text. */
+  readonly phasePath?: string;
 }
 
 /**
@@ -112,6 +114,7 @@ export function healthGateCheck(
         afterNodes: options.doneNodesPath ? sfn.JsonPath.numberAt(options.doneNodesPath) : 0,
         timeoutMinutes: HEALTH_GATE_APPROVAL_MINUTES,
         heldBy: id,
+        ...(options.phasePath ? { phase: sfn.JsonPath.objectAt(options.phasePath) } : {}),
         changeTicket: sfn.JsonPath.objectAt('$.changeTicket'),
       }),
       taskTimeout: sfn.Timeout.duration(Duration.minutes(HEALTH_GATE_APPROVAL_MINUTES)),

@@ -246,7 +246,13 @@ export class RolloutWorkflow extends Construct {
     calledOff.addCatch(releaseAfterError, { resultPath: '$.error' });
     const approvalGate = (
       id: string,
-      gate: { afterNodes: string; timeoutMinutes: string; timeoutSeconds: string } = {
+      gate: {
+        afterNodes: string;
+        timeoutMinutes: string;
+        timeoutSeconds: string;
+        /** A phase's approval: the phase, so the text and the event name it (issue 13). */
+        phase?: string;
+      } = {
         afterNodes: '$.approvalGate.afterNodes',
         timeoutMinutes: '$.approvalGate.timeoutMinutes',
         timeoutSeconds: '$.approvalGate.timeoutSeconds',
@@ -262,6 +268,7 @@ export class RolloutWorkflow extends Construct {
             target: sfn.JsonPath.stringAt('$.target.name'),
             afterNodes: sfn.JsonPath.numberAt(gate.afterNodes),
             timeoutMinutes: sfn.JsonPath.numberAt(gate.timeoutMinutes),
+            ...(gate.phase ? { phase: sfn.JsonPath.objectAt(gate.phase) } : {}),
             changeTicket: sfn.JsonPath.objectAt('$.changeTicket'),
           }),
           taskTimeout: sfn.Timeout.at(gate.timeoutSeconds),
@@ -277,7 +284,7 @@ export class RolloutWorkflow extends Construct {
     };
 
     // Phases (issue 13, item 4): at a phase's end, its verdict (failures in the phase against
-    // failuresAllowed; an event), then its bake (a Wait) or its approval, then the alarms slot,
+    // failuresAllowed; an event), then its bake (a loop of waits) or its approval, then the alarms slot,
     // then the next phase. A phase over its criteria stops the run there. MaxFailedNodes keeps
     // counting across phases as it does across the pilot gate.
     const stoppedAtPhase = invoke(
@@ -291,6 +298,59 @@ export class RolloutWorkflow extends Construct {
       '$.summary',
     );
     stoppedAtPhase.addCatch(releaseAfterError, { resultPath: '$.error' });
+    // A phase's bake (issue 13, item 1: alarms are read during a bake time): a loop of shorter
+    // waits (healthGates.checkEveryMinutes, default 5). Each check reads the run's cancel flag
+    // (a cancel ends the run there, not at the bake's end) and, with health gates and the
+    // phase's alarmsQuiet, the alarms (the 'bake' gate: stop or hold, as every gate). The bake's
+    // end goes on to the phase's own end-of-bake gate (`done`).
+    const phaseBake = (kind: 'Cluster' | 'Fleet', done: sfn.IChainable) => {
+      const tick = onError(
+        invoke(
+          `Check${kind}PhaseBake`,
+          f.runHistory,
+          {
+            action: 'bakeTick',
+            runId: sfn.JsonPath.stringAt('$.runId'),
+            phase: sfn.JsonPath.objectAt('$.phaseAt.phase'),
+            bake: sfn.JsonPath.objectAt('$.bake'),
+          },
+          '$.bake',
+        ),
+      );
+      const wait = new sfn.Wait(this, `Bake${kind}Phase`, {
+        time: sfn.WaitTime.secondsPath('$.bake.waitSeconds'),
+      }).next(tick);
+      const cancelled = new sfn.Pass(this, `${kind}PhaseBakeCancelled`, {
+        parameters: { Error: 'RolloutCancelled', 'Cause.$': '$.bake.message' },
+        resultPath: '$.approvalError',
+      }).next(calledOff);
+      // One Choice per check: cancelled, over, alarms to read (gates and alarmsQuiet), or wait.
+      tick.next(
+        new sfn.Choice(this, `${kind}PhaseBakeCheck`)
+          .when(sfn.Condition.booleanEquals('$.bake.cancelled', true), cancelled)
+          .when(sfn.Condition.booleanEquals('$.bake.done', true), done)
+          .when(
+            sfn.Condition.and(
+              sfn.Condition.isPresent('$.healthGates'),
+              sfn.Condition.not(sfn.Condition.isNull('$.healthGates')),
+              sfn.Condition.booleanEquals('$.phaseAt.phase.alarmsQuiet', true),
+            ),
+            healthGateCheck(
+              this,
+              `${kind}PhaseBakeHealthGate`,
+              f,
+              'bake',
+              { error: finishAfterError, calledOff },
+              { doneNodesPath: '$.phaseAt.phase.end', phasePath: '$.phaseAt.phase' },
+            ).next(wait),
+          )
+          .otherwise(wait),
+      );
+      return new sfn.Pass(this, `Start${kind}PhaseBake`, {
+        parameters: { 'leftSeconds.$': '$.phaseAt.phase.bakeSeconds', checks: 0 },
+        resultPath: '$.bake',
+      }).next(tick);
+    };
     const phaseGate = (kind: 'Cluster' | 'Fleet', next: sfn.IChainable) => {
       const nextPhase = new sfn.Pass(this, `Next${kind}Phase`, {
         parameters: {
@@ -311,10 +371,14 @@ export class RolloutWorkflow extends Construct {
             sfn.Condition.booleanEquals('$.phaseAt.phase.alarmsQuiet', true),
           ),
           // Item 1's health gate: the phase's alarms criterion, read before the next phase.
-          healthGateCheck(this, `${kind}PhaseHealthGate`, f, 'beforePhase', {
-            error: finishAfterError,
-            calledOff,
-          }).next(nextPhase),
+          healthGateCheck(
+            this,
+            `${kind}PhaseHealthGate`,
+            f,
+            'beforePhase',
+            { error: finishAfterError, calledOff },
+            { doneNodesPath: '$.phaseAt.phase.end', phasePath: '$.phaseAt.phase' },
+          ).next(nextPhase),
         )
         .otherwise(nextPhase);
       const verdict = onError(
@@ -329,13 +393,12 @@ export class RolloutWorkflow extends Construct {
           '$.phaseVerdict',
         ),
       );
-      const bake = new sfn.Wait(this, `Bake${kind}Phase`, {
-        time: sfn.WaitTime.secondsPath('$.phaseAt.phase.bakeSeconds'),
-      }).next(alarmsSlot);
+      const bake = phaseBake(kind, alarmsSlot);
       const approval = approvalGate(`Await${kind}PhaseApproval`, {
         afterNodes: '$.phaseAt.phase.end',
         timeoutMinutes: '$.phaseAt.phase.timeoutMinutes',
         timeoutSeconds: '$.phaseAt.phase.timeoutSeconds',
+        phase: '$.phaseAt.phase',
       }).next(alarmsSlot);
       return verdict.next(
         new sfn.Choice(this, `${kind}PhaseCriteriaMet`)

@@ -126,6 +126,11 @@ export class SimulatedAlarms {
     return current;
   }
 
+  /** The alarm's state changes, in time order (none for an alarm that does not exist). */
+  changes(name: string): readonly AlarmChange[] {
+    return this.timelines.get(name) ?? [];
+  }
+
   /** Whether the alarm was in ALARM at every instant of [from, to]. */
   inAlarmThroughout(name: string, from: number, to: number): boolean {
     const atStart = this.stateAt(name, from);

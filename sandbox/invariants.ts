@@ -13,6 +13,7 @@ import type { UpdateSelection } from '../lambdas/core/update-selection.js';
 import { kbFromName } from '../lambdas/handlers/interpret-results.js';
 import type { RunStore } from '../lambdas/shared/run-store.js';
 import type { SimulatedAlarms } from './alarms.js';
+import { checkBakeGates } from './bake-gate-invariants.js';
 import {
   ASSESSMENT_READ_ONLY,
   type AssessmentEvidence,
@@ -65,7 +66,7 @@ export const INVARIANTS = [
   },
   {
     name: 'noNodeStartsInAlarm',
-    rule: 'With health gates (onAlarm stop), no node starts while a configured alarm is in ALARM at the time of the check: no node of a cluster starts when an alarm was in ALARM all the time since the node before it ended (or the run started), and no node of a group when it was so since the run started and no node had yet started. Evidence: the alarm timeline and the node workflows’ starts.',
+    rule: 'With health gates (onAlarm stop), no node starts while a configured alarm is in ALARM at the time of the check: no node of a cluster starts when an alarm was in ALARM all the time since the node before it ended (or the run started), and no node of a group when it was so since the run started and no node had yet started; and no node of a later phase starts after a bake (alarmsQuiet) in which an alarm was in ALARM for a whole healthGates.checkEveryMinutes interval, even if it was OK again by the bake’s end. Evidence: the alarm timeline and the node workflows’ starts.',
   },
   {
     name: 'neverMeansNeverRestarted',
@@ -416,10 +417,25 @@ function noNodeStartsInAlarm(evidence: RunEvidence): InvariantResult {
       }
     }
   }
+  // During a phase's bake (issue 13, item 1): an alarm in ALARM for a check interval stops it.
+  const bake =
+    evidence.rollout === undefined || runId === undefined
+      ? { problems: [], bakes: 0 }
+      : checkBakeGates({
+          runId,
+          rollout: evidence.rollout,
+          startedAt: evidence.report?.startedAt ?? new Date(runStart).toISOString(),
+          alarmNames: names,
+          inAlarmThroughout: (name, from, to) => alarms.inAlarmThroughout(name, from, to),
+          changesOf: (name) => alarms.changes(name),
+          nodeResults: evidence.observations.nodeResults,
+          nodeStarts: evidence.observations.nodeStarts,
+        });
+  problems.push(...bake.problems);
   return result(
     'noNodeStartsInAlarm',
     problems,
-    `${checked.length} node start(s) checked against ${names.length} alarm(s): none in ALARM throughout its gate's interval`,
+    `${checked.length} node start(s) checked against ${names.length} alarm(s): none in ALARM throughout its gate's interval${bake.bakes > 0 ? `; ${bake.bakes} bake(s) checked: no later node started after an alarm in ALARM for a check interval during one` : ''}`,
   );
 }
 

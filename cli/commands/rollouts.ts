@@ -394,7 +394,7 @@ function renderStatus(s: RolloutStatus): string {
   if (who.length > 0) lines.push(`  ${who.join('; ')}`);
   if (s.approval) {
     lines.push(
-      `  waiting for approval of the pilot (${s.approval.afterNodes} node(s)) until ${s.approval.decideBy}: rollout approve ${s.rolloutId} [--reject]`,
+      `  waiting for approval: ${s.approval.waitingFor ?? `the pilot (${s.approval.afterNodes} node(s)) is done`}, until ${s.approval.decideBy}: rollout approve ${s.rolloutId} [--reject]`,
     );
   }
   const p = s.progress;
@@ -505,7 +505,7 @@ export const startCommand = {
     '                           approvalGate?: { afterNodes, timeoutMinutes }, phases?: [...],',
     '                           rebootOption?: IfRequired | Never | Always,',
     '                           healthGates?: { alarmNames?, alarmTag?: { key, value },',
-    '                           onAlarm?: stop | approve } } (the workflow input;',
+    '                           onAlarm?: stop | approve, checkEveryMinutes? } } (the workflow input;',
     '                           phases: a count, percent or named nodes each, with bakeMinutes or',
     '                           approval; see the README). Required unless --local',
     '  --idempotency-key <key>  a retry with the same key and input returns the same rollout, never a',

@@ -16,6 +16,7 @@ import {
 } from './compliance-api.js';
 import {
   type ApprovalGate,
+  describeApprovalGate,
   NODE_STATUSES,
   type NodeStatus,
   RUN_STATUSES,
@@ -938,6 +939,9 @@ export const rolloutStatusSchema = z
         timeoutMinutes: z.number().int(),
         requestedAt: timestamp,
         decideBy: timestamp,
+        waitingFor: z
+          .string()
+          .describe('What the rollout waits at, in words: the pilot, a phase or a health gate'),
       })
       .nullable()
       .describe('The approval gate the rollout waits at, or null'),
@@ -1509,6 +1513,10 @@ export interface ApprovalView {
   readonly afterNodes: number;
   readonly timeoutMinutes: number;
   readonly requestedAt: string;
+  /** The health gate holding the run, when it is not the pilot (issue 13, item 1). */
+  readonly heldBy?: string;
+  /** The phase the gate belongs to (issue 13, items 1 and 4). */
+  readonly phase?: { readonly index: number; readonly name: string };
 }
 
 const summaryReason = (run: RunView): string | null => {
@@ -1630,6 +1638,7 @@ export function rolloutStatusView(source: {
           afterNodes: source.approval.afterNodes,
           timeoutMinutes: source.approval.timeoutMinutes,
           requestedAt: source.approval.requestedAt,
+          waitingFor: describeApprovalGate(source.approval),
           decideBy: new Date(
             Date.parse(source.approval.requestedAt) + source.approval.timeoutMinutes * 60_000,
           ).toISOString(),
@@ -1650,7 +1659,7 @@ export function rolloutStatusView(source: {
       phase: 'AwaitingApproval',
       nodes: [],
       nodesOmitted: 0,
-      description: `the pilot (${approval.afterNodes} node(s)) is done; waiting for approve or reject until ${approval.decideBy}`,
+      description: `${approval.waitingFor}; waiting for approve or reject until ${approval.decideBy}`,
     };
   } else if (pending.length === 0) {
     currentStep = {

@@ -498,6 +498,24 @@ export interface ApprovalGate {
    * gate: it keeps the event's id apart from a pilot gate after as many nodes.
    */
   readonly heldBy?: string;
+  /**
+   * The phase whose approval (or whose bake's health gate) holds the run (issue 13, items 1
+   * and 4): the text and the event name it instead of "the pilot".
+   */
+  readonly phase?: { readonly index: number; readonly name: string };
+}
+
+/**
+ * What the run waits for at an approval gate, in words (the status text, the CLI, the Rollout
+ * Approval Required event): the pilot, a phase, or a health gate (with its phase, if any).
+ */
+export function describeApprovalGate(gate: Omit<ApprovalGate, 'timeoutMinutes'>): string {
+  const phase = gate.phase ? `phase "${gate.phase.name}" (phases[${gate.phase.index}])` : undefined;
+  if (gate.heldBy !== undefined) {
+    return `health gate ${gate.heldBy} holds the run (an alarm is in ALARM)${phase ? ` during ${phase}` : ''}, after ${gate.afterNodes} node(s)`;
+  }
+  if (phase !== undefined) return `${phase} is done after ${gate.afterNodes} node(s)`;
+  return `the pilot (${gate.afterNodes} node(s)) is done`;
 }
 
 /** The EventBridge `source` of our lifecycle events. */

@@ -10,6 +10,7 @@
  * verdict at one gate. Pure: no AWS SDK, no I/O.
  */
 import * as z from 'zod';
+import { DEFAULT_BAKE_CHECK_MINUTES } from './phases.js';
 
 /** What an alarm in ALARM does to the run: stop it, or hold it for an approve or reject. */
 export const ON_ALARM = ['stop', 'approve'] as const;
@@ -18,6 +19,11 @@ export type OnAlarm = (typeof ON_ALARM)[number];
 /** Where the run reads its gates. */
 export const GATE_CHECKPOINTS = ['beforeNode', 'beforeWave', 'beforePhase', 'bake'] as const;
 export type GateCheckpoint = (typeof GATE_CHECKPOINTS)[number];
+
+/** The longest interval between two reads during a bake. */
+export const MAX_CHECK_EVERY_MINUTES = 60;
+
+const CHECK_EVERY_ACCEPTED = `expected whole minutes from 1 to ${MAX_CHECK_EVERY_MINUTES}`;
 
 /** DescribeAlarms takes at most 100 alarm names a call; a rollout names at most that many. */
 export const MAX_ALARM_NAMES = 100;
@@ -59,8 +65,17 @@ export const healthGatesInputSchema = z
         .enum(ON_ALARM, { error: 'expected "stop" or "approve"' })
         .default('stop')
         .describe('An alarm in ALARM stops the run (default) or holds it for approval'),
+      checkEveryMinutes: z
+        .number({ error: CHECK_EVERY_ACCEPTED })
+        .int({ error: CHECK_EVERY_ACCEPTED })
+        .min(1, { error: CHECK_EVERY_ACCEPTED })
+        .max(MAX_CHECK_EVERY_MINUTES, { error: CHECK_EVERY_ACCEPTED })
+        .optional()
+        .describe(
+          `During a phase's bake, read the alarms (and a cancel) this often, in minutes (default ${DEFAULT_BAKE_CHECK_MINUTES})`,
+        ),
     },
-    { error: 'expected health gates: { alarmNames?, alarmTag?, onAlarm? }' },
+    { error: 'expected health gates: { alarmNames?, alarmTag?, onAlarm?, checkEveryMinutes? }' },
   )
   .refine((gates) => gates.alarmNames !== undefined || gates.alarmTag !== undefined, {
     error: 'expected alarmNames, alarmTag or both',

@@ -13,6 +13,7 @@
 import * as z from 'zod';
 import {
   type ApprovalGate,
+  describeApprovalGate,
   LIFECYCLE_EVENT_SOURCE,
   LIFECYCLE_EVENT_TYPES,
   type LifecycleEventKey,
@@ -177,15 +178,29 @@ export const lifecycleDetailSchemas = {
         .object({
           afterNodes: z.number().int().min(0),
           timeoutMinutes: z.number().int().min(1),
+          heldBy: z
+            .string()
+            .nullable()
+            .describe('The health gate holding the run (its state name), or null'),
+          phase: z
+            .object({ index: z.number().int().min(0), name: z.string() })
+            .nullable()
+            .describe('The phase whose approval or bake this is, or null (the pilot)'),
         })
         .describe('The approval gate the rollout reached'),
-      pilotNodes: z.array(z.string()).describe('The nodes updated before the gate'),
+      waitingFor: z
+        .string()
+        .describe('What the rollout waits at, in words: the pilot, a phase or a health gate'),
+      pilotNodes: z
+        .array(z.string())
+        .describe('The nodes updated before the gate (the pilot, or the phases so far)'),
       remainingNodes: z.array(z.string()).describe('The nodes that wait for the decision'),
       decideBy: timestamp.describe('No decision by then counts as rejected'),
     })
     .meta({
       title: LIFECYCLE_EVENT_TYPES.approvalRequired,
-      description: 'The pilot nodes are done; the rollout waits for an approve or reject',
+      description:
+        'The pilot, a phase or a health gate holds the rollout: it waits for an approve or reject',
     }),
   nodeUpdated: z
     .object({
@@ -442,7 +457,7 @@ export function rolloutStarted(run: LifecycleRun, meta: EventMeta): LifecycleEve
   });
 }
 
-/** Rollout Approval Required: the pilot (the first `gate.afterNodes` nodes) is done. */
+/** Rollout Approval Required: the pilot, a phase or a health gate holds the run after `gate.afterNodes` nodes. */
 export function approvalRequired(
   run: LifecycleRun,
   gate: ApprovalGate,
@@ -450,7 +465,13 @@ export function approvalRequired(
 ): LifecycleEvent {
   return build('approvalRequired', {
     ...common(run, meta, `approval:${gate.heldBy ? `${gate.heldBy}:` : ''}${gate.afterNodes}`),
-    gate: { afterNodes: gate.afterNodes, timeoutMinutes: gate.timeoutMinutes },
+    gate: {
+      afterNodes: gate.afterNodes,
+      timeoutMinutes: gate.timeoutMinutes,
+      heldBy: gate.heldBy ?? null,
+      phase: gate.phase ? { index: gate.phase.index, name: gate.phase.name } : null,
+    },
+    waitingFor: describeApprovalGate(gate),
     pilotNodes: run.nodes.slice(0, gate.afterNodes),
     remainingNodes: run.nodes.slice(gate.afterNodes),
     decideBy: new Date(Date.parse(meta.occurredAt) + gate.timeoutMinutes * 60_000).toISOString(),

@@ -18,6 +18,8 @@ import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';
 export const MAX_PHASES = 20;
 /** The longest bake: a week, as the approval gate's timeout. */
 export const MAX_BAKE_MINUTES = 10080;
+/** A bake reads the alarms and a cancel this often unless the health gates say otherwise. */
+export const DEFAULT_BAKE_CHECK_MINUTES = 5;
 /** Minutes a phase's approval waits by default; no decision counts as rejected. */
 export const DEFAULT_PHASE_APPROVAL_MINUTES = 1440;
 
@@ -139,8 +141,13 @@ export interface ResolvedPhase {
   readonly failuresAllowed: number;
   readonly alarmsQuiet: boolean;
   readonly advance: PhaseAdvance;
-  /** The bake in seconds (0 unless advance is bake): the workflow's Wait reads it. */
+  /** The bake in seconds (0 unless advance is bake): the workflow's bake loop counts it down. */
   readonly bakeSeconds: number;
+  /**
+   * How often the bake reads the alarms and a cancel, in seconds (0 unless advance is bake):
+   * the health gates' checkEveryMinutes, at most the bake itself.
+   */
+  readonly bakeCheckSeconds: number;
   /** The approval's wait (0 unless advance is approval). */
   readonly timeoutMinutes: number;
   readonly timeoutSeconds: number;
@@ -169,6 +176,7 @@ export function resolvePhases(
   phases: readonly PhaseInput[],
   nodeOrder: readonly string[],
   maxFailedNodes: number,
+  checkEveryMinutes: number = DEFAULT_BAKE_CHECK_MINUTES,
 ): { order: string[]; plan: PhasePlan } | { problems: ValidationProblem[] } {
   const problems: ValidationProblem[] = [];
   const size = nodeOrder.length;
@@ -268,6 +276,7 @@ export function resolvePhases(
       alarmsQuiet: phase.alarmsQuiet,
       advance,
       bakeSeconds: (phase.bakeMinutes ?? 0) * 60,
+      bakeCheckSeconds: Math.min(phase.bakeMinutes ?? 0, checkEveryMinutes) * 60,
       timeoutMinutes,
       timeoutSeconds: timeoutMinutes * 60,
     };
@@ -285,6 +294,7 @@ export function resolvePhases(
       alarmsQuiet: false,
       advance: 'none',
       bakeSeconds: 0,
+      bakeCheckSeconds: 0,
       timeoutMinutes: 0,
       timeoutSeconds: 0,
     });
@@ -329,5 +339,70 @@ export function phaseVerdict(
     failuresAllowed: phase.failuresAllowed,
     passed,
     reason,
+  };
+}
+
+/** Where a bake stands, kept in the state at `$.bake` between its checks. */
+export interface BakeState {
+  /** Seconds of the bake still to wait. */
+  readonly leftSeconds: number;
+  /** Checks made so far (the first is at the bake's start). */
+  readonly checks: number;
+}
+
+/** One check of a bake: wait `waitSeconds` and check again, or end the bake. */
+export interface BakeTick extends BakeState {
+  /** The bake is over: the phase's end-of-bake gate follows. */
+  readonly done: boolean;
+  /** A cancel was requested: the run stops here rather than at the bake's end. */
+  readonly cancelled: boolean;
+  /** The next wait (0 when done or cancelled). */
+  readonly waitSeconds: number;
+  /** One line for the log and the called-off record. */
+  readonly message: string;
+}
+
+/**
+ * A bake as a loop of shorter waits (issue 13, item 1: alarms are read during a bake time): at
+ * each check the run reads the cancel flag (and, with health gates, the alarms), then waits the
+ * next `bakeCheckSeconds` (the last wait is what is left). A cancel ends the bake at this check.
+ */
+export function bakeTick(
+  phase: Pick<ResolvedPhase, 'index' | 'name' | 'bakeSeconds' | 'bakeCheckSeconds'>,
+  bake: BakeState,
+  cancelRequested: boolean,
+): BakeTick {
+  const label = `the bake of ${phase.name} (phases[${phase.index}])`;
+  const checks = bake.checks + 1;
+  if (cancelRequested) {
+    return {
+      leftSeconds: bake.leftSeconds,
+      checks,
+      done: false,
+      cancelled: true,
+      waitSeconds: 0,
+      message: `a cancel was requested during ${label}, ${bake.leftSeconds} s before its end: the run stops at check ${checks}`,
+    };
+  }
+  if (bake.leftSeconds <= 0) {
+    return {
+      leftSeconds: 0,
+      checks,
+      done: true,
+      cancelled: false,
+      waitSeconds: 0,
+      message: `${label} is over after ${phase.bakeSeconds} s`,
+    };
+  }
+  // A check interval of 0 (a phase resolved before checks existed) waits out the bake at once.
+  const step = phase.bakeCheckSeconds > 0 ? phase.bakeCheckSeconds : bake.leftSeconds;
+  const waitSeconds = Math.min(step, bake.leftSeconds);
+  return {
+    leftSeconds: bake.leftSeconds - waitSeconds,
+    checks,
+    done: false,
+    cancelled: false,
+    waitSeconds,
+    message: `${label}: check ${checks}, ${bake.leftSeconds} s left; next check in ${waitSeconds} s`,
   };
 }

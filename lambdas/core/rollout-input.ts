@@ -730,7 +730,11 @@ export function parseRolloutInput(
 
 /** Phases (issue 13, item 4) against the resolved node order; refused with every problem. */
 function resolvePhasesOf(
-  data: { phases?: Parameters<typeof resolvePhases>[0]; approvalGate?: unknown },
+  data: {
+    phases?: Parameters<typeof resolvePhases>[0];
+    approvalGate?: unknown;
+    healthGates?: { checkEveryMinutes?: number };
+  },
   policy: RunPolicy,
 ): { order: string[]; plan: PhasePlan } | undefined {
   if (data.phases === undefined) return undefined;
@@ -744,7 +748,12 @@ function resolvePhasesOf(
       },
     ]);
   }
-  const resolved = resolvePhases(data.phases, policy.nodeOrder, policy.maxFailedNodes);
+  const resolved = resolvePhases(
+    data.phases,
+    policy.nodeOrder,
+    policy.maxFailedNodes,
+    data.healthGates?.checkEveryMinutes,
+  );
   if ('problems' in resolved) throw new RolloutInputError(resolved.problems);
   return resolved;
 }

@@ -32,6 +32,8 @@ const approvalGateEventSchema = z.object({
   timeoutMinutes: z.number().int().min(1).max(MAX_APPROVAL_TIMEOUT_MINUTES),
   /** A health gate's state name when it holds the run (issue 13, item 1). */
   heldBy: z.string().min(1).max(80).optional(),
+  /** The phase whose approval (or bake) this is (issue 13, items 1 and 4); extra keys dropped. */
+  phase: z.object({ index: z.number().int().min(0), name: z.string().min(1).max(64) }).optional(),
   changeTicket: z
     .object({ system: z.string(), id: z.string(), url: z.string().optional() })
     .nullish(),
@@ -93,6 +95,8 @@ export function makeApprovalGateHandler(deps: ApprovalGateDeps) {
       changeTicket,
       requestedAt,
       expiresAt: Math.floor(Date.parse(decideBy) / 1000) + TOKEN_GRACE_SECONDS,
+      ...(parsed.heldBy ? { heldBy: parsed.heldBy } : {}),
+      ...(parsed.phase ? { phase: { index: parsed.phase.index, name: parsed.phase.name } } : {}),
     });
 
     // A cancel that came before the token was stored found nothing to fail: fail it here.
@@ -113,6 +117,9 @@ export function makeApprovalGateHandler(deps: ApprovalGateDeps) {
           afterNodes: parsed.afterNodes,
           timeoutMinutes: parsed.timeoutMinutes,
           ...(parsed.heldBy ? { heldBy: parsed.heldBy } : {}),
+          ...(parsed.phase
+            ? { phase: { index: parsed.phase.index, name: parsed.phase.name } }
+            : {}),
         },
         changeTicket,
         requestedAt,

@@ -105,6 +105,9 @@ export function makePreflightHandler(deps: PreflightDeps) {
     // A cancel stops the run before its next node; the node in progress finishes its update.
     const run = await deps.store.getRun(event.runId);
     const cancelled = run?.cancelRequested === true;
+    // A node of the run whose storage repair outlasted its wait (issue 13, item 6): as after the
+    // failure budget, no new node starts; this one is recorded NotStarted with the reason.
+    const halted = run?.haltedBy;
 
     const info = await deps.ssm.send(
       new DescribeInstanceInformationCommand({
@@ -127,15 +130,19 @@ export function makePreflightHandler(deps: PreflightDeps) {
       pingStatus,
       pastWarnAfter,
       // Either way the node is not started; the workflow reads one flag.
-      pastStopAfter: pastStopAfter || cancelled,
+      pastStopAfter: pastStopAfter || cancelled || halted !== undefined,
       cancelled,
       ...(cancelled
         ? { notStartedReason: 'the run was cancelled before this node started' }
-        : pastStopAfter
+        : halted !== undefined
           ? {
-              notStartedReason: `StopAfter reached at ${event.deadlines.stopAt} before this node started`,
+              notStartedReason: `${halted.error} on ${halted.node} at ${halted.at}: no new node of the run starts after it`,
             }
-          : {}),
+          : pastStopAfter
+            ? {
+                notStartedReason: `StopAfter reached at ${event.deadlines.stopAt} before this node started`,
+              }
+            : {}),
       leaseExpiresAt: lease.leaseExpiresAt,
       timeouts: {
         commandSeconds: COMMAND_DELIVERY_SECONDS,

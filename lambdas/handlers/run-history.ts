@@ -6,7 +6,8 @@
  * MaxFailedNodes: a fleet's rest after its pilot tolerates only that), `{ action:
  * 'checkWarnAfter', runId, node? }` (WarnAfter passed: event, metric and report line, once),
  * `{ action: 'pausedNodes', runId }` (nodes left Paused by a failed resume: the cluster stops),
- * `{ action: 'phaseVerdict', runId, phase }` (a phase's end: its criteria; Rollout Phase Completed). Errors: `InvalidEvent`, `RunExists` (the run id was used by
+ * `{ action: 'phaseVerdict', runId, phase }` (a phase's end: its criteria; Rollout Phase Completed),
+ * `{ action: 'bakeTick', runId, phase, bake }` (one check of a bake: a cancel, the next wait). Errors: `InvalidEvent`, `RunExists` (the run id was used by
  * another run), `RunNotFound`, `LifecycleEventNotPublished`. Throttling propagates for Retry.
  *
  * Each action also publishes its lifecycle event (Rollout Started, Rollout Node Updated, Rollout
@@ -36,7 +37,7 @@ import {
 } from '../core/lifecycle-events.js';
 import { nodeKey, nodeNameProblem } from '../core/node-names.js';
 import { computeNodeOrder, type NodeOrderRecord, roleCountsOf } from '../core/node-order.js';
-import { type PhaseVerdict, phaseVerdict } from '../core/phases.js';
+import { type BakeTick, bakeTick, type PhaseVerdict, phaseVerdict } from '../core/phases.js';
 import { MAX_GROUP_NODES, parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
 import {
   type NodeStaging,
@@ -195,6 +196,25 @@ const phaseVerdictSchema = z.object({
 });
 
 /**
+ * Issue 13, item 1: one check of a phase's bake (a loop of shorter waits): reads the run's
+ * cancel flag and says how long to wait until the next check, or that the bake is over.
+ */
+const bakeTickSchema = z.object({
+  action: z.literal('bakeTick'),
+  runId,
+  phase: z.object({
+    index: z.number().int().min(0),
+    name: z.string().min(1),
+    bakeSeconds: z.number().int().min(0),
+    bakeCheckSeconds: z.number().int().min(0),
+  }),
+  bake: z.object({
+    leftSeconds: z.number().int().min(0),
+    checks: z.number().int().min(0),
+  }),
+});
+
+/**
  * Issue 13, item 1: a health gate found an alarm in ALARM or missing (check-alarms' verdict):
  * publishes Rollout Health Gate. The run's end (stop, fail) is recorded by finishRun.
  */
@@ -239,10 +259,11 @@ const eventSchema = z.discriminatedUnion(
     orderNodesSchema,
     phaseVerdictSchema,
     healthGateSchema,
+    bakeTickSchema,
   ],
   {
     error:
-      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter", "pausedNodes", "orderNodes", "phaseVerdict", "healthGate" or "recordStaging"',
+      'expected action "startRun", "recordNode", "finishRun", "failureBudget", "checkWarnAfter", "pausedNodes", "orderNodes", "phaseVerdict", "healthGate", "recordStaging" or "bakeTick"',
   },
 );
 
@@ -334,6 +355,7 @@ export type RunHistoryResult =
   | FailureBudget
   | WarnAfterCheck
   | PhaseVerdict
+  | BakeTick
   | { readonly runId: string; readonly node: string; readonly status: NodeStatus }
   | {
       readonly runId: string;
@@ -397,6 +419,13 @@ export function summariseRun(
   }
   if (run.status === 'Failed') {
     return { ...base, status: 'Failed', reason: run.failureReason ?? 'the run was marked failed' };
+  }
+  if (run.haltedBy !== undefined) {
+    return {
+      ...base,
+      status: 'Failed',
+      reason: `${run.haltedBy.error}: ${run.haltedBy.reason}; no node of ${run.target} started after it (WaitForStorageRepairTimeoutMinutes)`,
+    };
   }
   if (nodes.failed > run.maxFailedNodes) {
     return {
@@ -592,6 +621,16 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
           finishedAt: result.finishedAt ?? deps.now().toISOString(),
         };
         await deps.store.putNodeResult(id, node, stored);
+        // Storage repair outlasted its wait (issue 13, item 6): no node of the run starts after
+        // this one (a group's other nodes are refused at their preflight; a cluster stops).
+        if (result.storageRepairTimedOut === true) {
+          await deps.store.haltNewNodes(id, {
+            error: 'StorageRepairTimedOut',
+            node,
+            reason: `storage repair did not finish in time on ${node}: ${detail ?? 'storage repair not finished'}`,
+            at: stored.finishedAt,
+          });
+        }
         // rebootOption Never: the updates this run installed wait for a restart (issue 13, item 3).
         if (result.status === 'InstalledPendingReboot') {
           await deps.store.markLedgerPendingReboot(node, id);
@@ -716,6 +755,15 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
         await deps.store.putStaging({ ...summary, runId: id, stagedAt: deps.now().toISOString() });
         logger.info('node staged', { status: summary.status, files: summary.files });
         return summary;
+      }
+      case 'bakeTick': {
+        const { runId: id, phase, bake } = parsed;
+        logContext({ runId: id });
+        const run = await deps.store.getRun(id);
+        if (run === undefined) throw new RunNotFoundError(id);
+        const tick = bakeTick(phase, bake, run.cancelRequested === true);
+        logger.info('bake check', { phase: phase.index, ...tick });
+        return tick;
       }
       case 'healthGate': {
         const { runId: id, verdict, gate } = parsed;

@@ -114,6 +114,12 @@ export interface RunRecord {
   readonly cancelRequestedBy?: string;
   /** Why, as the first cancel request said. */
   readonly cancelReason?: string;
+  /**
+   * Set by the first node whose storage repair outlasted WaitForStorageRepairTimeoutMinutes
+   * (issue 13, item 6): no node of the run starts after it (a group's preflight refuses, as the
+   * failure budget stops a cluster), and the run ends Failed with the reason.
+   */
+  readonly haltedBy?: RunHalt;
   /** Why the run was marked failed, when it was. */
   readonly failureReason?: string;
   /** The final summary, written when the run finishes. */
@@ -260,6 +266,18 @@ export interface ApprovalRecord {
   readonly requestedAt: string;
   /** Epoch seconds; the table's TTL attribute (after the gate's timeout). */
   readonly expiresAt: number;
+  /** The health gate holding the run, when it is not the pilot (issue 13, item 1). */
+  readonly heldBy?: string;
+  /** The phase the gate belongs to (issue 13, items 1 and 4). */
+  readonly phase?: { readonly index: number; readonly name: string };
+}
+
+/** What {@link RunStore.haltNewNodes} records on the run: why no node may start any more. */
+export interface RunHalt {
+  readonly error: 'StorageRepairTimedOut';
+  readonly node: string;
+  readonly reason: string;
+  readonly at: string;
 }
 
 /** What {@link RunStore.requestCancel} records on the run. */
@@ -761,6 +779,23 @@ export class RunStore {
   }
 
   /** Records how the run ordered its nodes (computed, or given and why); a retry rewrites it. */
+  /**
+   * Stops new nodes of the run from starting (issue 13, item 6): the first halt is kept (a
+   * retry, or a second node timing out, does not replace the reason the run stopped for).
+   */
+  async haltNewNodes(runId: string, halt: RunHalt): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.run(runId),
+        UpdateExpression: 'SET #halted = if_not_exists(#halted, :halt)',
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': KEYS.partition, '#halted': 'haltedBy' },
+        ExpressionAttributeValues: { ':halt': halt },
+      }),
+    );
+  }
+
   async recordNodeOrder(runId: string, order: NodeOrderRecord): Promise<void> {
     await this.client.send(
       new UpdateCommand({

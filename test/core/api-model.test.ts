@@ -401,6 +401,34 @@ describe('rolloutStatusView', () => {
     expect(view.approval?.decideBy).toBe('2025-05-14T00:00:00.000Z');
   });
 
+  it.each([
+    [undefined, undefined, 'the pilot (1 node(s)) is done'],
+    [undefined, { index: 0, name: 'canary' }, 'phase "canary" (phases[0]) is done after 1 node(s)'],
+    [
+      'FleetPhaseBakeHealthGate',
+      { index: 0, name: 'canary' },
+      'health gate FleetPhaseBakeHealthGate holds the run (an alarm is in ALARM) during phase "canary" (phases[0]), after 1 node(s)',
+    ],
+  ])('says what the approval waits for (heldBy %s, phase %j): %s', (heldBy, phase, text) => {
+    const view = rolloutStatusView({
+      rolloutId: 'run-1',
+      run: RUN,
+      nodes: [{ node: 'NODE1', status: 'Succeeded', startedAt: RUN.startedAt }],
+      execution,
+      approval: {
+        afterNodes: 1,
+        timeoutMinutes: 60,
+        requestedAt: '2025-05-13T23:00:00.000Z',
+        ...(heldBy ? { heldBy } : {}),
+        ...(phase ? { phase } : {}),
+      },
+    });
+    expect(view.approval?.waitingFor).toBe(text);
+    expect(view.currentStep.description).toBe(
+      `${text}; waiting for approve or reject until 2025-05-14T00:00:00.000Z`,
+    );
+  });
+
   it('reports Failed when the execution ended without recording the run', () => {
     const view = rolloutStatusView({
       rolloutId: 'run-1',

@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
+  describeApprovalGate,
   LIFECYCLE_EVENT_SOURCE,
   LIFECYCLE_EVENT_TYPES,
   type LifecycleEventKey,
@@ -310,6 +311,26 @@ describe('lifecycle event builders', () => {
     });
   });
 
+  it("approvalRequired at a phase's approval names the phase, not the pilot (issue 13)", () => {
+    const event = approvalRequired(
+      run(),
+      { afterNodes: 2, timeoutMinutes: 60, phase: { index: 1, name: 'ring 1' } },
+      AT,
+    );
+
+    expect(event.detail).toMatchObject({
+      gate: { afterNodes: 2, heldBy: null, phase: { index: 1, name: 'ring 1' } },
+      waitingFor: 'phase "ring 1" (phases[1]) is done after 2 node(s)',
+      pilotNodes: ['NODE1', 'NODE2'],
+    });
+    expect(
+      approvalRequired(run(), { afterNodes: 1, timeoutMinutes: 120 }, AT).detail,
+    ).toMatchObject({
+      gate: { heldBy: null, phase: null },
+      waitingFor: 'the pilot (1 node(s)) is done',
+    });
+  });
+
   it('nodeUpdated carries the outcome: status, detail, restarts, drained, updates', () => {
     // Act
     const event = nodeUpdated(run(), nodeResult, AT, [update(0)]);
@@ -557,5 +578,25 @@ describe('lifecycle events: what a detail carries (mutation testing, issue 14)',
 
   it('the functions read the bus from EVENT_BUS_NAME (lib/rollout-events.ts sets it)', () => {
     expect(EVENT_BUS_ENV).toBe('EVENT_BUS_NAME');
+  });
+});
+
+describe('describeApprovalGate: what the run waits at, in words (issue 13)', () => {
+  it.each([
+    [{ afterNodes: 2 }, 'the pilot (2 node(s)) is done'],
+    [
+      { afterNodes: 3, phase: { index: 1, name: 'ring 1' } },
+      'phase "ring 1" (phases[1]) is done after 3 node(s)',
+    ],
+    [
+      { afterNodes: 1, heldBy: 'ClusterPhaseBakeHealthGate', phase: { index: 0, name: 'canary' } },
+      'health gate ClusterPhaseBakeHealthGate holds the run (an alarm is in ALARM) during phase "canary" (phases[0]), after 1 node(s)',
+    ],
+    [
+      { afterNodes: 0, heldBy: 'HealthGateBeforeNode' },
+      'health gate HealthGateBeforeNode holds the run (an alarm is in ALARM), after 0 node(s)',
+    ],
+  ])('%j → %s', (gate, text) => {
+    expect(describeApprovalGate(gate)).toBe(text);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  bakeTick,
   nodesOfPercent,
   type PhaseInput,
   phaseInputSchema,
@@ -413,5 +414,100 @@ describe('phaseVerdict: the reason the report and the event show', () => {
     const verdict = phaseVerdict(phase, NODES, (n) => status[n]);
     expect(verdict.failed).toEqual(failed);
     expect(verdict.reason).toBe(reason);
+  });
+});
+
+describe('bake checks (issue 13, item 1: alarms read during a bake)', () => {
+  it('the check interval is checkEveryMinutes (default 5), at most the bake, 0 without a bake', () => {
+    const phases = [
+      phase({ nodeCount: 1, bakeMinutes: 90 }),
+      phase({ nodeCount: 1, bakeMinutes: 3 }),
+      phase({ nodeCount: 1, bakeMinutes: undefined, approval: { timeoutMinutes: 30 } }),
+    ];
+    const of = (every?: number) => {
+      const r = resolvePhases(phases, NODES, 3, every);
+      if ('problems' in r) throw new Error('refused');
+      return r.plan.list.map((p) => p.bakeCheckSeconds);
+    };
+    expect(of()).toEqual([300, 180, 0, 0]);
+    expect(of(15)).toEqual([900, 180, 0, 0]);
+    expect(of(1)).toEqual([60, 60, 0, 0]);
+  });
+
+  it('counts a bake down in check intervals, the last wait being what is left', () => {
+    const p = { index: 0, name: 'canary', bakeSeconds: 720, bakeCheckSeconds: 300 };
+    const waits: number[] = [];
+    let state = { leftSeconds: p.bakeSeconds, checks: 0 };
+    for (let i = 0; i < 10; i++) {
+      const tick = bakeTick(p, state, false);
+      expect(tick.cancelled).toBe(false);
+      if (tick.done) {
+        expect(tick).toMatchObject({ checks: 4, leftSeconds: 0, waitSeconds: 0 });
+        expect(tick.message).toBe('the bake of canary (phases[0]) is over after 720 s');
+        break;
+      }
+      waits.push(tick.waitSeconds);
+      state = { leftSeconds: tick.leftSeconds, checks: tick.checks };
+    }
+    expect(waits).toEqual([300, 300, 120]);
+    expect(bakeTick(p, { leftSeconds: 720, checks: 0 }, false).message).toBe(
+      'the bake of canary (phases[0]): check 1, 720 s left; next check in 300 s',
+    );
+  });
+
+  it('a cancel ends the bake at this check, whatever is left', () => {
+    const tick = bakeTick(
+      { index: 1, name: 'ring 1', bakeSeconds: 3600, bakeCheckSeconds: 300 },
+      { leftSeconds: 2700, checks: 3 },
+      true,
+    );
+    expect(tick).toEqual({
+      leftSeconds: 2700,
+      checks: 4,
+      done: false,
+      cancelled: true,
+      waitSeconds: 0,
+      message:
+        'a cancel was requested during the bake of ring 1 (phases[1]), 2700 s before its end: the run stops at check 4',
+    });
+  });
+
+  it('an interval of 0 (a phase without checks) waits out what is left in one wait', () => {
+    const tick = bakeTick(
+      { index: 0, name: 'p', bakeSeconds: 600, bakeCheckSeconds: 0 },
+      { leftSeconds: 600, checks: 0 },
+      false,
+    );
+    expect(tick).toMatchObject({ waitSeconds: 600, leftSeconds: 0, done: false, checks: 1 });
+  });
+
+  it('the rollout input carries healthGates.checkEveryMinutes into the phases; 0 is refused naming it', () => {
+    const input = (checkEveryMinutes: unknown) => ({
+      target: {
+        kind: 'cluster',
+        name: 'C1',
+        nodes: ['N1', 'N2'].map((name, i) => ({ name, instanceId: `i-0000000000000000${i}` })),
+      },
+      plugins: [{ name: 'Microsoft.WindowsUpdatePlugin' }],
+      phases: [{ nodeCount: 1, bakeMinutes: 60 }],
+      healthGates: { alarmNames: ['a'], checkEveryMinutes },
+    });
+    const now = new Date('2026-01-13T02:00:00Z');
+    expect(parseRolloutInput(input(10), now).phases?.list[0]?.bakeCheckSeconds).toBe(600);
+    for (const bad of [0, 61, 2.5, '5']) {
+      const error = (() => {
+        try {
+          parseRolloutInput(input(bad), now);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error, String(bad)).toBeInstanceOf(RolloutInputError);
+      expect((error as RolloutInputError).problems[0]).toMatchObject({
+        field: 'healthGates.checkEveryMinutes',
+        value: bad,
+        message: 'expected whole minutes from 1 to 60',
+      });
+    }
   });
 });

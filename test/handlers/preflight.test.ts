@@ -54,6 +54,37 @@ describe('preflight', () => {
     expect(renewLock).toHaveBeenCalledWith('CLUSTER1', 'run-1', 3600, NOW);
   });
 
+  it('a run halted by a storage repair timeout starts no new node (issue 13 item 6)', async () => {
+    ssm
+      .on(DescribeInstanceInformationCommand)
+      .resolves({ InstanceInformationList: [{ PingStatus: 'Online' }] });
+    const lease = { target: 'CLUSTER1', holder: 'run-1', leaseExpiresAt: '2026-01-13T23:00:00Z' };
+    const handler = (run: object | undefined) =>
+      makePreflightHandler({
+        ssm: new SSMClient({ region: 'us-east-1' }),
+        store: { renewLock: async () => lease, getRun: async () => run } as never,
+        now: () => NOW,
+      })(event());
+    const halted = await handler({
+      runId: 'run-1',
+      haltedBy: {
+        error: 'StorageRepairTimedOut',
+        node: 'NODE2',
+        reason: 'storage repair did not finish in time on NODE2',
+        at: '2026-01-13T21:40:00.000Z',
+      },
+    });
+    expect(halted).toMatchObject({
+      pastStopAfter: true,
+      cancelled: false,
+      notStartedReason:
+        'StorageRepairTimedOut on NODE2 at 2026-01-13T21:40:00.000Z: no new node of the run starts after it',
+    });
+    // Without the halt the node starts.
+    expect(await handler({ runId: 'run-1' })).toMatchObject({ pastStopAfter: false });
+    expect((await handler({ runId: 'run-1' })).notStartedReason).toBeUndefined();
+  });
+
   it('throws LockLost, touching nothing, when another run holds the target', async () => {
     // Arrange
     const handler = makePreflightHandler({

@@ -214,6 +214,21 @@ describe('summariseRun', () => {
       reason: 'drain failed on NODE1',
     },
     {
+      source: 'issue 13 item 6: a storage repair that outlasted its wait halted new nodes',
+      run: run({
+        haltedBy: {
+          error: 'StorageRepairTimedOut',
+          node: 'NODE2',
+          reason: 'storage repair did not finish in time on NODE2: Pool Repair (Running, 22%)',
+          at: '2025-03-01T11:00:00.000Z',
+        },
+      }),
+      results: statuses('Succeeded', 'Failed', 'NotStarted', 'NotStarted'),
+      status: 'Failed',
+      reason:
+        'StorageRepairTimedOut: storage repair did not finish in time on NODE2: Pool Repair (Running, 22%); no node of',
+    },
+    {
       source: 'brief: a cancel flag wins over everything',
       run: run({ cancelRequested: true }),
       results: statuses('Failed', 'Failed', 'Failed'),
@@ -350,6 +365,42 @@ describe('run-history handler', () => {
         startedAt: '2025-03-01T11:00:00Z',
         finishedAt: NOW.toISOString(),
         attempts: 1,
+      },
+    });
+  });
+
+  it('recordNode of a storage repair timeout halts the run: no new node starts (issue 13 item 6)', async () => {
+    // Arrange
+    ddb.on(PutCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    ddb.on(GetCommand).resolves({});
+
+    // Act
+    await makeHandler()(
+      recordNode('NODE2', 'Failed', {
+        storageRepairTimedOut: true,
+        detail: 'StorageRepairTimedOut: Pool Repair (Running, 22%)',
+        finishedAt: '2025-03-01T11:00:00.000Z',
+      }),
+    );
+    await makeHandler()(recordNode('NODE3', 'Failed', { detail: 'exit 1603' }));
+
+    // Assert: once, for the node that timed out, kept if already set.
+    const halts = ddb
+      .commandCalls(UpdateCommand)
+      .filter((c) => c.args[0].input.ExpressionAttributeNames?.['#halted'] === 'haltedBy');
+    expect(halts).toHaveLength(1);
+    expect(halts[0]?.args[0].input).toMatchObject({
+      Key: { pk: 'RUN#run-1', sk: 'RUN' },
+      UpdateExpression: 'SET #halted = if_not_exists(#halted, :halt)',
+      ExpressionAttributeValues: {
+        ':halt': {
+          error: 'StorageRepairTimedOut',
+          node: 'NODE2',
+          reason:
+            'storage repair did not finish in time on NODE2: StorageRepairTimedOut: Pool Repair (Running, 22%)',
+          at: '2025-03-01T11:00:00.000Z',
+        },
       },
     });
   });

@@ -36,14 +36,37 @@ describe('phase states of the rollout workflow', () => {
       expect(state(`Evaluate${kind}Phase`).Next).toBe(`${kind}PhaseCriteriaMet`);
       expect(criteria.Choices.map((c) => c.Next)).toEqual([
         'RecordRunStoppedAtPhase',
-        `Bake${kind}Phase`,
+        `Start${kind}PhaseBake`,
         `Await${kind}PhaseApproval`,
       ]);
       expect(criteria.Default).toBe(`Next${kind}Phase`);
+      // The bake is a loop of shorter waits: check (cancel, next wait), alarms, wait, check.
+      expect(state(`Start${kind}PhaseBake`)).toMatchObject({
+        Type: 'Pass',
+        Parameters: { 'leftSeconds.$': '$.phaseAt.phase.bakeSeconds', checks: 0 },
+        ResultPath: '$.bake',
+        Next: `Check${kind}PhaseBake`,
+      });
+      expect(JSON.stringify(state(`Check${kind}PhaseBake`))).toContain('"action":"bakeTick"');
+      expect(state(`Check${kind}PhaseBake`).Next).toBe(`${kind}PhaseBakeCheck`);
+      const check = state(`${kind}PhaseBakeCheck`) as State & {
+        Choices: { Next: string; Variable?: string; And?: unknown[] }[];
+      };
+      expect(check.Choices.map((c) => [c.Variable, c.Next])).toEqual([
+        ['$.bake.cancelled', `${kind}PhaseBakeCancelled`],
+        ['$.bake.done', `${kind}PhaseAlarmsConfigured`],
+        [undefined, `${kind}PhaseBakeHealthGate`],
+      ]);
+      expect(JSON.stringify(check.Choices[2]?.And)).toContain('$.healthGates');
+      expect(JSON.stringify(check.Choices[2]?.And)).toContain('$.phaseAt.phase.alarmsQuiet');
+      expect(check.Default).toBe(`Bake${kind}Phase`);
+      expect(state(`${kind}PhaseBakeCancelled`).Next).toBe('RecordRunCalledOff');
+      expect(JSON.stringify(state(`${kind}PhaseBakeHealthGate`))).toContain('"checkpoint":"bake"');
+      expect(state(`${kind}PhaseBakeHealthGatePassed`).Next).toBe(`Bake${kind}Phase`);
       expect(state(`Bake${kind}Phase`)).toMatchObject({
         Type: 'Wait',
-        SecondsPath: '$.phaseAt.phase.bakeSeconds',
-        Next: `${kind}PhaseAlarmsConfigured`,
+        SecondsPath: '$.bake.waitSeconds',
+        Next: `Check${kind}PhaseBake`,
       });
       expect(state(`Await${kind}PhaseApproval`).Next).toBe(`${kind}PhaseAlarmsConfigured`);
       const alarms = state(`${kind}PhaseAlarmsConfigured`) as State & {
