@@ -5,6 +5,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { DocumentKey } from '../lambdas/core/contracts.js';
+import { NODE_LIST_HEAD } from '../lambdas/shared/node-list.js';
 import { acknowledge, wildcardResource } from './nag.js';
 import {
   acknowledgeWorkflowFindings,
@@ -109,7 +110,11 @@ export class ScanWorkflow extends Construct {
     const resolveTarget = invoke(
       'ResolveTarget',
       f.resolveTarget,
-      { input: sfn.JsonPath.entirePayload },
+      {
+        input: sfn.JsonPath.entirePayload,
+        // The resolved list is written under targets/<execution name>/ (issue 11).
+        executionName: sfn.JsonPath.stringAt('$$.Execution.Name'),
+      },
       '$',
     );
     resolveTarget.addCatch(invalid, { errors: ['InvalidRolloutInput'], resultPath: '$.error' });
@@ -229,7 +234,23 @@ export class ScanWorkflow extends Construct {
     const start = new sfn.Choice(this, 'TargetIsSelection')
       .when(sfn.Condition.isPresent('$.target.select'), resolveTarget)
       .otherwise(validate);
-    validate.next(plan);
+    // A selected group's state lists only its first nodes (the whole list is in S3, issue 11);
+    // the scan's map reads the state's list, so a larger selection is refused, not cut short.
+    const tooMany = new sfn.Fail(this, 'SelectionTooLargeToScan', {
+      error: 'SelectionTooLargeToScan',
+      cause: `a scan covers a selected group of at most ${NODE_LIST_HEAD} nodes for now (the rollout itself takes up to 100,000); name the nodes, or narrow the selection`,
+    });
+    validate.next(
+      new sfn.Choice(this, 'SelectionFitsTheScan')
+        .when(
+          sfn.Condition.and(
+            sfn.Condition.isPresent('$.targetResolution.count'),
+            sfn.Condition.numberGreaterThan('$.targetResolution.count', NODE_LIST_HEAD),
+          ),
+          tooMany,
+        )
+        .otherwise(plan),
+    );
     plan.next(nodes);
     nodes.next(done);
     if (props.afterScan) done.next(props.afterScan(this));

@@ -544,7 +544,7 @@ describe('parseRolloutInput: unknown fields name what is accepted there', () => 
       field: 'priority',
       value: 'high',
       message:
-        'unknown field; accepted here: runId, target, plugins, policy, changeTicket, requestedBy, drain, rebootOption, approvalGate, schedule, removal, phases, updateSelection, healthGates',
+        'unknown field; accepted here: runId, target, plugins, policy, changeTicket, requestedBy, drain, staging, rebootOption, approvalGate, schedule, removal, phases, updateSelection, healthGates',
     });
   });
 });

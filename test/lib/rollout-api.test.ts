@@ -319,9 +319,13 @@ describe('RolloutApi: the handler', () => {
     const actions = found.flatMap(actionsOf);
     expect(actions).toEqual(expect.arrayContaining(['s3:GetObject', 'states:StartExecution']));
     // Least privilege: the workflow's functions read the hotfix root and the nodes, not the API.
-    for (const action of ['s3:PutObject', 's3:ListBucket', 'ssm:DescribeInstanceInformation']) {
+    for (const action of ['s3:ListBucket', 'ssm:DescribeInstanceInformation']) {
       expect(actions).not.toContain(action);
     }
+    // It writes only the large node lists it uploads as manifests (issue 11), under manifests/api/.
+    const puts = found.filter((s) => actionsOf(s).includes('s3:PutObject'));
+    expect(puts).toHaveLength(1);
+    expect(JSON.stringify(puts[0]?.Resource)).toContain('/manifests/api/*');
     const get = found.find((s) => actionsOf(s).includes('s3:GetObject'));
     expect(JSON.stringify(get?.Resource)).toContain('/scans/*');
     const start = found.filter((s) => actionsOf(s).includes('states:StartExecution'));
