@@ -21,7 +21,9 @@ import type {
   removalAcceptedSchema,
   rolloutAcceptedSchema,
   rolloutPageSchema,
+  StagingStatusView,
   scanResultSchema,
+  stagingAcceptedSchema,
 } from '../lambdas/core/api-model.js';
 import type { ValidationProblem } from '../lambdas/core/errors.js';
 
@@ -36,6 +38,8 @@ export type ScanResult = z.output<typeof scanResultSchema>;
 export type Ledger = z.output<typeof ledgerResponseSchema>;
 export type RemovalAccepted = z.output<typeof removalAcceptedSchema>;
 export type RemovalBody = RemovalRequest;
+export type StagingAccepted = z.output<typeof stagingAcceptedSchema>;
+export type StagingStatus = StagingStatusView;
 
 /** A cluster or a group of servers, as GET /rollouts takes it (`?cluster=` or `?group=`). */
 export interface RolloutTarget {
@@ -73,6 +77,10 @@ export interface RolloutBackend {
   getLedger(node: string): Promise<Ledger>;
   /** POST /nodes/{id}/removals (202). */
   requestRemoval(node: string, body: RemovalBody): Promise<RemovalAccepted>;
+  /** POST /stagings (202): stage the rollout's updates on its nodes; installs nothing. */
+  startStaging(input: unknown, idempotencyKey?: string): Promise<StagingAccepted>;
+  /** GET /stagings/{id}. */
+  getStaging(id: string): Promise<StagingStatus>;
   /** Releases what the backend holds (the local sandbox's DynamoDB). */
   close(): Promise<void>;
 }
@@ -308,6 +316,12 @@ export function apiBackend(
     scan: (input) => json('POST', '/scans', { body: input }),
     getLedger: (node) => json('GET', at('/nodes/{id}/ledger', node)),
     requestRemoval: (node, body) => json('POST', at('/nodes/{id}/removals', node), { body }),
+    startStaging: (input, idempotencyKey) =>
+      json('POST', '/stagings', {
+        body: input,
+        ...(idempotencyKey === undefined ? {} : { headers: { 'idempotency-key': idempotencyKey } }),
+      }),
+    getStaging: (id) => json('GET', at('/stagings/{id}', id)),
     close,
   };
 }

@@ -319,6 +319,7 @@ export class RolloutControlPlane extends Construct {
     this.api = new RolloutApi(this, 'Api', {
       handler: fns.api,
       rolloutStateMachine: this.rolloutWorkflow,
+      stagingStateMachine: this.stagingWorkflow,
       table: this.runStore.table,
       scan: { hotfixBucket: this.hotfixRoot.bucket, artifactsBucket: this.artifactsBucket },
       logRetention,

@@ -87,6 +87,7 @@ import {
   type RunStore,
 } from '../shared/run-store.js';
 import { logContext, logger, requiredEnv, tracer } from '../shared/runtime.js';
+import { makeStagingRoutes, type StagingAnswer } from './api-staging.js';
 import { makeScanHandler } from './scan.js';
 
 /** What a removal is started with, besides the node and the plan. */
@@ -159,6 +160,8 @@ export interface ApiDeps {
   ) => Promise<{ readonly removalId: string; readonly executionArn?: string }>;
   /** Ledgers a report reads at once. @default 8 */
   readonly ledgerConcurrency?: number;
+  /** The staging workflow (POST /stagings). @default - none: the staging routes answer 501 */
+  readonly stagingStateMachineArn?: string;
   /**
    * Where ForceRecovery publishes Rollout Lock Force Recovered.
    * @default - none: the recovery is recorded on the run, no event is published
@@ -1095,6 +1098,27 @@ export function makeApiHandler(deps: ApiDeps) {
     });
   };
 
+  // Issue 13 item 5: the staging routes (api-staging.ts).
+  const staging = makeStagingRoutes({
+    sfn: deps.sfn,
+    store: deps.store,
+    now: deps.now,
+    random,
+    ...(deps.stagingStateMachineArn ? { stagingStateMachineArn: deps.stagingStateMachineArn } : {}),
+  });
+  const answer = (a: StagingAnswer) => json(a.status, a.body, { ...a.headers });
+  const startStaging: Route = async (request) => {
+    const body = parseJsonBody({
+      body: request.body,
+      isBase64Encoded: request.isBase64Encoded,
+      contentType: request.headers.get('content-type'),
+      required: true,
+    });
+    const headerKey = parseIdempotencyKey(request.headers.get('idempotency-key'));
+    return answer(await staging.startStaging(body, headerKey));
+  };
+  const getStaging: Route = async (_request, params) => answer(await staging.getStaging(params.id));
+
   const routes: Record<OperationId, Route> = {
     startRollout,
     listRollouts,
@@ -1105,6 +1129,8 @@ export function makeApiHandler(deps: ApiDeps) {
     rejectRollout: decide(false),
     forceRecovery,
     scan,
+    startStaging,
+    getStaging,
     getLedger,
     requestRemoval,
   };
@@ -1257,6 +1283,9 @@ function productionDeps(): ApiDeps {
     rolloutStateMachineArn,
     publisher: createEventPublisher(),
     ...(scanHandler ? { scan: (rollout: ResolvedRollout) => scanHandler({ rollout }) } : {}),
+    ...(process.env.STAGING_STATE_MACHINE_ARN
+      ? { stagingStateMachineArn: process.env.STAGING_STATE_MACHINE_ARN }
+      : {}),
     startRemoval: makeRolloutRemovalStarter({
       sfn,
       rolloutStateMachineArn,

@@ -142,6 +142,7 @@ beforeAll(async () => {
     store,
     now: () => NOW,
     rolloutStateMachineArn: MACHINE,
+    stagingStateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:Staging',
     scan: async (rollout) => ({ runId: rollout.runId, nodes: [], warnings: [] }),
     startRemoval: async () => ({ removalId: 'rm-1' }),
   });
@@ -254,6 +255,8 @@ const REMOVAL_BODIES: unknown[] = [
 const VALID_BODIES: Record<OperationId, unknown[]> = {
   startRollout: ROLLOUT_BODIES,
   scan: ROLLOUT_BODIES,
+  startStaging: ROLLOUT_BODIES,
+  getStaging: [{}],
   approveRollout: DECISION_BODIES,
   rejectRollout: DECISION_BODIES,
   cancelRollout: [{}, { reason: 'window closed', requestedBy: 'bob' }],
