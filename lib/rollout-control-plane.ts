@@ -330,6 +330,7 @@ export class RolloutControlPlane extends Construct {
     if (props.schedules && props.schedules.length > 0) {
       this.schedules = new RolloutSchedules(this, 'Schedules', {
         rolloutStateMachine: this.rolloutWorkflow,
+        stagingStateMachine: this.stagingWorkflow,
         schedules: props.schedules,
       });
     }
@@ -478,6 +479,7 @@ export class RolloutControlPlane extends Construct {
     // describes and answers; Scheduler starts.
     const callers: iam.IGrantable[] = [fns.completeCommand, fns.approvalGate];
     if (this.schedules) callers.push(this.schedules.role);
+    if (this.schedules?.staging) callers.push(this.schedules.staging.role);
     for (const caller of callers) grantKey(key, caller, sfnKeyUse, context);
     // SQS's send grant for the on-failure destination (aws-cdk-lib) names ReEncrypt* and
     // GenerateDataKey*; completeCommand also reads and writes the dead letters with KEY_READ_WRITE.
