@@ -70,6 +70,14 @@ describe('toStagingExpressions', () => {
       0,
     ],
     [
+      'second Tuesday 05:30, 3 h: the minutes kept',
+      { time: '05:30', weeksOfMonth: [2] },
+      3,
+      ['cron(30 2 ? * 3#2 *)'],
+      true,
+      0,
+    ],
+    [
       'second Tuesday 01:00, 3 h: every Monday 22:00 (a superset)',
       { weeksOfMonth: [2] },
       3,
