@@ -22,8 +22,10 @@ import type {
   removalAcceptedSchema,
   rolloutAcceptedSchema,
   rolloutPageSchema,
+  StagingStatusView,
   scanAcceptedSchema,
   scanViewSchema,
+  stagingAcceptedSchema,
 } from '../lambdas/core/api-model.js';
 import type { CompliancePageView } from '../lambdas/core/compliance-api.js';
 import type { ValidationProblem } from '../lambdas/core/errors.js';
@@ -41,6 +43,8 @@ export type ScanView = z.output<typeof scanViewSchema>;
 export type Ledger = z.output<typeof ledgerResponseSchema>;
 export type RemovalAccepted = z.output<typeof removalAcceptedSchema>;
 export type RemovalBody = RemovalRequest;
+export type StagingAccepted = z.output<typeof stagingAcceptedSchema>;
+export type StagingStatus = StagingStatusView;
 
 /** A cluster or a group of servers, as GET /rollouts takes it (`?cluster=` or `?group=`). */
 export interface RolloutTarget {
@@ -82,6 +86,10 @@ export interface RolloutBackend {
   requestRemoval(node: string, body: RemovalBody): Promise<RemovalAccepted>;
   /** GET /compliance?target=…&limit=…&cursor=… (issue 13, item 8). */
   getCompliance(target: string, options?: ListOptions): Promise<CompliancePageView>;
+  /** POST /stagings (202): stage the rollout's updates on its nodes; installs nothing. */
+  startStaging(input: unknown, idempotencyKey?: string): Promise<StagingAccepted>;
+  /** GET /stagings/{id}. */
+  getStaging(id: string): Promise<StagingStatus>;
   /** Releases what the backend holds (the local sandbox's DynamoDB). */
   close(): Promise<void>;
 }
@@ -326,6 +334,12 @@ export function apiBackend(
           ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
         },
       }),
+    startStaging: (input, idempotencyKey) =>
+      json('POST', '/stagings', {
+        body: input,
+        ...(idempotencyKey === undefined ? {} : { headers: { 'idempotency-key': idempotencyKey } }),
+      }),
+    getStaging: (id) => json('GET', at('/stagings/{id}', id)),
     close,
   };
 }

@@ -32,6 +32,12 @@ export interface RolloutApiProps {
   readonly handler: lambda.Function;
   /** The rollout workflow: started, described, and its approval tokens completed. */
   readonly rolloutStateMachine: sfn.IStateMachine;
+  /**
+   * The staging workflow (issue 13 item 5): POST /stagings starts it, GET /stagings/{id}
+   * describes its executions. The handler may do nothing else with it.
+   * @default - none: the staging routes answer 501
+   */
+  readonly stagingStateMachine?: sfn.IStateMachine;
   /** The run store table. */
   readonly table: dynamodb.ITable;
   /**
@@ -237,6 +243,7 @@ export class RolloutApi extends Construct {
         );
       }
     }
+    if (props.stagingStateMachine) this.grantStaging(fn, role, props.stagingStateMachine);
 
     if (props.scan) {
       // The scan (issue 12, point 4): start it, describe it, read its per-node results. Nothing
@@ -301,6 +308,26 @@ export class RolloutApi extends Construct {
         this.api,
         'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
         "API Gateway's account-wide CloudWatch role serves every REST API of the account and region, so it is not scoped to this one; AWS documents this managed policy for it",
+      );
+    }
+  }
+
+  /** The staging routes' configuration and IAM: StartExecution and DescribeExecution only. */
+  private grantStaging(fn: lambda.Function, role: iam.IRole, machine: sfn.IStateMachine): void {
+    fn.addEnvironment('STAGING_STATE_MACHINE_ARN', machine.stateMachineArn);
+    machine.grantStartExecution(fn);
+    machine.grantExecution(fn, 'states:DescribeExecution');
+    const resource = machine.node.defaultChild;
+    if (resource !== undefined) {
+      const stack = Stack.of(this);
+      const nagRegion = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+      const nagAccount = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+      acknowledge(
+        role,
+        wildcardResource(
+          `arn:<AWS::Partition>:states:${nagRegion}:${nagAccount}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${stack.getLogicalId(resource as never)}"}]}]}:*`,
+        ),
+        'DescribeExecution of the staging workflow: its executions are named by staging id at run time; the ARN is scoped to this state machine',
       );
     }
   }

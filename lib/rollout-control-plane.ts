@@ -346,6 +346,7 @@ export class RolloutControlPlane extends Construct {
       handler: fns.api,
       rolloutStateMachine: this.rolloutWorkflow,
       nodeStateMachine: this.nodeWorkflow,
+      stagingStateMachine: this.stagingWorkflow,
       table: this.runStore.table,
       scan: { stateMachine: this.scanWorkflow, artifactsBucket: this.artifactsBucket },
       logRetention,
@@ -357,6 +358,7 @@ export class RolloutControlPlane extends Construct {
       this.schedules = new RolloutSchedules(this, 'Schedules', {
         rolloutStateMachine: this.rolloutWorkflow,
         complianceStateMachine: this.complianceWorkflow,
+        stagingStateMachine: this.stagingWorkflow,
         schedules: props.schedules,
       });
     }
@@ -513,6 +515,7 @@ export class RolloutControlPlane extends Construct {
     // describes and answers; Scheduler starts.
     const callers: iam.IGrantable[] = [fns.completeCommand, fns.approvalGate];
     if (this.schedules) callers.push(this.schedules.role);
+    if (this.schedules?.staging) callers.push(this.schedules.staging.role);
     for (const caller of callers) grantKey(key, caller, sfnKeyUse, context);
     // SQS's send grant for the on-failure destination (aws-cdk-lib) names ReEncrypt* and
     // GenerateDataKey*; completeCommand also reads and writes the dead letters with KEY_READ_WRITE.

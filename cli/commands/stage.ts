@@ -8,6 +8,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CommandSpec, type Io, parseFlags, UsageError } from '../args.js';
+import { readJsonFile } from '../files.js';
 import { quietHandlers } from '../quiet.js';
 import { chooseFleet } from './sandbox.js';
 
@@ -18,7 +19,10 @@ const STAGING_SCENARIO = fileURLToPath(
 export const stageCommand = {
   name: 'stage',
   summary: "stage each node's updates before the window (download and verify, install nothing)",
-  usage: 'rollout stage --local [--scenario <file>] [--fleet pwsh|model] [--json]',
+  usage:
+    'rollout stage --input <rollout.json> [--idempotency-key <key>] [--json] [--endpoint <url>]\n' +
+    '       rollout stage --status <staging id> [--json] [--endpoint <url>]\n' +
+    '       rollout stage --local [--scenario <file>] [--fleet pwsh|model] [--json]',
   details: [
     'Runs the staging workflow over each rollout of the scenario in the local sandbox: every node',
     'gets StageUpdates, which copies each planned hotfix into a cache folder named by its SHA-256',
@@ -27,17 +31,30 @@ export const stageCommand = {
     'bytes, digests verified, cache hits, and what could not be staged. Exit status 0 when every',
     'staging run succeeds and changed nothing on a node.',
     '',
-    'Only --local is built: the control plane deploys the staging state machine, but the API has',
-    'no staging route yet (start it from the Step Functions console with the rollout input).',
+    'Against the deployed API: --input starts a staging run (POST /stagings) and prints its id;',
+    '--status <id> prints its status and per-node table (GET /stagings/{id}). A retry with the',
+    'same --idempotency-key (else the same change ticket) and input starts nothing new.',
     '',
     'Options:',
-    '  --local            stage in the local sandbox (required for now)',
+    '  --input <file>     the rollout input, as for rollout start (staging.maxConcurrency applies)',
+    '  --idempotency-key <key>  a client token for retries (default: the change ticket, if any)',
+    '  --status <id>      the staging run to show',
+    "  --endpoint <url>   the API's base URL with its stage (default: $ROLLOUT_API_URL); SigV4",
+    '  --region <region>  the region to sign for (default: from the endpoint host, else $AWS_REGION)',
+    '  --profile <name>   the ~/.aws/config profile (default: $AWS_PROFILE, else default)',
+    '  --local            stage in the local sandbox instead',
     '  --scenario <file>  a scenario (default: examples/scenarios/staging.json)',
     '  --fleet <kind>     pwsh (the real StageUpdates script) or model (default: as rollout sandbox)',
     '  --json             print the staging records instead',
     '  -h, --help         show this help',
   ],
   options: {
+    input: { type: 'string' },
+    'idempotency-key': { type: 'string' },
+    status: { type: 'string' },
+    endpoint: { type: 'string' },
+    region: { type: 'string' },
+    profile: { type: 'string' },
     local: { type: 'boolean', default: false },
     scenario: { type: 'string' },
     fleet: { type: 'string' },
@@ -48,10 +65,13 @@ export const stageCommand = {
 
 export async function runStage(argv: readonly string[], io: Io): Promise<number> {
   const flags = parseFlags(stageCommand, argv);
-  if (!flags.local) {
-    throw new UsageError(
-      '--local: required; the change-management API has no staging route yet (see rollout stage --help)',
-    );
+  if (!flags.local) return stageThroughApi(flags, io);
+  for (const flag of ['input', 'idempotency-key', 'status', 'endpoint', 'region', 'profile']) {
+    if (flags[flag as keyof typeof flags] !== undefined) {
+      throw new UsageError(
+        `rollout stage: --${flag} is for the deployed API; --local stages the scenario's rollouts (see rollout stage --help)`,
+      );
+    }
   }
   quietHandlers();
   const [{ loadScenario, ScenarioError }, { runScenario }, staging, invariants, pwshFleet] =
@@ -121,4 +141,68 @@ export async function runStage(argv: readonly string[], io: Io): Promise<number>
     io.out(`Fleet: ${pwshFleet.describeFleet(fleet)}.`);
   }
   return ok ? 0 : 1;
+}
+
+type StageFlags = ReturnType<typeof parseFlags<typeof stageCommand.options>>;
+
+/** POST /stagings (--input) or GET /stagings/{id} (--status) against the deployed API. */
+async function stageThroughApi(flags: StageFlags, io: Io): Promise<number> {
+  for (const flag of ['scenario', 'fleet'] as const) {
+    if (flags[flag] !== undefined) {
+      throw new UsageError(
+        `rollout stage: --${flag} applies only with --local (see rollout stage --help)`,
+      );
+    }
+  }
+  if ((flags.input === undefined) === (flags.status === undefined)) {
+    throw new UsageError(
+      'rollout stage: give --input <rollout.json> to start a staging run or --status <id> to show one (or --local for the sandbox; see rollout stage --help)',
+    );
+  }
+  if (flags.status !== undefined && flags['idempotency-key'] !== undefined) {
+    throw new UsageError('rollout stage: --idempotency-key applies only with --input');
+  }
+  const endpoint = flags.endpoint ?? process.env.ROLLOUT_API_URL;
+  if (endpoint === undefined || endpoint.trim() === '') {
+    throw new UsageError(
+      'rollout stage: --endpoint <url> is required (or set ROLLOUT_API_URL), or use --local for the sandbox (see rollout stage --help)',
+    );
+  }
+  const input = flags.input === undefined ? undefined : readJsonFile(io.cwd, flags.input, 'input');
+  const { createHttpBackend } = await import('../http-backend.js');
+  const backend = createHttpBackend({
+    endpoint: endpoint.trim(),
+    ...(flags.region === undefined ? {} : { region: flags.region }),
+    ...(flags.profile === undefined ? {} : { profile: flags.profile }),
+  });
+  try {
+    if (flags.status === undefined) {
+      const accepted = await backend.startStaging(input, flags['idempotency-key']);
+      if (flags.json) io.out(JSON.stringify(accepted, null, 2));
+      else {
+        io.out(
+          `Staging ${accepted.stagingId} ${accepted.status} (execution ${accepted.executionArn})`,
+        );
+        io.out(`Follow it with: rollout stage --status ${accepted.stagingId}`);
+      }
+      return 0;
+    }
+    const view = await backend.getStaging(flags.status);
+    if (flags.json) {
+      io.out(JSON.stringify(view, null, 2));
+    } else {
+      const { formatStagingTable } = await import('../../sandbox/staging-report.js');
+      const counts = Object.entries(view.counts).map(([k, n]) => `${n} ${k}`);
+      io.out(
+        `Staging ${view.stagingId}: ${view.status}${counts.length > 0 ? ` (${counts.join(', ')})` : ''}`,
+      );
+      if (view.nodes.length > 0) {
+        io.out(formatStagingTable(view.nodes.map((n) => ({ ...n, runId: view.stagingId }))));
+      }
+    }
+    // As rollout status: 1 once it ended other than Succeeded (or is past history, Unknown).
+    return view.status === 'Succeeded' || view.status === 'Running' ? 0 : 1;
+  } finally {
+    await backend.close();
+  }
 }

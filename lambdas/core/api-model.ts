@@ -137,6 +137,18 @@ export const API_ROUTES = [
     summary: "A scan's status and, once it ended, its result per node",
   },
   {
+    operationId: 'startStaging',
+    method: 'POST',
+    path: '/stagings',
+    summary: "Stage a rollout's updates on its nodes before the window; installs nothing",
+  },
+  {
+    operationId: 'getStaging',
+    method: 'GET',
+    path: '/stagings/{id}',
+    summary: "A staging run's status and per-node staging",
+  },
+  {
     operationId: 'getLedger',
     method: 'GET',
     path: '/nodes/{id}/ledger',
@@ -900,6 +912,131 @@ export const rolloutAcceptedSchema = z
       .describe('The key the request is remembered under for 24 hours, or null'),
   })
   .meta({ title: 'RolloutAccepted' });
+
+// ---------------------------------------------------------------------------------------------
+// Staging (issue 13 item 5): POST /stagings and GET /stagings/{id}
+
+/** Where a staging request is remembered, apart from rollouts (the same ticket may do both). */
+export function stagingIdempotencyKey(
+  header: string | undefined,
+  changeTicket: { readonly system: string; readonly id: string } | null,
+): string | undefined {
+  const key = rolloutIdempotencyKey(header, changeTicket);
+  return key === undefined ? undefined : `stagings:${key.slice('rollouts:'.length)}`;
+}
+
+/** A staging run's status: Step Functions' execution status in the API's words. */
+export const STAGING_STATUSES = ['Running', 'Succeeded', 'Failed', 'TimedOut', 'Aborted'] as const;
+export type StagingStatus = (typeof STAGING_STATUSES)[number];
+
+/** The staging status of a DescribeExecution status (PENDING_REDRIVE is a failed run). */
+export function stagingStatusOf(executionStatus: string): StagingStatus {
+  switch (executionStatus) {
+    case 'RUNNING':
+      return 'Running';
+    case 'SUCCEEDED':
+      return 'Succeeded';
+    case 'TIMED_OUT':
+      return 'TimedOut';
+    case 'ABORTED':
+      return 'Aborted';
+    default:
+      return 'Failed';
+  }
+}
+
+export const stagingAcceptedSchema = z
+  .object({
+    stagingId: z.string().describe('The staging run id; also the execution name'),
+    executionArn: z.string(),
+    status: z.enum(STAGING_STATUSES),
+    idempotencyKey: z
+      .string()
+      .nullable()
+      .describe('The key the request is remembered under for 24 hours, or null'),
+  })
+  .meta({ title: 'StagingAccepted' });
+
+const stagedNodeSchema = z.object({
+  node: z.string(),
+  status: z.enum(['Staged', 'Partial', 'Failed', 'NothingToStage']),
+  files: z.number().int().describe('Hotfix files in the cache after this run'),
+  bytes: z.number().int(),
+  digestsVerified: z.number().int().describe('Files whose SHA-256 the node checked'),
+  cacheHits: z.number().int().describe('Files already in the cache: nothing downloaded'),
+  windowsUpdates: z.number().int().describe('Windows updates downloaded by WUA'),
+  problems: z.array(z.string()).describe('Files or updates not in the cache, each with why'),
+  stagedDigests: z
+    .array(z.string())
+    .describe('The SHA-256 of every cached file: what the install run may take from the cache'),
+  stagedAt: z.string(),
+});
+
+export const stagingStatusSchema = z
+  .object({
+    stagingId: z.string(),
+    executionArn: z.string().nullable().describe('Null once Step Functions forgot the execution'),
+    status: z
+      .enum([...STAGING_STATUSES, 'Unknown'])
+      .describe('Unknown: the execution is past Step Functions history; the records stand'),
+    startedAt: z.string().nullable(),
+    stoppedAt: z.string().nullable(),
+    counts: z
+      .record(z.string(), z.number().int())
+      .describe('Nodes recorded so far, by staging status'),
+    nodes: z.array(stagedNodeSchema).describe('Each node staged so far, in node-key order'),
+  })
+  .meta({ title: 'StagingStatus' });
+
+/** A node's staging record as the run store holds it. */
+export type StagedNodeRecord = {
+  readonly [K in keyof z.input<typeof stagedNodeSchema>]: Readonly<
+    z.input<typeof stagedNodeSchema>[K]
+  >;
+};
+
+/** A staging run as GET /stagings/{id} shows it. */
+export type StagingStatusView = z.output<typeof stagingStatusSchema>;
+
+/**
+ * The view of a staging run from its execution (undefined when Step Functions does not know
+ * it) and its nodes' records.
+ * @throws ApiError 404 when neither exists.
+ */
+export function stagingStatusView(
+  stagingId: string,
+  execution: ExecutionView | undefined,
+  nodes: readonly StagedNodeRecord[],
+): StagingStatusView {
+  if (execution === undefined && nodes.length === 0) {
+    throw new ApiError('NotFound', `no staging run ${JSON.stringify(stagingId)}`, {
+      field: 'id',
+      value: stagingId,
+    });
+  }
+  const counts: Record<string, number> = {};
+  for (const node of nodes) counts[node.status] = (counts[node.status] ?? 0) + 1;
+  return {
+    stagingId,
+    executionArn: execution?.arn ?? null,
+    status: execution === undefined ? 'Unknown' : stagingStatusOf(execution.status),
+    startedAt: execution?.startDate?.toISOString() ?? null,
+    stoppedAt: execution?.stopDate?.toISOString() ?? null,
+    counts,
+    nodes: nodes.map((n) => ({
+      node: n.node,
+      status: n.status,
+      files: n.files,
+      bytes: n.bytes,
+      digestsVerified: n.digestsVerified,
+      cacheHits: n.cacheHits,
+      windowsUpdates: n.windowsUpdates,
+      problems: [...n.problems],
+      stagedDigests: [...n.stagedDigests],
+      stagedAt: n.stagedAt,
+    })),
+  };
+}
 
 const NODE_PROGRESS = [...NODE_STATUSES, 'Pending'] as const;
 const STEP_PHASES = [
@@ -2269,6 +2406,39 @@ const operations = (): Record<OperationId, Json> => ({
       ...errorRefs('ServiceUnavailable', 'InternalError'),
     },
   },
+  startStaging: {
+    description:
+      "Starts the staging workflow (issue 13 item 5, ConfigMgr's pre-download) with the body, a rollout input, as its input: each node downloads and verifies its planned updates into its staging cache, at most staging.maxConcurrency at once. It takes no target lock and installs, drains or restarts nothing. The staging id is the execution name. The request is remembered for 24 hours under its Idempotency-Key header, else under its change ticket (system:id), apart from rollouts: the same request again returns the same staging (with Idempotent-Replay: true), another request under the same key gets 422.",
+    parameters: [
+      {
+        name: IDEMPOTENCY_KEY_HEADER,
+        in: 'header',
+        required: false,
+        description:
+          'Any 1 to 255 visible ASCII characters, e.g. a UUID; a retry sends the same key and body',
+        schema: { type: 'string', minLength: 1, maxLength: 255 },
+      },
+    ],
+    requestBody: { required: true, content: jsonContent('RolloutRequest') },
+    responses: {
+      '202': { description: 'Staging started', content: jsonContent('StagingAccepted') },
+      ...errorRefs('BadRequest', 'Conflict', 'TooLarge', 'UnsupportedMediaType'),
+      '422': errorResponse('The Idempotency-Key or change ticket was used for another request'),
+      '501': errorResponse('Staging is not wired in this deployment'),
+      ...errorRefs('ServiceUnavailable', 'InternalError'),
+    },
+  },
+  getStaging: {
+    description:
+      "A staging run's status (from DescribeExecution) and, per node staged so far, its staging summary from the run store (RUN#<id> / STAGING#<node>): status, files, bytes, digests verified, cache hits, Windows updates, problems.",
+    parameters: [idParameter('rollout')],
+    responses: {
+      '200': { description: 'The staging run', content: jsonContent('StagingStatus') },
+      ...errorRefs('BadRequest', 'NotFound'),
+      '501': errorResponse('Staging is not wired in this deployment'),
+      ...errorRefs('ServiceUnavailable', 'InternalError'),
+    },
+  },
   getLedger: {
     description:
       'Every update installed on the node, in install order, with the files each replaced; removed ones marked. A node nothing was recorded for has an empty ledger.',
@@ -2435,6 +2605,8 @@ export function openApiDocument(): Json {
     ScanAccepted: schemaOf(scanAcceptedSchema, 'output'),
     ScanView: schemaOf(scanViewSchema, 'output'),
     NodeProgress: schemaOf(nodeProgressSchema, 'output'),
+    StagingAccepted: schemaOf(stagingAcceptedSchema, 'output'),
+    StagingStatus: schemaOf(stagingStatusSchema, 'output'),
     Ledger: schemaOf(ledgerResponseSchema, 'output'),
     RemovalRequest: schemaOf(removalRequestSchema, 'input'),
     RemovalAccepted: schemaOf(removalAcceptedSchema, 'output'),

@@ -679,6 +679,65 @@ export function toSchedulerExpressions(schedule: Schedule): SchedulerExpressions
   };
 }
 
+/** Cron expressions that start staging ahead of each window (issue 13 item 5). */
+export interface StagingExpressions {
+  readonly expressions: readonly string[];
+  /** The schedule's own time zone: the shift is in its wall-clock time. */
+  readonly timeZone: string;
+  /**
+   * False when cron cannot say "n hours before" exactly and the expressions fire on a superset
+   * of the needed days (every week): an every-n-th-week schedule, or weeks of the month moved
+   * to another day (the day before "the second Tuesday" is not always "the second Monday").
+   * A staging run that finds everything cached changes nothing, so a superset costs only runs.
+   */
+  readonly exact: boolean;
+  /** Days the start moves back: 0 (same day) to 7. */
+  readonly daysBefore: number;
+}
+
+/**
+ * The EventBridge Scheduler expressions that fire `hoursBefore` hours (wall clock, in the
+ * schedule's time zone) before each window of the schedule: the time moves back, and when it
+ * crosses midnight, so does each weekday (a Tuesday 01:00 window with 3 hours is Monday 22:00).
+ * @throws ScheduleError naming `staging.hoursBeforeWindow` when it is not 1 to 168 whole hours.
+ */
+export function toStagingExpressions(schedule: Schedule, hoursBefore: number): StagingExpressions {
+  if (!Number.isInteger(hoursBefore) || hoursBefore < 1 || hoursBefore > 168) {
+    throw new ScheduleError([
+      {
+        field: 'staging.hoursBeforeWindow',
+        value: hoursBefore,
+        message: 'expected a whole number of hours from 1 to 168',
+      },
+    ]);
+  }
+  const start = minuteOfDayOf(schedule.time) - hoursBefore * 60;
+  const daysBefore = start >= 0 ? 0 : Math.ceil(-start / 1440);
+  const minute = start + daysBefore * 1440;
+  const at = `cron(${minute % 60} ${Math.floor(minute / 60)} `;
+  const { timeZone } = schedule;
+  if (schedule.weeksOfMonth && daysBefore === 0) {
+    const { expressions } = toSchedulerExpressions(schedule);
+    return {
+      expressions: expressions.map((e) => e.replace(/^cron\(\d+ \d+ /, at)),
+      timeZone,
+      exact: true,
+      daysBefore,
+    };
+  }
+  const days = DAYS_OF_WEEK.filter((day) =>
+    schedule.daysOfWeek.some(
+      (d) => (DAYS_OF_WEEK.indexOf(d) - DAYS_OF_WEEK.indexOf(day) + 7) % 7 === daysBefore % 7,
+    ),
+  );
+  return {
+    expressions: [`${at}? * ${days.map(cronDayName).join(',')} *)`],
+    timeZone,
+    exact: !schedule.weeksOfMonth && schedule.intervalWeeks === 1,
+    daysBefore,
+  };
+}
+
 const ORDINALS = ['', 'first', 'second', 'third', 'fourth', 'last'] as const;
 
 /** The schedule in words, e.g. "second Tuesday of the month at 03:00 Europe/Paris, 240 minutes". */

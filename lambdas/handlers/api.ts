@@ -99,6 +99,7 @@ import {
   parseLargeList,
   parseSelectedRequest,
 } from '../shared/selected-request.js';
+import { makeStagingRoutes, type StagingAnswer } from './api-staging.js';
 import { readNodeProgress } from './node-progress.js';
 import { makeScanRoutes, readArtifact, type ScanApiDeps } from './scan-api.js';
 
@@ -177,6 +178,8 @@ export interface ApiDeps {
   ) => Promise<{ readonly removalId: string; readonly executionArn?: string }>;
   /** Ledgers a report reads at once. @default 8 */
   readonly ledgerConcurrency?: number;
+  /** The staging workflow (POST /stagings). @default - none: the staging routes answer 501 */
+  readonly stagingStateMachineArn?: string;
   /**
    * Where ForceRecovery publishes Rollout Lock Force Recovered.
    * @default - none: the recovery is recorded on the run, no event is published
@@ -1187,6 +1190,27 @@ export function makeApiHandler(deps: ApiDeps) {
     });
   };
 
+  // Issue 13 item 5: the staging routes (api-staging.ts).
+  const staging = makeStagingRoutes({
+    sfn: deps.sfn,
+    store: deps.store,
+    now: deps.now,
+    random,
+    ...(deps.stagingStateMachineArn ? { stagingStateMachineArn: deps.stagingStateMachineArn } : {}),
+  });
+  const answer = (a: StagingAnswer) => json(a.status, a.body, { ...a.headers });
+  const startStaging: Route = async (request) => {
+    const body = parseJsonBody({
+      body: request.body,
+      isBase64Encoded: request.isBase64Encoded,
+      contentType: request.headers.get('content-type'),
+      required: true,
+    });
+    const headerKey = parseIdempotencyKey(request.headers.get('idempotency-key'));
+    return answer(await staging.startStaging(body, headerKey));
+  };
+  const getStaging: Route = async (_request, params) => answer(await staging.getStaging(params.id));
+
   const routes: Record<OperationId, Route> = {
     startRollout,
     listRollouts,
@@ -1199,6 +1223,8 @@ export function makeApiHandler(deps: ApiDeps) {
     getNodeProgress,
     scan,
     getScan,
+    startStaging,
+    getStaging,
     getLedger,
     requestRemoval,
     getCompliance,
@@ -1325,6 +1351,9 @@ function productionDeps(): ApiDeps {
       ? { nodeStateMachineArn: process.env.NODE_STATE_MACHINE_ARN }
       : {}),
     ...(artifactsBucket ? { manifests: { s3, bucket: artifactsBucket } } : {}),
+    ...(process.env.STAGING_STATE_MACHINE_ARN
+      ? { stagingStateMachineArn: process.env.STAGING_STATE_MACHINE_ARN }
+      : {}),
     startRemoval: makeRolloutRemovalStarter({
       sfn,
       rolloutStateMachineArn,

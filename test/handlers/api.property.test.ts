@@ -144,6 +144,7 @@ beforeAll(async () => {
     rolloutStateMachineArn: MACHINE,
     scans: { stateMachineArn: MACHINE, readNodeResult: async () => undefined },
     nodeStateMachineArn: MACHINE,
+    stagingStateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:Staging',
     startRemoval: async () => ({ removalId: 'rm-1' }),
   });
 });
@@ -255,6 +256,8 @@ const REMOVAL_BODIES: unknown[] = [
 const VALID_BODIES: Record<OperationId, unknown[]> = {
   startRollout: ROLLOUT_BODIES,
   scan: ROLLOUT_BODIES,
+  startStaging: ROLLOUT_BODIES,
+  getStaging: [{}],
   approveRollout: DECISION_BODIES,
   rejectRollout: DECISION_BODIES,
   cancelRollout: [{}, { reason: 'window closed', requestedBy: 'bob' }],

@@ -31,6 +31,8 @@ interface Fixture {
   readonly template: Template;
   readonly handler: lambda.Function;
   readonly machine: sfn.StateMachine;
+  /** The stand-in staging workflow, when asked for. */
+  readonly staging?: sfn.StateMachine;
 }
 
 /** A stack with RolloutApi over a stand-in function, state machine and run store. */
@@ -38,6 +40,7 @@ function synth(
   props: Partial<RolloutApiProps> = {},
   scan = false,
   extend?: (stack: Stack, api: RolloutApi) => void,
+  withStaging = false,
 ): Fixture {
   const app = new App();
   const stack = new Stack(app, 'ApiTest', {
@@ -94,9 +97,23 @@ function synth(
     Validations.of(b).acknowledge({ id: 'AwsSolutions-S1', reason: 'test fixture' });
     return b;
   };
+  const staging = withStaging
+    ? new sfn.StateMachine(stack, 'Staging', {
+        definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'StagingPass')),
+        tracingEnabled: true,
+        logs: { destination: new logs.LogGroup(stack, 'StagingLogs'), level: sfn.LogLevel.ALL },
+      })
+    : undefined;
+  if (staging) {
+    Validations.of(staging.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'test fixture: Step Functions log delivery and X-Ray support only Resource "*"',
+    });
+  }
   const api = new RolloutApi(stack, 'Api', {
     handler,
     rolloutStateMachine: machine,
+    ...(staging ? { stagingStateMachine: staging } : {}),
     table,
     ...(scan
       ? {
@@ -107,7 +124,14 @@ function synth(
     ...props,
   });
   extend?.(stack, api);
-  return { stack, api, template: Template.fromStack(stack), handler, machine };
+  return {
+    stack,
+    api,
+    template: Template.fromStack(stack),
+    handler,
+    machine,
+    ...(staging ? { staging } : {}),
+  };
 }
 
 const documentFile = () => JSON.parse(readFileSync(OPENAPI_DOCUMENT_PATH, 'utf8')) as Json;
@@ -338,6 +362,43 @@ describe('RolloutApi: the handler', () => {
     expect(JSON.stringify(history[0]?.Resource)).toContain(':execution:');
   });
 
+  it('with staging, may start and describe the staging workflow and do nothing else with it', () => {
+    // Arrange
+    const { template, stack, staging, machine } = synth({}, false, undefined, true);
+    const stagingId = stack.getLogicalId(staging?.node.defaultChild as never);
+    const stagingRef = { Ref: stagingId };
+    // Act
+    const found = statements(template);
+    // Assert
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ STAGING_STATE_MACHINE_ARN: stagingRef }) },
+    });
+    const onStaging = found.filter((s) => JSON.stringify(s.Resource).includes(`"${stagingId}"`));
+    expect(onStaging.flatMap(actionsOf).sort()).toEqual([
+      'states:DescribeExecution',
+      'states:StartExecution',
+    ]);
+    expect(onStaging.find((s) => actionsOf(s).includes('states:StartExecution'))?.Resource).toEqual(
+      stagingRef,
+    );
+    const describeOnStaging = onStaging.find((s) =>
+      actionsOf(s).includes('states:DescribeExecution'),
+    );
+    expect(JSON.stringify(describeOnStaging?.Resource)).toContain(':execution:');
+    // The rollout workflow's grants are unchanged; the staging one gets no task responses.
+    const rolloutId = stack.getLogicalId(machine.node.defaultChild as never);
+    const taskResponses = found.filter((s) => actionsOf(s).includes('states:SendTaskSuccess'));
+    expect(taskResponses.map((s) => s.Resource)).toEqual([{ Ref: rolloutId }]);
+  });
+
+  it('without staging, knows no staging workflow', () => {
+    // Act
+    const { template } = synth();
+    // Assert
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
+    expect(JSON.stringify(fn)).not.toContain('STAGING_STATE_MACHINE_ARN');
+  });
+
   it('grants invoking chosen operations only', () => {
     // Arrange
     let approvers: iam.Role | undefined;
@@ -370,9 +431,10 @@ describe('RolloutApi: cdk-nag (AWS Solutions)', () => {
       props: { webAclArn: 'arn:aws:wafv2:eu-west-1:000000000000:regional/webacl/api/1' },
       scan: false,
     },
-  ])('finds nothing unacknowledged: $case', ({ props, scan }) => {
+    { case: 'with staging', props: {}, scan: true, staging: true },
+  ])('finds nothing unacknowledged: $case', ({ props, scan, ...rest }) => {
     // Arrange
-    const { stack } = synth(props, scan);
+    const { stack } = synth(props, scan, undefined, 'staging' in rest);
     // Act
     const report = new AwsSolutionsChecks().validateScope(stack);
     // Assert

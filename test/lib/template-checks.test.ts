@@ -56,6 +56,8 @@ const VARIANTS: readonly { readonly name: string; readonly settings: Partial<Rol
                   { name: 'NODE2', instanceId: 'i-0123456789abcdef1' },
                 ],
               },
+              // Staging ahead of the window: its schedule and role pass the same checks.
+              staging: { hoursBeforeWindow: 6 },
             },
           },
         ],
