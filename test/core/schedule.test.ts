@@ -912,6 +912,37 @@ describe('schedule: what mutation testing found untested (issue 14)', () => {
     ]);
   });
 
+  it('the last week: the last such weekday of a 30-day month, not one a week before', () => {
+    // April 2026 has Thursdays 2, 9, 16, 23 and 30; May 2026 ends on Thursday 28.
+    const lastThursday = schedule({ daysOfWeek: ['Thursday'], weeksOfMonth: [5] });
+    expect(nextOccurrences(lastThursday, new Date('2026-04-01T00:00:00Z'), 2)).toEqual([
+      new Date('2026-04-30T03:00:00Z'),
+      new Date('2026-05-28T03:00:00Z'),
+    ]);
+  });
+
+  it('a time just after clocks go forward that night: the instant after the change', () => {
+    // New York goes forward at 02:00 EST on Sun 2026-03-08 (07:00Z); 03:30 is EDT, 07:30Z.
+    const ny = schedule({ daysOfWeek: ['Sunday'], time: '03:30', timeZone: 'America/New_York' });
+    expect(nextOccurrences(ny, new Date('2026-03-07T00:00:00Z'), 1)).toEqual([
+      new Date('2026-03-08T07:30:00Z'),
+    ]);
+  });
+
+  it('a day the zone skipped: Samoa went from Thu 2011-12-29 to Sat 2011-12-31', () => {
+    const apia = schedule({
+      startDate: '2011-12-01',
+      daysOfWeek: ['Friday'],
+      time: '03:00',
+      timeZone: 'Pacific/Apia',
+    });
+    // 03:00 on the Saturday after it is not the skipped Friday's occurrence: the next is Jan 6 (+14).
+    expect(nextOccurrences(apia, new Date('2011-12-29T00:00:00Z'), 1)).toEqual([
+      new Date('2012-01-05T13:00:00Z'),
+    ]);
+    expect(skippedDates(apia, '2011-12-26', 14)).toEqual(['2011-12-30']);
+  });
+
   it('before startDate nothing is an occurrence or a skipped date', () => {
     const paris = schedule({
       startDate: '2026-04-01',
