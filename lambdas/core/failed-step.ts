@@ -38,10 +38,12 @@ export const FAILED_STEPS = {
 
 export type NodeFailure = keyof typeof FAILED_STEPS;
 
+const STEP_BY_NAME = new Map<string, string>(Object.entries(FAILED_STEPS));
+
 /** The step a failed node stopped at, from its detail; undefined when the error is not one of them. */
 export function failedStepOf(detail: string | undefined): string | undefined {
-  const name = /^[A-Za-z][A-Za-z0-9]*/.exec(detail?.trim() ?? '')?.[0];
-  return name !== undefined && Object.hasOwn(FAILED_STEPS, name)
-    ? FAILED_STEPS[name as NodeFailure]
-    : undefined;
+  if (detail === undefined) return undefined;
+  const name = /^[A-Za-z][A-Za-z0-9]*/.exec(detail.trim());
+  if (name === null) return undefined;
+  return STEP_BY_NAME.get(name[0]);
 }

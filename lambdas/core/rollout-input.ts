@@ -705,7 +705,8 @@ export function parseRolloutInput(
     ...(data.healthGates ? { healthGates: data.healthGates } : {}),
     skip,
     schedule,
-    targetResolution: data.target.kind === 'group' ? (data.target.resolution ?? null) : null,
+    // Only a group can carry one: the cluster target's schema refuses unknown fields.
+    targetResolution: (data.target as { resolution?: TargetResolution }).resolution ?? null,
     removal: data.removal
       ? {
           updates: data.removal.updates.map(

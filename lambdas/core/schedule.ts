@@ -179,8 +179,8 @@ function dayOfIsoDate(text: string): number | undefined {
   const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
   if (year < 1970 || year > 2199) return undefined;
   const n = dayNumber(year, month, day);
-  const back = civil(n);
-  return back.year === year && back.month === month && back.day === day ? n : undefined;
+  // Date.UTC rolls a day or month that is out of range over: only a real date reads back the same.
+  return isoOfDay(n) === text ? n : undefined;
 }
 
 /** The canonical spelling of an IANA time zone, or undefined when Intl does not know it. */
@@ -297,7 +297,8 @@ function issueProblems(issues: readonly z.core.$ZodIssue[], input: unknown): Val
     problems.push({
       field: fieldPath(issue.path),
       ...(present ? { value } : {}),
-      message: present || issue.path.length === 0 ? issue.message : `missing; ${issue.message}`,
+      // An issue at the root is always present: valueAt of an empty path is the input.
+      message: present ? issue.message : `missing; ${issue.message}`,
     });
   }
   return problems;
@@ -336,7 +337,8 @@ function duplicateProblems(raw: Record<string, unknown>): ValidationProblem[] {
 export function parseSchedule(input: unknown): Schedule {
   const result = scheduleInputSchema.safeParse(input);
   const problems = result.success ? [] : issueProblems(result.error.issues, input);
-  const raw = typeof input === 'object' && input !== null ? (input as Record<string, unknown>) : {};
+  // Object() of null or undefined is {}; of any other primitive, an object without these fields.
+  const raw: Record<string, unknown> = Object(input);
   problems.push(...duplicateProblems(raw));
   if (raw.weeksOfMonth !== undefined && raw.intervalWeeks !== undefined) {
     problems.push({
@@ -455,8 +457,9 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
 /** The wall clock in `timeZone` at instant `ms`. */
 function wallClock(timeZone: string, ms: number): WallClock {
   const parts: Record<string, number> = {};
+  // The separators ("literal" parts) are stored too, as NaN, and never read.
   for (const part of formatterFor(timeZone).formatToParts(new Date(ms))) {
-    if (part.type !== 'literal') parts[part.type] = Number(part.value);
+    parts[part.type] = Number(part.value);
   }
   const { year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0 } = parts;
   return { day: dayNumber(year, month, day), minuteOfDay: hour * 60 + minute, second };
@@ -503,10 +506,8 @@ function isScheduleDay(schedule: Schedule, day: number): boolean {
     const last = date + 7 > daysInMonth(year, month);
     return schedule.weeksOfMonth.some((week) => week === nth || (week === LAST_WEEK && last));
   }
-  if (schedule.intervalWeeks > 1) {
-    return Math.floor((day - anchorDayOf(schedule)) / 7) % schedule.intervalWeeks === 0;
-  }
-  return true;
+  // Every week is in the cycle of 1 week (n % 1 is 0); a day before startDate was refused above.
+  return Math.floor((day - anchorDayOf(schedule)) / 7) % schedule.intervalWeeks === 0;
 }
 
 /** The occurrence on a schedule day: undefined when its wall time does not exist that day. */

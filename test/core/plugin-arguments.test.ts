@@ -10,6 +10,7 @@ import {
   parsePluginArgumentsFor,
   parseWindowsUpdatePluginArguments,
 } from '../../lambdas/core/plugin-arguments.js';
+import { propertyRuns } from './property-runs.js';
 
 /** Runs `fn` and returns the PluginArgumentError it throws; fails the test if it does not. */
 function pluginError(fn: () => unknown): PluginArgumentError {
@@ -631,7 +632,7 @@ describe('properties', () => {
   it('parsePluginArguments throws nothing but PluginArgumentError (brief)', () => {
     fc.assert(
       fc.property(texts, (text) => onlyPluginArgumentErrors(() => parsePluginArguments(text))),
-      { numRuns: 2000 },
+      { numRuns: propertyRuns(2000) },
     );
   });
 
@@ -640,7 +641,7 @@ describe('properties', () => {
       fc.property(pluginNames, texts, (name, text) =>
         onlyPluginArgumentErrors(() => parsePluginArgumentsFor(name, text)),
       ),
-      { numRuns: 2000 },
+      { numRuns: propertyRuns(2000) },
     );
   });
 
@@ -655,7 +656,7 @@ describe('properties', () => {
           outcomes.add('error');
         }
       }),
-      { numRuns: 500 },
+      { numRuns: propertyRuns(500) },
     );
     expect(outcomes).toEqual(new Set(['parsed', 'error']));
   });
@@ -680,7 +681,7 @@ describe('properties', () => {
         const text = hashtable ? `@{${body}${end}}` : `${body}${end}`;
         expect(pairs(text)).toEqual(list);
       }),
-      { numRuns: 500 },
+      { numRuns: propertyRuns(500) },
     );
   });
 });

@@ -811,3 +811,59 @@ describe('parseRolloutInput: removal', () => {
     expect(error.problems.map((p) => p.field)).toContain(field);
   });
 });
+
+describe('computeNodeOrder and targetResolution (mutation testing, issue 14)', () => {
+  const GROUP = { kind: 'group', name: 'web-tier.prod', nodes: BASE.target.nodes } as const;
+  const RESOLUTION = {
+    by: 'tags',
+    selector: 'Patch=Tuesday',
+    count: 3,
+    skipped: 0,
+    resolvedAt: '2025-05-13T22:00:00Z',
+  } as const;
+
+  it.each([
+    { source: 'a cluster of three, no nodeOrder: computed', input: BASE, computed: true },
+    {
+      source: 'a cluster of one: nothing to order',
+      input: { target: { ...BASE.target, nodes: [node('NODE1', 'i-0123456789abcdef0')] } },
+      computed: false,
+    },
+    {
+      source: 'a group: updated by maxConcurrency, not in order',
+      input: { target: GROUP },
+      computed: false,
+    },
+    {
+      source: 'the policy names the order',
+      input: { ...BASE, policy: { nodeOrder: ['NODE3', 'NODE1', 'NODE2'] } },
+      computed: false,
+    },
+    {
+      source: 'a policy without nodeOrder: computed',
+      input: { ...BASE, policy: { maxFailedNodes: 0 } },
+      computed: true,
+    },
+    {
+      source: 'phases give the order',
+      input: {
+        ...BASE,
+        phases: [
+          { nodeCount: 1, bakeMinutes: 30 },
+          { nodeCount: 2, bakeMinutes: 30 },
+        ],
+      },
+      computed: false,
+    },
+  ])('$source', ({ input, computed }) => {
+    expect(parseRolloutInput(input, NOW).computeNodeOrder).toBe(computed);
+  });
+
+  it('targetResolution: the group resolution as given, else null', () => {
+    expect(
+      parseRolloutInput({ target: { ...GROUP, resolution: RESOLUTION } }, NOW).targetResolution,
+    ).toEqual(RESOLUTION);
+    expect(parseRolloutInput({ target: GROUP }, NOW).targetResolution).toBeNull();
+    expect(parseRolloutInput(BASE, NOW).targetResolution).toBeNull();
+  });
+});

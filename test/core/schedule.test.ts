@@ -7,6 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
 import { RolloutRuleError } from '../../lambdas/core/errors.js';
 import {
   DAYS_OF_WEEK,
@@ -17,6 +18,7 @@ import {
   type Schedule,
   ScheduleError,
   type ScheduleInput,
+  scheduleInputSchema,
   scheduleTriggerSchema,
   shouldRunAt,
   skippedDates,
@@ -755,5 +757,235 @@ describe('parseSchedule: the start date and the words (mutation testing, issue 1
     [{ intervalWeeks: 1 }, 'every Tuesday at 03:00 UTC from 2026-01-01, 240 minutes'],
   ])('describes %j', (change, words) => {
     expect(describeSchedule(schedule(change))).toBe(words);
+  });
+});
+
+describe('schedule: what mutation testing found untested (issue 14)', () => {
+  const fields = (error: ScheduleError) => error.problems.map((p) => p.field);
+
+  it.each([
+    {
+      source: 'a day that is not a text',
+      change: { daysOfWeek: [3] },
+      problems: [['daysOfWeek[0]', /^expected a day of the week: Sunday, Monday/]],
+    },
+    {
+      source: 'two days that are not texts are not "the same day"',
+      change: { daysOfWeek: [1, 1] },
+      problems: [
+        ['daysOfWeek[0]', /^expected a day of the week/],
+        ['daysOfWeek[1]', /^expected a day of the week/],
+      ],
+    },
+    {
+      source: 'a day repeated with spaces and another case',
+      change: { daysOfWeek: ['Tuesday', ' tuesday '] },
+      problems: [['daysOfWeek[1]', /^same day as daysOfWeek\[0\]; list each once$/]],
+    },
+    {
+      source: 'two weeks given as texts are not "the same week"',
+      change: { weeksOfMonth: ['2', '2'] },
+      problems: [
+        ['weeksOfMonth[0]', /from 1 to 5/],
+        ['weeksOfMonth[1]', /from 1 to 5/],
+      ],
+    },
+    {
+      source: 'a repeated day before a bad one: in item order',
+      change: { daysOfWeek: ['Monday', 'monday', 'Funday'] },
+      problems: [
+        ['daysOfWeek[1]', /^same day as daysOfWeek\[0\]/],
+        ['daysOfWeek[2]', /^expected a day of the week/],
+      ],
+    },
+    {
+      source: 'item numbers of two digits sort as numbers',
+      change: {
+        daysOfWeek: [...DAYS_OF_WEEK, 'a', 'b', 'c', 'sunday', 'Funday'],
+      },
+      problems: [
+        ['daysOfWeek[7]', /^expected a day/],
+        ['daysOfWeek[8]', /^expected a day/],
+        ['daysOfWeek[9]', /^expected a day/],
+        ['daysOfWeek[10]', /^same day as daysOfWeek\[0\]/],
+        ['daysOfWeek[11]', /^expected a day/],
+      ],
+    },
+    {
+      source: 'a bad intervalWeeks next to weeksOfMonth: both problems of the field',
+      change: { weeksOfMonth: [2], intervalWeeks: 0 },
+      problems: [
+        ['intervalWeeks', /^expected a whole number of weeks from 1 to 52$/],
+        ['intervalWeeks', /^cannot be combined with weeksOfMonth/],
+      ],
+    },
+  ])('$source', ({ change, problems }) => {
+    const error = scheduleError(() => parseSchedule({ ...base, ...change }));
+    expect(error.problems.map((p) => p.field)).toEqual(problems.map(([field]) => field));
+    error.problems.forEach((p, i) => {
+      expect(p.message).toMatch(problems[i]?.[1] as RegExp);
+    });
+  });
+
+  it("keeps zod's error as the cause, and has none when only the lists repeat", () => {
+    const schemaError = scheduleError(() => parseSchedule({ ...base, time: '7am' }));
+    expect(schemaError.cause).toBeInstanceOf(z.ZodError);
+    const repeated = scheduleError(() =>
+      parseSchedule({ ...base, daysOfWeek: ['Monday', 'monday'] }),
+    );
+    expect(fields(repeated)).toEqual(['daysOfWeek[1]']);
+    expect(repeated.cause).toBeUndefined();
+  });
+
+  it('keeps a time zone name as written when Intl knows it by another name', () => {
+    // Intl resolves the link US/Eastern to America/New_York; Scheduler takes either name.
+    expect(schedule({ timeZone: 'US/Eastern' }).timeZone).toBe('US/Eastern');
+    expect(schedule({ timeZone: 'europe/paris' }).timeZone).toBe('Europe/Paris');
+  });
+
+  it('each schema field says what it is, with its CAU parameter where CAU has one', () => {
+    const described = Object.fromEntries(
+      Object.entries(scheduleInputSchema.shape).map(([name, field]) => [name, field.description]),
+    );
+    expect(described).toEqual({
+      startDate: expect.stringMatching(/^The first day .*YYYY-MM-DD.*CAU -StartDate/),
+      daysOfWeek: expect.stringMatching(/^The days of the week .*CAU -DaysOfWeek/),
+      weeksOfMonth: expect.stringMatching(/n-th such weekday.*5 = the last.*CAU -WeeksOfMonth/),
+      intervalWeeks: expect.stringMatching(/^Every n-th week .*CAU -IntervalWeeks/),
+      time: expect.stringMatching(/^When the window opens, HH:MM/),
+      timeZone: expect.stringMatching(/^IANA time zone/),
+      windowMinutes: expect.stringMatching(/^How long the window lasts/),
+      enabled: expect.stringMatching(/^Whether the schedule triggers runs; default true/),
+    });
+    expect(scheduleTriggerSchema.description).toMatch(/^Set by a scheduled self-updating window/);
+  });
+
+  it('the trigger: a cron expression, an ISO time, a guard of 2 weeks or more', () => {
+    const s = schedule({ intervalWeeks: 2 });
+    const plan = toSchedulerExpressions(s);
+    const trigger = {
+      name: 'nightly',
+      expression: plan.expressions[0],
+      scheduledTime: '2026-01-06T03:00:00Z',
+      definition: toScheduleInput(s),
+      guard: plan.guard,
+    };
+    const issues = (change: object) => {
+      const result = scheduleTriggerSchema.safeParse({ ...trigger, ...change });
+      return result.success ? [] : result.error.issues.map((i) => [i.path.join('.'), i.message]);
+    };
+    expect(issues({})).toEqual([]);
+    expect(issues({ expression: 'rate(14 days)' }).map(([path]) => path)).toEqual(['expression']);
+    expect(issues({ scheduledTime: 'soon' })).toEqual([
+      ['scheduledTime', 'expected an ISO 8601 date and time, e.g. 2026-01-13T02:00:00Z'],
+    ]);
+    expect(issues({ guard: { ...plan.guard, every: 1 } }).map(([path]) => path)).toEqual([
+      'guard.every',
+    ]);
+  });
+
+  it('a zone whose offset had seconds: Monrovia, 44 min 30 s behind UTC until 1972', () => {
+    const monrovia = schedule({ startDate: '1971-01-01', timeZone: 'Africa/Monrovia' });
+    expect(nextOccurrences(monrovia, new Date('1971-01-01T00:00:00Z'), 1)).toEqual([
+      new Date('1971-01-05T03:44:30Z'),
+    ]);
+  });
+
+  it('a time just before clocks go back that night: the instant before the change', () => {
+    // Paris goes back at 03:00 CEST on Sun 2026-10-25 (01:00Z); 01:30 that day is still CEST.
+    const paris = schedule({ daysOfWeek: ['Sunday'], time: '01:30', timeZone: 'Europe/Paris' });
+    expect(nextOccurrences(paris, new Date('2026-10-24T00:00:00Z'), 1)).toEqual([
+      new Date('2026-10-24T23:30:00Z'),
+    ]);
+  });
+
+  it('nextOccurrences starts at from: not the day before, not startDate years back', () => {
+    const tuesdays = schedule({ startDate: '1970-01-01' });
+    // Tue 2026-01-06 03:00Z has passed at 04:00: the next is a week later.
+    expect(nextOccurrences(tuesdays, new Date('2026-01-06T04:00:00Z'), 1)).toEqual([
+      new Date('2026-01-13T03:00:00Z'),
+    ]);
+    // Paris Sunday 02:30: Sun 2026-03-29 has no 02:30 (clocks go forward); the next is Apr 5.
+    const paris = schedule({ daysOfWeek: ['Sunday'], time: '02:30', timeZone: 'Europe/Paris' });
+    expect(nextOccurrences(paris, new Date('2026-03-28T00:00:00Z'), 1)).toEqual([
+      new Date('2026-04-05T00:30:00Z'),
+    ]);
+  });
+
+  it('the last week: the last such weekday of a 30-day month, not one a week before', () => {
+    // April 2026 has Thursdays 2, 9, 16, 23 and 30; May 2026 ends on Thursday 28.
+    const lastThursday = schedule({ daysOfWeek: ['Thursday'], weeksOfMonth: [5] });
+    expect(nextOccurrences(lastThursday, new Date('2026-04-01T00:00:00Z'), 2)).toEqual([
+      new Date('2026-04-30T03:00:00Z'),
+      new Date('2026-05-28T03:00:00Z'),
+    ]);
+  });
+
+  it('a time just after clocks go forward that night: the instant after the change', () => {
+    // New York goes forward at 02:00 EST on Sun 2026-03-08 (07:00Z); 03:30 is EDT, 07:30Z.
+    const ny = schedule({ daysOfWeek: ['Sunday'], time: '03:30', timeZone: 'America/New_York' });
+    expect(nextOccurrences(ny, new Date('2026-03-07T00:00:00Z'), 1)).toEqual([
+      new Date('2026-03-08T07:30:00Z'),
+    ]);
+  });
+
+  it('a day the zone skipped: Samoa went from Thu 2011-12-29 to Sat 2011-12-31', () => {
+    const apia = schedule({
+      startDate: '2011-12-01',
+      daysOfWeek: ['Friday'],
+      time: '03:00',
+      timeZone: 'Pacific/Apia',
+    });
+    // 03:00 on the Saturday after it is not the skipped Friday's occurrence: the next is Jan 6 (+14).
+    expect(nextOccurrences(apia, new Date('2011-12-29T00:00:00Z'), 1)).toEqual([
+      new Date('2012-01-05T13:00:00Z'),
+    ]);
+    expect(skippedDates(apia, '2011-12-26', 14)).toEqual(['2011-12-30']);
+  });
+
+  it('before startDate nothing is an occurrence or a skipped date', () => {
+    const paris = schedule({
+      startDate: '2026-04-01',
+      daysOfWeek: ['Sunday'],
+      time: '02:30',
+      timeZone: 'Europe/Paris',
+    });
+    expect(isScheduledOccurrence(paris, new Date('2026-03-22T01:30:00Z'))).toBe(false);
+    expect(skippedDates(paris, '2026-03-01', 60)).toEqual([]);
+  });
+
+  it('skippedDates covers `days` days from fromDate, the last one included', () => {
+    const paris = schedule({ daysOfWeek: ['Sunday'], time: '02:30', timeZone: 'Europe/Paris' });
+    expect(skippedDates(paris, '2026-03-22', 7)).toEqual([]);
+    expect(skippedDates(paris, '2026-03-22', 8)).toEqual(['2026-03-29']);
+    expect(() => skippedDates(paris, '2026-13-01', 7)).toThrow(
+      'fromDate (2026-13-01) is not a date YYYY-MM-DD',
+    );
+  });
+
+  it('a weekly schedule: "not an occurrence" says no cycle', () => {
+    const decision = shouldRunAt(schedule({}), new Date('2026-01-07T03:00:00Z'));
+    expect(decision).toEqual({
+      run: false,
+      reason: 'notAnOccurrence',
+      message:
+        '2026-01-07 03:00 UTC is not an occurrence of the schedule (every Tuesday at 03:00 UTC from 2026-01-01, 240 minutes)',
+    });
+  });
+
+  it.each([
+    ['from', () => nextOccurrences(schedule({}), new Date(Number.NaN), 1)],
+    ['instant', () => isScheduledOccurrence(schedule({}), new Date(Number.NaN))],
+    ['occurrence', () => windowFor(schedule({}), new Date(Number.NaN))],
+    ['scheduledTime', () => shouldRunAt(schedule({}), new Date(Number.NaN))],
+    ['now', () => shouldRunAt(schedule({}), NEW_YEAR_2026, new Date(Number.NaN))],
+  ])('an invalid %s is a RangeError naming it', (name, call) => {
+    expect(call).toThrow(new RangeError(`${name} is not a valid date`));
+  });
+
+  it('a bad count is a RangeError naming it and its value', () => {
+    expect(() => nextOccurrences(schedule({}), NEW_YEAR_2026, -1)).toThrow(
+      new RangeError('count (-1) must be a whole number, 0 or more'),
+    );
   });
 });
