@@ -1315,9 +1315,27 @@ export class NodeWorkflow extends Construct {
       // hotfixes' eligibility. The rules' order guards the paths: notUp is compared only once
       // a rule before has found it present.
       const hotfixPlanned = sfn.Condition.not(sfn.Condition.isNull('$.plan.hotfix'));
+      // A group target restarts its nodes undrained: a node whose inventory names a cluster
+      // (null for a standalone server, always present) is refused before anything is changed
+      // on it, and counts against the failure budget. Draining instead could take several
+      // nodes of one cluster out at once and lose its quorum.
+      const clusterPath = '$.commands.inventory.results[0].cluster';
+      const memberInGroup = new sfn.Pass(this, 'Failure_ClusterMemberInGroupTarget', {
+        parameters: {
+          'reason.$': `States.Format('ClusterMemberInGroupTarget: node {} is a member of cluster {} ({}): target the cluster so its nodes are drained one at a time; nothing was changed on this node', $.node.name, ${clusterPath}.name, ${clusterPath}.nodeState)`,
+        },
+        resultPath: '$.failure',
+      }).next(failureCleanup);
       const notListed = sfn.Condition.not(sfn.Condition.isPresent(notUpPath));
       return new sfn.Choice(this, 'InventoryChecked')
         .when(sfn.Condition.not(succeeded('$.commands.inventory.status')), fail('InventoryFailed'))
+        .when(
+          sfn.Condition.and(
+            sfn.Condition.stringEquals('$.target.kind', 'group'),
+            sfn.Condition.not(sfn.Condition.isNull(clusterPath)),
+          ),
+          memberInGroup,
+        )
         .when(sfn.Condition.and(notListed, hotfixPlanned), eligibility)
         .when(notListed, noEligibility)
         .when(sfn.Condition.not(sfn.Condition.stringEquals(notUpPath, '')), stop)

@@ -1126,6 +1126,14 @@ function resolveRuns(
             message: `node ${node.name} is not a node of cluster ${target.name} in the scenario (its cluster: ${node.cluster ?? 'none'})`,
           });
         }
+        // A group restarts its nodes undrained (the node workflow refuses a member it meets).
+        if (target.kind === 'group' && node.cluster !== undefined) {
+          problems.push({
+            field: `${at}.name`,
+            value: ref.name,
+            message: `node ${node.name} is a member of cluster ${node.cluster} in the scenario: a group target restarts its nodes undrained; target the cluster so its nodes are drained one at a time`,
+          });
+        }
         return { name: ref.name, instanceId: node.instanceId };
       });
     }

@@ -9,6 +9,8 @@ export const FAILED_STEPS = {
   NodeOffline: 'preflight (the node is not online in SSM)',
   InventoryFailed: 'inventory (reading the node before the update)',
   InventoryTimedOut: 'inventory (timed out)',
+  ClusterMemberInGroupTarget:
+    'preflight (a failover-cluster member in a group target: refused, a group restarts undrained)',
   RestartPendingDrainFailed: 'drain before a pending restart',
   NodeDidNotRestartBeforeInstall: 'restart before the install (a restart was pending)',
   DrainFailed: 'drain (moving the roles off the node)',

@@ -1015,11 +1015,12 @@ describe('a cluster node not Up before the run stops it before any drain (issue 
     // Act: every path from the stop to an end.
     const paths = uncoveredPaths(nodeWorkflow as unknown as Scope, stop, null, () => false);
     // Assert
-    // A failed inventory fails first; notUp is compared only after the rules that take every
-    // inventory without it (an older node, a standalone server).
-    expect(stopRule).toBe(3);
+    // A failed inventory fails first, then a cluster member in a group target is refused;
+    // notUp is compared only after the rules that take every inventory without it (an older
+    // node, a standalone server).
+    expect(stopRule).toBe(4);
     expect(JSON.stringify(checked[0])).toContain('"Variable":"$.commands.inventory.status"');
-    for (const rule of checked.slice(1, 3)) {
+    for (const rule of checked.slice(2, 4)) {
       expect(JSON.stringify(rule)).toContain(
         `"Not":${JSON.stringify({ Variable: notUpPath, IsPresent: true })}`,
       );
@@ -1039,6 +1040,37 @@ describe('a cluster node not Up before the run stops it before any drain (issue 
       Type: 'Fail',
       Error: 'ClusterNodeNotUp',
     });
+  });
+
+  it('the node workflow refuses a cluster member of a group target before any drain, restart or install', () => {
+    // Arrange
+    const checked = choicesOf(stateNamed(nodeWorkflow, 'InventoryChecked'));
+    const rule = checked[1];
+    // Act: every path from the refusal to an end.
+    const paths = uncoveredPaths(
+      nodeWorkflow as unknown as Scope,
+      String(rule?.Next),
+      null,
+      () => false,
+    );
+    // Assert: second, right after a failed inventory; a group node whose cluster is not null.
+    expect(rule).toMatchObject({
+      And: [
+        { Variable: '$.target.kind', StringEquals: 'group' },
+        { Not: { Variable: '$.commands.inventory.results[0].cluster', IsNull: true } },
+      ],
+    });
+    expect(paths.length).toBeGreaterThan(0);
+    for (const path of paths) {
+      expect(path.at(-1)).toBe('NodeFailed');
+      // No command that changes the node: DrainedWhenFailing only reads the state.
+      const changing =
+        /^(Drain|Restart[A-Z]|InstallHotfixes|WindowsUpdate|PreUpdateScript|RemoveUpdates)/;
+      expect(path.filter((n) => changing.test(n) && n !== 'DrainedWhenFailing')).toEqual([]);
+    }
+    expect(JSON.stringify(stateNamed(nodeWorkflow, String(rule?.Next)))).toContain(
+      'ClusterMemberInGroupTarget: node {} is a member of cluster {}',
+    );
   });
 
   it('the rollout ends the run with ClusterNodeNotUp when the check finds it, without reaching another node', () => {

@@ -51,6 +51,14 @@ const MSI_B = 'CAUHotfix_All/contoso-tools-kb5040002.msi';
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8').toString('base64');
 const TERMINAL = ['Success', 'Failed', 'TimedOut', 'Cancelled'];
 
+/** A target of the first node: its cluster, or a group (which refuses a cluster member). */
+function firstNodeTarget(input: Record<string, unknown>) {
+  const first = (input.nodes as { name: string; cluster?: string }[])[0];
+  return first?.cluster === undefined
+    ? { kind: 'group', name: 'g', nodes: [{ name: first?.name }] }
+    : { kind: 'cluster', name: first.cluster, nodes: [{ name: first.name }] };
+}
+
 /** A fleet on a virtual clock, with helpers to send our documents and wait for them. */
 function harness(input: Record<string, unknown>, scenario?: Scenario) {
   const parsed =
@@ -59,11 +67,7 @@ function harness(input: Record<string, unknown>, scenario?: Scenario) {
       {
         name: 'test',
         rollout: {
-          target: {
-            kind: 'group',
-            name: 'g',
-            nodes: [{ name: (input.nodes as { name: string }[])[0]?.name }],
-          },
+          target: firstNodeTarget(input),
         },
         ...input,
       },
