@@ -6,6 +6,7 @@
  * the page loads nothing and runs nothing.
  */
 import { reportToCsv } from '../lambdas/core/api-model.js';
+import { stillApplicableLines } from '../lambdas/core/rescan.js';
 import { formatDuration } from '../sandbox/report.js';
 import type { RunReport } from './backend.js';
 
@@ -188,6 +189,7 @@ export function renderReportText(report: RunReport, options: ReportOptions = {})
     }
     if (node.detail) lines.push(`    ${node.detail}`);
     if (node.failedStep) lines.push(`    failed at: ${node.failedStep}`);
+    lines.push(...stillApplicableLines(node));
     if (node.drained && node.resumed !== undefined) {
       lines.push(`    resumed: ${node.resumed ? 'yes' : 'no (left Paused)'}`);
     }

@@ -112,7 +112,12 @@ export class NodeWorkflow extends Construct {
 
     const succeeded = (path: string) => sfn.Condition.stringEquals(path, 'Success');
 
-    const record = (name: string, status: string, reasonPath?: string) =>
+    const record = (
+      name: string,
+      status: string,
+      reasonPath?: string,
+      extra: Record<string, unknown> = {},
+    ) =>
       invoke(
         name,
         f.runHistory,
@@ -135,10 +140,15 @@ export class NodeWorkflow extends Construct {
             leftPaused: sfn.JsonPath.objectAt('$.state.drained'),
             startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
             execution: sfn.JsonPath.stringAt('$$.Execution.Id'),
+            ...extra,
           },
         },
         null,
       );
+    /** The Verify inventory's rescan after the final restart (issue 13 item 6), for the record. */
+    const afterVerify = {
+      rescan: sfn.JsonPath.objectAt('$.commands.verify.results[0].rescan'),
+    };
 
     // -- failure handling: resume a drained node, record, fail --------------------------------
     const nodeFailed = new sfn.Fail(this, 'NodeFailed', {
@@ -539,7 +549,7 @@ export class NodeWorkflow extends Construct {
     // -- the tail: final restart, verify, resume, post-update script, record ------------------
     const nodeUpdated = new sfn.Succeed(this, 'NodeUpdated');
     // The happy path ends with the record itself (one transition fewer, issue 11 item 6).
-    const recordSucceeded = record('RecordNodeSucceeded', 'Succeeded');
+    const recordSucceeded = record('RecordNodeSucceeded', 'Succeeded', undefined, afterVerify);
     // The node is updated whatever the write does: a history write that fails after its retries
     // must not turn the node Failed (the run's report then shows it without a recorded result).
     recordSucceeded.addCatch(
@@ -554,11 +564,20 @@ export class NodeWorkflow extends Construct {
       'RecordNodeInstalledPendingReboot',
       'InstalledPendingReboot',
       "'installed; rebootOption Never: the restart the updates need is left to the operator'",
+      afterVerify,
     ).next(new sfn.Succeed(this, 'NodeInstalledPendingReboot'));
+    // A plug-in failed (without StopOnPluginFailure): the node is answered, resumed or never
+    // drained by now, so it is recorded Failed with its rescan, as failureCleanup would record it.
+    const recordUpdateFailed = record(
+      'RecordNodeUpdateFailed',
+      'Failed',
+      "'UpdateFailed'",
+      afterVerify,
+    ).next(nodeFailed);
     /** Adds the outcome's rules to `choice`: failed, installed pending reboot, or succeeded. */
     const outcomeRules = (choice: sfn.Choice) =>
       choice
-        .when(sfn.Condition.booleanEquals('$.state.pluginFailed', true), fail('UpdateFailed'))
+        .when(sfn.Condition.booleanEquals('$.state.pluginFailed', true), recordUpdateFailed)
         .when(
           sfn.Condition.and(
             rebootNever,
@@ -726,7 +745,11 @@ export class NodeWorkflow extends Construct {
       command(
         'Verify',
         'inventory',
-        { binaries: sfn.JsonPath.objectAt('$.plan.inventoryBinaries') },
+        {
+          binaries: sfn.JsonPath.objectAt('$.plan.inventoryBinaries'),
+          // The rescan after the final restart (issue 13 item 6): what is still applicable.
+          rescan: sfn.JsonPath.objectAt('$.plan.rescan'),
+        },
         '$.commands.verify',
         commandSeconds,
       ),

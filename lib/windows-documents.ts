@@ -46,6 +46,8 @@ const HOUR = 3600;
 export const DOCUMENT_SPECS: { readonly [K in DocumentKey]: DocumentSpec } = {
   inventory: {
     script: 'inventory.ps1',
+    // The rescan after the final restart searches Windows Update with the run's selection.
+    includes: [UPDATE_SELECTION_SCRIPT],
     timeoutSeconds: 900,
     description:
       'Reports OS version and build, file versions of given binaries, pending restart, last boot, failover cluster membership, hotpatch enrolment facts and installed updates. Changes nothing.',

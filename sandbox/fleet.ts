@@ -71,6 +71,7 @@ import { nodeKey } from '../lambdas/core/node-names.js';
 import { payloadJsonBytes } from '../lambdas/core/payload-encoding.js';
 import { type UpdateSelection, updateExclusion } from '../lambdas/core/update-selection.js';
 import type { Clock } from './clock.js';
+import { stillApplicable } from './rescan-model.js';
 import {
   deterministicUuid,
   fileKey,
@@ -1743,7 +1744,11 @@ export class SimulatedFleet {
 
   private windowsUpdatesFound(node: SimNode): WindowsUpdateItem[] {
     const offered = (node.spec.windowsUpdate ?? this.scenario.windowsUpdate).available;
-    return offered.filter((u) => !node.installed.includes(u.kb));
+    return offered.filter(
+      (u) =>
+        !node.installed.includes(u.kb) &&
+        (u.offeredAfter === undefined || node.installed.includes(u.offeredAfter)),
+    );
   }
 
   private installWindowsUpdate(
@@ -1957,6 +1962,7 @@ export class SimulatedFleet {
       return { path: entry, fileVersion: node.binaries.get(binaryKey(entry))?.version ?? null };
     });
     await run.sleep(SIMULATED_TIMINGS.inventoryMs);
+    const rescan = await this.rescanOf(run, payload);
     const { os } = node.spec;
     run.log(
       `inventory of ${node.name}: ${os.caption} build ${os.build}, ${binaries.length} binaries, ${node.installed.length} installed updates`,
@@ -1982,8 +1988,48 @@ export class SimulatedFleet {
         : null,
       hotpatch: { ...node.spec.hotpatch },
       installedUpdates: [...new Set(node.installed)].sort(ordinalIgnoreCase),
+      rescan,
     });
     return 0;
+  }
+
+  /** inventory.ps1's rescan after the final restart (Verify's payload.rescan), or null. */
+  private async rescanOf(run: ScriptRun, payload: Record<string, unknown>) {
+    const request = property(payload, 'rescan', 'payload', true);
+    if (request === undefined || request === null) return null;
+    if (!isRecord(request)) {
+      throw new ScriptFailure(
+        `payload.rescan (${formatValue(request)}): expected a JSON object or null`,
+      );
+    }
+    const hotfixes = payloadArray(request, 'hotfixes', 'payload.rescan').map((h) => ({
+      kb: payloadString(h, 'kb', 'payload.rescan.hotfixes[]'),
+      file: payloadString(h, 'file', 'payload.rescan.hotfixes[]'),
+    }));
+    const wu = property(request, 'windowsUpdate', 'payload.rescan');
+    const at = 'payload.rescan.windowsUpdate';
+    const windowsUpdate =
+      wu === null
+        ? null
+        : {
+            queryString: payloadString(wu, 'queryString', at),
+            includeRecommendedUpdates: payloadBoolean(wu, 'includeRecommendedUpdates', at),
+            selection: property(wu, 'selection', at) as UpdateSelection | null,
+          };
+    const node = run.inv.node;
+    // The pwsh fleet's searcher takes the same virtual time.
+    if (windowsUpdate !== null) await run.sleep(SIMULATED_TIMINGS.windowsUpdateSearchMs);
+    const result = stillApplicable(
+      { hotfixes, windowsUpdate },
+      {
+        installed: node.installed,
+        pendingReboot: node.pendingReboot,
+        found: windowsUpdate === null ? [] : this.windowsUpdatesFound(node),
+      },
+      new Date(run.now()),
+    );
+    run.log(`rescan after the restart: ${result.stillApplicable.length} still applicable`);
+    return result;
   }
 
   /** drain.ps1 */

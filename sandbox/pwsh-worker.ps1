@@ -164,6 +164,9 @@ function global:SandboxSeam-NewWindowsUpdateSession {
                         Identity = [pscustomobject]@{ UpdateID = [string]$found.updateId }
                         IsDownloaded = [bool]$found.isDownloaded
                         IsInstalled = $false
+                        # WUA: true only for an update installed and waiting for a restart; the
+                        # search lists what is not installed.
+                        RebootRequired = $false
                         Categories = $categories
                         MsrcSeverity = [string]$found.msrcSeverity
                         LastDeploymentChangeTime = $(if ($null -eq $found.published) { $null } else { [string]$found.published })

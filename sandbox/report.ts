@@ -7,6 +7,7 @@
 import { toHex } from '../lambdas/core/exit-codes.js';
 import type { LedgerEntry } from '../lambdas/core/install-ledger.js';
 import { describeNodeOrder } from '../lambdas/core/node-order.js';
+import { type StillApplicable, stillApplicableLines } from '../lambdas/core/rescan.js';
 import type { RunStore, StoredPhaseVerdict } from '../lambdas/shared/run-store.js';
 
 /** One update's line in the report. */
@@ -36,6 +37,10 @@ export interface ReportNode {
   readonly restarts: number;
   readonly attempts: number;
   readonly updates: readonly ReportUpdate[];
+  /** What the rescan after the final restart found still applicable (issue 13 item 6). */
+  readonly stillApplicable?: readonly StillApplicable[];
+  /** The rescan's Windows Update search failed. */
+  readonly rescanError?: string;
   readonly ledger: readonly Pick<
     LedgerEntry,
     'sequence' | 'updateId' | 'installedAt' | 'hotpatched' | 'installedPendingReboot'
@@ -102,6 +107,8 @@ export async function readRunReport(store: RunStore, runId: string): Promise<Run
       restarts: result?.restarts ?? 0,
       attempts: Math.max(0, ...updates.map((u) => u.attempt)),
       updates,
+      ...(result?.stillApplicable ? { stillApplicable: result.stillApplicable } : {}),
+      ...(result?.rescanError ? { rescanError: result.rescanError } : {}),
       ledger,
     });
   }
@@ -170,6 +177,7 @@ export function renderRunReport(report: RunReport): string {
         if (u.excludedBy && u.detail) lines.push(`      ${u.detail}`);
       }
     }
+    lines.push(...stillApplicableLines(node));
     if (node.ledger.length > 0) {
       lines.push(
         `    ledger: ${node.ledger.map((e) => `${e.sequence}. ${e.updateId}${e.hotpatched ? ' (hotpatch)' : ''}${e.installedPendingReboot ? ' (restart pending)' : ''}`).join(', ')}`,

@@ -254,6 +254,12 @@ const windowsUpdateItemSchema = z
     recommended: flag().default(false),
     /** How long the download and install take, in minutes. @default 5 */
     minutes: minutes('the install duration').default(5),
+    /**
+     * Offered only once this KB is installed (a cumulative update that needs its servicing stack
+     * update first): the rescan after the final restart finds it newly offered.
+     * @default - offered from the start
+     */
+    offeredAfter: kbId.optional(),
     ...windowsUpdateSelectionFacts,
   })
   .transform((item) => ({

@@ -1,8 +1,15 @@
 # Document Inventory: the facts the planner and the hotpatch rules need about this node.
-# Payload: InventoryPayload { binaries }. Prints one InventoryResult line. Changes nothing.
+# Payload: InventoryPayload { binaries, rescan? }. Prints one InventoryResult line. Changes nothing.
+# As Verify after the final restart, `rescan` (RescanPayload) asks what is still applicable
+# (issue 13 item 6, ConfigMgr's post-reboot scan): the run's Windows Update search, made as
+# InstallWindowsUpdates makes it, and the planned hotfix KBs against the installed updates.
 
 $payload = Read-RolloutPayload
 $binaries = Get-PayloadArray $payload 'binaries' 'payload'
+$rescanRequest = Get-PayloadProperty $payload 'rescan' 'payload' -Optional
+if ($null -ne $rescanRequest -and $rescanRequest -isnot [System.Management.Automation.PSCustomObject]) {
+    throw ('payload.rescan ({0}): expected a JSON object or null' -f (Format-PayloadValue $rescanRequest))
+}
 $null = Get-RolloutDeadline $payload
 
 # --- operating system ------------------------------------------------------------------------
@@ -149,6 +156,59 @@ catch {
     Write-RolloutLog ('Get-HotFix failed; installed updates not listed: ' + $_.Exception.Message)
 }
 
+# --- rescan after the final restart (Verify) -----------------------------------------------------
+# Reports each update still applicable, with restartPending when it waits for another restart.
+# It never fails the command: a failed search is reported (searchError) beside the hotfixes.
+function Get-StillApplicable {
+    param($Request, [string[]] $Installed, [bool] $PendingRestart)
+    $found = New-Object System.Collections.Generic.List[object]
+    $hotfixes = Get-PayloadArray $Request 'hotfixes' 'payload.rescan'
+    foreach ($hotfix in $hotfixes) {
+        $kb = Get-PayloadString $hotfix 'kb' 'payload.rescan.hotfixes[]'
+        $file = Get-PayloadString $hotfix 'file' 'payload.rescan.hotfixes[]'
+        if ($Installed -contains $kb) { continue }
+        $found.Add([ordered]@{ kb = $kb; title = $file; source = 'Hotfix'; restartPending = $PendingRestart })
+    }
+    $searchError = $null
+    $windowsUpdate = Get-PayloadProperty $Request 'windowsUpdate' 'payload.rescan'
+    if ($null -ne $windowsUpdate) {
+        $queryString = Get-PayloadString $windowsUpdate 'queryString' 'payload.rescan.windowsUpdate'
+        $includeRecommended = Get-PayloadBoolean $windowsUpdate 'includeRecommendedUpdates' 'payload.rescan.windowsUpdate'
+        $selection = Get-PayloadProperty $windowsUpdate 'selection' 'payload.rescan.windowsUpdate'
+        try {
+            $session = New-WindowsUpdateSession
+            $session.ClientApplicationID = 'WindowsRollout'
+            $search = $session.CreateUpdateSearcher().Search($queryString)
+            if ($search.ResultCode -ge 4) { throw ('result code ' + $search.ResultCode + ' for the query ' + $queryString) }
+            $now = Get-RolloutUtcNow
+            for ($i = 0; $i -lt $search.Updates.Count; $i++) {
+                $update = $search.Updates.Item($i)
+                if ($update.IsInstalled -and -not $update.RebootRequired) { continue }
+                # What InstallWindowsUpdates would take: important, recommended when asked, never
+                # optional; an update the selection excludes is not "still applicable".
+                if (-not $update.AutoSelectOnWebSites -and (-not $includeRecommended -or $update.BrowseOnly)) { continue }
+                $facts = Get-UpdateFacts $update
+                if ($null -ne (Get-UpdateExclusion $facts $selection $now)) { continue }
+                $found.Add([ordered]@{
+                        kb = $facts.kb
+                        title = [string]$update.Title
+                        source = 'WindowsUpdate'
+                        restartPending = [bool]$update.RebootRequired
+                    })
+            }
+        }
+        catch {
+            $searchError = 'Windows Update search failed: ' + $_.Exception.Message
+            Write-RolloutLog ('rescan: ' + $searchError)
+        }
+    }
+    Write-RolloutLog ('rescan after the restart: ' + $found.Count + ' still applicable')
+    return [ordered]@{ stillApplicable = $found.ToArray(); searchError = $searchError }
+}
+
+$rescan = $null
+if ($null -ne $rescanRequest) { $rescan = Get-StillApplicable $rescanRequest $installedUpdates $pendingReboot }
+
 Write-RolloutResult ([ordered]@{
         computerName = [string]$env:COMPUTERNAME
         os = [ordered]@{
@@ -170,5 +230,6 @@ Write-RolloutResult ([ordered]@{
             azureArcConnected = $azureArcConnected
         }
         installedUpdates = $installedUpdates
+        rescan = $rescan
     })
 Exit-RolloutSuccess

@@ -28,6 +28,7 @@ import { failedStepOf } from './failed-step.js';
 import type { LedgerEntry, RemovalPlan } from './install-ledger.js';
 import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';
 import { describeNodeOrder, type NodeOrderRecord } from './node-order.js';
+import type { StillApplicable } from './rescan.js';
 import {
   GROUP_NAME_PATTERN,
   issueProblems,
@@ -1198,6 +1199,26 @@ const reportNodeSchema = z.object({
     .optional()
     .describe('The pre- and post-update scripts run on the node, in order'),
   updates: z.array(reportUpdateSchema),
+  stillApplicable: z
+    .array(
+      z.object({
+        kb: z.string().nullable(),
+        title: z.string(),
+        source: z.enum(['Hotfix', 'WindowsUpdate']),
+        reason: z.enum([
+          'restartPending',
+          'installedButNotPresent',
+          'installFailed',
+          'newlyOffered',
+        ]),
+        detail: z.string(),
+      }),
+    )
+    .optional()
+    .describe(
+      'What the rescan after the final restart found still applicable, and why; absent when the node was not rescanned. It does not fail the node.',
+    ),
+  rescanError: z.string().optional().describe("The rescan's Windows Update search failed"),
   ledger: z.array(
     z.object({
       sequence: z.number().int(),
@@ -1606,6 +1627,9 @@ export interface NodeResultView {
   /** The node ended still drained: its resume failed (RunStore's NodeResultRecord). */
   readonly leftPaused?: boolean;
   readonly detail?: string;
+  /** The rescan after the final restart (issue 13 item 6). */
+  readonly stillApplicable?: readonly StillApplicable[];
+  readonly rescanError?: string;
 }
 
 /** What the report reads of an update's result (RunStore's StoredUpdateResult fits). */
@@ -1937,6 +1961,8 @@ export function buildRunReport(source: {
       ...(scriptsOf(key).length > 0 ? { scripts: scriptsOf(key) } : {}),
       attempts: Math.max(result?.attempts ?? 0, ...updates.map((u) => u.attempt)),
       updates,
+      ...(result?.stillApplicable ? { stillApplicable: [...result.stillApplicable] } : {}),
+      ...(result?.rescanError ? { rescanError: result.rescanError } : {}),
       ledger,
     };
   });

@@ -145,6 +145,38 @@ export interface InventoryResult {
     readonly azureArcConnected: boolean;
   };
   readonly installedUpdates: readonly string[];
+  /** The rescan after the final restart (Verify only, when its payload asks); null otherwise. */
+  readonly rescan?: RescanResult | null;
+}
+
+/**
+ * What the Verify inventory rescans after the final restart (issue 13 item 6, ConfigMgr's
+ * post-reboot scan): the run's Windows Update search as InstallWindowsUpdates makes it, and the
+ * hotfix KBs the node's plan installs.
+ */
+export interface RescanPayload {
+  readonly windowsUpdate: {
+    readonly queryString: string;
+    readonly includeRecommendedUpdates: boolean;
+    readonly selection: UpdateSelection | null;
+  } | null;
+  readonly hotfixes: readonly { readonly kb: string; readonly file: string }[];
+}
+
+/** One update still applicable after the final restart, as the node sees it. */
+export interface StillApplicableUpdate {
+  readonly kb: string | null;
+  readonly title: string;
+  readonly source: 'WindowsUpdate' | 'Hotfix';
+  /** Installed, but waiting for another restart (WUA's RebootRequired, or a restart marker). */
+  readonly restartPending: boolean;
+}
+
+/** The Verify inventory's rescan. */
+export interface RescanResult {
+  readonly stillApplicable: readonly StillApplicableUpdate[];
+  /** The Windows Update search failed (the list then holds only the hotfixes). */
+  readonly searchError: string | null;
 }
 
 export interface DrainPayload {

@@ -23,6 +23,7 @@ import {
 } from './contracts.js';
 import { EXIT_OUTCOMES, type ExitOutcome } from './exit-codes.js';
 import { nodeKey } from './node-names.js';
+import type { StillApplicable } from './rescan.js';
 
 /** The schema version of every detail. Adding a field keeps it; changing or removing one bumps it. */
 export const LIFECYCLE_SCHEMA_VERSION = '1';
@@ -227,6 +228,23 @@ export const lifecycleDetailSchemas = {
         .int()
         .min(0)
         .describe(`Updates left out of the list beyond the first ${MAX_EVENT_UPDATES}`),
+      stillApplicable: z
+        .array(
+          z.object({
+            kb: z.string().nullable().describe('The KB, or null when the update names none'),
+            title: z.string().describe('The update title, or the hotfix file'),
+            source: z.enum(['Hotfix', 'WindowsUpdate']).describe('Which plug-in offers it'),
+            reason: z
+              .enum(['restartPending', 'installedButNotPresent', 'installFailed', 'newlyOffered'])
+              .describe('Why it is still applicable'),
+            detail: z.string().describe('The reason in words'),
+          }),
+        )
+        .max(MAX_EVENT_UPDATES)
+        .optional()
+        .describe(
+          `What the rescan after the final restart found still applicable (at most ${MAX_EVENT_UPDATES}); absent when the node was not rescanned`,
+        ),
     })
     .meta({
       title: LIFECYCLE_EVENT_TYPES.nodeUpdated,
@@ -407,6 +425,8 @@ export interface LifecycleNodeResult {
   readonly drained?: boolean;
   readonly attempts?: number;
   readonly instanceId?: string;
+  /** The rescan after the final restart (issue 13 item 6); absent: not rescanned. */
+  readonly stillApplicable?: readonly StillApplicable[];
 }
 
 /** What the finished events read of a run's summary (run-history's RunSummary fits). */
@@ -513,6 +533,9 @@ export function nodeUpdated(
             rebootRequired: u.rebootRequired,
           })),
     updatesOmitted: Math.max(0, (updates?.length ?? 0) - MAX_EVENT_UPDATES),
+    ...(result.stillApplicable === undefined
+      ? {}
+      : { stillApplicable: result.stillApplicable.slice(0, MAX_EVENT_UPDATES) }),
   });
 }
 

@@ -17,6 +17,7 @@ import * as z from 'zod';
 import {
   commandTimeout,
   type PlannedInstall,
+  type RescanPayload,
   type WindowsUpdatePayload,
 } from '../core/contracts.js';
 import { planHotfixRoot } from '../core/hotfix-plan.js';
@@ -92,6 +93,8 @@ export interface PlanNodeResult {
   readonly inventoryBinaries: readonly string[];
   /** Hotfix files the rollout's updateSelection (its KB lists) left out of the plan, with the rule. */
   readonly excluded: readonly (Exclusion & { readonly file: string })[];
+  /** What the Verify inventory rescans after the final restart (issue 13 item 6). */
+  readonly rescan: RescanPayload;
 }
 
 /** The inventory reports another computer than the node the run names. */
@@ -107,6 +110,28 @@ export class CommandTimeoutTooLongError extends Error {
 /** The node's plan is too big to pass through the state machine. */
 export class PlanTooLargeError extends Error {
   override readonly name = 'PlanTooLarge';
+}
+
+/** The rescan after the final restart: the same Windows Update search, and the planned hotfix KBs. */
+function rescanOf(
+  hotfix: PlanNodeResult['hotfix'],
+  windowsUpdate: PlanNodeResult['windowsUpdate'],
+): RescanPayload {
+  const hotfixes = (hotfix?.updates ?? []).flatMap((u) => {
+    const kb = kbFromFileName(u.file);
+    return kb === null ? [] : [{ kb, file: u.file }];
+  });
+  return {
+    windowsUpdate:
+      windowsUpdate === null
+        ? null
+        : {
+            queryString: windowsUpdate.queryString,
+            includeRecommendedUpdates: windowsUpdate.includeRecommendedUpdates,
+            selection: windowsUpdate.selection ?? null,
+          },
+    hotfixes,
+  };
 }
 
 export function makePlanNodeHandler(deps: PlanNodeDeps) {
@@ -209,6 +234,7 @@ export function makePlanNodeHandler(deps: PlanNodeDeps) {
       hotfixRoot,
       inventoryBinaries,
       excluded,
+      rescan: rescanOf(hotfix, windowsUpdate),
     };
     const bytes = Buffer.byteLength(JSON.stringify(result));
     if (bytes > MAX_PLAN_BYTES) {

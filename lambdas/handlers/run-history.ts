@@ -38,6 +38,7 @@ import {
 import { nodeKey, nodeNameProblem } from '../core/node-names.js';
 import { computeNodeOrder, type NodeOrderRecord, roleCountsOf } from '../core/node-order.js';
 import { type BakeTick, bakeTick, type PhaseVerdict, phaseVerdict } from '../core/phases.js';
+import { explainStillApplicable } from '../core/rescan.js';
 import { MAX_GROUP_NODES, parseEvent, RUN_ID_PATTERN } from '../core/rollout-input.js';
 import {
   type NodeStaging,
@@ -138,8 +139,42 @@ const recordNodeSchema = z.object({
     storageRepairTimedOut: z.boolean().optional(),
     restarts: z.number().int().min(0).optional(),
     execution: z.string().optional(),
+    /** The Verify inventory's rescan after the final restart (issue 13 item 6); null: none. */
+    rescan: z
+      .object({
+        stillApplicable: z.array(
+          z.object({
+            kb: z.string().nullable(),
+            title: z.string(),
+            source: z.enum(['Hotfix', 'WindowsUpdate']),
+            restartPending: z.boolean(),
+          }),
+        ),
+        searchError: z.string().nullable(),
+      })
+      .nullish(),
   }),
 });
+
+/**
+ * The rescan after the final restart, explained by this run's update results on the node
+ * (issue 13 item 6): stored on the node's result and carried by its event. It does not change
+ * the node's status.
+ */
+async function rescanFindings(
+  store: Pick<RunStore, 'getNodeUpdateResults'>,
+  runId: string,
+  node: string,
+  rescan: z.output<typeof recordNodeSchema>['result']['rescan'],
+): Promise<Pick<NodeResultRecord, 'stillApplicable' | 'rescanError'>> {
+  if (rescan === undefined || rescan === null) return {};
+  const results =
+    rescan.stillApplicable.length === 0 ? [] : await store.getNodeUpdateResults(runId, node);
+  return {
+    stillApplicable: explainStillApplicable(rescan.stillApplicable, results),
+    ...(rescan.searchError === null ? {} : { rescanError: rescan.searchError }),
+  };
+}
 
 const finishRunSchema = z.object({
   action: z.literal('finishRun'),
@@ -611,11 +646,12 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
       case 'recordNode': {
         const { runId: id, node, result } = parsed;
         logContext({ runId: id, node });
-        const { reason, ...rest } = result;
+        const { reason, rescan, ...rest } = result;
         const detail =
           result.detail ?? (reason !== undefined && reason !== result.status ? reason : undefined);
         const stored = {
           ...rest,
+          ...(await rescanFindings(deps.store, id, node, rescan)),
           ...(detail === undefined ? {} : { detail }),
           startedAt: result.startedAt ?? deps.now().toISOString(),
           finishedAt: result.finishedAt ?? deps.now().toISOString(),

@@ -20,8 +20,9 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { DocumentKey, NodeStatus, RunStatus, UpdateResult } from '../core/contracts.js';
 import { type InstallLedger, type LedgerEntry, validateLedger } from '../core/install-ledger.js';
-import { sameNode } from '../core/node-names.js';
+import { nodeKey, sameNode } from '../core/node-names.js';
 import type { NodeOrderRecord } from '../core/node-order.js';
+import type { StillApplicable } from '../core/rescan.js';
 import { type ItemKind, KEYS, keys, LEDGER_SORT_PREFIX } from '../core/run-store-model.js';
 import type { NodeStaging } from '../core/staging.js';
 import { requiredEnv, tracer } from './runtime.js';
@@ -181,6 +182,10 @@ export interface NodeResultRecord {
   readonly storageRepairTimedOut?: boolean;
   readonly restarts?: number;
   readonly execution?: string;
+  /** What the rescan after the final restart found still applicable, and why (issue 13 item 6). */
+  readonly stillApplicable?: readonly StillApplicable[];
+  /** The rescan's Windows Update search failed: the list holds only the hotfixes. */
+  readonly rescanError?: string;
 }
 
 /** What {@link RunStore.putNodeResult} takes: the record without the run and node it is keyed by. */
@@ -974,6 +979,22 @@ export class RunStore {
     for (let start = 0; start < items.length; start += BATCH_SIZE) {
       await this.batchPut(items.slice(start, start + BATCH_SIZE));
     }
+  }
+
+  /** This run's update results on one node, every attempt (the rescan's explanation reads them). */
+  async getNodeUpdateResults(runId: string, node: string): Promise<StoredUpdateResult[]> {
+    const found = await this.queryAll({
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :sk)',
+      ExpressionAttributeNames: { '#pk': KEYS.partition, '#sk': KEYS.sort },
+      ExpressionAttributeValues: {
+        ':pk': keys.run(runId).pk,
+        ':sk': `NODE#${nodeKey(node)}#ATTEMPT#`,
+      },
+      ConsistentRead: true,
+    });
+    return found
+      .filter((each) => each.kind === 'updateResult')
+      .map((each) => toDomain<StoredUpdateResult>(each));
   }
 
   /**
