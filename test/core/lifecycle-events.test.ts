@@ -387,6 +387,35 @@ describe('lifecycle event builders', () => {
     expect(many.detail).toMatchObject({ updatesOmitted: 5 });
   });
 
+  it('nodeUpdated carries the rescan after the final restart when there was one, at most MAX_EVENT_UPDATES', () => {
+    // Arrange
+    const finding = {
+      kb: 'KB5035002',
+      title: '2026-01 Cumulative Update (KB5035002)',
+      source: 'WindowsUpdate' as const,
+      reason: 'newlyOffered' as const,
+      detail: 'not tried by this run: offered only after its installs',
+    };
+    // Act
+    const notRescanned = nodeUpdated(run(), nodeResult, AT);
+    const nothingLeft = nodeUpdated(run(), { ...nodeResult, stillApplicable: [] }, AT);
+    const many = nodeUpdated(
+      run(),
+      {
+        ...nodeResult,
+        stillApplicable: Array.from({ length: MAX_EVENT_UPDATES + 1 }, () => finding),
+      },
+      AT,
+    );
+
+    // Assert
+    expect(notRescanned.detail).not.toHaveProperty('stillApplicable');
+    expect(nothingLeft.detail).toMatchObject({ stillApplicable: [] });
+    const listed = (many.detail as { stillApplicable?: unknown[] }).stillApplicable;
+    expect(listed).toHaveLength(MAX_EVENT_UPDATES);
+    expect(listed?.[0]).toEqual(finding);
+  });
+
   it('refuses to build a detail its schema rejects (sequence from 1)', () => {
     expect(() => rolloutStarted(run(), { ...AT, sequence: 0 })).toThrow(/sequence/);
     expect(() => rolloutStarted(run(), { ...AT, occurredAt: 'yesterday' })).toThrow(/occurredAt/);
