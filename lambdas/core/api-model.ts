@@ -32,6 +32,7 @@ import {
   GROUP_NAME_PATTERN,
   issueProblems,
   parseRolloutInput,
+  publishedRolloutInputSchema,
   type ResolvedRollout,
   RolloutInputError,
   RUN_ID_PATTERN,
@@ -585,8 +586,8 @@ export const ROLLOUT_INPUT_HAS_APPROVAL_GATE = Object.hasOwn(
 /** The body of POST /rollouts and POST /scans: the rollout workflow's input and a gate. */
 export const rolloutRequestSchema: z.ZodObject = (
   ROLLOUT_INPUT_HAS_APPROVAL_GATE
-    ? rolloutInputSchema
-    : rolloutInputSchema.extend({ approvalGate: approvalGateSchema.optional() })
+    ? publishedRolloutInputSchema
+    : publishedRolloutInputSchema.extend({ approvalGate: approvalGateSchema.optional() })
 ).meta({
   title: 'RolloutRequest',
   description:

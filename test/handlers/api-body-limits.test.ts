@@ -89,13 +89,13 @@ describe('route body limits', () => {
     ({ operation, path }) => {
       // Arrange
       const paths = openApiDocument().paths as Record<string, Record<string, unknown>>;
-      const route = API_ROUTES.find((r) => r.operationId === operation);
-      const template = route?.path ?? path;
+      const template = API_ROUTES.find((r) => r.operationId === operation)?.path ?? path;
+      const post = paths[template]?.post as
+        | { responses: Record<string, { description: string }> }
+        | undefined;
 
       // Act
-      const tooLarge = (
-        paths[template]?.post as { responses: Record<string, { description: string }> }
-      ).responses['413'];
+      const tooLarge = post?.responses['413'];
 
       // Assert
       expect(tooLarge?.description).toContain(`larger than ${maxBodyBytes(operation)} bytes`);
