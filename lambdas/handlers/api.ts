@@ -958,7 +958,13 @@ export function makeApiHandler(deps: ApiDeps) {
       required: true,
       maxBytes: maxBodyBytes('scan'),
     });
-    const { rollout, input } = parseRolloutRequest(body, deps.now(), { random });
+    // Issue 11: a group chosen by target.select is checked as POST /rollouts checks it; the
+    // scan workflow resolves it and reads the whole list from S3.
+    const selected =
+      isSelectedRequest(body) && isRecord(body) && Object.hasOwn(body.target as object, 'select');
+    const { rollout, input } = selected
+      ? parseSelectedRequest(body, deps.now(), { random })
+      : parseRolloutRequest(body, deps.now(), { random });
     logContext({ runId: rollout.runId, target: rollout.target.name });
     if (scanRoutes === undefined) throw scansNotWired();
     return json(202, await scanRoutes.startScan(rollout.runId, input));

@@ -99,6 +99,76 @@ describe('a scan of a selection larger than its state lists', () => {
     }
   }, 600_000);
 
+  it(`POST /scans takes the selection; GET /scans/{id} shows all ${SELECTED} nodes`, async () => {
+    // Arrange
+    const result = await selectedFleet(SELECTED, OTHERS);
+    const { sandbox } = result;
+    const api = sandbox.api();
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await api({
+        httpMethod: method,
+        path,
+        headers: { 'Content-Type': 'application/json' },
+        queryStringParameters: null,
+        body: body === undefined ? null : JSON.stringify(body),
+        requestContext: {
+          requestId: 'test',
+          identity: { userArn: 'arn:aws:iam::000000000000:user/operator' },
+        },
+      });
+      return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, unknown> };
+    };
+    try {
+      // Act
+      const started = await call('POST', '/scans', selectedInput());
+      await sandbox.settle();
+      const scanId = String(started.body.scanId);
+      const got = await call('GET', `/scans/${scanId}`);
+
+      // Assert
+      expect(started.status).toBe(202);
+      expect(got.status).toBe(200);
+      const view = got.body as {
+        status: string;
+        nodes: { node: string; status: string }[];
+        nodesMissing: string[];
+      };
+      expect(view.status).toBe('Succeeded');
+      expect(view.nodesMissing).toEqual([]);
+      expect(view.nodes.map((n) => n.node)).toEqual(names(SELECTED));
+      expect(new Set(view.nodes.map((n) => n.status))).toEqual(new Set(['Scanned']));
+    } finally {
+      await sandbox.stop();
+    }
+  }, 600_000);
+
+  it('POST /scans refuses a malformed selection naming the field', async () => {
+    const result = await selectedFleet(1, 0);
+    const api = result.sandbox.api();
+    try {
+      // Act
+      const res = await api({
+        httpMethod: 'POST',
+        path: '/scans',
+        headers: { 'Content-Type': 'application/json' },
+        queryStringParameters: null,
+        body: JSON.stringify({
+          target: { kind: 'group', name: TARGET, select: { tags: { 'aws:x': 'y' } } },
+        }),
+        requestContext: {
+          requestId: 'test',
+          identity: { userArn: 'arn:aws:iam::000000000000:user/operator' },
+        },
+      });
+
+      // Assert
+      expect(res.statusCode).toBe(400);
+      expect(res.body).toContain('target.select.tags.aws:x');
+    } finally {
+      await result.sandbox.stop();
+    }
+  }, 600_000);
+
   it(`refuses more than ${MAX_SCAN_NODES} nodes by name before any node is searched`, async () => {
     // Arrange: MAX_SCAN_NODES + 1 nodes carry Env=prod.
     const result = await selectedFleet(MAX_SCAN_NODES + 1, 0);
