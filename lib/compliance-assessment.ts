@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ScanWorkflow, type ScanWorkflowProps } from './scan-workflow.js';
@@ -14,6 +15,8 @@ export interface ComplianceAssessmentProps {
   };
   /** Where the state machine logs. */
   readonly logGroup: logs.ILogGroup;
+  /** The artifacts bucket, whose node lists the scan's group map reads (ScanWorkflow). */
+  readonly artifactsBucket: s3.IBucket;
   /** Nodes searched at once. @default 10 (ScanWorkflow's default) */
   readonly maxConcurrency?: number;
 }
@@ -62,6 +65,7 @@ export class ComplianceAssessment extends Construct {
     const scan = new ScanWorkflow(this, 'Scan', {
       functions: props.functions,
       logGroup: props.logGroup,
+      artifactsBucket: props.artifactsBucket,
       ...(props.maxConcurrency === undefined ? {} : { maxConcurrency: props.maxConcurrency }),
       afterScan: record,
     });

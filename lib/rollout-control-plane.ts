@@ -262,10 +262,12 @@ export class RolloutControlPlane extends Construct {
     }).stateMachine;
     this.scanWorkflow = new ScanWorkflow(this, 'ScanWorkflow', {
       functions: fns,
+      artifactsBucket: this.artifactsBucket,
       logGroup: workflowLogs('ScanWorkflow'),
     }).stateMachine;
     this.complianceWorkflow = new ComplianceAssessment(this, 'ComplianceWorkflow', {
       functions: fns,
+      artifactsBucket: this.artifactsBucket,
       logGroup: workflowLogs('ComplianceWorkflow'),
     }).stateMachine;
     this.stagingWorkflow = new StagingWorkflow(this, 'StagingWorkflow', {

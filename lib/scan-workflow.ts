@@ -1,11 +1,11 @@
 import { Duration, Stack, Token } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { DocumentKey } from '../lambdas/core/contracts.js';
-import { NODE_LIST_HEAD } from '../lambdas/shared/node-list.js';
 import { acknowledge, wildcardResource } from './nag.js';
 import {
   acknowledgeWorkflowFindings,
@@ -27,6 +27,11 @@ export interface ScanWorkflowProps {
   /** Where the state machine logs. */
   readonly logGroup: logs.ILogGroup;
   /**
+   * The artifacts bucket, where the scan function writes a group's node list
+   * (`runs/<scanId>/nodes.json`), which the group's map reads with its ItemReader (issue 11).
+   */
+  readonly artifactsBucket: s3.IBucket;
+  /**
    * Nodes searched at once.
    * @default 10
    */
@@ -43,6 +48,15 @@ export interface ScanWorkflowProps {
    */
   readonly afterScan?: (scope: Construct) => sfn.IChainable;
 }
+
+/**
+ * How many nodes one scan covers (issue 11): its map reads a group's node list from S3 at any
+ * size, but its output names every scanned node (`nodes`, which GET /scans/{id} and the
+ * compliance assessment read) and its state holds the plan too (the scan function keeps that
+ * under 128 KB). A NetBIOS name is at most 15 characters, 18 bytes in a JSON list, so 5,000
+ * names take at most 90 KB: with the plan, under Step Functions' 256 KB a state.
+ */
+export const MAX_SCAN_NODES = 5000;
 
 /** The document every node is sent: searches Windows Update, installs nothing. */
 const SCAN_DOCUMENT: DocumentKey = 'scan';
@@ -140,119 +154,154 @@ export class ScanWorkflow extends Construct {
     plan.addCatch(scanFailed, { resultPath: '$.error' });
 
     // -- each node: search Windows Update (read-only), then write its result -------------------
-    const record = invoke(
-      'RecordNodeScan',
-      f.scan,
-      {
-        action: 'scanNode',
-        scanId: sfn.JsonPath.stringAt('$.scanId'),
-        node: sfn.JsonPath.objectAt('$.node'),
-        plugins: sfn.JsonPath.objectAt('$.plugins'),
-        command: sfn.JsonPath.objectAt('$.outcome.command'),
-        commandError: sfn.JsonPath.objectAt('$.outcome.commandError'),
-      },
-      '$.summary',
-    );
-    const search = addLambdaRetries(
-      new tasks.LambdaInvoke(this, 'SearchWindowsUpdate', {
-        lambdaFunction: f.sendCommand,
-        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-        payload: sfn.TaskInput.fromObject({
-          taskToken: sfn.JsonPath.taskToken,
+    // Built once per map (`prefix` keeps the second map's state names apart).
+    const scanOneNode = (prefix: string): sfn.IChainable => {
+      const id = (name: string) => `${prefix}${name}`;
+      const record = invoke(
+        id('RecordNodeScan'),
+        f.scan,
+        {
+          action: 'scanNode',
+          scanId: sfn.JsonPath.stringAt('$.scanId'),
+          node: sfn.JsonPath.objectAt('$.node'),
+          plugins: sfn.JsonPath.objectAt('$.plugins'),
+          command: sfn.JsonPath.objectAt('$.outcome.command'),
+          commandError: sfn.JsonPath.objectAt('$.outcome.commandError'),
+        },
+        '$.summary',
+      );
+      // Each item's output is its node's name: the map's result lists the scanned nodes, in
+      // order, whatever the state kept of the target (issue 11).
+      record.next(new sfn.Pass(this, id('NodeScanned'), { outputPath: '$.node.name' }));
+      const search = addLambdaRetries(
+        new tasks.LambdaInvoke(this, id('SearchWindowsUpdate'), {
+          lambdaFunction: f.sendCommand,
+          integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+          payload: sfn.TaskInput.fromObject({
+            taskToken: sfn.JsonPath.taskToken,
+            runId: sfn.JsonPath.stringAt('$.scanId'),
+            node: sfn.JsonPath.stringAt('$.node.name'),
+            instanceId: sfn.JsonPath.stringAt('$.node.instanceId'),
+            document: SCAN_DOCUMENT,
+            payload: {
+              queryString: sfn.JsonPath.stringAt('$.windowsUpdate.queryString'),
+              includeRecommendedUpdates: sfn.JsonPath.objectAt(
+                '$.windowsUpdate.includeRecommendedUpdates',
+              ),
+              selection: sfn.JsonPath.objectAt('$.windowsUpdate.selection'),
+            },
+            timeoutSeconds: searchSeconds,
+            startedAt: sfn.JsonPath.stringAt('$$.State.EnteredTime'),
+          }),
+          taskTimeout: sfn.Timeout.duration(Duration.seconds(searchSeconds)),
+          resultPath: '$.outcome.command',
+        }),
+      );
+      const cancel = invoke(
+        id('CancelSearch'),
+        f.cancelCommand,
+        {
           runId: sfn.JsonPath.stringAt('$.scanId'),
           node: sfn.JsonPath.stringAt('$.node.name'),
           instanceId: sfn.JsonPath.stringAt('$.node.instanceId'),
-          document: SCAN_DOCUMENT,
-          payload: {
-            queryString: sfn.JsonPath.stringAt('$.windowsUpdate.queryString'),
-            includeRecommendedUpdates: sfn.JsonPath.objectAt(
-              '$.windowsUpdate.includeRecommendedUpdates',
-            ),
-            selection: sfn.JsonPath.objectAt('$.windowsUpdate.selection'),
-          },
-          timeoutSeconds: searchSeconds,
-          startedAt: sfn.JsonPath.stringAt('$$.State.EnteredTime'),
-        }),
-        taskTimeout: sfn.Timeout.duration(Duration.seconds(searchSeconds)),
-        resultPath: '$.outcome.command',
-      }),
-    );
-    const cancel = invoke(
-      'CancelSearch',
-      f.cancelCommand,
-      {
-        runId: sfn.JsonPath.stringAt('$.scanId'),
-        node: sfn.JsonPath.stringAt('$.node.name'),
-        instanceId: sfn.JsonPath.stringAt('$.node.instanceId'),
-        timedOut: 'SearchWindowsUpdate',
-      },
-      null,
-    );
-    cancel.addCatch(record, { resultPath: sfn.JsonPath.DISCARD });
-    cancel.next(record);
-    search.addCatch(cancel, {
-      errors: ['States.Timeout'],
-      resultPath: '$.outcome.commandError',
-    });
-    search.addCatch(record, { resultPath: '$.outcome.commandError' });
-    search.next(record);
-    // Neither answer yet: the record step reads both (a Result keeps its nulls; ItemSelector
-    // would drop them).
-    const perNode = new sfn.Pass(this, 'StartNodeScan', {
-      result: sfn.Result.fromObject({ command: null, commandError: null }),
-      resultPath: '$.outcome',
-    }).next(
-      new sfn.Choice(this, 'WindowsUpdatePlanned')
-        .when(sfn.Condition.isNull('$.windowsUpdate'), record)
-        .otherwise(search),
-    );
+          timedOut: 'SearchWindowsUpdate',
+        },
+        null,
+      );
+      cancel.addCatch(record, { resultPath: sfn.JsonPath.DISCARD });
+      cancel.next(record);
+      search.addCatch(cancel, {
+        errors: ['States.Timeout'],
+        resultPath: '$.outcome.commandError',
+      });
+      search.addCatch(record, { resultPath: '$.outcome.commandError' });
+      search.next(record);
+      // Neither answer yet: the record step reads both (a Result keeps its nulls; ItemSelector
+      // would drop them).
+      return new sfn.Pass(this, id('StartNodeScan'), {
+        result: sfn.Result.fromObject({ command: null, commandError: null }),
+        resultPath: '$.outcome',
+      }).next(
+        new sfn.Choice(this, id('WindowsUpdatePlanned'))
+          .when(sfn.Condition.isNull('$.windowsUpdate'), record)
+          .otherwise(search),
+      );
+    };
 
+    const itemSelector = {
+      'scanId.$': '$.runId',
+      'node.$': '$$.Map.Item.Value',
+      'plugins.$': '$.plugins',
+      'windowsUpdate.$': '$.plan.windowsUpdate',
+    };
+    // A cluster's nodes (at most 64) are in the state. A group's whole list is in S3 (the plan
+    // writes it: `$.plan.nodeListKey`), read by the map's ItemReader as the rollout's fleet map
+    // reads it: the state of a selected group keeps only its first nodes (issue 11). Each map's
+    // result (`$.scanned`) is the scanned nodes' names; a failed node is a Failed result in S3,
+    // not a failed map.
     const nodes = new sfn.DistributedMap(this, 'ScanNodes', {
       itemsPath: sfn.JsonPath.stringAt('$.target.nodes'),
       maxConcurrency,
-      itemSelector: {
-        'scanId.$': '$.runId',
-        'node.$': '$$.Map.Item.Value',
-        'plugins.$': '$.plugins',
-        'windowsUpdate.$': '$.plan.windowsUpdate',
-      },
-      // Each node's result is in S3; a failed node is a Failed result, not a failed map.
-      resultPath: sfn.JsonPath.DISCARD,
+      itemSelector,
+      resultPath: '$.scanned',
       mapExecutionType: sfn.StateMachineType.STANDARD,
     });
-    nodes.itemProcessor(perNode);
+    nodes.itemProcessor(scanOneNode(''));
     nodes.addCatch(scanFailed, { resultPath: '$.error' });
+    const groupNodes = new sfn.DistributedMap(this, 'ScanGroupNodes', {
+      itemReader: new sfn.S3JsonItemReader({
+        bucket: props.artifactsBucket,
+        key: sfn.JsonPath.stringAt('$.plan.nodeListKey'),
+      }),
+      maxConcurrency,
+      itemSelector,
+      resultPath: '$.scanned',
+      mapExecutionType: sfn.StateMachineType.STANDARD,
+    });
+    groupNodes.itemProcessor(scanOneNode('Group'));
+    groupNodes.addCatch(scanFailed, { resultPath: '$.error' });
 
     const done = new sfn.Pass(this, 'ScanDone', {
       parameters: {
         'scanId.$': '$.runId',
         'plan.$': '$.plan',
-        'nodes.$': '$.target.nodes[*].name',
+        'nodes.$': '$.scanned',
       },
     });
 
     const start = new sfn.Choice(this, 'TargetIsSelection')
       .when(sfn.Condition.isPresent('$.target.select'), resolveTarget)
       .otherwise(validate);
-    // A selected group's state lists only its first nodes (the whole list is in S3, issue 11);
-    // the scan's map reads the state's list, so a larger selection is refused, not cut short.
+    // The scan's output names every scanned node (`$.scanned`), and the state also holds the
+    // plan (up to 128 KB): MAX_SCAN_NODES keeps both under Step Functions' 256 KB.
     const tooMany = new sfn.Fail(this, 'SelectionTooLargeToScan', {
       error: 'SelectionTooLargeToScan',
-      cause: `a scan covers a selected group of at most ${NODE_LIST_HEAD} nodes for now (the rollout itself takes up to 100,000); name the nodes, or narrow the selection`,
+      cause: `target.select: a scan covers at most ${MAX_SCAN_NODES} nodes (its output names each one); narrow the selection or split the group. Nothing was searched`,
     });
     validate.next(
       new sfn.Choice(this, 'SelectionFitsTheScan')
         .when(
           sfn.Condition.and(
             sfn.Condition.isPresent('$.targetResolution.count'),
-            sfn.Condition.numberGreaterThan('$.targetResolution.count', NODE_LIST_HEAD),
+            sfn.Condition.numberGreaterThan('$.targetResolution.count', MAX_SCAN_NODES),
           ),
           tooMany,
         )
         .otherwise(plan),
     );
-    plan.next(nodes);
+    plan.next(
+      new sfn.Choice(this, 'NodeListInS3')
+        .when(
+          sfn.Condition.and(
+            sfn.Condition.isPresent('$.plan.nodeListKey'),
+            sfn.Condition.isString('$.plan.nodeListKey'),
+          ),
+          groupNodes,
+        )
+        .otherwise(nodes),
+    );
     nodes.next(done);
+    groupNodes.next(done);
     if (props.afterScan) done.next(props.afterScan(this));
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
@@ -280,5 +329,13 @@ export class ScanWorkflow extends Construct {
       "the Distributed Map's child executions are named at run time; the ARN is scoped to this state machine";
     acknowledge(this, wildcardResource(executions(':*')), reason);
     acknowledge(this, wildcardResource(executions('/*:*')), reason);
+    // The group map's ItemReader (CDK grants it s3:GetObject, nothing else, on the bucket's objects).
+    acknowledge(
+      this,
+      wildcardResource(
+        `arn:<AWS::Partition>:s3:::<${stack.getLogicalId(props.artifactsBucket.node.defaultChild as never)}>/*`,
+      ),
+      "the group map's item reader reads the scan's node list (runs/<scanId>/nodes.json), per scan",
+    );
   }
 }

@@ -18,7 +18,8 @@
  *    object with GetObject from the sandbox's S3 (aws-fakes.ts): `InputType` JSON, JSONL or CSV
  *    (header row or `CSVHeaders`), `MaxItems`/`MaxItemsPath`; any other reader is refused by
  *    name, and a missing or malformed object is `States.ItemReaderFailed`, as in AWS. The
- *    ResultWriter writes nothing: each item's result is its child execution's.
+ *    ResultWriter writes nothing: each item's result is its child execution's. Without a
+ *    ResultWriter the map's result is the items' outputs in order, as in AWS (the scan's map).
  * 4. Lambda tasks (function ARNs): the interpreter would call AWS; each is overridden to call the
  *    real handler in-process with the payload Step Functions would send.
  * 5. Retry intervals run in zero wall time (they are waits, and the sandbox's time is virtual).

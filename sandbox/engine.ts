@@ -1199,6 +1199,9 @@ export class Sandbox {
     let failures = 0;
     let next = 0;
     let exceeded = false;
+    // Without a ResultWriter, AWS returns the items' outputs in item order (a failed item's
+    // error and cause in its place); with one, the sandbox writes nothing (adapt.ts, 3).
+    const outputs: Json[] | undefined = state.ResultWriter === undefined ? [] : undefined;
     this.mapRuns.runs++;
     const worker = async () => {
       while (!exceeded && next < items.length) {
@@ -1217,6 +1220,12 @@ export class Sandbox {
           failures++;
           if (failures > tolerated) exceeded = true;
         }
+        if (outputs !== undefined) {
+          outputs[index] =
+            result.status === 'FAILED'
+              ? { Error: result.error ?? null, Cause: result.cause ?? null }
+              : result.output;
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(maxConcurrency, items.length) }, worker));
@@ -1226,7 +1235,7 @@ export class Sandbox {
         `${failures} item(s) failed, more than ToleratedFailureCount ${tolerated}`,
       );
     }
-    return { items: items.length, failures };
+    return outputs ?? { items: items.length, failures };
   }
 }
 

@@ -33,6 +33,7 @@ import {
   GROUP_NAME_PATTERN,
   issueProblems,
   parseRolloutInput,
+  publishedRolloutInputSchema,
   type ResolvedRollout,
   RolloutInputError,
   RUN_ID_PATTERN,
@@ -48,6 +49,12 @@ import { scanNodeResultSchema } from './scan-result.js';
  * 1,000-node group is about 70 KB, so this leaves room and stops a body before it costs anything.
  */
 export const MAX_BODY_BYTES = 128 * 1024;
+/**
+ * The largest POST /rollouts body (issue 11): a list of 100,000 nodes is about 5.5 MB of JSON,
+ * and a Lambda function takes at most 6 MB (6,291,456 bytes) synchronously, as API Gateway calls
+ * it. A group of more than 2,000 listed nodes is uploaded as a manifest (selected-request.ts).
+ */
+export const MAX_ROLLOUT_BODY_BYTES = 6_000_000;
 /** JSON nested deeper than this is refused before any other reading (no legitimate body nests 10). */
 export const MAX_BODY_DEPTH = 32;
 /** How long an idempotency key holds its rollout. */
@@ -172,6 +179,19 @@ export const API_ROUTES = [
 
 export type ApiRoute = (typeof API_ROUTES)[number];
 export type OperationId = ApiRoute['operationId'];
+
+/** Routes whose body may be larger than MAX_BODY_BYTES (issue 11). */
+const BODY_LIMITS: Partial<Record<OperationId, number>> = {
+  startRollout: MAX_ROLLOUT_BODY_BYTES,
+};
+
+/**
+ * The largest body an operation takes, in bytes: what the handler enforces (parseJsonBody's
+ * `maxBytes`) and what the OpenAPI document's 413 response of the operation states.
+ */
+export function maxBodyBytes(operation: OperationId): number {
+  return BODY_LIMITS[operation] ?? MAX_BODY_BYTES;
+}
 
 /** The path templates of the API, each once. */
 export const API_PATHS: readonly string[] = [...new Set(API_ROUTES.map((r) => r.path))];
@@ -567,8 +587,8 @@ export const ROLLOUT_INPUT_HAS_APPROVAL_GATE = Object.hasOwn(
 /** The body of POST /rollouts and POST /scans: the rollout workflow's input and a gate. */
 export const rolloutRequestSchema: z.ZodObject = (
   ROLLOUT_INPUT_HAS_APPROVAL_GATE
-    ? rolloutInputSchema
-    : rolloutInputSchema.extend({ approvalGate: approvalGateSchema.optional() })
+    ? publishedRolloutInputSchema
+    : publishedRolloutInputSchema.extend({ approvalGate: approvalGateSchema.optional() })
 ).meta({
   title: 'RolloutRequest',
   description:
@@ -2154,7 +2174,6 @@ const responses = (): Json => ({
   ),
   NotFound: errorResponse('No such rollout, node or route'),
   Conflict: errorResponse('The request conflicts with the state of the rollout or target'),
-  TooLarge: errorResponse(`The body is larger than ${MAX_BODY_BYTES} bytes`),
   UnsupportedMediaType: errorResponse('The Content-Type is not application/json'),
   ServiceUnavailable: errorResponse('AWS is throttling the control plane; retry after a while', {
     'Retry-After': {
@@ -2177,7 +2196,8 @@ const errorRefs = (...names: string[]) =>
         ServiceUnavailable: '503',
         InternalError: '500',
       }[name] as string;
-      return [status, { $ref: `#/components/responses/${name}` }];
+      // 413 differs by route (maxBodyBytes): openApiDocument writes each operation's own.
+      return [status, name === 'TooLarge' ? null : { $ref: `#/components/responses/${name}` }];
     }),
   );
 
@@ -2572,6 +2592,22 @@ export function documentedMethods(document: Json): { path: string; method: strin
   );
 }
 
+/** An operation's description with its 413 response stating its own body limit. */
+function withBodyLimit(operation: Json, id: OperationId): Json {
+  const responses = operation.responses as Json | undefined;
+  if (responses === undefined || !Object.hasOwn(responses, '413')) return operation;
+  const max = maxBodyBytes(id);
+  return {
+    ...operation,
+    responses: {
+      ...responses,
+      '413': errorResponse(
+        `The body is larger than ${max} bytes (${max >= 1024 * 1024 ? `${(max / 1024 / 1024).toFixed(1)} MiB` : `${max / 1024} KiB`}); nothing was done`,
+      ),
+    },
+  };
+}
+
 const GATEWAY_ERROR_TEMPLATE =
   '{"error":{"code":"$context.error.responseType","message":$context.error.messageString,"requestId":"$context.requestId"}}';
 
@@ -2594,7 +2630,7 @@ export function openApiDocument(): Json {
       item[route.method.toLowerCase()] = {
         operationId: route.operationId,
         summary: route.summary,
-        ...described[route.operationId],
+        ...withBodyLimit(described[route.operationId], route.operationId),
         ...IAM,
         'x-amazon-apigateway-integration': integration(),
       };

@@ -43,7 +43,11 @@ import {
   type StagingOptions,
   stagingOptionsSchema,
 } from './staging.js';
-import { MAX_RESOLVED_NODES, type TargetResolution } from './target-selection.js';
+import {
+  MAX_RESOLVED_NODES,
+  type TargetResolution,
+  targetSelectionSchema,
+} from './target-selection.js';
 import {
   resolvedUpdateSelectionSchema,
   resolveUpdateSelection,
@@ -381,9 +385,39 @@ const referencedRolloutInputSchema = rolloutInputSchema.extend({
 /** The rollout input as a caller writes it. */
 export type RolloutInput = z.input<typeof rolloutInputSchema>;
 
+// Issue 11: a group chosen by `target.select`. ResolveTarget turns it into listed nodes before
+// the input is validated (and the API checks it with parseTargetSelection, whose rules are
+// targetSelectionSchema), so only the published schemas carry this form.
+const selectedGroupTargetSchema = z
+  .strictObject({
+    kind: z.literal('group'),
+    name: groupTargetSchema.shape.name,
+    select: targetSelectionSchema,
+  })
+  .describe(
+    `A group of standalone servers chosen by tags, a Resource Group or a node list in S3 when the run starts (up to ${MAX_RESOLVED_NODES.toLocaleString('en-US')} nodes), updated policy.maxConcurrency at a time`,
+  );
+
+/**
+ * What a caller may send, as published (schemas/rollout-input.schema.json, the OpenAPI
+ * document's RolloutRequest): the input, whose group target may also be a selection.
+ */
+export const publishedRolloutInputSchema = rolloutInputSchema
+  .extend({
+    target: z
+      .union([clusterTargetSchema, groupTargetSchema, selectedGroupTargetSchema])
+      .describe(
+        'What to update: a failover cluster, a group of servers, or a group chosen by target.select',
+      ),
+  })
+  .meta(z.globalRegistry.get(rolloutInputSchema) ?? {});
+
 /** The rollout input as JSON Schema (draft 2020-12), for publishing; what a caller may send. */
 export function rolloutInputJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(rolloutInputSchema, { io: 'input', target: 'draft-2020-12' });
+  const schema = z.toJSONSchema(publishedRolloutInputSchema, {
+    io: 'input',
+    target: 'draft-2020-12',
+  });
   return withStandardFormats(schema) as Record<string, unknown>;
 }
 

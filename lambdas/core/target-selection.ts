@@ -28,8 +28,11 @@ export const MAX_RESOLVED_NODES = 100_000;
 /** How many tags a selection may AND (SSM Run Command's Targets take at most 5 keys). */
 export const MAX_SELECTION_TAGS = 5;
 
-/** EC2 tag keys: 1-128 Unicode letters, digits, spaces and `_ . : / = + - @`; not `aws:`. */
-const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+/**
+ * EC2 tag keys: 1-128 Unicode letters, digits, spaces and `_ . : / = + - @`; not starting with
+ * `aws:` in any case (a lookahead, so the JSON Schema's `pattern` says it too).
+ */
+const TAG_KEY = /^(?![Aa][Ww][Ss]:)[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
 /** EC2 tag values: 0-256 of the same characters. */
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
 /** Resource group names: 1-300 letters, digits, `_ . -` (Resource Groups CreateGroup). */
@@ -38,6 +41,61 @@ const RESOURCE_GROUP = /^[A-Za-z0-9_.-]{1,300}$/;
 const MANIFEST_URI = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.+\.(json|csv))$/;
 
 const INSTANCE_ID = /^(?:i-(?:[0-9a-f]{8}|[0-9a-f]{17})|mi-[0-9a-f]{17})$/;
+
+const TAG_KEY_ACCEPTED =
+  'expected a tag key of 1 to 128 letters, digits, spaces and _ . : / = + - @, not starting with aws:';
+const TAG_VALUE_ACCEPTED =
+  'expected a tag value: text of 0 to 256 letters, digits, spaces and _ . : / = + - @';
+const TAGS_COUNT = `expected 1 to ${MAX_SELECTION_TAGS} tags (all must match)`;
+const RESOURCE_GROUP_ACCEPTED = 'expected a Resource Group name: 1 to 300 letters, digits, _ . -';
+const MANIFEST_ACCEPTED =
+  'expected an S3 object of the nodes: s3://bucket/key.json or s3://bucket/key.csv';
+
+// The selection's rules as zod schemas: parseTargetSelection checks each field with them, and
+// the published JSON Schema and OpenAPI document are generated from them (rollout-input.ts).
+const tagKeySchema = z.string().regex(TAG_KEY, { error: TAG_KEY_ACCEPTED });
+const tagValueSchema = z
+  .string({ error: TAG_VALUE_ACCEPTED })
+  .regex(TAG_VALUE, { error: TAG_VALUE_ACCEPTED });
+const tagsSchema = z
+  .record(tagKeySchema, tagValueSchema)
+  .refine((tags) => tagCountFits(Object.keys(tags).length), { error: TAGS_COUNT })
+  .meta({ minProperties: 1, maxProperties: MAX_SELECTION_TAGS })
+  .describe(
+    `EC2/SSM tags, 1 to ${MAX_SELECTION_TAGS}, all must match (SSM Run Command's tag:<key> targets): { "Env": "prod", "Role": "web" }. Keys: 1 to 128 letters, digits, spaces and _ . : / = + - @, not starting with aws:; values: 0 to 256 of the same`,
+  );
+const resourceGroupSchema = z
+  .string({ error: RESOURCE_GROUP_ACCEPTED })
+  .regex(RESOURCE_GROUP, { error: RESOURCE_GROUP_ACCEPTED })
+  .describe(
+    "A Resource Group (SSM's resource-groups:Name): its EC2 instances and managed instances that are Windows managed nodes; the others are counted as skipped",
+  );
+const manifestSchema = z
+  .string({ error: MANIFEST_ACCEPTED })
+  .regex(MANIFEST_URI, { error: MANIFEST_ACCEPTED })
+  .describe(
+    'A node list by reference: an S3 object under manifests/ of the artifacts bucket, a JSON array of { name, instanceId } or CSV with the header name,instanceId',
+  );
+
+/**
+ * `target.select` as zod: exactly one of tags, resourceGroup, manifest. The run resolves it
+ * (ResolveTarget) to Windows managed nodes only (SSM's `PlatformTypes=Windows` filter).
+ */
+export const targetSelectionSchema = z
+  .union([
+    z.strictObject({ tags: tagsSchema }),
+    z.strictObject({ resourceGroup: resourceGroupSchema }),
+    z.strictObject({ manifest: manifestSchema }),
+  ])
+  .describe(
+    `Chooses the group's nodes when the run starts, instead of listing them: exactly one of tags, resourceGroup, manifest. Resolved to Windows managed nodes only (SSM's PlatformTypes=Windows filter), paged, up to ${MAX_RESOLVED_NODES.toLocaleString('en-US')} nodes; the list goes through S3`,
+  );
+
+function tagCountFits(count: number): boolean {
+  return count >= 1 && count <= MAX_SELECTION_TAGS;
+}
+
+const accepts = (schema: z.ZodType, value: unknown) => schema.safeParse(value).success;
 
 /** A group target's selection, as the user writes it: exactly one of the three. */
 export type TargetSelection =
@@ -141,22 +199,22 @@ export function parseTargetSelection(target: unknown): TargetSelection {
   let selection: TargetSelection | undefined;
   if (given[0] === 'tags') selection = checkTags(s.tags, problems);
   else if (given[0] === 'resourceGroup') {
-    if (typeof s.resourceGroup === 'string' && RESOURCE_GROUP.test(s.resourceGroup)) {
-      selection = { resourceGroup: s.resourceGroup };
+    if (accepts(resourceGroupSchema, s.resourceGroup)) {
+      selection = { resourceGroup: s.resourceGroup as string };
     } else {
       problems.push({
         field: `${SELECT_FIELD}.resourceGroup`,
         value: s.resourceGroup,
-        message: 'expected a Resource Group name: 1 to 300 letters, digits, _ . -',
+        message: RESOURCE_GROUP_ACCEPTED,
       });
     }
-  } else if (typeof s.manifest === 'string' && MANIFEST_URI.test(s.manifest)) {
-    selection = { manifest: s.manifest };
+  } else if (accepts(manifestSchema, s.manifest)) {
+    selection = { manifest: s.manifest as string };
   } else {
     problems.push({
       field: `${SELECT_FIELD}.manifest`,
       value: s.manifest,
-      message: 'expected an S3 object of the nodes: s3://bucket/key.json or s3://bucket/key.csv',
+      message: MANIFEST_ACCEPTED,
     });
   }
   if (problems.length > 0 || selection === undefined) throw new TargetSelectionError(problems);
@@ -170,31 +228,17 @@ function checkTags(tags: unknown, problems: ValidationProblem[]): TargetSelectio
     return undefined;
   }
   const entries = Object.entries(tags);
-  if (entries.length === 0 || entries.length > MAX_SELECTION_TAGS) {
-    problems.push({
-      field,
-      value: tags,
-      message: `expected 1 to ${MAX_SELECTION_TAGS} tags (all must match)`,
-    });
+  if (!tagCountFits(entries.length)) {
+    problems.push({ field, value: tags, message: TAGS_COUNT });
   }
   const before = problems.length;
   for (const [key, value] of entries) {
     const at = `${field}.${key}`;
-    if (!TAG_KEY.test(key) || /^aws:/i.test(key)) {
-      problems.push({
-        field: at,
-        value: key,
-        message:
-          'expected a tag key of 1 to 128 letters, digits, spaces and _ . : / = + - @, not starting with aws:',
-      });
+    if (!accepts(tagKeySchema, key)) {
+      problems.push({ field: at, value: key, message: TAG_KEY_ACCEPTED });
     }
-    if (typeof value !== 'string' || !TAG_VALUE.test(value)) {
-      problems.push({
-        field: at,
-        value,
-        message:
-          'expected a tag value: text of 0 to 256 letters, digits, spaces and _ . : / = + - @',
-      });
+    if (!accepts(tagValueSchema, value)) {
+      problems.push({ field: at, value, message: TAG_VALUE_ACCEPTED });
     }
   }
   return problems.length === before ? { tags: tags as Record<string, string> } : undefined;

@@ -35,6 +35,7 @@ import {
   IDEMPOTENT_REPLAY_HEADER,
   listQuerySchema,
   matchRoute,
+  maxBodyBytes,
   type OperationId,
   parseIdempotencyKey,
   parseJsonBody,
@@ -94,7 +95,6 @@ import {
 import { logContext, logger, requiredEnv, tracer } from '../shared/runtime.js';
 import {
   isSelectedRequest,
-  MAX_ROLLOUT_BODY_BYTES,
   type ManifestUpload,
   parseLargeList,
   parseSelectedRequest,
@@ -588,7 +588,7 @@ export function makeApiHandler(deps: ApiDeps) {
       contentType: request.headers.get('content-type'),
       required: true,
       // Issue 11: a group of up to 100,000 listed nodes (uploaded as a manifest).
-      maxBytes: MAX_ROLLOUT_BODY_BYTES,
+      maxBytes: maxBodyBytes('startRollout'),
     });
     const headerKey = parseIdempotencyKey(request.headers.get('idempotency-key'));
     const now = deps.now();
@@ -783,12 +783,13 @@ export function makeApiHandler(deps: ApiDeps) {
     };
   };
 
-  const optionalBody = (request: ApiRequest) =>
+  const optionalBody = (request: ApiRequest, operation: OperationId) =>
     parseJsonBody({
       body: request.body,
       isBase64Encoded: request.isBase64Encoded,
       contentType: request.headers.get('content-type'),
       required: false,
+      maxBytes: maxBodyBytes(operation),
     }) ?? {};
 
   /** Fails the task a gate waits on; false when the token is gone (decided or timed out). */
@@ -807,7 +808,11 @@ export function makeApiHandler(deps: ApiDeps) {
   const cancelRollout: Route = async (request, params) => {
     const id = parseRunId(params.id);
     logContext({ runId: id });
-    const body = parseRequest('the cancel request', cancelRequestSchema, optionalBody(request));
+    const body = parseRequest(
+      'the cancel request',
+      cancelRequestSchema,
+      optionalBody(request, 'cancelRollout'),
+    );
     const now = deps.now();
     const requestedBy = body.requestedBy ?? request.caller;
     let run: Awaited<ReturnType<RunStore['requestCancel']>>;
@@ -868,7 +873,11 @@ export function makeApiHandler(deps: ApiDeps) {
     async (request, params) => {
       const id = parseRunId(params.id);
       logContext({ runId: id });
-      const body = parseRequest('the decision', decisionRequestSchema, optionalBody(request));
+      const body = parseRequest(
+        'the decision',
+        decisionRequestSchema,
+        optionalBody(request, approved ? 'approveRollout' : 'rejectRollout'),
+      );
       const noneAwaiting = async () => {
         const run = await deps.store.getRun(id);
         if (run === undefined) {
@@ -947,8 +956,15 @@ export function makeApiHandler(deps: ApiDeps) {
       isBase64Encoded: request.isBase64Encoded,
       contentType: request.headers.get('content-type'),
       required: true,
+      maxBytes: maxBodyBytes('scan'),
     });
-    const { rollout, input } = parseRolloutRequest(body, deps.now(), { random });
+    // Issue 11: a group chosen by target.select is checked as POST /rollouts checks it; the
+    // scan workflow resolves it and reads the whole list from S3.
+    const selected =
+      isSelectedRequest(body) && isRecord(body) && Object.hasOwn(body.target as object, 'select');
+    const { rollout, input } = selected
+      ? parseSelectedRequest(body, deps.now(), { random })
+      : parseRolloutRequest(body, deps.now(), { random });
     logContext({ runId: rollout.runId, target: rollout.target.name });
     if (scanRoutes === undefined) throw scansNotWired();
     return json(202, await scanRoutes.startScan(rollout.runId, input));
@@ -1032,6 +1048,7 @@ export function makeApiHandler(deps: ApiDeps) {
         isBase64Encoded: request.isBase64Encoded,
         contentType: request.headers.get('content-type'),
         required: true,
+        maxBytes: maxBodyBytes('requestRemoval'),
       }),
     );
     const ledger = await deps.store.getLedger(node);
@@ -1101,6 +1118,7 @@ export function makeApiHandler(deps: ApiDeps) {
         isBase64Encoded: request.isBase64Encoded,
         contentType: request.headers.get('content-type'),
         required: true,
+        maxBytes: maxBodyBytes('forceRecovery'),
       }),
     );
     const now = deps.now();
@@ -1205,6 +1223,7 @@ export function makeApiHandler(deps: ApiDeps) {
       isBase64Encoded: request.isBase64Encoded,
       contentType: request.headers.get('content-type'),
       required: true,
+      maxBytes: maxBodyBytes('startStaging'),
     });
     const headerKey = parseIdempotencyKey(request.headers.get('idempotency-key'));
     return answer(await staging.startStaging(body, headerKey));

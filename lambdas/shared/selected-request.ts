@@ -23,12 +23,8 @@ import {
 } from '../core/target-selection.js';
 import { nodeListBody } from './node-list.js';
 
-/**
- * The largest POST /rollouts body: a list of 100,000 nodes is about 5.5 MB of JSON, and a
- * Lambda function takes at most 6 MB (6,291,456 bytes) synchronously, as API Gateway calls it.
- * Other routes keep MAX_BODY_BYTES (128 KB).
- */
-export const MAX_ROLLOUT_BODY_BYTES = 6_000_000;
+/** The largest POST /rollouts body; defined with every route's limit (api-model.ts). */
+export { MAX_ROLLOUT_BODY_BYTES } from '../core/api-model.js';
 
 /** Where the API puts the manifests of large lists (the ResolveTarget role reads manifests/). */
 export const API_MANIFEST_PREFIX = 'manifests/api/';

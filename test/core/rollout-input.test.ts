@@ -610,10 +610,14 @@ describe('rolloutInputJsonSchema', () => {
 
   it('describes the target union, the nodes, the plug-ins and the defaults', () => {
     const target = schema.properties.target as {
-      oneOf: { required: string[]; properties: Record<string, unknown> }[];
+      anyOf: { required: string[]; properties: Record<string, unknown> }[];
     };
-    expect(target.oneOf).toHaveLength(2);
-    for (const option of target.oneOf) expect(option.required).toEqual(['kind', 'name', 'nodes']);
+    // A cluster, a listed group, and a group chosen by target.select (issue 11).
+    expect(target.anyOf.map((option) => option.required)).toEqual([
+      ['kind', 'name', 'nodes'],
+      ['kind', 'name', 'nodes'],
+      ['kind', 'name', 'select'],
+    ]);
     expect(json).toContain('"required":["name","instanceId"]');
     expect(json).toContain('"enum":["Microsoft.HotfixPlugin","Microsoft.WindowsUpdatePlugin"]');
     expect(json).toContain('"pattern":"^(?:i-(?:[0-9a-f]{8}|[0-9a-f]{17})|mi-[0-9a-f]{17})$"');

@@ -184,38 +184,7 @@ describe('a target chosen by tags', () => {
   });
 });
 
-describe('a selection larger than the state lists (issue 11 keeps the whole list in S3)', () => {
-  it('is refused by name before any node is searched, not cut to its first nodes', async () => {
-    // Arrange: 25 nodes carry Env=prod; the state keeps the first 20 of a selection.
-    const scenario = selectionScenario(25, () => ({ tags: { Env: 'prod' } }));
-    (scenario.runs[0] as { rollout: { plugins: unknown } }).rollout.plugins = PLUGINS;
-    const result = await runScenario(scenario, { runRollouts: false });
-    try {
-      // Act
-      const { done } = result.sandbox.startScan(
-        {
-          target: { kind: 'group', name: TARGET, select: { tags: { Env: 'prod' } } },
-          plugins: PLUGINS,
-          runId: 'scan-too-many',
-        },
-        'scan-too-many',
-      );
-      await result.sandbox.settle();
-      const execution = await done;
-      // Assert
-      expect(execution.status).toBe('FAILED');
-      expect(execution.error).toBe('SelectionTooLargeToScan');
-      expect(
-        result.sandbox.s3.text(
-          result.sandbox.synth.artifactsBucket,
-          'scans/scan-too-many/nodes/WEB001.json',
-        ),
-      ).toBeUndefined();
-    } finally {
-      await result.sandbox.stop();
-    }
-  });
-});
+// A selection larger than the state lists (its first 20 names): test/e2e/scan-selection-large.test.ts.
 
 describe('a node that does not answer', () => {
   it('gets a Failed result naming why; the other nodes are scanned and the scan succeeds', async () => {

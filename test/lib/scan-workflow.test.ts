@@ -1,12 +1,14 @@
 /**
  * ScanWorkflow (lib/scan-workflow.ts) as a construct: its props are checked, and its role may
- * invoke its five functions and run its own map, nothing else (no S3, no SSM: the functions do
- * the reading and the sending).
+ * invoke its five functions, run its own maps and read objects of the artifacts bucket (the group
+ * map's ItemReader, as CDK grants it: s3:GetObject only), nothing else (no SSM, no S3 write: the
+ * functions do the sending and the writing).
  */
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
 import { ScanWorkflow, type ScanWorkflowProps } from '../../lib/scan-workflow.js';
 
@@ -27,7 +29,13 @@ function build(props: Partial<ScanWorkflowProps> = {}) {
     ]),
   ) as unknown as ScanWorkflowProps['functions'];
   const logGroup = new logs.LogGroup(stack, 'Logs', { removalPolicy: RemovalPolicy.DESTROY });
-  const workflow = new ScanWorkflow(stack, 'Scan', { functions, logGroup, ...props });
+  const artifactsBucket = new s3.Bucket(stack, 'Artifacts');
+  const workflow = new ScanWorkflow(stack, 'Scan', {
+    functions,
+    logGroup,
+    artifactsBucket,
+    ...props,
+  });
   return { stack, workflow, template: Template.fromStack(stack) };
 }
 
@@ -41,7 +49,7 @@ describe('ScanWorkflow', () => {
     );
   });
 
-  it('its role invokes its five functions and runs its own map, nothing else', () => {
+  it('its role invokes its five functions, runs its own maps and reads the bucket, nothing else', () => {
     const { template } = build();
     const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
       (p) =>
@@ -50,13 +58,17 @@ describe('ScanWorkflow', () => {
     );
     const actions = new Set(statements.flatMap(actionsOf));
     for (const action of actions) {
-      expect(action).toMatch(/^(lambda:InvokeFunction|states:|xray:|logs:)/);
+      expect(action).toMatch(/^(lambda:InvokeFunction|states:|xray:|logs:|s3:GetObject$)/);
     }
+    const reads = statements.filter((s) => actionsOf(s).includes('s3:GetObject'));
+    expect(reads).toHaveLength(1);
+    expect(actionsOf(reads[0] as Json)).toEqual(['s3:GetObject']);
+    expect(JSON.stringify(reads[0]?.Resource)).toContain('/*');
     expect(actions.has('lambda:InvokeFunction')).toBe(true);
     const invoke = statements.filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
     const named = JSON.stringify(invoke);
     for (const name of NAMES) expect(named).toContain(name);
-    expect([...actions].some((a) => a.startsWith('s3:') || a.startsWith('ssm:'))).toBe(false);
+    expect([...actions].some((a) => a.startsWith('ssm:'))).toBe(false);
   });
 
   it('searches with a task token and a bounded map', () => {
