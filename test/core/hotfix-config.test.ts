@@ -521,6 +521,11 @@ describe('parseHotfixConfig: the rest of the shape (mutation testing, issue 14)'
   it.each([
     ['an empty rule', '<Extension/>'],
     ['a bad name', rule('.msu')],
+    ['an empty name', rule('')],
+    [
+      'a folder name with a forbidden character',
+      '<Folder name="a*b"><Template path="$update$"/><ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions></Folder>',
+    ],
     [
       'a bad alwaysReboot',
       '<Folder name="F" alwaysReboot="yes"><Template path="$update$"/><ExitConditions><Success><ExitCode Code="0"/></Success></ExitConditions></Folder>',
