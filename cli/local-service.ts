@@ -191,7 +191,7 @@ export async function serveLocal(options: ServeOptions): Promise<void> {
         const url = new URL(request.url ?? '/', 'http://127.0.0.1');
         let body = await readBody(request);
         // As in the one-process sandbox, an input may leave out target.nodes (the scenario's).
-        if (body !== undefined && (url.pathname === '/rollouts' || url.pathname === '/scans')) {
+        if (body !== undefined && ['/rollouts', '/scans', '/stagings'].includes(url.pathname)) {
           try {
             body = JSON.stringify(backend.completeInput(JSON.parse(body)));
           } catch {

@@ -64,6 +64,11 @@ export interface ChaosSpec {
   readonly phases?: ChaosPhases | null;
   /** A storage repair wait and one node's repair job (issue 13, item 6); clusters only. */
   readonly storageRepair?: ChaosStorageRepair | null;
+  /**
+   * healthGates.checkEveryMinutes (1 to 60) of a run with health gates: how often a phase's bake
+   * reads the alarms and the cancel flag; null leaves the default (5).
+   */
+  readonly bakeCheckEveryMinutes?: number | null;
 }
 
 /**
@@ -112,6 +117,7 @@ export interface Draft {
       alarmNames?: string[];
       alarmTag?: { key: string; value: string };
       onAlarm: 'stop' | 'approve';
+      checkEveryMinutes?: number;
     };
   };
   /** A compliance assessment after the run (issue 13, item 8); assessmentReadOnly checks it. */
@@ -130,6 +136,8 @@ export interface Draft {
     atMinutes?: number;
     onState?: string;
     delayMinutes?: number;
+    /** With onState: each time the run enters the state, not only the first. */
+    every?: boolean;
     reason?: string;
   }[];
   expect?: { runStatus: string; nodes?: Record<string, string> };
@@ -238,10 +246,30 @@ const applyHealthGate: FaultKind['apply'] = (draft, f) => {
       action: 'approve',
       onState: 'HealthGateBeforeNodeAwaitApproval',
       delayMinutes: f.value % 20,
+      every: true,
       reason: 'chaos: approve at the health gate',
     });
+    // A hold during a phase's bake, and at the phase's end, is answered too; every hold is.
+    for (const onState of HEALTH_GATE_PHASE_HOLDS) {
+      draft.actions.push({
+        action: 'approve',
+        onState,
+        delayMinutes: f.value % 20,
+        every: true,
+        reason: 'chaos: approve the hold at the phase health gate',
+      });
+    }
   }
 };
+
+/**
+ * The cluster workflow's health-gate holds of a phase (lib/rollout-workflow.ts): during its bake
+ * (each check) and at its end, before the next phase. Approve is drawn for clusters only.
+ */
+export const HEALTH_GATE_PHASE_HOLDS = [
+  'ClusterPhaseBakeHealthGateAwaitApproval',
+  'ClusterPhaseHealthGateAwaitApproval',
+] as const;
 
 /**
  * Every fault kind, one function each. A node behaviour the scenario format gains becomes a
@@ -665,6 +693,8 @@ export function generateSpec(seed: number, index: number, kinds: readonly FaultK
       random() < 0.3
         ? { waitMinutes: int(5, 60), node: int(0, 99), jobMinutes: int(1, 120) }
         : null,
+    // Drawn after the storage repair, for the same reason; used only with health gates.
+    bakeCheckEveryMinutes: random() < 0.5 ? int(1, 60) : null,
   };
 }
 
@@ -768,6 +798,10 @@ export function buildScenario(spec: ChaosSpec, name = `chaos-s${spec.seed}-r${sp
       kb: kbs[fault.update % spec.updates] as string,
     });
   }
+  // After the faults: the health-gate kind is what gives a run its gates.
+  if (draft.rollout.healthGates && spec.bakeCheckEveryMinutes) {
+    draft.rollout.healthGates.checkEveryMinutes = spec.bakeCheckEveryMinutes;
+  }
   draft.description = describeSpec(spec);
   return draft;
 }
@@ -782,7 +816,12 @@ function describeSpec(spec: ChaosSpec): string {
               `${f.kind} (node ${(f.node % spec.nodes) + 1}, update ${(f.update % spec.updates) + 1}, value ${f.value})`,
           )
           .join(', ');
-  return `chaos seed ${spec.seed} run ${spec.index}: a ${spec.target} of ${spec.nodes} node(s), ${spec.updates} update(s), maxFailedNodes ${Math.min(spec.maxFailedNodes, spec.nodes - 1)}, maxRetriesPerNode ${spec.maxRetriesPerNode}${spec.target === 'group' ? `, maxConcurrency ${spec.maxConcurrency}` : ''}${spec.gateAfterNodes !== null && spec.gateAfterNodes < spec.nodes ? `, approval gate after ${spec.gateAfterNodes}` : ''}${describePhases(spec)}${describeStorageRepair(spec)}; ${faults}`;
+  return `chaos seed ${spec.seed} run ${spec.index}: a ${spec.target} of ${spec.nodes} node(s), ${spec.updates} update(s), maxFailedNodes ${Math.min(spec.maxFailedNodes, spec.nodes - 1)}, maxRetriesPerNode ${spec.maxRetriesPerNode}${spec.target === 'group' ? `, maxConcurrency ${spec.maxConcurrency}` : ''}${spec.gateAfterNodes !== null && spec.gateAfterNodes < spec.nodes ? `, approval gate after ${spec.gateAfterNodes}` : ''}${describePhases(spec)}${describeStorageRepair(spec)}${describeBakeChecks(spec)}; ${faults}`;
+}
+
+function describeBakeChecks(spec: ChaosSpec): string {
+  if (!spec.bakeCheckEveryMinutes || !spec.faults.some((f) => f.kind === 'health-gate')) return '';
+  return `, health gates read every ${spec.bakeCheckEveryMinutes} minute(s) during a bake`;
 }
 
 function describeStorageRepair(spec: ChaosSpec): string {

@@ -589,6 +589,17 @@ export class Sandbox {
     return this.startExecution(this.synth.compliance, input, name);
   }
 
+  /**
+   * Starts a staging execution (issue 13 item 5) without waiting for it, as POST /stagings does;
+   * the execution name is the staging id.
+   */
+  startStaging(
+    input: Json,
+    name: string,
+  ): { executionArn: string; done: Promise<ExecutionResult> } {
+    return this.startExecution(this.synth.staging, input, name);
+  }
+
   private startExecution(
     machine: { arn: string; definition: AslDefinition },
     input: Json,
@@ -680,6 +691,14 @@ export class Sandbox {
           if (input.stateMachineArn === this.synth.compliance.arn) {
             const name = String(input.name);
             const { executionArn } = this.startAssessment(
+              JSON.parse(String(input.input ?? '{}')),
+              name,
+            );
+            return { executionArn, startDate: this.clock.now() };
+          }
+          if (input.stateMachineArn === this.synth.staging.arn) {
+            const name = String(input.name);
+            const { executionArn } = this.startStaging(
               JSON.parse(String(input.input ?? '{}')),
               name,
             );
@@ -782,6 +801,8 @@ export class Sandbox {
         now: () => this.clock.now(),
       }),
       nodeStateMachineArn: this.synth.node.arn,
+      // Issue 13 item 5: POST /stagings and GET /stagings/{id} (local up included).
+      stagingStateMachineArn: this.synth.staging.arn,
     });
     return (event) => this.clock.track(() => handler(event as never) as never);
   }

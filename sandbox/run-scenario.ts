@@ -415,7 +415,7 @@ function scheduleActions(
       for (let i = waiting.length - 1; i >= 0; i--) {
         const action = waiting[i] as ScenarioAction;
         if (action.onState !== event.state) continue;
-        waiting.splice(i, 1);
+        if (!action.every) waiting.splice(i, 1);
         cancels.push(
           sandbox.clock.schedule(sandbox.clock.now().getTime() + action.delayMinutes * 60_000, () =>
             perform(action),

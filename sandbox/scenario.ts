@@ -620,6 +620,11 @@ const actionSchema = z.strictObject({
   onState: z.string({ error: 'expected a state name' }).min(1).optional(),
   /** With `onState`: minutes to wait after entering the state. @default 0 */
   delayMinutes: minutes('the delay after the state').default(0),
+  /**
+   * With `onState`: act each time an execution of the rollout enters the state (an operator who
+   * answers every hold of a health gate, say), not only the first time. @default false
+   */
+  every: z.boolean({ error: 'expected true or false' }).default(false),
   /** The reason or comment the operator gives. */
   reason: z.string().max(2000).optional(),
 });
@@ -899,6 +904,13 @@ function checkActions(parsed: ParsedScenario, runCount: number, problems: Valida
         value: action,
         message:
           'expected exactly one of atMinutes (simulated minutes after the rollout starts) and onState (a state name)',
+      });
+    }
+    if (action.every && action.onState === undefined) {
+      problems.push({
+        field: `actions[${i}].every`,
+        value: action.every,
+        message: 'every applies only with onState (act each time the run enters that state)',
       });
     }
   });

@@ -11,7 +11,8 @@ export const DEFAULT_DASHBOARD_PORT = 3100;
 
 export const dashboardCommand = {
   name: 'dashboard',
-  summary: 'serve the rollout dashboard on 127.0.0.1 (runs, a run live, reports, ledgers, scans)',
+  summary:
+    'serve the rollout dashboard on 127.0.0.1 (runs, a run live, reports, ledgers, scans, staging)',
   usage:
     'rollout dashboard [--port <n>] [--endpoint <url>] [--region <r>] [--profile <p>]\n' +
     '       rollout dashboard --local [--port <n>] [--data-dir <dir>]',

@@ -8,7 +8,14 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CommandSpec, type Io, parseFlags, UsageError } from '../args.js';
+import type { RolloutBackend, StagingStatus } from '../backend.js';
 import { readJsonFile } from '../files.js';
+import {
+  type LocalService,
+  localDataDir,
+  readLocalService,
+  serviceBackend,
+} from '../local-service.js';
 import { quietHandlers } from '../quiet.js';
 import { chooseFleet } from './sandbox.js';
 
@@ -22,7 +29,8 @@ export const stageCommand = {
   usage:
     'rollout stage --input <rollout.json> [--idempotency-key <key>] [--json] [--endpoint <url>]\n' +
     '       rollout stage --status <staging id> [--json] [--endpoint <url>]\n' +
-    '       rollout stage --local [--scenario <file>] [--fleet pwsh|model] [--json]',
+    '       rollout stage --local [--scenario <file>] [--fleet pwsh|model] [--json]\n' +
+    '       rollout stage --local [--input <rollout.json> | --status <id>] [--json]  (with local up)',
   details: [
     'Runs the staging workflow over each rollout of the scenario in the local sandbox: every node',
     'gets StageUpdates, which copies each planned hotfix into a cache folder named by its SHA-256',
@@ -34,6 +42,10 @@ export const stageCommand = {
     'Against the deployed API: --input starts a staging run (POST /stagings) and prints its id;',
     '--status <id> prints its status and per-node table (GET /stagings/{id}). A retry with the',
     'same --idempotency-key (else the same change ticket) and input starts nothing new.',
+    '',
+    'While rollout local up runs, --local goes to it as to the deployed API: --input (default: the',
+    "scenario's own rollout, target.nodes may be left out) starts a staging run and waits for its",
+    'end, then prints the table; --status <id> shows one. --scenario and --fleet belong to local up.',
     '',
     'Options:',
     '  --input <file>     the rollout input, as for rollout start (staging.maxConcurrency applies)',
@@ -66,6 +78,8 @@ export const stageCommand = {
 export async function runStage(argv: readonly string[], io: Io): Promise<number> {
   const flags = parseFlags(stageCommand, argv);
   if (!flags.local) return stageThroughApi(flags, io);
+  const service = readLocalService(localDataDir(io.cwd));
+  if (service) return stageThroughService(flags, io, service);
   for (const flag of ['input', 'idempotency-key', 'status', 'endpoint', 'region', 'profile']) {
     if (flags[flag as keyof typeof flags] !== undefined) {
       throw new UsageError(
@@ -176,33 +190,94 @@ async function stageThroughApi(flags: StageFlags, io: Io): Promise<number> {
     ...(flags.profile === undefined ? {} : { profile: flags.profile }),
   });
   try {
-    if (flags.status === undefined) {
-      const accepted = await backend.startStaging(input, flags['idempotency-key']);
-      if (flags.json) io.out(JSON.stringify(accepted, null, 2));
-      else {
-        io.out(
-          `Staging ${accepted.stagingId} ${accepted.status} (execution ${accepted.executionArn})`,
-        );
-        io.out(`Follow it with: rollout stage --status ${accepted.stagingId}`);
-      }
-      return 0;
-    }
-    const view = await backend.getStaging(flags.status);
-    if (flags.json) {
-      io.out(JSON.stringify(view, null, 2));
-    } else {
-      const { formatStagingTable } = await import('../../sandbox/staging-report.js');
-      const counts = Object.entries(view.counts).map(([k, n]) => `${n} ${k}`);
-      io.out(
-        `Staging ${view.stagingId}: ${view.status}${counts.length > 0 ? ` (${counts.join(', ')})` : ''}`,
-      );
-      if (view.nodes.length > 0) {
-        io.out(formatStagingTable(view.nodes.map((n) => ({ ...n, runId: view.stagingId }))));
-      }
-    }
-    // As rollout status: 1 once it ended other than Succeeded (or is past history, Unknown).
-    return view.status === 'Succeeded' || view.status === 'Running' ? 0 : 1;
+    return await stageWith(backend, flags, io, input);
   } finally {
     await backend.close();
   }
+}
+
+/**
+ * `rollout stage --local` while `rollout local up` runs: POST /stagings to the service (the
+ * input defaults to the scenario's own rollout), then GET /stagings/{id} until it ends; or
+ * --status <id>. --scenario and --fleet belong to local up then.
+ */
+async function stageThroughService(
+  flags: StageFlags,
+  io: Io,
+  service: LocalService,
+): Promise<number> {
+  for (const flag of ['scenario', 'fleet', 'endpoint', 'region', 'profile'] as const) {
+    if (flags[flag] !== undefined) {
+      throw new UsageError(
+        `rollout stage: --${flag}: the local control plane at ${service.url} already runs scenario ${service.scenario}; give --scenario and --fleet to rollout local up (or rollout local down first)`,
+      );
+    }
+  }
+  if (flags.status !== undefined && flags.input !== undefined) {
+    throw new UsageError('rollout stage: give --input or --status, not both');
+  }
+  if (flags.status !== undefined && flags['idempotency-key'] !== undefined) {
+    throw new UsageError('rollout stage: --idempotency-key applies only with --input');
+  }
+  const input =
+    flags.input === undefined
+      ? flags.status === undefined
+        ? service.defaultInput
+        : undefined
+      : readJsonFile(io.cwd, flags.input, 'input');
+  const backend = serviceBackend(service);
+  try {
+    return await stageWith(backend, flags, io, input, { follow: true });
+  } finally {
+    await backend.close();
+  }
+}
+
+/** Milliseconds between two GET /stagings/{id} while `stage --local` follows a run in local up. */
+const FOLLOW_INTERVAL_MS = 500;
+
+async function stageWith(
+  backend: Pick<RolloutBackend, 'startStaging' | 'getStaging'>,
+  flags: StageFlags,
+  io: Io,
+  input: unknown,
+  options: { readonly follow?: boolean } = {},
+): Promise<number> {
+  if (flags.status === undefined) {
+    const accepted = await backend.startStaging(input, flags['idempotency-key']);
+    if (options.follow) {
+      let view = await backend.getStaging(accepted.stagingId);
+      while (view.status === 'Running') {
+        await new Promise((done) => setTimeout(done, FOLLOW_INTERVAL_MS));
+        view = await backend.getStaging(accepted.stagingId);
+      }
+      return printStagingView(view, flags, io);
+    }
+    if (flags.json) io.out(JSON.stringify(accepted, null, 2));
+    else {
+      io.out(
+        `Staging ${accepted.stagingId} ${accepted.status} (execution ${accepted.executionArn})`,
+      );
+      io.out(`Follow it with: rollout stage --status ${accepted.stagingId}`);
+    }
+    return 0;
+  }
+  return printStagingView(await backend.getStaging(flags.status), flags, io);
+}
+
+async function printStagingView(view: StagingStatus, flags: StageFlags, io: Io): Promise<number> {
+  if (flags.json) {
+    io.out(JSON.stringify(view, null, 2));
+  } else {
+    const { formatStagingTable } = await import('../../sandbox/staging-report.js');
+    const counts = Object.entries(view.counts).map(([k, n]) => `${n} ${k}`);
+    io.out(
+      `Staging ${view.stagingId}: ${view.status}${counts.length > 0 ? ` (${counts.join(', ')})` : ''}`,
+    );
+    if (view.nodes.length > 0) {
+      io.out(formatStagingTable(view.nodes.map((n) => ({ ...n, runId: view.stagingId }))));
+    }
+  }
+  // As rollout status: 1 once it ended other than Succeeded (or is past history, Unknown).
+  return view.status === 'Succeeded' || view.status === 'Running' ? 0 : 1;
 }

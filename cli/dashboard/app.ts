@@ -5,7 +5,8 @@
  * never as HTML, because node names, update titles and reasons come from customers' servers.
  *
  * Pages (hash routes): `#/` runs of a target, `#/rollouts/<id>` one run live, `#/rollouts/<id>/report`,
- * `#/node/<name>` a node's ledger and removal, `#/scan` a scan preview.
+ * `#/node/<name>` a node's ledger and removal, `#/scan` a scan preview, `#/stagings` and
+ * `#/stagings/<id>` staging before the window (staging-page.ts).
  */
 import { type InstallLedger, planRemoval } from '../../lambdas/core/install-ledger.js';
 import type {
@@ -19,6 +20,7 @@ import type {
   ScanAccepted,
   ScanView,
 } from '../backend.js';
+import { type PageKit, stagingRunPage, stagingStartPage } from './staging-page.js';
 
 // ---------------------------------------------------------------------------------------------
 // DOM helpers: text only
@@ -345,7 +347,7 @@ async function runPage(id: string, generation: number) {
         ? `Cancel ${id}? Nodes being updated finish their step; no further node starts.`
         : what === 'approve'
           ? `Approve ${id}? The rest of the nodes will be updated.`
-          : `Reject ${id}? The run stops after its pilot nodes.`,
+          : `Reject ${id}? The run stops where it waits: ${run.approval?.waitingFor ?? 'at the gate'}.`,
       what === 'cancel' ? 'Cancel the rollout' : what === 'approve' ? 'Approve' : 'Reject',
       what === 'cancel' ? 'reason (optional)' : 'comment (optional)',
     );
@@ -397,7 +399,9 @@ async function runPage(id: string, generation: number) {
           'div',
           { class: 'gate', id: 'approval' },
           h('strong', {}, 'Waiting for approval. '),
-          `The pilot (${run.approval.afterNodes} node${run.approval.afterNodes === 1 ? '' : 's'}) is done; decide by ${time(run.approval.decideBy)} or the run is rejected. `,
+          // What the API says the run waits at: the pilot, a phase, or a health gate's hold.
+          h('span', { id: 'waiting-for' }, sentence(run.approval.waitingFor)),
+          `; decide by ${time(run.approval.decideBy)} or the run is rejected. `,
           h('button', { 'data-action': 'approve', onclick: () => void act('approve') }, 'Approve'),
           h('button', { 'data-action': 'reject', onclick: () => void act('reject') }, 'Reject'),
         )
@@ -984,6 +988,22 @@ function scanPage() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Staging (staging-page.ts)
+
+/** A phrase from the API as the start of a sentence. */
+const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
+const stagingKit = (generation: number): PageKit => ({
+  h,
+  api,
+  show,
+  badge,
+  time,
+  errorBox,
+  current: () => generation === routeGeneration,
+});
+
+// ---------------------------------------------------------------------------------------------
 // Routing
 
 let routeGeneration = 0;
@@ -1000,6 +1020,9 @@ function route() {
     void runPage(parts[1], routeGeneration);
   else if (parts[0] === 'node') void nodePage(parts[1] ?? '');
   else if (parts[0] === 'scan') scanPage();
+  else if (parts[0] === 'stagings' && parts[1] !== undefined)
+    void stagingRunPage(stagingKit(routeGeneration), parts[1]);
+  else if (parts[0] === 'stagings') stagingStartPage(stagingKit(routeGeneration));
   else void runsPage(new URLSearchParams(search));
 }
 

@@ -21,7 +21,7 @@ export function dashboardHtml(description: string): string {
 <body>
 <header>
   <strong>Rollouts</strong>
-  <nav><a href="#/">Runs</a> <a href="#/scan">Scan</a> <a href="#/node">Node ledger</a></nav>
+  <nav><a href="#/">Runs</a> <a href="#/scan">Scan</a> <a href="#/stagings">Staging</a> <a href="#/node">Node ledger</a></nav>
   <span class="backend" title="where the API requests go">${escapeHtml(description)}</span>
 </header>
 <main id="app"><p>Loading…</p></main>
@@ -47,7 +47,8 @@ th { background: #eaeef2; font-weight: 600; }
 tr.failed td { background: #ffebe9; }
 tr.running td { background: #fff8c5; }
 .badge { display: inline-block; padding: 0 .45rem; border-radius: 1rem; font-size: 12px; background: #eaeef2; }
-.badge.Succeeded, .badge.NothingToInstall { background: #dafbe1; }
+.badge.Succeeded, .badge.NothingToInstall, .badge.Staged, .badge.NothingToStage { background: #dafbe1; }
+.badge.Partial { background: #fff1a8; }
 .badge.Failed, .badge.Cancelled, .badge.Stopped { background: #ffcecb; }
 .badge.Running, .badge.Updating, .badge.Pending { background: #fff1a8; }
 .summary { background: #fff; border: 1px solid #d0d7de; padding: .6rem .8rem; margin-bottom: 1rem; }

@@ -31,6 +31,8 @@ const ROUTES: readonly (readonly [ApiCall['method'], RegExp])[] = [
   ['POST', /^\/rollouts\/[^/]+\/(?:cancel|approve|reject)$/],
   ['POST', /^\/scans$/],
   ['GET', /^\/scans\/[^/]+$/],
+  ['POST', /^\/stagings$/],
+  ['GET', /^\/stagings\/[^/]+$/],
   ['GET', /^\/nodes\/[^/]+\/ledger$/],
   ['POST', /^\/nodes\/[^/]+\/removals$/],
 ];

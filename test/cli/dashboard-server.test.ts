@@ -116,6 +116,23 @@ describe('rollout dashboard server', () => {
     });
   });
 
+  it('relays the staging routes the staging page calls, and no other staging path', async () => {
+    calls.length = 0;
+    const started = await raw(
+      'POST',
+      '/api/stagings',
+      { ...page, 'content-type': 'application/json' },
+      '{"target":{"kind":"cluster","name":"C"}}',
+    );
+    const read = await raw('GET', '/api/stagings/stage%2F1', page);
+    const other = await raw('POST', '/api/stagings/stage-1', page);
+    expect([started.status, read.status, other.status]).toEqual([200, 200, 404]);
+    expect(calls.map((c) => [c.method, c.path])).toEqual([
+      ['POST', '/stagings'],
+      ['GET', '/stagings/stage%2F1'],
+    ]);
+  });
+
   it.each([
     ['without the page header', 'GET', '/api/rollouts?cluster=C', {}, 403],
     [

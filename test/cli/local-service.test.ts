@@ -99,6 +99,23 @@ describe('rollout local up / down', () => {
     expect(scan.nodesMissing).toEqual([]);
   }, 120_000);
 
+  it('stage --local starts the staging workflow in the service, waits for it, and --status reads it back', async () => {
+    // Act
+    const staged = await json('stage', '--local');
+    const again = await json('stage', '--local', '--status', staged.stagingId);
+    const refused = await run('stage', '--local', '--fleet', 'model');
+    // Assert: every node staged (downloaded and verified), nothing else; the same view by id.
+    expect(staged.status).toBe('Succeeded');
+    expect(staged.nodes.map((n: { node: string; status: string }) => [n.node, n.status])).toEqual([
+      ['NODE1', 'Staged'],
+      ['NODE2', 'Staged'],
+      ['NODE3', 'Staged'],
+    ]);
+    expect(again).toEqual(staged);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('--fleet: the local control plane at');
+  }, 120_000);
+
   it('cancel --local stops a running rollout after its current node', async () => {
     const accepted = await json('start', '--local', '--idempotency-key', 'cancel-test');
     const id = accepted.rolloutId as string;

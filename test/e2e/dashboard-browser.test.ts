@@ -113,6 +113,7 @@ describe.skipIf(!haveChromium)('rollout dashboard in headless Chromium', () => {
 
     // The gate: shown with its buttons; Approve asks first, and Back leaves it waiting.
     await page.locator('#approval').waitFor({ timeout: 90_000 });
+    expect(await page.locator('#waiting-for').textContent()).toBe('The pilot (1 node(s)) is done');
     expect(await page.locator('#nodes tr[data-node="NODE2"] .phase').textContent()).toBe('Pending');
     mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: join(SHOTS, 'dashboard.png'), fullPage: true });
@@ -185,4 +186,72 @@ describe.skipIf(!haveChromium)('rollout dashboard in headless Chromium', () => {
     expect(await page.locator('#scan-result section[data-status="Scanned"]').count()).toBe(3);
     expect(await page.locator('#scan-result .scan-updates tr[data-kb]').count()).toBeGreaterThan(0);
   });
+
+  it('a phase approval says which phase waits, as the API does (not "the pilot")', async () => {
+    const accepted = await api.startRollout({
+      ...scenario.rollout,
+      changeTicket: undefined,
+      phases: [{ name: 'canary', nodeCount: 1, approval: { timeoutMinutes: 600 } }],
+    });
+    const id = accepted.rolloutId;
+    await page.goto(`${dashboard.url}/#/rollouts/${encodeURIComponent(id)}`);
+    await page.locator('#approval #waiting-for').waitFor({ timeout: 120_000 });
+    const waitingFor = (await api.getRollout(id)).approval?.waitingFor ?? '';
+    expect(waitingFor).toContain('phase "canary" (phases[0])');
+    const shown = (await page.locator('#waiting-for').textContent()) ?? '';
+    expect(shown.toLowerCase()).toBe(waitingFor.toLowerCase());
+    expect(shown.startsWith('Phase "canary"')).toBe(true);
+    expect(await page.locator('#approval').textContent()).not.toContain('pilot');
+    // The reject confirmation says where the run stops, then Back: the run keeps waiting.
+    await page.click('[data-action="reject"]');
+    expect(await page.locator('#modal').textContent()).toContain(waitingFor);
+    await page.locator('#modal [data-dismiss]').click();
+    // End it, so the cluster's lock is free for what follows.
+    await api.decide(id, 'reject', 'test over');
+    for (let i = 0; i < 600 && (await api.getRollout(id)).status === 'Running'; i++) {
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    expect((await api.getRollout(id)).status).toBe('Cancelled');
+  }, 300_000);
+
+  it('the staging page starts a staging run (POST /stagings) and shows each node as GET /stagings/{id} does', async () => {
+    await page.goto(`${dashboard.url}/#/stagings`);
+    await page
+      .locator('textarea')
+      .fill(JSON.stringify({ ...scenario.rollout, changeTicket: undefined }));
+    await page.click('[data-action="stage"]');
+    await page.waitForURL(/#\/stagings\/[^/]+$/);
+    const id = decodeURIComponent(new URL(page.url()).hash.replace('#/stagings/', ''));
+    await page
+      .locator('#staging-summary [data-staging-status="Succeeded"]')
+      .waitFor({ timeout: 120_000 });
+    const view = await api.getStaging(id);
+    expect(view.status).toBe('Succeeded');
+    expect(view.nodes.map((n) => n.node)).toEqual(['NODE1', 'NODE2', 'NODE3']);
+    // Per node: the outcome, files, bytes, digests verified, cache hits, as the API answered.
+    for (const n of view.nodes) {
+      const row = page.locator(`#staging-nodes tr[data-node="${n.node}"]`);
+      expect(await row.getAttribute('data-status')).toBe(n.status);
+      expect(await row.locator('.outcome').textContent()).toBe(n.status);
+      expect(await row.locator('.files').textContent()).toBe(String(n.files));
+      expect(await row.locator('.bytes').textContent()).toBe(n.bytes.toLocaleString('en'));
+      expect(await row.locator('.digests').textContent()).toBe(
+        `${n.digestsVerified} of ${n.files}`,
+      );
+      expect(await row.locator('.cache-hits').textContent()).toBe(String(n.cacheHits));
+    }
+    expect(view.nodes.some((n) => n.files > 0 && n.digestsVerified === n.files)).toBe(true);
+    await page.screenshot({ path: join(SHOTS, 'dashboard-staging.png'), fullPage: true });
+
+    // Opened again by its id from the start page; an unknown id is the API's 404, as text.
+    await page.goto(`${dashboard.url}/#/stagings`);
+    await page.locator('input[name="staging-id"]').fill(id);
+    await page.click('[data-action="open-staging"]');
+    await page.locator('#staging-nodes tr[data-node="NODE3"]').waitFor();
+    await page.goto(`${dashboard.url}/#/stagings/no-such-staging`);
+    await page.locator('.error').waitFor();
+    expect(await page.locator('.error').textContent()).toContain(
+      'no staging run "no-such-staging"',
+    );
+  }, 300_000);
 });
