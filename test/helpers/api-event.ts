@@ -65,3 +65,26 @@ export function apiEvent(request: ApiRequest) {
     },
   };
 }
+
+/** An API handler as Lambda (or the sandbox's `api()`) calls it. */
+type ApiHandler = (event: never) => Promise<{
+  readonly statusCode: number;
+  readonly body: string;
+  readonly headers?: Readonly<Record<string, unknown>>;
+}>;
+
+/**
+ * `(method, path, body?, headers?)` → the answer's status and JSON body, through `handler` with
+ * {@link apiEvent}'s event: what the API tests of the sandbox each wrote before.
+ */
+export function apiCaller(handler: ApiHandler, callerArn: string = DEFAULT_CALLER) {
+  return async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Readonly<Record<string, string>> = {},
+  ) => {
+    const res = await handler(apiEvent({ method, path, body, headers, callerArn }) as never);
+    return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, unknown> };
+  };
+}
