@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { requestHash, rolloutIdempotencyKey } from '../../lambdas/core/api-model.js';
 import { runScenario, type ScenarioResult } from '../../sandbox/run-scenario.js';
 import { loadScenario } from '../../sandbox/scenario.js';
+import { apiCaller } from '../helpers/api-event.js';
 import { checkBeforeStop, invariantViolations } from './invariants-of-api-runs.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -24,22 +25,7 @@ async function start() {
   last = checkBeforeStop(result);
   const { sandbox, fleet } = result;
   const api = sandbox.api();
-  const call = async (
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ) => {
-    const res = await api({
-      httpMethod: method,
-      path,
-      headers: { 'Content-Type': 'application/json', ...headers },
-      queryStringParameters: null,
-      body: body === undefined ? null : JSON.stringify(body),
-      requestContext: { requestId: 't', identity: { userArn: 'arn:aws:iam::0:user/cm' } },
-    });
-    return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, unknown> };
-  };
+  const call = apiCaller(api, 'arn:aws:iam::0:user/cm');
   const input = JSON.parse(JSON.stringify(scenario.runs[0]?.rollout)) as Record<string, unknown>;
   const { changeTicket: _ticket, ...withoutTicket } = input;
   return { sandbox, fleet, call, input: withoutTicket };

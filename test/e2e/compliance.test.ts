@@ -17,6 +17,7 @@ import { checkAssessmentReadOnly } from '../../sandbox/compliance-invariants.js'
 import { PwshWorkerPool, pwshAvailable } from '../../sandbox/pwsh-fleet.js';
 import { runScenario } from '../../sandbox/run-scenario.js';
 import { loadScenario } from '../../sandbox/scenario.js';
+import { apiEvent } from '../helpers/api-event.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -44,18 +45,14 @@ async function start(fleet: 'model' | 'pwsh') {
   });
   const api = result.sandbox.api();
   const compliance = async (target: string) => {
-    const res = await api({
-      httpMethod: 'GET',
-      path: '/compliance',
-      headers: {},
-      queryStringParameters: { target },
-      multiValueQueryStringParameters: { target: [target] },
-      body: null,
-      requestContext: {
-        requestId: 'test',
-        identity: { userArn: 'arn:aws:iam::000000000000:user/operator' },
-      },
-    });
+    const res = await api(
+      apiEvent({
+        method: 'GET',
+        path: '/compliance',
+        query: { target },
+        callerArn: 'arn:aws:iam::000000000000:user/operator',
+      }) as never,
+    );
     expect(res.statusCode).toBe(200);
     return JSON.parse(res.body) as CompliancePageView;
   };

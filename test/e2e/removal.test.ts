@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runScenario } from '../../sandbox/run-scenario.js';
 import { loadScenario } from '../../sandbox/scenario.js';
+import { apiCaller } from '../helpers/api-event.js';
 
 const SCENARIO = fileURLToPath(
   new URL('../../examples/scenarios/change-management.json', import.meta.url),
@@ -70,20 +71,7 @@ describe('POST /nodes/{id}/removals, in the sandbox', () => {
   async function withApi() {
     const env = await installed();
     const api = env.sandbox.api();
-    const call = async (method: string, path: string, body?: unknown) => {
-      const res = await api({
-        httpMethod: method,
-        path,
-        headers: { 'Content-Type': 'application/json' },
-        queryStringParameters: null,
-        body: body === undefined ? null : JSON.stringify(body),
-        requestContext: {
-          requestId: 'test',
-          identity: { userArn: 'arn:aws:iam::000000000000:user/change-manager' },
-        },
-      });
-      return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, unknown> };
-    };
+    const call = apiCaller(api, 'arn:aws:iam::000000000000:user/change-manager');
     const target = env.input.target as { nodes: { name: string; instanceId: string }[] };
     const instanceId = target.nodes.find((n) => n.name === 'NODE1')?.instanceId as string;
     return { ...env, call, instanceId };

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runScenario, type ScenarioResult } from '../../sandbox/run-scenario.js';
 import { loadScenario, type Scenario } from '../../sandbox/scenario.js';
+import { apiCaller } from '../helpers/api-event.js';
 import { checkBeforeStop, invariantViolations } from './invariants-of-api-runs.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -25,19 +26,8 @@ async function groupScenario(change: (scenario: Scenario) => void = () => {}): P
   return scenario;
 }
 
-const callApi =
-  (api: ReturnType<Awaited<ReturnType<typeof runScenario>>['sandbox']['api']>) =>
-  async (method: string, path: string, body?: unknown) => {
-    const res = await api({
-      httpMethod: method,
-      path,
-      headers: { 'Content-Type': 'application/json' },
-      queryStringParameters: null,
-      body: body === undefined ? null : JSON.stringify(body),
-      requestContext: { requestId: 't', identity: { userArn: 'arn:aws:iam::0:user/ops' } },
-    });
-    return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, unknown> };
-  };
+const callApi = (api: ReturnType<Awaited<ReturnType<typeof runScenario>>['sandbox']['api']>) =>
+  apiCaller(api, 'arn:aws:iam::0:user/ops');
 
 /** The sandbox of the running test: each rollout it ran is checked against the invariants. */
 let last: ScenarioResult | undefined;

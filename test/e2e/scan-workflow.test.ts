@@ -18,6 +18,7 @@ import { PwshWorkerPool, pwshAvailable } from '../../sandbox/pwsh-fleet.js';
 import { runScenario } from '../../sandbox/run-scenario.js';
 import { scanChangedNothing } from '../../sandbox/scan-invariants.js';
 import { loadScenario, parseScenario } from '../../sandbox/scenario.js';
+import { apiCaller } from '../helpers/api-event.js';
 import { PLUGINS, selectionScenario, TARGET } from './selection-helpers.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -46,20 +47,7 @@ async function start(fleet: 'model' | 'pwsh') {
     ...(fleet === 'pwsh' && pool ? { pwshPool: pool } : {}),
   });
   const api = result.sandbox.api();
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await api({
-      httpMethod: method,
-      path,
-      headers: { 'Content-Type': 'application/json' },
-      queryStringParameters: null,
-      body: body === undefined ? null : JSON.stringify(body),
-      requestContext: {
-        requestId: 'test',
-        identity: { userArn: 'arn:aws:iam::000000000000:user/operator' },
-      },
-    });
-    return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, unknown> };
-  };
+  const call = apiCaller(api, 'arn:aws:iam::000000000000:user/operator');
   const input = JSON.parse(JSON.stringify(scenario.runs[0]?.rollout)) as Record<string, unknown>;
   return { ...result, call, input };
 }

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LIFECYCLE_EVENT_TYPES } from '../../lambdas/core/contracts.js';
 import { runScenario, type ScenarioResult } from '../../sandbox/run-scenario.js';
 import { loadScenario } from '../../sandbox/scenario.js';
+import { apiCaller } from '../helpers/api-event.js';
 import { checkBeforeStop, invariantViolations } from './invariants-of-api-runs.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -25,20 +26,7 @@ async function start() {
   last = checkBeforeStop(result);
   const { sandbox, fleet } = result;
   const api = sandbox.api();
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await api({
-      httpMethod: method,
-      path,
-      headers: { 'Content-Type': 'application/json' },
-      queryStringParameters: null,
-      body: body === undefined ? null : JSON.stringify(body),
-      requestContext: {
-        requestId: 'test',
-        identity: { userArn: 'arn:aws:iam::000000000000:user/change-manager' },
-      },
-    });
-    return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, unknown> };
-  };
+  const call = apiCaller(api, 'arn:aws:iam::000000000000:user/change-manager');
   const input = JSON.parse(JSON.stringify(scenario.runs[0]?.rollout)) as Record<string, unknown>;
   return { sandbox, fleet, call, input };
 }

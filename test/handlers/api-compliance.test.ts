@@ -2,12 +2,9 @@
  * GET /compliance?target=… (issue 13, item 8) through the API handler, against dynalite: a page of
  * the target's nodes, paging, and every bad query refused with 400 naming the field and value.
  */
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { errorBodySchema } from '../../lambdas/core/api-model.js';
 import { assessNode } from '../../lambdas/core/compliance.js';
 import { compliancePageSchema } from '../../lambdas/core/compliance-api.js';
@@ -15,54 +12,15 @@ import { createLedger } from '../../lambdas/core/install-ledger.js';
 import { type ApiDeps, makeApiHandler } from '../../lambdas/handlers/api.js';
 import { ComplianceStore } from '../../lambdas/shared/compliance-store.js';
 import { RunStore } from '../../lambdas/shared/run-store.js';
+import { apiEvent } from '../helpers/api-event.js';
+import { useDynalite } from '../helpers/dynalite.js';
 
-interface DynaliteServer {
-  listen(port: number, callback: () => void): void;
-  close(callback: () => void): void;
-  address(): AddressInfo;
-}
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: {
-  createTableMs: number;
-}) => DynaliteServer;
-
-let server: DynaliteServer;
-let raw: DynamoDBClient;
+const db = useDynalite();
 let store: RunStore;
 let compliance: ComplianceStore;
-let table = 0;
-
-beforeAll(async () => {
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, resolve));
-  raw = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${server.address().port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-});
-
-afterAll(async () => {
-  raw.destroy();
-  await new Promise<void>((resolve) => server.close(resolve));
-});
 
 beforeEach(async () => {
-  const tableName = `api-compliance-${++table}`;
-  await raw.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-    }),
-  );
-  const client = DynamoDBDocumentClient.from(raw);
+  const { tableName, client } = await db.table('api-compliance');
   store = new RunStore({ client, tableName });
   compliance = new ComplianceStore({ client, tableName });
 });
@@ -76,32 +34,15 @@ function get(query: Record<string, string | string[]> | null, deps: Partial<ApiD
     compliance,
     ...deps,
   });
-  const single =
-    query === null
-      ? null
-      : Object.fromEntries(
-          Object.entries(query).map(([k, v]) => [k, Array.isArray(v) ? (v.at(-1) as string) : v]),
-        );
-  const multi =
-    query === null
-      ? null
-      : Object.fromEntries(Object.entries(query).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
-  return handler({
-    httpMethod: 'GET',
-    path: '/compliance',
-    resource: '/compliance',
-    pathParameters: null,
-    headers: {},
-    multiValueHeaders: {},
-    queryStringParameters: single,
-    multiValueQueryStringParameters: multi,
-    body: null,
-    isBase64Encoded: false,
-    requestContext: {
-      requestId: 'req-1',
-      identity: { userArn: 'arn:aws:iam::000000000000:user/alice' },
-    },
-  });
+  return handler(
+    apiEvent({
+      method: 'GET',
+      path: '/compliance',
+      resource: { path: '/compliance', parameters: null },
+      ...(query === null ? {} : { query }),
+      callerArn: 'arn:aws:iam::000000000000:user/alice',
+    }),
+  );
 }
 
 async function seed(target: string, node: string, pendingRestart: boolean) {

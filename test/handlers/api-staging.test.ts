@@ -5,9 +5,6 @@
  * idempotency claim and the STAGING# query run against a DynamoDB implementation.
  */
 import 'aws-sdk-client-mock-vitest/extend';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
@@ -15,9 +12,8 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   errorBodySchema,
   stagingAcceptedSchema,
@@ -27,15 +23,8 @@ import {
 import { type ApiDeps, makeApiHandler } from '../../lambdas/handlers/api.js';
 import { RunStore, type StagingRecord } from '../../lambdas/shared/run-store.js';
 import { logger } from '../../lambdas/shared/runtime.js';
-
-interface DynaliteServer {
-  listen(port: number, host: string, callback: () => void): void;
-  close(callback: () => void): void;
-  address(): AddressInfo;
-}
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: {
-  createTableMs: number;
-}) => DynaliteServer;
+import { apiEvent } from '../helpers/api-event.js';
+import { useDynalite } from '../helpers/dynalite.js';
 
 const sfn = mockClient(SFNClient);
 const NOW = new Date('2025-05-13T22:00:00.000Z');
@@ -44,57 +33,18 @@ const STAGING_MACHINE = 'arn:aws:states:us-east-1:000000000000:stateMachine:Stag
 const stagingExecution = (name: string) =>
   `arn:aws:states:us-east-1:000000000000:execution:Staging:${name}`;
 
-let server: DynaliteServer;
-let raw: DynamoDBClient;
+const db = useDynalite();
 let store: RunStore;
-let table = 0;
 
 beforeAll(async () => {
   logger.setLogLevel('SILENT');
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  raw = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${server.address().port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-});
-
-afterAll(async () => {
-  raw.destroy();
-  await new Promise<void>((resolve) => server.close(resolve));
 });
 
 beforeEach(async () => {
-  const tableName = `staging-api-${++table}`;
-  await raw.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk'].map((AttributeName) => ({
-        AttributeName,
-        AttributeType: 'S',
-      })),
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: 'gsi1',
-          KeySchema: [
-            { AttributeName: 'gsi1pk', KeyType: 'HASH' },
-            { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
-  store = new RunStore({
-    client: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
-    tableName,
+  const { tableName, client } = await db.table('staging-api', {
+    marshallOptions: { removeUndefinedValues: true },
   });
+  store = new RunStore({ client, tableName });
   sfn.on(StartExecutionCommand).callsFake((input: { name: string }) => ({
     executionArn: stagingExecution(input.name),
     startDate: NOW,
@@ -133,22 +83,9 @@ async function call(
     stagingStateMachineArn: STAGING_MACHINE,
     ...deps,
   });
-  const result = await handler({
-    httpMethod: request.method,
-    path: request.path,
-    resource: '/{proxy+}',
-    pathParameters: { proxy: request.path.slice(1) },
-    headers: { 'Content-Type': 'application/json', ...request.headers },
-    multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    body: request.body === undefined ? null : JSON.stringify(request.body),
-    isBase64Encoded: false,
-    requestContext: {
-      requestId: 'req-1',
-      identity: { userArn: 'arn:aws:iam::000000000000:user/a' },
-    },
-  });
+  const result = await handler(
+    apiEvent({ ...request, callerArn: 'arn:aws:iam::000000000000:user/a' }),
+  );
   return { ...result, json: JSON.parse(result.body) as unknown };
 }
 

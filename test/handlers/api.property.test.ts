@@ -1,14 +1,3 @@
-/**
- * No request reaches a 5xx by what it sends: arbitrary bodies (JSON, random text, mutated valid
- * requests), headers, query strings, path ids and methods go to every route's handler, and each
- * answer is below 500, JSON, and, when a 4xx, an error with a message. The store is a real
- * RunStore on dynalite, seeded so that requests reach past validation (a running rollout with
- * an approval waiting, a finished one, a held lock, a ledger); Step Functions is mocked to
- * succeed, so any 5xx would be the handler's own.
- */
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DescribeExecutionCommand,
   SendTaskFailureCommand,
@@ -16,7 +5,6 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,23 +17,14 @@ import {
 import { makeApiHandler } from '../../lambdas/handlers/api.js';
 import { RunStore } from '../../lambdas/shared/run-store.js';
 import { logger } from '../../lambdas/shared/runtime.js';
-
-interface DynaliteServer {
-  listen(port: number, host: string, callback: () => void): void;
-  close(callback: () => void): void;
-  address(): AddressInfo;
-}
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: {
-  createTableMs: number;
-}) => DynaliteServer;
+import { useDynalite } from '../helpers/dynalite.js';
 
 const sfn = mockClient(SFNClient);
 const NOW = new Date('2025-05-13T22:00:00.000Z');
 const MACHINE = 'arn:aws:states:us-east-1:000000000000:stateMachine:Rollout';
 const RUNS_PER_ROUTE = Number(process.env.API_PROPERTY_RUNS ?? 200);
 
-let server: DynaliteServer;
-let raw: DynamoDBClient;
+const db = useDynalite();
 let api: ReturnType<typeof makeApiHandler>;
 let store: RunStore;
 const APPROVAL = {
@@ -61,43 +40,10 @@ const APPROVAL = {
 
 beforeAll(async () => {
   logger.setLogLevel('SILENT');
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  raw = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${server.address().port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  const { tableName, client } = await db.table('runs', {
+    marshallOptions: { removeUndefinedValues: true },
   });
-  await raw.send(
-    new CreateTableCommand({
-      TableName: 'runs',
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk'].map((AttributeName) => ({
-        AttributeName,
-        AttributeType: 'S',
-      })),
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: 'gsi1',
-          KeySchema: [
-            { AttributeName: 'gsi1pk', KeyType: 'HASH' },
-            { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
-  store = new RunStore({
-    client: DynamoDBDocumentClient.from(raw, {
-      marshallOptions: { removeUndefinedValues: true },
-    }),
-    tableName: 'runs',
-  });
+  store = new RunStore({ client, tableName });
   const base = {
     target: 'CLUSTER1',
     targetKind: 'cluster' as const,
@@ -151,8 +97,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   sfn.reset();
-  raw.destroy();
-  await new Promise<void>((resolve) => server.close(resolve));
 });
 
 // ---------------------------------------------------------------------------------------------

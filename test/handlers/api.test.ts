@@ -5,9 +5,6 @@
  * the schemas the OpenAPI document is generated from.
  */
 import 'aws-sdk-client-mock-vitest/extend';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
@@ -20,10 +17,9 @@ import {
   StateMachineDoesNotExist,
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   cancelAcceptedSchema,
   decisionAcceptedSchema,
@@ -48,15 +44,8 @@ import { makeApprovalGateHandler } from '../../lambdas/handlers/approval-gate.js
 import { type RunRecord, RunStore } from '../../lambdas/shared/run-store.js';
 import { logger } from '../../lambdas/shared/runtime.js';
 import type { RunReport } from '../../sandbox/report.js';
-
-interface DynaliteServer {
-  listen(port: number, host: string, callback: () => void): void;
-  close(callback: () => void): void;
-  address(): AddressInfo;
-}
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: {
-  createTableMs: number;
-}) => DynaliteServer;
+import { apiEvent } from '../helpers/api-event.js';
+import { useDynalite } from '../helpers/dynalite.js';
 
 const sfn = mockClient(SFNClient);
 const NOW = new Date('2025-05-13T22:00:00.000Z');
@@ -65,60 +54,19 @@ const executionArn = (name: string) =>
   `arn:aws:states:us-east-1:000000000000:execution:Rollout:${name}`;
 const CALLER = 'arn:aws:iam::000000000000:user/alice';
 
-let server: DynaliteServer;
-let raw: DynamoDBClient;
+const db = useDynalite();
 let store: RunStore;
-let table = 0;
 
 beforeAll(async () => {
   logger.setLogLevel('SILENT');
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  raw = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${server.address().port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-});
-
-afterAll(async () => {
-  raw.destroy();
-  await new Promise<void>((resolve) => server.close(resolve));
 });
 
 beforeEach(async () => {
   // A fresh table per test, with GSI1 for the history.
-  const tableName = `api-${++table}`;
-  await raw.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk'].map((AttributeName) => ({
-        AttributeName,
-        AttributeType: 'S',
-      })),
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: 'gsi1',
-          KeySchema: [
-            { AttributeName: 'gsi1pk', KeyType: 'HASH' },
-            { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
-  store = new RunStore({
-    client: DynamoDBDocumentClient.from(raw, {
-      marshallOptions: { removeUndefinedValues: true },
-    }),
-    tableName,
+  const { tableName, client } = await db.table('api', {
+    marshallOptions: { removeUndefinedValues: true },
   });
+  store = new RunStore({ client, tableName });
   sfn.on(StartExecutionCommand).callsFake((input: { name: string }) => ({
     executionArn: executionArn(input.name),
     startDate: NOW,
@@ -153,30 +101,9 @@ interface Request {
   readonly query?: Record<string, string | undefined>;
 }
 
-const defined = (record: Record<string, string | undefined>) =>
-  Object.fromEntries(
-    Object.entries(record).filter((entry): entry is [string, string] => entry[1] !== undefined),
-  );
-
 /** An API Gateway REST proxy event, as the catch-all resource delivers it. */
-function event(request: Request) {
-  const query = request.query ? defined(request.query) : undefined;
-  return {
-    httpMethod: request.method,
-    path: request.path,
-    resource: '/{proxy+}',
-    pathParameters: { proxy: request.path.slice(1) },
-    headers: { 'Content-Type': 'application/json', ...defined(request.headers ?? {}) },
-    multiValueHeaders: {},
-    queryStringParameters: query ?? null,
-    multiValueQueryStringParameters: query
-      ? Object.fromEntries(Object.entries(query).map(([k, v]) => [k, [v]]))
-      : null,
-    body: request.rawBody ?? (request.body === undefined ? null : JSON.stringify(request.body)),
-    isBase64Encoded: false,
-    requestContext: { requestId: 'req-1', identity: { userArn: CALLER, caller: 'AIDAEXAMPLE' } },
-  };
-}
+const event = (request: Request) =>
+  apiEvent({ ...request, callerArn: CALLER, callerId: 'AIDAEXAMPLE' });
 
 async function call(request: Request, deps: Partial<ApiDeps> = {}) {
   const result = await handler(deps)(event(request));

@@ -24,6 +24,30 @@ function store(renewLock: RunStore['renewLock']): Pick<RunStore, 'renewLock' | '
   return { renewLock, getRun: async () => undefined };
 }
 
+/** The node is Online in SSM and run-1 holds CLUSTER1: what a policy's limits are judged on. */
+function onlineHolderHandler() {
+  ssm
+    .on(DescribeInstanceInformationCommand)
+    .resolves({ InstanceInformationList: [{ PingStatus: 'Online' }] });
+  return makePreflightHandler({
+    ssm: new SSMClient({ region: 'us-east-1' }),
+    store: store((async () => ({
+      target: 'CLUSTER1',
+      holder: 'run-1',
+      leaseExpiresAt: '2026-01-13T23:00:00.000Z',
+    })) as never),
+    now: () => NOW,
+  });
+}
+
+/** The lock renewal answers nothing: for the tests of a policy the handler refuses. */
+const unheldHandler = () =>
+  makePreflightHandler({
+    ssm: new SSMClient({ region: 'us-east-1' }),
+    store: store((async () => undefined) as never),
+    now: () => NOW,
+  });
+
 afterEach(() => {
   ssm.reset();
   vi.restoreAllMocks();
@@ -112,18 +136,7 @@ describe('preflight: the drain limit (SuspendClusterNodeTimeoutMinutes, issue 13
     { source: 'absent: DRAIN_MINUTES, 30', policy: {}, minutes: 30 },
   ])('$source', async ({ policy, minutes }) => {
     // Arrange
-    ssm
-      .on(DescribeInstanceInformationCommand)
-      .resolves({ InstanceInformationList: [{ PingStatus: 'Online' }] });
-    const handler = makePreflightHandler({
-      ssm: new SSMClient({ region: 'us-east-1' }),
-      store: store((async () => ({
-        target: 'CLUSTER1',
-        holder: 'run-1',
-        leaseExpiresAt: '2026-01-13T23:00:00.000Z',
-      })) as never),
-      now: () => NOW,
-    });
+    const handler = onlineHolderHandler();
     // Act
     const result = await handler({ ...event(), policy: { rebootTimeoutMinutes: 15, ...policy } });
     // Assert: the drain command's payload limit and the workflow's wait for it (plus delivery).
@@ -142,18 +155,7 @@ describe('preflight: the storage repair wait (WaitForStorageRepairTimeoutMinutes
     { source: 'absent: no wait', policy: {}, minutes: 0 },
   ])('$source', async ({ policy, minutes }) => {
     // Arrange
-    ssm
-      .on(DescribeInstanceInformationCommand)
-      .resolves({ InstanceInformationList: [{ PingStatus: 'Online' }] });
-    const handler = makePreflightHandler({
-      ssm: new SSMClient({ region: 'us-east-1' }),
-      store: store((async () => ({
-        target: 'CLUSTER1',
-        holder: 'run-1',
-        leaseExpiresAt: '2026-01-13T23:00:00.000Z',
-      })) as never),
-      now: () => NOW,
-    });
+    const handler = onlineHolderHandler();
     // Act
     const result = await handler({ ...event(), policy: { rebootTimeoutMinutes: 15, ...policy } });
     // Assert: the resume's payload wait, and the workflow's wait for the resume command with it.
@@ -163,11 +165,7 @@ describe('preflight: the storage repair wait (WaitForStorageRepairTimeoutMinutes
   });
 
   it('refuses a wait outside 1 to 1440 naming the field', async () => {
-    const handler = makePreflightHandler({
-      ssm: new SSMClient({ region: 'us-east-1' }),
-      store: store((async () => undefined) as never),
-      now: () => NOW,
-    });
+    const handler = unheldHandler();
     await expect(
       handler({
         ...event(),
@@ -197,18 +195,7 @@ describe('preflight: the failback check after the resume (issue 13 item 6)', () 
     },
   ])('$source', async ({ policy, minutes }) => {
     // Arrange
-    ssm
-      .on(DescribeInstanceInformationCommand)
-      .resolves({ InstanceInformationList: [{ PingStatus: 'Online' }] });
-    const handler = makePreflightHandler({
-      ssm: new SSMClient({ region: 'us-east-1' }),
-      store: store((async () => ({
-        target: 'CLUSTER1',
-        holder: 'run-1',
-        leaseExpiresAt: '2026-01-13T23:00:00.000Z',
-      })) as never),
-      now: () => NOW,
-    });
+    const handler = onlineHolderHandler();
     // Act
     const result = await handler({ ...event(), policy: { rebootTimeoutMinutes: 15, ...policy } });
     // Assert: the resume payload's wait, and the workflow's wait for the resume command with it.
@@ -217,11 +204,7 @@ describe('preflight: the failback check after the resume (issue 13 item 6)', () 
   });
 
   it('refuses a failback wait outside 1 to 1440 naming the field', async () => {
-    const handler = makePreflightHandler({
-      ssm: new SSMClient({ region: 'us-east-1' }),
-      store: store((async () => undefined) as never),
-      now: () => NOW,
-    });
+    const handler = unheldHandler();
     await expect(
       handler({ ...event(), policy: { rebootTimeoutMinutes: 15, failbackTimeoutMinutes: 0 } }),
     ).rejects.toThrow(/failbackTimeoutMinutes/);

@@ -3,11 +3,8 @@
  * for the ledger and the last run: what a node shows, the one event per change, retries, races
  * between assessments, and the paged read GET /compliance serves.
  */
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+import { beforeEach, describe, expect, it } from 'vitest';
 import { assessNode } from '../../lambdas/core/compliance.js';
 import type { UpdateResult } from '../../lambdas/core/contracts.js';
 import { createLedger, recordInstall } from '../../lambdas/core/install-ledger.js';
@@ -18,65 +15,14 @@ import {
 } from '../../lambdas/handlers/record-compliance.js';
 import { ComplianceStore } from '../../lambdas/shared/compliance-store.js';
 import { RunStore } from '../../lambdas/shared/run-store.js';
+import { useDynalite } from '../helpers/dynalite.js';
 
-interface DynaliteServer {
-  listen(port: number, callback: () => void): void;
-  close(callback: () => void): void;
-  address(): AddressInfo;
-}
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: {
-  createTableMs: number;
-}) => DynaliteServer;
-
-let server: DynaliteServer;
-let raw: DynamoDBClient;
+const db = useDynalite();
 let runs: RunStore;
 let compliance: ComplianceStore;
-let table = 0;
-
-beforeAll(async () => {
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, resolve));
-  raw = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${server.address().port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-});
-
-afterAll(async () => {
-  raw.destroy();
-  await new Promise<void>((resolve) => server.close(resolve));
-});
 
 beforeEach(async () => {
-  const tableName = `compliance-${++table}`;
-  const s = { AttributeType: 'S' as const };
-  await raw.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk'].map((AttributeName) => ({
-        AttributeName,
-        ...s,
-      })),
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: 'gsi1',
-          KeySchema: [
-            { AttributeName: 'gsi1pk', KeyType: 'HASH' },
-            { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
-  const client = DynamoDBDocumentClient.from(raw);
+  const { tableName, client } = await db.table('compliance');
   runs = new RunStore({ client, tableName });
   compliance = new ComplianceStore({ client, tableName });
 });

@@ -4,24 +4,12 @@
  * the status-change rule frees it only once that execution has ended.
  */
 
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ExecutionStatus } from '../../lambdas/core/target-lock.js';
 import { makeRunLockHandler } from '../../lambdas/handlers/run-lock.js';
 import { RunStore } from '../../lambdas/shared/run-store.js';
-
-interface DynaliteServer {
-  listen(port: number, callback: () => void): void;
-  close(callback: () => void): void;
-  address(): AddressInfo;
-}
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: {
-  createTableMs: number;
-}) => DynaliteServer;
+import { useDynalite } from '../helpers/dynalite.js';
 
 const T0 = new Date('2025-03-01T10:00:00.000Z');
 const HOUR = 3600;
@@ -39,10 +27,8 @@ const ROLLOUT = {
   plugins: [{ name: 'Microsoft.WindowsUpdatePlugin' }],
 };
 
-let server: DynaliteServer;
-let raw: DynamoDBClient;
+const db = useDynalite();
 let store: RunStore;
-let table = 0;
 let now: Date;
 /** What DescribeExecution answers, per execution ARN; unknown ones are NOT_FOUND. */
 let statuses: Map<string, ExecutionStatus>;
@@ -78,44 +64,14 @@ async function rejection(fn: () => Promise<unknown>): Promise<Error> {
   throw new Error('expected a rejection, the call resolved');
 }
 
-beforeAll(async () => {
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, resolve));
-  raw = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${server.address().port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-});
-
-afterAll(async () => {
-  raw.destroy();
-  await new Promise<void>((resolve) => server.close(resolve));
-});
-
 beforeEach(async () => {
   vi.spyOn(Metrics.prototype, 'addMetric').mockImplementation(function (this: Metrics) {
     return this;
   });
-  const tableName = `locks-${++table}`;
-  await raw.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-    }),
-  );
-  store = new RunStore({
-    client: DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } }),
-    tableName,
+  const { tableName, client } = await db.table('locks', {
+    marshallOptions: { removeUndefinedValues: true },
   });
+  store = new RunStore({ client, tableName });
   now = T0;
   statuses = new Map();
   described = [];

@@ -18,8 +18,15 @@ export interface ApiRequest {
   readonly query?: Readonly<Record<string, string | readonly string[] | undefined>>;
   /** @default 'arn:aws:iam::000000000000:user/operator' */
   readonly callerArn?: string;
+  /** The IAM caller's unique id (`identity.caller`). @default - none */
+  readonly callerId?: string;
   /** @default 'req-1' */
   readonly requestId?: string;
+  /**
+   * The resource as API Gateway matched it, for a route's own resource (e.g. `/compliance`)
+   * rather than the catch-all. @default '/{proxy+}', with the path as `proxy`
+   */
+  readonly resource?: { readonly path: string; readonly parameters: Record<string, string> | null };
 }
 
 export const DEFAULT_CALLER = 'arn:aws:iam::000000000000:user/operator';
@@ -34,8 +41,10 @@ export function apiEvent(request: ApiRequest) {
   return {
     httpMethod: request.method,
     path: request.path,
-    resource: '/{proxy+}',
-    pathParameters: { proxy: request.path.slice(1) },
+    resource: request.resource?.path ?? '/{proxy+}',
+    pathParameters: request.resource
+      ? request.resource.parameters
+      : { proxy: request.path.slice(1) },
     headers: {
       'Content-Type': 'application/json',
       ...Object.fromEntries(defined(request.headers ?? {})),
@@ -49,7 +58,33 @@ export function apiEvent(request: ApiRequest) {
     isBase64Encoded: false,
     requestContext: {
       requestId: request.requestId ?? 'req-1',
-      identity: { userArn: request.callerArn ?? DEFAULT_CALLER },
+      identity: {
+        userArn: request.callerArn ?? DEFAULT_CALLER,
+        ...(request.callerId === undefined ? {} : { caller: request.callerId }),
+      },
     },
+  };
+}
+
+/** An API handler as Lambda (or the sandbox's `api()`) calls it. */
+type ApiHandler = (event: never) => Promise<{
+  readonly statusCode: number;
+  readonly body: string;
+  readonly headers?: Readonly<Record<string, unknown>>;
+}>;
+
+/**
+ * `(method, path, body?, headers?)` → the answer's status and JSON body, through `handler` with
+ * {@link apiEvent}'s event: what the API tests of the sandbox each wrote before.
+ */
+export function apiCaller(handler: ApiHandler, callerArn: string = DEFAULT_CALLER) {
+  return async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Readonly<Record<string, string>> = {},
+  ) => {
+    const res = await handler(apiEvent({ method, path, body, headers, callerArn }) as never);
+    return { status: res.statusCode, body: JSON.parse(res.body) as Record<string, unknown> };
   };
 }

@@ -15,31 +15,23 @@
  *    on both.
  */
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import {
   ConditionalCheckFailedException,
-  CreateTableCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { KEYS } from '../../lambdas/core/run-store-model.js';
 import { LockHeldError, RunStore } from '../../lambdas/shared/run-store.js';
 import {
   closeDynaliteIterators,
   dynaliteIteratorPrototype,
 } from '../../sandbox/dynalite-iterators.js';
+import { useDynalite } from '../helpers/dynalite.js';
 
-interface DynaliteServer {
-  listen(port: number, host: string, callback: () => void): void;
-  close(callback: () => void): void;
-  address(): AddressInfo;
-}
 const load = createRequire(import.meta.url);
-const dynalite = load('dynalite') as (options: { createTableMs: number }) => DynaliteServer;
 
 /** Counts the iterators attached to dynalite's database and not yet closed. */
 function iteratorCounter() {
@@ -63,49 +55,17 @@ function iteratorCounter() {
 }
 
 const iterators = iteratorCounter();
-const TABLE = 'dynalite-differences';
-let server: DynaliteServer;
+const db = useDynalite();
+let TABLE = '';
 let raw: DynamoDBClient;
 let store: RunStore;
 
 beforeAll(async () => {
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  raw = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${server.address().port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  await raw.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [KEYS.partition, KEYS.sort, KEYS.gsi1Partition, KEYS.gsi1Sort].map(
-        (name) => ({ AttributeName: name, AttributeType: 'S' as const }),
-      ),
-      KeySchema: [
-        { AttributeName: KEYS.partition, KeyType: 'HASH' },
-        { AttributeName: KEYS.sort, KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: KEYS.gsi1Name,
-          KeySchema: [
-            { AttributeName: KEYS.gsi1Partition, KeyType: 'HASH' },
-            { AttributeName: KEYS.gsi1Sort, KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
+  const { tableName, client } = await db.table('dynalite-differences');
+  TABLE = tableName;
+  raw = db.raw();
   await new Promise((resolve) => setTimeout(resolve, 50));
-  store = new RunStore({ client: DynamoDBDocumentClient.from(raw), tableName: TABLE });
-});
-
-afterAll(async () => {
-  raw.destroy();
-  await new Promise<void>((resolve) => server.close(resolve));
+  store = new RunStore({ client, tableName });
 });
 
 const query = () =>

@@ -5,64 +5,21 @@
  * messages is checked in run-store.test.ts instead.
  */
 
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { LedgerEntry } from '../../lambdas/core/install-ledger.js';
 import { RunStore } from '../../lambdas/shared/run-store.js';
-
-interface DynaliteServer {
-  listen(port: number, callback: () => void): void;
-  close(callback: () => void): void;
-  address(): AddressInfo;
-}
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: {
-  createTableMs: number;
-}) => DynaliteServer;
+import { useDynalite } from '../helpers/dynalite.js';
 
 const T0 = new Date('2025-03-01T10:00:00.000Z');
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 
-let server: DynaliteServer;
-let raw: DynamoDBClient;
+const db = useDynalite();
 let store: RunStore;
-let table = 0;
-
-beforeAll(async () => {
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, resolve));
-  raw = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${server.address().port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-});
-
-afterAll(async () => {
-  raw.destroy();
-  await new Promise<void>((resolve) => server.close(resolve));
-});
 
 beforeEach(async () => {
   // A fresh table per test, so no test sees another's items.
-  const tableName = `runs-${++table}`;
-  await raw.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-    }),
-  );
-  store = new RunStore({ client: DynamoDBDocumentClient.from(raw), tableName });
+  const { tableName, client } = await db.table('runs');
+  store = new RunStore({ client, tableName });
 });
 
 async function rejection(fn: () => Promise<unknown>): Promise<Error> {
