@@ -330,6 +330,10 @@ describe('WindowsDocuments: the documents', () => {
     expect(DOCUMENT_SPECS.installHotfixes.timeoutSeconds).toBeGreaterThanOrEqual(24 * 3600);
     expect(DOCUMENT_SPECS.windowsUpdate.timeoutSeconds).toBeGreaterThanOrEqual(24 * 3600);
     expect(DOCUMENT_SPECS.drain.timeoutSeconds).toBeGreaterThan(1440 * 60);
+    // The Verify inventory's Windows Update search (issue 13 item 6) gets more than 15 minutes,
+    // and ends before the node workflow's default 30-minute wait for a command.
+    expect(DOCUMENT_SPECS.inventory.timeoutSeconds).toBeGreaterThan(900);
+    expect(DOCUMENT_SPECS.inventory.timeoutSeconds).toBeLessThan(30 * 60);
   });
 
   it('ships scripts without whole-line comments, which is safe only with no here-string, block comment or #requires', () => {
