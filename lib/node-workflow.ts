@@ -356,16 +356,42 @@ export class NodeWorkflow extends Construct {
     });
 
     // -- pre-update script, drain ------------------------------------------------------------
-    const preScript = catchAll(
-      command(
-        'PreUpdateScript',
-        'runScript',
-        { phase: 'pre', script: sfn.JsonPath.stringAt('$.policy.preUpdateScript') },
-        '$.commands.preScript',
-        commandSeconds,
-      ),
-      'PreUpdateScriptTimedOut',
-    );
+    /**
+     * The pre- or post-update script step: a Choice `entry` (run the script when the policy
+     * names one, else `rules`), the script, and its own Choice `succeeded` (failed, else
+     * `rules`). One state per decision (issue 11 item 6): `rules` are added to both Choices.
+     */
+    const scriptStep = (
+      phase: 'pre' | 'post',
+      ids: { readonly entry: string; readonly succeeded: string },
+      rules: (choice: sfn.Choice) => sfn.Choice,
+    ): sfn.Choice => {
+      const name = phase === 'pre' ? 'PreUpdateScript' : 'PostUpdateScript';
+      const script = catchAll(
+        command(
+          name,
+          'runScript',
+          { phase, script: sfn.JsonPath.stringAt(`$.policy.${phase}UpdateScript`) },
+          `$.commands.${phase}Script`,
+          commandSeconds,
+        ),
+        `${name}TimedOut`,
+      );
+      script.next(
+        rules(
+          new sfn.Choice(this, ids.succeeded).when(
+            sfn.Condition.not(succeeded(`$.commands.${phase}Script.status`)),
+            fail(`${name}Failed`),
+          ),
+        ),
+      );
+      return rules(
+        new sfn.Choice(this, ids.entry).when(
+          sfn.Condition.isPresent(`$.policy.${phase}UpdateScript`),
+          script,
+        ),
+      );
+    };
     const drain = command(
       'Drain',
       'drain',
@@ -589,30 +615,11 @@ export class NodeWorkflow extends Construct {
           recordPendingReboot,
         )
         .otherwise(recordSucceeded);
-    const postScript = catchAll(
-      command(
-        'PostUpdateScript',
-        'runScript',
-        { phase: 'post', script: sfn.JsonPath.stringAt('$.policy.postUpdateScript') },
-        '$.commands.postScript',
-        commandSeconds,
-      ),
-      'PostUpdateScriptTimedOut',
-    );
     // The post-update script's Choice and the outcome's are one state (issue 11 item 6).
-    postScript.next(
-      outcomeRules(
-        new sfn.Choice(this, 'PostUpdateScriptSucceeded').when(
-          sfn.Condition.not(succeeded('$.commands.postScript.status')),
-          fail('PostUpdateScriptFailed'),
-        ),
-      ),
-    );
-    const afterResume = outcomeRules(
-      new sfn.Choice(this, 'PostUpdateScriptOrOutcome').when(
-        sfn.Condition.isPresent('$.policy.postUpdateScript'),
-        postScript,
-      ),
+    const afterResume = scriptStep(
+      'post',
+      { entry: 'PostUpdateScriptOrOutcome', succeeded: 'PostUpdateScriptSucceeded' },
+      outcomeRules,
     );
     // The resume also waits for storage repair when the policy says so (CAU's
     // WaitForStorageRepairTimeoutMinutes): preflight adds that wait to the command's limit.
@@ -1276,19 +1283,10 @@ export class NodeWorkflow extends Construct {
         pendingAtStart,
         restartPendingFirst,
       ).otherwise(beforePlugins);
-    preScript.next(
-      drainRules(
-        new sfn.Choice(this, 'PreUpdateScriptSucceeded').when(
-          sfn.Condition.not(succeeded('$.commands.preScript.status')),
-          fail('PreUpdateScriptFailed'),
-        ),
-      ),
-    );
-    const afterEligibility = drainRules(
-      new sfn.Choice(this, 'NeedsDrain').when(
-        sfn.Condition.isPresent('$.policy.preUpdateScript'),
-        preScript,
-      ),
+    const afterEligibility = scriptStep(
+      'pre',
+      { entry: 'NeedsDrain', succeeded: 'PreUpdateScriptSucceeded' },
+      drainRules,
     );
     eligibility.next(afterEligibility);
     noEligibility.next(afterEligibility);

@@ -48,7 +48,9 @@ export const DOCUMENT_SPECS: { readonly [K in DocumentKey]: DocumentSpec } = {
     script: 'inventory.ps1',
     // The rescan after the final restart searches Windows Update with the run's selection.
     includes: [UPDATE_SELECTION_SCRIPT],
-    timeoutSeconds: 900,
+    // Room for that search (a WUA search cannot be stopped midway), inside the workflow's
+    // 30-minute wait for a command: a slow search must not end the Verify command early.
+    timeoutSeconds: 1500,
     description:
       'Reports OS version and build, file versions of given binaries, pending restart, last boot, failover cluster membership, hotpatch enrolment facts and installed updates. Changes nothing.',
   },

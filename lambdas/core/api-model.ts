@@ -28,7 +28,7 @@ import { failedStepOf } from './failed-step.js';
 import type { LedgerEntry, RemovalPlan } from './install-ledger.js';
 import { NETBIOS_MAX_LENGTH, nodeKey, nodeNameProblem } from './node-names.js';
 import { describeNodeOrder, type NodeOrderRecord } from './node-order.js';
-import type { StillApplicable } from './rescan.js';
+import { STILL_APPLICABLE_REASONS, type StillApplicable } from './rescan.js';
 import {
   GROUP_NAME_PATTERN,
   issueProblems,
@@ -1225,12 +1225,7 @@ const reportNodeSchema = z.object({
         kb: z.string().nullable(),
         title: z.string(),
         source: z.enum(['Hotfix', 'WindowsUpdate']),
-        reason: z.enum([
-          'restartPending',
-          'installedButNotPresent',
-          'installFailed',
-          'newlyOffered',
-        ]),
+        reason: z.enum(STILL_APPLICABLE_REASONS),
         detail: z.string(),
       }),
     )

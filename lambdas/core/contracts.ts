@@ -103,6 +103,8 @@ export const END_LINE_PREFIX = NODE_CONTRACT.endLinePrefix;
 export interface InventoryPayload {
   /** Binaries whose file version strings to report (e.g. `%windir%\system32\authz.dll`). */
   readonly binaries: readonly string[];
+  /** Verify only: what to rescan after the final restart (issue 13 item 6). */
+  readonly rescan?: RescanPayload | null;
 }
 
 /** A cluster node's membership facts in its inventory. */

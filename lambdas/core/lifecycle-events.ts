@@ -23,7 +23,7 @@ import {
 } from './contracts.js';
 import { EXIT_OUTCOMES, type ExitOutcome } from './exit-codes.js';
 import { nodeKey } from './node-names.js';
-import type { StillApplicable } from './rescan.js';
+import { STILL_APPLICABLE_REASONS, type StillApplicable } from './rescan.js';
 
 /** The schema version of every detail. Adding a field keeps it; changing or removing one bumps it. */
 export const LIFECYCLE_SCHEMA_VERSION = '1';
@@ -234,9 +234,7 @@ export const lifecycleDetailSchemas = {
             kb: z.string().nullable().describe('The KB, or null when the update names none'),
             title: z.string().describe('The update title, or the hotfix file'),
             source: z.enum(['Hotfix', 'WindowsUpdate']).describe('Which plug-in offers it'),
-            reason: z
-              .enum(['restartPending', 'installedButNotPresent', 'installFailed', 'newlyOffered'])
-              .describe('Why it is still applicable'),
+            reason: z.enum(STILL_APPLICABLE_REASONS).describe('Why it is still applicable'),
             detail: z.string().describe('The reason in words'),
           }),
         )

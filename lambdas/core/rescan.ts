@@ -8,16 +8,18 @@
  */
 import type { StillApplicableUpdate, UpdateResult } from './contracts.js';
 
-/** Why an update is still applicable. */
-export type StillApplicableReason =
-  /** Installed, and waiting for another restart. */
-  | 'restartPending'
-  /** This run's installer reported it installed, yet the node does not have it. */
-  | 'installedButNotPresent'
-  /** This run's install of it failed. */
-  | 'installFailed'
-  /** This run did not try it: offered only after its installs (or not in its plan). */
-  | 'newlyOffered';
+/**
+ * Why an update is still applicable: installed and waiting for another restart; this run's
+ * installer reported it installed, yet the node does not have it; this run's install of it
+ * failed; this run did not try it (offered only after its installs).
+ */
+export const STILL_APPLICABLE_REASONS = [
+  'restartPending',
+  'installedButNotPresent',
+  'installFailed',
+  'newlyOffered',
+] as const;
+export type StillApplicableReason = (typeof STILL_APPLICABLE_REASONS)[number];
 
 export interface StillApplicable {
   readonly kb: string | null;

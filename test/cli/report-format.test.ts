@@ -133,6 +133,38 @@ describe('the text report', () => {
     ]);
   });
 
+  it('lists under a node what the rescan after the final restart found still applicable, and why', () => {
+    const rescanned = renderReportText(
+      {
+        ...REPORT,
+        nodes: [
+          {
+            ...(REPORT.nodes[0] as RunReportView['nodes'][number]),
+            stillApplicable: [
+              {
+                kb: 'KB5035002',
+                title: '2026-01 Cumulative Update (KB5035002)',
+                source: 'WindowsUpdate',
+                reason: 'newlyOffered',
+                detail: 'not tried by this run: offered only after its installs',
+              },
+            ],
+          },
+          { ...(REPORT.nodes[2] as RunReportView['nodes'][number]), stillApplicable: [] },
+        ],
+      },
+      { timeZone: 'UTC' },
+    ).split('\n');
+    const at = rescanned.indexOf('    still applicable after the restart (1):');
+    expect(at).toBeGreaterThan(rescanned.findIndex((l) => l.startsWith('  NODE1')));
+    expect(rescanned[at + 1]).toBe(
+      '      KB5035002 2026-01 Cumulative Update (KB5035002): not tried by this run: offered only after its installs',
+    );
+    expect(rescanned).toContain('    still applicable after the restart: none');
+    // A node not rescanned (the shared REPORT) gets no such line.
+    expect(lines.some((l) => l.includes('still applicable'))).toBe(false);
+  });
+
   it('shows full update titles and exit code names', () => {
     // NODE2 attempt 1 and NODE1; attempt 2 is marked [try 2].
     expect(lines.filter((l) => l.trim() === LONG_TITLE)).toHaveLength(2);

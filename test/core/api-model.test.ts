@@ -519,6 +519,45 @@ describe('buildRunReport', () => {
   });
 });
 
+describe('buildRunReport: the rescan after the final restart (issue 13 item 6)', () => {
+  it("carries a node's still-applicable updates and a failed search; nothing for a node not rescanned", () => {
+    // Arrange
+    const finding = {
+      kb: 'KB5035002',
+      title: '2026-01 Cumulative Update (KB5035002)',
+      source: 'WindowsUpdate' as const,
+      reason: 'newlyOffered' as const,
+      detail: 'not tried by this run: offered only after its installs',
+    };
+    // Act
+    const report = buildRunReport({
+      run: { ...RUN, nodes: ['NODE1', 'NODE2'] },
+      nodes: [
+        {
+          node: 'NODE1',
+          status: 'Succeeded',
+          startedAt: RUN.startedAt,
+          stillApplicable: [finding],
+          rescanError: 'Windows Update search failed: x',
+        },
+        { node: 'NODE2', status: 'Succeeded', startedAt: RUN.startedAt },
+      ],
+      updates: [],
+      ledgers: new Map(),
+      lockHolder: undefined,
+    });
+    // Assert
+    expect(runReportSchema.parse(report)).toEqual(report);
+    expect(report.nodes[0]).toMatchObject({
+      status: 'Succeeded',
+      stillApplicable: [finding],
+      rescanError: 'Windows Update search failed: x',
+    });
+    expect(report.nodes[1]).not.toHaveProperty('stillApplicable');
+    expect(report.nodes[1]).not.toHaveProperty('rescanError');
+  });
+});
+
 describe('CSV report (RFC 4180)', () => {
   it.each([
     { value: 'plain', csv: 'plain' },

@@ -133,6 +133,38 @@ describe('explainStillApplicable', () => {
       reason: 'installFailed',
       detail: 'its install failed (Failed, exit code 1)',
     },
+    {
+      row: 'matched by KB, not by title: WUA may list the update under a revised title',
+      update: found({
+        kb: 'KB5035002',
+        title: 'Cumulative Update (KB5035002) v2',
+        source: 'WindowsUpdate',
+      }),
+      results: [
+        result({
+          plugin: 'Microsoft.WindowsUpdatePlugin',
+          update: 'KB5035002 Cumulative Update (KB5035002)',
+          outcome: 'Failed',
+          exitCode: 1,
+        }),
+      ],
+      reason: 'installFailed',
+      detail: 'its install failed (Failed, exit code 1)',
+    },
+    {
+      row: 'an update with no KB is not another update with no KB',
+      update: found({ kb: null, title: 'Contoso driver', source: 'WindowsUpdate' }),
+      results: [
+        result({
+          plugin: 'Microsoft.WindowsUpdatePlugin',
+          update: 'Fabrikam tool',
+          outcome: 'Failed',
+          exitCode: 1,
+        }),
+      ],
+      reason: 'newlyOffered',
+      detail: 'not tried by this run: offered only after its installs',
+    },
   ])('$row', ({ update, results, reason, detail }) => {
     expect(explainStillApplicable([update], results)).toEqual([
       { kb: update.kb, title: update.title, source: update.source, reason, detail },
@@ -161,6 +193,7 @@ describe('kbOfResult', () => {
   it.each([
     ['CAUHotfix_All/windows10.0-kb5034441-x64.msu', 'KB5034441'],
     ['KB5035002 2026-01 Cumulative Update (KB5035002)', 'KB5035002'],
+    ['KB5035002 Contoso tool', 'KB5035002'],
     ['Contoso driver', null],
     ['xKB5034441', null],
     ['KB50344411234', null],

@@ -31,6 +31,7 @@ import {
   interpretWindowsUpdate,
 } from '../../lambdas/core/interpret.js';
 import { computeNodeOrder, roleCountsOf } from '../../lambdas/core/node-order.js';
+import { explainStillApplicable } from '../../lambdas/core/rescan.js';
 import { RUN_ID_PATTERN } from '../../lambdas/core/rollout-input.js';
 import {
   outputGap,
@@ -323,8 +324,22 @@ describe('SSM output fixtures: the other documents', () => {
         'lastBootTime',
         'os',
         'pendingReboot',
+        'rescan',
       ].sort(),
     );
+    expect(facts.rescan).toBeNull();
+  });
+
+  it('inventory as Verify: the rescan the script printed is what run-history explains (issue 13, item 6)', () => {
+    const facts = fixture('inventory-verify-rescan').results[0] as InventoryResult;
+    const found = facts.rescan?.stillApplicable ?? [];
+    expect(facts.rescan?.searchError).toBeNull();
+    expect(found.map((u) => [u.kb, u.source, u.restartPending])).toEqual([
+      ['KB5035002', 'WindowsUpdate', false],
+      ['KB5035003', 'WindowsUpdate', true],
+    ]);
+    const explained = explainStillApplicable(found, []);
+    expect(explained.map((u) => u.reason)).toEqual(['newlyOffered', 'restartPending']);
   });
 
   it('inventory: the computed node order reads the role counts the script printed (issue 13, item 7)', () => {

@@ -78,7 +78,7 @@ async function expectRescanReported(result: Awaited<ReturnType<typeof runScenari
     (e) => e.detailType === LIFECYCLE_EVENT_TYPES.nodeUpdated,
   );
   const ofNode2 = events.find((e) => (e.detail as { node?: string }).node === 'NODE2');
-  expect((ofNode2?.detail as { stillApplicable?: unknown }).stillApplicable).toEqual([
+  expect((ofNode2?.detail as { stillApplicable?: unknown } | undefined)?.stillApplicable).toEqual([
     FAILED_HOTFIX,
     NEWLY_OFFERED,
   ]);

@@ -331,6 +331,15 @@ describe('plan-node handler', () => {
       hotfixRoot: null,
       inventoryBinaries: [],
       excluded: [],
+      // The Verify inventory searches again the same way after the final restart.
+      rescan: {
+        windowsUpdate: {
+          queryString: "IsInstalled=0 and Type='Software' and IsHidden=0 and IsAssigned=1",
+          includeRecommendedUpdates: true,
+          selection: null,
+        },
+        hotfixes: [],
+      },
     });
     expect(s3Mock).not.toHaveReceivedAnyCommand();
   });
@@ -357,6 +366,11 @@ describe('plan-node handler', () => {
     });
     expect(result.hotfix?.updates).toHaveLength(3);
     expect(result.windowsUpdate).not.toBeNull();
+    // The rescan after the final restart checks the planned hotfixes whose file names a KB:
+    // KB1 and KB2 are not KB numbers (4 to 8 digits), agent.msi names none (the e2e rescan
+    // test checks a real one, KB5034441).
+    expect(result.rescan.windowsUpdate).not.toBeNull();
+    expect(result.rescan.hotfixes).toEqual([]);
   });
 
   it('lists the binaries the hotpatch check needs, from the manifest', async () => {

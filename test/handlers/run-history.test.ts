@@ -369,6 +369,81 @@ describe('run-history handler', () => {
     });
   });
 
+  it("recordNode stores the rescan after the final restart explained by the node's update results (issue 13 item 6)", async () => {
+    // Arrange: the node's results of this run: KB5034441 failed on its last attempt.
+    ddb.on(PutCommand).resolves({});
+    ddb.on(GetCommand).resolves({});
+    ddb.on(QueryCommand).resolves({
+      Items: [
+        {
+          kind: 'updateResult',
+          runId: 'run-1',
+          node: 'NODE2',
+          attempt: 2,
+          index: 0,
+          plugin: 'Microsoft.HotfixPlugin',
+          update: 'CAUHotfix_All/windows10.0-kb5034441-x64.msu',
+          exitCode: 1603,
+          outcome: 'Failed',
+        },
+      ],
+    });
+    const hotfix = {
+      kb: 'KB5034441',
+      title: 'CAUHotfix_All/windows10.0-kb5034441-x64.msu',
+      source: 'Hotfix',
+      restartPending: false,
+    };
+    const offered = {
+      kb: 'KB5035002',
+      title: 'CU (KB5035002)',
+      source: 'WindowsUpdate',
+      restartPending: false,
+    };
+
+    // Act
+    await makeHandler()(
+      recordNode('NODE2', 'Failed', {
+        reason: 'UpdateFailed',
+        rescan: {
+          stillApplicable: [hotfix, offered],
+          searchError: 'Windows Update search failed: x',
+        },
+      }),
+    );
+    await makeHandler()(
+      recordNode('NODE3', 'Succeeded', { rescan: { stillApplicable: [], searchError: null } }),
+    );
+
+    // Assert: one query, by the node's update results only; the node status stays as recorded.
+    const queries = ddb.commandCalls(QueryCommand);
+    expect(queries).toHaveLength(1);
+    expect(queries[0]?.args[0].input.ExpressionAttributeValues).toEqual({
+      ':pk': 'RUN#run-1',
+      ':sk': 'NODE#NODE2#ATTEMPT#',
+    });
+    const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item as Item);
+    const node2 = puts.find((i) => i.node === 'NODE2');
+    expect(node2).toMatchObject({
+      status: 'Failed',
+      detail: 'UpdateFailed',
+      stillApplicable: [
+        {
+          kb: 'KB5034441',
+          source: 'Hotfix',
+          reason: 'installFailed',
+          detail: 'its install failed (Failed, exit code 1603)',
+        },
+        { kb: 'KB5035002', source: 'WindowsUpdate', reason: 'newlyOffered' },
+      ],
+      rescanError: 'Windows Update search failed: x',
+    });
+    expect(node2).not.toHaveProperty('rescan');
+    const node3 = puts.find((i) => i.node === 'NODE3');
+    expect(node3).toMatchObject({ status: 'Succeeded', stillApplicable: [] });
+    expect(node3).not.toHaveProperty('rescanError');
+  });
+
   it('recordNode of a storage repair timeout halts the run: no new node starts (issue 13 item 6)', async () => {
     // Arrange
     ddb.on(PutCommand).resolves({});

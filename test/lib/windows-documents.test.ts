@@ -330,6 +330,10 @@ describe('WindowsDocuments: the documents', () => {
     expect(DOCUMENT_SPECS.installHotfixes.timeoutSeconds).toBeGreaterThanOrEqual(24 * 3600);
     expect(DOCUMENT_SPECS.windowsUpdate.timeoutSeconds).toBeGreaterThanOrEqual(24 * 3600);
     expect(DOCUMENT_SPECS.drain.timeoutSeconds).toBeGreaterThan(1440 * 60);
+    // The Verify inventory's Windows Update search (issue 13 item 6) gets more than 15 minutes,
+    // and ends before the node workflow's default 30-minute wait for a command.
+    expect(DOCUMENT_SPECS.inventory.timeoutSeconds).toBeGreaterThan(900);
+    expect(DOCUMENT_SPECS.inventory.timeoutSeconds).toBeLessThan(30 * 60);
   });
 
   it('ships scripts without whole-line comments, which is safe only with no here-string, block comment or #requires', () => {
@@ -562,12 +566,17 @@ describe('PowerShell sources: lint', () => {
     );
   });
 
-  it('inlines the shared update selection into the three WUA documents only, after the prelude', () => {
+  it('inlines the shared update selection into the WUA documents and the inventory (its rescan) only, after the prelude', () => {
     const shared = shippedLines(readSource(UPDATE_SELECTION_SCRIPT)).join('\n');
     for (const key of KEYS) {
       const text = shippedScript(key);
       const own = shippedLines(readSource(DOCUMENT_SPECS[key].script)).join('\n');
-      if (key === 'windowsUpdate' || key === 'scan' || key === 'stageUpdates') {
+      if (
+        key === 'windowsUpdate' ||
+        key === 'scan' ||
+        key === 'stageUpdates' ||
+        key === 'inventory'
+      ) {
         expect(text).toContain(shared);
         expect(text.indexOf(shared)).toBeLessThan(text.lastIndexOf(own));
       } else {
@@ -710,8 +719,16 @@ const STAGE_WINDOWS_UPDATE = {
   selection: null,
 };
 
+/** A planned hotfix the Verify inventory's rescan checks (issue 13 item 6). */
+const RESCAN_HOTFIX = { kb: 'KB5034441', file: 'CAUHotfix_All/windows10.0-kb5034441-x64.msu' };
+/** The rescan's own fields, under payload.rescan (not in node-contract.json's list). */
+const RESCAN_FIELDS = ['windowsUpdate', 'hotfixes', ...Object.keys(RESCAN_HOTFIX)];
+
 const SAMPLE_PAYLOADS: { readonly [K in DocumentKey]: object } = {
-  inventory: { binaries: ['%windir%\\system32\\authz.dll'] } satisfies InventoryPayload,
+  inventory: {
+    binaries: ['%windir%\\system32\\authz.dll'],
+    rescan: { windowsUpdate: STAGE_WINDOWS_UPDATE, hotfixes: [RESCAN_HOTFIX] },
+  } satisfies InventoryPayload,
   drain: { timeoutMinutes: 30 } satisfies DrainPayload,
   resume: {
     failbackMode: 'Immediate',
@@ -772,6 +789,11 @@ describe('PowerShell sources: contracts', () => {
     if (key === 'stageUpdates') {
       for (const field of Object.keys(STAGE_WINDOWS_UPDATE)) expected.add(field);
     }
+    if (key === 'inventory') {
+      for (const field of [...RESCAN_FIELDS, ...Object.keys(STAGE_WINDOWS_UPDATE)]) {
+        expected.add(field);
+      }
+    }
     const read = payloadFieldsRead(DOCUMENT_SPECS[key].script);
     expect([...read].sort()).toEqual([...expected].sort());
     // Every sample payload is valid base64 for the parameter.
@@ -787,7 +809,7 @@ describe('PowerShell sources: contracts', () => {
     const itemFields = ['index', 'file', 'key', 'sha256', 'localPath', 'path', 'parameters'];
     const removalFields = ['index', 'updateId', 'method', 'packageName'];
     const stageFields = Object.keys(STAGE_WINDOWS_UPDATE);
-    for (const field of [...itemFields, ...removalFields, ...stageFields]) {
+    for (const field of [...itemFields, ...removalFields, ...stageFields, ...RESCAN_FIELDS]) {
       if (!(PAYLOAD_FIELDS[key] as readonly string[]).includes(field)) read.delete(field);
     }
     expect([...read].sort()).toEqual([...PAYLOAD_FIELDS[key]].sort());
@@ -812,12 +834,18 @@ describe('PowerShell sources: contracts', () => {
       cluster: { name: '', nodeState: '' },
       hotpatch: { enrolled: false, vbsEnabled: false, secureBoot: false, azureArcConnected: false },
       installedUpdates: [],
+      rescan: {
+        stillApplicable: [{ kb: null, title: '', source: 'Hotfix', restartPending: false }],
+        searchError: null,
+      },
     };
     const fields = [
       ...Object.keys(sample),
       ...Object.keys(sample.os),
       ...Object.keys(sample.hotpatch),
       ...Object.keys(sample.cluster ?? {}),
+      ...Object.keys(sample.rescan ?? {}),
+      ...Object.keys(sample.rescan?.stillApplicable[0] ?? {}),
     ];
     const written = keysWritten('inventory.ps1');
     for (const field of fields) expect(written, field).toContain(field);

@@ -321,6 +321,8 @@ describe('SimulatedFleet: the command life cycle', () => {
       },
       hotpatch: { enrolled: true, vbsEnabled: true, secureBoot: true, azureArcConnected: false },
       installedUpdates: ['KB5032198'],
+      // Not asked (the Inventory before the install): no rescan.
+      rescan: null,
     });
     const hotpatchFile = 'CAUHotfix_All/windows10.0-kb5036001-x64.msu';
     const entry = findManifestEntry(scenario.hotfixRoot.manifest ?? {}, hotpatchFile);
