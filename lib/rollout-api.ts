@@ -256,7 +256,12 @@ export class RolloutApi extends Construct {
       fn.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ['s3:GetObject'],
-          resources: [artifactsBucket.arnForObjects('scans/*')],
+          // Issue 11: the report names every node of a selection from its resolved list
+          // (targets/<execution>/nodes.json or ordered.json), read-only.
+          resources: [
+            artifactsBucket.arnForObjects('scans/*'),
+            artifactsBucket.arnForObjects('targets/*'),
+          ],
         }),
       );
       const scanMachine = stateMachine.node.defaultChild;
@@ -273,6 +278,11 @@ export class RolloutApi extends Construct {
         role,
         wildcardResource(`${arnToken(artifactsBucket)}/scans/*`),
         "GET /scans/{id} reads the scan's per-node results under scans/ of the artifacts bucket (read-only)",
+      );
+      acknowledge(
+        role,
+        wildcardResource(`${arnToken(artifactsBucket)}/targets/*`),
+        "GET /rollouts/{id}/report reads a selected run's resolved node list under targets/ (read-only), keyed by execution",
       );
       // Issue 11: a group listing more than 2,000 nodes is uploaded as a manifest, which the
       // workflow's ResolveTarget reads (manifests/); the API writes only manifests/api/.

@@ -75,8 +75,13 @@ const SCAN_DOCUMENT: DocumentKey = 'scan';
  * object per node (lambdas/core/scan-result.ts: `scans/<scanId>/nodes/<node>.json`). A node whose
  * search failed gets a `Failed` result naming why; the scan goes on with the others.
  *
- * Output: `{ scanId, plan, nodes }`: the plan (the scan function's ScanResult) and the node names,
- * whose results are in S3. Reusable: scheduled read-only assessments start it the same way.
+ * A cluster's map iterates the state's nodes; a group's reads the plan's node list from S3
+ * (`runs/<scanId>/nodes.json`) with its ItemReader, so a selected group is scanned whole, up to
+ * MAX_SCAN_NODES (issue 11).
+ *
+ * Output: `{ scanId, plan, nodes }`: the plan (the scan function's ScanResult) and the scanned
+ * node names (the map's result), whose results are in S3. Reusable: scheduled read-only
+ * assessments start it the same way.
  */
 export class ScanWorkflow extends Construct {
   public readonly stateMachine: sfn.StateMachine;

@@ -1927,11 +1927,19 @@ export function buildRunReport(source: {
         outputTail,
         completedAt,
       }));
+  // By node, once: a selected run lists up to 100,000 nodes (issue 11).
+  const results = new Map<string, NodeResultView>();
+  for (const n of source.nodes) if (!results.has(nodeKey(n.node))) results.set(nodeKey(n.node), n);
+  const updatesOf = new Map<string, UpdateResultView[]>();
+  for (const u of source.updates) {
+    const list = updatesOf.get(nodeKey(u.node)) ?? [];
+    list.push(u);
+    updatesOf.set(nodeKey(u.node), list);
+  }
   const nodes = run.nodes.map((name) => {
     const key = nodeKey(name);
-    const result = source.nodes.find((n) => nodeKey(n.node) === key);
-    const updates = source.updates
-      .filter((u) => nodeKey(u.node) === key)
+    const result = results.get(key);
+    const updates = (updatesOf.get(key) ?? [])
       .map((u, order) => ({ u, order }))
       .sort((a, b) => a.u.attempt - b.u.attempt || a.order - b.order)
       .map(({ u }) => ({

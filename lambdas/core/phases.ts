@@ -316,6 +316,15 @@ export interface PhaseVerdict {
 }
 
 /**
+ * The most nodes a run with phases may have (issue 11): a selected group's record names its
+ * first nodes only, so a phase's verdict reads the run's resolved list from S3 (run-history.ts),
+ * but Rollout Phase Completed lists the phase's nodes and its failed nodes in one EventBridge
+ * event (256 KB) and the verdict item keeps them (one DynamoDB item, 400 KB). A phase may hold
+ * every node and every one may fail: 2 x 5,000 names of 15 characters are 180 KB.
+ */
+export const MAX_PHASED_NODES = 5000;
+
+/**
  * The verdict on a finished phase: how many of its nodes (positions start..end-1 of the run's
  * nodes) are recorded Failed against failuresAllowed.
  */

@@ -79,6 +79,7 @@ import {
   InvalidComplianceCursorError,
 } from '../shared/compliance-store.js';
 import { createEventPublisher, type LifecyclePublisher } from '../shared/event-publisher.js';
+import { reportNodeNames } from '../shared/report-nodes.js';
 import { publishRunEndedOutsideWorkflow } from '../shared/run-ended-outside.js';
 import {
   createRunStore,
@@ -747,7 +748,11 @@ export function makeApiHandler(deps: ApiDeps) {
     }
     const ledgers = new Map<string, readonly LedgerEntry[]>();
     const concurrency = Math.max(1, deps.ledgerConcurrency ?? 8);
-    const queue = [...run.nodes];
+    // Issue 11: every node of a selection, from its resolved list (report-nodes.ts). Ledgers are
+    // read for the nodes the record names and those that reported: a node that never started
+    // installed nothing in this run.
+    const names = await reportNodeNames(run, deps.manifests?.s3);
+    const queue = [...new Set([...run.nodes, ...items.nodes.map((n) => n.node)])];
     await Promise.all(
       Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
         for (let node = queue.shift(); node !== undefined; node = queue.shift()) {
@@ -763,7 +768,7 @@ export function makeApiHandler(deps: ApiDeps) {
     );
     const lock = await deps.store.getLock(run.target);
     const report = buildRunReport({
-      run,
+      run: { ...run, nodes: names },
       nodes: items.nodes,
       updates: items.updates,
       ...(items.scripts ? { scripts: items.scripts } : {}),

@@ -759,7 +759,9 @@ export function makeRunHistoryHandler(deps: RunHistoryDeps) {
         const items = await deps.store.getRunItems(id);
         if (items.run === undefined) throw new RunNotFoundError(id);
         const statuses = new Map(items.nodes.map((n) => [nodeKey(n.node), n.status]));
-        const verdict = phaseVerdict(phase, items.run.nodes, (n) => statuses.get(nodeKey(n)));
+        const verdict = phaseVerdict(phase, await everyName(deps.s3, items.run), (n) =>
+          statuses.get(nodeKey(n)),
+        );
         logger.info('phase verdict', { phase: phase.index, passed: verdict.passed });
         await deps.store.putPhaseVerdict(id, {
           ...verdict,
@@ -906,6 +908,21 @@ async function recordedNames(
   if (!s3 || !resolution?.nodeList || resolution.count > MAX_GROUP_NODES) return run.nodes;
   const nodes = await readNodeList(s3, resolution.nodeList, resolution.count);
   return nodes.map((n) => n.name);
+}
+
+/**
+ * Every name of the run in update order (issue 11): a selected run above MAX_GROUP_NODES
+ * records its first names only, so a phase, found by position, reads the rest from the run's
+ * resolved list (the order validate-input wrote). A list that does not read back fails the step.
+ */
+async function everyName(
+  s3: Pick<S3Client, 'send'> | undefined,
+  run: Pick<RunRecord, 'nodes' | 'targetResolution'>,
+): Promise<readonly string[]> {
+  const resolution = run.targetResolution;
+  if (!resolution?.nodeList || resolution.count <= run.nodes.length) return run.nodes;
+  if (!s3) throw new Error('the run names its first nodes only and no S3 client reads the rest');
+  return (await readNodeList(s3, resolution.nodeList, resolution.count)).map((n) => n.name);
 }
 
 function productionDeps(): RunHistoryDeps {

@@ -21,8 +21,8 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod';
+import { MAX_PHASED_NODES } from '../core/phases.js';
 import {
-  MAX_GROUP_NODES,
   parseEvent,
   parseRolloutInput,
   type ResolvedRollout,
@@ -81,10 +81,10 @@ export function makeValidateInputHandler(deps: ValidateInputDeps) {
       logger.warn('invalid rollout input', { executionName, problems: error.problems.length });
       throw new InvalidRolloutInputError(error.message, { cause: error });
     }
-    if (listed && rollout.phases !== null && rollout.target.nodes.length > MAX_GROUP_NODES) {
-      // A phase's verdict reads the run record's names, which hold 2,000 (run-history.ts).
+    if (listed && rollout.phases !== null && rollout.target.nodes.length > MAX_PHASED_NODES) {
+      // A phase's verdict names its nodes in one event and one item (phases.ts).
       throw new InvalidRolloutInputError(
-        `phases: ${rollout.target.nodes.length} nodes resolved; phases take a group of at most ${MAX_GROUP_NODES} nodes (split the selection, or use approvalGate)`,
+        `phases: ${rollout.target.nodes.length} nodes resolved; phases take a group of at most ${MAX_PHASED_NODES} nodes (split the selection, or use approvalGate)`,
       );
     }
     logContext({ runId: rollout.runId, target: rollout.target.name });

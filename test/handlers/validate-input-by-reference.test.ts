@@ -95,15 +95,22 @@ describe('validate-input: a list by reference', () => {
     });
   });
 
-  it('phases over more than 2,000 resolved nodes are refused naming phases', async () => {
-    const { run } = resolved(2001, {
+  it('phases over more than 5,000 resolved nodes are refused naming phases (MAX_PHASED_NODES)', async () => {
+    const { run } = resolved(5001, {
       phases: [{ name: 'ring0', nodeCount: 10, bakeMinutes: 60 }],
     });
     await expect(run()).rejects.toMatchObject({
       name: 'InvalidRolloutInput',
       message: expect.stringMatching(
-        /^phases: 2001 nodes resolved; phases take a group of at most 2000/,
+        /^phases: 5001 nodes resolved; phases take a group of at most 5000/,
       ),
     });
+  });
+
+  it('phases over exactly 5,000 resolved nodes are taken (issue 11: the verdict reads the S3 list)', async () => {
+    const { run } = resolved(5000, {
+      phases: [{ name: 'ring0', nodeCount: 10, bakeMinutes: 60 }],
+    });
+    await expect(run()).resolves.toMatchObject({ targetResolution: { count: 5000 } });
   });
 });

@@ -352,6 +352,9 @@ describe('RolloutApi: the handler', () => {
     expect(JSON.stringify(puts[0]?.Resource)).toContain('/manifests/api/*');
     const get = found.find((s) => actionsOf(s).includes('s3:GetObject'));
     expect(JSON.stringify(get?.Resource)).toContain('/scans/*');
+    // And a selected run's resolved node list, for its report (issue 11): read-only.
+    expect(JSON.stringify(get?.Resource)).toContain('/targets/*');
+    expect(actionsOf(get as never)).toEqual(['s3:GetObject']);
     const start = found.filter((s) => actionsOf(s).includes('states:StartExecution'));
     expect(JSON.stringify(start)).toContain('ScanMachine');
     // The live node view: the node workflow's execution history, and nothing else of it.
