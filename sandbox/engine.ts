@@ -6,7 +6,6 @@
 import './polyfill.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
@@ -1011,8 +1010,8 @@ export class Sandbox {
       if (!history) return;
       history.push({ type, timestamp: this.clock.now() });
       if (history.length > HISTORY_KEPT) history.shift();
-      // An ended execution keeps its inputs deflated, and no state objects (enteredDetails).
-      packEnded(history);
+      // The kept inputs as text now, so an ended execution holds no state objects.
+      for (const e of history) void e.stateEnteredEventDetails?.input;
     };
     try {
       const output = await run.result;
@@ -1234,59 +1233,26 @@ export class Sandbox {
   }
 }
 
-/** A history event's details as {@link enteredDetails} makes them. */
-export interface EnteredDetails {
-  readonly name: string;
-  readonly input: string;
-}
-
-/** Packs an ended execution's kept inputs (not enumerable: the event's own fields stay `name` and `input`). */
-const PACK = Symbol('pack');
-
 /**
- * A history event's `stateEnteredEventDetails`. Its input becomes JSON text when first read
- * (GetExecutionHistory) or when the execution ends, not at every state entered: that text was
- * 8 % of a 1,000-node run's CPU, and only the newest {@link HISTORY_KEPT} events are kept. Once
- * the execution has ended the text is kept deflated (`PACK`): the kept inputs of ended node
- * executions were 60 % of the heap a 1,000-node run leaves (14 KB each, 7 per node), which a
- * 10,000-node run pays for in garbage collection. The interpreter never changes a state's
- * input once entered (each state works on its own copy), so reading later gives the same text.
+ * A history event's `stateEnteredEventDetails`, its input as JSON text made when first read
+ * (GetExecutionHistory, or the execution's end), not at every state entered: that text was 8 %
+ * of a 1,000-node run's CPU, and only the newest {@link HISTORY_KEPT} events are ever read. The
+ * interpreter never changes a state's input once entered (each state works on its own copy).
+ * Deflating the text of ended executions was tried: it cost more CPU (3 %) than it saved in GC.
  */
-export function enteredDetails(name: string, input: unknown): EnteredDetails {
+export function enteredDetails(name: string, input: unknown): { name: string; input: string } {
   let value: unknown = input ?? null;
   let text: string | undefined;
-  let packed: Buffer | undefined;
-  const read = () => {
-    if (packed !== undefined) return inflateRawSync(packed).toString('utf8');
-    if (text === undefined) {
-      text = JSON.stringify(value);
-      value = undefined;
-    }
-    return text;
-  };
-  const details = {
+  return {
     name,
     get input() {
-      return read();
+      if (text === undefined) {
+        text = JSON.stringify(value);
+        value = undefined;
+      }
+      return text;
     },
   };
-  Object.defineProperty(details, PACK, {
-    enumerable: false,
-    value: () => {
-      if (packed !== undefined) return;
-      packed = deflateRawSync(read(), { level: 1 });
-      text = undefined;
-    },
-  });
-  return details;
-}
-
-/** Packs the kept inputs of an execution that has ended (see {@link enteredDetails}). */
-function packEnded(history: readonly { stateEnteredEventDetails?: EnteredDetails }[]): void {
-  for (const e of history) {
-    const pack = (e.stateEnteredEventDetails as { [PACK]?: () => void } | undefined)?.[PACK];
-    pack?.();
-  }
 }
 
 /** A task's parameters with {@link SANDBOX_STATE_ENTERED_TIME} replaced by `at` (adapt.ts, 8). */

@@ -1,8 +1,8 @@
 /**
  * Issue 11, sandbox speed: a node execution's kept history events carry their state's input as
- * JSON text made when read, and deflated once the execution has ended (sandbox/engine.ts
- * enteredDetails). What GetExecutionHistory answers must not change: the same text, the same
- * fields, before and after the execution ends.
+ * JSON text made when first read or when the execution ends, not at every state entered
+ * (sandbox/engine.ts enteredDetails). What GetExecutionHistory answers must not change: the same
+ * text, the same fields, after the execution ends.
  */
 import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -114,7 +114,7 @@ describe('GetExecutionHistory of a node execution, running and ended', () => {
       expect(input.runId).toBe(runId);
       expect(input.node.name).toBe('H1');
     }
-    // The same text on a second read (inflated again from the packed form).
+    // The same text on a second read.
     const again = (await sandbox.sfnClient.send(
       new GetExecutionHistoryCommand({ executionArn: arn, includeExecutionData: true }) as never,
     )) as { events: typeof events };
