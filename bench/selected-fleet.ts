@@ -4,6 +4,7 @@
  * (ResolveTarget, validation, the scan, the Distributed Map's ItemReader). Used by the fleet
  * bench for `BENCH_FLEET_NODES` above 2,000 (e.g. 10,000). Figures, not assertions.
  */
+import { loadavg } from 'node:os';
 import { MAX_GROUP_NODES } from '../lambdas/core/rollout-input.js';
 import { runScenario } from '../sandbox/run-scenario.js';
 import { parseScenario } from '../sandbox/scenario.js';
@@ -80,6 +81,8 @@ export async function benchSelectedFleetOf(count: number, maxConcurrency: number
       : { nodes: summary?.nodes }),
     wallSeconds: round(wallMs / 1000, 1),
     cpuSeconds: round((cpu.user + cpu.system) / 1e6, 1),
+    // The machine's 1-, 5- and 15-minute load averages at the end (2 cores here, shared).
+    loadAverage: loadavg().map((l) => round(l, 1)),
     simulatedHours: round((sandbox.clock.now().getTime() - simulatedFrom) / 3_600_000, 2),
     parentHistoryEvents: execution.historyEvents,
     parentStateTransitions: execution.stateTransitions,

@@ -249,8 +249,14 @@ export async function checkRunInvariants(evidence: RunEvidence): Promise<Invaria
   const log = fleet.log
     .slice(evidence.fleetFrom, evidence.fleetTo)
     .filter((e) => members.has(nodeKey(e.node)));
-  const status = (node: string) =>
-    report?.nodes.find((n) => nodeKey(n.name) === nodeKey(node))?.status ?? 'NotRecorded';
+  // The report's status of each node, the first entry of a name as `find` had it (issue 11: a
+  // lookup per node, not a scan of the report per node).
+  const reported = new Map<string, string>();
+  for (const n of report?.nodes ?? []) {
+    const key = nodeKey(n.name);
+    if (!reported.has(key)) reported.set(key, n.status);
+  }
+  const status = (node: string) => reported.get(nodeKey(node)) ?? 'NotRecorded';
   return [
     restartOnlyWhenDrained(log),
     nodesLeftClean(evidence, log, status),
@@ -839,21 +845,29 @@ async function reportMatchesHistory(evidence: RunEvidence): Promise<InvariantRes
       );
     }
   }
+  // Issue 11: each node's last event and its updates, grouped once (a filter per node was
+  // quadratic in the fleet's size).
+  const lastNodeEvent = new Map<string, (typeof events)[number]>();
+  for (const e of events) {
+    if (e.type === LIFECYCLE_EVENT_TYPES.nodeUpdated)
+      lastNodeEvent.set(nodeKey(String(e.detail.node)), e);
+  }
+  const updatesByNode = new Map<string, (typeof items.updates)[number][]>();
+  for (const u of items.updates) {
+    const key = nodeKey(u.node);
+    const list = updatesByNode.get(key);
+    if (list) list.push(u);
+    else updatesByNode.set(key, [u]);
+  }
   for (const stored of items.nodes) {
-    const event = events
-      .filter(
-        (e) =>
-          e.type === LIFECYCLE_EVENT_TYPES.nodeUpdated &&
-          nodeKey(String(e.detail.node)) === nodeKey(stored.node),
-      )
-      .at(-1);
+    const event = lastNodeEvent.get(nodeKey(stored.node));
     if (event && event.detail.status !== stored.status) {
       problems.push(
         `${stored.node}: the last node event says ${String(event.detail.status)}, the run history ${stored.status}`,
       );
     }
     if (stored.status === 'Succeeded') {
-      const mine = items.updates.filter((u) => nodeKey(u.node) === nodeKey(stored.node));
+      const mine = updatesByNode.get(nodeKey(stored.node)) ?? [];
       const lastAttempt = new Map<string, (typeof mine)[number]>();
       for (const u of mine) {
         const key = `${u.plugin}|${u.update}`;

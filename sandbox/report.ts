@@ -73,23 +73,35 @@ export async function readRunReport(store: RunStore, runId: string): Promise<Run
   if (!run) throw new Error(`run ${runId} is not in the run store`);
   const summary = run.summary as { reason?: string } | undefined;
   const nodes: ReportNode[] = [];
+  // Issue 11: each node's result (the first of its name) and updates (in store order), grouped
+  // once; a find and a filter per node was quadratic in the fleet's size.
+  const resultOf = new Map<string, (typeof items.nodes)[number]>();
+  for (const n of items.nodes) {
+    const key = n.node.toUpperCase();
+    if (!resultOf.has(key)) resultOf.set(key, n);
+  }
+  const updatesOf = new Map<string, (typeof items.updates)[number][]>();
+  for (const u of items.updates) {
+    const key = u.node.toUpperCase();
+    const list = updatesOf.get(key);
+    if (list) list.push(u);
+    else updatesOf.set(key, [u]);
+  }
   for (const name of run.nodes) {
-    const result = items.nodes.find((n) => n.node.toUpperCase() === name.toUpperCase());
-    const updates = items.updates
-      .filter((u) => u.node.toUpperCase() === name.toUpperCase())
-      .map((u) => ({
-        plugin: u.plugin,
-        update: u.update,
-        attempt: u.attempt,
-        outcome: u.outcome,
-        exitCode: u.exitCode,
-        rebootRequired: u.rebootRequired,
-        durationSeconds: u.durationSeconds,
-        ...(u.detail ? { detail: u.detail } : {}),
-        ...(u.excludedBy ? { excludedBy: u.excludedBy } : {}),
-        ...(u.fromCache === true ? { fromCache: true } : {}),
-        ...(u.cacheNote ? { cacheNote: u.cacheNote } : {}),
-      }));
+    const result = resultOf.get(name.toUpperCase());
+    const updates = (updatesOf.get(name.toUpperCase()) ?? []).map((u) => ({
+      plugin: u.plugin,
+      update: u.update,
+      attempt: u.attempt,
+      outcome: u.outcome,
+      exitCode: u.exitCode,
+      rebootRequired: u.rebootRequired,
+      durationSeconds: u.durationSeconds,
+      ...(u.detail ? { detail: u.detail } : {}),
+      ...(u.excludedBy ? { excludedBy: u.excludedBy } : {}),
+      ...(u.fromCache === true ? { fromCache: true } : {}),
+      ...(u.cacheNote ? { cacheNote: u.cacheNote } : {}),
+    }));
     const ledger = (await store.getLedger(name)).entries
       .filter((e) => e.runId === runId && e.removedAt === undefined)
       .map((e) => ({
