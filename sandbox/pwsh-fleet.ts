@@ -90,7 +90,15 @@ export const PWSH_MISSING =
 type WorkerMessage =
   | { t: 'ready' }
   | { t: 'call'; id: number; name: string; args: Record<string, unknown>; out: string; err: string }
-  | { t: 'done'; id: number; code: number; out: string; err: string; runspaces?: number };
+  | {
+      t: 'done';
+      id: number;
+      code: number;
+      out: string;
+      err: string;
+      runspaces?: number;
+      ms?: { setup: number; script: number; seam: number; cleanup: number };
+    };
 
 /** One job (one command's script) in a worker: its messages, in order. */
 export class PwshJob {
@@ -277,6 +285,15 @@ export class PwshWorkerPool {
     runspaces: 0,
     startMs: 0,
     busyMs: 0,
+    /**
+     * Inside the worker, wall ms per part of a job: its setup (environment), its script (seam
+     * round trips included) and its cleanup (dropping globals).
+     */
+    jobSetupMs: 0,
+    scriptMs: 0,
+    /** Of scriptMs: the seam calls' round trips to the sandbox (its answers included). */
+    seamMs: 0,
+    jobCleanupMs: 0,
     /** Commands run per document. */
     documents: {} as Partial<Record<DocumentKey, number>>,
   };
@@ -445,6 +462,12 @@ export class PwshNodeScripts implements NodeScriptHost {
         if (stopped === undefined) job.print(message.out, message.err);
         if (message.t === 'done') {
           healthy = true;
+          if (message.ms) {
+            this.pool.stats.jobSetupMs += message.ms.setup;
+            this.pool.stats.scriptMs += message.ms.script;
+            this.pool.stats.seamMs += message.ms.seam;
+            this.pool.stats.jobCleanupMs += message.ms.cleanup;
+          }
           if (stopped !== undefined) throw stopped;
           job.finished();
           return message.code;

@@ -24,7 +24,9 @@
 #                      {"t":"abort","id":7}               job 7's command ended (timeout, cancel)
 #   worker -> sandbox  {"t":"ready"}
 #                      {"t":"call","id":7,"name":"Wait-RolloutSeconds","args":{...},"out":"...","err":"..."}
-#                      {"t":"done","id":7,"code":0,"out":"...","err":"...","runspaces":3}
+#                      {"t":"done","id":7,"code":0,"out":"...","err":"...","runspaces":3,"ms":{...}}
+#                      (ms: the job's setup, script (seam calls included) and cleanup, and its
+#                      seam calls (round trips to the sandbox), in wall ms)
 # "out" and "err" carry what the job's script printed since its last message.
 param([Parameter(Mandatory = $true)] [string] $Rendered)
 
@@ -54,6 +56,10 @@ namespace RolloutSandbox
         private static int runspaces;
         [ThreadStatic] private static StringWriter printedOut;
         [ThreadStatic] private static StringWriter printedErr;
+        [ThreadStatic] private static double seamMs;
+
+        /// <summary>Wall ms this thread's job spent in seam calls (sending, waiting for the answer, reading it).</summary>
+        public static double SeamMs { get { return seamMs; } }
 
         public static int Runspaces { get { return runspaces; } }
 
@@ -129,6 +135,7 @@ namespace RolloutSandbox
         {
             printedOut = new StringWriter();
             printedErr = new StringWriter();
+            seamMs = 0;
         }
 
         public static void Unroute()
@@ -158,6 +165,13 @@ namespace RolloutSandbox
         /// long, double, string, bool, null). In C#: cmdlet JSON cost about 2 ms a call.
         /// </summary>
         public static object Call(long job, int slot, string name, object arguments)
+        {
+            long began = System.Diagnostics.Stopwatch.GetTimestamp();
+            try { return CallAndWait(job, slot, name, arguments); }
+            finally { seamMs += System.Diagnostics.Stopwatch.GetElapsedTime(began).TotalMilliseconds; }
+        }
+
+        private static object CallAndWait(long job, int slot, string name, object arguments)
         {
             StringBuilder line = new StringBuilder(256);
             line.Append("{\"t\":\"call\",\"id\":").Append(job.ToString(CultureInfo.InvariantCulture));
@@ -346,6 +360,8 @@ $runspaceLoop = {
             if ($sandboxJob.t -ne 'job') { continue }
             $global:SandboxJobId = [long]$sandboxJob.id
             $sandboxCode = 0
+            $sandboxClock = [Diagnostics.Stopwatch]::StartNew()
+            $sandboxTimes = [ordered]@{ setup = 0.0; script = 0.0; seam = 0.0; cleanup = 0.0 }
             [RolloutSandbox.Hub]::Route()
             try {
                 # The job's environment, as $env:NAME (this runspace's Env: drive).
@@ -362,6 +378,7 @@ $runspaceLoop = {
                     if ($entry.Value -ne '') { Set-Alias -Name $entry.Key -Value $entry.Value -Scope Global -Force }
                 }
                 $global:LASTEXITCODE = 0
+                $sandboxTimes.setup = $sandboxClock.Elapsed.TotalMilliseconds
                 $null = & (Join-Path $Rendered ([string]$sandboxJob.key + '.ps1'))
                 $sandboxCode = $global:LASTEXITCODE
             }
@@ -369,6 +386,8 @@ $runspaceLoop = {
                 [Console]::Error.WriteLine('SANDBOX WORKER ERROR ' + $_.Exception.Message)
                 $sandboxCode = 1
             }
+            $sandboxTimes.script = $sandboxClock.Elapsed.TotalMilliseconds - $sandboxTimes.setup
+            $sandboxTimes.seam = [RolloutSandbox.Hub]::SeamMs
             $sandboxPrinted = [RolloutSandbox.Hub]::TakePrinted()
             [RolloutSandbox.Hub]::Unroute()
             try {
@@ -387,7 +406,8 @@ $runspaceLoop = {
                 $sandboxPrinted[1] += 'SANDBOX WORKER ERROR cleaning up: ' + $_.Exception.Message + "`n"
                 $sandboxCode = 1
             }
-            $sandboxDone = @{ t = 'done'; id = $global:SandboxJobId; code = $sandboxCode; out = $sandboxPrinted[0]; err = $sandboxPrinted[1]; runspaces = [RolloutSandbox.Hub]::Runspaces }
+            $sandboxTimes.cleanup = $sandboxClock.Elapsed.TotalMilliseconds - $sandboxTimes.setup - $sandboxTimes.script
+            $sandboxDone = @{ t = 'done'; id = $global:SandboxJobId; code = $sandboxCode; out = $sandboxPrinted[0]; err = $sandboxPrinted[1]; runspaces = [RolloutSandbox.Hub]::Runspaces; ms = $sandboxTimes }
             [RolloutSandbox.Hub]::Finish($global:SandboxJobId, $Slot)
             [RolloutSandbox.Hub]::Send((ConvertTo-Json -InputObject $sandboxDone -Compress))
         }
