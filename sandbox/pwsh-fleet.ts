@@ -14,7 +14,7 @@
  * worker whose search, download and install ask the node (`WU-*` calls).
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -216,6 +216,19 @@ class PwshWorker {
     return this.failed !== undefined;
   }
 
+  /** CPU seconds this process has used (Linux's /proc), or undefined where that is not readable. */
+  cpuSeconds(): number | undefined {
+    try {
+      // Fields 14 and 15 (utime, stime), in clock ticks (100 a second on Linux), after the
+      // command name, which is in parentheses.
+      const stat = readFileSync(`/proc/${this.process.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Jobs running now. */
   get running(): number {
     return this.jobs.size;
@@ -347,6 +360,17 @@ export class PwshWorkerPool {
     this.running++;
     this.stats.peakJobs = Math.max(this.stats.peakJobs, this.running);
     return job;
+  }
+
+  /** CPU seconds the live pwsh processes have used (Linux), or undefined. */
+  cpuSeconds(): number | undefined {
+    let total = 0;
+    for (const worker of this.workers) {
+      const seconds = worker.cpuSeconds();
+      if (seconds === undefined) return undefined;
+      total += seconds;
+    }
+    return total;
   }
 
   /** Processes alive now. */
