@@ -14,7 +14,7 @@
  * worker whose search, download and install ask the node (`WU-*` calls).
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -216,14 +216,15 @@ class PwshWorker {
     return this.failed !== undefined;
   }
 
-  /** CPU seconds this process has used (Linux's /proc), or undefined where that is not readable. */
+  /**
+   * CPU seconds this worker has used, its descendants included (`dotnet pwsh` starts the pwsh
+   * that runs the jobs as a grandchild), from Linux's /proc; undefined where that is not readable.
+   */
   cpuSeconds(): number | undefined {
+    const pid = this.process.pid;
+    if (pid === undefined) return undefined;
     try {
-      // Fields 14 and 15 (utime, stime), in clock ticks (100 a second on Linux), after the
-      // command name, which is in parentheses.
-      const stat = readFileSync(`/proc/${this.process.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / 100;
+      return processTreeCpuSeconds(pid);
     } catch {
       return undefined;
     }
@@ -260,6 +261,22 @@ class PwshWorker {
     this.process.stdin.end();
     this.process.kill();
   }
+}
+
+/** utime + stime of a process and its live descendants, in seconds (Linux's /proc). */
+function processTreeCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields 14 and 15 (utime, stime), in clock ticks (USER_HZ, 100 on Linux), counted after the
+  // command name, which is in parentheses.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  let seconds = (Number(fields[11]) + Number(fields[12])) / 100;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+    for (const child of children === '' ? [] : children.split(' ')) {
+      seconds += processTreeCpuSeconds(Number(child));
+    }
+  }
+  return seconds;
 }
 
 export interface PwshPoolOptions {
