@@ -321,7 +321,11 @@ export class PwshWorkerPool {
      */
     jobSetupMs: 0,
     scriptMs: 0,
-    /** Of scriptMs: the seam calls' round trips to the sandbox (its answers included). */
+    /**
+     * Of scriptMs: the seam calls, from asking to the answer. An answer that waits in virtual
+     * time comes when the clock gets there, so this includes wall time the sandbox spends on
+     * other nodes meanwhile.
+     */
     seamMs: 0,
     jobCleanupMs: 0,
     /** Commands run per document. */
