@@ -149,3 +149,35 @@ describe.skipIf(!available)('the pwsh worker: many jobs at once, one runspace ea
     expect(ended.out.trim()).toBe('probe NODE-F variable=[] function=False alias=False phase=[]');
   }, 120_000);
 });
+
+describe.skipIf(!available)('the pwsh worker pool: processes', () => {
+  it('processes: 2 spreads jobs at once over two processes, each job still on its own node', async () => {
+    const two = new PwshWorkerPool({ processes: 2 });
+    try {
+      writeFileSync(join(two.folder, 'probe.ps1'), PROBE);
+      const jobs = await Promise.all([
+        two.start(spec('probe', 'NODE-G')),
+        two.start(spec('probe', 'NODE-H')),
+      ]);
+      const ended = await Promise.all(jobs.map((job) => drive(job)));
+      for (const job of jobs) two.finish(job, true);
+      expect(two.alive).toBe(2);
+      expect(two.stats.workers).toBe(2);
+      expect(ended.map((run) => run.out.trim())).toEqual([
+        'probe NODE-G variable=[] function=False alias=False phase=[]',
+        'probe NODE-H variable=[] function=False alias=False phase=[]',
+      ]);
+    } finally {
+      two.close();
+    }
+  }, 120_000);
+});
+
+describe('PwshWorkerPool options', () => {
+  it('refuses a process count that is not a whole number of at least 1, naming it', () => {
+    expect(() => new PwshWorkerPool({ processes: 0 })).toThrow(
+      'processes (0): expected a whole number of at least 1',
+    );
+    expect(() => new PwshWorkerPool({ processes: 1.5 })).toThrow('processes (1.5)');
+  });
+});
