@@ -3,7 +3,8 @@
  * text the synthesized `AWS::SSM::Document` carries (`renderDocumentScript`), run in a runspace
  * of a long-lived pwsh process that runs many at once (`sandbox/pwsh-worker.ps1`, `dotnet
  * pwsh`), with the Windows seam of `ssm/_common.ps1` answered here from the simulated node's
- * state, in virtual time. What the script prints is what complete-command and the interpreters read.
+ * state, in virtual time. What the script prints is what complete-command and the interpreters
+ * read.
  *
  * The model's rules for what Windows does (an installer's exit code per attempt, a drain's
  * length and failure, a resume's failure, a pre-update script's exit code) are the fleet's
