@@ -2,8 +2,11 @@
  * The two fleets side by side (issue 10): wall time per node and per command of a 64-node
  * cluster and a 1,000-node group, on the pwsh fleet (the documents' real scripts in pwsh
  * workers) and on the TypeScript model. BENCH_FLEET_CLUSTER and BENCH_FLEET_GROUP set the sizes (default 64 and 1000; 0 leaves one out).
- * Without pwsh the pwsh rows say so. Figures, not assertions.
+ * Without pwsh the pwsh rows say so. Figures, not assertions: with CPU seconds (node's own, and
+ * the pwsh processes' on Linux) and the 1-minute load average before and after, since this
+ * machine is shared.
  */
+import { loadavg } from 'node:os';
 import { PWSH_MISSING, PwshWorkerPool, pwshAvailable } from '../sandbox/pwsh-fleet.js';
 import { runScenario } from '../sandbox/run-scenario.js';
 import { round } from './measure.js';
@@ -29,12 +32,16 @@ export async function benchFleets() {
     for (const target of targets) {
       const pool = fleet === 'pwsh' ? new PwshWorkerPool() : undefined;
       await pool?.render();
+      const cpu = process.cpuUsage();
+      const loadBefore = loadavg()[0] ?? 0;
       try {
         const result = await runScenario(scenario({ ...target, minutes: 5 }), {
           fleet,
           ...(pool ? { pwshPool: pool } : {}),
         });
         const commands = result.fleet.nodes().reduce((n, node) => n + node.commands.length, 0);
+        const used = process.cpuUsage(cpu);
+        const pwshCpu = pool?.cpuSeconds();
         rows.push({
           fleet,
           target: `${target.kind} of ${target.count}`,
@@ -43,13 +50,22 @@ export async function benchFleets() {
           commands,
           wallMsPerNode: round(result.wallMs / target.count, 1),
           wallMsPerCommand: round(result.wallMs / commands, 1),
+          nodeCpuSeconds: round((used.user + used.system) / 1e6, 1),
+          load1: [round(loadBefore, 1), round(loadavg()[0] ?? 0, 1)],
           ...(pool
             ? {
-                pwshWorkers: pool.stats.workers,
+                ...(pwshCpu === undefined ? {} : { pwshCpuSeconds: round(pwshCpu, 1) }),
+                pwshProcesses: pool.stats.workers,
+                pwshRunspaces: pool.stats.runspaces,
+                peakConcurrentScripts: pool.stats.peakJobs,
                 pwshStartSeconds: round(pool.stats.startMs / 1000, 1),
                 pwshCommands: pool.stats.commands,
                 seamCallsPerCommand: round(pool.stats.seamCalls / pool.stats.commands, 1),
                 pwshBusyMsPerCommand: round(pool.stats.busyMs / pool.stats.commands, 1),
+                // Wall ms inside pwsh, virtual waits included (in wall time, the sandbox working on other
+                // nodes meanwhile): per script run, and per seam call from asking to the answer.
+                scriptWallMsPerCommand: round(pool.stats.scriptMs / pool.stats.commands, 1),
+                seamWaitMsPerCall: round(pool.stats.seamMs / pool.stats.seamCalls, 2),
               }
             : {}),
         });

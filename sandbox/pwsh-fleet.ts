@@ -1,9 +1,10 @@
 /**
  * The pwsh fleet: simulated nodes that run the real SSM documents. Each command's script is the
- * text the synthesized `AWS::SSM::Document` carries (`renderDocumentScript`), run by one of a
- * small pool of long-lived pwsh workers (`sandbox/pwsh-worker.ps1`, `dotnet pwsh`), with the
- * Windows seam of `ssm/_common.ps1` answered here from the simulated node's state, in virtual
- * time. What the script prints is what complete-command and the interpreters read.
+ * text the synthesized `AWS::SSM::Document` carries (`renderDocumentScript`), run in a runspace
+ * of a long-lived pwsh process that runs many at once (`sandbox/pwsh-worker.ps1`, `dotnet
+ * pwsh`), with the Windows seam of `ssm/_common.ps1` answered here from the simulated node's
+ * state, in virtual time. What the script prints is what complete-command and the interpreters
+ * read.
  *
  * The model's rules for what Windows does (an installer's exit code per attempt, a drain's
  * length and failure, a resume's failure, a pre-update script's exit code) are the fleet's
@@ -14,7 +15,7 @@
  * worker whose search, download and install ask the node (`WU-*` calls).
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -89,49 +90,42 @@ export const PWSH_MISSING =
 
 type WorkerMessage =
   | { t: 'ready' }
-  | { t: 'call'; name: string; args: Record<string, unknown>; out: string; err: string }
-  | { t: 'done'; code: number; out: string; err: string };
+  | { t: 'call'; id: number; name: string; args: Record<string, unknown>; out: string; err: string }
+  | {
+      t: 'done';
+      id: number;
+      code: number;
+      out: string;
+      err: string;
+      runspaces?: number;
+      ms?: { setup: number; script: number; seam: number; cleanup: number };
+    };
 
-class PwshWorker {
-  private readonly process: ChildProcessWithoutNullStreams;
+/** One job (one command's script) in a worker: its messages, in order. */
+export class PwshJob {
   private readonly queue: WorkerMessage[] = [];
   private waiting: ((message: WorkerMessage) => void) | undefined;
   private failed: Error | undefined;
-  private stderr = '';
 
-  constructor(rendered: string) {
-    this.process = spawn(
-      'dotnet',
-      ['pwsh', '-NoProfile', '-NonInteractive', '-File', WORKER_SCRIPT, '-Rendered', rendered],
-      { cwd: ROOT, stdio: 'pipe' },
-    );
-    createInterface({ input: this.process.stdout }).on('line', (line) => {
-      let message: WorkerMessage;
-      try {
-        message = JSON.parse(line) as WorkerMessage;
-      } catch {
-        this.fail(new Error(`pwsh worker printed a line that is not JSON: ${line.slice(0, 200)}`));
-        return;
-      }
-      const waiter = this.waiting;
-      this.waiting = undefined;
-      if (waiter) waiter(message);
-      else this.queue.push(message);
-    });
-    this.process.stderr.on('data', (chunk: Buffer) => {
-      this.stderr = (this.stderr + chunk.toString()).slice(-4000);
-    });
-    this.process.on('exit', (code) =>
-      this.fail(new Error(`pwsh worker exited (${code}): ${this.stderr.trim()}`)),
-    );
+  constructor(
+    readonly id: number,
+    private readonly worker: PwshWorker,
+  ) {}
+
+  /** A message of this job from the worker. */
+  push(message: WorkerMessage) {
+    const waiter = this.waiting;
+    this.waiting = undefined;
+    if (waiter) waiter(message);
+    else this.queue.push(message);
   }
 
-  private fail(error: Error) {
+  fail(error: Error) {
     this.failed ??= error;
     const waiter = this.waiting;
     this.waiting = undefined;
     // The waiter rejects through next(): hand it a message it cannot use.
-    if (waiter) waiter({ t: 'done', code: -1, out: '', err: error.message });
+    if (waiter) waiter({ t: 'done', id: this.id, code: -1, out: '', err: error.message });
   }
 
   next(): Promise<WorkerMessage> {
@@ -146,8 +140,122 @@ class PwshWorker {
     });
   }
 
+  /** A message to this job's script (its "t" first, then the job id: the worker routes on them). */
+  send(message: { t: string } & Record<string, unknown>) {
+    const { t, ...rest } = message;
+    this.worker.send({ t, id: this.id, ...rest });
+  }
+}
+
+/** The job's spec: which rendered script runs, and the node it runs on. */
+export interface PwshJobSpec {
+  readonly key: string;
+  readonly payload: string;
+  readonly computer: string;
+  readonly environment: Readonly<Record<string, string>>;
+  readonly architecture: string;
+}
+
+/**
+ * One long-lived pwsh process running many jobs at once, each in a runspace of its own
+ * (`sandbox/pwsh-worker.ps1`); its pipes carry every job's messages, tagged with the job id.
+ */
+class PwshWorker {
+  private readonly process: ChildProcessWithoutNullStreams;
+  private readonly jobs = new Map<number, PwshJob>();
+  private failed: Error | undefined;
+  private stderr = '';
+  readonly ready: Promise<void>;
+  /** Runspaces the worker has opened (from its last `done`). */
+  runspaces = 0;
+
+  constructor(rendered: string) {
+    this.process = spawn(
+      'dotnet',
+      ['pwsh', '-NoProfile', '-NonInteractive', '-File', WORKER_SCRIPT, '-Rendered', rendered],
+      { cwd: ROOT, stdio: 'pipe' },
+    );
+    let started: () => void = () => {};
+    let broke: (error: Error) => void = () => {};
+    this.ready = new Promise<void>((resolve, reject) => {
+      started = resolve;
+      broke = reject;
+    });
+    // Not every caller waits for ready: a failure reaches them through the jobs.
+    this.ready.catch(() => {});
+    createInterface({ input: this.process.stdout }).on('line', (line) => {
+      let message: WorkerMessage;
+      try {
+        message = JSON.parse(line) as WorkerMessage;
+      } catch {
+        this.fail(new Error(`pwsh worker printed a line that is not JSON: ${line.slice(0, 200)}`));
+        return;
+      }
+      if (message.t === 'ready') {
+        started();
+        return;
+      }
+      if (message.t === 'done' && message.runspaces !== undefined) {
+        this.runspaces = message.runspaces;
+      }
+      const job = this.jobs.get(message.id);
+      if (job) job.push(message);
+      else
+        this.fail(new Error(`pwsh worker: a message for job ${message.id}, which is not running`));
+    });
+    this.process.stderr.on('data', (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString()).slice(-4000);
+    });
+    this.process.on('exit', (code) => {
+      const error = new Error(`pwsh worker exited (${code}): ${this.stderr.trim()}`);
+      broke(error);
+      this.fail(error);
+    });
+  }
+
+  get broken(): boolean {
+    return this.failed !== undefined;
+  }
+
+  /**
+   * CPU seconds this worker has used, its descendants included (`dotnet pwsh` starts the pwsh
+   * that runs the jobs as a grandchild), from Linux's /proc; undefined where that is not readable.
+   */
+  cpuSeconds(): number | undefined {
+    const pid = this.process.pid;
+    if (pid === undefined) return undefined;
+    try {
+      return processTreeCpuSeconds(pid);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.jobs.size;
+  }
+
+  private fail(error: Error) {
+    this.failed ??= error;
+    for (const job of this.jobs.values()) job.fail(this.failed);
+  }
+
+  start(id: number, spec: PwshJobSpec): PwshJob {
+    const job = new PwshJob(id, this);
+    this.jobs.set(id, job);
+    if (this.failed) job.fail(this.failed);
+    else job.send({ t: 'job', ...spec });
+    return job;
+  }
+
+  /** The job ended (or is given up): its messages are no longer expected. */
+  end(job: PwshJob) {
+    this.jobs.delete(job.id);
+  }
+
   send(message: unknown) {
-    this.process.stdin.write(`${JSON.stringify(message)}\n`);
+    if (!this.failed) this.process.stdin.write(`${JSON.stringify(message)}\n`);
   }
 
   close() {
@@ -156,43 +264,87 @@ class PwshWorker {
   }
 }
 
+/** utime + stime of a process and its live descendants, in seconds (Linux's /proc). */
+function processTreeCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields 14 and 15 (utime, stime), in clock ticks (USER_HZ, 100 on Linux), counted after the
+  // command name, which is in parentheses.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  let seconds = (Number(fields[11]) + Number(fields[12])) / 100;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+    for (const child of children === '' ? [] : children.split(' ')) {
+      seconds += processTreeCpuSeconds(Number(child));
+    }
+  }
+  return seconds;
+}
+
 export interface PwshPoolOptions {
-  /** Idle pwsh processes kept for the next commands (more run while more commands do). @default 8 */
-  readonly maxWorkers?: number;
+  /**
+   * pwsh processes, each running many scripts at once in runspaces; a job goes to the one
+   * running the fewest. @default 1
+   */
+  readonly processes?: number;
 }
 
 /**
- * Long-lived pwsh workers, started on demand. A script holds its worker while it waits in
- * virtual time, so every command that runs at once has a worker of its own: a command never
- * waits for one. (It did: a command queued behind scripts waiting in virtual time saw the clock
- * move on before it started, and passed its deadline, while a real node runs its command the
- * moment it arrives.) At most `maxWorkers` idle workers are kept; one released past that is
- * closed, so a wide group's burst of processes ends with its commands.
+ * Long-lived pwsh processes, each running many jobs at once, one runspace per job
+ * (`sandbox/pwsh-worker.ps1`). A script holds its runspace while it waits in virtual time, and a
+ * job that finds no idle runspace gets a new one, so a command never waits for a worker. (It
+ * did: a command queued behind scripts waiting in virtual time saw the clock move on before it
+ * started, and passed its deadline, while a real node runs its command the moment it arrives.)
+ * The cost of a concurrent command is a runspace (a thread), not a pwsh process.
  */
 export class PwshWorkerPool {
   private readonly rendered: string;
-  private readonly idle: PwshWorker[] = [];
-  private readonly all: PwshWorker[] = [];
-  private readonly maxWorkers: number;
+  private readonly workers: PwshWorker[] = [];
+  private readonly processes: number;
+  private readonly owners = new WeakMap<PwshJob, PwshWorker>();
+  private nextJob = 1;
+  private running = 0;
   /**
-   * Commands run, seam calls answered, workers started and the wall ms that took, the most
-   * workers alive at once, and `busyMs`: wall ms spent waiting on pwsh (script work and pipe
-   * round trips; not the virtual waits).
+   * Commands run, seam calls answered, pwsh processes started and the wall ms that took, the
+   * most jobs running at once and the most runspaces a process opened, and `busyMs`: wall ms
+   * spent waiting on pwsh (script work and pipe round trips; not the virtual waits).
    */
   readonly stats = {
     commands: 0,
     seamCalls: 0,
     workers: 0,
-    peakWorkers: 0,
+    peakJobs: 0,
+    runspaces: 0,
     startMs: 0,
     busyMs: 0,
+    /**
+     * Inside the worker, wall ms per part of a job: its setup (environment), its script (seam
+     * round trips included) and its cleanup (dropping globals).
+     */
+    jobSetupMs: 0,
+    scriptMs: 0,
+    /**
+     * Of scriptMs: the seam calls, from asking to the answer. An answer that waits in virtual
+     * time comes when the clock gets there, so this includes wall time the sandbox spends on
+     * other nodes meanwhile.
+     */
+    seamMs: 0,
+    jobCleanupMs: 0,
     /** Commands run per document. */
     documents: {} as Partial<Record<DocumentKey, number>>,
   };
 
   constructor(options: PwshPoolOptions = {}) {
-    this.maxWorkers = options.maxWorkers ?? 8;
+    const processes = options.processes ?? 1;
+    if (!Number.isInteger(processes) || processes < 1) {
+      throw new Error(`processes (${processes}): expected a whole number of at least 1`);
+    }
+    this.processes = processes;
     this.rendered = mkdtempSync(join(tmpdir(), 'rollout-pwsh-fleet-'));
+  }
+
+  /** The folder the scripts are rendered to (`<key>.ps1`). */
+  get folder(): string {
+    return this.rendered;
   }
 
   /** Writes each document's script as the synthesized document carries it. */
@@ -206,44 +358,69 @@ export class PwshWorkerPool {
   }
 
   /**
-   * A free worker, or a new one. `track` wraps the start (real work, during which virtual time
-   * must not move), so the command starts at the virtual instant it was sent.
+   * Starts a job in the process running the fewest (starting a process while fewer than
+   * `processes` run). `track` wraps the start (real work, during which virtual time must not
+   * move), so the command starts at the virtual instant it was sent.
    */
-  async acquire(
+  async start(
+    spec: PwshJobSpec,
     track: <T>(work: () => Promise<T>) => Promise<T> = (work) => work(),
-  ): Promise<PwshWorker> {
-    const free = this.idle.pop();
-    if (free) return free;
-    const started = performance.now();
-    const worker = new PwshWorker(this.rendered);
-    this.all.push(worker);
-    this.stats.workers++;
-    this.stats.peakWorkers = Math.max(this.stats.peakWorkers, this.all.length);
-    const ready = await track(() => worker.next());
-    if (ready.t !== 'ready') throw new Error(`pwsh worker: expected ready, got ${ready.t}`);
-    this.stats.startMs += performance.now() - started;
-    return worker;
+  ): Promise<PwshJob> {
+    let worker: PwshWorker | undefined;
+    if (this.workers.length < this.processes) {
+      const began = performance.now();
+      worker = new PwshWorker(this.rendered);
+      this.workers.push(worker);
+      this.stats.workers++;
+      await track(() => worker?.ready ?? Promise.resolve());
+      this.stats.startMs += performance.now() - began;
+    } else {
+      worker = this.workers.reduce((a, b) => (b.running < a.running ? b : a));
+    }
+    const job = worker.start(this.nextJob++, spec);
+    this.owners.set(job, worker);
+    this.running++;
+    this.stats.peakJobs = Math.max(this.stats.peakJobs, this.running);
+    return job;
   }
 
-  /** Workers alive now (busy or idle). */
+  /** CPU seconds the live pwsh processes have used (Linux), or undefined. */
+  cpuSeconds(): number | undefined {
+    let total = 0;
+    for (const worker of this.workers) {
+      const seconds = worker.cpuSeconds();
+      if (seconds === undefined) return undefined;
+      total += seconds;
+    }
+    return total;
+  }
+
+  /** Processes alive now. */
   get alive(): number {
-    return this.all.length;
+    return this.workers.length;
   }
 
-  /** Drops a broken worker. */
-  discard(worker: PwshWorker) {
-    worker.close();
-    const at = this.all.indexOf(worker);
-    if (at >= 0) this.all.splice(at, 1);
-  }
-
-  release(worker: PwshWorker) {
-    if (this.idle.length < this.maxWorkers) this.idle.push(worker);
-    else this.discard(worker);
+  /**
+   * The job ended. `healthy` false: it lost its place in the protocol (its process died, or
+   * the sandbox gave up on it): a live process is told to stop its script, and a dead one is
+   * dropped so that the next job starts a new one.
+   */
+  finish(job: PwshJob, healthy: boolean) {
+    this.running--;
+    const worker = this.owners.get(job);
+    if (!worker) return;
+    if (!healthy && !worker.broken) job.send({ t: 'abort' });
+    worker.end(job);
+    this.stats.runspaces = Math.max(this.stats.runspaces, worker.runspaces);
+    const at = this.workers.indexOf(worker);
+    if (worker.broken && at >= 0) {
+      worker.close();
+      this.workers.splice(at, 1);
+    }
   }
 
   close() {
-    for (const worker of this.all) worker.close();
+    for (const worker of this.workers) worker.close();
     rmSync(this.rendered, { recursive: true, force: true });
   }
 }
@@ -305,23 +482,24 @@ export class PwshNodeScripts implements NodeScriptHost {
       context.startInstallDropOff();
     }
     const job = new ScriptJob(context, this.extrasOf(node), this.clock);
-    const worker = await this.pool.acquire(track);
-    this.pool.stats.commands++;
-    const runs = this.pool.stats.documents;
-    runs[context.document] = (runs[context.document] ?? 0) + 1;
-    // Set when the command ended (timeout, cancel) or the seam failed: the script is told to
-    // stop, its worker is drained to its end, and this is thrown then.
-    let stopped: unknown;
-    let healthy = false;
-    try {
-      worker.send({
-        t: 'job',
+    const worker = await this.pool.start(
+      {
         key: context.document,
         payload: context.encodedPayload,
         computer: node.name,
         environment: WINDOWS_ENVIRONMENT,
         architecture: ARCHITECTURE[node.spec.os.architecture] ?? node.spec.os.architecture,
-      });
+      },
+      track,
+    );
+    this.pool.stats.commands++;
+    const runs = this.pool.stats.documents;
+    runs[context.document] = (runs[context.document] ?? 0) + 1;
+    // Set when the command ended (timeout, cancel) or the seam failed: the script is told to
+    // stop, its job is drained to its end, and this is thrown then.
+    let stopped: unknown;
+    let healthy = false;
+    try {
       for (;;) {
         const asked = performance.now();
         const message = await track(() => worker.next());
@@ -330,6 +508,12 @@ export class PwshNodeScripts implements NodeScriptHost {
         if (stopped === undefined) job.print(message.out, message.err);
         if (message.t === 'done') {
           healthy = true;
+          if (message.ms) {
+            this.pool.stats.jobSetupMs += message.ms.setup;
+            this.pool.stats.scriptMs += message.ms.script;
+            this.pool.stats.seamMs += message.ms.seam;
+            this.pool.stats.jobCleanupMs += message.ms.cleanup;
+          }
           if (stopped !== undefined) throw stopped;
           job.finished();
           return message.code;
@@ -347,9 +531,8 @@ export class PwshNodeScripts implements NodeScriptHost {
         }
       }
     } finally {
-      // A worker that died or lost its place in the protocol is not used again.
-      if (healthy) this.pool.release(worker);
-      else this.pool.discard(worker);
+      // A job whose process died or that lost its place in the protocol is stopped there.
+      this.pool.finish(worker, healthy);
     }
   }
 

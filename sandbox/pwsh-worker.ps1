@@ -1,266 +1,454 @@
-# One long-lived PowerShell worker of the sandbox's pwsh fleet (sandbox/pwsh-fleet.ts).
+# One long-lived PowerShell process of the sandbox's pwsh fleet (sandbox/pwsh-fleet.ts), running
+# MANY jobs (one command's script each) at once, each in a runspace of its own.
 #
 # It runs the documents' scripts exactly as the synthesized documents carry them (rendered to
-# -Rendered by sandbox/pwsh-fleet.ts), one job at a time, with the payload in $env:SSM_Payload as
-# SSM Agent hands it over. The Windows seam of ssm/_common.ps1 is replaced by the simulated
-# node: every seam function is an alias (aliases win over the script's own functions, as Pester's
-# mocks do) whose body asks the sandbox over this process's pipes and waits for the answer. The
-# sandbox answers from the node's state in virtual time, so a script's sleeps never take wall time.
+# -Rendered by sandbox/pwsh-fleet.ts). A runspace is opened when a job arrives and none is idle,
+# loads the Windows seam (sandbox/pwsh-shim.ps1) once, and then runs one job after another: a
+# script that waits in virtual time holds a runspace (a thread), not a process, so no command
+# ever waits for a free worker. After each job the runspace drops the globals, functions and
+# aliases the job left, so nothing of one node's run leaks into the next job there.
 #
-# Protocol: one JSON object per line.
-#   sandbox -> worker  {"t":"job","key":"drain","payload":"<base64>","computer":"NODE1"}
-#                      {"t":"reply","value":...}   the answer to the last call
-#                      {"t":"abort"}               the command ended (timeout, cancel): stop
+# Per job, and per runspace rather than per process:
+# - the environment the scripts read as $env:NAME (COMPUTERNAME, SSM_Payload,
+#   PROCESSOR_ARCHITECTURE, ...): each runspace's Env: drive is a drive of the Alias provider
+#   (session state of that runspace; the process environment is shared by all threads), holding
+#   the job's values. [Environment]::ExpandEnvironmentVariables still reads the process
+#   environment: the Windows folders it expands (windir, ProgramData, ...) are the same for every
+#   node and are set there too.
+# - what the script prints through [Console]::Out and [Console]::Error: both are routed by thread
+#   (RolloutSandbox.Hub), and a runspace runs its job on one thread.
+#
+# Protocol: one JSON object per line, "t" then "id" (the job id) first.
+#   sandbox -> worker  {"t":"job","id":7,"key":"drain","payload":"<base64>","computer":"NODE1",...}
+#                      {"t":"reply","id":7,"value":...}   the answer to job 7's last call
+#                      {"t":"abort","id":7}               job 7's command ended (timeout, cancel)
 #   worker -> sandbox  {"t":"ready"}
-#                      {"t":"call","name":"Wait-RolloutSeconds","args":{...},"out":"...","err":"..."}
-#                      {"t":"done","code":0,"out":"...","err":"..."}
-# "out" and "err" carry what the script printed since the last message.
+#                      {"t":"call","id":7,"name":"Wait-RolloutSeconds","args":{...},"out":"...","err":"..."}
+#                      {"t":"done","id":7,"code":0,"out":"...","err":"...","runspaces":3,"ms":{...}}
+#                      (ms: the job's setup, script (seam calls included) and cleanup, and its
+#                      seam calls (round trips to the sandbox), in wall ms)
+# "out" and "err" carry what the job's script printed since its last message.
 param([Parameter(Mandatory = $true)] [string] $Rendered)
 
 $ErrorActionPreference = 'Stop'
-$global:SandboxProtocol = [Console]::Out
-$global:SandboxProtocolIn = [Console]::In
-$global:SandboxRealErr = [Console]::Error
-$global:SandboxJobOut = New-Object System.IO.StringWriter
-$global:SandboxJobErr = New-Object System.IO.StringWriter
 
-function global:Send-SandboxMessage {
-    param([Parameter(Mandatory = $true)] $Message)
-    $global:SandboxProtocol.WriteLine((ConvertTo-Json -InputObject $Message -Compress -Depth 8))
-    $global:SandboxProtocol.Flush()
-}
+Add-Type -TypeDefinition @'
+using System;
+using System.Collections;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.IO;
+using System.Management.Automation;
+using System.Text;
+using System.Text.Json;
+using System.Threading;
 
-function global:Get-SandboxPrinted {
-    $printed = @{ out = $global:SandboxJobOut.ToString(); err = $global:SandboxJobErr.ToString() }
-    $null = $global:SandboxJobOut.GetStringBuilder().Clear()
-    $null = $global:SandboxJobErr.GetStringBuilder().Clear()
-    return $printed
-}
+namespace RolloutSandbox
+{
+    /// <summary>The worker's pipes, shared by its runspaces: one writer, one inbox per runspace.</summary>
+    public static class Hub
+    {
+        private static readonly object Gate = new object();
+        private static readonly ConcurrentDictionary<int, BlockingCollection<string>> Inboxes = new ConcurrentDictionary<int, BlockingCollection<string>>();
+        private static readonly ConcurrentDictionary<long, int> Jobs = new ConcurrentDictionary<long, int>();
+        private static readonly ConcurrentStack<int> Idle = new ConcurrentStack<int>();
+        private static TextWriter protocol;
+        private static int runspaces;
+        [ThreadStatic] private static StringWriter printedOut;
+        [ThreadStatic] private static StringWriter printedErr;
+        [ThreadStatic] private static double seamMs;
 
-# Asks the simulated node; returns its answer. A command that ended meanwhile throws, which the
-# script's own trap turns into exit 1 (its output is discarded: the command has ended already).
-function global:Invoke-SandboxSeam {
-    param([string] $Name, [hashtable] $Arguments = @{})
-    $printed = Get-SandboxPrinted
-    Send-SandboxMessage @{ t = 'call'; name = $Name; args = $Arguments; out = $printed.out; err = $printed.err }
-    $line = $global:SandboxProtocolIn.ReadLine()
-    if ($null -eq $line) { [Environment]::Exit(0) }
-    $reply = ConvertFrom-Json -InputObject $line -DateKind String
-    if ($reply.t -eq 'abort') { throw 'sandbox: the command ended while the script ran' }
-    return $reply.value
-}
+        /// <summary>Wall ms this thread's job spent in seam calls (sending, waiting for the answer, reading it).</summary>
+        public static double SeamMs { get { return seamMs; } }
 
-function global:ConvertFrom-SandboxInstant {
-    param([string] $Text)
-    return [datetime]::Parse($Text, [Globalization.CultureInfo]::InvariantCulture, [Globalization.DateTimeStyles]::RoundtripKind).ToUniversalTime()
-}
+        public static int Runspaces { get { return runspaces; } }
 
-# --- the seam, backed by the simulated node --------------------------------------------------
-function global:SandboxSeam-GetWindowsDirectory { return 'C:\Windows' }
-function global:SandboxSeam-GetRolloutUtcNow { return (ConvertFrom-SandboxInstant (Invoke-SandboxSeam 'Get-RolloutUtcNow')) }
-function global:SandboxSeam-WaitRolloutSeconds { param([double] $Seconds) $null = Invoke-SandboxSeam 'Wait-RolloutSeconds' @{ seconds = $Seconds } }
-function global:SandboxSeam-TestFileExists { param([string] $Path) return [bool](Invoke-SandboxSeam 'Test-FileExists' @{ path = $Path }) }
-# The sandbox has no file bytes: the "stream" carries the SHA-256 of what the node holds.
-function global:SandboxSeam-OpenLockedFile {
-    param([string] $Path)
-    $sha = [string](Invoke-SandboxSeam 'Open-LockedFile' @{ path = $Path })
-    $file = [pscustomobject]@{ Sha256 = $sha }
-    $file | Add-Member -MemberType ScriptMethod -Name Dispose -Value { }
-    return $file
-}
-function global:SandboxSeam-GetStreamSha256 { param($Stream) return [string]$Stream.Sha256 }
-function global:SandboxSeam-GetRegistryValue { param([string] $Path, [string] $Name) return (Invoke-SandboxSeam 'Get-RegistryValue' @{ path = $Path; name = $Name }) }
-function global:SandboxSeam-TestRegistryKey { param([string] $Path) return [bool](Invoke-SandboxSeam 'Test-RegistryKey' @{ path = $Path }) }
-function global:SandboxSeam-GetRolloutMarker { param([string] $Key, [string] $Name) return (Invoke-SandboxSeam 'Get-RolloutMarker' @{ key = $Key; name = $Name }) }
-function global:SandboxSeam-SetRolloutMarker { param([string] $Key, [string] $Name, [string] $Value) $null = Invoke-SandboxSeam 'Set-RolloutMarker' @{ key = $Key; name = $Name; value = $Value } }
-function global:SandboxSeam-RemoveRolloutMarker { param([string] $Key, [string] $Name) $null = Invoke-SandboxSeam 'Remove-RolloutMarker' @{ key = $Key; name = $Name } }
-function global:SandboxSeam-ClearRolloutMarkers { param([string] $Key) $null = Invoke-SandboxSeam 'Clear-RolloutMarkers' @{ key = $Key } }
-function global:SandboxSeam-GetBootSessionId { return [string](Invoke-SandboxSeam 'Get-BootSessionId') }
-function global:SandboxSeam-GetOperatingSystem {
-    $os = Invoke-SandboxSeam 'Get-OperatingSystem'
-    return [pscustomobject]@{
-        Caption = [string]$os.caption
-        Version = [string]$os.version
-        BuildNumber = [string]$os.buildNumber
-        ServicePackMajorVersion = [int]$os.servicePack
-        LastBootUpTime = (ConvertFrom-SandboxInstant $os.lastBootTime)
-    }
-}
-function global:SandboxSeam-GetLastBootTime { return (ConvertFrom-SandboxInstant (Invoke-SandboxSeam 'Get-LastBootTime')) }
-function global:SandboxSeam-GetServiceStatus { param([string] $Name) return (Invoke-SandboxSeam 'Get-ServiceStatus' @{ name = $Name }) }
-function global:SandboxSeam-GetServiceStartMode { param([string] $Name) return [string](Invoke-SandboxSeam 'Get-ServiceStartMode' @{ name = $Name }) }
-function global:SandboxSeam-ImportFailoverClusterModule { }
-function global:SandboxSeam-GetDeviceGuardStatus {
-    $vbs = [int](Invoke-SandboxSeam 'Get-DeviceGuardStatus')
-    return @([pscustomobject]@{ VirtualizationBasedSecurityStatus = $vbs })
-}
-function global:SandboxSeam-TestSecureBoot { return [bool](Invoke-SandboxSeam 'Test-SecureBoot') }
-function global:SandboxSeam-GetInstalledHotFixIds { return @(Invoke-SandboxSeam 'Get-InstalledHotFixIds') }
-function global:SandboxSeam-GetFileVersion { param([string] $Path) return (Invoke-SandboxSeam 'Get-FileVersion' @{ path = $Path }) }
-function global:SandboxSeam-GetInstalledPackageNames { return @(Invoke-SandboxSeam 'Get-InstalledPackageNames') }
-function global:SandboxSeam-ReceiveS3File {
-    param([string] $Bucket, [string] $Key, [string] $Destination)
-    $failure = Invoke-SandboxSeam 'Receive-S3File' @{ bucket = $Bucket; key = $Key; destination = $Destination }
-    if ($null -ne $failure) { throw ([string]$failure) }
-}
-function global:SandboxSeam-InitializeUpdateFolder { param([string] $Path) }
-function global:SandboxSeam-GetStagingCacheRoot { return 'C:\ProgramData\RolloutControlPlane\Staging' }
-function global:SandboxSeam-GetStagedFile { param([string] $Path) return (Invoke-SandboxSeam 'Get-StagedFile' @{ path = $Path }) }
-function global:SandboxSeam-RemoveStagedFile { param([string] $Path) $null = Invoke-SandboxSeam 'Remove-StagedFile' @{ path = $Path } }
-function global:SandboxSeam-CopyUpdateFile { param([string] $Source, [string] $Destination) $null = Invoke-SandboxSeam 'Copy-UpdateFile' @{ source = $Source; destination = $Destination } }
-function global:SandboxSeam-InvokeInstaller {
-    param([string] $FilePath, [string] $Arguments, [string] $WorkingDirectory, [long] $TimeoutMilliseconds, [switch] $CaptureOutput)
-    $run = Invoke-SandboxSeam 'Invoke-Installer' @{ filePath = $FilePath; arguments = $Arguments; timeoutMilliseconds = $TimeoutMilliseconds }
-    $exitCode = $null
-    if ($run.exited) { $exitCode = [int]$run.exitCode }
-    $output = @()
-    if ($CaptureOutput -and $run.exited) { $output = @($run.output) }
-    return @{ exited = [bool]$run.exited; exitCode = $exitCode; output = $output }
-}
-function global:SandboxSeam-TestServicingBusy { return [bool](Invoke-SandboxSeam 'Test-ServicingBusy') }
-function global:SandboxSeam-GetStorageRepairJobs { return @(Invoke-SandboxSeam 'Get-StorageRepairJobs') }
+        /// <summary>Keeps stdout for the protocol; the scripts' Console.Out and Console.Error are routed by thread.</summary>
+        public static void Init()
+        {
+            protocol = Console.Out;
+            TextWriter stderr = Console.Error;
+            Console.SetOut(new RoutedWriter(false, stderr));
+            Console.SetError(new RoutedWriter(true, stderr));
+        }
 
-# The Windows Update Agent's COM objects, as far as windows-update.ps1 uses them: search,
-# download and install ask the node (WU-Search, WU-Download, WU-Install).
-function global:New-SandboxWuaCollection {
-    $collection = [pscustomobject]@{ List = (New-Object System.Collections.Generic.List[object]) }
-    $collection | Add-Member -MemberType ScriptProperty -Name Count -Value { $this.List.Count }
-    $collection | Add-Member -MemberType ScriptMethod -Name Item -Value { param($Index) $this.List[$Index] }
-    $collection | Add-Member -MemberType ScriptMethod -Name Add -Value { param($Update) $this.List.Add($Update); $this.List.Count - 1 }
-    return $collection
-}
-function global:New-SandboxWuaResult {
-    param($Answer)
-    $result = [pscustomobject]@{
-        ResultCode = [int]$Answer.resultCode
-        HResult = [int]$Answer.hResult
-        RebootRequired = [bool]($null -ne $Answer.PSObject.Properties['rebootRequired'] -and $Answer.rebootRequired)
-    }
-    $operation = [pscustomobject]@{ ResultCode = [int]$Answer.resultCode; Only = $result }
-    $operation | Add-Member -MemberType ScriptMethod -Name GetUpdateResult -Value { param($Index) $this.Only }
-    return $operation
-}
-function global:SandboxSeam-NewWindowsUpdateCollection { return (New-SandboxWuaCollection) }
-function global:SandboxSeam-NewWindowsUpdateSession {
-    $session = [pscustomobject]@{ ClientApplicationID = '' }
-    $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateSearcher -Value {
-        $searcher = [pscustomobject]@{}
-        $searcher | Add-Member -MemberType ScriptMethod -Name Search -Value {
-            param([string] $Criteria)
-            $answer = Invoke-SandboxSeam 'WU-Search' @{ query = $Criteria }
-            $updates = New-SandboxWuaCollection
-            foreach ($found in @($answer.updates)) {
-                $kb = New-SandboxWuaCollection
-                $null = $kb.Add([string]$found.kbDigits)
-                $categories = New-SandboxWuaCollection
-                foreach ($id in @($found.categoryIds)) { $null = $categories.Add([pscustomobject]@{ CategoryID = [string]$id }) }
-                $null = $updates.Add([pscustomobject]@{
-                        Title = [string]$found.title
-                        KBArticleIDs = $kb
-                        AutoSelectOnWebSites = [bool]$found.autoSelect
-                        BrowseOnly = [bool]$found.browseOnly
-                        EulaAccepted = [bool]$found.eulaAccepted
-                        InstallationBehavior = [pscustomobject]@{ CanRequestUserInput = [bool]$found.canRequestUserInput; RebootBehavior = [int]$found.rebootBehavior }
-                        Identity = [pscustomobject]@{ UpdateID = [string]$found.updateId }
-                        IsDownloaded = [bool]$found.isDownloaded
-                        IsInstalled = $false
-                        # WUA: true only for an update installed and waiting for a restart; the
-                        # search lists what is not installed.
-                        RebootRequired = $false
-                        Categories = $categories
-                        MsrcSeverity = [string]$found.msrcSeverity
-                        LastDeploymentChangeTime = $(if ($null -eq $found.published) { $null } else { [string]$found.published })
-                    })
+        public static void Send(string line)
+        {
+            lock (Gate)
+            {
+                protocol.Write(line);
+                protocol.Write('\n');
+                protocol.Flush();
             }
-            return [pscustomobject]@{ ResultCode = [int]$answer.resultCode; Updates = $updates }
         }
-        return $searcher
-    }
-    $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateDownloader -Value {
-        $downloader = [pscustomobject]@{ Updates = $null }
-        $downloader | Add-Member -MemberType ScriptMethod -Name Download -Value {
-            New-SandboxWuaResult (Invoke-SandboxSeam 'WU-Download' @{ updateId = [string]$this.Updates.Item(0).Identity.UpdateID })
+
+        public static int NewRunspace()
+        {
+            int slot = Interlocked.Increment(ref runspaces);
+            Inboxes[slot] = new BlockingCollection<string>();
+            return slot;
         }
-        return $downloader
-    }
-    $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateInstaller -Value {
-        $installer = [pscustomobject]@{ Updates = $null; AllowSourcePrompts = $true }
-        $installer | Add-Member -MemberType ScriptMethod -Name Install -Value {
-            New-SandboxWuaResult (Invoke-SandboxSeam 'WU-Install' @{ updateId = [string]$this.Updates.Item(0).Identity.UpdateID })
+
+        /// <summary>An idle runspace's slot, or 0.</summary>
+        public static int TakeIdle()
+        {
+            int slot;
+            return Idle.TryPop(out slot) ? slot : 0;
         }
-        return $installer
+
+        public static void Assign(long job, int slot, string line)
+        {
+            Jobs[job] = slot;
+            Inboxes[slot].Add(line);
+        }
+
+        public static bool Deliver(long job, string line)
+        {
+            int slot;
+            if (!Jobs.TryGetValue(job, out slot)) return false;
+            Inboxes[slot].Add(line);
+            return true;
+        }
+
+        /// <summary>The next line for this runspace; null once the worker closes.</summary>
+        public static string Receive(int slot)
+        {
+            try { return Inboxes[slot].Take(); }
+            catch (InvalidOperationException) { return null; }
+        }
+
+        /// <summary>The job ended: its runspace is idle again.</summary>
+        public static void Finish(long job, int slot)
+        {
+            int ignored;
+            Jobs.TryRemove(job, out ignored);
+            Idle.Push(slot);
+        }
+
+        public static void Close()
+        {
+            foreach (BlockingCollection<string> inbox in Inboxes.Values) inbox.CompleteAdding();
+        }
+
+        /// <summary>From now on this thread's Console output is the job's.</summary>
+        public static void Route()
+        {
+            printedOut = new StringWriter();
+            printedErr = new StringWriter();
+            seamMs = 0;
+        }
+
+        public static void Unroute()
+        {
+            printedOut = null;
+            printedErr = null;
+        }
+
+        /// <summary>What this thread's job printed since the last call: [out, err].</summary>
+        public static string[] TakePrinted()
+        {
+            string[] printed = { Drain(printedOut), Drain(printedErr) };
+            return printed;
+        }
+
+        private static string Drain(StringWriter writer)
+        {
+            if (writer == null) return "";
+            string text = writer.ToString();
+            writer.GetStringBuilder().Clear();
+            return text;
+        }
+
+        /// <summary>
+        /// A seam call of this thread's job: what the script printed so far and the call go out, the
+        /// sandbox's answer comes back as ConvertFrom-Json would give it (PSCustomObject, object[],
+        /// long, double, string, bool, null). In C#: cmdlet JSON cost about 2 ms a call.
+        /// </summary>
+        public static object Call(long job, int slot, string name, object arguments)
+        {
+            long began = System.Diagnostics.Stopwatch.GetTimestamp();
+            try { return CallAndWait(job, slot, name, arguments); }
+            finally { seamMs += System.Diagnostics.Stopwatch.GetElapsedTime(began).TotalMilliseconds; }
+        }
+
+        private static object CallAndWait(long job, int slot, string name, object arguments)
+        {
+            StringBuilder line = new StringBuilder(256);
+            line.Append("{\"t\":\"call\",\"id\":").Append(job.ToString(CultureInfo.InvariantCulture));
+            line.Append(",\"name\":");
+            WriteJson(line, name);
+            line.Append(",\"args\":");
+            WriteJson(line, arguments);
+            string[] printed = TakePrinted();
+            line.Append(",\"out\":");
+            WriteJson(line, printed[0]);
+            line.Append(",\"err\":");
+            WriteJson(line, printed[1]);
+            line.Append('}');
+            Send(line.ToString());
+            string reply = Receive(slot);
+            if (reply == null) throw new InvalidOperationException("sandbox: the worker is closing");
+            using (JsonDocument document = JsonDocument.Parse(reply))
+            {
+                JsonElement root = document.RootElement;
+                if (root.GetProperty("t").GetString() == "abort") throw new InvalidOperationException("sandbox: the command ended while the script ran");
+                JsonElement value;
+                return root.TryGetProperty("value", out value) ? FromJson(value) : null;
+            }
+        }
+
+        private static object FromJson(JsonElement value)
+        {
+            switch (value.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    PSObject result = new PSObject();
+                    foreach (JsonProperty property in value.EnumerateObject())
+                        result.Properties.Add(new PSNoteProperty(property.Name, FromJson(property.Value)));
+                    return result;
+                case JsonValueKind.Array:
+                    object[] items = new object[value.GetArrayLength()];
+                    int at = 0;
+                    foreach (JsonElement item in value.EnumerateArray()) items[at++] = FromJson(item);
+                    return items;
+                case JsonValueKind.String:
+                    return value.GetString();
+                case JsonValueKind.Number:
+                    long whole;
+                    if (value.TryGetInt64(out whole)) return whole;
+                    return value.GetDouble();
+                case JsonValueKind.True:
+                    return true;
+                case JsonValueKind.False:
+                    return false;
+                default:
+                    return null;
+            }
+        }
+
+        private static void WriteJson(StringBuilder line, object value)
+        {
+            PSObject wrapped = value as PSObject;
+            if (wrapped != null) value = wrapped.BaseObject;
+            if (value == null) { line.Append("null"); return; }
+            string text = value as string;
+            if (text != null)
+            {
+                line.Append('"');
+                foreach (char c in text)
+                {
+                    switch (c)
+                    {
+                        case '"': line.Append("\\\""); break;
+                        case '\\': line.Append("\\\\"); break;
+                        case '\n': line.Append("\\n"); break;
+                        case '\r': line.Append("\\r"); break;
+                        case '\t': line.Append("\\t"); break;
+                        default:
+                            if (c < ' ') line.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                            else line.Append(c);
+                            break;
+                    }
+                }
+                line.Append('"');
+                return;
+            }
+            if (value is bool) { line.Append((bool)value ? "true" : "false"); return; }
+            if (value is SwitchParameter) { line.Append(((SwitchParameter)value).IsPresent ? "true" : "false"); return; }
+            if (value is double || value is float || value is decimal)
+            {
+                double number = Convert.ToDouble(value, CultureInfo.InvariantCulture);
+                line.Append(double.IsFinite(number) ? number.ToString("R", CultureInfo.InvariantCulture) : "null");
+                return;
+            }
+            if (value is int || value is long || value is short || value is byte || value is uint || value is ulong || value is ushort || value is sbyte)
+            {
+                line.Append(Convert.ToString(value, CultureInfo.InvariantCulture));
+                return;
+            }
+            IDictionary dictionary = value as IDictionary;
+            if (dictionary != null)
+            {
+                line.Append('{');
+                bool first = true;
+                foreach (DictionaryEntry entry in dictionary)
+                {
+                    if (!first) line.Append(',');
+                    first = false;
+                    WriteJson(line, Convert.ToString(entry.Key, CultureInfo.InvariantCulture));
+                    line.Append(':');
+                    WriteJson(line, entry.Value);
+                }
+                line.Append('}');
+                return;
+            }
+            IEnumerable list = value as IEnumerable;
+            if (list != null)
+            {
+                line.Append('[');
+                bool first = true;
+                foreach (object item in list)
+                {
+                    if (!first) line.Append(',');
+                    first = false;
+                    WriteJson(line, item);
+                }
+                line.Append(']');
+                return;
+            }
+            WriteJson(line, Convert.ToString(value, CultureInfo.InvariantCulture));
+        }
+
+        internal static TextWriter Current(bool error)
+        {
+            return error ? printedErr : printedOut;
+        }
     }
-    return $session
+
+    /// <summary>Console.Out / Console.Error: the current thread's job, else the real stderr.</summary>
+    internal sealed class RoutedWriter : TextWriter
+    {
+        private readonly bool error;
+        private readonly TextWriter fallback;
+
+        public RoutedWriter(bool error, TextWriter fallback)
+        {
+            this.error = error;
+            this.fallback = fallback;
+        }
+
+        public override Encoding Encoding { get { return Encoding.UTF8; } }
+
+        private TextWriter Target { get { return Hub.Current(error) ?? fallback; } }
+
+        public override void Write(char value) { Target.Write(value); }
+        public override void Write(string value) { Target.Write(value); }
+        public override void Write(char[] buffer, int index, int count) { Target.Write(buffer, index, count); }
+        public override void WriteLine() { Target.WriteLine(); }
+        public override void WriteLine(string value) { Target.WriteLine(value); }
+        public override void Flush() { Target.Flush(); }
+    }
 }
+'@
 
-foreach ($seam in @(
-        'Get-WindowsDirectory', 'Get-RolloutUtcNow', 'Wait-RolloutSeconds', 'Test-FileExists', 'Open-LockedFile',
-        'Get-StreamSha256', 'Get-RegistryValue', 'Test-RegistryKey', 'Get-RolloutMarker', 'Set-RolloutMarker',
-        'Remove-RolloutMarker', 'Clear-RolloutMarkers', 'Get-BootSessionId', 'Get-OperatingSystem', 'Get-LastBootTime',
-        'Get-ServiceStatus', 'Get-ServiceStartMode', 'Import-FailoverClusterModule', 'Get-DeviceGuardStatus',
-        'Test-SecureBoot', 'Get-InstalledHotFixIds', 'Get-FileVersion', 'Get-InstalledPackageNames', 'Receive-S3File',
-        'Initialize-UpdateFolder', 'Invoke-Installer', 'Test-ServicingBusy', 'New-WindowsUpdateSession',
-        'New-WindowsUpdateCollection', 'Get-StorageRepairJobs', 'Get-StagingCacheRoot', 'Get-StagedFile',
-        'Remove-StagedFile', 'Copy-UpdateFile')) {
-    Set-Alias -Name $seam -Value ('SandboxSeam-' + ($seam -replace '-', '')) -Scope Global
-}
+[RolloutSandbox.Hub]::Init()
 
-# The FailoverClusters cmdlets the documents call, with their real names and parameters.
-$null = New-Module -Name FailoverClusters -ScriptBlock {
-    function ConvertTo-ClusterNode {
-        param($Node)
-        return [pscustomobject]@{ Name = [string]$Node.name; State = [string]$Node.state; DrainStatus = [string]$Node.drainStatus }
-    }
-    function Get-Cluster { param([string] $Name) return [pscustomobject]@{ Name = [string](Invoke-SandboxSeam 'Get-Cluster') } }
-    # Without -Name: every member of the cluster, as the real cmdlet lists them.
-    function Get-ClusterNode { param([string] $Name, [string] $Cluster) return (@(Invoke-SandboxSeam 'Get-ClusterNode' @{ name = $Name }) | ForEach-Object { ConvertTo-ClusterNode $_ }) }
-    function Get-ClusterGroup {
-        param([string] $Name, [string] $Cluster)
-        return @(Invoke-SandboxSeam 'Get-ClusterGroup' | ForEach-Object { [pscustomobject]@{ Name = [string]$_.name; OwnerNode = [pscustomobject]@{ Name = [string]$_.owner }; GroupType = [string]$_.groupType } })
-    }
-    function Suspend-ClusterNode {
-        [CmdletBinding(SupportsShouldProcess = $true)]
-        param([string] $Name, [switch] $Drain, [switch] $Wait, [switch] $ForceDrain, [string] $Cluster)
-        return (ConvertTo-ClusterNode (Invoke-SandboxSeam 'Suspend-ClusterNode' @{ name = $Name; drain = [bool]$Drain }))
-    }
-    function Resume-ClusterNode {
-        [CmdletBinding(SupportsShouldProcess = $true)]
-        param([string] $Name, [ValidateSet('NoFailback', 'Immediate', 'Policy')] [string] $Failback, [string] $Cluster)
-        return (ConvertTo-ClusterNode (Invoke-SandboxSeam 'Resume-ClusterNode' @{ name = $Name; failback = $Failback }))
-    }
-    Export-ModuleMember -Function Get-Cluster, Get-ClusterNode, Get-ClusterGroup, Suspend-ClusterNode, Resume-ClusterNode
-} | Import-Module -Global -PassThru
-
-
-Send-SandboxMessage @{ t = 'ready' }
-while ($true) {
-    $line = $global:SandboxProtocolIn.ReadLine()
-    if ($null -eq $line) { break }
-    $job = ConvertFrom-Json -InputObject $line -DateKind String
-    if ($job.t -ne 'job') { continue }
-    $env:SSM_Payload = [string]$job.payload
-    $env:COMPUTERNAME = [string]$job.computer
-    $env:PROCESSOR_ARCHITECTURE = [string]$job.architecture
-    foreach ($variable in $job.environment.PSObject.Properties) {
-        [Environment]::SetEnvironmentVariable($variable.Name, [string]$variable.Value)
-    }
-    $path = Join-Path $Rendered ([string]$job.key + '.ps1')
-    [Console]::SetOut($global:SandboxJobOut)
-    [Console]::SetError($global:SandboxJobErr)
+# What every runspace runs: the shim once, then its jobs, one after another.
+$runspaceLoop = {
+    param([int] $Slot, [string] $Rendered, [string] $Shim)
+    $ErrorActionPreference = 'Stop'
+    $global:SandboxSlot = $Slot
+    $global:SandboxJobId = 0
+    $null = . $Shim
+    Remove-PSDrive -Name Env -Force
+    $null = New-PSDrive -Name Env -PSProvider Alias -Root '' -Scope Global
     $global:LASTEXITCODE = 0
-    $code = 0
-    try {
-        $null = & $path
-        $code = $global:LASTEXITCODE
+    & {
+        # What a job may not leave behind: anything global that is not here now.
+        $sandboxKeep = @{
+            variables = [Collections.Generic.HashSet[string]]::new([StringComparer]::OrdinalIgnoreCase)
+            functions = [Collections.Generic.HashSet[string]]::new([StringComparer]::OrdinalIgnoreCase)
+            aliases = [Collections.Generic.HashSet[string]]::new([StringComparer]::OrdinalIgnoreCase)
+        }
+        foreach ($name in (Get-Variable -Scope Global).Name) { $null = $sandboxKeep.variables.Add($name) }
+        foreach ($name in (Get-ChildItem -Path Function:).Name) { $null = $sandboxKeep.functions.Add($name) }
+        foreach ($name in (Get-Alias -Scope Global).Name) { $null = $sandboxKeep.aliases.Add($name) }
+        for (;;) {
+            $sandboxLine = [RolloutSandbox.Hub]::Receive($Slot)
+            if ($null -eq $sandboxLine) { break }
+            $sandboxJob = ConvertFrom-Json -InputObject $sandboxLine -DateKind String
+            if ($sandboxJob.t -ne 'job') { continue }
+            $global:SandboxJobId = [long]$sandboxJob.id
+            $sandboxCode = 0
+            $sandboxClock = [Diagnostics.Stopwatch]::StartNew()
+            $sandboxTimes = [ordered]@{ setup = 0.0; script = 0.0; seam = 0.0; cleanup = 0.0 }
+            [RolloutSandbox.Hub]::Route()
+            try {
+                # The job's environment, as $env:NAME (this runspace's Env: drive).
+                $sandboxEnvironment = [ordered]@{
+                    SSM_Payload = [string]$sandboxJob.payload
+                    COMPUTERNAME = [string]$sandboxJob.computer
+                    PROCESSOR_ARCHITECTURE = [string]$sandboxJob.architecture
+                }
+                foreach ($variable in $sandboxJob.environment.PSObject.Properties) {
+                    $sandboxEnvironment[$variable.Name] = [string]$variable.Value
+                    [Environment]::SetEnvironmentVariable($variable.Name, [string]$variable.Value)
+                }
+                foreach ($entry in $sandboxEnvironment.GetEnumerator()) {
+                    if ($entry.Value -ne '') { Set-Alias -Name $entry.Key -Value $entry.Value -Scope Global -Force }
+                }
+                $global:LASTEXITCODE = 0
+                $sandboxTimes.setup = $sandboxClock.Elapsed.TotalMilliseconds
+                $null = & (Join-Path $Rendered ([string]$sandboxJob.key + '.ps1'))
+                $sandboxCode = $global:LASTEXITCODE
+            }
+            catch {
+                [Console]::Error.WriteLine('SANDBOX WORKER ERROR ' + $_.Exception.Message)
+                $sandboxCode = 1
+            }
+            $sandboxTimes.script = $sandboxClock.Elapsed.TotalMilliseconds - $sandboxTimes.setup
+            $sandboxTimes.seam = [RolloutSandbox.Hub]::SeamMs
+            $sandboxPrinted = [RolloutSandbox.Hub]::TakePrinted()
+            [RolloutSandbox.Hub]::Unroute()
+            try {
+                foreach ($variable in @(Get-Variable -Scope Global)) {
+                    if (-not $sandboxKeep.variables.Contains($variable.Name)) { Remove-Variable -Name $variable.Name -Scope Global -Force -ErrorAction SilentlyContinue }
+                }
+                foreach ($function in @(Get-ChildItem -Path Function:)) {
+                    if (-not $sandboxKeep.functions.Contains($function.Name)) { Remove-Item -LiteralPath ('Function:\' + $function.Name) -Force -ErrorAction SilentlyContinue }
+                }
+                foreach ($alias in @(Get-Alias -Scope Global)) {
+                    if (-not $sandboxKeep.aliases.Contains($alias.Name)) { Remove-Item -LiteralPath ('Alias:\' + $alias.Name) -Force -ErrorAction SilentlyContinue }
+                }
+                $global:Error.Clear()
+            }
+            catch {
+                $sandboxPrinted[1] += 'SANDBOX WORKER ERROR cleaning up: ' + $_.Exception.Message + "`n"
+                $sandboxCode = 1
+            }
+            $sandboxTimes.cleanup = $sandboxClock.Elapsed.TotalMilliseconds - $sandboxTimes.setup - $sandboxTimes.script
+            $sandboxDone = @{ t = 'done'; id = $global:SandboxJobId; code = $sandboxCode; out = $sandboxPrinted[0]; err = $sandboxPrinted[1]; runspaces = [RolloutSandbox.Hub]::Runspaces; ms = $sandboxTimes }
+            [RolloutSandbox.Hub]::Finish($global:SandboxJobId, $Slot)
+            [RolloutSandbox.Hub]::Send((ConvertTo-Json -InputObject $sandboxDone -Compress))
+        }
     }
-    catch {
-        $global:SandboxJobErr.WriteLine('SANDBOX WORKER ERROR ' + $_.Exception.Message)
-        $code = 1
-    }
-    finally {
-        [Console]::SetOut($global:SandboxProtocol)
-        [Console]::SetError($global:SandboxRealErr)
-    }
-    $printed = Get-SandboxPrinted
-    Send-SandboxMessage @{ t = 'done'; code = $code; out = $printed.out; err = $printed.err }
 }
+
+$sessionState = [System.Management.Automation.Runspaces.InitialSessionState]::CreateDefault2()
+$shim = Join-Path $PSScriptRoot 'pwsh-shim.ps1'
+# Held so that the runspaces' pipelines are not collected.
+$pipelines = [Collections.Generic.List[powershell]]::new()
+
+function Open-SandboxRunspace {
+    $slot = [RolloutSandbox.Hub]::NewRunspace()
+    $runspace = [runspacefactory]::CreateRunspace($sessionState)
+    $runspace.ThreadOptions = [System.Management.Automation.Runspaces.PSThreadOptions]::ReuseThread
+    $runspace.Open()
+    $pipeline = [powershell]::Create()
+    $pipeline.Runspace = $runspace
+    $null = $pipeline.AddScript($runspaceLoop).AddArgument($slot).AddArgument($Rendered).AddArgument($shim)
+    $null = $pipeline.BeginInvoke()
+    $pipelines.Add($pipeline)
+    return $slot
+}
+
+[RolloutSandbox.Hub]::Send('{"t":"ready"}')
+for (;;) {
+    $line = [Console]::In.ReadLine()
+    if ($null -eq $line) { break }
+    if ($line -notmatch '^\{"t":"(\w+)","id":(\d+)') {
+        [Console]::Error.WriteLine('pwsh worker: a line without "t" and "id" first: ' + $line.Substring(0, [Math]::Min(200, $line.Length)))
+        continue
+    }
+    $id = [long]$Matches[2]
+    if ($Matches[1] -eq 'job') {
+        $slot = [RolloutSandbox.Hub]::TakeIdle()
+        if ($slot -eq 0) { $slot = Open-SandboxRunspace }
+        [RolloutSandbox.Hub]::Assign($id, $slot, $line)
+    }
+    elseif (-not [RolloutSandbox.Hub]::Deliver($id, $line)) {
+        [Console]::Error.WriteLine('pwsh worker: no running job ' + $id)
+    }
+}
+[RolloutSandbox.Hub]::Close()
+[Environment]::Exit(0)
