@@ -91,7 +91,8 @@ export const COMMANDS: readonly LazyCommand[] = [
   },
   {
     name: 'dashboard',
-    summary: 'serve the rollout dashboard on 127.0.0.1 (runs, a run live, reports, ledgers, scans)',
+    summary:
+      'serve the rollout dashboard on 127.0.0.1 (runs, a run live, reports, ledgers, scans, staging)',
     load: async () => {
       const m = await import('./commands/dashboard.js');
       return { spec: m.dashboardCommand, run: m.runDashboard };

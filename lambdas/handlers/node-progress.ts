@@ -35,7 +35,10 @@ export type NodeStep = (typeof NODE_STEPS)[number];
  * to a step, so a new state cannot go unnamed.
  */
 const STEP_RULES: readonly (readonly [RegExp, NodeStep])[] = [
-  [/^(Failure_|NodeFailed$|RecordNodeFailed$|UnexpectedError$|DrainedWhenFailing$)/, 'failing'],
+  [
+    /^(Failure_|NodeFailed$|RecordNodeFailed$|RecordNodeUpdateFailed$|UnexpectedError$|DrainedWhenFailing$)/,
+    'failing',
+  ],
   [/AfterFailure/, 'failing'],
   [/^(Init|Preflight|StopAfterReached|RecordNotStarted|NodeNotStarted)$/, 'preflight'],
   [/^(PlanNode|AnythingToInstall|RecordNothingToInstall|NodeHadNothingToInstall)$/, 'planning'],

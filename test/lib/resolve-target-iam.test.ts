@@ -66,7 +66,7 @@ describe('resolve-target IAM', () => {
     expect(JSON.stringify(put[0]?.Resource)).toMatch(/\/targets\/\*"/);
   });
 
-  it('only resolve-target writes targets/; validation, the run history and the scan read it', () => {
+  it('only resolve-target writes targets/; validation, the run history, the scan and the API (its report) read it', () => {
     const byRole = (action: string) =>
       Object.values(resources)
         .filter((r) => r.Type === 'AWS::IAM::Policy')
@@ -85,7 +85,7 @@ describe('resolve-target IAM', () => {
         )
         .sort();
     expect(byRole('s3:PutObject')).toEqual(['resolveTarget', 'validateInput']);
-    expect(byRole('s3:GetObject')).toEqual(['runHistory', 'scan', 'validateInput']);
+    expect(byRole('s3:GetObject')).toEqual(['api', 'runHistory', 'scan', 'validateInput']);
   });
 
   it('resolve-target and the scan may run 15 minutes: 2,000 SSM pages at 100,000 nodes', () => {
