@@ -15,7 +15,10 @@ import {
   nestsDeeperThan,
   parseIdempotencyKey,
   parseJsonBody,
+  parseNodeName,
   parseRequest,
+  parseRunId,
+  parseTargetName,
   rolloutIdempotencyKey,
   validationError,
 } from '../../lambdas/core/api-model.js';
@@ -268,5 +271,29 @@ describe('idempotency keys', () => {
       '{"a":[1,{"c":null,"d":"x"}],"b":1}',
     );
     expect(canonicalJson(undefined)).toBe('null');
+  });
+});
+
+describe('path parameters', () => {
+  it.each([
+    { parse: parseRunId, id: 'r-1_A', what: 'rollout id' },
+    { parse: parseTargetName, id: 'web.prod-1', what: 'target' },
+    { parse: parseNodeName, id: 'NODE1', what: 'node' },
+  ])('a $what reads $id as it is', ({ parse, id }) => {
+    expect(parse(id)).toBe(id);
+  });
+
+  it.each([
+    { parse: parseRunId, id: 'r 1', message: 'rollout id "r 1": expected 1 to 64 letters' },
+    { parse: parseRunId, id: undefined, message: 'rollout id nothing: expected' },
+    { parse: parseTargetName, id: '.web', message: 'target ".web": expected a cluster or group' },
+    { parse: parseTargetName, id: undefined, message: 'target nothing: expected' },
+    { parse: parseNodeName, id: 'A B', message: 'node "A B": ' },
+    { parse: parseNodeName, id: undefined, message: 'node nothing' },
+  ])('refuses $id with a 400 naming the id ($message)', ({ parse, id, message }) => {
+    const error = apiError(() => parse(id));
+    expect(error).toMatchObject({ status: 400, code: 'ValidationFailed', field: 'id' });
+    expect(error.value).toBe(id);
+    expect(error.message).toContain(message);
   });
 });
