@@ -19,6 +19,7 @@ import {
   parseRequest,
   parseRunId,
   parseTargetName,
+  reportFormat,
   rolloutIdempotencyKey,
   validationError,
 } from '../../lambdas/core/api-model.js';
@@ -295,5 +296,21 @@ describe('path parameters', () => {
     expect(error).toMatchObject({ status: 400, code: 'ValidationFailed', field: 'id' });
     expect(error.value).toBe(id);
     expect(error.message).toContain(message);
+  });
+});
+
+describe('reportFormat: the Accept header (RFC 9110 §12.5.1)', () => {
+  it.each([
+    { accept: undefined, format: 'json', source: 'no header' },
+    { accept: '   ', format: 'json', source: 'a blank header' },
+    { accept: 'text/csv', format: 'csv', source: 'only CSV' },
+    { accept: 'text/csv;q=0.5', format: 'csv', source: 'only CSV, at a lower quality' },
+    { accept: 'text/*, text/csv;q=0', format: undefined, source: 'the exact range refuses CSV' },
+    { accept: '*/*, text/csv', format: 'csv', source: 'CSV named exactly, JSON by */*' },
+    { accept: 'text/*, application/json', format: 'json', source: 'JSON named exactly' },
+    { accept: 'text/csv, application/json', format: 'csv', source: 'equal: the first named' },
+    { accept: 'image/png', format: undefined, source: 'neither' },
+  ])('$source ($accept): $format', ({ accept, format }) => {
+    expect(reportFormat(accept)).toBe(format);
   });
 });
