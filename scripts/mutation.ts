@@ -67,6 +67,7 @@ if (!Number.isInteger(concurrency) || concurrency < 1) {
 const OWN_TESTS: Readonly<Record<string, readonly string[]>> = {
   'plugin-arguments': ['plugin-arguments.test.ts'],
   'api-model': [
+    'api-model-requests.test.ts',
     'api-model.test.ts',
     'compliance-api.test.ts',
     'percentages-notice.test.ts',

@@ -313,7 +313,7 @@ export class ApiError extends Error {
   override readonly name = 'ApiError';
   readonly status: number;
   readonly field?: string;
-  readonly value?: unknown;
+  declare readonly value?: unknown; // `declare`: no own property unless given (see toBody)
   readonly problems?: readonly ValidationProblem[];
   readonly details?: Readonly<Record<string, unknown>>;
   readonly headers: Readonly<Record<string, string>>;

@@ -657,7 +657,9 @@ describe('the OpenAPI document', () => {
     }
     for (const path of API_PATHS) {
       expect(paths[path]?.['x-amazon-apigateway-any-method']).toBeDefined();
+      expect(methods).toContainEqual({ path, method: 'ANY' });
     }
+    expect(methods).toContainEqual({ path: '/{proxy+}', method: 'ANY' });
     expect(
       (document.components as { securitySchemes: Record<string, unknown> }).securitySchemes.sigv4,
     ).toMatchObject({ 'x-amazon-apigateway-authtype': 'awsSigv4' });

@@ -586,6 +586,18 @@ describe('parseHotfixConfig: the rest of the shape (mutation testing, issue 14)'
     ]);
   });
 
+  it('a code given as text beside an unknown attribute is one problem: the attribute', () => {
+    expect(
+      problemsOf(
+        withExtension(
+          `${TEMPLATE}<ExitConditions><Success><ExitCode x="1">0</ExitCode></Success></ExitConditions>`,
+        ),
+      ),
+    ).toEqual([
+      `${EXT}/ExitConditions/Success/ExitCode[1]@x = 1: unknown attribute; expected Code (names are case-sensitive)`,
+    ]);
+  });
+
   it('text beside the rules is one problem, not also an unknown element', () => {
     expect(problemsOf('<Cfg>rules<FolderRules/></Cfg>')).toEqual([
       'Cfg = rules: unexpected text; expected only child elements',

@@ -683,6 +683,9 @@ describe('issueProblems and the event schemas', () => {
     expect(() =>
       parseEvent('h', rolloutNodeRefSchema, { name: 'A B', instanceId: 'i-01234567' }),
     ).toThrow('name ("A B"): expected a NetBIOS computer name');
+    expect(() =>
+      parseEvent('h', rolloutNodeRefSchema, { name: 'NODE1', instanceId: 'i-1' }),
+    ).toThrow('instanceId ("i-1"): expected an EC2 instance id');
     expect(
       parseEvent('h', rolloutNodeRefSchema, { name: 'NODE1', instanceId: 'i-01234567' }),
     ).toEqual({
@@ -814,7 +817,26 @@ describe('parseRolloutInput: problems from every check, in the order of the inpu
     expect(parseRolloutInput({ ...BASE, policy: { warnAfter: 30 } }, NOW).deadlines).toEqual({
       warnAt: '2026-01-13T03:30:30.000Z',
     });
-    expect(parseRolloutInput(BASE, NOW).deadlines).toEqual({});
+    // No `stopAt` key at all: the workflow tests whether it is present.
+    expect(parseRolloutInput(BASE, NOW).deadlines).toStrictEqual({});
+  });
+
+  it('deadlines: StopAfter without a window ends the run StopAfter minutes from now', () => {
+    expect(parseRolloutInput({ ...BASE, policy: { stopAfter: 60 } }, NOW).deadlines).toEqual({
+      stopAt: '2026-01-13T04:00:30.000Z',
+    });
+  });
+
+  it('staging defaults to 10 nodes at a time when the input gives none', () => {
+    expect(parseRolloutInput(BASE, NOW).staging).toEqual({ maxConcurrency: 10 });
+  });
+
+  it('a change ticket URL may be http as well as https', () => {
+    const url = 'http://tickets.example/CHG1';
+    expect(
+      parseRolloutInput({ ...BASE, changeTicket: { system: 'ServiceNow', id: 'CHG1', url } }, NOW)
+        .changeTicket,
+    ).toEqual({ system: 'ServiceNow', id: 'CHG1', url });
   });
 
   it('generates a run id when no default is given', () => {
