@@ -34,8 +34,9 @@ import {
   type TerminalStatus,
 } from '../core/contracts.js';
 import { InvalidEventError, parseEvent } from '../core/rollout-input.js';
+import { metrics } from '../shared/metrics.js';
 import { createRunStore, type RunStore } from '../shared/run-store.js';
-import { logContext, logger, metrics, requiredEnv, tracer } from '../shared/runtime.js';
+import { logContext, logger, requiredEnv, tracer } from '../shared/runtime.js';
 import { type FullOutputRequest, isInlineOutputCut, readFullOutput } from './full-output.js';
 import { parseCommandComment } from './send-command.js';
 

@@ -18,8 +18,9 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { DEFAULT_SUSPEND_CLUSTER_NODE_TIMEOUT_MINUTES } from '../core/run-policy.js';
 import { invalidEvent } from '../shared/events.js';
+import { metrics } from '../shared/metrics.js';
 import { RunStore } from '../shared/run-store.js';
-import { logContext, metrics, requiredEnv, tracer } from '../shared/runtime.js';
+import { logContext, requiredEnv, tracer } from '../shared/runtime.js';
 
 /** Seconds SSM may take to deliver a command to a node (SendCommand TimeoutSeconds). */
 export const COMMAND_DELIVERY_SECONDS = 600;

@@ -22,9 +22,10 @@ import * as z from 'zod';
 import { parseEvent, parseRolloutInput, RUN_ID_PATTERN } from '../core/rollout-input.js';
 import { ENDED_WITHOUT_RELEASE, type ExecutionStatus, holderIsAlive } from '../core/target-lock.js';
 import { createEventPublisher, type LifecyclePublisher } from '../shared/event-publisher.js';
+import { metrics } from '../shared/metrics.js';
 import { publishRunEndedOutsideWorkflow } from '../shared/run-ended-outside.js';
 import { createRunStore, LockHeldError, type RunStore } from '../shared/run-store.js';
-import { logContext, logger, metrics, tracer } from '../shared/runtime.js';
+import { logContext, logger, tracer } from '../shared/runtime.js';
 
 const RUN_ID_ACCEPTED = 'expected a run id: 1 to 64 letters, digits, - and _';
 

@@ -6,9 +6,9 @@
  * the stored status). Called after the run record is written: a failed publish loses no history.
  */
 import { rolloutFinished } from '../core/lifecycle-events.js';
-import { summariseRun } from '../handlers/run-history.js';
 import type { LifecyclePublisher } from './event-publisher.js';
 import type { RunStore } from './run-store.js';
+import { summariseRun } from './run-summary.js';
 
 export async function publishRunEndedOutsideWorkflow(
   store: RunStore,

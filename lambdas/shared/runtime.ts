@@ -1,20 +1,13 @@
 /**
- * What every handler shares: Powertools logger, metrics and tracer, and reading configuration
- * from the environment with a clear error. Handlers build their SDK clients once per container
- * (in a `productionDeps()` function) and take them as parameters, so tests pass fakes.
+ * What every handler shares: Powertools logger, the tracer, and reading configuration from the
+ * environment with a clear error (metrics are in metrics.ts, for the handlers that emit them).
+ * Handlers build their SDK clients once per container (in a `productionDeps()` function) and
+ * take them as parameters, so tests pass fakes.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { captureAWSv3Client } from './xray.js';
 
-/** The metrics namespace of the control plane. */
-export const METRICS_NAMESPACE = 'WindowsRollout';
-
 export const logger = new Logger({ serviceName: 'windows-rollout' });
-export const metrics = new Metrics({
-  namespace: METRICS_NAMESPACE,
-  serviceName: 'windows-rollout',
-});
 /**
  * X-Ray subsegments for each SDK client's calls (lambdas/shared/xray.ts): what the handlers used
  * of Powertools' Tracer, without the X-Ray SDK in every bundle (issue 11 §4).

@@ -5,8 +5,8 @@ import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-s
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { makePreflightHandler } from '../../lambdas/handlers/preflight.js';
+import { metrics } from '../../lambdas/shared/metrics.js';
 import { LockLostError, type RunStore } from '../../lambdas/shared/run-store.js';
-import { metrics } from '../../lambdas/shared/runtime.js';
 
 const ssm = mockClient(SSMClient);
 const NOW = new Date('2026-01-13T22:00:00.000Z');
