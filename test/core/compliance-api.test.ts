@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { openApiDocument } from '../../lambdas/core/api-model.js';
+import { openApiDocument } from '../../lambdas/core/api-openapi.js';
 import { assessNode, type NodeCompliance } from '../../lambdas/core/compliance.js';
 import {
   COMPLIANCE_DEFAULT_PAGE_SIZE,

@@ -5,7 +5,7 @@
 
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { errorBodySchema } from '../../lambdas/core/api-model.js';
+import { errorBodySchema } from '../../lambdas/core/api-responses.js';
 import { assessNode } from '../../lambdas/core/compliance.js';
 import { compliancePageSchema } from '../../lambdas/core/compliance-api.js';
 import { createLedger } from '../../lambdas/core/install-ledger.js';
