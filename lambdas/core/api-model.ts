@@ -37,7 +37,6 @@ import {
   GROUP_NAME_PATTERN,
   issueProblems,
   parseRolloutInput,
-  publishedRolloutInputSchema,
   type ResolvedRollout,
   RolloutInputError,
   RUN_ID_PATTERN,
@@ -577,7 +576,6 @@ export const approvalGateSchema = z
     'Pilot first, then wait for approval, then the rest (CAU and SCCM pilot-group practice)',
   ) satisfies z.ZodType<ApprovalGate>;
 
-/** The body of POST /rollouts and POST /scans: the rollout workflow's input and a gate. */
 /**
  * Whether the rollout input itself takes `approvalGate` (and parseRolloutInput checks and
  * resolves it). Until it does, the API checks the gate here and passes it on in the input.
@@ -586,17 +584,6 @@ export const ROLLOUT_INPUT_HAS_APPROVAL_GATE = Object.hasOwn(
   rolloutInputSchema.shape,
   'approvalGate',
 );
-
-/** The body of POST /rollouts and POST /scans: the rollout workflow's input and a gate. */
-export const rolloutRequestSchema: z.ZodObject = (
-  ROLLOUT_INPUT_HAS_APPROVAL_GATE
-    ? publishedRolloutInputSchema
-    : publishedRolloutInputSchema.extend({ approvalGate: approvalGateSchema.optional() })
-).meta({
-  title: 'RolloutRequest',
-  description:
-    'The rollout workflow input (its JSON Schema is published with the workflow), with the optional approval gate',
-});
 
 /** A rollout request, checked and resolved. */
 export interface RolloutRequest {

@@ -11,6 +11,7 @@ import * as z from 'zod';
 import {
   API_PATHS,
   API_ROUTES,
+  approvalGateSchema,
   cancelRequestSchema,
   DEFAULT_PAGE_SIZE,
   decisionRequestSchema,
@@ -22,8 +23,8 @@ import {
   maxBodyBytes,
   type OperationId,
   REPORT_CSV_COLUMNS,
+  ROLLOUT_INPUT_HAS_APPROVAL_GATE,
   removalRequestSchema,
-  rolloutRequestSchema,
   splitPath,
 } from './api-model.js';
 import {
@@ -50,9 +51,27 @@ import {
   compliancePageSchema,
 } from './compliance-api.js';
 import { NETBIOS_MAX_LENGTH } from './node-names.js';
-import { GROUP_NAME_PATTERN, RUN_ID_PATTERN } from './rollout-input.js';
+import {
+  GROUP_NAME_PATTERN,
+  publishedRolloutInputSchema,
+  RUN_ID_PATTERN,
+} from './rollout-input.js';
 
 type Json = Record<string, unknown>;
+
+/**
+ * The body of POST /rollouts and POST /scans as documented: the rollout workflow's input and a
+ * gate. The handler checks a body with parseRolloutRequest (api-model.ts), which this describes.
+ */
+export const rolloutRequestSchema: z.ZodObject = (
+  ROLLOUT_INPUT_HAS_APPROVAL_GATE
+    ? publishedRolloutInputSchema
+    : publishedRolloutInputSchema.extend({ approvalGate: approvalGateSchema.optional() })
+).meta({
+  title: 'RolloutRequest',
+  description:
+    'The rollout workflow input (its JSON Schema is published with the workflow), with the optional approval gate',
+});
 
 function schemaOf(schema: z.ZodType, io: 'input' | 'output'): Json {
   const json = z.toJSONSchema(schema, {
