@@ -29,6 +29,7 @@ import {
 } from './api-model.js';
 import {
   cancelAcceptedSchema,
+  compliancePageSchema,
   decisionAcceptedSchema,
   errorBodySchema,
   forceRecoveryAcceptedSchema,
@@ -45,11 +46,7 @@ import {
   stagingAcceptedSchema,
   stagingStatusSchema,
 } from './api-responses.js';
-import {
-  COMPLIANCE_DEFAULT_PAGE_SIZE,
-  COMPLIANCE_MAX_PAGE_SIZE,
-  compliancePageSchema,
-} from './compliance-api.js';
+import { COMPLIANCE_DEFAULT_PAGE_SIZE, COMPLIANCE_MAX_PAGE_SIZE } from './compliance-api.js';
 import { NETBIOS_MAX_LENGTH } from './node-names.js';
 import {
   GROUP_NAME_PATTERN,

@@ -15,6 +15,7 @@ import {
   STAGING_STATUSES,
   STEP_PHASES,
 } from './api-model.js';
+import { COMPLIANCE_STATES } from './compliance.js';
 import { RUN_STATUSES } from './contracts.js';
 import { EXIT_OUTCOMES, type ExitOutcome } from './exit-codes.js';
 import { STILL_APPLICABLE_REASONS } from './rescan.js';
@@ -592,3 +593,75 @@ export const removalAcceptedSchema = z
     warnings: z.array(removalWarningSchema),
   })
   .meta({ title: 'RemovalAccepted' });
+
+// ---------------------------------------------------------------------------------------------
+// Compliance (issue 13, item 8): GET /compliance; the view is built by compliance-api.ts
+
+const state = z.enum(COMPLIANCE_STATES);
+
+const nodeComplianceSchema = z.object({
+  node: z.string(),
+  state: state.describe('Compliant, NonCompliant, or Unknown (the scan did not answer)'),
+  reasons: z.array(z.string()).describe('Why NonCompliant or Unknown; empty when Compliant'),
+  assessmentId: z.string(),
+  assessedAt: z.string().describe('When this assessment judged the node (ISO 8601)'),
+  previousState: state.nullable().describe('The state the assessment before found; null: none'),
+  previousAssessedAt: z.string().nullable(),
+  change: z
+    .enum(['FellOut', 'CameBack'])
+    .nullable()
+    .describe('What changed from the last known state; null: nothing'),
+  installed: z
+    .array(
+      z.object({
+        kb: z.string(),
+        installedAt: z.string(),
+        runId: z.string().nullable().describe('The run that installed it'),
+        hotpatched: z.boolean(),
+        installedPendingReboot: z.boolean(),
+      }),
+    )
+    .describe('Installed by our runs and not removed (the install ledger), in install order'),
+  missing: z
+    .array(
+      z.object({
+        kb: z.string().nullable(),
+        title: z.string(),
+        source: z.enum(['windowsUpdate', 'hotfix']),
+      }),
+    )
+    .describe('Applicable, not excluded by the selection, not installed'),
+  failed: z
+    .array(
+      z.object({
+        update: z.string(),
+        kb: z.string().nullable(),
+        runId: z.string(),
+        attempt: z.number().int(),
+        exitCode: z.number().int().nullable(),
+        detail: z.string().nullable(),
+      }),
+    )
+    .describe("Updates whose last attempt in the node's last run failed"),
+  pendingRestart: z.boolean().nullable().describe('A restart is pending; null: unknown'),
+});
+
+/** The response of GET /compliance. */
+export const compliancePageSchema = z
+  .object({
+    target: z.string(),
+    nodes: z
+      .array(nodeComplianceSchema)
+      .describe("The target's nodes ever assessed, a page at a time, in node-name order"),
+    counts: z
+      .object({
+        Compliant: z.number().int().min(0),
+        NonCompliant: z.number().int().min(0),
+        Unknown: z.number().int().min(0),
+      })
+      .describe("This page's nodes in each state"),
+    cursor: z.string().nullable().describe('Pass it back for the next page; null: the last page'),
+  })
+  .meta({ title: 'CompliancePage' });
+/** A page of GET /compliance, as compliancePageView builds it. */
+export type CompliancePageView = z.output<typeof compliancePageSchema>;
