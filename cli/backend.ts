@@ -4,29 +4,32 @@
  * in-process). Both send the same requests through {@link apiBackend}, so the routes, headers and
  * bodies are written once, here, and the two backends differ only in how a request travels.
  *
- * Every method returns the API's JSON as it is (typed by the schemas in lambdas/core/api-model.ts,
- * not re-validated: a newer server may add fields) or throws a {@link BackendError}.
+ * Every method returns the API's JSON as it is (typed by the schemas in
+ * lambdas/core/api-responses.ts, not re-validated: a newer server may add fields) or throws a
+ * {@link BackendError}.
  */
 
 import type { z } from 'zod';
 import type {
-  cancelAcceptedSchema,
-  decisionAcceptedSchema,
   ErrorBody,
-  forceRecoveryAcceptedSchema,
-  ledgerResponseSchema,
-  nodeProgressSchema,
   RemovalRequest,
   RolloutStatusView,
   RunReportView,
+  StagingStatusView,
+} from '../lambdas/core/api-model.js';
+import type {
+  cancelAcceptedSchema,
+  decisionAcceptedSchema,
+  forceRecoveryAcceptedSchema,
+  ledgerResponseSchema,
+  nodeProgressSchema,
   removalAcceptedSchema,
   rolloutAcceptedSchema,
   rolloutPageSchema,
-  StagingStatusView,
   scanAcceptedSchema,
   scanViewSchema,
   stagingAcceptedSchema,
-} from '../lambdas/core/api-model.js';
+} from '../lambdas/core/api-responses.js';
 import type { CompliancePageView } from '../lambdas/core/compliance-api.js';
 import type { ValidationProblem } from '../lambdas/core/errors.js';
 

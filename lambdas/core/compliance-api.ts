@@ -1,10 +1,12 @@
 /**
- * GET /compliance?target=… (issue 13, item 8): the query, the response and its view. The route
- * and its OpenAPI operation are in api-model.ts with the others; the shapes are here so the
- * compliance model stays in one place. Pure: no AWS SDK.
+ * GET /compliance?target=… (issue 13, item 8): the query and the response's view. The route is
+ * in api-model.ts with the others, its OpenAPI operation in api-openapi.ts, and the response's
+ * schema (compliancePageSchema) in api-responses.ts, which the API handler's bundle leaves out.
+ * Pure: no AWS SDK.
  */
 import * as z from 'zod';
-import { COMPLIANCE_STATES, type NodeCompliance, stateCounts } from './compliance.js';
+import type { CompliancePageView } from './api-responses.js';
+import { type NodeCompliance, stateCounts } from './compliance.js';
 import { GROUP_NAME_PATTERN } from './rollout-input.js';
 
 /** Nodes per page: the default and the most a request may ask for. */
@@ -37,73 +39,8 @@ export const complianceQuerySchema = z.strictObject(
 );
 export type ComplianceQuery = z.output<typeof complianceQuerySchema>;
 
-const state = z.enum(COMPLIANCE_STATES);
-
-const nodeComplianceSchema = z.object({
-  node: z.string(),
-  state: state.describe('Compliant, NonCompliant, or Unknown (the scan did not answer)'),
-  reasons: z.array(z.string()).describe('Why NonCompliant or Unknown; empty when Compliant'),
-  assessmentId: z.string(),
-  assessedAt: z.string().describe('When this assessment judged the node (ISO 8601)'),
-  previousState: state.nullable().describe('The state the assessment before found; null: none'),
-  previousAssessedAt: z.string().nullable(),
-  change: z
-    .enum(['FellOut', 'CameBack'])
-    .nullable()
-    .describe('What changed from the last known state; null: nothing'),
-  installed: z
-    .array(
-      z.object({
-        kb: z.string(),
-        installedAt: z.string(),
-        runId: z.string().nullable().describe('The run that installed it'),
-        hotpatched: z.boolean(),
-        installedPendingReboot: z.boolean(),
-      }),
-    )
-    .describe('Installed by our runs and not removed (the install ledger), in install order'),
-  missing: z
-    .array(
-      z.object({
-        kb: z.string().nullable(),
-        title: z.string(),
-        source: z.enum(['windowsUpdate', 'hotfix']),
-      }),
-    )
-    .describe('Applicable, not excluded by the selection, not installed'),
-  failed: z
-    .array(
-      z.object({
-        update: z.string(),
-        kb: z.string().nullable(),
-        runId: z.string(),
-        attempt: z.number().int(),
-        exitCode: z.number().int().nullable(),
-        detail: z.string().nullable(),
-      }),
-    )
-    .describe("Updates whose last attempt in the node's last run failed"),
-  pendingRestart: z.boolean().nullable().describe('A restart is pending; null: unknown'),
-});
-
-/** The response of GET /compliance. */
-export const compliancePageSchema = z
-  .object({
-    target: z.string(),
-    nodes: z
-      .array(nodeComplianceSchema)
-      .describe("The target's nodes ever assessed, a page at a time, in node-name order"),
-    counts: z
-      .object({
-        Compliant: z.number().int().min(0),
-        NonCompliant: z.number().int().min(0),
-        Unknown: z.number().int().min(0),
-      })
-      .describe("This page's nodes in each state"),
-    cursor: z.string().nullable().describe('Pass it back for the next page; null: the last page'),
-  })
-  .meta({ title: 'CompliancePage' });
-export type CompliancePageView = z.output<typeof compliancePageSchema>;
+/** The response of GET /compliance; its schema is in api-responses.ts, apart from the handler. */
+export type { CompliancePageView } from './api-responses.js';
 
 /** The response body from a page of the store. */
 export function compliancePageView(

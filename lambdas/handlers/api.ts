@@ -1,7 +1,9 @@
 /**
  * api: the change-management API behind API Gateway (REST, Lambda proxy integration, IAM auth).
- * One function routes every request; the routes, request schemas, views and the OpenAPI document
- * are in core/api-model.ts, and this file does the I/O: the run store, Step Functions, the scan.
+ * One function routes every request; the routes, request schemas and views are in
+ * core/api-model.ts (the response schemas and the OpenAPI document, which this function never
+ * builds, are in core/api-responses.ts and core/api-openapi.ts, out of its bundle), and this file
+ * does the I/O: the run store, Step Functions, the scan.
  *
  * Every answer is JSON (or the CSV report). A request the API cannot accept gets a 4xx whose
  * body names the field and the problem (`ApiError`). AWS throttling is a 503 with Retry-After;

@@ -10,13 +10,8 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import type { z } from 'zod';
-import {
-  ApiError,
-  executionArnFor,
-  type ScanStatus,
-  type scanAcceptedSchema,
-  type scanViewSchema,
-} from '../core/api-model.js';
+import { ApiError, executionArnFor, type ScanStatus } from '../core/api-model.js';
+import type { scanAcceptedSchema, scanViewSchema } from '../core/api-responses.js';
 import { parseScanNodeResult, type ScanNodeResult } from '../core/scan-result.js';
 import { logger } from '../shared/runtime.js';
 

@@ -13,14 +13,12 @@ import {
   buildRunReport,
   canonicalJson,
   csvField,
-  documentedMethods,
   executionArnFor,
   INTEGRATION_URI_PLACEHOLDER,
   listQuerySchema,
   MAX_BODY_BYTES,
   matchRoute,
   nestsDeeperThan,
-  openApiDocument,
   parseJsonBody,
   parseRequest,
   parseRolloutRequest,
@@ -31,9 +29,10 @@ import {
   requestHash,
   rolloutIdempotencyKey,
   rolloutStatusView,
-  runReportSchema,
   type UpdateResultView,
 } from '../../lambdas/core/api-model.js';
+import { documentedMethods, openApiDocument } from '../../lambdas/core/api-openapi.js';
+import { runReportSchema } from '../../lambdas/core/api-responses.js';
 import type { LedgerEntry } from '../../lambdas/core/install-ledger.js';
 import type { RunReport } from '../../sandbox/report.js';
 

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { openApiDocument } from '../../lambdas/core/api-model.js';
+import { openApiDocument } from '../../lambdas/core/api-openapi.js';
+import { compliancePageSchema } from '../../lambdas/core/api-responses.js';
 import { assessNode, type NodeCompliance } from '../../lambdas/core/compliance.js';
 import {
   COMPLIANCE_DEFAULT_PAGE_SIZE,
   COMPLIANCE_MAX_PAGE_SIZE,
-  compliancePageSchema,
   compliancePageView,
   complianceQuerySchema,
 } from '../../lambdas/core/compliance-api.js';

@@ -9,7 +9,7 @@ import {
   errorBodySchema,
   stagingAcceptedSchema,
   stagingStatusSchema,
-} from '../../lambdas/core/api-model.js';
+} from '../../lambdas/core/api-responses.js';
 import { runScenario } from '../../sandbox/run-scenario.js';
 import { loadScenario } from '../../sandbox/scenario.js';
 import { checkStagingRun } from '../../sandbox/staging-invariants.js';

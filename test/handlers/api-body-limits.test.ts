@@ -12,8 +12,8 @@ import {
   MAX_ROLLOUT_BODY_BYTES,
   maxBodyBytes,
   type OperationId,
-  openApiDocument,
 } from '../../lambdas/core/api-model.js';
+import { openApiDocument } from '../../lambdas/core/api-openapi.js';
 import { makeApiHandler } from '../../lambdas/handlers/api.js';
 import type { RunStore } from '../../lambdas/shared/run-store.js';
 import { logger } from '../../lambdas/shared/runtime.js';

@@ -5,9 +5,8 @@
 
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { errorBodySchema } from '../../lambdas/core/api-model.js';
+import { compliancePageSchema, errorBodySchema } from '../../lambdas/core/api-responses.js';
 import { assessNode } from '../../lambdas/core/compliance.js';
-import { compliancePageSchema } from '../../lambdas/core/compliance-api.js';
 import { createLedger } from '../../lambdas/core/install-ledger.js';
 import { type ApiDeps, makeApiHandler } from '../../lambdas/handlers/api.js';
 import { ComplianceStore } from '../../lambdas/shared/compliance-store.js';

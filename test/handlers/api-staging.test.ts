@@ -14,12 +14,12 @@ import {
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { stagingStatusOf } from '../../lambdas/core/api-model.js';
 import {
   errorBodySchema,
   stagingAcceptedSchema,
-  stagingStatusOf,
   stagingStatusSchema,
-} from '../../lambdas/core/api-model.js';
+} from '../../lambdas/core/api-responses.js';
 import { type ApiDeps, makeApiHandler } from '../../lambdas/handlers/api.js';
 import { RunStore, type StagingRecord } from '../../lambdas/shared/run-store.js';
 import { logger } from '../../lambdas/shared/runtime.js';

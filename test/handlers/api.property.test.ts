@@ -8,12 +8,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  API_ROUTES,
-  type ApiRoute,
-  errorBodySchema,
-  type OperationId,
-} from '../../lambdas/core/api-model.js';
+import { API_ROUTES, type ApiRoute, type OperationId } from '../../lambdas/core/api-model.js';
+import { errorBodySchema } from '../../lambdas/core/api-responses.js';
 import { makeApiHandler } from '../../lambdas/handlers/api.js';
 import { RunStore } from '../../lambdas/shared/run-store.js';
 import { logger } from '../../lambdas/shared/runtime.js';

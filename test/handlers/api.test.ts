@@ -20,19 +20,19 @@ import {
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { REPORT_CSV_COLUMNS } from '../../lambdas/core/api-model.js';
 import {
   cancelAcceptedSchema,
   decisionAcceptedSchema,
   errorBodySchema,
   ledgerResponseSchema,
-  REPORT_CSV_COLUMNS,
   removalAcceptedSchema,
   rolloutAcceptedSchema,
   rolloutPageSchema,
   rolloutStatusSchema,
   runReportSchema,
   scanViewSchema,
-} from '../../lambdas/core/api-model.js';
+} from '../../lambdas/core/api-responses.js';
 import type { UpdateResult } from '../../lambdas/core/contracts.js';
 import type { LedgerEntry } from '../../lambdas/core/install-ledger.js';
 import {

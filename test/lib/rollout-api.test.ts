@@ -15,11 +15,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import {
-  API_ROUTES,
-  documentedMethods,
-  INTEGRATION_URI_PLACEHOLDER,
-} from '../../lambdas/core/api-model.js';
+import { API_ROUTES, INTEGRATION_URI_PLACEHOLDER } from '../../lambdas/core/api-model.js';
+import { documentedMethods } from '../../lambdas/core/api-openapi.js';
 import { OPENAPI_DOCUMENT_PATH, RolloutApi, type RolloutApiProps } from '../../lib/rollout-api.js';
 import { RunStoreTable } from '../../lib/run-store-table.js';
 
