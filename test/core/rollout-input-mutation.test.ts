@@ -420,6 +420,31 @@ describe('parseRolloutInput: the message of each bad field', () => {
     expect(problemsOf(input)).toEqual([problem]);
   });
 
+  it('plug-ins that are not a list name the field and the value', () => {
+    expect(problemsOf({ ...BASE, plugins: 5 })).toEqual([
+      {
+        field: 'plugins',
+        value: 5,
+        message: 'expected a list of plug-ins: [{ name, arguments? }]',
+      },
+    ]);
+  });
+
+  it.each([
+    { kind: 'cluster', count: 65, message: 'expected at most 64 nodes in a cluster' },
+    { kind: 'group', count: 2001, message: 'expected at most 2000 nodes in a group' },
+  ])('a $kind of $count nodes is one too many', ({ kind, count, message }) => {
+    const nodes = Array.from({ length: count }, (_, i) =>
+      node(`N${i}`, `i-${(0x10000000 + i).toString(16)}`),
+    );
+    expect(problemsOf({ target: { kind, name: 'C1', nodes } })).toEqual([
+      { field: 'target.nodes', value: nodes, message },
+    ]);
+    expect(
+      parseRolloutInput({ target: { kind, name: 'C1', nodes: nodes.slice(1) } }, NOW).target.nodes,
+    ).toHaveLength(count - 1);
+  });
+
   it('a second plug-in of the same name, and too many plug-ins', () => {
     const plugins = [
       { name: WU },
@@ -531,11 +556,29 @@ describe('parseRolloutInput: unknown fields name what is accepted there', () => 
       },
     },
     {
+      input: { ...BASE, updateSelection: { includeKbs: ['KB5034441'], kbs: ['KB1'] } },
+      problem: {
+        field: 'updateSelection.kbs',
+        value: ['KB1'],
+        message:
+          'unknown field; accepted here: includeKbs, excludeKbs, classifications, msrcSeverities, maxPublishDate, approveAfterDays, excludeRebootRequired',
+      },
+    },
+    {
       input: { ...BASE, approvalGate: { afterNodes: 1, who: 'x' } },
       problem: { field: 'approvalGate.who', value: 'x', message: 'unknown field' },
     },
   ])('$problem.field', ({ input, problem }) => {
     expect(problemsOf(input)).toEqual([problem]);
+  });
+
+  it('an unknown top-level field comes after the problems of the known ones', () => {
+    const problems = problemsOf({ priority: 'high', ...BASE, drain: 'never', runId: 'a b' });
+    expect(problems.map((p) => `${p.field} ${JSON.stringify(p.value)}`)).toEqual([
+      'runId "a b"',
+      'drain "never"',
+      'priority "high"',
+    ]);
   });
 
   it('at the top, lists every top-level field', () => {
