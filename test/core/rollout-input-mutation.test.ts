@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
+  fieldPath,
   issueProblems,
   parseEvent,
   parseHotfixRootUri,
@@ -266,6 +267,43 @@ describe('parseRolloutInput: the message of each bad field', () => {
         field: 'changeTicket',
         value: 'CHG1',
         message: 'expected a change ticket: { system, id, url? }',
+      },
+    },
+    {
+      source: 'requestedBy of 257 characters',
+      input: { ...BASE, requestedBy: 'x'.repeat(257) },
+      problem: {
+        field: 'requestedBy',
+        value: 'x'.repeat(257),
+        message: 'expected who asked for the run: text of 1 to 256 characters',
+      },
+    },
+    {
+      source: 'run id not text',
+      input: { ...BASE, runId: 5 },
+      problem: {
+        field: 'runId',
+        value: 5,
+        message: 'expected 1 to 64 letters, digits, "-" or "_"',
+      },
+    },
+    {
+      source: 'group name not text',
+      input: { target: { kind: 'group', name: 5, nodes: [NODE1] } },
+      problem: {
+        field: 'target.name',
+        value: 5,
+        message:
+          'expected 1 to 64 letters, digits, ".", "-" or "_", starting with a letter or digit',
+      },
+    },
+    {
+      source: 'reboot option',
+      input: { ...BASE, rebootOption: 'Sometimes' },
+      problem: {
+        field: 'rebootOption',
+        value: 'Sometimes',
+        message: 'expected one of "IfRequired", "Never", "Always"',
       },
     },
     {
@@ -722,6 +760,33 @@ describe('issueProblems and the event schemas', () => {
     ]);
   });
 
+  it('a node list read back by reference may hold more nodes than a group in the input', () => {
+    const nodes = Array.from({ length: 2001 }, (_, i) =>
+      node(`N${i}`, `i-${(0x10000000 + i).toString(16)}`),
+    );
+    const input = { target: { kind: 'group', name: 'web', nodes } };
+    expect(problemsOf(input).map((p) => p.message)).toEqual([
+      'expected at most 2000 nodes in a group',
+    ]);
+    const rollout = parseRolloutInput(input, NOW, { nodesByReference: true });
+    expect(rollout.target).toEqual({ kind: 'group', name: 'web', nodes });
+  });
+
+  it('a key that is a symbol is named in brackets', () => {
+    expect(fieldPath(['a', Symbol('s'), 0])).toBe('a["Symbol(s)"][0]');
+  });
+
+  it('an invalid event keeps the zod error as its cause', () => {
+    let caught: unknown;
+    try {
+      parseEvent('h', rolloutNodeRefSchema, { name: 'NODE1' });
+    } catch (error) {
+      caught = error;
+    }
+    expect((caught as Error).name).toBe('InvalidEvent');
+    expect((caught as Error).cause).toBeInstanceOf(z.ZodError);
+  });
+
   it('a node reference in an event must have a NetBIOS name', () => {
     expect(() =>
       parseEvent('h', rolloutNodeRefSchema, { name: 'A B', instanceId: 'i-01234567' }),
@@ -854,6 +919,9 @@ describe('parseRolloutInput: problems from every check, in the order of the inpu
     );
     expect(fiftyOne.message).toMatch(/^rollout input is invalid \(51 problems\):/);
     expect(fiftyOne.message.endsWith('\n  ... and 1 more')).toBe(true);
+    // The heading, the first 50 problems and the "more" line: the 51st is not spelled out.
+    expect(fiftyOne.message.split('\n')).toHaveLength(52);
+    expect(fiftyOne.message).not.toContain('target.nodes[50]');
   });
 
   it('deadlines: only warnAt with only WarnAfter, none without either', () => {
