@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
+  fieldPath,
   issueProblems,
   parseEvent,
   parseHotfixRootUri,
@@ -269,6 +270,43 @@ describe('parseRolloutInput: the message of each bad field', () => {
       },
     },
     {
+      source: 'requestedBy of 257 characters',
+      input: { ...BASE, requestedBy: 'x'.repeat(257) },
+      problem: {
+        field: 'requestedBy',
+        value: 'x'.repeat(257),
+        message: 'expected who asked for the run: text of 1 to 256 characters',
+      },
+    },
+    {
+      source: 'run id not text',
+      input: { ...BASE, runId: 5 },
+      problem: {
+        field: 'runId',
+        value: 5,
+        message: 'expected 1 to 64 letters, digits, "-" or "_"',
+      },
+    },
+    {
+      source: 'group name not text',
+      input: { target: { kind: 'group', name: 5, nodes: [NODE1] } },
+      problem: {
+        field: 'target.name',
+        value: 5,
+        message:
+          'expected 1 to 64 letters, digits, ".", "-" or "_", starting with a letter or digit',
+      },
+    },
+    {
+      source: 'reboot option',
+      input: { ...BASE, rebootOption: 'Sometimes' },
+      problem: {
+        field: 'rebootOption',
+        value: 'Sometimes',
+        message: 'expected one of "IfRequired", "Never", "Always"',
+      },
+    },
+    {
       source: 'requestedBy empty',
       input: { ...BASE, requestedBy: '' },
       problem: {
@@ -420,6 +458,31 @@ describe('parseRolloutInput: the message of each bad field', () => {
     expect(problemsOf(input)).toEqual([problem]);
   });
 
+  it('plug-ins that are not a list name the field and the value', () => {
+    expect(problemsOf({ ...BASE, plugins: 5 })).toEqual([
+      {
+        field: 'plugins',
+        value: 5,
+        message: 'expected a list of plug-ins: [{ name, arguments? }]',
+      },
+    ]);
+  });
+
+  it.each([
+    { kind: 'cluster', count: 65, message: 'expected at most 64 nodes in a cluster' },
+    { kind: 'group', count: 2001, message: 'expected at most 2000 nodes in a group' },
+  ])('a $kind of $count nodes is one too many', ({ kind, count, message }) => {
+    const nodes = Array.from({ length: count }, (_, i) =>
+      node(`N${i}`, `i-${(0x10000000 + i).toString(16)}`),
+    );
+    expect(problemsOf({ target: { kind, name: 'C1', nodes } })).toEqual([
+      { field: 'target.nodes', value: nodes, message },
+    ]);
+    expect(
+      parseRolloutInput({ target: { kind, name: 'C1', nodes: nodes.slice(1) } }, NOW).target.nodes,
+    ).toHaveLength(count - 1);
+  });
+
   it('a second plug-in of the same name, and too many plug-ins', () => {
     const plugins = [
       { name: WU },
@@ -531,11 +594,29 @@ describe('parseRolloutInput: unknown fields name what is accepted there', () => 
       },
     },
     {
+      input: { ...BASE, updateSelection: { includeKbs: ['KB5034441'], kbs: ['KB1'] } },
+      problem: {
+        field: 'updateSelection.kbs',
+        value: ['KB1'],
+        message:
+          'unknown field; accepted here: includeKbs, excludeKbs, classifications, msrcSeverities, maxPublishDate, approveAfterDays, excludeRebootRequired',
+      },
+    },
+    {
       input: { ...BASE, approvalGate: { afterNodes: 1, who: 'x' } },
       problem: { field: 'approvalGate.who', value: 'x', message: 'unknown field' },
     },
   ])('$problem.field', ({ input, problem }) => {
     expect(problemsOf(input)).toEqual([problem]);
+  });
+
+  it('an unknown top-level field comes after the problems of the known ones', () => {
+    const problems = problemsOf({ priority: 'high', ...BASE, drain: 'never', runId: 'a b' });
+    expect(problems.map((p) => `${p.field} ${JSON.stringify(p.value)}`)).toEqual([
+      'runId "a b"',
+      'drain "never"',
+      'priority "high"',
+    ]);
   });
 
   it('at the top, lists every top-level field', () => {
@@ -679,6 +760,33 @@ describe('issueProblems and the event schemas', () => {
     ]);
   });
 
+  it('a node list read back by reference may hold more nodes than a group in the input', () => {
+    const nodes = Array.from({ length: 2001 }, (_, i) =>
+      node(`N${i}`, `i-${(0x10000000 + i).toString(16)}`),
+    );
+    const input = { target: { kind: 'group', name: 'web', nodes } };
+    expect(problemsOf(input).map((p) => p.message)).toEqual([
+      'expected at most 2000 nodes in a group',
+    ]);
+    const rollout = parseRolloutInput(input, NOW, { nodesByReference: true });
+    expect(rollout.target).toEqual({ kind: 'group', name: 'web', nodes });
+  });
+
+  it('a key that is a symbol is named in brackets', () => {
+    expect(fieldPath(['a', Symbol('s'), 0])).toBe('a["Symbol(s)"][0]');
+  });
+
+  it('an invalid event keeps the zod error as its cause', () => {
+    let caught: unknown;
+    try {
+      parseEvent('h', rolloutNodeRefSchema, { name: 'NODE1' });
+    } catch (error) {
+      caught = error;
+    }
+    expect((caught as Error).name).toBe('InvalidEvent');
+    expect((caught as Error).cause).toBeInstanceOf(z.ZodError);
+  });
+
   it('a node reference in an event must have a NetBIOS name', () => {
     expect(() =>
       parseEvent('h', rolloutNodeRefSchema, { name: 'A B', instanceId: 'i-01234567' }),
@@ -811,6 +919,9 @@ describe('parseRolloutInput: problems from every check, in the order of the inpu
     );
     expect(fiftyOne.message).toMatch(/^rollout input is invalid \(51 problems\):/);
     expect(fiftyOne.message.endsWith('\n  ... and 1 more')).toBe(true);
+    // The heading, the first 50 problems and the "more" line: the 51st is not spelled out.
+    expect(fiftyOne.message.split('\n')).toHaveLength(52);
+    expect(fiftyOne.message).not.toContain('target.nodes[50]');
   });
 
   it('deadlines: only warnAt with only WarnAfter, none without either', () => {
