@@ -9,7 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, type TranslateConfig } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll } from 'vitest';
 import { KEYS } from '../../lambdas/core/run-store-model.js';
@@ -90,6 +90,16 @@ export function useDynalite(): Dynalite {
           ],
         }),
       );
+      // dynalite answers CreateTable while the table is CREATING and flips it to ACTIVE on a
+      // timer; a write before that is "Requested resource not found" (seen under Stryker's
+      // instrumentation). Wait for ACTIVE, as a real client would.
+      for (let tries = 0; ; tries++) {
+        const { Table } = await client().send(new DescribeTableCommand({ TableName: tableName }));
+        if (Table?.TableStatus === 'ACTIVE') break;
+        if (tries >= 200)
+          throw new Error(`useDynalite: ${tableName} is still ${Table?.TableStatus}`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
       return { tableName, client: DynamoDBDocumentClient.from(client(), translate) };
     },
   };
