@@ -83,6 +83,7 @@ const OWN_TESTS: Readonly<Record<string, readonly string[]>> = {
     'api-model-status.test.ts',
     'api-model-report.test.ts',
     'api-model-schemas.test.ts',
+    'api-model-rollout-request.test.ts',
   ],
 };
 
