@@ -16,7 +16,7 @@ import {
   STEP_PHASES,
 } from './api-model.js';
 import { COMPLIANCE_STATES } from './compliance.js';
-import { RUN_STATUSES } from './contracts.js';
+import { NODE_STEPS, RUN_STATUSES } from './contracts.js';
 import { EXIT_OUTCOMES, type ExitOutcome } from './exit-codes.js';
 import { STILL_APPLICABLE_REASONS } from './rescan.js';
 import { scanNodeResultSchema } from './scan-result.js';
@@ -457,24 +457,6 @@ export const scanResultSchema = z
       "CAU's Invoke-CauScan: per node, the updates the hotfix plug-in would install, how many can hotpatch, whether a restart is expected, and whether the node is online; the Windows Update query. Installs nothing",
   });
 
-/** The steps of a node's update (lambdas/handlers/node-progress.ts), in order. */
-const NODE_PROGRESS_STEPS = [
-  'preflight',
-  'planning',
-  'inventory',
-  'hotpatchEligibility',
-  'preUpdateScript',
-  'draining',
-  'removing',
-  'installing',
-  'restarting',
-  'verifying',
-  'resuming',
-  'postUpdateScript',
-  'recording',
-  'failing',
-] as const;
-
 export const nodeProgressSchema = z
   .object({
     rolloutId: z.string(),
@@ -483,7 +465,7 @@ export const nodeProgressSchema = z
     status: z.enum(['Running', 'Succeeded', 'Failed', 'Aborted', 'TimedOut']),
     state: z.string().nullable().describe('The node-workflow state entered last'),
     enteredAt: timestamp.nullable(),
-    step: z.enum(NODE_PROGRESS_STEPS).nullable(),
+    step: z.enum(NODE_STEPS).nullable(),
     plugin: z
       .object({ index: z.number().int(), count: z.number().int(), name: z.string().nullable() })
       .nullable()

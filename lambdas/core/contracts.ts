@@ -504,6 +504,29 @@ export const NODE_STATUSES = [
 export type NodeStatus = (typeof NODE_STATUSES)[number];
 
 /**
+ * The steps of a node's update, in the order they happen: the live node view
+ * (`GET /rollouts/{id}/nodes/{node}/progress`, lambdas/handlers/node-progress.ts) maps each
+ * node-workflow state to one; `failing` is any state on the way to a failed node.
+ */
+export const NODE_STEPS = [
+  'preflight',
+  'planning',
+  'inventory',
+  'hotpatchEligibility',
+  'preUpdateScript',
+  'draining',
+  'removing',
+  'installing',
+  'restarting',
+  'verifying',
+  'resuming',
+  'postUpdateScript',
+  'recording',
+  'failing',
+] as const;
+export type NodeStep = (typeof NODE_STEPS)[number];
+
+/**
  * When the run restarts a node (SSM `RebootOption`, Azure `rebootSetting`): `IfRequired` when an
  * update or a pending restart needs it (the default, CAU's behaviour); `Never`: install, never
  * restart (the node ends `InstalledPendingReboot`); `Always`: restart after installing even when

@@ -8,26 +8,8 @@
  */
 import { GetExecutionHistoryCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { ApiError, executionArnFor } from '../core/api-model.js';
+import type { NodeStep } from '../core/contracts.js';
 import { PLUGIN_NAMES } from '../core/plugin-arguments.js';
-
-/** The steps of a node's update, in the order they happen. */
-export const NODE_STEPS = [
-  'preflight',
-  'planning',
-  'inventory',
-  'hotpatchEligibility',
-  'preUpdateScript',
-  'draining',
-  'removing',
-  'installing',
-  'restarting',
-  'verifying',
-  'resuming',
-  'postUpdateScript',
-  'recording',
-  'failing',
-] as const;
-export type NodeStep = (typeof NODE_STEPS)[number];
 
 /**
  * The step of each node-workflow state, by its name (lib/node-workflow.ts); first match wins.

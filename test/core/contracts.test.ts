@@ -6,6 +6,7 @@ import {
   LIFECYCLE_EVENT_TYPES,
   MAX_COMMAND_TIMEOUT_SECONDS,
   NODE_STATUSES,
+  NODE_STEPS,
   PAYLOAD_ALLOWED_PATTERN,
   PAYLOAD_PARAMETER,
   TERMINAL_STATUSES,
@@ -110,5 +111,15 @@ describe('events/README.md documents the lifecycle events as published', () => {
   it('lists the node statuses of Rollout Node Updated', () => {
     const line = /`status` \(([^)]*)\)/.exec(readme.replace(/\n\s*/g, ' '))?.[1] ?? '';
     expect([...line.matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1])).toEqual([...NODE_STATUSES]);
+  });
+});
+
+describe('the README documents the live node view as served', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+  it('lists the steps of the live node view in the order they happen', () => {
+    const section = readme.slice(readme.indexOf('#### The live node view')).replace(/\n\s*/g, ' ');
+    const line = /mapped to a step, in the order they happen: ([^(]*)\(/.exec(section)?.[1] ?? '';
+    expect([...line.matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1])).toEqual([...NODE_STEPS]);
   });
 });

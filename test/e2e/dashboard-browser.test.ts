@@ -19,7 +19,7 @@ import { apiBackend } from '../../cli/backend.js';
 import { type Dashboard, startDashboard } from '../../cli/dashboard/server.js';
 import { readLocalService, serviceTransport } from '../../cli/local-service.js';
 import { main } from '../../cli/main.js';
-import { NODE_STEPS } from '../../lambdas/handlers/node-progress.js';
+import { NODE_STEPS } from '../../lambdas/core/contracts.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
