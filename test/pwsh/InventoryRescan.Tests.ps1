@@ -5,43 +5,13 @@ BeforeAll {
     $global:SecurityId = '0fa1201d-4330-4fa8-8ae9-b877473b6441'
     $global:DriverId = 'ebfc1fc5-71a4-4f7b-9aca-3b9a503104a0'
 
-    # A WUA IUpdate as the COM API shows it, with RebootRequired (installed, waiting for a restart).
-    function New-FakeUpdate {
-        param([string] $Title, [string] $Kb, [bool] $Important = $true, [bool] $BrowseOnly = $false,
-            [string[]] $CategoryIds = @($global:SecurityId), [bool] $Installed = $false, [bool] $RebootRequired = $false)
-        $kbIds = [pscustomobject]@{ Count = 1; Value = $Kb }
-        $kbIds | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Value }
-        $categories = [pscustomobject]@{ Count = $CategoryIds.Count; Items = @($CategoryIds | ForEach-Object { [pscustomobject]@{ CategoryID = $_; Type = 'UpdateClassification' } }) }
-        $categories | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Items[$i] }
-        [pscustomobject]@{
-            Categories = $categories
-            MsrcSeverity = 'Important'
-            LastDeploymentChangeTime = [datetime]::new(2026, 3, 10, 17, 0, 0, [DateTimeKind]::Utc)
-            Title = $Title
-            KBArticleIDs = $kbIds
-            Identity = [pscustomobject]@{ UpdateID = [guid]::NewGuid().ToString() }
-            EulaAccepted = $true
-            InstallationBehavior = [pscustomobject]@{ CanRequestUserInput = $false; RebootBehavior = 1 }
-            AutoSelectOnWebSites = $Important
-            BrowseOnly = $BrowseOnly
-            IsDownloaded = $false
-            IsInstalled = $Installed
-            RebootRequired = $RebootRequired
-        }
-    }
+    . (Join-Path $PSScriptRoot 'FakeWindowsUpdate.ps1')
 
-    # A session whose searcher returns Updates; a downloader or an installer fails the test.
+    # A session whose searcher returns Updates; a downloader or an installer fails the test
+    # (New-FakeWuaSession's defaults).
     function New-FakeSession {
         param([object[]] $Updates, [int] $SearchResult = 2)
-        $list = [pscustomobject]@{ Count = $Updates.Count; Items = $Updates }
-        $list | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Items[$i] }
-        $searcher = [pscustomobject]@{ Found = $list; SearchResult = $SearchResult }
-        $searcher | Add-Member -MemberType ScriptMethod -Name Search -Value { param($query) $global:Fake.Queries += $query; [pscustomobject]@{ ResultCode = $this.SearchResult; Updates = $this.Found } }
-        $session = [pscustomobject]@{ ClientApplicationID = ''; Searcher = $searcher }
-        $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateSearcher -Value { $this.Searcher }
-        $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateDownloader -Value { throw 'a rescan must not download' }
-        $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateInstaller -Value { throw 'a rescan must not install' }
-        return $session
+        New-FakeWuaSession $Updates -SearchResult $SearchResult
     }
 
     $global:Hotfixes = @(
@@ -67,12 +37,12 @@ Describe 'Inventory: the rescan after the final restart (Verify)' {
         Mock Get-InstalledHotFixIds { @('KB5034439', 'KB5035001') }
         Mock New-WindowsUpdateSession {
             New-FakeSession @(
-                (New-FakeUpdate 'Cumulative Update (KB5035002)' '5035002'),
-                (New-FakeUpdate 'Installed, waiting for a restart (KB5035003)' '5035003' -Installed $true -RebootRequired $true),
-                (New-FakeUpdate 'Installed (KB5035001)' '5035001' -Installed $true),
-                (New-FakeUpdate 'Recommended driver (KB5030001)' '5030001' -Important $false -CategoryIds @($global:DriverId)),
-                (New-FakeUpdate 'Optional preview (KB5030002)' '5030002' -Important $false -BrowseOnly $true),
-                (New-FakeUpdate 'Held back (KB5030003)' '5030003')
+                (New-FakeWuaUpdate 'Cumulative Update (KB5035002)' '5035002'),
+                (New-FakeWuaUpdate 'Installed, waiting for a restart (KB5035003)' '5035003' -Installed $true -RebootRequired $true),
+                (New-FakeWuaUpdate 'Installed (KB5035001)' '5035001' -Installed $true),
+                (New-FakeWuaUpdate 'Recommended driver (KB5030001)' '5030001' -Important $false -CategoryIds @($global:DriverId)),
+                (New-FakeWuaUpdate 'Optional preview (KB5030002)' '5030002' -Important $false -BrowseOnly $true),
+                (New-FakeWuaUpdate 'Held back (KB5030003)' '5030003')
             )
         }
     }

@@ -5,43 +5,15 @@ BeforeAll {
     $global:SecurityId = '0fa1201d-4330-4fa8-8ae9-b877473b6441'
     $global:CriticalId = 'e6cf1350-c01b-414d-a61f-263d14d133b4'
 
-    # A WUA IUpdate as the COM API shows it.
-    function New-FakeUpdate {
-        param([string] $Title, [string] $Kb, [bool] $Important = $true, [bool] $BrowseOnly = $false, [bool] $Eula = $true, [bool] $UserInput = $false,
-            [string[]] $CategoryIds = @($global:SecurityId), [string] $Severity = 'Important', [int] $RebootBehavior = 1, [bool] $Installed = $false)
-        $kbIds = [pscustomobject]@{ Count = 1; Value = $Kb }
-        $kbIds | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Value }
-        $categories = [pscustomobject]@{ Count = $CategoryIds.Count; Items = @($CategoryIds | ForEach-Object { [pscustomobject]@{ CategoryID = $_.ToUpperInvariant(); Type = 'UpdateClassification' } }) }
-        $categories | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Items[$i] }
-        [pscustomobject]@{
-            Categories = $categories
-            MsrcSeverity = $Severity
-            LastDeploymentChangeTime = [datetime]::new(2026, 3, 10, 17, 0, 0, [DateTimeKind]::Utc)
-            Title = $Title
-            KBArticleIDs = $kbIds
-            Identity = [pscustomobject]@{ UpdateID = [guid]::NewGuid().ToString() }
-            EulaAccepted = $Eula
-            InstallationBehavior = [pscustomobject]@{ CanRequestUserInput = $UserInput; RebootBehavior = $RebootBehavior }
-            AutoSelectOnWebSites = $Important
-            BrowseOnly = $BrowseOnly
-            IsDownloaded = $false
-            IsInstalled = $Installed
-        }
-    }
+    . (Join-Path $PSScriptRoot 'FakeWindowsUpdate.ps1')
 
     # A session whose searcher returns Updates; creating a downloader or an installer is recorded
     # and fails, so a scan that tried either would show.
     function New-FakeSession {
         param([object[]] $Updates, [int] $SearchResult = 2)
-        $list = [pscustomobject]@{ Count = $Updates.Count; Items = $Updates }
-        $list | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Items[$i] }
-        $searcher = [pscustomobject]@{ Found = $list; SearchResult = $SearchResult }
-        $searcher | Add-Member -MemberType ScriptMethod -Name Search -Value { param($query) $global:Fake.Queries += $query; [pscustomobject]@{ ResultCode = $this.SearchResult; Updates = $this.Found } }
-        $session = [pscustomobject]@{ ClientApplicationID = ''; Searcher = $searcher }
-        $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateSearcher -Value { $this.Searcher }
-        $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateDownloader -Value { $global:Fake.Changes += 'downloader'; throw 'a scan must not download' }
-        $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateInstaller -Value { $global:Fake.Changes += 'installer'; throw 'a scan must not install' }
-        return $session
+        New-FakeWuaSession $Updates -SearchResult $SearchResult `
+            -Downloader { $global:Fake.Changes += 'downloader'; throw 'a scan must not download' } `
+            -Installer { $global:Fake.Changes += 'installer'; throw 'a scan must not install' }
     }
 
     function Get-UpdateLines { param($Run) @($Run.Results | Where-Object { $_.kind -eq 'update' }) }
@@ -57,11 +29,11 @@ Describe 'ScanUpdates' {
         Mock New-WindowsUpdateCollection { $global:Fake.Changes += 'collection'; throw 'a scan needs no update collection' }
         Mock New-WindowsUpdateSession {
             New-FakeSession @(
-                (New-FakeUpdate 'Cumulative Update' '5034439'),
-                (New-FakeUpdate 'Servicing stack update' '5034440' -CategoryIds @($global:CriticalId) -Severity '' -RebootBehavior 0),
-                (New-FakeUpdate 'Recommended driver' '5030001' -Important $false -CategoryIds @('ebfc1fc5-71a4-4f7b-9aca-3b9a503104a0')),
-                (New-FakeUpdate 'Optional preview' '5030002' -Important $false -BrowseOnly $true),
-                (New-FakeUpdate 'Needs a licence' '5030003' -Eula $false)
+                (New-FakeWuaUpdate 'Cumulative Update' '5034439'),
+                (New-FakeWuaUpdate 'Servicing stack update' '5034440' -CategoryIds @($global:CriticalId) -Severity '' -RebootBehavior 0),
+                (New-FakeWuaUpdate 'Recommended driver' '5030001' -Important $false -CategoryIds @('ebfc1fc5-71a4-4f7b-9aca-3b9a503104a0')),
+                (New-FakeWuaUpdate 'Optional preview' '5030002' -Important $false -BrowseOnly $true),
+                (New-FakeWuaUpdate 'Needs a licence' '5030003' -Eula $false)
             )
         }
     }

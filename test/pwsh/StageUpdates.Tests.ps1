@@ -15,50 +15,20 @@ BeforeAll {
         return [ordered]@{ index = $Index; file = 'CAUHotfix_All/' + $Name; key = 'root/' + $Name; sha256 = Get-TextSha256 ('content of ' + $Name) }
     }
 
-    # A WUA update whose download the fake downloader records.
-    function New-FakeUpdate {
-        param([string] $Title, [string] $Kb, [bool] $Downloaded = $false, [int] $Result = 2)
-        $kbIds = [pscustomobject]@{ Count = 1; Value = $Kb }
-        $kbIds | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Value }
-        $categories = [pscustomobject]@{ Count = 1; Items = @([pscustomobject]@{ CategoryID = '0FA1201D-4330-4FA8-8AE9-B877473B6441'; Type = 'UpdateClassification' }) }
-        $categories | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Items[$i] }
-        [pscustomobject]@{
-            Categories = $categories; MsrcSeverity = 'Important'; LastDeploymentChangeTime = [datetime]::new(2026, 3, 10, 0, 0, 0, [DateTimeKind]::Utc)
-            Title = $Title; KBArticleIDs = $kbIds; Identity = [pscustomobject]@{ UpdateID = 'id-' + $Kb }
-            EulaAccepted = $true; InstallationBehavior = [pscustomobject]@{ CanRequestUserInput = $false; RebootBehavior = 1 }
-            AutoSelectOnWebSites = $true; BrowseOnly = $false; IsDownloaded = $Downloaded; FakeResult = $Result
-        }
-    }
+    . (Join-Path $PSScriptRoot 'FakeWindowsUpdate.ps1')
 
+    # Staging downloads; it must never install: an installer asked for is a failed test.
     function New-FakeSession {
         param([object[]] $Updates)
-        $list = [pscustomobject]@{ Count = $Updates.Count; Items = $Updates }
-        $list | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Items[$i] }
-        $searcher = [pscustomobject]@{ Found = $list }
-        $searcher | Add-Member -MemberType ScriptMethod -Name Search -Value { param($query) [pscustomobject]@{ ResultCode = 2; Updates = $this.Found } }
-        $session = [pscustomobject]@{ ClientApplicationID = ''; Searcher = $searcher }
-        $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateSearcher -Value { $this.Searcher }
-        $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateDownloader -Value {
-            $downloader = [pscustomobject]@{ Updates = $null }
-            $downloader | Add-Member -MemberType ScriptMethod -Name Download -Value {
-                $update = $this.Updates.Items[0]
-                $global:Fake.Downloaded += $update.Title
-                $result = [pscustomobject]@{ Outcome = [pscustomobject]@{ ResultCode = $update.FakeResult; HResult = 0 } }
-                $result | Add-Member -MemberType ScriptMethod -Name GetUpdateResult -Value { param($i) $this.Outcome }
-                $result
-            }
-            $downloader
-        }
-        # Staging must never install: an installer asked for is a failed test.
-        $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateInstaller -Value { $global:Fake.InstallerAsked++; throw 'staging asked for an installer' }
-        return $session
+        New-FakeWuaSession $Updates -Downloader { New-FakeWuaDownloader } `
+            -Installer { $global:Fake.InstallerAsked++; throw 'staging asked for an installer' }
     }
 }
 
 Describe 'StageUpdates' {
     BeforeEach {
         $cache = Join-Path $TestDrive ([guid]::NewGuid().ToString())
-        $global:Fake = @{ Now = [datetime]::new(2026, 3, 29, 0, 30, 0, [DateTimeKind]::Utc); Cache = $cache; S3 = @{}; Protected = @(); Downloaded = @(); InstallerAsked = 0 }
+        $global:Fake = @{ Now = [datetime]::new(2026, 3, 29, 0, 30, 0, [DateTimeKind]::Utc); Cache = $cache; S3 = @{}; Protected = @(); Downloaded = @(); InstallerAsked = 0; Queries = @() }
         Mock Get-RolloutUtcNow { $global:Fake.Now }
         Mock Get-StagingCacheRoot { $global:Fake.Cache }
         # The ACL seam: records each folder it protects, and creates it as the real one does.
@@ -142,7 +112,7 @@ Describe 'StageUpdates' {
 
     Context 'Windows updates' {
         It 'downloads each selected update not yet downloaded and never installs' {
-            Mock New-WindowsUpdateSession { New-FakeSession @((New-FakeUpdate 'Cumulative' '5034439'), (New-FakeUpdate 'Stack' '5034440' -Downloaded $true)) }
+            Mock New-WindowsUpdateSession { New-FakeSession @((New-FakeWuaUpdate 'Cumulative' '5034439' -UpdateId 'id-5034439'), (New-FakeWuaUpdate 'Stack' '5034440' -UpdateId 'id-5034440' -Downloaded $true)) }
             $run = Invoke-Document stageUpdates @{ bucket = ''; updates = @(); windowsUpdate = @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; selection = $null } } -Fixture 'stage-updates-windows-update'
             $run.ExitCode | Should -Be 0
             @($run.Results | ForEach-Object { $_.outcome }) | Should -Be @('staged', 'alreadyStaged')
@@ -151,7 +121,7 @@ Describe 'StageUpdates' {
         }
 
         It 'reports a failed download with its result code' {
-            Mock New-WindowsUpdateSession { New-FakeSession @((New-FakeUpdate 'Cumulative' '5034439' -Result 4)) }
+            Mock New-WindowsUpdateSession { New-FakeSession @((New-FakeWuaUpdate 'Cumulative' '5034439' -UpdateId 'id-5034439' -Result 4)) }
             $run = Invoke-Document stageUpdates @{ bucket = ''; updates = @(); windowsUpdate = @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; selection = $null } }
             $run.Results[0].outcome | Should -Be 'failed'
             $run.Results[0].resultCode | Should -Be 4

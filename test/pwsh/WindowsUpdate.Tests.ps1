@@ -2,54 +2,15 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
     foreach ($definition in Get-PreludeFunctions 'windowsUpdate') { . ([scriptblock]::Create($definition)) }
 
-    # A WUA IUpdate as the COM API shows it.
-    function New-FakeUpdate {
-        param([string] $Title, [string] $Kb, [bool] $Important = $true, [bool] $BrowseOnly = $false, [bool] $Eula = $true, [bool] $UserInput = $false, [int] $Result = 2, [bool] $Reboot = $false,
-            [string[]] $CategoryIds = @('0fa1201d-4330-4fa8-8ae9-b877473b6441'), [string] $Severity = 'Important', [datetime] $Published = [datetime]::new(2026, 3, 10, 17, 0, 0, [DateTimeKind]::Utc), [int] $RebootBehavior = 1)
-        $kbIds = [pscustomobject]@{ Count = 1; Value = $Kb }
-        $kbIds | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Value }
-        # IUpdate.Categories: ICategory items with CategoryID (the classification is one of them).
-        $categories = [pscustomobject]@{ Count = $CategoryIds.Count; Items = @($CategoryIds | ForEach-Object { [pscustomobject]@{ CategoryID = $_.ToUpperInvariant(); Type = 'UpdateClassification' } }) }
-        $categories | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Items[$i] }
-        [pscustomobject]@{
-            Categories = $categories
-            MsrcSeverity = $Severity
-            LastDeploymentChangeTime = $Published
-            Title = $Title
-            KBArticleIDs = $kbIds
-            Identity = [pscustomobject]@{ UpdateID = [guid]::NewGuid().ToString() }
-            EulaAccepted = $Eula
-            InstallationBehavior = [pscustomobject]@{ CanRequestUserInput = $UserInput; RebootBehavior = $RebootBehavior }
-            AutoSelectOnWebSites = $Important
-            BrowseOnly = $BrowseOnly
-            IsDownloaded = $true
-            FakeResult = $Result
-            FakeReboot = $Reboot
-        }
-    }
+    . (Join-Path $PSScriptRoot 'FakeWindowsUpdate.ps1')
+
+    # Updates found already downloaded, as the install step sees them after the search.
+    function New-FakeUpdate { New-FakeWuaUpdate @args -Downloaded $true }
 
     # A session whose searcher returns Updates and whose installer installs one update at a time.
     function New-FakeSession {
         param([object[]] $Updates, [int] $SearchResult = 2)
-        $list = [pscustomobject]@{ Count = $Updates.Count; Items = $Updates }
-        $list | Add-Member -MemberType ScriptMethod -Name Item -Value { param($i) $this.Items[$i] }
-        $searcher = [pscustomobject]@{ Found = $list; SearchResult = $SearchResult }
-        $searcher | Add-Member -MemberType ScriptMethod -Name Search -Value { param($query) $global:Fake.Queries += $query; [pscustomobject]@{ ResultCode = $this.SearchResult; Updates = $this.Found } }
-        $session = [pscustomobject]@{ ClientApplicationID = ''; Searcher = $searcher }
-        $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateSearcher -Value { $this.Searcher }
-        $session | Add-Member -MemberType ScriptMethod -Name CreateUpdateInstaller -Value {
-            $installer = [pscustomobject]@{ AllowSourcePrompts = $true; Updates = $null }
-            $installer | Add-Member -MemberType ScriptMethod -Name Install -Value {
-                $update = $this.Updates.Items[0]
-                $global:Fake.Installed += $update.Title
-                $outcome = [pscustomobject]@{ ResultCode = $update.FakeResult; HResult = 0; RebootRequired = $update.FakeReboot }
-                $result = [pscustomobject]@{ Outcome = $outcome }
-                $result | Add-Member -MemberType ScriptMethod -Name GetUpdateResult -Value { param($i) $this.Outcome }
-                $result
-            }
-            $installer
-        }
-        return $session
+        New-FakeWuaSession $Updates -SearchResult $SearchResult -Installer { New-FakeWuaInstaller }
     }
 }
 
