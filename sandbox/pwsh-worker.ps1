@@ -32,7 +32,7 @@ param([Parameter(Mandatory = $true)] [string] $Rendered)
 
 $ErrorActionPreference = 'Stop'
 
-Add-Type -TypeDefinition @'
+$hubSource = @'
 using System;
 using System.Collections;
 using System.Collections.Concurrent;
@@ -330,6 +330,18 @@ namespace RolloutSandbox
     }
 }
 '@
+
+# Compiling the class costs about 1.7 CPU s at every start (6-10 s of wall time under load), so it
+# is compiled once per source text and PowerShell version into the temp folder, written under a
+# name of its own and moved in whole (several workers may start at once), and loaded from there.
+$hubKey = [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData([Text.Encoding]::UTF8.GetBytes($hubSource + '|' + $PSVersionTable.PSVersion)))
+$hubAssembly = Join-Path ([IO.Path]::GetTempPath()) ('rollout-sandbox-hub-' + $hubKey.Substring(0, 16) + '.dll')
+if (-not (Test-Path -LiteralPath $hubAssembly)) {
+    $partial = $hubAssembly + '.' + $PID + '.partial'
+    Add-Type -TypeDefinition $hubSource -OutputAssembly $partial
+    Move-Item -LiteralPath $partial -Destination $hubAssembly -Force
+}
+Add-Type -LiteralPath $hubAssembly
 
 [RolloutSandbox.Hub]::Init()
 
