@@ -172,9 +172,13 @@ const targetResolutionSchema = z
       .optional(),
     firstNodes: z.array(z.string()).max(20).optional(),
   })
-  .describe(
-    'Set by the workflow when target.select was resolved: how the nodes were chosen and how many',
-  );
+  // readOnly (JSON Schema, OpenAPI): documented for those who read the workflow's input, never
+  // sent by a client; the API refuses it (parseRolloutRequest).
+  .meta({
+    description:
+      'Set by the workflow when target.select was resolved: how the nodes were chosen and how many. Read-only: leave it out when starting a rollout',
+    readOnly: true,
+  });
 
 const groupTargetSchema = z
   .strictObject({

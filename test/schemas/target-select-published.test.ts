@@ -232,3 +232,51 @@ describe('target.select in the published schemas', () => {
     expect(text).toContain('PlatformTypes=Windows');
   });
 });
+
+/** The dotted paths of the properties a schema marks `readOnly`, through objects and unions. */
+function readOnlyPaths(node: unknown, path: string[] = []): string[] {
+  if (typeof node !== 'object' || node === null) return [];
+  const schema = node as Json;
+  const found: string[] = schema.readOnly === true ? [path.join('.')] : [];
+  for (const [name, child] of Object.entries((schema.properties ?? {}) as Json)) {
+    found.push(...readOnlyPaths(child, [...path, name]));
+  }
+  for (const key of ['oneOf', 'anyOf', 'allOf'] as const) {
+    for (const branch of (schema[key] ?? []) as unknown[])
+      found.push(...readOnlyPaths(branch, path));
+  }
+  return [...new Set(found)];
+}
+
+describe('read-only properties in the published schemas', () => {
+  const inputPaths = readOnlyPaths(readJson('schemas/rollout-input.schema.json'));
+  const requestPaths = readOnlyPaths(rolloutRequest.RolloutRequest);
+
+  it('both documents mark the workflow-set target.resolution read-only', () => {
+    expect(inputPaths).toEqual(['target.resolution']);
+    expect(requestPaths).toEqual(inputPaths);
+  });
+
+  it.each(requestPaths)('POST /rollouts refuses %s, naming it', async (path) => {
+    const { ApiError, parseRolloutRequest } = await import('../../lambdas/core/api-model.js');
+    const body: Json = {
+      target: {
+        kind: 'group',
+        name: 'web',
+        nodes: [{ name: 'WEB01', instanceId: 'i-0123456789abcdef0' }],
+      },
+    };
+    const names = path.split('.');
+    let at = body;
+    for (const name of names.slice(0, -1)) at = at[name] as Json;
+    at[names.at(-1) ?? ''] = {};
+    let thrown: unknown;
+    try {
+      parseRolloutRequest(body, new Date('2026-12-05T08:00:00.000Z'));
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ApiError);
+    expect((thrown as InstanceType<typeof ApiError>).problems?.map((p) => p.field)).toContain(path);
+  });
+});
