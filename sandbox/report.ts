@@ -8,6 +8,7 @@ import { toHex } from '../lambdas/core/exit-codes.js';
 import type { LedgerEntry } from '../lambdas/core/install-ledger.js';
 import { describeNodeOrder } from '../lambdas/core/node-order.js';
 import { type StillApplicable, stillApplicableLines } from '../lambdas/core/rescan.js';
+import { reportNodeNames } from '../lambdas/shared/report-nodes.js';
 import type { RunStore, StoredPhaseVerdict } from '../lambdas/shared/run-store.js';
 
 /** One update's line in the report. */
@@ -66,8 +67,17 @@ export interface RunReport {
   readonly nodes: readonly ReportNode[];
 }
 
-/** Reads a run's report from the run store. */
-export async function readRunReport(store: RunStore, runId: string): Promise<RunReport> {
+/**
+ * Reads a run's report from the run store. Its nodes are every node of the run, as the API's
+ * report lists them: above 2,000 a selected run's record names its first 20 only, so the rest
+ * are read from the resolved list in S3 (`s3`: the sandbox's), then any node with a result the
+ * list does not name. The invariants check the nodes listed here, so none that ran is left out.
+ */
+export async function readRunReport(
+  store: RunStore,
+  runId: string,
+  s3?: Parameters<typeof reportNodeNames>[1],
+): Promise<RunReport> {
   const items = await store.getRunItems(runId);
   const run = items.run;
   if (!run) throw new Error(`run ${runId} is not in the run store`);
@@ -87,7 +97,15 @@ export async function readRunReport(store: RunStore, runId: string): Promise<Run
     if (list) list.push(u);
     else updatesOf.set(key, [u]);
   }
-  for (const name of run.nodes) {
+  const names = await reportNodeNames(run, s3);
+  const listed = new Set(names.map((name) => name.toUpperCase()));
+  for (const n of items.nodes) {
+    if (!listed.has(n.node.toUpperCase())) {
+      listed.add(n.node.toUpperCase());
+      names.push(n.node);
+    }
+  }
+  for (const name of names) {
     const result = resultOf.get(name.toUpperCase());
     const updates = (updatesOf.get(name.toUpperCase()) ?? []).map((u) => ({
       plugin: u.plugin,

@@ -294,7 +294,7 @@ export async function runScenario(
         (execution.output as { runId?: string } | undefined)?.runId ??
         (await findRunId(sandbox, execution));
       const report = runId
-        ? await readRunReport(sandbox.store, runId).catch(() => undefined)
+        ? await readRunReport(sandbox.store, runId, sandbox.s3).catch(() => undefined)
         : undefined;
       const checked = await sandbox.clock.track(() =>
         checkRunInvariants({
@@ -446,7 +446,7 @@ export async function checkExecutionInvariants(
   const report =
     (await sandbox.store.getRun(runId)) === undefined
       ? undefined
-      : await readRunReport(sandbox.store, runId);
+      : await readRunReport(sandbox.store, runId, sandbox.s3);
   const rebootOption = (await sandbox.store.getRun(runId).catch(() => undefined))?.rebootOption;
   return sandbox.clock.track(() =>
     checkRunInvariants({

@@ -241,7 +241,7 @@ describe('a missing alarm', () => {
     // Act
     const execution = await result.sandbox.runRollout(input as never, 'missing-alarm-1');
     // Assert
-    const report = await readRunReport(result.sandbox.store, 'missing-alarm-1');
+    const report = await readRunReport(result.sandbox.store, 'missing-alarm-1', result.sandbox.s3);
     await result.sandbox.stop();
     expect(execution.status).toBe('FAILED');
     expect(report.status).toBe('Failed');

@@ -43,7 +43,7 @@ it(`a 1 % phase of a ${COUNT}-node tag selection is judged on all its nodes`, as
   const { sandbox } = result;
 
   // Act
-  const { execution, invariants } = await runSelected(
+  const { execution, report, invariants } = await runSelected(
     result,
     {
       target: { kind: 'group', name: TARGET, select: { tags: { Env: 'prod' } } },
@@ -69,5 +69,9 @@ it(`a 1 % phase of a ${COUNT}-node tag selection is judged on all its nodes`, as
     Array.from({ length: 50 }, (_, i) => `${runId}-${name(i)}`),
   );
   expect(items.run?.status).toBe('Failed');
+  // The invariants were checked on every node of the run (read from the S3 list), not only on
+  // the 20 the record names: the 50 that ran and the 4,950 that never started.
+  expect(report?.nodes).toHaveLength(COUNT);
+  expect(report?.nodes.filter((n) => n.status !== 'NotStarted')).toHaveLength(50);
   expect(invariants).toEqual([]);
 }, 1_800_000);

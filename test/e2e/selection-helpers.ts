@@ -53,7 +53,7 @@ export async function runSelected(
   const fleetFrom = fleet.log.length;
   const execution = await sandbox.runRollout(input, name);
   const runId = (execution.output as { runId?: string } | undefined)?.runId ?? name;
-  const report = await readRunReport(sandbox.store, runId).catch(() => undefined);
+  const report = await readRunReport(sandbox.store, runId, sandbox.s3).catch(() => undefined);
   const invariants =
     report === undefined
       ? []
