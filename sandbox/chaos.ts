@@ -213,7 +213,7 @@ const gateDecision =
   };
 
 const HEALTH_GATE_SUMMARY =
-  'the rollout has health gates (by name or tag, onAlarm stop, or approve on a cluster) and an alarm goes to ALARM 0 to 89 minutes in, back to OK 5 to 44 minutes later or never';
+  'the rollout has health gates (by name or tag, onAlarm stop or approve) and an alarm goes to ALARM 0 to 89 minutes in, back to OK 5 to 44 minutes later or never';
 
 /** A health-gated rollout and an alarm that fires mid-run; a second draw adds another alarm. */
 const applyHealthGate: FaultKind['apply'] = (draft, f) => {
@@ -234,7 +234,7 @@ const applyHealthGate: FaultKind['apply'] = (draft, f) => {
     ],
   });
   if (draft.rollout.healthGates) return;
-  const approve = draft.rollout.target.kind === 'cluster' && f.value % 3 === 0;
+  const approve = f.value % 3 === 0;
   draft.rollout.healthGates = {
     ...(f.value % 2 === 0
       ? { alarmTag: { key: 'rollout-gate', value: 'chaos' } }
@@ -242,15 +242,20 @@ const applyHealthGate: FaultKind['apply'] = (draft, f) => {
     onAlarm: approve ? 'approve' : 'stop',
   };
   if (approve) {
+    const cluster = draft.rollout.target.kind === 'cluster';
     draft.actions.push({
       action: 'approve',
-      onState: 'HealthGateBeforeNodeAwaitApproval',
+      onState: cluster ? 'HealthGateBeforeNodeAwaitApproval' : FLEET_HEALTH_GATE_WAVE_HOLDS[0],
       delayMinutes: f.value % 20,
       every: true,
       reason: 'chaos: approve at the health gate',
     });
-    // A hold during a phase's bake, and at the phase's end, is answered too; every hold is.
-    for (const onState of HEALTH_GATE_PHASE_HOLDS) {
+    // Before each wave of a group (the pilot, the rest, the whole group), during a phase's bake
+    // and at the phase's end: every hold is answered.
+    const more = cluster
+      ? HEALTH_GATE_PHASE_HOLDS
+      : [...FLEET_HEALTH_GATE_WAVE_HOLDS.slice(1), ...FLEET_HEALTH_GATE_PHASE_HOLDS];
+    for (const onState of more) {
       draft.actions.push({
         action: 'approve',
         onState,
@@ -264,11 +269,24 @@ const applyHealthGate: FaultKind['apply'] = (draft, f) => {
 
 /**
  * The cluster workflow's health-gate holds of a phase (lib/rollout-workflow.ts): during its bake
- * (each check) and at its end, before the next phase. Approve is drawn for clusters only.
+ * (each check) and at its end, before the next phase.
  */
 export const HEALTH_GATE_PHASE_HOLDS = [
   'ClusterPhaseBakeHealthGateAwaitApproval',
   'ClusterPhaseHealthGateAwaitApproval',
+] as const;
+
+/** A group's health-gate holds before a wave: the pilot's, the rest's, the whole group's. */
+export const FLEET_HEALTH_GATE_WAVE_HOLDS = [
+  'HealthGateBeforePilotWaveAwaitApproval',
+  'HealthGateBeforeRestWaveAwaitApproval',
+  'HealthGateBeforeFleetWaveAwaitApproval',
+] as const;
+
+/** A group's health-gate holds of a phase: during its bake and at its end. */
+export const FLEET_HEALTH_GATE_PHASE_HOLDS = [
+  'FleetPhaseBakeHealthGateAwaitApproval',
+  'FleetPhaseHealthGateAwaitApproval',
 ] as const;
 
 /**

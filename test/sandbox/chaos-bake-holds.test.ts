@@ -11,9 +11,13 @@ import {
   buildScenario,
   type ChaosSpec,
   FAULT_KINDS,
+  FLEET_HEALTH_GATE_PHASE_HOLDS,
+  FLEET_HEALTH_GATE_WAVE_HOLDS,
   generateSpec,
+  HEALTH_GATE_PHASE_HOLDS,
   selectFaultKinds,
 } from '../../sandbox/chaos.js';
+import { synthesize } from '../../sandbox/engine.js';
 import { runScenario } from '../../sandbox/run-scenario.js';
 import { parseScenario, ScenarioError, type ScenarioInput } from '../../sandbox/scenario.js';
 
@@ -85,8 +89,10 @@ const spec = (value: number): ChaosSpec => ({
   bakeCheckEveryMinutes: 5,
 });
 
-async function run(value: number) {
-  const draft = buildScenario(spec(value));
+async function run(value: number, target: 'cluster' | 'group' = 'cluster') {
+  const draft = buildScenario(
+    target === 'cluster' ? spec(value) : { ...spec(value), target, nodes: 4, maxConcurrency: 2 },
+  );
   const result = await runScenario(parseScenario(draft as unknown as ScenarioInput, draft.name), {
     fleet: 'model',
   });
@@ -139,5 +145,39 @@ describe("chaos's approve answers each health-gate hold", () => {
     expect(() => parseScenario(draft as unknown as ScenarioInput, draft.name)).toThrow(
       `actions[${index}].every`,
     );
+  });
+});
+
+describe("chaos's approve on a group (fleet holds)", () => {
+  it('names only hold states the synthesized rollout workflow has', () => {
+    const states = JSON.stringify(synthesize().rollout.definition);
+    for (const hold of [
+      'HealthGateBeforeNodeAwaitApproval',
+      ...HEALTH_GATE_PHASE_HOLDS,
+      ...FLEET_HEALTH_GATE_WAVE_HOLDS,
+      ...FLEET_HEALTH_GATE_PHASE_HOLDS,
+    ]) {
+      expect(states).toContain(`"${hold}":{`);
+    }
+  });
+
+  it('an alarm that never clears: the bake, the phase end and the next wave are approved', async () => {
+    // Act: a 4-node group, a first phase of one node with a 90-minute bake; value 42 fires at
+    // 42 minutes (inside the bake) and never clears.
+    const { draft, run: result, held } = await run(42, 'group');
+    // Assert: the fleet's holds came, each was answered, and every node was updated.
+    expect(draft.rollout.healthGates).toMatchObject({ onAlarm: 'approve' });
+    expect(held).toContain('FleetPhaseBakeHealthGate');
+    expect(held).toContain('FleetPhaseHealthGate');
+    expect(result?.actions).toHaveLength(held.length);
+    expect(result?.actions.every((a) => a.action === 'approve' && a.statusCode === 202)).toBe(true);
+    expect(result?.report?.status).toBe('Succeeded');
+    expect(result?.report?.nodes.map((n) => n.status)).toEqual([
+      'Succeeded',
+      'Succeeded',
+      'Succeeded',
+      'Succeeded',
+    ]);
+    expect(result?.invariants.filter((i) => !i.ok)).toEqual([]);
   });
 });
