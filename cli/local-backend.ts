@@ -16,7 +16,8 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PLUGIN_NAMES, parseHotfixPluginArguments } from '../lambdas/core/plugin-arguments.js';
-import type { ProgressEvent, Sandbox } from '../sandbox/engine.js';
+import type { ExecutionResult, ProgressEvent, Sandbox } from '../sandbox/engine.js';
+import type { InvariantResult } from '../sandbox/invariants.js';
 import type { Scenario } from '../sandbox/scenario.js';
 import { UsageError } from './args.js';
 import {
@@ -92,6 +93,25 @@ export interface LocalBackend extends RolloutBackend {
     rolloutId: string,
     decide?: { readonly decision: 'approve' | 'reject'; readonly comment?: string },
   ): Promise<{ readonly decision: DecisionAccepted | null }>;
+  /**
+   * The safety invariants (README "Safety", sandbox/invariants.ts) of the rollout, checked as the
+   * sandbox command checks a scenario's runs, once its execution has ended here; undefined while
+   * it runs, or when no execution of it ran in this sandbox.
+   */
+  invariantsOf(rolloutId: string): Promise<readonly InvariantResult[] | undefined>;
+  /**
+   * Every rollout execution that ended here since the last call (the scenario's, the API's, a
+   * window's), each checked against the safety invariants once: `rollout local up` calls it as
+   * its clock runs.
+   */
+  checkEndedRollouts(): Promise<readonly EndedRolloutCheck[]>;
+}
+
+/** One ended rollout execution and its invariants. */
+export interface EndedRolloutCheck {
+  readonly execution: string;
+  readonly status: ExecutionResult['status'];
+  readonly invariants: readonly InvariantResult[];
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -123,10 +143,8 @@ function publishable(input: unknown): input is Record<string, unknown> {
 /** Starts a sandbox for the scenario and returns the API over it. */
 export async function openLocalBackend(options: LocalBackendOptions): Promise<LocalBackend> {
   quietHandlers();
-  const [{ loadScenario, ScenarioError }, { runScenario }] = await Promise.all([
-    import('../sandbox/scenario.js'),
-    import('../sandbox/run-scenario.js'),
-  ]);
+  const [{ loadScenario, ScenarioError }, { runScenario, checkExecutionInvariants }] =
+    await Promise.all([import('../sandbox/scenario.js'), import('../sandbox/run-scenario.js')]);
   const path =
     options.scenario === undefined
       ? DEFAULT_LOCAL_SCENARIO
@@ -303,10 +321,37 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     return { decision };
   };
 
+  const rolloutPrefix = `${sandbox.synth.rollout.arn.replace(':stateMachine:', ':execution:')}:`;
+  const endedRollouts = () =>
+    sandbox.executions.filter((e) => e.executionArn.startsWith(rolloutPrefix));
+  const invariantsOf: LocalBackend['invariantsOf'] = async (rolloutId) => {
+    const execution = endedRollouts().find(
+      (e) =>
+        e.name === rolloutId || (e.output as { runId?: unknown } | undefined)?.runId === rolloutId,
+    );
+    return execution && checkExecutionInvariants(prepared, execution);
+  };
+  const checked = new Set<string>();
+  const checkEndedRollouts: LocalBackend['checkEndedRollouts'] = async () => {
+    const out: EndedRolloutCheck[] = [];
+    for (const execution of endedRollouts()) {
+      if (checked.has(execution.executionArn)) continue;
+      checked.add(execution.executionArn);
+      out.push({
+        execution: execution.name,
+        status: execution.status,
+        invariants: await checkExecutionInvariants(prepared, execution),
+      });
+    }
+    return out;
+  };
+
   return {
     ...api,
     sandbox,
     transport,
+    invariantsOf,
+    checkEndedRollouts,
     scenario,
     scenarioRunIds,
     defaultInput() {

@@ -66,6 +66,35 @@ function savedClock(dir: string): Date | undefined {
 
 const serviceFile = (dir: string) => join(dir, 'service.json');
 
+/**
+ * The safety invariants of the rollouts that ended under the service (`invariants.json`): every
+ * rollout execution is checked once as it ends (the scenario's, the API's, a window's), as the
+ * sandbox command checks a scenario's runs. Kept across `local down` / `local up`.
+ */
+export interface LocalInvariants {
+  /** Rollout executions checked. */
+  readonly checked: number;
+  /** Each broken invariant: the execution, the invariant, what broke it. */
+  readonly violations: readonly {
+    readonly execution: string;
+    readonly invariant: string;
+    readonly detail: string;
+  }[];
+}
+
+const invariantsFile = (dir: string) => join(dir, 'invariants.json');
+
+/** The service's invariant checks so far (none before its first rollout ended). */
+export function readLocalInvariants(dir: string): LocalInvariants {
+  try {
+    const saved = JSON.parse(readFileSync(invariantsFile(dir), 'utf8')) as LocalInvariants;
+    if (Number.isInteger(saved.checked) && Array.isArray(saved.violations)) return saved;
+  } catch {
+    // No file yet.
+  }
+  return { checked: 0, violations: [] };
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -178,10 +207,32 @@ export async function serveLocal(options: ServeOptions): Promise<void> {
   };
   const TICK_MS = 250;
   let ticks = 0;
+  let invariants = readLocalInvariants(options.dataDir);
+  const checkEnded = async () => {
+    const ended = await backend.checkEndedRollouts();
+    if (ended.length === 0) return;
+    const violations = [...invariants.violations];
+    for (const run of ended) {
+      const broken = run.invariants.filter((i) => !i.ok);
+      options.log(
+        broken.length === 0
+          ? `invariants of ${run.execution} (${run.status}): all ${run.invariants.length} hold`
+          : `invariants of ${run.execution} (${run.status}): ${broken.length} of ${run.invariants.length} VIOLATED: ${broken.map((i) => `${i.name}: ${i.detail}`).join('; ')}`,
+      );
+      for (const i of broken) {
+        violations.push({ execution: run.execution, invariant: i.name, detail: i.detail });
+      }
+    }
+    invariants = { checked: invariants.checked + ended.length, violations };
+    writeFileSync(invariantsFile(options.dataDir), `${JSON.stringify(invariants, null, 2)}\n`);
+  };
   const ticker = setInterval(() => {
     void exclusive(async () => {
       await backend.sandbox.advance(TICK_MS * options.speed);
       if (++ticks % 4 === 0) saveClock();
+      await checkEnded().catch((error: unknown) =>
+        options.log(`invariant checks failed: ${(error as Error).message}`),
+      );
     });
   }, TICK_MS);
 
@@ -253,6 +304,9 @@ export async function serveLocal(options: ServeOptions): Promise<void> {
   server.close();
   await exclusive(async () => {
     saveClock();
+    await checkEnded().catch((error: unknown) =>
+      options.log(`invariant checks failed: ${(error as Error).message}`),
+    );
     await backend.close();
   });
   rmSync(serviceFile(options.dataDir), { force: true });

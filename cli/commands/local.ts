@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type CommandSpec, type Io, UsageError } from '../args.js';
-import { DEFAULT_SPEED, localDataDir, readLocalService, serveLocal } from '../local-service.js';
+import {
+  DEFAULT_SPEED,
+  type LocalInvariants,
+  localDataDir,
+  readLocalInvariants,
+  readLocalService,
+  serveLocal,
+} from '../local-service.js';
 
 const ROLLOUT_BIN = fileURLToPath(new URL('../../bin/rollout.mjs', import.meta.url));
 
@@ -28,6 +35,9 @@ export const localCommand = {
     'down: stops it. Its run store (runs, ledgers, locks) and its clock stay in the data folder,',
     "so the next up goes on from them (the scenario's own rollouts run only on a new store); a",
     'rollout still under way at down stays Running, its target locked, until force-recovery.',
+    'Every rollout that ends under the service is checked against the safety invariants (README',
+    '"Safety"), as the sandbox command checks its runs: status shows how many were checked and any',
+    'broken one (service.log has a line per run; invariants.json the count and the violations).',
     '',
     'Options:',
     '  --scenario <file>  the fleet (default: examples/scenarios/change-management.json)',
@@ -108,13 +118,17 @@ export async function runLocal(argv: readonly string[], io: Io): Promise<number>
     process.exit(0);
   }
   if (action === 'status') {
-    if (flags.json) io.out(JSON.stringify(running ?? null, null, 2));
-    else
+    const invariants = readLocalInvariants(dataDir);
+    if (flags.json) {
+      io.out(JSON.stringify(running ? { ...running, invariants } : null, null, 2));
+    } else {
       io.out(
         running
           ? `local control plane: ${running.url} (pid ${running.pid}, scenario ${running.scenario}, ${running.speed}x)`
           : `no local control plane runs for ${dataDir}`,
       );
+      if (running) io.out(`  ${describeInvariants(invariants)}`);
+    }
     return running ? 0 : 1;
   }
   if (action === 'down') {
@@ -179,4 +193,13 @@ export async function runLocal(argv: readonly string[], io: Io): Promise<number>
   throw new UsageError(
     `rollout local up: the service did not start in 120 s; see ${join(dataDir, 'service.log')}`,
   );
+}
+
+/** `local status`'s line on the safety invariants of the rollouts that ended under the service. */
+export function describeInvariants(invariants: LocalInvariants): string {
+  if (invariants.checked === 0) return 'safety invariants: no rollout has ended yet';
+  const runs = `${invariants.checked} ended rollout(s) checked`;
+  if (invariants.violations.length === 0) return `safety invariants: all hold (${runs})`;
+  const broken = invariants.violations.map((v) => `${v.execution}: ${v.invariant}`).join(', ');
+  return `safety invariants: ${invariants.violations.length} VIOLATED (${runs}): ${broken}; see invariants.json`;
 }

@@ -7,6 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { InvariantResult } from '../../sandbox/invariants.js';
 import {
   type CommandSpec,
   type Io,
@@ -516,8 +517,9 @@ export const startCommand = {
     ...OUTPUT_HELP,
     '',
     'With --local the sandbox lives only as long as this command, so the rollout always runs to its',
-    'end here, in virtual time, with the live per-node display; then the status and the report are',
-    'printed (--json: { accepted, decision, cancel, status, report }). --input defaults to the',
+    'end here, in virtual time, with the live per-node display; then the status, the report and the',
+    'safety invariants (README "Safety"; a broken one exits 1) are printed (--json: { accepted,',
+    'decision, cancel, status, report, invariants }). --input defaults to the',
     "scenario's own rollout, and may leave out target.nodes (the scenario's nodes are used).",
     '  --approve | --reject     decide the approval gate when the run reaches it (without either, the',
     '                           gate times out, which counts as rejected); --approve approves every',
@@ -712,8 +714,18 @@ async function startLocal(
     } catch (error) {
       if (!(error instanceof BackendError && error.status === 404)) throw error;
     }
+    // Checked as the sandbox command checks a scenario's runs: this is a sandbox run too.
+    const invariants = (await backend.invariantsOf(id)) ?? [];
+    const broken = invariants.filter((i) => !i.ok);
     if (flags.json) {
-      printJson(io, { accepted, decision, cancel, status, report });
+      printJson(io, {
+        accepted,
+        decision,
+        cancel,
+        status,
+        report,
+        invariants: invariants.map(({ name, ok, detail }) => ({ name, ok, detail })),
+      });
     } else {
       if (decide) {
         io.out(
@@ -731,11 +743,25 @@ async function startLocal(
       }
       io.out('');
       io.out(report ? formatReport(report, 'text') : renderStatus(status));
+      io.out('');
+      io.out(renderInvariants(invariants));
     }
-    return status.status === 'Succeeded' ? 0 : 1;
+    return status.status === 'Succeeded' && broken.length === 0 ? 0 : 1;
   } finally {
     await backend.close();
   }
+}
+
+/** The safety invariants' line (and one line per broken invariant) of a local run. */
+function renderInvariants(invariants: readonly InvariantResult[]): string {
+  if (invariants.length === 0)
+    return 'Safety invariants: not checked (no execution of this rollout ended here)';
+  const broken = invariants.filter((i) => !i.ok);
+  if (broken.length === 0) return `Safety invariants: all ${invariants.length} hold`;
+  return [
+    `Safety invariants: ${broken.length} of ${invariants.length} VIOLATED`,
+    ...broken.map((i) => `  ${i.name}: ${i.detail}`),
+  ].join('\n');
 }
 
 /**

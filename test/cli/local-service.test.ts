@@ -144,6 +144,21 @@ describe('rollout local up / down', () => {
     expect(statuses.slice(firstUntouched).every((s) => s === 'NotStarted')).toBe(true);
   }, 120_000);
 
+  it('checks every rollout that ended under it against the safety invariants', async () => {
+    // The scenario's rollout, the gated one and the cancelled one have ended; the service checks
+    // each on the tick after it ends.
+    let status = await json('local', 'status');
+    for (let i = 0; i < 100 && status.invariants.checked < 3; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = await json('local', 'status');
+    }
+    expect(status.invariants).toEqual({ checked: 3, violations: [] });
+    const text = await run('local', 'status');
+    expect(text.stdout).toContain('safety invariants: all hold (3 ended rollout(s) checked)');
+    const log = readFileSync(join(DATA, 'service.log'), 'utf8');
+    expect(log).toMatch(/invariants of change-management-1 \(SUCCEEDED\): all \d+ hold/);
+  }, 60_000);
+
   it('--scenario with a running service is refused, naming local up', async () => {
     const result = await run('status', '--local', 'x', '--scenario', 'f.json');
     expect(result.status).toBe(2);

@@ -21,6 +21,7 @@ import { createHttpBackend, resolveRegion } from '../../cli/http-backend.js';
 import { main } from '../../cli/main.js';
 import { escapeHtml, renderReportHtml } from '../../cli/report-format.js';
 import type { RunReportView } from '../../lambdas/core/api-model.js';
+import { INVARIANTS } from '../../sandbox/invariants.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SCENARIO = join(REPO, 'examples/scenarios/change-management.json');
@@ -77,6 +78,9 @@ describe('rollout start --local (the sandbox runs the rollout to its end in-proc
     ]);
     expect(json.report.changeTicket.id).toBe('CHG0031337');
     expect(json.decision).toBeNull();
+    // A sandbox run: every safety invariant checked on it, and each holds.
+    expect(json.invariants.map((i: { name: string }) => i.name)).toEqual(INVARIANTS.map((i) => i.name));
+    expect(json.invariants.filter((i: { ok: boolean }) => !i.ok)).toEqual([]);
   });
 
   it('an approval gate and --reject: the run ends Cancelled after the pilot, exit 1', async () => {
@@ -101,6 +105,7 @@ describe('rollout start --local (the sandbox runs the rollout to its end in-proc
     expect(result.stdout).toContain('approved at');
     expect(result.stdout).toMatch(/on cluster CLUSTER1: Succeeded/);
     expect(result.stdout).toMatch(/NODE3\s+Succeeded/);
+    expect(result.stdout).toContain(`Safety invariants: all ${INVARIANTS.length} hold`);
   });
 
   it('--cancel-after stops after the current node, leaving the rest untouched', async () => {
