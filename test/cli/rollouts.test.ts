@@ -79,7 +79,9 @@ describe('rollout start --local (the sandbox runs the rollout to its end in-proc
     expect(json.report.changeTicket.id).toBe('CHG0031337');
     expect(json.decision).toBeNull();
     // A sandbox run: every safety invariant checked on it, and each holds.
-    expect(json.invariants.map((i: { name: string }) => i.name)).toEqual(INVARIANTS.map((i) => i.name));
+    expect(json.invariants.map((i: { name: string }) => i.name)).toEqual(
+      INVARIANTS.map((i) => i.name),
+    );
     expect(json.invariants.filter((i: { ok: boolean }) => !i.ok)).toEqual([]);
   });
 
