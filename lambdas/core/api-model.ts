@@ -1373,10 +1373,10 @@ export function buildRunReport(source: {
   const nodes = run.nodes.map((name) => {
     const key = nodeKey(name);
     const result = results.get(key);
+    // sort is stable (ES2019): within an attempt, the updates keep the store's order.
     const updates = (updatesOf.get(key) ?? [])
-      .map((u, order) => ({ u, order }))
-      .sort((a, b) => a.u.attempt - b.u.attempt || a.order - b.order)
-      .map(({ u }) => ({
+      .sort((a, b) => a.attempt - b.attempt)
+      .map((u) => ({
         plugin: u.plugin,
         update: u.update,
         attempt: u.attempt,
