@@ -577,9 +577,9 @@ export const approvalGateSchema = z
   ) satisfies z.ZodType<ApprovalGate>;
 
 /**
- * Whether the rollout input itself takes `approvalGate`: it does (parseRolloutInput checks and
- * resolves it), so the OpenAPI document takes the gate from the published input schema and
- * {@link approvalGateSchema} documents nothing more.
+ * Whether the rollout input itself takes `approvalGate`. It does: parseRolloutInput checks and
+ * resolves the gate, and the OpenAPI document takes it from the published input schema, not from
+ * {@link approvalGateSchema}.
  */
 export const ROLLOUT_INPUT_HAS_APPROVAL_GATE = Object.hasOwn(
   rolloutInputSchema.shape,

@@ -102,13 +102,16 @@ describe('parseRolloutRequest: a valid request', () => {
     expect(second.input.runId).toBe(first.rollout.runId);
   });
 
+  it('leaves the approval gate to the rollout input, which takes it', () => {
+    expect(ROLLOUT_INPUT_HAS_APPROVAL_GATE).toBe(true);
+  });
+
   it('resolves the approval gate as the rollout input does, timeout in seconds included', () => {
     // Arrange
     const body = { target: cluster(3), approvalGate: { afterNodes: 2 } };
     // Act
     const request = parseRolloutRequest(body, NOW, { random: () => 0 });
     // Assert: the rollout input gives the default timeout; the execution input is the body.
-    expect(ROLLOUT_INPUT_HAS_APPROVAL_GATE).toBe(true);
     expect(request.approvalGate).toEqual({
       afterNodes: 2,
       timeoutMinutes: 1440,
