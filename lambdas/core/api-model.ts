@@ -577,8 +577,9 @@ export const approvalGateSchema = z
   ) satisfies z.ZodType<ApprovalGate>;
 
 /**
- * Whether the rollout input itself takes `approvalGate` (and parseRolloutInput checks and
- * resolves it). Until it does, the API checks the gate here and passes it on in the input.
+ * Whether the rollout input itself takes `approvalGate`. It does: parseRolloutInput checks and
+ * resolves the gate, and the OpenAPI document takes it from the published input schema, not from
+ * {@link approvalGateSchema}.
  */
 export const ROLLOUT_INPUT_HAS_APPROVAL_GATE = Object.hasOwn(
   rolloutInputSchema.shape,
@@ -597,8 +598,8 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
- * Checks a rollout request: the rollout input by {@link parseRolloutInput}, the approval gate
- * here (the pilot must leave nodes to approve).
+ * Checks a rollout request: the rollout input, approval gate included, by
+ * {@link parseRolloutInput}; a target.resolution only the workflow may set, here.
  * @throws ApiError 400 ValidationFailed listing every problem with its field and value.
  */
 export function parseRolloutRequest(
@@ -613,17 +614,10 @@ export function parseRolloutRequest(
       { field: '(body)' },
     );
   }
-  const hasGate =
-    !ROLLOUT_INPUT_HAS_APPROVAL_GATE && isRecord(body) && Object.hasOwn(body, 'approvalGate');
-  let rest: unknown = body;
-  if (hasGate) {
-    const { approvalGate: _, ...others } = body;
-    rest = others;
-  }
   const problems: ValidationProblem[] = [];
   let rollout: ResolvedRollout | undefined;
   try {
-    rollout = parseRolloutInput(rest, now, options.random ? { random: options.random } : {});
+    rollout = parseRolloutInput(body, now, options.random ? { random: options.random } : {});
   } catch (error) {
     if (!(error instanceof RolloutInputError)) throw error;
     problems.push(...error.problems);
@@ -637,34 +631,14 @@ export function parseRolloutRequest(
       message: 'set by the workflow when it resolves target.select; leave it out',
     });
   }
-  let approvalGate: ApprovalGate | null =
-    (rollout as { readonly approvalGate?: ApprovalGate | null } | undefined)?.approvalGate ?? null;
-  if (hasGate) {
-    const result = approvalGateSchema.safeParse(body.approvalGate);
-    if (!result.success) {
-      const issues = result.error.issues.map((issue) => ({
-        ...issue,
-        path: ['approvalGate', ...issue.path],
-      }));
-      const fields = Object.keys(approvalGateSchema.shape);
-      problems.push(...issueProblems(issues, body, (path) => (path.length === 1 ? fields : [])));
-    } else if (rollout && result.data.afterNodes >= rollout.target.nodes.length) {
-      problems.push({
-        field: 'approvalGate.afterNodes',
-        value: result.data.afterNodes,
-        message: `expected fewer than the ${rollout.target.nodes.length} nodes of the target: the first afterNodes nodes are the pilot, the rest wait for approval`,
-      });
-    } else approvalGate = result.data;
-  }
   if (problems.length > 0 || rollout === undefined) {
     throw validationError('rollout request is invalid', problems);
   }
   // Only the body and the run id: a retry builds the same input, which Step Functions needs to
   // treat a second StartExecution of the same name as the first.
-  const input: Record<string, unknown> = { ...(rest as Record<string, unknown>) };
+  const input: Record<string, unknown> = { ...(body as Record<string, unknown>) };
   input.runId = rollout.runId;
-  if (hasGate && approvalGate) input.approvalGate = approvalGate;
-  return { rollout, approvalGate, input };
+  return { rollout, approvalGate: rollout.approvalGate, input };
 }
 
 /** The body of approve and reject. */
