@@ -706,6 +706,14 @@ export class RolloutWorkflow extends Construct {
       },
       resultPath: '$.phaseAt',
     });
+    // A phase's nodes are a wave: the health gates are read before it as before any other
+    // wave of a group (the first phase included; a cluster reads them before each node).
+    const phaseWaveGate = new sfn.Choice(this, 'HealthGatesBeforePhaseWave')
+      .when(
+        gatesSet,
+        beforeWave('HealthGateBeforePhaseWave', '$.phaseAt.phase.start').next(fleetPhaseMap),
+      )
+      .otherwise(fleetPhaseMap);
     selectFleetPhase
       .next(
         onError(
@@ -717,8 +725,8 @@ export class RolloutWorkflow extends Construct {
           ),
         ),
       )
-      .next(fleetPhaseMap)
-      .next(phaseGate('Fleet', morePhases));
+      .next(phaseWaveGate);
+    fleetPhaseMap.next(phaseGate('Fleet', morePhases));
     morePhases
       .when(
         sfn.Condition.numberLessThanJsonPath('$.phases.current', '$.phases.count'),

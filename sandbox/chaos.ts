@@ -283,8 +283,9 @@ export const FLEET_HEALTH_GATE_WAVE_HOLDS = [
   'HealthGateBeforeFleetWaveAwaitApproval',
 ] as const;
 
-/** A group's health-gate holds of a phase: during its bake and at its end. */
+/** A group's health-gate holds of a phase: before its wave, during its bake and at its end. */
 export const FLEET_HEALTH_GATE_PHASE_HOLDS = [
+  'HealthGateBeforePhaseWaveAwaitApproval',
   'FleetPhaseBakeHealthGateAwaitApproval',
   'FleetPhaseHealthGateAwaitApproval',
 ] as const;

@@ -135,6 +135,66 @@ describe('health gates, onAlarm stop (cluster)', () => {
     expect(run?.report?.reason).toMatch(/^HealthGateAlarm: health gate beforeWave: web-5xx-rate/);
     expect(result.fleet.log).toEqual([]);
   });
+
+  it("a phased group is stopped before its first phase's wave, and before a later one", async () => {
+    // Arrange: four standalone servers, a canary phase of one, then the rest. Run 1: the alarm is in ALARM from the
+    // start. Run 2: it fires 30 minutes in, during the canary's 60-minute bake, whose checks
+    // read the gates and stop it there.
+    const phased = (name: string, at: string) =>
+      parseScenario(
+        {
+          name,
+          alarms: [
+            {
+              name: 'web-5xx-rate',
+              timeline: [
+                { at: 'PT0S', state: at === 'PT0S' ? 'ALARM' : 'OK', reason: 'Threshold Crossed' },
+                ...(at === 'PT0S' ? [] : [{ at, state: 'ALARM' as const, reason: 'fired' }]),
+              ],
+            },
+          ],
+          nodes: [{ name: 'WEB01' }, { name: 'WEB02' }, { name: 'WEB03' }, { name: 'WEB04' }],
+          windowsUpdate: UPDATE,
+          rollout: {
+            target: { kind: 'group', name: 'WEB' },
+            plugins: [{ name: 'Microsoft.WindowsUpdatePlugin' }],
+            healthGates: { alarmNames: ['web-5xx-rate'] },
+            // The nodes after the last phase run as one more wave.
+            phases: [{ name: 'canary', nodeCount: 1, bakeMinutes: 60 }],
+          },
+        },
+        name,
+      );
+    // Act
+    const fromStart = await runScenario(phased('health-gate-phases-0', 'PT0S'));
+    const inBake = await runScenario(phased('health-gate-phases-30', 'PT30M'));
+    // Assert: no node started while the alarm was in ALARM, in either run.
+    for (const result of [fromStart, inBake]) {
+      const run = result.runs[0];
+      expect(run?.invariants.filter((i) => !i.ok)).toEqual([]);
+      expect(run?.report?.status).toBe('Failed');
+    }
+    // Before the fix, the first phase's wave had no gate: WEB01 started in ALARM.
+    expect(fromStart.runs[0]?.report?.reason).toMatch(
+      /^HealthGateAlarm: health gate beforeWave: web-5xx-rate/,
+    );
+    expect(inBake.runs[0]?.report?.reason).toMatch(
+      /^HealthGateAlarm: health gate bake: web-5xx-rate/,
+    );
+    expect(fromStart.fleet.log).toEqual([]);
+    expect(fromStart.runs[0]?.report?.nodes.map((n) => n.status)).toEqual([
+      'NotStarted',
+      'NotStarted',
+      'NotStarted',
+      'NotStarted',
+    ]);
+    expect(inBake.runs[0]?.report?.nodes.map((n) => n.status)).toEqual([
+      'Succeeded',
+      'NotStarted',
+      'NotStarted',
+      'NotStarted',
+    ]);
+  });
 });
 
 describe("health gates around a group's approval gate", () => {

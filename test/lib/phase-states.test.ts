@@ -86,7 +86,13 @@ describe('phase states of the rollout workflow', () => {
   );
 
   it('a fleet phase map tolerates only what is left of MaxFailedNodes', () => {
-    expect(state('FailureBudgetBeforePhase').Next).toBe('UpdateFleetPhase');
+    // Between the two, the health gates before the phase's wave (on a run with health gates).
+    expect(state('FailureBudgetBeforePhase').Next).toBe('HealthGatesBeforePhaseWave');
+    expect(state('HealthGatesBeforePhaseWave')).toMatchObject({
+      Choices: [{ Variable: '$.healthGates', IsPresent: true, Next: 'HealthGateBeforePhaseWave' }],
+      Default: 'UpdateFleetPhase',
+    });
+    expect(state('HealthGateBeforePhaseWavePassed').Next).toBe('UpdateFleetPhase');
     expect(state('UpdateFleetPhase')).toMatchObject({
       ToleratedFailureCountPath: '$.failureBudget.remaining',
       Next: 'EvaluateFleetPhase',

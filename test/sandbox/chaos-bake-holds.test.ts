@@ -89,10 +89,16 @@ const spec = (value: number): ChaosSpec => ({
   bakeCheckEveryMinutes: 5,
 });
 
-async function run(value: number, target: 'cluster' | 'group' = 'cluster') {
-  const draft = buildScenario(
-    target === 'cluster' ? spec(value) : { ...spec(value), target, nodes: 4, maxConcurrency: 2 },
-  );
+async function run(
+  value: number,
+  target: 'cluster' | 'group' = 'cluster',
+  change: Partial<ChaosSpec> = {},
+) {
+  const draft = buildScenario({
+    ...spec(value),
+    ...(target === 'group' ? { target, nodes: 4, maxConcurrency: 2 } : {}),
+    ...change,
+  });
   const result = await runScenario(parseScenario(draft as unknown as ScenarioInput, draft.name), {
     fleet: 'model',
   });
@@ -169,6 +175,7 @@ describe("chaos's approve on a group (fleet holds)", () => {
     expect(draft.rollout.healthGates).toMatchObject({ onAlarm: 'approve' });
     expect(held).toContain('FleetPhaseBakeHealthGate');
     expect(held).toContain('FleetPhaseHealthGate');
+    expect(held).toContain('HealthGateBeforePhaseWave');
     expect(result?.actions).toHaveLength(held.length);
     expect(result?.actions.every((a) => a.action === 'approve' && a.statusCode === 202)).toBe(true);
     expect(result?.report?.status).toBe('Succeeded');
@@ -178,6 +185,17 @@ describe("chaos's approve on a group (fleet holds)", () => {
       'Succeeded',
       'Succeeded',
     ]);
+    expect(result?.invariants.filter((i) => !i.ok)).toEqual([]);
+  });
+
+  it('without phases, after the pilot: the hold before the rest wave is approved', async () => {
+    // Act: an approval gate after 1 node (approved by the spec), no phases; value 273 fires 3
+    // minutes in, during the pilot (273 % 90), and never clears (273 % 7 === 0).
+    const { run: result, held } = await run(273, 'group', { phases: null, gateAfterNodes: 1 });
+    // Assert
+    expect(held).toContain('HealthGateBeforeRestWave');
+    expect(result?.actions.every((a) => a.action === 'approve' && a.statusCode === 202)).toBe(true);
+    expect(result?.report?.status).toBe('Succeeded');
     expect(result?.invariants.filter((i) => !i.ok)).toEqual([]);
   });
 });
