@@ -112,6 +112,8 @@ export interface EndedRolloutCheck {
   readonly execution: string;
   readonly status: ExecutionResult['status'];
   readonly invariants: readonly InvariantResult[];
+  /** The checks themselves failed (the run store could not be read, say): nothing was checked. */
+  readonly error?: string;
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -143,8 +145,10 @@ function publishable(input: unknown): input is Record<string, unknown> {
 /** Starts a sandbox for the scenario and returns the API over it. */
 export async function openLocalBackend(options: LocalBackendOptions): Promise<LocalBackend> {
   quietHandlers();
-  const [{ loadScenario, ScenarioError }, { runScenario, checkExecutionInvariants }] =
-    await Promise.all([import('../sandbox/scenario.js'), import('../sandbox/run-scenario.js')]);
+  const [
+    { loadScenario, ScenarioError },
+    { runScenario, checkExecutionInvariants, watchRollouts },
+  ] = await Promise.all([import('../sandbox/scenario.js'), import('../sandbox/run-scenario.js')]);
   const path =
     options.scenario === undefined
       ? DEFAULT_LOCAL_SCENARIO
@@ -225,10 +229,51 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
   const sandbox = prepared.sandbox;
   const stopSandbox = async () => {
     try {
+      await Promise.allSettled(checks.map((c) => c.done));
+      stopWatching();
       await sandbox.stop();
     } finally {
       pool?.close();
     }
+  };
+
+  // Each rollout execution is checked as it ends, before the clock moves on (the check holds
+  // it): the fleet's nodes are as the run left them, whatever runs next on them.
+  const checks: {
+    readonly execution: ExecutionResult;
+    readonly done: Promise<readonly InvariantResult[]>;
+  }[] = [];
+  let reported = 0;
+  const { stop: stopWatching } = watchRollouts(prepared, (execution, watched) => {
+    const done = sandbox.clock.track(() => checkExecutionInvariants(prepared, execution, watched));
+    done.catch(() => undefined); // reported by whoever reads it (invariantsOf, checkEndedRollouts)
+    checks.push({ execution, done });
+  });
+  const invariantsOf: LocalBackend['invariantsOf'] = async (rolloutId) =>
+    checks.find(
+      ({ execution: e }) =>
+        e.name === rolloutId || (e.output as { runId?: unknown } | undefined)?.runId === rolloutId,
+    )?.done;
+  const checkEndedRollouts: LocalBackend['checkEndedRollouts'] = async () => {
+    const fresh = checks.slice(reported);
+    reported = checks.length;
+    return Promise.all(
+      fresh.map(({ execution, done }) =>
+        done.then(
+          (invariants): EndedRolloutCheck => ({
+            execution: execution.name,
+            status: execution.status,
+            invariants,
+          }),
+          (error: unknown): EndedRolloutCheck => ({
+            execution: execution.name,
+            status: execution.status,
+            invariants: [],
+            error: (error as Error).message,
+          }),
+        ),
+      ),
+    );
   };
 
   const scenarioRunIds: string[] = [];
@@ -319,31 +364,6 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     }
     await sandbox.settle();
     return { decision };
-  };
-
-  const rolloutPrefix = `${sandbox.synth.rollout.arn.replace(':stateMachine:', ':execution:')}:`;
-  const endedRollouts = () =>
-    sandbox.executions.filter((e) => e.executionArn.startsWith(rolloutPrefix));
-  const invariantsOf: LocalBackend['invariantsOf'] = async (rolloutId) => {
-    const execution = endedRollouts().find(
-      (e) =>
-        e.name === rolloutId || (e.output as { runId?: unknown } | undefined)?.runId === rolloutId,
-    );
-    return execution && checkExecutionInvariants(prepared, execution);
-  };
-  const checked = new Set<string>();
-  const checkEndedRollouts: LocalBackend['checkEndedRollouts'] = async () => {
-    const out: EndedRolloutCheck[] = [];
-    for (const execution of endedRollouts()) {
-      if (checked.has(execution.executionArn)) continue;
-      checked.add(execution.executionArn);
-      out.push({
-        execution: execution.name,
-        status: execution.status,
-        invariants: await checkExecutionInvariants(prepared, execution),
-      });
-    }
-    return out;
   };
 
   return {

@@ -14,7 +14,7 @@
  * rollout still under way at `local down` loses its execution (the workflows live in the
  * process): it stays Running with its target locked until `rollout force-recovery --local`.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -84,15 +84,29 @@ export interface LocalInvariants {
 
 const invariantsFile = (dir: string) => join(dir, 'invariants.json');
 
-/** The service's invariant checks so far (none before its first rollout ended). */
+/**
+ * The service's invariant checks so far (none before its first rollout ended). A file that does
+ * not read back is an error naming it, never taken as "nothing checked".
+ */
 export function readLocalInvariants(dir: string): LocalInvariants {
+  const file = invariantsFile(dir);
+  let text: string;
   try {
-    const saved = JSON.parse(readFileSync(invariantsFile(dir), 'utf8')) as LocalInvariants;
-    if (Number.isInteger(saved.checked) && Array.isArray(saved.violations)) return saved;
-  } catch {
-    // No file yet.
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { checked: 0, violations: [] };
+    throw error;
   }
-  return { checked: 0, violations: [] };
+  let saved: LocalInvariants | undefined;
+  try {
+    saved = JSON.parse(text) as LocalInvariants;
+  } catch {
+    saved = undefined;
+  }
+  if (saved && Number.isInteger(saved.checked) && Array.isArray(saved.violations)) return saved;
+  throw new UsageError(
+    `${file}: not the local control plane's invariant record ({ checked, violations }); move it away to start a new one`,
+  );
 }
 
 function alive(pid: number): boolean {
@@ -213,6 +227,11 @@ export async function serveLocal(options: ServeOptions): Promise<void> {
     if (ended.length === 0) return;
     const violations = [...invariants.violations];
     for (const run of ended) {
+      if (run.error !== undefined) {
+        options.log(`invariants of ${run.execution} (${run.status}): NOT CHECKED: ${run.error}`);
+        violations.push({ execution: run.execution, invariant: 'checkFailed', detail: run.error });
+        continue;
+      }
       const broken = run.invariants.filter((i) => !i.ok);
       options.log(
         broken.length === 0
@@ -224,7 +243,10 @@ export async function serveLocal(options: ServeOptions): Promise<void> {
       }
     }
     invariants = { checked: invariants.checked + ended.length, violations };
-    writeFileSync(invariantsFile(options.dataDir), `${JSON.stringify(invariants, null, 2)}\n`);
+    // Whole or not at all: `local status` may read it at any moment.
+    const file = invariantsFile(options.dataDir);
+    writeFileSync(`${file}.partial`, `${JSON.stringify(invariants, null, 2)}\n`);
+    renameSync(`${file}.partial`, file);
   };
   const ticker = setInterval(() => {
     void exclusive(async () => {

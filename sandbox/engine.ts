@@ -73,6 +73,12 @@ export interface ProgressEvent {
 }
 
 /** How one state machine execution ended. */
+/** What {@link Sandbox.onRolloutExecution} calls. */
+export interface RolloutExecutionListener {
+  started(executionArn: string, input: Json): void;
+  ended(execution: ExecutionResult, input: Json): void;
+}
+
 export interface ExecutionResult {
   readonly executionArn: string;
   readonly name: string;
@@ -323,6 +329,8 @@ export class Sandbox {
   >();
   /** The input of every rollout execution started, for DescribeExecution. */
   private readonly inputs = new Map<string, Json>();
+  /** Called as each rollout execution starts and ends (see onRolloutExecution). */
+  private readonly rolloutListeners = new Set<RolloutExecutionListener>();
   /** How to stop each running top-level execution (StopExecution). */
   private readonly aborters = new Map<string, () => void>();
   private readonly handlers: Map<FunctionName, Handler>;
@@ -547,6 +555,17 @@ export class Sandbox {
   }
 
   /** Runs a rollout execution to its end, driving virtual time. */
+  /**
+   * Calls `listener` as each rollout execution starts (before its first state) and as it ends,
+   * in the same turn: work `ended` wraps in `clock.track` sees the fleet and the run store as
+   * the run left them, before any later timer fires (`rollout local up` checks each run's
+   * invariants so). Returns the removal.
+   */
+  onRolloutExecution(listener: RolloutExecutionListener): () => void {
+    this.rolloutListeners.add(listener);
+    return () => this.rolloutListeners.delete(listener);
+  }
+
   async runRollout(input: Json, name?: string): Promise<ExecutionResult> {
     const executionName = name ?? `rollout-${this.executions.length + 1}`;
     return this.clock.run(
@@ -912,6 +931,9 @@ export class Sandbox {
     const startedAt = this.clock.now();
     const counter = { history: 2, transitions: 0 }; // ExecutionStarted + the end event
     this.live.add(executionArn);
+    if (arn === this.synth.rollout.arn) {
+      for (const listener of this.rolloutListeners) listener.started(executionArn, input);
+    }
     const result = await this.runScope(arn, definition, input, {
       executionArn,
       name,
@@ -929,7 +951,10 @@ export class Sandbox {
     };
     this.executions.push(execution);
     this.aborters.delete(executionArn);
-    if (arn === this.synth.rollout.arn) this.executionEnded(execution, input);
+    if (arn === this.synth.rollout.arn) {
+      this.executionEnded(execution, input);
+      for (const listener of this.rolloutListeners) listener.ended(execution, input);
+    }
     return execution;
   }
 

@@ -161,6 +161,7 @@ export function observeRunStore(sandbox: Sandbox, targets: readonly string[]): S
       });
     },
   };
+  const watched = new Set(targets);
   const store = sandbox.store as unknown as Record<string, unknown>;
   const proto = Object.getPrototypeOf(sandbox.store) as Record<string, unknown>;
   const now = () => sandbox.clock.now().getTime();
@@ -169,13 +170,18 @@ export function observeRunStore(sandbox: Sandbox, targets: readonly string[]): S
     if (typeof original !== 'function' || name === 'constructor') continue;
     if (/lock/i.test(name) && name !== 'getLock') {
       store[name] = async (...args: unknown[]) => {
+        // Every target a lock call names is watched from then on, not only the scenario's (a
+        // run started through the API may lock another).
+        const named =
+          typeof args[0] === 'string' ? args[0] : (args[0] as { target?: unknown } | null)?.target;
+        if (typeof named === 'string') watched.add(named);
         try {
           return await (original as (...a: unknown[]) => Promise<unknown>).apply(
             sandbox.store,
             args,
           );
         } finally {
-          for (const target of new Set(targets)) {
+          for (const target of watched) {
             const lock = await sandbox.store.getLock(target).catch(() => undefined);
             observations.locks.push({
               at: now(),

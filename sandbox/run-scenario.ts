@@ -20,6 +20,7 @@ import {
   checkRunInvariants,
   type InvariantResult,
   observeRunStore,
+  type RunEvidence,
   type StoreObservations,
   violations,
 } from './invariants.js';
@@ -80,6 +81,8 @@ export interface ScenarioResult {
   readonly observations: StoreObservations;
   /** Which fleet ran the nodes' commands. */
   readonly fleetKind: FleetKind;
+  /** The scenario's simulated CloudWatch alarms (health gates read them). */
+  readonly alarms?: SimulatedAlarms;
 }
 
 export interface RunScenarioOptions {
@@ -339,6 +342,7 @@ export async function runScenario(
       fleet: fleet as SimulatedFleet,
       observations,
       fleetKind,
+      alarms,
     };
   } finally {
     if (!options.keepRunning && options.runRollouts !== false) {
@@ -430,16 +434,73 @@ function scheduleActions(
   };
 }
 
+/** The first position of the fleet log at or after `at` (the log is in time order). */
+function logPositionAt(log: readonly { readonly at: number }[], at: number): number {
+  let low = 0;
+  let high = log.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if ((log[mid] as { at: number }).at < at) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** Where a watched rollout execution's part of the fleet log begins and ends, and its input. */
+export interface WatchedRollout {
+  readonly input: unknown;
+  readonly fleetFrom: number;
+  /** Set as the execution ends. */
+  fleetTo?: number;
+}
+
+/**
+ * Watches the rollout executions of a sandbox kept running (started through the API, a window,
+ * or runRollout): the fleet log's length as each starts and as it ends, and its input, so that
+ * {@link checkExecutionInvariants} reads that run's part of the log alone. `onEnded` is called
+ * as each ends, before the clock moves on.
+ */
+export function watchRollouts(
+  result: ScenarioResult,
+  onEnded?: (execution: ExecutionResult, watched: WatchedRollout) => void,
+): { get(executionArn: string): WatchedRollout | undefined; stop(): void } {
+  const watched = new Map<string, WatchedRollout>();
+  const stop = result.sandbox.onRolloutExecution({
+    started: (executionArn, input) => {
+      watched.set(executionArn, { input, fleetFrom: result.fleet.log.length });
+    },
+    ended: (execution) => {
+      const entry = watched.get(execution.executionArn);
+      if (!entry) return;
+      entry.fleetTo = result.fleet.log.length;
+      onEnded?.(execution, entry);
+    },
+  });
+  return { get: (executionArn) => watched.get(executionArn), stop };
+}
+
 /**
  * The invariants of a rollout execution started outside {@link runScenario} (through the API on
- * a sandbox kept running, say), once it has ended. The fleet log is read from its start, and
- * the lock of a target no scenario rollout names is not observed.
+ * a sandbox kept running, say), once it has ended. The fleet log is the execution's own: as
+ * {@link watchRollouts} saw it (`fleetFrom`, `fleetTo`), else from its start time to its stop
+ * time (a run started in the instant another ended may then share a few entries with it), so
+ * what earlier or later runs did on the same nodes is not held against it. With its `input`, the checks that need the rollout (phases,
+ * health gates, updateSelection, rebootOption) run as they do for a scenario's runs; without it
+ * they say they were not checked.
  */
 export async function checkExecutionInvariants(
   result: ScenarioResult,
   execution: ExecutionResult,
+  options: {
+    readonly input?: unknown;
+    readonly fleetFrom?: number;
+    readonly fleetTo?: number;
+  } = {},
 ): Promise<InvariantResult[]> {
   const { sandbox } = result;
+  const input = (options.input ?? undefined) as
+    | { rebootOption?: string; healthGates?: RunEvidence['healthGates'] }
+    | undefined;
   const runId = (execution.output as { runId?: string } | undefined)?.runId ?? execution.name;
   // Only a run that never reached the run store has no report: any other failure to read it
   // (a stopped sandbox, say) is an error, never a vacuous pass.
@@ -447,7 +508,9 @@ export async function checkExecutionInvariants(
     (await sandbox.store.getRun(runId)) === undefined
       ? undefined
       : await readRunReport(sandbox.store, runId, sandbox.s3);
-  const rebootOption = (await sandbox.store.getRun(runId).catch(() => undefined))?.rebootOption;
+  const rebootOption =
+    input?.rebootOption ?? (await sandbox.store.getRun(runId).catch(() => undefined))?.rebootOption;
+  const log = result.fleet.log;
   return sandbox.clock.track(() =>
     checkRunInvariants({
       sandbox,
@@ -456,8 +519,17 @@ export async function checkExecutionInvariants(
       execution,
       ...(report ? { report } : {}),
       nodes: report?.nodes.map((n) => n.name) ?? [],
-      fleetFrom: 0,
+      fleetFrom: options.fleetFrom ?? logPositionAt(log, execution.startedAt.getTime()),
+      fleetTo: options.fleetTo ?? logPositionAt(log, execution.stoppedAt.getTime() + 1),
       ...(rebootOption ? { rebootOption } : {}),
+      ...(input
+        ? {
+            rollout: input,
+            updateSelection: selectionOf(input),
+            ...(input.healthGates ? { healthGates: input.healthGates } : {}),
+          }
+        : {}),
+      ...(result.alarms ? { alarms: result.alarms } : {}),
     }),
   );
 }

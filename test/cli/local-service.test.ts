@@ -144,17 +144,25 @@ describe('rollout local up / down', () => {
     expect(statuses.slice(firstUntouched).every((s) => s === 'NotStarted')).toBe(true);
   }, 120_000);
 
-  it('checks every rollout that ended under it against the safety invariants', async () => {
-    // The scenario's rollout, the gated one and the cancelled one have ended; the service checks
-    // each on the tick after it ends.
+  it('checks every rollout that ended under it against the safety invariants, each on its own', async () => {
+    // Arrange: a rollout with rebootOption Never on the cluster the earlier runs restarted: its
+    // check must not hold their restarts against it (each run is checked on its own fleet log).
+    const never = join(DATA, '..', 'never.json');
+    const { changeTicket: _ticket, ...rollout } = scenario.rollout;
+    writeFileSync(never, JSON.stringify({ ...rollout, rebootOption: 'Never' }));
+    const accepted = await json('start', '--local', '--input', never);
+    await until(accepted.rolloutId, (s) => s.status !== 'Running' && s.status !== 'Pending');
+    // Act: the scenario's rollout, the gated, the cancelled and the Never one have ended; the
+    // service checked each as it ended and records them on its next tick.
     let status = await json('local', 'status');
-    for (let i = 0; i < 100 && status.invariants.checked < 3; i++) {
+    for (let i = 0; i < 100 && status.invariants.checked < 4; i++) {
       await new Promise((r) => setTimeout(r, 100));
       status = await json('local', 'status');
     }
-    expect(status.invariants).toEqual({ checked: 3, violations: [] });
+    // Assert
+    expect(status.invariants).toEqual({ checked: 4, violations: [] });
     const text = await run('local', 'status');
-    expect(text.stdout).toContain('safety invariants: all hold (3 ended rollout(s) checked)');
+    expect(text.stdout).toContain('safety invariants: all hold (4 ended rollout(s) checked)');
     const log = readFileSync(join(DATA, 'service.log'), 'utf8');
     expect(log).toMatch(/invariants of change-management-1 \(SUCCEEDED\): all \d+ hold/);
   }, 60_000);

@@ -8,12 +8,18 @@
  * sandbox's stop run the checks first and keep their result for {@link invariantViolations}.
  */
 import type { ExecutionResult } from '../../sandbox/engine.js';
-import { checkExecutionInvariants, type ScenarioResult } from '../../sandbox/run-scenario.js';
+import {
+  checkExecutionInvariants,
+  type ScenarioResult,
+  watchRollouts,
+} from '../../sandbox/run-scenario.js';
 
 /** Real time the checks of one sandbox may take before they fail, naming where they were. */
 const CHECK_LIMIT_MS = 60_000;
 
 const checkedAtStop = new WeakMap<ScenarioResult, Promise<string[]>>();
+/** Each sandbox's watch of its rollout executions: its own part of the fleet log, its input. */
+const watches = new WeakMap<ScenarioResult, ReturnType<typeof watchRollouts>>();
 
 /**
  * Makes `result.sandbox.stop()` check every ended rollout execution first; returns `result`.
@@ -21,6 +27,7 @@ const checkedAtStop = new WeakMap<ScenarioResult, Promise<string[]>>();
  */
 export function checkBeforeStop(result: ScenarioResult): ScenarioResult {
   const sandbox = result.sandbox;
+  if (!watches.has(result)) watches.set(result, watchRollouts(result));
   const stop = sandbox.stop.bind(sandbox);
   sandbox.stop = async () => {
     if (!checkedAtStop.has(result)) {
@@ -67,7 +74,8 @@ async function checkAll(result: ScenarioResult): Promise<string[]> {
     }
     for (const execution of ended) {
       where = `checking ${execution.name}`;
-      for (const i of await checkExecutionInvariants(result, execution)) {
+      const watched = watches.get(result)?.get(execution.executionArn);
+      for (const i of await checkExecutionInvariants(result, execution, watched)) {
         if (!i.ok) problems.push(`${execution.name}: ${i.name}: ${i.detail}`);
       }
     }
