@@ -206,7 +206,7 @@ export type RouteMatch =
 export function splitPath(path: string): string[] {
   const segments = path.split('/');
   if (segments[0] === '') segments.shift();
-  if (segments.length > 0 && segments.at(-1) === '') segments.pop();
+  if (segments.at(-1) === '') segments.pop();
   return segments;
 }
 
@@ -327,10 +327,11 @@ export class ApiError extends Error {
   ) {
     super(message, options.cause === undefined ? {} : { cause: options.cause });
     this.status = ERROR_CODES[code];
-    if (options.field !== undefined) this.field = options.field;
+    // toBody leaves out an undefined field, problems or details; `value` may be undefined itself.
+    this.field = options.field;
     if (Object.hasOwn(options, 'value')) this.value = options.value;
-    if (options.problems !== undefined) this.problems = options.problems;
-    if (options.details !== undefined) this.details = options.details;
+    this.problems = options.problems;
+    this.details = options.details;
     this.headers = options.headers ?? {};
   }
 
@@ -391,7 +392,7 @@ export function validationError(
     field: first.field,
     ...(Object.hasOwn(first, 'value') ? { value: first.value } : {}),
     problems,
-    ...(cause === undefined ? {} : { cause }),
+    cause,
   });
 }
 
@@ -428,11 +429,12 @@ export function parseJsonBody(request: {
 }): unknown {
   const max = request.maxBytes ?? MAX_BODY_BYTES;
   let text = request.body ?? '';
-  if (Buffer.byteLength(text, 'utf8') > max * (request.isBase64Encoded ? 1.4 : 1)) {
+  // Measured as sent too, so a body is refused before it is decoded (and padding cannot hide).
+  if (Buffer.byteLength(text) > max * (request.isBase64Encoded ? 1.4 : 1)) {
     throw tooLarge(max);
   }
   if (request.isBase64Encoded) text = Buffer.from(text, 'base64').toString('utf8');
-  if (Buffer.byteLength(text, 'utf8') > max) throw tooLarge(max);
+  if (Buffer.byteLength(text) > max) throw tooLarge(max);
   if (text.trim() === '') {
     if (!request.required) return undefined;
     throw new ApiError('ValidationFailed', 'the request needs a JSON body; it has none', {
@@ -795,8 +797,9 @@ export const listQuerySchema = z
         code: 'custom',
         path: ['cluster'],
         message:
+          // issueProblems puts "missing; " before the message of a field the query lacks.
           query.cluster === undefined
-            ? 'missing; expected ?cluster=NAME (a failover cluster) or ?group=NAME (a group of servers)'
+            ? 'expected ?cluster=NAME (a failover cluster) or ?group=NAME (a group of servers)'
             : 'expected cluster or group, not both',
       });
     }
@@ -858,17 +861,20 @@ export function reportFormat(accept: string | undefined): 'json' | 'csv' | undef
     const major = type.split('/')[0];
     const best = ranges
       .filter((r) => r.range === type || r.range === `${major}/*` || r.range === '*/*')
-      .sort((a, b) => specificity(b.range) - specificity(a.range) || a.order - b.order)[0];
+      // sort is stable: among equally specific ranges, the first named stays first.
+      .sort((a, b) => specificity(b.range) - specificity(a.range))[0];
     return best === undefined || best.quality <= 0 ? undefined : best;
   };
   const json = match('application/json');
   const csv = match('text/csv');
   if (!json || !csv) return json ? 'json' : csv ? 'csv' : undefined;
-  if (csv.quality !== json.quality) return csv.quality > json.quality ? 'csv' : 'json';
-  // Equal quality: the type named more exactly, then the one named first; JSON by default.
-  const bySpecificity = specificity(csv.range) - specificity(json.range);
-  if (bySpecificity !== 0) return bySpecificity > 0 ? 'csv' : 'json';
-  return csv.order < json.order ? 'csv' : 'json';
+  // The higher quality; at equal quality, the type named more exactly, then the one named
+  // first; JSON by default (one range, such as */*, can name both).
+  const csvFirst =
+    csv.quality - json.quality ||
+    specificity(csv.range) - specificity(json.range) ||
+    json.order - csv.order;
+  return csvFirst > 0 ? 'csv' : 'json';
 }
 
 const specificity = (range: string) => (range === '*/*' ? 0 : range.endsWith('/*') ? 1 : 2);
