@@ -224,10 +224,10 @@ function matchTemplate(template: string, segments: readonly string[]) {
   const params: Record<string, string> = {};
   for (const [i, part] of parts.entries()) {
     const segment = segments[i] as string;
-    const name = /^\{(\w+)\}$/.exec(part)?.[1];
-    if (name !== undefined) {
+    // A part of a template of API_ROUTES is a whole `{name}` or text without braces.
+    if (part.startsWith('{')) {
       if (segment === '') return undefined;
-      params[name] = decodeSegment(segment);
+      params[part.slice(1, -1)] = decodeSegment(segment);
     } else if (part !== segment) return undefined;
   }
   return params;
@@ -750,10 +750,11 @@ export const removalRequestSchema = z
         .describe(
           "The node's failover cluster (or group): the removal runs as a rollout of it, under its lock. Needed where removals are wired",
         ),
+      // zod 4 gives min and max the string's own error.
       instanceId: z
         .string({ error: 'expected the SSM managed node id: i-… or mi-…' })
-        .min(1, { error: 'expected the SSM managed node id: i-… or mi-…' })
-        .max(32, { error: 'expected the SSM managed node id: i-… or mi-…' })
+        .min(1)
+        .max(32)
         .optional()
         .describe('The SSM managed node that is the node. Needed where removals are wired'),
     },
@@ -851,7 +852,11 @@ export function parseNodeName(id: string | undefined): string {
 export function reportFormat(accept: string | undefined): 'json' | 'csv' | undefined {
   if (accept === undefined || accept.trim() === '') return 'json';
   const ranges = accept.split(',').map((part, order) => {
-    const [range = '', ...params] = part.split(';').map((p) => p.trim().toLowerCase());
+    // split always returns at least one element.
+    const [range, ...params] = part.split(';').map((p) => p.trim().toLowerCase()) as [
+      string,
+      ...string[],
+    ];
     const q = params.find((p) => p.startsWith('q='));
     const quality = q === undefined ? 1 : Number(q.slice(2));
     return { range, quality: Number.isFinite(quality) ? quality : 0, order };
