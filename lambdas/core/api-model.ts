@@ -206,7 +206,7 @@ export type RouteMatch =
 export function splitPath(path: string): string[] {
   const segments = path.split('/');
   if (segments[0] === '') segments.shift();
-  if (segments.length > 0 && segments.at(-1) === '') segments.pop();
+  if (segments.at(-1) === '') segments.pop();
   return segments;
 }
 
@@ -224,10 +224,10 @@ function matchTemplate(template: string, segments: readonly string[]) {
   const params: Record<string, string> = {};
   for (const [i, part] of parts.entries()) {
     const segment = segments[i] as string;
-    const name = /^\{(\w+)\}$/.exec(part)?.[1];
-    if (name !== undefined) {
+    // A part of a template of API_ROUTES is a whole `{name}` or text without braces.
+    if (part.startsWith('{')) {
       if (segment === '') return undefined;
-      params[name] = decodeSegment(segment);
+      params[part.slice(1, -1)] = decodeSegment(segment);
     } else if (part !== segment) return undefined;
   }
   return params;
@@ -327,10 +327,11 @@ export class ApiError extends Error {
   ) {
     super(message, options.cause === undefined ? {} : { cause: options.cause });
     this.status = ERROR_CODES[code];
-    if (options.field !== undefined) this.field = options.field;
+    // toBody leaves out an undefined field, problems or details; `value` may be undefined itself.
+    this.field = options.field;
     if (Object.hasOwn(options, 'value')) this.value = options.value;
-    if (options.problems !== undefined) this.problems = options.problems;
-    if (options.details !== undefined) this.details = options.details;
+    this.problems = options.problems;
+    this.details = options.details;
     this.headers = options.headers ?? {};
   }
 
@@ -391,7 +392,7 @@ export function validationError(
     field: first.field,
     ...(Object.hasOwn(first, 'value') ? { value: first.value } : {}),
     problems,
-    ...(cause === undefined ? {} : { cause }),
+    cause,
   });
 }
 
@@ -428,11 +429,12 @@ export function parseJsonBody(request: {
 }): unknown {
   const max = request.maxBytes ?? MAX_BODY_BYTES;
   let text = request.body ?? '';
-  if (Buffer.byteLength(text, 'utf8') > max * (request.isBase64Encoded ? 1.4 : 1)) {
+  // Measured as sent too, so a body is refused before it is decoded (and padding cannot hide).
+  if (Buffer.byteLength(text) > max * (request.isBase64Encoded ? 1.4 : 1)) {
     throw tooLarge(max);
   }
   if (request.isBase64Encoded) text = Buffer.from(text, 'base64').toString('utf8');
-  if (Buffer.byteLength(text, 'utf8') > max) throw tooLarge(max);
+  if (Buffer.byteLength(text) > max) throw tooLarge(max);
   if (text.trim() === '') {
     if (!request.required) return undefined;
     throw new ApiError('ValidationFailed', 'the request needs a JSON body; it has none', {
@@ -722,10 +724,11 @@ export const removalRequestSchema = z
         .describe(
           "The node's failover cluster (or group): the removal runs as a rollout of it, under its lock. Needed where removals are wired",
         ),
+      // zod 4 gives min and max the string's own error.
       instanceId: z
         .string({ error: 'expected the SSM managed node id: i-… or mi-…' })
-        .min(1, { error: 'expected the SSM managed node id: i-… or mi-…' })
-        .max(32, { error: 'expected the SSM managed node id: i-… or mi-…' })
+        .min(1)
+        .max(32)
         .optional()
         .describe('The SSM managed node that is the node. Needed where removals are wired'),
     },
@@ -769,8 +772,9 @@ export const listQuerySchema = z
         code: 'custom',
         path: ['cluster'],
         message:
+          // issueProblems puts "missing; " before the message of a field the query lacks.
           query.cluster === undefined
-            ? 'missing; expected ?cluster=NAME (a failover cluster) or ?group=NAME (a group of servers)'
+            ? 'expected ?cluster=NAME (a failover cluster) or ?group=NAME (a group of servers)'
             : 'expected cluster or group, not both',
       });
     }
@@ -822,7 +826,11 @@ export function parseNodeName(id: string | undefined): string {
 export function reportFormat(accept: string | undefined): 'json' | 'csv' | undefined {
   if (accept === undefined || accept.trim() === '') return 'json';
   const ranges = accept.split(',').map((part, order) => {
-    const [range = '', ...params] = part.split(';').map((p) => p.trim().toLowerCase());
+    // split always returns at least one element.
+    const [range, ...params] = part.split(';').map((p) => p.trim().toLowerCase()) as [
+      string,
+      ...string[],
+    ];
     const q = params.find((p) => p.startsWith('q='));
     const quality = q === undefined ? 1 : Number(q.slice(2));
     return { range, quality: Number.isFinite(quality) ? quality : 0, order };
@@ -832,17 +840,20 @@ export function reportFormat(accept: string | undefined): 'json' | 'csv' | undef
     const major = type.split('/')[0];
     const best = ranges
       .filter((r) => r.range === type || r.range === `${major}/*` || r.range === '*/*')
-      .sort((a, b) => specificity(b.range) - specificity(a.range) || a.order - b.order)[0];
+      // sort is stable: among equally specific ranges, the first named stays first.
+      .sort((a, b) => specificity(b.range) - specificity(a.range))[0];
     return best === undefined || best.quality <= 0 ? undefined : best;
   };
   const json = match('application/json');
   const csv = match('text/csv');
   if (!json || !csv) return json ? 'json' : csv ? 'csv' : undefined;
-  if (csv.quality !== json.quality) return csv.quality > json.quality ? 'csv' : 'json';
-  // Equal quality: the type named more exactly, then the one named first; JSON by default.
-  const bySpecificity = specificity(csv.range) - specificity(json.range);
-  if (bySpecificity !== 0) return bySpecificity > 0 ? 'csv' : 'json';
-  return csv.order < json.order ? 'csv' : 'json';
+  // The higher quality; at equal quality, the type named more exactly, then the one named
+  // first; JSON by default (one range, such as */*, can name both).
+  const csvFirst =
+    csv.quality - json.quality ||
+    specificity(csv.range) - specificity(json.range) ||
+    json.order - csv.order;
+  return csvFirst > 0 ? 'csv' : 'json';
 }
 
 const specificity = (range: string) => (range === '*/*' ? 0 : range.endsWith('/*') ? 1 : 2);
