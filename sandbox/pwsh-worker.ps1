@@ -332,14 +332,25 @@ namespace RolloutSandbox
 '@
 
 # Compiling the class costs about 1.7 CPU s at every start (6-10 s of wall time under load), so it
-# is compiled once per source text and PowerShell version into the temp folder, written under a
-# name of its own and moved in whole (several workers may start at once), and loaded from there.
+# is compiled once per source text and PowerShell version into the checkout's own cache
+# (node_modules/.cache, not a shared temp folder another user could write), and loaded from
+# there. Several workers may start at once: each compiles under a name of its own and moves it
+# in without replacing (rename, never delete-then-rename, so no worker can see the file missing
+# or half written); the one that finds it there already drops its own copy.
 $hubKey = [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData([Text.Encoding]::UTF8.GetBytes($hubSource + '|' + $PSVersionTable.PSVersion)))
-$hubAssembly = Join-Path ([IO.Path]::GetTempPath()) ('rollout-sandbox-hub-' + $hubKey.Substring(0, 16) + '.dll')
-if (-not (Test-Path -LiteralPath $hubAssembly)) {
+$hubCache = [IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../node_modules/.cache/rollout-sandbox'))
+$null = [IO.Directory]::CreateDirectory($hubCache)
+$hubAssembly = Join-Path $hubCache ('hub-' + $hubKey.Substring(0, 16) + '.dll')
+if (-not [IO.File]::Exists($hubAssembly)) {
     $partial = $hubAssembly + '.' + $PID + '.partial'
     Add-Type -TypeDefinition $hubSource -OutputAssembly $partial
-    Move-Item -LiteralPath $partial -Destination $hubAssembly -Force
+    try {
+        [IO.File]::Move($partial, $hubAssembly, $false)
+    }
+    catch [System.IO.IOException] {
+        if (-not [IO.File]::Exists($hubAssembly)) { throw }
+        [IO.File]::Delete($partial)
+    }
 }
 Add-Type -LiteralPath $hubAssembly
 

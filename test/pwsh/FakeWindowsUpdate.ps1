@@ -96,8 +96,8 @@ function New-FakeWuaSession {
     param(
         [object[]] $Updates = @(),
         [int] $SearchResult = 2,
-        [scriptblock] $Downloader = { throw 'this document must not download updates' },
-        [scriptblock] $Installer = { throw 'this document must not install updates' }
+        [scriptblock] $Downloader = { throw 'no downloader was expected in this test' },
+        [scriptblock] $Installer = { throw 'no installer was expected in this test' }
     )
     $searcher = [pscustomobject]@{ Found = New-FakeWuaCollection $Updates; SearchResult = $SearchResult }
     $searcher | Add-Member -MemberType ScriptMethod -Name Search -Value {
