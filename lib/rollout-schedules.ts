@@ -284,6 +284,15 @@ function checkRollout(
       message: 'set by the schedule itself: leave it out',
     });
   }
+  // Read-only in the published schema (as POST /rollouts refuses it): only the workflow's
+  // ResolveTarget state says how a selection was resolved.
+  if (isRecord(rollout.target) && Object.hasOwn(rollout.target, 'resolution')) {
+    problems.push({
+      field: `${at}.target.resolution`,
+      value: rollout.target.resolution,
+      message: 'set by the workflow when it resolves target.select; leave it out',
+    });
+  }
   if (isRecord(policy) && policy.stopAfter !== undefined) {
     problems.push({
       field: `${at}.policy.stopAfter`,

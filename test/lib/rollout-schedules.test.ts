@@ -359,6 +359,29 @@ describe('RolloutSchedules: invalid props fail synth with every problem named', 
     }
   });
 
+  it('refuses a target.resolution, which only the workflow sets (read-only, as the API refuses it)', () => {
+    const resolution = {
+      by: 'tags',
+      selector: 'tag:Env=prod',
+      count: 500,
+      skipped: 0,
+      resolvedAt: '2026-12-05T08:00:00.000Z',
+    };
+    expect(() =>
+      build([
+        {
+          ...patchTuesday,
+          rollout: {
+            ...patchTuesday.rollout,
+            target: { ...patchTuesday.rollout.target, resolution },
+          },
+        },
+      ]),
+    ).toThrow(
+      /schedules\[0\]\.rollout\.target\.resolution .*set by the workflow when it resolves target\.select; leave it out/,
+    );
+  });
+
   it('refuses a rollout the workflow would refuse (checked as the workflow will)', () => {
     expect(() =>
       build([
