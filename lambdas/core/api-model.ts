@@ -552,42 +552,6 @@ const text = (what: string, max: number) =>
     .min(1, { error: `expected ${what}: text of 1 to ${max} characters` })
     .max(max, { error: `expected ${what}: text of 1 to ${max} characters` });
 
-const wholeNumber = (what: string, min: number, max: number) =>
-  z
-    .number({ error: `expected ${what}: a whole number from ${min} to ${max}` })
-    .int({ error: `expected ${what}: a whole number from ${min} to ${max}` })
-    .min(min, { error: `expected ${what}: a whole number from ${min} to ${max}` })
-    .max(max, { error: `expected ${what}: a whole number from ${min} to ${max}` });
-
-/** An approval gate in a rollout request ({@link ApprovalGate}). */
-export const approvalGateSchema = z
-  .strictObject(
-    {
-      afterNodes: wholeNumber('the number of pilot nodes', 1, 999).describe(
-        'The pilot: how many nodes (in update order) are updated before the run waits; fewer than the target has',
-      ),
-      timeoutMinutes: wholeNumber(
-        'minutes to wait for a decision',
-        1,
-        MAX_APPROVAL_TIMEOUT_MINUTES,
-      ).describe('How long the run waits for approve or reject; no decision counts as rejected'),
-    },
-    { error: 'expected an approval gate: { afterNodes, timeoutMinutes }' },
-  )
-  .describe(
-    'Pilot first, then wait for approval, then the rest (CAU and SCCM pilot-group practice)',
-  ) satisfies z.ZodType<ApprovalGate>;
-
-/**
- * Whether the rollout input itself takes `approvalGate`. It does: parseRolloutInput checks and
- * resolves the gate, and the OpenAPI document takes it from the published input schema, not from
- * {@link approvalGateSchema}.
- */
-export const ROLLOUT_INPUT_HAS_APPROVAL_GATE = Object.hasOwn(
-  rolloutInputSchema.shape,
-  'approvalGate',
-);
-
 /** A rollout request, checked and resolved. */
 export interface RolloutRequest {
   readonly rollout: ResolvedRollout;

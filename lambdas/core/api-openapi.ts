@@ -11,7 +11,6 @@ import * as z from 'zod';
 import {
   API_PATHS,
   API_ROUTES,
-  approvalGateSchema,
   cancelRequestSchema,
   DEFAULT_PAGE_SIZE,
   decisionRequestSchema,
@@ -23,7 +22,6 @@ import {
   maxBodyBytes,
   type OperationId,
   REPORT_CSV_COLUMNS,
-  ROLLOUT_INPUT_HAS_APPROVAL_GATE,
   removalRequestSchema,
   splitPath,
 } from './api-model.js';
@@ -60,11 +58,7 @@ type Json = Record<string, unknown>;
  * The body of POST /rollouts and POST /scans as documented: the rollout workflow's input and a
  * gate. The handler checks a body with parseRolloutRequest (api-model.ts), which this describes.
  */
-export const rolloutRequestSchema: z.ZodObject = (
-  ROLLOUT_INPUT_HAS_APPROVAL_GATE
-    ? publishedRolloutInputSchema
-    : publishedRolloutInputSchema.extend({ approvalGate: approvalGateSchema.optional() })
-).meta({
+export const rolloutRequestSchema: z.ZodObject = publishedRolloutInputSchema.meta({
   title: 'RolloutRequest',
   description:
     'The rollout workflow input (its JSON Schema is published with the workflow), with the optional approval gate',

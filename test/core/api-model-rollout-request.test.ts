@@ -4,17 +4,14 @@
  * them tested only by their happy path).
  */
 import { describe, expect, it } from 'vitest';
-import * as z from 'zod';
+import type * as z from 'zod';
 import {
   ApiError,
-  approvalGateSchema,
   cancelRequestSchema,
   decisionRequestSchema,
   forceRecoveryRequestSchema,
-  MAX_APPROVAL_TIMEOUT_MINUTES,
   parseRequest,
   parseRolloutRequest,
-  ROLLOUT_INPUT_HAS_APPROVAL_GATE,
 } from '../../lambdas/core/api-model.js';
 import { parseRolloutInput } from '../../lambdas/core/rollout-input.js';
 
@@ -102,10 +99,6 @@ describe('parseRolloutRequest: a valid request', () => {
     expect(second.input.runId).toBe(first.rollout.runId);
   });
 
-  it('leaves the approval gate to the rollout input, which takes it', () => {
-    expect(ROLLOUT_INPUT_HAS_APPROVAL_GATE).toBe(true);
-  });
-
   it('resolves the approval gate as the rollout input does, timeout in seconds included', () => {
     // Arrange
     const body = { target: cluster(3), approvalGate: { afterNodes: 2 } };
@@ -178,57 +171,5 @@ describe('text fields of the small request bodies', () => {
     ['2000 characters', 'x'.repeat(2000)],
   ])('a comment of %s is accepted', (_, comment) => {
     expect(parseRequest('decision', decisionRequestSchema, { comment })).toEqual({ comment });
-  });
-});
-
-describe('approvalGateSchema', () => {
-  const AFTER_NODES = 'expected the number of pilot nodes: a whole number from 1 to 999';
-  const TIMEOUT = `expected minutes to wait for a decision: a whole number from 1 to ${MAX_APPROVAL_TIMEOUT_MINUTES}`;
-
-  it.each([
-    { afterNodes: 1, timeoutMinutes: 1 },
-    { afterNodes: 500, timeoutMinutes: 60 },
-    { afterNodes: 999, timeoutMinutes: MAX_APPROVAL_TIMEOUT_MINUTES },
-  ])('accepts $afterNodes pilot nodes and $timeoutMinutes minutes', (gate) => {
-    expect(approvalGateSchema.parse(gate)).toEqual(gate);
-  });
-
-  it.each([
-    { gate: { afterNodes: 0, timeoutMinutes: 60 }, path: 'afterNodes', message: AFTER_NODES },
-    { gate: { afterNodes: 1000, timeoutMinutes: 60 }, path: 'afterNodes', message: AFTER_NODES },
-    { gate: { afterNodes: 1.5, timeoutMinutes: 60 }, path: 'afterNodes', message: AFTER_NODES },
-    { gate: { afterNodes: '2', timeoutMinutes: 60 }, path: 'afterNodes', message: AFTER_NODES },
-    { gate: { afterNodes: 1, timeoutMinutes: 0 }, path: 'timeoutMinutes', message: TIMEOUT },
-    {
-      gate: { afterNodes: 1, timeoutMinutes: MAX_APPROVAL_TIMEOUT_MINUTES + 1 },
-      path: 'timeoutMinutes',
-      message: TIMEOUT,
-    },
-    { gate: { afterNodes: 1, timeoutMinutes: 1.5 }, path: 'timeoutMinutes', message: TIMEOUT },
-    { gate: { afterNodes: 1 }, path: 'timeoutMinutes', message: TIMEOUT },
-    {
-      gate: 'after two nodes',
-      path: '',
-      message: 'expected an approval gate: { afterNodes, timeoutMinutes }',
-    },
-  ])('refuses $gate: $path', ({ gate, path, message }) => {
-    // Act
-    const result = approvalGateSchema.safeParse(gate);
-    // Assert
-    expect(result.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
-      [path, message],
-    ]);
-  });
-
-  it('documents the gate and each of its fields', () => {
-    const schema = z.toJSONSchema(approvalGateSchema) as {
-      description?: string;
-      properties: Record<string, { description?: string }>;
-      required?: string[];
-    };
-    expect(schema.required).toEqual(['afterNodes', 'timeoutMinutes']);
-    expect(schema.description).toMatch(/^Pilot first, then wait for approval/);
-    expect(schema.properties.afterNodes?.description).toMatch(/^The pilot: how many nodes/);
-    expect(schema.properties.timeoutMinutes?.description).toMatch(/^How long the run waits/);
   });
 });
