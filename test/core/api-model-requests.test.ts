@@ -23,17 +23,7 @@ import {
   rolloutIdempotencyKey,
   validationError,
 } from '../../lambdas/core/api-model.js';
-
-/** Runs `fn` and returns the ApiError it throws; fails the test if it does not. */
-function apiError(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ApiError);
-    return error as ApiError;
-  }
-  throw new Error('expected an ApiError, nothing was thrown');
-}
+import { apiError } from '../helpers/api-error.js';
 
 describe('limits', () => {
   it('an idempotency key holds a day; an approval waits at most a week', () => {

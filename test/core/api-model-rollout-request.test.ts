@@ -6,7 +6,6 @@
 import { describe, expect, it } from 'vitest';
 import type * as z from 'zod';
 import {
-  ApiError,
   cancelRequestSchema,
   decisionRequestSchema,
   forceRecoveryRequestSchema,
@@ -14,6 +13,7 @@ import {
   parseRolloutRequest,
 } from '../../lambdas/core/api-model.js';
 import { parseRolloutInput } from '../../lambdas/core/rollout-input.js';
+import { apiError } from '../helpers/api-error.js';
 
 const NOW = new Date('2025-05-13T22:00:00.000Z');
 
@@ -25,17 +25,6 @@ const cluster = (nodes = 3) => ({
     instanceId: `i-0123456789abcdef${i}`,
   })),
 });
-
-/** Runs `fn` and returns the ApiError it throws; fails the test if it does not. */
-function apiError(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ApiError);
-    return error as ApiError;
-  }
-  throw new Error('expected an ApiError, nothing was thrown');
-}
 
 describe('parseRolloutRequest: what is not a rollout input', () => {
   it('no body at all is a 400 naming the body, and says what to send', () => {

@@ -21,17 +21,7 @@ import {
   validationError,
 } from '../../lambdas/core/api-model.js';
 import { nodeNameProblem } from '../../lambdas/core/node-names.js';
-
-/** Runs `fn` and returns the ApiError it throws; fails the test if it does not. */
-function apiError(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ApiError);
-    return error as ApiError;
-  }
-  throw new Error('expected an ApiError, nothing was thrown');
-}
+import { apiError } from '../helpers/api-error.js';
 
 /** The problems the 400 lists for `input`, as the error body shows them. */
 function problemsOf(schema: z.ZodObject, input: unknown) {

@@ -6,7 +6,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  ApiError,
   type ApprovalView,
   type ExecutionView,
   MAX_CURRENT_NODES,
@@ -18,20 +17,10 @@ import {
   stagingStatusView,
 } from '../../lambdas/core/api-model.js';
 import type { StagedNodeRecord } from '../../lambdas/core/api-responses.js';
+import { apiError } from '../helpers/api-error.js';
 
 const STARTED = new Date('2026-12-05T02:00:00.000Z');
 const STOPPED = new Date('2026-12-05T03:30:00.000Z');
-
-/** Runs `fn` and returns the ApiError it throws; fails the test if it does not. */
-function apiError(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ApiError);
-    return error as ApiError;
-  }
-  throw new Error('expected an ApiError, nothing was thrown');
-}
 
 // ---------------------------------------------------------------------------------------------
 // GET /stagings/{id}

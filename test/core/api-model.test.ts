@@ -9,7 +9,6 @@ import { describe, expect, it } from 'vitest';
 import {
   API_PATHS,
   API_ROUTES,
-  ApiError,
   buildRunReport,
   canonicalJson,
   csvField,
@@ -35,6 +34,7 @@ import { documentedMethods, openApiDocument } from '../../lambdas/core/api-opena
 import { runReportSchema } from '../../lambdas/core/api-responses.js';
 import type { LedgerEntry } from '../../lambdas/core/install-ledger.js';
 import type { RunReport } from '../../sandbox/report.js';
+import { apiError } from '../helpers/api-error.js';
 
 const NOW = new Date('2025-05-13T22:00:00.000Z');
 const OPENAPI = new URL('../../api/openapi.json', import.meta.url);
@@ -47,17 +47,6 @@ const cluster = (nodes = 3) => ({
     instanceId: `i-0123456789abcdef${i}`,
   })),
 });
-
-/** Catches the ApiError `fn` throws; fails the test when it throws nothing or something else. */
-function apiError(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ApiError) return error;
-    throw error;
-  }
-  throw new Error('expected an ApiError, nothing was thrown');
-}
 
 /** An RFC 4180 reader, to check the writer round-trips every value. */
 function parseCsv(text: string): string[][] {
