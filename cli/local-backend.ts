@@ -19,6 +19,7 @@ import { PLUGIN_NAMES, parseHotfixPluginArguments } from '../lambdas/core/plugin
 import type { ExecutionResult, ProgressEvent, Sandbox } from '../sandbox/engine.js';
 import type { InvariantResult } from '../sandbox/invariants.js';
 import type { Scenario } from '../sandbox/scenario.js';
+import { checkStagingAmong, type RolloutAlongside } from '../sandbox/staging-invariants.js';
 import { UsageError } from './args.js';
 import {
   type ApiCall,
@@ -101,14 +102,15 @@ export interface LocalBackend extends RolloutBackend {
   invariantsOf(rolloutId: string): Promise<readonly InvariantResult[] | undefined>;
   /**
    * Every rollout execution that ended here since the last call (the scenario's, the API's, a
-   * window's), each checked against the safety invariants once: `rollout local up` calls it as
-   * its clock runs.
+   * window's), each checked against the safety invariants once, and every staging execution
+   * against stagingSafe: `rollout local up` calls it as its clock runs.
    */
   checkEndedRollouts(): Promise<readonly EndedRolloutCheck[]>;
 }
 
-/** One ended rollout execution and its invariants. */
+/** One ended rollout or staging execution and its invariants (a staging's: stagingSafe). */
 export interface EndedRolloutCheck {
+  readonly kind: 'rollout' | 'staging';
   readonly execution: string;
   readonly status: ExecutionResult['status'];
   readonly invariants: readonly InvariantResult[];
@@ -231,6 +233,8 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
     try {
       await Promise.allSettled(checks.map((c) => c.done));
       stopWatching();
+      stopRollouts();
+      stopStagings();
       await sandbox.stop();
     } finally {
       pool?.close();
@@ -241,31 +245,81 @@ export async function openLocalBackend(options: LocalBackendOptions): Promise<Lo
   // it): the fleet's nodes are as the run left them, whatever runs next on them.
   const checks: {
     readonly execution: ExecutionResult;
+    readonly kind: EndedRolloutCheck['kind'];
     readonly done: Promise<readonly InvariantResult[]>;
   }[] = [];
   let reported = 0;
   const { stop: stopWatching } = watchRollouts(prepared, (execution, watched) => {
     const done = sandbox.clock.track(() => checkExecutionInvariants(prepared, execution, watched));
     done.catch(() => undefined); // reported by whoever reads it (invariantsOf, checkEndedRollouts)
-    checks.push({ execution, done });
+    checks.push({ execution, kind: 'rollout', done });
+  });
+  // Staging (issue 13 item 5) changes nothing on a node: each staging execution is checked on
+  // the fleet log while it ran, leaving out the nodes of rollouts that ran meanwhile.
+  const targetNodes = (input: unknown): readonly string[] | undefined => {
+    const nodes = (input as { target?: { nodes?: unknown } } | undefined)?.target?.nodes;
+    return Array.isArray(nodes)
+      ? nodes.map((n) => String((n as { name?: unknown } | undefined)?.name ?? ''))
+      : undefined;
+  };
+  const liveRollouts = new Map<string, RolloutAlongside>();
+  const liveStagings = new Map<string, { from: number; alongside: RolloutAlongside[] }>();
+  const stopRollouts = sandbox.onRolloutExecution({
+    started: (executionArn, input) => {
+      const rollout = {
+        name: executionArn.split(':').at(-1) ?? executionArn,
+        nodes: targetNodes(input),
+      };
+      liveRollouts.set(executionArn, rollout);
+      for (const staging of liveStagings.values()) staging.alongside.push(rollout);
+    },
+    ended: (execution) => liveRollouts.delete(execution.executionArn),
+  });
+  const stopStagings = sandbox.onStagingExecution({
+    started: (executionArn) => {
+      liveStagings.set(executionArn, {
+        from: prepared.fleet.log.length,
+        alongside: [...liveRollouts.values()],
+      });
+    },
+    ended: (execution, input) => {
+      const staging = liveStagings.get(execution.executionArn);
+      liveStagings.delete(execution.executionArn);
+      if (!staging) return;
+      const { problems, detail } = checkStagingAmong(
+        prepared.fleet.log.slice(staging.from),
+        targetNodes(input),
+        staging.alongside,
+      );
+      const result: InvariantResult = {
+        name: 'stagingSafe',
+        ok: problems.length === 0,
+        detail: problems.length === 0 ? detail : `${problems.join('; ')} (${detail})`,
+      };
+      checks.push({ execution, kind: 'staging', done: Promise.resolve([result]) });
+    },
   });
   const invariantsOf: LocalBackend['invariantsOf'] = async (rolloutId) =>
     checks.find(
-      ({ execution: e }) =>
-        e.name === rolloutId || (e.output as { runId?: unknown } | undefined)?.runId === rolloutId,
+      ({ execution: e, kind }) =>
+        kind === 'rollout' &&
+        (e.name === rolloutId ||
+          (e.output as { runId?: unknown } | undefined)?.runId === rolloutId),
     )?.done;
   const checkEndedRollouts: LocalBackend['checkEndedRollouts'] = async () => {
     const fresh = checks.slice(reported);
     reported = checks.length;
     return Promise.all(
-      fresh.map(({ execution, done }) =>
+      fresh.map(({ execution, kind, done }) =>
         done.then(
           (invariants): EndedRolloutCheck => ({
+            kind,
             execution: execution.name,
             status: execution.status,
             invariants,
           }),
           (error: unknown): EndedRolloutCheck => ({
+            kind,
             execution: execution.name,
             status: execution.status,
             invariants: [],

@@ -67,12 +67,13 @@ function savedClock(dir: string): Date | undefined {
 const serviceFile = (dir: string) => join(dir, 'service.json');
 
 /**
- * The safety invariants of the rollouts that ended under the service (`invariants.json`): every
+ * The safety invariants of the runs that ended under the service (`invariants.json`): every
  * rollout execution is checked once as it ends (the scenario's, the API's, a window's), as the
- * sandbox command checks a scenario's runs. Kept across `local down` / `local up`.
+ * sandbox command checks a scenario's runs, and every staging execution against stagingSafe.
+ * Kept across `local down` / `local up`.
  */
 export interface LocalInvariants {
-  /** Rollout executions checked. */
+  /** Rollout and staging executions checked. */
   readonly checked: number;
   /** Each broken invariant: the execution, the invariant, what broke it. */
   readonly violations: readonly {
@@ -228,15 +229,17 @@ export async function serveLocal(options: ServeOptions): Promise<void> {
     const violations = [...invariants.violations];
     for (const run of ended) {
       if (run.error !== undefined) {
-        options.log(`invariants of ${run.execution} (${run.status}): NOT CHECKED: ${run.error}`);
+        options.log(
+          `invariants of ${run.kind} ${run.execution} (${run.status}): NOT CHECKED: ${run.error}`,
+        );
         violations.push({ execution: run.execution, invariant: 'checkFailed', detail: run.error });
         continue;
       }
       const broken = run.invariants.filter((i) => !i.ok);
       options.log(
         broken.length === 0
-          ? `invariants of ${run.execution} (${run.status}): all ${run.invariants.length} hold`
-          : `invariants of ${run.execution} (${run.status}): ${broken.length} of ${run.invariants.length} VIOLATED: ${broken.map((i) => `${i.name}: ${i.detail}`).join('; ')}`,
+          ? `invariants of ${run.kind} ${run.execution} (${run.status}): all ${run.invariants.length} hold (${run.invariants.map((i) => `${i.name}: ${i.detail}`).join('; ')})`
+          : `invariants of ${run.kind} ${run.execution} (${run.status}): ${broken.length} of ${run.invariants.length} VIOLATED: ${broken.map((i) => `${i.name}: ${i.detail}`).join('; ')}`,
       );
       for (const i of broken) {
         violations.push({ execution: run.execution, invariant: i.name, detail: i.detail });

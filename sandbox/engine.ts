@@ -331,6 +331,8 @@ export class Sandbox {
   private readonly inputs = new Map<string, Json>();
   /** Called as each rollout execution starts and ends (see onRolloutExecution). */
   private readonly rolloutListeners = new Set<RolloutExecutionListener>();
+  /** The same, for staging executions (see onStagingExecution). */
+  private readonly stagingListeners = new Set<RolloutExecutionListener>();
   /** How to stop each running top-level execution (StopExecution). */
   private readonly aborters = new Map<string, () => void>();
   private readonly handlers: Map<FunctionName, Handler>;
@@ -564,6 +566,12 @@ export class Sandbox {
   onRolloutExecution(listener: RolloutExecutionListener): () => void {
     this.rolloutListeners.add(listener);
     return () => this.rolloutListeners.delete(listener);
+  }
+
+  /** As {@link onRolloutExecution}, for the staging workflow's executions (issue 13 item 5). */
+  onStagingExecution(listener: RolloutExecutionListener): () => void {
+    this.stagingListeners.add(listener);
+    return () => this.stagingListeners.delete(listener);
   }
 
   async runRollout(input: Json, name?: string): Promise<ExecutionResult> {
@@ -933,6 +941,8 @@ export class Sandbox {
     this.live.add(executionArn);
     if (arn === this.synth.rollout.arn) {
       for (const listener of this.rolloutListeners) listener.started(executionArn, input);
+    } else if (arn === this.synth.staging.arn) {
+      for (const listener of this.stagingListeners) listener.started(executionArn, input);
     }
     const result = await this.runScope(arn, definition, input, {
       executionArn,
@@ -954,6 +964,8 @@ export class Sandbox {
     if (arn === this.synth.rollout.arn) {
       this.executionEnded(execution, input);
       for (const listener of this.rolloutListeners) listener.ended(execution, input);
+    } else if (arn === this.synth.staging.arn) {
+      for (const listener of this.stagingListeners) listener.ended(execution, input);
     }
     return execution;
   }

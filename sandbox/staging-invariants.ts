@@ -110,3 +110,43 @@ export function withStagingRunProblems<T extends { name: string; ok: boolean; de
       : i,
   );
 }
+
+/** A rollout that ran while a staging ran: its name and the nodes it targets (none known: a selection). */
+export interface RolloutAlongside {
+  readonly name: string;
+  readonly nodes: readonly string[] | undefined;
+}
+
+/**
+ * {@link checkStagingRun} for a staging execution in a sandbox where rollouts may run at the same
+ * time (`rollout local up`): the fleet log while it ran, on its own nodes only (all, when its
+ * nodes are not known), and of those none that a rollout running meanwhile targets, since the
+ * change may be that rollout's (a rollout of a selection names no nodes: nothing is checked).
+ * Never a silent pass: the detail says which nodes were checked and which were left out, and why.
+ */
+export function checkStagingAmong(
+  log: readonly FleetLogEntry[],
+  stagingNodes: readonly string[] | undefined,
+  alongside: readonly RolloutAlongside[],
+): { readonly problems: string[]; readonly detail: string } {
+  const unknown = alongside.find((r) => r.nodes === undefined);
+  if (unknown) {
+    return {
+      problems: [],
+      detail: `not checked: rollout ${unknown.name} (a selection, nodes unknown here) ran at the same time`,
+    };
+  }
+  const busy = new Map<string, string>();
+  for (const rollout of alongside) {
+    for (const node of rollout.nodes ?? []) busy.set(nodeKey(node), rollout.name);
+  }
+  const mine = stagingNodes === undefined ? undefined : new Set(stagingNodes.map(nodeKey));
+  const ours = log.filter((e) => mine === undefined || mine.has(nodeKey(e.node)));
+  const checked = ours.filter((e) => !busy.has(nodeKey(e.node)));
+  const left = [...new Set(ours.map((e) => e.node).filter((n) => busy.has(nodeKey(n))))];
+  const scope = mine === undefined ? 'every node' : `its ${mine.size} node(s)`;
+  return {
+    problems: checkStagingRun(checked),
+    detail: `${scope} checked${left.length > 0 ? `, except ${left.join(', ')} (updated by ${[...new Set(left.map((n) => busy.get(nodeKey(n))))].join(', ')} meanwhile)` : ''}`,
+  };
+}

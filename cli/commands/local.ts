@@ -36,8 +36,9 @@ export const localCommand = {
     "so the next up goes on from them (the scenario's own rollouts run only on a new store); a",
     'rollout still under way at down stays Running, its target locked, until force-recovery.',
     'Every rollout that ends under the service is checked against the safety invariants (README',
-    '"Safety"), as the sandbox command checks its runs: status shows how many were checked and any',
-    'broken one (service.log has a line per run; invariants.json the count and the violations).',
+    '"Safety"), as the sandbox command checks its runs, and every staging against stagingSafe:',
+    'status shows how many were checked and any broken one (service.log has a line per run;',
+    'invariants.json the count and the violations).',
     '',
     'Options:',
     '  --scenario <file>  the fleet (default: examples/scenarios/change-management.json)',
@@ -197,8 +198,8 @@ export async function runLocal(argv: readonly string[], io: Io): Promise<number>
 
 /** `local status`'s line on the safety invariants of the rollouts that ended under the service. */
 export function describeInvariants(invariants: LocalInvariants): string {
-  if (invariants.checked === 0) return 'safety invariants: no rollout has ended yet';
-  const runs = `${invariants.checked} ended rollout(s) checked`;
+  if (invariants.checked === 0) return 'safety invariants: no rollout or staging has ended yet';
+  const runs = `${invariants.checked} ended rollout(s) and staging(s) checked`;
   if (invariants.violations.length === 0) return `safety invariants: all hold (${runs})`;
   const broken = invariants.violations.map((v) => `${v.execution}: ${v.invariant}`).join(', ');
   return `safety invariants: ${invariants.violations.length} VIOLATED (${runs}): ${broken}; see invariants.json`;

@@ -152,19 +152,25 @@ describe('rollout local up / down', () => {
     writeFileSync(never, JSON.stringify({ ...rollout, rebootOption: 'Never' }));
     const accepted = await json('start', '--local', '--input', never);
     await until(accepted.rolloutId, (s) => s.status !== 'Running' && s.status !== 'Pending');
-    // Act: the scenario's rollout, the gated, the cancelled and the Never one have ended; the
-    // service checked each as it ended and records them on its next tick.
+    // Act: the scenario's rollout, the gated, the cancelled and the Never one have ended, and
+    // the staging; the service checked each as it ended and records them on its next tick.
     let status = await json('local', 'status');
-    for (let i = 0; i < 100 && status.invariants.checked < 4; i++) {
+    for (let i = 0; i < 100 && status.invariants.checked < 5; i++) {
       await new Promise((r) => setTimeout(r, 100));
       status = await json('local', 'status');
     }
     // Assert
-    expect(status.invariants).toEqual({ checked: 4, violations: [] });
+    expect(status.invariants).toEqual({ checked: 5, violations: [] });
     const text = await run('local', 'status');
-    expect(text.stdout).toContain('safety invariants: all hold (4 ended rollout(s) checked)');
+    expect(text.stdout).toContain(
+      'safety invariants: all hold (5 ended rollout(s) and staging(s) checked)',
+    );
     const log = readFileSync(join(DATA, 'service.log'), 'utf8');
-    expect(log).toMatch(/invariants of change-management-1 \(SUCCEEDED\): all \d+ hold/);
+    expect(log).toMatch(/invariants of rollout change-management-1 \(SUCCEEDED\): all \d+ hold/);
+    // The staging was checked on its own 3 nodes: nothing but StageUpdates ran on them.
+    expect(log).toMatch(
+      /invariants of staging \S+ \(SUCCEEDED\): all 1 hold \(stagingSafe: its 3 node\(s\) checked\)/,
+    );
   }, 60_000);
 
   it('--scenario with a running service is refused, naming local up', async () => {

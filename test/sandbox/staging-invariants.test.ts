@@ -7,6 +7,7 @@ import type { StagingRecord } from '../../lambdas/shared/run-store.js';
 import type { FleetLogEntry } from '../../sandbox/fleet.js';
 import type { RunReport } from '../../sandbox/report.js';
 import {
+  checkStagingAmong,
   checkStagingRun,
   stagedInstallsVerified,
   withStagingRunProblems,
@@ -43,6 +44,52 @@ describe('checkStagingRun', () => {
     const problems = checkStagingRun([entry('command', 'stageUpdates'), found]);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toContain(named);
+  });
+});
+
+describe('checkStagingAmong (rollout local up: rollouts may run while a staging runs)', () => {
+  const on = (node: string, kind: FleetLogEntry['kind'], document?: FleetLogEntry['document']) => ({
+    ...entry(kind, document),
+    node,
+  });
+  const log = [
+    on('NODE1', 'command', 'stageUpdates'),
+    on('NODE2', 'drain'),
+    on('WEB01', 'restart'),
+  ];
+
+  it("names a change on one of the staging's nodes that no rollout running meanwhile targets", () => {
+    const checked = checkStagingAmong(log, ['NODE1', 'NODE2'], []);
+    expect(checked.problems).toEqual([
+      'NODE2: drain at 2026-03-29T00:00:00.000Z while staging ran',
+    ]);
+    expect(checked.detail).toBe('its 2 node(s) checked');
+  });
+
+  it("leaves out the nodes of a rollout that ran meanwhile, naming them, and other targets' nodes", () => {
+    const checked = checkStagingAmong(
+      log,
+      ['node1', 'node2'],
+      [{ name: 'run-7', nodes: ['NODE2'] }],
+    );
+    expect(checked.problems).toEqual([]);
+    expect(checked.detail).toBe('its 2 node(s) checked, except NODE2 (updated by run-7 meanwhile)');
+  });
+
+  it('checks every node when the staging names none', () => {
+    expect(checkStagingAmong(log, undefined, []).problems).toHaveLength(2);
+  });
+
+  it('says it checked nothing when a rollout of a selection ran meanwhile', () => {
+    const checked = checkStagingAmong(
+      log,
+      ['NODE1', 'NODE2'],
+      [{ name: 'sel-1', nodes: undefined }],
+    );
+    expect(checked).toEqual({
+      problems: [],
+      detail: 'not checked: rollout sel-1 (a selection, nodes unknown here) ran at the same time',
+    });
   });
 });
 
