@@ -167,7 +167,13 @@ export interface DraftNode {
   staysDownAfterRestart?: boolean;
   updates: Record<
     string,
-    { exitCodes?: number[]; minutes?: number; hangs?: boolean; servicingBusy?: boolean }
+    {
+      exitCodes?: number[];
+      minutes?: number;
+      hangs?: boolean;
+      servicingBusy?: boolean;
+      notApplied?: boolean;
+    }
   >;
 }
 
@@ -631,6 +637,21 @@ export const FAULT_KINDS: readonly FaultKind[] = [
     apply: (draft, f) => {
       const corrupt = draft.staging?.corrupt ?? [];
       draft.staging = { corrupt: [...new Set([...corrupt, f.nodeName])] };
+    },
+  },
+  // Issue 13, item 6, the rescan (last, as above): missingUpdatesReported checks it.
+  {
+    name: 'installed-not-present',
+    summary:
+      'an installer says installed (exit 0 or 3010) but the update is not on the node afterwards: the rescan after the final restart must report it installedButNotPresent',
+    apply: (draft, f) => {
+      const node = draft.nodes.find((n) => n.name === f.nodeName);
+      if (!node) return;
+      node.updates[f.kb] = {
+        ...node.updates[f.kb],
+        exitCodes: [pick([0, 3010], f.value)],
+        notApplied: true,
+      };
     },
   },
 ];

@@ -2546,13 +2546,15 @@ export class SimulatedFleet {
     }
     if (!installed) return;
     const kb = kbOfFile(file) ?? null;
+    node.installs.push({ update: file, kb, code, at: this.now() });
+    // The scenario's `notApplied`: the installer said installed, the node did not change.
+    if (behaviour.notApplied) return;
     if (kb !== null && !node.installed.includes(kb)) node.installed.push(kb);
     for (const path of behaviour.replacesFiles) {
       const key = binaryKey(path);
       const current = node.binaries.get(key);
       if (current) current.version = bumpVersion(current.version);
     }
-    node.installs.push({ update: file, kb, code, at: this.now() });
   }
 
   /** windows-update.ps1 */

@@ -9,6 +9,7 @@
 import { LIFECYCLE_EVENT_TYPES } from '../lambdas/core/contracts.js';
 import { isSuccessfulOutcome } from '../lambdas/core/exit-codes.js';
 import { nodeKey } from '../lambdas/core/node-names.js';
+import { kbOfResult } from '../lambdas/core/rescan.js';
 import type { UpdateSelection } from '../lambdas/core/update-selection.js';
 import { kbFromName } from '../lambdas/handlers/interpret-results.js';
 import type { RunStore } from '../lambdas/shared/run-store.js';
@@ -81,6 +82,10 @@ export const INVARIANTS = [
   ASSESSMENT_READ_ONLY,
   CLUSTER_HEALTH_AFTER_RESTART,
   STAGING_SAFE,
+  {
+    name: 'missingUpdatesReported',
+    rule: 'An update this run’s installer reported installed (Success or Success_RebootRequired) on a node the report calls Succeeded, but that is not on the node when the run ends, is reported: the node’s rescan after the final restart lists it installedButNotPresent, or its rescanError says why the rescan could not look. Evidence: the fleet’s installed updates at the end.',
+  },
 ] as const;
 
 export type InvariantName = (typeof INVARIANTS)[number]['name'];
@@ -279,7 +284,46 @@ export async function checkRunInvariants(evidence: RunEvidence): Promise<Invaria
     assessmentReadOnly(evidence.assessments ?? []),
     clusterHealthAfterRestart(evidence, log, status),
     await stagingSafe(evidence),
+    missingUpdatesReported(evidence),
   ];
+}
+
+const INSTALLED = new Set(['Success', 'Success_RebootRequired']);
+
+/** The rescan (issue 13 item 6): an install the node does not show is reported, never hidden. */
+function missingUpdatesReported(evidence: RunEvidence): InvariantResult {
+  const problems: string[] = [];
+  let missing = 0;
+  let checked = 0;
+  for (const node of evidence.report?.nodes ?? []) {
+    if (node.status !== 'Succeeded') continue;
+    checked++;
+    const present = new Set(
+      evidence.fleet.node(node.name).installedUpdates.map((kb) => kb.toUpperCase()),
+    );
+    const reported = new Set(
+      (node.stillApplicable ?? [])
+        .filter((s) => s.reason === 'installedButNotPresent' && s.kb !== null)
+        .map((s) => (s.kb as string).toUpperCase()),
+    );
+    const said = new Set<string>();
+    for (const update of node.updates) {
+      const kb = kbOfResult(update.update);
+      if (!INSTALLED.has(update.outcome) || kb === null || present.has(kb) || said.has(kb))
+        continue;
+      said.add(kb);
+      missing++;
+      if (reported.has(kb) || node.rescanError !== undefined) continue;
+      problems.push(
+        `${node.name}: ${update.update} was reported ${update.outcome} but ${kb} is not on the node at the end, and the report does not say so (stillApplicable: ${JSON.stringify(node.stillApplicable ?? [])})`,
+      );
+    }
+  }
+  return result(
+    'missingUpdatesReported',
+    problems,
+    `${checked} Succeeded node(s) checked; ${missing} update(s) reported installed but not on the node, each reported`,
+  );
 }
 
 /** Compliance (issue 13, item 8): an assessment changes nothing on its nodes. */

@@ -162,6 +162,15 @@ export const updateBehaviourSchema = z.strictObject({
    */
   alreadyInstalled: flag().default(false),
   /**
+   * The installer reports success (its exit code says installed) but the update is not on the
+   * node afterwards: a package that did nothing, or servicing that rolled it back. The node's
+   * installed updates and binaries are left as they were; the rescan after the final restart
+   * should report it `installedButNotPresent`. @default false
+   */
+  notApplied: flag()
+    .default(false)
+    .describe('The installer says installed, but the update is not on the node afterwards'),
+  /**
    * With `hangs` (or an install past the timeout): Windows servicing (TrustedInstaller) is still
    * busy when the installer is stopped, and the install line says `servicingBusy: true`.
    * @default false

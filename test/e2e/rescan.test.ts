@@ -36,6 +36,39 @@ const FAILED_HOTFIX = {
   detail: 'its install failed (Failed, exit code 1603)',
 };
 
+const NOT_PRESENT = fileURLToPath(
+  new URL('../../examples/scenarios/installed-not-present.json', import.meta.url),
+);
+
+describe.each(FLEETS)('an install that did not happen (%s fleet)', (fleet) => {
+  it.skipIf(fleet === 'pwsh' && !pwshAvailable())(
+    'is reported installedButNotPresent by the rescan, and missingUpdatesReported holds',
+    async () => {
+      // Act: NODE1's installer for KB5034441 exits 0 but the node does not get the update.
+      const result = await runScenario(await loadScenario(NOT_PRESENT), { fleet });
+      // Assert
+      const run = result.runs[0];
+      expect(result.expectationsMet).toBe(true);
+      expect(run?.invariants.filter((i) => !i.ok)).toEqual([]);
+      expect(run?.invariants.find((i) => i.name === 'missingUpdatesReported')?.detail).toMatch(
+        /^2 Succeeded node\(s\) checked; 1 update\(s\) reported installed but not on the node/,
+      );
+      const node1 = run?.report?.nodes.find((n) => n.name === 'NODE1');
+      expect(node1?.updates.find((u) => u.update.includes('kb5034441'))?.outcome).toBe('Success');
+      expect(node1?.stillApplicable).toEqual([
+        {
+          kb: 'KB5034441',
+          title: 'CAUHotfix_All/windows10.0-kb5034441-x64.msu',
+          source: 'Hotfix',
+          reason: 'installedButNotPresent',
+          detail: 'the installer reported Success, but the node does not have it',
+        },
+      ]);
+      expect(run?.report?.nodes.find((n) => n.name === 'NODE2')?.stillApplicable ?? []).toEqual([]);
+    },
+  );
+});
+
 describe.each(FLEETS)('the rescan after the final restart (%s fleet)', (fleet) => {
   it.skipIf(fleet === 'pwsh' && !pwshAvailable())(
     'reports a second update offered after the first and a failed hotfix, without failing a node that succeeded',

@@ -205,6 +205,7 @@ function evidence(w: World): RunEvidence {
       down: false,
       pingStatus: 'Online',
       pendingReboot: false,
+      installedUpdates: [],
       ...w.nodes[name],
     }) as NodeSnapshot;
   const fleet = {
@@ -585,6 +586,73 @@ describe('the safety invariants, on hand-made evidence', () => {
     expect(results.find((r) => r.name === 'nodesLeftClean')?.detail).toMatch(
       /NODE1 stays Paused, drain Completed: its resume failed/,
     );
+  });
+});
+
+describe('missingUpdatesReported (issue 13, item 6: the rescan after the final restart)', () => {
+  const FILE = 'CAUHotfix_All/windows10.0-kb5034441-x64.msu';
+  /** NODE2's installer reported KB5034441 installed; `onNode`: whether the node has it. */
+  const world = (onNode: boolean, said: Record<string, unknown> = {}) => {
+    const w = cleanWorld();
+    const node2 = w.report.nodes[1] as unknown as Record<string, unknown>;
+    node2.updates = [
+      {
+        plugin: 'Microsoft.HotfixPlugin',
+        update: FILE,
+        attempt: 1,
+        outcome: 'Success',
+        exitCode: 0,
+        rebootRequired: false,
+        durationSeconds: 180,
+      },
+    ];
+    Object.assign(node2, said);
+    w.nodes.NODE2 = { ...w.nodes.NODE2, installedUpdates: onNode ? ['KB5034441'] : [] } as never;
+    return w;
+  };
+  const verdict = async (w: World) =>
+    (await checkRunInvariants(evidence(w))).find((r) => r.name === 'missingUpdatesReported');
+
+  it('holds when the node has what its installer reported', async () => {
+    expect(await verdict(world(true))).toMatchObject({ ok: true, detail: /0 update\(s\)/ });
+  });
+
+  it('fails when the node lacks it and the report does not say so', async () => {
+    expect(await verdict(world(false))).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(
+        /NODE2: CAUHotfix_All\/windows10\.0-kb5034441-x64\.msu was reported Success but KB5034441 is not on the node at the end/,
+      ),
+    });
+  });
+
+  it.each([
+    [
+      'its rescan lists it installedButNotPresent',
+      {
+        stillApplicable: [
+          {
+            kb: 'KB5034441',
+            title: FILE,
+            source: 'Hotfix',
+            reason: 'installedButNotPresent',
+            detail: 'the installer reported Success, but the node does not have it',
+          },
+        ],
+      },
+    ],
+    ['its rescan could not search (rescanError)', { rescanError: 'search failed: 0x8024402c' }],
+  ])('holds when the node lacks it and %s', async (_what, said) => {
+    expect(await verdict(world(false, said))).toMatchObject({ ok: true, detail: /1 update\(s\)/ });
+  });
+
+  it('does not count another reason for the same update as reporting it', async () => {
+    const said = {
+      stillApplicable: [
+        { kb: 'KB5034441', title: FILE, source: 'Hotfix', reason: 'installFailed', detail: '' },
+      ],
+    };
+    expect((await verdict(world(false, said)))?.ok).toBe(false);
   });
 });
 

@@ -102,6 +102,7 @@ describe('parseScenario: defaults', () => {
       hangs: false,
       replacesFiles: [],
       alreadyInstalled: false,
+      notApplied: false,
       servicingBusy: false,
     });
     expect(parsed.updates).toEqual({});
