@@ -36,7 +36,7 @@ export const reportQuerySchema = z
         .pipe(z.number().min(1, LIMIT_ACCEPTED).max(MAX_REPORT_PAGE_SIZE, LIMIT_ACCEPTED)),
       cursor: z.string().regex(/^[A-Za-z0-9_-]{1,512}$/, { error: CURSOR_ACCEPTED }),
     },
-    { error: 'expected query parameters limit, cursor' },
+    // An unknown parameter is named by parseRequest: "unknown field; accepted here: limit, cursor".
   )
   .partial();
 export type ReportQuery = z.output<typeof reportQuerySchema>;
@@ -49,7 +49,7 @@ export interface ReportCursor {
 
 /** The opaque cursor of a page: base64url of JSON, like the history's cursors. */
 export function encodeReportCursor(cursor: ReportCursor): string {
-  return Buffer.from(JSON.stringify({ r: cursor.rolloutId, s: cursor.start }), 'utf8').toString(
+  return Buffer.from(JSON.stringify({ r: cursor.rolloutId, s: cursor.start })).toString(
     'base64url',
   );
 }
@@ -77,7 +77,7 @@ export function decodeReportCursor(
   }
   const fields = parsed as { r?: unknown; s?: unknown } | null;
   if (
-    typeof fields !== 'object' ||
+    // Object.keys also refuses a number (no keys) or a string (one key a character).
     fields === null ||
     Object.keys(fields).length !== 2 ||
     typeof fields.r !== 'string' ||
@@ -98,12 +98,12 @@ export function decodeReportCursor(
 
 /** The bytes `text` takes inside a JSON string, as UTF-8 with its escapes, quotes excluded. */
 export function escapedBytes(text: string): number {
-  return Buffer.byteLength(JSON.stringify(text), 'utf8') - 2;
+  return Buffer.byteLength(JSON.stringify(text)) - 2;
 }
 
 /** The bytes of a Lambda proxy result as the runtime sends it (JSON, the body escaped). */
 export function proxyResponseBytes(result: unknown): number {
-  return Buffer.byteLength(JSON.stringify(result), 'utf8');
+  return Buffer.byteLength(JSON.stringify(result));
 }
 
 /** Where a page ends and where the next one starts. */

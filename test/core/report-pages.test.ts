@@ -78,8 +78,10 @@ describe('reportQuerySchema', () => {
 
   it('refuses a query parameter it does not know, by name', () => {
     const error = apiError(() => parseRequest('the query', reportQuerySchema, { offset: '10' }));
-    expect(error.status).toBe(400);
-    expect(error.message).toContain('offset');
+    expect(error).toMatchObject({ status: 400, field: 'offset', value: '10' });
+    expect(error.problems).toEqual([
+      { field: 'offset', value: '10', message: 'unknown field; accepted here: limit, cursor' },
+    ]);
   });
 });
 
@@ -101,6 +103,7 @@ describe('report cursors', () => {
     { cursor: 'bm90IGpzb24', reason: 'not a cursor this API returned', source: 'not JSON' },
     { cursor: cursorOf(null), reason: 'not a cursor this API returned', source: 'JSON null' },
     { cursor: cursorOf(7), reason: 'not a cursor this API returned', source: 'a number' },
+    { cursor: cursorOf('ab'), reason: 'not a cursor this API returned', source: 'a string' },
     { cursor: cursorOf(['run-1', 1]), reason: 'not a cursor this API returned', source: 'array' },
     {
       cursor: cursorOf({ r: 'run-1' }),

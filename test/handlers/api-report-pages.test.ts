@@ -243,7 +243,7 @@ describe('GET /rollouts/{id}/report in pages', () => {
     expect(pages[0]?.body).toContain('"line one\nline ""two"", with comma"');
   });
 
-  it.each([
+  it.each<{ query: Record<string, string>; field: string; value: string }>([
     { query: { limit: '0' }, field: 'limit', value: '0' },
     { query: { limit: '10001' }, field: 'limit', value: '10001' },
     { query: { limit: 'all' }, field: 'limit', value: 'all' },
