@@ -239,6 +239,22 @@ export function errorFromAnswer(answer: ApiAnswer): BackendError {
   });
 }
 
+/** The cursor of the Link header's rel="next" reference (RFC 8288), if the answer has one. */
+export function nextCursorOf(answer: ApiAnswer): string | undefined {
+  const link = answer.headers.link;
+  if (link === undefined) return undefined;
+  for (const part of link.split(',')) {
+    const match = /^\s*<(?<ref>[^>]*)>\s*;(?<params>.*)$/.exec(part);
+    if (match?.groups && /(^|;)\s*rel="?next"?\s*(;|$)/i.test(match.groups.params as string)) {
+      return (
+        new URL(match.groups.ref as string, 'https://api.invalid/').searchParams.get('cursor') ??
+        undefined
+      );
+    }
+  }
+  return undefined;
+}
+
 /** `/rollouts/{id}` with `id` encoded, as api-model's fillPath does. */
 const at = (template: string, id: string) => template.replace('{id}', encodeURIComponent(id));
 
@@ -292,10 +308,44 @@ export function apiBackend(
 
   function getReport(id: string, format: 'json'): Promise<RunReport>;
   function getReport(id: string, format: 'csv'): Promise<string>;
+  // Every page of the report (the API pages it by ?cursor=, and answers a first page when the
+  // whole would pass Lambda's 6 MB response limit), joined into one report.
   async function getReport(id: string, format: 'json' | 'csv'): Promise<RunReport | string> {
     const path = at('/rollouts/{id}/report', id);
-    if (format === 'json') return json<RunReport>('GET', path);
-    return (await send('GET', path, { headers: { accept: 'text/csv' } })).body;
+    const seen = new Set<string>();
+    const onward = (cursor: string | null | undefined): Record<string, string> | undefined => {
+      if (cursor === null || cursor === undefined) return undefined;
+      if (seen.has(cursor)) {
+        throw new BackendError({
+          status: 200,
+          code: 'InvalidResponse',
+          message: `GET ${path} gave the cursor ${JSON.stringify(cursor.slice(0, 60))} twice; the report's pages do not end`,
+        });
+      }
+      seen.add(cursor);
+      return { cursor };
+    };
+    if (format === 'json') {
+      const first = await json<RunReport>('GET', path);
+      if (typeof first.page?.nextCursor !== 'string') return first;
+      const nodes = [...first.nodes];
+      for (let query = onward(first.page?.nextCursor); query !== undefined; ) {
+        const page = await json<RunReport>('GET', path, { query });
+        nodes.push(...page.nodes);
+        query = onward(page.page?.nextCursor);
+      }
+      return { ...first, page: { nodesTotal: nodes.length, start: 0, nextCursor: null }, nodes };
+    }
+    const csv = { headers: { accept: 'text/csv' } };
+    const first = await send('GET', path, csv);
+    let body = first.body;
+    for (let query = onward(nextCursorOf(first)); query !== undefined; ) {
+      const page = await send('GET', path, { ...csv, query });
+      // Each page starts with the header line; the first page's is kept.
+      body += page.body.slice(page.body.indexOf('\r\n') + 2);
+      query = onward(nextCursorOf(page));
+    }
+    return body;
   }
 
   return {
