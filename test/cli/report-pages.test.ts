@@ -223,11 +223,10 @@ describe('the CLI follows the report’s pages', () => {
 });
 
 describe('nextCursorOf', () => {
-  const answer = (link?: string) => ({
-    status: 200,
-    headers: link === undefined ? {} : { link },
-    body: '',
-  });
+  const answer = (link?: string) => {
+    const headers: Record<string, string> = link === undefined ? {} : { link };
+    return { status: 200, headers, body: '' };
+  };
   it.each([
     { link: undefined, cursor: undefined, source: 'no Link header: the last page' },
     { link: '<?cursor=abc>; rel="next"', cursor: 'abc', source: 'the API’s own' },
