@@ -32,6 +32,7 @@ import type {
 } from '../lambdas/core/api-responses.js';
 import type { CompliancePageView } from '../lambdas/core/compliance-api.js';
 import type { ValidationProblem } from '../lambdas/core/errors.js';
+import { joinReportPages } from './report-pages.js';
 
 export type RolloutAccepted = z.output<typeof rolloutAcceptedSchema>;
 export type RolloutStatus = RolloutStatusView;
@@ -312,38 +313,26 @@ export function apiBackend(
   // whole would pass Lambda's 6 MB response limit), joined into one report.
   async function getReport(id: string, format: 'json' | 'csv'): Promise<RunReport | string> {
     const path = at('/rollouts/{id}/report', id);
-    const seen = new Set<string>();
-    const onward = (cursor: string | null | undefined): Record<string, string> | undefined => {
-      if (cursor === null || cursor === undefined) return undefined;
-      if (seen.has(cursor)) {
-        throw new BackendError({
-          status: 200,
-          code: 'InvalidResponse',
-          message: `GET ${path} gave the cursor ${JSON.stringify(cursor.slice(0, 60))} twice; the report's pages do not end`,
-        });
-      }
-      seen.add(cursor);
-      return { cursor };
-    };
     if (format === 'json') {
-      const first = await json<RunReport>('GET', path);
-      if (typeof first.page?.nextCursor !== 'string') return first;
-      const nodes = [...first.nodes];
-      for (let query = onward(first.page?.nextCursor); query !== undefined; ) {
-        const page = await json<RunReport>('GET', path, { query });
-        nodes.push(...page.nodes);
-        query = onward(page.page?.nextCursor);
-      }
-      return { ...first, page: { nodesTotal: nodes.length, start: 0, nextCursor: null }, nodes };
+      return joinReportPages((cursor) =>
+        json<RunReport>('GET', path, cursor === undefined ? {} : { query: { cursor } }),
+      );
     }
     const csv = { headers: { accept: 'text/csv' } };
     const first = await send('GET', path, csv);
     let body = first.body;
-    for (let query = onward(nextCursorOf(first)); query !== undefined; ) {
-      const page = await send('GET', path, { ...csv, query });
+    const seen = new Set<string>();
+    for (let cursor = nextCursorOf(first); cursor !== undefined; ) {
+      if (seen.has(cursor)) {
+        throw new Error(
+          `the report's pages do not end: the API gave the cursor ${JSON.stringify(cursor.slice(0, 60))} twice`,
+        );
+      }
+      seen.add(cursor);
+      const page = await send('GET', path, { ...csv, query: { cursor } });
       // Each page starts with the header line; the first page's is kept.
       body += page.body.slice(page.body.indexOf('\r\n') + 2);
-      query = onward(nextCursorOf(page));
+      cursor = nextCursorOf(page);
     }
     return body;
   }

@@ -9,6 +9,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vite
 import { apiBackend, nextCursorOf, type RunReport } from '../../cli/backend.js';
 import { createHttpBackend } from '../../cli/http-backend.js';
 import { main } from '../../cli/main.js';
+import { joinReportPages } from '../../cli/report-pages.js';
 import { reportToCsv } from '../../lambdas/core/api-model.js';
 import { proxyResponseBytes } from '../../lambdas/core/report-pages.js';
 import { makeApiHandler } from '../../lambdas/handlers/api.js';
@@ -217,8 +218,61 @@ describe('the CLI follows the report’s pages', () => {
     );
     // Act / Assert
     await expect(backend.getReport('r-1', 'json')).rejects.toThrow(
-      /gave the cursor "c1" twice; the report's pages do not end/,
+      `the report's pages do not end: the API gave the cursor "c1" twice`,
     );
+    const csv = apiBackend(
+      async () => ({ status: 200, headers: { link: '<?cursor=c1>; rel="next"' }, body: 'a\r\n' }),
+      'a looping API',
+    );
+    await expect(csv.getReport('r-1', 'csv')).rejects.toThrow(
+      `the report's pages do not end: the API gave the cursor "c1" twice`,
+    );
+  });
+});
+
+describe('joinReportPages (the CLI’s and the dashboard’s report page)', () => {
+  const report = (names: string[], start: number, nextCursor: string | null, total = 5) =>
+    ({
+      runId: 'r-1',
+      status: 'Succeeded',
+      page: { nodesTotal: total, start, nextCursor },
+      nodes: names.map((name) => ({ name })),
+    }) as unknown as RunReport;
+
+  it('asks for each next page, tells its progress, and joins the nodes in order', async () => {
+    // Arrange
+    const pages: Record<string, RunReport> = {
+      first: report(['N1', 'N2'], 0, 'c2'),
+      c2: report(['N3', 'N4'], 2, 'c4'),
+      c4: report(['N5'], 4, null),
+    };
+    const asked: (string | undefined)[] = [];
+    const progress: string[] = [];
+    // Act
+    const joined = await joinReportPages(
+      async (cursor) => {
+        asked.push(cursor);
+        return pages[cursor ?? 'first'] as RunReport;
+      },
+      (sofar, total) => progress.push(`${sofar}/${total}`),
+    );
+    // Assert
+    expect(asked).toEqual([undefined, 'c2', 'c4']);
+    expect(progress).toEqual(['2/5', '4/5']);
+    expect(joined.nodes.map((n) => n.name)).toEqual(['N1', 'N2', 'N3', 'N4', 'N5']);
+    expect(joined.page).toEqual({ nodesTotal: 5, start: 0, nextCursor: null });
+    expect(joined).toMatchObject({ runId: 'r-1', status: 'Succeeded' });
+  });
+
+  it('gives back a report without a next page as it came (one request)', async () => {
+    const whole = report(['N1'], 0, null, 1);
+    const asked: (string | undefined)[] = [];
+    const joined = await joinReportPages(async (cursor) => {
+      asked.push(cursor);
+      return whole;
+    });
+    expect(joined).toBe(whole);
+    expect(asked).toEqual([undefined]);
   });
 });
 
