@@ -73,6 +73,7 @@ import {
   safeRemovalOrder,
 } from '../core/install-ledger.js';
 import { lockForceRecovered } from '../core/lifecycle-events.js';
+import { nodeKey } from '../core/node-names.js';
 import {
   decodeReportCursor,
   escapedBytes,
@@ -301,14 +302,15 @@ function json(
 
 /**
  * One page of the report (report-pages.ts): the run-level fields, `page`, and the nodes from the
- * cursor's on that fit the budget; a Link header when a next page exists.
+ * cursor's on that fit the budget; a Link header when a next page exists. `nodes` are the page's,
+ * `result` its response.
  */
-function reportPageResult(
+function reportPageOf(
   report: RunReportView,
   format: 'json' | 'csv',
   query: ReportQuery,
   budgetBytes: number,
-): APIGatewayProxyResult {
+): { readonly nodes: RunReportView['nodes']; readonly result: () => APIGatewayProxyResult } {
   const nodesTotal = report.nodes.length;
   const start =
     query.cursor === undefined
@@ -350,7 +352,8 @@ function reportPageResult(
         : escapedBytes(reportToCsv({ ...report, nodes: [node] })) - csvHeader;
     },
   });
-  return respond(report.nodes.slice(start, page.end), page.nextCursor);
+  const nodes = report.nodes.slice(start, page.end);
+  return { nodes, result: () => respond(nodes, page.nextCursor) };
 }
 
 /** AWS throttling or briefly failing: a condition of the service, not of the request. */
@@ -825,13 +828,32 @@ export function makeApiHandler(deps: ApiDeps) {
         { field: 'id', value: id },
       );
     }
-    const ledgers = new Map<string, readonly LedgerEntry[]>();
     const concurrency = Math.max(1, deps.ledgerConcurrency ?? 8);
     // Issue 11: every node of a selection, from its resolved list (report-nodes.ts). Ledgers are
     // read for the nodes the record names and those that reported: a node that never started
     // installed nothing in this run.
     const names = await reportNodeNames(run, deps.manifests?.s3);
-    const queue = [...new Set([...run.nodes, ...items.nodes.map((n) => n.node)])];
+    const lock = await deps.store.getLock(run.target);
+    const build = (ledgers: ReadonlyMap<string, readonly LedgerEntry[]>) =>
+      buildRunReport({
+        run: { ...run, nodes: names },
+        nodes: items.nodes,
+        updates: items.updates,
+        ...(items.scripts ? { scripts: items.scripts } : {}),
+        ...(items.phases ? { phases: items.phases } : {}),
+        ledgers,
+        ...(lock ? { lockHolder: lock.holder } : {}),
+      });
+    const budget = deps.reportBudgetBytes ?? REPORT_BUDGET_BYTES;
+    // The page is chosen without ledgers first, and only its nodes' ledgers are read: a ledger
+    // only adds to a node, so the page with them ends no later (and a page of a 100,000-node
+    // report does not read 100,000 ledgers).
+    const draft = reportPageOf(build(new Map()), format, query, budget);
+    const onPage = new Set(draft.nodes.map((n) => nodeKey(n.name)));
+    const queue = [...new Set([...run.nodes, ...items.nodes.map((n) => n.node)])].filter((node) =>
+      onPage.has(nodeKey(node)),
+    );
+    const ledgers = new Map<string, readonly LedgerEntry[]>();
     await Promise.all(
       Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
         for (let node = queue.shift(); node !== undefined; node = queue.shift()) {
@@ -845,17 +867,7 @@ export function makeApiHandler(deps: ApiDeps) {
         }
       }),
     );
-    const lock = await deps.store.getLock(run.target);
-    const report = buildRunReport({
-      run: { ...run, nodes: names },
-      nodes: items.nodes,
-      updates: items.updates,
-      ...(items.scripts ? { scripts: items.scripts } : {}),
-      ...(items.phases ? { phases: items.phases } : {}),
-      ledgers,
-      ...(lock ? { lockHolder: lock.holder } : {}),
-    });
-    return reportPageResult(report, format, query, deps.reportBudgetBytes ?? REPORT_BUDGET_BYTES);
+    return reportPageOf(build(ledgers), format, query, budget).result();
   };
 
   const optionalBody = (request: ApiRequest, operation: OperationId) =>

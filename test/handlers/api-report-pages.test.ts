@@ -13,6 +13,7 @@ import { errorBodySchema, runReportSchema } from '../../lambdas/core/api-respons
 import type { UpdateResult } from '../../lambdas/core/contracts.js';
 import {
   encodeReportCursor,
+  escapedBytes,
   LAMBDA_RESPONSE_LIMIT_BYTES,
   proxyResponseBytes,
   REPORT_BUDGET_BYTES,
@@ -170,6 +171,24 @@ describe('GET /rollouts/{id}/report in pages', () => {
       startedAt: '2025-05-13T21:10:00.000Z',
     });
     await store.putUpdateResults('run-1', 'NODE2', 1, [update(0)]);
+    await store.putNodeResult('run-1', 'NODE3', {
+      status: 'Succeeded',
+      startedAt: '2025-05-13T21:20:00.000Z',
+    });
+    await store.putUpdateResults('run-1', 'NODE3', 1, [update(0)]);
+    // NODE3's ledger is long: with it NODE3 weighs far more than without.
+    await store.appendLedgerEntries(
+      'NODE3',
+      Array.from({ length: 12 }, (_, i) => ({
+        node: 'NODE3',
+        sequence: i + 1,
+        updateId: `KB50100${String(i).padStart(2, '0')}`,
+        installedAt: '2025-05-13T21:30:00.000Z',
+        runId: 'run-1',
+        hotpatched: false,
+        replacedFiles: [{ path: '%windir%\\system32\\a.dll' }],
+      })),
+    );
   });
 
   it('answers the whole report when it fits, with page { nodesTotal, start 0, nextCursor null } and no Link', async () => {
@@ -302,6 +321,37 @@ describe('GET /rollouts/{id}/report in pages', () => {
       }
     },
   );
+
+  it('reads the ledgers of the page’s nodes only, and shows them', async () => {
+    // Arrange
+    const read = vi.spyOn(store, 'getLedger');
+    // Act
+    const first = jsonOf(await call({ query: { limit: '2' } }));
+    const firstReads = read.mock.calls.map(([node]) => node).sort();
+    read.mockClear();
+    const second = jsonOf(
+      await call({ query: { limit: '2', cursor: first.page.nextCursor as string } }),
+    );
+    // Assert
+    expect(firstReads).toEqual(['NODE1', 'NODE2']);
+    expect(read.mock.calls.map(([node]) => node).sort()).toEqual(['NODE3', 'NODE4']);
+    expect(second.nodes[0]?.ledger.map((e) => e.updateId)).toHaveLength(12);
+  });
+
+  it('ends a page before a node whose ledger would not fit, and starts the next with it', async () => {
+    // Arrange: room for all five nodes without NODE3's ledger (about 1,300 bytes), not with it.
+    const withLedger = await call({ query: { limit: '3' } });
+    const budget = proxyResponseBytes(withLedger) - 200;
+    const ledgerBytes = escapedBytes(JSON.stringify(jsonOf(withLedger).nodes[2]?.ledger));
+    expect(ledgerBytes).toBeGreaterThan(1000);
+    // Act
+    const pages = (await allPages({}, { reportBudgetBytes: budget })).map(jsonOf);
+    // Assert
+    expect(pages[0]?.nodes.map((n) => n.name)).toEqual(['NODE1', 'NODE2']);
+    expect(pages[1]?.nodes[0]?.name).toBe('NODE3');
+    expect(pages[1]?.nodes[0]?.ledger).toHaveLength(12);
+    expect(pages.flatMap((p) => p.nodes.map((n) => n.name))).toEqual(NODES);
+  });
 
   it('holds fewer nodes than ?limit= when that many would not fit', async () => {
     // Arrange: room for about two nodes.
