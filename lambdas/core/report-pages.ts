@@ -1,8 +1,8 @@
 /**
  * Pages of a run's report (GET /rollouts/{id}/report?limit=&cursor=). Lambda refuses a response
  * above 6 MB (6,291,456 bytes, the proxy result as Lambda serializes it, so the body's quotes and
- * newlines count twice): a fleet of ~48,000 never-started or ~12,000 updated nodes passed it and
- * the client got a 502. A page holds as many nodes, in report order, as fit in the budget (and no
+ * newlines count twice): a report of ~43,000 never-started nodes (145 bytes each) or ~7,000 nodes
+ * with two updates (900 bytes each) passed it and the client got a 502. A page holds as many nodes, in report order, as fit in the budget (and no
  * more than `limit`); the run-level fields are in every page and the next page starts where the
  * cursor says. Sizes are additive: the escaping of a concatenation is the concatenation of the
  * escapings, so a page is measured as its empty response plus each of its nodes.
