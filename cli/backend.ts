@@ -32,6 +32,7 @@ import type {
 } from '../lambdas/core/api-responses.js';
 import type { CompliancePageView } from '../lambdas/core/compliance-api.js';
 import type { ValidationProblem } from '../lambdas/core/errors.js';
+import { joinReportPages } from './report-pages.js';
 
 export type RolloutAccepted = z.output<typeof rolloutAcceptedSchema>;
 export type RolloutStatus = RolloutStatusView;
@@ -239,6 +240,22 @@ export function errorFromAnswer(answer: ApiAnswer): BackendError {
   });
 }
 
+/** The cursor of the Link header's rel="next" reference (RFC 8288), if the answer has one. */
+export function nextCursorOf(answer: ApiAnswer): string | undefined {
+  const link = answer.headers.link;
+  if (link === undefined) return undefined;
+  for (const part of link.split(',')) {
+    const match = /^\s*<(?<ref>[^>]*)>\s*;(?<params>.*)$/.exec(part);
+    if (match?.groups && /(^|;)\s*rel="?next"?\s*(;|$)/i.test(match.groups.params as string)) {
+      return (
+        new URL(match.groups.ref as string, 'https://api.invalid/').searchParams.get('cursor') ??
+        undefined
+      );
+    }
+  }
+  return undefined;
+}
+
 /** `/rollouts/{id}` with `id` encoded, as api-model's fillPath does. */
 const at = (template: string, id: string) => template.replace('{id}', encodeURIComponent(id));
 
@@ -292,10 +309,32 @@ export function apiBackend(
 
   function getReport(id: string, format: 'json'): Promise<RunReport>;
   function getReport(id: string, format: 'csv'): Promise<string>;
+  // Every page of the report (the API pages it by ?cursor=, and answers a first page when the
+  // whole would pass Lambda's 6 MB response limit), joined into one report.
   async function getReport(id: string, format: 'json' | 'csv'): Promise<RunReport | string> {
     const path = at('/rollouts/{id}/report', id);
-    if (format === 'json') return json<RunReport>('GET', path);
-    return (await send('GET', path, { headers: { accept: 'text/csv' } })).body;
+    if (format === 'json') {
+      return joinReportPages((cursor) =>
+        json<RunReport>('GET', path, cursor === undefined ? {} : { query: { cursor } }),
+      );
+    }
+    const csv = { headers: { accept: 'text/csv' } };
+    const first = await send('GET', path, csv);
+    let body = first.body;
+    const seen = new Set<string>();
+    for (let cursor = nextCursorOf(first); cursor !== undefined; ) {
+      if (seen.has(cursor)) {
+        throw new Error(
+          `the report's pages do not end: the API gave the cursor ${JSON.stringify(cursor.slice(0, 60))} twice`,
+        );
+      }
+      seen.add(cursor);
+      const page = await send('GET', path, { ...csv, query: { cursor } });
+      // Each page starts with the header line; the first page's is kept.
+      body += page.body.slice(page.body.indexOf('\r\n') + 2);
+      cursor = nextCursorOf(page);
+    }
+    return body;
   }
 
   return {

@@ -20,6 +20,7 @@ import type {
   ScanAccepted,
   ScanView,
 } from '../backend.js';
+import { joinReportPages } from '../report-pages.js';
 import { type PageKit, stagingRunPage, stagingStartPage } from './staging-page.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -494,7 +495,14 @@ async function reportPage(id: string) {
   show(h('h1', {}, `Report of ${id}`), h('p', {}, 'Loading…'));
   let report: RunReport;
   try {
-    report = await api<RunReport>('GET', `/rollouts/${enc(id)}/report`);
+    // Every page: the API pages a report too big for one response (page.nextCursor).
+    const path = `/rollouts/${enc(id)}/report`;
+    report = await joinReportPages(
+      (cursor) =>
+        api<RunReport>('GET', cursor === undefined ? path : `${path}?cursor=${enc(cursor)}`),
+      (sofar, total) =>
+        show(h('h1', {}, `Report of ${id}`), h('p', {}, `Loading… ${sofar} of ${total} nodes`)),
+    );
   } catch (error) {
     show(h('h1', {}, `Report of ${id}`), errorBox(error));
     return;

@@ -46,6 +46,7 @@ import {
 } from './api-responses.js';
 import { COMPLIANCE_DEFAULT_PAGE_SIZE, COMPLIANCE_MAX_PAGE_SIZE } from './compliance-api.js';
 import { NETBIOS_MAX_LENGTH } from './node-names.js';
+import { MAX_REPORT_PAGE_SIZE } from './report-pages.js';
 import {
   GROUP_NAME_PATTERN,
   publishedRolloutInputSchema,
@@ -224,9 +225,24 @@ const operations = (): Record<OperationId, Json> => ({
   },
   getRolloutReport: {
     description:
-      "The detailed report (CAU's Get-CauReport -Detailed): per node, per update, the outcome, exit code, restart and duration. Accept: text/csv gives RFC 4180 CSV, one row per update.",
+      'The detailed report (CAU\'s Get-CauReport -Detailed): per node, per update, the outcome, exit code, restart and duration. Accept: text/csv gives RFC 4180 CSV, one row per update. The nodes come in pages: ?limit= nodes from ?cursor= on (a page holds fewer when more would not fit), the run-level fields in every page. Without limit the whole report is answered when it fits in Lambda\'s 6 MB response limit, else its first page that fits: a page with a next one says so in page.nextCursor (JSON) and in a Link header (rel="next", JSON and CSV).',
     parameters: [
       idParameter('rollout'),
+      {
+        name: 'limit',
+        in: 'query',
+        required: false,
+        description: 'The most nodes in this page; without it, as many as fit in the response',
+        schema: { type: 'integer', minimum: 1, maximum: MAX_REPORT_PAGE_SIZE },
+      },
+      {
+        name: 'cursor',
+        in: 'query',
+        required: false,
+        description:
+          'The page.nextCursor of the previous page (or the cursor of its Link header), unchanged',
+        schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,512}$' },
+      },
       {
         name: 'Accept',
         in: 'header',
@@ -236,7 +252,14 @@ const operations = (): Record<OperationId, Json> => ({
     ],
     responses: {
       '200': {
-        description: 'The report',
+        description: 'The report, or a page of its nodes',
+        headers: {
+          Link: {
+            description:
+              'When a next page exists: <?cursor=…>; rel="next" (with limit=… when given), a reference relative to this request',
+            schema: { type: 'string' },
+          },
+        },
         content: {
           ...jsonContent('RunReport'),
           'text/csv': {

@@ -346,7 +346,26 @@ export const runReportSchema = z
       .describe(
         'Phases that advance themselves (issue 13, item 4): each phase judged so far, in order, with its criteria and verdict',
       ),
-    nodes: z.array(reportNodeSchema),
+    page: z
+      .object({
+        nodesTotal: z.number().int().min(0).describe('The nodes of the whole report'),
+        start: z
+          .number()
+          .int()
+          .min(0)
+          .describe("The index, in report order from 0, of this page's first node"),
+        nextCursor: z
+          .string()
+          .nullable()
+          .describe(
+            'Pass as ?cursor= for the next page (also in the Link header, rel="next"); null on the last page',
+          ),
+      })
+      .optional()
+      .describe(
+        "Which nodes this answer holds: the API pages a report by ?limit=, and answers the first page that fits when the whole report would pass Lambda's 6 MB response limit. Present on every API answer",
+      ),
+    nodes: z.array(reportNodeSchema).describe('In report order: this page of them'),
   })
   .meta({
     title: 'RunReport',

@@ -57,6 +57,7 @@ import {
   rolloutSummary,
   validationError,
 } from '../core/api-model.js';
+import type { RunReportView } from '../core/api-responses.js';
 import {
   COMPLIANCE_DEFAULT_PAGE_SIZE,
   compliancePageView,
@@ -72,6 +73,17 @@ import {
   safeRemovalOrder,
 } from '../core/install-ledger.js';
 import { lockForceRecovered } from '../core/lifecycle-events.js';
+import { nodeKey } from '../core/node-names.js';
+import {
+  decodeReportCursor,
+  escapedBytes,
+  nextLinkHeader,
+  proxyResponseBytes,
+  REPORT_BUDGET_BYTES,
+  type ReportQuery,
+  reportPage,
+  reportQuerySchema,
+} from '../core/report-pages.js';
 import { parseRolloutInput, RolloutInputError } from '../core/rollout-input.js';
 import { scanNodeResultKey } from '../core/scan-result.js';
 import { type ExecutionStatus, holderIsAlive } from '../core/target-lock.js';
@@ -179,6 +191,11 @@ export interface ApiDeps {
     plan: RemovalPlan,
     request: RemovalStartRequest,
   ) => Promise<{ readonly removalId: string; readonly executionArn?: string }>;
+  /**
+   * The bytes a report response may take, as Lambda serializes it; a bigger report is paged.
+   * @default REPORT_BUDGET_BYTES (6,000,000, below Lambda's 6,291,456)
+   */
+  readonly reportBudgetBytes?: number;
   /** Ledgers a report reads at once. @default 8 */
   readonly ledgerConcurrency?: number;
   /** The staging workflow (POST /stagings). @default - none: the staging routes answer 501 */
@@ -281,6 +298,62 @@ function json(
     headers: { 'Content-Type': 'application/json', ...BASE_HEADERS, ...headers },
     body: JSON.stringify(body),
   };
+}
+
+/**
+ * One page of the report (report-pages.ts): the run-level fields, `page`, and the nodes from the
+ * cursor's on that fit the budget; a Link header when a next page exists. `nodes` are the page's,
+ * `result` its response.
+ */
+function reportPageOf(
+  report: RunReportView,
+  format: 'json' | 'csv',
+  query: ReportQuery,
+  budgetBytes: number,
+): { readonly nodes: RunReportView['nodes']; readonly result: () => APIGatewayProxyResult } {
+  const nodesTotal = report.nodes.length;
+  const start =
+    query.cursor === undefined
+      ? 0
+      : decodeReportCursor(query.cursor, { rolloutId: report.runId, nodesTotal });
+  const respond = (
+    nodes: RunReportView['nodes'],
+    nextCursor: string | null,
+  ): APIGatewayProxyResult => {
+    const headers: Record<string, string> =
+      nextCursor === null ? {} : { Link: nextLinkHeader(nextCursor, query.limit) };
+    if (format === 'json') {
+      return json(200, { ...report, page: { nodesTotal, start, nextCursor }, nodes }, headers);
+    }
+    return {
+      statusCode: 200,
+      headers: {
+        'Content-Type': 'text/csv; charset=utf-8',
+        'Content-Disposition': `attachment; filename="rollout-${report.runId}.csv"`,
+        ...BASE_HEADERS,
+        ...headers,
+      },
+      body: reportToCsv({ ...report, nodes }),
+    };
+  };
+  // A CSV node is its rows: its CSV less the header line.
+  const csvHeader = format === 'csv' ? escapedBytes(reportToCsv({ ...report, nodes: [] })) : 0;
+  const page = reportPage({
+    rolloutId: report.runId,
+    nodesTotal,
+    start,
+    limit: query.limit,
+    budgetBytes,
+    emptyResponseBytes: (cursor) => proxyResponseBytes(respond([], cursor)),
+    nodeBytes: (index) => {
+      const node = report.nodes[index] as RunReportView['nodes'][number];
+      return format === 'json'
+        ? escapedBytes(JSON.stringify(node)) + 1
+        : escapedBytes(reportToCsv({ ...report, nodes: [node] })) - csvHeader;
+    },
+  });
+  const nodes = report.nodes.slice(start, page.end);
+  return { nodes, result: () => respond(nodes, page.nextCursor) };
 }
 
 /** AWS throttling or briefly failing: a condition of the service, not of the request. */
@@ -730,6 +803,13 @@ export function makeApiHandler(deps: ApiDeps) {
   const getRolloutReport: Route = async (request, params) => {
     const id = parseRunId(params.id);
     logContext({ runId: id });
+    if (request.repeatedQuery.length > 0) {
+      const name = request.repeatedQuery[0] as string;
+      throw new ApiError('ValidationFailed', `query parameter ${name}: given more than once`, {
+        field: name,
+      });
+    }
+    const query = parseRequest('the query', reportQuerySchema, request.query);
     const accept = request.headers.get('accept');
     const format = reportFormat(accept);
     if (format === undefined) {
@@ -748,13 +828,32 @@ export function makeApiHandler(deps: ApiDeps) {
         { field: 'id', value: id },
       );
     }
-    const ledgers = new Map<string, readonly LedgerEntry[]>();
     const concurrency = Math.max(1, deps.ledgerConcurrency ?? 8);
     // Issue 11: every node of a selection, from its resolved list (report-nodes.ts). Ledgers are
     // read for the nodes the record names and those that reported: a node that never started
     // installed nothing in this run.
     const names = await reportNodeNames(run, deps.manifests?.s3);
-    const queue = [...new Set([...run.nodes, ...items.nodes.map((n) => n.node)])];
+    const lock = await deps.store.getLock(run.target);
+    const build = (ledgers: ReadonlyMap<string, readonly LedgerEntry[]>) =>
+      buildRunReport({
+        run: { ...run, nodes: names },
+        nodes: items.nodes,
+        updates: items.updates,
+        ...(items.scripts ? { scripts: items.scripts } : {}),
+        ...(items.phases ? { phases: items.phases } : {}),
+        ledgers,
+        ...(lock ? { lockHolder: lock.holder } : {}),
+      });
+    const budget = deps.reportBudgetBytes ?? REPORT_BUDGET_BYTES;
+    // The page is chosen without ledgers first, and only its nodes' ledgers are read: a ledger
+    // only adds to a node, so the page with them ends no later (and a page of a 100,000-node
+    // report does not read 100,000 ledgers).
+    const draft = reportPageOf(build(new Map()), format, query, budget);
+    const onPage = new Set(draft.nodes.map((n) => nodeKey(n.name)));
+    const queue = [...new Set([...run.nodes, ...items.nodes.map((n) => n.node)])].filter((node) =>
+      onPage.has(nodeKey(node)),
+    );
+    const ledgers = new Map<string, readonly LedgerEntry[]>();
     await Promise.all(
       Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
         for (let node = queue.shift(); node !== undefined; node = queue.shift()) {
@@ -768,26 +867,7 @@ export function makeApiHandler(deps: ApiDeps) {
         }
       }),
     );
-    const lock = await deps.store.getLock(run.target);
-    const report = buildRunReport({
-      run: { ...run, nodes: names },
-      nodes: items.nodes,
-      updates: items.updates,
-      ...(items.scripts ? { scripts: items.scripts } : {}),
-      ...(items.phases ? { phases: items.phases } : {}),
-      ledgers,
-      ...(lock ? { lockHolder: lock.holder } : {}),
-    });
-    if (format === 'json') return json(200, report);
-    return {
-      statusCode: 200,
-      headers: {
-        'Content-Type': 'text/csv; charset=utf-8',
-        'Content-Disposition': `attachment; filename="rollout-${id}.csv"`,
-        ...BASE_HEADERS,
-      },
-      body: reportToCsv(report),
-    };
+    return reportPageOf(build(ledgers), format, query, budget).result();
   };
 
   const optionalBody = (request: ApiRequest, operation: OperationId) =>
