@@ -100,6 +100,14 @@ export async function buildCli(outDir = OUT_DIR) {
     .filter((p, i, all) => !p.startsWith('node_modules/') && all.indexOf(p) === i)
     .sort();
   writeFileSync(join(staging, 'inputs.json'), `${JSON.stringify({ inputs }, null, 2)}\n`);
+  // The page's own sources, which the dashboard compares with its build (cli/dashboard/server.ts).
+  const pageInputs = Object.keys(page.metafile.inputs)
+    .filter((p) => !p.startsWith('node_modules/'))
+    .sort();
+  writeFileSync(
+    join(staging, 'dashboard', 'inputs.json'),
+    `${JSON.stringify({ inputs: pageInputs }, null, 2)}\n`,
+  );
   rmSync(outDir, { recursive: true, force: true });
   try {
     renameSync(staging, outDir);

@@ -64,18 +64,41 @@ export interface Dashboard {
 
 const APP_SOURCE = fileURLToPath(new URL('./app.ts', import.meta.url));
 const APP_BUILT = fileURLToPath(new URL('../../dist/cli/dashboard/app.js', import.meta.url));
+/** The build's list of the page's sources (repository-relative), written by build-cli. */
+const APP_INPUTS = fileURLToPath(new URL('../../dist/cli/dashboard/inputs.json', import.meta.url));
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * The sources of the page's script: every file the build bundled (its inputs.json:
+ * cli/dashboard/ and what it imports, e.g. lambdas/core/, cli/report-pages.ts), else every file
+ * of cli/dashboard/ (no build yet). A source gone since the build counts as changed now.
+ */
+export function dashboardSources(): string[] {
+  let inputs: string[];
+  try {
+    inputs = (JSON.parse(readFileSync(APP_INPUTS, 'utf8')) as { inputs: string[] }).inputs.map(
+      (p) => join(REPO, p),
+    );
+  } catch {
+    inputs = readdirSync(dirname(APP_SOURCE))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => join(dirname(APP_SOURCE), f));
+  }
+  return inputs;
+}
+
+function sourceTimes(): number[] {
+  return dashboardSources().map((file) => (existsSync(file) ? statSync(file).mtimeMs : Date.now()));
+}
 
 /**
  * The bundled script of the page: the build's (dist/cli/dashboard/app.js) when it is newer than
- * every source of cli/dashboard/, else bundled now with esbuild (a dev dependency); the build's
- * as it is when esbuild is not installed.
+ * every source it was bundled from, else bundled now with esbuild (a dev dependency); the
+ * build's as it is when esbuild is not installed.
  */
 export async function dashboardScript(): Promise<string> {
-  const sources = readdirSync(dirname(APP_SOURCE))
-    .filter((f) => f.endsWith('.ts'))
-    .map((f) => statSync(join(dirname(APP_SOURCE), f)).mtimeMs);
   const built = existsSync(APP_BUILT) ? statSync(APP_BUILT).mtimeMs : -1;
-  if (built >= Math.max(...sources)) return readFileSync(APP_BUILT, 'utf8');
+  if (built >= Math.max(...sourceTimes())) return readFileSync(APP_BUILT, 'utf8');
   try {
     const { build } = await import('esbuild');
     const result = await build(dashboardBuildOptions(APP_SOURCE, { write: false }));

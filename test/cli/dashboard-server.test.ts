@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiCall } from '../../cli/backend.js';
 import { dashboardTransport } from '../../cli/commands/dashboard.js';
-import { type Dashboard, startDashboard } from '../../cli/dashboard/server.js';
+import { type Dashboard, dashboardSources, startDashboard } from '../../cli/dashboard/server.js';
 
 const calls: ApiCall[] = [];
 let dashboard: Dashboard;
@@ -176,6 +176,16 @@ describe('rollout dashboard server', () => {
     const answer = await raw('GET', '/api/rollouts/boom', page);
     expect(answer.status).toBe(502);
     expect(JSON.parse(answer.body).error).toEqual({ code: 'Timeout', message: 'no answer' });
+  });
+});
+
+describe("the page's script is rebuilt when any source it bundles changed", () => {
+  it('compares the build with every file it bundled, not only cli/dashboard/ (npm ci builds it)', () => {
+    const sources = dashboardSources().map((f) => f.replaceAll('\\', '/'));
+    // A change in what app.ts imports (the report's pages, the ledger's rules) must count too.
+    expect(sources.some((f) => f.endsWith('/cli/report-pages.ts'))).toBe(true);
+    expect(sources.some((f) => f.endsWith('/lambdas/core/install-ledger.ts'))).toBe(true);
+    expect(sources.some((f) => f.endsWith('/cli/dashboard/app.ts'))).toBe(true);
   });
 });
 
