@@ -168,6 +168,32 @@ Describe 'InstallWindowsUpdates' {
         }
     }
 
+    Context 'an update not downloaded yet' {
+        BeforeEach {
+            $global:Fake.Downloaded = @()
+            $payload = @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $false; timeoutMinutes = 60; selection = $null }
+        }
+
+        It 'is downloaded first, then installed' {
+            Mock New-WindowsUpdateSession { New-FakeWuaSession @((New-FakeWuaUpdate 'Cumulative' '5034439')) -Downloader { New-FakeWuaDownloader } -Installer { New-FakeWuaInstaller } }
+            $run = Invoke-Document windowsUpdate $payload
+            $run.ExitCode | Should -Be 0
+            $global:Fake.Downloaded | Should -Be @('Cumulative')
+            $global:Fake.Installed | Should -Be @('Cumulative')
+            $run.Results[0].resultCode | Should -Be 2
+        }
+
+        It 'is not installed when its download fails, and the download result code is reported' {
+            Mock New-WindowsUpdateSession { New-FakeWuaSession @((New-FakeWuaUpdate 'Cumulative' '5034439' -Result 4), (New-FakeWuaUpdate 'Next' '5034440')) -Downloader { New-FakeWuaDownloader } -Installer { New-FakeWuaInstaller } }
+            $run = Invoke-Document windowsUpdate $payload
+            $global:Fake.Downloaded | Should -Be @('Cumulative', 'Next')
+            $global:Fake.Installed | Should -Be @('Next')
+            $run.Results[0].resultCode | Should -Be 4
+            $run.Results[1].resultCode | Should -Be 2
+            $run.Lines | Should -Contain '[rollout] download failed with result code 4: Cumulative'
+        }
+    }
+
     Context 'a bad payload' {
         It 'refuses includeRecommendedUpdates <Value>' -ForEach @(@{ Value = 'true' }, @{ Value = 1 }) {
             $run = Invoke-Document windowsUpdate @{ queryString = 'IsInstalled=0'; includeRecommendedUpdates = $Value; timeoutMinutes = 60; selection = $null }
